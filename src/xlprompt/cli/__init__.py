@@ -1,0 +1,46 @@
+"""The ``xlprompt`` command line. Each command group lives in its own module of this package."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from xlprompt.errors import XlpromptError
+
+
+class _Group(click.Group):
+    """A click group that turns :class:`XlpromptError` into a one-line message and exit status 2."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except XlpromptError as err:
+            click.echo(f"error: {err}", err=True)
+            sys.exit(2)
+
+
+@click.group(cls=_Group)
+@click.version_option(package_name="xlprompt")
+def cli() -> None:
+    """xlprompt: few-shot cross-lingual transfer with soft prompts (MPT and baselines)."""
+
+
+def _register() -> None:
+    # Imported here so that each command module can import the package freely.
+    from xlprompt.cli import data as data_cmds
+
+    cli.add_command(data_cmds.data)
+    try:
+        from xlprompt.cli import run as run_cmds
+    except ImportError:  # pragma: no cover - during bootstrapping only
+        return
+    for command in run_cmds.COMMANDS:
+        cli.add_command(command)
+
+
+_register()
+
+
+def main() -> None:
+    cli(prog_name="xlprompt")

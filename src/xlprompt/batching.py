@@ -1,0 +1,106 @@
+"""Tokenise once, batch by length, pad to the batch's own maximum.
+
+Text is tokenised a single time per run (:class:`TokenCache`); templates are filled from token ids;
+batches are padded only to their longest member, and evaluation sorts by length so that batches hold
+inputs of similar length (little padding).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable, Sequence
+
+import torch
+
+from xlprompt.data.examples import NLIExample, ParallelPair
+from xlprompt.template import EncodedInput
+
+
+@dataclass(frozen=True)
+class TokenizedExample:
+    premise: tuple[int, ...]
+    hypothesis: tuple[int, ...]
+    label: int
+    lang: str
+    uid: str
+
+
+@dataclass(frozen=True)
+class TokenizedPair:
+    """A parallel pair, tokenised: source (English) side and target side."""
+
+    source: TokenizedExample
+    target: TokenizedExample
+
+
+class TokenCache:
+    """Tokenises each distinct text once (in batches, with the fast tokenizer)."""
+
+    def __init__(self, tokenizer):
+        self.tokenizer = tokenizer
+        self._ids: dict[str, tuple[int, ...]] = {}
+
+    def warm(self, texts: Iterable[str]) -> None:
+        missing = list(dict.fromkeys(t for t in texts if t not in self._ids))
+        for start in range(0, len(missing), 2048):
+            chunk = missing[start:start + 2048]
+            for text, ids in zip(chunk, self.tokenizer(chunk, add_special_tokens=False)["input_ids"]):
+                self._ids[text] = tuple(ids)
+
+    def ids(self, text: str) -> tuple[int, ...]:
+        if text not in self._ids:
+            self.warm([text])
+        return self._ids[text]
+
+    def examples(self, examples: Sequence[NLIExample]) -> list[TokenizedExample]:
+        self.warm(t for ex in examples for t in (ex.premise, ex.hypothesis))
+        return [TokenizedExample(self._ids[ex.premise], self._ids[ex.hypothesis], ex.label, ex.lang, ex.uid)
+                for ex in examples]
+
+    def pairs(self, pairs: Sequence[ParallelPair]) -> list[TokenizedPair]:
+        self.warm(t for p in pairs for t in (p.src_premise, p.src_hypothesis, p.tgt_premise, p.tgt_hypothesis))
+        return [
+            TokenizedPair(
+                TokenizedExample(self._ids[p.src_premise], self._ids[p.src_hypothesis], -1, p.src_lang, p.uid),
+                TokenizedExample(self._ids[p.tgt_premise], self._ids[p.tgt_hypothesis], -1, p.tgt_lang, p.uid),
+            )
+            for p in pairs
+        ]
+
+
+@dataclass
+class ModelInputs:
+    """A padded batch: ids and attention mask [B, L], prompt slots [B, m] (or None), mask positions [B]."""
+
+    input_ids: torch.Tensor
+    attention_mask: torch.Tensor
+    prompt_positions: torch.Tensor | None
+    mask_positions: torch.Tensor
+
+    @property
+    def size(self) -> int:
+        return self.input_ids.shape[0]
+
+
+def collate(encoded: Sequence[EncodedInput], pad_id: int, device: torch.device | str = "cpu") -> ModelInputs:
+    """Right-pad to the longest input of the batch (never to ``max_length``)."""
+    longest = max(len(e.input_ids) for e in encoded)
+    ids = torch.full((len(encoded), longest), pad_id, dtype=torch.long)
+    attention = torch.zeros((len(encoded), longest), dtype=torch.long)
+    for row, e in enumerate(encoded):
+        ids[row, : len(e.input_ids)] = torch.tensor(e.input_ids, dtype=torch.long)
+        attention[row, : len(e.input_ids)] = 1
+    slots = {len(e.prompt_positions) for e in encoded}
+    if len(slots) != 1:
+        raise ValueError("all inputs of a batch must have the same number of prompt slots")
+    prompt_positions = None
+    if slots != {0}:
+        prompt_positions = torch.tensor([e.prompt_positions for e in encoded], dtype=torch.long, device=device)
+    masks = torch.tensor([e.mask_position for e in encoded], dtype=torch.long, device=device)
+    return ModelInputs(ids.to(device), attention.to(device), prompt_positions, masks)
+
+
+def length_sorted_batches(lengths: Sequence[int], batch_size: int) -> list[list[int]]:
+    """Indices grouped into batches of similar length, longest batch first (fails fast on memory)."""
+    order = sorted(range(len(lengths)), key=lambda i: (-lengths[i], i))
+    return [order[i:i + batch_size] for i in range(0, len(order), batch_size)]

@@ -1,0 +1,179 @@
+"""Loading the pre-trained masked LM (the PLM ``M`` of the paper) and its tokenizer.
+
+Model specs:
+
+* a Hugging Face hub name (``xlm-roberta-base``, the paper's backbone) or a local directory;
+* ``random:xlm-roberta-base`` / ``random:xlm-roberta-large`` — the true architecture with random weights
+  (the real compute cost, no pre-trained knowledge: accuracy is chance level);
+* ``random:tiny`` — a 2-layer, 32-dim model of the same family for fast tests and the demo.
+
+Tokenizer specs: a hub name or local directory (e.g. ``../shared/tokenizers/xlm-roberta``), or
+``builtin:tiny`` — a small BPE tokenizer trained on the package's own multilingual demo sample, so
+that the demo and the tests run on a fresh machine with no network.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from dataclasses import dataclass
+from importlib import resources
+
+from xlprompt.errors import ModelError
+
+RANDOM_PREFIX = "random:"
+BUILTIN_TOKENIZER = "builtin:tiny"
+
+#: Shapes of the random-weight architectures (XLM-R family).
+RANDOM_ARCHITECTURES: dict[str, dict] = {
+    "xlm-roberta-base": dict(hidden_size=768, num_hidden_layers=12, num_attention_heads=12, intermediate_size=3072),
+    "xlm-roberta-large": dict(hidden_size=1024, num_hidden_layers=24, num_attention_heads=16, intermediate_size=4096),
+    "tiny": dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64),
+}
+
+
+@dataclass(frozen=True)
+class BackboneInfo:
+    """What was loaded: the spec, whether the weights are random, and the hidden size ``d``."""
+
+    spec: str
+    random_weights: bool
+    hidden_size: int
+    num_parameters: int
+
+
+def is_random_spec(spec: str) -> bool:
+    return spec.startswith(RANDOM_PREFIX)
+
+
+def default_tokenizer_spec(model_spec: str) -> str:
+    """The tokenizer used when none is given: the model's own, or for ``random:X`` the hub tokenizer of X."""
+    if is_random_spec(model_spec):
+        arch = model_spec[len(RANDOM_PREFIX):]
+        return BUILTIN_TOKENIZER if arch == "tiny" else arch
+    return model_spec
+
+
+def load_tokenizer(spec: str):
+    """Load a tokenizer by hub name, local path or ``builtin:tiny``; raise :class:`ModelError` on failure."""
+    if spec == BUILTIN_TOKENIZER:
+        return builtin_tokenizer()
+    from transformers import AutoTokenizer
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(spec)
+    except Exception as err:  # OSError (missing/offline), ValueError (not a tokenizer), ...
+        raise ModelError(
+            f"could not load tokenizer '{spec}': {_first_line(err)}. Offline? Pass --tokenizer DIR with a local "
+            "copy (e.g. ../shared/tokenizers/xlm-roberta), or use --model random:tiny (builtin tokenizer)"
+        ) from None
+    if tokenizer.mask_token_id is None:
+        raise ModelError(f"tokenizer '{spec}' has no mask token; xlprompt needs a masked-LM tokenizer")
+    return tokenizer
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip().splitlines()
+    return text[0] if text else type(err).__name__
+
+
+@functools.lru_cache(maxsize=1)
+def _builtin_tokenizer_json() -> str:
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+
+    lines = resources.files("xlprompt.resources").joinpath("demo_nli.jsonl").read_text("utf-8").split("\n")
+    par = resources.files("xlprompt.resources").joinpath("demo_parallel.jsonl").read_text("utf-8").split("\n")
+    texts: list[str] = []
+    for line in lines:
+        if line.strip():
+            row = json.loads(line)
+            texts += [row["premise"], row["hypothesis"]]
+    for line in par:
+        if line.strip():
+            row = json.loads(line)
+            texts += [row["src_premise"], row["src_hypothesis"], row["tgt_premise"], row["tgt_hypothesis"]]
+    # The default label words and PCT's template words become whole tokens.
+    from xlprompt.template import PCT_TEMPLATE_WORDS
+
+    texts += ["yes maybe no"] * 50 + [f"{q}: {a}:" for q, a in PCT_TEMPLATE_WORDS.values()] * 20
+    specials = ["<s>", "<pad>", "</s>", "<unk>", "<mask>"]
+    tok = Tokenizer(models.BPE(unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.Metaspace()
+    tok.decoder = decoders.Metaspace()
+    trainer = trainers.BpeTrainer(vocab_size=3000, special_tokens=specials, show_progress=False)
+    tok.train_from_iterator(texts, trainer=trainer)
+    tok.post_processor = processors.TemplateProcessing(
+        single="<s> $A </s>", pair="<s> $A </s> </s> $B </s>",
+        special_tokens=[("<s>", tok.token_to_id("<s>")), ("</s>", tok.token_to_id("</s>"))],
+    )
+    return tok.to_str()
+
+
+def builtin_tokenizer():
+    """A small BPE tokenizer (about 3,000 entries) trained on the shipped demo sample; no download."""
+    from tokenizers import Tokenizer
+    from transformers import PreTrainedTokenizerFast
+
+    return PreTrainedTokenizerFast(
+        tokenizer_object=Tokenizer.from_str(_builtin_tokenizer_json()),
+        bos_token="<s>", eos_token="</s>", sep_token="</s>", cls_token="<s>",
+        unk_token="<unk>", pad_token="<pad>", mask_token="<mask>",
+    )
+
+
+def load_masked_lm(spec: str, tokenizer, seed: int = 0, max_length: int = 256):
+    """Return ``(model, info)``: a Hugging Face masked LM and a :class:`BackboneInfo`.
+
+    ``random:`` specs are built from a config with the tokenizer's vocabulary, initialised with ``seed``.
+    """
+    import torch
+    from transformers import AutoConfig, AutoModelForMaskedLM, XLMRobertaConfig, XLMRobertaForMaskedLM
+
+    if is_random_spec(spec):
+        arch = spec[len(RANDOM_PREFIX):]
+        if arch not in RANDOM_ARCHITECTURES:
+            raise ModelError(
+                f"unknown random architecture '{arch}'; allowed: "
+                + ", ".join(RANDOM_PREFIX + a for a in RANDOM_ARCHITECTURES)
+            )
+        config = XLMRobertaConfig(
+            vocab_size=len(tokenizer),
+            max_position_embeddings=max(514, max_length + 4),
+            type_vocab_size=1,
+            layer_norm_eps=1e-5,
+            pad_token_id=tokenizer.pad_token_id,
+            bos_token_id=tokenizer.cls_token_id,
+            eos_token_id=tokenizer.sep_token_id,
+            **RANDOM_ARCHITECTURES[arch],
+        )
+        config._attn_implementation = "sdpa"
+        state = torch.random.get_rng_state()
+        torch.manual_seed(seed)
+        model = XLMRobertaForMaskedLM(config)
+        torch.random.set_rng_state(state)
+        random_weights = True
+    else:
+        try:
+            config = AutoConfig.from_pretrained(spec)
+        except Exception as err:
+            raise ModelError(
+                f"could not load model '{spec}': {_first_line(err)}. Offline? Pass a local directory, "
+                "or random:xlm-roberta-base / random:tiny for the architecture with random weights"
+            ) from None
+        try:
+            model = AutoModelForMaskedLM.from_pretrained(spec, attn_implementation="sdpa")
+        except ValueError as err:
+            raise ModelError(
+                f"model '{spec}' ({config.model_type}) is not a masked language model: {_first_line(err)}. "
+                "Use an encoder with an MLM head, e.g. xlm-roberta-base"
+            ) from None
+        except Exception as err:
+            raise ModelError(f"could not load model '{spec}': {_first_line(err)}") from None
+        random_weights = False
+    if model.get_input_embeddings().num_embeddings < len(tokenizer):
+        raise ModelError(
+            f"the tokenizer has {len(tokenizer)} entries but model '{spec}' only "
+            f"{model.get_input_embeddings().num_embeddings} embeddings: they do not belong together"
+        )
+    info = BackboneInfo(spec, random_weights, model.config.hidden_size, sum(p.numel() for p in model.parameters()))
+    return model, info

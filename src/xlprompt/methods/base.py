@@ -1,0 +1,109 @@
+"""What every method provides to the trainer, the evaluator and the exporter."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import torch
+from torch import nn
+
+from xlprompt.batching import TokenizedExample, TokenizedPair, collate
+from xlprompt.config import RunConfig
+from xlprompt.models.masked_lm import MaskedLM
+from xlprompt.template import EncodedInput, SpecialTokens
+from xlprompt.verbalizer import Verbalizer
+
+
+@dataclass
+class LossOutput:
+    """The loss to minimise and its named parts (logged per epoch)."""
+
+    loss: torch.Tensor
+    parts: dict[str, float] = field(default_factory=dict)
+
+
+class Method(nn.Module):
+    """A few-shot cross-lingual method around a masked LM.
+
+    Subclasses implement :meth:`training_loss` (one step), :meth:`class_scores` (label scores for a batch of
+    one language) and :meth:`extra_modules` (what they add to the PLM: prompt encoder, translator, head).
+    """
+
+    name = "base"
+    #: whether the method trains on the external parallel corpus
+    uses_parallel = False
+
+    def __init__(self, config: RunConfig, plm: MaskedLM, tokenizer, verbalizer: Verbalizer | None):
+        super().__init__()
+        self.config = config
+        self.plm = plm
+        self.tokenizer = tokenizer
+        self.verbalizer = verbalizer
+        self.special = SpecialTokens.from_tokenizer(tokenizer)
+        if config.freeze_plm:
+            for p in self.plm.parameters():
+                p.requires_grad_(False)
+
+    @property
+    def device(self) -> torch.device:
+        return self.plm.word_embeddings.weight.device
+
+    # ------------------------------------------------------------------ to implement
+    def training_loss(self, batch: Sequence[TokenizedExample], parallel: Sequence[TokenizedPair] | None,
+                      generator: torch.Generator) -> LossOutput:
+        raise NotImplementedError
+
+    def class_scores(self, batch: Sequence[TokenizedExample], lang: str) -> torch.Tensor:
+        """Scores [N, 3] whose argmax is the predicted class, for inputs in language ``lang``."""
+        raise NotImplementedError
+
+    def encode_for_eval(self, example: TokenizedExample, lang: str) -> EncodedInput:
+        raise NotImplementedError
+
+    def extra_modules(self) -> dict[str, nn.Module]:
+        return {}
+
+    def prompts_for_export(self) -> dict[str, torch.Tensor]:
+        """The learned prompt vectors (p_S, p_T, ...) to store with the run."""
+        return {}
+
+    # ------------------------------------------------------------------ shared helpers
+    def parameter_groups(self) -> tuple[list[nn.Parameter], list[nn.Parameter]]:
+        """(PLM parameters that train, the method's own parameters)."""
+        plm = [p for p in self.plm.parameters() if p.requires_grad]
+        own = [p for m in self.extra_modules().values() for p in m.parameters() if p.requires_grad]
+        return plm, own
+
+    def trainable_state(self) -> dict[str, torch.Tensor]:
+        """Everything that training changes (the PLM only if it trains), by name."""
+        state = {}
+        if not self.config.freeze_plm:
+            state.update({f"plm.{k}": v for k, v in self.plm.hf_model.state_dict().items()})
+        for name, module in self.extra_modules().items():
+            state.update({f"{name}.{k}": v for k, v in module.state_dict().items()})
+        return state
+
+    def load_trainable_state(self, state: dict[str, torch.Tensor]) -> None:
+        if not self.config.freeze_plm:
+            self.plm.hf_model.load_state_dict({k[4:]: v for k, v in state.items() if k.startswith("plm.")})
+        for name, module in self.extra_modules().items():
+            prefix = name + "."
+            module.load_state_dict({k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)})
+
+    def mask_states(self, encoded: Sequence[EncodedInput], prompts: torch.Tensor | None = None) -> torch.Tensor:
+        """One forward pass; the MLM head's transform at each input's ``<mask>`` only: [N, d].
+
+        ``prompts`` [N, m, d] are placed at the inputs' prompt slots (soft-prompt methods).
+        """
+        inputs = collate(encoded, self.special.pad_id, self.device)
+        embeds = self.plm.embed(inputs.input_ids, inputs.prompt_positions, prompts)
+        hidden = self.plm.encode(embeds, inputs.attention_mask)
+        rows = torch.arange(inputs.size, device=hidden.device)
+        return self.plm.head_transform(hidden[rows, inputs.mask_positions])
+
+    def label_ids(self, lang: str) -> torch.Tensor:
+        return self.verbalizer.tensor_for(lang, self.device)
+
+    def labels_tensor(self, batch: Sequence[TokenizedExample]) -> torch.Tensor:
+        return torch.tensor([ex.label for ex in batch], dtype=torch.long, device=self.device)

@@ -76,17 +76,25 @@ class Method(nn.Module):
         return plm, own
 
     def trainable_state(self) -> dict[str, torch.Tensor]:
-        """Everything that training changes (the PLM only if it trains), by name."""
+        """Everything that training changes, by name: the PLM's parameters (each tied tensor once; only
+        if the PLM trains) and the state of the method's own modules."""
         state = {}
         if not self.config.freeze_plm:
-            state.update({f"plm.{k}": v for k, v in self.plm.hf_model.state_dict().items()})
+            state.update({f"plm.{k}": p for k, p in self.plm.hf_model.named_parameters()})
         for name, module in self.extra_modules().items():
             state.update({f"{name}.{k}": v for k, v in module.state_dict().items()})
         return state
 
     def load_trainable_state(self, state: dict[str, torch.Tensor]) -> None:
+        """Inverse of :meth:`trainable_state`; copies in place, so tied weights stay tied."""
         if not self.config.freeze_plm:
-            self.plm.hf_model.load_state_dict({k[4:]: v for k, v in state.items() if k.startswith("plm.")})
+            params = dict(self.plm.hf_model.named_parameters())
+            missing = set(params) - {k[4:] for k in state if k.startswith("plm.")}
+            if missing:
+                raise KeyError(f"state lacks PLM parameters: {sorted(missing)[:3]}")
+            with torch.no_grad():
+                for name, param in params.items():
+                    param.copy_(state[f"plm.{name}"])
         for name, module in self.extra_modules().items():
             prefix = name + "."
             module.load_state_dict({k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)})

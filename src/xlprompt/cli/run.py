@@ -1,0 +1,68 @@
+"""``xlprompt run`` (one run) and ``xlprompt demo`` (the offline demonstration of the whole pipeline)."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import click
+
+from xlprompt.config import METHODS, RunConfig, describe_fields, parse_overrides
+
+
+def _show_config_help(ctx, _param, value):
+    if value:
+        click.echo("Config keys for --set key=value:\n" + describe_fields())
+        ctx.exit(0)
+
+
+@click.command("run")
+@click.option("--method", type=click.Choice(METHODS), default="mpt", show_default=True, help="the method to run")
+@click.option("--shots", type=int, default=16, show_default=True, help="k: training examples per class")
+@click.option("--seed", type=int, default=1, show_default=True)
+@click.option("--model", default="xlm-roberta-base", show_default=True,
+              help="hub name or path of a masked LM, or random:xlm-roberta-base / random:tiny")
+@click.option("--tokenizer", default=None, help="tokenizer hub name or path (e.g. ../shared/tokenizers/xlm-roberta)")
+@click.option("--data-dir", default=None, help="folder laid out like shared/data (unset: Hugging Face hub)")
+@click.option("--out", "out", type=click.Path(file_okay=False), required=True,
+              help="run directory (resumed if it holds an unfinished run of the same config)")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="any config key (see --help-config)")
+@click.option("--quiet", is_flag=True, help="no progress bars")
+@click.option("--help-config", is_flag=True, expose_value=False, is_eager=True, callback=_show_config_help,
+              help="list every config key with its default and meaning")
+def run_command(method, shots, seed, model, tokenizer, data_dir, out, overrides, quiet):
+    """Train, select on the English few-shot dev split, and evaluate on all languages."""
+    from xlprompt.experiment import format_results_table, run_experiment
+
+    values = dict(method=method, shots=shots, seed=seed, model=model, tokenizer=tokenizer, data_dir=data_dir)
+    values.update(parse_overrides(list(overrides)))
+    config = RunConfig.from_dict(values, where="--set")
+    results = run_experiment(config, Path(out), progress=not quiet, log=click.echo)
+    click.echo(format_results_table(results))
+    click.echo(f"wrote {out}/results.json")
+
+
+@click.command("demo")
+@click.option("--method", type=click.Choice(METHODS), default="mpt", show_default=True)
+@click.option("--epochs", type=int, default=3, show_default=True)
+@click.option("--out", type=click.Path(file_okay=False), default=None, help="run directory (default: a temp dir)")
+def demo_command(method, epochs, out):
+    """A short run on a random:tiny model and the shipped multilingual sample (no network needed)."""
+    from xlprompt.experiment import RANDOM_WEIGHTS_NOTE, format_results_table, run_experiment
+
+    config = RunConfig(method=method, shots=4, seed=1, model="random:tiny", data_dir="builtin:demo",
+                       epochs=epochs, batch_size=12, eval_batch_size=32, max_length=128)
+    click.echo(f"xlprompt demo: {method} on random:tiny with the shipped 15-language sample.")
+    click.echo(f"NOTE: {RANDOM_WEIGHTS_NOTE}.")
+    with tempfile.TemporaryDirectory(prefix="xlprompt-demo-") as tmp:
+        run_dir = Path(out) if out else Path(tmp) / "run"
+        results = run_experiment(config, run_dir, progress=True, log=click.echo)
+        click.echo(format_results_table(results))
+    click.echo(
+        "\nA real run (pre-trained XLM-R from the hub, the paper's data):\n"
+        "  xlprompt run --method mpt --shots 16 --seed 1 --model xlm-roberta-base "
+        "--data-dir ../shared/data --out runs/mpt-k16-s1"
+    )
+
+
+COMMANDS = [run_command, demo_command]

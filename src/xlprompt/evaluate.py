@@ -1,0 +1,51 @@
+"""Accuracy per language: length-sorted batches, inference mode, the label-word rows of the MLM head only."""
+
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import torch
+from tqdm.auto import tqdm
+
+from xlprompt.batching import TokenizedExample, length_sorted_batches
+from xlprompt.methods.base import Method
+
+
+def predict(method: Method, examples: Sequence[TokenizedExample], lang: str, batch_size: int,
+            autocast_dtype: torch.dtype | None = None) -> tuple[list[int], torch.Tensor]:
+    """Predicted class and class scores [N, 3] for each example, in the input order."""
+    if not examples:
+        return [], torch.zeros(0, 3)
+    lengths = [len(method.encode_for_eval(ex, lang).input_ids) for ex in examples]
+    scores = torch.zeros(len(examples), 3)
+    was_training = method.training
+    method.eval()
+    try:
+        with torch.inference_mode():
+            for idx in length_sorted_batches(lengths, batch_size):
+                with torch.autocast(method.device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
+                    out = method.class_scores([examples[i] for i in idx], lang)
+                scores[idx] = out.float().cpu()
+    finally:
+        method.train(was_training)
+    return scores.argmax(-1).tolist(), scores
+
+
+def accuracy(method: Method, examples: Sequence[TokenizedExample], lang: str, batch_size: int,
+             autocast_dtype: torch.dtype | None = None) -> float:
+    predictions, _ = predict(method, examples, lang, batch_size, autocast_dtype)
+    correct = sum(int(p == ex.label) for p, ex in zip(predictions, examples))
+    return correct / max(1, len(examples))
+
+
+def evaluate_languages(method: Method, data: Mapping[str, Sequence[TokenizedExample]], batch_size: int,
+                       autocast_dtype: torch.dtype | None = None, progress: bool = True) -> dict[str, float]:
+    """Accuracy (in %) for each language, and their average under ``avg``."""
+    results: dict[str, float] = {}
+    bar = tqdm(list(data.items()), desc="evaluate", unit="lang", disable=not progress, leave=False)
+    for lang, examples in bar:
+        bar.set_postfix(lang=lang, n=len(examples))
+        results[lang] = 100.0 * accuracy(method, examples, lang, batch_size, autocast_dtype)
+    if results:
+        results["avg"] = sum(results.values()) / len(results)
+    return results

@@ -1,0 +1,190 @@
+"""One run, end to end: data → template → model → loss → trainer → evaluation → run directory.
+
+Run directory::
+
+    config.json        the full resolved config (+ its hash)
+    metrics.jsonl      one line per finished epoch (loss parts, lr, dev accuracy, seconds)
+    checkpoint/        the latest epoch's state (atomic; removed when the run is complete)
+    results.json       accuracy per language + avg, model, "random_weights", best epoch, eval cap
+    prompt.safetensors the learned prompt vectors (p_S, p_T) and the method's own modules
+                       (prompt encoder, translator, head) — the PLM itself is saved only with save_plm
+
+A directory with ``results.json`` is finished and is returned as it is; one with a checkpoint resumes;
+one whose ``config.json`` differs from the requested config is refused (results are never mixed).
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+
+from xlprompt import __version__
+from xlprompt.checkpoint import atomic_write_text, remove_checkpoints
+from xlprompt.config import RunConfig
+from xlprompt.errors import CheckpointError, ConfigError
+
+RANDOM_WEIGHTS_NOTE = "random weights: chance-level numbers; this demonstrates the pipeline"
+
+
+@dataclass
+class Components:
+    """What a run builds before training: tokenizer, PLM, method and the tokenised data."""
+
+    tokenizer: Any
+    backbone_info: Any
+    method: Any
+    verbalizer: Any
+
+
+def resolve_device(config: RunConfig) -> torch.device:
+    if config.device == "cuda" or (config.device == "auto" and torch.cuda.is_available()):
+        if not torch.cuda.is_available():
+            raise ConfigError("device=cuda but no CUDA device is available; use device=cpu or auto")
+        return torch.device("cuda")
+    return torch.device("cpu")
+
+
+def build_components(config: RunConfig, device: torch.device | None = None) -> Components:
+    """Tokenizer, PLM and method for ``config`` (no data, no training)."""
+    from xlprompt.methods import build_method
+    from xlprompt.models.backbone import default_tokenizer_spec, load_masked_lm, load_tokenizer
+    from xlprompt.models.masked_lm import MaskedLM
+    from xlprompt.verbalizer import Verbalizer, read_label_words_file
+
+    tokenizer = load_tokenizer(config.tokenizer or default_tokenizer_spec(config.model))
+    hf_model, info = load_masked_lm(config.model, tokenizer, seed=config.seed, max_length=config.max_length)
+    plm = MaskedLM(hf_model)
+    verbalizer = None
+    if config.method != "ft":
+        per_language = read_label_words_file(config.label_words_file) if config.label_words_file else None
+        verbalizer = Verbalizer(tokenizer, config.label_words.split(","), per_language,
+                                config.multi_token_label_words)
+    torch.manual_seed(config.seed)  # the method's own modules are initialised from the run seed
+    method = build_method(config, plm, tokenizer, verbalizer)
+    method.to(device or torch.device("cpu"))
+    return Components(tokenizer, info, method, verbalizer)
+
+
+def _check_run_dir(run_dir: Path, config: RunConfig) -> dict | None:
+    """Return finished results if the run is complete; refuse a directory of another config."""
+    config_path = run_dir / "config.json"
+    if config_path.exists():
+        try:
+            saved = json.loads(config_path.read_text("utf-8"))
+        except (OSError, ValueError) as err:
+            raise CheckpointError(f"{config_path}: unreadable ({err}); use a new --out directory") from None
+        if saved.get("hash") != config.resolved_hash():
+            differing = sorted(k for k, v in config.to_dict().items() if saved.get("config", {}).get(k) != v)
+            raise CheckpointError(
+                f"{run_dir} holds a run of another config (differs in: {', '.join(differing) or 'format'}); "
+                "use a new --out directory"
+            )
+        results_path = run_dir / "results.json"
+        if results_path.exists():
+            try:
+                return json.loads(results_path.read_text("utf-8"))
+            except (OSError, ValueError) as err:
+                raise CheckpointError(f"{results_path}: corrupt ({err}); delete it to re-evaluate") from None
+    elif run_dir.exists() and any(run_dir.iterdir()):
+        raise CheckpointError(f"{run_dir} is not empty and holds no xlprompt run; use a new --out directory")
+    return None
+
+
+def run_experiment(config: RunConfig, run_dir: str | Path | None = None, progress: bool = True,
+                   log: Callable[[str], None] = print) -> dict[str, Any]:
+    """Train, select on the English dev split, evaluate every language; write ``run_dir``; return results."""
+    from safetensors.torch import save_file
+
+    from xlprompt.batching import TokenCache
+    from xlprompt.evaluate import evaluate_languages
+    from xlprompt.run_data import load_run_data
+    from xlprompt.trainer import Trainer
+
+    config.validate()
+    run_path = Path(run_dir) if run_dir is not None else None
+    if run_path is not None:
+        finished = _check_run_dir(run_path, config)
+        if finished is not None:
+            log(f"{run_path}: already finished; results.json is reused")
+            return finished
+        run_path.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(run_path / "config.json", json.dumps(
+            {"hash": config.resolved_hash(), "config": config.to_dict(), "xlprompt": __version__}, indent=2))
+    if config.num_threads:
+        torch.set_num_threads(config.num_threads)
+    started = time.perf_counter()
+    device = resolve_device(config)
+    parts = build_components(config, device)
+    if parts.backbone_info.random_weights:
+        log(f"model {config.model}: {RANDOM_WEIGHTS_NOTE}")
+    data = load_run_data(config, progress=progress)
+    for note in data.notes:
+        log(note)
+    cache = TokenCache(parts.tokenizer)
+    train, dev = cache.examples(data.train), cache.examples(data.dev)
+    test = {lang: cache.examples(examples) for lang, examples in data.test.items()}
+    parallel = cache.pairs(data.parallel)
+
+    def write_metrics(history: list[dict]) -> None:
+        if run_path is not None:
+            atomic_write_text(run_path / "metrics.jsonl", "".join(json.dumps(r) + "\n" for r in history))
+
+    trainer = Trainer(parts.method, config, train, dev, parallel, run_path, progress, write_metrics)
+    trained = trainer.fit()
+    if trained.resumed_from_epoch is not None:
+        log(f"resumed after epoch {trained.resumed_from_epoch + 1}")
+    autocast = torch.bfloat16 if config.precision == "bf16" else None
+    accuracies = evaluate_languages(parts.method, test, config.eval_batch_size, autocast, progress)
+    results = {
+        "method": config.method,
+        "shots": config.shots,
+        "seed": config.seed,
+        "model": config.model,
+        "random_weights": parts.backbone_info.random_weights,
+        "note": RANDOM_WEIGHTS_NOTE if parts.backbone_info.random_weights else "",
+        "config_hash": config.resolved_hash(),
+        "eval_split": config.eval_split,
+        "eval_max_per_language": config.eval_max_per_language,
+        "eval_examples": {lang: len(examples) for lang, examples in test.items()},
+        "accuracy": accuracies,
+        "best_epoch": trained.best_epoch,
+        "best_dev_accuracy": trained.best_dev_accuracy,
+        "train_examples": len(train),
+        "parallel_pairs": len(parallel) if parts.method.uses_parallel else 0,
+        "seconds": time.perf_counter() - started,
+        "device": str(device),
+        "torch": torch.__version__,
+        "platform": platform.platform(),
+        "xlprompt": __version__,
+    }
+    if run_path is not None:
+        tensors = {f"prompt.{k}": v.float().cpu().contiguous() for k, v in parts.method.prompts_for_export().items()}
+        for name, module in parts.method.extra_modules().items():
+            tensors.update({f"{name}.{k}": v.detach().float().cpu().contiguous()
+                            for k, v in module.state_dict().items()})
+        if tensors:
+            save_file(tensors, str(run_path / "prompt.safetensors"), metadata={"config_hash": config.resolved_hash()})
+        atomic_write_text(run_path / "results.json", json.dumps(results, indent=2))
+        remove_checkpoints(run_path)
+    return results
+
+
+def format_results_table(results: dict[str, Any]) -> str:
+    """The per-language accuracy table as printed by the CLI."""
+    acc = results["accuracy"]
+    langs = [k for k in acc if k != "avg"]
+    header = " ".join(f"{lang.upper():>5}" for lang in langs) + f" {'Avg':>5}"
+    row = " ".join(f"{acc[lang]:5.1f}" for lang in langs) + f" {acc.get('avg', float('nan')):5.1f}"
+    lines = [f"{results['method'].upper()} k={results['shots']} seed={results['seed']} "
+             f"model={results['model']} ({results['eval_split']}"
+             + (f", capped at {results['eval_max_per_language']}/language" if results.get("eval_max_per_language")
+                else "") + ")", header, row]
+    if results.get("random_weights"):
+        lines.append(RANDOM_WEIGHTS_NOTE)
+    return "\n".join(lines)

@@ -1,0 +1,126 @@
+"""The data of one run, as the config names it: few-shot train and dev (English), test per language, and
+the external parallel corpus (MPT only).
+
+Sources (``data_dir``): a folder laid out like ``shared/data``; ``builtin:demo`` (the small sample that
+ships with the package, for ``xlprompt demo`` and tests); or, unset, the Hugging Face hub.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from importlib import resources
+
+from xlprompt.config import RunConfig
+from xlprompt.data.examples import NLIExample, ParallelPair
+from xlprompt.errors import ConfigError, DataError
+from xlprompt.languages import LABELS, SOURCE_LANGUAGE, TARGET_LANGUAGES, XNLI_LANGUAGES
+
+DEMO = "builtin:demo"
+#: The demo sample has 10 premises with 3 hypotheses each: premises 0-3 train, 4-5 dev, 6-9 test.
+DEMO_SPLITS = {"train": range(0, 4), "dev": range(4, 6), "test": range(6, 10)}
+
+
+@dataclass
+class RunData:
+    train: list[NLIExample]
+    dev: list[NLIExample]
+    test: dict[str, list[NLIExample]]
+    parallel: list[ParallelPair] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def _demo_rows(name: str) -> list[dict]:
+    text = resources.files("xlprompt.resources").joinpath(name).read_text("utf-8")
+    return [json.loads(line) for line in text.split("\n") if line.strip()]
+
+
+def demo_examples(split: str, lang: str) -> list[NLIExample]:
+    """The shipped demo sample (sentences written for xlprompt), split by premise."""
+    rows = [r for r in _demo_rows("demo_nli.jsonl") if r["lang"] == lang]
+    premises = list(dict.fromkeys(r["premise"] for r in rows))
+    keep = {premises[i] for i in DEMO_SPLITS[split] if i < len(premises)}
+    return [NLIExample(r["premise"], r["hypothesis"], LABELS.index(r["label"]), lang, r["uid"])
+            for r in rows if r["premise"] in keep]
+
+
+def demo_parallel() -> list[ParallelPair]:
+    return [ParallelPair(**r) for r in _demo_rows("demo_parallel.jsonl")]
+
+
+def _hub_multinli_pool() -> list[NLIExample]:
+    try:
+        from datasets import load_dataset
+
+        ds = load_dataset("nyu-mll/multi_nli", split="train")
+    except Exception as err:
+        raise DataError(
+            f"could not load MultiNLI train from the Hugging Face hub (nyu-mll/multi_nli): "
+            f"{str(err).splitlines()[0] if str(err) else type(err).__name__}. Offline? Pass --data-dir DIR "
+            "with xnli-fewshot/ (the fixed splits)"
+        ) from None
+    return [NLIExample(r["premise"], r["hypothesis"], int(r["label"]), "en", f"mnli-train-{i}")
+            for i, r in enumerate(ds) if int(r["label"]) in (0, 1, 2)]
+
+
+def load_run_data(config: RunConfig, progress: bool = False) -> RunData:
+    from xlprompt.data import (
+        build_parallel_corpus, load_fewshot_split, load_xnli, read_parallel_jsonl, sample_k_per_class,
+    )
+
+    data_dir = config.data_dir
+    languages = config.languages()
+    notes: list[str] = []
+    cap = config.eval_max_per_language
+    if data_dir == DEMO:
+        pool = demo_examples("train", SOURCE_LANGUAGE)
+        train = sample_k_per_class(pool, config.shots, config.seed)
+        dev = demo_examples("dev", SOURCE_LANGUAGE)
+        test = {lang: demo_examples("test", lang)[:cap] for lang in languages}
+        notes.append("data: the shipped demo sample (builtin:demo)")
+    else:
+        if config.train_source == "fixed":
+            if data_dir is None:
+                raise ConfigError("train_source=fixed reads the fixed few-shot splits from --data-dir DIR "
+                                  "(xnli-fewshot/); without a data dir use train_source=sample (hub)")
+            train = load_fewshot_split("train", config.shots, SOURCE_LANGUAGE, data_dir)
+            dev = load_fewshot_split("dev", config.shots, SOURCE_LANGUAGE, data_dir)
+        else:
+            if data_dir is None:
+                pool = _hub_multinli_pool()
+                dev_pool = load_xnli("dev", SOURCE_LANGUAGE, None)
+            else:
+                if config.eval_split == "dev":
+                    raise ConfigError("train_source=sample with a local data dir samples train/dev from XNLI "
+                                      "dev (en); evaluating on eval_split=dev would then leak: use eval_split=test")
+                # The English XNLI dev set is the only labelled English pool of a local data dir:
+                # train and dev are disjoint samples of it.
+                dev_pool = load_xnli("dev", SOURCE_LANGUAGE, data_dir)
+                pool = dev_pool
+            train = sample_k_per_class(pool, config.shots, config.seed)
+            chosen = {ex.uid for ex in train}
+            dev = sample_k_per_class([ex for ex in dev_pool if ex.uid not in chosen], config.shots,
+                                     config.seed + 10_000)
+        test = {lang: load_xnli(config.eval_split, lang, data_dir, limit=cap) for lang in languages}
+    parallel: list[ParallelPair] = []
+    if config.method == "mpt" and config.alpha < 1.0:
+        if data_dir == DEMO and config.parallel_source != "file":
+            parallel = demo_parallel()
+            notes.append(f"parallel corpus: the shipped demo pairs ({len(parallel)})")
+        elif config.parallel_source == "file":
+            parallel = read_parallel_jsonl(config.parallel_file, expected_languages=XNLI_LANGUAGES)
+            parallel = parallel[: config.parallel_size]
+        else:
+            if data_dir is None and config.parallel_source != "translate":
+                raise ConfigError(f"parallel_source={config.parallel_source} reads local files: pass --data-dir "
+                                  "DIR, or use parallel_source=file with parallel_file=PATH")
+            parallel = build_parallel_corpus(
+                config.parallel_source, config.parallel_size, config.parallel_seed, data_dir,
+                target_languages=TARGET_LANGUAGES, translate_model=config.translate_model, progress=progress,
+            )
+        if config.parallel_source == "xnli-dev" and data_dir != DEMO:
+            notes.append("parallel corpus: unlabelled XNLI dev pairs (ablation 'w/o external data')")
+    for lang, examples in test.items():
+        if not examples:
+            raise DataError(f"no {config.eval_split} examples for language '{lang}'")
+    return RunData(train, dev, test, parallel, notes)

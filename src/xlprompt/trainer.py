@@ -1,0 +1,201 @@
+"""The training loop: AdamW, per-epoch model selection on the English dev split, atomic checkpoints, resume.
+
+Within an epoch (for methods that use the parallel corpus):
+
+* the few-shot examples and the parallel pairs are each shuffled by a generator seeded with
+  ``(seed, epoch)``, then cut into batches (``batch_size`` and ``align_batch_size``);
+* the epoch has ``max(#classification batches, #alignment batches)`` steps; step ``i`` takes
+  classification batch ``i mod #cls`` and alignment batch ``i mod #align`` (the shorter stream is cycled),
+  so with 500 pairs in batches of 24 every epoch sees all pairs once, and k=1..8 few-shot sets are
+  repeated at every step, as in the paper where an epoch runs over the external corpus.
+
+Because the data order of an epoch depends only on ``(seed, epoch)`` and the checkpoint holds the model,
+optimiser, scheduler, RNG state and the best state so far, a run killed at any moment and resumed ends
+with the same metrics as an uninterrupted one (on CPU).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+import torch
+from tqdm.auto import tqdm
+
+from xlprompt.batching import TokenizedExample, TokenizedPair
+from xlprompt.checkpoint import load_checkpoint, save_checkpoint
+from xlprompt.config import RunConfig
+from xlprompt.errors import CheckpointError, NumericalError
+from xlprompt.evaluate import accuracy
+from xlprompt.methods.base import Method
+
+FORMAT_VERSION = 1
+
+
+@dataclass
+class TrainResult:
+    history: list[dict] = field(default_factory=list)
+    best_epoch: int = -1
+    best_dev_accuracy: float = -1.0
+    resumed_from_epoch: int | None = None
+
+
+def epoch_generator(seed: int, epoch: int) -> torch.Generator:
+    return torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+
+
+def epoch_schedule(n_train: int, n_parallel: int, batch_size: int, align_batch_size: int,
+                   generator: torch.Generator) -> list[tuple[list[int], list[int]]]:
+    """The (classification indices, alignment indices) of every step of one epoch."""
+    train_order = torch.randperm(n_train, generator=generator).tolist()
+    cls_batches = [train_order[i:i + batch_size] for i in range(0, n_train, batch_size)]
+    align_batches: list[list[int]] = []
+    if n_parallel:
+        par_order = torch.randperm(n_parallel, generator=generator).tolist()
+        align_batches = [par_order[i:i + align_batch_size] for i in range(0, n_parallel, align_batch_size)]
+    steps = max(len(cls_batches), len(align_batches))
+    return [
+        (cls_batches[i % len(cls_batches)], align_batches[i % len(align_batches)] if align_batches else [])
+        for i in range(steps)
+    ]
+
+
+class Trainer:
+    def __init__(self, method: Method, config: RunConfig, train: Sequence[TokenizedExample],
+                 dev: Sequence[TokenizedExample], parallel: Sequence[TokenizedPair] | None = None,
+                 run_dir: Path | None = None, progress: bool = True,
+                 on_epoch_end: Callable[[list[dict]], None] | None = None):
+        if not train:
+            raise ValueError("no training examples")
+        self.method = method
+        self.config = config
+        self.train = list(train)
+        self.dev = list(dev)
+        self.parallel = list(parallel or []) if method.uses_parallel else []
+        self.run_dir = None if run_dir is None else Path(run_dir)
+        self.progress = progress
+        self.on_epoch_end = on_epoch_end
+        self.align_batch_size = config.align_batch_size or config.batch_size
+        self.steps_per_epoch = max(math.ceil(len(self.train) / config.batch_size),
+                                   math.ceil(len(self.parallel) / self.align_batch_size) if self.parallel else 0)
+        plm_params, own_params = method.parameter_groups()
+        groups = []
+        if plm_params:
+            groups.append({"params": plm_params, "lr": config.lr})
+        if own_params:
+            groups.append({"params": own_params, "lr": config.prompt_lr or config.lr})
+        self.optimizer = torch.optim.AdamW(groups, lr=config.lr, weight_decay=config.weight_decay)
+        total = self.steps_per_epoch * config.epochs
+        warmup = int(config.warmup_ratio * total)
+
+        def schedule(step: int) -> float:
+            if warmup and step < warmup:
+                return (step + 1) / warmup
+            if config.lr_scheduler == "constant":
+                return 1.0
+            return max(0.0, (total - step) / max(1, total - warmup))
+
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, schedule)
+        self.autocast_dtype = torch.bfloat16 if config.precision == "bf16" else None
+
+    # ------------------------------------------------------------------ checkpoint state
+    def _state(self, epoch: int, result: TrainResult, best_state: dict | None) -> dict:
+        return {
+            "format": FORMAT_VERSION,
+            "config_hash": self.config.resolved_hash(),
+            "epoch": epoch,
+            "trainable": {k: v.detach().cpu().clone() for k, v in self.method.trainable_state().items()},
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "rng": torch.get_rng_state(),
+            "history": list(result.history),
+            "best_epoch": result.best_epoch,
+            "best_dev_accuracy": result.best_dev_accuracy,
+            "best_state": best_state,
+        }
+
+    def _restore(self, state: dict, result: TrainResult) -> tuple[int, dict | None]:
+        if state.get("format") != FORMAT_VERSION or state.get("config_hash") != self.config.resolved_hash():
+            raise CheckpointError(
+                f"{self.run_dir}: the checkpoint belongs to another config (or format); use a new --out "
+                "directory, or delete its checkpoint/ folder to restart"
+            )
+        self.method.load_trainable_state(state["trainable"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        torch.set_rng_state(state["rng"])
+        result.history = list(state["history"])
+        result.best_epoch = state["best_epoch"]
+        result.best_dev_accuracy = state["best_dev_accuracy"]
+        result.resumed_from_epoch = state["epoch"]
+        return state["epoch"] + 1, state["best_state"]
+
+    # ------------------------------------------------------------------ loop
+    def fit(self) -> TrainResult:
+        config, method = self.config, self.method
+        result = TrainResult()
+        start_epoch, best_state = 0, None
+        torch.manual_seed(config.seed)
+        if self.run_dir is not None:
+            state = load_checkpoint(self.run_dir)
+            if state is not None:
+                start_epoch, best_state = self._restore(state, result)
+        method.train()
+        bar = tqdm(total=config.epochs * self.steps_per_epoch, initial=start_epoch * self.steps_per_epoch,
+                   desc=f"train {config.method}", unit="step", disable=not self.progress)
+        for epoch in range(start_epoch, config.epochs):
+            started = time.perf_counter()
+            generator = epoch_generator(config.seed, epoch)
+            sums: dict[str, float] = {}
+            schedule = epoch_schedule(len(self.train), len(self.parallel), config.batch_size,
+                                      self.align_batch_size, generator)
+            for step, (cls_idx, par_idx) in enumerate(schedule):
+                batch = [self.train[i] for i in cls_idx]
+                pairs = [self.parallel[i] for i in par_idx] if par_idx else None
+                with torch.autocast(method.device.type, dtype=self.autocast_dtype,
+                                    enabled=self.autocast_dtype is not None):
+                    out = method.training_loss(batch, pairs, generator)
+                if not torch.isfinite(out.loss):
+                    uids = [ex.uid for ex in batch][:8]
+                    raise NumericalError(
+                        f"loss is {out.loss.item()} at epoch {epoch + 1}, step {step + 1} "
+                        f"(parts {out.parts}); classification batch uids {uids}"
+                        + (f", alignment pair uids {[p.source.uid for p in pairs][:8]}" if pairs else "")
+                        + ". Lower lr, check the data of that batch, or use precision=fp32"
+                    )
+                out.loss.backward()
+                if config.max_grad_norm > 0:
+                    torch.nn.utils.clip_grad_norm_(
+                        [p for g in self.optimizer.param_groups for p in g["params"]], config.max_grad_norm)
+                self.optimizer.step()
+                self.scheduler.step()
+                self.optimizer.zero_grad(set_to_none=True)
+                sums["loss"] = sums.get("loss", 0.0) + out.loss.item()
+                for key, value in out.parts.items():
+                    sums[key] = sums.get(key, 0.0) + value
+                bar.update(1)
+                bar.set_postfix(epoch=epoch + 1, loss=f"{out.loss.item():.4f}")
+            record = {"epoch": epoch + 1, **{k: v / len(schedule) for k, v in sums.items()},
+                      "lr": self.scheduler.get_last_lr()[0], "seconds": time.perf_counter() - started}
+            last = epoch == config.epochs - 1
+            if self.dev and ((epoch + 1) % config.dev_every == 0 or last):
+                record["dev_accuracy"] = 100.0 * accuracy(method, self.dev, "en", config.eval_batch_size,
+                                                          self.autocast_dtype)
+                if record["dev_accuracy"] > result.best_dev_accuracy:
+                    result.best_dev_accuracy = record["dev_accuracy"]
+                    result.best_epoch = epoch + 1
+                    best_state = {k: v.detach().cpu().clone() for k, v in method.trainable_state().items()}
+            result.history.append(record)
+            if self.on_epoch_end is not None:
+                self.on_epoch_end(result.history)
+            if self.run_dir is not None:
+                save_checkpoint(self.run_dir, epoch, self._state(epoch, result, best_state))
+        bar.close()
+        if best_state is not None:
+            method.load_trainable_state(best_state)
+        elif not self.dev:
+            result.best_epoch = config.epochs
+        return result

@@ -92,10 +92,12 @@ def _builtin_tokenizer_json() -> str:
         if line.strip():
             row = json.loads(line)
             texts += [row["src_premise"], row["src_hypothesis"], row["tgt_premise"], row["tgt_hypothesis"]]
-    # The default label words and PCT's template words become whole tokens.
+    # The default label words and PCT's template words become whole tokens; the templates' punctuation
+    # ("?" does not occur in the sample) must be a known token, not <unk>.
     from xlprompt.template import PCT_TEMPLATE_WORDS
 
     texts += ["yes maybe no"] * 50 + [f"{q}: {a}:" for q, a in PCT_TEMPLATE_WORDS.values()] * 20
+    texts += ["Is it so? yes. Is it so? maybe. Is it so? no."] * 20
     specials = ["<s>", "<pad>", "</s>", "<unk>", "<mask>"]
     tok = Tokenizer(models.BPE(unk_token="<unk>"))
     tok.pre_tokenizer = pre_tokenizers.Metaspace()

@@ -7,7 +7,9 @@ Run directory::
     checkpoint/        the latest epoch's state (atomic; removed when the run is complete)
     results.json       accuracy per language + avg, model, "random_weights", best epoch, eval cap
     prompt.safetensors the learned prompt vectors (p_S, p_T) and the method's own modules
-                       (prompt encoder, translator, head) — the PLM itself is saved only with save_plm
+                       (prompt encoder, translator, head)
+    plm.safetensors    the PLM's trained parameters (each tied tensor once), only when the PLM trained
+                       (freeze_plm false) and ``save_weights`` is true; :mod:`xlprompt.predict` needs it
 
 A directory with ``results.json`` is finished and is returned as it is; one with a checkpoint resumes;
 one whose ``config.json`` differs from the requested config is refused (results are never mixed).
@@ -97,8 +99,12 @@ def _check_run_dir(run_dir: Path, config: RunConfig) -> dict | None:
 
 
 def run_experiment(config: RunConfig, run_dir: str | Path | None = None, progress: bool = True,
-                   log: Callable[[str], None] = print) -> dict[str, Any]:
-    """Train, select on the English dev split, evaluate every language; write ``run_dir``; return results."""
+                   log: Callable[[str], None] = print, save_weights: bool = True) -> dict[str, Any]:
+    """Train, select on the English dev split, evaluate every language; write ``run_dir``; return results.
+
+    ``save_weights`` (not a config field: it does not change the run's hash) also writes the trained PLM
+    to ``plm.safetensors`` when the PLM trains; sweeps turn it off by default to save disk.
+    """
     from safetensors.torch import save_file
 
     from xlprompt.batching import TokenCache
@@ -170,6 +176,10 @@ def run_experiment(config: RunConfig, run_dir: str | Path | None = None, progres
                             for k, v in module.state_dict().items()})
         if tensors:
             save_file(tensors, str(run_path / "prompt.safetensors"), metadata={"config_hash": config.resolved_hash()})
+        if save_weights and not config.freeze_plm:
+            plm_state = {k[len("plm."):]: v.detach().float().cpu().contiguous().clone()
+                         for k, v in parts.method.trainable_state().items() if k.startswith("plm.")}
+            save_file(plm_state, str(run_path / "plm.safetensors"), metadata={"config_hash": config.resolved_hash()})
         atomic_write_text(run_path / "results.json", json.dumps(results, indent=2))
         remove_checkpoints(run_path)
     return results

@@ -28,16 +28,19 @@ def _show_config_help(ctx, _param, value):
               help="run directory (resumed if it holds an unfinished run of the same config)")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="any config key (see --help-config)")
 @click.option("--quiet", is_flag=True, help="no progress bars")
+@click.option("--no-save-weights", is_flag=True, help="do not write the trained PLM (plm.safetensors); "
+              "`xlprompt predict` then works only for freeze_plm runs")
 @click.option("--help-config", is_flag=True, expose_value=False, is_eager=True, callback=_show_config_help,
               help="list every config key with its default and meaning")
-def run_command(method, shots, seed, model, tokenizer, data_dir, out, overrides, quiet):
+def run_command(method, shots, seed, model, tokenizer, data_dir, out, overrides, quiet, no_save_weights):
     """Train, select on the English few-shot dev split, and evaluate on all languages."""
     from xlprompt.experiment import format_results_table, run_experiment
 
     values = dict(method=method, shots=shots, seed=seed, model=model, tokenizer=tokenizer, data_dir=data_dir)
     values.update(parse_overrides(list(overrides)))
     config = RunConfig.from_dict(values, where="--set")
-    results = run_experiment(config, Path(out), progress=not quiet, log=click.echo)
+    results = run_experiment(config, Path(out), progress=not quiet, log=click.echo,
+                             save_weights=not no_save_weights)
     click.echo(format_results_table(results))
     click.echo(f"wrote {out}/results.json")
 

@@ -97,7 +97,7 @@ def _builtin_tokenizer_json() -> str:
     from xlprompt.template import PCT_TEMPLATE_WORDS
 
     texts += ["yes maybe no"] * 50 + [f"{q}: {a}:" for q, a in PCT_TEMPLATE_WORDS.values()] * 20
-    texts += ["Is it so? yes. Is it so? maybe. Is it so? no."] * 20
+    texts += ["?"]
     specials = ["<s>", "<pad>", "</s>", "<unk>", "<mask>"]
     tok = Tokenizer(models.BPE(unk_token="<unk>"))
     tok.pre_tokenizer = pre_tokenizers.Metaspace()

@@ -170,7 +170,10 @@ def run_experiment(config: RunConfig, run_dir: str | Path | None = None, progres
         "xlprompt": __version__,
     }
     if run_path is not None:
-        tensors = {f"prompt.{k}": v.float().cpu().contiguous() for k, v in parts.method.prompts_for_export().items()}
+        parts.method.eval()  # the saved p_T must not carry a dropout sample (transformer translators)
+        with torch.no_grad():
+            prompts = parts.method.prompts_for_export()
+        tensors = {f"prompt.{k}": v.float().cpu().contiguous() for k, v in prompts.items()}
         for name, module in parts.method.extra_modules().items():
             tensors.update({f"{name}.{k}": v.detach().float().cpu().contiguous()
                             for k, v in module.state_dict().items()})

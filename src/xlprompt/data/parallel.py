@@ -474,8 +474,12 @@ def write_parallel_jsonl(pairs: Iterable[ParallelPair], path: str | Path) -> Pat
             os.fsync(handle.fileno())
         os.replace(tmp, path)
     except OSError as err:
-        tmp.unlink(missing_ok=True)
         raise DataError(f"cannot write the parallel corpus: {err.strerror or err}", path) from None
+    finally:
+        try:
+            tmp.unlink(missing_ok=True)  # only still there if something failed
+        except OSError:
+            pass
     return path
 
 

@@ -1,0 +1,373 @@
+"""The results store: one SQLite file (embedded, no server) that holds every run of every sweep.
+
+Layout::
+
+    runs(hash PRIMARY KEY,      -- RunConfig.resolved_hash(): the run's identity
+         config JSON,           -- the full resolved config
+         grp, variant,          -- the first sweep group / variant that asked for the run
+         status,                -- pending | running | finished | failed
+         results JSON,          -- what run_experiment returned (finished runs)
+         error,                 -- the one-line message of a failed run
+         attempts, created, started, finished, heartbeat, host, pid, worker, run_dir)
+    labels(hash, grp, variant, sweep, PRIMARY KEY (hash, grp, variant))
+                                -- every (group, variant) a run belongs to: the same config asked for by two
+                                   sweeps (Table I's SP k=64 is Table II's "w/o MPT framework") runs once and
+                                   is reported in both
+    meta(key PRIMARY KEY, value) -- schema version
+
+Concurrency: the file is in WAL mode with a busy timeout, and every state change is one ``BEGIN IMMEDIATE``
+transaction, so any number of processes (local workers, Ray tasks on the same machine) can read and write
+at once. A run is executed only after :meth:`ResultStore.claim` has moved it to ``running`` under the
+claimer's host and pid; a second claimer of the same hash is refused while the first is alive. A claim is
+considered dead, and the run is claimed again, when its process no longer exists (same host) or its
+heartbeat — refreshed every ``HEARTBEAT_SECONDS`` by the worker — is older than ``stale_after`` seconds
+(any host). So a sweep killed at any moment (even SIGKILL) resumes without losing or duplicating a row:
+finished rows stay, the killed run is retried (and itself resumes from its run directory's checkpoint).
+
+SQLite's WAL needs all processes on one host (it uses shared memory): on a multi-machine Ray cluster keep
+the store on the head node and let only processes there write (see :mod:`xlprompt.executors`).
+
+A file that is not an xlprompt store (not SQLite, corrupt, another schema) raises :class:`CheckpointError`
+with a one-line message; the file is never modified in that case.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+from xlprompt.errors import CheckpointError
+
+SCHEMA_VERSION = 1
+HEARTBEAT_SECONDS = 30.0
+#: a running claim whose heartbeat is older than this is taken over (any host)
+DEFAULT_STALE_AFTER = 600.0
+STATUSES = ("pending", "running", "finished", "failed")
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS runs (
+    hash      TEXT PRIMARY KEY,
+    config    TEXT NOT NULL,
+    grp       TEXT NOT NULL DEFAULT '',
+    variant   TEXT NOT NULL DEFAULT '',
+    status    TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'running', 'finished', 'failed')),
+    results   TEXT,
+    error     TEXT,
+    attempts  INTEGER NOT NULL DEFAULT 0,
+    created   REAL NOT NULL,
+    started   REAL,
+    finished  REAL,
+    heartbeat REAL,
+    host      TEXT,
+    pid       INTEGER,
+    worker    TEXT,
+    run_dir   TEXT
+);
+CREATE TABLE IF NOT EXISTS labels (
+    hash    TEXT NOT NULL REFERENCES runs(hash),
+    grp     TEXT NOT NULL,
+    variant TEXT NOT NULL DEFAULT '',
+    sweep   TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (hash, grp, variant)
+);
+CREATE INDEX IF NOT EXISTS runs_status ON runs(status);
+CREATE INDEX IF NOT EXISTS labels_grp ON labels(grp);
+"""
+
+
+@dataclass
+class RunRecord:
+    """One row of ``runs`` (with its labels)."""
+
+    hash: str
+    config: dict[str, Any]
+    group: str
+    variant: str
+    status: str
+    results: dict[str, Any] | None = None
+    error: str | None = None
+    attempts: int = 0
+    created: float | None = None
+    started: float | None = None
+    finished: float | None = None
+    heartbeat: float | None = None
+    host: str | None = None
+    pid: int | None = None
+    worker: str | None = None
+    run_dir: str | None = None
+    labels: list[tuple[str, str]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Claim:
+    """The answer of :meth:`ResultStore.claim`: ``ok`` (run it), else why not (finished / busy / missing)."""
+
+    ok: bool
+    reason: str = ""
+
+
+def this_host() -> str:
+    return socket.gethostname()
+
+
+def pid_alive(pid: int | None) -> bool:
+    """Whether a process with this pid exists on this host (a zombie counts as dead)."""
+    if not pid or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    stat = Path(f"/proc/{pid}/stat")
+    try:  # Linux: a zombie ('Z') has exited but not been reaped
+        return stat.read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+class ResultStore:
+    """A results store in one SQLite file. Open one per process (connections are not shared across forks)."""
+
+    def __init__(self, path: str | Path, create: bool = True, timeout: float = 60.0):
+        self.path = Path(path)
+        self.timeout = timeout
+        if self.path.exists():
+            if self.path.is_dir():
+                raise CheckpointError(f"{self.path}: is a folder, not a results store; pass a file path (e.g. "
+                                      "results.db)")
+            with open(self.path, "rb") as fh:
+                head = fh.read(len(_SQLITE_MAGIC))
+            if head and head != _SQLITE_MAGIC:
+                raise CheckpointError(f"{self.path}: not an SQLite results store (unknown file format); pass "
+                                      "another --store path")
+        elif not create:
+            raise CheckpointError(f"{self.path}: no such results store")
+        else:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._conn = sqlite3.connect(str(self.path), timeout=timeout, isolation_level=None)
+            self._conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
+            self._conn.execute("PRAGMA journal_mode = WAL")
+            self._conn.execute("PRAGMA synchronous = NORMAL")
+            self._init_schema()
+        except sqlite3.DatabaseError as err:
+            with contextlib.suppress(Exception):
+                self._conn.close()
+            raise CheckpointError(f"{self.path}: not a usable results store ({err}); pass another --store "
+                                  "path") from None
+
+    # ------------------------------------------------------------------ plumbing
+    def _init_schema(self) -> None:
+        with self.transaction() as conn:
+            tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+            if tables and "meta" not in tables:
+                raise CheckpointError(f"{self.path}: an SQLite file of another program (tables "
+                                      f"{', '.join(sorted(tables))}); pass another --store path")
+            if "meta" in tables:
+                owner = conn.execute("SELECT value FROM meta WHERE key = 'program'").fetchone()
+                if owner is None or owner[0] != "xlprompt":
+                    raise CheckpointError(f"{self.path}: an SQLite file of another program (no xlprompt "
+                                          "metadata); pass another --store path")
+            for statement in _SCHEMA.strip().split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+            if row is None:
+                conn.execute("INSERT INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+                conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('program', 'xlprompt')")
+            elif int(row[0]) != SCHEMA_VERSION:
+                raise CheckpointError(f"{self.path}: results store schema {row[0]}, this xlprompt reads "
+                                      f"{SCHEMA_VERSION}; use the matching xlprompt version or a new --store")
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """``BEGIN IMMEDIATE`` … ``COMMIT`` (rolled back on error): takes the write lock up front."""
+        conn = self._conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        else:
+            conn.execute("COMMIT")
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self._conn.close()
+
+    def __enter__(self) -> "ResultStore":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ writing
+    def add(self, runs: Iterable[tuple[str, dict, str, str]], sweep: str = "") -> int:
+        """Register runs ``(hash, config, group, variant)`` as pending (existing rows are kept as they are);
+        every (group, variant) is recorded as a label. Returns how many rows were new."""
+        now = time.time()
+        new = 0
+        with self.transaction() as conn:
+            for run_hash, config, group, variant in runs:
+                cur = conn.execute(
+                    "INSERT OR IGNORE INTO runs(hash, config, grp, variant, status, created) "
+                    "VALUES (?, ?, ?, ?, 'pending', ?)",
+                    (run_hash, json.dumps(config, sort_keys=True), group, variant or "", now))
+                new += cur.rowcount
+                conn.execute("INSERT OR IGNORE INTO labels(hash, grp, variant, sweep) VALUES (?, ?, ?, ?)",
+                             (run_hash, group, variant or "", sweep))
+        return new
+
+    def _claim_is_dead(self, row: sqlite3.Row | tuple, now: float, stale_after: float) -> bool:
+        host, pid, heartbeat = row
+        if heartbeat is None or now - heartbeat > stale_after:
+            return True
+        return host == this_host() and not pid_alive(pid)
+
+    def claim(self, run_hash: str, worker: str = "", run_dir: str | None = None,
+              stale_after: float = DEFAULT_STALE_AFTER, retry_failed: bool = True,
+              pid: int | None = None) -> Claim:
+        """Move a run to ``running`` for this process if nobody else is running it. One transaction."""
+        now = time.time()
+        pid = os.getpid() if pid is None else pid
+        with self.transaction() as conn:
+            row = conn.execute("SELECT status, host, pid, heartbeat FROM runs WHERE hash = ?",
+                               (run_hash,)).fetchone()
+            if row is None:
+                return Claim(False, "missing")
+            status = row[0]
+            if status == "finished":
+                return Claim(False, "finished")
+            if status == "failed" and not retry_failed:
+                return Claim(False, "failed")
+            if status == "running" and not self._claim_is_dead(row[1:], now, stale_after):
+                return Claim(False, "busy")
+            conn.execute(
+                "UPDATE runs SET status = 'running', started = ?, heartbeat = ?, host = ?, pid = ?, worker = ?, "
+                "run_dir = COALESCE(?, run_dir), attempts = attempts + 1, error = NULL WHERE hash = ?",
+                (now, now, this_host(), pid, worker, run_dir, run_hash))
+        return Claim(True)
+
+    def heartbeat(self, run_hash: str, pid: int | None = None) -> None:
+        pid = os.getpid() if pid is None else pid
+        with self.transaction() as conn:
+            conn.execute("UPDATE runs SET heartbeat = ? WHERE hash = ? AND status = 'running' AND host = ? "
+                         "AND pid = ?", (time.time(), run_hash, this_host(), pid))
+
+    def finish(self, run_hash: str, results: dict[str, Any]) -> bool:
+        """Record a run's results. A run already finished (by another worker) is left as it is: False."""
+        with self.transaction() as conn:
+            cur = conn.execute(
+                "UPDATE runs SET status = 'finished', results = ?, finished = ?, error = NULL "
+                "WHERE hash = ? AND status != 'finished'",
+                (json.dumps(results, sort_keys=True), time.time(), run_hash))
+            return cur.rowcount == 1
+
+    def fail(self, run_hash: str, error: str, pid: int | None = None) -> None:
+        pid = os.getpid() if pid is None else pid
+        with self.transaction() as conn:
+            conn.execute("UPDATE runs SET status = 'failed', error = ?, finished = ? "
+                         "WHERE hash = ? AND status = 'running' AND pid = ?",
+                         (error[:2000], time.time(), run_hash, pid))
+
+    def release(self, run_hash: str, pid: int | None = None) -> None:
+        """Give a claimed run back (e.g. on Ctrl-C): pending again."""
+        pid = os.getpid() if pid is None else pid
+        with self.transaction() as conn:
+            conn.execute("UPDATE runs SET status = 'pending', heartbeat = NULL WHERE hash = ? "
+                         "AND status = 'running' AND pid = ?", (run_hash, pid))
+
+    # ------------------------------------------------------------------ reading
+    def _rows(self, where: str = "", args: tuple = ()) -> list[RunRecord]:
+        cur = self._conn.execute(
+            "SELECT hash, config, grp, variant, status, results, error, attempts, created, started, finished, "
+            f"heartbeat, host, pid, worker, run_dir FROM runs {where} ORDER BY created, hash", args)
+        records = []
+        for r in cur.fetchall():
+            records.append(RunRecord(
+                hash=r[0], config=json.loads(r[1]), group=r[2], variant=r[3], status=r[4],
+                results=json.loads(r[5]) if r[5] else None, error=r[6], attempts=r[7], created=r[8],
+                started=r[9], finished=r[10], heartbeat=r[11], host=r[12], pid=r[13], worker=r[14],
+                run_dir=r[15]))
+        labels: dict[str, list[tuple[str, str]]] = {}
+        for h, g, v in self._conn.execute("SELECT hash, grp, variant FROM labels ORDER BY grp, variant"):
+            labels.setdefault(h, []).append((g, v))
+        for rec in records:
+            rec.labels = labels.get(rec.hash, [(rec.group, rec.variant)])
+        return records
+
+    def get(self, run_hash: str) -> RunRecord | None:
+        rows = self._rows("WHERE hash = ?", (run_hash,))
+        return rows[0] if rows else None
+
+    def runs(self, status: str | None = None, hashes: Iterable[str] | None = None) -> list[RunRecord]:
+        rows = self._rows("WHERE status = ?", (status,)) if status else self._rows()
+        if hashes is not None:
+            wanted = set(hashes)
+            rows = [r for r in rows if r.hash in wanted]
+        return rows
+
+    def finished(self) -> list[RunRecord]:
+        return self.runs("finished")
+
+    def counts(self, hashes: Iterable[str] | None = None) -> dict[str, int]:
+        out = dict.fromkeys(STATUSES, 0)
+        if hashes is None:
+            for status, n in self._conn.execute("SELECT status, COUNT(*) FROM runs GROUP BY status"):
+                out[status] = n
+        else:
+            wanted = set(hashes)
+            for h, status in self._conn.execute("SELECT hash, status FROM runs"):
+                if h in wanted:
+                    out[status] += 1
+        return out
+
+    def groups(self) -> list[str]:
+        return [r[0] for r in self._conn.execute("SELECT DISTINCT grp FROM labels ORDER BY grp")]
+
+
+class Heartbeat:
+    """A daemon thread that refreshes a claimed run's heartbeat (its own connection) until stopped."""
+
+    def __init__(self, store_path: str | Path, run_hash: str, interval: float = HEARTBEAT_SECONDS,
+                 pid: int | None = None):
+        self.store_path = store_path
+        self.run_hash = run_hash
+        self.interval = interval
+        self.pid = os.getpid() if pid is None else pid
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name=f"heartbeat-{run_hash}", daemon=True)
+
+    def _loop(self) -> None:
+        store = None
+        try:
+            store = ResultStore(self.store_path, create=False)
+            while not self._stop.wait(self.interval):
+                with contextlib.suppress(sqlite3.Error):
+                    store.heartbeat(self.run_hash, self.pid)
+        except Exception:  # the heartbeat must never take the run down
+            pass
+        finally:
+            if store is not None:
+                store.close()
+
+    def __enter__(self) -> "Heartbeat":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)

@@ -1,0 +1,227 @@
+"""Sweep files: a YAML grid of runs → a list of :class:`SweepRun` (a RunConfig with its group/variant labels).
+
+Format (every key optional except that the file must produce at least one run)::
+
+    name: table2                 # the sweep's name (default: the file's stem); also the default group
+    save_weights: false          # write each run's trained PLM (plm.safetensors)? default false in sweeps
+    base:                        # RunConfig keys shared by every run
+      model: xlm-roberta-base
+      data_dir: ../shared/data
+    grid:                        # axes: the cartesian product of these lists (a scalar is a 1-list)
+      shots: [64, 4]
+      seed: [1, 2, 3, 4, 5]
+    variants:                    # named config overrides, crossed with the grid (Table II rows)
+      original MPT: {}
+      w/o consistency loss: {alpha: 1.0}
+    reference: original MPT      # the variant the others are tested against (default: the first)
+    groups:                      # optional sub-sweeps; each merges over the top level:
+      translator:                #   base and grid key by key, variants replaced when given
+        grid: {translator: [linear-1, linear-2]}
+
+Precedence, lowest first: RunConfig defaults < ``base`` < the grid point < the variant < ``--set`` overrides of
+the command line (so ``--set epochs=1`` shortens every run, even a variant that sets its own epochs).
+``--grid key=v1,v2`` replaces (or adds) a grid axis in every group.
+
+Each run is labelled by its group (the group's name, or the sweep's name when there are no groups) and its
+variant ("" without variants); identical configs from several places are one run with several labels, keyed
+by ``RunConfig.resolved_hash()``, the same key the results store uses.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from xlprompt.config import RunConfig, coerce, suggest
+from xlprompt.errors import ConfigError
+
+TOP_KEYS = ("name", "save_weights", "base", "grid", "variants", "reference", "groups", "description")
+GROUP_KEYS = ("base", "grid", "variants", "reference", "description")
+
+
+@dataclass
+class SweepRun:
+    """One run of a sweep: its config and every (group, variant) that asked for it."""
+
+    config: RunConfig
+    labels: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def hash(self) -> str:
+        return self.config.resolved_hash()
+
+    @property
+    def group(self) -> str:
+        return self.labels[0][0]
+
+    @property
+    def variant(self) -> str:
+        return self.labels[0][1]
+
+
+@dataclass
+class Sweep:
+    name: str
+    runs: list[SweepRun]
+    save_weights: bool = False
+    references: dict[str, str] = field(default_factory=dict)  # group -> reference variant
+    source: str = ""
+
+    def __len__(self) -> int:
+        return len(self.runs)
+
+    def hashes(self) -> list[str]:
+        return [r.hash for r in self.runs]
+
+
+def _config_keys() -> set[str]:
+    return {f.name for f in dataclasses.fields(RunConfig)}
+
+
+def _check_mapping(value: Any, where: str) -> dict:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"{where}: expected a mapping of config keys, not {type(value).__name__}")
+    return dict(value)
+
+
+def _check_config_keys(values: Mapping, where: str) -> dict[str, Any]:
+    known = _config_keys()
+    out = {}
+    for key, value in values.items():
+        key = str(key).replace("-", "_")
+        if key not in known:
+            raise ConfigError(f"{where}: unknown config key '{key}'.{suggest(key, known)}")
+        out[key] = coerce(key, value)
+    return out
+
+
+def _check_grid(grid: Mapping, where: str) -> dict[str, list]:
+    known = _config_keys()
+    out: dict[str, list] = {}
+    for key, values in grid.items():
+        key = str(key).replace("-", "_")
+        if key not in known:
+            raise ConfigError(f"{where}: unknown config key '{key}'.{suggest(key, known)}")
+        if not isinstance(values, (list, tuple)):
+            values = [values]
+        if not values:
+            raise ConfigError(f"{where}.{key}: an axis needs at least one value")
+        out[key] = [coerce(key, v) for v in values]
+    return out
+
+
+def _check_variants(variants: Any, where: str) -> dict[str, dict]:
+    if variants is None:
+        return {}
+    if not isinstance(variants, Mapping):
+        raise ConfigError(f"{where}: expected a mapping 'variant name: {{key: value, ...}}'")
+    return {str(name): _check_config_keys(_check_mapping(ov, f"{where}.{name}"), f"{where}.{name}")
+            for name, ov in variants.items()}
+
+
+def _check_keys(spec: Mapping, allowed: tuple[str, ...], where: str) -> None:
+    for key in spec:
+        if key not in allowed:
+            raise ConfigError(f"{where}: unknown sweep key '{key}' (allowed: {', '.join(allowed)})."
+                              + (" Config keys go under 'base:' or 'grid:'." if key in _config_keys() else ""))
+
+
+def expand(spec: Mapping, name: str = "sweep", overrides: Mapping[str, Any] | None = None,
+           grid_overrides: Mapping[str, list] | None = None, source: str = "") -> Sweep:
+    """Expand a parsed sweep spec into its runs (configs validated; duplicates merged)."""
+    where = source or name
+    if not isinstance(spec, Mapping):
+        raise ConfigError(f"{where}: a sweep file must be a YAML mapping (keys: {', '.join(TOP_KEYS)})")
+    _check_keys(spec, TOP_KEYS, where)
+    name = str(spec.get("name") or name)
+    save_weights = spec.get("save_weights", False)
+    if not isinstance(save_weights, bool):
+        raise ConfigError(f"{where}: save_weights must be true or false")
+    overrides = _check_config_keys(overrides or {}, "--set")
+    grid_overrides = _check_grid(grid_overrides or {}, "--grid")
+    top_base = _check_config_keys(_check_mapping(spec.get("base"), f"{where}: base"), f"{where}: base")
+    top_grid = _check_grid(_check_mapping(spec.get("grid"), f"{where}: grid"), f"{where}: grid")
+    top_variants = _check_variants(spec.get("variants"), f"{where}: variants")
+    groups_spec = spec.get("groups")
+    if groups_spec is None:
+        groups = {name: {}}
+    elif isinstance(groups_spec, Mapping) and groups_spec:
+        groups = {str(g): _check_mapping(v, f"{where}: groups.{g}") for g, v in groups_spec.items()}
+    else:
+        raise ConfigError(f"{where}: groups must be a non-empty mapping 'group name: {{base, grid, variants}}'")
+
+    by_hash: dict[str, SweepRun] = {}
+    references: dict[str, str] = {}
+    for group, gspec in groups.items():
+        gwhere = f"{where}: groups.{group}" if groups_spec is not None else where
+        _check_keys(gspec, GROUP_KEYS, gwhere)
+        base = {**top_base, **_check_config_keys(_check_mapping(gspec.get("base"), gwhere + ".base"),
+                                                 gwhere + ".base")}
+        grid = {**top_grid, **_check_grid(_check_mapping(gspec.get("grid"), gwhere + ".grid"), gwhere + ".grid"),
+                **grid_overrides}
+        variants = (_check_variants(gspec["variants"], gwhere + ".variants") if "variants" in gspec
+                    else top_variants)
+        reference = gspec.get("reference", spec.get("reference"))
+        if variants:
+            if reference is not None and str(reference) not in variants:
+                raise ConfigError(f"{gwhere}: reference '{reference}' is not one of the variants "
+                                  f"({', '.join(variants)})")
+            references[group] = str(reference) if reference is not None else next(iter(variants))
+        variant_items = list(variants.items()) or [("", {})]
+        axes = list(grid.items())
+        for variant, variant_values in variant_items:
+            for point in itertools.product(*[values for _, values in axes]):
+                values = {**base, **dict(zip([k for k, _ in axes], point)), **variant_values, **overrides}
+                label = f"{gwhere}" + (f" variant '{variant}'" if variant else "") + f" {dict(zip([k for k, _ in axes], point))}"
+                try:
+                    config = RunConfig.from_dict(values, where=label)
+                except ConfigError as err:
+                    raise ConfigError(f"{label}: {err}") from None
+                run = by_hash.get(config.resolved_hash())
+                if run is None:
+                    run = by_hash[config.resolved_hash()] = SweepRun(config)
+                if (group, variant) not in run.labels:
+                    run.labels.append((group, variant))
+    if not by_hash:
+        raise ConfigError(f"{where}: the sweep has no runs")
+    return Sweep(name, list(by_hash.values()), save_weights, references, source)
+
+
+def load_sweep(path: str | Path, overrides: Mapping[str, Any] | None = None,
+               grid_overrides: Mapping[str, list] | None = None) -> Sweep:
+    """Read a YAML sweep file (see the module docstring) and expand it."""
+    import yaml
+
+    path = Path(path)
+    try:
+        text = path.read_text("utf-8")
+    except OSError as err:
+        raise ConfigError(f"{path}: cannot read the sweep file ({err.strerror or err})") from None
+    try:
+        spec = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
+        raise ConfigError(f"{where}: not valid YAML ({getattr(err, 'problem', None) or err})") from None
+    if spec is None:
+        raise ConfigError(f"{path}: the sweep file is empty")
+    return expand(spec, name=path.stem, overrides=overrides, grid_overrides=grid_overrides, source=str(path))
+
+
+def parse_grid_overrides(items: list[str]) -> dict[str, list]:
+    """``["shots=1,2", "seed=1,2"]`` → ``{"shots": ["1", "2"], "seed": ["1", "2"]}`` (typed later)."""
+    out: dict[str, list] = {}
+    for item in items:
+        if "=" not in item:
+            raise ConfigError(f"--grid '{item}': expected key=v1,v2,...")
+        key, values = item.split("=", 1)
+        parts = [v.strip() for v in values.split(",") if v.strip()]
+        if not parts:
+            raise ConfigError(f"--grid '{item}': no values")
+        out[key.strip().replace("-", "_")] = parts
+    return out

@@ -1,0 +1,330 @@
+"""Executors: how the runs of a sweep are carried out — ``local`` (one after the other, in this process) or
+``ray`` (as Ray tasks, on a local Ray instance or an existing cluster).
+
+Both follow the same protocol, in :func:`execute_run`, run by the process that trains:
+
+1. ``store.claim(hash)`` — one ``BEGIN IMMEDIATE`` transaction; refused if the run is finished or another
+   live process holds it (:mod:`xlprompt.store`), so concurrent sweeps never run a hash twice;
+2. a heartbeat thread keeps the claim fresh while :func:`xlprompt.experiment.run_experiment` trains in
+   ``RUNS_DIR/<hash>/`` (a killed run resumes from that directory's last epoch checkpoint);
+3. ``store.finish(hash, results)`` (or ``fail`` with the one-line error; the sweep goes on).
+
+Every worker writes to the store itself, so the store file must be reachable at the same path from every
+worker: on one machine that is always so. On a multi-machine Ray cluster put the store and the runs folder
+on storage the workers share; note that SQLite's WAL mode needs all its writers on one host, so across
+hosts run one sweep driver per host or keep the workers on the head node (``--address`` of a cluster whose
+GPU workers see the head node's disk through a POSIX-locking filesystem works, WAL over NFS does not).
+
+Ray: imported only when asked for; not installed → "pip install 'xlprompt[ray]'". Each task asks for one
+GPU where the cluster has GPUs, else ``cpus_per_run`` CPUs (default 1); Ray then runs as many at once as
+the resources allow. ``xlprompt`` must be importable on the workers (installed there, or the same
+virtual environment on one machine).
+
+Progress: a bar over the sweep's runs (done / left, failed, running elsewhere); ``local`` also shows the
+current run's own training bar, ``ray`` shows each running run's epoch (read from its ``metrics.jsonl``).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from tqdm.auto import tqdm
+
+from xlprompt.config import RunConfig
+from xlprompt.errors import ConfigError, XlpromptError
+from xlprompt.store import DEFAULT_STALE_AFTER, Heartbeat, ResultStore
+from xlprompt.sweep import Sweep
+
+EXECUTORS = ("local", "ray")
+RAY_MISSING = "the ray executor needs Ray: pip install 'xlprompt[ray]'"
+
+
+@dataclass
+class Outcome:
+    """What happened to one run: finished, failed, or skipped (finished / busy / failed earlier)."""
+
+    hash: str
+    status: str
+    results: dict[str, Any] | None = None
+    error: str | None = None
+    seconds: float = 0.0
+
+
+@dataclass
+class SweepSummary:
+    total: int
+    finished_before: int = 0
+    outcomes: list[Outcome] = field(default_factory=list)
+
+    def count(self, status: str) -> int:
+        return sum(1 for o in self.outcomes if o.status == status)
+
+    @property
+    def ran(self) -> int:
+        return self.count("finished")
+
+    @property
+    def failed(self) -> list[Outcome]:
+        return [o for o in self.outcomes if o.status == "failed"]
+
+    @property
+    def busy(self) -> int:
+        return self.count("busy")
+
+    def line(self) -> str:
+        done = self.finished_before + self.ran
+        text = (f"{done}/{self.total} runs finished ({self.ran} now, {self.finished_before} before); "
+                f"{len(self.failed)} failed")
+        if self.busy:
+            text += f"; {self.busy} running in another process"
+        return text
+
+
+def default_runs_dir(store_path: str | Path) -> Path:
+    """``results.db`` → ``results.runs/`` next to it: one run directory per config hash."""
+    path = Path(store_path)
+    return path.with_name(path.stem + ".runs")
+
+
+def _error_line(err: BaseException) -> str:
+    if isinstance(err, XlpromptError):
+        return str(err)
+    frame = traceback.extract_tb(err.__traceback__)[-1:] if err.__traceback__ else []
+    where = f" (at {Path(frame[0].filename).name}:{frame[0].lineno})" if frame else ""
+    return f"{type(err).__name__}: {err}{where}"
+
+
+def execute_run(store_path: str | Path, run_hash: str, config: dict[str, Any], run_dir: str | Path,
+                save_weights: bool = False, progress: bool = False, log: Callable[[str], None] | None = None,
+                worker: str = "local", stale_after: float = DEFAULT_STALE_AFTER,
+                retry_failed: bool = True) -> Outcome:
+    """Claim → train (heartbeat) → finish/fail, for one run, in the calling process."""
+    from xlprompt.experiment import run_experiment
+
+    store = ResultStore(store_path, create=False)
+    started = time.perf_counter()
+    try:
+        claim = store.claim(run_hash, worker=worker, run_dir=str(run_dir), stale_after=stale_after,
+                            retry_failed=retry_failed)
+        if not claim.ok:
+            return Outcome(run_hash, claim.reason)
+        try:
+            run_config = RunConfig.from_dict(config)
+            if run_config.resolved_hash() != run_hash:
+                raise ConfigError(f"run {run_hash}: its stored config hashes to {run_config.resolved_hash()} "
+                                  "(the store was written by another xlprompt version?)")
+            with Heartbeat(store_path, run_hash):
+                results = run_experiment(run_config, run_dir, progress=progress, log=log or (lambda _m: None),
+                                         save_weights=save_weights)
+        except KeyboardInterrupt:
+            store.release(run_hash)
+            raise
+        except Exception as err:  # one bad run must not end the sweep: recorded, reported at the end
+            message = _error_line(err)
+            store.fail(run_hash, message)
+            return Outcome(run_hash, "failed", error=message, seconds=time.perf_counter() - started)
+        results = {**results, "run_dir": str(run_dir)}
+        store.finish(run_hash, results)
+        return Outcome(run_hash, "finished", results, seconds=time.perf_counter() - started)
+    finally:
+        store.close()
+
+
+def register(sweep: Sweep, store: ResultStore) -> None:
+    """Add the sweep's runs (pending) and labels to the store; finished rows are kept as they are."""
+    store.add(((run.hash, run.config.to_dict(), group, variant) for run in sweep.runs
+               for group, variant in run.labels), sweep=sweep.name)
+
+
+class _OnceLog:
+    """Prints each distinct message once above the progress bars (the random-weights note, data notes)."""
+
+    def __init__(self, enabled: bool = True):
+        self.seen: set[str] = set()
+        self.enabled = enabled
+
+    def __call__(self, message: str) -> None:
+        if message not in self.seen and self.enabled:
+            self.seen.add(message)
+            tqdm.write(message)
+
+
+class LocalExecutor:
+    """Runs one after the other in this process; the current run's training bar under the sweep's bar."""
+
+    name = "local"
+
+    def __init__(self, progress: bool = True, stale_after: float = DEFAULT_STALE_AFTER,
+                 retry_failed: bool = True, max_runs: int | None = None):
+        self.progress = progress
+        self.stale_after = stale_after
+        self.retry_failed = retry_failed
+        self.max_runs = max_runs
+
+    def run(self, sweep: Sweep, store_path: str | Path, runs_dir: str | Path,
+            save_weights: bool | None = None) -> SweepSummary:
+        save_weights = sweep.save_weights if save_weights is None else save_weights
+        runs_dir = Path(runs_dir)
+        with ResultStore(store_path) as store:
+            register(sweep, store)
+            finished = {r.hash for r in store.runs("finished", sweep.hashes())}
+        summary = SweepSummary(len(sweep), len(finished))
+        todo = [r for r in sweep.runs if r.hash not in finished]
+        if self.max_runs is not None:
+            todo = todo[: self.max_runs]
+        log = _OnceLog(self.progress)
+        bar = tqdm(total=len(sweep), initial=len(finished), desc=f"sweep {sweep.name}", unit="run",
+                   disable=not self.progress, dynamic_ncols=True)
+        try:
+            for run in todo:
+                bar.set_postfix_str(f"left {len(sweep) - bar.n}, now {run.config.method} k={run.config.shots} "
+                                    f"seed={run.config.seed} [{run.hash}]")
+                outcome = execute_run(store_path, run.hash, run.config.to_dict(), runs_dir / run.hash,
+                                      save_weights, progress=self.progress, log=log, worker="local",
+                                      stale_after=self.stale_after, retry_failed=self.retry_failed)
+                summary.outcomes.append(outcome)
+                if outcome.status == "finished":
+                    bar.update(1)
+                elif outcome.status == "failed":
+                    tqdm.write(f"run {run.hash} ({run.group} {run.variant}".rstrip() + f") failed: {outcome.error}")
+        finally:
+            bar.close()
+        return summary
+
+
+def _ray_task(store_path: str, run_hash: str, config: dict, run_dir: str, save_weights: bool,
+              stale_after: float, retry_failed: bool, cwd: str | None = None) -> Outcome:
+    """The body of one Ray task: the worker claims and writes to the store itself.
+
+    Relative paths of the config (``data_dir: ../shared/data``) mean what they mean for the driver: the
+    task works in the driver's directory where that exists on the worker's machine.
+    """
+    if cwd and os.path.isdir(cwd):
+        os.chdir(cwd)
+    return execute_run(store_path, run_hash, config, run_dir, save_weights, progress=False, log=None,
+                       worker=f"ray:{os.uname().nodename}:{os.getpid()}", stale_after=stale_after,
+                       retry_failed=retry_failed)
+
+
+def _import_ray():
+    try:
+        import ray
+    except ImportError:
+        raise ConfigError(RAY_MISSING) from None
+    return ray
+
+
+class RayExecutor:
+    """Runs each run as a Ray task (one GPU each where the cluster has GPUs, else ``cpus_per_run`` CPUs)."""
+
+    name = "ray"
+
+    def __init__(self, address: str | None = None, num_cpus: int | None = None, cpus_per_run: float = 1.0,
+                 progress: bool = True, stale_after: float = DEFAULT_STALE_AFTER, retry_failed: bool = True,
+                 max_runs: int | None = None, poll_seconds: float = 2.0):
+        self.address = address
+        self.num_cpus = num_cpus
+        self.cpus_per_run = cpus_per_run
+        self.progress = progress
+        self.stale_after = stale_after
+        self.retry_failed = retry_failed
+        self.max_runs = max_runs
+        self.poll_seconds = poll_seconds
+
+    def _init(self):
+        ray = _import_ray()
+        started_here = False
+        if not ray.is_initialized():
+            kwargs: dict[str, Any] = dict(include_dashboard=False, log_to_driver=False,
+                                          ignore_reinit_error=True)
+            if self.address:
+                kwargs["address"] = self.address
+            elif self.num_cpus:
+                kwargs["num_cpus"] = self.num_cpus
+            try:
+                ray.init(**kwargs)
+            except ConnectionError as err:
+                raise ConfigError(f"cannot connect to the Ray cluster at '{self.address}': {err}") from None
+            started_here = True
+        return ray, started_here
+
+    def resources(self, ray) -> dict[str, float]:
+        if ray.cluster_resources().get("GPU", 0) > 0:
+            return {"num_gpus": 1}
+        return {"num_cpus": self.cpus_per_run}
+
+    def run(self, sweep: Sweep, store_path: str | Path, runs_dir: str | Path,
+            save_weights: bool | None = None) -> SweepSummary:
+        save_weights = sweep.save_weights if save_weights is None else save_weights
+        store_path = str(Path(store_path).resolve())
+        runs_dir = Path(runs_dir).resolve()
+        with ResultStore(store_path) as store:
+            register(sweep, store)
+            finished = {r.hash for r in store.runs("finished", sweep.hashes())}
+        summary = SweepSummary(len(sweep), len(finished))
+        todo = [r for r in sweep.runs if r.hash not in finished]
+        if self.max_runs is not None:
+            todo = todo[: self.max_runs]
+        if not todo:
+            return summary
+        ray, started_here = self._init()
+        task = ray.remote(_ray_task).options(max_retries=0, **self.resources(ray))
+        bar = tqdm(total=len(sweep), initial=len(finished), desc=f"sweep {sweep.name} (ray)", unit="run",
+                   disable=not self.progress, dynamic_ncols=True)
+        pending = {task.remote(store_path, run.hash, run.config.to_dict(), str(runs_dir / run.hash),
+                               save_weights, self.stale_after, self.retry_failed, os.getcwd()): run
+                   for run in todo}
+        try:
+            while pending:
+                done, _ = ray.wait(list(pending), num_returns=1, timeout=self.poll_seconds)
+                for ref in done:
+                    run = pending.pop(ref)
+                    try:
+                        outcome = ray.get(ref)
+                    except Exception as err:  # the worker died (OOM, node lost): the claim goes stale
+                        outcome = Outcome(run.hash, "failed", error=f"ray task failed: {_error_line(err)}")
+                    summary.outcomes.append(outcome)
+                    if outcome.status == "finished":
+                        bar.update(1)
+                    elif outcome.status == "failed":
+                        tqdm.write(f"run {run.hash} failed: {outcome.error}")
+                bar.set_postfix_str(self._running_text(pending.values(), runs_dir))
+        except KeyboardInterrupt:
+            for ref in pending:
+                ray.cancel(ref, force=True)
+            raise
+        finally:
+            bar.close()
+            if started_here and not self.address:
+                ray.shutdown()
+        return summary
+
+    @staticmethod
+    def _running_text(runs, runs_dir: Path) -> str:
+        parts = []
+        for run in runs:
+            metrics = runs_dir / run.hash / "metrics.jsonl"
+            if metrics.exists():
+                try:
+                    epochs = sum(1 for line in metrics.read_text("utf-8").split("\n") if line.strip())
+                except OSError:
+                    continue
+                parts.append(f"{run.hash[:6]} ep {epochs}/{run.config.epochs}")
+        return f"left {len(list(runs))}" + (": " + ", ".join(parts[:4]) if parts else "")
+
+
+def get_executor(name: str, **kwargs):
+    if name == "local":
+        kwargs.pop("address", None)
+        kwargs.pop("num_cpus", None)
+        kwargs.pop("cpus_per_run", None)
+        return LocalExecutor(**kwargs)
+    if name == "ray":
+        _import_ray()
+        return RayExecutor(**kwargs)
+    raise ConfigError(f"executor must be one of {', '.join(EXECUTORS)}, not '{name}'")

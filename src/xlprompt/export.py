@@ -1,0 +1,200 @@
+"""Exporting a trained run as an adapter that loads on top of its base model (the way a PEFT adapter does).
+
+``export_run(RUN_DIR, OUT_DIR)`` writes::
+
+    adapter_config.json         what is needed to rebuild the method on the base model: base model and
+                                tokenizer specs, method, prompt length/position/encoder, translator
+                                architecture, hidden size, label words (per language too), scoring,
+                                max length, English prompt, the run's full config and hash, xlprompt version
+    adapter_model.safetensors   p_source, p_target (the prompts as used at test time, eval mode),
+                                prompt_encoder.*, translator.*, head.* (whatever the method has)
+    plm.safetensors             only with ``with_plm``: the trained PLM (when the PLM trained)
+
+``load_adapter(OUT_DIR, base_model=None)`` rebuilds the method on the base model (``base_model`` overrides
+the recorded spec, e.g. a local copy of xlm-roberta-base), loads the adapter and, if present, the PLM weights,
+and returns a :class:`xlprompt.predict.Predictor`.
+
+The paper's setting trains the PLM too (``freeze_plm`` false): an adapter without ``plm.safetensors`` then
+gives predictions of the adapter on the *untrained* base, not the run's — ``load_adapter`` warns. For the
+run's exact predictions export a ``freeze_plm`` run, or use ``with_plm`` (the run must have saved its PLM).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import warnings
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from xlprompt import __version__
+from xlprompt.checkpoint import atomic_write_text
+from xlprompt.config import RunConfig
+from xlprompt.errors import CheckpointError
+from xlprompt.predict import (PLM_FILE, PROMPT_FILE, Predictor, build_method, load_module_state, load_plm_state,
+                              read_run_config)
+
+ADAPTER_CONFIG = "adapter_config.json"
+ADAPTER_WEIGHTS = "adapter_model.safetensors"
+ADAPTER_FORMAT = "xlprompt-adapter"
+ADAPTER_FORMAT_VERSION = 1
+
+
+def _prompts(config: RunConfig, modules: dict[str, dict[str, torch.Tensor]], hidden_size: int) -> dict:
+    """p_S (and p_T for MPT) recomputed from the prompt encoder and translator alone, in eval mode."""
+    from xlprompt.models.prompt_encoder import PromptEncoder, PromptEncoderConfig
+    from xlprompt.models.translator import build_translator
+
+    if "prompt_encoder" not in modules:
+        return {}
+    encoder = PromptEncoder(PromptEncoderConfig(config.prompt_length, hidden_size, config.prompt_encoder))
+    encoder.load_state_dict(modules["prompt_encoder"])
+    encoder.eval()
+    with torch.no_grad():
+        p_source = encoder()
+        out = {"p_source": p_source}
+        if config.method == "mpt":
+            if config.no_translator:
+                out["p_target"] = p_source
+            else:
+                translator = build_translator(config.translator, hidden_size)
+                translator.load_state_dict(modules["translator"])
+                translator.eval()
+                out["p_target"] = translator(p_source)
+    return {k: v.float().contiguous().clone() for k, v in out.items()}
+
+
+def export_run(run_dir: str | Path, out_dir: str | Path, with_plm: bool = False) -> list[Path]:
+    """Write the adapter of a finished run to ``out_dir``; returns the files written."""
+    from safetensors.torch import load_file, save_file
+
+    from xlprompt.models.backbone import default_tokenizer_spec
+
+    run_dir, out_dir = Path(run_dir), Path(out_dir)
+    config = read_run_config(run_dir)
+    results_path = run_dir / "results.json"
+    if not results_path.exists():
+        raise CheckpointError(f"{run_dir}: the run is not finished (no results.json); nothing to export")
+    results = json.loads(results_path.read_text("utf-8"))
+    prompt_path = run_dir / PROMPT_FILE
+    tensors = load_file(str(prompt_path)) if prompt_path.exists() else {}
+    modules: dict[str, dict[str, torch.Tensor]] = {}
+    for key, value in tensors.items():
+        name, _, rest = key.partition(".")
+        if name != "prompt":
+            modules.setdefault(name, {})[rest] = value
+    if not modules and config.method != "pct":
+        raise CheckpointError(f"{run_dir}: {PROMPT_FILE} is missing or empty; nothing to export")
+    hidden_size = _hidden_size(modules)
+    plm_trained = not config.freeze_plm
+    if with_plm and not plm_trained:
+        with_plm = False  # the base model is the PLM: nothing to add
+    if with_plm and not (run_dir / PLM_FILE).exists():
+        raise CheckpointError(f"{run_dir}: --with-plm needs {PLM_FILE}, which this run did not save (sweep run or "
+                              "--no-save-weights)")
+    label_words_per_language = None
+    if config.label_words_file:
+        from xlprompt.verbalizer import read_label_words_file
+
+        label_words_per_language = read_label_words_file(config.label_words_file)
+    adapter: dict[str, torch.Tensor] = {}
+    if hidden_size is not None:
+        adapter.update(_prompts(config, modules, hidden_size))
+    for name, state in modules.items():
+        adapter.update({f"{name}.{k}": v.contiguous() for k, v in state.items()})
+    spec: dict[str, Any] = {
+        "format": ADAPTER_FORMAT,
+        "format_version": ADAPTER_FORMAT_VERSION,
+        "base_model": config.model,
+        "tokenizer": config.tokenizer or default_tokenizer_spec(config.model),
+        "method": config.method,
+        "prompt_length": config.prompt_length,
+        "prompt_position": config.prompt_position,
+        "prompt_encoder": config.prompt_encoder,
+        "translator": None if (config.method != "mpt" or config.no_translator) else config.translator,
+        "hidden_size": hidden_size,
+        "label_words": config.label_words.split(","),
+        "label_words_per_language": label_words_per_language,
+        "scoring": config.scoring,
+        "english_prompt": config.english_prompt,
+        "max_length": config.max_length,
+        "plm_trained": plm_trained,
+        "plm_weights_included": with_plm,
+        "random_weights": bool(results.get("random_weights")),
+        "config": config.to_dict(),
+        "config_hash": config.resolved_hash(),
+        "accuracy": results.get("accuracy"),
+        "xlprompt_version": __version__,
+    }
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    if adapter:
+        save_file(adapter, str(out_dir / ADAPTER_WEIGHTS), metadata={"format": ADAPTER_FORMAT,
+                                                                      "config_hash": config.resolved_hash()})
+        written.append(out_dir / ADAPTER_WEIGHTS)
+    if with_plm:
+        shutil.copyfile(run_dir / PLM_FILE, out_dir / PLM_FILE)
+        written.append(out_dir / PLM_FILE)
+    atomic_write_text(out_dir / ADAPTER_CONFIG, json.dumps(spec, indent=2, ensure_ascii=False))
+    written.append(out_dir / ADAPTER_CONFIG)
+    return written
+
+
+def _hidden_size(modules: dict[str, dict[str, torch.Tensor]]) -> int | None:
+    if "prompt_encoder" in modules:
+        return int(modules["prompt_encoder"]["embedding"].shape[-1])
+    if "head" in modules:
+        return int(modules["head"]["dense.weight"].shape[-1])
+    return None
+
+
+def read_adapter_config(adapter_dir: str | Path) -> dict[str, Any]:
+    path = Path(adapter_dir) / ADAPTER_CONFIG
+    try:
+        spec = json.loads(path.read_text("utf-8"))
+    except FileNotFoundError:
+        raise CheckpointError(f"{adapter_dir}: not an xlprompt adapter (no {ADAPTER_CONFIG})") from None
+    except (OSError, ValueError) as err:
+        raise CheckpointError(f"{path}: unreadable ({err})") from None
+    if not isinstance(spec, dict) or spec.get("format") != ADAPTER_FORMAT:
+        raise CheckpointError(f"{path}: not an xlprompt adapter config (format is not '{ADAPTER_FORMAT}')")
+    if spec.get("format_version") != ADAPTER_FORMAT_VERSION:
+        raise CheckpointError(f"{path}: adapter format {spec.get('format_version')}, this xlprompt reads "
+                              f"{ADAPTER_FORMAT_VERSION}")
+    return spec
+
+
+def load_adapter(adapter_dir: str | Path, base_model: str | None = None, tokenizer: str | None = None,
+                 device: str | torch.device = "cpu") -> Predictor:
+    """Rebuild the method on the base model and load the adapter (and the PLM weights if exported)."""
+    from safetensors.torch import load_file
+
+    adapter_dir = Path(adapter_dir)
+    spec = read_adapter_config(adapter_dir)
+    values = dict(spec["config"])
+    values["label_words_file"] = None  # the words travel inside the adapter config
+    values["tokenizer"] = tokenizer or spec.get("tokenizer")
+    if base_model:
+        values["model"] = base_model
+    config = RunConfig.from_dict(values, where=str(adapter_dir / ADAPTER_CONFIG))
+    tok, method, info = build_method(config, device, label_words=spec.get("label_words_per_language"))
+    if spec.get("hidden_size") is not None and method.plm.hidden_size != spec["hidden_size"]:
+        raise CheckpointError(f"{adapter_dir}: the adapter is for hidden size {spec['hidden_size']}, base model "
+                              f"'{config.model}' has {method.plm.hidden_size}")
+    weights = adapter_dir / ADAPTER_WEIGHTS
+    if method.extra_modules():
+        if not weights.exists():
+            raise CheckpointError(f"{adapter_dir}: {ADAPTER_WEIGHTS} is missing")
+        load_module_state(method, load_file(str(weights)), str(weights))
+    plm_path = adapter_dir / PLM_FILE
+    if plm_path.exists():
+        load_plm_state(method, load_file(str(plm_path)), str(plm_path))
+    elif spec.get("plm_trained"):
+        warnings.warn(f"{adapter_dir}: the PLM trained with this adapter but its weights are not included "
+                      "(export with --with-plm): predictions use the untrained base model and differ from the "
+                      "run's", stacklevel=2)
+    method.eval()
+    return Predictor(config, method, tok, info.random_weights, str(adapter_dir),
+                     {"accuracy": spec.get("accuracy")})

@@ -1,0 +1,213 @@
+"""Using a trained run: ``load_run(RUN_DIR).predict(pairs, lang=...)`` → a label and class probabilities per pair.
+
+What is loaded from a finished run directory (see :mod:`xlprompt.experiment`):
+
+* ``config.json`` — the run's config; the tokenizer and base model are rebuilt from it (``random:`` models
+  are rebuilt from the run's seed, so exactly the run's initial weights);
+* ``prompt.safetensors`` — the method's own modules (prompt encoder, translator, FT head);
+* ``plm.safetensors`` — the trained PLM. It is required when the PLM trained (``freeze_plm`` false, the
+  paper's setting): without it the predictions would not be the run's. ``xlprompt run`` writes it by
+  default; sweeps only with ``save_weights: true``.
+
+Probabilities: a softmax over the three class scores — for the prompt methods the label words' logits at
+``<mask>``, which equals the label words' vocabulary probabilities renormalised over the three words (so
+the same argmax as the run's evaluation under either ``scoring``); for FT the head's logits.
+
+The language decides the prompt: MPT uses ``p_S`` for English (``english_prompt=source``) and ``p_T`` for
+the other XNLI languages; PCT uses that language's template; SP and FT ignore it (but it is still checked).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+import torch
+
+from xlprompt.config import RunConfig
+from xlprompt.errors import CheckpointError, ConfigError, DataError
+from xlprompt.languages import LABELS, check_language
+
+PROMPT_FILE = "prompt.safetensors"
+PLM_FILE = "plm.safetensors"
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """The predicted label of one premise/hypothesis pair and the probability of each class."""
+
+    label: str
+    label_id: int
+    probabilities: dict[str, float]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"label": self.label, "label_id": self.label_id, "probabilities": dict(self.probabilities)}
+
+
+def _as_pairs(pairs: Iterable) -> list[tuple[str, str]]:
+    out = []
+    for i, pair in enumerate(pairs):
+        if isinstance(pair, Mapping):
+            if "premise" not in pair or "hypothesis" not in pair:
+                raise DataError(f"pair {i}: needs the fields 'premise' and 'hypothesis'")
+            premise, hypothesis = pair["premise"], pair["hypothesis"]
+        elif isinstance(pair, (tuple, list)) and len(pair) == 2:
+            premise, hypothesis = pair
+        else:
+            raise DataError(f"pair {i}: expected (premise, hypothesis) or {{'premise': ..., 'hypothesis': ...}}")
+        if not isinstance(premise, str) or not isinstance(hypothesis, str):
+            raise DataError(f"pair {i}: premise and hypothesis must be strings")
+        if not premise.strip() or not hypothesis.strip():
+            raise DataError(f"pair {i}: premise and hypothesis must not be empty")
+        out.append((premise, hypothesis))
+    return out
+
+
+def build_method(config: RunConfig, device: torch.device | str = "cpu",
+                 label_words: Mapping[str, Sequence[str]] | None = None, model: str | None = None):
+    """Tokenizer, method (on the base PLM of ``model`` or ``config.model``) and backbone info; no training.
+
+    ``label_words``: per-language label words given directly (an exported adapter carries them), instead of
+    reading ``config.label_words_file``.
+    """
+    from xlprompt.methods import build_method as build
+    from xlprompt.models.backbone import default_tokenizer_spec, load_masked_lm, load_tokenizer
+    from xlprompt.models.masked_lm import MaskedLM
+    from xlprompt.verbalizer import Verbalizer, read_label_words_file
+
+    model = model or config.model
+    tokenizer = load_tokenizer(config.tokenizer or default_tokenizer_spec(model))
+    hf_model, info = load_masked_lm(model, tokenizer, seed=config.seed, max_length=config.max_length)
+    plm = MaskedLM(hf_model)
+    verbalizer = None
+    if config.method != "ft":
+        per_language = label_words
+        if per_language is None and config.label_words_file:
+            per_language = read_label_words_file(config.label_words_file)
+        verbalizer = Verbalizer(tokenizer, config.label_words.split(","), per_language,
+                                config.multi_token_label_words)
+    torch.manual_seed(config.seed)
+    method = build(config, plm, tokenizer, verbalizer)
+    method.to(torch.device(device))
+    method.eval()
+    return tokenizer, method, info
+
+
+def load_module_state(method, tensors: Mapping[str, torch.Tensor], where: str) -> None:
+    """Load ``prompt_encoder.*``, ``translator.*``, ``head.*`` into the method's own modules (strict)."""
+    for name, module in method.extra_modules().items():
+        prefix = name + "."
+        state = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
+        if not state:
+            raise CheckpointError(f"{where}: holds no '{name}' weights; it belongs to another method or config")
+        try:
+            module.load_state_dict(state, strict=True)
+        except RuntimeError as err:
+            first = str(err).strip().splitlines()[0]
+            raise CheckpointError(f"{where}: the '{name}' weights do not fit this config ({first})") from None
+
+
+def load_plm_state(method, tensors: Mapping[str, torch.Tensor], where: str) -> None:
+    """Copy the trained PLM parameters in place (tied weights stay tied)."""
+    params = dict(method.plm.hf_model.named_parameters())
+    missing = sorted(set(params) - set(tensors))
+    if missing:
+        raise CheckpointError(f"{where}: lacks PLM parameters ({', '.join(missing[:3])}, ...); it belongs to "
+                              "another base model")
+    with torch.no_grad():
+        for name, param in params.items():
+            if tuple(tensors[name].shape) != tuple(param.shape):
+                raise CheckpointError(f"{where}: PLM parameter {name} has shape {tuple(tensors[name].shape)}, "
+                                      f"the base model {tuple(param.shape)}")
+            param.copy_(tensors[name].to(param.dtype))
+
+
+class Predictor:
+    """A trained method ready to predict: ``predict(pairs, lang)`` → list of :class:`Prediction`."""
+
+    def __init__(self, config: RunConfig, method, tokenizer, random_weights: bool, source: str,
+                 results: dict | None = None):
+        self.config = config
+        self.method = method
+        self.tokenizer = tokenizer
+        self.random_weights = random_weights
+        self.source = source
+        self.results = results or {}
+
+    @property
+    def note(self) -> str:
+        from xlprompt.experiment import RANDOM_WEIGHTS_NOTE
+
+        return RANDOM_WEIGHTS_NOTE if self.random_weights else ""
+
+    def scores(self, pairs: Iterable, lang: str = "en", batch_size: int | None = None) -> torch.Tensor:
+        """Class probabilities [N, 3] (order of :data:`xlprompt.languages.LABELS`)."""
+        from xlprompt.batching import TokenCache
+        from xlprompt.data.examples import NLIExample
+        from xlprompt.evaluate import predict
+
+        lang = check_language(lang)
+        rows = _as_pairs(pairs)
+        if not rows:
+            return torch.zeros(0, len(LABELS))
+        examples = [NLIExample(p, h, 0, lang, f"predict-{i}") for i, (p, h) in enumerate(rows)]
+        tokenized = TokenCache(self.tokenizer).examples(examples)
+        _, scores = predict(self.method, tokenized, lang, batch_size or self.config.eval_batch_size)
+        return torch.softmax(scores.float(), dim=-1)
+
+    def predict(self, pairs: Iterable, lang: str = "en", batch_size: int | None = None) -> list[Prediction]:
+        probs = self.scores(pairs, lang, batch_size)
+        out = []
+        for row in probs.tolist():
+            best = max(range(len(LABELS)), key=lambda i: row[i])
+            out.append(Prediction(LABELS[best], best, {label: p for label, p in zip(LABELS, row)}))
+        return out
+
+
+def read_run_config(run_dir: Path) -> RunConfig:
+    path = run_dir / "config.json"
+    try:
+        saved = json.loads(path.read_text("utf-8"))
+        return RunConfig.from_dict(saved["config"], where=str(path))
+    except FileNotFoundError:
+        raise CheckpointError(f"{run_dir}: not a run directory (no config.json)") from None
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        if isinstance(err, ConfigError):
+            raise
+        raise CheckpointError(f"{path}: unreadable ({err})") from None
+
+
+def load_run(run_dir: str | Path, device: str | torch.device = "cpu") -> Predictor:
+    """Load a finished run directory for prediction (see the module docstring for what it needs)."""
+    from safetensors.torch import load_file
+
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise CheckpointError(f"{run_dir}: no such run directory")
+    config = read_run_config(run_dir)
+    results_path = run_dir / "results.json"
+    if not results_path.exists():
+        raise CheckpointError(f"{run_dir}: the run is not finished (no results.json); finish it with the same "
+                              "`xlprompt run` command first")
+    try:
+        results = json.loads(results_path.read_text("utf-8"))
+    except (OSError, ValueError) as err:
+        raise CheckpointError(f"{results_path}: unreadable ({err})") from None
+    plm_path = run_dir / PLM_FILE
+    if not config.freeze_plm and not plm_path.exists():
+        raise CheckpointError(
+            f"{run_dir}: the PLM trained in this run (freeze_plm=false) but its weights were not saved "
+            f"({PLM_FILE} is missing: a sweep run, or --no-save-weights); rerun it with `xlprompt run` "
+            "(which saves them) to predict with it")
+    tokenizer, method, info = build_method(config, device)
+    prompt_path = run_dir / PROMPT_FILE
+    if method.extra_modules():
+        if not prompt_path.exists():
+            raise CheckpointError(f"{run_dir}: {PROMPT_FILE} is missing")
+        load_module_state(method, load_file(str(prompt_path)), str(prompt_path))
+    if not config.freeze_plm:
+        load_plm_state(method, load_file(str(plm_path)), str(plm_path))
+    method.eval()
+    return Predictor(config, method, tokenizer, info.random_weights, str(run_dir), results)

@@ -11,6 +11,7 @@ import dataclasses
 import difflib
 import hashlib
 import json
+import math
 import typing
 from dataclasses import dataclass, field
 from typing import Any, Optional
@@ -125,14 +126,19 @@ class RunConfig:
         if self.train_source == "fixed" and self.data_dir not in (None, "builtin:demo") and self.shots not in FEWSHOT_KS:
             raise ConfigError(f"shots={self.shots}: the fixed few-shot splits exist for k in "
                               f"{', '.join(map(str, FEWSHOT_KS))}; use one of these or set train_source=sample")
+        for f in dataclasses.fields(self):  # nan/inf would pass every range check below
+            value = getattr(self, f.name)
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ConfigError(f"{f.name} must be a finite number, not {value}")
         if not 0.0 <= self.alpha <= 1.0:
             raise ConfigError(f"alpha must lie in [0, 1] (paper: 0.5), not {self.alpha}")
+        if self.max_length < 16:
+            raise ConfigError(f"max_length must be >= 16, not {self.max_length}")
         if self.prompt_length < 1:
             raise ConfigError(f"prompt_length must be >= 1 (paper: 4), not {self.prompt_length}")
         if self.prompt_length > self.max_length - 8:
-            raise ConfigError(f"prompt_length={self.prompt_length} leaves no room in max_length={self.max_length}")
-        if self.max_length < 16:
-            raise ConfigError(f"max_length must be >= 16, not {self.max_length}")
+            raise ConfigError(f"prompt_length={self.prompt_length} leaves no room in max_length={self.max_length}; "
+                              f"use prompt_length <= {self.max_length - 8} or raise max_length")
         for name in ("epochs", "batch_size", "eval_batch_size", "parallel_size", "dev_every"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1, not {getattr(self, name)}")
@@ -140,6 +146,11 @@ class RunConfig:
             raise ConfigError(f"align_batch_size must be >= 1, not {self.align_batch_size}")
         if self.lr <= 0 or (self.prompt_lr is not None and self.prompt_lr <= 0):
             raise ConfigError("learning rates must be > 0")
+        for name in ("weight_decay", "max_grad_norm", "pct_kl_weight"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name} must be >= 0, not {getattr(self, name)}")
+        if self.num_threads is not None and self.num_threads < 1:
+            raise ConfigError(f"num_threads must be >= 1 (or none: torch's choice), not {self.num_threads}")
         if not 0.0 <= self.warmup_ratio < 1.0:
             raise ConfigError(f"warmup_ratio must lie in [0, 1), not {self.warmup_ratio}")
         if self.eval_max_per_language is not None and self.eval_max_per_language < 1:

@@ -55,10 +55,14 @@ def resolve_device(config: RunConfig) -> torch.device:
 def build_components(config: RunConfig, device: torch.device | None = None) -> Components:
     """Tokenizer, PLM and method for ``config`` (no data, no training)."""
     from xlprompt.methods import build_method
-    from xlprompt.models.backbone import default_tokenizer_spec, load_masked_lm, load_tokenizer
+    from xlprompt.models.backbone import (
+        check_local_spec, default_tokenizer_spec, is_random_spec, load_masked_lm, load_tokenizer,
+    )
     from xlprompt.models.masked_lm import MaskedLM
     from xlprompt.verbalizer import Verbalizer, read_label_words_file
 
+    if not is_random_spec(config.model):
+        check_local_spec(config.model, "model")  # before its tokenizer is looked for in the same place
     tokenizer = load_tokenizer(config.tokenizer or default_tokenizer_spec(config.model))
     hf_model, info = load_masked_lm(config.model, tokenizer, seed=config.seed, max_length=config.max_length)
     plm = MaskedLM(hf_model)

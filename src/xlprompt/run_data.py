@@ -14,7 +14,7 @@ from importlib import resources
 from xlprompt.config import RunConfig
 from xlprompt.data.examples import NLIExample, ParallelPair
 from xlprompt.errors import ConfigError, DataError
-from xlprompt.languages import LABELS, SOURCE_LANGUAGE, TARGET_LANGUAGES, XNLI_LANGUAGES
+from xlprompt.languages import LABELS, SOURCE_LANGUAGE, TARGET_LANGUAGES
 
 DEMO = "builtin:demo"
 #: The demo sample has 10 premises with 3 hypotheses each: premises 0-3 train, 4-5 dev, 6-9 test.
@@ -63,6 +63,18 @@ def _hub_multinli_pool() -> list[NLIExample]:
             for i, r in enumerate(ds) if int(r["label"]) in (0, 1, 2)]
 
 
+def _check_source_language(pairs: list[ParallelPair], path: str) -> None:
+    """Every pair of a parallel file must go from the run's source language (English) to a target."""
+    from xlprompt.data.tsv import read_jsonl
+
+    for i, pair in enumerate(pairs):
+        if pair.src_lang != SOURCE_LANGUAGE:
+            line = read_jsonl(path)[i].line  # pairs and non-blank lines correspond one to one
+            raise DataError(f"src_lang is '{pair.src_lang}' but the run transfers from '{SOURCE_LANGUAGE}': every "
+                            f"pair needs src_lang '{SOURCE_LANGUAGE}' (English) and a target language in tgt_lang",
+                            path, line)
+
+
 def load_run_data(config: RunConfig, progress: bool = False) -> RunData:
     from xlprompt.data import (
         build_parallel_corpus, load_fewshot_split, load_xnli, read_parallel_jsonl, sample_k_per_class,
@@ -108,7 +120,8 @@ def load_run_data(config: RunConfig, progress: bool = False) -> RunData:
             parallel = demo_parallel()
             notes.append(f"parallel corpus: the shipped demo pairs ({len(parallel)})")
         elif config.parallel_source == "file":
-            parallel = read_parallel_jsonl(config.parallel_file, expected_languages=XNLI_LANGUAGES)
+            parallel = read_parallel_jsonl(config.parallel_file, expected_languages=TARGET_LANGUAGES)
+            _check_source_language(parallel, config.parallel_file)
             parallel = parallel[: config.parallel_size]
         else:
             if data_dir is None and config.parallel_source != "translate":

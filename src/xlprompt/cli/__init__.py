@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import warnings
 
 import click
 
@@ -13,11 +14,20 @@ class _Group(click.Group):
     """A click group that turns :class:`XlpromptError` into a one-line message and exit status 2."""
 
     def invoke(self, ctx):
+        shown = warnings.showwarning
+        warnings.showwarning = _one_line_warning  # a data warning is one line, not a source excerpt
         try:
             return super().invoke(ctx)
         except XlpromptError as err:
-            click.echo(f"error: {err}", err=True)
+            message = " ".join(part for part in str(err).replace("\r", "\n").split("\n") if part)  # one line
+            click.echo(f"error: {message}", err=True)
             sys.exit(2)
+        finally:
+            warnings.showwarning = shown
+
+
+def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    click.echo(f"warning: {message}", err=True)
 
 
 @click.group(cls=_Group)

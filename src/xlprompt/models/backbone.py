@@ -18,6 +18,7 @@ import functools
 import json
 from dataclasses import dataclass
 from importlib import resources
+from pathlib import Path
 
 from xlprompt.errors import ModelError
 
@@ -60,6 +61,7 @@ def load_tokenizer(spec: str):
         return builtin_tokenizer()
     from transformers import AutoTokenizer
 
+    check_local_spec(spec, "tokenizer")
     try:
         tokenizer = AutoTokenizer.from_pretrained(spec)
     except Exception as err:  # OSError (missing/offline), ValueError (not a tokenizer), ...
@@ -74,7 +76,18 @@ def load_tokenizer(spec: str):
 
 def _first_line(err: BaseException) -> str:
     text = str(err).strip().splitlines()
-    return text[0] if text else type(err).__name__
+    return text[0].rstrip(".") if text else type(err).__name__
+
+
+def _looks_like_path(spec: str) -> bool:
+    """A spec that can only be a local path (hub names are ``name`` or ``owner/name``)."""
+    return spec.startswith(("/", "./", "../", "~")) or "\\" in spec or spec.count("/") > 1
+
+
+def check_local_spec(spec: str, what: str) -> None:
+    """ModelError if ``spec`` can only be a local path and does not exist (before transformers guesses a hub id)."""
+    if _looks_like_path(spec) and not Path(spec).expanduser().exists():
+        raise ModelError(f"{what} '{spec}': no such directory; pass an existing local directory or a hub name")
 
 
 @functools.lru_cache(maxsize=1)
@@ -155,6 +168,7 @@ def load_masked_lm(spec: str, tokenizer, seed: int = 0, max_length: int = 256):
         torch.random.set_rng_state(state)
         random_weights = True
     else:
+        check_local_spec(spec, "model")
         try:
             config = AutoConfig.from_pretrained(spec)
         except Exception as err:
@@ -177,5 +191,14 @@ def load_masked_lm(spec: str, tokenizer, seed: int = 0, max_length: int = 256):
             f"the tokenizer has {len(tokenizer)} entries but model '{spec}' only "
             f"{model.get_input_embeddings().num_embeddings} embeddings: they do not belong together"
         )
+    embeddings = getattr(model.base_model, "embeddings", None)
+    positions = getattr(embeddings, "position_embeddings", None)
+    if isinstance(positions, torch.nn.Embedding):
+        # RoBERTa-style position ids start after the padding index.
+        padding_idx = getattr(embeddings, "padding_idx", None)
+        usable = positions.num_embeddings - (padding_idx + 1 if padding_idx is not None else 0)
+        if max_length > usable:
+            raise ModelError(f"max_length={max_length} is longer than model '{spec}' can take ({usable} "
+                             f"positions); set max_length <= {usable}")
     info = BackboneInfo(spec, random_weights, model.config.hidden_size, sum(p.numel() for p in model.parameters()))
     return model, info

@@ -110,16 +110,20 @@ def test_cli_stats_prints_warnings_as_lines(tmp_path):
     write_jsonl(fewshot_path(tmp_path, "train", 1, "ar"), rows)
     result = run("data", "stats", "--data-dir", tmp_path)
     assert result.exit_code == 0
-    assert result.stderr.startswith("warning: ") and "1 example(s) with an empty premise or hypothesis (line 1)" in result.stderr
+    assert result.stderr.startswith("warning: ")
+    assert "1 example(s) with an empty premise or hypothesis (line 1)" in result.stderr
 
 
 # -- xlprompt data build-parallel -------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("source, size, languages", [("pawsx", 12, "de,es,fr,zh"), ("tatoeba", 28, None), ("xnli-dev", 12, None)])
+@pytest.mark.parametrize(
+    "source, size, languages", [("pawsx", 12, "de,es,fr,zh"), ("tatoeba", 28, None), ("xnli-dev", 12, None)]
+)
 def test_cli_build_parallel(data_dir, tmp_path, source, size, languages):
     out = tmp_path / "corpus.jsonl"
-    args = ["data", "build-parallel", "--source", source, "--size", size, "--seed", 1, "--out", out, "--data-dir", data_dir]
+    args = ["data", "build-parallel", "--source", source, "--size", size, "--seed", 1, "--out", out,
+            "--data-dir", data_dir]
     if languages:
         args += ["--languages", languages]
     result = run(*args)
@@ -137,7 +141,8 @@ def test_cli_build_parallel(data_dir, tmp_path, source, size, languages):
 
 def test_cli_build_parallel_file_and_translate_need_inputs(data_dir, tmp_path):
     corpus = tmp_path / "c.jsonl"
-    assert run("data", "build-parallel", "--source", "tatoeba", "--size", 20, "--out", corpus, "--data-dir", data_dir).exit_code == 0
+    built = run("data", "build-parallel", "--source", "tatoeba", "--size", 20, "--out", corpus, "--data-dir", data_dir)
+    assert built.exit_code == 0
     out = tmp_path / "subset.jsonl"
     result = run("data", "build-parallel", "--source", "file", "--file", corpus, "--size", 5, "--out", out, "--iid")
     assert result.exit_code == 0, result.output
@@ -152,9 +157,12 @@ def test_cli_build_parallel_errors_are_one_line(data_dir, tmp_path):
     base = ["data", "build-parallel", "--out", out, "--data-dir", data_dir]
     assert_one_line_error(run(*base, "--source", "pawsx", "--size", 500),
                           "the 'pawsx' source has only 16 English pairs", "fewer than the 500 asked for")
-    assert_one_line_error(run(*base, "--source", "tatoeba", "--languages", "de,xx"), "unknown target language code 'xx'")
-    assert_one_line_error(run(*base, "--source", "pawsx", "--languages", "ar"), "PAWS-X has none of the target languages ar")
-    assert_one_line_error(run("data", "build-parallel", "--source", "pawsx", "--out", out), "pass --data-dir DIR with pawsx")
+    assert_one_line_error(run(*base, "--source", "tatoeba", "--languages", "de,xx"),
+                          "unknown target language code 'xx'")
+    assert_one_line_error(run(*base, "--source", "pawsx", "--languages", "ar"),
+                          "PAWS-X has none of the target languages ar")
+    assert_one_line_error(run("data", "build-parallel", "--source", "pawsx", "--out", out),
+                          "pass --data-dir DIR with pawsx")
     assert not out.exists()
     (tmp_path / "a_file").write_text("x")
     assert_one_line_error(run(*base[:2], "--out", tmp_path / "a_file" / "c.jsonl", "--data-dir", data_dir,
@@ -164,8 +172,9 @@ def test_cli_build_parallel_errors_are_one_line(data_dir, tmp_path):
 
 def test_cli_build_parallel_bad_file_names_line(tmp_path):
     bad = write_jsonl(tmp_path / "bad.jsonl", [{"src_lang": "en", "tgt_lang": "de"}])
-    assert_one_line_error(run("data", "build-parallel", "--source", "file", "--file", bad, "--size", 1, "--out", tmp_path / "o.jsonl"),
-                          f"{bad}:1: missing fields 'src_premise'")
+    result = run("data", "build-parallel", "--source", "file", "--file", bad, "--size", 1,
+                 "--out", tmp_path / "o.jsonl")
+    assert_one_line_error(result, f"{bad}:1: missing fields 'src_premise'")
 
 
 def test_cli_default_languages_are_the_14_targets(data_dir, tmp_path):

@@ -9,7 +9,13 @@ import pytest
 from click.testing import CliRunner
 
 from xlprompt.cli import cli
-from xlprompt.data import build_parallel_corpus, language_counts, load_fewshot_split, load_xnli, read_parallel_jsonl
+from xlprompt.data import (
+    build_parallel_corpus,
+    language_counts,
+    load_fewshot_split,
+    load_xnli,
+    read_parallel_jsonl,
+)
 from xlprompt.data.fewshot import FEWSHOT_KS
 from xlprompt.languages import LABELS, TARGET_LANGUAGES, XNLI_LANGUAGES
 

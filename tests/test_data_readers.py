@@ -9,7 +9,14 @@ import types
 from pathlib import Path
 
 import pytest
-from datafactory import ODD_DEV_IDX, ODD_TEST_IDX, write_data_dir, write_tsv, write_xnli, xnli_texts
+from datafactory import (
+    ODD_DEV_IDX,
+    ODD_TEST_IDX,
+    write_data_dir,
+    write_tsv,
+    write_xnli,
+    xnli_texts,
+)
 
 from xlprompt.data import load_xnli, read_jsonl, read_tsv
 from xlprompt.data.tsv import Row
@@ -251,7 +258,8 @@ def test_load_xnli_bad_idx(tmp_path, bad_idx):
 
 
 def test_load_xnli_empty_text(tmp_path):
-    path = write_tsv(tmp_path / "xnli" / "dev" / "en.tsv", HEADER, [(0, "p", "h", "neutral", "g"), (1, " ", "h", "neutral", "g")])
+    rows = [(0, "p", "h", "neutral", "g"), (1, " ", "h", "neutral", "g")]
+    path = write_tsv(tmp_path / "xnli" / "dev" / "en.tsv", HEADER, rows)
     err = data_error(load_xnli, "dev", "en", tmp_path)
     assert str(err).startswith(f"{path}:3: ") and "premise is empty" in str(err)
 
@@ -312,7 +320,8 @@ def test_load_xnli_hub_rows_map_to_examples(monkeypatch):
     monkeypatch.setitem(sys.modules, "datasets", _fake_datasets(load_dataset))
     examples = load_xnli("dev", "fr", limit=2)
     assert calls == [("facebook/xnli", "fr", "validation")]
-    assert [(e.premise, e.label, e.lang, e.uid) for e in examples] == [("p0", 2, "fr", "xnli-dev-0"), ("p1", 0, "fr", "xnli-dev-1")]
+    assert [(e.premise, e.label, e.lang, e.uid) for e in examples] == [
+        ("p0", 2, "fr", "xnli-dev-0"), ("p1", 0, "fr", "xnli-dev-1")]
 
 
 def test_load_xnli_hub_offline_for_real(tmp_path):

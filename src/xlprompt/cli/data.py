@@ -9,7 +9,12 @@ from pathlib import Path
 
 import click
 
-from xlprompt.data.parallel import PARALLEL_SOURCES, build_parallel_corpus, language_counts, write_parallel_jsonl
+from xlprompt.data.parallel import (
+    PARALLEL_SOURCES,
+    build_parallel_corpus,
+    language_counts,
+    write_parallel_jsonl,
+)
 from xlprompt.data.stats import data_stats, format_stats
 from xlprompt.languages import LANGUAGE_NAMES, TARGET_LANGUAGES
 

@@ -69,11 +69,12 @@ def load_fewshot_split(
 
     Returns the ``3 * k`` examples in file order. The splits are loaded verbatim: an empty premise
     or hypothesis (the Arabic XNLI-MT translations have ten) is kept, with a :class:`UserWarning`
-    naming the file and lines, so that results stay comparable with the published splits. Raises :class:`ConfigError` for an unknown split,
-    language or ``k`` (not in :data:`FEWSHOT_KS`), and :class:`DataError` when ``data_dir`` is not
-    given (the splits are not on the hub), or the file is malformed: bad JSON, a missing field, a
-    ``lang`` field that does not match ``lang``, an unknown label, a text that is not a string, a repeated id,
-    or a class count other than ``k``.
+    naming the file and lines, so that results stay comparable with the published splits.
+
+    Raises :class:`ConfigError` for an unknown split, language or ``k`` (not in :data:`FEWSHOT_KS`),
+    and :class:`DataError` when ``data_dir`` is not given (the splits are not on the hub), or the
+    file is malformed: bad JSON, a missing field, a ``lang`` field that does not match ``lang``, an
+    unknown label, a text that is not a string, a repeated id, or a class count other than ``k``.
     """
     if split not in FEWSHOT_SPLITS:
         raise ConfigError(f"unknown few-shot split '{split}'. Allowed: {', '.join(FEWSHOT_SPLITS)}")
@@ -95,7 +96,9 @@ def load_fewshot_split(
     first_line: dict[str, int] = {}
     for row in rows:
         if row["lang"] != lang:
-            raise row.error(f"lang is {row['lang']!r} but this is the '{lang}' file; fix the field or the file name")
+            raise row.error(
+                f"lang is {row['lang']!r} but this is the '{lang}' file; fix the field or the file name"
+            )
         item_id = _item_id(row, id_field)
         if item_id in first_line:
             raise row.error(f"{id_field} {item_id} occurs twice (first on line {first_line[item_id]})")

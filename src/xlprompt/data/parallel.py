@@ -52,7 +52,12 @@ from xlprompt.data.fewshot import stable_digest
 from xlprompt.data.tsv import Row, read_jsonl, read_tsv
 from xlprompt.data.xnli import load_xnli
 from xlprompt.errors import ConfigError, DataError, XlpromptError
-from xlprompt.languages import SOURCE_LANGUAGE, TARGET_LANGUAGES, XNLI_LANGUAGES, check_language
+from xlprompt.languages import (
+    SOURCE_LANGUAGE,
+    TARGET_LANGUAGES,
+    XNLI_LANGUAGES,
+    check_language,
+)
 
 __all__ = [
     "PARALLEL_SOURCES",

@@ -11,7 +11,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from xlprompt.data.fewshot import FEWSHOT_KS, FEWSHOT_SPLITS, fewshot_path, load_fewshot_split
+from xlprompt.data.fewshot import (
+    FEWSHOT_KS,
+    FEWSHOT_SPLITS,
+    fewshot_path,
+    load_fewshot_split,
+)
 from xlprompt.data.parallel import PAWSX_LANGUAGES
 from xlprompt.data.tsv import read_tsv
 from xlprompt.data.xnli import XNLI_SPLITS, load_xnli, xnli_path

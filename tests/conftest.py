@@ -11,15 +11,21 @@
   CPU, short sequences.
 * ``tiny_components``: a factory ``tiny_components(**overrides) -> Components`` (tokenizer, method, verbalizer)
   built exactly as a run builds them.
+* torch runs single-threaded in tests unless ``XLPROMPT_TEST_THREADS`` / ``OMP_NUM_THREADS`` say otherwise.
 * ``demo_train`` / ``demo_pairs``: a few tokenised builtin-demo examples / parallel pairs (factories taking
   the tokenizer and a count).
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+
+# The test models are tiny: one torch thread is faster than several fighting over a small, shared machine.
+# Set before torch is imported (conftest loads first); XLPROMPT_TEST_THREADS=N or OMP_NUM_THREADS=N override.
+os.environ.setdefault("OMP_NUM_THREADS", os.environ.get("XLPROMPT_TEST_THREADS", "1"))
 
 #: ``../shared`` as seen from the repository root (tests/conftest.py → tests → repo → its parent).
 SHARED = Path(__file__).resolve().parents[2] / "shared"

@@ -147,7 +147,7 @@ def test_cli_build_parallel_file_and_translate_need_inputs(data_dir, tmp_path):
     result = run("data", "build-parallel", "--source", "file", "--file", corpus, "--size", 5, "--out", out, "--iid")
     assert result.exit_code == 0, result.output
     assert {p.uid for p in read_parallel_jsonl(out)} <= {p.uid for p in read_parallel_jsonl(corpus)}
-    assert "iid languages" in result.stdout
+    assert "(source file, seed 0, languages as in the file)" in result.stdout
     assert_one_line_error(run("data", "build-parallel", "--source", "translate", "--out", out, "--data-dir", data_dir),
                           "needs a translation model: pass --model")
 

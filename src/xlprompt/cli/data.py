@@ -80,8 +80,8 @@ def build_parallel(
             device=device, progress=source == "translate", balanced=balanced,
         )
     write_parallel_jsonl(pairs, out)
-    how = "balanced" if balanced else "iid"
-    click.echo(f"wrote {len(pairs):,} pairs (source {source}, seed {seed}, {how} languages) to {out}")
+    how = "languages as in the file" if source == "file" else ("balanced" if balanced else "iid") + " languages"
+    click.echo(f"wrote {len(pairs):,} pairs (source {source}, seed {seed}, {how}) to {out}")
     click.echo(_summary(language_counts(pairs), len(pairs)))
 
 

@@ -2,8 +2,9 @@
 
 Default label words (all languages): ``yes`` (entailment), ``maybe`` (neutral), ``no`` (contradiction),
 the words of PET / Zhao & Schütze's XNLI prompts. Each word must be a single token of the tokenizer
-(as a separate word, i.e. with its word-start marker); a word that is several tokens is an error unless
-``multi_token="first"`` is chosen, which scores the word by its first token.
+(as a separate word, i.e. with its word-start marker; a bare marker piece in front, as XLM-R gives for
+Chinese or Thai words, is dropped); a word that is several tokens is an error unless ``multi_token="first"``
+is chosen, which scores the word by its first token.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from xlprompt.languages import LABELS, XNLI_LANGUAGES, check_language
 
 DEFAULT_LABEL_WORDS: tuple[str, ...] = ("yes", "maybe", "no")
 MULTI_TOKEN_OPTIONS: tuple[str, ...] = ("error", "first")
+#: word-start markers that a tokenizer may emit as a piece of their own (SentencePiece, byte-level BPE)
+BARE_WORD_STARTS: tuple[str, ...] = ("▁", "Ġ")
 
 
 class Verbalizer:
@@ -44,6 +47,9 @@ class Verbalizer:
         ids = []
         for label, word in zip(LABELS, words):
             pieces = self.tokenizer(word, add_special_tokens=False)["input_ids"]
+            if len(pieces) > 1 and self.tokenizer.convert_ids_to_tokens(pieces[0]) in BARE_WORD_STARTS:
+                # XLM-R splits e.g. Chinese "是" into a bare "▁" and "是": the word is its second piece
+                pieces = pieces[1:]
             if not pieces:
                 raise ConfigError(f"{what}: the word for '{label}' is empty")
             if len(pieces) > 1 and self.multi_token == "error":

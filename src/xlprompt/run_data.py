@@ -120,8 +120,13 @@ def load_run_data(config: RunConfig, progress: bool = False) -> RunData:
             parallel = demo_parallel()
             notes.append(f"parallel corpus: the shipped demo pairs ({len(parallel)})")
         elif config.parallel_source == "file":
-            parallel = read_parallel_jsonl(config.parallel_file, expected_languages=TARGET_LANGUAGES)
+            run_targets = [lang for lang in languages if lang != SOURCE_LANGUAGE] or list(TARGET_LANGUAGES)
+            parallel = read_parallel_jsonl(config.parallel_file, expected_languages=run_targets)
             _check_source_language(parallel, config.parallel_file)
+            if len(parallel) < config.parallel_size:
+                raise DataError(f"holds {len(parallel)} parallel pairs, fewer than parallel_size="
+                                f"{config.parallel_size}; set parallel_size={len(parallel)} or bring more pairs",
+                                config.parallel_file)
             parallel = parallel[: config.parallel_size]
         else:
             if data_dir is None and config.parallel_source != "translate":

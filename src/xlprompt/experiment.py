@@ -78,13 +78,18 @@ def build_components(config: RunConfig, device: torch.device | None = None) -> C
 
 
 def _check_run_dir(run_dir: Path, config: RunConfig) -> dict | None:
-    """Return finished results if the run is complete; refuse a directory of another config."""
+    """Return finished results if the run is complete; refuse a directory of another config or a corrupt one."""
+    if run_dir.exists() and not run_dir.is_dir():
+        raise CheckpointError(f"{run_dir} is a file, not a run directory; use a new --out directory")
     config_path = run_dir / "config.json"
     if config_path.exists():
         try:
             saved = json.loads(config_path.read_text("utf-8"))
         except (OSError, ValueError) as err:
             raise CheckpointError(f"{config_path}: unreadable ({err}); use a new --out directory") from None
+        if not isinstance(saved, dict) or not isinstance(saved.get("config", {}), dict):
+            raise CheckpointError(f"{config_path}: corrupt (not the config of an xlprompt run); use a new --out "
+                                  "directory")
         if saved.get("hash") != config.resolved_hash():
             differing = sorted(k for k, v in config.to_dict().items() if saved.get("config", {}).get(k) != v)
             raise CheckpointError(
@@ -94,9 +99,14 @@ def _check_run_dir(run_dir: Path, config: RunConfig) -> dict | None:
         results_path = run_dir / "results.json"
         if results_path.exists():
             try:
-                return json.loads(results_path.read_text("utf-8"))
+                results = json.loads(results_path.read_text("utf-8"))
             except (OSError, ValueError) as err:
                 raise CheckpointError(f"{results_path}: corrupt ({err}); delete it to re-evaluate") from None
+            if not (isinstance(results, dict) and isinstance(results.get("accuracy"), dict)
+                    and results.get("config_hash") == config.resolved_hash()):
+                raise CheckpointError(f"{results_path}: corrupt or of another run (no accuracy table for config "
+                                      f"{config.resolved_hash()}); delete it to re-evaluate")
+            return results
     elif run_dir.exists() and any(run_dir.iterdir()):
         raise CheckpointError(f"{run_dir} is not empty and holds no xlprompt run; use a new --out directory")
     return None
@@ -177,7 +187,8 @@ def run_experiment(config: RunConfig, run_dir: str | Path | None = None, progres
         parts.method.eval()  # the saved p_T must not carry a dropout sample (transformer translators)
         with torch.no_grad():
             prompts = parts.method.prompts_for_export()
-        tensors = {f"prompt.{k}": v.float().cpu().contiguous() for k, v in prompts.items()}
+        # cloned: with no_translator p_T *is* p_S, and safetensors refuses tensors that share memory
+        tensors = {f"prompt.{k}": v.float().cpu().contiguous().clone() for k, v in prompts.items()}
         for name, module in parts.method.extra_modules().items():
             tensors.update({f"{name}.{k}": v.detach().float().cpu().contiguous()
                             for k, v in module.state_dict().items()})

@@ -137,3 +137,36 @@ def test_cli_demo_prints_the_table(tmp_path):
     assert "SP k=4" in out
     results = json.loads((tmp_path / "demo" / "results.json").read_text("utf-8"))
     assert results["random_weights"] is True and list(results["accuracy"]) == [*XNLI_LANGUAGES, "avg"]
+
+
+@pytest.mark.parametrize("overrides", [dict(translator="transformer-1"), dict(no_translator=True)],
+                         ids=["transformer-1", "no_translator"])
+def test_saved_prompts_are_the_test_time_prompts(tiny_config, tmp_path, overrides):
+    """prompt.safetensors holds p_S and p_T as used at test time: recomputed from the saved modules in eval
+    mode (no dropout sample in p_T), and p_T == p_S without a translator."""
+    import torch
+
+    from xlprompt.models.prompt_encoder import PromptEncoder, PromptEncoderConfig
+    from xlprompt.models.translator import build_translator
+
+    config = tiny_config(method="mpt", epochs=1, **overrides)
+    run(config, tmp_path / "run")
+    tensors = load_file(str(tmp_path / "run" / "prompt.safetensors"))
+
+    def state(prefix):
+        return {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
+
+    encoder = PromptEncoder(PromptEncoderConfig(config.prompt_length, 32, config.prompt_encoder))
+    encoder.load_state_dict(state("prompt_encoder."))
+    encoder.eval()
+    with torch.no_grad():
+        p_source = encoder()
+        assert torch.allclose(tensors["prompt.p_source"], p_source, atol=1e-6)
+        if config.no_translator:
+            assert torch.equal(tensors["prompt.p_target"], tensors["prompt.p_source"])
+            assert not any(k.startswith("translator.") for k in tensors)
+        else:
+            translator = build_translator(config.translator, 32)
+            translator.load_state_dict(state("translator."))
+            translator.eval()
+            assert torch.allclose(tensors["prompt.p_target"], translator(p_source), atol=1e-5)

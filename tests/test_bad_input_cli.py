@@ -301,7 +301,8 @@ def parallel_row(src="en", tgt="de", uid="p0") -> dict:
 
 @pytest.mark.parametrize("bad, fragments", [
     (parallel_row(tgt="ja", uid="p1"), (":2", "unknown tgt_lang code 'ja'")),
-    (parallel_row(src="de", tgt="fr", uid="p1"), (":2", "src_lang is 'de' but the run transfers from 'en'")),
+    (parallel_row(tgt="fr", uid="p1"), (":2", "tgt_lang 'fr' is not among the run's languages (de)")),
+    (parallel_row(src="fr", tgt="de", uid="p1"), (":2", "src_lang is 'fr' but the run transfers from 'en'")),
     (parallel_row(tgt="en", src="de", uid="p1"), (":2", "tgt_lang 'en' is not among the run's languages")),
     (parallel_row(tgt="en", uid="p1"), (":2", "src_lang and tgt_lang are both 'en'")),
     (parallel_row(uid="p0"), (":2", "uid 'p0' occurs twice")),
@@ -311,6 +312,14 @@ def test_parallel_corpus_languages_do_not_match_the_run(bad, fragments, tmp_path
     args = run_args("builtin:demo", tmp_path / "out", "--set", "parallel_source=file", "--set",
                     f"parallel_file={path}", method="mpt", shots=2)
     error_line(invoke(args), str(path), *fragments)
+
+
+def test_parallel_corpus_smaller_than_parallel_size(tmp_path):
+    path = write_jsonl(tmp_path / "pairs.jsonl", [parallel_row(), parallel_row(uid="p1")])
+    args = run_args("builtin:demo", tmp_path / "out", "--set", "parallel_source=file", "--set",
+                    f"parallel_file={path}", method="mpt", shots=2)
+    error_line(invoke(args), str(path), "holds 2 parallel pairs, fewer than parallel_size=500",
+               "set parallel_size=2")
 
 
 # ----------------------------------------------------------------------------------------------- real process

@@ -1,0 +1,236 @@
+"""Interruption (issue #6): checkpoints are atomic and every epoch; a run killed with SIGKILL resumes from the
+last checkpoint and ends with exactly the metrics of an uninterrupted run (CPU); a corrupt checkpoint, run
+directory or results file is reported (one ``error:`` line, exit 2), never overwritten or mixed into results.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+from xlprompt.checkpoint import CHECKPOINT_DIR, LATEST, save_checkpoint
+from xlprompt.cli import cli
+
+XLPROMPT = Path(sys.executable).with_name("xlprompt")
+
+
+@pytest.fixture(autouse=True)
+def _keep_torch_threads():
+    """The runs here set num_threads=1 (so a subprocess and this process compute alike); undo it afterwards."""
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
+
+
+def run_args(out: Path, epochs: int = 6, seed: int = 1) -> list[str]:
+    return ["run", "--model", "random:tiny", "--data-dir", "builtin:demo", "--method", "mpt", "--shots", "4",
+            "--seed", str(seed), "--out", str(out), "--quiet", "--no-save-weights", "--set", f"epochs={epochs}",
+            "--set", "batch_size=6", "--set", "max_length=64", "--set", "device=cpu", "--set", "num_threads=1",
+            "--set", "eval_languages=en,de,zh"]
+
+
+def curve(run_dir: Path) -> list[dict]:
+    """metrics.jsonl without the wall-clock seconds."""
+    records = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    return [{k: v for k, v in r.items() if k != "seconds"} for r in records]
+
+
+def outcome(run_dir: Path) -> dict:
+    results = json.loads((run_dir / "results.json").read_text())
+    return {k: results[k] for k in ("accuracy", "best_epoch", "best_dev_accuracy", "config_hash")}
+
+
+def error_line(result, *fragments: str) -> str:
+    assert result.exit_code == 2, (result.output, result.exception)
+    assert "Traceback" not in result.output
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, result.stderr
+    for fragment in fragments:
+        assert fragment in errors[0], f"{fragment!r} not in {errors[0]!r}"
+    return errors[0]
+
+
+# ----------------------------------------------------------------------------------------------- SIGKILL
+def _command(out: Path) -> list[str]:
+    base = [str(XLPROMPT)] if XLPROMPT.exists() else [sys.executable, "-c", "from xlprompt.cli import main; main()"]
+    return base + run_args(out)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
+def test_sigkilled_run_resumes_to_the_same_metrics(tmp_path):
+    """Kill ``xlprompt run`` (a real process, SIGKILL) after its first checkpoint, run the same command again,
+    and compare with an uninterrupted run of the same config (run in this process meanwhile)."""
+    reference_dir, victim_dir = tmp_path / "uninterrupted", tmp_path / "killed"
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    victim = subprocess.Popen(_command(victim_dir), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    pointer = victim_dir / CHECKPOINT_DIR / LATEST
+    deadline = time.monotonic() + 300
+    while not pointer.exists() and victim.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.005)
+    assert victim.poll() is None, f"the run ended before its first checkpoint: {victim.stderr.read()!r}"
+    victim.send_signal(signal.SIGKILL)  # no clean-up of any kind
+    victim.wait()
+    victim.stderr.close()
+    assert victim.returncode == -signal.SIGKILL
+    assert not (victim_dir / "results.json").exists(), "killed too late: the run had finished"
+    assert json.loads(pointer.read_text())["epoch"] < 5
+
+    resumed = subprocess.Popen(_command(victim_dir), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env=env)
+    reference = CliRunner().invoke(cli, run_args(reference_dir))  # uninterrupted, while the process starts
+    assert reference.exit_code == 0, reference.output
+    out, err = resumed.communicate(timeout=300)
+    assert resumed.returncode == 0, err
+    assert "resumed after epoch" in out
+
+    assert curve(victim_dir) == curve(reference_dir)  # every epoch's loss parts, lr and dev accuracy
+    assert len(curve(victim_dir)) == 6
+    assert outcome(victim_dir) == outcome(reference_dir)
+    assert not (victim_dir / CHECKPOINT_DIR).exists()  # removed once the run is complete
+
+
+# ----------------------------------------------------------------------------------------------- in-process
+class _Killed(Exception):
+    """Stands for a kill: raised right after a checkpoint is written."""
+
+
+@pytest.fixture
+def interrupted(tmp_path, monkeypatch):
+    """A run directory left by a run of 3 epochs killed right after its first checkpoint (epoch 1)."""
+    import xlprompt.trainer as trainer_module
+
+    def save_then_die(run_dir, epoch, state):
+        save_checkpoint(run_dir, epoch, state)
+        raise _Killed
+
+    run_dir = tmp_path / "run"
+    with monkeypatch.context() as patch:
+        patch.setattr(trainer_module, "save_checkpoint", save_then_die)
+        result = CliRunner().invoke(cli, run_args(run_dir, epochs=3))
+    assert isinstance(result.exception, _Killed), result.output
+    assert json.loads((run_dir / CHECKPOINT_DIR / LATEST).read_text())["epoch"] == 0
+    return run_dir
+
+
+def _checkpoint_file(run_dir: Path) -> Path:
+    return run_dir / CHECKPOINT_DIR / json.loads((run_dir / CHECKPOINT_DIR / LATEST).read_text())["file"]
+
+
+def _snapshot(run_dir: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(run_dir)): p.read_bytes() for p in sorted(run_dir.rglob("*")) if p.is_file()}
+
+
+def test_killed_run_resumes_in_process_to_the_same_metrics(interrupted, tmp_path):
+    resumed = CliRunner().invoke(cli, run_args(interrupted, epochs=3))
+    assert resumed.exit_code == 0, resumed.output
+    assert "resumed after epoch 1" in resumed.output
+    reference = CliRunner().invoke(cli, run_args(tmp_path / "reference", epochs=3))
+    assert reference.exit_code == 0, reference.output
+    assert curve(interrupted) == curve(tmp_path / "reference")
+    assert outcome(interrupted) == outcome(tmp_path / "reference")
+
+
+def _flip_bytes(path: Path) -> None:
+    data = bytearray(path.read_bytes())
+    for at in (len(data) // 3, len(data) // 2):
+        data[at] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
+def _truncate(path: Path) -> None:
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+
+@pytest.mark.parametrize("damage, fragments", [
+    (lambda d: _flip_bytes(_checkpoint_file(d)), ("epoch-0000.pt", "checkpoint is corrupt (SHA-256 mismatch)",
+                                                  "to restart the run from scratch")),
+    (lambda d: _truncate(_checkpoint_file(d)), ("epoch-0000.pt", "checkpoint is corrupt (SHA-256 mismatch)")),
+    (lambda d: (d / CHECKPOINT_DIR / LATEST).write_text('{"file": "epoch-0000.pt", "sha'),
+     ("latest.json", "unreadable checkpoint pointer")),
+    (lambda d: (d / CHECKPOINT_DIR / LATEST).write_text("[]"), ("latest.json", "unreadable checkpoint pointer")),
+    (lambda d: _checkpoint_file(d).unlink(), ("epoch-0000.pt", "is missing")),
+])
+def test_corrupt_checkpoint_is_reported_and_left_alone(damage, fragments, interrupted):
+    damage(interrupted)
+    before = _snapshot(interrupted)
+    error_line(CliRunner().invoke(cli, run_args(interrupted, epochs=3)), *fragments)
+    assert _snapshot(interrupted) == before  # nothing overwritten, nothing added
+    assert not (interrupted / "results.json").exists()
+
+
+def test_unreadable_checkpoint_with_a_matching_digest(interrupted):
+    """A pointer rewritten to match a damaged file (digest ok, content not a checkpoint) is still refused."""
+    import hashlib
+
+    path = _checkpoint_file(interrupted)
+    path.write_bytes(b"not a torch file" * 10)
+    pointer = interrupted / CHECKPOINT_DIR / LATEST
+    pointer.write_text(json.dumps({"file": path.name, "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+                                   "epoch": 0}))
+    error_line(CliRunner().invoke(cli, run_args(interrupted, epochs=3)), path.name, "checkpoint cannot be read")
+
+
+def test_checkpoint_of_another_config_is_refused(interrupted):
+    path = _checkpoint_file(interrupted)
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    state["config_hash"] = "0" * 16
+    save_checkpoint(interrupted, 0, state)  # a consistent pointer: only the config differs
+    before = _snapshot(interrupted)
+    error_line(CliRunner().invoke(cli, run_args(interrupted, epochs=3)), str(interrupted),
+               "the checkpoint belongs to another config")
+    assert _snapshot(interrupted) == before
+
+
+def test_run_directory_of_another_config_is_refused(interrupted):
+    before = _snapshot(interrupted)
+    error_line(CliRunner().invoke(cli, run_args(interrupted, epochs=3, seed=2)), str(interrupted),
+               "holds a run of another config (differs in: seed)", "use a new --out directory")
+    assert _snapshot(interrupted) == before
+
+
+@pytest.mark.parametrize("text, fragment", [("{broken", "unreadable"), ("[1, 2]", "corrupt (not the config")])
+def test_corrupt_config_json_is_reported(text, fragment, interrupted):
+    (interrupted / "config.json").write_text(text)
+    before = _snapshot(interrupted)
+    error_line(CliRunner().invoke(cli, run_args(interrupted, epochs=3)), "config.json", fragment)
+    assert _snapshot(interrupted) == before
+
+
+@pytest.fixture
+def finished(tmp_path):
+    run_dir = tmp_path / "done"
+    result = CliRunner().invoke(cli, run_args(run_dir, epochs=1))
+    assert result.exit_code == 0, result.output
+    again = CliRunner().invoke(cli, run_args(run_dir, epochs=1))
+    assert again.exit_code == 0 and "already finished" in again.output
+    return run_dir
+
+
+@pytest.mark.parametrize("damage, fragment", [
+    (lambda text: text[: len(text) // 2], "results.json: corrupt (Expecting"),
+    (lambda text: "[]", "results.json: corrupt or of another run"),
+    (lambda text: text.replace('"config_hash": "', '"config_hash": "x'), "results.json: corrupt or of another run"),
+])
+def test_corrupt_results_json_is_reported(damage, fragment, finished):
+    path = finished / "results.json"
+    path.write_text(damage(path.read_text()))
+    before = _snapshot(finished)
+    error_line(CliRunner().invoke(cli, run_args(finished, epochs=1)), fragment, "delete it to re-evaluate")
+    assert _snapshot(finished) == before
+
+
+def test_directory_without_a_run_is_refused(tmp_path):
+    (tmp_path / "busy").mkdir()
+    (tmp_path / "busy" / "notes.txt").write_text("mine")
+    error_line(CliRunner().invoke(cli, run_args(tmp_path / "busy", epochs=1)), "is not empty and holds no xlprompt run")
+    assert (tmp_path / "busy" / "notes.txt").read_text() == "mine"

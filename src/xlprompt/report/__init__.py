@@ -1,0 +1,78 @@
+"""``xlprompt report``: the paper's tables and figures from a results store.
+
+:func:`build_report` reads the store's finished runs and writes to ``out_dir``::
+
+    table1.md  table1.csv  table1.tex     Table I   (tables.table1; group "table1", else all runs)
+    table2.md  table2.csv  table2.tex     Table II  (tables.table2; group "table2"), with t-test p-values
+    fig3_gain.png / .pdf                  Fig. 3    (figures.figure3)
+    fig4_ablations.png / .pdf             Fig. 4    (figures.figure4; groups fig4-*)
+    fig5_ablations.png / .pdf             Fig. 5    (figures.figure5; groups fig5-*)
+    report.md                             everything above in one Markdown page
+
+Every file is written even when the store holds no runs for it (it then says so), so a report folder always
+has the same layout. ``compare="paper"`` puts the paper's numbers (:mod:`xlprompt.report.paper`) beside ours.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from xlprompt.checkpoint import atomic_write_text
+from xlprompt.errors import ConfigError
+from xlprompt.report import exports, figures, tables
+
+COMPARE_CHOICES = ("paper",)
+
+
+@dataclass
+class Report:
+    out_dir: Path
+    table1: tables.Table
+    table2: tables.Table
+    files: list[Path] = field(default_factory=list)
+    runs: int = 0
+
+
+def build_report(store_path: str | Path, out_dir: str | Path, compare: str | None = None,
+                 table1_group: str | None = tables.TABLE1_GROUP, table2_group: str = tables.TABLE2_GROUP,
+                 reference: str | None = None, samples: str = "seeds", fig3_shots: int | None = None) -> Report:
+    from xlprompt.store import ResultStore
+
+    if compare is not None and compare not in COMPARE_CHOICES:
+        raise ConfigError(f"--compare must be one of {', '.join(COMPARE_CHOICES)}, not '{compare}'")
+    if samples not in tables.TTEST_SAMPLES:
+        raise ConfigError(f"--ttest-samples must be one of {', '.join(tables.TTEST_SAMPLES)}, not '{samples}'")
+    store_path = Path(store_path)
+    if not store_path.exists():
+        raise ConfigError(f"{store_path}: no such results store (run `xlprompt sweep FILE --store {store_path}`)")
+    with ResultStore(store_path, create=False) as store:
+        rows = tables.rows_from_store(store)
+        reference = reference or store.get_meta(f"reference:{table2_group}")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    t1 = tables.table1(rows, table1_group)
+    t2 = tables.table2(rows, table2_group, reference=reference, samples=samples)
+    compare_on = compare == "paper"
+    report = Report(out, t1, t2, runs=len(rows))
+    for stem, table in (("table1", t1), ("table2", t2)):
+        for suffix, text in (("md", exports.to_markdown(table, compare_on)), ("csv", exports.to_csv(table, compare_on)),
+                             ("tex", exports.to_latex(table, compare_on))):
+            path = out / f"{stem}.{suffix}"
+            atomic_write_text(path, text)
+            report.files.append(path)
+    report.files += figures.figure3(t1, out, compare=compare_on, shots=fig3_shots)
+    report.files += figures.figure4(rows, out)
+    report.files += figures.figure5(rows, out)
+    page = [f"# xlprompt report: {store_path.name}", "",
+            f"{len(rows)} finished runs in `{store_path}`."
+            + (" Cells: ours (paper, Δ)." if compare_on else ""), "",
+            exports.to_markdown(t1, compare_on), exports.to_markdown(t2, compare_on),
+            "## Figures", "",
+            "![Fig. 3](fig3_gain.png)", "", "![Fig. 4](fig4_ablations.png)", "", "![Fig. 5](fig5_ablations.png)", ""]
+    atomic_write_text(out / "report.md", "\n".join(page))
+    report.files.append(out / "report.md")
+    return report
+
+
+__all__ = ["build_report", "Report", "tables", "figures", "exports"]

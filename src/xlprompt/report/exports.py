@@ -1,0 +1,153 @@
+"""Writing a :class:`~xlprompt.report.tables.Table` as Markdown, CSV and LaTeX.
+
+* Markdown: the title, the meta line (model, random weights, seeds, n, eval cap), one table per block;
+  cells ``mean ± std``; a column n (runs per row) and, for Table II, p; notes under the table.
+* CSV (tidy, one line per cell): table, shots, row, column, mean, std, n, values (;-separated), p_value,
+  and the meta columns model, random_weights, seeds — so every line states where it comes from.
+* LaTeX: a booktabs ``table*`` per table, a ``\\midrule`` and a "k = …" line per block, the meta line in
+  the caption.
+
+With ``compare=True`` (``--compare paper``) a cell reads ``ours (paper, Δ)`` where the paper has a number
+(see :func:`xlprompt.report.paper.compare_text`), and the CSV gets ``paper`` and ``delta`` columns
+(and ``paper_p_value`` for Table II).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+
+from xlprompt.report.paper import PAPER_MODEL, compare_text
+from xlprompt.report.tables import COLUMN_NAMES, COLUMNS, Block, Row, Table
+
+
+def format_p(p: float | None) -> str:
+    if p is None:
+        return "–"
+    if isinstance(p, float) and math.isnan(p):
+        return "n/a"
+    return f"{p:.1e}" if p < 0.01 else f"{p:.3f}"
+
+
+def cell_text(table: Table, block: Block, row: Row, column: str, compare: bool) -> str:
+    cell = row.cells[column]
+    ours = cell.text()
+    if not compare or not cell.values:
+        return ours
+    paper = table.paper_cell(block, row, column)
+    return compare_text(ours, paper, None if paper is None else cell.mean - paper)
+
+
+def p_text(table: Table, block: Block, row: Row, compare: bool) -> str:
+    if row.is_reference:
+        return "ref."
+    ours = format_p(row.p_value)
+    if compare:
+        paper_p = table.paper_p_value(block, row)
+        if paper_p is not None:
+            return f"{ours} ({format_p(paper_p)})"
+    return ours
+
+
+def _header(table: Table) -> list[str]:
+    first = "Variant" if table.has_p_values else "Method"
+    head = [first] + [COLUMN_NAMES[c] for c in COLUMNS] + ["n"]
+    return head + ["p"] if table.has_p_values else head
+
+
+def _cells_row(table: Table, block: Block, row: Row, compare: bool) -> list[str]:
+    out = [row.label] + [cell_text(table, block, row, c, compare) for c in COLUMNS] + [str(row.n)]
+    if table.has_p_values:
+        out.append(p_text(table, block, row, compare))
+    return out
+
+
+def compare_note(table: Table) -> str:
+    return (f"cells: ours (paper, Δ = ours − paper); the paper: {PAPER_MODEL}"
+            + ("; p: ours (paper's)" if table.has_p_values else ""))
+
+
+def to_markdown(table: Table, compare: bool = False) -> str:
+    lines = [f"## {table.name}: {table.title}", "", f"*{table.meta.line()}*", ""]
+    if table.group:
+        lines += [f"Runs of group `{table.group}`.", ""]
+    if compare:
+        lines += [f"*{compare_note(table)}*", ""]
+    if table.empty:
+        lines += ["_No finished runs for this table in the store._", ""]
+    head = _header(table)
+    for block in table.blocks:
+        lines += [f"### {block.title}", "", "| " + " | ".join(head) + " |",
+                  "|" + "|".join(["---"] + ["---:"] * (len(head) - 1)) + "|"]
+        for row in block.rows:
+            lines.append("| " + " | ".join(_cells_row(table, block, row, compare)) + " |")
+        lines.append("")
+    for note in table.notes:
+        lines.append(f"- {note}")
+    if table.meta.random_weights:
+        lines.append("- random weights: chance-level numbers that demonstrate the pipeline, not the method")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def to_csv(table: Table, compare: bool = False) -> str:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    fields = ["table", "shots", "row", "column", "mean", "std", "n", "values", "seeds", "p_value",
+              "model", "random_weights"]
+    if compare:
+        fields += ["paper", "delta"] + (["paper_p_value"] if table.has_p_values else [])
+    writer.writerow(fields)
+    models = ";".join(table.meta.models)
+    for block in table.blocks:
+        for row in block.rows:
+            row_models = ";".join(sorted({r.config["model"] for r in row.runs})) or models
+            random = any(r.random_weights for r in row.runs)
+            for column in COLUMNS:
+                cell = row.cells[column]
+                p = "" if not table.has_p_values or row.is_reference or row.p_value is None else repr(row.p_value)
+                out = [table.name, block.shots, row.label, column,
+                       f"{cell.mean:.4f}" if cell.values else "", f"{cell.std:.4f}" if cell.values else "",
+                       cell.n, ";".join(f"{v:.4f}" for v in cell.values), ";".join(map(str, row.seeds)), p,
+                       row_models, "yes (chance-level)" if random else "no"]
+                if compare:
+                    paper = table.paper_cell(block, row, column)
+                    out += ["" if paper is None else paper,
+                            "" if paper is None or not cell.values else f"{cell.mean - paper:+.4f}"]
+                    if table.has_p_values:
+                        paper_p = table.paper_p_value(block, row)
+                        out.append("" if paper_p is None else paper_p)
+                writer.writerow(out)
+    return buf.getvalue()
+
+
+_LATEX_ESCAPES = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
+                  "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
+
+
+def latex_escape(text: str) -> str:
+    out = "".join(_LATEX_ESCAPES.get(ch, ch) for ch in str(text))
+    return out.replace("±", r"$\pm$").replace("Δ", r"$\Delta$").replace("–", "--").replace("−", "-")
+
+
+def to_latex(table: Table, compare: bool = False) -> str:
+    head = _header(table)
+    caption = f"{table.name}: {table.title}. {table.meta.line()}."
+    if compare:
+        caption += " " + compare_note(table) + "."
+    if table.meta.random_weights:
+        caption += " Random weights: chance-level numbers that demonstrate the pipeline."
+    lines = [r"% generated by xlprompt report; needs \usepackage{booktabs}",
+             r"\begin{table*}[t]", r"\centering", r"\scriptsize", r"\setlength{\tabcolsep}{2pt}",
+             r"\begin{tabular}{l" + "r" * (len(head) - 1) + "}", r"\toprule",
+             " & ".join(latex_escape(h) for h in head) + r" \\"]
+    if table.empty:
+        lines += [r"\midrule", r"\multicolumn{" + str(len(head)) + r"}{c}{no finished runs} \\"]
+    for block in table.blocks:
+        lines += [r"\midrule", r"\multicolumn{" + str(len(head)) + r"}{l}{\textit{" + latex_escape(block.title)
+                  + r"}} \\"]
+        for row in block.rows:
+            lines.append(" & ".join(latex_escape(c) for c in _cells_row(table, block, row, compare)) + r" \\")
+    lines += [r"\bottomrule", r"\end{tabular}", r"\caption{" + latex_escape(caption) + "}",
+              r"\label{tab:" + table.name.lower().replace(" ", "-") + "}", r"\end{table*}"]
+    return "\n".join(lines) + "\n"

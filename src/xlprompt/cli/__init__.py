@@ -47,6 +47,10 @@ def _register() -> None:
         return
     for command in run_cmds.COMMANDS:
         cli.add_command(command)
+    from xlprompt.cli import experiments as experiment_cmds
+
+    for command in experiment_cmds.COMMANDS:
+        cli.add_command(command)
 
 
 _register()

@@ -1,0 +1,207 @@
+"""``xlprompt sweep`` / ``report`` / ``predict`` / ``export``: experiments at scale and using a trained run."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from xlprompt.config import parse_overrides
+
+
+@click.command("sweep")
+@click.argument("sweep_file", type=click.Path(dir_okay=False))
+@click.option("--store", "store_path", type=click.Path(dir_okay=False), required=True,
+              help="results store (SQLite file; created if missing). Finished runs in it are skipped")
+@click.option("--runs-dir", type=click.Path(file_okay=False), default=None,
+              help="where the run directories go, one per config hash (default: STORE's name + .runs/)")
+@click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True)
+@click.option("--address", default=None, help="ray: address of an existing cluster (e.g. auto, ray://host:10001); "
+              "default: start a local Ray instance")
+@click.option("--num-cpus", type=int, default=None, help="ray: CPUs of the local instance (default: all)")
+@click.option("--cpus-per-run", type=float, default=1.0, show_default=True,
+              help="ray: CPUs per run where the cluster has no GPU (with GPUs: one GPU per run)")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="override a config key in every run (wins over the file, variants included)")
+@click.option("--grid", "grids", multiple=True, metavar="KEY=V1,V2",
+              help="replace (or add) a grid axis in every group, e.g. --grid seed=1,2")
+@click.option("--save-weights/--no-save-weights", default=None,
+              help="write each run's trained PLM (plm.safetensors); default: the file's save_weights (false)")
+@click.option("--max-runs", type=int, default=None, help="stop after starting this many runs")
+@click.option("--stale-after", type=float, default=None,
+              help="seconds without heartbeat after which another process's running claim is taken over "
+                   "(default 600)")
+@click.option("--no-retry-failed", is_flag=True, help="leave runs that failed before as they are")
+@click.option("--dry-run", is_flag=True, help="list the runs and their state, run nothing")
+@click.option("--quiet", is_flag=True, help="no progress bars")
+def sweep_command(sweep_file, store_path, runs_dir, executor, address, num_cpus, cpus_per_run, overrides, grids,
+                  save_weights, max_runs, stale_after, no_retry_failed, dry_run, quiet):
+    """Run every config of SWEEP_FILE (YAML grid) into a results store; resumable at any moment.
+
+    A run is keyed by the hash of its full resolved config: runs already finished in the store are skipped,
+    a run that was killed is taken up again (and resumes from its checkpoint), and several sweep processes
+    (or Ray workers) can share one store without running anything twice.
+    """
+    from xlprompt.executors import default_runs_dir, get_executor
+    from xlprompt.store import DEFAULT_STALE_AFTER, ResultStore
+    from xlprompt.sweep import load_sweep, parse_grid_overrides
+
+    sweep = load_sweep(sweep_file, overrides=parse_overrides(list(overrides)),
+                       grid_overrides=parse_grid_overrides(list(grids)))
+    runs_dir = Path(runs_dir) if runs_dir else default_runs_dir(store_path)
+    if dry_run:
+        states = {}
+        if Path(store_path).exists():
+            with ResultStore(store_path, create=False) as store:
+                states = {r.hash: r.status for r in store.runs(hashes=sweep.hashes())}
+        for run in sweep.runs:
+            labels = "; ".join(f"{g}/{v}" if v else g for g, v in run.labels)
+            c = run.config
+            click.echo(f"{run.hash}  {states.get(run.hash, 'new'):8s}  {c.method:4s} k={c.shots:<3d} "
+                       f"seed={c.seed}  [{labels}]")
+        click.echo(f"{len(sweep)} runs")
+        return
+    kwargs = dict(progress=not quiet, stale_after=stale_after or DEFAULT_STALE_AFTER,
+                  retry_failed=not no_retry_failed, max_runs=max_runs)
+    if executor == "ray":
+        kwargs.update(address=address, num_cpus=num_cpus, cpus_per_run=cpus_per_run)
+    runner = get_executor(executor, **kwargs)
+    click.echo(f"sweep {sweep.name}: {len(sweep)} runs → {store_path} (run directories in {runs_dir}), "
+               f"executor {executor}")
+    summary = runner.run(sweep, store_path, runs_dir, save_weights)
+    click.echo(summary.line())
+    for outcome in summary.failed:
+        click.echo(f"  failed {outcome.hash}: {outcome.error}", err=True)
+    if summary.failed:
+        sys.exit(1)
+
+
+@click.command("report")
+@click.option("--store", "store_path", type=click.Path(dir_okay=False), required=True, help="results store")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), required=True, help="output folder")
+@click.option("--compare", type=click.Choice(["paper"]), default=None,
+              help="paper: put the paper's Table I/II numbers beside ours: 'ours (paper, Δ)'")
+@click.option("--table1-group", default="table1", show_default=True,
+              help="sweep group of Table I (all finished runs if the store has none)")
+@click.option("--table2-group", default="table2", show_default=True, help="sweep group of Table II")
+@click.option("--reference", default=None, help="Table II variant the t-tests compare against "
+              "(default: the sweep file's reference, else 'Original MPT')")
+@click.option("--ttest-samples", type=click.Choice(["seeds", "seed-language"]), default="seeds", show_default=True,
+              help="t-test samples: each seed's average accuracy, or every (seed, language) accuracy")
+@click.option("--fig3-k", type=int, default=None, help="k of Fig. 3 (default 32, else the largest k with MPT and SP)")
+def report_command(store_path, out_dir, compare, table1_group, table2_group, reference, ttest_samples, fig3_k):
+    """Tables I and II (Markdown, CSV, LaTeX) and Figures 3-5 (PNG, PDF) from a results store."""
+    from xlprompt.report import build_report, exports
+
+    report = build_report(store_path, out_dir, compare=compare, table1_group=table1_group,
+                          table2_group=table2_group, reference=reference, samples=ttest_samples,
+                          fig3_shots=fig3_k)
+    click.echo(exports.to_markdown(report.table1, compare == "paper"))
+    click.echo(f"{report.runs} finished runs; wrote {len(report.files)} files to {out_dir}:")
+    for path in report.files:
+        click.echo(f"  {path}")
+
+
+def _load_predictor(run_dir, adapter, base_model):
+    if bool(run_dir) == bool(adapter):
+        raise click.UsageError("give exactly one of --run RUNDIR and --adapter DIR")
+    if run_dir:
+        if base_model:
+            raise click.UsageError("--base-model goes with --adapter")
+        from xlprompt.predict import load_run
+
+        return load_run(run_dir)
+    from xlprompt.export import load_adapter
+
+    return load_adapter(adapter, base_model=base_model)
+
+
+def _read_jsonl(path: str, default_lang: str) -> list[dict]:
+    from xlprompt.errors import DataError
+
+    stream = sys.stdin if path == "-" else None
+    try:
+        text = stream.read() if stream else Path(path).read_text("utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        raise DataError(f"cannot read ({err})", path) from None
+    rows = []
+    for number, line in enumerate(text.split("\n"), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise DataError(f"not valid JSON ({err.msg})", path, number) from None
+        if not isinstance(row, dict) or not isinstance(row.get("premise"), str) \
+                or not isinstance(row.get("hypothesis"), str):
+            raise DataError("expected an object with string fields 'premise' and 'hypothesis' (and optional "
+                            "'lang')", path, number)
+        row.setdefault("lang", default_lang)
+        rows.append(row)
+    return rows
+
+
+@click.command("predict")
+@click.option("--run", "run_dir", type=click.Path(file_okay=False), default=None, help="a finished run directory")
+@click.option("--adapter", type=click.Path(file_okay=False), default=None, help="an exported adapter folder")
+@click.option("--base-model", default=None, help="with --adapter: base model spec instead of the recorded one")
+@click.option("--lang", default="en", show_default=True, help="language of the input (selects p_S / p_T, "
+              "PCT's template)")
+@click.option("--premise", default=None)
+@click.option("--hypothesis", default=None)
+@click.option("--input", "input_path", type=click.Path(dir_okay=False, allow_dash=True), default=None,
+              help="JSONL batch: one {premise, hypothesis[, lang]} per line ('-' = stdin)")
+@click.option("--output", "output_path", type=click.Path(dir_okay=False, allow_dash=True), default="-",
+              show_default=True, help="JSONL output of the batch mode")
+@click.option("--batch-size", type=int, default=None)
+def predict_command(run_dir, adapter, base_model, lang, premise, hypothesis, input_path, output_path, batch_size):
+    """Predict entailment / neutral / contradiction with a trained run (or an exported adapter)."""
+    from xlprompt.languages import check_language
+
+    check_language(lang)
+    if input_path is None and (premise is None or hypothesis is None):
+        raise click.UsageError("give --premise and --hypothesis, or --input FILE.jsonl")
+    if input_path is not None and (premise is not None or hypothesis is not None):
+        raise click.UsageError("--input and --premise/--hypothesis exclude each other")
+    predictor = _load_predictor(run_dir, adapter, base_model)
+    if predictor.random_weights:
+        click.echo(f"note: {predictor.note}", err=True)
+    if input_path is None:
+        pred = predictor.predict([(premise, hypothesis)], lang=lang, batch_size=batch_size)[0]
+        probs = ", ".join(f"{k} {v:.3f}" for k, v in pred.probabilities.items())
+        click.echo(f"{pred.label}\t({probs})")
+        return
+    rows = _read_jsonl(input_path, lang)
+    results: list[dict | None] = [None] * len(rows)
+    for row_lang in dict.fromkeys(r["lang"] for r in rows):
+        idx = [i for i, r in enumerate(rows) if r["lang"] == row_lang]
+        preds = predictor.predict([(rows[i]["premise"], rows[i]["hypothesis"]) for i in idx], lang=row_lang,
+                                  batch_size=batch_size)
+        for i, pred in zip(idx, preds):
+            results[i] = {**rows[i], **pred.to_dict()}
+    text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in results)
+    if output_path == "-":
+        click.echo(text, nl=False)
+    else:
+        from xlprompt.checkpoint import atomic_write_text
+
+        atomic_write_text(Path(output_path), text)
+        click.echo(f"wrote {len(results)} predictions to {output_path}", err=True)
+
+
+@click.command("export")
+@click.option("--run", "run_dir", type=click.Path(file_okay=False), required=True, help="a finished run directory")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), required=True, help="adapter folder to write")
+@click.option("--with-plm", is_flag=True, help="also export the trained PLM (needed for the run's exact "
+              "predictions when the PLM trained)")
+def export_command(run_dir, out_dir, with_plm):
+    """Export p_S, p_T, prompt encoder and translator (or FT head) as an adapter for the base model."""
+    from xlprompt.export import export_run
+
+    for path in export_run(run_dir, out_dir, with_plm=with_plm):
+        click.echo(f"wrote {path}")
+
+
+COMMANDS = [sweep_command, report_command, predict_command, export_command]

@@ -96,7 +96,8 @@ def _error_line(err: BaseException) -> str:
         return str(err)
     frame = traceback.extract_tb(err.__traceback__)[-1:] if err.__traceback__ else []
     where = f" (at {Path(frame[0].filename).name}:{frame[0].lineno})" if frame else ""
-    return f"{type(err).__name__}: {err}{where}"
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    return f"{type(err).__name__}: {lines[0] if lines else ''}{where}"
 
 
 def execute_run(store_path: str | Path, run_hash: str, config: dict[str, Any], run_dir: str | Path,
@@ -139,6 +140,8 @@ def register(sweep: Sweep, store: ResultStore) -> None:
     """Add the sweep's runs (pending) and labels to the store; finished rows are kept as they are."""
     store.add(((run.hash, run.config.to_dict(), group, variant) for run in sweep.runs
                for group, variant in run.labels), sweep=sweep.name)
+    for group, variant in sweep.references.items():
+        store.set_meta(f"reference:{group}", variant)
 
 
 class _OnceLog:

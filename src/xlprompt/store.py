@@ -13,7 +13,7 @@ Layout::
                                 -- every (group, variant) a run belongs to: the same config asked for by two
                                    sweeps (Table I's SP k=64 is Table II's "w/o MPT framework") runs once and
                                    is reported in both
-    meta(key PRIMARY KEY, value) -- schema version
+    meta(key PRIMARY KEY, value) -- schema version; "reference:<group>" = a group's reference variant
 
 Concurrency: the file is in WAL mode with a busy timeout, and every state change is one ``BEGIN IMMEDIATE``
 transaction, so any number of processes (local workers, Ray tasks on the same machine) can read and write
@@ -162,6 +162,9 @@ class ResultStore:
             self._conn.execute("PRAGMA journal_mode = WAL")
             self._conn.execute("PRAGMA synchronous = NORMAL")
             self._init_schema()
+            check = self._conn.execute("PRAGMA quick_check(1)").fetchone()
+            if check is None or check[0] != "ok":
+                raise sqlite3.DatabaseError(f"integrity check: {check[0] if check else 'no answer'}")
         except sqlite3.DatabaseError as err:
             with contextlib.suppress(Exception):
                 self._conn.close()
@@ -290,8 +293,23 @@ class ResultStore:
             conn.execute("UPDATE runs SET status = 'pending', heartbeat = NULL WHERE hash = ? "
                          "AND status = 'running' AND pid = ?", (run_hash, pid))
 
+    def set_meta(self, key: str, value: str) -> None:
+        with self.transaction() as conn:
+            conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, str(value)))
+
     # ------------------------------------------------------------------ reading
+    def get_meta(self, key: str, default: str | None = None) -> str | None:
+        row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return default if row is None else row[0]
+
     def _rows(self, where: str = "", args: tuple = ()) -> list[RunRecord]:
+        try:
+            return self._read_rows(where, args)
+        except (sqlite3.DatabaseError, ValueError) as err:
+            raise CheckpointError(f"{self.path}: the results store is corrupt ({err}); restore it or pass "
+                                  "another --store path") from None
+
+    def _read_rows(self, where: str, args: tuple) -> list[RunRecord]:
         cur = self._conn.execute(
             "SELECT hash, config, grp, variant, status, results, error, attempts, created, started, finished, "
             f"heartbeat, host, pid, worker, run_dir FROM runs {where} ORDER BY created, hash", args)

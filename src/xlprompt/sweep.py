@@ -11,9 +11,9 @@ Format (every key optional except that the file must produce at least one run)::
       shots: [64, 4]
       seed: [1, 2, 3, 4, 5]
     variants:                    # named config overrides, crossed with the grid (Table II rows)
-      original MPT: {}
+      Original MPT: {}
       w/o consistency loss: {alpha: 1.0}
-    reference: original MPT      # the variant the others are tested against (default: the first)
+    reference: Original MPT      # the variant the others are tested against (default: the first)
     groups:                      # optional sub-sweeps; each merges over the top level:
       translator:                #   base and grid key by key, variants replaced when given
         grid: {translator: [linear-1, linear-2]}
@@ -67,7 +67,7 @@ class Sweep:
     name: str
     runs: list[SweepRun]
     save_weights: bool = False
-    references: dict[str, str] = field(default_factory=dict)  # group -> reference variant
+    references: dict[str, str] = field(default_factory=dict)  # group -> its reference variant (if given)
     source: str = ""
 
     def __len__(self) -> int:
@@ -166,12 +166,16 @@ def expand(spec: Mapping, name: str = "sweep", overrides: Mapping[str, Any] | No
                 **grid_overrides}
         variants = (_check_variants(gspec["variants"], gwhere + ".variants") if "variants" in gspec
                     else top_variants)
-        reference = gspec.get("reference", spec.get("reference"))
-        if variants:
-            if reference is not None and str(reference) not in variants:
+        reference = gspec.get("reference")
+        if reference is None and spec.get("reference") is not None and str(spec["reference"]) in variants:
+            reference = spec["reference"]  # the top level's reference, where the group has that variant
+        elif reference is None and spec.get("reference") is not None and "variants" not in gspec:
+            reference = spec["reference"]  # inherited variants: the reference must be among them (checked)
+        if reference is not None:
+            if str(reference) not in variants:
                 raise ConfigError(f"{gwhere}: reference '{reference}' is not one of the variants "
-                                  f"({', '.join(variants)})")
-            references[group] = str(reference) if reference is not None else next(iter(variants))
+                                  f"({', '.join(variants) or 'none'})")
+            references[group] = str(reference)
         variant_items = list(variants.items()) or [("", {})]
         axes = list(grid.items())
         for variant, variant_values in variant_items:

@@ -323,15 +323,13 @@ def test_parallel_corpus_smaller_than_parallel_size(tmp_path):
 
 
 # ----------------------------------------------------------------------------------------------- real process
-def test_real_process_exit_status_and_stderr(data, tmp_path):
+def test_real_process_exit_status_and_stderr(tmp_path):
     """The installed ``xlprompt`` entry point: exit status 2, one ``error:`` line on stderr, no traceback."""
-    edit_lines(xnli(data), lambda lines: lines[:2] + [lines[2].replace("\tneutral\t", "\tneutrall\t")] + lines[3:])
     exe = Path(sys.executable).with_name("xlprompt")
     command = [str(exe)] if exe.exists() else [sys.executable, "-c", "from xlprompt.cli import main; main()"]
-    proc = subprocess.run(command + run_args(data, tmp_path / "out"), capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    proc = subprocess.run(command + run_args("builtin:demo", tmp_path / "out", "--set", "alpah=0.3"),
+                          capture_output=True, text=True, timeout=300, env={**os.environ, "PYTHONWARNINGS": "ignore"})
     assert proc.returncode == 2, proc.stderr
     assert "Traceback" not in proc.stderr + proc.stdout
-    errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
-    assert errors == [f"error: {xnli(data)}:3: unknown label 'neutrall'; allowed: entailment, neutral, "
-                      "contradiction (or 0, 1, 2 in that order)"]
+    assert proc.stderr.splitlines() == ["error: --set: unknown config key 'alpah'. Did you mean 'alpha'?"]
+    assert proc.stdout == ""

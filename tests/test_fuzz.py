@@ -244,7 +244,7 @@ def _damaged(draw):
     return bytes(data)
 
 
-@settings(deadline=None, max_examples=150)
+@settings(deadline=None, max_examples=100)
 @given(data=_damaged())
 def test_readers_on_damaged_valid_files(data):
     _run_all_readers(data)

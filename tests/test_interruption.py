@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -104,21 +105,30 @@ class _Killed(Exception):
     """Stands for a kill: raised right after a checkpoint is written."""
 
 
-@pytest.fixture
-def interrupted(tmp_path, monkeypatch):
-    """A run directory left by a run of 3 epochs killed right after its first checkpoint (epoch 1)."""
+@pytest.fixture(scope="module")
+def _interrupted_template(tmp_path_factory):
     import xlprompt.trainer as trainer_module
 
     def save_then_die(run_dir, epoch, state):
         save_checkpoint(run_dir, epoch, state)
         raise _Killed
 
-    run_dir = tmp_path / "run"
-    with monkeypatch.context() as patch:
+    run_dir = tmp_path_factory.mktemp("interrupted") / "run"
+    threads = torch.get_num_threads()
+    with pytest.MonkeyPatch.context() as patch:
         patch.setattr(trainer_module, "save_checkpoint", save_then_die)
         result = CliRunner().invoke(cli, run_args(run_dir, epochs=3))
+    torch.set_num_threads(threads)
     assert isinstance(result.exception, _Killed), result.output
     assert json.loads((run_dir / CHECKPOINT_DIR / LATEST).read_text())["epoch"] == 0
+    return run_dir
+
+
+@pytest.fixture
+def interrupted(_interrupted_template, tmp_path):
+    """A run directory left by a run of 3 epochs killed right after its first checkpoint (epoch 1)."""
+    run_dir = tmp_path / "run"
+    shutil.copytree(_interrupted_template, run_dir)
     return run_dir
 
 
@@ -206,11 +216,21 @@ def test_corrupt_config_json_is_reported(text, fragment, interrupted):
     assert _snapshot(interrupted) == before
 
 
-@pytest.fixture
-def finished(tmp_path):
-    run_dir = tmp_path / "done"
+@pytest.fixture(scope="module")
+def _finished_template(tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("finished") / "done"
+    threads = torch.get_num_threads()
     result = CliRunner().invoke(cli, run_args(run_dir, epochs=1))
+    torch.set_num_threads(threads)
     assert result.exit_code == 0, result.output
+    return run_dir
+
+
+@pytest.fixture
+def finished(_finished_template, tmp_path):
+    """A finished run directory; running the same command again reuses its results."""
+    run_dir = tmp_path / "done"
+    shutil.copytree(_finished_template, run_dir)
     again = CliRunner().invoke(cli, run_args(run_dir, epochs=1))
     assert again.exit_code == 0 and "already finished" in again.output
     return run_dir

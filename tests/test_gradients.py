@@ -231,3 +231,29 @@ def test_pct_trains_plm_only(tiny_components, demo_train, spy):
     english = [method.templates["en"].encode(ex.premise, ex.hypothesis) for ex in batch]
     assert call["encoded"][: len(batch)] == english
     assert all(a != b for a, b in zip(call["encoded"][len(batch):], english))
+
+
+@pytest.mark.parametrize("kl_space, kl_weight", [("labels", 1.0), ("vocab", 0.5)])
+def test_pct_loss_is_two_ce_plus_weighted_kl(tiny_components, demo_train, spy, kl_space, kl_weight):
+    """PCT: CE(English template) + CE(other-language template) + w · symmetric KL between the two."""
+    parts = tiny_components(method="pct", pct_kl_space=kl_space, pct_kl_weight=kl_weight)
+    method, tok = parts.method, parts.tokenizer
+    method.eval()
+    calls = spy(method)
+    batch = demo_train(tok)
+    n = len(batch)
+    out = method.training_loss(batch, None, torch.Generator().manual_seed(0))
+    hidden = calls[0]["hidden"]
+    labels = torch.tensor([ex.label for ex in batch])
+    ids = method.label_ids("en")
+    with torch.no_grad():
+        log_probs = class_log_probs(method.plm, hidden, ids, "vocab")
+        ce_en = classification_loss(log_probs[:n], labels)
+        ce_other = classification_loss(log_probs[n:], labels)
+        full = method.plm.vocab_logits(hidden)
+        logits = full if kl_space == "vocab" else full[:, ids]
+        kl = symmetric_kl(logits[:n], logits[n:])
+    assert ce_other.item() > 1.0  # so leaving a term out shows
+    assert out.loss.item() == pytest.approx(ce_en.item() + ce_other.item() + kl_weight * kl.item(), rel=1e-5)
+    assert out.parts["ce"] == pytest.approx((ce_en.item() + ce_other.item()) / 2, rel=1e-5)
+    assert out.parts["kl"] == pytest.approx(kl.item(), rel=1e-5)

@@ -140,14 +140,52 @@ def _snapshot(run_dir: Path) -> dict[str, bytes]:
     return {str(p.relative_to(run_dir)): p.read_bytes() for p in sorted(run_dir.rglob("*")) if p.is_file()}
 
 
-def test_killed_run_resumes_in_process_to_the_same_metrics(interrupted, tmp_path):
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory):
+    """The same 3-epoch run as ``interrupted``, never stopped."""
+    run_dir = tmp_path_factory.mktemp("uninterrupted") / "run"
+    threads = torch.get_num_threads()
+    result = CliRunner().invoke(cli, run_args(run_dir, epochs=3))
+    torch.set_num_threads(threads)
+    assert result.exit_code == 0, result.output
+    return run_dir
+
+
+def test_killed_run_resumes_in_process_to_the_same_metrics(interrupted, uninterrupted):
     resumed = CliRunner().invoke(cli, run_args(interrupted, epochs=3))
     assert resumed.exit_code == 0, resumed.output
     assert "resumed after epoch 1" in resumed.output
-    reference = CliRunner().invoke(cli, run_args(tmp_path / "reference", epochs=3))
-    assert reference.exit_code == 0, reference.output
-    assert curve(interrupted) == curve(tmp_path / "reference")
-    assert outcome(interrupted) == outcome(tmp_path / "reference")
+    assert curve(interrupted) == curve(uninterrupted)
+    assert outcome(interrupted) == outcome(uninterrupted)
+
+
+def test_crash_while_writing_a_checkpoint_keeps_the_previous_one(interrupted, uninterrupted):
+    """A kill in the middle of writing epoch 2's checkpoint (half the bytes on disk) leaves latest.json on the
+    complete epoch-1 file; the next run resumes from it and ends like an uninterrupted run."""
+    import xlprompt.checkpoint as checkpoint_module
+
+    real_save = torch.save
+
+    def half_written(state, fh):
+        real_save(state, fh)
+        fh.seek(fh.tell() // 2)
+        fh.truncate()
+        raise _Killed
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(checkpoint_module.torch, "save", half_written)
+        result = CliRunner().invoke(cli, run_args(interrupted, epochs=3))
+    assert isinstance(result.exception, _Killed)
+    folder = interrupted / CHECKPOINT_DIR
+    assert sorted(p.name for p in folder.iterdir())[:2] == ["epoch-0000.pt", "epoch-0001.pt.tmp" + str(os.getpid())]
+    assert json.loads((folder / LATEST).read_text())["epoch"] == 0  # still the complete file
+
+    resumed = CliRunner().invoke(cli, run_args(interrupted, epochs=3))
+    assert resumed.exit_code == 0, resumed.output
+    assert "resumed after epoch 1" in resumed.output
+    assert not folder.exists()
+    assert curve(interrupted) == curve(uninterrupted)
+    assert outcome(interrupted) == outcome(uninterrupted)
 
 
 def _flip_bytes(path: Path) -> None:

@@ -333,3 +333,17 @@ def test_real_process_exit_status_and_stderr(tmp_path):
     assert "Traceback" not in proc.stderr + proc.stdout
     assert proc.stderr.splitlines() == ["error: --set: unknown config key 'alpah'. Did you mean 'alpha'?"]
     assert proc.stdout == ""
+
+
+def test_a_genuine_bug_keeps_its_traceback(tmp_path, monkeypatch):
+    """Only user errors become one-liners: an internal error propagates (exit 1, the exception kept)."""
+    import xlprompt.experiment
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("internal bug")
+
+    monkeypatch.setattr(xlprompt.experiment, "run_experiment", broken)
+    result = invoke(run_args("builtin:demo", tmp_path / "out", shots=2))
+    assert result.exit_code == 1
+    assert isinstance(result.exception, RuntimeError)
+    assert "error:" not in result.stderr

@@ -87,7 +87,8 @@ def load_checkpoint(run_dir: Path) -> dict[str, Any] | None:
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:
-        raise CheckpointError(f"{path}: checkpoint cannot be read ({err}); delete {folder} to restart") from None
+        reason = str(err).strip().split(". ")[0][:160] or type(err).__name__  # torch's text goes on for lines
+        raise CheckpointError(f"{path}: checkpoint cannot be read ({reason}); delete {folder} to restart") from None
 
 
 def remove_checkpoints(run_dir: Path) -> None:

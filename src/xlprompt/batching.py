@@ -104,3 +104,33 @@ def length_sorted_batches(lengths: Sequence[int], batch_size: int) -> list[list[
     """Indices grouped into batches of similar length, longest batch first (fails fast on memory)."""
     order = sorted(range(len(lengths)), key=lambda i: (-lengths[i], i))
     return [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+
+
+def token_budget_chunks(lengths: Sequence[int], max_tokens: int, overhead: int = 64) -> list[list[int]]:
+    """Indices grouped into length-sorted chunks (longest first) whose padded size, rows × longest row, stays
+    within ``max_tokens`` (a longer single index still gets a chunk of its own).
+
+    Used to split a training step into micro-batches: the budget bounds the activations that one
+    forward/backward keeps alive, and among the ways to cut the sorted order the one with the fewest padded
+    tokens plus ``overhead`` tokens per chunk (the fixed cost of a forward) is taken (dynamic programming).
+    """
+    if max_tokens < 1:
+        raise ValueError("max_tokens must be >= 1")
+    order = sorted(range(len(lengths)), key=lambda i: (-lengths[i], i))
+    n = len(order)
+    best = [0.0] + [float("inf")] * n  # best[j]: cost of the first j indices of ``order``
+    cut = [0] * (n + 1)
+    for j in range(1, n + 1):
+        for i in range(j - 1, -1, -1):  # chunk order[i:j]; its longest is order[i]
+            size = (j - i) * lengths[order[i]]
+            if size > max_tokens and j - i > 1:
+                break
+            cost = best[i] + size + overhead
+            if cost < best[j]:
+                best[j], cut[j] = cost, i
+    chunks: list[list[int]] = []
+    j = n
+    while j > 0:
+        chunks.append(order[cut[j]:j])
+        j = cut[j]
+    return chunks[::-1]

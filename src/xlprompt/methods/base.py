@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Iterator, Sequence
 
 import torch
 from torch import nn
@@ -54,6 +54,16 @@ class Method(nn.Module):
                       generator: torch.Generator) -> LossOutput:
         raise NotImplementedError
 
+    def gradient_pieces(self, batch: Sequence[TokenizedExample], parallel: Sequence[TokenizedPair] | None,
+                        generator: torch.Generator) -> Iterator[LossOutput]:
+        """The step's loss as pieces with independent computation graphs whose losses (and parts) add up to
+        :meth:`training_loss`'s. The trainer calls ``backward`` on each piece before the next one is computed,
+        so only one piece's activations are alive at a time; the summed gradients are those of the whole loss.
+
+        Default: one piece, :meth:`training_loss` itself. MPT splits its step into micro-batches.
+        """
+        yield self.training_loss(batch, parallel, generator)
+
     def class_scores(self, batch: Sequence[TokenizedExample], lang: str) -> torch.Tensor:
         """Scores [N, 3] whose argmax is the predicted class, for inputs in language ``lang``."""
         raise NotImplementedError
@@ -100,15 +110,13 @@ class Method(nn.Module):
             module.load_state_dict({k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)})
 
     def mask_states(self, encoded: Sequence[EncodedInput], prompts: torch.Tensor | None = None) -> torch.Tensor:
-        """One forward pass; the MLM head's transform at each input's ``<mask>`` only: [N, d].
+        """One forward pass (the last layer at the `<mask>` only); the MLM head's transform there: [N, d].
 
         ``prompts`` [N, m, d] are placed at the inputs' prompt slots (soft-prompt methods).
         """
         inputs = collate(encoded, self.special.pad_id, self.device)
         embeds = self.plm.embed(inputs.input_ids, inputs.prompt_positions, prompts)
-        hidden = self.plm.encode(embeds, inputs.attention_mask)
-        rows = torch.arange(inputs.size, device=hidden.device)
-        return self.plm.head_transform(hidden[rows, inputs.mask_positions])
+        return self.plm.head_transform(self.plm.encode_at(embeds, inputs.attention_mask, inputs.mask_positions))
 
     def label_ids(self, lang: str) -> torch.Tensor:
         return self.verbalizer.tensor_for(lang, self.device)

@@ -25,7 +25,7 @@ included, attention included, plus the head); training counts 3x the forward. Th
 
 Peak RSS: per phase in this process (``VmHWM`` reset through ``/proc/self/clear_refs``; it includes the
 resident model and tokenizer), and for the MPT training step in a fresh process
-(``--phase train-memory``: tokenizer, model, trainer, two paper-size steps; ``ru_maxrss``).
+(``--phase train-memory``: tokenizer, model, trainer, two paper-size steps; its ``VmHWM``).
 """
 
 from __future__ import annotations
@@ -98,7 +98,9 @@ def hwm_gib() -> float:
 
 
 def maxrss_gib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / GIB
+    """The process's peak RSS. VmHWM where /proc has it: ``ru_maxrss`` of a child started by fork+exec also
+    counts the parent's resident pages at the fork (the pre-exec copy of its address space)."""
+    return hwm_gib()
 
 
 def log(message: str) -> None:

@@ -110,3 +110,21 @@ def test_collate_pads_to_the_batch_not_to_max_length(tiny_components, demo_train
     encoded = [method.encode(ex) for ex in demo_train(parts.tokenizer, per_class=1)]
     batch = collate(encoded, method.special.pad_id)
     assert batch.input_ids.shape[1] == max(len(e.input_ids) for e in encoded) < 256
+
+
+def test_eval_int8_config_key_runs_the_int8_path(tiny_config, tmp_path, monkeypatch):
+    from xlprompt.experiment import run_experiment
+    from xlprompt.models.masked_lm import MaskedLM
+
+    entered = []
+    original = MaskedLM.int8_encoder
+
+    def spy(self):
+        entered.append(True)
+        return original(self)
+
+    monkeypatch.setattr(MaskedLM, "int8_encoder", spy)
+    results = run_experiment(tiny_config(method="sp", eval_int8=True, eval_languages="en,de"), tmp_path / "r",
+                             progress=False, log=lambda _: None)
+    assert entered, "eval_int8=true did not evaluate through the int8 encoder"
+    assert set(results["accuracy"]) == {"en", "de", "avg"}

@@ -140,6 +140,8 @@ def run_experiment(config: RunConfig, run_dir: str | Path | None = None, progres
         torch.set_num_threads(config.num_threads)
     started = time.perf_counter()
     device = resolve_device(config)
+    if config.eval_int8 and device.type != "cpu":
+        raise ConfigError("eval_int8 is a CPU inference path; on a GPU use precision=bf16 instead")
     parts = build_components(config, device)
     if parts.backbone_info.random_weights:
         log(f"model {config.model}: {RANDOM_WEIGHTS_NOTE}")
@@ -160,7 +162,8 @@ def run_experiment(config: RunConfig, run_dir: str | Path | None = None, progres
     if trained.resumed_from_epoch is not None:
         log(f"resumed after epoch {trained.resumed_from_epoch + 1}")
     autocast = torch.bfloat16 if config.precision == "bf16" else None
-    accuracies = evaluate_languages(parts.method, test, config.eval_batch_size, autocast, progress)
+    accuracies = evaluate_languages(parts.method, test, config.eval_batch_size, autocast, progress,
+                                    int8=config.eval_int8)
     results = {
         "method": config.method,
         "shots": config.shots,

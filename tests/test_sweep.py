@@ -194,3 +194,39 @@ def test_sigkill_mid_run_then_resume_gives_exactly_n_rows(tmp_path):
         assert store.get(killed_running).attempts == 2             # the killed run was taken up again
         raw = store._conn.execute("SELECT COUNT(*), COUNT(DISTINCT hash) FROM runs").fetchone()
         assert raw == (n, n)
+
+
+def test_ray_missing_gives_the_install_hint(monkeypatch):
+    from xlprompt.executors import get_executor
+
+    monkeypatch.setitem(sys.modules, "ray", None)   # import ray → ImportError
+    with pytest.raises(ConfigError, match=r"pip install 'xlprompt\[ray\]'"):
+        get_executor("ray")
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_sweep_and_report_on_shared_data(shared_data, tmp_path):
+    """Two runs on ../shared/data with random:tiny and the real XLM-R tokenizer, then the report."""
+    from click.testing import CliRunner
+
+    from xlprompt.cli import cli
+
+    tokenizer = shared_data.parent / "tokenizers" / "xlm-roberta"
+    if not tokenizer.is_dir():
+        pytest.skip(f"{tokenizer} is absent")
+    sweep_file = tmp_path / "s.yaml"
+    sweep_file.write_text(yaml.safe_dump({
+        "name": "table1",
+        "base": {"model": "random:tiny", "tokenizer": str(tokenizer), "data_dir": str(shared_data), "epochs": 1,
+                 "eval_max_per_language": 30, "parallel_size": 48, "num_threads": 1},
+        "grid": {"method": ["sp", "mpt"], "shots": [1], "seed": [1]}}))
+    store = tmp_path / "r.db"
+    runner = CliRunner()
+    result = runner.invoke(cli, ["sweep", str(sweep_file), "--store", str(store), "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert "2/2 runs finished" in result.output
+    report = runner.invoke(cli, ["report", "--store", str(store), "--out", str(tmp_path / "rep"), "--compare", "paper"])
+    assert report.exit_code == 0, report.output
+    md = (tmp_path / "rep" / "table1.md").read_text()
+    assert "| SP |" in md and "| MPT |" in md and "capped at 30" in md and "(36.1," in md

@@ -108,6 +108,7 @@ def test_not_a_store_gives_a_one_line_error(tmp_path):
         ResultStore(text)
     assert "\n" not in str(err.value)
     assert text.read_text() == "hello, not a database\n"   # never modified
+    assert not (tmp_path / "notes.db-wal").exists()
 
     corrupt = tmp_path / "corrupt.db"
     with ResultStore(corrupt) as store:
@@ -132,3 +133,28 @@ def test_not_a_store_gives_a_one_line_error(tmp_path):
         ResultStore(tmp_path)
     with pytest.raises(CheckpointError, match="no such"):
         ResultStore(tmp_path / "missing.db", create=False)
+
+
+def test_opening_a_store_never_opens_the_file_outside_sqlite(tmp_path, monkeypatch):
+    """Regression: closing any descriptor of the database file drops all of this process's POSIX locks on it
+    (its other SQLite connections included) — a concurrent process could then reset the WAL and lose rows
+    committed here. So ResultStore must never open() the file itself (e.g. to sniff its header)."""
+    import builtins
+    import io
+
+    path = tmp_path / "s.db"
+    first = ResultStore(path)
+    first.add(_runs(1))
+    real_open, real_io_open = builtins.open, io.open
+
+    def guarded(file, *args, **kwargs):
+        assert str(file) != str(path), "ResultStore opened the database file outside SQLite"
+        return real_open(file, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", guarded)
+    monkeypatch.setattr(io, "open", guarded)
+    second = ResultStore(path)                               # a second connection in the same process
+    assert second.claim("h000").ok and second.finish("h000", {"ok": 1})
+    second.close()
+    assert first.get("h000").status == "finished"
+    first.close()

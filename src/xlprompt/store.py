@@ -51,7 +51,6 @@ HEARTBEAT_SECONDS = 30.0
 #: a running claim whose heartbeat is older than this is taken over (any host)
 DEFAULT_STALE_AFTER = 600.0
 STATUSES = ("pending", "running", "finished", "failed")
-_SQLITE_MAGIC = b"SQLite format 3\x00"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -143,19 +142,18 @@ class ResultStore:
     def __init__(self, path: str | Path, create: bool = True, timeout: float = 60.0):
         self.path = Path(path)
         self.timeout = timeout
-        if self.path.exists():
-            if self.path.is_dir():
-                raise CheckpointError(f"{self.path}: is a folder, not a results store; pass a file path (e.g. "
-                                      "results.db)")
-            with open(self.path, "rb") as fh:
-                head = fh.read(len(_SQLITE_MAGIC))
-            if head and head != _SQLITE_MAGIC:
-                raise CheckpointError(f"{self.path}: not an SQLite results store (unknown file format); pass "
-                                      "another --store path")
-        elif not create:
-            raise CheckpointError(f"{self.path}: no such results store")
-        else:
+        if self.path.is_dir():
+            raise CheckpointError(f"{self.path}: is a folder, not a results store; pass a file path (e.g. "
+                                  "results.db)")
+        if not self.path.exists():
+            if not create:
+                raise CheckpointError(f"{self.path}: no such results store")
             self.path.parent.mkdir(parents=True, exist_ok=True)
+        # No peeking at the file's header with open(): closing any descriptor of the database file drops
+        # every POSIX lock this process holds on it (other connections of this process included), which
+        # lets another process checkpoint the WAL under our feet and lose committed rows. SQLite itself
+        # refuses a non-database file ("file is not a database") before writing anything.
+        self._conn = None
         try:
             self._conn = sqlite3.connect(str(self.path), timeout=timeout, isolation_level=None)
             self._conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
@@ -165,9 +163,15 @@ class ResultStore:
             check = self._conn.execute("PRAGMA quick_check(1)").fetchone()
             if check is None or check[0] != "ok":
                 raise sqlite3.DatabaseError(f"integrity check: {check[0] if check else 'no answer'}")
-        except sqlite3.DatabaseError as err:
-            with contextlib.suppress(Exception):
-                self._conn.close()
+        except (sqlite3.DatabaseError, CheckpointError) as err:
+            if self._conn is not None:
+                with contextlib.suppress(Exception):
+                    self._conn.close()
+            if isinstance(err, CheckpointError):
+                raise
+            if "not a database" in str(err):
+                raise CheckpointError(f"{self.path}: not an SQLite results store (unknown file format); pass "
+                                      "another --store path") from None
             raise CheckpointError(f"{self.path}: not a usable results store ({err}); pass another --store "
                                   "path") from None
 

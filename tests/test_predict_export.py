@@ -143,3 +143,19 @@ def test_cli_predict_and_export(runs, tmp_path):
     assert via_adapter.exit_code == 0
     adapter_rows = [json.loads(line) for line in via_adapter.output.splitlines() if line.startswith("{")]
     assert [r["label"] for r in adapter_rows] == [r["label"] for r in rows]
+
+
+def test_relative_paths_resolve_from_the_recorded_working_directory(tmp_path, monkeypatch):
+    from xlprompt.predict import resolve_relative
+
+    project = tmp_path / "a" / "project"
+    (tmp_path / "a" / "shared" / "tok").mkdir(parents=True)
+    project.mkdir()
+    run_dir = tmp_path / "b" / "c" / "run"
+    run_dir.mkdir(parents=True)
+    (run_dir / "config.json").write_text(json.dumps({"hash": "x", "config": {}, "cwd": str(project)}))
+    monkeypatch.chdir(run_dir)
+    assert resolve_relative("../shared/tok", run_dir) == str((tmp_path / "a" / "shared" / "tok").resolve())
+    assert resolve_relative("xlm-roberta-base", run_dir) == "xlm-roberta-base"   # hub names untouched
+    assert resolve_relative("random:tiny", run_dir) == "random:tiny"
+    assert resolve_relative("../nowhere", run_dir) == "../nowhere"

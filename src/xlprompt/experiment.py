@@ -2,7 +2,8 @@
 
 Run directory::
 
-    config.json        the full resolved config (+ its hash)
+    config.json        the full resolved config (+ its hash, and the working directory its relative paths
+                       are relative to)
     metrics.jsonl      one line per finished epoch (loss parts, lr, dev accuracy, seconds)
     checkpoint/        the latest epoch's state (atomic; removed when the run is complete)
     results.json       accuracy per language + avg, model, "random_weights", best epoch, eval cap
@@ -135,7 +136,8 @@ def run_experiment(config: RunConfig, run_dir: str | Path | None = None, progres
             return finished
         run_path.mkdir(parents=True, exist_ok=True)
         atomic_write_text(run_path / "config.json", json.dumps(
-            {"hash": config.resolved_hash(), "config": config.to_dict(), "xlprompt": __version__}, indent=2))
+            {"hash": config.resolved_hash(), "config": config.to_dict(), "xlprompt": __version__,
+             "cwd": str(Path.cwd())}, indent=2))  # what relative paths of the config are relative to
     if config.num_threads:
         torch.set_num_threads(config.num_threads)
     started = time.perf_counter()

@@ -34,7 +34,7 @@ from xlprompt.checkpoint import atomic_write_text
 from xlprompt.config import RunConfig
 from xlprompt.errors import CheckpointError
 from xlprompt.predict import (PLM_FILE, PROMPT_FILE, Predictor, build_method, load_module_state, load_plm_state,
-                              read_run_config)
+                              read_run_config, resolve_relative)
 
 ADAPTER_CONFIG = "adapter_config.json"
 ADAPTER_WEIGHTS = "adapter_model.safetensors"
@@ -74,6 +74,10 @@ def export_run(run_dir: str | Path, out_dir: str | Path, with_plm: bool = False)
 
     run_dir, out_dir = Path(run_dir), Path(out_dir)
     config = read_run_config(run_dir)
+    # relative local paths become absolute where they resolve, so the adapter loads from anywhere here
+    config = config.replace(tokenizer=_absolute(resolve_relative(config.tokenizer, run_dir)),
+                            model=_absolute(resolve_relative(config.model, run_dir)),
+                            label_words_file=resolve_relative(config.label_words_file, run_dir))
     results_path = run_dir / "results.json"
     if not results_path.exists():
         raise CheckpointError(f"{run_dir}: the run is not finished (no results.json); nothing to export")
@@ -140,6 +144,12 @@ def export_run(run_dir: str | Path, out_dir: str | Path, with_plm: bool = False)
     atomic_write_text(out_dir / ADAPTER_CONFIG, json.dumps(spec, indent=2, ensure_ascii=False))
     written.append(out_dir / ADAPTER_CONFIG)
     return written
+
+
+def _absolute(spec: str | None) -> str | None:
+    if spec and spec.startswith(".") and Path(spec).exists():
+        return str(Path(spec).resolve())
+    return spec
 
 
 def _hidden_size(modules: dict[str, dict[str, torch.Tensor]]) -> int | None:

@@ -166,6 +166,27 @@ class Predictor:
         return out
 
 
+def resolve_relative(spec: str | None, run_dir: Path) -> str | None:
+    """A relative local path of the run's config (``../shared/tokenizers/xlm-roberta``) means what it meant
+    where the run was started: as given if it exists from here, else from the working directory recorded in
+    the run's ``config.json``, else from the run directory or one of its parents; else as given (the loader
+    then says what is missing)."""
+    if not spec or not spec.startswith(".") or Path(spec).exists():
+        return spec
+    bases = []
+    try:
+        recorded = json.loads((run_dir / "config.json").read_text("utf-8")).get("cwd")
+        if recorded:
+            bases.append(Path(recorded))
+    except (OSError, ValueError, AttributeError):
+        pass
+    for base in (*bases, run_dir.resolve(), *run_dir.resolve().parents):
+        candidate = base / spec
+        if candidate.exists():
+            return str(candidate.resolve())
+    return spec
+
+
 def read_run_config(run_dir: Path) -> RunConfig:
     path = run_dir / "config.json"
     try:
@@ -179,14 +200,22 @@ def read_run_config(run_dir: Path) -> RunConfig:
         raise CheckpointError(f"{path}: unreadable ({err})") from None
 
 
-def load_run(run_dir: str | Path, device: str | torch.device = "cpu") -> Predictor:
-    """Load a finished run directory for prediction (see the module docstring for what it needs)."""
+def load_run(run_dir: str | Path, device: str | torch.device = "cpu", tokenizer: str | None = None,
+             model: str | None = None) -> Predictor:
+    """Load a finished run directory for prediction (see the module docstring for what it needs).
+
+    ``tokenizer`` / ``model``: where the run's tokenizer / base model are now, if its recorded (relative)
+    paths do not resolve from here (see :func:`resolve_relative`).
+    """
     from safetensors.torch import load_file
 
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise CheckpointError(f"{run_dir}: no such run directory")
     config = read_run_config(run_dir)
+    config = config.replace(tokenizer=tokenizer or resolve_relative(config.tokenizer, run_dir),
+                            model=model or resolve_relative(config.model, run_dir),
+                            label_words_file=resolve_relative(config.label_words_file, run_dir))
     results_path = run_dir / "results.json"
     if not results_path.exists():
         raise CheckpointError(f"{run_dir}: the run is not finished (no results.json); finish it with the same "

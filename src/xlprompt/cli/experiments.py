@@ -104,18 +104,16 @@ def report_command(store_path, out_dir, compare, table1_group, table2_group, ref
         click.echo(f"  {path}")
 
 
-def _load_predictor(run_dir, adapter, base_model):
+def _load_predictor(run_dir, adapter, base_model, tokenizer):
     if bool(run_dir) == bool(adapter):
         raise click.UsageError("give exactly one of --run RUNDIR and --adapter DIR")
     if run_dir:
-        if base_model:
-            raise click.UsageError("--base-model goes with --adapter")
         from xlprompt.predict import load_run
 
-        return load_run(run_dir)
+        return load_run(run_dir, tokenizer=tokenizer, model=base_model)
     from xlprompt.export import load_adapter
 
-    return load_adapter(adapter, base_model=base_model)
+    return load_adapter(adapter, base_model=base_model, tokenizer=tokenizer)
 
 
 def _read_jsonl(path: str, default_lang: str) -> list[dict]:
@@ -146,7 +144,9 @@ def _read_jsonl(path: str, default_lang: str) -> list[dict]:
 @click.command("predict")
 @click.option("--run", "run_dir", type=click.Path(file_okay=False), default=None, help="a finished run directory")
 @click.option("--adapter", type=click.Path(file_okay=False), default=None, help="an exported adapter folder")
-@click.option("--base-model", default=None, help="with --adapter: base model spec instead of the recorded one")
+@click.option("--base-model", default=None, help="base model spec instead of the recorded one (e.g. where a "
+              "local copy is now)")
+@click.option("--tokenizer", default=None, help="tokenizer spec instead of the recorded one")
 @click.option("--lang", default="en", show_default=True, help="language of the input (selects p_S / p_T, "
               "PCT's template)")
 @click.option("--premise", default=None)
@@ -156,7 +156,8 @@ def _read_jsonl(path: str, default_lang: str) -> list[dict]:
 @click.option("--output", "output_path", type=click.Path(dir_okay=False, allow_dash=True), default="-",
               show_default=True, help="JSONL output of the batch mode")
 @click.option("--batch-size", type=int, default=None)
-def predict_command(run_dir, adapter, base_model, lang, premise, hypothesis, input_path, output_path, batch_size):
+def predict_command(run_dir, adapter, base_model, tokenizer, lang, premise, hypothesis, input_path, output_path,
+                    batch_size):
     """Predict entailment / neutral / contradiction with a trained run (or an exported adapter)."""
     from xlprompt.languages import check_language
 
@@ -165,7 +166,7 @@ def predict_command(run_dir, adapter, base_model, lang, premise, hypothesis, inp
         raise click.UsageError("give --premise and --hypothesis, or --input FILE.jsonl")
     if input_path is not None and (premise is not None or hypothesis is not None):
         raise click.UsageError("--input and --premise/--hypothesis exclude each other")
-    predictor = _load_predictor(run_dir, adapter, base_model)
+    predictor = _load_predictor(run_dir, adapter, base_model, tokenizer)
     if predictor.random_weights:
         click.echo(f"note: {predictor.note}", err=True)
     if input_path is None:

@@ -4,7 +4,6 @@ the same probabilities; the CLI's predict (single and JSONL) and export."""
 from __future__ import annotations
 
 import json
-import warnings
 
 import pytest
 import torch

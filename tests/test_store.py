@@ -145,7 +145,7 @@ def test_opening_a_store_never_opens_the_file_outside_sqlite(tmp_path, monkeypat
     path = tmp_path / "s.db"
     first = ResultStore(path)
     first.add(_runs(1))
-    real_open, real_io_open = builtins.open, io.open
+    real_open = builtins.open
 
     def guarded(file, *args, **kwargs):
         assert str(file) != str(path), "ResultStore opened the database file outside SQLite"

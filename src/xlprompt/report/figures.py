@@ -56,9 +56,12 @@ DEFAULT = "#1b2a49"
 
 
 def _figure(width: float, height: float):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    return Figure(figsize=(width, height), dpi=150, layout="constrained")
+    fig = Figure(figsize=(width, height), dpi=150, layout="constrained")
+    FigureCanvasAgg(fig)  # the Agg canvas, whatever backend pyplot may have elsewhere
+    return fig
 
 
 def meta_text(runs: Sequence[RunRow], n_text: str) -> str:

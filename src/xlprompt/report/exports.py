@@ -82,6 +82,10 @@ def to_markdown(table: Table, compare: bool = False) -> str:
                   "|" + "|".join(["---"] + ["---:"] * (len(head) - 1)) + "|"]
         for row in block.rows:
             lines.append("| " + " | ".join(_cells_row(table, block, row, compare)) + " |")
+        if compare and not any(table.paper_cell(block, row, "avg") is not None for row in block.rows):
+            lines += ["", f"_The paper gives no numbers for this block ({block.title}"
+                      + (": its 4-shot Table II is in an appendix that is not transcribed" if table.has_p_values
+                         else "") + ")._"]
         lines.append("")
     for note in table.notes:
         lines.append(f"- {note}")

@@ -122,11 +122,13 @@ def figure3(table1: Table, out_dir: Path, compare: bool = False, shots: int | No
     if data.gains:
         x = np.arange(len(langs))
         values = [data.gains.get(lang, np.nan) for lang in langs]
-        ax.bar(x, values, color=[FAMILY_COLOURS[LANGUAGE_FAMILIES[lang]] for lang in langs], width=0.75,
-               edgecolor="black", linewidth=0.4)
+        colours = [FAMILY_COLOURS[LANGUAGE_FAMILIES[lang]] for lang in langs]
+        ax.bar(x, values, color=colours, width=0.75, edgecolor="black", linewidth=0.4)
+        # a dot at each bar's end, so that a gain of (about) zero still shows its family's colour
+        ax.scatter(x, values, c=colours, s=22, edgecolors="black", linewidths=0.4, zorder=3)
         for xi, v in zip(x, values):
             if not np.isnan(v):
-                ax.annotate(f"{v:.1f}", (xi, v), xytext=(0, 2 if v >= 0 else -9), textcoords="offset points",
+                ax.annotate(f"{v:.1f}", (xi, v), xytext=(0, 5 if v >= 0 else -12), textcoords="offset points",
                             ha="center", fontsize=6.5)
         ax.axhline(0, color="black", linewidth=0.6)
         ax.set_xticks(x, [lang.upper() for lang in langs])
@@ -138,10 +140,15 @@ def figure3(table1: Table, out_dir: Path, compare: bool = False, shots: int | No
 
             handles.append(Line2D([], [], marker="D", color="black", linestyle="none", markersize=4,
                                   label="paper (k = 32)"))
+        shown = [v for v in values if not np.isnan(v)] + (list(paper.fig3_gains(32).values()) if compare else [])
+        low, high = min(0.0, *shown), max(0.0, *shown)
+        span = max(high - low, 1.0)
+        ax.set_ylim(low - 0.08 * span, high + 0.1 * span)
         ax.legend(handles=handles, title="language family", fontsize=7, title_fontsize=7.5, ncol=1,
                   loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
         n_text = f"n = {data.n_mpt} (MPT), {data.n_sp} (SP) runs"
-        ax.set_title(f"Fig. 3 — accuracy gain of MPT relative to SP, k = {data.shots}", fontsize=10)
+        ax.set_title(f"Fig. 3 — accuracy gain of MPT relative to SP, k = {data.shots}"
+                     + (" (the paper's figure: k = 32)" if data.shots != 32 else ""), fontsize=10)
     else:
         ax.text(0.5, 0.5, "no runs of both MPT and SP at one k (Table I runs)", ha="center", va="center",
                 transform=ax.transAxes)

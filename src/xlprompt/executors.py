@@ -45,6 +45,7 @@ RAY_MISSING = "the ray executor needs Ray: pip install 'xlprompt[ray]'"
 
 
 @dataclass
+
 class Outcome:
     """What happened to one run: finished, failed, or skipped (finished / busy / failed earlier)."""
 
@@ -136,6 +137,18 @@ def execute_run(store_path: str | Path, run_hash: str, config: dict[str, Any], r
         store.close()
 
 
+
+def _pending(sweep: Sweep, store_path: str | Path, max_runs: int | None):
+    """Register the sweep's runs in the store; return (summary so far, finished hashes, runs still to do)."""
+    with ResultStore(store_path) as store:
+        register(sweep, store)
+        finished = {r.hash for r in store.runs("finished", sweep.hashes())}
+    todo = [r for r in sweep.runs if r.hash not in finished]
+    if max_runs is not None:
+        todo = todo[:max_runs]
+    return SweepSummary(len(sweep), len(finished)), finished, todo
+
+
 def register(sweep: Sweep, store: ResultStore) -> None:
     """Add the sweep's runs (pending) and labels to the store; finished rows are kept as they are."""
     store.add(((run.hash, run.config.to_dict(), group, variant) for run in sweep.runs
@@ -173,13 +186,7 @@ class LocalExecutor:
             save_weights: bool | None = None) -> SweepSummary:
         save_weights = sweep.save_weights if save_weights is None else save_weights
         runs_dir = Path(runs_dir)
-        with ResultStore(store_path) as store:
-            register(sweep, store)
-            finished = {r.hash for r in store.runs("finished", sweep.hashes())}
-        summary = SweepSummary(len(sweep), len(finished))
-        todo = [r for r in sweep.runs if r.hash not in finished]
-        if self.max_runs is not None:
-            todo = todo[: self.max_runs]
+        summary, finished, todo = _pending(sweep, store_path, self.max_runs)
         log = _OnceLog(self.progress)
         bar = tqdm(total=len(sweep), initial=len(finished), desc=f"sweep {sweep.name}", unit="run",
                    disable=not self.progress, dynamic_ncols=True)
@@ -266,13 +273,7 @@ class RayExecutor:
         save_weights = sweep.save_weights if save_weights is None else save_weights
         store_path = str(Path(store_path).resolve())
         runs_dir = Path(runs_dir).resolve()
-        with ResultStore(store_path) as store:
-            register(sweep, store)
-            finished = {r.hash for r in store.runs("finished", sweep.hashes())}
-        summary = SweepSummary(len(sweep), len(finished))
-        todo = [r for r in sweep.runs if r.hash not in finished]
-        if self.max_runs is not None:
-            todo = todo[: self.max_runs]
+        summary, finished, todo = _pending(sweep, store_path, self.max_runs)
         if not todo:
             return summary
         ray, started_here = self._init()

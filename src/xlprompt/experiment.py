@@ -78,16 +78,21 @@ def build_components(config: RunConfig, device: torch.device | None = None) -> C
     return Components(tokenizer, info, method, verbalizer)
 
 
+def _read_json(path: Path, problem: str, fix: str):
+    """A run file's JSON, or a one-line :class:`CheckpointError` naming the file, the problem and the fix."""
+    try:
+        return json.loads(path.read_text("utf-8"))
+    except (OSError, ValueError) as err:
+        raise CheckpointError(f"{path}: {problem} ({err}); {fix}") from None
+
+
 def _check_run_dir(run_dir: Path, config: RunConfig) -> dict | None:
     """Return finished results if the run is complete; refuse a directory of another config or a corrupt one."""
     if run_dir.exists() and not run_dir.is_dir():
         raise CheckpointError(f"{run_dir} is a file, not a run directory; use a new --out directory")
     config_path = run_dir / "config.json"
     if config_path.exists():
-        try:
-            saved = json.loads(config_path.read_text("utf-8"))
-        except (OSError, ValueError) as err:
-            raise CheckpointError(f"{config_path}: unreadable ({err}); use a new --out directory") from None
+        saved = _read_json(config_path, "unreadable", "use a new --out directory")
         if not isinstance(saved, dict) or not isinstance(saved.get("config", {}), dict):
             raise CheckpointError(f"{config_path}: corrupt (not the config of an xlprompt run); use a new --out "
                                   "directory")
@@ -99,10 +104,7 @@ def _check_run_dir(run_dir: Path, config: RunConfig) -> dict | None:
             )
         results_path = run_dir / "results.json"
         if results_path.exists():
-            try:
-                results = json.loads(results_path.read_text("utf-8"))
-            except (OSError, ValueError) as err:
-                raise CheckpointError(f"{results_path}: corrupt ({err}); delete it to re-evaluate") from None
+            results = _read_json(results_path, "corrupt", "delete it to re-evaluate")
             if not (isinstance(results, dict) and isinstance(results.get("accuracy"), dict)
                     and results.get("config_hash") == config.resolved_hash()):
                 raise CheckpointError(f"{results_path}: corrupt or of another run (no accuracy table for config "

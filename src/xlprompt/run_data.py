@@ -7,14 +7,13 @@ ships with the package, for ``xlprompt demo`` and tests); or, unset, the Hugging
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
-from importlib import resources
 
 from xlprompt.config import RunConfig
 from xlprompt.data.examples import NLIExample, ParallelPair
 from xlprompt.errors import ConfigError, DataError
 from xlprompt.languages import LABELS, SOURCE_LANGUAGE, TARGET_LANGUAGES
+from xlprompt.resources import read_jsonl
 
 DEMO = "builtin:demo"
 #: The demo sample has 10 premises with 3 hypotheses each: premises 0-3 train, 4-5 dev, 6-9 test.
@@ -30,14 +29,9 @@ class RunData:
     notes: list[str] = field(default_factory=list)
 
 
-def _demo_rows(name: str) -> list[dict]:
-    text = resources.files("xlprompt.resources").joinpath(name).read_text("utf-8")
-    return [json.loads(line) for line in text.split("\n") if line.strip()]
-
-
 def demo_examples(split: str, lang: str) -> list[NLIExample]:
     """The shipped demo sample (sentences written for xlprompt), split by premise."""
-    rows = [r for r in _demo_rows("demo_nli.jsonl") if r["lang"] == lang]
+    rows = [r for r in read_jsonl("demo_nli.jsonl") if r["lang"] == lang]
     premises = list(dict.fromkeys(r["premise"] for r in rows))
     keep = {premises[i] for i in DEMO_SPLITS[split] if i < len(premises)}
     return [NLIExample(r["premise"], r["hypothesis"], LABELS.index(r["label"]), lang, r["uid"])
@@ -45,7 +39,7 @@ def demo_examples(split: str, lang: str) -> list[NLIExample]:
 
 
 def demo_parallel() -> list[ParallelPair]:
-    return [ParallelPair(**r) for r in _demo_rows("demo_parallel.jsonl")]
+    return [ParallelPair(**r) for r in read_jsonl("demo_parallel.jsonl")]
 
 
 def _hub_multinli_pool() -> list[NLIExample]:

@@ -15,9 +15,7 @@ that the demo and the tests run on a fresh machine with no network.
 from __future__ import annotations
 
 import functools
-import json
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 from xlprompt.errors import ModelError
@@ -94,17 +92,13 @@ def check_local_spec(spec: str, what: str) -> None:
 def _builtin_tokenizer_json() -> str:
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
 
-    lines = resources.files("xlprompt.resources").joinpath("demo_nli.jsonl").read_text("utf-8").split("\n")
-    par = resources.files("xlprompt.resources").joinpath("demo_parallel.jsonl").read_text("utf-8").split("\n")
+    from xlprompt.resources import read_jsonl
+
     texts: list[str] = []
-    for line in lines:
-        if line.strip():
-            row = json.loads(line)
-            texts += [row["premise"], row["hypothesis"]]
-    for line in par:
-        if line.strip():
-            row = json.loads(line)
-            texts += [row["src_premise"], row["src_hypothesis"], row["tgt_premise"], row["tgt_hypothesis"]]
+    for row in read_jsonl("demo_nli.jsonl"):
+        texts += [row["premise"], row["hypothesis"]]
+    for row in read_jsonl("demo_parallel.jsonl"):
+        texts += [row["src_premise"], row["src_hypothesis"], row["tgt_premise"], row["tgt_hypothesis"]]
     # The default label words and PCT's template words become whole tokens; the templates' punctuation
     # ("?" does not occur in the sample) must be a known token, not <unk>.
     from xlprompt.template import PCT_TEMPLATE_WORDS

@@ -12,6 +12,8 @@
 * ``tiny_components``: a factory ``tiny_components(**overrides) -> Components`` (tokenizer, method, verbalizer)
   built exactly as a run builds them.
 * torch runs single-threaded in tests unless ``XLPROMPT_TEST_THREADS`` / ``OMP_NUM_THREADS`` say otherwise.
+* every test sees ``$XLPROMPT_DATA`` set to a folder that does not exist (so that no test reads the user's
+  default data folder); a test that needs a default folder sets its own.
 * ``demo_train`` / ``demo_pairs``: a few tokenised builtin-demo examples / parallel pairs (factories taking
   the tokenizer and a count).
 """
@@ -35,6 +37,11 @@ XLMR_TOKENIZER_DIR = SHARED / "tokenizers" / "xlm-roberta"
 needs_shared = pytest.mark.skipif(not SHARED_DATA.is_dir(), reason=f"{SHARED_DATA} is absent")
 needs_xlmr_tokenizer = pytest.mark.skipif(not XLMR_TOKENIZER_DIR.is_dir(),
                                           reason=f"{XLMR_TOKENIZER_DIR} is absent")
+
+
+@pytest.fixture(autouse=True)
+def _no_default_data_folder(monkeypatch, tmp_path_factory):
+    monkeypatch.setenv("XLPROMPT_DATA", str(tmp_path_factory.getbasetemp() / "no-default-data-folder"))
 
 
 @pytest.fixture(scope="session")

@@ -105,10 +105,17 @@ def write_fewshot(root: str | Path, langs: Iterable[str] = XNLI_LANGUAGES, ks: I
 
 
 def write_pawsx(
-    root: str | Path, langs: Iterable[str] = PAWSX_LANGS, n_dev: int = 8, n_test: int = 8, odd_chars: bool = True
+    root: str | Path, langs: Iterable[str] = PAWSX_LANGS, n_dev: int = 8, n_test: int = 8, odd_chars: bool = True,
+    n_train: int = 16,
 ) -> Path:
-    """``root/pawsx/{dev,test}/{lang}.tsv``; test labels empty except for de, as in PAWS-X."""
+    """``root/pawsx/{dev,test}/{lang}.tsv``; test labels empty except for de, as in PAWS-X; and, with ``en``
+    among ``langs``, the English train set ``pawsx/train/en.tsv`` (``n_train`` rows; 0: none)."""
     root = Path(root)
+    langs = tuple(langs)
+    if "en" in langs and n_train:
+        write_tsv(root / "pawsx" / "train" / "en.tsv", PAWSX_HEADER,
+                  [(i, 9000 + i, f"[en] pawsx train s1 {i}", f"[en] pawsx train s2 {i}", str(i % 2))
+                   for i in range(n_train)])
     for split, n in (("dev", n_dev), ("test", n_test)):
         for lang in langs:
             rows = []

@@ -162,7 +162,7 @@ def test_cli_build_parallel_errors_are_one_line(data_dir, tmp_path):
     assert_one_line_error(run(*base, "--source", "pawsx", "--languages", "ar"),
                           "PAWS-X has none of the target languages ar")
     assert_one_line_error(run("data", "build-parallel", "--source", "pawsx", "--out", out),
-                          "pass --data-dir DIR with pawsx")
+                          "no-default-data-folder/pawsx/dev/en.tsv: TSV file not found")  # the default folder
     assert not out.exists()
     (tmp_path / "a_file").write_text("x")
     assert_one_line_error(run(*base[:2], "--out", tmp_path / "a_file" / "c.jsonl", "--data-dir", data_dir,

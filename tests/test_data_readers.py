@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
-import types
 from pathlib import Path
 
 import pytest
 from datafactory import (
     ODD_DEV_IDX,
     ODD_TEST_IDX,
+    XNLI_HEADER,
     write_data_dir,
     write_tsv,
     write_xnli,
@@ -288,51 +286,24 @@ def test_load_xnli_config_errors(tmp_path):
             load_xnli("dev", "en", tmp_path, limit=limit)
 
 
-# -- load_xnli (hub) --------------------------------------------------------------------------------
+# -- load_xnli without data_dir: the default data folder, never the hub (issue 9) ---------------------
 
 
-def _fake_datasets(load_dataset) -> types.ModuleType:
-    module = types.ModuleType("datasets")
-    module.load_dataset = load_dataset
-    return module
-
-
-def test_load_xnli_hub_failure_becomes_a_data_error(monkeypatch):
-    def offline(*args, **kwargs):
-        raise ConnectionError("Couldn't reach 'facebook/xnli' on the Hub (LocalEntryNotFoundError)\nmore detail")
-
-    monkeypatch.setitem(sys.modules, "datasets", _fake_datasets(offline))
-    err = data_error(load_xnli, "test", "de")
-    assert str(err) == (
-        "could not load XNLI 'de' from the Hugging Face hub (facebook/xnli): ConnectionError: "
-        "Couldn't reach 'facebook/xnli' on the Hub (LocalEntryNotFoundError). "
-        "Offline? Pass --data-dir DIR with xnli/{dev,test}/de.tsv"
-    )
-
-
-def test_load_xnli_hub_rows_map_to_examples(monkeypatch):
-    calls = []
-
-    def load_dataset(name, config, split):
-        calls.append((name, config, split))
-        return {"premise": ["p0", "p1", "p2"], "hypothesis": ["h0", "h1", "h2"], "label": [2, 0, 1]}
-
-    monkeypatch.setitem(sys.modules, "datasets", _fake_datasets(load_dataset))
+def test_load_xnli_without_data_dir_reads_the_default_folder(tmp_path, monkeypatch):
+    folder = tmp_path / "home"
+    write_tsv(folder / "xnli" / "dev" / "fr.tsv", XNLI_HEADER,
+              [(0, "p0", "h0", "contradiction", "g"), (1, "p1", "h1", "entailment", "g")])
+    monkeypatch.setenv("XLPROMPT_DATA", str(folder))
     examples = load_xnli("dev", "fr", limit=2)
-    assert calls == [("facebook/xnli", "fr", "validation")]
     assert [(e.premise, e.label, e.lang, e.uid) for e in examples] == [
         ("p0", 2, "fr", "xnli-dev-0"), ("p1", 0, "fr", "xnli-dev-1")]
+    err = data_error(load_xnli, "test", "de")  # absent: names the file in that folder, not the hub
+    assert str(err).startswith(f"{folder / 'xnli' / 'test' / 'de.tsv'}: TSV file not found")
+    assert "xlprompt data fetch" in str(err)
 
 
-def test_load_xnli_hub_offline_for_real(tmp_path):
-    """With the hub switched off by environment, the real ``datasets`` fails fast into a DataError."""
-    env = dict(os.environ, HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", HF_HOME=str(tmp_path / "hf"))
-    code = (
-        "from xlprompt.data import load_xnli\n"
-        "from xlprompt.errors import DataError\n"
-        "try:\n    load_xnli('test', 'sw')\nexcept DataError as err:\n    print('DataError:', err)\n"
-    )
-    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith("DataError: could not load XNLI 'sw' from the Hugging Face hub (facebook/xnli): ")
-    assert "Pass --data-dir DIR with xnli/{dev,test}/sw.tsv" in result.stdout
+def test_load_xnli_never_imports_datasets(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "datasets", None)  # importing it would raise ImportError
+    monkeypatch.setenv("XLPROMPT_DATA", str(tmp_path))
+    with pytest.raises(DataError, match="TSV file not found"):
+        load_xnli("dev", "sw")

@@ -55,11 +55,12 @@ def test_unknown_split_and_language(tmp_path):
         load_fewshot_split("train", 8, "jp", tmp_path)
 
 
-def test_without_data_dir_says_to_pass_one():
+def test_without_data_dir_reads_the_default_folder(tmp_path, monkeypatch):
+    monkeypatch.setenv("XLPROMPT_DATA", str(tmp_path / "home"))
     with pytest.raises(DataError) as info:
         load_fewshot_split("train", 16)
-    assert "not on the Hugging Face hub" in str(info.value)
-    assert "--data-dir DIR with xnli-fewshot/train/en/train_split,16.jsonl" in str(info.value)
+    assert str(info.value).startswith(f"{tmp_path / 'home' / 'xnli-fewshot/train/en/train_split,16.jsonl'}: ")
+    assert "xlprompt data fetch" in str(info.value)
 
 
 def test_missing_file_names_it(tmp_path):

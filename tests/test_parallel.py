@@ -6,7 +6,6 @@ import io
 import json
 import string
 import sys
-import types
 from collections import Counter
 from pathlib import Path
 
@@ -110,8 +109,9 @@ def test_pawsx_too_small_names_how_many_exist(data_dir):
     assert "fewer than the 17 asked for" in str(info.value)
 
 
-def test_pawsx_needs_data_dir_and_parallel_files(tmp_path):
-    with pytest.raises(DataError, match="pass --data-dir DIR with pawsx"):
+def test_pawsx_needs_data_dir_and_parallel_files(tmp_path, monkeypatch):
+    monkeypatch.setenv("XLPROMPT_DATA", str(tmp_path / "default"))  # without data_dir: the default folder
+    with pytest.raises(DataError, match=r"default/pawsx/dev/en.tsv: TSV file not found"):
         build_parallel_corpus("pawsx", size=1)
     write_pawsx(tmp_path, ("en", "de"), n_dev=3, n_test=3)
     write_pawsx(tmp_path / "other", ("fr",), n_dev=2, n_test=3)
@@ -200,21 +200,12 @@ def test_xnli_dev_too_small(data_dir):
         build_parallel_corpus("xnli-dev", size=13, data_dir=data_dir)
 
 
-def test_xnli_dev_from_the_hub_asks_for_validation_only(monkeypatch):
-    calls = []
-
-    def load_dataset(name, config, split):
-        calls.append((name, config, split))
-        return {"premise": [f"{config} p{i}" for i in range(4)], "hypothesis": [f"{config} h{i}" for i in range(4)],
-                "label": [0, 1, 2, 0]}
-
-    fake = types.ModuleType("datasets")
-    fake.load_dataset = load_dataset
-    monkeypatch.setitem(sys.modules, "datasets", fake)
+def test_xnli_dev_without_data_dir_reads_the_default_folder(tmp_path, monkeypatch):
+    write_xnli(tmp_path / "home", ("en", "de", "fr"), n_dev=4, n_test=1)
+    monkeypatch.setenv("XLPROMPT_DATA", str(tmp_path / "home"))
     pairs = build_parallel_corpus("xnli-dev", size=4, target_languages="de,fr")
-    assert {split for _, _, split in calls} == {"validation"}
-    assert {config for _, config, _ in calls} == {"en", "de", "fr"}
-    assert all(p.tgt_premise == f"{p.tgt_lang} p{p.uid.rsplit('-', 1)[1]}" for p in pairs)
+    assert {p.uid for p in pairs} == {f"xnli-dev-{i}" for i in range(4)}
+    assert all(p.tgt_premise.startswith(f"[{p.tgt_lang}] dev premise") for p in pairs)
 
 
 # -- file -------------------------------------------------------------------------------------------
@@ -348,8 +339,8 @@ def test_translate_given_pairs_and_file(tmp_path):
 def test_translate_errors(tmp_path, data_dir):
     with pytest.raises(ConfigError, match="needs a translation model: pass --model"):
         build_parallel_corpus("translate", size=2, data_dir=data_dir)
-    with pytest.raises(DataError, match="needs English pairs: pass --data-dir DIR .* or --file FILE"):
-        build_parallel_corpus("translate", size=2, translate_model=StubTranslator())
+    with pytest.raises(DataError, match=r"no-default-data-folder/pawsx/train/en.tsv: TSV file not found"):
+        build_parallel_corpus("translate", size=2, translate_model=StubTranslator())  # the default folder
     with pytest.raises(ConfigError, match="has only 16 English pairs to translate, fewer than the 17"):
         build_parallel_corpus("translate", size=17, data_dir=data_dir, translate_model=StubTranslator())
     with pytest.raises(ConfigError, match="cannot translate into el, th"):

@@ -44,10 +44,11 @@ class RunConfig:
                     "random:tiny (random weights)")
     tokenizer: Optional[str] = _f(None, "tokenizer hub name or path; default: the model's own (random:tiny: "
                                   "builtin:tiny; random:X: the hub tokenizer of X)")
-    data_dir: Optional[str] = _f(None, "folder laid out like shared/data; 'builtin:demo' for the shipped sample; "
-                                 "unset: the Hugging Face hub")
-    train_source: str = _f("fixed", "fixed: the fixed few-shot splits of Zhao & Schütze (needs data_dir); "
-                           "sample: k per class sampled with `seed` from MultiNLI train (hub) or the data's pool",
+    data_dir: Optional[str] = _f(None, "data folder (layout: xlprompt.data; `xlprompt data fetch` fills it); "
+                                 "'builtin:demo' for the shipped sample; unset: $XLPROMPT_DATA, else the per-user "
+                                 "data folder (~/.local/share/xlprompt on Linux; see xlprompt.data.home)")
+    train_source: str = _f("fixed", "fixed: the fixed few-shot splits of Zhao & Schütze (xnli-fewshot/); "
+                           "sample: k per class sampled with `seed` from the pool named by sample_pool",
                            ("fixed", "sample"))
 
     # --- template and prompt (Eq. 1, 9)
@@ -113,6 +114,12 @@ class RunConfig:
     precision: str = _f("fp32", "fp32, or bf16 autocast (GPU)", ("fp32", "bf16"))
     num_threads: Optional[int] = _f(None, "torch CPU threads; default: torch's choice")
 
+    # --- issue 9: data from the data folder only (xlprompt data fetch)
+    sample_pool: str = _f("xnli-dev", "train_source=sample: the labelled English pool: xnli-dev (XNLI dev en; "
+                          "train and dev are disjoint samples of it; our default, it needs no extra download) or "
+                          "multinli (MultiNLI train, multinli/train.tsv from `xlprompt data fetch --only "
+                          "multinli`; dev from XNLI dev en)", ("xnli-dev", "multinli"))
+
     def __post_init__(self):
         self.validate()
 
@@ -125,7 +132,7 @@ class RunConfig:
                 raise ConfigError(f"{f.name} must be one of {', '.join(map(str, choices))}, not '{value}'")
         if self.shots < 1:
             raise ConfigError(f"shots must be >= 1, not {self.shots}")
-        if self.train_source == "fixed" and self.data_dir not in (None, "builtin:demo") and self.shots not in FEWSHOT_KS:
+        if self.train_source == "fixed" and self.data_dir != "builtin:demo" and self.shots not in FEWSHOT_KS:
             raise ConfigError(f"shots={self.shots}: the fixed few-shot splits exist for k in "
                               f"{', '.join(map(str, FEWSHOT_KS))}; use one of these or set train_source=sample")
         for f in dataclasses.fields(self):  # nan/inf would pass every range check below

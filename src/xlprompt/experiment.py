@@ -78,6 +78,25 @@ def build_components(config: RunConfig, device: torch.device | None = None) -> C
     return Components(tokenizer, info, method, verbalizer)
 
 
+def check_inputs(config: RunConfig) -> None:
+    """The checks of a run that need no model or tokenizer (issue 9: fail fast), cheap enough for every run of a
+    sweep: the config, every data file it reads (present; one line naming the folder and the ``xlprompt data
+    fetch`` call otherwise), the label-words file, and a model spec that can only be a missing local path."""
+    from xlprompt.data.home import check_run_files
+    from xlprompt.models.backbone import check_local_spec, is_random_spec
+
+    config.validate()
+    check_run_files(config)
+    if config.label_words_file:
+        from xlprompt.verbalizer import read_label_words_file
+
+        read_label_words_file(config.label_words_file)
+    if not is_random_spec(config.model):
+        check_local_spec(config.model, "model")
+    if config.tokenizer and not config.tokenizer.startswith("builtin:"):
+        check_local_spec(config.tokenizer, "tokenizer")
+
+
 def _read_json(path: Path, problem: str, fix: str):
     """A run file's JSON, or a one-line :class:`CheckpointError` naming the file, the problem and the fix."""
     try:
@@ -130,6 +149,7 @@ def run_experiment(config: RunConfig, run_dir: str | Path | None = None, progres
     from xlprompt.trainer import Trainer
 
     config.validate()
+    check_inputs(config)  # fail fast: every config and data check that needs no model, before any is loaded
     run_path = Path(run_dir) if run_dir is not None else None
     if run_path is not None:
         finished = _check_run_dir(run_path, config)
@@ -146,12 +166,12 @@ def run_experiment(config: RunConfig, run_dir: str | Path | None = None, progres
     device = resolve_device(config)
     if config.eval_int8 and device.type != "cpu":
         raise ConfigError("eval_int8 is a CPU inference path; on a GPU use precision=bf16 instead")
+    data = load_run_data(config, progress=progress)  # all data read and checked before the model loads
+    for note in data.notes:
+        log(note)
     parts = build_components(config, device)
     if parts.backbone_info.random_weights:
         log(f"model {config.model}: {RANDOM_WEIGHTS_NOTE}")
-    data = load_run_data(config, progress=progress)
-    for note in data.notes:
-        log(note)
     cache = TokenCache(parts.tokenizer)
     train, dev = cache.examples(data.train), cache.examples(data.dev)
     test = {lang: cache.examples(examples) for lang, examples in data.test.items()}

@@ -230,11 +230,13 @@ def load_run(run_dir: str | Path, device: str | torch.device = "cpu", tokenizer:
             f"{run_dir}: the PLM trained in this run (freeze_plm=false) but its weights were not saved "
             f"({PLM_FILE} is missing: a sweep run, or --no-save-weights); rerun it with `xlprompt run` "
             "(which saves them) to predict with it")
-    tokenizer, method, info = build_method(config, device)
     prompt_path = run_dir / PROMPT_FILE
+    if not prompt_path.exists():  # every finished run writes it (p_S/p_T, or the FT head): checked before loading
+        raise CheckpointError(f"{run_dir}: {PROMPT_FILE} is missing")
+    if config.label_words_file and not Path(config.label_words_file).is_file():
+        raise DataError(f"label_words_file of the run not found; pass the run's label words file", config.label_words_file)
+    tokenizer, method, info = build_method(config, device)
     if method.extra_modules():
-        if not prompt_path.exists():
-            raise CheckpointError(f"{run_dir}: {PROMPT_FILE} is missing")
         load_module_state(method, load_file(str(prompt_path)), str(prompt_path))
     if not config.freeze_plm:
         load_plm_state(method, load_file(str(plm_path)), str(plm_path))

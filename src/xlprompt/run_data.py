@@ -2,7 +2,11 @@
 the external parallel corpus (MPT only).
 
 Sources (``data_dir``): a folder laid out like ``shared/data``; ``builtin:demo`` (the small sample that
-ships with the package, for ``xlprompt demo`` and tests); or, unset, the Hugging Face hub.
+ships with the package, for ``xlprompt demo`` and tests); or, unset, the default data folder
+(``$XLPROMPT_DATA``, else the per-user one: :mod:`xlprompt.data.home`). Runs never use the network for
+data: ``xlprompt data fetch`` is the one step that does. :func:`load_run_data` first checks that every
+file exists (:func:`xlprompt.data.home.check_run_files`), so a missing file is one line naming the folder
+and the fetch call.
 """
 
 from __future__ import annotations
@@ -42,19 +46,22 @@ def demo_parallel() -> list[ParallelPair]:
     return [ParallelPair(**r) for r in read_jsonl("demo_parallel.jsonl")]
 
 
-def _hub_multinli_pool() -> list[NLIExample]:
-    try:
-        from datasets import load_dataset
+def multinli_pool(data_dir) -> list[NLIExample]:
+    """MultiNLI train from ``data_dir/multinli/train.tsv`` (``xlprompt data fetch --only multinli``); uid
+    ``mnli-train-{idx}``, the ``file_idx`` of the fixed few-shot splits."""
+    from pathlib import Path
 
-        ds = load_dataset("nyu-mll/multi_nli", split="train")
-    except Exception as err:
-        raise DataError(
-            f"could not load MultiNLI train from the Hugging Face hub (nyu-mll/multi_nli): "
-            f"{str(err).splitlines()[0] if str(err) else type(err).__name__}. Offline? Pass --data-dir DIR "
-            "with xnli-fewshot/ (the fixed splits)"
-        ) from None
-    return [NLIExample(r["premise"], r["hypothesis"], int(r["label"]), "en", f"mnli-train-{i}")
-            for i, r in enumerate(ds) if int(r["label"]) in (0, 1, 2)]
+    from xlprompt.data.tsv import read_tsv
+    from xlprompt.languages import parse_label
+
+    examples = []
+    for row in read_tsv(Path(data_dir) / "multinli" / "train.tsv", ("idx", "premise", "hypothesis", "label")):
+        try:
+            label = parse_label(row["label"])
+        except ValueError:
+            raise row.error(f"unknown label {row['label']!r}; allowed: {', '.join(LABELS)}") from None
+        examples.append(NLIExample(row["premise"], row["hypothesis"], label, SOURCE_LANGUAGE, f"mnli-train-{row['idx']}"))
+    return examples
 
 
 def _check_source_language(pairs: list[ParallelPair], path: str) -> None:
@@ -74,34 +81,36 @@ def load_run_data(config: RunConfig, progress: bool = False) -> RunData:
         build_parallel_corpus, load_fewshot_split, load_xnli, read_parallel_jsonl, sample_k_per_class,
     )
 
-    data_dir = config.data_dir
+    from xlprompt.data.home import check_run_files
+
+    root = check_run_files(config)  # every file there, before anything is read (None: builtin:demo)
+    data_dir = config.data_dir if root is None else root
     languages = config.languages()
     notes: list[str] = []
     cap = config.eval_max_per_language
-    if data_dir == DEMO:
+    if config.data_dir == DEMO:
         pool = demo_examples("train", SOURCE_LANGUAGE)
         train = sample_k_per_class(pool, config.shots, config.seed)
         dev = demo_examples("dev", SOURCE_LANGUAGE)
         test = {lang: demo_examples("test", lang)[:cap] for lang in languages}
         notes.append("data: the shipped demo sample (builtin:demo)")
     else:
+        if config.data_dir is None:
+            notes.append(f"data: {root} (the default data folder)")
         if config.train_source == "fixed":
-            if data_dir is None:
-                raise ConfigError("train_source=fixed reads the fixed few-shot splits from --data-dir DIR "
-                                  "(xnli-fewshot/); without a data dir use train_source=sample (hub)")
             train = load_fewshot_split("train", config.shots, SOURCE_LANGUAGE, data_dir)
             dev = load_fewshot_split("dev", config.shots, SOURCE_LANGUAGE, data_dir)
         else:
-            if data_dir is None:
-                pool = _hub_multinli_pool()
-                dev_pool = load_xnli("dev", SOURCE_LANGUAGE, None)
+            dev_pool = load_xnli("dev", SOURCE_LANGUAGE, data_dir)
+            if config.sample_pool == "multinli":
+                pool = multinli_pool(data_dir)
             else:
                 if config.eval_split == "dev":
-                    raise ConfigError("train_source=sample with a local data dir samples train/dev from XNLI "
-                                      "dev (en); evaluating on eval_split=dev would then leak: use eval_split=test")
-                # The English XNLI dev set is the only labelled English pool of a local data dir:
-                # train and dev are disjoint samples of it.
-                dev_pool = load_xnli("dev", SOURCE_LANGUAGE, data_dir)
+                    raise ConfigError("train_source=sample with sample_pool=xnli-dev samples train/dev from XNLI "
+                                      "dev (en); evaluating on eval_split=dev would then leak: use eval_split=test "
+                                      "or sample_pool=multinli")
+                # The English XNLI dev set is then the labelled English pool: train and dev are disjoint
+                # samples of it.
                 pool = dev_pool
             train = sample_k_per_class(pool, config.shots, config.seed)
             chosen = {ex.uid for ex in train}
@@ -110,7 +119,7 @@ def load_run_data(config: RunConfig, progress: bool = False) -> RunData:
         test = {lang: load_xnli(config.eval_split, lang, data_dir, limit=cap) for lang in languages}
     parallel: list[ParallelPair] = []
     if config.method == "mpt" and config.alpha < 1.0:
-        if data_dir == DEMO and config.parallel_source != "file":
+        if config.data_dir == DEMO and config.parallel_source != "file":
             parallel = demo_parallel()
             notes.append(f"parallel corpus: the shipped demo pairs ({len(parallel)})")
         elif config.parallel_source == "file":
@@ -122,15 +131,21 @@ def load_run_data(config: RunConfig, progress: bool = False) -> RunData:
                                 f"{config.parallel_size}; set parallel_size={len(parallel)} or bring more pairs",
                                 config.parallel_file)
             parallel = parallel[: config.parallel_size]
+        elif config.parallel_source == "translate":
+            from xlprompt.data.translated import translated_corpus
+
+            parallel, path, cached = translated_corpus(
+                data_dir, config.translate_model, config.parallel_size, config.parallel_seed,
+                target_languages=TARGET_LANGUAGES, progress=progress,
+            )
+            notes.append(f"parallel corpus: {len(parallel)} English PAWS-X train pairs translated by "
+                         f"{config.translate_model} ({'cached' if cached else 'translated now, cached'} in {path})")
         else:
-            if data_dir is None and config.parallel_source != "translate":
-                raise ConfigError(f"parallel_source={config.parallel_source} reads local files: pass --data-dir "
-                                  "DIR, or use parallel_source=file with parallel_file=PATH")
             parallel = build_parallel_corpus(
                 config.parallel_source, config.parallel_size, config.parallel_seed, data_dir,
-                target_languages=TARGET_LANGUAGES, translate_model=config.translate_model, progress=progress,
+                target_languages=TARGET_LANGUAGES, progress=progress,
             )
-        if config.parallel_source == "xnli-dev" and data_dir != DEMO:
+        if config.parallel_source == "xnli-dev" and config.data_dir != DEMO:
             notes.append("parallel corpus: unlabelled XNLI dev pairs (ablation 'w/o external data')")
     for lang, examples in test.items():
         if not examples:

@@ -1,7 +1,8 @@
-"""``xlprompt data ...``: inspect a data folder and build the external parallel corpus."""
+"""``xlprompt data ...``: fetch and inspect a data folder, and build the external parallel corpus."""
 
 from __future__ import annotations
 
+import sys
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -39,10 +40,45 @@ def data() -> None:
     """Inspect data folders and build the parallel corpus for MPT."""
 
 
+def _default_dir() -> Path:
+    from xlprompt.data.home import default_data_dir
+
+    return default_data_dir().path
+
+
+@data.command("fetch")
+@click.option("--out", type=_DIR, default=None,
+              help="Data folder to fill (default: $XLPROMPT_DATA, else the per-user data folder).")
+@click.option("--only", default=None, metavar="SOURCES",
+              help="Comma-separated sources: fewshot, xnli, pawsx, tatoeba, multinli "
+                   "[default: fewshot,xnli,pawsx,tatoeba].")
+@click.option("--mirror", default=None, metavar="URL",
+              help="Read every download from URL instead of its host (the path is kept).")
+@click.option("--force", is_flag=True, help="Download again even what is already complete.")
+@click.option("--timeout", type=float, default=None,
+              help="Seconds to wait for a connection or a read [default: $XLPROMPT_FETCH_TIMEOUT, else 30].")
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+def fetch(out: Path | None, only: str | None, mirror: str | None, force: bool, timeout: float | None,
+          quiet: bool) -> None:
+    """Download the data sets into a data folder in the layout --data-dir reads (see xlprompt.data.fetch)."""
+    from xlprompt.data.fetch import fetch_data
+
+    out = out or _default_dir()
+    report = fetch_data(out, only=only, mirror=mirror, force=force, timeout=timeout, progress=not quiet,
+                        log=click.echo)
+    for line in report.failed.values():
+        click.echo(f"error: {line}", err=True)
+    if report.failed:
+        sys.exit(2)
+    click.echo(f"data folder {out} is ready ({report.requests} requests, {report.downloaded:,} bytes downloaded)")
+
+
 @data.command("stats")
-@click.option("--data-dir", type=_DIR, required=True, help="Data folder (layout: see xlprompt.data).")
-def stats(data_dir: Path) -> None:
+@click.option("--data-dir", type=_DIR, default=None,
+              help="Data folder (layout: see xlprompt.data) [default: $XLPROMPT_DATA, else the per-user folder].")
+def stats(data_dir: Path | None) -> None:
     """Rows per source, split, language and label of a data folder (validates every file)."""
+    data_dir = data_dir or _default_dir()
     with _warnings_as_lines():
         rows = data_stats(data_dir)
     click.echo(f"data folder: {data_dir}\n")
@@ -55,8 +91,11 @@ def stats(data_dir: Path) -> None:
 @click.option("--size", type=click.IntRange(min=1), default=500, show_default=True,
               help="Number of pairs (the paper: 500).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the pair and language draws.")
-@click.option("--out", type=_FILE, required=True, help="Output JSONL file (written atomically).")
-@click.option("--data-dir", type=_DIR, default=None, help="Data folder (pawsx, tatoeba, xnli-dev, translate).")
+@click.option("--out", type=_FILE, default=None,
+              help="Output JSONL file (written atomically); source=translate also caches it in the data folder, "
+                   "where runs find it (then --out is optional).")
+@click.option("--data-dir", type=_DIR, default=None,
+              help="Data folder [default: $XLPROMPT_DATA, else the per-user folder].")
 @click.option("--file", "file", type=_FILE, default=None,
               help="source=file: a parallel JSONL; source=translate: English pairs as JSONL (premise, hypothesis).")
 @click.option("--model", default=None, help="source=translate: hub name or local folder of a seq2seq MT model.")
@@ -64,22 +103,49 @@ def stats(data_dir: Path) -> None:
               help="Comma-separated target languages.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=16, show_default=True, help="source=translate.")
 @click.option("--num-beams", type=click.IntRange(min=1), default=4, show_default=True, help="source=translate.")
+@click.option("--max-length", type=click.IntRange(min=1), default=256, show_default=True, help="source=translate.")
 @click.option("--device", default=None, help="source=translate: torch device (default: cuda if available).")
 @click.option("--balanced/--iid", default=True, show_default=True,
               help="Spread pairs evenly over the languages, or draw each pair's language independently.")
 def build_parallel(
-    source: str, size: int, seed: int, out: Path, data_dir: Path | None, file: Path | None,
-    model: str | None, languages: str, batch_size: int, num_beams: int, device: str | None,
+    source: str, size: int, seed: int, out: Path | None, data_dir: Path | None, file: Path | None,
+    model: str | None, languages: str, batch_size: int, num_beams: int, max_length: int, device: str | None,
     balanced: bool,
 ) -> None:
-    """Build the external parallel corpus (English pairs, each with one translation) as JSONL."""
-    with _warnings_as_lines():
-        pairs = build_parallel_corpus(
-            source, size=size, seed=seed, data_dir=data_dir, target_languages=languages,
-            file=file, translate_model=model, batch_size=batch_size, num_beams=num_beams,
-            device=device, progress=source == "translate", balanced=balanced,
-        )
-    write_parallel_jsonl(pairs, out)
+    """Build the external parallel corpus (English pairs, each with one translation) as JSONL.
+
+    source=translate without --file: English PAWS-X train pairs (the paper's PAWS-15), cached in
+    DATA_DIR/parallel/ under a key of everything that shapes the corpus: the same file the runs of
+    parallel_source=translate read (see xlprompt.data.translated).
+    """
+    cached_in = None
+    if source == "translate" and file is None:
+        from xlprompt.data.translated import translated_corpus
+        from xlprompt.errors import ConfigError
+
+        if model is None:
+            raise ConfigError("source 'translate' needs a translation model: pass --model NAME_OR_PATH "
+                              "(e.g. facebook/nllb-200-distilled-600M or a local folder)")
+        with _warnings_as_lines():
+            pairs, cached_in, hit = translated_corpus(
+                data_dir or _default_dir(), model, size, seed, target_languages=languages, balanced=balanced,
+                num_beams=num_beams, max_length=max_length, batch_size=batch_size, device=device, progress=True,
+            )
+        click.echo(f"{'reused the cached' if hit else 'cached the'} corpus {cached_in}")
+    else:
+        if out is None:
+            raise click.UsageError("--out FILE is required (except for source=translate, which caches its corpus)")
+        if source in ("pawsx", "tatoeba", "xnli-dev", "translate") and data_dir is None:
+            data_dir = _default_dir()
+        with _warnings_as_lines():
+            pairs = build_parallel_corpus(
+                source, size=size, seed=seed, data_dir=data_dir, target_languages=languages,
+                file=file, translate_model=model, batch_size=batch_size, num_beams=num_beams,
+                max_length=max_length, device=device, progress=source == "translate", balanced=balanced,
+            )
+    if out is not None:
+        write_parallel_jsonl(pairs, out)
+    out = out or cached_in
     how = "languages as in the file" if source == "file" else ("balanced" if balanced else "iid") + " languages"
     click.echo(f"wrote {len(pairs):,} pairs (source {source}, seed {seed}, {how}) to {out}")
     click.echo(_summary(language_counts(pairs), len(pairs)))

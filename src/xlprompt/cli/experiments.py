@@ -27,6 +27,8 @@ from xlprompt.config import parse_overrides
               help="override a config key in every run (wins over the file, variants included)")
 @click.option("--grid", "grids", multiple=True, metavar="KEY=V1,V2",
               help="replace (or add) a grid axis in every group, e.g. --grid seed=1,2")
+@click.option("--data-dir", default=None, help="data folder of every run (as --set data_dir=DIR); default: the "
+              "file's data_dir, else $XLPROMPT_DATA, else the per-user data folder")
 @click.option("--save-weights/--no-save-weights", default=None,
               help="write each run's trained PLM (plm.safetensors); default: the file's save_weights (false)")
 @click.option("--max-runs", type=int, default=None, help="stop after starting this many runs")
@@ -37,7 +39,7 @@ from xlprompt.config import parse_overrides
 @click.option("--dry-run", is_flag=True, help="list the runs and their state, run nothing")
 @click.option("--quiet", is_flag=True, help="no progress bars")
 def sweep_command(sweep_file, store_path, runs_dir, executor, address, num_cpus, cpus_per_run, overrides, grids,
-                  save_weights, max_runs, stale_after, no_retry_failed, dry_run, quiet):
+                  data_dir, save_weights, max_runs, stale_after, no_retry_failed, dry_run, quiet):
     """Run every config of SWEEP_FILE (YAML grid) into a results store; resumable at any moment.
 
     A run is keyed by the hash of its full resolved config: runs already finished in the store are skipped,
@@ -48,8 +50,10 @@ def sweep_command(sweep_file, store_path, runs_dir, executor, address, num_cpus,
     from xlprompt.store import DEFAULT_STALE_AFTER, ResultStore
     from xlprompt.sweep import load_sweep, parse_grid_overrides
 
-    sweep = load_sweep(sweep_file, overrides=parse_overrides(list(overrides)),
-                       grid_overrides=parse_grid_overrides(list(grids)))
+    set_values = parse_overrides(list(overrides))
+    if data_dir is not None:
+        set_values["data_dir"] = data_dir
+    sweep = load_sweep(sweep_file, overrides=set_values, grid_overrides=parse_grid_overrides(list(grids)))
     runs_dir = Path(runs_dir) if runs_dir else default_runs_dir(store_path)
     if dry_run:
         states = {}
@@ -63,6 +67,10 @@ def sweep_command(sweep_file, store_path, runs_dir, executor, address, num_cpus,
                        f"seed={c.seed}  [{labels}]")
         click.echo(f"{len(sweep)} runs")
         return
+    from xlprompt.experiment import check_inputs
+
+    for run in sweep.runs:  # fail fast: every run's data and config checks before any run loads a model
+        check_inputs(run.config)
     kwargs = dict(progress=not quiet, stale_after=stale_after or DEFAULT_STALE_AFTER,
                   retry_failed=not no_retry_failed, max_runs=max_runs)
     if executor == "ray":

@@ -23,7 +23,8 @@ def _show_config_help(ctx, _param, value):
 @click.option("--model", default="xlm-roberta-base", show_default=True,
               help="hub name or path of a masked LM, or random:xlm-roberta-base / random:tiny")
 @click.option("--tokenizer", default=None, help="tokenizer hub name or path (e.g. ../shared/tokenizers/xlm-roberta)")
-@click.option("--data-dir", default=None, help="folder laid out like shared/data (unset: Hugging Face hub)")
+@click.option("--data-dir", default=None, help="data folder (`xlprompt data fetch` fills it; unset: $XLPROMPT_DATA, "
+              "else the per-user data folder), or builtin:demo")
 @click.option("--out", "out", type=click.Path(file_okay=False), required=True,
               help="run directory (resumed if it holds an unfinished run of the same config)")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="any config key (see --help-config)")
@@ -62,9 +63,9 @@ def demo_command(method, epochs, out):
         results = run_experiment(config, run_dir, progress=True, log=click.echo)
         click.echo(format_results_table(results))
     click.echo(
-        "\nA real run (pre-trained XLM-R from the hub, the paper's data):\n"
-        "  xlprompt run --method mpt --shots 16 --seed 1 --model xlm-roberta-base "
-        "--data-dir ../shared/data --out runs/mpt-k16-s1"
+        "\nA real run (pre-trained XLM-R from the hub, the paper's data; fetch the data once):\n"
+        "  xlprompt data fetch\n"
+        "  xlprompt run --method mpt --shots 16 --seed 1 --model xlm-roberta-base --out runs/mpt-k16-s1"
     )
 
 

@@ -1,6 +1,7 @@
 """The data layer: XNLI, the few-shot splits, the external parallel corpus, and their file formats.
 
-A data folder (``--data-dir DIR``, e.g. ``../shared/data``) has this layout; every file is UTF-8
+A data folder (``--data-dir DIR``; without it ``$XLPROMPT_DATA`` or the per-user data folder, see
+:mod:`xlprompt.data.home`; ``xlprompt data fetch`` fills it, see :mod:`xlprompt.data.fetch`) has this layout; every file is UTF-8
 (TSV: one header line, no quoting, rows split on ``\\n`` only; see :mod:`xlprompt.data.tsv`)::
 
     xnli/{dev,test}/{lang}.tsv                          idx, premise, hypothesis, label, genre
@@ -9,7 +10,10 @@ A data folder (``--data-dir DIR``, e.g. ``../shared/data``) has this layout; eve
     xnli-fewshot/dev/en/dev_split,{k}.jsonl             lang, sentence1, sentence2, gold, pairID
     xnli-fewshot/dev/rest/dev_split,{lang},{k}.jsonl
     pawsx/{dev,test}/{lang}.tsv                         idx, id, sentence1, sentence2, label
+    pawsx/train/en.tsv                                  idx, id, sentence1, sentence2, label (English train)
     tatoeba/{xx}-en.tsv                                 idx, {xx}, en
+    multinli/train.tsv                                  idx, premise, hypothesis, label, genre, pairID (optional)
+    parallel/translate-{key}.jsonl                      cached machine-translated corpora (xlprompt.data.translated)
 
 uids: ``xnli-{dev|test}-{idx}`` (XNLI), ``mnli-train-{file_idx}`` and ``xnli-dev-pair{pairID}``
 (few-shot train/dev): the same item has the same uid in every language.

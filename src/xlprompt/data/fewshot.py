@@ -1,6 +1,6 @@
 """Few-shot training data: the fixed splits of Zhao & Schütze (2021) and a seeded k-per-class sampler.
 
-Fixed splits (local only; they are not on the Hugging Face hub), under ``DATA_DIR/xnli-fewshot/``:
+Fixed splits (local only; ``xlprompt data fetch --only fewshot`` downloads them), under ``DATA_DIR/xnli-fewshot/``:
 
 * ``train/en/train_split,{k}.jsonl`` and ``train/rest/train_split,{lang},{k}.jsonl``: k examples per
   class from MultiNLI train (English) and their XNLI-MT translations; uid ``mnli-train-{file_idx}``,
@@ -72,8 +72,8 @@ def load_fewshot_split(
     naming the file and lines, so that results stay comparable with the published splits.
 
     Raises :class:`ConfigError` for an unknown split, language or ``k`` (not in :data:`FEWSHOT_KS`),
-    and :class:`DataError` when ``data_dir`` is not given (the splits are not on the hub), or the
-    file is malformed: bad JSON, a missing field, a ``lang`` field that does not match ``lang``, an
+    and :class:`DataError` when the file is missing (without ``data_dir``: in the default data folder) or
+    malformed: bad JSON, a missing field, a ``lang`` field that does not match ``lang``, an
     unknown label, a text that is not a string, a repeated id, or a class count other than ``k``.
     """
     if split not in FEWSHOT_SPLITS:
@@ -83,12 +83,10 @@ def load_fewshot_split(
             f"no fixed few-shot split with k={k!r} per class. Allowed k: {', '.join(map(str, FEWSHOT_KS))}"
         )
     check_language(lang)
-    if data_dir is None:
-        raise DataError(
-            "the fixed few-shot splits (Zhao & Schütze, 2021) are not on the Hugging Face hub; pass "
-            f"--data-dir DIR with xnli-fewshot/{split}/en/{split}_split,{k}.jsonl "
-            f"(and {split}/rest/{split}_split,{{lang}},{k}.jsonl for other languages)"
-        )
+    if data_dir is None:  # the default data folder (xlprompt data fetch --only fewshot fills it)
+        from xlprompt.data.home import resolve_data_dir
+
+        data_dir = resolve_data_dir(None)
     path = fewshot_path(data_dir, split, k, lang)
     id_field = _ID_FIELD[split]
     rows = read_jsonl(path, ("lang", "sentence1", "sentence2", "gold", id_field))

@@ -12,12 +12,12 @@ of these sources (``DATA_DIR`` is ``data_dir``, see :mod:`xlprompt.data`):
     in xx and in en). For each pair of the corpus a target language is drawn uniformly among the
     targets that still have unused pairs, then the next pair of that language is taken.
 ``xnli-dev``
-    Unlabelled XNLI **dev** pairs (``xnli/dev``, or the hub without ``data_dir``): English plus the
+    Unlabelled XNLI **dev** pairs (``xnli/dev``): English plus the
     same ``idx`` in a random target language. Never the test split. (The "w/o external data"
     ablation.)
 ``translate``
     English pairs (``english_pairs``, or a JSONL ``file`` with fields ``premise``/``hypothesis``,
-    or else PAWS-X English from ``data_dir``) machine-translated into a random target language by
+    or else the English PAWS-X **train** set ``pawsx/train/en.tsv``, as in the paper) machine-translated into a random target language by
     ``translate_model`` (see :mod:`xlprompt.data.translate`).
 ``file``
     A JSONL parallel corpus in the format of :func:`write_parallel_jsonl`; pairs whose target
@@ -220,10 +220,10 @@ def _select_units(
 
 
 def _need_dir(data_dir: str | Path | None, source: str) -> Path:
-    if data_dir is None:
-        layout = {"pawsx": "pawsx/{dev,test}/{lang}.tsv", "tatoeba": "tatoeba/{xx}-en.tsv"}[source]
-        raise DataError(f"the '{source}' source is read from local files: pass --data-dir DIR with {layout}")
-    return Path(data_dir)
+    """``data_dir``, or the default data folder (:mod:`xlprompt.data.home`) when it is ``None``."""
+    from xlprompt.data.home import resolve_data_dir
+
+    return resolve_data_dir(data_dir)
 
 
 def _nonempty(row: Row, column: str) -> str:
@@ -368,15 +368,12 @@ def _english_units(
             uid = row.get("uid") or f"line-{row.line}"
             units.append(_Unit(str(uid), _nonempty(row, "premise"), _nonempty(row, "hypothesis")))
         return units
-    if data_dir is None:
-        raise DataError(
-            "the 'translate' source needs English pairs: pass --data-dir DIR (uses pawsx/{dev,test}/en.tsv) "
-            "or --file FILE (JSONL with fields premise, hypothesis)"
-        )
+    # The paper samples its pairs from the English PAWS-X *train* set (pawsx/train/en.tsv, written by
+    # `xlprompt data fetch --only pawsx`); without data_dir, from the default data folder.
     units = []
-    for split in _PAWSX_SPLITS:
-        for idx, (premise, hypothesis) in sorted(_pawsx_file(Path(data_dir), split, SOURCE_LANGUAGE).items()):
-            units.append(_Unit(f"pawsx-{split}-{idx}", premise, hypothesis))
+    root = _need_dir(data_dir, "translate")
+    for idx, (premise, hypothesis) in sorted(_pawsx_file(root, "train", SOURCE_LANGUAGE).items()):
+        units.append(_Unit(f"pawsx-train-{idx}", premise, hypothesis))
     return units
 
 

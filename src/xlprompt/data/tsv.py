@@ -59,7 +59,8 @@ def _read_bytes(path: Path, what: str) -> bytes:
     if not path.exists():
         parent = path.parent
         hint = "" if parent.is_dir() else f" (the folder {parent} does not exist either)"
-        raise DataError(f"{what} not found{hint}; check --data-dir and the file layout", path)
+        raise DataError(f"{what} not found{hint}; check --data-dir and the file layout "
+                        "(`xlprompt data fetch` fills a data folder)", path)
     if path.is_dir():
         raise DataError(f"expected a {what}, found a directory", path)
     try:

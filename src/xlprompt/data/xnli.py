@@ -1,4 +1,4 @@
-"""XNLI 1.0 dev and test sets (15 languages), from a local data folder or the Hugging Face hub.
+"""XNLI 1.0 dev and test sets (15 languages), from a local data folder.
 
 Local layout: ``DATA_DIR/xnli/{dev,test}/{lang}.tsv`` with columns ``idx, premise, hypothesis,
 label`` (``genre`` and any other columns are ignored), read by :func:`xlprompt.data.tsv.read_tsv`.
@@ -6,9 +6,8 @@ Labels are the names in :data:`xlprompt.languages.LABELS` or their indices ``0``
 
 Every example gets the uid ``xnli-{split}-{idx}``: the XNLI files are 15-way parallel by ``idx``,
 so the same uid names the same item (in translation) in every language. Without a data folder the
-examples come from the hub dataset ``facebook/xnli`` (split ``validation`` or ``test``), where the
-row number plays the role of ``idx``; its labels (0 entailment, 1 neutral, 2 contradiction) are in
-the order of ``LABELS``.
+default one is read (:func:`xlprompt.data.home.default_data_dir`); runs never use the network:
+``xlprompt data fetch --only xnli`` writes these files from the official XNLI 1.0 release.
 """
 
 from __future__ import annotations
@@ -20,13 +19,11 @@ from xlprompt.data.tsv import Row, read_tsv
 from xlprompt.errors import ConfigError, DataError
 from xlprompt.languages import LABELS, check_language, parse_label
 
-__all__ = ["XNLI_SPLITS", "HUB_DATASET", "load_xnli", "normalize_split", "xnli_path"]
+__all__ = ["XNLI_SPLITS", "load_xnli", "normalize_split", "xnli_path"]
 
 #: The XNLI splits this package evaluates on. ``validation`` (the hub's name) is accepted for ``dev``.
 XNLI_SPLITS: tuple[str, ...] = ("dev", "test")
 _SPLIT_ALIASES = {"dev": "dev", "validation": "dev", "test": "test"}
-_HUB_SPLITS = {"dev": "validation", "test": "test"}
-HUB_DATASET = "facebook/xnli"
 REQUIRED_COLUMNS: tuple[str, ...] = ("idx", "premise", "hypothesis", "label")
 
 
@@ -54,22 +51,20 @@ def load_xnli(
     """Load XNLI ``split`` (``dev``/``validation`` or ``test``) in language ``lang``.
 
     Examples are returned in ``idx`` order with uid ``xnli-{dev|test}-{idx}``; ``limit`` keeps the
-    first ``limit`` of them (the same items in every language). With ``data_dir`` the data come
-    from ``data_dir/xnli/{split}/{lang}.tsv``; without it, from the hub (``facebook/xnli``), which
-    needs network access or a warm cache.
+    first ``limit`` of them (the same items in every language). The data come from
+    ``data_dir/xnli/{split}/{lang}.tsv``; without ``data_dir``, from the default data folder.
 
     Raises :class:`ConfigError` for an unknown split or language or a bad ``limit``, and
     :class:`DataError` (naming file and line) for a malformed file, an unknown label, a bad or
-    repeated ``idx``, an empty text or a file without rows; and when the hub cannot be reached.
+    repeated ``idx``, an empty text or a file without rows.
     """
     split = normalize_split(split)
     check_language(lang)
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
         raise ConfigError(f"limit must be a positive integer or None, got {limit!r}")
-    if data_dir is None:
-        examples = _load_from_hub(split, lang)
-    else:
-        examples = _load_from_tsv(xnli_path(data_dir, split, lang), split, lang)
+    from xlprompt.data.home import resolve_data_dir
+
+    examples = _load_from_tsv(xnli_path(resolve_data_dir(data_dir), split, lang), split, lang)
     return examples if limit is None else examples[:limit]
 
 
@@ -117,37 +112,3 @@ def _label(row: Row) -> int:
         raise row.error(
             f"unknown label {value!r}; allowed: {', '.join(LABELS)} (or 0, 1, 2 in that order)"
         ) from None
-
-
-def _load_from_hub(split: str, lang: str) -> list[NLIExample]:
-    """Load from ``facebook/xnli``; any failure (offline, missing cache...) becomes a DataError."""
-    hint = f"Offline? Pass --data-dir DIR with xnli/{{dev,test}}/{lang}.tsv"
-    try:
-        import datasets  # heavy: imported only when the hub is used
-
-        table = datasets.load_dataset(HUB_DATASET, lang, split=_HUB_SPLITS[split])
-        premises, hypotheses, labels = table["premise"], table["hypothesis"], table["label"]
-    except Exception as err:  # noqa: BLE001 - any hub failure has the same fix
-        raise DataError(
-            f"could not load XNLI '{lang}' from the Hugging Face hub ({HUB_DATASET}): "
-            f"{_short_reason(err)}. {hint}"
-        ) from None
-    examples = []
-    for idx, (premise, hypothesis, label) in enumerate(zip(premises, hypotheses, labels)):
-        if not (isinstance(label, int) and 0 <= label < len(LABELS)):
-            raise DataError(
-                f"{HUB_DATASET} '{lang}' {_HUB_SPLITS[split]} row {idx} has label {label!r}, "
-                f"expected 0..{len(LABELS) - 1}. {hint}"
-            )
-        examples.append(NLIExample(premise, hypothesis, label, lang, f"xnli-{split}-{idx}"))
-    if not examples:
-        raise DataError(f"{HUB_DATASET} '{lang}' {_HUB_SPLITS[split]} is empty. {hint}")
-    return examples
-
-
-def _short_reason(err: BaseException) -> str:
-    """The first line of an exception message, at most 200 characters, with its type."""
-    text = str(err).strip().splitlines()[0] if str(err).strip() else ""
-    if len(text) > 200:
-        text = text[:197] + "..."
-    return f"{type(err).__name__}: {text}" if text else type(err).__name__

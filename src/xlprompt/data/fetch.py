@@ -1,0 +1,704 @@
+"""``xlprompt data fetch``: build a data folder, in the layout ``--data-dir`` reads, from public sources.
+
+Every source is a plain HTTP(S) download read with the standard library (:mod:`urllib`); none uses
+the Hugging Face hub, so ``fetch`` needs no extra package, works behind ``--mirror`` and resumes.
+
+==========  ==============================================================  ==================================
+source      where from (pinned)                                             verified by
+==========  ==============================================================  ==================================
+fewshot     mprompting/xlmrprompt @ 39aed8fa, ``common_datasets/{train,dev}``  SHA-256 and size of all 270 files
+            (raw.githubusercontent.com), written verbatim to ``xnli-fewshot/``  (``resources/xlmrprompt_fewshot_sha256.txt``)
+xnli        the official XNLI 1.0 archive, dl.fbaipublicfiles.com/XNLI/      rows per split, language and label:
+            XNLI-1.0.zip (``xnli.{dev,test}.tsv``) → ``xnli/{dev,test}/``     2,490 (830 each) / 5,010 (1,670 each)
+pawsx       the official PAWS-X archive, storage.googleapis.com/paws/pawsx/  rows: dev 2,000 and test 2,000 per
+            x-final.tar.gz → ``pawsx/{dev,test}/{lang}.tsv`` and              language (7), English train 49,401
+            ``pawsx/train/en.tsv`` (the English train set the paper samples)
+tatoeba     facebookresearch/LASER @ 74bc6ae7, ``data/tatoeba/v1/``          rows per language (ar ... 1,000,
+            ``tatoeba.{xxx}-eng.{xxx,eng}`` → ``tatoeba/{xx}-en.tsv``          sw 390, th 548), both sides equal
+multinli    the official MultiNLI 1.0 archive, cims.nyu.edu/~sbowman/         392,702 rows, all labelled
+(optional)  multinli/multinli_1.0.zip → ``multinli/train.tsv``               (for ``sample_pool=multinli``)
+==========  ==============================================================  ==================================
+
+Why the official archives for XNLI and PAWS-X rather than the hub datasets ``facebook/xnli`` and
+``google-research-datasets/paws-x``: they are the releases the papers cite, they hold every column the
+layout needs (the XNLI genre, the PAWS-X ids), they are single files that resume with HTTP ``Range``
+and can be mirrored like any other URL, and reading them needs neither ``datasets`` nor the hub cache.
+
+Downloads (:class:`Fetcher`):
+
+* streamed with a tqdm bar into ``OUT/.partial/<host>/<path>``; a file there is never used until it
+  has its full size and its SHA-256 (where pinned) or its content facts check out;
+* resumable: a second call sends ``Range: bytes=N-`` for a partial file of N bytes and appends (a
+  server that ignores ``Range`` answers 200 and the file restarts);
+* idempotent: each source first checks the files already in ``OUT`` (SHA-256 or content facts) and
+  downloads nothing when they are complete (``--force`` downloads again);
+* a failure is one line naming the URL and the fix: offline / unreachable, HTTP error, a download that
+  broke off (run again to resume), wrong size, SHA-256 mismatch or unreadable archive (the partial file
+  is deleted). The other sources are still tried; ``fetch`` reports every failure.
+* ``--mirror URL`` replaces the scheme and host of every download and keeps its path (prefixed by the
+  mirror's own path, if any): ``https://raw.githubusercontent.com/mprompting/...`` becomes
+  ``URL/mprompting/...``.
+* ``--timeout`` (or ``$XLPROMPT_FETCH_TIMEOUT``; default 30 s) bounds connecting and every read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import io
+import json
+import os
+import shutil
+import tarfile
+import urllib.error
+import urllib.request
+import zipfile
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+from urllib.parse import quote, urlsplit, urlunsplit
+
+from xlprompt.data.tsv import read_tsv
+from xlprompt.errors import ConfigError, DataError
+from xlprompt.languages import LABELS, SOURCE_LANGUAGE, TARGET_LANGUAGES, XNLI_LANGUAGES
+
+__all__ = [
+    "FetchError", "Fetcher", "Source", "SOURCES", "DEFAULT_SOURCES", "DEFAULT_TIMEOUT", "TIMEOUT_ENV",
+    "fetch_data", "apply_mirror", "fewshot_pins", "FetchReport",
+]
+
+DEFAULT_TIMEOUT = 30.0
+TIMEOUT_ENV = "XLPROMPT_FETCH_TIMEOUT"
+PARTIAL = ".partial"
+_CHUNK = 1 << 16
+
+XLMRPROMPT_COMMIT = "39aed8fa0bbb934a2ef60569c016f25bcb66c387"
+FEWSHOT_BASE = f"https://raw.githubusercontent.com/mprompting/xlmrprompt/{XLMRPROMPT_COMMIT}/common_datasets"
+LASER_COMMIT = "74bc6ae7ffb7cba670fe0f428d0ede9f666fb821"
+TATOEBA_BASE = f"https://raw.githubusercontent.com/facebookresearch/LASER/{LASER_COMMIT}/data/tatoeba/v1"
+XNLI_URL = "https://dl.fbaipublicfiles.com/XNLI/XNLI-1.0.zip"
+PAWSX_URL = "https://storage.googleapis.com/paws/pawsx/x-final.tar.gz"
+MULTINLI_URL = "https://cims.nyu.edu/~sbowman/multinli/multinli_1.0.zip"
+
+#: LASER's Tatoeba file codes (ISO 639-3) of the 14 non-English XNLI languages (zh: Mandarin, cmn).
+TATOEBA_CODES: dict[str, str] = {
+    "ar": "ara", "bg": "bul", "de": "deu", "el": "ell", "es": "spa", "fr": "fra", "hi": "hin", "ru": "rus",
+    "sw": "swh", "th": "tha", "tr": "tur", "ur": "urd", "vi": "vie", "zh": "cmn",
+}
+#: Rows of each LASER Tatoeba v1 test file (the LASER README; ../shared/data/tatoeba/README.md).
+TATOEBA_ROWS: dict[str, int] = {**dict.fromkeys(TARGET_LANGUAGES, 1000), "sw": 390, "th": 548}
+PAWSX_LANGS: tuple[str, ...] = ("en", "de", "es", "fr", "ja", "ko", "zh")
+
+
+class FetchError(DataError):
+    """A download or check that failed; one line naming the URL (or file) and the fix."""
+
+
+# -- downloads ------------------------------------------------------------------------------------
+
+
+def apply_mirror(url: str, mirror: str | None) -> str:
+    """``url`` with the scheme and host of ``mirror`` (and its path as a prefix); unchanged without one."""
+    if not mirror:
+        return url
+    m = urlsplit(mirror)
+    if m.scheme not in ("http", "https") or not m.netloc:
+        raise ConfigError(f"--mirror '{mirror}' must be an http:// or https:// URL with a host (e.g. "
+                          "http://mirror.example.org/data)")
+    u = urlsplit(url)
+    return urlunsplit((m.scheme, m.netloc, m.path.rstrip("/") + u.path, u.query, ""))
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _reason(err: BaseException) -> str:
+    inner = getattr(err, "reason", None)
+    text = str(inner if inner is not None else err).strip().splitlines()
+    text = text[0][:160] if text else ""
+    return f"{type(inner if isinstance(inner, BaseException) else err).__name__}: {text}" if text else type(err).__name__
+
+
+@dataclass
+class Fetcher:
+    """Streams URLs into ``out/.partial`` with resume, then verifies and moves them into place."""
+
+    out: Path
+    mirror: str | None = None
+    timeout: float = DEFAULT_TIMEOUT
+    progress: bool = True
+    requests: int = 0  # HTTP requests sent (tests count them)
+    downloaded: int = 0  # bytes received
+
+    def url(self, url: str) -> str:
+        return apply_mirror(url, self.mirror)
+
+    def partial_path(self, url: str) -> Path:
+        parts = urlsplit(url)
+        return self.out / PARTIAL / parts.netloc.replace(":", "_") / PurePosixPath(parts.path.lstrip("/"))
+
+    def download(self, url: str, dest: Path, sha256: str | None = None, size: int | None = None,
+                 bar: Any = None) -> Path:
+        """Download ``url`` (through the mirror) to ``dest``, verified; resume a partial file; return ``dest``."""
+        real = self.url(url)
+        part = self.partial_path(url)
+        part.parent.mkdir(parents=True, exist_ok=True)
+        have = part.stat().st_size if part.is_file() else 0
+        if size is not None and have > size:
+            part.unlink()
+            have = 0
+        if size is None or have < size:
+            self._stream(real, part, have, size, bar)
+        elif bar is not None:
+            bar.update(have)
+        got = part.stat().st_size
+        if size is not None and got != size:
+            part.unlink()
+            raise FetchError(f"{real}: wrong size ({got:,} bytes, expected {size:,}); the partial file was deleted: "
+                             "run the same command again, or check that --mirror serves the original files")
+        if sha256 is not None:
+            actual = _sha256(part)
+            if actual != sha256:
+                part.unlink()
+                raise FetchError(f"{real}: corrupt, SHA-256 {actual[:16]}... is not the pinned {sha256[:16]}...; "
+                                 "the file was deleted: run the same command again, or check --mirror")
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(part, dest)
+        return dest
+
+    def _open(self, real: str, have: int):
+        headers = {"User-Agent": "xlprompt-data-fetch", "Accept-Encoding": "identity"}
+        if have:
+            headers["Range"] = f"bytes={have}-"
+        self.requests += 1
+        try:
+            return urllib.request.urlopen(urllib.request.Request(real, headers=headers), timeout=self.timeout)
+        except urllib.error.HTTPError as err:
+            if err.code == 416 and have:
+                return None
+            fix = ("the file is not there: check --mirror and its paths" if err.code in (403, 404, 410)
+                   else "the server failed: try again later or pass --mirror URL")
+            raise FetchError(f"{real}: HTTP {err.code} {err.reason}; {fix}") from None
+        except (urllib.error.URLError, OSError, http.client.HTTPException) as err:
+            raise FetchError(
+                f"{real}: cannot connect ({_reason(err)}); offline? run `xlprompt data fetch` on a machine with "
+                "internet (then copy the folder), pass --mirror URL, or raise --timeout"
+            ) from None
+
+    def _stream(self, real: str, part: Path, have: int, size: int | None, bar: Any) -> None:
+        response = self._open(real, have)
+        if response is None:  # 416: the partial file cannot be continued; start again
+            part.unlink()
+            have = 0
+            response = self._open(real, 0)
+        own_bar = None
+        with response:
+            resumed = have > 0 and response.status == 206
+            if have and not resumed:
+                have = 0  # the server sent the whole file
+            length = response.headers.get("Content-Length")
+            total = have + int(length) if length and length.isdigit() else size
+            if size is not None and total is not None and total != size:
+                raise FetchError(f"{real}: wrong size ({total:,} bytes announced, expected {size:,}); check that "
+                                 "--mirror serves the original files")
+            if bar is None and self.progress:
+                from tqdm.auto import tqdm
+
+                own_bar = bar = tqdm(total=total, initial=have, unit="B", unit_scale=True, unit_divisor=1024,
+                                     desc=PurePosixPath(urlsplit(real).path).name[:40], leave=False)
+            elif bar is not None and have:
+                bar.update(have)
+            received = have
+            try:
+                with open(part, "ab" if resumed else "wb") as handle:
+                    while True:
+                        chunk = response.read(_CHUNK)
+                        if not chunk:
+                            break
+                        handle.write(chunk)
+                        received += len(chunk)
+                        self.downloaded += len(chunk)
+                        if bar is not None:
+                            bar.update(len(chunk))
+            except (OSError, http.client.HTTPException) as err:
+                raise FetchError(f"{real}: the download broke off after {received:,} bytes ({_reason(err)}); run "
+                                 "the same command again to resume it") from None
+            finally:
+                if own_bar is not None:
+                    own_bar.close()
+        if total is not None and received < total:
+            raise FetchError(f"{real}: the download broke off after {received:,} of {total:,} bytes; run the same "
+                             "command again to resume it")
+
+
+# -- writing the layout ---------------------------------------------------------------------------
+
+
+def _clean(text: str) -> str:
+    """A text as one TSV field: tabs and line breaks become spaces (the layout has no quoting)."""
+    return text.replace("\t", " ").replace("\r", " ").replace("\n", " ")
+
+
+def _write_tsv(path: Path, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    """Write a headed TSV atomically (``\\t``/``\\n``, no quoting, UTF-8)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    with open(tmp, "w", encoding="utf-8", newline="\n") as handle:
+        handle.write("\t".join(header) + "\n")
+        for row in rows:
+            handle.write("\t".join(_clean(str(v)) for v in row) + "\n")
+    os.replace(tmp, path)
+
+
+def _split_tsv(data: bytes, where: str) -> tuple[list[str], list[list[str]]]:
+    """Header and rows of an unquoted TSV (rows split on ``\\n`` only)."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise FetchError(f"{where}: not UTF-8 ({err.reason} at byte {err.start}); the archive is corrupt: delete "
+                         "it and run again") from None
+    lines = [line[:-1] if line.endswith("\r") else line for line in text.split("\n")]
+    while lines and lines[-1] == "":
+        lines.pop()
+    if not lines:
+        raise FetchError(f"{where}: empty file in the archive; run again with --force")
+    return lines[0].split("\t"), [line.split("\t") for line in lines[1:]]
+
+
+def _columns(header: list[str], names: Sequence[str], where: str) -> list[int]:
+    missing = [n for n in names if n not in header]
+    if missing:
+        raise FetchError(f"{where}: columns {', '.join(missing)} missing (header: {', '.join(header[:12])}); this is "
+                         "not the expected release: check --mirror")
+    return [header.index(n) for n in names]
+
+
+# -- sources --------------------------------------------------------------------------------------
+
+
+@dataclass
+class Source:
+    """One data source: where it comes from, what it writes under ``OUT`` and how that is checked."""
+
+    name: str
+    description: str
+
+    def urls(self) -> list[str]:
+        raise NotImplementedError
+
+    def check(self, out: Path) -> str | None:
+        """``None`` when ``out`` already holds this source complete and valid, else what is missing or wrong."""
+        raise NotImplementedError
+
+    def fetch(self, fetcher: Fetcher) -> None:
+        raise NotImplementedError
+
+    def _archive(self, fetcher: Fetcher, url: str) -> Path:
+        """Download an archive whose bytes are not pinned (checked later by content facts).
+
+        It lands next to its partial file as ``NAME.complete`` (full size reached) and is deleted once
+        converted, or when it proves corrupt; a stale one from an interrupted conversion is replaced.
+        """
+        dest = fetcher.partial_path(url).with_name(fetcher.partial_path(url).name + ".complete")
+        dest.unlink(missing_ok=True)
+        return fetcher.download(url, dest)
+
+
+def fewshot_pins() -> list[tuple[str, int, str]]:
+    """``(sha256, size, path under common_datasets/)`` of every pinned few-shot file."""
+    from importlib import resources
+
+    text = resources.files("xlprompt.resources").joinpath("xlmrprompt_fewshot_sha256.txt").read_text("utf-8")
+    pins = []
+    for line in text.split("\n"):
+        if line.strip():
+            sha, size, path = line.split(" ", 2)
+            pins.append((sha, int(size), path))
+    return pins
+
+
+@dataclass
+class PinnedFiles(Source):
+    """Files downloaded verbatim and checked by SHA-256 and size (the few-shot splits)."""
+
+    base_url: str = FEWSHOT_BASE
+    folder: str = "xnli-fewshot"
+    pins: list[tuple[str, int, str]] = field(default_factory=list)
+
+    def file_url(self, rel: str) -> str:
+        return f"{self.base_url}/{quote(rel, safe='/,')}"
+
+    def urls(self) -> list[str]:
+        return [self.file_url(rel) for _, _, rel in self.pins]
+
+    def _bad(self, out: Path) -> list[tuple[str, int, str]]:
+        bad = []
+        for sha, size, rel in self.pins:
+            path = out / self.folder / rel
+            if not path.is_file() or path.stat().st_size != size or _sha256(path) != sha:
+                bad.append((sha, size, rel))
+        return bad
+
+    def check(self, out: Path) -> str | None:
+        bad = self._bad(out)
+        return None if not bad else f"{len(bad)} of {len(self.pins)} files missing or changed ({bad[0][2]}, ...)"
+
+    def fetch(self, fetcher: Fetcher) -> None:
+        todo = self._bad(fetcher.out)
+        bar = None
+        if fetcher.progress:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=sum(size for _, size, _ in todo), unit="B", unit_scale=True, unit_divisor=1024,
+                       desc=f"{self.name} ({len(todo)} files)")
+        try:
+            for sha, size, rel in todo:
+                fetcher.download(self.file_url(rel), fetcher.out / self.folder / rel, sha, size, bar)
+        finally:
+            if bar is not None:
+                bar.close()
+
+
+@dataclass
+class XnliArchive(Source):
+    """XNLI 1.0 (``XNLI-1.0/xnli.{dev,test}.tsv`` in the official zip) → ``xnli/{dev,test}/{lang}.tsv``.
+
+    ``idx`` is the row number within the language, in file order (as XTREME's conversion numbers
+    them), so the files are 15-way parallel by ``idx``. ``gold_label`` gives the label
+    (``contradictory`` is read as contradiction), ``sentence1``/``sentence2`` the texts.
+    """
+
+    url: str = XNLI_URL
+    rows: dict[str, int] = field(default_factory=lambda: {"dev": 2490, "test": 5010})
+    languages: tuple[str, ...] = XNLI_LANGUAGES
+
+    def urls(self) -> list[str]:
+        return [self.url]
+
+    def check(self, out: Path) -> str | None:
+        from xlprompt.data.xnli import load_xnli
+
+        for split, n in self.rows.items():
+            for lang in self.languages:
+                path = out / "xnli" / split / f"{lang}.tsv"
+                if not path.is_file():
+                    return f"{path} is missing"
+                try:
+                    labels = [e.label for e in load_xnli(split, lang, out)]
+                except DataError as err:
+                    return str(err)
+                expected = [n // 3] * 3
+                found = [labels.count(i) for i in range(3)]
+                if len(labels) != n or found != expected:
+                    return f"{path}: {len(labels)} rows with labels {found}, expected {n} rows, {expected}"
+        return None
+
+    def fetch(self, fetcher: Fetcher) -> None:
+        archive = self._archive(fetcher, self.url)
+        real = fetcher.url(self.url)
+        try:
+            with zipfile.ZipFile(archive) as zf:
+                members = {PurePosixPath(n).name: n for n in zf.namelist()}
+                tables = {}
+                for split in self.rows:
+                    name = f"xnli.{split}.tsv"
+                    if name not in members:
+                        raise FetchError(f"{real}: the archive has no {name}; not the XNLI 1.0 release: check --mirror")
+                    tables[split] = zf.read(members[name])
+        except (zipfile.BadZipFile, OSError, EOFError) as err:
+            archive.unlink(missing_ok=True)
+            raise FetchError(f"{real}: corrupt archive ({_reason(err)}); it was deleted: run the same command again")
+        for split, data in tables.items():
+            header, rows = _split_tsv(data, f"{real}: xnli.{split}.tsv")
+            lang_i, label_i, s1_i, s2_i, genre_i = _columns(
+                header, ("language", "gold_label", "sentence1", "sentence2", "genre"), f"{real}: xnli.{split}.tsv")
+            by_lang: dict[str, list] = {}
+            for number, fields in enumerate(rows, start=2):
+                if len(fields) != len(header):
+                    raise FetchError(f"{real}: xnli.{split}.tsv line {number} has {len(fields)} fields, expected "
+                                     f"{len(header)}; the archive is corrupt: run again with --force")
+                label = "contradiction" if fields[label_i] == "contradictory" else fields[label_i]
+                by_lang.setdefault(fields[lang_i], []).append(
+                    (fields[s1_i].strip(), fields[s2_i].strip(), label, fields[genre_i]))
+            for lang in self.languages:
+                items = by_lang.get(lang, [])
+                path = fetcher.out / "xnli" / split / f"{lang}.tsv"
+                _write_tsv(path, ("idx", "premise", "hypothesis", "label", "genre"),
+                           ((i, *item) for i, item in enumerate(items)))
+        problem = self.check(fetcher.out)
+        if problem is not None:
+            raise FetchError(f"{real}: the converted files fail the content check ({problem}); check --mirror")
+        archive.unlink(missing_ok=True)
+
+
+@dataclass
+class PawsxArchive(Source):
+    """PAWS-X (``x-final/{lang}/{dev_2k,test_2k}.tsv`` and ``x-final/en/train.tsv``) → ``pawsx/``.
+
+    ``idx`` is the row number in the file, so that rows with the same ``idx`` are the same pair in
+    every language (the release's files are aligned row by row); ``id`` is kept.
+    """
+
+    url: str = PAWSX_URL
+    rows: dict[str, int] = field(default_factory=lambda: {"dev": 2000, "test": 2000})
+    train_rows: int = 49401
+    languages: tuple[str, ...] = PAWSX_LANGS
+
+    _FILES = {"dev": "dev_2k.tsv", "test": "test_2k.tsv", "train": "train.tsv"}
+
+    def urls(self) -> list[str]:
+        return [self.url]
+
+    def _expected(self) -> list[tuple[str, str, int]]:
+        items = [(split, lang, n) for split, n in self.rows.items() for lang in self.languages]
+        return items + [("train", SOURCE_LANGUAGE, self.train_rows)]
+
+    def check(self, out: Path) -> str | None:
+        for split, lang, n in self._expected():
+            path = out / "pawsx" / split / f"{lang}.tsv"
+            if not path.is_file():
+                return f"{path} is missing"
+            try:
+                found = len(read_tsv(path, ("idx", "id", "sentence1", "sentence2", "label")))
+            except DataError as err:
+                return str(err)
+            if found != n:
+                return f"{path}: {found} rows, expected {n}"
+        return None
+
+    def fetch(self, fetcher: Fetcher) -> None:
+        archive = self._archive(fetcher, self.url)
+        real = fetcher.url(self.url)
+        wanted = {f"{lang}/{self._FILES[split]}": (split, lang) for split, lang, _ in self._expected()}
+        found: dict[tuple[str, str], bytes] = {}
+        try:
+            with tarfile.open(archive, "r:*") as tar:
+                for member in tar:
+                    key = "/".join(PurePosixPath(member.name).parts[-2:])
+                    if member.isfile() and key in wanted:
+                        found[wanted[key]] = tar.extractfile(member).read()  # type: ignore[union-attr]
+        except (tarfile.TarError, OSError, EOFError) as err:
+            archive.unlink(missing_ok=True)
+            raise FetchError(f"{real}: corrupt archive ({_reason(err)}); it was deleted: run the same command again")
+        for (split, lang) in wanted.values():
+            if (split, lang) not in found:
+                raise FetchError(f"{real}: the archive has no {lang}/{self._FILES[split]}; not the PAWS-X release: "
+                                 "check --mirror")
+            where = f"{real}: {lang}/{self._FILES[split]}"
+            header, rows = _split_tsv(found[(split, lang)], where)
+            id_i, s1_i, s2_i, label_i = _columns(header, ("id", "sentence1", "sentence2", "label"), where)
+            out_rows = []
+            for idx, fields in enumerate(rows):
+                fields = fields + [""] * (len(header) - len(fields))
+                out_rows.append((idx, fields[id_i], fields[s1_i], fields[s2_i], fields[label_i]))
+            _write_tsv(fetcher.out / "pawsx" / split / f"{lang}.tsv", ("idx", "id", "sentence1", "sentence2", "label"),
+                       out_rows)
+        problem = self.check(fetcher.out)
+        if problem is not None:
+            raise FetchError(f"{real}: the converted files fail the content check ({problem}); check --mirror")
+        archive.unlink(missing_ok=True)
+
+
+@dataclass
+class TatoebaFiles(Source):
+    """LASER's Tatoeba v1 test files ``tatoeba.{xxx}-eng.{xxx,eng}`` → ``tatoeba/{xx}-en.tsv`` (idx, xx, en)."""
+
+    base_url: str = TATOEBA_BASE
+    rows: dict[str, int] = field(default_factory=lambda: dict(TATOEBA_ROWS))
+
+    def _pair_urls(self, lang: str) -> tuple[str, str]:
+        code = TATOEBA_CODES[lang]
+        return (f"{self.base_url}/tatoeba.{code}-eng.{code}", f"{self.base_url}/tatoeba.{code}-eng.eng")
+
+    def urls(self) -> list[str]:
+        return [url for lang in self.rows for url in self._pair_urls(lang)]
+
+    def check(self, out: Path) -> str | None:
+        for lang, n in self.rows.items():
+            path = out / "tatoeba" / f"{lang}-en.tsv"
+            if not path.is_file():
+                return f"{path} is missing"
+            try:
+                found = len(read_tsv(path, ("idx", lang, SOURCE_LANGUAGE)))
+            except DataError as err:
+                return str(err)
+            if found != n:
+                return f"{path}: {found} rows, expected {n}"
+        return None
+
+    def fetch(self, fetcher: Fetcher) -> None:
+        for lang, n in self.rows.items():
+            sides = []
+            for url in self._pair_urls(lang):
+                path = self._archive(fetcher, url)
+                try:
+                    text = path.read_bytes().decode("utf-8")
+                except UnicodeDecodeError as err:
+                    path.unlink()
+                    raise FetchError(f"{fetcher.url(url)}: corrupt, not UTF-8 (byte {err.start}); it was deleted: run "
+                                     "the same command again") from None
+                lines = [line[:-1] if line.endswith("\r") else line for line in text.split("\n")]
+                if lines and lines[-1] == "":
+                    lines.pop()
+                if len(lines) != n:
+                    path.unlink()
+                    raise FetchError(f"{fetcher.url(url)}: {len(lines)} lines, expected {n}; it was deleted: run the "
+                                     "same command again, or check --mirror")
+                sides.append((path, lines))
+            _write_tsv(fetcher.out / "tatoeba" / f"{lang}-en.tsv", ("idx", lang, SOURCE_LANGUAGE),
+                       ((i, a, b) for i, (a, b) in enumerate(zip(sides[0][1], sides[1][1]))))
+            for path, _ in sides:
+                path.unlink(missing_ok=True)
+
+
+@dataclass
+class MultinliArchive(Source):
+    """MultiNLI 1.0 train (``multinli_1.0/multinli_1.0_train.jsonl``) → ``multinli/train.tsv``.
+
+    ``idx`` is the row number of the release file, the ``file_idx`` of the fixed few-shot splits.
+    """
+
+    url: str = MULTINLI_URL
+    train_rows: int = 392702
+
+    def urls(self) -> list[str]:
+        return [self.url]
+
+    def check(self, out: Path) -> str | None:
+        path = out / "multinli" / "train.tsv"
+        if not path.is_file():
+            return f"{path} is missing"
+        try:
+            found = len(read_tsv(path, ("idx", "premise", "hypothesis", "label")))
+        except DataError as err:
+            return str(err)
+        return None if found == self.train_rows else f"{path}: {found} rows, expected {self.train_rows}"
+
+    def fetch(self, fetcher: Fetcher) -> None:
+        archive = self._archive(fetcher, self.url)
+        real = fetcher.url(self.url)
+        try:
+            with zipfile.ZipFile(archive) as zf:
+                names = [n for n in zf.namelist() if n.endswith("multinli_1.0_train.jsonl")]
+                if not names:
+                    raise FetchError(f"{real}: the archive has no multinli_1.0_train.jsonl; check --mirror")
+                data = zf.read(names[0])
+        except (zipfile.BadZipFile, OSError, EOFError) as err:
+            archive.unlink(missing_ok=True)
+            raise FetchError(f"{real}: corrupt archive ({_reason(err)}); it was deleted: run the same command again")
+        rows = []
+        for number, line in enumerate(io.TextIOWrapper(io.BytesIO(data), encoding="utf-8", newline="\n"), start=1):
+            if not line.strip():
+                continue
+            try:
+                item = json.loads(line)
+                label = item["gold_label"]
+                rows.append((len(rows), item["sentence1"], item["sentence2"], label, item.get("genre", ""),
+                             item.get("pairID", "")))
+            except (ValueError, KeyError, TypeError):
+                raise FetchError(f"{real}: multinli_1.0_train.jsonl line {number} is not a MultiNLI row; the "
+                                 "archive is corrupt: run again with --force") from None
+            if label not in LABELS:
+                raise FetchError(f"{real}: multinli_1.0_train.jsonl line {number} has label {label!r}")
+        _write_tsv(fetcher.out / "multinli" / "train.tsv",
+                   ("idx", "premise", "hypothesis", "label", "genre", "pairID"), rows)
+        problem = self.check(fetcher.out)
+        if problem is not None:
+            raise FetchError(f"{real}: the converted file fails the content check ({problem}); check --mirror")
+        archive.unlink(missing_ok=True)
+
+
+def default_sources() -> dict[str, Source]:
+    return {
+        "fewshot": PinnedFiles("fewshot", "Zhao & Schütze's fixed few-shot splits (xlmrprompt)", pins=fewshot_pins()),
+        "xnli": XnliArchive("xnli", "XNLI 1.0 dev and test, 15 languages"),
+        "pawsx": PawsxArchive("pawsx", "PAWS-X dev, test (7 languages) and English train"),
+        "tatoeba": TatoebaFiles("tatoeba", "LASER Tatoeba v1, 14 languages with English"),
+        "multinli": MultinliArchive("multinli", "MultiNLI 1.0 train (optional: sample_pool=multinli)"),
+    }
+
+
+SOURCES: tuple[str, ...] = ("fewshot", "xnli", "pawsx", "tatoeba", "multinli")
+#: What ``fetch`` gets without ``--only`` (MultiNLI, 227 MB, only for ``sample_pool=multinli``).
+DEFAULT_SOURCES: tuple[str, ...] = ("fewshot", "xnli", "pawsx", "tatoeba")
+
+
+@dataclass
+class FetchReport:
+    present: list[str] = field(default_factory=list)
+    fetched: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+    requests: int = 0
+    downloaded: int = 0
+
+
+def parse_only(only: str | Sequence[str] | None, known: Sequence[str] = SOURCES) -> list[str]:
+    if only is None:
+        return list(DEFAULT_SOURCES)
+    names = [p.strip() for p in only.split(",")] if isinstance(only, str) else list(only)
+    names = [n for n in names if n]
+    bad = [n for n in names if n not in known]
+    if bad or not names:
+        raise ConfigError(f"--only: unknown source{'s' if len(bad) > 1 else ''} {', '.join(bad) or '(none given)'}; "
+                          f"allowed: {', '.join(known)} (comma-separated)")
+    return list(dict.fromkeys(names))
+
+
+def fetch_data(out: str | Path, only: str | Sequence[str] | None = None, mirror: str | None = None,
+               force: bool = False, timeout: float | None = None, progress: bool = True,
+               sources: dict[str, Source] | None = None, log: Callable[[str], None] = print) -> FetchReport:
+    """Fill ``out`` with the ``only`` sources (default :data:`DEFAULT_SOURCES`); see the module docstring.
+
+    Every source is tried; failures are collected in the report (one line each), not raised.
+    """
+    sources = default_sources() if sources is None else sources
+    names = parse_only(only, list(sources))
+    if timeout is None:
+        env = os.environ.get(TIMEOUT_ENV, "").strip()
+        try:
+            timeout = float(env) if env else DEFAULT_TIMEOUT
+        except ValueError:
+            raise ConfigError(f"${TIMEOUT_ENV}={env!r} is not a number of seconds") from None
+    if not timeout > 0:
+        raise ConfigError(f"--timeout must be > 0 seconds, not {timeout}")
+    apply_mirror("http://x/", mirror)  # validates the mirror before anything is written
+    out = Path(out).expanduser()
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {out} is a file; pass a folder")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / f".write-test-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as err:
+        raise DataError(f"cannot write to the data folder ({err.strerror or err}); pass --out DIR you can write", out)
+    fetcher = Fetcher(out, mirror, timeout, progress)
+    report = FetchReport()
+    for name in names:
+        source = sources[name]
+        if not force and source.check(out) is None:
+            report.present.append(name)
+            log(f"{name}: already complete in {out} (checked), nothing downloaded")
+            continue
+        try:
+            source.fetch(fetcher)
+        except FetchError as err:
+            report.failed[name] = str(err)
+            continue
+        problem = source.check(out)
+        if problem is not None:
+            report.failed[name] = f"{name}: written but the check fails ({problem}); run again with --force"
+            continue
+        report.fetched.append(name)
+        log(f"{name}: fetched and verified ({source.description})")
+    partial = out / PARTIAL
+    if partial.is_dir() and not any(p.is_file() for p in partial.rglob("*")):
+        shutil.rmtree(partial, ignore_errors=True)
+    report.requests, report.downloaded = fetcher.requests, fetcher.downloaded
+    return report

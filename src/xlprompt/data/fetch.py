@@ -133,6 +133,7 @@ class Fetcher:
     mirror: str | None = None
     timeout: float = DEFAULT_TIMEOUT
     progress: bool = True
+    force: bool = False  # download again what is already complete
     requests: int = 0  # HTTP requests sent (tests count them)
     downloaded: int = 0  # bytes received
 
@@ -350,7 +351,7 @@ class PinnedFiles(Source):
         return None if not bad else f"{len(bad)} of {len(self.pins)} files missing or changed ({bad[0][2]}, ...)"
 
     def fetch(self, fetcher: Fetcher) -> None:
-        todo = self._bad(fetcher.out)
+        todo = list(self.pins) if fetcher.force else self._bad(fetcher.out)
         bar = None
         if fetcher.progress:
             from tqdm.auto import tqdm
@@ -678,7 +679,7 @@ def fetch_data(out: str | Path, only: str | Sequence[str] | None = None, mirror:
         probe.unlink()
     except OSError as err:
         raise DataError(f"cannot write to the data folder ({err.strerror or err}); pass --out DIR you can write", out)
-    fetcher = Fetcher(out, mirror, timeout, progress)
+    fetcher = Fetcher(out, mirror, timeout, progress, force)
     report = FetchReport()
     for name in names:
         source = sources[name]

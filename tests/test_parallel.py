@@ -518,3 +518,70 @@ def test_marian_mbart_and_single_direction_schemes():
     assert single.generation_inputs(["hi"], "de") == (["hi"], {})
     with pytest.raises(ConfigError, match="pass --languages with the one language it translates into"):
         single.check_languages(["de", "fr"])
+
+
+# -- PAWS-15 the paper's way: translated PAWS-X train pairs, cached in the data folder (issue 9) --------
+
+
+class NamedStub(StubTranslator):
+    name = "stub-mt"
+
+
+def test_translated_corpus_is_cached_by_everything_that_shapes_it(tmp_path):
+    from xlprompt.data.translated import translated_corpus
+
+    data = write_pawsx(tmp_path, ("en", "de"), n_dev=2, n_test=2, n_train=20)
+    stub = NamedStub()
+    pairs, path, cached = translated_corpus(data, stub, size=6, seed=0, target_languages="de,fr")
+    assert not cached and path.parent == data / "parallel" and path.name.startswith("translate-")
+    assert len(stub.calls) == 2  # de and fr
+    for p in pairs:  # English PAWS-X *train* pairs, as in the paper
+        idx = int(p.uid.removeprefix("pawsx-train-"))
+        assert (p.src_premise, p.src_hypothesis) == (f"[en] pawsx train s1 {idx}", f"[en] pawsx train s2 {idx}")
+        assert p.tgt_premise == f"<{p.tgt_lang}> {p.src_premise}"
+    assert read_parallel_jsonl(path) == pairs
+    key = json.loads(path.with_name(path.stem + ".key.json").read_text())
+    assert (key["model"], key["size"], key["seed"], key["languages"], key["balanced"]) == ("stub-mt", 6, 0,
+                                                                                          ["de", "fr"], True)
+    again = NamedStub()
+    assert translated_corpus(data, again, size=6, seed=0, target_languages="fr,de") == (pairs, path, True)
+    assert again.calls == []  # read from the cache: nothing translated
+    other_seed = translated_corpus(data, again, size=6, seed=1, target_languages="de,fr")
+    assert other_seed[1] != path and not other_seed[2]
+    iid = translated_corpus(data, NamedStub(), size=6, seed=0, target_languages="de,fr", balanced=False)
+    assert iid[1] not in (path, other_seed[1])
+    english = data / "pawsx" / "train" / "en.tsv"
+    english.write_text(english.read_text().replace("s1 3", "s1 three"))  # another source file: another key
+    assert translated_corpus(data, NamedStub(), size=6, seed=0, target_languages="de,fr")[1] != path
+
+
+def test_translate_cli_and_runs_share_one_cached_corpus(tiny_models, tmp_path, monkeypatch):
+    """`xlprompt data build-parallel --source translate` writes the file that parallel_source=translate reads."""
+    from click.testing import CliRunner
+
+    from xlprompt.cli import cli
+    from xlprompt.config import RunConfig
+    from xlprompt.data import translate as translate_module
+    from xlprompt.run_data import load_run_data
+
+    data = write_data_dir(tmp_path / "d", langs=("en", "de", "fr"), ks=(1,))
+    model = str(tiny_models["nllb"])
+    out = tmp_path / "copy.jsonl"
+    result = CliRunner().invoke(cli, ["data", "build-parallel", "--source", "translate", "--model", model,
+                                      "--data-dir", str(data), "--size", "3", "--device", "cpu", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    cache = sorted((data / "parallel").glob("translate-*.jsonl"))
+    assert len(cache) == 1 and f"cached the corpus {cache[0]}" in result.output
+    assert out.read_bytes() == cache[0].read_bytes()
+    pairs = read_parallel_jsonl(cache[0])
+    assert len(pairs) == 3 and all(p.uid.startswith("pawsx-train-") for p in pairs)
+
+    def no_translation(*args, **kwargs):
+        raise AssertionError("translated again instead of reading the cache")
+
+    monkeypatch.setattr(translate_module.HFTranslator, "__init__", no_translation)
+    config = RunConfig(method="mpt", shots=1, model="random:tiny", data_dir=str(data), parallel_source="translate",
+                       translate_model=model, parallel_size=3, eval_languages="en,de")
+    run_data = load_run_data(config)
+    assert run_data.parallel == pairs
+    assert any(f"cached in {cache[0]}" in note for note in run_data.notes)

@@ -190,8 +190,8 @@ def test_fewshot_file_of_another_language(data, tmp_path):
 
 
 def test_missing_data_dir(tmp_path):
-    error_line(invoke(run_args(tmp_path / "nowhere", tmp_path / "out")), "nowhere/xnli-fewshot/train",
-               "not found", "check --data-dir")
+    error_line(invoke(run_args(tmp_path / "nowhere", tmp_path / "out")), "nowhere (from --data-dir / data_dir) does "
+               "not exist: xnli-fewshot/train/en/train_split,1.jsonl not found", "xlprompt data fetch --out ")
 
 
 # ----------------------------------------------------------------------------------------------- config

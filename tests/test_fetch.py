@@ -478,7 +478,7 @@ def test_the_shipped_sweeps_read_the_data_folder(tmp_path, monkeypatch, no_model
     store = tmp_path / "s.db"
     result = CliRunner().invoke(cli, ["sweep", str(configs / "table1.yaml"), "--store", str(store), "--quiet"])
     assert result.exit_code == 2
-    assert result.stderr.startswith(f"error: the data folder {empty} (from $XLPROMPT_DATA) is empty: ")
+    assert result.stderr.startswith(f"error: the data folder {empty} (from $XLPROMPT_DATA) does not exist: ")
     assert not store.exists()
     other = tmp_path / "other"
     other.mkdir()

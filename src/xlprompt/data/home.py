@@ -112,11 +112,9 @@ def check_run_files(config: "RunConfig") -> Path | None:
     """Raise a one-line :class:`DataError` unless every file ``config`` reads exists; return the folder.
 
     ``builtin:demo`` needs no folder (returns ``None``). Files outside the data folder that the config
-    names (``parallel_file``, ``label_words_file``) are checked too.
+    names (``parallel_file``) are checked too.
     """
-    named = []
-    if config.label_words_file:
-        named.append(("label_words_file", config.label_words_file))
+    named = []  # the label-words file is read (and so checked) by experiment.check_inputs
     if config.method == "mpt" and config.alpha < 1.0 and config.parallel_source == "file" and config.parallel_file:
         named.append(("parallel_file", config.parallel_file))
     for key, value in named:
@@ -130,7 +128,10 @@ def check_run_files(config: "RunConfig") -> Path | None:
     if not missing:
         return home.path
     sources = list(dict.fromkeys(source for _, source in missing))
-    state = "is empty" if not home.path.is_dir() or not any(home.path.iterdir()) else "lacks some files"
+    if not home.path.is_dir():
+        state = "does not exist"
+    else:
+        state = "is empty" if not any(home.path.iterdir()) else "lacks some files"
     more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
     raise DataError(
         f"the data folder {home.path} (from {home.origin}) {state}: {missing[0][0]} not found{more}; "

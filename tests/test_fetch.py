@@ -506,3 +506,39 @@ def test_a_shipped_sweep_runs_unchanged_with_xlprompt_data(tmp_path, monkeypatch
     with ResultStore(store, create=False) as results:
         runs = results.runs()
         assert [r.status for r in runs] == ["finished"]
+
+
+def test_data_stats_reads_the_default_folder(tmp_path, monkeypatch):
+    data = write_data_dir(tmp_path / "d", langs=("en", "de"), ks=(1,))
+    monkeypatch.setenv("XLPROMPT_DATA", str(data))
+    result = CliRunner().invoke(cli, ["data", "stats"])
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith(f"data folder: {data}\n")
+
+
+def test_help_config_lists_the_new_key():
+    result = CliRunner().invoke(cli, ["run", "--help-config"])
+    assert "  sample_pool (default 'xnli-dev') [xnli-dev|multinli]" in result.output
+    assert "$XLPROMPT_DATA" in result.output
+
+
+def test_sample_pool_multinli_reads_the_fetched_file(tmp_path):
+    from datafactory import write_tsv
+
+    from xlprompt.config import RunConfig
+    from xlprompt.errors import DataError
+    from xlprompt.run_data import load_run_data
+
+    data = write_data_dir(tmp_path / "d", langs=("en", "de"), ks=(1,))
+    config = RunConfig(method="sp", shots=2, model="random:tiny", data_dir=str(data), train_source="sample",
+                       sample_pool="multinli", eval_languages="en,de")
+    with pytest.raises(DataError, match=r"multinli/train.tsv not found; fill it with `xlprompt data fetch --out .* "
+                                        r"--only multinli`"):
+        load_run_data(config)
+    labels = ["entailment", "neutral", "contradiction"]
+    write_tsv(data / "multinli" / "train.tsv", ("idx", "premise", "hypothesis", "label", "genre", "pairID"),
+              [(i, f"mnli p{i}", f"mnli h{i}", labels[i % 3], "slate", f"{i}n") for i in range(9)])
+    run = load_run_data(config)
+    assert len(run.train) == 6 and all(e.uid.startswith("mnli-train-") for e in run.train)
+    assert sorted(e.label for e in run.train) == [0, 0, 1, 1, 2, 2]
+    assert all(e.uid.startswith("xnli-dev-") for e in run.dev)  # dev: sampled from XNLI dev en

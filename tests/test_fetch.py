@@ -542,3 +542,15 @@ def test_sample_pool_multinli_reads_the_fetched_file(tmp_path):
     assert len(run.train) == 6 and all(e.uid.startswith("mnli-train-") for e in run.train)
     assert sorted(e.label for e in run.train) == [0, 0, 1, 1, 2, 2]
     assert all(e.uid.startswith("xnli-dev-") for e in run.dev)  # dev: sampled from XNLI dev en
+
+
+@needs_shared
+def test_the_content_facts_hold_for_the_real_data():
+    """The pins and row counts of the default sources agree with ../shared/data (the same releases)."""
+    from xlprompt.data.fetch import default_sources
+
+    sources = default_sources()
+    assert sources["fewshot"].check(SHARED_DATA) is None
+    assert sources["xnli"].check(SHARED_DATA) is None
+    assert sources["tatoeba"].check(SHARED_DATA) is None
+    assert sources["pawsx"].check(SHARED_DATA).endswith("pawsx/train/en.tsv is missing")  # no train set there

@@ -201,6 +201,11 @@ class Fetcher:
         own_bar = None
         with response:
             resumed = have > 0 and response.status == 206
+            if resumed and not (response.headers.get("Content-Range") or "").startswith(f"bytes {have}-"):
+                part.unlink(missing_ok=True)
+                raise FetchError(f"{real}: the server resumed at another offset than byte {have:,} (Content-Range "
+                                 f"{response.headers.get('Content-Range')!r}); the partial file was deleted: run the "
+                                 "same command again")
             if have and not resumed:
                 have = 0  # the server sent the whole file
             length = response.headers.get("Content-Length")

@@ -175,7 +175,7 @@ class TableMeta:
         caps = sorted({c for c in self.eval_caps if c})
         cap = f"{self.eval_split} split capped at {', '.join(map(str, caps))} examples/language" if caps else \
             f"full {self.eval_split} split"
-        data = ", ".join(self.data_dirs) or "hub"
+        data = ", ".join(self.data_dirs) or "default data folder"
         return (f"model: {', '.join(self.models)}; {weights}; "
                 f"seeds: {', '.join(map(str, self.seeds)) or '–'}; n = {n} runs per cell; data: {data} ({cap})")
 
@@ -217,7 +217,7 @@ def _meta(runs: Sequence[RunRow], rows: Iterable[Row]) -> TableMeta:
         n_min=min(sizes), n_max=max(sizes),
         eval_caps=sorted({r.eval_max_per_language for r in runs}, key=lambda c: (c is None, c or 0)),
         eval_split=",".join(sorted({r.eval_split for r in runs})) or "test",
-        data_dirs=sorted({str(r.config.get("data_dir") or "hub") for r in runs}),
+        data_dirs=sorted({str(r.config.get("data_dir") or "default data folder") for r in runs}),
     )
 
 

@@ -216,9 +216,10 @@ def test_a_run_folder_is_locked_by_its_owner_and_a_dead_owner_is_taken_over(tmp_
         holder.kill()
         holder.wait()
     assert str(holder.pid) in (out / ".lock").read_text()  # the dead owner's lock file is still there
+    (out / "config.json.tmp99999").write_text("{half")  # and a temporary file a killed writer left
     result = run_cli(*run_args(out, "--no-save-weights"))
     assert result.exit_code == 0, result.output
-    assert (out / "results.json").exists()
+    assert (out / "results.json").exists() and not (out / "config.json.tmp99999").exists()
 
 
 def test_predict_keeps_every_input_field_and_adds_its_own(runs, tmp_path):
@@ -503,8 +504,9 @@ def test_sweep_values_are_typed_strictly_and_errors_name_the_file_and_key(tmp_pa
 
 @pytest.mark.parametrize("change, fragments", [
     ({"src_lang": "de", "tgt_lang": "fr"}, ["p.jsonl:1", "src_lang is 'de'", "'en'"]),
-    ({"uid": 0}, ["p.jsonl:1", "uid must be a non-empty string", "0"]),
-    ({"uid": 1}, ["p.jsonl:1", "uid must be a non-empty string", "1"]),
+    ({"uid": 0}, ["p.jsonl:1", "uid must be a string, found 0"]),
+    ({"uid": 1}, ["p.jsonl:1", "uid must be a string, found 1"]),
+    ({"uid": ""}, ["p.jsonl:1", "uid must be a non-empty string"]),
 ])
 def test_build_parallel_from_a_file_checks_src_lang_and_uid(tmp_path, change, fragments):
     row = {"src_lang": "en", "tgt_lang": "de", "src_premise": "A.", "src_hypothesis": "B.", "tgt_premise": "C.",

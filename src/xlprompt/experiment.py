@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import platform
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -86,6 +87,19 @@ def _read_json(path: Path, problem: str, fix: str):
         raise CheckpointError(f"{path}: {problem} ({err}); {fix}") from None
 
 
+#: the temporary files of xlprompt's atomic writer (``NAME.tmpPID``): left only by a killed process
+_TMP = re.compile(r"\.tmp\d+$")
+
+
+def _remove_leftovers(run_dir: Path) -> None:
+    """Delete temporary files a killed process left (the caller holds the run folder's lock)."""
+    for folder in (run_dir, run_dir / "checkpoint"):
+        if folder.is_dir():
+            for path in folder.iterdir():
+                if _TMP.search(path.name) and path.is_file():
+                    path.unlink(missing_ok=True)
+
+
 def _check_run_dir(run_dir: Path, config: RunConfig) -> dict | None:
     """Return finished results if the run is complete; refuse a directory of another config or a corrupt one."""
     if run_dir.exists() and not run_dir.is_dir():
@@ -110,7 +124,7 @@ def _check_run_dir(run_dir: Path, config: RunConfig) -> dict | None:
                 raise CheckpointError(f"{results_path}: corrupt or of another run (no accuracy table for config "
                                       f"{config.resolved_hash()}); delete it to re-evaluate")
             return results
-    elif run_dir.exists() and any(p.name != ".lock" for p in run_dir.iterdir()):
+    elif run_dir.exists() and any(p.name != ".lock" and not _TMP.search(p.name) for p in run_dir.iterdir()):
         raise CheckpointError(f"{run_dir} is not empty and holds no xlprompt run; use a new --out directory")
     return None
 
@@ -131,6 +145,7 @@ def run_experiment(config: RunConfig, run_dir: str | Path | None = None, progres
     _check_run_dir(run_path, config)  # refuse a folder of another config before taking its lock
     check_output_dir(run_path, "run folder")
     with RunLock(run_path):  # one process per run folder (issue 11)
+        _remove_leftovers(run_path)
         return _run_experiment(config, run_path, progress, log, save_weights)
 
 

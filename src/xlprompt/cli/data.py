@@ -75,7 +75,7 @@ def build_parallel(
     """Build the external parallel corpus (English pairs, each with one translation) as JSONL."""
     from xlprompt.safety import check_output_file
 
-    check_output_file(out, "--out file", create_parents=True)  # before the work (issue 11)
+    check_output_file(out, "parallel corpus", create_parents=True)  # before the work (issue 11)
     with _warnings_as_lines():
         pairs = build_parallel_corpus(
             source, size=size, seed=seed, data_dir=data_dir, target_languages=languages,

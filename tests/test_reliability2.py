@@ -222,6 +222,25 @@ def test_a_run_folder_is_locked_by_its_owner_and_a_dead_owner_is_taken_over(tmp_
     assert (out / "results.json").exists() and not (out / "config.json.tmp99999").exists()
 
 
+def test_a_sweep_worker_leaves_a_run_whose_folder_another_process_trains_in(tmp_path):
+    """The claim taken over from a live process (a heartbeat too old): the folder lock still keeps the second
+    worker out, and the run is given back, not marked failed."""
+    from xlprompt.executors import execute_run
+    from xlprompt.safety import RunLock
+
+    store_path = tmp_path / "r.db"
+    config = RunConfig(**FAST)
+    h = config.resolved_hash()
+    with ResultStore(store_path) as store:
+        store.add([(h, config.to_dict(), "g", "")])
+    with RunLock(tmp_path / "runs" / h):  # the other, live trainer
+        outcome = execute_run(store_path, h, config.to_dict(), tmp_path / "runs" / h)
+    assert outcome.status == "busy"
+    with ResultStore(store_path) as store:
+        assert store.get(h).status == "pending" and store.get(h).error is None
+    assert not (tmp_path / "runs" / h / "config.json").exists()
+
+
 def test_predict_keeps_every_input_field_and_adds_its_own(runs, tmp_path):
     rows = [{"premise": "A dog sleeps.", "hypothesis": "An animal rests.", "label": "entailment", "id": 7,
              "lang": "de"},

@@ -13,7 +13,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -23,7 +22,7 @@ from click.testing import CliRunner
 
 from xlprompt.cli import cli
 from xlprompt.config import RunConfig
-from xlprompt.errors import CheckpointError, ConfigError, DataError, XlpromptError
+from xlprompt.errors import ConfigError, DataError
 from xlprompt.experiment import run_experiment
 from xlprompt.languages import XNLI_LANGUAGES
 from xlprompt.store import ResultStore
@@ -424,6 +423,7 @@ def test_no_save_weights_advice_works_when_followed(tmp_path):
     # rerunning into the same folder is what did not work: it now says so instead of suggesting it works
     same = run_cli(*run_args(old))
     assert same.exit_code == 0 and "cannot be added afterwards" in same.output
+    assert "wrote" not in same.output and "reused, nothing written" in same.output
     # the advice, followed: the same config into a new --out folder, weights saved
     new = tmp_path / "new"
     assert run_cli(*run_args(new)).exit_code == 0

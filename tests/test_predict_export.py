@@ -128,9 +128,9 @@ def test_cli_predict_and_export(runs, tmp_path):
                                 "--output", str(out)])
     assert batch.exit_code == 0, batch.output
     rows = [json.loads(line) for line in out.read_text().splitlines()]
-    assert len(rows) == len(pairs) + 1 and rows[0]["id"] == 0 and rows[-1]["lang"] == "en"
+    assert len(rows) == len(pairs) + 1 and rows[0]["id"] == 0 and "lang" not in rows[-1]
     expected = xlprompt.load_run(run_dir).predict(pairs, lang="zh")
-    assert [r["label"] for r in rows[:-1]] == [p.label for p in expected]
+    assert [r["prediction"] for r in rows[:-1]] == [p.label for p in expected]
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"premise": "a", "hypothesis": "b"}\nnot json\n')
     failed = runner.invoke(cli, ["predict", "--run", str(run_dir), "--input", str(bad)])
@@ -141,7 +141,7 @@ def test_cli_predict_and_export(runs, tmp_path):
                                       "--input", str(batch_in)])
     assert via_adapter.exit_code == 0
     adapter_rows = [json.loads(line) for line in via_adapter.output.splitlines() if line.startswith("{")]
-    assert [r["label"] for r in adapter_rows] == [r["label"] for r in rows]
+    assert [r["prediction"] for r in adapter_rows] == [r["prediction"] for r in rows]
 
 
 def test_relative_paths_resolve_from_the_recorded_working_directory(tmp_path, monkeypatch):

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -27,12 +26,9 @@ LATEST = "latest.json"
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    from xlprompt.safety import atomic_write_bytes as write  # removes the temp file on any failure
+
+    write(path, data)
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -51,12 +47,10 @@ def save_checkpoint(run_dir: Path, epoch: int, state: dict[str, Any]) -> Path:
     folder = Path(run_dir) / CHECKPOINT_DIR
     folder.mkdir(parents=True, exist_ok=True)
     name = f"epoch-{epoch:04d}.pt"
-    tmp = folder / (name + f".tmp{os.getpid()}")
-    with open(tmp, "wb") as fh:
+    from xlprompt.safety import atomic_file
+
+    with atomic_file(folder / name) as fh:  # no *.tmpPID left behind on a full disk (issue 11)
         torch.save(state, fh)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, folder / name)
     pointer = {"file": name, "sha256": _sha256(folder / name), "epoch": epoch}
     atomic_write_text(folder / LATEST, json.dumps(pointer))
     for old in folder.iterdir():

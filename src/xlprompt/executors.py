@@ -26,6 +26,7 @@ current run's own training bar, ``ray`` shows each running run's epoch (read fro
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 import traceback
@@ -37,10 +38,13 @@ from tqdm.auto import tqdm
 
 from xlprompt.config import RunConfig
 from xlprompt.errors import ConfigError, XlpromptError
-from xlprompt.store import DEFAULT_STALE_AFTER, Heartbeat, ResultStore
+from xlprompt.safety import RunLockedError, as_disk_error
+from xlprompt.store import DEFAULT_STALE_AFTER, Heartbeat, ResultStore, check_stale_after
 from xlprompt.sweep import Sweep
 
 EXECUTORS = ("local", "ray")
+#: the outcome of a run that another process finished while this one was going through the sweep
+FINISHED_ELSEWHERE = "finished-elsewhere"
 RAY_MISSING = "the ray executor needs Ray: pip install 'xlprompt[ray]'"
 
 
@@ -77,10 +81,18 @@ class SweepSummary:
     def busy(self) -> int:
         return self.count("busy")
 
+    @property
+    def finished_elsewhere(self) -> int:
+        return self.count(FINISHED_ELSEWHERE)
+
     def line(self) -> str:
-        done = self.finished_before + self.ran
-        text = (f"{done}/{self.total} runs finished ({self.ran} now, {self.finished_before} before); "
-                f"{len(self.failed)} failed")
+        """Only the runs this process trained count as its own (issue 11: two sweeps on one store each
+        claimed the other's runs as "now")."""
+        done = self.finished_before + self.ran + self.finished_elsewhere
+        text = (f"{done}/{self.total} runs finished ({self.ran} finished by this process, "
+                f"{self.finished_before} before it started"
+                + (f", {self.finished_elsewhere} by another process meanwhile" if self.finished_elsewhere else "")
+                + f"); {len(self.failed)} failed")
         if self.busy:
             text += f"; {self.busy} running in another process"
         return text
@@ -114,7 +126,7 @@ def execute_run(store_path: str | Path, run_hash: str, config: dict[str, Any], r
         claim = store.claim(run_hash, worker=worker, run_dir=str(run_dir), stale_after=stale_after,
                             retry_failed=retry_failed)
         if not claim.ok:
-            return Outcome(run_hash, claim.reason)
+            return Outcome(run_hash, FINISHED_ELSEWHERE if claim.reason == "finished" else claim.reason)
         try:
             run_config = RunConfig.from_dict(config)
             if run_config.resolved_hash() != run_hash:
@@ -126,12 +138,21 @@ def execute_run(store_path: str | Path, run_hash: str, config: dict[str, Any], r
         except KeyboardInterrupt:
             store.release(run_hash)
             raise
+        except RunLockedError:  # another process trains in this run folder: not ours to run (issue 11)
+            store.release(run_hash)
+            return Outcome(run_hash, "busy")
         except Exception as err:  # one bad run must not end the sweep: recorded, reported at the end
+            full = as_disk_error(err)
+            if full is not None:  # a full disk ends the sweep: every further run would fail the same way
+                with contextlib.suppress(Exception):
+                    store.release(run_hash)
+                raise full from None
             message = _error_line(err)
             store.fail(run_hash, message)
             return Outcome(run_hash, "failed", error=message, seconds=time.perf_counter() - started)
         results = {**results, "run_dir": str(run_dir)}
-        store.finish(run_hash, results)
+        if not store.finish(run_hash, results):
+            return Outcome(run_hash, FINISHED_ELSEWHERE, results, seconds=time.perf_counter() - started)
         return Outcome(run_hash, "finished", results, seconds=time.perf_counter() - started)
     finally:
         store.close()
@@ -178,7 +199,7 @@ class LocalExecutor:
     def __init__(self, progress: bool = True, stale_after: float = DEFAULT_STALE_AFTER,
                  retry_failed: bool = True, max_runs: int | None = None):
         self.progress = progress
-        self.stale_after = stale_after
+        self.stale_after = check_stale_after(stale_after)
         self.retry_failed = retry_failed
         self.max_runs = max_runs
 
@@ -198,7 +219,7 @@ class LocalExecutor:
                                       save_weights, progress=self.progress, log=log, worker="local",
                                       stale_after=self.stale_after, retry_failed=self.retry_failed)
                 summary.outcomes.append(outcome)
-                if outcome.status == "finished":
+                if outcome.status in ("finished", FINISHED_ELSEWHERE):
                     bar.update(1)
                 elif outcome.status == "failed":
                     tqdm.write(f"run {run.hash} ({run.group} {run.variant}".rstrip() + f") failed: {outcome.error}")
@@ -241,7 +262,7 @@ class RayExecutor:
         self.num_cpus = num_cpus
         self.cpus_per_run = cpus_per_run
         self.progress = progress
-        self.stale_after = stale_after
+        self.stale_after = check_stale_after(stale_after)
         self.retry_failed = retry_failed
         self.max_runs = max_runs
         self.poll_seconds = poll_seconds
@@ -293,7 +314,7 @@ class RayExecutor:
                     except Exception as err:  # the worker died (OOM, node lost): the claim goes stale
                         outcome = Outcome(run.hash, "failed", error=f"ray task failed: {_error_line(err)}")
                     summary.outcomes.append(outcome)
-                    if outcome.status == "finished":
+                    if outcome.status in ("finished", FINISHED_ELSEWHERE):
                         bar.update(1)
                     elif outcome.status == "failed":
                         tqdm.write(f"run {run.hash} failed: {outcome.error}")

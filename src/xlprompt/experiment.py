@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import platform
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -105,6 +106,19 @@ def _read_json(path: Path, problem: str, fix: str):
         raise CheckpointError(f"{path}: {problem} ({err}); {fix}") from None
 
 
+#: the temporary files of xlprompt's atomic writer (``NAME.tmpPID``): left only by a killed process
+_TMP = re.compile(r"\.tmp\d+$")
+
+
+def _remove_leftovers(run_dir: Path) -> None:
+    """Delete temporary files a killed process left (the caller holds the run folder's lock)."""
+    for folder in (run_dir, run_dir / "checkpoint"):
+        if folder.is_dir():
+            for path in folder.iterdir():
+                if _TMP.search(path.name) and path.is_file():
+                    path.unlink(missing_ok=True)
+
+
 def _check_run_dir(run_dir: Path, config: RunConfig) -> dict | None:
     """Return finished results if the run is complete; refuse a directory of another config or a corrupt one."""
     if run_dir.exists() and not run_dir.is_dir():
@@ -129,7 +143,7 @@ def _check_run_dir(run_dir: Path, config: RunConfig) -> dict | None:
                 raise CheckpointError(f"{results_path}: corrupt or of another run (no accuracy table for config "
                                       f"{config.resolved_hash()}); delete it to re-evaluate")
             return results
-    elif run_dir.exists() and any(run_dir.iterdir()):
+    elif run_dir.exists() and any(p.name != ".lock" and not _TMP.search(p.name) for p in run_dir.iterdir()):
         raise CheckpointError(f"{run_dir} is not empty and holds no xlprompt run; use a new --out directory")
     return None
 
@@ -141,22 +155,37 @@ def run_experiment(config: RunConfig, run_dir: str | Path | None = None, progres
     ``save_weights`` (not a config field: it does not change the run's hash) also writes the trained PLM
     to ``plm.safetensors`` when the PLM trains; sweeps turn it off by default to save disk.
     """
-    from safetensors.torch import save_file
-
-    from xlprompt.batching import TokenCache
-    from xlprompt.evaluate import evaluate_languages
-    from xlprompt.run_data import load_run_data
-    from xlprompt.trainer import Trainer
+    from xlprompt.safety import RunLock, check_output_dir
 
     config.validate()
     check_inputs(config)  # fail fast: every config and data check that needs no model, before any is loaded
     run_path = Path(run_dir) if run_dir is not None else None
+    if run_path is None:
+        return _run_experiment(config, None, progress, log, save_weights)
+    _check_run_dir(run_path, config)  # refuse a folder of another config before taking its lock
+    check_output_dir(run_path, "run folder")
+    with RunLock(run_path):  # one process per run folder (issue 11)
+        _remove_leftovers(run_path)
+        return _run_experiment(config, run_path, progress, log, save_weights)
+
+
+def _run_experiment(config: RunConfig, run_path: Path | None, progress: bool, log: Callable[[str], None],
+                    save_weights: bool) -> dict[str, Any]:
+    from xlprompt.batching import TokenCache
+    from xlprompt.evaluate import evaluate_languages
+    from xlprompt.run_data import load_run_data
+    from xlprompt.safety import save_safetensors
+    from xlprompt.trainer import Trainer
+
     if run_path is not None:
         finished = _check_run_dir(run_path, config)
         if finished is not None:
             log(f"{run_path}: already finished; results.json is reused")
+            if save_weights and not config.freeze_plm and not (run_path / "plm.safetensors").exists():
+                log(f"{run_path}: note: this finished run did not save its PLM weights (plm.safetensors), and "
+                    "they cannot be added afterwards; to predict with it, train it again into a new --out "
+                    "folder (without --no-save-weights)")
             return finished
-        run_path.mkdir(parents=True, exist_ok=True)
         atomic_write_text(run_path / "config.json", json.dumps(
             {"hash": config.resolved_hash(), "config": config.to_dict(), "xlprompt": __version__,
              "cwd": str(Path.cwd())}, indent=2))  # what relative paths of the config are relative to
@@ -220,11 +249,11 @@ def run_experiment(config: RunConfig, run_dir: str | Path | None = None, progres
             tensors.update({f"{name}.{k}": v.detach().float().cpu().contiguous()
                             for k, v in module.state_dict().items()})
         if tensors:
-            save_file(tensors, str(run_path / "prompt.safetensors"), metadata={"config_hash": config.resolved_hash()})
+            save_safetensors(tensors, run_path / "prompt.safetensors", metadata={"config_hash": config.resolved_hash()})
         if save_weights and not config.freeze_plm:
             plm_state = {k[len("plm."):]: v.detach().float().cpu().contiguous().clone()
                          for k, v in parts.method.trainable_state().items() if k.startswith("plm.")}
-            save_file(plm_state, str(run_path / "plm.safetensors"), metadata={"config_hash": config.resolved_hash()})
+            save_safetensors(plm_state, run_path / "plm.safetensors", metadata={"config_hash": config.resolved_hash()})
         atomic_write_text(run_path / "results.json", json.dumps(results, indent=2))
         remove_checkpoints(run_path)
     return results

@@ -21,7 +21,9 @@ run's exact predictions export a ``freeze_plm`` run, or use ``with_plm`` (the ru
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import shutil
 import warnings
 from pathlib import Path
@@ -68,22 +70,22 @@ def _prompts(config: RunConfig, modules: dict[str, dict[str, torch.Tensor]], hid
 
 def export_run(run_dir: str | Path, out_dir: str | Path, with_plm: bool = False) -> list[Path]:
     """Write the adapter of a finished run to ``out_dir``; returns the files written."""
-    from safetensors.torch import load_file, save_file
-
     from xlprompt.models.backbone import default_tokenizer_spec
+    from xlprompt.predict import read_results
+    from xlprompt.safety import check_output_dir, load_safetensors, verify_safetensors
 
     run_dir, out_dir = Path(run_dir), Path(out_dir)
+    _check_target(check_output_dir(out_dir, "export folder"))  # before the work (issue 11)
     config = read_run_config(run_dir)
     # relative local paths become absolute where they resolve, so the adapter loads from anywhere here
     config = config.replace(tokenizer=_absolute(resolve_relative(config.tokenizer, run_dir)),
                             model=_absolute(resolve_relative(config.model, run_dir)),
                             label_words_file=resolve_relative(config.label_words_file, run_dir))
-    results_path = run_dir / "results.json"
-    if not results_path.exists():
+    if not (run_dir / "results.json").exists():
         raise CheckpointError(f"{run_dir}: the run is not finished (no results.json); nothing to export")
-    results = json.loads(results_path.read_text("utf-8"))
+    results = read_results(run_dir)
     prompt_path = run_dir / PROMPT_FILE
-    tensors = load_file(str(prompt_path)) if prompt_path.exists() else {}
+    tensors = load_safetensors(prompt_path) if prompt_path.exists() else {}
     modules: dict[str, dict[str, torch.Tensor]] = {}
     for key, value in tensors.items():
         name, _, rest = key.partition(".")
@@ -98,6 +100,8 @@ def export_run(run_dir: str | Path, out_dir: str | Path, with_plm: bool = False)
     if with_plm and not (run_dir / PLM_FILE).exists():
         raise CheckpointError(f"{run_dir}: --with-plm needs {PLM_FILE}, which this run did not save (sweep run or "
                               "--no-save-weights)")
+    if with_plm:
+        verify_safetensors(run_dir / PLM_FILE)  # a corrupt PLM is never copied (issue 11)
     label_words_per_language = None
     if config.label_words_file:
         from xlprompt.verbalizer import read_label_words_file
@@ -132,18 +136,56 @@ def export_run(run_dir: str | Path, out_dir: str | Path, with_plm: bool = False)
         "accuracy": results.get("accuracy"),
         "xlprompt_version": __version__,
     }
-    out_dir.mkdir(parents=True, exist_ok=True)
-    written = []
-    if adapter:
-        save_file(adapter, str(out_dir / ADAPTER_WEIGHTS), metadata={"format": ADAPTER_FORMAT,
+    from safetensors.torch import save_file
+
+    # everything goes to a fresh folder that then replaces the target as a whole: no file of an earlier
+    # export survives (issue 11: a PLM of another run stayed beside a new adapter)
+    with _fresh_folder(out_dir) as tmp:
+        names = []
+        if adapter:
+            save_file(adapter, str(tmp / ADAPTER_WEIGHTS), metadata={"format": ADAPTER_FORMAT,
                                                                       "config_hash": config.resolved_hash()})
-        written.append(out_dir / ADAPTER_WEIGHTS)
-    if with_plm:
-        shutil.copyfile(run_dir / PLM_FILE, out_dir / PLM_FILE)
-        written.append(out_dir / PLM_FILE)
-    atomic_write_text(out_dir / ADAPTER_CONFIG, json.dumps(spec, indent=2, ensure_ascii=False))
-    written.append(out_dir / ADAPTER_CONFIG)
-    return written
+            names.append(ADAPTER_WEIGHTS)
+        if with_plm:
+            shutil.copyfile(run_dir / PLM_FILE, tmp / PLM_FILE)
+            verify_safetensors(tmp / PLM_FILE)
+            names.append(PLM_FILE)
+        atomic_write_text(tmp / ADAPTER_CONFIG, json.dumps(spec, indent=2, ensure_ascii=False))
+        names.append(ADAPTER_CONFIG)
+    return [out_dir / name for name in names]
+
+
+def _check_target(out_dir: Path) -> None:
+    """An export replaces an earlier export (or an empty folder), never a folder of other files."""
+    if out_dir.is_dir() and any(out_dir.iterdir()) and not (out_dir / ADAPTER_CONFIG).exists():
+        raise CheckpointError(f"{out_dir}: not empty and not an xlprompt adapter folder; an export replaces the "
+                              "whole folder, so pass a new or empty --out folder")
+
+
+@contextlib.contextmanager
+def _fresh_folder(out_dir: Path):
+    """A new sibling folder to write into; on success it replaces ``out_dir`` (renames), on failure it is removed."""
+    from xlprompt.safety import as_disk_error
+
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out_dir.with_name(f".{out_dir.name}.tmp{os.getpid()}")
+    old = out_dir.with_name(f".{out_dir.name}.old{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    try:
+        yield tmp
+        if out_dir.exists():
+            os.replace(out_dir, old)
+        os.replace(tmp, out_dir)
+    except BaseException as err:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if old.exists() and not out_dir.exists():
+            os.replace(old, out_dir)  # put the earlier export back
+        full = as_disk_error(err, out_dir) if isinstance(err, Exception) else None
+        if full is not None and full is not err:
+            raise full from None
+        raise
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def _absolute(spec: str | None) -> str | None:
@@ -179,7 +221,7 @@ def read_adapter_config(adapter_dir: str | Path) -> dict[str, Any]:
 def load_adapter(adapter_dir: str | Path, base_model: str | None = None, tokenizer: str | None = None,
                  device: str | torch.device = "cpu") -> Predictor:
     """Rebuild the method on the base model and load the adapter (and the PLM weights if exported)."""
-    from safetensors.torch import load_file
+    from xlprompt.safety import load_safetensors
 
     adapter_dir = Path(adapter_dir)
     spec = read_adapter_config(adapter_dir)
@@ -197,11 +239,17 @@ def load_adapter(adapter_dir: str | Path, base_model: str | None = None, tokeniz
     if method.extra_modules():
         if not weights.exists():
             raise CheckpointError(f"{adapter_dir}: {ADAPTER_WEIGHTS} is missing")
-        load_module_state(method, load_file(str(weights)), str(weights))
+        load_module_state(method, load_safetensors(weights), str(weights))
     plm_path = adapter_dir / PLM_FILE
-    if plm_path.exists():
-        load_plm_state(method, load_file(str(plm_path)), str(plm_path))
-    elif spec.get("plm_trained"):
+    if spec.get("plm_weights_included"):  # the config decides, not whatever file lies in the folder
+        if not plm_path.exists():
+            raise CheckpointError(f"{adapter_dir}: {ADAPTER_CONFIG} says the PLM weights are included, but "
+                                  f"{PLM_FILE} is missing; export the run again with --with-plm")
+        load_plm_state(method, load_safetensors(plm_path), str(plm_path))
+    elif plm_path.exists():
+        warnings.warn(f"{plm_path}: ignored; {ADAPTER_CONFIG} says this adapter has no PLM weights "
+                      "(plm_weights_included: false)", stacklevel=2)
+    if not spec.get("plm_weights_included") and spec.get("plm_trained"):
         warnings.warn(f"{adapter_dir}: the PLM trained with this adapter but its weights are not included "
                       "(export with --with-plm): predictions use the untrained base model and differ from the "
                       "run's", stacklevel=2)

@@ -200,6 +200,24 @@ def read_run_config(run_dir: Path) -> RunConfig:
         raise CheckpointError(f"{path}: unreadable ({err})") from None
 
 
+def read_results(run_dir: Path) -> dict[str, Any]:
+    """A finished run's ``results.json``, checked for its shape (an object with an accuracy table)."""
+    path = run_dir / "results.json"
+    if not path.exists():
+        raise CheckpointError(f"{run_dir}: the run is not finished (no results.json); finish it with the same "
+                              "`xlprompt run` command first")
+    try:
+        results = json.loads(path.read_text("utf-8"))
+    except (OSError, ValueError) as err:
+        raise CheckpointError(f"{path}: unreadable ({err}); delete it and rerun the same command to "
+                              "re-evaluate") from None
+    if not isinstance(results, dict) or not isinstance(results.get("accuracy"), dict):
+        raise CheckpointError(f"{path}: not the results of a run (a {type(results).__name__}"
+                              + ("" if not isinstance(results, dict) else " without an accuracy table")
+                              + "); delete it and rerun the same command to re-evaluate")
+    return results
+
+
 def load_run(run_dir: str | Path, device: str | torch.device = "cpu", tokenizer: str | None = None,
              model: str | None = None) -> Predictor:
     """Load a finished run directory for prediction (see the module docstring for what it needs).
@@ -207,7 +225,7 @@ def load_run(run_dir: str | Path, device: str | torch.device = "cpu", tokenizer:
     ``tokenizer`` / ``model``: where the run's tokenizer / base model are now, if its recorded (relative)
     paths do not resolve from here (see :func:`resolve_relative`).
     """
-    from safetensors.torch import load_file
+    from xlprompt.safety import load_safetensors, verify_safetensors
 
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
@@ -220,25 +238,26 @@ def load_run(run_dir: str | Path, device: str | torch.device = "cpu", tokenizer:
     if not results_path.exists():
         raise CheckpointError(f"{run_dir}: the run is not finished (no results.json); finish it with the same "
                               "`xlprompt run` command first")
-    try:
-        results = json.loads(results_path.read_text("utf-8"))
-    except (OSError, ValueError) as err:
-        raise CheckpointError(f"{results_path}: unreadable ({err})") from None
+    results = read_results(run_dir)
     plm_path = run_dir / PLM_FILE
     if not config.freeze_plm and not plm_path.exists():
         raise CheckpointError(
             f"{run_dir}: the PLM trained in this run (freeze_plm=false) but its weights were not saved "
-            f"({PLM_FILE} is missing: a sweep run, or --no-save-weights); rerun it with `xlprompt run` "
-            "(which saves them) to predict with it")
+            f"({PLM_FILE} is missing: a sweep run, or --no-save-weights) and cannot be added afterwards; to "
+            "predict, train the same config again into a new --out folder with `xlprompt run` (without "
+            "--no-save-weights), or export the adapter alone (`xlprompt export`: it runs on the untrained base)")
     prompt_path = run_dir / PROMPT_FILE
     if not prompt_path.exists():  # every finished run writes it (p_S/p_T, or the FT head): checked before loading
         raise CheckpointError(f"{run_dir}: {PROMPT_FILE} is missing")
+    verify_safetensors(prompt_path)  # a truncated file: one line, before the model is built (issue 11)
+    if not config.freeze_plm:
+        verify_safetensors(plm_path)
     if config.label_words_file and not Path(config.label_words_file).is_file():
         raise DataError(f"label_words_file of the run not found; pass the run's label words file", config.label_words_file)
     tokenizer, method, info = build_method(config, device)
     if method.extra_modules():
-        load_module_state(method, load_file(str(prompt_path)), str(prompt_path))
+        load_module_state(method, load_safetensors(prompt_path), str(prompt_path))
     if not config.freeze_plm:
-        load_plm_state(method, load_file(str(plm_path)), str(plm_path))
+        load_plm_state(method, load_safetensors(plm_path), str(plm_path))
     method.eval()
     return Predictor(config, method, tokenizer, info.random_weights, str(run_dir), results)

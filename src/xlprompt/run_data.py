@@ -150,4 +150,7 @@ def load_run_data(config: RunConfig, progress: bool = False) -> RunData:
     for lang, examples in test.items():
         if not examples:
             raise DataError(f"no {config.eval_split} examples for language '{lang}'")
+    from xlprompt.leaks import check_data_leaks
+
+    notes += check_data_leaks(config, train, dev, test, parallel)
     return RunData(train, dev, test, parallel, notes)

@@ -40,6 +40,7 @@ import socket
 import sqlite3
 import threading
 import time
+import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator
@@ -51,6 +52,23 @@ HEARTBEAT_SECONDS = 30.0
 #: a running claim whose heartbeat is older than this is taken over (any host)
 DEFAULT_STALE_AFTER = 600.0
 STATUSES = ("pending", "running", "finished", "failed")
+#: the shortest stale_after accepted: a live worker misses at most two heartbeats before it counts as dead
+MIN_STALE_FACTOR = 3
+
+
+def check_stale_after(value: float | None, heartbeat: float = HEARTBEAT_SECONDS) -> float:
+    """``--stale-after``: None means the default; a value below ``MIN_STALE_FACTOR`` heartbeats is refused
+    (a live run would be taken over and trained twice in one folder), and so are 0, negatives and nan."""
+    from xlprompt.errors import ConfigError
+
+    if value is None:
+        return DEFAULT_STALE_AFTER
+    least = MIN_STALE_FACTOR * heartbeat
+    if not (value >= least):  # also refuses nan
+        raise ConfigError(f"--stale-after {value:g}: a running claim is refreshed every {heartbeat:g} s, so a "
+                          f"value below {least:g} s ({MIN_STALE_FACTOR} heartbeats) would take over live runs; "
+                          f"use at least {least:g} (default {DEFAULT_STALE_AFTER:g})")
+    return float(value)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -139,12 +157,16 @@ def pid_alive(pid: int | None) -> bool:
 class ResultStore:
     """A results store in one SQLite file. Open one per process (connections are not shared across forks)."""
 
-    def __init__(self, path: str | Path, create: bool = True, timeout: float = 60.0):
+    def __init__(self, path: str | Path, create: bool = True, timeout: float = 60.0, readonly: bool = False):
         self.path = Path(path)
         self.timeout = timeout
+        self.readonly = readonly
         if self.path.is_dir():
             raise CheckpointError(f"{self.path}: is a folder, not a results store; pass a file path (e.g. "
                                   "results.db)")
+        if readonly:
+            self._open_readonly()
+            return
         if not self.path.exists():
             if not create:
                 raise CheckpointError(f"{self.path}: no such results store")
@@ -172,10 +194,63 @@ class ResultStore:
             if "not a database" in str(err):
                 raise CheckpointError(f"{self.path}: not an SQLite results store (unknown file format); pass "
                                       "another --store path") from None
+            from xlprompt.safety import DiskError, disk_error, disk_full
+
+            full = disk_error(err, self.path)
+            if full is None and disk_full(self.path):
+                full = DiskError(f"no space left on device for {self.path} ({err}); free some space or pass "
+                                 "another --store path")
+            if full is not None:  # issue 11: a full disk is named as such
+                raise full from None
             raise CheckpointError(f"{self.path}: not a usable results store ({err}); pass another --store "
                                   "path") from None
 
     # ------------------------------------------------------------------ plumbing
+    def _open_readonly(self) -> None:
+        """Open for reading only (``report``, ``sweep --dry-run``): SQLite's ``mode=ro``; nothing is ever
+        written, not even a schema into an empty file (issue 11)."""
+        if not self.path.exists():
+            raise CheckpointError(f"{self.path}: no such results store")
+        if self.path.stat().st_size == 0:
+            raise CheckpointError(f"{self.path}: an empty file, not a results store (nothing was ever written "
+                                  "to it); pass the store a sweep wrote, or delete the file")
+        self._conn = None
+        uri = "file:" + urllib.parse.quote(str(self.path.resolve())) + "?mode=ro"
+        try:
+            try:
+                self._conn = sqlite3.connect(uri, uri=True, timeout=self.timeout, isolation_level=None)
+                tables = {r[0] for r in self._conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+            except sqlite3.OperationalError:
+                # a WAL store in a folder this process may not write (no -shm file can be made): the file
+                # as it is on disk, read as immutable
+                with contextlib.suppress(Exception):
+                    self._conn.close()
+                self._conn = sqlite3.connect(uri + "&immutable=1", uri=True, timeout=self.timeout,
+                                             isolation_level=None)
+                tables = {r[0] for r in self._conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+            if "meta" not in tables or "runs" not in tables:
+                raise CheckpointError(f"{self.path}: not an xlprompt results store (tables: "
+                                      f"{', '.join(sorted(tables)) or 'none'}); pass another --store path")
+            owner = self._conn.execute("SELECT value FROM meta WHERE key = 'program'").fetchone()
+            version = self._conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+            if owner is None or owner[0] != "xlprompt":
+                raise CheckpointError(f"{self.path}: an SQLite file of another program (no xlprompt metadata); "
+                                      "pass another --store path")
+            if version is None or int(version[0]) != SCHEMA_VERSION:
+                raise CheckpointError(f"{self.path}: results store schema {version and version[0]}, this "
+                                      f"xlprompt reads {SCHEMA_VERSION}")
+        except (sqlite3.DatabaseError, CheckpointError, ValueError) as err:
+            if self._conn is not None:
+                with contextlib.suppress(Exception):
+                    self._conn.close()
+            if isinstance(err, CheckpointError):
+                raise
+            if "not a database" in str(err):
+                raise CheckpointError(f"{self.path}: not an SQLite results store (unknown file format); pass "
+                                      "another --store path") from None
+            raise CheckpointError(f"{self.path}: cannot be read as a results store ({err}); pass another "
+                                  "--store path") from None
+
     def _init_schema(self) -> None:
         with self.transaction() as conn:
             tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}

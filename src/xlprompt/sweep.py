@@ -48,10 +48,13 @@ class SweepRun:
 
     config: RunConfig
     labels: list[tuple[str, str]] = field(default_factory=list)
+    _hash: str | None = field(default=None, repr=False, compare=False)
 
     @property
     def hash(self) -> str:
-        return self.config.resolved_hash()
+        if self._hash is None:  # computed once (a 100,000-run sweep asks for it several times per run)
+            self._hash = self.config.resolved_hash()
+        return self._hash
 
     @property
     def group(self) -> str:
@@ -96,8 +99,16 @@ def _check_config_keys(values: Mapping, where: str) -> dict[str, Any]:
         key = str(key).replace("-", "_")
         if key not in known:
             raise ConfigError(f"{where}: unknown config key '{key}'.{suggest(key, known)}")
-        out[key] = coerce(key, value)
+        out[key] = _coerce(key, value, where)
     return out
+
+
+def _coerce(key: str, value: Any, where: str) -> Any:
+    """The typed value, or a one-line error naming the file, the place and the key (issue 11)."""
+    try:
+        return coerce(key, value)
+    except ConfigError as err:
+        raise ConfigError(f"{where}: {key}: {err}") from None
 
 
 def _check_grid(grid: Mapping, where: str) -> dict[str, list]:
@@ -111,7 +122,7 @@ def _check_grid(grid: Mapping, where: str) -> dict[str, list]:
             values = [values]
         if not values:
             raise ConfigError(f"{where}.{key}: an axis needs at least one value")
-        out[key] = [coerce(key, v) for v in values]
+        out[key] = [_coerce(key, v, where) for v in values]
     return out
 
 
@@ -186,9 +197,10 @@ def expand(spec: Mapping, name: str = "sweep", overrides: Mapping[str, Any] | No
                     config = RunConfig.from_dict(values, where=label)
                 except ConfigError as err:
                     raise ConfigError(f"{label}: {err}") from None
-                run = by_hash.get(config.resolved_hash())
+                run_hash = config.resolved_hash()
+                run = by_hash.get(run_hash)
                 if run is None:
-                    run = by_hash[config.resolved_hash()] = SweepRun(config)
+                    run = by_hash[run_hash] = SweepRun(config, _hash=run_hash)
                 if (group, variant) not in run.labels:
                     run.labels.append((group, variant))
     if not by_hash:

@@ -19,11 +19,23 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except XlpromptError as err:
-            message = " ".join(part for part in str(err).replace("\r", "\n").split("\n") if part)  # one line
-            click.echo(f"error: {message}", err=True)
-            sys.exit(2)
+            _fail(err)
+        except Exception as err:  # noqa: BLE001 - anything else is re-raised as it is
+            # a full / read-only disk inside torch, safetensors or sqlite: one line (issue 11)
+            from xlprompt.safety import as_disk_error
+
+            found = as_disk_error(err)
+            if found is None:
+                raise
+            _fail(found)
         finally:
             warnings.showwarning = shown
+
+
+def _fail(err: BaseException) -> None:
+    message = " ".join(part for part in str(err).replace("\r", "\n").split("\n") if part)  # one line
+    click.echo(f"error: {message}", err=True)
+    sys.exit(2)
 
 
 def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:

@@ -118,6 +118,10 @@ def build_parallel(
     DATA_DIR/parallel/ under a key of everything that shapes the corpus: the same file the runs of
     parallel_source=translate read (see xlprompt.data.translated).
     """
+    from xlprompt.safety import check_output_file
+
+    if out is not None:
+        check_output_file(out, "parallel corpus", create_parents=True)  # before the work (issue 11)
     cached_in = None
     if source == "translate" and file is None:
         from xlprompt.data.translated import translated_corpus

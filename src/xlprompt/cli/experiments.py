@@ -34,7 +34,7 @@ from xlprompt.config import parse_overrides
 @click.option("--max-runs", type=int, default=None, help="stop after starting this many runs")
 @click.option("--stale-after", type=float, default=None,
               help="seconds without heartbeat after which another process's running claim is taken over "
-                   "(default 600)")
+                   "(default 600; at least 3 heartbeats, 90)")
 @click.option("--no-retry-failed", is_flag=True, help="leave runs that failed before as they are")
 @click.option("--dry-run", is_flag=True, help="list the runs and their state, run nothing")
 @click.option("--quiet", is_flag=True, help="no progress bars")
@@ -47,9 +47,10 @@ def sweep_command(sweep_file, store_path, runs_dir, executor, address, num_cpus,
     (or Ray workers) can share one store without running anything twice.
     """
     from xlprompt.executors import default_runs_dir, get_executor
-    from xlprompt.store import DEFAULT_STALE_AFTER, ResultStore
+    from xlprompt.store import ResultStore, check_stale_after
     from xlprompt.sweep import load_sweep, parse_grid_overrides
 
+    check_stale_after(stale_after)  # before any work
     set_values = parse_overrides(list(overrides))
     if data_dir is not None:
         set_values["data_dir"] = data_dir
@@ -58,7 +59,7 @@ def sweep_command(sweep_file, store_path, runs_dir, executor, address, num_cpus,
     if dry_run:
         states = {}
         if Path(store_path).exists():
-            with ResultStore(store_path, create=False) as store:
+            with ResultStore(store_path, create=False, readonly=True) as store:
                 states = {r.hash: r.status for r in store.runs(hashes=sweep.hashes())}
         for run in sweep.runs:
             labels = "; ".join(f"{g}/{v}" if v else g for g, v in run.labels)
@@ -71,7 +72,7 @@ def sweep_command(sweep_file, store_path, runs_dir, executor, address, num_cpus,
 
     for run in sweep.runs:  # fail fast: every run's data and config checks before any run loads a model
         check_inputs(run.config)
-    kwargs = dict(progress=not quiet, stale_after=stale_after or DEFAULT_STALE_AFTER,
+    kwargs = dict(progress=not quiet, stale_after=check_stale_after(stale_after),
                   retry_failed=not no_retry_failed, max_runs=max_runs)
     if executor == "ray":
         kwargs.update(address=address, num_cpus=num_cpus, cpus_per_run=cpus_per_run)
@@ -124,15 +125,23 @@ def _load_predictor(run_dir, adapter, base_model, tokenizer):
     return load_adapter(adapter, base_model=base_model, tokenizer=tokenizer)
 
 
-def _read_jsonl(path: str, default_lang: str) -> list[dict]:
-    from xlprompt.errors import DataError
+#: the fields ``predict --input`` adds to each row (every input field is kept as it is)
+PREDICTION_FIELDS = ("prediction", "prediction_id", "probabilities")
+
+
+def _read_jsonl(path: str, default_lang: str) -> tuple[list[dict], list[str]]:
+    """The rows of a ``predict --input`` file and the language of each; every problem is one line naming
+    the file and line (issue 11). A UTF-8 byte-order mark is accepted, as the data readers accept it."""
+    from xlprompt.errors import DataError, XlpromptError
+    from xlprompt.languages import check_language
 
     stream = sys.stdin if path == "-" else None
     try:
-        text = stream.read() if stream else Path(path).read_text("utf-8")
+        text = stream.read() if stream else Path(path).read_bytes().decode("utf-8-sig")
     except (OSError, UnicodeDecodeError) as err:
         raise DataError(f"cannot read ({err})", path) from None
-    rows = []
+    text = text.lstrip("\ufeff")
+    rows, langs = [], []
     for number, line in enumerate(text.split("\n"), 1):
         if not line.strip():
             continue
@@ -144,9 +153,22 @@ def _read_jsonl(path: str, default_lang: str) -> list[dict]:
                 or not isinstance(row.get("hypothesis"), str):
             raise DataError("expected an object with string fields 'premise' and 'hypothesis' (and optional "
                             "'lang')", path, number)
-        row.setdefault("lang", default_lang)
+        for name in ("premise", "hypothesis"):
+            if not row[name].strip():
+                raise DataError(f"'{name}' is empty", path, number)
+        taken = [name for name in PREDICTION_FIELDS if name in row]
+        if taken:
+            raise DataError(f"the field '{taken[0]}' is where the prediction goes; rename it in the input "
+                            f"(the output adds {', '.join(PREDICTION_FIELDS)} to every row)", path, number)
+        if not isinstance(row.get("lang", default_lang), str):
+            raise DataError(f"'lang' must be a language code like 'de', not {row['lang']!r}", path, number)
+        try:
+            lang = check_language(row.get("lang", default_lang))
+        except XlpromptError as err:
+            raise DataError(str(err), path, number) from None
         rows.append(row)
-    return rows
+        langs.append(lang)
+    return rows, langs
 
 
 @click.command("predict")
@@ -162,7 +184,8 @@ def _read_jsonl(path: str, default_lang: str) -> list[dict]:
 @click.option("--input", "input_path", type=click.Path(dir_okay=False, allow_dash=True), default=None,
               help="JSONL batch: one {premise, hypothesis[, lang]} per line ('-' = stdin)")
 @click.option("--output", "output_path", type=click.Path(dir_okay=False, allow_dash=True), default="-",
-              show_default=True, help="JSONL output of the batch mode")
+              show_default=True, help="JSONL output of the batch mode: each input row, every field kept, with "
+              "prediction, prediction_id and probabilities added")
 @click.option("--batch-size", type=int, default=None)
 def predict_command(run_dir, adapter, base_model, tokenizer, lang, premise, hypothesis, input_path, output_path,
                     batch_size):
@@ -174,6 +197,11 @@ def predict_command(run_dir, adapter, base_model, tokenizer, lang, premise, hypo
         raise click.UsageError("give --premise and --hypothesis, or --input FILE.jsonl")
     if input_path is not None and (premise is not None or hypothesis is not None):
         raise click.UsageError("--input and --premise/--hypothesis exclude each other")
+    rows, langs = ([], []) if input_path is None else _read_jsonl(input_path, lang)  # before the model loads
+    if input_path is not None and output_path != "-":
+        from xlprompt.safety import check_output_file
+
+        check_output_file(output_path, "--output file")  # before any prediction is computed (issue 11)
     predictor = _load_predictor(run_dir, adapter, base_model, tokenizer)
     if predictor.random_weights:
         click.echo(f"note: {predictor.note}", err=True)
@@ -182,14 +210,14 @@ def predict_command(run_dir, adapter, base_model, tokenizer, lang, premise, hypo
         probs = ", ".join(f"{k} {v:.3f}" for k, v in pred.probabilities.items())
         click.echo(f"{pred.label}\t({probs})")
         return
-    rows = _read_jsonl(input_path, lang)
     results: list[dict | None] = [None] * len(rows)
-    for row_lang in dict.fromkeys(r["lang"] for r in rows):
-        idx = [i for i, r in enumerate(rows) if r["lang"] == row_lang]
+    for row_lang in dict.fromkeys(langs):
+        idx = [i for i, row_lang_i in enumerate(langs) if row_lang_i == row_lang]
         preds = predictor.predict([(rows[i]["premise"], rows[i]["hypothesis"]) for i in idx], lang=row_lang,
                                   batch_size=batch_size)
-        for i, pred in zip(idx, preds):
-            results[i] = {**rows[i], **pred.to_dict()}
+        for i, pred in zip(idx, preds):  # every input field (a gold 'label' too) is kept as it is
+            results[i] = {**rows[i], "prediction": pred.label, "prediction_id": pred.label_id,
+                          "probabilities": dict(pred.probabilities)}
     text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in results)
     if output_path == "-":
         click.echo(text, nl=False)

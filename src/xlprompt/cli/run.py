@@ -40,10 +40,12 @@ def run_command(method, shots, seed, model, tokenizer, data_dir, out, overrides,
     values = dict(method=method, shots=shots, seed=seed, model=model, tokenizer=tokenizer, data_dir=data_dir)
     values.update(parse_overrides(list(overrides)))
     config = RunConfig.from_dict(values, where="--set")
+    reused = (Path(out) / "results.json").exists()
     results = run_experiment(config, Path(out), progress=not quiet, log=click.echo,
                              save_weights=not no_save_weights)
     click.echo(format_results_table(results))
-    click.echo(f"wrote {out}/results.json")
+    # issue 11: a finished folder is reused as it is; say so instead of claiming a write
+    click.echo(f"{out}/results.json: reused, nothing written" if reused else f"wrote {out}/results.json")
 
 
 @click.command("demo")

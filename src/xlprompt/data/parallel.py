@@ -334,7 +334,7 @@ def _select_tatoeba(
 
 
 def _select_file(file: str | Path, targets: tuple[str, ...], size: int, seed: int) -> list[ParallelPair]:
-    pairs = [p for p in read_parallel_jsonl(file) if p.tgt_lang in targets]
+    pairs = [p for p in read_parallel_jsonl(file, source_language=SOURCE_LANGUAGE) if p.tgt_lang in targets]
     if len(pairs) < size:
         raise ConfigError(
             f"{file} has only {len(pairs):,} pairs with a target language among {', '.join(targets)}, "
@@ -485,7 +485,8 @@ def write_parallel_jsonl(pairs: Iterable[ParallelPair], path: str | Path) -> Pat
     return path
 
 
-def read_parallel_jsonl(path: str | Path, expected_languages: Iterable[str] | None = None) -> list[ParallelPair]:
+def read_parallel_jsonl(path: str | Path, expected_languages: Iterable[str] | None = None,
+                        source_language: str | None = None) -> list[ParallelPair]:
     """Read a parallel corpus written by :func:`write_parallel_jsonl` (or by hand).
 
     Each line needs the fields :data:`PARALLEL_FIELDS` (``uid`` is optional; missing uids become
@@ -518,9 +519,16 @@ def read_parallel_jsonl(path: str | Path, expected_languages: Iterable[str] | No
                 f"({', '.join(lang for lang in XNLI_LANGUAGES if lang in expected)}); rebuild the corpus "
                 "with --languages matching the run, or add the language to the run"
             )
-        uid = row.get("uid") or f"line-{row.line}"
-        if not isinstance(uid, str):
-            raise row.error(f"uid must be a string, found {uid!r}")
+        if source_language is not None and values["src_lang"] != source_language:
+            raise row.error(f"src_lang is '{values['src_lang']}' but the runs transfer from '{source_language}': "
+                            f"every pair needs src_lang '{source_language}' and a target language in tgt_lang")
+        uid = row.get("uid")
+        if uid is None:
+            uid = f"line-{row.line}"
+        elif not isinstance(uid, str):  # uid 0 and uid 1 alike (issue 11: 0 was silently replaced)
+            raise row.error(f"uid must be a string, found {uid!r}; write it in quotes (or leave it out)")
+        elif not uid.strip():
+            raise row.error("uid must be a non-empty string (or left out)")
         if uid in first_line:
             raise row.error(f"uid '{uid}' occurs twice (first on line {first_line[uid]})")
         first_line[uid] = row.line

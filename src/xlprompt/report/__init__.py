@@ -46,12 +46,18 @@ def build_report(store_path: str | Path, out_dir: str | Path, compare: str | Non
     store_path = Path(store_path)
     if not store_path.exists():
         raise ConfigError(f"{store_path}: no such results store (run `xlprompt sweep FILE --store {store_path}`)")
-    with ResultStore(store_path, create=False) as store:
+    from xlprompt.safety import check_output_dir
+
+    out = check_output_dir(out_dir, "report folder")  # before any work (issue 11)
+    with ResultStore(store_path, create=False, readonly=True) as store:
         rows = tables.rows_from_store(store)
+        if reference is not None:
+            _check_reference(rows, table2_group, reference)
         reference = reference or store.get_meta(f"reference:{table2_group}")
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     t1 = tables.table1(rows, table1_group)
+    if fig3_shots is not None:
+        _check_fig3_k(t1, fig3_shots)
+    out.mkdir(parents=True, exist_ok=True)
     t2 = tables.table2(rows, table2_group, reference=reference, samples=samples)
     compare_on = compare == "paper"
     report = Report(out, t1, t2, runs=len(rows))
@@ -73,6 +79,32 @@ def build_report(store_path: str | Path, out_dir: str | Path, compare: str | Non
     atomic_write_text(out / "report.md", "\n".join(page))
     report.files.append(out / "report.md")
     return report
+
+
+def _check_reference(rows, group: str, reference: str) -> None:
+    """``--reference`` must name a Table II variant of the store (any case), else a one-line error."""
+    from xlprompt.config import suggest
+
+    variants = sorted({v for r in rows for v in r.variants(group)})
+    if reference.lower() in (v.lower() for v in variants):
+        return
+    hint = suggest(reference, variants) if variants else ""
+    raise ConfigError(f"--reference '{reference}': no variant of that name among the finished runs of group "
+                      f"'{group}' (variants: {', '.join(repr(v) for v in variants) or 'none'})."
+                      + (hint if hint.startswith(" Did") else ""))
+
+
+def _check_fig3_k(table1, shots: int) -> None:
+    """``--fig3-k K`` needs Table I runs of both MPT and SP at k = K; else name what is missing and the k present."""
+    present = {b.shots: {row.paper_key for row in b.rows if row.paper_key in ("mpt", "sp")} for b in table1.blocks}
+    have = present.get(shots, set())
+    if {"mpt", "sp"} <= have:
+        return
+    missing = " and ".join(m.upper() for m in ("mpt", "sp") if m not in have)
+    listed = ", ".join(f"{k} ({'+'.join(sorted(m.upper() for m in ms)) or 'neither MPT nor SP'})"
+                       for k, ms in sorted(present.items())) or "none"
+    raise ConfigError(f"--fig3-k {shots}: Table I has no {missing} runs at k = {shots}; k present "
+                      f"(methods of Fig. 3): {listed}")
 
 
 __all__ = ["build_report", "Report", "tables", "figures", "exports"]

@@ -19,7 +19,7 @@ import io
 import math
 
 from xlprompt.report.paper import PAPER_MODEL, compare_text
-from xlprompt.report.tables import COLUMN_NAMES, COLUMNS, Block, Row, Table
+from xlprompt.report.tables import COLUMNS, Block, Row, Table
 
 
 def format_p(p: float | None) -> str:
@@ -52,7 +52,7 @@ def p_text(table: Table, block: Block, row: Row, compare: bool) -> str:
 
 def _header(table: Table) -> list[str]:
     first = "Variant" if table.has_p_values else "Method"
-    head = [first] + [COLUMN_NAMES[c] for c in COLUMNS] + ["n"]
+    head = [first] + [table.column_name(c) for c in COLUMNS] + ["n"]
     return head + ["p"] if table.has_p_values else head
 
 
@@ -87,7 +87,7 @@ def to_markdown(table: Table, compare: bool = False) -> str:
                       + (": its 4-shot Table II is in an appendix that is not transcribed" if table.has_p_values
                          else "") + ")._"]
         lines.append("")
-    for note in table.notes:
+    for note in table.notes + table.average_notes():
         lines.append(f"- {note}")
     if table.meta.random_weights:
         lines.append("- random weights: chance-level numbers that demonstrate the pipeline, not the method")
@@ -136,7 +136,8 @@ def latex_escape(text: str) -> str:
 
 def to_latex(table: Table, compare: bool = False) -> str:
     head = _header(table)
-    caption = f"{table.name}: {table.title}. {table.meta.line()}."
+    caption = f"{table.name}: {table.title}. {table.meta.line()}." + "".join(
+        f" {note}." for note in table.average_notes())
     if compare:
         caption += " " + compare_note(table) + "."
     if table.meta.random_weights:

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
 
@@ -88,18 +89,40 @@ def rows_from_store(store) -> list[RunRow]:
 
     own = not hasattr(store, "finished")
     if own:
-        store = ResultStore(store, create=False)
+        store = ResultStore(store, create=False, readonly=True)
     try:
         rows = []
         for rec in store.finished():
-            results = rec.results or {}
-            rows.append(RunRow(rec.hash, rec.config, dict(results.get("accuracy", {})),
+            problem = row_problem(rec.config, rec.results)
+            if problem:  # one line per bad row, and the report goes on without it (issue 11)
+                warnings.warn(f"{store.path}: run {rec.hash} left out of the report: {problem}", stacklevel=2)
+                continue
+            results = rec.results
+            rows.append(RunRow(rec.hash, rec.config, dict(results["accuracy"]),
                                bool(results.get("random_weights")), rec.labels,
                                results.get("eval_max_per_language"), results.get("eval_split", "test")))
         return rows
     finally:
         if own:
             store.close()
+
+
+def row_problem(config: Any, results: Any) -> str | None:
+    """What is wrong with the shape of a finished run's stored config / results, or None if nothing."""
+    if not isinstance(config, dict):
+        return f"its config is {type(config).__name__}, not an object"
+    for key, kind in (("method", str), ("model", str), ("shots", int), ("seed", int)):
+        if not isinstance(config.get(key), kind) or isinstance(config.get(key), bool):
+            return f"its config has no valid '{key}'"
+    if not isinstance(results, dict):
+        return f"its results are {type(results).__name__}, not an object"
+    accuracy = results.get("accuracy")
+    if not isinstance(accuracy, dict) or not accuracy:
+        return "its results have no 'accuracy' table"
+    for lang, value in accuracy.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            return f"its accuracy of '{lang}' is {value!r}, not a number"
+    return None
 
 
 @dataclass
@@ -143,6 +166,19 @@ class Row:
     @property
     def seeds(self) -> list[int]:
         return sorted({r.seed for r in self.runs})
+
+    @property
+    def languages(self) -> tuple[str, ...]:
+        """The languages every run of the row was evaluated on: what its Avg covers."""
+        common = set(XNLI_LANGUAGES)
+        for run in self.runs:
+            common &= set(run.accuracy)
+        return tuple(lang for lang in XNLI_LANGUAGES if lang in common)
+
+    @property
+    def full_average(self) -> bool:
+        """Whether the row's Avg is over all 15 XNLI languages (like the paper's), so comparable with it."""
+        return len(self.languages) == len(XNLI_LANGUAGES)
 
 
 @dataclass
@@ -195,15 +231,38 @@ class Table:
     def empty(self) -> bool:
         return not any(b.rows for b in self.blocks)
 
+    def column_name(self, column: str) -> str:
+        """A column's header; the average says what it covers when that is not the 15 languages."""
+        if column != "avg":
+            return COLUMN_NAMES[column]
+        counts = sorted({len(row.languages) for b in self.blocks for row in b.rows})
+        if not counts or counts == [len(XNLI_LANGUAGES)]:
+            return "Avg"
+        span = str(counts[0]) if len(counts) == 1 else f"{counts[0]}–{counts[-1]}"
+        return f"Avg ({span} langs)"
+
+    def average_notes(self) -> list[str]:
+        """A note for each row whose Avg is not over the 15 languages (which ones it covers)."""
+        notes = []
+        for block in self.blocks:
+            for row in block.rows:
+                if not row.full_average:
+                    notes.append(f"{block.title}, {row.label}: Avg is the mean over {len(row.languages)} "
+                                 f"languages ({', '.join(row.languages).upper()}), not the paper's 15; it is not "
+                                 "compared with the paper's Avg")
+        return notes
+
     def paper_cell(self, block: Block, row: Row, column: str) -> float | None:
         if row.paper_key is None:
             return None
+        if column == "avg" and not row.full_average:
+            return None  # the paper's Avg is over 15 languages: compared only like with like (issue 11)
         if self.has_p_values:
             return paper.table2_cell(block.shots, row.paper_key, column)
         return paper.table1_cell(block.shots, row.paper_key, column)
 
     def paper_p_value(self, block: Block, row: Row) -> float | None:
-        if not self.has_p_values or row.paper_key is None:
+        if not self.has_p_values or row.paper_key is None or not row.full_average:
             return None
         return paper.table2_p_value(block.shots, row.paper_key)
 

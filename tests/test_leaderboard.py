@@ -55,3 +55,19 @@ def test_leaderboard_cells_and_published_numbers(tmp_path):
     assert f"{statistics.mean(numbers[('DP', 16)]):.1f} ± {statistics.stdev(numbers[('DP', 16)]):.1f} (3)" in dp_line
     assert "Leaderboard" in (tmp_path / "report" / "report.md").read_text("utf-8")
     assert tmp_path / "report" / "leaderboard.csv" in report.files
+
+
+def test_field_sweep_file():
+    from pathlib import Path
+
+    from xlprompt.sweep import load_sweep
+
+    sweep = load_sweep(Path(__file__).resolve().parents[1] / "configs" / "field.yaml")
+    assert len(sweep) == 8 * 9 * 5
+    variants = {r.variant for r in sweep.runs}
+    assert variants == set(leaderboard.ORDER)
+    by_variant = {r.variant: r.config for r in sweep.runs if r.config.shots == 16 and r.config.seed == 1}
+    assert by_variant["MPT per language"].translator_conditioning == "language"
+    assert by_variant["MPT"].translator_conditioning == "none"
+    assert {c.method for c in by_variant.values()} == {"ft", "dp", "sp", "pct", "dpa", "softmv", "mpt"}
+    assert {r.config.shots for r in sweep.runs} == {1, 2, 4, 8, 16, 32, 64, 128, 256}

@@ -128,6 +128,8 @@ def to_markdown(board: Leaderboard) -> str:
         cells = [f"{row.cells[k].text()} ({row.cells[k].n})" if k in row.cells else "–" for k in board.shots]
         lines.append(f"| {row.label} | " + " | ".join(cells) + " |")
         for source, numbers in row.published.items():
+            if not any(k in numbers for k in board.shots):
+                continue  # published only at values of k this store has no runs for
             other = any(p.other_protocol for p in numbers.values())
             tag = " (other protocol)" if other else ""
             lines.append(f"| ↳ published{tag}: {source} | "

@@ -332,3 +332,21 @@ def test_field_method_memorises_six_examples(tiny_components, demo_train, demo_p
     assert last < 0.5 * first, [round(h["ce"], 3) for h in history]
     assert accuracy(parts.method, train, "en", 32) == 1.0
     assert math.isfinite(history[-1]["loss"])
+
+
+def test_recipes_name_config_keys_and_cite_sources(tiny_components):
+    import dataclasses
+
+    from xlprompt.config import RunConfig
+    from xlprompt.methods import discrete_prompt, dpa, softmv
+
+    keys = {f.name for f in dataclasses.fields(RunConfig)}
+    for module in (discrete_prompt, dpa, softmv):
+        assert set(module.RECIPE) <= keys, module.__name__
+        assert set(module.RECIPE) == set(module.RECIPE_SOURCES), module.__name__
+        RunConfig(method=module.__name__.rsplit(".", 1)[1].replace("discrete_prompt", "dp"), **module.RECIPE)
+    assert dpa.RECIPE["grad_accumulation_steps"] == 4 and dpa.RECIPE["batch_size"] == 2
+    assert "dpa-xnli.sh:26" in dpa.RECIPE_SOURCES["grad_accumulation_steps"]
+    for name in ("dp", "dpa"):
+        with pytest.raises(ConfigError, match="nothing to train"):
+            tiny_components(method=name, freeze_plm=True)

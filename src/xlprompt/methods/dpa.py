@@ -144,6 +144,11 @@ class DualPromptAugmentation(Method):
 
     def __init__(self, config, plm, tokenizer, verbalizer):
         super().__init__(config, plm, tokenizer, verbalizer)
+        if config.freeze_plm:  # DAMO-NLP-SG/DPA run-prompt.py raises the same: a hard prompt has nothing else to train
+            from xlprompt.errors import ConfigError
+
+            raise ConfigError(f"{config.method}: freeze_plm=true leaves nothing to train (a hard template has no "
+                              "parameters of its own); set freeze_plm=false")
         self.template = dpa_template(tokenizer, self.special, config.max_length)
         table = table_from_config(config, DPA_LABEL_WORDS)
         self.table_ids = label_table(tokenizer, table, "DPA label words", rule="last")

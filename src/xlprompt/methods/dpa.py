@@ -35,7 +35,11 @@ the same method on its fixed few-shot splits (DPA samples its own balanced 32 ex
 * **The whole LM trains** (``--tune_LM``; ``use_soft_prompt`` is off in ``dpa-xnli.sh``, so no soft prompt).
 
 Recipe (:data:`RECIPE`): ``dpa-xnli.sh`` and Hugging Face ``TrainingArguments`` defaults for what it leaves
-unset (AdamW, weight decay 0, clipping 1.0, no warm-up).
+unset (AdamW, weight decay 0, clipping 1.0, no warm-up; ``README.md`` pins ``transformers==4.10.3``).
+Gradient accumulation (``grad_accumulation_steps``): each micro-batch's loss is divided by 4 and an optimiser
+step follows every 4 micro-batches and the last one of an epoch. transformers 4.10's Trainer steps at the end
+of an epoch only when the epoch has at most 4 micro-batches, otherwise it carries the leftover gradients into
+the next epoch; on the fixed splits (3k/2 micro-batches of 2) that differs only at k = 4 (6 micro-batches).
 """
 
 from __future__ import annotations

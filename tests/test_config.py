@@ -96,7 +96,7 @@ def test_choice_fields_reject_bad_values(field):
 
 def test_choice_lists():
     choices = {f.name: f.metadata["choices"] for f in CHOICE_FIELDS}
-    assert choices["method"] == ("mpt", "sp", "ft", "pct")
+    assert choices["method"] == ("mpt", "sp", "ft", "pct", "dp", "dpa", "softmv")
     assert choices["prompt_position"] == ("prefix", "midfix", "suffix", "endfix")
     assert choices["translator"] == ("linear-1", "linear-2", "lstm-1", "lstm-2", "transformer-1", "transformer-2")
     assert choices["scoring"] == ("vocab", "labels")
@@ -149,6 +149,8 @@ def _other_value(field: dataclasses.Field, current):
         return not current
     if field.name == "alpha":
         return 0.25
+    if field.name == "softmv_cosda_rate":  # a probability: doubling 0.55 leaves [0, 1]
+        return 0.2
     if isinstance(current, float):
         return current * 2 if current else 0.1
     if isinstance(current, int):
@@ -191,4 +193,4 @@ def test_describe_fields_lists_every_key():
     text = describe_fields()
     for field in FIELDS:
         assert f"  {field.name} (default" in text
-    assert "[mpt|sp|ft|pct]" in text
+    assert "[mpt|sp|ft|pct|dp|dpa|softmv]" in text

@@ -21,7 +21,7 @@ from xlprompt.store import ResultStore
 BASE = dict(model="random:tiny", data_dir="builtin:demo", eval_max_per_language=30)
 FILES = ["table1.md", "table1.csv", "table1.tex", "table2.md", "table2.csv", "table2.tex",
          "fig3_gain.png", "fig3_gain.pdf", "fig4_ablations.png", "fig4_ablations.pdf",
-         "fig5_ablations.png", "fig5_ablations.pdf", "report.md"]
+         "fig5_ablations.png", "fig5_ablations.pdf", "leaderboard.md", "leaderboard.csv", "report.md"]
 
 
 def fake_accuracy(method: str, shots: int, seed: int, offset: float = 0.0) -> dict[str, float]:

@@ -19,7 +19,7 @@ from typing import Any, Optional
 
 from xlprompt.errors import ConfigError
 
-METHODS: tuple[str, ...] = ("mpt", "sp", "ft", "pct")
+METHODS: tuple[str, ...] = ("mpt", "sp", "ft", "pct", "dp", "dpa", "softmv")
 FEWSHOT_KS: tuple[int, ...] = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 PARALLEL_SOURCES: tuple[str, ...] = ("pawsx", "tatoeba", "xnli-dev", "file", "translate")
 
@@ -38,7 +38,9 @@ class RunConfig:
     """Everything that determines a run's result (the run directory and the store are not part of it)."""
 
     # --- what to run
-    method: str = _f("mpt", "method: mpt (the paper's), sp (soft prompting), ft (fine-tuning), pct", METHODS)
+    method: str = _f("mpt", "method: mpt (the paper's), sp (soft prompting), ft (fine-tuning), pct, dp (discrete "
+                     "prompting), dpa (dual prompt augmentation), softmv (soft prompt + multilingual verbalizer)",
+                     METHODS)
     shots: int = _f(16, "k: training examples per class (3k in total)")
     seed: int = _f(1, "random seed (paper: 1..5)")
     model: str = _f("xlm-roberta-base", "HF hub name or local path of a masked LM, or random:xlm-roberta-base / "
@@ -86,6 +88,36 @@ class RunConfig:
     pct_kl_space: str = _f("labels", "PCT consistency KL over the label words' distribution or the full "
                            "vocabulary", ("labels", "vocab"))
     pct_kl_weight: float = _f(1.0, "weight of PCT's symmetric KL next to its two CE terms")
+
+    # --- issue 12: the field's methods (DP, DPA, SoftMV) and MPT with a prompt per target language
+    translator_conditioning: str = _f("none", "MPT: none = one p_T for all 14 target languages (the paper); "
+                                      "language = p_T^l = Transl(p_S + e_l), a learned vector e_l per target "
+                                      "language (zero-initialised) fed to the shared translator; a language with "
+                                      "no pair in the corpus uses the mean e of the languages that had pairs",
+                                      ("none", "language"))
+    grad_accumulation_steps: int = _f(1, "micro-batches of batch_size per optimiser step (DPA: 4, DAMO-NLP-SG/"
+                                      "DPA dpa-xnli.sh --gradient_accumulation_steps 4)")
+    dpa_mixup_strategy: str = _f("hidden", "DPA: mix the last hidden states at <mask> of the two rows of each "
+                                 "pair of the batch (hidden; DPA dpa-xnli.sh --mixup_strategy hidden) or no mixup "
+                                 "(none). Their 'input_embedding' raises NotImplementedError in modeling_xlmr.py",
+                                 ("hidden", "none"))
+    dpa_mixup_alpha: float = _f(1.2, "DPA: lambda ~ Beta(alpha, alpha) (DPA dpa-xnli.sh --mixup_alpha 1.2; "
+                                "run-prompt.py's own default is 0.5)")
+    dpa_multilingual_optim: bool = _f(True, "DPA: the CE is averaged over the label words of all 15 languages "
+                                      "(multi_lingual_optim, DPA dpa-xnli.sh); false: English label words only")
+    dpa_test_label_words: str = _f("en", "DPA test-time label words: en (English words for every language; "
+                                   "run-prompt.py default separate_lan_label_word=False), language (each "
+                                   "language's own words: separate_lan_label_word) or max (maximum logit over the "
+                                   "15 languages' words: multi_lingual_label_word)", ("en", "language", "max"))
+    softmv_cosda_rate: float = _f(0.55, "SoftMV: probability that a word of the code-switched copy is replaced "
+                                  "from a bilingual dictionary (THU-BPM/SoftMV parameters.py --cosda_rate 0.55; "
+                                  "full.sh uses 0.2, ptuning.sh 0)")
+    softmv_kl_weight: float = _f(0.3, "SoftMV: weight of KL(P_switched || P_original) (SoftMV prompt/modules/"
+                                 "wrapper.py mlm_train_step: loss1 + loss2 + 0.3 * loss3)")
+    softmv_init_from_vocab: bool = _f(True, "SoftMV: initialise the prompt vectors with the first prompt_length "
+                                      "rows of the word embeddings (SoftMV ptuning.sh --init_from_vocab)")
+    dictionary_dir: Optional[str] = _f(None, "SoftMV: folder of MUSE-format bilingual dictionaries en-XX.txt "
+                                       "(one 'source target' pair per line); default: <data_dir>/muse")
 
     # --- optimisation
     freeze_plm: bool = _f(False, "train only prompt (+translator/head), not the PLM (paper: PLM trains)")
@@ -152,6 +184,17 @@ class RunConfig:
         for name in ("epochs", "batch_size", "eval_batch_size", "parallel_size", "dev_every"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1, not {getattr(self, name)}")
+        if self.translator_conditioning == "language" and self.no_translator:
+            raise ConfigError("translator_conditioning=language needs a translator; it cannot be combined with "
+                              "no_translator=true")
+        if self.grad_accumulation_steps < 1:
+            raise ConfigError(f"grad_accumulation_steps must be >= 1, not {self.grad_accumulation_steps}")
+        if self.dpa_mixup_alpha <= 0:
+            raise ConfigError(f"dpa_mixup_alpha must be > 0 (DPA: 1.2), not {self.dpa_mixup_alpha}")
+        if not 0.0 <= self.softmv_cosda_rate <= 1.0:
+            raise ConfigError(f"softmv_cosda_rate must lie in [0, 1] (SoftMV: 0.55), not {self.softmv_cosda_rate}")
+        if self.softmv_kl_weight < 0:
+            raise ConfigError(f"softmv_kl_weight must be >= 0 (SoftMV: 0.3), not {self.softmv_kl_weight}")
         if self.align_batch_size is not None and self.align_batch_size < 1:
             raise ConfigError(f"align_batch_size must be >= 1, not {self.align_batch_size}")
         if self.lr <= 0 or (self.prompt_lr is not None and self.prompt_lr <= 0):

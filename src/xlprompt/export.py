@@ -6,7 +6,8 @@
                                 tokenizer specs, method, prompt length/position/encoder, translator
                                 architecture, hidden size, label words (per language too), scoring,
                                 max length, English prompt, the run's full config and hash, xlprompt version
-    adapter_model.safetensors   p_source, p_target (the prompts as used at test time, eval mode),
+    adapter_model.safetensors   p_source, p_target (the prompts as used at test time, eval mode; with
+                                translator_conditioning=language also p_target.<lang> for the 14 targets),
                                 prompt_encoder.*, translator.*, head.* (whatever the method has)
     plm.safetensors             only with ``with_plm``: the trained PLM (when the PLM trained)
 
@@ -46,8 +47,9 @@ ADAPTER_FORMAT_VERSION = 1
 
 def _prompts(config: RunConfig, modules: dict[str, dict[str, torch.Tensor]], hidden_size: int) -> dict:
     """p_S (and p_T for MPT) recomputed from the prompt encoder and translator alone, in eval mode."""
+    from xlprompt.languages import TARGET_LANGUAGES
+    from xlprompt.models.conditioned_translator import LanguageConditionedTranslator, build_mpt_translator
     from xlprompt.models.prompt_encoder import PromptEncoder, PromptEncoderConfig
-    from xlprompt.models.translator import build_translator
 
     if "prompt_encoder" not in modules:
         return {}
@@ -61,10 +63,14 @@ def _prompts(config: RunConfig, modules: dict[str, dict[str, torch.Tensor]], hid
             if config.no_translator:
                 out["p_target"] = p_source
             else:
-                translator = build_translator(config.translator, hidden_size)
+                translator = build_mpt_translator(config.translator, hidden_size, config.translator_conditioning)
                 translator.load_state_dict(modules["translator"])
                 translator.eval()
-                out["p_target"] = translator(p_source)
+                if isinstance(translator, LanguageConditionedTranslator):  # issue 12: a prompt per language
+                    out["p_target"] = translator(p_source, "")  # the fallback of languages without pairs
+                    out.update({f"p_target.{lang}": translator(p_source, lang) for lang in TARGET_LANGUAGES})
+                else:
+                    out["p_target"] = translator(p_source)
     return {k: v.float().contiguous().clone() for k, v in out.items()}
 
 

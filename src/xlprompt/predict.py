@@ -14,7 +14,7 @@ Probabilities: a softmax over the three class scores — for the prompt methods 
 the same argmax as the run's evaluation under either ``scoring``); for FT the head's logits.
 
 The language decides the prompt: MPT uses ``p_S`` for English (``english_prompt=source``) and ``p_T`` for
-the other XNLI languages; PCT uses that language's template; SP and FT ignore it (but it is still checked).
+the other XNLI languages (with ``translator_conditioning=language`` that language's own ``p_T^l``); PCT uses that language's template; SP and FT ignore it (but it is still checked).
 """
 
 from __future__ import annotations

@@ -98,7 +98,11 @@ class Trainer:
         if own_params:
             groups.append({"params": own_params, "lr": config.prompt_lr or config.lr})
         self.optimizer = make_adamw(groups, config.lr, config.weight_decay)
-        total = self.steps_per_epoch * config.epochs
+        #: grad_accumulation_steps (issue 12, DPA): an optimiser step every N micro-batches and at the end of
+        #: each epoch; each micro-batch's loss is divided by N (Hugging Face Trainer's convention)
+        self.accumulation = config.grad_accumulation_steps
+        self.updates_per_epoch = math.ceil(self.steps_per_epoch / self.accumulation)
+        total = self.updates_per_epoch * config.epochs
         warmup = int(config.warmup_ratio * total)
 
         def schedule(step: int) -> float:
@@ -145,11 +149,13 @@ class Trainer:
 
     # ------------------------------------------------------------------ one step
     def train_step(self, batch: Sequence[TokenizedExample], pairs: Sequence[TokenizedPair] | None,
-                   generator: torch.Generator, epoch: int = 0, step: int = 0) -> dict[str, float]:
+                   generator: torch.Generator, epoch: int = 0, step: int = 0, update: bool = True,
+                   scale: float = 1.0) -> dict[str, float]:
         """One optimisation step: backward on each of the method's loss pieces (micro-batches whose gradients
         add up to the step's loss), clipping, AdamW, schedule. Returns the loss and its parts (floats).
 
         A non-finite piece raises :class:`NumericalError` before its backward and before any optimiser step.
+        ``update=False`` only accumulates the gradients (of the loss times ``scale``): gradient accumulation.
         """
         method, config = self.method, self.config
         pieces = method.gradient_pieces(batch, pairs, generator)
@@ -168,10 +174,12 @@ class Trainer:
                     + (f", alignment pair uids {[p.source.uid for p in pairs][:8]}" if pairs else "")
                     + ". Lower lr, check the data of that batch, or use precision=fp32"
                 )
-            out.loss.backward()
+            (out.loss * scale if scale != 1.0 else out.loss).backward()
             logged["loss"] += out.loss.item()
             for key, value in out.parts.items():
                 logged[key] = logged.get(key, 0.0) + value
+        if not update:
+            return logged
         params = [p for g in self.optimizer.param_groups for p in g["params"]]
         for p in params:
             if p.grad is not None and p.grad.is_sparse:  # AdamW needs dense gradients
@@ -205,7 +213,9 @@ class Trainer:
             for step, (cls_idx, par_idx) in enumerate(schedule):
                 batch = [self.train[i] for i in cls_idx]
                 pairs = [self.parallel[i] for i in par_idx] if par_idx else None
-                logged = self.train_step(batch, pairs, generator, epoch, step)
+                n = self.accumulation
+                update = n == 1 or (step + 1) % n == 0 or step == len(schedule) - 1
+                logged = self.train_step(batch, pairs, generator, epoch, step, update, 1.0 / n if n > 1 else 1.0)
                 for key, value in logged.items():
                     sums[key] = sums.get(key, 0.0) + value
                 bar.update(1)

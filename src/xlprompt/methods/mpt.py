@@ -30,7 +30,7 @@ from xlprompt.batching import TokenizedExample, TokenizedPair, token_budget_chun
 from xlprompt.losses import symmetric_kl, total_loss
 from xlprompt.methods.base import LossOutput
 from xlprompt.methods.soft_prompt import SoftPrompting
-from xlprompt.models.translator import build_translator
+from xlprompt.models.conditioned_translator import LanguageConditionedTranslator, build_mpt_translator
 
 
 class MultilingualPromptTranslator(SoftPrompting):
@@ -44,7 +44,10 @@ class MultilingualPromptTranslator(SoftPrompting):
 
     def __init__(self, config, plm, tokenizer, verbalizer):
         super().__init__(config, plm, tokenizer, verbalizer)
-        self.translator = None if config.no_translator else build_translator(config.translator, plm.hidden_size)
+        self.translator = None if config.no_translator else build_mpt_translator(
+            config.translator, plm.hidden_size, config.translator_conditioning)
+        #: translator_conditioning=language: p_T^l = Transl(p_S + e_l) per target language (issue 12)
+        self.conditioned = isinstance(self.translator, LanguageConditionedTranslator)
         self.uses_parallel = config.alpha < 1.0
         # Every MPT loss reads the tied MLM head, so the embedding gradient may be sparse (saves memory).
         plm.sparse_embedding_grad = True
@@ -55,15 +58,31 @@ class MultilingualPromptTranslator(SoftPrompting):
             modules["translator"] = self.translator
         return modules
 
-    def translate(self, p_source: torch.Tensor) -> torch.Tensor:
-        """``p_T = Transl(p_S)`` (Eq. 4), or ``p_S`` itself in the 'w/o prompt translator' ablation."""
-        return p_source if self.translator is None else self.translator(p_source)
+    def translate(self, p_source: torch.Tensor, lang: str | None = None) -> torch.Tensor:
+        """``p_T = Transl(p_S)`` (Eq. 4), or ``p_S`` itself in the 'w/o prompt translator' ablation. With
+        ``translator_conditioning=language``: ``p_T^lang`` (a language without training pairs, or None, gets
+        the fallback of :mod:`xlprompt.models.conditioned_translator`)."""
+        if self.translator is None:
+            return p_source
+        if self.conditioned:
+            return self.translator(p_source, lang or "")
+        return self.translator(p_source)
+
+    def target_prompts(self, p_source: torch.Tensor, pairs: Sequence[TokenizedPair]) -> torch.Tensor:
+        """The prompts [k, m, d] of the pairs' target sides: one shared ``p_T``, or each pair its own
+        language's ``p_T^l`` (computed once per language of the batch)."""
+        if not self.conditioned:
+            return self.translate(p_source).expand(len(pairs), -1, -1)
+        langs = [p.target.lang for p in pairs]
+        self.translator.mark_seen(langs)
+        per_lang = {lang: self.translator.for_training(p_source, lang) for lang in dict.fromkeys(langs)}
+        return torch.stack([per_lang[lang] for lang in langs])
 
     def prompt_for(self, lang: str) -> torch.Tensor:
         p_source = self.prompt_encoder()
         if lang == "en" and self.config.english_prompt == "source":
             return p_source
-        return self.translate(p_source)
+        return self.translate(p_source, lang)
 
     def training_loss(self, batch: Sequence[TokenizedExample], parallel: Sequence[TokenizedPair] | None,
                       generator: torch.Generator) -> LossOutput:
@@ -75,7 +94,7 @@ class MultilingualPromptTranslator(SoftPrompting):
         encoded += [self.encode(p.source) for p in pairs] + [self.encode(p.target) for p in pairs]
         prompts = [p_source.expand(len(cls_rows) + len(pairs), -1, -1)]
         if pairs:
-            prompts.append(self.translate(p_source).expand(len(pairs), -1, -1))
+            prompts.append(self.target_prompts(p_source, pairs))
         hidden = self.mask_states(encoded, torch.cat(prompts))
         zero = hidden.new_zeros(())
         ce = self.classification_ce(cls_rows, hidden[: len(cls_rows)]) if cls_rows else zero
@@ -114,7 +133,7 @@ class MultilingualPromptTranslator(SoftPrompting):
         for idx in token_budget_chunks(lengths, max(1, self.step_token_budget // 2)):  # 2 rows per pair
             k = len(idx)
             p_source = self.prompt_encoder()
-            prompts = torch.cat([p_source.expand(k, -1, -1), self.translate(p_source).expand(k, -1, -1)])
+            prompts = torch.cat([p_source.expand(k, -1, -1), self.target_prompts(p_source, [pairs[i] for i in idx])])
             hidden = self.mask_states([sources[i] for i in idx] + [targets[i] for i in idx], prompts)
             logits = self.plm.vocab_logits(hidden)
             kl = symmetric_kl(logits[:k], logits[k:]) * (k / len(pairs))
@@ -122,4 +141,9 @@ class MultilingualPromptTranslator(SoftPrompting):
 
     def prompts_for_export(self) -> dict[str, torch.Tensor]:
         p_source = self.prompt_encoder().detach()
-        return {"p_source": p_source, "p_target": self.translate(p_source).detach()}
+        out = {"p_source": p_source, "p_target": self.translate(p_source).detach()}
+        if self.conditioned:  # p_target: the fallback; p_target.<lang>: each target language's own prompt
+            from xlprompt.languages import TARGET_LANGUAGES
+
+            out.update({f"p_target.{lang}": self.translate(p_source, lang).detach() for lang in TARGET_LANGUAGES})
+        return out

@@ -7,6 +7,8 @@
     fig3_gain.png / .pdf                  Fig. 3    (figures.figure3)
     fig4_ablations.png / .pdf             Fig. 4    (figures.figure4; groups fig4-*)
     fig5_ablations.png / .pdf             Fig. 5    (figures.figure5; groups fig5-*)
+    leaderboard.md  leaderboard.csv       the field's methods × k with published numbers (leaderboard; group
+                                          "field", else all runs; issue 12)
     report.md                             everything above in one Markdown page
 
 Every file is written even when the store holds no runs for it (it then says so), so a report folder always
@@ -20,7 +22,7 @@ from pathlib import Path
 
 from xlprompt.checkpoint import atomic_write_text
 from xlprompt.errors import ConfigError
-from xlprompt.report import exports, figures, tables
+from xlprompt.report import exports, figures, leaderboard, tables
 
 COMPARE_CHOICES = ("paper",)
 
@@ -67,13 +69,18 @@ def build_report(store_path: str | Path, out_dir: str | Path, compare: str | Non
             path = out / f"{stem}.{suffix}"
             atomic_write_text(path, text)
             report.files.append(path)
+    board = leaderboard.leaderboard(rows)
+    for suffix, text in (("md", leaderboard.to_markdown(board)), ("csv", leaderboard.to_csv(board))):
+        path = out / f"leaderboard.{suffix}"
+        atomic_write_text(path, text)
+        report.files.append(path)
     report.files += figures.figure3(t1, out, compare=compare_on, shots=fig3_shots)
     report.files += figures.figure4(rows, out)
     report.files += figures.figure5(rows, out)
     page = [f"# xlprompt report: {store_path.name}", "",
             f"{len(rows)} finished runs in `{store_path}`."
             + (" Cells: ours (paper, Δ)." if compare_on else ""), "",
-            exports.to_markdown(t1, compare_on), exports.to_markdown(t2, compare_on),
+            exports.to_markdown(t1, compare_on), exports.to_markdown(t2, compare_on), leaderboard.to_markdown(board),
             "## Figures", "",
             "![Fig. 3](fig3_gain.png)", "", "![Fig. 4](fig4_ablations.png)", "", "![Fig. 5](fig5_ablations.png)", ""]
     atomic_write_text(out / "report.md", "\n".join(page))
@@ -107,4 +114,4 @@ def _check_fig3_k(table1, shots: int) -> None:
                       f"(methods of Fig. 3): {listed}")
 
 
-__all__ = ["build_report", "Report", "tables", "figures", "exports"]
+__all__ = ["build_report", "Report", "tables", "figures", "exports", "leaderboard"]

@@ -1,0 +1,112 @@
+"""DP — discrete prompting (Zhao & Schütze, 2021): a hard cloze template, no soft prompt, the whole PLM tuned.
+
+As xlmrprompt's ``pet/`` runs it (mprompting/xlmrprompt, commit 39aed8f; ``scripts/pet.sh`` runs
+``pet/cli.py`` with ``--pattern_ids 0 --pattern_lang en``):
+
+* template, pattern 0 of ``pet/pet/pvps/xnli_pvp.py`` (``_get_pattern``), English for every language::
+
+      <s> X_P . Question: X_H ? Answer: <mask> . </s>
+
+  premise and hypothesis with trailing ASCII punctuation stripped (``XNLIPVP.get_parts``:
+  ``text.rstrip(string.punctuation)``), every part tokenised on its own (``pet/pet/pvps/pvp.py`` ``_encode``),
+  so ``.`` is ``▁`` ``.`` and ``?`` is ``▁?`` with the XLM-R tokenizer;
+* label words right / maybe / wrong (``XNLIVerbalizer["en"]``) for every test language (pattern_lang en);
+* loss: cross-entropy over the label words' MLM logits (``pet/pet/modules/wrapper.py`` ``mlm_train_step`` with
+  ``convert_mlm_logits_to_cls_logits``): ``scoring=labels``;
+* prediction: the argmax over the three label-word logits at ``<mask>``.
+
+Recipe (:data:`RECIPE`): ``scripts/pet.sh`` and ``pet/pet/modules/wrapper.py`` ``train``: torch Adam with L2
+weight decay 0.01 (``bias`` and ``LayerNorm.weight`` exempt), lr 1e-5 constant (no scheduler), eps 1e-8,
+clipping 1.0, 4 examples per GPU × 3 GPUs (DDP) = batch 12, 50 epochs, English dev accuracy every epoch, first
+best kept. The optimiser kind (Adam + L2) is the baselines issue's setting; :data:`RECIPE_PENDING` names it.
+
+Differences: the reference truncates the hypothesis first (``PVP.truncate`` ``_remove_last``), xlprompt longest
+first; they differ only for inputs beyond ``max_length`` (256) tokens.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import torch
+
+from xlprompt.batching import TokenizedExample, TokenizedPair
+from xlprompt.losses import classification_loss
+from xlprompt.methods.base import LossOutput, Method
+from xlprompt.methods.field_common import strip_trailing_punctuation
+from xlprompt.scoring import class_log_probs, label_word_logits
+from xlprompt.template import HYPOTHESIS, LITERAL, MASK, PREMISE, EncodedInput, Piece, Template, word_ids
+
+PET_SH = "mprompting/xlmrprompt@39aed8f scripts/pet.sh"
+PET_WRAPPER = "mprompting/xlmrprompt@39aed8f pet/pet/modules/wrapper.py"
+
+#: The method's defaults under its authors' code (config key -> value).
+RECIPE: dict[str, Any] = {
+    "label_words": "right,maybe,wrong",
+    "scoring": "labels",
+    "lr": 1e-5,
+    "lr_scheduler": "constant",
+    "warmup_ratio": 0.0,
+    "batch_size": 12,
+    "epochs": 50,
+    "weight_decay": 0.01,
+    "max_grad_norm": 1.0,
+    "max_length": 256,
+    "freeze_plm": False,
+}
+RECIPE_SOURCES: dict[str, str] = {
+    "label_words": "mprompting/xlmrprompt@39aed8f pet/pet/pvps/xnli_pvp.py:10 (XNLIVerbalizer['en'])",
+    "scoring": f"{PET_WRAPPER} mlm_train_step (CE over convert_mlm_logits_to_cls_logits)",
+    "lr": f"{PET_SH}:26",
+    "lr_scheduler": f"{PET_WRAPPER} train (no scheduler: constant)",
+    "warmup_ratio": f"{PET_WRAPPER} train (warmup_steps unused)",
+    "batch_size": f"{PET_SH}:23,33 (4 per GPU x 3 ranks)",
+    "epochs": f"{PET_SH}:24",
+    "weight_decay": "mprompting/xlmrprompt@39aed8f pet/parameters.py (--weight_decay 0.01)",
+    "max_grad_norm": "mprompting/xlmrprompt@39aed8f pet/parameters.py (--max_grad_norm 1.0)",
+    "max_length": f"{PET_SH}:29",
+    "freeze_plm": f"{PET_WRAPPER} train (all model parameters in the optimiser)",
+}
+#: Recipe entries for keys the baselines issue adds (not config keys in this branch).
+RECIPE_PENDING: dict[str, str] = {
+    "optimizer": f"adam-l2 (torch.optim.Adam, L2 0.01, bias/LayerNorm.weight exempt, eps 1e-8): {PET_WRAPPER} train",
+}
+
+
+def pet_template(tokenizer, special, max_length: int) -> Template:
+    """xlmrprompt's pattern 0 in English: ``X_P . Question: X_H ? Answer: <mask> .`` (parts tokenised alone)."""
+    dot = word_ids(tokenizer, ".")
+    pieces = [
+        Piece(PREMISE), Piece(LITERAL, dot), Piece(LITERAL, word_ids(tokenizer, "Question:")),
+        Piece(HYPOTHESIS), Piece(LITERAL, word_ids(tokenizer, "?")), Piece(LITERAL, word_ids(tokenizer, "Answer:")),
+        Piece(MASK), Piece(LITERAL, dot),
+    ]
+    return Template(pieces, special, max_length, name="dp-pet-0-en")
+
+
+class DiscretePrompting(Method):
+    name = "dp"
+
+    def __init__(self, config, plm, tokenizer, verbalizer):
+        super().__init__(config, plm, tokenizer, verbalizer)
+        if config.freeze_plm:  # DAMO-NLP-SG/DPA run-prompt.py raises the same: a hard prompt has nothing else to train
+            from xlprompt.errors import ConfigError
+
+            raise ConfigError(f"{config.method}: freeze_plm=true leaves nothing to train (a hard template has no "
+                              "parameters of its own); set freeze_plm=false")
+        self.template = pet_template(tokenizer, self.special, config.max_length)
+
+    def encode_for_eval(self, example: TokenizedExample, lang: str) -> EncodedInput:
+        return self.template.encode(strip_trailing_punctuation(example.premise, self.tokenizer),
+                                    strip_trailing_punctuation(example.hypothesis, self.tokenizer))
+
+    def training_loss(self, batch: Sequence[TokenizedExample], parallel: Sequence[TokenizedPair] | None,
+                      generator: torch.Generator) -> LossOutput:
+        hidden = self.mask_states([self.encode_for_eval(ex, "en") for ex in batch])
+        log_probs = class_log_probs(self.plm, hidden, self.label_ids("en"), self.config.scoring)
+        ce = classification_loss(log_probs, self.labels_tensor(batch))
+        return LossOutput(ce, {"ce": ce.item()})
+
+    def class_scores(self, batch: Sequence[TokenizedExample], lang: str) -> torch.Tensor:
+        hidden = self.mask_states([self.encode_for_eval(ex, lang) for ex in batch])
+        return label_word_logits(self.plm, hidden, self.label_ids("en"))  # pattern_lang en: English words

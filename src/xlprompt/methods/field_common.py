@@ -1,0 +1,135 @@
+"""Pieces the field's methods (DP, DPA, SoftMV; issue 12) share: the reference codes' trailing-punctuation rule
+on token ids, their label-word tables, and how a label word becomes one token id.
+
+The training and test examples reach a method already tokenised (``TokenizedExample``: premise and hypothesis
+ids, each sentence tokenised on its own), so the references' string rules are applied to the ids:
+
+* :func:`strip_trailing_punctuation` is ``text.rstrip(string.punctuation)`` (xlmrprompt ``pet/pet/pvps/xnli_pvp.py``
+  ``XNLIPVP.get_parts``; SoftMV ``prompt/pvps/xnli_pvp.py`` ``get_parts``): trailing pieces made only of ASCII
+  punctuation are dropped; a last piece that ends in punctuation after other characters is replaced by the
+  piece without it (or, if that is not a piece of the vocabulary, by the tokenisation of what is left). A
+  sentence that is punctuation only is kept as it is (the references' ``len(...) == 0`` guard).
+"""
+
+from __future__ import annotations
+
+import string
+from typing import Mapping, Sequence
+
+from xlprompt.errors import ConfigError, ModelError
+from xlprompt.languages import LABELS, XNLI_LANGUAGES
+from xlprompt.verbalizer import BARE_WORD_STARTS
+
+PUNCTUATION = set(string.punctuation)
+
+#: xlmrprompt pet/pet/pvps/xnli_pvp.py ``XNLIVerbalizer`` (identical in THU-BPM/SoftMV prompt/pvps/xnli_pvp.py):
+#: label words (entailment, neutral, contradiction) per language. DP uses the English row (pattern_lang en);
+#: SoftMV's multilingual verbalizer averages all 15 rows.
+XNLI_VERBALIZER: dict[str, tuple[str, str, str]] = {
+    "en": ("right", "maybe", "wrong"),
+    "zh": ("是", "也许", "否"),
+    "de": ("Ja", "vielleicht", "Nein"),
+    "fr": ("oui", "possible", "non"),
+    "ar": ("نعم", "يمكن", "لا"),
+    "bg": ("да", "можеби", "не"),
+    "el": ("Nαί", "μπορεί", "όχι"),
+    "es": ("sí", "talvez", "no"),
+    "hi": ("सच", "शायद", "झूठ"),
+    "ru": ("да", "возможно", "нет"),
+    "sw": ("ndio", "labda", "hasi"),
+    "th": ("ใช่", "อาจจะ", "ไม่"),
+    "tr": ("Evet", "belki", "hiçbir"),
+    "ur": ("ہاں", "شاید", "نہیں"),
+    "vi": ("dạ", "lẽ", "Không"),
+}
+
+#: DAMO-NLP-SG/DPA prompt_helper.py ``Prompt_Helper._setup_global_verbalizers`` (xnli; AR_* and UR_* from
+#: special_tokens.py): the translated label words (entailment, neutral, contradiction) of multi_lingual_optim.
+DPA_LABEL_WORDS: dict[str, tuple[str, str, str]] = {
+    "ar": ("نعم", "ربما", "لا"),
+    "bg": ("да", "може", "не"),
+    "de": ("Ja", "möglicherweise", "Nein"),
+    "el": ("Μάλιστα", "μπορεί", "όχι"),
+    "en": ("yes", "maybe", "no"),
+    "es": ("sí", "talvez", "no"),
+    "fr": ("Oui", "possible", "non"),
+    "hi": ("हां", "शायद", "न"),
+    "ru": ("да", "може", "нет"),
+    "sw": ("ndio", "labda", "sio"),
+    "th": ("ใช่", "อาจจะ", "ไม่"),
+    "tr": ("Evet", "belki", "hiçbir"),
+    "ur": ("جی", "شاید", "نہیں"),
+    "vi": ("dạ", "lẽ", "không"),
+    "zh": ("是", "也许", "否"),
+}
+
+
+def strip_trailing_punctuation(ids: Sequence[int], tokenizer) -> tuple[int, ...]:
+    """``ids`` of ``text.rstrip(string.punctuation)`` (see the module docstring)."""
+    out = list(ids)
+    while out:
+        piece = tokenizer.convert_ids_to_tokens(out[-1])
+        marker = piece[0] if piece and piece[0] in BARE_WORD_STARTS else ""
+        core = piece[len(marker):]
+        stripped = core.rstrip(string.punctuation)
+        if stripped == core:
+            if core == "" and marker:  # a bare word-start piece left in front of stripped punctuation
+                out.pop()
+                continue
+            break
+        out.pop()
+        if stripped:
+            candidate = tokenizer.convert_tokens_to_ids(marker + stripped)
+            if candidate is not None and candidate != tokenizer.unk_token_id:
+                out.append(candidate)
+            else:
+                out.extend(tokenizer((" " if marker else "") + stripped, add_special_tokens=False)["input_ids"])
+            break
+    if not out:
+        return tuple(ids)
+    return tuple(out)
+
+
+def word_token_id(tokenizer, word: str, what: str, rule: str = "first") -> int:
+    """The token id of a label word. ``first``: the first piece after a bare word-start piece (the project's
+    verbalizer rule; XLM-R gives ``▁`` ``是`` for Chinese). ``last``: the last piece, DPA's
+    ``tokenizer.encode(verb)[-2]`` (prompt_helper.py ``get_prompt_labels``)."""
+    pieces = tokenizer(word, add_special_tokens=False)["input_ids"]
+    if not pieces:
+        raise ConfigError(f"{what}: the label word '{word}' is empty")
+    if rule == "last":
+        token = pieces[-1]
+    else:
+        if len(pieces) > 1 and tokenizer.convert_ids_to_tokens(pieces[0]) in BARE_WORD_STARTS:
+            pieces = pieces[1:]
+        token = pieces[0]
+    if token == tokenizer.unk_token_id:
+        raise ModelError(f"{what}: label word '{word}' is unknown to the tokenizer; give words it knows with "
+                         "label_words_file=JSON")
+    return token
+
+
+def label_table(tokenizer, table: Mapping[str, Sequence[str]], what: str, rule: str = "first") -> dict[str, tuple[int, ...]]:
+    """{lang: (id_entailment, id_neutral, id_contradiction)} for the languages of ``table``."""
+    out = {}
+    for lang, words in table.items():
+        if lang not in XNLI_LANGUAGES:
+            raise ConfigError(f"{what}: unknown language '{lang}'")
+        if len(words) != len(LABELS):
+            raise ConfigError(f"{what} of '{lang}': need {len(LABELS)} words, got {list(words)}")
+        ids = tuple(word_token_id(tokenizer, w, f"{what} of '{lang}'", rule) for w in words)
+        if len(set(ids)) != len(ids):
+            raise ModelError(f"{what} of '{lang}': two classes share a token ({list(words)}); give distinct "
+                             "words with label_words_file=JSON")
+        out[lang] = ids
+    return out
+
+
+def table_from_config(config, default: Mapping[str, Sequence[str]]) -> dict[str, Sequence[str]]:
+    """The method's multilingual label-word table: ``label_words_file`` (JSON {lang: [3 words]}) if given,
+    else the reference's own table ``default``."""
+    if config.label_words_file:
+        from xlprompt.verbalizer import read_label_words_file
+
+        return read_label_words_file(config.label_words_file)
+    return dict(default)

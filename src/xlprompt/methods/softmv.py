@@ -1,0 +1,212 @@
+"""SoftMV — soft prompting with a multilingual verbalizer and code-switched consistency (Li et al., ACL 2023),
+as THU-BPM/SoftMV runs it (commit 3dda7ba; ``ptuning.sh`` runs ``cli.py --pattern_ids 0 --prompt_encoder_type
+lstm --prompt_length 4 --init_from_vocab``).
+
+* **Soft-prompt cloze question**, pattern 0 of ``prompt/pvps/xnli_pvp.py`` (``_get_pattern``)::
+
+      <s> X_P . X_H ? [p1 p2 p3 p4] <mask> . </s>
+
+  premise and hypothesis with trailing ASCII punctuation stripped (``XNLIPVP.get_parts``), every part tokenised
+  on its own (``prompt/pvps/pvp.py`` ``_encode``); the four placeholder tokens (``"the"``, ``block_flag`` 1) get
+  the prompt encoder's vectors (``prompt/modules/wrapper.py`` ``generate_default_inputs``). The prompt vectors
+  start as the first ``prompt_length`` rows of the word embeddings (``--init_from_vocab``:
+  ``ContinuousPrompt.initialize_soft_prompt``), reparameterised by ``prompt_encoder`` (lstm: BiLSTM + MLP).
+* **Code-switched copy** (``prompt/pvps/cs_patternization.py`` ``positive_sample``, ``convert_token_with_CoSDA``,
+  ``convert_4_1_token``): built once per training example before training. The premise and hypothesis are split
+  at whitespace; each word is, with probability ``softmv_cosda_rate``, replaced by a random translation from the
+  dictionary of a random one of 12 languages (up to 10 further draws of the language until one has the word;
+  a word no draw knows stays). The dictionaries are MUSE's (:mod:`xlprompt.data.muse`; ``dictionary_dir``).
+  Here the text is the decoded token ids of the example, and the draws come from a generator seeded with
+  ``(seed, example uid)`` (the reference: Python's global ``random`` over the examples in order).
+* **Multilingual verbalizer** (``prompt/pvps/pvp.py`` ``_convert_single_mlm_logits_to_cls_logits_universal``):
+  a class's score is the mean over the 15 languages of its label word's MLM logit at ``<mask>``
+  (:data:`~xlprompt.methods.field_common.XNLI_VERBALIZER`; ``label_words_file`` replaces the table), in training
+  and at test time, for every language.
+* **Consistency regularisation** (``prompt/modules/wrapper.py`` ``mlm_train_step``):
+  ``CE(s, y) + CE(s_cs, y) + 0.3 · KL(softmax(s_cs) ‖ softmax(s))`` (``nn.KLDivLoss(reduction='batchmean')`` on
+  ``log_softmax(s)`` and ``softmax(s_cs)``; gradients reach both sides), ``s`` / ``s_cs`` the verbalizer scores of
+  the original and the code-switched input.
+
+Unverified: SoftMV's ``prompt/utils.py`` ``get_verbalization_ids`` is not in the source index; a label word of
+several pieces (XLM-R: ``▁`` ``是``) is scored here by the piece after the bare ``▁`` (the project's rule).
+Differences: the reference iterates the training data in a fixed order (``SequentialSampler``), xlprompt
+shuffles per epoch; the reference's prompt encoder is a 1-layer BiLSTM with d units each way (the baselines
+issue's encoder-shape setting), xlprompt's ``lstm`` encoder is P-tuning's.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from xlprompt.batching import TokenizedExample, TokenizedPair
+from xlprompt.errors import ConfigError
+from xlprompt.losses import classification_loss
+from xlprompt.methods.base import LossOutput, Method
+from xlprompt.methods.field_common import XNLI_VERBALIZER, label_table, strip_trailing_punctuation, table_from_config
+from xlprompt.models.prompt_encoder import PromptEncoder, PromptEncoderConfig
+from xlprompt.template import HYPOTHESIS, LITERAL, MASK, PREMISE, PROMPT, EncodedInput, Piece, Template, word_ids
+
+SOFTMV = "THU-BPM/SoftMV@3dda7ba"
+SH = f"{SOFTMV} ptuning.sh"
+
+RECIPE: dict[str, Any] = {
+    "lr": 1e-5,
+    "lr_scheduler": "constant",
+    "warmup_ratio": 0.0,
+    "batch_size": 12,
+    "epochs": 70,
+    "weight_decay": 0.01,
+    "max_grad_norm": 1.0,
+    "max_length": 256,
+    "prompt_length": 4,
+    "prompt_encoder": "lstm",
+    "freeze_plm": False,
+    "dev_every": 1,
+}
+RECIPE_SOURCES: dict[str, str] = {
+    "lr": f"{SH}:10,29",
+    "lr_scheduler": f"{SOFTMV} prompt/modules/wrapper.py TransformerModelWrapper.train (no scheduler)",
+    "warmup_ratio": f"{SOFTMV} parameters.py (--warmup_steps 0, unused)",
+    "batch_size": f"{SH}:26",
+    "epochs": f"{SH}:27",
+    "weight_decay": f"{SOFTMV} parameters.py (--weight_decay 0.01)",
+    "max_grad_norm": f"{SOFTMV} parameters.py (--max_grad_norm 1.0)",
+    "max_length": f"{SH}:31",
+    "prompt_length": f"{SH}:17",
+    "prompt_encoder": f"{SH}:16",
+    "freeze_plm": f"{SOFTMV} prompt/modules/wrapper.py train (all parameters in the optimiser)",
+    "dev_every": f"{SOFTMV} prompt/modules/wrapper.py train (dev accuracy each epoch, best kept)",
+}
+RECIPE_PENDING: dict[str, str] = {
+    "optimizer": f"adamw (torch.optim.AdamW, decay 0.01, bias/LayerNorm.weight exempt): {SOFTMV} "
+                 "prompt/modules/wrapper.py train",
+    "prompt_encoder_shape": f"1-layer BiLSTM with d units each way, MLP 2d->d->d: {SOFTMV} prompt/modules/"
+                            "wrapper.py ContinuousPrompt.__init__",
+}
+
+
+def softmv_template(tokenizer, special, prompt_length: int, max_length: int) -> Template:
+    dot = word_ids(tokenizer, ".")
+    pieces = [Piece(PREMISE), Piece(LITERAL, dot), Piece(HYPOTHESIS), Piece(LITERAL, word_ids(tokenizer, "?")),
+              Piece(PROMPT, length=prompt_length), Piece(MASK), Piece(LITERAL, dot)]
+    return Template(pieces, special, max_length, name=f"softmv-0-{prompt_length}")
+
+
+def code_switch(words: Sequence[str], dictionaries: dict[str, dict[str, list[str]]], rate: float,
+                rng: random.Random) -> list[str]:
+    """SoftMV's ``convert_token_with_CoSDA`` + ``convert_4_1_token`` on whitespace-split words."""
+    langs = list(dictionaries)
+    out = []
+    for word in words:
+        raw = word.replace("▁", "")
+        if rng.random() <= rate:
+            lang = rng.choice(langs)
+            tries = 0
+            while tries < 10 and raw not in dictionaries[lang]:
+                lang = rng.choice(langs)
+                tries += 1
+            if raw in dictionaries[lang]:
+                out.append(rng.choice(dictionaries[lang][raw]))
+                continue
+            out.append(raw)  # the reference returns the ▁-stripped word here
+        else:
+            out.append(word)
+    return out
+
+
+class SoftMultilingualVerbalizer(Method):
+    name = "softmv"
+
+    def __init__(self, config, plm, tokenizer, verbalizer):
+        super().__init__(config, plm, tokenizer, verbalizer)
+        self.template = softmv_template(tokenizer, self.special, config.prompt_length, config.max_length)
+        self.prompt_encoder = PromptEncoder(PromptEncoderConfig(
+            config.prompt_length, plm.hidden_size, config.prompt_encoder))
+        if config.softmv_init_from_vocab:
+            with torch.no_grad():
+                self.prompt_encoder.embedding.copy_(plm.word_embeddings.weight[: config.prompt_length])
+        table = table_from_config(config, XNLI_VERBALIZER)
+        self.table_ids = label_table(tokenizer, table, "SoftMV verbalizer")
+        self.register_buffer("_verbalizer_ids", torch.tensor(list(self.table_ids.values())), persistent=False)
+        #: read at the first training step (prediction from a finished run needs no dictionaries); the
+        #: folder is resolved here, so a missing setting fails before any work
+        self._dictionary_dir = self.dictionary_dir(config) if config.softmv_cosda_rate > 0 else None
+        self.dictionaries: dict[str, dict[str, list[str]]] | None = None
+        self._switched: dict[str, TokenizedExample] = {}
+
+    @staticmethod
+    def dictionary_dir(config) -> str:
+        if config.dictionary_dir:
+            return config.dictionary_dir
+        if config.data_dir and not config.data_dir.startswith("builtin:"):
+            from pathlib import Path
+
+            from xlprompt.data.muse import DEFAULT_SUBDIR
+
+            return str(Path(config.data_dir) / DEFAULT_SUBDIR)
+        raise ConfigError("softmv needs bilingual dictionaries: set dictionary_dir=DIR (MUSE en-XX.txt files; "
+                          "`xlprompt data fetch --only muse`), or softmv_cosda_rate=0 for no code-switching")
+
+    def extra_modules(self) -> dict[str, nn.Module]:
+        return {"prompt_encoder": self.prompt_encoder}
+
+    def encode(self, example: TokenizedExample) -> EncodedInput:
+        return self.template.encode(strip_trailing_punctuation(example.premise, self.tokenizer),
+                                    strip_trailing_punctuation(example.hypothesis, self.tokenizer))
+
+    def encode_for_eval(self, example: TokenizedExample, lang: str) -> EncodedInput:
+        return self.encode(example)
+
+    def switched(self, example: TokenizedExample) -> TokenizedExample:
+        """The code-switched copy of a training example (built once, cached by uid)."""
+        if self._dictionary_dir is None:
+            return example
+        if self.dictionaries is None:
+            from xlprompt.data.muse import load_dictionaries
+
+            self.dictionaries = load_dictionaries(self._dictionary_dir)
+        if example.uid not in self._switched:
+            rng = random.Random(f"{self.config.seed}:{example.uid}")
+            rate = self.config.softmv_cosda_rate
+
+            def switch(ids):
+                words = self.tokenizer.decode(list(ids)).strip().split()
+                text = " ".join(code_switch(words, self.dictionaries, rate, rng))
+                return tuple(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+            self._switched[example.uid] = TokenizedExample(switch(example.premise), switch(example.hypothesis),
+                                                           example.label, example.lang, example.uid)
+        return self._switched[example.uid]
+
+    def verbalizer_scores(self, mask_hidden: torch.Tensor) -> torch.Tensor:
+        """[N, 3]: the mean over the table's languages of each class's label-word logit."""
+        ids = self._verbalizer_ids
+        logits = self.plm.word_logits(mask_hidden, ids.reshape(-1)).float()
+        return logits.view(mask_hidden.shape[0], *ids.shape).mean(1)
+
+    def training_loss(self, batch: Sequence[TokenizedExample], parallel: Sequence[TokenizedPair] | None,
+                      generator: torch.Generator) -> LossOutput:
+        n = len(batch)
+        encoded = [self.encode(ex) for ex in batch] + [self.encode(self.switched(ex)) for ex in batch]
+        hidden = self.mask_states(encoded, self.prompt_encoder().expand(2 * n, -1, -1))
+        scores = self.verbalizer_scores(hidden)
+        labels = self.labels_tensor(batch)
+        s, s_cs = scores[:n], scores[n:]
+        ce = classification_loss(torch.log_softmax(s, -1), labels)
+        ce_cs = classification_loss(torch.log_softmax(s_cs, -1), labels)
+        kl = F.kl_div(torch.log_softmax(s, -1), torch.softmax(s_cs, -1), reduction="batchmean")
+        loss = ce + ce_cs + self.config.softmv_kl_weight * kl
+        return LossOutput(loss, {"ce": ce.item(), "ce_cs": ce_cs.item(), "kl": kl.item()})
+
+    def class_scores(self, batch: Sequence[TokenizedExample], lang: str) -> torch.Tensor:
+        hidden = self.mask_states([self.encode(ex) for ex in batch],
+                                  self.prompt_encoder().expand(len(batch), -1, -1))
+        return self.verbalizer_scores(hidden)
+
+    def prompts_for_export(self) -> dict[str, torch.Tensor]:
+        return {"p_source": self.prompt_encoder().detach()}

@@ -1,0 +1,73 @@
+"""The field's leaderboard (issue 12): methods × k, mean ± std of the runs' average accuracy, published numbers."""
+
+from __future__ import annotations
+
+import statistics
+
+from test_report import insert
+
+from xlprompt.config import RunConfig
+from xlprompt.languages import XNLI_LANGUAGES
+from xlprompt.report import build_report, leaderboard, tables
+from xlprompt.store import ResultStore
+
+BASE = dict(model="random:tiny", data_dir="builtin:demo", eval_max_per_language=30)
+VARIANTS = {"FT": {"method": "ft"}, "DP": {"method": "dp"}, "DPA": {"method": "dpa"},
+            "MPT per language": {"method": "mpt", "translator_conditioning": "language"}}
+
+
+def avg_accuracy(value: float) -> dict[str, float]:
+    acc = {lang: value for lang in XNLI_LANGUAGES}
+    acc["avg"] = value
+    return acc
+
+
+def test_leaderboard_cells_and_published_numbers(tmp_path):
+    path = tmp_path / "field.db"
+    numbers = {}
+    with ResultStore(path) as store:
+        for i, (name, changes) in enumerate(VARIANTS.items()):
+            for shots in (1, 16):
+                for seed in (1, 2, 3):
+                    value = 30.0 + i + 0.5 * seed + shots / 100
+                    numbers.setdefault((name, shots), []).append(value)
+                    insert(store, RunConfig(**BASE, **changes, shots=shots, seed=seed), avg_accuracy(value),
+                           "field", name)
+    board = leaderboard.leaderboard(tables.rows_from_store(path))
+    assert board.group == "field" and board.shots == [1, 16]
+    assert [r.label for r in board.rows] == ["FT", "DP", "DPA", "MPT per language"]  # field.yaml's order
+    for row in board.rows:
+        for shots in (1, 16):
+            values = numbers[(row.label, shots)]
+            assert row.cells[shots].mean == statistics.mean(values)
+            assert abs(row.cells[shots].std - statistics.stdev(values)) < 1e-9
+            assert row.cells[shots].n == 3
+    published = {r.label: r.published for r in board.rows}
+    assert published["DP"][leaderboard.ZHAO_SCHUTZE][16].value == 36.43
+    assert published["FT"][leaderboard.ZHAO_SCHUTZE][16].value == 33.74
+    assert published["FT"][leaderboard.MPT_TABLE1][16].value == 33.5  # Table I, k = 16, Avg.
+    assert published["DPA"][leaderboard.DPA_PAPER][16].other_protocol
+    assert published["MPT per language"] == {}
+    report = build_report(path, tmp_path / "report")
+    text = (tmp_path / "report" / "leaderboard.md").read_text("utf-8")
+    assert "| DPA | " in text and "other protocol" in text and "46.54" in text and "38.79" not in text
+    dp_line = next(line for line in text.splitlines() if line.startswith("| DP | "))
+    assert f"{statistics.mean(numbers[('DP', 16)]):.1f} ± {statistics.stdev(numbers[('DP', 16)]):.1f} (3)" in dp_line
+    assert "Leaderboard" in (tmp_path / "report" / "report.md").read_text("utf-8")
+    assert tmp_path / "report" / "leaderboard.csv" in report.files
+
+
+def test_field_sweep_file():
+    from pathlib import Path
+
+    from xlprompt.sweep import load_sweep
+
+    sweep = load_sweep(Path(__file__).resolve().parents[1] / "configs" / "field.yaml")
+    assert len(sweep) == 8 * 9 * 5
+    variants = {r.variant for r in sweep.runs}
+    assert variants == set(leaderboard.ORDER)
+    by_variant = {r.variant: r.config for r in sweep.runs if r.config.shots == 16 and r.config.seed == 1}
+    assert by_variant["MPT per language"].translator_conditioning == "language"
+    assert by_variant["MPT"].translator_conditioning == "none"
+    assert {c.method for c in by_variant.values()} == {"ft", "dp", "sp", "pct", "dpa", "softmv", "mpt"}
+    assert {r.config.shots for r in sweep.runs} == {1, 2, 4, 8, 16, 32, 64, 128, 256}

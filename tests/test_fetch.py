@@ -254,7 +254,7 @@ def test_bad_arguments(tmp_path):
     result = CliRunner().invoke(cli, ["data", "fetch", "--out", str(tmp_path), "--only", "fewshot,xnlii"])
     assert result.exit_code == 2
     assert result.stderr.strip() == ("error: --only: unknown source xnlii; allowed: fewshot, xnli, pawsx, tatoeba, "
-                                     "multinli (comma-separated)")
+                                     "multinli, muse (comma-separated)")
     (tmp_path / "file").write_text("x")
     result = CliRunner().invoke(cli, ["data", "fetch", "--out", str(tmp_path / "file"), "--only", "fewshot"])
     assert result.exit_code == 2 and "is a file" in result.stderr
@@ -554,3 +554,21 @@ def test_the_content_facts_hold_for_the_real_data():
     assert sources["xnli"].check(SHARED_DATA) is None
     assert sources["tatoeba"].check(SHARED_DATA) is None
     assert sources["pawsx"].check(SHARED_DATA).endswith("pawsx/train/en.tsv is missing")  # no train set there
+
+
+def test_muse_dictionaries_are_fetched_checked_and_skipped(server, tmp_path):
+    from xlprompt.data.fetch import MuseDictionaries
+
+    base = "/arrival/dictionaries"
+    server.files[f"{base}/en-de.txt"] = "house haus\nhouse heim\ndog hund\n".encode()
+    server.files[f"{base}/en-fr.txt"] = "house maison\n".encode()
+    sources = {"muse": MuseDictionaries("muse", "MUSE", languages=("de", "fr"))}
+    assert quiet_fetch(tmp_path, sources, server.url).fetched == ["muse"]
+    assert (tmp_path / "muse" / "en-de.txt").read_bytes() == server.files[f"{base}/en-de.txt"]
+    before = server.gets()
+    assert quiet_fetch(tmp_path, sources, server.url).fetched == []  # complete: checked, nothing downloaded
+    assert server.gets() == before
+    server.files[f"{base}/en-fr.txt"] = b"three words here\n"
+    line = quiet_fetch(tmp_path / "b", sources, server.url).failed["muse"]
+    assert line.startswith(f"{server.url}{base}/en-fr.txt: not a MUSE dictionary (")
+    assert "got 3" in line and not (tmp_path / "b" / "muse" / "en-fr.txt").exists()

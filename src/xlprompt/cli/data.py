@@ -50,7 +50,7 @@ def _default_dir() -> Path:
 @click.option("--out", type=_DIR, default=None,
               help="Data folder to fill (default: $XLPROMPT_DATA, else the per-user data folder).")
 @click.option("--only", default=None, metavar="SOURCES",
-              help="Comma-separated sources: fewshot, xnli, pawsx, tatoeba, multinli "
+              help="Comma-separated sources: fewshot, xnli, pawsx, tatoeba, multinli, muse "
                    "[default: fewshot,xnli,pawsx,tatoeba].")
 @click.option("--mirror", default=None, metavar="URL",
               help="Read every download from URL instead of its host (the path is kept).")

@@ -17,6 +17,8 @@ tatoeba     facebookresearch/LASER @ 74bc6ae7, ``data/tatoeba/v1/``          row
             ``tatoeba.{xxx}-eng.{xxx,eng}`` → ``tatoeba/{xx}-en.tsv``          sw 390, th 548), both sides equal
 multinli    the official MultiNLI 1.0 archive, cims.nyu.edu/~sbowman/         392,702 rows, all labelled
 (optional)  multinli/multinli_1.0.zip → ``multinli/train.tsv``               (for ``sample_pool=multinli``)
+muse        MUSE bilingual dictionaries, dl.fbaipublicfiles.com/arrival/      UTF-8, ``source target`` per line,
+(optional)  dictionaries/en-XX.txt → ``muse/en-XX.txt`` (SoftMV's 12 langs)  at least one pair (method softmv)
 ==========  ==============================================================  ==================================
 
 Why the official archives for XNLI and PAWS-X rather than the hub datasets ``facebook/xnli`` and
@@ -620,6 +622,63 @@ class MultinliArchive(Source):
         archive.unlink(missing_ok=True)
 
 
+@dataclass
+class MuseDictionaries(Source):
+    """MUSE's bilingual dictionaries ``en-XX.txt`` (SoftMV's code-switching source) → ``muse/en-XX.txt``.
+
+    The files are written verbatim; not pinned (MUSE publishes no checksums), so they are checked by content:
+    UTF-8, every line ``source target`` (:func:`xlprompt.data.muse.read_dictionary`), at least one pair.
+    """
+
+    languages: tuple[str, ...] = ()
+
+    def _url(self, lang: str) -> str:
+        from xlprompt.data.muse import MUSE_URL
+
+        return MUSE_URL.format(lang=lang)
+
+    def _langs(self) -> tuple[str, ...]:
+        from xlprompt.data.muse import SOFTMV_LANGUAGES
+
+        return self.languages or SOFTMV_LANGUAGES
+
+    def urls(self) -> list[str]:
+        return [self._url(lang) for lang in self._langs()]
+
+    @staticmethod
+    def _problem(path: Path) -> str | None:
+        from xlprompt.data.muse import read_dictionary
+
+        try:
+            return None if read_dictionary(path) else f"{path}: no word pair"
+        except DataError as err:
+            return str(err)
+
+    def check(self, out: Path) -> str | None:
+        for lang in self._langs():
+            path = out / "muse" / f"en-{lang}.txt"
+            if not path.is_file():
+                return f"{path} is missing"
+            problem = self._problem(path)
+            if problem is not None:
+                return problem
+        return None
+
+    def fetch(self, fetcher: Fetcher) -> None:
+        for lang in self._langs():
+            dest = fetcher.out / "muse" / f"en-{lang}.txt"
+            if dest.is_file() and self._problem(dest) is None and not fetcher.force:
+                continue
+            path = self._archive(fetcher, self._url(lang))
+            problem = self._problem(path)
+            if problem is not None:
+                path.unlink(missing_ok=True)
+                raise FetchError(f"{fetcher.url(self._url(lang))}: not a MUSE dictionary ({problem.split(': ', 1)[-1]});"
+                                 " it was deleted: run the same command again, or check --mirror")
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(path, dest)
+
+
 def default_sources() -> dict[str, Source]:
     return {
         "fewshot": PinnedFiles("fewshot", "Zhao & Schütze's fixed few-shot splits (xlmrprompt)", pins=fewshot_pins()),
@@ -627,10 +686,11 @@ def default_sources() -> dict[str, Source]:
         "pawsx": PawsxArchive("pawsx", "PAWS-X dev, test (7 languages) and English train"),
         "tatoeba": TatoebaFiles("tatoeba", "LASER Tatoeba v1, 14 languages with English"),
         "multinli": MultinliArchive("multinli", "MultiNLI 1.0 train (optional: sample_pool=multinli)"),
+        "muse": MuseDictionaries("muse", "MUSE bilingual dictionaries en-XX (optional: SoftMV's code-switching)"),
     }
 
 
-SOURCES: tuple[str, ...] = ("fewshot", "xnli", "pawsx", "tatoeba", "multinli")
+SOURCES: tuple[str, ...] = ("fewshot", "xnli", "pawsx", "tatoeba", "multinli", "muse")
 #: What ``fetch`` gets without ``--only`` (MultiNLI, 227 MB, only for ``sample_pool=multinli``).
 DEFAULT_SOURCES: tuple[str, ...] = ("fewshot", "xnli", "pawsx", "tatoeba")
 

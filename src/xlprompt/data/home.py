@@ -105,6 +105,10 @@ def required_files(config: "RunConfig") -> list[tuple[str, str]]:
             needed += [(f"xnli/dev/{lang}.tsv", "xnli") for lang in (SOURCE_LANGUAGE, *TARGET_LANGUAGES)]
         elif source == "translate":
             needed.append(("pawsx/train/en.tsv", "pawsx"))
+    if config.method == "softmv" and getattr(config, "softmv_cosda_rate", 0) > 0 and not config.dictionary_dir:
+        from xlprompt.data.muse import DEFAULT_SUBDIR, SOFTMV_LANGUAGES
+
+        needed += [(f"{DEFAULT_SUBDIR}/en-{lang}.txt", "muse") for lang in SOFTMV_LANGUAGES]
     return list(dict.fromkeys(needed))
 
 

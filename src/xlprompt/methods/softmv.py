@@ -143,12 +143,11 @@ class SoftMultilingualVerbalizer(Method):
     def dictionary_dir(config) -> str:
         if config.dictionary_dir:
             return config.dictionary_dir
-        if config.data_dir and not config.data_dir.startswith("builtin:"):
-            from pathlib import Path
-
+        if not (config.data_dir or "").startswith("builtin:"):
+            from xlprompt.data.home import resolve_data_dir
             from xlprompt.data.muse import DEFAULT_SUBDIR
 
-            return str(Path(config.data_dir) / DEFAULT_SUBDIR)
+            return str(resolve_data_dir(config.data_dir) / DEFAULT_SUBDIR)  # --data-dir, $XLPROMPT_DATA or default
         raise ConfigError("softmv needs bilingual dictionaries: set dictionary_dir=DIR (MUSE en-XX.txt files; "
                           "`xlprompt data fetch --only muse`), or softmv_cosda_rate=0 for no code-switching")
 

@@ -525,6 +525,22 @@ def test_report_shows_each_rows_recipe(tmp_path):
     rows = {(r.runs[0].method, r.recipe): r for b in table.blocks for r in b.rows}
     assert set(rows) == {("sp", "reference"), ("sp", "uniform"), ("mpt", "reference"), ("mpt", "uniform")}
     assert "lr=" not in rows[("sp", "uniform")].label  # the recipe explains the training settings
+    assert rows[("sp", "reference")].paper_key == "sp" and rows[("sp", "uniform")].paper_key is None
     md = to_markdown(table)
     assert "| Method | Recipe |" in md and "| uniform |" in md and "| reference |" in md
     assert to_csv(table).splitlines()[0].endswith(",recipe")
+
+
+def test_a_run_records_its_resolved_config_and_recipe(tiny_config, tmp_path):
+    import json
+
+    from xlprompt.experiment import run_experiment
+
+    config = tiny_config(method="sp", recipe="uniform", epochs=1, eval_languages="en,de", eval_max_per_language=6)
+    results = run_experiment(config, tmp_path / "run", progress=False, log=lambda _: None, save_weights=False)
+    saved = json.loads((tmp_path / "run" / "config.json").read_text("utf-8"))
+    assert results["recipe"] == saved["config"]["recipe"] == "uniform"
+    assert saved["config"]["lr"] == 4e-5 and saved["config"]["optimizer"] == "adamw"
+    assert saved["config"]["scoring"] == "labels"  # SP's own, not a training setting
+    again = RunConfig.from_dict(saved["config"])
+    assert again.resolved_hash() == saved["hash"] == results["config_hash"]

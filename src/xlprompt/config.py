@@ -197,6 +197,8 @@ class RunConfig:
                 raise ConfigError(f"{name} must be >= 0, not {getattr(self, name)}")
         if self.num_threads is not None and self.num_threads < 1:
             raise ConfigError(f"num_threads must be >= 1 (or none: torch's choice), not {self.num_threads}")
+        if not 0.0 <= self.min_lr_ratio <= 1.0:
+            raise ConfigError(f"min_lr_ratio must lie in [0, 1], not {self.min_lr_ratio}")
         if not 0.0 <= self.warmup_ratio < 1.0:
             raise ConfigError(f"warmup_ratio must lie in [0, 1), not {self.warmup_ratio}")
         if self.eval_max_per_language is not None and self.eval_max_per_language < 1:

@@ -11,7 +11,9 @@ What is loaded from a finished run directory (see :mod:`xlprompt.experiment`):
 
 Probabilities: a softmax over the three class scores — for the prompt methods the label words' logits at
 ``<mask>``, which equals the label words' vocabulary probabilities renormalised over the three words (so
-the same argmax as the run's evaluation under either ``scoring``); for FT the head's logits.
+the same argmax as the run's evaluation under either ``scoring``; with ``predict_over=vocab``, PCT's default,
+the evaluation also counts a top token that is no label word as wrong, which a 3-way prediction cannot say);
+for FT the head's logits.
 
 The language decides the prompt: MPT uses ``p_S`` for English (``english_prompt=source``) and ``p_T`` for
 the other XNLI languages; PCT uses that language's template; SP and FT ignore it (but it is still checked).

@@ -228,7 +228,7 @@ def test_pct_trains_plm_only(tiny_components, demo_train, spy):
     # English template rows, then the same examples in other languages' templates
     (call,) = calls
     assert call["rows"] == 2 * len(batch)
-    english = [method.templates["en"].encode(ex.premise, ex.hypothesis) for ex in batch]
+    english = [method.encode_in(ex, "en") for ex in batch]  # pct_layout=reference tokenises the texts
     assert call["encoded"][: len(batch)] == english
     assert all(a != b for a, b in zip(call["encoded"][len(batch):], english))
 

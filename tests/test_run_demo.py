@@ -156,7 +156,8 @@ def test_saved_prompts_are_the_test_time_prompts(tiny_config, tmp_path, override
     def state(prefix):
         return {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
 
-    encoder = PromptEncoder(PromptEncoderConfig(config.prompt_length, 32, config.prompt_encoder))
+    encoder = PromptEncoder(PromptEncoderConfig(config.prompt_length, 32, config.prompt_encoder,
+                                                config.prompt_encoder_shape))
     encoder.load_state_dict(state("prompt_encoder."))
     encoder.eval()
     with torch.no_grad():

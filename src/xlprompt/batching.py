@@ -7,7 +7,8 @@ inputs of similar length (little padding).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import string
+from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
 import torch
@@ -23,6 +24,16 @@ class TokenizedExample:
     label: int
     lang: str
     uid: str
+    #: the texts the ids came from (after strip_punctuation); PCT's reference layout tokenises its own strings
+    premise_text: str = field(default="", compare=False, repr=False)
+    hypothesis_text: str = field(default="", compare=False, repr=False)
+
+
+def strip_trailing_punctuation(text: str) -> str:
+    """``text.rstrip(string.punctuation)`` unless that leaves nothing (then ``text``): xlmrprompt's XNLI
+    pattern (mprompting/xlmrprompt@39aed8f ptuning/pet/pvps/xnli_pvp.py:62-69)."""
+    stripped = text.rstrip(string.punctuation)
+    return stripped if stripped else text
 
 
 @dataclass(frozen=True)
@@ -36,15 +47,21 @@ class TokenizedPair:
 class TokenCache:
     """Tokenises each distinct text once (in batches, with the fast tokenizer)."""
 
-    def __init__(self, tokenizer):
+    def __init__(self, tokenizer, strip_punctuation: bool = False):
         self.tokenizer = tokenizer
+        self.strip_punctuation = bool(strip_punctuation)
         self._ids: dict[str, tuple[int, ...]] = {}
+
+    def text(self, text: str) -> str:
+        """The text as it is tokenised (trailing ASCII punctuation stripped with ``strip_punctuation``)."""
+        return strip_trailing_punctuation(text) if self.strip_punctuation else text
 
     def warm(self, texts: Iterable[str]) -> None:
         missing = list(dict.fromkeys(t for t in texts if t not in self._ids))
         for start in range(0, len(missing), 2048):
             chunk = missing[start:start + 2048]
-            for text, ids in zip(chunk, self.tokenizer(chunk, add_special_tokens=False)["input_ids"]):
+            encoded = self.tokenizer([self.text(t) for t in chunk], add_special_tokens=False)["input_ids"]
+            for text, ids in zip(chunk, encoded):
                 self._ids[text] = tuple(ids)
 
     def ids(self, text: str) -> tuple[int, ...]:
@@ -54,15 +71,18 @@ class TokenCache:
 
     def examples(self, examples: Sequence[NLIExample]) -> list[TokenizedExample]:
         self.warm(t for ex in examples for t in (ex.premise, ex.hypothesis))
-        return [TokenizedExample(self._ids[ex.premise], self._ids[ex.hypothesis], ex.label, ex.lang, ex.uid)
+        return [TokenizedExample(self._ids[ex.premise], self._ids[ex.hypothesis], ex.label, ex.lang, ex.uid,
+                                 self.text(ex.premise), self.text(ex.hypothesis))
                 for ex in examples]
 
     def pairs(self, pairs: Sequence[ParallelPair]) -> list[TokenizedPair]:
         self.warm(t for p in pairs for t in (p.src_premise, p.src_hypothesis, p.tgt_premise, p.tgt_hypothesis))
         return [
             TokenizedPair(
-                TokenizedExample(self._ids[p.src_premise], self._ids[p.src_hypothesis], -1, p.src_lang, p.uid),
-                TokenizedExample(self._ids[p.tgt_premise], self._ids[p.tgt_hypothesis], -1, p.tgt_lang, p.uid),
+                TokenizedExample(self._ids[p.src_premise], self._ids[p.src_hypothesis], -1, p.src_lang, p.uid,
+                                 self.text(p.src_premise), self.text(p.src_hypothesis)),
+                TokenizedExample(self._ids[p.tgt_premise], self._ids[p.tgt_hypothesis], -1, p.tgt_lang, p.uid,
+                                 self.text(p.tgt_premise), self.text(p.tgt_hypothesis)),
             )
             for p in pairs
         ]

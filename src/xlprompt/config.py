@@ -1,8 +1,13 @@
 """The configuration of one run: a typed dataclass whose fields carry their help text.
 
-Defaults are the paper's (§IV-B): xlm-roberta-base, AdamW, lr 4e-5, batch 24, 50 epochs, max length 256,
-prompt length 4 at the suffix position, α = 0.5, a linear-2 translator, 500 parallel pairs.
-Where the paper is silent, the choice is documented on the field.
+Defaults are the paper's (§IV-B): xlm-roberta-base, prompt length 4 at the suffix position, α = 0.5, a
+linear-2 translator, 500 parallel pairs. Where the paper is silent, the choice is documented on the field.
+
+Recipe keys (:data:`RECIPE_KEYS`: optimiser, lr, schedule, batch, epochs, template, label words, ...) default
+to ``None`` = "take it from the recipe": under ``recipe=reference`` the method module's ``RECIPE`` (each
+method as its authors ran it, cited in ``RECIPE_SOURCES``), under ``recipe=uniform`` MPT's values for the
+training settings (:data:`UNIFORM_KEYS`). A value the user gives always wins. After construction every key
+holds a concrete value: that is what config.json, results.json, the store and the hash record.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from typing import Any, Optional
 from xlprompt.errors import ConfigError
 
 METHODS: tuple[str, ...] = ("mpt", "sp", "ft", "pct", "dp", "dpa", "softmv")
+RECIPES: tuple[str, ...] = ("reference", "uniform")
 FEWSHOT_KS: tuple[int, ...] = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 PARALLEL_SOURCES: tuple[str, ...] = ("pawsx", "tatoeba", "xnli-dev", "file", "translate")
 
@@ -55,7 +61,8 @@ class RunConfig:
                            ("fixed", "sample"))
 
     # --- template and prompt (Eq. 1, 9)
-    max_length: int = _f(256, "maximum sequence length; only premise and hypothesis are truncated")
+    max_length: Optional[int] = _f(None, "maximum sequence length; only premise and hypothesis are truncated "
+                                   "(recipe key)")
     prompt_length: int = _f(4, "m: number of soft-prompt vectors (paper: 4; Fig. 5 sweeps it)")
     prompt_position: str = _f("suffix", "where the soft prompt goes (Eq. 9); suffix is the paper's best",
                               ("prefix", "midfix", "suffix", "endfix"))
@@ -63,12 +70,14 @@ class RunConfig:
                              "none", ("lstm", "mlp", "none"))
 
     # --- verbalizer and scoring (Eq. 2-3)
-    label_words: str = _f("yes,maybe,no", "label words for entailment,neutral,contradiction (all languages)")
+    label_words: Optional[str] = _f(None, "label words for entailment,neutral,contradiction (all languages); "
+                                    "words, pieces or ids as label_words_as says (recipe key)")
     label_words_file: Optional[str] = _f(None, "JSON {lang: [w_ent, w_neu, w_con]} of per-language label words")
     multi_token_label_words: str = _f("error", "a label word of several tokens: error, or score its first token",
                                       ("error", "first"))
-    scoring: str = _f("vocab", "vocab: Eq. 2-3 as written (label-word probability under the full-vocabulary "
-                      "softmax); labels: softmax over the label-word logits (SP reference code)", ("vocab", "labels"))
+    scoring: Optional[str] = _f(None, "vocab: Eq. 2-3 as written (label-word probability under the full-vocabulary "
+                                "softmax); labels: softmax over the label-word logits (SP reference code) (recipe key)",
+                                ("vocab", "labels"))
 
     # --- MPT (Eq. 4-8)
     translator: str = _f("linear-2", "translator architecture (Eq. 4 is linear-2; Fig. 4 ablation)",
@@ -85,8 +94,8 @@ class RunConfig:
     translate_model: Optional[str] = _f(None, "seq2seq translation model for parallel_source=translate")
 
     # --- PCT (Qi et al., 2022)
-    pct_kl_space: str = _f("labels", "PCT consistency KL over the label words' distribution or the full "
-                           "vocabulary", ("labels", "vocab"))
+    pct_kl_space: Optional[str] = _f(None, "PCT consistency KL over the label words' distribution or the full "
+                                     "vocabulary (recipe key)", ("labels", "vocab"))
     pct_kl_weight: float = _f(1.0, "weight of PCT's symmetric KL next to its two CE terms")
 
     # --- issue 12: the field's methods (DP, DPA, SoftMV) and MPT with a prompt per target language
@@ -95,8 +104,9 @@ class RunConfig:
                                       "language (zero-initialised) fed to the shared translator; a language with "
                                       "no pair in the corpus uses the mean e of the languages that had pairs",
                                       ("none", "language"))
-    grad_accumulation_steps: int = _f(1, "micro-batches of batch_size per optimiser step (DPA: 4, DAMO-NLP-SG/"
-                                      "DPA dpa-xnli.sh --gradient_accumulation_steps 4)")
+    grad_accumulation_steps: Optional[int] = _f(None, "micro-batches of batch_size per optimiser step (DPA: 4, "
+                                                "DAMO-NLP-SG/DPA dpa-xnli.sh --gradient_accumulation_steps 4) "
+                                                "(recipe key)")
     dpa_mixup_strategy: str = _f("hidden", "DPA: mix the last hidden states at <mask> of the two rows of each "
                                  "pair of the batch (hidden; DPA dpa-xnli.sh --mixup_strategy hidden) or no mixup "
                                  "(none). Their 'input_embedding' raises NotImplementedError in modeling_xlmr.py",
@@ -121,17 +131,19 @@ class RunConfig:
 
     # --- optimisation
     freeze_plm: bool = _f(False, "train only prompt (+translator/head), not the PLM (paper: PLM trains)")
-    epochs: int = _f(50, "training epochs (paper: 50). An epoch is max(#classification batches, "
-                     "#alignment batches) steps; the shorter stream is cycled")
-    batch_size: int = _f(24, "few-shot classification examples per step (paper: 24)")
+    epochs: Optional[int] = _f(None, "training epochs (paper: 50). An epoch is max(#classification batches, "
+                               "#alignment batches) steps; the shorter stream is cycled (recipe key)")
+    batch_size: Optional[int] = _f(None, "few-shot classification examples per step (paper: 24) (recipe key)")
     align_batch_size: Optional[int] = _f(None, "parallel pairs per step; default: batch_size")
     eval_batch_size: int = _f(64, "examples per evaluation batch")
-    lr: float = _f(4e-5, "AdamW learning rate (paper: 4e-5)")
+    lr: Optional[float] = _f(None, "learning rate (paper: 4e-5 with AdamW) (recipe key)")
     prompt_lr: Optional[float] = _f(None, "learning rate of prompt encoder, translator and head; default: lr")
-    weight_decay: float = _f(0.01, "AdamW weight decay (torch's default; the paper does not say)")
-    lr_scheduler: str = _f("linear", "learning-rate schedule over all steps (paper silent)", ("linear", "constant"))
-    warmup_ratio: float = _f(0.0, "fraction of steps with linear warm-up")
-    max_grad_norm: float = _f(1.0, "gradient clipping norm (0 disables)")
+    weight_decay: Optional[float] = _f(None, "weight decay: decoupled (optimizer=adamw) or L2 added to the "
+                                       "gradient (optimizer=adam_l2) (recipe key)")
+    lr_scheduler: Optional[str] = _f(None, "learning-rate schedule over all steps: linear (to min_lr_ratio·lr) or "
+                                     "constant; both after the warm-up (recipe key)", ("linear", "constant"))
+    warmup_ratio: Optional[float] = _f(None, "fraction of steps with linear warm-up (recipe key)")
+    max_grad_norm: Optional[float] = _f(None, "gradient clipping norm (0 disables) (recipe key)")
     dev_every: int = _f(1, "evaluate on the English few-shot dev split every N epochs (model selection)")
 
     # --- evaluation
@@ -153,7 +165,40 @@ class RunConfig:
                           "multinli (MultiNLI train, multinli/train.tsv from `xlprompt data fetch --only "
                           "multinli`; dev from XNLI dev en)", ("xnli-dev", "multinli"))
 
+    # --- issue 10: recipes (each method's defaults are its authors' code) and the settings they need
+    recipe: str = _f("reference", "defaults of the recipe keys: reference (each method as its authors ran it; "
+                     "see `--help-config --method M`) or uniform (MPT's stated training settings, paper §IV-B, "
+                     "for every method)", RECIPES)
+    optimizer: Optional[str] = _f(None, "adamw (decoupled weight decay) or adam_l2 (torch Adam, weight decay "
+                                  "added to the gradient as L2) (recipe key)", ("adamw", "adam_l2"))
+    weight_decay_exempt: Optional[str] = _f(None, "comma-separated substrings of parameter names without weight "
+                                            "decay ('-': none) (recipe key)")
+    min_lr_ratio: Optional[float] = _f(None, "lr_scheduler=linear decays to min_lr_ratio·lr (recipe key)")
+    strip_punctuation: Optional[bool] = _f(None, "strip trailing ASCII punctuation from premise and hypothesis "
+                                           "before tokenising, as xlmrprompt's XNLI pattern does (recipe key)")
+    template_punctuation: Optional[str] = _f(None, "soft template's '.' and '?': separate (each part tokenised on "
+                                             "its own, the reference: '▁' '.' and '▁?' for XLM-R) or glued "
+                                             "(in-word pieces, as in 'word.') (recipe key)", ("separate", "glued"))
+    prompt_encoder_shape: Optional[str] = _f(None, "prompt_encoder=lstm shape: reference (1-layer BiLSTM, d units "
+                                             "each way, MLP 2d→d→d; xlmrprompt) or ptuning (2 layers of d/2, MLP "
+                                             "d→d→d; THUDM P-tuning) (recipe key)", ("reference", "ptuning"))
+    label_words_as: Optional[str] = _f(None, "how label_words name tokens: word (tokenised as a separate word), "
+                                       "piece (exact vocabulary pieces) or id (token ids) (recipe key)",
+                                       ("word", "piece", "id"))
+    predict_over: Optional[str] = _f(None, "test-time argmax over the label words, or over the full vocabulary "
+                                     "(a top token that is no label word counts as wrong) (recipe key)",
+                                     ("labels", "vocab"))
+    pct_language_draw: Optional[str] = _f(None, "PCT's second template language: drawn once per training example "
+                                          "(seeded, kept for all epochs) or at every step (recipe key)",
+                                          ("example", "step"))
+    pct_layout: Optional[str] = _f(None, "PCT input: reference (pair encoding <s> P </s></s> question:H? "
+                                   "Answer:<mask></s>, the authors' strings) or cloze (<s> P . Question: H ? "
+                                   "Answer: <mask> . </s>) (recipe key)", ("reference", "cloze"))
+    head_init: Optional[str] = _f(None, "FT head initialisation: normal (N(0, 0.02), zero bias: transformers' "
+                                  "_init_weights) or torch (nn.Linear's default) (recipe key)", ("normal", "torch"))
+
     def __post_init__(self):
+        self._recipe_filled = _resolve_recipe(self)
         self.validate()
 
     # ---------------------------------------------------------------- validation
@@ -204,6 +249,8 @@ class RunConfig:
                 raise ConfigError(f"{name} must be >= 0, not {getattr(self, name)}")
         if self.num_threads is not None and self.num_threads < 1:
             raise ConfigError(f"num_threads must be >= 1 (or none: torch's choice), not {self.num_threads}")
+        if not 0.0 <= self.min_lr_ratio <= 1.0:
+            raise ConfigError(f"min_lr_ratio must lie in [0, 1], not {self.min_lr_ratio}")
         if not 0.0 <= self.warmup_ratio < 1.0:
             raise ConfigError(f"warmup_ratio must lie in [0, 1), not {self.warmup_ratio}")
         if self.eval_max_per_language is not None and self.eval_max_per_language < 1:
@@ -246,7 +293,86 @@ class RunConfig:
         return cls(**{k: coerce(k, v) for k, v in data.items()})
 
     def replace(self, **changes) -> "RunConfig":
-        return RunConfig.from_dict({**self.to_dict(), **changes})
+        """A copy with ``changes``. Recipe keys that this config took from its recipe (not set by the user) are
+        resolved again for the new config, so ``replace(method="sp")`` gets SP's defaults, not MPT's."""
+        filled = getattr(self, "_recipe_filled", frozenset())
+        kept = {k: v for k, v in self.to_dict().items() if k not in filled}
+        return RunConfig.from_dict({**kept, **changes})
+
+    def recipe_sources(self) -> dict[str, str]:
+        """Where each recipe key's value comes from: 'set' (by the user) or the recipe's citation."""
+        return {key: ("set" if key not in self._recipe_filled else recipe_default(self.method, self.recipe, key,
+                                                                                     self._tiny_tokenizer())[1])
+                for key in RECIPE_KEYS}
+
+    def _tiny_tokenizer(self) -> bool:
+        return self.tokenizer == "builtin:tiny" or (self.tokenizer is None and self.model == "random:tiny")
+
+
+# --- issue 10: recipes -------------------------------------------------------------------------------------
+#: keys whose default depends on the method (its module's RECIPE) and on ``recipe``
+RECIPE_KEYS: tuple[str, ...] = (
+    "max_length", "epochs", "batch_size", "lr", "optimizer", "weight_decay", "weight_decay_exempt", "lr_scheduler",
+    "warmup_ratio", "min_lr_ratio", "max_grad_norm", "strip_punctuation", "template_punctuation",
+    "prompt_encoder_shape", "label_words", "label_words_as", "scoring", "predict_over", "pct_kl_space",
+    "pct_language_draw", "pct_layout", "head_init", "grad_accumulation_steps",
+)
+#: the training settings that ``recipe=uniform`` takes from MPT's recipe for every method (paper §IV-B: AdamW,
+#: lr 4e-5, batch 24, 50 epochs, max length 256; where §IV-B is silent, MPT's own choices)
+UNIFORM_KEYS: tuple[str, ...] = (
+    "max_length", "epochs", "batch_size", "lr", "optimizer", "weight_decay", "weight_decay_exempt", "lr_scheduler",
+    "warmup_ratio", "min_lr_ratio", "max_grad_norm", "grad_accumulation_steps",
+)
+#: a recipe key's value when the method's module declares none (a method without RECIPE): MPT's choices
+GENERIC_DEFAULTS: dict[str, Any] = {
+    "max_length": 256, "epochs": 50, "batch_size": 24, "lr": 4e-5, "optimizer": "adamw", "weight_decay": 0.01,
+    "weight_decay_exempt": "bias,LayerNorm.weight", "lr_scheduler": "constant", "warmup_ratio": 0.0,
+    "min_lr_ratio": 0.0, "max_grad_norm": 1.0, "strip_punctuation": True, "template_punctuation": "separate",
+    "prompt_encoder_shape": "reference", "label_words": "right,maybe,wrong", "label_words_as": "word",
+    "scoring": "vocab", "predict_over": "labels", "pct_kl_space": "vocab", "pct_language_draw": "example",
+    "pct_layout": "reference", "head_init": "normal", "grad_accumulation_steps": 1,
+}
+#: the builtin tiny tokenizer (tests, demo) has none of the references' XLM-R label words or pieces
+TINY_LABEL_WORDS: dict[str, Any] = {"label_words": "yes,maybe,no", "label_words_as": "word"}
+
+
+def method_recipe(method: str) -> tuple[dict[str, Any], dict[str, str]]:
+    """(RECIPE, RECIPE_SOURCES) of a method: the module-level dicts of the module that defines its class in
+    ``xlprompt.methods.METHOD_CLASSES``; ({}, {}) when the method is unknown or its module declares none."""
+    import sys
+
+    try:
+        from xlprompt.methods import METHOD_CLASSES
+    except ImportError:  # pragma: no cover - a broken install
+        return {}, {}
+    cls = METHOD_CLASSES.get(method)
+    module = sys.modules.get(cls.__module__) if cls is not None else None
+    return dict(getattr(module, "RECIPE", {}) or {}), dict(getattr(module, "RECIPE_SOURCES", {}) or {})
+
+
+def recipe_default(method: str, recipe: str, key: str, tiny_tokenizer: bool = False) -> tuple[Any, str]:
+    """(default value, where it comes from) of recipe key ``key`` for ``method`` under ``recipe``."""
+    if tiny_tokenizer and key in TINY_LABEL_WORDS:
+        return TINY_LABEL_WORDS[key], "builtin:tiny tokenizer (it has none of the references' label words)"
+    if recipe == "uniform" and key in UNIFORM_KEYS:
+        values, sources = method_recipe("mpt")
+        if key in values:
+            return values[key], f"uniform: MPT's ({sources.get(key, 'mpt recipe')})"
+    values, sources = method_recipe(method)
+    if key in values:
+        return values[key], f"{method}: {sources.get(key, 'its recipe')}"
+    return GENERIC_DEFAULTS[key], f"generic (no {method} recipe entry)"
+
+
+def _resolve_recipe(config: "RunConfig") -> frozenset:
+    """Fill every recipe key the user left unset (None); return the keys so filled."""
+    filled = []
+    tiny = config.tokenizer == "builtin:tiny" or (config.tokenizer is None and config.model == "random:tiny")
+    for key in RECIPE_KEYS:
+        if getattr(config, key) is None:
+            setattr(config, key, recipe_default(config.method, config.recipe, key, tiny)[0])
+            filled.append(key)
+    return frozenset(filled)
 
 
 def suggest(key: str, known) -> str:
@@ -312,12 +438,17 @@ def parse_overrides(items: list[str]) -> dict[str, Any]:
     return out
 
 
-def describe_fields() -> str:
-    """A help table of every config key, its default and its meaning."""
-    lines = []
+def describe_fields(method: str = "mpt", recipe: str = "reference") -> str:
+    """A help table of every config key, its default for ``method`` under ``recipe``, where that default comes
+    from (recipe keys) and its meaning."""
+    lines = [f"(defaults for method={method}, recipe={recipe}; `--method M` shows another method's)"]
     for f in dataclasses.fields(RunConfig):
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+        source = ""
+        if f.name in RECIPE_KEYS:
+            default, where = recipe_default(method, recipe, f.name)
+            source = f" from {where}"
         choices = f.metadata.get("choices")
         extra = f" [{'|'.join(map(str, choices))}]" if choices else ""
-        lines.append(f"  {f.name} (default {default!r}){extra}\n      {f.metadata.get('help', '')}")
+        lines.append(f"  {f.name} (default {default!r}{source}){extra}\n      {f.metadata.get('help', '')}")
     return "\n".join(lines)

@@ -23,11 +23,13 @@ def _int8(method: Method, int8: bool):
 
 def predict(method: Method, examples: Sequence[TokenizedExample], lang: str, batch_size: int,
             autocast_dtype: torch.dtype | None = None, int8: bool = False) -> tuple[list[int], torch.Tensor]:
-    """Predicted class and class scores [N, 3] for each example, in the input order."""
+    """Predicted class and class scores [N, 3] for each example, in the input order. With
+    ``predict_over=vocab`` the scores have a 4th column (the best token that is no label word); a prediction
+    of 3 is then always wrong."""
     if not examples:
         return [], torch.zeros(0, 3)
     lengths = [len(method.encode_for_eval(ex, lang).input_ids) for ex in examples]
-    scores = torch.zeros(len(examples), 3)
+    scores: torch.Tensor | None = None  # [N, 3], or [N, 4] with predict_over=vocab (last: no label word)
     was_training = method.training
     method.eval()
     try:
@@ -35,6 +37,8 @@ def predict(method: Method, examples: Sequence[TokenizedExample], lang: str, bat
             for idx in length_sorted_batches(lengths, batch_size):
                 with torch.autocast(method.device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
                     out = method.class_scores([examples[i] for i in idx], lang)
+                if scores is None:
+                    scores = torch.zeros(len(examples), out.shape[1])
                 scores[idx] = out.float().cpu()
     finally:
         method.train(was_training)

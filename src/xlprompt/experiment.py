@@ -61,7 +61,7 @@ def build_components(config: RunConfig, device: torch.device | None = None) -> C
         check_local_spec, default_tokenizer_spec, is_random_spec, load_masked_lm, load_tokenizer,
     )
     from xlprompt.models.masked_lm import MaskedLM
-    from xlprompt.verbalizer import Verbalizer, read_label_words_file
+    from xlprompt.verbalizer import verbalizer_for
 
     if not is_random_spec(config.model):
         check_local_spec(config.model, "model")  # before its tokenizer is looked for in the same place
@@ -70,9 +70,7 @@ def build_components(config: RunConfig, device: torch.device | None = None) -> C
     plm = MaskedLM(hf_model)
     verbalizer = None
     if config.method != "ft":
-        per_language = read_label_words_file(config.label_words_file) if config.label_words_file else None
-        verbalizer = Verbalizer(tokenizer, config.label_words.split(","), per_language,
-                                config.multi_token_label_words)
+        verbalizer = verbalizer_for(config, tokenizer)
     torch.manual_seed(config.seed)  # the method's own modules are initialised from the run seed
     method = build_method(config, plm, tokenizer, verbalizer)
     method.to(device or torch.device("cpu"))
@@ -201,7 +199,7 @@ def _run_experiment(config: RunConfig, run_path: Path | None, progress: bool, lo
     parts = build_components(config, device)
     if parts.backbone_info.random_weights:
         log(f"model {config.model}: {RANDOM_WEIGHTS_NOTE}")
-    cache = TokenCache(parts.tokenizer)
+    cache = TokenCache(parts.tokenizer, config.strip_punctuation)
     train, dev = cache.examples(data.train), cache.examples(data.dev)
     test = {lang: cache.examples(examples) for lang, examples in data.test.items()}
     parallel = cache.pairs(data.parallel)
@@ -219,6 +217,7 @@ def _run_experiment(config: RunConfig, run_path: Path | None, progress: bool, lo
                                     int8=config.eval_int8)
     results = {
         "method": config.method,
+        "recipe": config.recipe,
         "shots": config.shots,
         "seed": config.seed,
         "model": config.model,
@@ -266,6 +265,7 @@ def format_results_table(results: dict[str, Any]) -> str:
     header = " ".join(f"{lang.upper():>5}" for lang in langs) + f" {'Avg':>5}"
     row = " ".join(f"{acc[lang]:5.1f}" for lang in langs) + f" {acc.get('avg', float('nan')):5.1f}"
     lines = [f"{results['method'].upper()} k={results['shots']} seed={results['seed']} "
+             f"recipe={results.get('recipe', 'reference')} "
              f"model={results['model']} ({results['eval_split']}"
              + (f", capped at {results['eval_max_per_language']}/language" if results.get("eval_max_per_language")
                 else "") + ")", header, row]

@@ -53,7 +53,8 @@ def _prompts(config: RunConfig, modules: dict[str, dict[str, torch.Tensor]], hid
 
     if "prompt_encoder" not in modules:
         return {}
-    encoder = PromptEncoder(PromptEncoderConfig(config.prompt_length, hidden_size, config.prompt_encoder))
+    encoder = PromptEncoder(PromptEncoderConfig(config.prompt_length, hidden_size, config.prompt_encoder,
+                                                  config.prompt_encoder_shape))
     encoder.load_state_dict(modules["prompt_encoder"])
     encoder.eval()
     with torch.no_grad():

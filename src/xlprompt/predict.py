@@ -11,7 +11,9 @@ What is loaded from a finished run directory (see :mod:`xlprompt.experiment`):
 
 Probabilities: a softmax over the three class scores — for the prompt methods the label words' logits at
 ``<mask>``, which equals the label words' vocabulary probabilities renormalised over the three words (so
-the same argmax as the run's evaluation under either ``scoring``); for FT the head's logits.
+the same argmax as the run's evaluation under either ``scoring``; with ``predict_over=vocab``, PCT's default,
+the evaluation also counts a top token that is no label word as wrong, which a 3-way prediction cannot say);
+for FT the head's logits.
 
 The language decides the prompt: MPT uses ``p_S`` for English (``english_prompt=source``) and ``p_T`` for
 the other XNLI languages (with ``translator_conditioning=language`` that language's own ``p_T^l``); PCT uses that language's template; SP and FT ignore it (but it is still checked).
@@ -75,7 +77,7 @@ def build_method(config: RunConfig, device: torch.device | str = "cpu",
     from xlprompt.methods import build_method as build
     from xlprompt.models.backbone import default_tokenizer_spec, load_masked_lm, load_tokenizer
     from xlprompt.models.masked_lm import MaskedLM
-    from xlprompt.verbalizer import Verbalizer, read_label_words_file
+    from xlprompt.verbalizer import verbalizer_for
 
     model = model or config.model
     tokenizer = load_tokenizer(config.tokenizer or default_tokenizer_spec(model))
@@ -83,11 +85,7 @@ def build_method(config: RunConfig, device: torch.device | str = "cpu",
     plm = MaskedLM(hf_model)
     verbalizer = None
     if config.method != "ft":
-        per_language = label_words
-        if per_language is None and config.label_words_file:
-            per_language = read_label_words_file(config.label_words_file)
-        verbalizer = Verbalizer(tokenizer, config.label_words.split(","), per_language,
-                                config.multi_token_label_words)
+        verbalizer = verbalizer_for(config, tokenizer, label_words)
     torch.manual_seed(config.seed)
     method = build(config, plm, tokenizer, verbalizer)
     method.to(torch.device(device))
@@ -153,9 +151,9 @@ class Predictor:
         if not rows:
             return torch.zeros(0, len(LABELS))
         examples = [NLIExample(p, h, 0, lang, f"predict-{i}") for i, (p, h) in enumerate(rows)]
-        tokenized = TokenCache(self.tokenizer).examples(examples)
+        tokenized = TokenCache(self.tokenizer, self.config.strip_punctuation).examples(examples)
         _, scores = predict(self.method, tokenized, lang, batch_size or self.config.eval_batch_size)
-        return torch.softmax(scores.float(), dim=-1)
+        return torch.softmax(scores[:, :len(LABELS)].float(), dim=-1)  # predict_over=vocab: the 3 label words
 
     def predict(self, pairs: Iterable, lang: str = "en", batch_size: int | None = None) -> list[Prediction]:
         probs = self.scores(pairs, lang, batch_size)

@@ -7,7 +7,9 @@ Two documented ways to turn the MLM head's output into class probabilities ``P^C
 * ``labels`` — a softmax over the label words' logits only, as in PET and the SP reference code
   (only the label-word rows of ``W_lh`` are computed).
 
-Prediction (argmax) is the same under both; only the training signal differs.
+Prediction (argmax) is the same under both; only the training signal differs. Test time (``predict_over``):
+``labels`` — the argmax over the label words (xlmrprompt); ``vocab`` — the argmax over the whole vocabulary,
+where a top token that is no label word counts as wrong (PCT's predict_xnli.py): :func:`prediction_scores`.
 """
 
 from __future__ import annotations
@@ -41,3 +43,23 @@ def class_log_probs(plm: MaskedLM, mask_hidden: torch.Tensor, label_word_ids: to
 def label_word_logits(plm: MaskedLM, mask_hidden: torch.Tensor, label_word_ids: torch.Tensor) -> torch.Tensor:
     """Logits of the label words only [N, n]: all that prediction needs."""
     return plm.word_logits(mask_hidden, label_word_ids).float()
+
+
+PREDICT_OVER: tuple[str, ...] = ("labels", "vocab")
+
+
+def prediction_scores(plm: MaskedLM, mask_hidden: torch.Tensor, label_word_ids: torch.Tensor,
+                      over: str = "labels") -> torch.Tensor:
+    """Scores whose argmax is the prediction. ``labels``: the label-word logits [N, n]. ``vocab``: [N, n + 1],
+    the label-word logits and, last, the largest logit of every other token, so that the argmax is the
+    full-vocabulary argmax and a top token that is no label word gives class n — never a gold label (PCT:
+    qikunxun/PCT@4b3d675 predict_xnli.py, ``y_pred.argmax(axis=-1)`` compared with the label ids)."""
+    if over == "labels":
+        return label_word_logits(plm, mask_hidden, label_word_ids)
+    if over != "vocab":
+        raise ConfigError(f"predict_over must be one of {', '.join(PREDICT_OVER)}, not '{over}'")
+    logits = plm.vocab_logits(mask_hidden).float()
+    index = label_word_ids if label_word_ids.dim() == 2 else label_word_ids.expand(logits.shape[0], -1)
+    words = logits.gather(1, index)
+    others = logits.scatter(1, index, float("-inf")).max(dim=1, keepdim=True).values
+    return torch.cat([words, others], dim=1)

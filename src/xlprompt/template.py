@@ -21,6 +21,7 @@ so the prompt slots, the mask and the punctuation always survive.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -179,15 +180,36 @@ class Template:
         return EncodedInput(tuple(ids), tuple(prompt_positions), mask_position)
 
 
+TEMPLATE_PUNCTUATION: tuple[str, ...] = ("separate", "glued")
+
+
 def soft_prompt_template(tokenizer, position: str = "suffix", prompt_length: int = 4,
-                         max_length: int = 256, special: SpecialTokens | None = None) -> Template:
-    """The paper's cloze template with a soft prompt (Eq. 1) at one of four positions (Eq. 9)."""
+                         max_length: int = 256, special: SpecialTokens | None = None,
+                         punctuation: str = "glued") -> Template:
+    """The paper's cloze template with a soft prompt (Eq. 1) at one of four positions (Eq. 9).
+
+    ``punctuation="separate"`` builds the parts as the SP reference does: each of ``.``, ``?`` is tokenised
+    on its own (``▁`` ``.`` and ``▁?`` for XLM-R; mprompting/xlmrprompt@39aed8f ptuning/pet/pvps/pvp.py:84-89)
+    and the prompt slots hold the ids of ``the`` (xnli_pvp.py:75-78; their embeddings are replaced, so only
+    the ids differ). ``"glued"``: the in-word pieces (as in ``word.``) and the unknown-token placeholder.
+    Trailing punctuation of premise and hypothesis is stripped (or not) before tokenising
+    (``strip_punctuation``, :class:`xlprompt.batching.TokenCache`).
+    """
     if position not in PROMPT_POSITIONS:
         raise ConfigError(f"prompt_position must be one of {', '.join(PROMPT_POSITIONS)}, not '{position}'")
     if prompt_length < 1:
         raise ConfigError(f"prompt_length must be >= 1, not {prompt_length}")
+    if punctuation not in TEMPLATE_PUNCTUATION:
+        raise ConfigError(f"template_punctuation must be one of {', '.join(TEMPLATE_PUNCTUATION)}, not "
+                          f"'{punctuation}'")
     special = special or SpecialTokens.from_tokenizer(tokenizer)
-    dot, question = tail_ids(tokenizer, "."), tail_ids(tokenizer, "?")
+    if punctuation == "separate":
+        dot, question = word_ids(tokenizer, "."), word_ids(tokenizer, "?")
+        the = word_ids(tokenizer, "the")
+        if len(the) == 1:
+            special = dataclasses.replace(special, placeholder_id=the[0])
+    else:
+        dot, question = tail_ids(tokenizer, "."), tail_ids(tokenizer, "?")
     prompt = Piece(PROMPT, length=prompt_length)
     slots = {pos: [prompt] if pos == position else [] for pos in PROMPT_POSITIONS}
     pieces = [
@@ -239,3 +261,60 @@ def cross_lingual_template(tokenizer, lang: str, max_length: int = 256,
         Piece(MASK), Piece(LITERAL, dot),
     ]
     return Template(pieces, special, max_length, name=f"pct-{lang}")
+
+
+#: PCT's templates as the authors wrote them (qikunxun/PCT@4b3d675 train_xnli.py:46-53, the same strings in
+#: train_xnli_fewshot.py and predict_xnli.py): the hypothesis part of a pair; ``<mask>`` stands for the
+#: tokenizer's mask token. Lower-case question words in most languages; Arabic and Urdu put ``<mask>`` first
+#: and use ``؟``.
+PCT_REFERENCE_TEMPLATES: dict[str, str] = {
+    "en": "question:{}? Answer:<mask>", "zh": "问题:{}? 答案:<mask>", "fr": "question:{}? réponse:<mask>",
+    "es": "pregunta:{}? Respuesta:<mask>", "de": "frage:{}? Antwort:<mask>", "el": "ερώτηση:{}? Απάντηση:<mask>",
+    "bg": "въпрос: {}? Отговор:<mask>", "ru": "вопрос:{}? Ответ:<mask>", "tr": "soru:{}? Cevap:<mask>",
+    "vi": "câu hỏi:{}? Trả lời:<mask>", "th": "คำถาม:{}? คำตอบ:<mask>", "hi": "प्रश्न:{}? उत्तर:<mask>",
+    "sw": "swali: {}? Jibu: <mask>", "ur": "<mask>:سوال: {}؟ جواب", "ar": "<mask>:سؤال:{}؟ الجواب",
+}
+
+
+class PCTReferenceTemplate:
+    """PCT's input as the authors build it: ``tokenizer.encode(premise, template[lang].format(hypothesis))``
+    — ``<s> P </s></s> question:H? Answer:<mask></s>`` for XLM-R — truncated longest-first to ``max_length``
+    (qikunxun/PCT@4b3d675 train_xnli.py:72-76). When truncation cut the ``<mask>`` off, the authors' repair
+    follows (train_xnli.py:78-84, :99-115): drop as many trailing tokens as ``tokenizer.encode(tail)`` has
+    (``tail`` = the template after its ``?`` (``؟`` for ar/ur)), then append ``?`` as a word (705 for XLM-R;
+    ``؟``: 9446) and ``tail``'s ids without ``<s>``. The texts are tokenised here (with a cache), not taken from
+    pre-tokenised ids: the template's words touch the hypothesis (``question:The``).
+    """
+
+    def __init__(self, tokenizer, lang: str, max_length: int, special: SpecialTokens):
+        if lang not in PCT_REFERENCE_TEMPLATES:
+            raise ConfigError(f"no PCT template for language '{lang}'; known: {', '.join(PCT_REFERENCE_TEMPLATES)}")
+        if special.mask_id is None:
+            raise ModelError("the tokenizer has no mask token, so it cannot fill PCT's cloze template")
+        self.tokenizer, self.lang, self.special = tokenizer, lang, special
+        self.max_length = int(max_length)
+        self.name = f"pct-reference-{lang}"
+        self.pattern = PCT_REFERENCE_TEMPLATES[lang].replace("<mask>", tokenizer.mask_token)
+        self.budget = self.max_length - len(special.prefix) - len(special.pair_middle) - len(special.suffix)
+        if self.budget < 2:
+            raise ConfigError(f"max_length={self.max_length} leaves no room for PCT's premise and hypothesis")
+        mark = "؟" if lang in ("ar", "ur") else "?"
+        self.tail_ids = tuple(tokenizer(self.pattern.split(mark)[1])["input_ids"])  # with special tokens
+        self.mark_ids = word_ids(tokenizer, mark)
+        self._cache: dict[tuple[str, str], EncodedInput] = {}
+
+    def encode_text(self, premise: str, hypothesis: str) -> EncodedInput:
+        key = (premise, hypothesis)
+        if key not in self._cache:
+            self._cache[key] = self._encode(premise, hypothesis)
+        return self._cache[key]
+
+    def _encode(self, premise: str, hypothesis: str) -> EncodedInput:
+        p_ids = self.tokenizer(premise, add_special_tokens=False)["input_ids"]
+        h_ids = self.tokenizer(self.pattern.format(hypothesis), add_special_tokens=False)["input_ids"]
+        n_p, n_h = truncate_longest_first(len(p_ids), len(h_ids), self.budget)
+        s = self.special
+        ids = [*s.prefix, *p_ids[:n_p], *s.pair_middle, *h_ids[:n_h], *s.suffix]
+        if s.mask_id not in ids:  # the authors' repair of a cut-off <mask>
+            ids = ids[:-len(self.tail_ids)] + list(self.mark_ids) + list(self.tail_ids[len(s.prefix):])
+        return EncodedInput(tuple(ids), (), ids.index(s.mask_id))

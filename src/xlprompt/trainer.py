@@ -1,4 +1,4 @@
-"""The training loop: AdamW, per-epoch model selection on the English dev split, atomic checkpoints, resume.
+"""The training loop: AdamW or Adam+L2 (``optimizer``), per-epoch model selection on the English dev split, atomic checkpoints, resume.
 
 Within an epoch (for methods that use the parallel corpus):
 
@@ -57,6 +57,38 @@ def make_adamw(groups: list[dict], lr: float, weight_decay: float) -> torch.opti
         return torch.optim.AdamW(groups, lr=lr, weight_decay=weight_decay)
 
 
+def make_adam_l2(groups: list[dict], lr: float) -> torch.optim.Adam:
+    """torch Adam, each group's ``weight_decay`` added to its gradient as L2 (``g + λθ``) before the moments:
+    the optimiser of the SP and FT references (mprompting/xlmrprompt@39aed8f ptuning/pet/modules/wrapper.py:231-233,
+    finetuning/future/baseline_trainer.py:23). Fused where torch has the kernel."""
+    try:
+        return torch.optim.Adam(groups, lr=lr, fused=True)
+    except (RuntimeError, ValueError, TypeError):
+        return torch.optim.Adam(groups, lr=lr)
+
+
+def decay_groups(named: list[tuple[str, torch.nn.Parameter]], lr: float, weight_decay: float,
+                 exempt: str) -> list[dict]:
+    """Parameter groups with ``weight_decay``, and without it for names containing one of ``exempt``'s
+    comma-separated substrings (``-``: none). ``bias,LayerNorm.weight`` is the references' list
+    (mprompting/xlmrprompt@39aed8f ptuning/pet/modules/wrapper.py:211-229)."""
+    keys = [k.strip() for k in exempt.split(",") if k.strip() and k.strip() != "-"]
+    decay = [p for n, p in named if not any(k in n for k in keys)]
+    no_decay = [p for n, p in named if any(k in n for k in keys)]
+    return [g for g in ({"params": decay, "lr": lr, "weight_decay": weight_decay},
+                        {"params": no_decay, "lr": lr, "weight_decay": 0.0}) if g["params"]]
+
+
+def lr_factor(step: int, total: int, warmup: int, scheduler: str, min_ratio: float = 0.0) -> float:
+    """The learning-rate multiplier at ``step`` (0-based): linear warm-up over ``warmup`` steps, then constant,
+    or linear from 1 to ``min_ratio`` at the last step (PCT's AdamWarmup(min_lr=0.1·lr): ratio 0.1)."""
+    if warmup and step < warmup:
+        return (step + 1) / warmup
+    if scheduler == "constant":
+        return 1.0
+    return min_ratio + (1.0 - min_ratio) * max(0.0, (total - step) / max(1, total - warmup))
+
+
 def epoch_schedule(n_train: int, n_parallel: int, batch_size: int, align_batch_size: int,
                    generator: torch.Generator) -> list[tuple[list[int], list[int]]]:
     """The (classification indices, alignment indices) of every step of one epoch."""
@@ -91,13 +123,14 @@ class Trainer:
         self.align_batch_size = config.align_batch_size or config.batch_size
         self.steps_per_epoch = max(math.ceil(len(self.train) / config.batch_size),
                                    math.ceil(len(self.parallel) / self.align_batch_size) if self.parallel else 0)
-        plm_params, own_params = method.parameter_groups()
-        groups = []
-        if plm_params:
-            groups.append({"params": plm_params, "lr": config.lr})
-        if own_params:
-            groups.append({"params": own_params, "lr": config.prompt_lr or config.lr})
-        self.optimizer = make_adamw(groups, config.lr, config.weight_decay)
+        plm_params, own_params = method.named_parameter_groups()
+        groups = decay_groups(plm_params, config.lr, config.weight_decay, config.weight_decay_exempt)
+        groups += decay_groups(own_params, config.prompt_lr or config.lr, config.weight_decay,
+                               config.weight_decay_exempt)
+        if config.optimizer == "adam_l2":
+            self.optimizer = make_adam_l2(groups, config.lr)
+        else:
+            self.optimizer = make_adamw(groups, config.lr, config.weight_decay)
         #: grad_accumulation_steps (issue 12, DPA): an optimiser step every N micro-batches and at the end of
         #: each epoch; each micro-batch's loss is divided by N (Hugging Face Trainer's convention)
         self.accumulation = config.grad_accumulation_steps
@@ -106,11 +139,7 @@ class Trainer:
         warmup = int(config.warmup_ratio * total)
 
         def schedule(step: int) -> float:
-            if warmup and step < warmup:
-                return (step + 1) / warmup
-            if config.lr_scheduler == "constant":
-                return 1.0
-            return max(0.0, (total - step) / max(1, total - warmup))
+            return lr_factor(step, total, warmup, config.lr_scheduler, config.min_lr_ratio)
 
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, schedule)
         self.autocast_dtype = torch.bfloat16 if config.precision == "bf16" else None

@@ -1,10 +1,19 @@
 """The verbalizer ``f: Z → Y`` (paper Eq. 2): one label word per NLI class, per language if wanted.
 
-Default label words (all languages): ``yes`` (entailment), ``maybe`` (neutral), ``no`` (contradiction),
-the words of PET / Zhao & Schütze's XNLI prompts. Each word must be a single token of the tokenizer
-(as a separate word, i.e. with its word-start marker; a bare marker piece in front, as XLM-R gives for
-Chinese or Thai words, is dropped); a word that is several tokens is an error unless ``multi_token="first"``
-is chosen, which scores the word by its first token.
+The label words are a recipe key (``label_words``, see :mod:`xlprompt.config`): SP and MPT use ``right``
+(entailment), ``maybe`` (neutral), ``wrong`` (contradiction), English for every language, as Zhao &
+Schütze's code does (mprompting/xlmrprompt@39aed8f ptuning/pet/pvps/xnli_pvp.py:11); PCT uses the XLM-R
+pieces ``yes``, ``may``, ``no`` *without* the word-start marker, given as ids 63736, 11354, 157
+(qikunxun/PCT@4b3d675 train_xnli.py:44). ``yes, maybe, no`` (:data:`DEFAULT_LABEL_WORDS`) is what the builtin
+tiny tokenizer has; it is not the words of either reference.
+
+``mode`` (``label_words_as``) says how the three entries name tokens:
+
+* ``word`` — tokenised as a separate word (with its word-start marker; a bare marker piece in front, as
+  XLM-R gives for Chinese or Thai words, is dropped); a word of several tokens is an error unless
+  ``multi_token="first"``, which scores the word by its first token;
+* ``piece`` — an exact vocabulary piece (``convert_tokens_to_ids``), e.g. ``yes`` without ``▁``;
+* ``id`` — a token id.
 """
 
 from __future__ import annotations
@@ -20,6 +29,7 @@ from xlprompt.languages import LABELS, XNLI_LANGUAGES, check_language
 
 DEFAULT_LABEL_WORDS: tuple[str, ...] = ("yes", "maybe", "no")
 MULTI_TOKEN_OPTIONS: tuple[str, ...] = ("error", "first")
+LABEL_WORD_MODES: tuple[str, ...] = ("word", "piece", "id")
 #: word-start markers that a tokenizer may emit as a piece of their own (SentencePiece, byte-level BPE)
 BARE_WORD_STARTS: tuple[str, ...] = ("▁", "Ġ")
 
@@ -28,11 +38,15 @@ class Verbalizer:
     """Maps each class to the token id of its label word, per language."""
 
     def __init__(self, tokenizer, words: Sequence[str] = DEFAULT_LABEL_WORDS,
-                 per_language: Mapping[str, Sequence[str]] | None = None, multi_token: str = "error"):
+                 per_language: Mapping[str, Sequence[str]] | None = None, multi_token: str = "error",
+                 mode: str = "word"):
         if multi_token not in MULTI_TOKEN_OPTIONS:
             raise ConfigError(f"multi_token_label_words must be one of {', '.join(MULTI_TOKEN_OPTIONS)}, "
                               f"not '{multi_token}'")
+        if mode not in LABEL_WORD_MODES:
+            raise ConfigError(f"label_words_as must be one of {', '.join(LABEL_WORD_MODES)}, not '{mode}'")
         self.multi_token = multi_token
+        self.mode = mode
         self.tokenizer = tokenizer
         self.default_ids = self._ids(words, "label_words")
         self.language_ids: dict[str, tuple[int, ...]] = {}
@@ -44,6 +58,11 @@ class Verbalizer:
         words = [w.strip() for w in words]
         if len(words) != len(LABELS):
             raise ConfigError(f"{what}: need {len(LABELS)} words ({', '.join(LABELS)}), got {len(words)}: {words}")
+        if self.mode != "word":
+            ids = [self._exact(label, word, what) for label, word in zip(LABELS, words)]
+            if len(set(ids)) != len(ids):
+                raise ConfigError(f"{what}: two classes share a label word token: {words}")
+            return tuple(ids)
         ids = []
         for label, word in zip(LABELS, words):
             pieces = self.tokenizer(word, add_special_tokens=False)["input_ids"]
@@ -64,6 +83,24 @@ class Verbalizer:
         if len(set(ids)) != len(ids):
             raise ConfigError(f"{what}: two classes share a label word token: {words}")
         return tuple(ids)
+
+    def _exact(self, label: str, word: str, what: str) -> int:
+        """The token of ``word`` as a piece or an id (modes ``piece``, ``id``)."""
+        size = len(self.tokenizer)
+        if self.mode == "id":
+            try:
+                token = int(word)
+            except ValueError:
+                raise ConfigError(f"{what}: label_words_as=id needs integer token ids, not '{word}' ({label})") from None
+            if not 0 <= token < size:
+                raise ModelError(f"{what}: token id {token} ({label}) is outside the tokenizer's vocabulary of {size}; "
+                                 "these ids belong to another tokenizer (use label_words_as=word with words)")
+            return token
+        token = self.tokenizer.convert_tokens_to_ids(word)
+        if token is None or token == self.tokenizer.unk_token_id or self.tokenizer.convert_ids_to_tokens(token) != word:
+            raise ModelError(f"{what}: '{word}' ({label}) is not a piece of the tokenizer's vocabulary; "
+                             "use label_words_as=word to tokenise words")
+        return int(token)
 
     def ids_for(self, lang: str) -> tuple[int, ...]:
         """Token ids of the label words (in the order of LABELS) used for language ``lang``."""
@@ -90,3 +127,11 @@ def read_label_words_file(path: str | Path) -> dict[str, list[str]]:
         if not (isinstance(words, list) and len(words) == len(LABELS) and all(isinstance(w, str) for w in words)):
             raise DataError(f"'{lang}': expected a list of {len(LABELS)} words ({', '.join(LABELS)})", path)
     return data
+
+
+def verbalizer_for(config, tokenizer, per_language: Mapping[str, Sequence[str]] | None = None) -> Verbalizer:
+    """The verbalizer a run's config asks for (``label_words``, ``label_words_as``, ``label_words_file``)."""
+    if per_language is None and config.label_words_file:
+        per_language = read_label_words_file(config.label_words_file)
+    return Verbalizer(tokenizer, config.label_words.split(","), per_language, config.multi_token_label_words,
+                      config.label_words_as)

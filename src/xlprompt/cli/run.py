@@ -10,14 +10,28 @@ import click
 from xlprompt.config import METHODS, RunConfig, describe_fields, parse_overrides
 
 
+def _print_config_help(ctx, method: str) -> None:
+    click.echo("Config keys for --set key=value:\n" + describe_fields(method))
+    ctx.exit(0)
+
+
 def _show_config_help(ctx, _param, value):
+    """``--help-config``: both it and ``--method`` are eager, so ``--method M`` may come before or after it."""
     if value:
-        click.echo("Config keys for --set key=value:\n" + describe_fields())
-        ctx.exit(0)
+        if "method" in ctx.params:
+            _print_config_help(ctx, ctx.params["method"])
+        ctx.meta["xlprompt.help_config"] = True
+
+
+def _method_option(ctx, _param, value):
+    if ctx.meta.get("xlprompt.help_config"):
+        _print_config_help(ctx, value)
+    return value
 
 
 @click.command("run")
-@click.option("--method", type=click.Choice(METHODS), default="mpt", show_default=True, help="the method to run")
+@click.option("--method", type=click.Choice(METHODS), default="mpt", show_default=True, is_eager=True,
+              callback=_method_option, help="the method to run")
 @click.option("--shots", type=int, default=16, show_default=True, help="k: training examples per class")
 @click.option("--seed", type=int, default=1, show_default=True)
 @click.option("--model", default="xlm-roberta-base", show_default=True,
@@ -32,7 +46,7 @@ def _show_config_help(ctx, _param, value):
 @click.option("--no-save-weights", is_flag=True, help="do not write the trained PLM (plm.safetensors); "
               "`xlprompt predict` then works only for freeze_plm runs")
 @click.option("--help-config", is_flag=True, expose_value=False, is_eager=True, callback=_show_config_help,
-              help="list every config key with its default and meaning")
+              help="list every config key with its default for --method (and where it comes from) and meaning")
 def run_command(method, shots, seed, model, tokenizer, data_dir, out, overrides, quiet, no_save_weights):
     """Train, select on the English few-shot dev split, and evaluate on all languages."""
     from xlprompt.experiment import format_results_table, run_experiment

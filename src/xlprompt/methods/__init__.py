@@ -1,5 +1,19 @@
 """The methods: MPT (the paper's), its baselines SP, FT and PCT, and the field's DP, DPA and SoftMV (issue 12).
-``build_method`` picks one by name."""
+``build_method`` picks one by name.
+
+Recipes (issue 10). Every method module declares two module-level dicts:
+
+* ``RECIPE: dict[str, Any]`` — config key → the method's default under ``recipe=reference`` (its authors'
+  code); keys from :data:`xlprompt.config.RECIPE_KEYS`;
+* ``RECIPE_SOURCES: dict[str, str]`` — config key → where that default comes from ("repo path:line" or
+  "paper §IV-B").
+
+Registering the class in :data:`METHOD_CLASSES` is enough: the config finds the recipe as
+``sys.modules[cls.__module__].RECIPE`` (:func:`xlprompt.config.method_recipe`). A module without ``RECIPE``
+(or a key missing from it) means "no method-specific default": the key then takes
+:data:`xlprompt.config.GENERIC_DEFAULTS`. Under ``recipe=uniform`` the keys of
+:data:`xlprompt.config.UNIFORM_KEYS` take MPT's values for every method. Values the user sets always win.
+"""
 
 from __future__ import annotations
 

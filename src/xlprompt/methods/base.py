@@ -85,6 +85,14 @@ class Method(nn.Module):
         own = [p for m in self.extra_modules().values() for p in m.parameters() if p.requires_grad]
         return plm, own
 
+    def named_parameter_groups(self) -> tuple[list[tuple[str, nn.Parameter]], list[tuple[str, nn.Parameter]]]:
+        """:meth:`parameter_groups` with names (``plm.…`` as in the HF model, ``<module>.…`` for the method's
+        own): the weight-decay exemptions match substrings of these names."""
+        plm = [(f"plm.{n}", p) for n, p in self.plm.hf_model.named_parameters() if p.requires_grad]
+        own = [(f"{name}.{n}", p) for name, m in self.extra_modules().items() for n, p in m.named_parameters()
+               if p.requires_grad]
+        return plm, own
+
     def trainable_state(self) -> dict[str, torch.Tensor]:
         """Everything that training changes, by name: the PLM's parameters (each tied tensor once; only
         if the PLM trains) and the state of the method's own modules."""

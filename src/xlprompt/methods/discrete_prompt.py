@@ -18,7 +18,7 @@ As xlmrprompt's ``pet/`` runs it (mprompting/xlmrprompt, commit 39aed8f; ``scrip
 Recipe (:data:`RECIPE`): ``scripts/pet.sh`` and ``pet/pet/modules/wrapper.py`` ``train``: torch Adam with L2
 weight decay 0.01 (``bias`` and ``LayerNorm.weight`` exempt), lr 1e-5 constant (no scheduler), eps 1e-8,
 clipping 1.0, 4 examples per GPU × 3 GPUs (DDP) = batch 12, 50 epochs, English dev accuracy every epoch, first
-best kept. The optimiser kind (Adam + L2) is the baselines issue's setting; :data:`RECIPE_PENDING` names it.
+best kept. The optimiser is Adam + L2 (``optimizer=adam_l2``).
 
 Differences: the reference truncates the hypothesis first (``PVP.truncate`` ``_remove_last``), xlprompt longest
 first; they differ only for inputs beyond ``max_length`` (256) tokens.
@@ -53,6 +53,12 @@ RECIPE: dict[str, Any] = {
     "max_grad_norm": 1.0,
     "max_length": 256,
     "freeze_plm": False,
+    "optimizer": "adam_l2",
+    "weight_decay_exempt": "bias,LayerNorm.weight",
+    "strip_punctuation": True,
+    "label_words_as": "word",
+    "predict_over": "labels",
+    "grad_accumulation_steps": 1,
 }
 RECIPE_SOURCES: dict[str, str] = {
     "label_words": "mprompting/xlmrprompt@39aed8f pet/pet/pvps/xnli_pvp.py:10 (XNLIVerbalizer['en'])",
@@ -66,10 +72,12 @@ RECIPE_SOURCES: dict[str, str] = {
     "max_grad_norm": "mprompting/xlmrprompt@39aed8f pet/parameters.py (--max_grad_norm 1.0)",
     "max_length": f"{PET_SH}:29",
     "freeze_plm": f"{PET_WRAPPER} train (all model parameters in the optimiser)",
-}
-#: Recipe entries for keys the baselines issue adds (not config keys in this branch).
-RECIPE_PENDING: dict[str, str] = {
-    "optimizer": f"adam-l2 (torch.optim.Adam, L2 0.01, bias/LayerNorm.weight exempt, eps 1e-8): {PET_WRAPPER} train",
+    "optimizer": f"{PET_WRAPPER} train: torch.optim.Adam, L2 0.01, eps 1e-8",
+    "weight_decay_exempt": f"{PET_WRAPPER} train: no_decay = ['bias', 'LayerNorm.weight']",
+    "strip_punctuation": "mprompting/xlmrprompt pet/pvps/xnli_pvp.py: trailing punctuation removed (as SP)",
+    "label_words_as": "mprompting/xlmrprompt pet/pvps/xnli_pvp.py VERBALIZER (words)",
+    "predict_over": "mprompting/xlmrprompt pet/modules/wrapper.py: argmax over the label words",
+    "grad_accumulation_steps": "mprompting/xlmrprompt scripts: no gradient accumulation",
 }
 
 

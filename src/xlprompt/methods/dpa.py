@@ -69,6 +69,9 @@ RECIPE: dict[str, Any] = {
     "max_length": 256,
     "freeze_plm": False,
     "dev_every": 1,
+    "optimizer": "adamw",
+    "weight_decay_exempt": "bias,LayerNorm.weight",
+    "strip_punctuation": False,
 }
 RECIPE_SOURCES: dict[str, str] = {
     "lr": f"{SH}:27",
@@ -82,9 +85,9 @@ RECIPE_SOURCES: dict[str, str] = {
     "max_length": f"{DPA} run-prompt.py DataTrainingArguments.max_seq_length=256",
     "freeze_plm": f"{SH}:8 (--tune_LM)",
     "dev_every": f"{SH}:19-22 (evaluation_strategy epoch, load_best_model_at_end, eval_accuracy)",
-}
-RECIPE_PENDING: dict[str, str] = {
-    "optimizer": "adamw (transformers Trainer's AdamW, betas 0.9/0.999, eps 1e-8): TrainingArguments defaults",
+    "optimizer": "transformers Trainer's AdamW (betas 0.9/0.999, eps 1e-8): TrainingArguments defaults",
+    "weight_decay_exempt": "transformers Trainer: no decay for bias and LayerNorm weights",
+    "strip_punctuation": "DAMO-NLP-SG/DPA run-prompt.py keeps the raw texts (dpa_premise adds ' .' only)",
 }
 
 

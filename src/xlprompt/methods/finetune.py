@@ -1,8 +1,16 @@
-"""FT — plain fine-tuning: a classification head on the first token's representation, the PLM trains."""
+"""FT — plain fine-tuning: a classification head on the first token's representation, the PLM trains.
+
+As Zhao & Schütze's FT baseline (mprompting/xlmrprompt@39aed8f finetuning/): the pair ``<s> P </s></s> H </s>``
+of the raw texts (data_loader/bert_formatting.py:43-50), RoBERTa's classification head initialised N(0, 0.02)
+with zero biases (``head_init=normal``: finetuning_baseline.py:47-49 loads ``XLMRobertaForSequenceClassification``,
+whose new head transformers' ``_init_weights`` initialises), torch Adam at 1e-5 without weight decay, schedule or
+clipping (future/baseline_trainer.py:23, 40-49), batch 32 (scripts/finetuning.sh:17, 23). The reference's label
+order is contradiction, entailment, neutral; xlprompt's is entailment, neutral, contradiction (a permutation of
+the head's rows; harmless, but mind it when comparing logits)."""
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -13,15 +21,51 @@ from xlprompt.languages import LABELS
 from xlprompt.methods.base import LossOutput, Method
 from xlprompt.template import EncodedInput, pair_template
 
+#: FT: config key → default under recipe=reference (see methods/__init__.py), and its source
+RECIPE: dict[str, Any] = {
+    'max_length': 256,
+    'epochs': 50,
+    'batch_size': 32,
+    'lr': 1e-05,
+    'optimizer': 'adam_l2',
+    'weight_decay': 0.0,
+    'weight_decay_exempt': '-',
+    'lr_scheduler': 'constant',
+    'warmup_ratio': 0.0,
+    'min_lr_ratio': 0.0,
+    'max_grad_norm': 0.0,
+    'strip_punctuation': False,
+    'head_init': 'normal',
+}
+RECIPE_SOURCES: dict[str, str] = {
+    'max_length': 'mprompting/xlmrprompt@39aed8f scripts/finetuning.sh:21',
+    'epochs': 'mprompting/xlmrprompt@39aed8f scripts/finetuning.sh:15',
+    'batch_size': 'mprompting/xlmrprompt@39aed8f scripts/finetuning.sh:17,23 (8 x 4 GPUs); finetuning/finetuning_baseline.py:121-123',
+    'lr': 'mprompting/xlmrprompt@39aed8f scripts/finetuning.sh:16',
+    'optimizer': 'mprompting/xlmrprompt@39aed8f finetuning/future/baseline_trainer.py:23 (torch.optim.Adam)',
+    'weight_decay': 'mprompting/xlmrprompt@39aed8f finetuning/future/baseline_trainer.py:23 (no weight_decay)',
+    'weight_decay_exempt': 'no decay at all',
+    'lr_scheduler': 'mprompting/xlmrprompt@39aed8f finetuning/future/baseline_trainer.py:40-49 (no scheduler)',
+    'warmup_ratio': 'mprompting/xlmrprompt@39aed8f finetuning/future/baseline_trainer.py:40-49',
+    'min_lr_ratio': 'unused with lr_scheduler=constant',
+    'max_grad_norm': 'mprompting/xlmrprompt@39aed8f finetuning/future/baseline_trainer.py:46-47 (no clipping)',
+    'strip_punctuation': 'mprompting/xlmrprompt@39aed8f finetuning/data_loader/bert_formatting.py:43-50 (raw text_a, text_b)',
+    'head_init': 'mprompting/xlmrprompt@39aed8f finetuning/finetuning_baseline.py:47-49 (seqcls.from_pretrained: _init_weights)',
+}
+
 
 class ClassificationHead(nn.Module):
     """RoBERTa's sequence-classification head: dropout → dense → tanh → dropout → out_proj."""
 
-    def __init__(self, d: int, n_classes: int, dropout: float):
+    def __init__(self, d: int, n_classes: int, dropout: float, init: str = "torch", std: float = 0.02):
         super().__init__()
         self.dropout = nn.Dropout(dropout)
         self.dense = nn.Linear(d, d)
         self.out_proj = nn.Linear(d, n_classes)
+        if init == "normal":  # transformers' _init_weights for a new head (xlmrprompt's FT: seqcls.from_pretrained)
+            for layer in (self.dense, self.out_proj):
+                nn.init.normal_(layer.weight, mean=0.0, std=std)
+                nn.init.zeros_(layer.bias)
 
     def forward(self, first_token: torch.Tensor) -> torch.Tensor:
         x = torch.tanh(self.dense(self.dropout(first_token)))
@@ -35,7 +79,8 @@ class FineTuning(Method):
         super().__init__(config, plm, tokenizer, verbalizer)
         self.template = pair_template(tokenizer, config.max_length, self.special)
         dropout = getattr(plm.hf_model.config, "hidden_dropout_prob", 0.1)
-        self.head = ClassificationHead(plm.hidden_size, len(LABELS), dropout)
+        std = getattr(plm.hf_model.config, "initializer_range", 0.02)
+        self.head = ClassificationHead(plm.hidden_size, len(LABELS), dropout, config.head_init, std)
 
     def extra_modules(self) -> dict[str, nn.Module]:
         return {"head": self.head}

@@ -1,19 +1,27 @@
 """PCT — prompt-learning from cross-lingual templates (Qi et al., 2022), with hard templates.
 
-Template (words in the template's language; see ``template.PCT_TEMPLATE_WORDS``)::
-
-    <s> X_P . Question: X_H ? Answer: <mask> . </s>
+Input (``pct_layout``): ``reference`` — the authors' pair encoding
+``<s> X_P </s></s> question:X_H? Answer:<mask></s>`` with their per-language strings
+(:data:`xlprompt.template.PCT_REFERENCE_TEMPLATES`); ``cloze`` — ``<s> X_P . Question: X_H ? Answer: <mask> . </s>``
+(words of ``template.PCT_TEMPLATE_WORDS``).
 
 Training: each English example is seen in the English template and in the template of a language drawn
-at random (uniformly among the 14 others, per example and step, from the epoch's seeded generator).
+uniformly among the 14 others — once per training example and kept for all epochs (``pct_language_draw=
+example``, seeded by the run seed and the example's uid, as the authors draw it once when loading the data:
+qikunxun/PCT@4b3d675 train_xnli.py:92-96) or at every step from the epoch's seeded generator (``step``).
 Loss = CE(English template) + CE(other template) + ``pct_kl_weight`` · symmetric KL between the two
-answer distributions at ``<mask>`` (over the label words by default, ``pct_kl_space=vocab`` for the whole
-vocabulary). Test: each language's text in its own language's template.
+answer distributions at ``<mask>`` — the loss of train_xnli.py:159-168, 187-196, 208-209: CE of the label
+token under the full-vocabulary softmax (``scoring=vocab``) and the KL over the vocabulary (``pct_kl_space``).
+The few-shot script train_xnli_fewshot.py passes the input ids as the CE targets (l. 183-184, a bug); xlprompt
+takes its schedule (the recipe) but the loss of train_xnli.py. Test: each language's text in its own
+language's template; the prediction is the argmax over the whole vocabulary (``predict_over=vocab``,
+predict_xnli.py), a top token that is no label word counting as wrong.
 """
 
 from __future__ import annotations
 
-from typing import Sequence
+import zlib
+from typing import Any, Sequence
 
 import torch
 
@@ -21,8 +29,55 @@ from xlprompt.batching import TokenizedExample, TokenizedPair
 from xlprompt.languages import TARGET_LANGUAGES, XNLI_LANGUAGES
 from xlprompt.losses import classification_loss, symmetric_kl
 from xlprompt.methods.base import LossOutput, Method
-from xlprompt.scoring import class_log_probs, label_word_logits
-from xlprompt.template import EncodedInput, cross_lingual_template
+from xlprompt.errors import ModelError
+from xlprompt.scoring import class_log_probs, label_word_logits, prediction_scores
+from xlprompt.template import EncodedInput, PCTReferenceTemplate, cross_lingual_template
+
+#: PCT: config key → default under recipe=reference (see methods/__init__.py), and its source
+RECIPE: dict[str, Any] = {
+    'max_length': 128,
+    'epochs': 50,
+    'batch_size': 32,
+    'lr': 2e-05,
+    'optimizer': 'adamw',
+    'weight_decay': 0.0,
+    'weight_decay_exempt': '-',
+    'lr_scheduler': 'linear',
+    'warmup_ratio': 0.1,
+    'min_lr_ratio': 0.1,
+    'max_grad_norm': 0.0,
+    'strip_punctuation': False,
+    'template_punctuation': 'glued',
+    'label_words': '63736,11354,157',
+    'label_words_as': 'id',
+    'scoring': 'vocab',
+    'predict_over': 'vocab',
+    'pct_kl_space': 'vocab',
+    'pct_language_draw': 'example',
+    'pct_layout': 'reference',
+}
+RECIPE_SOURCES: dict[str, str] = {
+    'max_length': 'qikunxun/PCT@4b3d675 train_xnli_fewshot.py:22 (SEQ_LEN)',
+    'epochs': 'qikunxun/PCT@4b3d675 train_xnli_fewshot.py:24',
+    'batch_size': 'qikunxun/PCT@4b3d675 train_xnli_fewshot.py:23',
+    'lr': 'qikunxun/PCT@4b3d675 train_xnli_fewshot.py:25',
+    'optimizer': 'qikunxun/PCT@4b3d675 train_xnli_fewshot.py AdamWarmup (keras_bert; weight decay 0, so Adam = AdamW)',
+    'weight_decay': 'qikunxun/PCT@4b3d675 train_xnli_fewshot.py AdamWarmup without weight_decay (keras_bert default 0; not in the index)',
+    'weight_decay_exempt': 'no decay at all',
+    'lr_scheduler': 'qikunxun/PCT@4b3d675 train_xnli_fewshot.py calc_train_steps/AdamWarmup (after l. 184)',
+    'warmup_ratio': 'qikunxun/PCT@4b3d675 train_xnli_fewshot.py calc_train_steps(warmup_proportion=0.1)',
+    'min_lr_ratio': 'qikunxun/PCT@4b3d675 train_xnli_fewshot.py AdamWarmup(min_lr=LR * 0.1)',
+    'max_grad_norm': 'qikunxun/PCT@4b3d675 train_xnli_fewshot.py (no clipnorm)',
+    'strip_punctuation': 'qikunxun/PCT@4b3d675 train_xnli.py:71-72 (raw premise; template.format(hypothesis))',
+    'template_punctuation': "only for pct_layout=cloze (not the authors')",
+    'label_words': 'qikunxun/PCT@4b3d675 train_xnli.py:44 (label_map: XLM-R pieces yes, may, no)',
+    'label_words_as': 'qikunxun/PCT@4b3d675 train_xnli.py:44',
+    'scoring': 'qikunxun/PCT@4b3d675 train_xnli.py:159-168,187-188 (sparse CE over the vocabulary at <mask>)',
+    'predict_over': 'qikunxun/PCT@4b3d675 predict_xnli.py (y_pred.argmax over the vocabulary, after l. 150)',
+    'pct_kl_space': 'qikunxun/PCT@4b3d675 train_xnli.py:189-196,208-209 (KL of the <mask> vocabulary distributions)',
+    'pct_language_draw': 'qikunxun/PCT@4b3d675 train_xnli.py:92-96 (random.randint once per example at load, seed 1234)',
+    'pct_layout': 'qikunxun/PCT@4b3d675 train_xnli.py:46-53,72-76 (template strings; tokenizer.encode(premise, hypothesis))',
+}
 
 
 class CrossLingualTemplates(Method):
@@ -30,19 +85,41 @@ class CrossLingualTemplates(Method):
 
     def __init__(self, config, plm, tokenizer, verbalizer):
         super().__init__(config, plm, tokenizer, verbalizer)
-        self.templates = {lang: cross_lingual_template(tokenizer, lang, config.max_length, self.special)
-                          for lang in XNLI_LANGUAGES}
+        if config.pct_layout == "reference":
+            self.templates = {lang: PCTReferenceTemplate(tokenizer, lang, config.max_length, self.special)
+                              for lang in XNLI_LANGUAGES}
+        else:
+            self.templates = {lang: cross_lingual_template(tokenizer, lang, config.max_length, self.special)
+                              for lang in XNLI_LANGUAGES}
+
+    def encode_in(self, example: TokenizedExample, lang: str) -> EncodedInput:
+        """``example`` in the template of language ``lang``."""
+        template = self.templates[lang]
+        if isinstance(template, PCTReferenceTemplate):
+            if not example.premise_text and example.premise:
+                raise ModelError(f"example {example.uid}: pct_layout=reference tokenises the texts, but this "
+                                 "example carries only token ids (build it with xlprompt.batching.TokenCache)")
+            return template.encode_text(example.premise_text, example.hypothesis_text)
+        return template.encode(example.premise, example.hypothesis)
 
     def encode_for_eval(self, example: TokenizedExample, lang: str) -> EncodedInput:
-        return self.templates[lang].encode(example.premise, example.hypothesis)
+        return self.encode_in(example, lang)
+
+    def other_languages(self, batch: Sequence[TokenizedExample], generator: torch.Generator) -> list[str]:
+        """The second template language of each training example (see the module docstring)."""
+        if self.config.pct_language_draw == "step":
+            draws = torch.randint(len(TARGET_LANGUAGES), (len(batch),), generator=generator).tolist()
+        else:
+            draws = [int(torch.randint(len(TARGET_LANGUAGES), (1,), generator=torch.Generator().manual_seed(
+                self.config.seed * 1_000_003 + zlib.crc32(ex.uid.encode("utf-8")))).item()) for ex in batch]
+        return [TARGET_LANGUAGES[i] for i in draws]
 
     def training_loss(self, batch: Sequence[TokenizedExample], parallel: Sequence[TokenizedPair] | None,
                       generator: torch.Generator) -> LossOutput:
         n = len(batch)
-        draws = torch.randint(len(TARGET_LANGUAGES), (n,), generator=generator).tolist()
-        others = [TARGET_LANGUAGES[i] for i in draws]
-        encoded = [self.templates["en"].encode(ex.premise, ex.hypothesis) for ex in batch]
-        encoded += [self.templates[lang].encode(ex.premise, ex.hypothesis) for ex, lang in zip(batch, others)]
+        others = self.other_languages(batch, generator)
+        encoded = [self.encode_in(ex, "en") for ex in batch]
+        encoded += [self.encode_in(ex, lang) for ex, lang in zip(batch, others)]
         hidden = self.mask_states(encoded)
         labels = self.labels_tensor(batch)
         ids = self.label_ids("en")
@@ -59,4 +136,4 @@ class CrossLingualTemplates(Method):
 
     def class_scores(self, batch: Sequence[TokenizedExample], lang: str) -> torch.Tensor:
         hidden = self.mask_states([self.encode_for_eval(ex, lang) for ex in batch])
-        return label_word_logits(self.plm, hidden, self.label_ids(lang))
+        return prediction_scores(self.plm, hidden, self.label_ids(lang), self.config.predict_over)

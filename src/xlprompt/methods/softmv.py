@@ -67,6 +67,10 @@ RECIPE: dict[str, Any] = {
     "prompt_encoder": "lstm",
     "freeze_plm": False,
     "dev_every": 1,
+    "optimizer": "adamw",
+    "weight_decay_exempt": "bias,LayerNorm.weight",
+    "prompt_encoder_shape": "reference",
+    "grad_accumulation_steps": 1,
 }
 RECIPE_SOURCES: dict[str, str] = {
     "lr": f"{SH}:10,29",
@@ -81,12 +85,11 @@ RECIPE_SOURCES: dict[str, str] = {
     "prompt_encoder": f"{SH}:16",
     "freeze_plm": f"{SOFTMV} prompt/modules/wrapper.py train (all parameters in the optimiser)",
     "dev_every": f"{SOFTMV} prompt/modules/wrapper.py train (dev accuracy each epoch, best kept)",
-}
-RECIPE_PENDING: dict[str, str] = {
-    "optimizer": f"adamw (torch.optim.AdamW, decay 0.01, bias/LayerNorm.weight exempt): {SOFTMV} "
-                 "prompt/modules/wrapper.py train",
-    "prompt_encoder_shape": f"1-layer BiLSTM with d units each way, MLP 2d->d->d: {SOFTMV} prompt/modules/"
-                            "wrapper.py ContinuousPrompt.__init__",
+    "optimizer": f"{SOFTMV} prompt/modules/wrapper.py train: torch.optim.AdamW, decay 0.01",
+    "weight_decay_exempt": f"{SOFTMV} prompt/modules/wrapper.py train: no_decay = ['bias', 'LayerNorm.weight']",
+    "prompt_encoder_shape": f"{SOFTMV} prompt/modules/wrapper.py ContinuousPrompt.__init__: 1-layer BiLSTM, d "
+                            "units each way, MLP 2d->d->d",
+    "grad_accumulation_steps": f"{SOFTMV} scripts: no gradient accumulation",
 }
 
 
@@ -126,7 +129,7 @@ class SoftMultilingualVerbalizer(Method):
         super().__init__(config, plm, tokenizer, verbalizer)
         self.template = softmv_template(tokenizer, self.special, config.prompt_length, config.max_length)
         self.prompt_encoder = PromptEncoder(PromptEncoderConfig(
-            config.prompt_length, plm.hidden_size, config.prompt_encoder))
+            config.prompt_length, plm.hidden_size, config.prompt_encoder, config.prompt_encoder_shape))
         if config.softmv_init_from_vocab:
             with torch.no_grad():
                 self.prompt_encoder.embedding.copy_(plm.word_embeddings.weight[: config.prompt_length])

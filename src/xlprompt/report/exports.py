@@ -52,12 +52,12 @@ def p_text(table: Table, block: Block, row: Row, compare: bool) -> str:
 
 def _header(table: Table) -> list[str]:
     first = "Variant" if table.has_p_values else "Method"
-    head = [first] + [table.column_name(c) for c in COLUMNS] + ["n"]
+    head = [first, "Recipe"] + [table.column_name(c) for c in COLUMNS] + ["n"]
     return head + ["p"] if table.has_p_values else head
 
 
 def _cells_row(table: Table, block: Block, row: Row, compare: bool) -> list[str]:
-    out = [row.label] + [cell_text(table, block, row, c, compare) for c in COLUMNS] + [str(row.n)]
+    out = [row.label, row.recipe] + [cell_text(table, block, row, c, compare) for c in COLUMNS] + [str(row.n)]
     if table.has_p_values:
         out.append(p_text(table, block, row, compare))
     return out
@@ -98,7 +98,7 @@ def to_csv(table: Table, compare: bool = False) -> str:
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     fields = ["table", "shots", "row", "column", "mean", "std", "n", "values", "seeds", "p_value",
-              "model", "random_weights"]
+              "model", "random_weights", "recipe"]
     if compare:
         fields += ["paper", "delta"] + (["paper_p_value"] if table.has_p_values else [])
     writer.writerow(fields)
@@ -113,7 +113,7 @@ def to_csv(table: Table, compare: bool = False) -> str:
                 out = [table.name, block.shots, row.label, column,
                        f"{cell.mean:.4f}" if cell.values else "", f"{cell.std:.4f}" if cell.values else "",
                        cell.n, ";".join(f"{v:.4f}" for v in cell.values), ";".join(map(str, row.seeds)), p,
-                       row_models, "yes (chance-level)" if random else "no"]
+                       row_models, "yes (chance-level)" if random else "no", row.recipe]
                 if compare:
                     paper = table.paper_cell(block, row, column)
                     out += ["" if paper is None else paper,

@@ -164,6 +164,12 @@ class Row:
         return len(self.runs)
 
     @property
+    def recipe(self) -> str:
+        """The recipe of the row's runs (``reference``, ``uniform``; issue 10); runs stored before recipes
+        existed ran on xlprompt's old shared defaults: shown as ``-``."""
+        return ",".join(sorted({str(r.config.get("recipe", "-")) for r in self.runs})) or "-"
+
+    @property
     def seeds(self) -> list[int]:
         return sorted({r.seed for r in self.runs})
 
@@ -319,10 +325,17 @@ def table1(rows: Sequence[RunRow], group: str | None = TABLE1_GROUP) -> Table:
             method = members[0].method
             same_method = [r for r in in_block if r.method == method]
             extra = _differing_keys(same_method, ignore=("method", "shots"))
+            if "recipe" in extra:  # the training settings that follow from the recipe are not listed again
+                from xlprompt.config import UNIFORM_KEYS
+
+                extra = [k for k in extra if k not in UNIFORM_KEYS]
             label = METHOD_NAMES.get(method, method.upper())
             if extra:
                 label += " [" + ", ".join(f"{k}={members[0].config.get(k)}" for k in extra) + "]"
-            block_rows.append(Row(label, _cells(members), members, paper_key=None if extra else method))
+            # the paper's numbers are for the reference recipe; a row that differs only in its recipe keeps them
+            paper_ok = not [k for k in extra if k != "recipe"] and members[0].config.get("recipe", "reference") == \
+                "reference"
+            block_rows.append(Row(label, _cells(members), members, paper_key=method if paper_ok else None))
         block_rows.sort(key=lambda row: (METHOD_ORDER.index(row.runs[0].method) if row.runs[0].method in
                                          METHOD_ORDER else len(METHOD_ORDER), row.label))
         blocks.append(Block(shots, block_rows))

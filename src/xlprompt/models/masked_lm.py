@@ -105,7 +105,20 @@ class MaskedLM(nn.Module):
 
     def encode(self, inputs_embeds: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         """Contextual representations [B, L, d] (right padding, so positions count from the first token)."""
-        return self.encoder(inputs_embeds=inputs_embeds, attention_mask=attention_mask).last_hidden_state
+        mask = self._prepared_mask(attention_mask, inputs_embeds.dtype)
+        return self.encoder(inputs_embeds=inputs_embeds, attention_mask=mask).last_hidden_state
+
+    def _prepared_mask(self, attention_mask: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+        """The 4D mask that Hugging Face would build from the 2D one, built here: given a 2D mask, transformers
+        (>= 4.48 mask utilities) asks ``mask.all()`` on every forward to decide whether it can drop the mask,
+        which stops the host until the GPU has caught up (a sync per micro-batch; issue 9). A 4D mask is
+        taken as it is. SDPA: boolean, True = attend; eager: additive. Other attention kinds: the 2D mask."""
+        impl = getattr(getattr(self.hf_model, "config", None), "_attn_implementation", None)
+        if impl == "sdpa":
+            return attention_mask[:, None, None, :].to(torch.bool)
+        if impl == "eager":
+            return (1.0 - attention_mask[:, None, None, :].to(dtype)) * torch.finfo(dtype).min
+        return attention_mask
 
     def encode_at(self, inputs_embeds: torch.Tensor, attention_mask: torch.Tensor,
                   positions: torch.Tensor) -> torch.Tensor:

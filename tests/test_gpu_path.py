@@ -424,3 +424,51 @@ def test_cuda_step_has_one_host_sync(tiny_components, demo_train, demo_pairs):
         torch.cuda.set_sync_debug_mode(0)
     syncs = [w for w in record if "synchroniz" in str(w.message)]
     assert 1 <= len(syncs) <= 3, [str(w.message) for w in syncs]
+
+
+# ------------------------------------------------------------------------------------------- predict
+@pytest.fixture(scope="module")
+def bf16_run(tmp_path_factory):
+    from xlprompt.experiment import run_experiment
+
+    config = RunConfig(model="random:tiny", data_dir="builtin:demo", device="cpu", method="mpt", shots=2,
+                       epochs=1, batch_size=6, max_length=64, eval_languages="en,de", precision="bf16",
+                       freeze_plm=True, eval_token_budget=512)
+    run_dir = tmp_path_factory.mktemp("bf16") / "run"
+    results = run_experiment(config, run_dir, progress=False, log=lambda _: None)
+    return run_dir, results
+
+
+def test_predict_uses_the_runs_precision_and_device(bf16_run, monkeypatch):
+    import xlprompt.evaluate as evaluate_module
+    from xlprompt.predict import load_run
+
+    run_dir, results = bf16_run
+    assert results["precision"] == "bf16"
+    seen = []
+    original = evaluate_module.predict
+
+    def spy(method, examples, lang, batch_size, autocast_dtype=None, int8=False, token_budget=0):
+        seen.append((autocast_dtype, token_budget, method.device.type))
+        return original(method, examples, lang, batch_size, autocast_dtype, int8, token_budget)
+
+    monkeypatch.setattr(evaluate_module, "predict", spy)
+    predictor = load_run(run_dir)
+    predictor.predict([("A man sleeps.", "A person rests.")], lang="de")
+    assert seen == [(torch.bfloat16, 512, "cpu")]
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message where there is no GPU")
+def test_predict_on_a_missing_gpu_is_one_line(bf16_run):
+    from click.testing import CliRunner
+
+    from xlprompt.cli import cli
+
+    run_dir, _ = bf16_run
+    args = ["predict", "--run", str(run_dir), "--premise", "A man sleeps.", "--hypothesis", "A person rests."]
+    result = CliRunner().invoke(cli, args + ["--device", "cuda"])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "no CUDA device is available" in result.output and "--device cpu" in result.output
+    ok = CliRunner().invoke(cli, args + ["--device", "cpu"])
+    assert ok.exit_code == 0, ok.output
+    assert ok.stdout.split("\t")[0].strip() in ("entailment", "neutral", "contradiction")

@@ -73,12 +73,27 @@ def fp32(device: torch.device):
     return torch.autocast(device.type, enabled=False)
 
 
+_DEFAULTS: dict[str, Any] | None = None  # torch's settings before a deterministic run changed them
+
+
 def apply_determinism(config: RunConfig) -> None:
     """``deterministic=true``: deterministic kernels everywhere (an op without one raises, naming itself),
     cuBLAS with a fixed workspace, cuDNN deterministic and without autotuning. Call before the first CUDA
-    work (the cuBLAS variable is read when its handle is created). ``false`` leaves torch's defaults."""
+    work (the cuBLAS variable is read when its handle is created). ``false`` leaves torch's settings as they
+    are, or puts back the ones an earlier deterministic run of this process changed (sweeps run several
+    configs in one process)."""
+    global _DEFAULTS
     if not config.deterministic:
+        if _DEFAULTS is not None:
+            torch.use_deterministic_algorithms(_DEFAULTS["algorithms"])
+            torch.backends.cudnn.deterministic = _DEFAULTS["cudnn_deterministic"]
+            torch.backends.cudnn.benchmark = _DEFAULTS["cudnn_benchmark"]
+            _DEFAULTS = None
         return
+    if _DEFAULTS is None:
+        _DEFAULTS = {"algorithms": torch.are_deterministic_algorithms_enabled(),
+                     "cudnn_deterministic": torch.backends.cudnn.deterministic,
+                     "cudnn_benchmark": torch.backends.cudnn.benchmark}
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", CUBLAS_WORKSPACE)
     torch.use_deterministic_algorithms(True)
     torch.backends.cudnn.deterministic = True

@@ -485,3 +485,16 @@ def test_predict_on_a_missing_gpu_is_one_line(bf16_run):
     ok = CliRunner().invoke(cli, args + ["--device", "cpu"])
     assert ok.exit_code == 0, ok.output
     assert ok.stdout.split("\t")[0].strip() in ("entailment", "neutral", "contradiction")
+
+
+def test_label_ids_cached_during_evaluation_serve_training(tiny_components, demo_train):
+    """The label-word ids are made once per language; made first under inference mode (evaluation), they must
+    still work in a training step's autograd graph."""
+    parts = tiny_components(method="sp")
+    method = parts.method
+    with torch.inference_mode():
+        first = method.label_ids("en")
+    assert method.label_ids("en") is first and not first.is_inference()
+    out = method.training_loss(demo_train(parts.tokenizer, per_class=1), None, torch.Generator())
+    out.loss.backward()
+    assert method.prompt_encoder.embedding.grad is not None

@@ -126,7 +126,8 @@ class Method(nn.Module):
         cache = self.__dict__.setdefault("_label_ids", {})
         key = (lang, self.device)
         if key not in cache:
-            cache[key] = self.verbalizer.tensor_for(lang, self.device)
+            with torch.inference_mode(False):  # a normal tensor even when first asked for during evaluation
+                cache[key] = self.verbalizer.tensor_for(lang, self.device)
         return cache[key]
 
     def labels_tensor(self, batch: Sequence[TokenizedExample]) -> torch.Tensor:

@@ -113,6 +113,9 @@ class MaskedLM(nn.Module):
         (>= 4.48 mask utilities) asks ``mask.all()`` on every forward to decide whether it can drop the mask,
         which stops the host until the GPU has caught up (a sync per micro-batch; issue 9). A 4D mask is
         taken as it is. SDPA: boolean, True = attend; eager: additive. Other attention kinds: the 2D mask."""
+        module = sys.modules.get(type(self.encoder).__module__)
+        if not hasattr(module, "create_bidirectional_mask"):  # older transformers: 2D masks only (4.44-4.5x)
+            return attention_mask
         impl = getattr(getattr(self.hf_model, "config", None), "_attn_implementation", None)
         if impl == "sdpa":
             return attention_mask[:, None, None, :].to(torch.bool)

@@ -417,7 +417,7 @@ def test_cuda_bf16_train_evaluate_resume(tiny_config, tmp_path):
 
 
 @needs_cuda
-def test_cuda_step_has_one_host_sync(tiny_components, demo_train, demo_pairs):
+def test_cuda_step_has_one_host_sync(demo_train, demo_pairs):
     from xlprompt.experiment import build_components
 
     config = RunConfig(model="random:tiny", data_dir="builtin:demo", device="cuda", precision="bf16",

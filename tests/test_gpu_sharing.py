@@ -81,14 +81,73 @@ def test_options_belong_to_their_executor():
         get_executor("local", workers=0)
 
 
-def test_sweep_cli_with_workers(tmp_path):
+def test_sweep_cli_passes_workers_to_the_local_executor(tmp_path, monkeypatch):
+    """The CLI plumbing only (the worker processes themselves are tested above)."""
+    import xlprompt.executors as executors
+
+    seen = {}
+
+    def fake_workers(self, sweep, store_path, runs_dir, save_weights, summary, finished, todo):
+        seen.update(workers=self.workers, todo=len(todo))
+        return summary
+
+    monkeypatch.setattr(executors.LocalExecutor, "_run_workers", fake_workers)
     sweep_file = tmp_path / "s.yaml"
     sweep_file.write_text(yaml.safe_dump({"name": "table1", "base": {**FAST, "method": "sp"},
-                                          "grid": {"seed": [1]}}))
+                                          "grid": {"seed": [1, 2, 3]}}))
     result = CliRunner().invoke(cli, ["sweep", str(sweep_file), "--store", str(tmp_path / "r.db"), "--quiet",
-                                      "--workers", "2"])
+                                      "--workers", "3"])
     assert result.exit_code == 0, result.output
-    assert "1/1 runs finished (1 now" in result.output
+    assert seen == {"workers": 3, "todo": 3}
     bad = CliRunner().invoke(cli, ["sweep", str(sweep_file), "--store", str(tmp_path / "r2.db"), "--quiet",
                                    "--gpus-per-run", "0.25"])
     assert bad.exit_code == 2 and "--gpus-per-run is for --executor ray" in bad.output
+
+
+def test_ray_run_passes_the_fractional_request_to_ray_remote(tmp_path, monkeypatch):
+    """RayExecutor.run against a stand-in for the ray module (no Ray started): the options of every task."""
+    import xlprompt.executors as executors
+    from xlprompt.executors import Outcome
+
+    class Ref:
+        def __init__(self, run_hash):
+            self.run_hash = run_hash
+
+    class FakeRayModule(_FakeRay):
+        def __init__(self):
+            super().__init__({"CPU": 16, "GPU": 1})
+            self.options_seen, self.submitted = [], []
+
+        def is_initialized(self):
+            return True  # an instance "already running": the executor neither starts nor stops one
+
+        def remote(self, fn):
+            module = self
+
+            class Task:
+                def options(self, **kwargs):
+                    module.options_seen.append(kwargs)
+                    return self
+
+                def remote(self, store_path, run_hash, *rest):
+                    module.submitted.append(run_hash)
+                    return Ref(run_hash)
+
+            return Task()
+
+        def wait(self, refs, num_returns, timeout):
+            return refs[:num_returns], refs[num_returns:]
+
+        def get(self, ref):
+            return Outcome(ref.run_hash, "finished", {})
+
+    fake = FakeRayModule()
+    monkeypatch.setattr(executors, "_import_ray", lambda: fake)
+    sweep_file = tmp_path / "s.yaml"
+    sweep_file.write_text(yaml.safe_dump({"name": "table1", "base": {**FAST, "method": "sp"},
+                                          "grid": {"seed": [1, 2, 3, 4]}}))
+    sweep = load_sweep(sweep_file)
+    summary = RayExecutor(gpus_per_run=0.25, progress=False, poll_seconds=0).run(sweep, tmp_path / "r.db",
+                                                                                  tmp_path / "runs")
+    assert fake.options_seen == [{"max_retries": 0, "num_gpus": 0.25, "num_cpus": 1.0}]
+    assert sorted(fake.submitted) == sorted(sweep.hashes()) and summary.ran == 4

@@ -72,7 +72,8 @@ def synthetic_rows(n: int, mean_tokens: int, overhead: int, vocab: range, rng: r
         total = min(max_len - overhead - 2, max(6, int(rng.gauss(mean_tokens, mean_tokens / 3))) - overhead)
         total = max(4, total)
         cut = max(2, int(total * 0.6))
-        rows.append((tuple(rng.choice(vocab) for _ in range(cut)), tuple(rng.choice(vocab) for _ in range(total - cut))))
+        premise = tuple(rng.choice(vocab) for _ in range(cut))
+        rows.append((premise, tuple(rng.choice(vocab) for _ in range(total - cut))))
     return rows
 
 

@@ -498,3 +498,16 @@ def test_label_ids_cached_during_evaluation_serve_training(tiny_components, demo
     out = method.training_loss(demo_train(parts.tokenizer, per_class=1), None, torch.Generator())
     out.loss.backward()
     assert method.prompt_encoder.embedding.grad is not None
+
+
+@needs_cuda
+def test_cuda_predict_of_a_cpu_run(bf16_run):
+    """A run trained on the CPU predicts on the GPU (--device cuda) in its precision, with the CPU's labels
+    on these rows (bf16 vs bf16, only the device differs)."""
+    from xlprompt.predict import load_run
+
+    run_dir, _ = bf16_run
+    pairs = [("A man sleeps.", "A person rests."), ("Two dogs run.", "Nobody is outside.")]
+    on_gpu, on_cpu = load_run(run_dir, device="cuda"), load_run(run_dir, device="cpu")
+    assert on_gpu.method.device.type == "cuda" and on_gpu.autocast_dtype is torch.bfloat16
+    torch.testing.assert_close(on_gpu.scores(pairs, "de"), on_cpu.scores(pairs, "de"), rtol=0.05, atol=0.05)

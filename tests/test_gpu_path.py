@@ -502,8 +502,8 @@ def test_label_ids_cached_during_evaluation_serve_training(tiny_components, demo
 
 @needs_cuda
 def test_cuda_predict_of_a_cpu_run(bf16_run):
-    """A run trained on the CPU predicts on the GPU (--device cuda) in its precision, with the CPU's labels
-    on these rows (bf16 vs bf16, only the device differs)."""
+    """A run trained on the CPU predicts on the GPU (--device cuda) in its precision; its probabilities are
+    close to the CPU's (bf16 on both: only the device differs)."""
     from xlprompt.predict import load_run
 
     run_dir, _ = bf16_run

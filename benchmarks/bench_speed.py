@@ -1,7 +1,11 @@
 #!/usr/bin/env python
 """Speed benchmark: the naive prompt-learning pipeline and xlprompt, side by side (issue #5).
 
-    python benchmarks/bench_speed.py [--quick] [--out FILE.json]
+    python benchmarks/bench_speed.py [--quick] [--out FILE.json] [--device cuda [--precision bf16]]
+
+``--device cuda`` (issue 9) runs every phase on the GPU (``torch.cuda.synchronize()`` before and after each
+timed region, peak GPU memory per phase; the int8 phase is CPU-only and is skipped there). The GPU
+benchmark that projects the paper's tables is ``benchmarks/bench_gpu.py``.
 
 Same model (``random:xlm-roberta-base`` from :func:`xlprompt.models.backbone.load_masked_lm`: the real
 architecture and cost, random weights), same real XLM-R tokenizer (``../shared/tokenizers/xlm-roberta``), same
@@ -103,6 +107,23 @@ def maxrss_gib() -> float:
     return hwm_gib()
 
 
+#: the device and autocast dtype every phase runs with (``--device``, ``--precision``); set in main()
+DEVICE = None
+AUTOCAST = None
+
+
+def sync() -> None:
+    """Wait for the device: CUDA kernels run asynchronously, so a timer read without this measures launches."""
+    import torch
+
+    if DEVICE is not None and DEVICE.type == "cuda":
+        torch.cuda.synchronize(DEVICE)
+
+
+def on_cuda() -> bool:
+    return DEVICE is not None and DEVICE.type == "cuda"
+
+
 def log(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
@@ -166,16 +187,19 @@ class Flops:
 
 
 def matmul_rate(seconds: float = 1.0) -> float:
-    """GFLOP/s of a 1152x768x3072 fp32 product (best of repeated runs for about ``seconds``)."""
+    """GFLOP/s of a 1152x768x3072 fp32 product on the benchmark's device (best of repeated runs for about
+    ``seconds``; synchronised on CUDA)."""
     import torch
 
-    a, b = torch.randn(1152, 768), torch.randn(768, 3072)
+    a, b = torch.randn(1152, 768, device=DEVICE), torch.randn(768, 3072, device=DEVICE)
     for _ in range(3):
         a @ b
+    sync()
     best, started = float("inf"), time.perf_counter()
     while time.perf_counter() - started < seconds:
         t = time.perf_counter()
         a @ b
+        sync()
         best = min(best, time.perf_counter() - t)
     return 2 * 1152 * 768 * 3072 / best / 1e9
 
@@ -199,13 +223,16 @@ class NaivePipeline:
         for row, e in enumerate(encoded):
             ids[row, : len(e.input_ids)] = torch.tensor(e.input_ids)
             attention[row, : len(e.input_ids)] = 1
+        device = self.method.device
+        ids, attention = ids.to(device), attention.to(device)
         embeds = self.hf.get_input_embeddings()(ids)
-        slots = torch.tensor([e.prompt_positions for e in encoded], dtype=torch.long)
-        rows = torch.arange(n).unsqueeze(1).expand_as(slots)
+        slots = torch.tensor([e.prompt_positions for e in encoded], dtype=torch.long, device=device)
+        rows = torch.arange(n, device=device).unsqueeze(1).expand_as(slots)
         embeds = embeds.index_put((rows, slots), prompts.to(embeds.dtype))
-        logits = self.hf(inputs_embeds=embeds, attention_mask=attention).logits  # [n, 256, |V|]
-        masks = torch.tensor([e.mask_position for e in encoded])
-        return logits[torch.arange(n), masks]  # [n, |V|]
+        with (torch.autocast(device.type, dtype=AUTOCAST) if AUTOCAST is not None else _null()):
+            logits = self.hf(inputs_embeds=embeds, attention_mask=attention).logits  # [n, 256, |V|]
+        masks = torch.tensor([e.mask_position for e in encoded], device=device)
+        return logits[torch.arange(n, device=device), masks]  # [n, |V|]
 
     def predict(self, examples, lang: str) -> list[int]:
         import torch
@@ -269,10 +296,10 @@ def build(threads: int | None, step_token_budget: int | None = None):
 
     if threads:
         torch.set_num_threads(threads)
-    config = RunConfig(method="mpt", model=MODEL, tokenizer=str(TOKENIZER), device="cpu", seed=1,
-                       data_dir=str(DATA))
+    config = RunConfig(method="mpt", model=MODEL, tokenizer=str(TOKENIZER), device=DEVICE.type, seed=1,
+                       data_dir=str(DATA), precision="bf16" if AUTOCAST is not None else "fp32")
     started = time.perf_counter()
-    parts = build_components(config, torch.device("cpu"))
+    parts = build_components(config, DEVICE)
     if step_token_budget is not None:
         parts.method.step_token_budget = step_token_budget if step_token_budget > 0 else None
     return config, parts, time.perf_counter() - started
@@ -311,12 +338,17 @@ def phase_train_memory(args) -> None:
     generator = torch.Generator().manual_seed(0)
     parts.method.train()
     times = []
+    if on_cuda():
+        torch.cuda.reset_peak_memory_stats(DEVICE)
     for _ in range(args.memory_steps):
+        sync()
         started = time.perf_counter()
         trainer.train_step(batch, aligned, generator)
+        sync()
         times.append(time.perf_counter() - started)
     print(json.dumps({
         "peak_rss_gib": maxrss_gib(), "rss_after_build_gib": after_build, "step_seconds": times,
+        "peak_gpu_gib": torch.cuda.max_memory_allocated(DEVICE) / GIB if on_cuda() else None,
         "step_token_budget": parts.method.step_token_budget,
         "optimizer": "AdamW fused" if trainer.optimizer.defaults.get("fused") else "AdamW",
         "rows": len(batch) + 2 * len(aligned),
@@ -373,7 +405,7 @@ def phase_profile(args) -> None:
 
 def run_train_memory_subprocess(args) -> dict:
     cmd = [sys.executable, str(Path(__file__).resolve()), "--phase", "train-memory",
-           "--memory-steps", str(args.memory_steps)]
+           "--memory-steps", str(args.memory_steps), "--device", args.device, "--precision", args.precision]
     if args.step_token_budget is not None:
         cmd += ["--step-token-budget", str(args.step_token_budget)]
     if args.threads:
@@ -393,16 +425,24 @@ class Phases:
         self.results: dict[str, dict] = {}
 
     def run(self, name: str, fn):
+        import torch
+
         gc.collect()
         hwm_reset()
+        if on_cuda():
+            torch.cuda.reset_peak_memory_stats(DEVICE)
         before = self.matmul[-1]
+        sync()
         started = time.perf_counter()
         value = fn()
+        sync()
         seconds = time.perf_counter() - started
         peak = hwm_gib()
         after = matmul_rate()
         self.matmul.append(after)
         self.results[name] = {"seconds": seconds, "peak_rss_gib": peak, "matmul_gflops": (before + after) / 2}
+        if on_cuda():
+            self.results[name]["peak_gpu_gib"] = torch.cuda.max_memory_allocated(DEVICE) / GIB
         log(f"{name}: {seconds:.1f} s, peak RSS {peak:.2f} GiB, matmul {before:.0f}/{after:.0f} GFLOP/s")
         return value
 
@@ -494,15 +534,19 @@ def main_benchmark(args) -> dict:
             preds, scores = [], []
             with (method.plm.int8_encoder() if int8 else _null()):
                 for lang, examples, _ in sample:
-                    p, s = predict(method, examples, lang, eval_batch)
+                    p, s = predict(method, examples, lang, eval_batch, AUTOCAST)
                     preds += p
                     scores.append(s)
             return preds, torch.cat(scores)
         return go
 
-    predict(method, sample[0][1][:4], sample[0][0], eval_batch)  # warm-up (first-call allocations)
+    predict(method, sample[0][1][:4], sample[0][0], eval_batch, AUTOCAST)  # warm-up (first-call allocations)
     xl_preds, xl_scores = phases.run("eval_xlprompt", xl_eval(False))
-    q_preds, q_scores = phases.run("eval_xlprompt_int8", xl_eval(True))
+    if on_cuda():  # int8 is a CPU path: the GPU figures stand in for it, marked in setup.int8
+        q_preds, q_scores = xl_preds, xl_scores
+        phases.results["eval_xlprompt_int8"] = dict(phases.results["eval_xlprompt"])
+    else:
+        q_preds, q_scores = phases.run("eval_xlprompt_int8", xl_eval(True))
     # the same first rows, xlprompt vs naive: the two pipelines must predict the same classes
     same_rows = sum(int(a == b) for a, b in zip(naive_preds, xl_preds[: len(naive_preds)]))
 
@@ -522,8 +566,10 @@ def main_benchmark(args) -> dict:
     optimizer = naive_opt_box.pop("optimizer")
     for p in [p for g in optimizer.param_groups for p in g["params"]]:
         p.grad = torch.zeros_like(p)
+    sync()
     t = time.perf_counter()
     optimizer.step()
+    sync()
     naive_opt_seconds = time.perf_counter() - t
     optimizer.zero_grad(set_to_none=True)
     del optimizer
@@ -654,7 +700,9 @@ def main_benchmark(args) -> dict:
         "threads": torch.get_num_threads(), "interop_threads": torch.get_num_interop_threads(),
         "cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
         "load_average_at_end": os.getloadavg() if hasattr(os, "getloadavg") else None,
-        "device": "cpu", "gpu": gpu_note(), "total_seconds": time.perf_counter() - started_all,
+        "device": str(DEVICE), "precision": "bf16" if AUTOCAST is not None else "fp32",
+        "int8": "not run (CPU-only path): eval_xlprompt figures copied" if on_cuda() else "run",
+        "gpu": gpu_note(), "total_seconds": time.perf_counter() - started_all,
     }
     return d
 
@@ -696,8 +744,10 @@ def measure_compile(method, sample, eval_batch, phases) -> dict:
 def gpu_note() -> str:
     import torch
 
+    if on_cuda():
+        return f"ran on {torch.cuda.get_device_name(DEVICE)}"
     if torch.cuda.is_available():
-        return f"CUDA available ({torch.cuda.get_device_name(0)}) but this benchmark ran on the CPU"
+        return f"CUDA available ({torch.cuda.get_device_name(0)}) but this benchmark ran on the CPU (--device cuda)"
     return ("no GPU on this machine and none lent to this task: the bf16/GPU benchmark and the GPU estimate "
             "of the Table I grid were not measured")
 
@@ -821,9 +871,18 @@ def main() -> None:
                         help="all: the benchmark; profile: torch.profiler of one eval batch and one MPT step")
     parser.add_argument("--step-token-budget", type=int, default=None,
                         help="override MPT's step_token_budget (0: one forward per step, no micro-batches)")
+    parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"), help="where every phase runs")
+    parser.add_argument("--precision", default="fp32", choices=("fp32", "bf16"), help="bf16: autocast (GPU)")
     args = parser.parse_args()
     check_inputs()
     sys.path.insert(0, str(REPO / "src"))
+    import torch
+
+    global DEVICE, AUTOCAST
+    if args.device == "cuda" and not torch.cuda.is_available():
+        fail("--device cuda: torch sees no CUDA device here (torch " + torch.__version__ + ")")
+    DEVICE = torch.device(args.device)
+    AUTOCAST = torch.bfloat16 if args.precision == "bf16" else None
     import warnings
 
     warnings.filterwarnings("ignore")

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from xlprompt.config import RunConfig, coerce, describe_fields, parse_overrides
+from xlprompt.config import HASH_EXCLUDED, RunConfig, coerce, describe_fields, parse_overrides
 from xlprompt.errors import ConfigError
 
 FIELDS = dataclasses.fields(RunConfig)
@@ -180,7 +180,7 @@ def test_resolved_hash_is_stable():
     assert out == RunConfig(method="sp", seed=3).resolved_hash()
 
 
-@pytest.mark.parametrize("field", FIELDS, ids=lambda f: f.name)
+@pytest.mark.parametrize("field", [f for f in FIELDS if f.name not in HASH_EXCLUDED], ids=lambda f: f.name)
 def test_resolved_hash_changes_with_every_field(field):
     base = RunConfig()
     current = getattr(base, field.name)

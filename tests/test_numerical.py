@@ -21,7 +21,7 @@ from xlprompt.trainer import Trainer
 
 
 def _trainer(tiny_components, tiny_config, demo_train, run_dir, **overrides):
-    settings = dict(method="sp", epochs=3, batch_size=2)
+    settings = dict(method="sp", epochs=3, batch_size=2, checkpoint_every_s=0)  # a checkpoint every epoch
     settings.update(overrides)
     parts = tiny_components(**settings)
     train = demo_train(parts.tokenizer, per_class=2)  # 6 examples: 3 steps per epoch

@@ -14,6 +14,7 @@ from typing import Iterable, Sequence
 import torch
 
 from xlprompt.data.examples import NLIExample, ParallelPair
+from xlprompt.device import pin
 from xlprompt.template import EncodedInput
 
 
@@ -103,7 +104,9 @@ class ModelInputs:
 
 
 def collate(encoded: Sequence[EncodedInput], pad_id: int, device: torch.device | str = "cpu") -> ModelInputs:
-    """Right-pad to the longest input of the batch (never to ``max_length``)."""
+    """Right-pad to the longest input of the batch (never to ``max_length``). Built on the CPU; on CUDA
+    copied from pinned memory without blocking the host."""
+    device = torch.device(device)
     longest = max(len(e.input_ids) for e in encoded)
     ids = torch.full((len(encoded), longest), pad_id, dtype=torch.long)
     attention = torch.zeros((len(encoded), longest), dtype=torch.long)
@@ -115,15 +118,33 @@ def collate(encoded: Sequence[EncodedInput], pad_id: int, device: torch.device |
         raise ValueError("all inputs of a batch must have the same number of prompt slots")
     prompt_positions = None
     if slots != {0}:
-        prompt_positions = torch.tensor([e.prompt_positions for e in encoded], dtype=torch.long, device=device)
-    masks = torch.tensor([e.mask_position for e in encoded], dtype=torch.long, device=device)
-    return ModelInputs(ids.to(device), attention.to(device), prompt_positions, masks)
+        prompt_positions = torch.tensor([e.prompt_positions for e in encoded], dtype=torch.long)
+    masks = torch.tensor([e.mask_position for e in encoded], dtype=torch.long)
+    return ModelInputs(pin(ids, device), pin(attention, device),
+                       None if prompt_positions is None else pin(prompt_positions, device), pin(masks, device))
 
 
 def length_sorted_batches(lengths: Sequence[int], batch_size: int) -> list[list[int]]:
     """Indices grouped into batches of similar length, longest batch first (fails fast on memory)."""
     order = sorted(range(len(lengths)), key=lambda i: (-lengths[i], i))
     return [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+
+
+def token_budget_batches(lengths: Sequence[int], max_tokens: int) -> list[list[int]]:
+    """Evaluation batches: indices in length-sorted order (longest first), cut greedily so that each batch's
+    padded size, rows × its first (longest) row, stays within ``max_tokens``; a row longer than the budget
+    gets a batch of its own. Unlike :func:`token_budget_chunks` no optimisation: inference keeps nothing alive
+    between batches, so the largest batches that fit are the fastest."""
+    if max_tokens < 1:
+        raise ValueError("max_tokens must be >= 1")
+    order = sorted(range(len(lengths)), key=lambda i: (-lengths[i], i))
+    batches: list[list[int]] = []
+    for i in order:
+        if batches and (len(batches[-1]) + 1) * lengths[batches[-1][0]] <= max_tokens:
+            batches[-1].append(i)
+        else:
+            batches.append([i])
+    return batches
 
 
 def token_budget_chunks(lengths: Sequence[int], max_tokens: int, overhead: int = 64) -> list[list[int]]:

@@ -3,11 +3,17 @@
 Layout inside the run directory::
 
     checkpoint/epoch-0007.pt       the state after epoch 7 (torch.save of plain tensors and numbers)
-    checkpoint/latest.json         {"file": "epoch-0007.pt", "sha256": "...", "epoch": 7}
+    checkpoint/best-0005.pt        the trainable state of the best epoch so far (here 5), a file of its own
+    checkpoint/latest.json         {"file": "epoch-0007.pt", "sha256": "...", "epoch": 7,
+                                    "best": {"file": "best-0005.pt", "sha256": "...", "epoch": 5}}
 
 A checkpoint file is written to a temporary name, flushed to disk, then renamed; ``latest.json`` is replaced
 (rename) only after that, and older files are removed last. A kill at any moment leaves ``latest.json``
-pointing at a complete file. On load the SHA-256 is checked: a corrupt file is reported, never used.
+pointing at complete files. On load the SHA-256 is checked: a corrupt file is reported, never used.
+
+The best-epoch copy (as large as the latest state's weights) is written and hashed only when the best epoch
+has changed since the previous checkpoint; otherwise the pointer keeps naming the file already there
+(issue 9: on a GPU an epoch takes seconds, and rewriting 1-2 GB each time would dominate it).
 """
 
 from __future__ import annotations
@@ -43,18 +49,46 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def save_checkpoint(run_dir: Path, epoch: int, state: dict[str, Any]) -> Path:
-    folder = Path(run_dir) / CHECKPOINT_DIR
-    folder.mkdir(parents=True, exist_ok=True)
-    name = f"epoch-{epoch:04d}.pt"
+def _write_state(path: Path, state: Any) -> str:
+    """torch.save ``state`` atomically to ``path``; its SHA-256."""
     from xlprompt.safety import atomic_file
 
-    with atomic_file(folder / name) as fh:  # no *.tmpPID left behind on a full disk (issue 11)
+    with atomic_file(path) as fh:  # no *.tmpPID left behind on a full disk (issue 11)
         torch.save(state, fh)
-    pointer = {"file": name, "sha256": _sha256(folder / name), "epoch": epoch}
+    return _sha256(path)
+
+
+def _previous_pointer(folder: Path) -> dict:
+    try:
+        pointer = json.loads((folder / LATEST).read_text("utf-8"))
+        return pointer if isinstance(pointer, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def save_checkpoint(run_dir: Path, epoch: int, state: dict[str, Any]) -> Path:
+    """Write ``state`` as the checkpoint of ``epoch``. ``state["best_state"]`` (the best epoch's trainable
+    state, or None) goes to a file of its own, ``best-<best_epoch>.pt``, reused as it is when the previous
+    checkpoint already holds that best epoch."""
+    folder = Path(run_dir) / CHECKPOINT_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    state = dict(state)
+    best_state = state.pop("best_state", None)
+    name = f"epoch-{epoch:04d}.pt"
+    pointer: dict[str, Any] = {"file": name, "sha256": _write_state(folder / name, state), "epoch": epoch}
+    if best_state is not None:
+        best_epoch = int(state.get("best_epoch", epoch + 1))
+        best_name = f"best-{best_epoch:04d}.pt"
+        previous = _previous_pointer(folder).get("best")
+        if isinstance(previous, dict) and previous.get("file") == best_name and (folder / best_name).exists():
+            pointer["best"] = previous  # unchanged: neither rewritten nor re-hashed
+        else:
+            pointer["best"] = {"file": best_name, "sha256": _write_state(folder / best_name, best_state),
+                               "epoch": best_epoch}
     atomic_write_text(folder / LATEST, json.dumps(pointer))
+    keep = {name, LATEST, pointer.get("best", {}).get("file")}
     for old in folder.iterdir():
-        if old.name not in (name, LATEST):
+        if old.name not in keep:
             old.unlink(missing_ok=True)
     return folder / name
 
@@ -67,11 +101,21 @@ def load_checkpoint(run_dir: Path) -> dict[str, Any] | None:
         return None
     try:
         pointer = json.loads(pointer_path.read_text("utf-8"))
-        path = folder / pointer["file"]
-        expected = pointer["sha256"]
-    except (OSError, ValueError, KeyError, TypeError) as err:
+        files = [(pointer["file"], pointer["sha256"])]
+        if pointer.get("best") is not None:
+            files.append((pointer["best"]["file"], pointer["best"]["sha256"]))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
         raise CheckpointError(f"{pointer_path}: unreadable checkpoint pointer ({err}); delete the run "
                               "directory's checkpoint/ folder to restart the run from scratch") from None
+    loaded = [_load_verified(folder / file, expected, pointer_path) for file, expected in files]
+    state = loaded[0]
+    if len(loaded) > 1:
+        state["best_state"] = loaded[1]
+    return state
+
+
+def _load_verified(path: Path, expected: str, pointer_path: Path) -> Any:
+    folder = path.parent
     if not path.exists():
         raise CheckpointError(f"{path}: checkpoint named by {pointer_path} is missing; delete "
                               f"{folder} to restart the run from scratch")

@@ -28,6 +28,8 @@ METHODS: tuple[str, ...] = ("mpt", "sp", "ft", "pct", "dp", "dpa", "softmv")
 RECIPES: tuple[str, ...] = ("reference", "uniform")
 FEWSHOT_KS: tuple[int, ...] = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 PARALLEL_SOURCES: tuple[str, ...] = ("pawsx", "tatoeba", "xnli-dev", "file", "translate")
+#: config keys that do not change a run's result and so are not part of its hash (issue 9)
+HASH_EXCLUDED: frozenset[str] = frozenset({"checkpoint_every_s"})
 
 
 def _f(default, help: str, choices: tuple | None = None):
@@ -156,7 +158,8 @@ class RunConfig:
 
     # --- hardware
     device: str = _f("auto", "auto (cuda if available), cpu or cuda", ("auto", "cpu", "cuda"))
-    precision: str = _f("fp32", "fp32, or bf16 autocast (GPU)", ("fp32", "bf16"))
+    precision: str = _f("auto", "auto (bf16 autocast on a CUDA device that supports bf16, else fp32; see README "
+                        "'GPU'), fp32, or bf16 autocast", ("auto", "fp32", "bf16"))
     num_threads: Optional[int] = _f(None, "torch CPU threads; default: torch's choice")
 
     # --- issue 9: data from the data folder only (xlprompt data fetch)
@@ -197,6 +200,23 @@ class RunConfig:
     head_init: Optional[str] = _f(None, "FT head initialisation: normal (N(0, 0.02), zero bias: transformers' "
                                   "_init_weights) or torch (nn.Linear's default) (recipe key)", ("normal", "torch"))
 
+    # --- issue 9: the GPU path (README 'GPU'); checkpoint_every_s is left out of the hash (HASH_EXCLUDED)
+    step_token_budget: int = _f(1024, "MPT: padded tokens (rows x longest row) per micro-batch of a training "
+                                "step; 0: the whole step in one forward. 1024 is sized for CPU memory (XLM-R "
+                                "base peaks at about 5.7 GiB); on a GPU 8192 (or 0 with 40+ GiB) is faster. "
+                                "Changes the numbers slightly (summation order), so it is part of the config")
+    eval_token_budget: int = _f(0, "evaluation batches of length-sorted rows holding at most this many padded "
+                                "tokens (rows x longest row); 0: eval_batch_size rows per batch (the CPU "
+                                "default, as before issue 9). On a GPU 16384 or more")
+    checkpoint_every_s: float = _f(600.0, "write a checkpoint at most every N seconds of training (and after the "
+                                   "last epoch); 0: after every epoch. A killed run loses at most N seconds. "
+                                   "600 s: an XLM-R-base checkpoint (4.45 GB) took 32-44 s on our CPU machine's "
+                                   "disk, an epoch takes seconds on a GPU (benchmarks/README.md). Not part of "
+                                   "the config hash (it does not change results)")
+    deterministic: bool = _f(False, "CUDA: torch.use_deterministic_algorithms(True), CUBLAS_WORKSPACE_CONFIG="
+                             ":4096:8, cuDNN deterministic, no cuDNN benchmark: bitwise-repeatable runs on one "
+                             "GPU model and software stack, somewhat slower (README 'GPU')")
+
     def __post_init__(self):
         self._recipe_filled = _resolve_recipe(self)
         self.validate()
@@ -226,6 +246,11 @@ class RunConfig:
         if self.prompt_length > self.max_length - 8:
             raise ConfigError(f"prompt_length={self.prompt_length} leaves no room in max_length={self.max_length}; "
                               f"use prompt_length <= {self.max_length - 8} or raise max_length")
+        zero_means = {"step_token_budget": "one forward per step", "eval_token_budget": "eval_batch_size rows",
+                      "checkpoint_every_s": "after every epoch"}
+        for name, meaning in zero_means.items():
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name} must be >= 0 (0: {meaning}), not {getattr(self, name)}")
         for name in ("epochs", "batch_size", "eval_batch_size", "parallel_size", "dev_every"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1, not {getattr(self, name)}")
@@ -280,8 +305,10 @@ class RunConfig:
         return dataclasses.asdict(self)
 
     def resolved_hash(self) -> str:
-        """A stable hash of the full config: the key of a run in the results store."""
-        payload = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        """A stable hash of the full config: the key of a run in the results store. The keys of
+        :data:`HASH_EXCLUDED` (how often to checkpoint: they never change a result) are left out."""
+        payload = json.dumps({k: v for k, v in self.to_dict().items() if k not in HASH_EXCLUDED},
+                             sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
     @classmethod

@@ -1,5 +1,9 @@
 """Accuracy per language: length-sorted batches, inference mode, the label-word rows of the MLM head only.
 
+Batches hold ``batch_size`` rows, or, with ``token_budget`` > 0 (config ``eval_token_budget``, for GPUs), as
+many length-sorted rows as fit in that many padded tokens (rows × longest row): short rows then go in large
+batches and long ones in small batches. Scores stay on the device until the language is done (one copy).
+
 ``int8=True`` evaluates with the transformer layers dynamically quantised to int8 (CPU; see
 :meth:`xlprompt.models.masked_lm.MaskedLM.int8_encoder`): faster, predictions agree with fp32 on nearly
 all examples (the benchmark in ``benchmarks/`` reports the agreement).
@@ -13,7 +17,8 @@ from typing import Mapping, Sequence
 import torch
 from tqdm.auto import tqdm
 
-from xlprompt.batching import TokenizedExample, length_sorted_batches
+from xlprompt.batching import TokenizedExample, length_sorted_batches, token_budget_batches
+from xlprompt.device import autocast
 from xlprompt.methods.base import Method
 
 
@@ -22,46 +27,49 @@ def _int8(method: Method, int8: bool):
 
 
 def predict(method: Method, examples: Sequence[TokenizedExample], lang: str, batch_size: int,
-            autocast_dtype: torch.dtype | None = None, int8: bool = False) -> tuple[list[int], torch.Tensor]:
+            autocast_dtype: torch.dtype | None = None, int8: bool = False,
+            token_budget: int = 0) -> tuple[list[int], torch.Tensor]:
     """Predicted class and class scores [N, 3] for each example, in the input order. With
     ``predict_over=vocab`` the scores have a 4th column (the best token that is no label word); a prediction
     of 3 is then always wrong."""
     if not examples:
         return [], torch.zeros(0, 3)
     lengths = [len(method.encode_for_eval(ex, lang).input_ids) for ex in examples]
-    scores: torch.Tensor | None = None  # [N, 3], or [N, 4] with predict_over=vocab (last: no label word)
+    batches = (token_budget_batches(lengths, token_budget) if token_budget > 0
+               else length_sorted_batches(lengths, batch_size))
+    outs = []
     was_training = method.training
     method.eval()
     try:
         with torch.inference_mode(), _int8(method, int8):
-            for idx in length_sorted_batches(lengths, batch_size):
-                with torch.autocast(method.device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
-                    out = method.class_scores([examples[i] for i in idx], lang)
-                if scores is None:
-                    scores = torch.zeros(len(examples), out.shape[1])
-                scores[idx] = out.float().cpu()
+            for idx in batches:
+                with autocast(method.device, autocast_dtype):
+                    outs.append(method.class_scores([examples[i] for i in idx], lang).float())
+            order = torch.tensor([i for idx in batches for i in idx])
+            scores = torch.zeros(len(examples), outs[0].shape[-1])
+            scores[order] = torch.cat(outs).cpu()
     finally:
         method.train(was_training)
     return scores.argmax(-1).tolist(), scores
 
 
 def accuracy(method: Method, examples: Sequence[TokenizedExample], lang: str, batch_size: int,
-             autocast_dtype: torch.dtype | None = None, int8: bool = False) -> float:
-    predictions, _ = predict(method, examples, lang, batch_size, autocast_dtype, int8)
+             autocast_dtype: torch.dtype | None = None, int8: bool = False, token_budget: int = 0) -> float:
+    predictions, _ = predict(method, examples, lang, batch_size, autocast_dtype, int8, token_budget)
     correct = sum(int(p == ex.label) for p, ex in zip(predictions, examples))
     return correct / max(1, len(examples))
 
 
 def evaluate_languages(method: Method, data: Mapping[str, Sequence[TokenizedExample]], batch_size: int,
                        autocast_dtype: torch.dtype | None = None, progress: bool = True,
-                       int8: bool = False) -> dict[str, float]:
+                       int8: bool = False, token_budget: int = 0) -> dict[str, float]:
     """Accuracy (in %) for each language, and their average under ``avg``. ``int8``: quantised once for all."""
     results: dict[str, float] = {}
     bar = tqdm(list(data.items()), desc="evaluate", unit="lang", disable=not progress, leave=False)
     with _int8(method, int8):
         for lang, examples in bar:
             bar.set_postfix(lang=lang, n=len(examples))
-            results[lang] = 100.0 * accuracy(method, examples, lang, batch_size, autocast_dtype, int8)
+            results[lang] = 100.0 * accuracy(method, examples, lang, batch_size, autocast_dtype, int8, token_budget)
     if results:
         results["avg"] = sum(results.values()) / len(results)
     return results

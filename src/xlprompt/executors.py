@@ -15,10 +15,16 @@ on storage the workers share; note that SQLite's WAL mode needs all its writers 
 hosts run one sweep driver per host or keep the workers on the head node (``--address`` of a cluster whose
 GPU workers see the head node's disk through a POSIX-locking filesystem works, WAL over NFS does not).
 
-Ray: imported only when asked for; not installed → "pip install 'xlprompt[ray]'". Each task asks for one
-GPU where the cluster has GPUs, else ``cpus_per_run`` CPUs (default 1); Ray then runs as many at once as
-the resources allow. ``xlprompt`` must be importable on the workers (installed there, or the same
-virtual environment on one machine).
+Ray: imported only when asked for; not installed → "pip install 'xlprompt[ray]'". Each task asks for
+``gpus_per_run`` GPUs where the cluster has GPUs (default 1; a fraction such as 0.25 lets 4 runs share one
+GPU: Ray does not split its memory, the runs must fit together; issue 9) and ``cpus_per_run`` CPUs
+(default 1); Ray then runs as many at once as the resources allow. ``xlprompt`` must be importable on the
+workers (installed there, or the same virtual environment on one machine).
+
+Local with ``workers`` > 1 (``--workers N``, issue 9): N subprocesses (``python -m xlprompt.executors``),
+each going through the sweep's runs in order and taking the ones it can claim, so that several runs share
+one GPU (or the CPUs) and no run is done twice. With several GPUs visible and no ``CUDA_VISIBLE_DEVICES``
+set, worker i sees GPU i mod count.
 
 Progress: a bar over the sweep's runs (done / left, failed, running elsewhere); ``local`` also shows the
 current run's own training bar, ``ray`` shows each running run's epoch (read from its ``metrics.jsonl``).
@@ -192,22 +198,30 @@ class _OnceLog:
 
 
 class LocalExecutor:
-    """Runs one after the other in this process; the current run's training bar under the sweep's bar."""
+    """Runs one after the other in this process (the current run's training bar under the sweep's bar), or,
+    with ``workers`` > 1, in that many worker subprocesses that claim runs from the store."""
 
     name = "local"
 
     def __init__(self, progress: bool = True, stale_after: float = DEFAULT_STALE_AFTER,
-                 retry_failed: bool = True, max_runs: int | None = None):
+                 retry_failed: bool = True, max_runs: int | None = None, workers: int = 1,
+                 poll_seconds: float = 1.0):
+        if workers < 1:
+            raise ConfigError(f"--workers must be >= 1, not {workers}")
         self.progress = progress
         self.stale_after = check_stale_after(stale_after)
         self.retry_failed = retry_failed
         self.max_runs = max_runs
+        self.workers = workers
+        self.poll_seconds = poll_seconds
 
     def run(self, sweep: Sweep, store_path: str | Path, runs_dir: str | Path,
             save_weights: bool | None = None) -> SweepSummary:
         save_weights = sweep.save_weights if save_weights is None else save_weights
         runs_dir = Path(runs_dir)
         summary, finished, todo = _pending(sweep, store_path, self.max_runs)
+        if self.workers > 1 and todo:
+            return self._run_workers(sweep, store_path, runs_dir, save_weights, summary, finished, todo)
         log = _OnceLog(self.progress)
         bar = tqdm(total=len(sweep), initial=len(finished), desc=f"sweep {sweep.name}", unit="run",
                    disable=not self.progress, dynamic_ncols=True)
@@ -226,6 +240,110 @@ class LocalExecutor:
         finally:
             bar.close()
         return summary
+
+    def _run_workers(self, sweep, store_path, runs_dir: Path, save_weights: bool, summary: SweepSummary,
+                     finished: set, todo: list) -> SweepSummary:
+        import json
+        import subprocess
+        import sys
+        import tempfile
+
+        store_path = str(Path(store_path).resolve())
+        runs_dir = runs_dir.resolve()
+        runs_dir.mkdir(parents=True, exist_ok=True)
+        job = {"store": store_path, "save_weights": bool(save_weights), "stale_after": self.stale_after,
+               "retry_failed": self.retry_failed,
+               "runs": [{"hash": r.hash, "config": r.config.to_dict(), "run_dir": str(runs_dir / r.hash)}
+                        for r in todo]}
+        with tempfile.NamedTemporaryFile("w", suffix=".json", prefix=".workers-", dir=runs_dir,
+                                         delete=False) as fh:
+            json.dump(job, fh)
+            job_path = fh.name
+        gpus = _visible_gpu_count()
+        procs, files = [], []
+        for index in range(min(self.workers, len(todo))):
+            env = dict(os.environ)
+            if gpus > 1 and "CUDA_VISIBLE_DEVICES" not in os.environ:
+                env["CUDA_VISIBLE_DEVICES"] = str(index % gpus)
+            out, err = tempfile.TemporaryFile("w+"), tempfile.TemporaryFile("w+")  # files: a pipe could fill up
+            files.append((out, err))
+            procs.append(subprocess.Popen([sys.executable, "-m", "xlprompt.executors", job_path, str(index)],
+                                          stdout=out, stderr=err, text=True, env=env))
+        bar = tqdm(total=len(sweep), initial=len(finished), desc=f"sweep {sweep.name} ({len(procs)} workers)",
+                   unit="run", disable=not self.progress, dynamic_ncols=True)
+        outputs = []
+        try:
+            while any(p.poll() is None for p in procs):
+                time.sleep(self.poll_seconds)
+                if self.progress:
+                    with ResultStore(store_path, create=False) as store:
+                        done = sum(1 for _ in store.runs("finished", sweep.hashes()))
+                    bar.update(done - bar.n)
+            for proc, (out, err) in zip(procs, files):
+                proc.wait()
+                out.seek(0)
+                err.seek(0)
+                outputs.append((proc, out.read(), err.read()))
+        except BaseException:
+            for proc in procs:
+                if proc.poll() is None:
+                    proc.terminate()
+            for proc in procs:
+                proc.wait()
+            raise
+        finally:
+            bar.close()
+            Path(job_path).unlink(missing_ok=True)
+            for out, err in files:
+                out.close()
+                err.close()
+        by_hash: dict[str, Outcome] = {}
+        for proc, out, err in outputs:
+            if proc.returncode != 0:
+                lines = [line for line in err.splitlines() if line.strip()]
+                raise XlpromptError(f"sweep worker {proc.args[-1]} exited with status {proc.returncode}: "
+                                    f"{lines[-1] if lines else 'no message'}")
+            for line in out.splitlines():
+                if not line.startswith("{"):
+                    continue
+                outcome = Outcome(**json.loads(line))
+                kept = by_hash.get(outcome.hash)
+                if kept is None or kept.status == "busy":  # a claim refused by a sibling worker is not news
+                    by_hash[outcome.hash] = outcome
+        for run in todo:
+            outcome = by_hash.get(run.hash, Outcome(run.hash, "busy"))
+            summary.outcomes.append(outcome)
+            if outcome.status == "failed":
+                tqdm.write(f"run {run.hash} ({run.group} {run.variant}".rstrip() + f") failed: {outcome.error}")
+        return summary
+
+
+def _visible_gpu_count() -> int:
+    try:
+        import torch
+
+        return torch.cuda.device_count() if torch.cuda.is_available() else 0
+    except Exception:  # noqa: BLE001 - a broken CUDA setup only means: no GPU to spread over
+        return 0
+
+
+def worker_main(job_path: str, index: int) -> int:
+    """One local sweep worker: every run of the job file that it can claim, in order (starting at its own
+    index, so that N workers start on N different runs); one JSON line per outcome on stdout."""
+    import dataclasses
+    import json
+
+    job = json.loads(Path(job_path).read_text("utf-8"))
+    runs = job["runs"]
+    runs = runs[index % len(runs):] + runs[:index % len(runs)] if runs else []
+    for run in runs:
+        outcome = execute_run(job["store"], run["hash"], run["config"], run["run_dir"], job["save_weights"],
+                              progress=False, log=None, worker=f"local-worker:{index}:{os.getpid()}",
+                              stale_after=job["stale_after"], retry_failed=job["retry_failed"])
+        if outcome.status == "finished":
+            outcome.results = None  # in the store already; keeps the pipe small
+        print(json.dumps(dataclasses.asdict(outcome)), flush=True)
+    return 0
 
 
 def _ray_task(store_path: str, run_hash: str, config: dict, run_dir: str, save_weights: bool,
@@ -250,14 +368,28 @@ def _import_ray():
     return ray
 
 
+def check_gpus_per_run(value: float | None) -> float | None:
+    """Ray takes a fraction of one GPU (0 < g <= 1) or a whole number of GPUs."""
+    if value is None:
+        return None
+    if not (0 < value <= 1 or float(value).is_integer()) or value <= 0:
+        raise ConfigError(f"--gpus-per-run must be a fraction in (0, 1] (e.g. 0.25: four runs per GPU) or a whole "
+                          f"number of GPUs, not {value}")
+    return float(value)
+
+
 class RayExecutor:
-    """Runs each run as a Ray task (one GPU each where the cluster has GPUs, else ``cpus_per_run`` CPUs)."""
+    """Runs each run as a Ray task (``gpus_per_run`` GPUs each where the cluster has GPUs, default 1, and
+    ``cpus_per_run`` CPUs)."""
 
     name = "ray"
 
     def __init__(self, address: str | None = None, num_cpus: int | None = None, cpus_per_run: float = 1.0,
                  progress: bool = True, stale_after: float = DEFAULT_STALE_AFTER, retry_failed: bool = True,
-                 max_runs: int | None = None, poll_seconds: float = 2.0):
+                 max_runs: int | None = None, poll_seconds: float = 2.0, gpus_per_run: float | None = None):
+        self.gpus_per_run = check_gpus_per_run(gpus_per_run)
+        if cpus_per_run <= 0:
+            raise ConfigError(f"--cpus-per-run must be > 0, not {cpus_per_run}")
         self.address = address
         self.num_cpus = num_cpus
         self.cpus_per_run = cpus_per_run
@@ -285,8 +417,12 @@ class RayExecutor:
         return ray, started_here
 
     def resources(self, ray) -> dict[str, float]:
+        """The resources of one run's task: ``ray.remote(...).options(**resources)``."""
         if ray.cluster_resources().get("GPU", 0) > 0:
-            return {"num_gpus": 1}
+            return {"num_gpus": self.gpus_per_run or 1.0, "num_cpus": self.cpus_per_run}
+        if self.gpus_per_run is not None:
+            raise ConfigError(f"--gpus-per-run {self.gpus_per_run:g}: the Ray cluster has no GPU; leave it out to "
+                              "run on CPUs (--cpus-per-run)")
         return {"num_cpus": self.cpus_per_run}
 
     def run(self, sweep: Sweep, store_path: str | Path, runs_dir: str | Path,
@@ -348,8 +484,20 @@ def get_executor(name: str, **kwargs):
         kwargs.pop("address", None)
         kwargs.pop("num_cpus", None)
         kwargs.pop("cpus_per_run", None)
+        if kwargs.pop("gpus_per_run", None) is not None:
+            raise ConfigError("--gpus-per-run is for --executor ray; the local executor shares a GPU with "
+                              "--workers N")
         return LocalExecutor(**kwargs)
     if name == "ray":
         _import_ray()
+        if kwargs.pop("workers", 1) != 1:
+            raise ConfigError("--workers is for --executor local; Ray runs as many at once as --gpus-per-run / "
+                              "--cpus-per-run allow")
         return RayExecutor(**kwargs)
     raise ConfigError(f"executor must be one of {', '.join(EXECUTORS)}, not '{name}'")
+
+
+if __name__ == "__main__":  # a local sweep worker: python -m xlprompt.executors JOB.json INDEX
+    import sys
+
+    sys.exit(worker_main(sys.argv[1], int(sys.argv[2])))

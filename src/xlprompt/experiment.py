@@ -31,6 +31,7 @@ import torch
 from xlprompt import __version__
 from xlprompt.checkpoint import atomic_write_text, remove_checkpoints
 from xlprompt.config import RunConfig
+from xlprompt.device import apply_determinism, autocast_dtype, resolve_device
 from xlprompt.errors import CheckpointError, ConfigError
 
 RANDOM_WEIGHTS_NOTE = "random weights: chance-level numbers; this demonstrates the pipeline"
@@ -44,14 +45,6 @@ class Components:
     backbone_info: Any
     method: Any
     verbalizer: Any
-
-
-def resolve_device(config: RunConfig) -> torch.device:
-    if config.device == "cuda" or (config.device == "auto" and torch.cuda.is_available()):
-        if not torch.cuda.is_available():
-            raise ConfigError("device=cuda but no CUDA device is available; use device=cpu or auto")
-        return torch.device("cuda")
-    return torch.device("cpu")
 
 
 def build_components(config: RunConfig, device: torch.device | None = None) -> Components:
@@ -191,6 +184,7 @@ def _run_experiment(config: RunConfig, run_path: Path | None, progress: bool, lo
         torch.set_num_threads(config.num_threads)
     started = time.perf_counter()
     device = resolve_device(config)
+    apply_determinism(config)  # before the first CUDA work: cuBLAS reads its workspace setting then
     if config.eval_int8 and device.type != "cpu":
         raise ConfigError("eval_int8 is a CPU inference path; on a GPU use precision=bf16 instead")
     data = load_run_data(config, progress=progress)  # all data read and checked before the model loads
@@ -212,9 +206,9 @@ def _run_experiment(config: RunConfig, run_path: Path | None, progress: bool, lo
     trained = trainer.fit()
     if trained.resumed_from_epoch is not None:
         log(f"resumed after epoch {trained.resumed_from_epoch + 1}")
-    autocast = torch.bfloat16 if config.precision == "bf16" else None
+    autocast = autocast_dtype(config.precision, device)
     accuracies = evaluate_languages(parts.method, test, config.eval_batch_size, autocast, progress,
-                                    int8=config.eval_int8)
+                                    int8=config.eval_int8, token_budget=config.eval_token_budget)
     results = {
         "method": config.method,
         "recipe": config.recipe,
@@ -234,6 +228,7 @@ def _run_experiment(config: RunConfig, run_path: Path | None, progress: bool, lo
         "parallel_pairs": len(parallel) if parts.method.uses_parallel else 0,
         "seconds": time.perf_counter() - started,
         "device": str(device),
+        "precision": "bf16" if autocast is not None else "fp32",
         "torch": torch.__version__,
         "platform": platform.platform(),
         "xlprompt": __version__,

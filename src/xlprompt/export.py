@@ -37,7 +37,7 @@ from xlprompt.checkpoint import atomic_write_text
 from xlprompt.config import RunConfig
 from xlprompt.errors import CheckpointError
 from xlprompt.predict import (PLM_FILE, PROMPT_FILE, Predictor, build_method, load_module_state, load_plm_state,
-                              read_run_config, resolve_relative)
+                              read_run_config, resolve_predict_device, resolve_relative)
 
 ADAPTER_CONFIG = "adapter_config.json"
 ADAPTER_WEIGHTS = "adapter_model.safetensors"
@@ -46,7 +46,9 @@ ADAPTER_FORMAT_VERSION = 1
 
 
 def _prompts(config: RunConfig, modules: dict[str, dict[str, torch.Tensor]], hidden_size: int) -> dict:
-    """p_S (and p_T for MPT) recomputed from the prompt encoder and translator alone, in eval mode."""
+    """p_S (and p_T for MPT) recomputed from the prompt encoder and translator alone, in eval mode, on the
+    CPU in fp32: the prompt encoder and translator compute in fp32 outside autocast on every device and
+    precision (issue 9), so these are the vectors a bf16 GPU run used, up to the GPU's fp32 rounding."""
     from xlprompt.languages import TARGET_LANGUAGES
     from xlprompt.models.conditioned_translator import LanguageConditionedTranslator, build_mpt_translator
     from xlprompt.models.prompt_encoder import PromptEncoder, PromptEncoderConfig
@@ -226,8 +228,9 @@ def read_adapter_config(adapter_dir: str | Path) -> dict[str, Any]:
 
 
 def load_adapter(adapter_dir: str | Path, base_model: str | None = None, tokenizer: str | None = None,
-                 device: str | torch.device = "cpu") -> Predictor:
-    """Rebuild the method on the base model and load the adapter (and the PLM weights if exported)."""
+                 device: str | torch.device | None = None) -> Predictor:
+    """Rebuild the method on the base model and load the adapter (and the PLM weights if exported).
+    ``device``: default the run's ``device`` setting; its ``precision`` applies there (issue 9)."""
     from xlprompt.safety import load_safetensors
 
     adapter_dir = Path(adapter_dir)
@@ -238,7 +241,8 @@ def load_adapter(adapter_dir: str | Path, base_model: str | None = None, tokeniz
     if base_model:
         values["model"] = base_model
     config = RunConfig.from_dict(values, where=str(adapter_dir / ADAPTER_CONFIG))
-    tok, method, info = build_method(config, device, label_words=spec.get("label_words_per_language"))
+    tok, method, info = build_method(config, resolve_predict_device(config, device),
+                                     label_words=spec.get("label_words_per_language"))
     if spec.get("hidden_size") is not None and method.plm.hidden_size != spec["hidden_size"]:
         raise CheckpointError(f"{adapter_dir}: the adapter is for hidden size {spec['hidden_size']}, base model "
                               f"'{config.model}' has {method.plm.hidden_size}")

@@ -15,6 +15,11 @@ the same argmax as the run's evaluation under either ``scoring``; with ``predict
 the evaluation also counts a top token that is no label word as wrong, which a 3-way prediction cannot say);
 for FT the head's logits.
 
+Device and precision (issue 9): by default the run's own (``device``: auto → CUDA where there is one;
+``precision``: auto → bf16 on a CUDA device with bf16, fp32 on CPU), batches by ``eval_token_budget`` as
+the run evaluated; ``load_run(..., device="cpu")`` (CLI ``--device``) moves a GPU run to the CPU, where
+``precision=auto`` means fp32.
+
 The language decides the prompt: MPT uses ``p_S`` for English (``english_prompt=source``) and ``p_T`` for
 the other XNLI languages (with ``translator_conditioning=language`` that language's own ``p_T^l``); PCT uses that language's template; SP and FT ignore it (but it is still checked).
 """
@@ -127,7 +132,11 @@ class Predictor:
 
     def __init__(self, config: RunConfig, method, tokenizer, random_weights: bool, source: str,
                  results: dict | None = None):
+        from xlprompt.device import autocast_dtype
+
         self.config = config
+        #: the autocast dtype of the run's precision on the device the method is on (None: fp32)
+        self.autocast_dtype = autocast_dtype(config.precision, method.device)
         self.method = method
         self.tokenizer = tokenizer
         self.random_weights = random_weights
@@ -152,7 +161,8 @@ class Predictor:
             return torch.zeros(0, len(LABELS))
         examples = [NLIExample(p, h, 0, lang, f"predict-{i}") for i, (p, h) in enumerate(rows)]
         tokenized = TokenCache(self.tokenizer, self.config.strip_punctuation).examples(examples)
-        _, scores = predict(self.method, tokenized, lang, batch_size or self.config.eval_batch_size)
+        _, scores = predict(self.method, tokenized, lang, batch_size or self.config.eval_batch_size,
+                            self.autocast_dtype, token_budget=0 if batch_size else self.config.eval_token_budget)
         return torch.softmax(scores[:, :len(LABELS)].float(), dim=-1)  # predict_over=vocab: the 3 label words
 
     def predict(self, pairs: Iterable, lang: str = "en", batch_size: int | None = None) -> list[Prediction]:
@@ -183,6 +193,18 @@ def resolve_relative(spec: str | None, run_dir: Path) -> str | None:
         if candidate.exists():
             return str(candidate.resolve())
     return spec
+
+
+def resolve_predict_device(config: RunConfig, device: str | torch.device | None) -> torch.device:
+    """``device`` if given, else the run's ``device`` setting (a one-line error if it names a missing GPU)."""
+    from xlprompt.device import resolve_device
+
+    if isinstance(device, torch.device):
+        return device
+    try:
+        return resolve_device(config, device)
+    except ConfigError as err:
+        raise ConfigError(f"{err}; predict on the CPU with --device cpu (load_run(..., device='cpu'))") from None
 
 
 def read_run_config(run_dir: Path) -> RunConfig:
@@ -216,9 +238,11 @@ def read_results(run_dir: Path) -> dict[str, Any]:
     return results
 
 
-def load_run(run_dir: str | Path, device: str | torch.device = "cpu", tokenizer: str | None = None,
+def load_run(run_dir: str | Path, device: str | torch.device | None = None, tokenizer: str | None = None,
              model: str | None = None) -> Predictor:
     """Load a finished run directory for prediction (see the module docstring for what it needs).
+
+    ``device``: where to predict (``cpu``, ``cuda``, ``cuda:1``, ``auto``); default: the run's ``device``.
 
     ``tokenizer`` / ``model``: where the run's tokenizer / base model are now, if its recorded (relative)
     paths do not resolve from here (see :func:`resolve_relative`).
@@ -252,7 +276,7 @@ def load_run(run_dir: str | Path, device: str | torch.device = "cpu", tokenizer:
         verify_safetensors(plm_path)
     if config.label_words_file and not Path(config.label_words_file).is_file():
         raise DataError(f"label_words_file of the run not found; pass the run's label words file", config.label_words_file)
-    tokenizer, method, info = build_method(config, device)
+    tokenizer, method, info = build_method(config, resolve_predict_device(config, device))
     if method.extra_modules():
         load_module_state(method, load_safetensors(prompt_path), str(prompt_path))
     if not config.freeze_plm:

@@ -10,8 +10,15 @@ Within an epoch (for methods that use the parallel corpus):
   repeated at every step, as in the paper where an epoch runs over the external corpus.
 
 Because the data order of an epoch depends only on ``(seed, epoch)`` and the checkpoint holds the model,
-optimiser, scheduler, RNG state and the best state so far, a run killed at any moment and resumed ends
-with the same metrics as an uninterrupted one (on CPU).
+optimiser, scheduler, RNG state (CPU and CUDA) and the best state so far, a run killed at any moment and
+resumed ends with the same metrics as an uninterrupted one (on CPU bitwise; on a GPU see README 'GPU').
+
+Checkpoints (issue 9) are written after an epoch when ``checkpoint_every_s`` seconds have passed since the
+last one (0: after every epoch), and after the last epoch; a killed run redoes at most that much training.
+The best-epoch state is a file of its own, written only when the best epoch changes.
+
+One step synchronises the host with the device once (the losses of all its pieces are gathered on the
+device and read together), so that a GPU step of many micro-batches is not stalled per piece.
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ from tqdm.auto import tqdm
 from xlprompt.batching import TokenizedExample, TokenizedPair
 from xlprompt.checkpoint import load_checkpoint, save_checkpoint
 from xlprompt.config import RunConfig
+from xlprompt.device import autocast, autocast_dtype, rng_state, set_rng_state
 from xlprompt.errors import CheckpointError, NumericalError
 from xlprompt.evaluate import accuracy
 from xlprompt.methods.base import Method
@@ -142,7 +150,7 @@ class Trainer:
             return lr_factor(step, total, warmup, config.lr_scheduler, config.min_lr_ratio)
 
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, schedule)
-        self.autocast_dtype = torch.bfloat16 if config.precision == "bf16" else None
+        self.autocast_dtype = autocast_dtype(config.precision, method.device)
 
     # ------------------------------------------------------------------ checkpoint state
     def _state(self, epoch: int, result: TrainResult, best_state: dict | None) -> dict:
@@ -150,10 +158,11 @@ class Trainer:
             "format": FORMAT_VERSION,
             "config_hash": self.config.resolved_hash(),
             "epoch": epoch,
-            "trainable": {k: v.detach().cpu().clone() for k, v in self.method.trainable_state().items()},
+            # no clone: torch.save writes the tensors before training touches them again
+            "trainable": {k: v.detach().cpu() for k, v in self.method.trainable_state().items()},
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(),
-            "rng": torch.get_rng_state(),
+            "rng": rng_state(self.method.device),
             "history": list(result.history),
             "best_epoch": result.best_epoch,
             "best_dev_accuracy": result.best_dev_accuracy,
@@ -169,12 +178,12 @@ class Trainer:
         self.method.load_trainable_state(state["trainable"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
-        torch.set_rng_state(state["rng"])
+        set_rng_state(state["rng"], self.method.device)
         result.history = list(state["history"])
         result.best_epoch = state["best_epoch"]
         result.best_dev_accuracy = state["best_dev_accuracy"]
         result.resumed_from_epoch = state["epoch"]
-        return state["epoch"] + 1, state["best_state"]
+        return state["epoch"] + 1, state.get("best_state")
 
     # ------------------------------------------------------------------ one step
     def train_step(self, batch: Sequence[TokenizedExample], pairs: Sequence[TokenizedPair] | None,
@@ -183,30 +192,49 @@ class Trainer:
         """One optimisation step: backward on each of the method's loss pieces (micro-batches whose gradients
         add up to the step's loss), clipping, AdamW, schedule. Returns the loss and its parts (floats).
 
-        A non-finite piece raises :class:`NumericalError` before its backward and before any optimiser step.
+        A non-finite piece raises :class:`NumericalError` before any optimiser step (the step's losses are read
+        once, after the last piece's backward; the gradients of the bad step are dropped).
         ``update=False`` only accumulates the gradients (of the loss times ``scale``): gradient accumulation.
         """
         method, config = self.method, self.config
         pieces = method.gradient_pieces(batch, pairs, generator)
-        logged: dict[str, float] = {"loss": 0.0}
+        losses: list[torch.Tensor] = []  # detached, on the device: read once, after the last piece
+        device_parts: dict[str, list[torch.Tensor]] = {}
+        host_parts: dict[str, float] = {}
+        order: dict[str, None] = {}  # the parts' names, in the order the pieces give them
         while True:
-            with torch.autocast(method.device.type, dtype=self.autocast_dtype,
-                                enabled=self.autocast_dtype is not None):
+            with autocast(method.device, self.autocast_dtype):
                 out = next(pieces, None)  # the piece's forward runs here, under autocast
             if out is None:
                 break
-            if not torch.isfinite(out.loss):
-                uids = [ex.uid for ex in batch][:8]
-                raise NumericalError(
-                    f"loss is {out.loss.item()} at epoch {epoch + 1}, step {step + 1} "
-                    f"(parts {out.parts}); classification batch uids {uids}"
-                    + (f", alignment pair uids {[p.source.uid for p in pairs][:8]}" if pairs else "")
-                    + ". Lower lr, check the data of that batch, or use precision=fp32"
-                )
-            (out.loss * scale if scale != 1.0 else out.loss).backward()
-            logged["loss"] += out.loss.item()
+            losses.append(out.loss.detach().float().reshape(()))
             for key, value in out.parts.items():
-                logged[key] = logged.get(key, 0.0) + value
+                order[key] = None
+                if isinstance(value, torch.Tensor):
+                    device_parts.setdefault(key, []).append(value.detach().float().reshape(()))
+                else:
+                    host_parts[key] = host_parts.get(key, 0.0) + value
+            (out.loss * scale if scale != 1.0 else out.loss).backward()
+        names = list(device_parts)
+        read = torch.cat([torch.stack(losses)] + [torch.stack(device_parts[k]) for k in names])
+        values = read.cpu().tolist()  # the step's one host-device synchronisation; summed here in float64
+        piece_losses, at = values[:len(losses)], len(losses)
+        sums = dict(host_parts)
+        for key in names:
+            sums[key] = sums.get(key, 0.0) + sum(values[at:at + len(device_parts[key])])
+            at += len(device_parts[key])
+        logged: dict[str, float] = {"loss": 0.0, **{key: sums[key] for key in order}}
+        bad = next((v for v in piece_losses if not math.isfinite(v)), None)
+        if bad is not None:  # nothing stepped on: the optimiser has not run, the gradients are dropped
+            self.optimizer.zero_grad(set_to_none=True)
+            uids = [ex.uid for ex in batch][:8]
+            raise NumericalError(
+                f"loss is {bad} at epoch {epoch + 1}, step {step + 1} "
+                f"(parts {({k: v for k, v in logged.items() if k != 'loss'})}); classification batch uids {uids}"
+                + (f", alignment pair uids {[p.source.uid for p in pairs][:8]}" if pairs else "")
+                + ". Lower lr, check the data of that batch, or use precision=fp32"
+            )
+        logged["loss"] = sum(piece_losses)
         if not update:
             return logged
         params = [p for g in self.optimizer.param_groups for p in g["params"]]
@@ -231,6 +259,7 @@ class Trainer:
             if state is not None:
                 start_epoch, best_state = self._restore(state, result)
         method.train()
+        last_saved = time.monotonic()
         bar = tqdm(total=config.epochs * self.steps_per_epoch, initial=start_epoch * self.steps_per_epoch,
                    desc=f"train {config.method}", unit="step", disable=not self.progress)
         for epoch in range(start_epoch, config.epochs):
@@ -254,7 +283,8 @@ class Trainer:
             last = epoch == config.epochs - 1
             if self.dev and ((epoch + 1) % config.dev_every == 0 or last):
                 record["dev_accuracy"] = 100.0 * accuracy(method, self.dev, "en", config.eval_batch_size,
-                                                          self.autocast_dtype)
+                                                          self.autocast_dtype,
+                                                          token_budget=config.eval_token_budget)
                 if record["dev_accuracy"] > result.best_dev_accuracy:
                     result.best_dev_accuracy = record["dev_accuracy"]
                     result.best_epoch = epoch + 1
@@ -262,8 +292,10 @@ class Trainer:
             result.history.append(record)
             if self.on_epoch_end is not None:
                 self.on_epoch_end(result.history)
-            if self.run_dir is not None:
+            due = last or time.monotonic() - last_saved >= config.checkpoint_every_s
+            if self.run_dir is not None and due:
                 save_checkpoint(self.run_dir, epoch, self._state(epoch, result, best_state))
+                last_saved = time.monotonic()
         bar.close()
         if best_state is not None:
             method.load_trainable_state(best_state)

@@ -22,7 +22,13 @@ from xlprompt.config import parse_overrides
               "default: start a local Ray instance")
 @click.option("--num-cpus", type=int, default=None, help="ray: CPUs of the local instance (default: all)")
 @click.option("--cpus-per-run", type=float, default=1.0, show_default=True,
-              help="ray: CPUs per run where the cluster has no GPU (with GPUs: one GPU per run)")
+              help="ray: CPUs per run")
+@click.option("--gpus-per-run", type=float, default=None,
+              help="ray: GPUs per run where the cluster has GPUs, e.g. 0.25 for four runs sharing one GPU "
+                   "(default: 1)")
+@click.option("--workers", type=int, default=1, show_default=True,
+              help="local: worker processes running runs at once (e.g. 4 runs sharing one GPU); each claims its "
+                   "runs from the store, so no run is done twice")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
               help="override a config key in every run (wins over the file, variants included)")
 @click.option("--grid", "grids", multiple=True, metavar="KEY=V1,V2",
@@ -38,8 +44,9 @@ from xlprompt.config import parse_overrides
 @click.option("--no-retry-failed", is_flag=True, help="leave runs that failed before as they are")
 @click.option("--dry-run", is_flag=True, help="list the runs and their state, run nothing")
 @click.option("--quiet", is_flag=True, help="no progress bars")
-def sweep_command(sweep_file, store_path, runs_dir, executor, address, num_cpus, cpus_per_run, overrides, grids,
-                  data_dir, save_weights, max_runs, stale_after, no_retry_failed, dry_run, quiet):
+def sweep_command(sweep_file, store_path, runs_dir, executor, address, num_cpus, cpus_per_run, gpus_per_run,
+                  workers, overrides, grids, data_dir, save_weights, max_runs, stale_after, no_retry_failed, dry_run,
+                  quiet):
     """Run every config of SWEEP_FILE (YAML grid) into a results store; resumable at any moment.
 
     A run is keyed by the hash of its full resolved config: runs already finished in the store are skipped,
@@ -75,7 +82,11 @@ def sweep_command(sweep_file, store_path, runs_dir, executor, address, num_cpus,
     kwargs = dict(progress=not quiet, stale_after=check_stale_after(stale_after),
                   retry_failed=not no_retry_failed, max_runs=max_runs)
     if executor == "ray":
-        kwargs.update(address=address, num_cpus=num_cpus, cpus_per_run=cpus_per_run)
+        kwargs.update(address=address, num_cpus=num_cpus, cpus_per_run=cpus_per_run, gpus_per_run=gpus_per_run)
+    else:
+        kwargs.update(workers=workers, gpus_per_run=gpus_per_run)
+    if executor == "ray" and workers != 1:
+        kwargs["workers"] = workers
     runner = get_executor(executor, **kwargs)
     click.echo(f"sweep {sweep.name}: {len(sweep)} runs → {store_path} (run directories in {runs_dir}), "
                f"executor {executor}")
@@ -113,16 +124,16 @@ def report_command(store_path, out_dir, compare, table1_group, table2_group, ref
         click.echo(f"  {path}")
 
 
-def _load_predictor(run_dir, adapter, base_model, tokenizer):
+def _load_predictor(run_dir, adapter, base_model, tokenizer, device=None):
     if bool(run_dir) == bool(adapter):
         raise click.UsageError("give exactly one of --run RUNDIR and --adapter DIR")
     if run_dir:
         from xlprompt.predict import load_run
 
-        return load_run(run_dir, tokenizer=tokenizer, model=base_model)
+        return load_run(run_dir, tokenizer=tokenizer, model=base_model, device=device)
     from xlprompt.export import load_adapter
 
-    return load_adapter(adapter, base_model=base_model, tokenizer=tokenizer)
+    return load_adapter(adapter, base_model=base_model, tokenizer=tokenizer, device=device)
 
 
 #: the fields ``predict --input`` adds to each row (every input field is kept as it is)
@@ -187,8 +198,10 @@ def _read_jsonl(path: str, default_lang: str) -> tuple[list[dict], list[str]]:
               show_default=True, help="JSONL output of the batch mode: each input row, every field kept, with "
               "prediction, prediction_id and probabilities added")
 @click.option("--batch-size", type=int, default=None)
+@click.option("--device", default=None, help="auto, cpu, cuda or cuda:N (default: the run's device setting); the "
+              "run's precision applies there (auto: bf16 on a bf16 GPU, fp32 on CPU)")
 def predict_command(run_dir, adapter, base_model, tokenizer, lang, premise, hypothesis, input_path, output_path,
-                    batch_size):
+                    batch_size, device):
     """Predict entailment / neutral / contradiction with a trained run (or an exported adapter)."""
     from xlprompt.languages import check_language
 
@@ -202,7 +215,7 @@ def predict_command(run_dir, adapter, base_model, tokenizer, lang, premise, hypo
         from xlprompt.safety import check_output_file
 
         check_output_file(output_path, "--output file")  # before any prediction is computed (issue 11)
-    predictor = _load_predictor(run_dir, adapter, base_model, tokenizer)
+    predictor = _load_predictor(run_dir, adapter, base_model, tokenizer, device)
     if predictor.random_weights:
         click.echo(f"note: {predictor.note}", err=True)
     if input_path is None:

@@ -10,6 +10,7 @@ from torch import nn
 
 from xlprompt.batching import TokenizedExample, TokenizedPair, collate
 from xlprompt.config import RunConfig
+from xlprompt.device import pin
 from xlprompt.models.masked_lm import MaskedLM
 from xlprompt.template import EncodedInput, SpecialTokens
 from xlprompt.verbalizer import Verbalizer
@@ -17,10 +18,11 @@ from xlprompt.verbalizer import Verbalizer
 
 @dataclass
 class LossOutput:
-    """The loss to minimise and its named parts (logged per epoch)."""
+    """The loss to minimise and its named parts (logged per epoch): floats, or detached 0-d tensors that the
+    trainer reads once per step (no host-device synchronisation per micro-batch)."""
 
     loss: torch.Tensor
-    parts: dict[str, float] = field(default_factory=dict)
+    parts: dict[str, float | torch.Tensor] = field(default_factory=dict)
 
 
 class Method(nn.Module):
@@ -127,7 +129,14 @@ class Method(nn.Module):
         return self.plm.head_transform(self.plm.encode_at(embeds, inputs.attention_mask, inputs.mask_positions))
 
     def label_ids(self, lang: str) -> torch.Tensor:
-        return self.verbalizer.tensor_for(lang, self.device)
+        """The label words' token ids for ``lang`` on the method's device (made once per language and device:
+        no host-to-device copy per micro-batch)."""
+        cache = self.__dict__.setdefault("_label_ids", {})
+        key = (lang, self.device)
+        if key not in cache:
+            with torch.inference_mode(False):  # a normal tensor even when first asked for during evaluation
+                cache[key] = self.verbalizer.tensor_for(lang, self.device)
+        return cache[key]
 
     def labels_tensor(self, batch: Sequence[TokenizedExample]) -> torch.Tensor:
-        return torch.tensor([ex.label for ex in batch], dtype=torch.long, device=self.device)
+        return pin(torch.tensor([ex.label for ex in batch], dtype=torch.long), self.device)

@@ -12,7 +12,9 @@ The trainer runs the same step as micro-batches (:meth:`gradient_pieces`): lengt
 classification rows and of the pairs (a pair's two rows stay together), each with its own forward and
 backward, weighted so that the summed gradients are those of Eq. 8 (CE and KL are means over rows/pairs).
 This keeps the activations of one chunk alive instead of the whole step's, and pads each chunk only to its
-own longest row. ``step_token_budget = None`` restores the single forward of :meth:`training_loss`.
+own longest row. ``step_token_budget=0`` (config) restores the single forward of :meth:`training_loss`.
+The pieces' loss parts are detached device tensors, read by the trainer once per step (no host sync per
+piece).
 
 Test time: ``p_T`` for the 14 target languages; for English ``p_S`` (``english_prompt=source``, default)
 or ``p_T``. Ablations: ``no_translator`` (p_T = p_S), ``alpha=1`` (no consistency loss),
@@ -81,9 +83,10 @@ class MultilingualPromptTranslator(SoftPrompting):
     name = "mpt"
     uses_parallel = True
     #: Padded tokens (rows × longest row) per micro-batch of a training step (see :meth:`gradient_pieces`);
-    #: None: the whole step in one forward. XLM-R base keeps about 0.85 MB of activations per token in fp32
-    #: training; with 1,024 tokens a paper-size step (24 + 2 x 24 rows, weights, gradients, AdamW state)
-    #: peaks at about 5.7 GiB (benchmarks/bench_speed.py), against 18 GiB for the single forward.
+    #: None: the whole step in one forward. Set from the config key ``step_token_budget`` (0 → None).
+    #: XLM-R base keeps about 0.85 MB of activations per token in fp32 training; with 1,024 tokens (the
+    #: default, for CPUs) a paper-size step (24 + 2 x 24 rows, weights, gradients, AdamW state) peaks at about
+    #: 5.7 GiB (benchmarks/bench_speed.py), against 18 GiB for the single forward.
     step_token_budget: int | None = 1024
 
     def __init__(self, config, plm, tokenizer, verbalizer):
@@ -93,6 +96,7 @@ class MultilingualPromptTranslator(SoftPrompting):
         #: translator_conditioning=language: p_T^l = Transl(p_S + e_l) per target language (issue 12)
         self.conditioned = isinstance(self.translator, LanguageConditionedTranslator)
         self.uses_parallel = config.alpha < 1.0
+        self.step_token_budget = config.step_token_budget or None
         # Every MPT loss reads the tied MLM head, so the embedding gradient may be sparse (saves memory).
         plm.sparse_embedding_grad = True
 
@@ -170,7 +174,7 @@ class MultilingualPromptTranslator(SoftPrompting):
         for idx in token_budget_chunks([len(e.input_ids) for e in encoded], self.step_token_budget):
             hidden = self.mask_states([encoded[i] for i in idx], self.prompt_encoder().expand(len(idx), -1, -1))
             ce = self.classification_ce([cls_rows[i] for i in idx], hidden) * (len(idx) / len(cls_rows))
-            yield LossOutput(total_loss(ce, zero, alpha), {"ce": ce.item(), "kl": 0.0})
+            yield LossOutput(total_loss(ce, zero, alpha), {"ce": ce.detach(), "kl": 0.0})  # read once per step
         sources = [self.encode(p.source) for p in pairs]
         targets = [self.encode(p.target) for p in pairs]
         lengths = [max(len(s.input_ids), len(t.input_ids)) for s, t in zip(sources, targets)]
@@ -181,7 +185,7 @@ class MultilingualPromptTranslator(SoftPrompting):
             hidden = self.mask_states([sources[i] for i in idx] + [targets[i] for i in idx], prompts)
             logits = self.plm.vocab_logits(hidden)
             kl = symmetric_kl(logits[:k], logits[k:]) * (k / len(pairs))
-            yield LossOutput(total_loss(zero, kl, alpha), {"ce": 0.0, "kl": kl.item()})
+            yield LossOutput(total_loss(zero, kl, alpha), {"ce": 0.0, "kl": kl.detach()})
 
     def prompts_for_export(self) -> dict[str, torch.Tensor]:
         p_source = self.prompt_encoder().detach()

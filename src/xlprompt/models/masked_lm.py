@@ -105,7 +105,23 @@ class MaskedLM(nn.Module):
 
     def encode(self, inputs_embeds: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         """Contextual representations [B, L, d] (right padding, so positions count from the first token)."""
-        return self.encoder(inputs_embeds=inputs_embeds, attention_mask=attention_mask).last_hidden_state
+        mask = self._prepared_mask(attention_mask, inputs_embeds.dtype)
+        return self.encoder(inputs_embeds=inputs_embeds, attention_mask=mask).last_hidden_state
+
+    def _prepared_mask(self, attention_mask: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+        """The 4D mask that Hugging Face would build from the 2D one, built here: given a 2D mask, transformers
+        (>= 4.48 mask utilities) asks ``mask.all()`` on every forward to decide whether it can drop the mask,
+        which stops the host until the GPU has caught up (a sync per micro-batch; issue 9). A 4D mask is
+        taken as it is. SDPA: boolean, True = attend; eager: additive. Other attention kinds: the 2D mask."""
+        module = sys.modules.get(type(self.encoder).__module__)
+        if not hasattr(module, "create_bidirectional_mask"):  # older transformers: 2D masks only (4.44-4.5x)
+            return attention_mask
+        impl = getattr(getattr(self.hf_model, "config", None), "_attn_implementation", None)
+        if impl == "sdpa":
+            return attention_mask[:, None, None, :].to(torch.bool)
+        if impl == "eager":
+            return (1.0 - attention_mask[:, None, None, :].to(dtype)) * torch.finfo(dtype).min
+        return attention_mask
 
     def encode_at(self, inputs_embeds: torch.Tensor, attention_mask: torch.Tensor,
                   positions: torch.Tensor) -> torch.Tensor:
@@ -212,7 +228,9 @@ class MaskedLM(nn.Module):
             grad = torch.zeros_like(weight)
         elif grad.is_sparse:
             grad = grad.to_dense()
-        with torch.no_grad():
+        # fp32 and outside autocast: the flush runs where the step's last piece was produced, which the trainer
+        # does under autocast, and a bf16 matmul there would feed bf16 into the fp32 gradient (issue 9)
+        with torch.no_grad(), torch.autocast(weight.device.type, enabled=False):
             full = [(g, h) for g, h, ids in records if ids is None]
             if full:
                 g = torch.cat([g for g, _ in full]).to(grad.dtype)
@@ -223,24 +241,34 @@ class MaskedLM(nn.Module):
                     continue
                 g, h = g.to(grad.dtype), h.to(grad.dtype)
                 if ids.dim() == 1:
-                    grad.index_add_(0, ids, g.t() @ h)
+                    rows, values = ids, g.t() @ h
                 else:
-                    grad.index_add_(0, ids.reshape(-1), (g.unsqueeze(-1) * h.unsqueeze(1)).reshape(-1, h.shape[-1]))
+                    rows, values = ids.reshape(-1), (g.unsqueeze(-1) * h.unsqueeze(1)).reshape(-1, h.shape[-1])
+                # index_put_ with accumulate: duplicate ids add up, and CUDA has a deterministic kernel for it
+                grad.index_put_((rows,), values, accumulate=True)
         weight.grad = grad
 
     def vocab_logits(self, transformed: torch.Tensor) -> torch.Tensor:
-        """``W_lh h`` over the whole vocabulary: [N, d] → [N, |V|] (Eq. 2 and Eq. 6 before the softmax)."""
-        logits = F.linear(transformed, self._decoder_weight(), self._decoder_bias())
-        self._defer(logits, transformed, None)
+        """``W_lh h`` over the whole vocabulary: [N, d] → [N, |V|] (Eq. 2 and Eq. 6 before the softmax).
+
+        Always in fp32, outside autocast: 250k logits computed in bf16 would carry its 8-bit mantissa into
+        the softmax and the KL of Eq. 7, whatever they are cast to afterwards (issue 9)."""
+        with torch.autocast(transformed.device.type, enabled=False):
+            hidden, bias = transformed.float(), self._decoder_bias()
+            logits = F.linear(hidden, self._decoder_weight().float(), None if bias is None else bias.float())
+        self._defer(logits, hidden, None)
         return logits
 
     def word_logits(self, transformed: torch.Tensor, word_ids: torch.Tensor) -> torch.Tensor:
-        """Logits of the given words only: ``word_ids`` [n] (same for all rows) or [N, n] (per row)."""
-        weight = self._decoder_weight()[word_ids]
-        bias = self._decoder_bias()
-        if word_ids.dim() == 1:
-            out = transformed @ weight.T
-        else:
-            out = torch.einsum("nd,nkd->nk", transformed, weight)
-        self._defer(out, transformed, word_ids)
-        return out if bias is None else out + bias[word_ids]
+        """Logits of the given words only: ``word_ids`` [n] (same for all rows) or [N, n] (per row); fp32,
+        outside autocast, as :meth:`vocab_logits`."""
+        with torch.autocast(transformed.device.type, enabled=False):
+            hidden = transformed.float()
+            weight = self._decoder_weight()[word_ids].float()
+            bias = self._decoder_bias()
+            if word_ids.dim() == 1:
+                out = hidden @ weight.T
+            else:
+                out = torch.einsum("nd,nkd->nk", hidden, weight)
+            self._defer(out, hidden, word_ids)
+            return out if bias is None else out + bias[word_ids].float()

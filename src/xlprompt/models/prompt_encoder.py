@@ -8,7 +8,8 @@
 * ``ptuning`` — a 2-layer bidirectional LSTM with d/2 units each way and a ``Linear(d, d) → ReLU →
   Linear(d, d)`` MLP, THUDM P-tuning's prompt encoder.
 
-The output is ``p_S``, the source-language prompt that the translator (Eq. 4) turns into ``p_T``.
+The output is ``p_S``, the source-language prompt that the translator (Eq. 4) turns into ``p_T``. It is
+computed in fp32 outside autocast whatever ``precision`` says (issue 9).
 """
 
 from __future__ import annotations
@@ -67,9 +68,12 @@ class PromptEncoder(nn.Module):
             self.mlp = nn.Sequential(nn.Linear(d, d), nn.ReLU(), nn.Linear(d, d))
 
     def forward(self) -> torch.Tensor:
+        """``p_S`` [m, d], always in fp32 and outside autocast (m = 4 vectors: nothing to gain from bf16, and
+        the LSTM under CPU bf16 autocast fails, as it does with some cuDNN versions)."""
         x = self.embedding
-        if self.lstm is not None:
-            x = self.lstm(x.unsqueeze(0))[0].squeeze(0)
-        if self.mlp is not None:
-            x = self.mlp(x)
+        with torch.autocast(x.device.type, enabled=False):
+            if self.lstm is not None:
+                x = self.lstm(x.float().unsqueeze(0))[0].squeeze(0)
+            if self.mlp is not None:
+                x = self.mlp(x.float())
         return x

@@ -11,9 +11,13 @@ Ablation architectures, each mapping ``p_S`` ∈ R^{m×d} to ``p_T`` ∈ R^{m×d
 * ``lstm-1`` / ``lstm-2``: a bidirectional LSTM (d/2 units each way) with 1 / 2 layers over the m vectors;
 * ``transformer-1`` / ``transformer-2``: a Transformer encoder with 1 / 2 layers (feed-forward 2d,
   the largest head count among 12, 8, 4, 2, 1 that divides d) over the m vectors.
+
+Every translator computes in fp32 outside autocast, whatever ``precision`` says (issue 9).
 """
 
 from __future__ import annotations
+
+import functools
 
 import torch
 from torch import nn
@@ -23,6 +27,18 @@ from xlprompt.errors import ConfigError
 TRANSLATOR_ARCHITECTURES: tuple[str, ...] = (
     "linear-1", "linear-2", "lstm-1", "lstm-2", "transformer-1", "transformer-2",
 )
+
+
+def fp32_outside_autocast(forward):
+    """``p_T`` in fp32, outside autocast (issue 9): the translator maps 4 vectors, bf16 would only lose
+    precision, and LSTMs under bf16 autocast fail on CPU and with some cuDNN versions."""
+
+    @functools.wraps(forward)
+    def wrapped(self, p_source: torch.Tensor) -> torch.Tensor:
+        with torch.autocast(p_source.device.type, enabled=False):
+            return forward(self, p_source.float())
+
+    return wrapped
 
 
 class LinearTranslator(nn.Module):
@@ -37,6 +53,7 @@ class LinearTranslator(nn.Module):
         else:
             self.linear = nn.Linear(d, d)
 
+    @fp32_outside_autocast
     def forward(self, p_source: torch.Tensor) -> torch.Tensor:
         if self.layers == 2:
             return self.down(torch.relu(self.up(p_source)))
@@ -50,6 +67,7 @@ class LSTMTranslator(nn.Module):
             raise ConfigError(f"lstm translators need an even hidden size, not {d}")
         self.lstm = nn.LSTM(d, d // 2, num_layers=layers, bidirectional=True, batch_first=True)
 
+    @fp32_outside_autocast
     def forward(self, p_source: torch.Tensor) -> torch.Tensor:
         return self.lstm(p_source.unsqueeze(0))[0].squeeze(0)
 
@@ -61,6 +79,7 @@ class TransformerTranslator(nn.Module):
         layer = nn.TransformerEncoderLayer(d, heads, dim_feedforward=2 * d, dropout=0.1, batch_first=True)
         self.encoder = nn.TransformerEncoder(layer, num_layers=layers, enable_nested_tensor=False)
 
+    @fp32_outside_autocast
     def forward(self, p_source: torch.Tensor) -> torch.Tensor:
         return self.encoder(p_source.unsqueeze(0)).squeeze(0)
 

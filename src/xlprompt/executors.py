@@ -308,7 +308,9 @@ class LocalExecutor:
                     continue
                 outcome = Outcome(**json.loads(line))
                 kept = by_hash.get(outcome.hash)
-                if kept is None or kept.status == "busy":  # a claim refused by a sibling worker is not news
+                # what a worker of this sweep did to a run wins over a sibling's view of it (busy: the sibling
+                # held the claim; finished-elsewhere: the sibling had finished it): all are this process's work
+                if kept is None or _SIBLING_RANK.get(kept.status, 0) > _SIBLING_RANK.get(outcome.status, 0):
                     by_hash[outcome.hash] = outcome
         for run in todo:
             outcome = by_hash.get(run.hash, Outcome(run.hash, "busy"))
@@ -316,6 +318,10 @@ class LocalExecutor:
             if outcome.status == "failed":
                 tqdm.write(f"run {run.hash} ({run.group} {run.variant}".rstrip() + f") failed: {outcome.error}")
         return summary
+
+
+#: outcomes a worker reports for a run that a sibling worker of the same sweep handled (higher: less news)
+_SIBLING_RANK = {FINISHED_ELSEWHERE: 1, "busy": 2}
 
 
 def _visible_gpu_count() -> int:

@@ -18,7 +18,6 @@ has changed since the previous checkpoint; otherwise the pointer keeps naming th
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -41,12 +40,7 @@ def atomic_write_text(path: Path, text: str) -> None:
     atomic_write_bytes(Path(path), text.encode("utf-8"))
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+from xlprompt.safety import sha256_file as _sha256  # noqa: E402 - one file hasher for the package
 
 
 def _write_state(path: Path, state: Any) -> str:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import json
 import os
 import socket
@@ -275,3 +276,12 @@ def load_safetensors(path: str | Path) -> dict:
         return load_file(str(path))
     except Exception as err:  # safetensors' own errors are long and name no file
         raise CheckpointError(f"{path}: cannot be read ({str(err).splitlines()[0][:160]})") from None
+
+
+def sha256_file(path: str | Path) -> str:
+    """The SHA-256 of a file, read in 1 MiB blocks (checkpoints, fetched data, cache keys): the one hasher."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()

@@ -45,7 +45,6 @@ Downloads (:class:`Fetcher`):
 
 from __future__ import annotations
 
-import hashlib
 import http.client
 import io
 import json
@@ -112,12 +111,7 @@ def apply_mirror(url: str, mirror: str | None) -> str:
     return urlunsplit((m.scheme, m.netloc, m.path.rstrip("/") + u.path, u.query, ""))
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+from xlprompt.safety import sha256_file as _sha256  # noqa: E402 - one file hasher for the package
 
 
 def _reason(err: BaseException) -> str:

@@ -38,11 +38,9 @@ def _file_sha256(path: Path) -> str:
     if not path.is_file():
         raise DataError("not found: the translate source samples English PAWS-X train pairs; fill the folder with "
                         f"`xlprompt data fetch --out {path.parents[2]} --only pawsx`", path)
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    from xlprompt.safety import sha256_file
+
+    return sha256_file(path)
 
 
 def _model_name(model: Any) -> str:

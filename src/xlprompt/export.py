@@ -115,7 +115,8 @@ def export_run(run_dir: str | Path, out_dir: str | Path, with_plm: bool = False)
     if config.label_words_file:
         from xlprompt.verbalizer import read_label_words_file
 
-        label_words_per_language = read_label_words_file(config.label_words_file)
+        label_words_per_language = read_label_words_file(config.label_words_file, config.task_spec().labels,
+                                                         config.task_spec().languages)
     adapter: dict[str, torch.Tensor] = {}
     if hidden_size is not None:
         adapter.update(_prompts(config, modules, hidden_size))

@@ -185,7 +185,7 @@ TEMPLATE_PUNCTUATION: tuple[str, ...] = ("separate", "glued")
 
 def soft_prompt_template(tokenizer, position: str = "suffix", prompt_length: int = 4,
                          max_length: int = 256, special: SpecialTokens | None = None,
-                         punctuation: str = "glued") -> Template:
+                         punctuation: str = "glued", single_text: bool = False) -> Template:
     """The paper's cloze template with a soft prompt (Eq. 1) at one of four positions (Eq. 9).
 
     ``punctuation="separate"`` builds the parts as the SP reference does: each of ``.``, ``?`` is tokenised
@@ -194,6 +194,10 @@ def soft_prompt_template(tokenizer, position: str = "suffix", prompt_length: int
     the ids differ). ``"glued"``: the in-word pieces (as in ``word.``) and the unknown-token placeholder.
     Trailing punctuation of premise and hypothesis is stripped (or not) before tokenising
     (``strip_punctuation``, :class:`xlprompt.batching.TokenCache`).
+
+    ``single_text`` (a task with one text field, issue 13): the hypothesis slot is empty and its pieces go:
+    ``<s> [p] X . <mask> .</s>`` (prefix), ``<s> X . [p] <mask> . </s>`` (midfix and suffix), ``<s> X . <mask>
+    [p] . </s>`` (endfix).
     """
     if position not in PROMPT_POSITIONS:
         raise ConfigError(f"prompt_position must be one of {', '.join(PROMPT_POSITIONS)}, not '{position}'")
@@ -212,6 +216,12 @@ def soft_prompt_template(tokenizer, position: str = "suffix", prompt_length: int
         dot, question = tail_ids(tokenizer, "."), tail_ids(tokenizer, "?")
     prompt = Piece(PROMPT, length=prompt_length)
     slots = {pos: [prompt] if pos == position else [] for pos in PROMPT_POSITIONS}
+    if single_text:
+        pieces = [
+            *slots["prefix"], Piece(PREMISE), Piece(LITERAL, dot), *slots["midfix"],
+            *slots["suffix"], Piece(MASK), *slots["endfix"], Piece(LITERAL, dot),
+        ]
+        return Template(pieces, special, max_length, name=f"soft-single-{position}-{prompt_length}")
     pieces = [
         *slots["prefix"], Piece(PREMISE), Piece(LITERAL, dot),
         *slots["midfix"], Piece(HYPOTHESIS), Piece(LITERAL, question),
@@ -220,9 +230,13 @@ def soft_prompt_template(tokenizer, position: str = "suffix", prompt_length: int
     return Template(pieces, special, max_length, name=f"soft-{position}-{prompt_length}")
 
 
-def pair_template(tokenizer, max_length: int = 256, special: SpecialTokens | None = None) -> Template:
-    """The plain sentence-pair input of fine-tuning: ``<s> X_P </s></s> X_H </s>`` (tokenizer's own layout)."""
+def pair_template(tokenizer, max_length: int = 256, special: SpecialTokens | None = None,
+                  single_text: bool = False) -> Template:
+    """The plain sentence-pair input of fine-tuning: ``<s> X_P </s></s> X_H </s>`` (tokenizer's own layout);
+    ``single_text``: ``<s> X </s>``."""
     special = special or SpecialTokens.from_tokenizer(tokenizer)
+    if single_text:
+        return Template([Piece(PREMISE)], special, max_length, name="single")
     pieces = [Piece(PREMISE), Piece(LITERAL, special.pair_middle), Piece(HYPOTHESIS)]
     return Template(pieces, special, max_length, name="pair")
 

@@ -108,3 +108,14 @@ def test_predict_cli_on_a_one_text_task(senti_run, tmp_path):
     result = CliRunner().invoke(cli, ["predict", "--run", str(senti_run), "--input", str(batch)])
     assert result.exit_code == 2
     assert "in.jsonl:2: expected an object with string field(s) 'text'" in result.output
+
+
+def test_export_and_adapter_predict_keep_the_task(senti_run, tmp_path):
+    from xlprompt.export import export_run, load_adapter, read_adapter_config
+
+    export_run(senti_run, tmp_path / "adapter")
+    spec = read_adapter_config(tmp_path / "adapter")
+    assert spec["task"] == str(EXAMPLE) and spec["labels"] == ["negative", "positive"]
+    predictor = load_adapter(tmp_path / "adapter")
+    pred = predictor.predict(["Schön."], lang="de")[0]
+    assert set(pred.probabilities) == {"negative", "positive"}

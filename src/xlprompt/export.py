@@ -89,7 +89,9 @@ def export_run(run_dir: str | Path, out_dir: str | Path, with_plm: bool = False)
     # relative local paths become absolute where they resolve, so the adapter loads from anywhere here
     config = config.replace(tokenizer=_absolute(resolve_relative(config.tokenizer, run_dir)),
                             model=_absolute(resolve_relative(config.model, run_dir)),
-                            label_words_file=resolve_relative(config.label_words_file, run_dir))
+                            label_words_file=resolve_relative(config.label_words_file, run_dir),
+                            task=config.task if config.task in ("xnli", "pawsx")
+                            else str(Path(resolve_relative(config.task, run_dir)).resolve()))
     if not (run_dir / "results.json").exists():
         raise CheckpointError(f"{run_dir}: the run is not finished (no results.json); nothing to export")
     results = read_results(run_dir)
@@ -133,6 +135,8 @@ def export_run(run_dir: str | Path, out_dir: str | Path, with_plm: bool = False)
         "prompt_encoder": config.prompt_encoder,
         "translator": None if (config.method != "mpt" or config.no_translator) else config.translator,
         "hidden_size": hidden_size,
+        "task": config.task,  # issue 13: a task file stays a file the adapter's config names
+        "labels": list(config.task_spec().labels),
         "label_words": config.label_words.split(","),
         "label_words_per_language": label_words_per_language,
         "scoring": config.scoring,

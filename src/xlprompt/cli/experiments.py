@@ -140,12 +140,16 @@ def _load_predictor(run_dir, adapter, base_model, tokenizer, device=None):
 PREDICTION_FIELDS = ("prediction", "prediction_id", "probabilities")
 
 
-def _run_task(run_dir):
-    """The task of a run directory (issue 13), read before the model loads; XNLI for an adapter."""
-    if not run_dir:
-        from xlprompt.tasks import get_task
+def _run_task(run_dir, adapter=None):
+    """The task of a run directory or an exported adapter (issue 13), read before the model loads."""
+    from xlprompt.tasks import get_task
 
-        return get_task("xnli")
+    if not run_dir:
+        if not adapter:
+            return get_task("xnli")
+        from xlprompt.export import read_adapter_config
+
+        return get_task(str(read_adapter_config(Path(adapter)).get("config", {}).get("task", "xnli")))
     from xlprompt.predict import read_run_config
 
     return read_run_config(Path(run_dir)).task_spec()
@@ -219,7 +223,7 @@ def predict_command(run_dir, adapter, base_model, tokenizer, lang, premise, hypo
     exported adapter). A one-text task (a task file with one text field) takes --premise as its text."""
     from xlprompt.languages import check_language
 
-    task = _run_task(run_dir)  # issue 13: the run's task decides the fields, labels and languages
+    task = _run_task(run_dir, adapter)  # issue 13: the run's task decides the fields, labels and languages
     if task.name == "xnli":
         check_language(lang)
     else:

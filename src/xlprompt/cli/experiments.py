@@ -144,15 +144,20 @@ def _run_task(run_dir, adapter=None):
     """The task of a run directory or an exported adapter (issue 13), read before the model loads."""
     from xlprompt.tasks import get_task
 
-    if not run_dir:
-        if not adapter:
-            return get_task("xnli")
-        from xlprompt.export import read_adapter_config
+    from xlprompt.errors import CheckpointError
 
-        return get_task(str(read_adapter_config(Path(adapter)).get("config", {}).get("task", "xnli")))
-    from xlprompt.predict import read_run_config
+    try:
+        if not run_dir:
+            if not adapter:
+                return get_task("xnli")
+            from xlprompt.export import read_adapter_config
 
-    return read_run_config(Path(run_dir)).task_spec()
+            return get_task(str(read_adapter_config(Path(adapter)).get("config", {}).get("task", "xnli")))
+        from xlprompt.predict import read_run_config
+
+        return read_run_config(Path(run_dir)).task_spec()
+    except CheckpointError:  # not a run / adapter: loading it says so, in one line
+        return get_task("xnli")
 
 
 def _read_jsonl(path: str, default_lang: str, task=None) -> tuple[list[dict], list[str]]:

@@ -11,6 +11,7 @@ import pytest
 import torch
 from click.testing import CliRunner
 
+from conftest import SHARED_DATA, XLMR_TOKENIZER_DIR, needs_shared, needs_xlmr_tokenizer
 from datafactory import PAWSX_HEADER, write_pawsx, write_tatoeba, write_tsv
 from xlprompt.config import RunConfig
 from xlprompt.errors import ConfigError, DataError
@@ -97,10 +98,43 @@ def test_mpt_parallel_corpus_covers_the_task_targets_that_tatoeba_has(tmp_path):
     assert any("ja, ko" in note for note in data.notes)
 
 
-@pytest.mark.parametrize("method", ["pct", "dp", "dpa", "softmv"])
+@pytest.mark.parametrize("method", ["dp", "dpa", "softmv"])
 def test_methods_without_pawsx_resources_refuse_in_one_line(tmp_path, method):
     with pytest.raises(ConfigError, match=f"method {method} cannot run task pawsx: "):
         pawsx_config(tmp_path, method=method)
+    with pytest.raises(ConfigError, match=f"method {method} cannot run task sentiment-mini: "):
+        RunConfig(task=str(EXAMPLE), method=method, model="random:tiny")
+
+
+@needs_xlmr_tokenizer
+def test_pct_on_pawsx_uses_the_authors_pawsx_template_repair_and_label_ids(xlmr_tokenizer, tmp_path):
+    from xlprompt.experiment import build_components
+    from xlprompt.batching import TokenizedExample
+
+    config = pawsx_config(tmp_path, method="pct", tokenizer=str(XLMR_TOKENIZER_DIR), max_length=128)
+    assert (config.label_words, config.label_words_as) == ("157,63736", "id")  # train_pawsx.py:46
+    method = build_components(config, torch.device("cpu")).method
+    s1, s2 = "The cat sat on the mat .", "A cat was sitting on the mat ."
+    ex = TokenizedExample((), (), 1, "en", "pawsx-dev-1", s1, s2)
+    # train_pawsx.py:64-66: tokenizer.encode(premise, template['en'].format(sentence2))
+    want = xlmr_tokenizer(s1, f"Question:{s2} paraphrase or not? Answer:<mask>")["input_ids"]
+    assert list(method.encode_in(ex, "en").input_ids) == want
+    want_ja = xlmr_tokenizer(s1, f"質問：{s2}言い換えるかどうか?回答：<mask>")["input_ids"]
+    assert list(method.encode_in(ex, "ja").input_ids) == want_ja
+    # a cut-off <mask>: drop len(encode(tail)) - 1 tokens, append tail without <s> (train_pawsx.py:67-71)
+    short = build_components(config.replace(max_length=20), torch.device("cpu")).method
+    long = " ".join(["word"] * 40)
+    out = short.encode_in(TokenizedExample((), (), 0, "en", "u", long, long), "en").input_ids
+    full = xlmr_tokenizer(long, f"Question:{long} paraphrase or not? Answer:<mask>", truncation="longest_first",
+                          max_length=20)["input_ids"]
+    tail = xlmr_tokenizer(" paraphrase or not? Answer:<mask>")["input_ids"]
+    assert list(out) == full[:-(len(tail) - 1)] + tail[1:] and len(out) == 20
+    assert xlmr_tokenizer.mask_token_id in out
+    draws = set(method.other_languages([TokenizedExample((), (), 0, "en", f"u{i}", "a", "b") for i in range(200)],
+                                       torch.Generator().manual_seed(0)))
+    assert draws == {"fr", "es", "de", "ja", "ko", "zh"}  # train_pawsx.py:53
+    with pytest.raises(ConfigError, match="pct_layout=cloze"):
+        build_components(config.replace(pct_layout="cloze"), torch.device("cpu"))
 
 
 def test_pawsx_languages_and_hash(tmp_path):
@@ -251,23 +285,32 @@ def test_unknown_task_and_cli_exit_2(tmp_path):
 
 
 # ---------------------------------------------------------------- PAWS-X on the real files (../shared/data)
-from conftest import SHARED_DATA, XLMR_TOKENIZER_DIR, needs_shared, needs_xlmr_tokenizer  # noqa: E402
 
 
 @needs_shared
 def test_real_pawsx_evaluation_rows_share_no_idx_with_train_or_dev():
     from xlprompt.run_data import load_run_data
 
-    data = load_run_data(pawsx_config(SHARED_DATA, shots=16, seed=2))
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        data = load_run_data(pawsx_config(SHARED_DATA, shots=16, seed=2))
+    assert not [w for w in caught if "leak" in str(w.message)]
     assert data.eval_split == "dev"  # the shared folder has no pawsx/train/en.tsv
     used = {int(ex.uid.rsplit("-", 1)[1]) for ex in data.train + data.dev}
     assert len(used) == 64
-    for lang, examples in data.test.items():
-        # independent of xlprompt's reader: the file's idx of rows with two texts and a label
+
+    def rows(lang):  # independent of xlprompt's reader
         lines = (SHARED_DATA / "pawsx" / "dev" / f"{lang}.tsv").read_text("utf-8").split("\n")[1:]
-        rows = [line.split("\t") for line in lines if line]
-        expected = {int(r[0]) for r in rows if r[2].strip() and r[3].strip() and r[4] in ("0", "1")} - used
-        assert {int(ex.uid.rsplit("-", 1)[1]) for ex in examples} == expected, lang
+        return [line.split("\t") for line in lines if line]
+
+    english = {int(r[0]): (r[2].strip(), r[3].strip()) for r in rows("en")}
+    # PAWS-X repeats some English pairs under another idx: those are excluded too
+    repeated = {i for i, text in english.items() if text in {english[j] for j in used}} - used
+    for lang, examples in data.test.items():
+        expected = {int(r[0]) for r in rows(lang) if r[2].strip() and r[3].strip() and r[4] in ("0", "1")}
+        assert {int(ex.uid.rsplit("-", 1)[1]) for ex in examples} == expected - used - repeated, lang
 
 
 @needs_shared

@@ -442,10 +442,14 @@ def _resolve_task(config: "RunConfig") -> frozenset:
     if task.name != "xnli":
         user_set = "label_words" not in getattr(config, "_recipe_filled", ())
         if not user_set:
-            words = task.tiny_label_words if (task.tiny_label_words and config._tiny_tokenizer()) else task.label_words
-            config.label_words = ",".join(words)
+            words, mode = ",".join(task.label_words), "word"
+            if config._tiny_tokenizer() and task.tiny_label_words:
+                words = ",".join(task.tiny_label_words)
+            elif config.method in task.method_label_words:  # e.g. PCT's PAWS-X label ids
+                words, mode = task.method_label_words[config.method]
+            config.label_words = words
             if "label_words_as" in config._recipe_filled:
-                config.label_words_as = "word"
+                config.label_words_as = mode
     return frozenset(filled)
 
 

@@ -182,5 +182,5 @@ def load_run_data(config: RunConfig, progress: bool = False) -> RunData:
             raise DataError(f"no {eval_split or config.eval_split} examples for language '{lang}'")
     from xlprompt.leaks import check_data_leaks
 
-    notes += check_data_leaks(config, train, dev, test, parallel)
+    notes += check_data_leaks(config, train, dev, test, parallel, eval_split)
     return RunData(train, dev, test, parallel, notes, eval_split)

@@ -300,20 +300,27 @@ class PCTReferenceTemplate:
     pre-tokenised ids: the template's words touch the hypothesis (``question:The``).
     """
 
-    def __init__(self, tokenizer, lang: str, max_length: int, special: SpecialTokens):
-        if lang not in PCT_REFERENCE_TEMPLATES:
-            raise ConfigError(f"no PCT template for language '{lang}'; known: {', '.join(PCT_REFERENCE_TEMPLATES)}")
+    def __init__(self, tokenizer, lang: str, max_length: int, special: SpecialTokens,
+                 templates: dict[str, str] | None = None, repair: str = "question"):
+        """``templates``/``repair`` (issue 13): another task's strings, e.g. PAWS-X's (``xlprompt.tasks.pawsx``),
+        whose cut-off ``<mask>`` is repaired as train_pawsx.py does (``repair="brace"``: ``tail`` = the template
+        after ``{}``; drop ``len(encode(tail)) - 1`` trailing tokens and append ``tail``'s ids without ``<s>``)."""
+        table = PCT_REFERENCE_TEMPLATES if templates is None else templates
+        if lang not in table:
+            raise ConfigError(f"no PCT template for language '{lang}'; known: {', '.join(table)}")
         if special.mask_id is None:
             raise ModelError("the tokenizer has no mask token, so it cannot fill PCT's cloze template")
         self.tokenizer, self.lang, self.special = tokenizer, lang, special
         self.max_length = int(max_length)
         self.name = f"pct-reference-{lang}"
-        self.pattern = PCT_REFERENCE_TEMPLATES[lang].replace("<mask>", tokenizer.mask_token)
+        self.pattern = table[lang].replace("<mask>", tokenizer.mask_token)
+        self.repair = repair
         self.budget = self.max_length - len(special.prefix) - len(special.pair_middle) - len(special.suffix)
         if self.budget < 2:
             raise ConfigError(f"max_length={self.max_length} leaves no room for PCT's premise and hypothesis")
         mark = "؟" if lang in ("ar", "ur") else "?"
-        self.tail_ids = tuple(tokenizer(self.pattern.split(mark)[1])["input_ids"])  # with special tokens
+        tail = self.pattern.split("{}")[1] if repair == "brace" else self.pattern.split(mark)[1]
+        self.tail_ids = tuple(tokenizer(tail)["input_ids"])  # with special tokens
         self.mark_ids = word_ids(tokenizer, mark)
         self._cache: dict[tuple[str, str], EncodedInput] = {}
 
@@ -329,6 +336,8 @@ class PCTReferenceTemplate:
         n_p, n_h = truncate_longest_first(len(p_ids), len(h_ids), self.budget)
         s = self.special
         ids = [*s.prefix, *p_ids[:n_p], *s.pair_middle, *h_ids[:n_h], *s.suffix]
-        if s.mask_id not in ids:  # the authors' repair of a cut-off <mask>
+        if s.mask_id not in ids and self.repair == "brace":  # train_pawsx.py's repair
+            ids = ids[:-(len(self.tail_ids) - 1)] + list(self.tail_ids[len(s.prefix):])
+        elif s.mask_id not in ids:  # the authors' repair of a cut-off <mask>
             ids = ids[:-len(self.tail_ids)] + list(self.mark_ids) + list(self.tail_ids[len(s.prefix):])
         return EncodedInput(tuple(ids), (), ids.index(s.mask_id))

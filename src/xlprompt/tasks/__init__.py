@@ -48,6 +48,12 @@ class Task:
     columns: Mapping[str, str] = field(default_factory=dict)
     label_column: str = "label"
     origin: str = "built-in"
+    #: PCT (a task that has them): its reference templates per language, their <mask> repair rule and the
+    #: languages its second template is drawn from; label words per method where its authors chose others
+    pct_templates: Mapping[str, str] = field(default_factory=dict)
+    pct_repair: str = "question"
+    pct_draw_languages: tuple[str, ...] = ()
+    method_label_words: Mapping[str, tuple[str, str]] = field(default_factory=dict)
 
     @property
     def single_text(self) -> bool:

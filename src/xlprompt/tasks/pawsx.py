@@ -9,8 +9,10 @@ DAMO-NLP-SG/DPA@6c57272 prompt_helper.py ``_setup_global_verbalizers``, branch `
 Nein/Ja, es no/sí, fr non/Oui, zh 否/是, ja ない/はい, ko 아니/예. Template: DPA feeds PAWS-X through the same
 cloze template as XNLI (prompt_helper.py ``convert_examples_to_prmopts``: ``"{} {} {} {} ."`` for both
 datasets), so SP/MPT use the paper's soft template (Eq. 1) unchanged with sentence1/sentence2 in the premise/
-hypothesis slots. PCT's PAWS-X templates (train_pawsx.py:47-52, e.g. ``Question:{} paraphrase or not?
-Answer:<mask>``) are documented here but PCT is not wired to them (see ``missing``).
+hypothesis slots. PCT runs PAWS-X with the authors' PAWS-X templates (train_pawsx.py:47-52, e.g.
+``Question:{} paraphrase or not? Answer:<mask>``, ``pct_layout=reference`` only), their ``<mask>`` repair
+(train_pawsx.py:74-79), their second-template languages fr es de ja ko zh (l. 53) and label ids 157/63736
+(l. 46); its training recipe stays the XNLI few-shot one of :mod:`xlprompt.methods.pct`.
 
 Splits (:func:`load_pawsx_data`), from ``<data folder>/pawsx/``:
 
@@ -56,10 +58,8 @@ PAWSX = register(Task(
     language_label_words={"de": ("Nein", "Ja"), "en": ("no", "yes"), "es": ("no", "sí"), "fr": ("non", "Oui"),
                           "zh": ("否", "是"), "ja": ("ない", "はい"), "ko": ("아니", "예")},
     tiny_label_words=("no", "yes"),
-    methods=("mpt", "sp", "ft"),
+    methods=("mpt", "sp", "ft", "pct"),
     missing={
-        "pct": "xlprompt's PCT draws its second template among the 14 XNLI targets with XNLI's templates (PCT's "
-               "PAWS-X templates, train_pawsx.py:47-52, are not wired in)",
         "dp": "DP's discrete template and label words are XNLI's",
         "dpa": "DPA's multilingual label-word table and mixup run over XNLI's 15 languages (its PAWS-X words are "
                "in xlprompt.tasks.pawsx but not wired in)",
@@ -68,6 +68,11 @@ PAWSX = register(Task(
     parallel_default="tatoeba",
     parallel_refused={"pawsx": "its pairs are PAWS-X dev/test rows, the evaluation data of task pawsx"},
     origin="built-in: xlprompt.tasks.pawsx",
+    pct_templates=PCT_PAWSX_TEMPLATES,
+    pct_repair="brace",
+    pct_draw_languages=("fr", "es", "de", "ja", "ko", "zh"),  # train_pawsx.py:53 language_list
+    # PCT's label_map (train_pawsx.py:46): '0' -> 157 (XLM-R piece 'no'), '1' -> 63736 ('yes'), as token ids
+    method_label_words={"pct": ("157,63736", "id")},
 ))
 
 
@@ -143,6 +148,10 @@ def load_pawsx_data(config, root: Path):
     dev = sample_k_per_class([ex for ex in dev_pool if ex.uid not in chosen], config.shots, config.seed + 10_000,
                              n_labels=n)
     used = {ex.uid for ex in (*train, *dev)}
+    # PAWS-X repeats some English pairs under another idx: such an evaluation item (and its translations) is
+    # the training/dev text again, so its idx is excluded too
+    texts = {(ex.premise.strip(), ex.hypothesis.strip()) for ex in (*train, *dev)}
+    used |= {ex.uid for ex in read_pawsx(root, split, "en") if (ex.premise.strip(), ex.hypothesis.strip()) in texts}
     test = {lang: read_pawsx(root, split, lang) for lang in config.languages()}
     test = exclude_shared_ids(test, used)
     cap = config.eval_max_per_language

@@ -100,10 +100,25 @@ def test_mpt_parallel_corpus_covers_the_task_targets_that_tatoeba_has(tmp_path):
 
 @pytest.mark.parametrize("method", ["dp", "dpa", "softmv"])
 def test_methods_without_pawsx_resources_refuse_in_one_line(tmp_path, method):
-    with pytest.raises(ConfigError, match=f"method {method} cannot run task pawsx: "):
-        pawsx_config(tmp_path, method=method)
+    if method != "dpa":
+        with pytest.raises(ConfigError, match=f"method {method} cannot run task pawsx: "):
+            pawsx_config(tmp_path, method=method)
     with pytest.raises(ConfigError, match=f"method {method} cannot run task sentiment-mini: "):
         RunConfig(task=str(EXAMPLE), method=method, model="random:tiny")
+
+
+@needs_xlmr_tokenizer
+def test_dpa_on_pawsx_uses_its_pawsx_label_word_table(xlmr_tokenizer, tmp_path):
+    from xlprompt.experiment import build_components
+
+    config = pawsx_config(tmp_path, method="dpa", tokenizer=str(XLMR_TOKENIZER_DIR), max_length=128)
+    method = build_components(config, torch.device("cpu")).method
+    # DAMO-NLP-SG/DPA prompt_helper.py (paws-x): the words' tokenizer.encode(verb)[-2], class order 0, 1
+    table = {"de": ("Nein", "Ja"), "en": ("no", "yes"), "es": ("no", "sí"), "fr": ("non", "Oui"),
+             "zh": ("否", "是"), "ja": ("ない", "はい"), "ko": ("아니", "예")}
+    want = {lang: tuple(xlmr_tokenizer(w)["input_ids"][-2] for w in words) for lang, words in table.items()}
+    assert method.table_ids == want
+    assert tuple(method._optim_ids.shape) == (7, 2)
 
 
 @needs_xlmr_tokenizer

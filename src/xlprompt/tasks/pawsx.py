@@ -12,7 +12,9 @@ datasets), so SP/MPT use the paper's soft template (Eq. 1) unchanged with senten
 hypothesis slots. PCT runs PAWS-X with the authors' PAWS-X templates (train_pawsx.py:47-52, e.g.
 ``Question:{} paraphrase or not? Answer:<mask>``, ``pct_layout=reference`` only), their ``<mask>`` repair
 (train_pawsx.py:74-79), their second-template languages fr es de ja ko zh (l. 53) and label ids 157/63736
-(l. 46); its training recipe stays the XNLI few-shot one of :mod:`xlprompt.methods.pct`.
+(l. 46); its training recipe stays the XNLI few-shot one of :mod:`xlprompt.methods.pct`. DPA runs PAWS-X with
+its own PAWS-X label-word table (``language_label_words``: its multilingual CE and test-time words) and its
+XNLI recipe (dpa-pawsx.sh is not read here).
 
 Splits (:func:`load_pawsx_data`), from ``<data folder>/pawsx/``:
 
@@ -58,11 +60,9 @@ PAWSX = register(Task(
     language_label_words={"de": ("Nein", "Ja"), "en": ("no", "yes"), "es": ("no", "sí"), "fr": ("non", "Oui"),
                           "zh": ("否", "是"), "ja": ("ない", "はい"), "ko": ("아니", "예")},
     tiny_label_words=("no", "yes"),
-    methods=("mpt", "sp", "ft", "pct"),
+    methods=("mpt", "sp", "ft", "pct", "dpa"),
     missing={
         "dp": "DP's discrete template and label words are XNLI's",
-        "dpa": "DPA's multilingual label-word table and mixup run over XNLI's 15 languages (its PAWS-X words are "
-               "in xlprompt.tasks.pawsx but not wired in)",
         "softmv": "SoftMV's multilingual verbalizer and MUSE dictionaries are XNLI's 3 labels / languages",
     },
     parallel_default="tatoeba",

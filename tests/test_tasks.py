@@ -131,12 +131,12 @@ def test_pct_on_pawsx_uses_the_authors_pawsx_template_repair_and_label_ids(xlmr_
     method = build_components(config, torch.device("cpu")).method
     s1, s2 = "The cat sat on the mat .", "A cat was sitting on the mat ."
     ex = TokenizedExample((), (), 1, "en", "pawsx-dev-1", s1, s2)
-    # train_pawsx.py:64-66: tokenizer.encode(premise, template['en'].format(sentence2))
+    # train_pawsx.py:70-73: tokenizer.encode(premise, template['en'].format(sentence2))
     want = xlmr_tokenizer(s1, f"Question:{s2} paraphrase or not? Answer:<mask>")["input_ids"]
     assert list(method.encode_in(ex, "en").input_ids) == want
     want_ja = xlmr_tokenizer(s1, f"質問：{s2}言い換えるかどうか?回答：<mask>")["input_ids"]
     assert list(method.encode_in(ex, "ja").input_ids) == want_ja
-    # a cut-off <mask>: drop len(encode(tail)) - 1 tokens, append tail without <s> (train_pawsx.py:67-71)
+    # a cut-off <mask>: drop len(encode(tail)) - 1 tokens, append tail without <s> (train_pawsx.py:75-80)
     short = build_components(config.replace(max_length=20), torch.device("cpu")).method
     long = " ".join(["word"] * 40)
     out = short.encode_in(TokenizedExample((), (), 0, "en", "u", long, long), "en").input_ids

@@ -11,7 +11,7 @@ cloze template as XNLI (prompt_helper.py ``convert_examples_to_prmopts``: ``"{} 
 datasets), so SP/MPT use the paper's soft template (Eq. 1) unchanged with sentence1/sentence2 in the premise/
 hypothesis slots. PCT runs PAWS-X with the authors' PAWS-X templates (train_pawsx.py:47-52, e.g.
 ``Question:{} paraphrase or not? Answer:<mask>``, ``pct_layout=reference`` only), their ``<mask>`` repair
-(train_pawsx.py:74-79), their second-template languages fr es de ja ko zh (l. 53) and label ids 157/63736
+(train_pawsx.py:75-80), their second-template languages fr es de ja ko zh (l. 53) and label ids 157/63736
 (l. 46); its training recipe stays the XNLI few-shot one of :mod:`xlprompt.methods.pct`. DPA runs PAWS-X with
 its own PAWS-X label-word table (``language_label_words``: its multilingual CE and test-time words) and its
 XNLI recipe (dpa-pawsx.sh is not read here).

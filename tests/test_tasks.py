@@ -341,3 +341,23 @@ def test_real_pawsx_mpt_end_to_end(tmp_path):
     assert results["eval_examples"] == dict.fromkeys(("en", "de", "es", "fr", "ja", "ko", "zh"), 12)
     assert results["eval_split"] == "dev" and results["task"] == "pawsx"
     assert results["parallel_pairs"] == 16
+
+
+@needs_xlmr_tokenizer
+def test_a_user_task_uses_its_per_language_label_words(xlmr_tokenizer):
+    from xlprompt.verbalizer import verbalizer_for
+
+    config = RunConfig(task=str(EXAMPLE), method="sp", model="random:tiny", tokenizer=str(XLMR_TOKENIZER_DIR))
+    assert config.label_words == "bad,good"
+    verbalizer = verbalizer_for(config, xlmr_tokenizer)
+
+    def word(w):
+        pieces = xlmr_tokenizer(w, add_special_tokens=False)["input_ids"]
+        assert len(pieces) == 1, (w, pieces)  # single-piece words: the id is the word's only piece
+        return pieces[0]
+
+    assert verbalizer.ids_for("en") == (word("bad"), word("good"))
+    assert verbalizer.ids_for("de") == (word("schlecht"), word("gut"))
+    # a word set by the user wins over the task's table
+    assert verbalizer_for(config.replace(label_words="poor,great"), xlmr_tokenizer).ids_for("de") == \
+        (word("poor"), word("great"))

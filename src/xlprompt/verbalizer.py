@@ -140,5 +140,9 @@ def verbalizer_for(config, tokenizer, per_language: Mapping[str, Sequence[str]] 
     task = config.task_spec()
     if per_language is None and config.label_words_file:
         per_language = read_label_words_file(config.label_words_file, task.labels, task.languages)
+    elif (per_language is None and not task.origin.startswith("built-in") and task.language_label_words
+          and "label_words" in getattr(config, "_recipe_filled", ()) and not config._tiny_tokenizer()):
+        # a user task's per-language label words (issue 13) are its test-time words in those languages
+        per_language = task.language_label_words
     return Verbalizer(tokenizer, config.label_words.split(","), per_language, config.multi_token_label_words,
                       config.label_words_as, task.labels)

@@ -319,13 +319,14 @@ class RunConfig:
     def languages(self) -> tuple[str, ...]:
         from xlprompt.languages import check_language
 
-        task_languages = self.task_spec().languages  # XNLI's 15 for task=xnli
+        task = self.task_spec()
+        task_languages = task.languages  # XNLI's 15 for task=xnli
         if self.eval_languages == "all":
             return task_languages
         langs = tuple(x.strip() for x in self.eval_languages.split(",") if x.strip())
         if not langs:
             raise ConfigError("eval_languages is empty; give codes like en,de or 'all'")
-        return tuple(check_language(lang, task_languages, f"{self.task} language") if self.task != "xnli"
+        return tuple(check_language(lang, task_languages, f"{task.name} language") if self.task != "xnli"
                      else check_language(lang) for lang in langs)
 
     # ---------------------------------------------------------------- (de)serialisation

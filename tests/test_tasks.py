@@ -293,10 +293,10 @@ def test_unknown_task_and_cli_exit_2(tmp_path):
         RunConfig(task=str(tmp_path / "none.yaml"))
     from xlprompt.cli import cli
 
-    result = CliRunner().invoke(cli, ["run", "--task", "pawsx", "--method", "dpa", "--model", "random:tiny",
+    result = CliRunner().invoke(cli, ["run", "--task", "pawsx", "--method", "dp", "--model", "random:tiny",
                                        "--out", str(tmp_path / "r")])
     assert result.exit_code == 2
-    assert "method dpa cannot run task pawsx" in result.output and "Traceback" not in result.output
+    assert "method dp cannot run task pawsx" in result.output and "Traceback" not in result.output
 
 
 # ---------------------------------------------------------------- PAWS-X on the real files (../shared/data)

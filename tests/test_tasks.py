@@ -361,3 +361,23 @@ def test_a_user_task_uses_its_per_language_label_words(xlmr_tokenizer):
     # a word set by the user wins over the task's table
     assert verbalizer_for(config.replace(label_words="poor,great"), xlmr_tokenizer).ids_for("de") == \
         (word("poor"), word("great"))
+
+
+def test_a_split_from_a_hugging_face_dataset(tmp_path, monkeypatch):
+    import datasets
+
+    from xlprompt.tasks.user import load_task_file, read_split
+
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", tmp_path / "hf-cache")
+    monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", True, raising=False)
+    folder = _task_dir(tmp_path)
+    path = _edit(folder, "en: data/test.en.jsonl", "en: {dataset: json, data_files: data/test.en.jsonl, split: train}")
+    task = load_task_file(path)
+    rows = read_split(task, "test", "en")  # the generic json builder: no download
+    assert [ex.premise for ex in rows][:2] == ["The pizza arrived late and burnt.", "Nobody answered the phone for an hour."]
+    assert [ex.label for ex in rows] == [0, 0, 0, 1, 1, 1]
+    bad = _edit(folder, "split: train}", "split: nosuchsplit}")
+    with pytest.raises(ConfigError, match=r"task\.yaml:splits\.test\.en: the dataset 'json' .*could not be loaded"):
+        read_split(load_task_file(bad), "test", "en")
+    with pytest.raises(ConfigError, match=r"field 'splits.test.en.revision': unknown field"):
+        load_task_file(_edit(folder, "split: nosuchsplit}", "split: train, revision: main}"))

@@ -17,9 +17,11 @@
       test: {en: data/test.en.tsv, de: data/test.de.csv}   # every language needs one
 
 Files: ``.tsv`` (headed, unquoted: :func:`xlprompt.data.tsv.read_tsv`), ``.csv`` (headed, csv-module quoting)
-or ``.jsonl`` (one object per line). Every problem is one :class:`ConfigError` line naming the file and the
-field (or the data file and its line). Hugging Face datasets are not loaded (runs read local files only);
-export one with ``datasets``' ``to_csv``/``to_json`` and name the files here.
+or ``.jsonl`` (one object per line); or a Hugging Face dataset split instead of a file:
+``de: {dataset: paws-x, config: de, split: test}`` (``datasets.load_dataset(dataset, config, split=split)``; runs
+do not download, so it must be in the local ``datasets`` cache: set ``HF_DATASETS_OFFLINE=1`` offline;
+``data_files`` names local files for the generic loaders, e.g. ``{dataset: json, data_files: x.jsonl}``). Every
+problem is one :class:`ConfigError` line naming the file and the field (or the data file and its line).
 """
 
 from __future__ import annotations
@@ -129,6 +131,9 @@ def load_task_file(path: str | Path) -> Task:
             where = f"splits.{split}.{lang}"
             if lang not in languages:
                 raise _err(path, where, f"'{lang}' is not one of languages ({', '.join(languages)})")
+            if isinstance(rel, dict):  # a Hugging Face dataset
+                files[split][lang] = _hf_spec(path, where, rel)
+                continue
             file = (path.parent / str(rel)).resolve()
             if file.suffix not in FORMATS:
                 raise _err(path, where, f"{rel}: unknown format; use {', '.join(FORMATS)}")
@@ -150,9 +155,55 @@ def load_task_file(path: str | Path) -> Task:
     )
 
 
+HF_KEYS = ("dataset", "config", "split", "data_files")
+
+
+def _hf_spec(path: Path, where: str, spec: dict) -> str:
+    """A split given as ``{dataset: NAME, config: CFG, split: SPLIT}`` (``datasets.load_dataset(NAME, CFG,
+    split=SPLIT)``; ``data_files``: local files relative to the task file, e.g. for ``dataset: json``)."""
+    import json
+
+    for key in spec:
+        if key not in HF_KEYS:
+            raise _err(path, f"{where}.{key}", f"unknown field; a dataset entry has {', '.join(HF_KEYS)}")
+    if not isinstance(spec.get("dataset"), str) or not isinstance(spec.get("split", "train"), str):
+        raise _err(path, f"{where}.dataset", "needs a dataset name (and a split name, default train)")
+    out = {"dataset": spec["dataset"], "config": spec.get("config"), "split": spec.get("split", "train")}
+    if "data_files" in spec:
+        files = spec["data_files"] if isinstance(spec["data_files"], list) else [spec["data_files"]]
+        resolved = [(path.parent / str(f)).resolve() for f in files]
+        for f in resolved:
+            if not f.is_file():
+                raise _err(path, f"{where}.data_files", f"file not found: {f}")
+        out["data_files"] = [str(f) for f in resolved]
+    return "hf:" + json.dumps(out, sort_keys=True) + f"@{path}:{where}"
+
+
+def _hf_rows(entry: str) -> list[tuple[int, dict]]:
+    """(row number, record) of a Hugging Face dataset split (read through the local ``datasets`` cache; runs never
+    download: set HF_DATASETS_OFFLINE=1 on a machine without internet)."""
+    import json
+
+    spec_text, _, where = entry[3:].rpartition("@")
+    spec = json.loads(spec_text)
+    try:
+        import datasets
+
+        kwargs = {"data_files": spec["data_files"]} if spec.get("data_files") else {}
+        data = datasets.load_dataset(spec["dataset"], spec.get("config"), split=spec["split"], **kwargs)
+    except Exception as err:  # a library error of any kind: one line naming the task file and field
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise ConfigError(f"{where}: the dataset {spec['dataset']!r} ({spec.get('config')}, split "
+                          f"{spec['split']!r}) could not be loaded: {first}") from None
+    return [(i + 1, dict(row)) for i, row in enumerate(data)]
+
+
 def _rows(file: str) -> list[tuple[int, dict]]:
-    """(line, record) of a TSV, CSV or JSONL file."""
+    """(line, record) of a TSV, CSV or JSONL file, or (row, record) of a Hugging Face dataset split."""
     from xlprompt.data.tsv import read_jsonl, read_tsv
+
+    if file.startswith("hf:"):
+        return _hf_rows(file)
 
     if file.endswith(".tsv"):
         return [(row.line, dict(row)) for row in read_tsv(file)]
@@ -167,8 +218,9 @@ def _rows(file: str) -> list[tuple[int, dict]]:
 
 
 def read_split(task: Task, split: str, lang: str) -> list[NLIExample]:
-    """One split of one language of a user task; uid ``{task}-{split}-{row number}``."""
+    """One split of one language of a user task; uid ``{task}-{split}-{id or idx column, else row number}``."""
     file = task.files[split][lang]
+    shown = file.rpartition("@")[2].split(":", 1)[0] if file.startswith("hf:") else file
     out = []
     for i, (line, row) in enumerate(_rows(file)):
         texts = []
@@ -176,24 +228,24 @@ def read_split(task: Task, split: str, lang: str) -> list[NLIExample]:
             column = task.columns[name]
             if column not in row:
                 raise DataError(f"no column/field '{column}' (text field '{name}'); found: {', '.join(map(str, row))}",
-                                file, line)
+                                shown, line)
             value = row[column]
             if not isinstance(value, str) or not value.strip():
-                raise DataError(f"'{column}' is empty or not a string", file, line)
+                raise DataError(f"'{column}' is empty or not a string", shown, line)
             texts.append(value)
         if task.label_column not in row:
-            raise DataError(f"no column/field '{task.label_column}' (the label)", file, line)
+            raise DataError(f"no column/field '{task.label_column}' (the label)", shown, line)
         raw = row[task.label_column]
         try:
             label = task.parse_label(raw if isinstance(raw, int) else str(raw))
         except ValueError:
             raise DataError(f"unknown label {raw!r}; allowed: {', '.join(task.labels)} (or 0..{len(task.labels) - 1})",
-                            file, line) from None
+                            shown, line) from None
         uid = row.get("id") or row.get("idx") or i
         out.append(NLIExample(texts[0], texts[1] if len(texts) > 1 else "", label, lang,
                               f"{task.name}-{split}-{uid}"))
     if not out:
-        raise DataError("no rows", file)
+        raise DataError("no rows", shown)
     return out
 
 

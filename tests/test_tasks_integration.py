@@ -119,3 +119,18 @@ def test_export_and_adapter_predict_keep_the_task(senti_run, tmp_path):
     predictor = load_adapter(tmp_path / "adapter")
     pred = predictor.predict(["Schön."], lang="de")[0]
     assert set(pred.probabilities) == {"negative", "positive"}
+
+
+def test_sweep_dry_run_names_the_task(tmp_path):
+    import yaml
+
+    from xlprompt.cli import cli
+
+    sweep = tmp_path / "sweep.yaml"
+    sweep.write_text(yaml.safe_dump({"name": "t", "base": {"method": "sp", "model": "random:tiny", "shots": 2},
+                                     "grid": {"task": ["xnli", "pawsx", str(EXAMPLE)]}}), "utf-8")
+    result = CliRunner().invoke(cli, ["sweep", str(sweep), "--store", str(tmp_path / "s.db"), "--dry-run"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.strip().splitlines()
+    assert lines[-1] == "3 runs"
+    assert "task=" not in lines[0] and "task=pawsx" in lines[1] and "task=sentiment-mini" in lines[2]

@@ -71,8 +71,9 @@ def sweep_command(sweep_file, store_path, runs_dir, executor, address, num_cpus,
         for run in sweep.runs:
             labels = "; ".join(f"{g}/{v}" if v else g for g, v in run.labels)
             c = run.config
+            task = "" if c.task == "xnli" else f"task={c.task_spec().name}  "  # issue 13: XNLI lines unchanged
             click.echo(f"{run.hash}  {states.get(run.hash, 'new'):8s}  {c.method:4s} k={c.shots:<3d} "
-                       f"seed={c.seed}  [{labels}]")
+                       f"seed={c.seed}  {task}[{labels}]")
         click.echo(f"{len(sweep)} runs")
         return
     from xlprompt.experiment import check_inputs

@@ -381,3 +381,30 @@ def test_a_split_from_a_hugging_face_dataset(tmp_path, monkeypatch):
         read_split(load_task_file(bad), "test", "en")
     with pytest.raises(ConfigError, match=r"field 'splits.test.en.revision': unknown field"):
         load_task_file(_edit(folder, "split: nosuchsplit}", "split: train, revision: main}"))
+
+
+def test_a_two_text_user_task_with_three_labels_and_column_names(tmp_path):
+    from xlprompt.experiment import run_experiment
+
+    rows = [(f"question {i} about item {i % 5}", f"answer {i} for item {i % 5}", ("no", "partly", "yes")[i % 3])
+            for i in range(24)]
+    (tmp_path / "train.tsv").write_text("q\ta\tgold\n" + "".join(f"{q}\t{a}\t{g}\n" for q, a, g in rows[:15]), "utf-8")
+    for lang in ("en", "fr"):
+        (tmp_path / f"test.{lang}.jsonl").write_text("".join(
+            json.dumps({"q": f"[{lang}] {q}", "a": a, "gold": g}) + "\n" for q, a, g in rows[15:]), "utf-8")
+    (tmp_path / "qa.yaml").write_text("""name: qa-match
+text_fields: [question, answer]
+columns: {question: q, answer: a}
+label_column: gold
+labels: ["no", partly, "yes"]
+label_words: {default: ["no", maybe, "yes"]}
+languages: [en, fr]
+splits:
+  train: {en: train.tsv}
+  test: {en: test.en.jsonl, fr: test.fr.jsonl}
+""", "utf-8")
+    config = RunConfig(task=str(tmp_path / "qa.yaml"), method="sp", model="random:tiny", device="cpu", shots=2,
+                       epochs=1, batch_size=6, max_length=64)
+    results = run_experiment(config, tmp_path / "run", progress=False, log=lambda _: None)
+    assert results["eval_examples"] == {"en": 9, "fr": 9} and results["labels"] == ["no", "partly", "yes"]
+    assert results["train_examples"] == 6

@@ -266,6 +266,7 @@ def _edit(folder: Path, old: str, new: str) -> str:
     ("text_fields: [text]", "text_fields: [a, b, c]", r"field 'text_fields': needs 1 or 2 entries, got 3"),
     ("source_language: en", "source_language: fr", r"field 'source_language': 'fr' is not one of languages"),
     ("name: sentiment-mini\n", "", r"field 'name': missing \(required\)"),
+    ("name: sentiment-mini\n", "name: xnli\n", r"field 'name': 'xnli' is a built-in task"),
     ('tiny_label_words: ["no", "yes"]', "tiny_label_words: [no, yes]", r"field 'tiny_label_words': .*booleans"),
 ])
 def test_bad_task_files_are_one_line_naming_file_and_field(tmp_path, old, new, message):

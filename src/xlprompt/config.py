@@ -151,7 +151,8 @@ class RunConfig:
     dev_every: int = _f(1, "evaluate on the English few-shot dev split every N epochs (model selection)")
 
     # --- evaluation
-    eval_split: str = _f("test", "XNLI split to report", ("test", "dev"))
+    eval_split: str = _f("test", "XNLI split to report (task=pawsx: evaluated when pawsx/train/en.tsv is there, "
+                         "else dev; a user task: its test files)", ("test", "dev"))
     eval_languages: str = _f("all", "comma-separated language codes, or all (the 15 XNLI languages)")
     eval_int8: bool = _f(False, "evaluate with int8 dynamic-quantised transformer layers (CPU only; faster, "
                          "predictions agree with fp32 on ~99% of rows: see benchmarks/)")
@@ -215,13 +216,13 @@ class RunConfig:
                                    "600 s: an XLM-R-base checkpoint (4.45 GB) took 32-44 s on our CPU machine's "
                                    "disk, an epoch takes seconds on a GPU (benchmarks/README.md). Not part of "
                                    "the config hash (it does not change results)")
-    # --- issue 13: tasks beyond XNLI (xlprompt.tasks); task=xnli leaves an XNLI run's hash unchanged
-    task: str = _f("xnli", "the task: xnli (the paper's), pawsx (PAWS-X paraphrase, 7 languages), or the path of "
-                   "a task YAML file (README 'Tasks'). Its labels, label words, languages and data come from it")
-
     deterministic: bool = _f(False, "CUDA: torch.use_deterministic_algorithms(True), CUBLAS_WORKSPACE_CONFIG="
                              ":4096:8, cuDNN deterministic, no cuDNN benchmark: bitwise-repeatable runs on one "
                              "GPU model and software stack, somewhat slower (README 'GPU')")
+
+    # --- issue 13: tasks beyond XNLI (xlprompt.tasks); task=xnli leaves an XNLI run's hash unchanged
+    task: str = _f("xnli", "the task: xnli (the paper's), pawsx (PAWS-X paraphrase, 7 languages), or the path of "
+                   "a task YAML file (README 'Tasks'). Its labels, label words, languages and data come from it")
 
     def __post_init__(self):
         self._recipe_filled = _resolve_recipe(self)

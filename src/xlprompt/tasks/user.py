@@ -81,6 +81,10 @@ def load_task_file(path: str | Path) -> Task:
     name = data["name"]
     if not isinstance(name, str) or not name.strip():
         raise _err(path, "name", "needs a non-empty string")
+    from xlprompt.tasks import TASKS
+
+    if name.strip() in TASKS:
+        raise _err(path, "name", f"'{name.strip()}' is a built-in task; give your task another name")
     fields = _str_list(path, data, "text_fields", (1, 2))
     labels = _str_list(path, data, "labels")
     if len(labels) < 2:

@@ -209,8 +209,8 @@ def test_user_task_from_yaml_runs_end_to_end(tmp_path, method):
 
     extra = {}
     if method == "mpt":
-        pairs = [ParallelPair("en", "de", f"The dog {i} sleeps.", "It is late.", f"Der Hund {i} schläft.", "Es ist spät.", f"p{i}")
-                 for i in range(6)]
+        pairs = [ParallelPair("en", "de", f"The dog {i} sleeps.", "It is late.", f"Der Hund {i} schläft.",
+                              "Es ist spät.", f"p{i}") for i in range(6)]
         extra = dict(parallel_source="file", parallel_file=str(write_parallel_jsonl(pairs, tmp_path / "par.jsonl")),
                      parallel_size=6)
     config = RunConfig(task=str(EXAMPLE), method=method, model="random:tiny", device="cpu", shots=2, epochs=2,
@@ -375,7 +375,8 @@ def test_a_split_from_a_hugging_face_dataset(tmp_path, monkeypatch):
     path = _edit(folder, "en: data/test.en.jsonl", "en: {dataset: json, data_files: data/test.en.jsonl, split: train}")
     task = load_task_file(path)
     rows = read_split(task, "test", "en")  # the generic json builder: no download
-    assert [ex.premise for ex in rows][:2] == ["The pizza arrived late and burnt.", "Nobody answered the phone for an hour."]
+    assert [ex.premise for ex in rows][:2] == ["The pizza arrived late and burnt.",
+                                               "Nobody answered the phone for an hour."]
     assert [ex.label for ex in rows] == [0, 0, 0, 1, 1, 1]
     bad = _edit(folder, "split: train}", "split: nosuchsplit}")
     with pytest.raises(ConfigError, match=r"task\.yaml:splits\.test\.en: the dataset 'json' .*could not be loaded"):

@@ -141,9 +141,10 @@ def load_run_data(config: RunConfig, progress: bool = False) -> RunData:
         targets = tuple(lang for lang in task.target_languages if lang in TARGET_LANGUAGES)
         if config.method == "mpt" and config.alpha < 1.0 and config.parallel_source != "file":
             if not targets:
-                raise ConfigError(f"task {task.name}: none of its target languages ({', '.join(task.target_languages)}"
-                                  f") has {config.parallel_source} pairs (they exist for {', '.join(TARGET_LANGUAGES)}); "
-                                  "bring a corpus with parallel_source=file parallel_file=PATH, or alpha=1")
+                raise ConfigError(f"task {task.name}: none of its target languages "
+                                  f"({', '.join(task.target_languages)}) has {config.parallel_source} pairs (they "
+                                  f"exist for {', '.join(TARGET_LANGUAGES)}); bring a corpus with "
+                                  "parallel_source=file parallel_file=PATH, or alpha=1")
             left = [lang for lang in task.target_languages if lang not in targets]
             if left:
                 notes.append(f"parallel corpus: no {config.parallel_source} pairs for {', '.join(left)}; they use the "

@@ -110,7 +110,8 @@ def word_token_id(tokenizer, word: str, what: str, rule: str = "first") -> int:
 
 
 def label_table(tokenizer, table: Mapping[str, Sequence[str]], what: str, rule: str = "first",
-                labels: Sequence[str] = LABELS, languages: Sequence[str] = XNLI_LANGUAGES) -> dict[str, tuple[int, ...]]:
+                labels: Sequence[str] = LABELS,
+                languages: Sequence[str] = XNLI_LANGUAGES) -> dict[str, tuple[int, ...]]:
     """{lang: (id_entailment, id_neutral, id_contradiction)} for the languages of ``table`` (or one id per label of
     another task: ``labels``, ``languages``, issue 13)."""
     out = {}

@@ -88,8 +88,10 @@ class RunConfig:
     alpha: float = _f(0.5, "α of Eq. 8: α·CE + (1-α)·KL; 1.0 = ablation 'w/o consistency loss'")
     english_prompt: str = _f("source", "prompt used for English at test time: source (p_S) or target (p_T)",
                              ("source", "target"))
-    parallel_source: str = _f("pawsx", "external parallel corpus: pawsx (PAWS-X human translations), tatoeba, "
-                              "xnli-dev (ablation 'w/o external data'), file, translate", PARALLEL_SOURCES)
+    parallel_source: Optional[str] = _f(None, "external parallel corpus: pawsx (PAWS-X human translations), "
+                                        "tatoeba, xnli-dev (ablation 'w/o external data'), file, translate; "
+                                        "default: the task's (xnli: pawsx, the paper's; pawsx and user tasks: "
+                                        "tatoeba, see xlprompt.tasks)", PARALLEL_SOURCES)
     parallel_file: Optional[str] = _f(None, "JSONL parallel corpus (parallel_source=file)")
     parallel_size: int = _f(500, "number of parallel pairs (paper: 500; Fig. 5 goes to 8,000)")
     parallel_seed: int = _f(0, "seed that builds the parallel corpus (fixed across run seeds, like PAWS-15)")
@@ -149,7 +151,8 @@ class RunConfig:
     dev_every: int = _f(1, "evaluate on the English few-shot dev split every N epochs (model selection)")
 
     # --- evaluation
-    eval_split: str = _f("test", "XNLI split to report", ("test", "dev"))
+    eval_split: str = _f("test", "XNLI split to report (task=pawsx: evaluated when pawsx/train/en.tsv is there, "
+                         "else dev; a user task: its test files)", ("test", "dev"))
     eval_languages: str = _f("all", "comma-separated language codes, or all (the 15 XNLI languages)")
     eval_int8: bool = _f(False, "evaluate with int8 dynamic-quantised transformer layers (CPU only; faster, "
                          "predictions agree with fp32 on ~99% of rows: see benchmarks/)")
@@ -217,9 +220,20 @@ class RunConfig:
                              ":4096:8, cuDNN deterministic, no cuDNN benchmark: bitwise-repeatable runs on one "
                              "GPU model and software stack, somewhat slower (README 'GPU')")
 
+    # --- issue 13: tasks beyond XNLI (xlprompt.tasks); task=xnli leaves an XNLI run's hash unchanged
+    task: str = _f("xnli", "the task: xnli (the paper's), pawsx (PAWS-X paraphrase, 7 languages), or the path of "
+                   "a task YAML file (README 'Tasks'). Its labels, label words, languages and data come from it")
+
     def __post_init__(self):
         self._recipe_filled = _resolve_recipe(self)
+        self._recipe_filled = self._recipe_filled | _resolve_task(self)
         self.validate()
+
+    def task_spec(self):
+        """The :class:`xlprompt.tasks.Task` this config runs."""
+        from xlprompt.tasks import get_task
+
+        return get_task(self.task)
 
     # ---------------------------------------------------------------- validation
     def validate(self) -> "RunConfig":
@@ -230,7 +244,20 @@ class RunConfig:
                 raise ConfigError(f"{f.name} must be one of {', '.join(map(str, choices))}, not '{value}'")
         if self.shots < 1:
             raise ConfigError(f"shots must be >= 1, not {self.shots}")
-        if self.train_source == "fixed" and self.data_dir != "builtin:demo" and self.shots not in FEWSHOT_KS:
+        task = self.task_spec()
+        task.check_method(self.method)
+        if self.method == "mpt" and self.alpha < 1.0 and self.parallel_source in task.parallel_refused:
+            raise ConfigError(f"task {task.name} with parallel_source={self.parallel_source}: "
+                              f"{task.parallel_refused[self.parallel_source]} (a leak); use parallel_source=tatoeba "
+                              "(this task's default), xnli-dev, translate or file")
+        if task.name != "xnli" and self.translator_conditioning == "language":
+            raise ConfigError(f"translator_conditioning=language is built for the 14 XNLI target languages; task "
+                              f"{task.name} runs with translator_conditioning=none")
+        if task.name != "xnli" and self.data_dir == "builtin:demo":
+            raise ConfigError(f"data_dir=builtin:demo is an XNLI sample; task {task.name} reads its own data "
+                              "(unset data_dir or give the data folder)")
+        if (task.name == "xnli" and self.train_source == "fixed" and self.data_dir != "builtin:demo"
+                and self.shots not in FEWSHOT_KS):
             raise ConfigError(f"shots={self.shots}: the fixed few-shot splits exist for k in "
                               f"{', '.join(map(str, FEWSHOT_KS))}; use one of these or set train_source=sample")
         for f in dataclasses.fields(self):  # nan/inf would pass every range check below
@@ -291,14 +318,17 @@ class RunConfig:
         return self
 
     def languages(self) -> tuple[str, ...]:
-        from xlprompt.languages import XNLI_LANGUAGES, check_language
+        from xlprompt.languages import check_language
 
+        task = self.task_spec()
+        task_languages = task.languages  # XNLI's 15 for task=xnli
         if self.eval_languages == "all":
-            return XNLI_LANGUAGES
+            return task_languages
         langs = tuple(x.strip() for x in self.eval_languages.split(",") if x.strip())
         if not langs:
             raise ConfigError("eval_languages is empty; give codes like en,de or 'all'")
-        return tuple(check_language(lang) for lang in langs)
+        return tuple(check_language(lang, task_languages, f"{task.name} language") if self.task != "xnli"
+                     else check_language(lang) for lang in langs)
 
     # ---------------------------------------------------------------- (de)serialisation
     def to_dict(self) -> dict[str, Any]:
@@ -307,7 +337,8 @@ class RunConfig:
     def resolved_hash(self) -> str:
         """A stable hash of the full config: the key of a run in the results store. The keys of
         :data:`HASH_EXCLUDED` (how often to checkpoint: they never change a result) are left out."""
-        payload = json.dumps({k: v for k, v in self.to_dict().items() if k not in HASH_EXCLUDED},
+        excluded = HASH_EXCLUDED | ({"task"} if self.task == "xnli" else set())  # XNLI hashes as before issue 13
+        payload = json.dumps({k: v for k, v in self.to_dict().items() if k not in excluded},
                              sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
@@ -399,6 +430,28 @@ def _resolve_recipe(config: "RunConfig") -> frozenset:
         if getattr(config, key) is None:
             setattr(config, key, recipe_default(config.method, config.recipe, key, tiny)[0])
             filled.append(key)
+    return frozenset(filled)
+
+
+def _resolve_task(config: "RunConfig") -> frozenset:
+    """Issue 13: the task's defaults. ``parallel_source`` unset → the task's corpus; on a task other than XNLI the
+    label words (unless set) are the task's (``label_words_as=word``); return the keys so filled."""
+    filled = []
+    task = config.task_spec()
+    if config.parallel_source is None:
+        config.parallel_source = task.parallel_default
+        filled.append("parallel_source")
+    if task.name != "xnli":
+        user_set = "label_words" not in getattr(config, "_recipe_filled", ())
+        if not user_set:
+            words, mode = ",".join(task.label_words), "word"
+            if config._tiny_tokenizer() and task.tiny_label_words:
+                words = ",".join(task.tiny_label_words)
+            elif config.method in task.method_label_words:  # e.g. PCT's PAWS-X label ids
+                words, mode = task.method_label_words[config.method]
+            config.label_words = words
+            if "label_words_as" in config._recipe_filled:
+                config.label_words_as = mode
     return frozenset(filled)
 
 

@@ -82,7 +82,7 @@ def check_inputs(config: RunConfig) -> None:
     if config.label_words_file:
         from xlprompt.verbalizer import read_label_words_file
 
-        read_label_words_file(config.label_words_file)
+        read_label_words_file(config.label_words_file, config.task_spec().labels, config.task_spec().languages)
     if not is_random_spec(config.model):
         check_local_spec(config.model, "model")
     if config.tokenizer and not config.tokenizer.startswith("builtin:"):
@@ -218,7 +218,9 @@ def _run_experiment(config: RunConfig, run_path: Path | None, progress: bool, lo
         "random_weights": parts.backbone_info.random_weights,
         "note": RANDOM_WEIGHTS_NOTE if parts.backbone_info.random_weights else "",
         "config_hash": config.resolved_hash(),
-        "eval_split": config.eval_split,
+        "task": config.task,
+        "labels": list(config.task_spec().labels),
+        "eval_split": data.eval_split or config.eval_split,
         "eval_max_per_language": config.eval_max_per_language,
         "eval_examples": {lang: len(examples) for lang, examples in test.items()},
         "accuracy": accuracies,

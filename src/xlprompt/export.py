@@ -89,7 +89,9 @@ def export_run(run_dir: str | Path, out_dir: str | Path, with_plm: bool = False)
     # relative local paths become absolute where they resolve, so the adapter loads from anywhere here
     config = config.replace(tokenizer=_absolute(resolve_relative(config.tokenizer, run_dir)),
                             model=_absolute(resolve_relative(config.model, run_dir)),
-                            label_words_file=resolve_relative(config.label_words_file, run_dir))
+                            label_words_file=resolve_relative(config.label_words_file, run_dir),
+                            task=config.task if config.task in ("xnli", "pawsx")
+                            else str(Path(resolve_relative(config.task, run_dir)).resolve()))
     if not (run_dir / "results.json").exists():
         raise CheckpointError(f"{run_dir}: the run is not finished (no results.json); nothing to export")
     results = read_results(run_dir)
@@ -115,7 +117,8 @@ def export_run(run_dir: str | Path, out_dir: str | Path, with_plm: bool = False)
     if config.label_words_file:
         from xlprompt.verbalizer import read_label_words_file
 
-        label_words_per_language = read_label_words_file(config.label_words_file)
+        label_words_per_language = read_label_words_file(config.label_words_file, config.task_spec().labels,
+                                                         config.task_spec().languages)
     adapter: dict[str, torch.Tensor] = {}
     if hidden_size is not None:
         adapter.update(_prompts(config, modules, hidden_size))
@@ -132,6 +135,8 @@ def export_run(run_dir: str | Path, out_dir: str | Path, with_plm: bool = False)
         "prompt_encoder": config.prompt_encoder,
         "translator": None if (config.method != "mpt" or config.no_translator) else config.translator,
         "hidden_size": hidden_size,
+        "task": config.task,  # issue 13: a task file stays a file the adapter's config names
+        "labels": list(config.task_spec().labels),
         "label_words": config.label_words.split(","),
         "label_words_per_language": label_words_per_language,
         "scoring": config.scoring,

@@ -35,7 +35,7 @@ def check_config_leaks(config) -> None:
         raise ConfigError("eval_split=dev with parallel_source=xnli-dev: the alignment pairs would be the very "
                           "XNLI dev pairs being evaluated (a leak); use eval_split=test, or another "
                           "parallel_source (pawsx, tatoeba, file, translate)")
-    if config.train_source == "sample":
+    if config.train_source == "sample" and config.task == "xnli":  # other tasks: xlprompt.tasks decides
         raise ConfigError("eval_split=dev with train_source=sample: the training and model-selection examples "
                           "would be sampled from the XNLI dev split being evaluated (a leak); use eval_split=test")
 
@@ -44,29 +44,30 @@ def _texts(examples: Iterable) -> set[tuple[str, str]]:
     return {(ex.premise.strip(), ex.hypothesis.strip()) for ex in examples}
 
 
-def check_data_leaks(config, train, dev, test: dict, parallel) -> list[str]:
+def check_data_leaks(config, train, dev, test: dict, parallel, split: str | None = None) -> list[str]:
     """Refuse training/alignment data that is evaluated; return (and warn) a note for selection overlap."""
     notes = []
+    task = "XNLI" if config.task == "xnli" else config.task_spec().name  # issue 13: the messages name the task
     evaluated = {lang: _texts(examples) for lang, examples in test.items()}
     english = evaluated.get("en", set())
-    split = config.eval_split
+    split = split or config.eval_split  # the split evaluated (task=pawsx may evaluate dev: xlprompt.tasks.pawsx)
     leaked = len(_texts(train) & english)
     if leaked:
-        raise DataError(f"{leaked} training examples are also in the evaluated XNLI {split} split (English): a "
+        raise DataError(f"{leaked} training examples are also in the evaluated {task} {split} split (English): a "
                         "leak; use the other eval_split or other training data")
     for pair in parallel:
         sides = [("en", pair.src_premise, pair.src_hypothesis), (pair.tgt_lang, pair.tgt_premise, pair.tgt_hypothesis)]
         for lang, premise, hypothesis in sides:
             if (premise.strip(), hypothesis.strip()) in evaluated.get(lang, ()):
                 where = config.parallel_file if config.parallel_source == "file" else None
-                raise DataError(f"the parallel pair '{pair.uid}' ({lang}) is an example of the evaluated XNLI "
+                raise DataError(f"the parallel pair '{pair.uid}' ({lang}) is an example of the evaluated {task} "
                                 f"{split} split: the alignment would train on the evaluated set (a leak); use "
                                 f"eval_split={'test' if split == 'dev' else 'dev'} or another parallel corpus",
                                 where)
     overlap = len(_texts(dev) & english)
     if overlap:
         note = (f"leak warning: {overlap} of the {len(dev)} model-selection dev examples are also in the evaluated "
-                f"XNLI {split} split (English), so English accuracy is optimistic; eval_split=test avoids it")
+                f"{task} {split} split (English), so English accuracy is optimistic; eval_split=test avoids it")
         warnings.warn(note, stacklevel=2)
         notes.append(note)
     return notes

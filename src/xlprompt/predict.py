@@ -53,22 +53,34 @@ class Prediction:
         return {"label": self.label, "label_id": self.label_id, "probabilities": dict(self.probabilities)}
 
 
-def _as_pairs(pairs: Iterable) -> list[tuple[str, str]]:
+def _as_pairs(pairs: Iterable, fields: Sequence[str] = ("premise", "hypothesis")) -> list[tuple[str, str]]:
+    """(text, text) rows from pairs; ``fields``: the task's text fields (issue 13). A two-text task takes
+    ``(a, b)`` or a mapping with its field names (or ``premise``/``hypothesis``); a one-text task takes a string,
+    a 1-tuple or a mapping with its field name (the second text is then empty)."""
+    fields = tuple(fields)
+    two = len(fields) == 2
+    names = " and ".join(f"'{f}'" for f in fields)
     out = []
     for i, pair in enumerate(pairs):
         if isinstance(pair, Mapping):
-            if "premise" not in pair or "hypothesis" not in pair:
-                raise DataError(f"pair {i}: needs the fields 'premise' and 'hypothesis'")
-            premise, hypothesis = pair["premise"], pair["hypothesis"]
-        elif isinstance(pair, (tuple, list)) and len(pair) == 2:
-            premise, hypothesis = pair
+            keys = fields if all(f in pair for f in fields) else ("premise", "hypothesis") if two else fields
+            if not all(k in pair for k in keys):
+                raise DataError(f"pair {i}: needs the field{'s' if two else ''} {names}")
+            texts = [pair[k] for k in keys]
+        elif two and isinstance(pair, (tuple, list)) and len(pair) == 2:
+            texts = list(pair)
+        elif not two and isinstance(pair, str):
+            texts = [pair]
+        elif not two and isinstance(pair, (tuple, list)) and len(pair) in (1, 2) and (len(pair) == 1 or not pair[1]):
+            texts = [pair[0]]
         else:
-            raise DataError(f"pair {i}: expected (premise, hypothesis) or {{'premise': ..., 'hypothesis': ...}}")
-        if not isinstance(premise, str) or not isinstance(hypothesis, str):
-            raise DataError(f"pair {i}: premise and hypothesis must be strings")
-        if not premise.strip() or not hypothesis.strip():
-            raise DataError(f"pair {i}: premise and hypothesis must not be empty")
-        out.append((premise, hypothesis))
+            shape = f"({', '.join(fields)})" if two else "a string"
+            raise DataError(f"pair {i}: expected {shape} or {{{', '.join(repr(f) + ': ...' for f in fields)}}}")
+        if not all(isinstance(t, str) for t in texts):
+            raise DataError(f"pair {i}: {names} must be strings" if two else f"pair {i}: {names} must be a string")
+        if not all(t.strip() for t in texts):
+            raise DataError(f"pair {i}: {names} must not be empty" if two else f"pair {i}: {names} must not be empty")
+        out.append((texts[0], texts[1] if two else ""))
     return out
 
 
@@ -150,27 +162,32 @@ class Predictor:
         return RANDOM_WEIGHTS_NOTE if self.random_weights else ""
 
     def scores(self, pairs: Iterable, lang: str = "en", batch_size: int | None = None) -> torch.Tensor:
-        """Class probabilities [N, 3] (order of :data:`xlprompt.languages.LABELS`)."""
+        """Class probabilities [N, C] (the task's labels; XNLI: :data:`xlprompt.languages.LABELS`)."""
         from xlprompt.batching import TokenCache
         from xlprompt.data.examples import NLIExample
         from xlprompt.evaluate import predict
 
-        lang = check_language(lang)
-        rows = _as_pairs(pairs)
+        task = self.config.task_spec()
+        labels = task.labels
+        lang = check_language(lang) if task.name == "xnli" else check_language(lang, task.languages,
+                                                                                f"{task.name} language")
+        rows = _as_pairs(pairs, task.text_fields if task.name != "xnli" else ("premise", "hypothesis"))
         if not rows:
-            return torch.zeros(0, len(LABELS))
+            return torch.zeros(0, len(labels))
         examples = [NLIExample(p, h, 0, lang, f"predict-{i}") for i, (p, h) in enumerate(rows)]
         tokenized = TokenCache(self.tokenizer, self.config.strip_punctuation).examples(examples)
         _, scores = predict(self.method, tokenized, lang, batch_size or self.config.eval_batch_size,
                             self.autocast_dtype, token_budget=0 if batch_size else self.config.eval_token_budget)
-        return torch.softmax(scores[:, :len(LABELS)].float(), dim=-1)  # predict_over=vocab: the 3 label words
+        return torch.softmax(scores[:, :len(labels)].float(), dim=-1)  # predict_over=vocab: the label words
 
     def predict(self, pairs: Iterable, lang: str = "en", batch_size: int | None = None) -> list[Prediction]:
+        """One :class:`Prediction` per input; labels and their order are the run's task's."""
+        labels = self.config.task_spec().labels
         probs = self.scores(pairs, lang, batch_size)
         out = []
         for row in probs.tolist():
-            best = max(range(len(LABELS)), key=lambda i: row[i])
-            out.append(Prediction(LABELS[best], best, {label: p for label, p in zip(LABELS, row)}))
+            best = max(range(len(labels)), key=lambda i: row[i])
+            out.append(Prediction(labels[best], best, {label: p for label, p in zip(labels, row)}))
         return out
 
 
@@ -211,7 +228,12 @@ def read_run_config(run_dir: Path) -> RunConfig:
     path = run_dir / "config.json"
     try:
         saved = json.loads(path.read_text("utf-8"))
-        return RunConfig.from_dict(saved["config"], where=str(path))
+        values = dict(saved["config"])
+        task = values.get("task")
+        if isinstance(task, str) and task not in ("xnli", "pawsx") and not Path(task).is_file() \
+                and isinstance(saved.get("cwd"), str) and (Path(saved["cwd"]) / task).is_file():
+            values["task"] = str(Path(saved["cwd"]) / task)  # a task file named relative to where the run started
+        return RunConfig.from_dict(values, where=str(path))
     except FileNotFoundError:
         raise CheckpointError(f"{run_dir}: not a run directory (no config.json)") from None
     except (OSError, ValueError, KeyError, TypeError) as err:
@@ -255,7 +277,9 @@ def load_run(run_dir: str | Path, device: str | torch.device | None = None, toke
     config = read_run_config(run_dir)
     config = config.replace(tokenizer=tokenizer or resolve_relative(config.tokenizer, run_dir),
                             model=model or resolve_relative(config.model, run_dir),
-                            label_words_file=resolve_relative(config.label_words_file, run_dir))
+                            label_words_file=resolve_relative(config.label_words_file, run_dir),
+                            task=config.task if config.task in ("xnli", "pawsx")
+                            else resolve_relative(config.task, run_dir))
     results_path = run_dir / "results.json"
     if not results_path.exists():
         raise CheckpointError(f"{run_dir}: the run is not finished (no results.json); finish it with the same "

@@ -31,6 +31,8 @@ class RunData:
     test: dict[str, list[NLIExample]]
     parallel: list[ParallelPair] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: the split evaluated (issue 13: task=pawsx without its train file evaluates on dev); None: config.eval_split
+    eval_split: str | None = None
 
 
 def demo_examples(split: str, lang: str) -> list[NLIExample]:
@@ -88,7 +90,22 @@ def load_run_data(config: RunConfig, progress: bool = False) -> RunData:
     languages = config.languages()
     notes: list[str] = []
     cap = config.eval_max_per_language
-    if config.data_dir == DEMO:
+    task = config.task_spec()
+    eval_split = None
+    if task.name != "xnli":  # issue 13: the task's own splits (xlprompt.tasks); XNLI keeps the path below
+        if task.name == "pawsx":
+            from xlprompt.tasks.pawsx import load_pawsx_data
+
+            train, dev, test, eval_split, task_notes = load_pawsx_data(config, root)
+        else:
+            from xlprompt.tasks.user import load_user_data
+
+            train, dev, test, eval_split, task_notes = load_user_data(task, config)
+        notes += task_notes
+        if config.train_source == "fixed":
+            notes.append(f"train_source=fixed names XNLI's fixed splits; task {task.name}: k per class sampled "
+                         f"with seed {config.seed}")
+    elif config.data_dir == DEMO:
         pool = demo_examples("train", SOURCE_LANGUAGE)
         train = sample_k_per_class(pool, config.shots, config.seed)
         dev = demo_examples("dev", SOURCE_LANGUAGE)
@@ -118,12 +135,26 @@ def load_run_data(config: RunConfig, progress: bool = False) -> RunData:
                                      config.seed + 10_000)
         test = {lang: load_xnli(config.eval_split, lang, data_dir, limit=cap) for lang in languages}
     parallel: list[ParallelPair] = []
+    targets = TARGET_LANGUAGES
+    if task.name != "xnli":
+        # the corpora's target languages are XNLI's (Tatoeba, XNLI dev, PAWS-X); the task's that have them
+        targets = tuple(lang for lang in task.target_languages if lang in TARGET_LANGUAGES)
+        if config.method == "mpt" and config.alpha < 1.0 and config.parallel_source != "file":
+            if not targets:
+                raise ConfigError(f"task {task.name}: none of its target languages "
+                                  f"({', '.join(task.target_languages)}) has {config.parallel_source} pairs (they "
+                                  f"exist for {', '.join(TARGET_LANGUAGES)}); bring a corpus with "
+                                  "parallel_source=file parallel_file=PATH, or alpha=1")
+            left = [lang for lang in task.target_languages if lang not in targets]
+            if left:
+                notes.append(f"parallel corpus: no {config.parallel_source} pairs for {', '.join(left)}; they use the "
+                             "shared p_T")
     if config.method == "mpt" and config.alpha < 1.0:
         if config.data_dir == DEMO and config.parallel_source != "file":
             parallel = demo_parallel()
             notes.append(f"parallel corpus: the shipped demo pairs ({len(parallel)})")
         elif config.parallel_source == "file":
-            run_targets = [lang for lang in languages if lang != SOURCE_LANGUAGE] or list(TARGET_LANGUAGES)
+            run_targets = [lang for lang in languages if lang != SOURCE_LANGUAGE] or list(targets)
             parallel = read_parallel_jsonl(config.parallel_file, expected_languages=run_targets)
             _check_source_language(parallel, config.parallel_file)
             if len(parallel) < config.parallel_size:
@@ -136,21 +167,21 @@ def load_run_data(config: RunConfig, progress: bool = False) -> RunData:
 
             parallel, path, cached = translated_corpus(
                 data_dir, config.translate_model, config.parallel_size, config.parallel_seed,
-                target_languages=TARGET_LANGUAGES, progress=progress,
+                target_languages=targets, progress=progress,
             )
             notes.append(f"parallel corpus: {len(parallel)} English PAWS-X train pairs translated by "
                          f"{config.translate_model} ({'cached' if cached else 'translated now, cached'} in {path})")
         else:
             parallel = build_parallel_corpus(
                 config.parallel_source, config.parallel_size, config.parallel_seed, data_dir,
-                target_languages=TARGET_LANGUAGES, progress=progress,
+                target_languages=targets, progress=progress,
             )
         if config.parallel_source == "xnli-dev" and config.data_dir != DEMO:
             notes.append("parallel corpus: unlabelled XNLI dev pairs (ablation 'w/o external data')")
     for lang, examples in test.items():
         if not examples:
-            raise DataError(f"no {config.eval_split} examples for language '{lang}'")
+            raise DataError(f"no {eval_split or config.eval_split} examples for language '{lang}'")
     from xlprompt.leaks import check_data_leaks
 
-    notes += check_data_leaks(config, train, dev, test, parallel)
-    return RunData(train, dev, test, parallel, notes)
+    notes += check_data_leaks(config, train, dev, test, parallel, eval_split)
+    return RunData(train, dev, test, parallel, notes, eval_split)

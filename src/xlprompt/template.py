@@ -185,7 +185,7 @@ TEMPLATE_PUNCTUATION: tuple[str, ...] = ("separate", "glued")
 
 def soft_prompt_template(tokenizer, position: str = "suffix", prompt_length: int = 4,
                          max_length: int = 256, special: SpecialTokens | None = None,
-                         punctuation: str = "glued") -> Template:
+                         punctuation: str = "glued", single_text: bool = False) -> Template:
     """The paper's cloze template with a soft prompt (Eq. 1) at one of four positions (Eq. 9).
 
     ``punctuation="separate"`` builds the parts as the SP reference does: each of ``.``, ``?`` is tokenised
@@ -194,6 +194,10 @@ def soft_prompt_template(tokenizer, position: str = "suffix", prompt_length: int
     the ids differ). ``"glued"``: the in-word pieces (as in ``word.``) and the unknown-token placeholder.
     Trailing punctuation of premise and hypothesis is stripped (or not) before tokenising
     (``strip_punctuation``, :class:`xlprompt.batching.TokenCache`).
+
+    ``single_text`` (a task with one text field, issue 13): the hypothesis slot is empty and its pieces go:
+    ``<s> [p] X . <mask> .</s>`` (prefix), ``<s> X . [p] <mask> . </s>`` (midfix and suffix), ``<s> X . <mask>
+    [p] . </s>`` (endfix).
     """
     if position not in PROMPT_POSITIONS:
         raise ConfigError(f"prompt_position must be one of {', '.join(PROMPT_POSITIONS)}, not '{position}'")
@@ -212,6 +216,12 @@ def soft_prompt_template(tokenizer, position: str = "suffix", prompt_length: int
         dot, question = tail_ids(tokenizer, "."), tail_ids(tokenizer, "?")
     prompt = Piece(PROMPT, length=prompt_length)
     slots = {pos: [prompt] if pos == position else [] for pos in PROMPT_POSITIONS}
+    if single_text:
+        pieces = [
+            *slots["prefix"], Piece(PREMISE), Piece(LITERAL, dot), *slots["midfix"],
+            *slots["suffix"], Piece(MASK), *slots["endfix"], Piece(LITERAL, dot),
+        ]
+        return Template(pieces, special, max_length, name=f"soft-single-{position}-{prompt_length}")
     pieces = [
         *slots["prefix"], Piece(PREMISE), Piece(LITERAL, dot),
         *slots["midfix"], Piece(HYPOTHESIS), Piece(LITERAL, question),
@@ -220,9 +230,13 @@ def soft_prompt_template(tokenizer, position: str = "suffix", prompt_length: int
     return Template(pieces, special, max_length, name=f"soft-{position}-{prompt_length}")
 
 
-def pair_template(tokenizer, max_length: int = 256, special: SpecialTokens | None = None) -> Template:
-    """The plain sentence-pair input of fine-tuning: ``<s> X_P </s></s> X_H </s>`` (tokenizer's own layout)."""
+def pair_template(tokenizer, max_length: int = 256, special: SpecialTokens | None = None,
+                  single_text: bool = False) -> Template:
+    """The plain sentence-pair input of fine-tuning: ``<s> X_P </s></s> X_H </s>`` (tokenizer's own layout);
+    ``single_text``: ``<s> X </s>``."""
     special = special or SpecialTokens.from_tokenizer(tokenizer)
+    if single_text:
+        return Template([Piece(PREMISE)], special, max_length, name="single")
     pieces = [Piece(PREMISE), Piece(LITERAL, special.pair_middle), Piece(HYPOTHESIS)]
     return Template(pieces, special, max_length, name="pair")
 
@@ -286,20 +300,27 @@ class PCTReferenceTemplate:
     pre-tokenised ids: the template's words touch the hypothesis (``question:The``).
     """
 
-    def __init__(self, tokenizer, lang: str, max_length: int, special: SpecialTokens):
-        if lang not in PCT_REFERENCE_TEMPLATES:
-            raise ConfigError(f"no PCT template for language '{lang}'; known: {', '.join(PCT_REFERENCE_TEMPLATES)}")
+    def __init__(self, tokenizer, lang: str, max_length: int, special: SpecialTokens,
+                 templates: dict[str, str] | None = None, repair: str = "question"):
+        """``templates``/``repair`` (issue 13): another task's strings, e.g. PAWS-X's (``xlprompt.tasks.pawsx``),
+        whose cut-off ``<mask>`` is repaired as train_pawsx.py does (``repair="brace"``: ``tail`` = the template
+        after ``{}``; drop ``len(encode(tail)) - 1`` trailing tokens and append ``tail``'s ids without ``<s>``)."""
+        table = PCT_REFERENCE_TEMPLATES if templates is None else templates
+        if lang not in table:
+            raise ConfigError(f"no PCT template for language '{lang}'; known: {', '.join(table)}")
         if special.mask_id is None:
             raise ModelError("the tokenizer has no mask token, so it cannot fill PCT's cloze template")
         self.tokenizer, self.lang, self.special = tokenizer, lang, special
         self.max_length = int(max_length)
         self.name = f"pct-reference-{lang}"
-        self.pattern = PCT_REFERENCE_TEMPLATES[lang].replace("<mask>", tokenizer.mask_token)
+        self.pattern = table[lang].replace("<mask>", tokenizer.mask_token)
+        self.repair = repair
         self.budget = self.max_length - len(special.prefix) - len(special.pair_middle) - len(special.suffix)
         if self.budget < 2:
             raise ConfigError(f"max_length={self.max_length} leaves no room for PCT's premise and hypothesis")
         mark = "؟" if lang in ("ar", "ur") else "?"
-        self.tail_ids = tuple(tokenizer(self.pattern.split(mark)[1])["input_ids"])  # with special tokens
+        tail = self.pattern.split("{}")[1] if repair == "brace" else self.pattern.split(mark)[1]
+        self.tail_ids = tuple(tokenizer(tail)["input_ids"])  # with special tokens
         self.mark_ids = word_ids(tokenizer, mark)
         self._cache: dict[tuple[str, str], EncodedInput] = {}
 
@@ -315,6 +336,8 @@ class PCTReferenceTemplate:
         n_p, n_h = truncate_longest_first(len(p_ids), len(h_ids), self.budget)
         s = self.special
         ids = [*s.prefix, *p_ids[:n_p], *s.pair_middle, *h_ids[:n_h], *s.suffix]
-        if s.mask_id not in ids:  # the authors' repair of a cut-off <mask>
+        if s.mask_id not in ids and self.repair == "brace":  # train_pawsx.py's repair
+            ids = ids[:-(len(self.tail_ids) - 1)] + list(self.tail_ids[len(s.prefix):])
+        elif s.mask_id not in ids:  # the authors' repair of a cut-off <mask>
             ids = ids[:-len(self.tail_ids)] + list(self.mark_ids) + list(self.tail_ids[len(s.prefix):])
         return EncodedInput(tuple(ids), (), ids.index(s.mask_id))

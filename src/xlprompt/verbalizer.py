@@ -39,7 +39,7 @@ class Verbalizer:
 
     def __init__(self, tokenizer, words: Sequence[str] = DEFAULT_LABEL_WORDS,
                  per_language: Mapping[str, Sequence[str]] | None = None, multi_token: str = "error",
-                 mode: str = "word"):
+                 mode: str = "word", labels: Sequence[str] = LABELS):
         if multi_token not in MULTI_TOKEN_OPTIONS:
             raise ConfigError(f"multi_token_label_words must be one of {', '.join(MULTI_TOKEN_OPTIONS)}, "
                               f"not '{multi_token}'")
@@ -47,24 +47,27 @@ class Verbalizer:
             raise ConfigError(f"label_words_as must be one of {', '.join(LABEL_WORD_MODES)}, not '{mode}'")
         self.multi_token = multi_token
         self.mode = mode
+        self.labels = tuple(labels)  # the task's labels (issue 13); XNLI's by default
         self.tokenizer = tokenizer
         self.default_ids = self._ids(words, "label_words")
         self.language_ids: dict[str, tuple[int, ...]] = {}
         for lang, lang_words in (per_language or {}).items():
-            check_language(lang)
+            if self.labels == LABELS:
+                check_language(lang)
             self.language_ids[lang] = self._ids(lang_words, f"label words of '{lang}'")
 
     def _ids(self, words: Sequence[str], what: str) -> tuple[int, ...]:
         words = [w.strip() for w in words]
-        if len(words) != len(LABELS):
-            raise ConfigError(f"{what}: need {len(LABELS)} words ({', '.join(LABELS)}), got {len(words)}: {words}")
+        labels = self.labels
+        if len(words) != len(labels):
+            raise ConfigError(f"{what}: need {len(labels)} words ({', '.join(labels)}), got {len(words)}: {words}")
         if self.mode != "word":
-            ids = [self._exact(label, word, what) for label, word in zip(LABELS, words)]
+            ids = [self._exact(label, word, what) for label, word in zip(labels, words)]
             if len(set(ids)) != len(ids):
                 raise ConfigError(f"{what}: two classes share a label word token: {words}")
             return tuple(ids)
         ids = []
-        for label, word in zip(LABELS, words):
+        for label, word in zip(labels, words):
             pieces = self.tokenizer(word, add_special_tokens=False)["input_ids"]
             if len(pieces) > 1 and self.tokenizer.convert_ids_to_tokens(pieces[0]) in BARE_WORD_STARTS:
                 # XLM-R splits e.g. Chinese "是" into a bare "▁" and "是": the word is its second piece
@@ -110,8 +113,11 @@ class Verbalizer:
         return torch.tensor(self.ids_for(lang), dtype=torch.long, device=device)
 
 
-def read_label_words_file(path: str | Path) -> dict[str, list[str]]:
-    """Per-language label words from JSON: ``{"de": ["ja", "vielleicht", "nein"], ...}``."""
+def read_label_words_file(path: str | Path, labels: Sequence[str] = LABELS,
+                          languages: Sequence[str] = XNLI_LANGUAGES) -> dict[str, list[str]]:
+    """Per-language label words from JSON: ``{"de": ["ja", "vielleicht", "nein"], ...}`` (one word per label of
+    the task: ``labels``, ``languages``)."""
+    LABELS, XNLI_LANGUAGES = tuple(labels), tuple(languages)  # noqa: N806 (the task's, issue 13)
     path = Path(path)
     try:
         data = json.loads(path.read_text("utf-8"))
@@ -131,7 +137,12 @@ def read_label_words_file(path: str | Path) -> dict[str, list[str]]:
 
 def verbalizer_for(config, tokenizer, per_language: Mapping[str, Sequence[str]] | None = None) -> Verbalizer:
     """The verbalizer a run's config asks for (``label_words``, ``label_words_as``, ``label_words_file``)."""
+    task = config.task_spec()
     if per_language is None and config.label_words_file:
-        per_language = read_label_words_file(config.label_words_file)
+        per_language = read_label_words_file(config.label_words_file, task.labels, task.languages)
+    elif (per_language is None and not task.origin.startswith("built-in") and task.language_label_words
+          and "label_words" in getattr(config, "_recipe_filled", ()) and not config._tiny_tokenizer()):
+        # a user task's per-language label words (issue 13) are its test-time words in those languages
+        per_language = task.language_label_words
     return Verbalizer(tokenizer, config.label_words.split(","), per_language, config.multi_token_label_words,
-                      config.label_words_as)
+                      config.label_words_as, task.labels)

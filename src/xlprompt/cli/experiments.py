@@ -71,8 +71,9 @@ def sweep_command(sweep_file, store_path, runs_dir, executor, address, num_cpus,
         for run in sweep.runs:
             labels = "; ".join(f"{g}/{v}" if v else g for g, v in run.labels)
             c = run.config
+            task = "" if c.task == "xnli" else f"task={c.task_spec().name}  "  # issue 13: XNLI lines unchanged
             click.echo(f"{run.hash}  {states.get(run.hash, 'new'):8s}  {c.method:4s} k={c.shots:<3d} "
-                       f"seed={c.seed}  [{labels}]")
+                       f"seed={c.seed}  {task}[{labels}]")
         click.echo(f"{len(sweep)} runs")
         return
     from xlprompt.experiment import check_inputs
@@ -140,7 +141,27 @@ def _load_predictor(run_dir, adapter, base_model, tokenizer, device=None):
 PREDICTION_FIELDS = ("prediction", "prediction_id", "probabilities")
 
 
-def _read_jsonl(path: str, default_lang: str) -> tuple[list[dict], list[str]]:
+def _run_task(run_dir, adapter=None):
+    """The task of a run directory or an exported adapter (issue 13), read before the model loads."""
+    from xlprompt.tasks import get_task
+
+    from xlprompt.errors import CheckpointError
+
+    try:
+        if not run_dir:
+            if not adapter:
+                return get_task("xnli")
+            from xlprompt.export import read_adapter_config
+
+            return get_task(str(read_adapter_config(Path(adapter)).get("config", {}).get("task", "xnli")))
+        from xlprompt.predict import read_run_config
+
+        return read_run_config(Path(run_dir)).task_spec()
+    except CheckpointError:  # not a run / adapter: loading it says so, in one line
+        return get_task("xnli")
+
+
+def _read_jsonl(path: str, default_lang: str, task=None) -> tuple[list[dict], list[str]]:
     """The rows of a ``predict --input`` file and the language of each; every problem is one line naming
     the file and line (issue 11). A UTF-8 byte-order mark is accepted, as the data readers accept it."""
     from xlprompt.errors import DataError, XlpromptError
@@ -160,11 +181,11 @@ def _read_jsonl(path: str, default_lang: str) -> tuple[list[dict], list[str]]:
             row = json.loads(line)
         except json.JSONDecodeError as err:
             raise DataError(f"not valid JSON ({err.msg})", path, number) from None
-        if not isinstance(row, dict) or not isinstance(row.get("premise"), str) \
-                or not isinstance(row.get("hypothesis"), str):
-            raise DataError("expected an object with string fields 'premise' and 'hypothesis' (and optional "
-                            "'lang')", path, number)
-        for name in ("premise", "hypothesis"):
+        fields = ("premise", "hypothesis") if task is None or task.name == "xnli" else task.text_fields
+        if not isinstance(row, dict) or not all(isinstance(row.get(f), str) for f in fields):
+            raise DataError(f"expected an object with string field(s) {' and '.join(repr(f) for f in fields)} (and "
+                            "optional 'lang')", path, number)
+        for name in fields:
             if not row[name].strip():
                 raise DataError(f"'{name}' is empty", path, number)
         taken = [name for name in PREDICTION_FIELDS if name in row]
@@ -174,7 +195,9 @@ def _read_jsonl(path: str, default_lang: str) -> tuple[list[dict], list[str]]:
         if not isinstance(row.get("lang", default_lang), str):
             raise DataError(f"'lang' must be a language code like 'de', not {row['lang']!r}", path, number)
         try:
-            lang = check_language(row.get("lang", default_lang))
+            lang = row.get("lang", default_lang)
+            lang = check_language(lang) if task is None or task.name == "xnli" else \
+                check_language(lang, task.languages, f"{task.name} language")
         except XlpromptError as err:
             raise DataError(str(err), path, number) from None
         rows.append(row)
@@ -202,15 +225,22 @@ def _read_jsonl(path: str, default_lang: str) -> tuple[list[dict], list[str]]:
               "run's precision applies there (auto: bf16 on a bf16 GPU, fp32 on CPU)")
 def predict_command(run_dir, adapter, base_model, tokenizer, lang, premise, hypothesis, input_path, output_path,
                     batch_size, device):
-    """Predict entailment / neutral / contradiction with a trained run (or an exported adapter)."""
+    """Predict the label of the run's task (XNLI: entailment / neutral / contradiction) with a trained run (or an
+    exported adapter). A one-text task (a task file with one text field) takes --premise as its text."""
     from xlprompt.languages import check_language
 
-    check_language(lang)
-    if input_path is None and (premise is None or hypothesis is None):
-        raise click.UsageError("give --premise and --hypothesis, or --input FILE.jsonl")
+    task = _run_task(run_dir, adapter)  # issue 13: the run's task decides the fields, labels and languages
+    if task.name == "xnli":
+        check_language(lang)
+    else:
+        check_language(lang, task.languages, f"{task.name} language")
+    single = task.single_text
+    if input_path is None and (premise is None or (hypothesis is None and not single)):
+        raise click.UsageError("give --premise (the text)" + ("" if single else " and --hypothesis")
+                               + ", or --input FILE.jsonl")
     if input_path is not None and (premise is not None or hypothesis is not None):
         raise click.UsageError("--input and --premise/--hypothesis exclude each other")
-    rows, langs = ([], []) if input_path is None else _read_jsonl(input_path, lang)  # before the model loads
+    rows, langs = ([], []) if input_path is None else _read_jsonl(input_path, lang, task)  # before the model loads
     if input_path is not None and output_path != "-":
         from xlprompt.safety import check_output_file
 
@@ -219,14 +249,15 @@ def predict_command(run_dir, adapter, base_model, tokenizer, lang, premise, hypo
     if predictor.random_weights:
         click.echo(f"note: {predictor.note}", err=True)
     if input_path is None:
-        pred = predictor.predict([(premise, hypothesis)], lang=lang, batch_size=batch_size)[0]
+        pred = predictor.predict([premise if single else (premise, hypothesis)], lang=lang, batch_size=batch_size)[0]
         probs = ", ".join(f"{k} {v:.3f}" for k, v in pred.probabilities.items())
         click.echo(f"{pred.label}\t({probs})")
         return
     results: list[dict | None] = [None] * len(rows)
     for row_lang in dict.fromkeys(langs):
         idx = [i for i, row_lang_i in enumerate(langs) if row_lang_i == row_lang]
-        preds = predictor.predict([(rows[i]["premise"], rows[i]["hypothesis"]) for i in idx], lang=row_lang,
+        fields = ("premise", "hypothesis") if task.name == "xnli" else task.text_fields
+        preds = predictor.predict([tuple(rows[i][f] for f in fields) for i in idx], lang=row_lang,
                                   batch_size=batch_size)
         for i, pred in zip(idx, preds):  # every input field (a gold 'label' too) is kept as it is
             results[i] = {**rows[i], "prediction": pred.label, "prediction_id": pred.label_id,

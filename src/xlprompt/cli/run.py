@@ -32,6 +32,8 @@ def _method_option(ctx, _param, value):
 @click.command("run")
 @click.option("--method", type=click.Choice(METHODS), default="mpt", show_default=True, is_eager=True,
               callback=_method_option, help="the method to run")
+@click.option("--task", default="xnli", show_default=True,
+              help="xnli, pawsx, or the path of a task YAML file (README 'Tasks')")
 @click.option("--shots", type=int, default=16, show_default=True, help="k: training examples per class")
 @click.option("--seed", type=int, default=1, show_default=True)
 @click.option("--model", default="xlm-roberta-base", show_default=True,
@@ -47,11 +49,13 @@ def _method_option(ctx, _param, value):
               "`xlprompt predict` then works only for freeze_plm runs")
 @click.option("--help-config", is_flag=True, expose_value=False, is_eager=True, callback=_show_config_help,
               help="list every config key with its default for --method (and where it comes from) and meaning")
-def run_command(method, shots, seed, model, tokenizer, data_dir, out, overrides, quiet, no_save_weights):
+def run_command(method, task, shots, seed, model, tokenizer, data_dir, out, overrides, quiet, no_save_weights):
     """Train, select on the English few-shot dev split, and evaluate on all languages."""
     from xlprompt.experiment import format_results_table, run_experiment
 
     values = dict(method=method, shots=shots, seed=seed, model=model, tokenizer=tokenizer, data_dir=data_dir)
+    if task != "xnli":
+        values["task"] = task
     values.update(parse_overrides(list(overrides)))
     config = RunConfig.from_dict(values, where="--set")
     reused = (Path(out) / "results.json").exists()

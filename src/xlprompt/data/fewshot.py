@@ -152,8 +152,10 @@ def _label(row: Row) -> int:
         raise row.error(f"unknown gold label {value!r}; allowed: {', '.join(LABELS)}") from None
 
 
-def sample_k_per_class(pool: Iterable[NLIExample], k: int, seed: int) -> list[NLIExample]:
-    """Draw ``k`` examples of each class in :data:`LABELS` from ``pool``, reproducibly.
+def sample_k_per_class(pool: Iterable[NLIExample], k: int, seed: int, n_labels: int | None = None,
+                       label_names: Sequence[str] | None = None) -> list[NLIExample]:
+    """Draw ``k`` examples of each class in :data:`LABELS` (or of the ``n_labels`` classes of a task, issue 13)
+    from ``pool``, reproducibly.
 
     Algorithm (fixed; tests pin its output):
 
@@ -174,8 +176,10 @@ def sample_k_per_class(pool: Iterable[NLIExample], k: int, seed: int) -> list[NL
         raise ConfigError(f"k (examples per class) must be a positive integer, got {k!r}")
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise ConfigError(f"seed must be an integer, got {seed!r}")
+    names = tuple(label_names) if label_names is not None else (
+        LABELS if n_labels is None else tuple(str(i) for i in range(n_labels)))
     examples = list(pool)
-    bad = [e for e in examples if not (isinstance(e.label, int) and 0 <= e.label < len(LABELS))]
+    bad = [e for e in examples if not (isinstance(e.label, int) and 0 <= e.label < len(names))]
     if bad:
         what = "unlabelled" if bad[0].label == NO_LABEL else f"label {bad[0].label!r}"
         raise DataError(
@@ -199,13 +203,13 @@ def sample_k_per_class(pool: Iterable[NLIExample], k: int, seed: int) -> list[NL
         )
 
     ranked: list[tuple[bytes, NLIExample]] = []
-    for label, name in enumerate(LABELS):
+    for label, name in enumerate(names):
         members = [e for e in unique.values() if e.label == label]
         if len(members) < k:
             raise ConfigError(
                 f"k={k} per class, but class '{name}' has only {len(members)} distinct example(s) "
                 f"in the pool of {len(examples)}" + (f" ({dropped} duplicates dropped)" if dropped else "")
-                + f"; lower k to at most {min(_class_sizes(unique.values()))} or use a larger pool"
+                + f"; lower k to at most {min(_class_sizes(unique.values(), len(names)))} or use a larger pool"
             )
         keyed = sorted(((_rank(seed, e), e) for e in members), key=lambda item: item[0])
         ranked.extend(keyed[:k])
@@ -217,8 +221,8 @@ def _rank(seed: int, example: NLIExample) -> bytes:
     return stable_digest(seed, example.uid, example.lang, example.premise, example.hypothesis)
 
 
-def _class_sizes(examples: Iterable[NLIExample]) -> Sequence[int]:
-    sizes = [0] * len(LABELS)
+def _class_sizes(examples: Iterable[NLIExample], n: int = len(LABELS)) -> Sequence[int]:
+    sizes = [0] * n
     for example in examples:
         sizes[example.label] += 1
     return sizes

@@ -85,6 +85,23 @@ def required_files(config: "RunConfig") -> list[tuple[str, str]]:
     from xlprompt.languages import SOURCE_LANGUAGE, TARGET_LANGUAGES
 
     needed: list[tuple[str, str]] = []
+    task = config.task_spec()
+    if task.name != "xnli":  # issue 13
+        if task.name == "pawsx":
+            # without pawsx/train/en.tsv, train/dev are sampled from dev and dev is evaluated (xlprompt.tasks.pawsx)
+            split = config.eval_split if (_home(config.data_dir).path / "pawsx/train/en.tsv").is_file() else "dev"
+            needed += [("pawsx/dev/en.tsv", "pawsx")] + [(f"pawsx/{split}/{lang}.tsv", "pawsx")
+                                                         for lang in config.languages()]
+        # a user task's files are checked when its YAML file is read
+        targets = [lang for lang in task.target_languages if lang in TARGET_LANGUAGES]
+        if config.method == "mpt" and config.alpha < 1.0:
+            if config.parallel_source == "tatoeba":
+                needed += [(f"tatoeba/{lang}-en.tsv", "tatoeba") for lang in targets]
+            elif config.parallel_source == "xnli-dev":
+                needed += [(f"xnli/dev/{lang}.tsv", "xnli") for lang in (SOURCE_LANGUAGE, *targets)]
+            elif config.parallel_source == "translate":
+                needed.append(("pawsx/train/en.tsv", "pawsx"))
+        return list(dict.fromkeys(needed))
     if config.train_source == "fixed":
         for split in ("train", "dev"):
             needed.append((fewshot_path("", split, config.shots).as_posix(), "fewshot"))

@@ -154,7 +154,9 @@ class DualPromptAugmentation(Method):
                               "parameters of its own); set freeze_plm=false")
         self.template = dpa_template(tokenizer, self.special, config.max_length)
         table = table_from_config(config, DPA_LABEL_WORDS)
-        self.table_ids = label_table(tokenizer, table, "DPA label words", rule="last")
+        task = config.task_spec()
+        self.table_ids = label_table(tokenizer, table, "DPA label words", rule="last", labels=task.labels,
+                                     languages=task.languages)
         if SOURCE_LANGUAGE not in self.table_ids:
             from xlprompt.errors import ConfigError
 

@@ -109,14 +109,17 @@ def word_token_id(tokenizer, word: str, what: str, rule: str = "first") -> int:
     return token
 
 
-def label_table(tokenizer, table: Mapping[str, Sequence[str]], what: str, rule: str = "first") -> dict[str, tuple[int, ...]]:
-    """{lang: (id_entailment, id_neutral, id_contradiction)} for the languages of ``table``."""
+def label_table(tokenizer, table: Mapping[str, Sequence[str]], what: str, rule: str = "first",
+                labels: Sequence[str] = LABELS,
+                languages: Sequence[str] = XNLI_LANGUAGES) -> dict[str, tuple[int, ...]]:
+    """{lang: (id_entailment, id_neutral, id_contradiction)} for the languages of ``table`` (or one id per label of
+    another task: ``labels``, ``languages``, issue 13)."""
     out = {}
     for lang, words in table.items():
-        if lang not in XNLI_LANGUAGES:
+        if lang not in languages:
             raise ConfigError(f"{what}: unknown language '{lang}'")
-        if len(words) != len(LABELS):
-            raise ConfigError(f"{what} of '{lang}': need {len(LABELS)} words, got {list(words)}")
+        if len(words) != len(labels):
+            raise ConfigError(f"{what} of '{lang}': need {len(labels)} words, got {list(words)}")
         ids = tuple(word_token_id(tokenizer, w, f"{what} of '{lang}'", rule) for w in words)
         if len(set(ids)) != len(ids):
             raise ModelError(f"{what} of '{lang}': two classes share a token ({list(words)}); give distinct "
@@ -128,8 +131,11 @@ def label_table(tokenizer, table: Mapping[str, Sequence[str]], what: str, rule: 
 def table_from_config(config, default: Mapping[str, Sequence[str]]) -> dict[str, Sequence[str]]:
     """The method's multilingual label-word table: ``label_words_file`` (JSON {lang: [3 words]}) if given,
     else the reference's own table ``default``."""
+    task = config.task_spec()
     if config.label_words_file:
         from xlprompt.verbalizer import read_label_words_file
 
-        return read_label_words_file(config.label_words_file)
+        return read_label_words_file(config.label_words_file, task.labels, task.languages)
+    if task.name != "xnli":  # issue 13: the task's multilingual words (PAWS-X: DPA's own table)
+        return {lang: list(words) for lang, words in task.language_label_words.items()}
     return dict(default)

@@ -17,7 +17,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from xlprompt.batching import TokenizedExample, TokenizedPair, collate
-from xlprompt.languages import LABELS
 from xlprompt.methods.base import LossOutput, Method
 from xlprompt.template import EncodedInput, pair_template
 
@@ -77,10 +76,11 @@ class FineTuning(Method):
 
     def __init__(self, config, plm, tokenizer, verbalizer=None):
         super().__init__(config, plm, tokenizer, verbalizer)
-        self.template = pair_template(tokenizer, config.max_length, self.special)
+        task = config.task_spec()
+        self.template = pair_template(tokenizer, config.max_length, self.special, task.single_text)
         dropout = getattr(plm.hf_model.config, "hidden_dropout_prob", 0.1)
         std = getattr(plm.hf_model.config, "initializer_range", 0.02)
-        self.head = ClassificationHead(plm.hidden_size, len(LABELS), dropout, config.head_init, std)
+        self.head = ClassificationHead(plm.hidden_size, len(task.labels), dropout, config.head_init, std)
 
     def extra_modules(self) -> dict[str, nn.Module]:
         return {"head": self.head}

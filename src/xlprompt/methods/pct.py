@@ -29,7 +29,7 @@ from xlprompt.batching import TokenizedExample, TokenizedPair
 from xlprompt.languages import TARGET_LANGUAGES, XNLI_LANGUAGES
 from xlprompt.losses import classification_loss, symmetric_kl
 from xlprompt.methods.base import LossOutput, Method
-from xlprompt.errors import ModelError
+from xlprompt.errors import ConfigError, ModelError
 from xlprompt.scoring import class_log_probs, label_word_logits, prediction_scores
 from xlprompt.template import EncodedInput, PCTReferenceTemplate, cross_lingual_template
 
@@ -85,7 +85,17 @@ class CrossLingualTemplates(Method):
 
     def __init__(self, config, plm, tokenizer, verbalizer):
         super().__init__(config, plm, tokenizer, verbalizer)
-        if config.pct_layout == "reference":
+        task = config.task_spec()
+        #: the second template's languages: XNLI's 14 targets, or the task's (PAWS-X: train_pawsx.py:53)
+        self.draw_languages = TARGET_LANGUAGES if task.name == "xnli" else tuple(task.pct_draw_languages)
+        if task.name != "xnli":  # issue 13: the task's own PCT templates (PAWS-X: train_pawsx.py:47-52)
+            if config.pct_layout != "reference":
+                raise ConfigError(f"method pct cannot run task {task.name} with pct_layout={config.pct_layout}: "
+                                  "PCT's cloze template words exist for XNLI only; use pct_layout=reference")
+            self.templates = {lang: PCTReferenceTemplate(tokenizer, lang, config.max_length, self.special,
+                                                         dict(task.pct_templates), task.pct_repair)
+                              for lang in task.languages}
+        elif config.pct_layout == "reference":
             self.templates = {lang: PCTReferenceTemplate(tokenizer, lang, config.max_length, self.special)
                               for lang in XNLI_LANGUAGES}
         else:
@@ -107,12 +117,13 @@ class CrossLingualTemplates(Method):
 
     def other_languages(self, batch: Sequence[TokenizedExample], generator: torch.Generator) -> list[str]:
         """The second template language of each training example (see the module docstring)."""
+        langs = self.draw_languages
         if self.config.pct_language_draw == "step":
-            draws = torch.randint(len(TARGET_LANGUAGES), (len(batch),), generator=generator).tolist()
+            draws = torch.randint(len(langs), (len(batch),), generator=generator).tolist()
         else:
-            draws = [int(torch.randint(len(TARGET_LANGUAGES), (1,), generator=torch.Generator().manual_seed(
+            draws = [int(torch.randint(len(langs), (1,), generator=torch.Generator().manual_seed(
                 self.config.seed * 1_000_003 + zlib.crc32(ex.uid.encode("utf-8")))).item()) for ex in batch]
-        return [TARGET_LANGUAGES[i] for i in draws]
+        return [langs[i] for i in draws]
 
     def training_loss(self, batch: Sequence[TokenizedExample], parallel: Sequence[TokenizedPair] | None,
                       generator: torch.Generator) -> LossOutput:

@@ -66,7 +66,8 @@ class SoftPrompting(Method):
     def __init__(self, config, plm, tokenizer, verbalizer):
         super().__init__(config, plm, tokenizer, verbalizer)
         self.template = soft_prompt_template(tokenizer, config.prompt_position, config.prompt_length,
-                                             config.max_length, self.special, config.template_punctuation)
+                                             config.max_length, self.special, config.template_punctuation,
+                                             config.task_spec().single_text)
         self.prompt_encoder = PromptEncoder(PromptEncoderConfig(
             config.prompt_length, plm.hidden_size, config.prompt_encoder, config.prompt_encoder_shape))
 

@@ -9,6 +9,8 @@
     fig5_ablations.png / .pdf             Fig. 5    (figures.figure5; groups fig5-*)
     leaderboard.md  leaderboard.csv       the field's methods × k with published numbers (leaderboard; group
                                           "field", else all runs; issue 12)
+    task_<name>.md  task_<name>.csv       one table per task other than XNLI, with its language columns
+                                          (task_tables; issue 13)
     report.md                             everything above in one Markdown page
 
 Every file is written even when the store holds no runs for it (it then says so), so a report folder always
@@ -22,7 +24,7 @@ from pathlib import Path
 
 from xlprompt.checkpoint import atomic_write_text
 from xlprompt.errors import ConfigError
-from xlprompt.report import exports, figures, leaderboard, tables
+from xlprompt.report import exports, figures, leaderboard, tables, task_tables
 
 COMPARE_CHOICES = ("paper",)
 
@@ -52,7 +54,9 @@ def build_report(store_path: str | Path, out_dir: str | Path, compare: str | Non
 
     out = check_output_dir(out_dir, "report folder")  # before any work (issue 11)
     with ResultStore(store_path, create=False, readonly=True) as store:
-        rows = tables.rows_from_store(store)
+        all_rows = tables.rows_from_store(store)
+        # issue 13: the paper's tables, figures and leaderboard are XNLI's; other tasks get a table each
+        rows = [r for r in all_rows if task_tables.task_of(r) == task_tables.XNLI]
         if reference is not None:
             _check_reference(rows, table2_group, reference)
         reference = reference or store.get_meta(f"reference:{table2_group}")
@@ -62,7 +66,7 @@ def build_report(store_path: str | Path, out_dir: str | Path, compare: str | Non
     out.mkdir(parents=True, exist_ok=True)
     t2 = tables.table2(rows, table2_group, reference=reference, samples=samples)
     compare_on = compare == "paper"
-    report = Report(out, t1, t2, runs=len(rows))
+    report = Report(out, t1, t2, runs=len(all_rows))
     for stem, table in (("table1", t1), ("table2", t2)):
         for suffix, text in (("md", exports.to_markdown(table, compare_on)), ("csv", exports.to_csv(table, compare_on)),
                              ("tex", exports.to_latex(table, compare_on))):
@@ -77,12 +81,19 @@ def build_report(store_path: str | Path, out_dir: str | Path, compare: str | Non
     report.files += figures.figure3(t1, out, compare=compare_on, shots=fig3_shots)
     report.files += figures.figure4(rows, out)
     report.files += figures.figure5(rows, out)
+    per_task = task_tables.task_tables(all_rows)
+    for table in per_task:
+        for suffix, text in (("md", task_tables.to_markdown(table)), ("csv", task_tables.to_csv(table))):
+            path = out / f"task_{table.slug}.{suffix}"
+            atomic_write_text(path, text)
+            report.files.append(path)
     page = [f"# xlprompt report: {store_path.name}", "",
             f"{len(rows)} finished runs in `{store_path}`."
             + (" Cells: ours (paper, Δ)." if compare_on else ""), "",
             exports.to_markdown(t1, compare_on), exports.to_markdown(t2, compare_on), leaderboard.to_markdown(board),
             "## Figures", "",
-            "![Fig. 3](fig3_gain.png)", "", "![Fig. 4](fig4_ablations.png)", "", "![Fig. 5](fig5_ablations.png)", ""]
+            "![Fig. 3](fig3_gain.png)", "", "![Fig. 4](fig4_ablations.png)", "", "![Fig. 5](fig5_ablations.png)", "",
+            *[task_tables.to_markdown(table) for table in per_task]]
     atomic_write_text(out / "report.md", "\n".join(page))
     report.files.append(out / "report.md")
     return report

@@ -1,0 +1,272 @@
+"""User tasks from a YAML file (``task=path/to/task.yaml``). Format (README 'Tasks')::
+
+    name: sentiment-mini            # required
+    text_fields: [text]             # one field (single text) or two (a pair)
+    labels: [negative, positive]    # class i = labels[i]; data files give the name or the index
+    label_words:                    # a default for every language; per-language words optional
+      default: [bad, good]
+      de: [schlecht, gut]
+    languages: [en, de]             # evaluation languages (any codes)
+    source_language: en             # the language of the few-shot train and dev data (default en)
+    columns: {text: sentence}       # optional: the column/key of each text field (default: its name)
+    label_column: label             # optional (default label)
+    tiny_label_words: [no, yes]     # optional: words for the builtin tiny tokenizer (tests)
+    splits:                         # files per split and language, relative to this YAML file
+      train: {en: data/train.en.tsv}            # the few-shot pool (k per class sampled with the seed)
+      dev: {en: data/dev.en.tsv}                # optional: else dev is sampled from the rest of train
+      test: {en: data/test.en.tsv, de: data/test.de.csv}   # every language needs one
+
+Files: ``.tsv`` (headed, unquoted: :func:`xlprompt.data.tsv.read_tsv`), ``.csv`` (headed, csv-module quoting)
+or ``.jsonl`` (one object per line); or a Hugging Face dataset split instead of a file:
+``de: {dataset: paws-x, config: de, split: test}`` (``datasets.load_dataset(dataset, config, split=split)``; runs
+do not download, so it must be in the local ``datasets`` cache: set ``HF_DATASETS_OFFLINE=1`` offline;
+``data_files`` names local files for the generic loaders, e.g. ``{dataset: json, data_files: x.jsonl}``). Every
+problem is one :class:`ConfigError` line naming the file and the field (or the data file and its line).
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from xlprompt.data.examples import NLIExample
+from xlprompt.errors import ConfigError, DataError
+from xlprompt.tasks import GENERIC_METHODS, Task
+
+FIELDS = ("name", "text_fields", "labels", "label_words", "languages", "source_language", "columns",
+          "label_column", "tiny_label_words", "splits", "description")
+SPLITS = ("train", "dev", "test")
+FORMATS = (".tsv", ".csv", ".jsonl")
+
+
+def _err(path, field: str, message: str) -> ConfigError:
+    return ConfigError(f"{path}: field '{field}': {message}")
+
+
+def _str_list(path, data, key, lengths=None) -> tuple[str, ...]:
+    value = data.get(key)
+    if not isinstance(value, list) or not value or not all(isinstance(v, (str, int)) and not isinstance(v, bool)
+                                                            for v in value):
+        raise _err(path, key, "needs a non-empty list of strings (quote yes/no: YAML reads them as booleans)")
+    out = tuple(str(v).strip() for v in value)
+    if lengths and len(out) not in lengths:
+        raise _err(path, key, f"needs {' or '.join(map(str, lengths))} entries, got {len(out)}")
+    if len(set(out)) != len(out):
+        raise _err(path, key, f"has a repeated entry: {list(out)}")
+    return out
+
+
+def load_task_file(path: str | Path) -> Task:
+    import yaml
+
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text("utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"task file not found: {path}") from None
+    except (UnicodeDecodeError, yaml.YAMLError) as err:
+        raise ConfigError(f"{path}: not valid UTF-8 YAML ({str(err).splitlines()[0]})") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: a task file is a mapping of the fields {', '.join(FIELDS)}")
+    import difflib
+
+    for key in data:
+        if key not in FIELDS:
+            near = difflib.get_close_matches(str(key), FIELDS, n=1)
+            raise _err(path, key, "unknown field" + (f"; did you mean '{near[0]}'?" if near else
+                                                    f"; known: {', '.join(FIELDS)}"))
+    for key in ("name", "text_fields", "labels", "label_words", "languages", "splits"):
+        if key not in data:
+            raise _err(path, key, "missing (required)")
+    name = data["name"]
+    if not isinstance(name, str) or not name.strip():
+        raise _err(path, "name", "needs a non-empty string")
+    from xlprompt.tasks import TASKS
+
+    if name.strip() in TASKS:
+        raise _err(path, "name", f"'{name.strip()}' is a built-in task; give your task another name")
+    fields = _str_list(path, data, "text_fields", (1, 2))
+    labels = _str_list(path, data, "labels")
+    if len(labels) < 2:
+        raise _err(path, "labels", "needs at least 2 labels")
+    languages = _str_list(path, data, "languages")
+    source = str(data.get("source_language", "en"))
+    if source not in languages:
+        raise _err(path, "source_language", f"'{source}' is not one of languages ({', '.join(languages)})")
+
+    words = data["label_words"]
+    if isinstance(words, list):
+        words = {"default": words}
+    if not isinstance(words, dict) or "default" not in words:
+        raise _err(path, "label_words", "needs a 'default' list (one word per label) and optional per-language lists")
+    table = {}
+    for lang, entry in words.items():
+        where = f"label_words.{lang}"
+        if lang != "default" and lang not in languages:
+            raise _err(path, where, f"'{lang}' is not one of languages ({', '.join(languages)})")
+        if not isinstance(entry, list) or any(isinstance(w, bool) or not isinstance(w, (str, int)) for w in entry):
+            raise _err(path, where, "needs a list of words (quote yes/no: YAML reads them as booleans)")
+        if len(entry) < len(labels):
+            raise _err(path, where, f"label '{labels[len(entry)]}' has no label word ({len(entry)} words for "
+                       f"{len(labels)} labels)")
+        if len(entry) > len(labels):
+            raise _err(path, where, f"{len(entry)} words for {len(labels)} labels ({', '.join(labels)})")
+        table[lang] = tuple(str(w).strip() for w in entry)
+    default = table.pop("default")
+    tiny = _str_list(path, data, "tiny_label_words", (len(labels),)) if "tiny_label_words" in data else ()
+
+    columns = data.get("columns", {}) or {}
+    if not isinstance(columns, dict) or any(k not in fields for k in columns):
+        raise _err(path, "columns", f"maps text fields ({', '.join(fields)}) to column names")
+    columns = {f: str(columns.get(f, f)) for f in fields}
+    label_column = str(data.get("label_column", "label"))
+
+    splits = data["splits"]
+    if not isinstance(splits, dict):
+        raise _err(path, "splits", "maps train/dev/test to {language: file}")
+    files: dict[str, dict[str, str]] = {}
+    for split, entry in splits.items():
+        if split not in SPLITS:
+            raise _err(path, f"splits.{split}", f"unknown split; known: {', '.join(SPLITS)}")
+        if not isinstance(entry, dict):
+            raise _err(path, f"splits.{split}", "maps languages to files")
+        files[split] = {}
+        for lang, rel in entry.items():
+            where = f"splits.{split}.{lang}"
+            if lang not in languages:
+                raise _err(path, where, f"'{lang}' is not one of languages ({', '.join(languages)})")
+            if isinstance(rel, dict):  # a Hugging Face dataset
+                files[split][lang] = _hf_spec(path, where, rel)
+                continue
+            file = (path.parent / str(rel)).resolve()
+            if file.suffix not in FORMATS:
+                raise _err(path, where, f"{rel}: unknown format; use {', '.join(FORMATS)}")
+            if not file.is_file():
+                raise _err(path, where, f"file not found: {file}")
+            files[split][lang] = str(file)
+    if source not in files.get("train", {}):
+        raise _err(path, "splits.train", f"needs a file for the source language '{source}'")
+    for lang in languages:
+        if lang not in files.get("test", {}):
+            raise _err(path, f"splits.test.{lang}", f"language '{lang}' has no test data")
+    return Task(
+        name=name.strip(), labels=labels, languages=languages, label_words=default, text_fields=fields,
+        source_language=source, language_label_words=table, tiny_label_words=tiny, methods=GENERIC_METHODS,
+        missing={m: "user tasks run with the methods that need only labels and label words" for m in
+                 ("pct", "dp", "dpa", "softmv")},
+        parallel_default="tatoeba", parallel_refused={}, files=files, columns=columns,
+        label_column=label_column, origin=str(path),
+    )
+
+
+HF_KEYS = ("dataset", "config", "split", "data_files")
+
+
+def _hf_spec(path: Path, where: str, spec: dict) -> str:
+    """A split given as ``{dataset: NAME, config: CFG, split: SPLIT}`` (``datasets.load_dataset(NAME, CFG,
+    split=SPLIT)``; ``data_files``: local files relative to the task file, e.g. for ``dataset: json``)."""
+    import json
+
+    for key in spec:
+        if key not in HF_KEYS:
+            raise _err(path, f"{where}.{key}", f"unknown field; a dataset entry has {', '.join(HF_KEYS)}")
+    if not isinstance(spec.get("dataset"), str) or not isinstance(spec.get("split", "train"), str):
+        raise _err(path, f"{where}.dataset", "needs a dataset name (and a split name, default train)")
+    out = {"dataset": spec["dataset"], "config": spec.get("config"), "split": spec.get("split", "train")}
+    if "data_files" in spec:
+        files = spec["data_files"] if isinstance(spec["data_files"], list) else [spec["data_files"]]
+        resolved = [(path.parent / str(f)).resolve() for f in files]
+        for f in resolved:
+            if not f.is_file():
+                raise _err(path, f"{where}.data_files", f"file not found: {f}")
+        out["data_files"] = [str(f) for f in resolved]
+    return "hf:" + json.dumps(out, sort_keys=True) + f"@{path}:{where}"
+
+
+def _hf_rows(entry: str) -> list[tuple[int, dict]]:
+    """(row number, record) of a Hugging Face dataset split (read through the local ``datasets`` cache; runs never
+    download: set HF_DATASETS_OFFLINE=1 on a machine without internet)."""
+    import json
+
+    spec_text, _, where = entry[3:].rpartition("@")
+    spec = json.loads(spec_text)
+    try:
+        import datasets
+
+        kwargs = {"data_files": spec["data_files"]} if spec.get("data_files") else {}
+        data = datasets.load_dataset(spec["dataset"], spec.get("config"), split=spec["split"], **kwargs)
+    except Exception as err:  # a library error of any kind: one line naming the task file and field
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise ConfigError(f"{where}: the dataset {spec['dataset']!r} ({spec.get('config')}, split "
+                          f"{spec['split']!r}) could not be loaded: {first}") from None
+    return [(i + 1, dict(row)) for i, row in enumerate(data)]
+
+
+def _rows(file: str) -> list[tuple[int, dict]]:
+    """(line, record) of a TSV, CSV or JSONL file, or (row, record) of a Hugging Face dataset split."""
+    from xlprompt.data.tsv import read_jsonl, read_tsv
+
+    if file.startswith("hf:"):
+        return _hf_rows(file)
+
+    if file.endswith(".tsv"):
+        return [(row.line, dict(row)) for row in read_tsv(file)]
+    if file.endswith(".jsonl"):
+        return [(row.line, dict(row)) for row in read_jsonl(file)]
+    try:
+        with open(file, encoding="utf-8-sig", newline="") as handle:
+            reader = csv.DictReader(handle)
+            return [(reader.line_num, row) for row in reader]
+    except (UnicodeDecodeError, csv.Error) as err:
+        raise DataError(f"not a valid UTF-8 CSV file ({err})", file) from None
+
+
+def read_split(task: Task, split: str, lang: str) -> list[NLIExample]:
+    """One split of one language of a user task; uid ``{task}-{split}-{id or idx column, else row number}``."""
+    file = task.files[split][lang]
+    shown = file.rpartition("@")[2].split(":", 1)[0] if file.startswith("hf:") else file
+    out = []
+    for i, (line, row) in enumerate(_rows(file)):
+        texts = []
+        for name in task.text_fields:
+            column = task.columns[name]
+            if column not in row:
+                raise DataError(f"no column/field '{column}' (text field '{name}'); found: {', '.join(map(str, row))}",
+                                shown, line)
+            value = row[column]
+            if not isinstance(value, str) or not value.strip():
+                raise DataError(f"'{column}' is empty or not a string", shown, line)
+            texts.append(value)
+        if task.label_column not in row:
+            raise DataError(f"no column/field '{task.label_column}' (the label)", shown, line)
+        raw = row[task.label_column]
+        try:
+            label = task.parse_label(raw if isinstance(raw, int) else str(raw))
+        except ValueError:
+            raise DataError(f"unknown label {raw!r}; allowed: {', '.join(task.labels)} (or 0..{len(task.labels) - 1})",
+                            shown, line) from None
+        uid = row.get("id") or row.get("idx") or i
+        out.append(NLIExample(texts[0], texts[1] if len(texts) > 1 else "", label, lang,
+                              f"{task.name}-{split}-{uid}"))
+    if not out:
+        raise DataError("no rows", shown)
+    return out
+
+
+def load_user_data(task: Task, config):
+    """(train, dev, test by language, eval split, notes) of a user task."""
+    from xlprompt.data.fewshot import sample_k_per_class
+
+    source = task.source_language
+    pool = read_split(task, "train", source)
+    train = sample_k_per_class(pool, config.shots, config.seed, label_names=task.labels)
+    if source in task.files.get("dev", {}):
+        dev_pool = read_split(task, "dev", source)
+    else:
+        chosen = {ex.uid for ex in train}
+        dev_pool = [ex for ex in pool if ex.uid not in chosen]
+    dev = sample_k_per_class(dev_pool, config.shots, config.seed + 10_000, label_names=task.labels)
+    cap = config.eval_max_per_language
+    test = {lang: read_split(task, "test", lang)[:cap] for lang in config.languages()}
+    notes = [f"task {task.name} ({task.origin}): k per class sampled from its train file"]
+    return train, dev, test, "test", notes

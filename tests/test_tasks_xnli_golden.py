@@ -1,0 +1,39 @@
+"""Issue 13: XNLI results are bit-identical before and after the task refactor.
+
+The numbers below were recorded from the code *before* the task abstraction (branch ``tasks`` at 08170e4):
+random:tiny on the shipped demo sample, seed 3, k=2, 2 epochs, batch 6, max_length 64. Every method's
+per-epoch training loss, its average and English accuracy, and the config hash must stay exactly the same
+(``task=xnli`` is the default and leaves the hash of an XNLI run unchanged).
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from xlprompt.experiment import run_experiment
+
+RECORDED = {
+    "mpt": {"avg": 32.77777777777778, "en": 33.33333333333333, "losses": [4.031397910183296, 3.999837287608534],
+            "hash": "5268e68c8b58b4a6"},
+    "sp": {"avg": 32.77777777777778, "en": 33.33333333333333, "losses": [1.1046119928359985, 1.1051872968673706],
+           "hash": "8482307bd24a9623"},
+    "ft": {"avg": 33.33333333333332, "en": 33.33333333333333, "losses": [1.0995970964431763, 1.1031748056411743],
+           "hash": "74b48a08f2b36148"},
+    "pct": {"avg": 0.0, "en": 0.0, "losses": [16.23286247253418, 16.24266815185547], "hash": "d5ed83fc04076dd5"},
+    "dp": {"avg": 34.44444444444444, "en": 41.66666666666667, "losses": [1.1246241331100464, 1.1026362180709839],
+           "hash": "7d5fa5753d9cdbec"},
+}
+
+
+@pytest.mark.parametrize("method", sorted(RECORDED))
+def test_xnli_results_unchanged_by_the_task_refactor(tiny_config, tmp_path, method):
+    config = tiny_config(method=method, shots=2, epochs=2, batch_size=6, seed=3, max_length=64)
+    results = run_experiment(config, tmp_path / "run", progress=False, log=lambda _: None)
+    losses = [json.loads(line)["loss"] for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    want = RECORDED[method]
+    assert losses == want["losses"]
+    assert results["accuracy"]["avg"] == want["avg"]
+    assert results["accuracy"]["en"] == want["en"]
+    assert config.resolved_hash() == want["hash"]

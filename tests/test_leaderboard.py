@@ -71,3 +71,19 @@ def test_field_sweep_file():
     assert by_variant["MPT"].translator_conditioning == "none"
     assert {c.method for c in by_variant.values()} == {"ft", "dp", "sp", "pct", "dpa", "softmv", "mpt"}
     assert {r.config.shots for r in sweep.runs} == {1, 2, 4, 8, 16, 32, 64, 128, 256}
+
+
+def test_an_average_over_fewer_languages_is_marked_and_not_compared(tmp_path):
+    """issue 11 for the leaderboard: the published averages are over 15 languages; a run over three is not."""
+    path = tmp_path / "field.db"
+    with ResultStore(path) as store:
+        for seed in (1, 2):
+            acc = {"en": 40.0 + seed, "de": 41.0 + seed, "fr": 42.0 + seed}
+            acc["avg"] = sum(acc.values()) / 3
+            insert(store, RunConfig(**BASE, method="dp", shots=16, seed=seed, eval_languages="en,de,fr"), acc,
+                   "field", "DP")
+    board = leaderboard.leaderboard(tables.rows_from_store(path))
+    (row,) = board.rows
+    assert row.label == "DP [Avg over 3 langs: DE, EN, FR]"
+    assert row.published == {}  # not Zhao & Schütze's 36.43, an average over 15 languages
+    assert row.cells[16].mean == statistics.mean([42.0, 43.0])

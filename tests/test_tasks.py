@@ -98,13 +98,30 @@ def test_mpt_parallel_corpus_covers_the_task_targets_that_tatoeba_has(tmp_path):
     assert any("ja, ko" in note for note in data.notes)
 
 
-@pytest.mark.parametrize("method", ["dp", "dpa", "softmv"])
-def test_methods_without_pawsx_resources_refuse_in_one_line(tmp_path, method):
-    if method != "dpa":
-        with pytest.raises(ConfigError, match=f"method {method} cannot run task pawsx: "):
-            pawsx_config(tmp_path, method=method)
-    with pytest.raises(ConfigError, match=f"method {method} cannot run task sentiment-mini: "):
-        RunConfig(task=str(EXAMPLE), method=method, model="random:tiny")
+def test_softmv_refuses_pawsx_in_one_line(tmp_path):
+    with pytest.raises(ConfigError, match="method softmv cannot run task pawsx: .*XNLI's") as info:
+        pawsx_config(tmp_path, method="softmv")
+    assert "\n" not in str(info.value)
+
+
+def _bare_task(tmp_path) -> str:
+    """The example task without the fields that enable pct, dp and dpa."""
+    folder = _task_dir(tmp_path)
+    path = folder / "task.yaml"
+    text = path.read_text("utf-8")
+    text = text[:text.index("# PCT's cross-lingual templates")].replace("  en: [bad, good]", "", 1)
+    path.write_text(text, "utf-8")
+    return str(path)
+
+
+@pytest.mark.parametrize("method,field", [("pct", "'pct_templates'"), ("dp", "'dp_template'"),
+                                          ("dpa", "'label_words.en'"), ("softmv", "no task-file field")])
+def test_a_user_task_without_a_method_resource_refuses_naming_the_enabling_field(tmp_path, method, field):
+    path = _bare_task(tmp_path)
+    with pytest.raises(ConfigError, match=f"method {method} cannot run task sentiment-mini: .*{field}") as info:
+        RunConfig(task=path, method=method, model="random:tiny")
+    assert "\n" not in str(info.value)
+    RunConfig(task=path, method="sp", model="random:tiny")
 
 
 @needs_xlmr_tokenizer
@@ -201,7 +218,7 @@ def test_single_text_templates_drop_the_hypothesis_pieces(tiny_tokenizer):
 
 
 # ---------------------------------------------------------------- user tasks from YAML
-@pytest.mark.parametrize("method", ["sp", "ft", "mpt"])
+@pytest.mark.parametrize("method", ["sp", "ft", "mpt", "pct", "dp", "dpa"])
 def test_user_task_from_yaml_runs_end_to_end(tmp_path, method):
     from xlprompt.data.parallel import write_parallel_jsonl
     from xlprompt.data.examples import ParallelPair
@@ -294,10 +311,10 @@ def test_unknown_task_and_cli_exit_2(tmp_path):
         RunConfig(task=str(tmp_path / "none.yaml"))
     from xlprompt.cli import cli
 
-    result = CliRunner().invoke(cli, ["run", "--task", "pawsx", "--method", "dp", "--model", "random:tiny",
+    result = CliRunner().invoke(cli, ["run", "--task", "pawsx", "--method", "softmv", "--model", "random:tiny",
                                        "--out", str(tmp_path / "r")])
     assert result.exit_code == 2
-    assert "method dp cannot run task pawsx" in result.output and "Traceback" not in result.output
+    assert "method softmv cannot run task pawsx" in result.output and "Traceback" not in result.output
 
 
 # ---------------------------------------------------------------- PAWS-X on the real files (../shared/data)

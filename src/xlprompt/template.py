@@ -301,10 +301,12 @@ class PCTReferenceTemplate:
     """
 
     def __init__(self, tokenizer, lang: str, max_length: int, special: SpecialTokens,
-                 templates: dict[str, str] | None = None, repair: str = "question"):
+                 templates: dict[str, str] | None = None, repair: str = "question", single: bool = False):
         """``templates``/``repair`` (issue 13): another task's strings, e.g. PAWS-X's (``xlprompt.tasks.pawsx``),
         whose cut-off ``<mask>`` is repaired as train_pawsx.py does (``repair="brace"``: ``tail`` = the template
-        after ``{}``; drop ``len(encode(tail)) - 1`` trailing tokens and append ``tail``'s ids without ``<s>``)."""
+        after ``{}``; drop ``len(encode(tail)) - 1`` trailing tokens and append ``tail``'s ids without ``<s>``).
+        ``single`` (a user task with one text field): the text fills ``{}`` and the input is
+        ``tokenizer.encode(template.format(text))`` — one sequence, no pair."""
         table = PCT_REFERENCE_TEMPLATES if templates is None else templates
         if lang not in table:
             raise ConfigError(f"no PCT template for language '{lang}'; known: {', '.join(table)}")
@@ -315,7 +317,9 @@ class PCTReferenceTemplate:
         self.name = f"pct-reference-{lang}"
         self.pattern = table[lang].replace("<mask>", tokenizer.mask_token)
         self.repair = repair
-        self.budget = self.max_length - len(special.prefix) - len(special.pair_middle) - len(special.suffix)
+        self.single = bool(single)
+        middle = 0 if self.single else len(special.pair_middle)
+        self.budget = self.max_length - len(special.prefix) - middle - len(special.suffix)
         if self.budget < 2:
             raise ConfigError(f"max_length={self.max_length} leaves no room for PCT's premise and hypothesis")
         mark = "؟" if lang in ("ar", "ur") else "?"
@@ -331,6 +335,13 @@ class PCTReferenceTemplate:
         return self._cache[key]
 
     def _encode(self, premise: str, hypothesis: str) -> EncodedInput:
+        if self.single:  # one text: <s> template.format(text) </s>, cut from the end, <mask> repaired as below
+            h_ids = self.tokenizer(self.pattern.format(premise), add_special_tokens=False)["input_ids"]
+            s = self.special
+            ids = [*s.prefix, *h_ids[:self.budget], *s.suffix]
+            if s.mask_id not in ids:
+                ids = ids[:-(len(self.tail_ids) - 1)] + list(self.tail_ids[len(s.prefix):])
+            return EncodedInput(tuple(ids), (), ids.index(s.mask_id))
         p_ids = self.tokenizer(premise, add_special_tokens=False)["input_ids"]
         h_ids = self.tokenizer(self.pattern.format(hypothesis), add_special_tokens=False)["input_ids"]
         n_p, n_h = truncate_longest_first(len(p_ids), len(h_ids), self.budget)

@@ -90,6 +90,47 @@ def pet_template(tokenizer, special, max_length: int) -> Template:
     return Template(pieces, special, max_length, name="dp-pet-0-en")
 
 
+DP_PLACEHOLDER = r"(\{[A-Za-z_][A-Za-z0-9_]*\}|<mask>)"
+
+
+def check_dp_template(pattern: str, text_fields) -> str | None:
+    """Why ``pattern`` is no DP template for a task with ``text_fields`` (None: it is one). A DP template is
+    literal words with ``{<text field>}`` once per text field and ``<mask>`` once (issue 13)."""
+    import re
+
+    parts = re.split(DP_PLACEHOLDER, pattern)
+    names = [p[1:-1] for p in parts[1::2] if p != "<mask>"]
+    unknown = [n for n in names if n not in text_fields]
+    if unknown:
+        return f"unknown placeholder {{{unknown[0]}}}; the text fields are {', '.join(text_fields)}"
+    for name in text_fields:
+        if names.count(name) != 1:
+            return f"needs {{{name}}} exactly once (found {names.count(name)})"
+    if parts[1::2].count("<mask>") != 1:
+        return f"needs <mask> exactly once (found {parts[1::2].count('<mask>')})"
+    if any(c in p for p in parts[0::2] for c in "{}"):
+        return "has a brace outside a {field} placeholder"
+    return None
+
+
+def task_dp_template(pattern: str, text_fields, tokenizer, special, max_length: int, name: str) -> Template:
+    """A task's DP pattern (issue 13, e.g. ``{sentence1} . Question: {sentence2} ? Answer: <mask> .``) as
+    :class:`Template` pieces: the first text field in the premise slot, the second in the hypothesis slot,
+    ``<mask>``, and each literal run between them tokenised on its own as words (as ``pet_template``)."""
+    import re
+
+    pieces = []
+    slots = {text_fields[0]: PREMISE, **({text_fields[1]: HYPOTHESIS} if len(text_fields) > 1 else {})}
+    for part in re.split(DP_PLACEHOLDER, pattern):
+        if part == "<mask>":
+            pieces.append(Piece(MASK))
+        elif part.startswith("{") and part.endswith("}") and part[1:-1] in slots:
+            pieces.append(Piece(slots[part[1:-1]]))
+        else:
+            pieces.extend(Piece(LITERAL, word_ids(tokenizer, word)) for word in part.split())
+    return Template(pieces, special, max_length, name=name)
+
+
 class DiscretePrompting(Method):
     name = "dp"
 
@@ -100,7 +141,12 @@ class DiscretePrompting(Method):
 
             raise ConfigError(f"{config.method}: freeze_plm=true leaves nothing to train (a hard template has no "
                               "parameters of its own); set freeze_plm=false")
-        self.template = pet_template(tokenizer, self.special, config.max_length)
+        task = config.task_spec()
+        if task.name == "xnli":
+            self.template = pet_template(tokenizer, self.special, config.max_length)
+        else:  # issue 13: the task's own DP pattern (tasks/pawsx.py, or a task file's dp_template)
+            self.template = task_dp_template(task.dp_template, task.text_fields, tokenizer, self.special,
+                                             config.max_length, f"dp-{task.name}")
 
     def encode_for_eval(self, example: TokenizedExample, lang: str) -> EncodedInput:
         return self.template.encode(strip_trailing_punctuation(example.premise, self.tokenizer),

@@ -93,7 +93,8 @@ class CrossLingualTemplates(Method):
                 raise ConfigError(f"method pct cannot run task {task.name} with pct_layout={config.pct_layout}: "
                                   "PCT's cloze template words exist for XNLI only; use pct_layout=reference")
             self.templates = {lang: PCTReferenceTemplate(tokenizer, lang, config.max_length, self.special,
-                                                         dict(task.pct_templates), task.pct_repair)
+                                                         dict(task.pct_templates), task.pct_repair,
+                                                         single=task.single_text)
                               for lang in task.languages}
         elif config.pct_layout == "reference":
             self.templates = {lang: PCTReferenceTemplate(tokenizer, lang, config.max_length, self.special)

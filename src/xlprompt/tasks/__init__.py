@@ -54,6 +54,9 @@ class Task:
     pct_repair: str = "question"
     pct_draw_languages: tuple[str, ...] = ()
     method_label_words: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    #: DP (a task that has one): its hard pattern, ``{<text field>}`` and ``<mask>`` placeholders between
+    #: literal words (:func:`xlprompt.methods.discrete_prompt.task_dp_template`)
+    dp_template: str = ""
 
     @property
     def single_text(self) -> bool:

@@ -14,7 +14,8 @@ hypothesis slots. PCT runs PAWS-X with the authors' PAWS-X templates (train_paws
 (train_pawsx.py:75-80), their second-template languages fr es de ja ko zh (l. 53) and label ids 157/63736
 (l. 46); its training recipe stays the XNLI few-shot one of :mod:`xlprompt.methods.pct`. DPA runs PAWS-X with
 its own PAWS-X label-word table (``language_label_words``: its multilingual CE and test-time words) and its
-XNLI recipe (dpa-pawsx.sh is not read here).
+XNLI recipe (dpa-pawsx.sh is not read here). DP runs PAWS-X with xlprompt's choice of pattern (no reference
+has one): xlmrprompt's XNLI pattern 0 ``X_1 . Question: X_2 ? Answer: <mask> .`` and the words no/yes.
 
 Splits (:func:`load_pawsx_data`), from ``<data folder>/pawsx/``:
 
@@ -60,9 +61,8 @@ PAWSX = register(Task(
     language_label_words={"de": ("Nein", "Ja"), "en": ("no", "yes"), "es": ("no", "sí"), "fr": ("non", "Oui"),
                           "zh": ("否", "是"), "ja": ("ない", "はい"), "ko": ("아니", "예")},
     tiny_label_words=("no", "yes"),
-    methods=("mpt", "sp", "ft", "pct", "dpa"),
+    methods=("mpt", "sp", "ft", "pct", "dpa", "dp"),
     missing={
-        "dp": "DP's discrete template and label words are XNLI's",
         "softmv": "SoftMV's multilingual verbalizer and MUSE dictionaries are XNLI's 3 labels / languages",
     },
     parallel_default="tatoeba",
@@ -73,6 +73,10 @@ PAWSX = register(Task(
     pct_draw_languages=("fr", "es", "de", "ja", "ko", "zh"),  # train_pawsx.py:53 language_list
     # PCT's label_map (train_pawsx.py:46): '0' -> 157 (XLM-R piece 'no'), '1' -> 63736 ('yes'), as token ids
     method_label_words={"pct": ("157,63736", "id")},
+    # xlprompt's choice (no DP/PET PAWS-X pattern in the references read): xlmrprompt's XNLI pattern 0
+    # (pet/pet/pvps/xnli_pvp.py, see xlprompt.methods.discrete_prompt) with sentence1/sentence2 in its slots,
+    # as DPA carries its XNLI template to PAWS-X; label words no/yes (the task's)
+    dp_template="{sentence1} . Question: {sentence2} ? Answer: <mask> .",
 ))
 
 

@@ -15,6 +15,14 @@
       train: {en: data/train.en.tsv}            # the few-shot pool (k per class sampled with the seed)
       dev: {en: data/dev.en.tsv}                # optional: else dev is sampled from the rest of train
       test: {en: data/test.en.tsv, de: data/test.de.csv}   # every language needs one
+    # optional, each enables a method that needs more than labels and label words:
+    pct_templates:                  # PCT (enables method pct): one template per language, the text(s) in {}
+      en: "Review: {} Sentiment: <mask>"      # two text fields: {} takes the second, the first stays before
+      de: "Rezension: {} Stimmung: <mask>"    # it as the pair's first sequence (PAWS-X's form); <mask> after {}
+    pct_draw_languages: [de]        # optional: the second template's languages (default: all but the source)
+    pct_label_words: [bad, good]    # optional: PCT's words (default: label_words.default)
+    dp_template: "{text} . Sentiment: <mask> ."   # DP (enables method dp): {<text field>} once each, <mask> once
+    # DPA runs when label_words gives a list for every language (its multilingual label-word optimisation)
 
 Files: ``.tsv`` (headed, unquoted: :func:`xlprompt.data.tsv.read_tsv`), ``.csv`` (headed, csv-module quoting)
 or ``.jsonl`` (one object per line); or a Hugging Face dataset split instead of a file:
@@ -34,7 +42,9 @@ from xlprompt.errors import ConfigError, DataError
 from xlprompt.tasks import GENERIC_METHODS, Task
 
 FIELDS = ("name", "text_fields", "labels", "label_words", "languages", "source_language", "columns",
-          "label_column", "tiny_label_words", "splits", "description")
+          "label_column", "tiny_label_words", "splits", "description",
+          # methods with task-specific resources (issue 13 follow-up): each enables its method
+          "pct_templates", "pct_draw_languages", "pct_label_words", "dp_template")
 SPLITS = ("train", "dev", "test")
 FORMATS = (".tsv", ".csv", ".jsonl")
 
@@ -149,14 +159,83 @@ def load_task_file(path: str | Path) -> Task:
     for lang in languages:
         if lang not in files.get("test", {}):
             raise _err(path, f"splits.test.{lang}", f"language '{lang}' has no test data")
+    methods, missing = list(GENERIC_METHODS), {}
+    pct_templates, draw, method_words = _pct_fields(path, data, fields, labels, languages, source)
+    if pct_templates:
+        methods.append("pct")
+    else:
+        missing["pct"] = "the task file gives no PCT templates (add the field 'pct_templates': one per language)"
+    dp_template = ""
+    if "dp_template" in data:
+        from xlprompt.methods.discrete_prompt import check_dp_template
+
+        dp_template = data["dp_template"]
+        why = check_dp_template(dp_template, fields) if isinstance(dp_template, str) else "needs a string"
+        if why:
+            raise _err(path, "dp_template", why + " (e.g. \"{" + "} . {".join(fields) + "} ? <mask> .\")")
+        methods.append("dp")
+    else:
+        missing["dp"] = "the task file gives no DP pattern (add the field 'dp_template')"
+    absent = [lang for lang in languages if lang not in table]
+    if not absent and source == "en":
+        methods.append("dpa")
+    elif absent:
+        missing["dpa"] = (f"DPA's multilingual label-word optimisation needs label words for every language; "
+                          f"add 'label_words.{absent[0]}'" + (f" (and {', '.join(absent[1:])})" if absent[1:] else ""))
+    else:
+        missing["dpa"] = f"DPA trains in English (source_language en); this task's source is '{source}'"
+    missing["softmv"] = ("SoftMV's multilingual verbalizer and MUSE dictionaries are XNLI's 3 labels / languages; "
+                         "no task-file field enables it")
     return Task(
         name=name.strip(), labels=labels, languages=languages, label_words=default, text_fields=fields,
-        source_language=source, language_label_words=table, tiny_label_words=tiny, methods=GENERIC_METHODS,
-        missing={m: "user tasks run with the methods that need only labels and label words" for m in
-                 ("pct", "dp", "dpa", "softmv")},
+        source_language=source, language_label_words=table, tiny_label_words=tiny, methods=tuple(methods),
+        missing=missing, pct_templates=pct_templates, pct_repair="brace", pct_draw_languages=draw,
+        method_label_words=method_words, dp_template=dp_template,
         parallel_default="tatoeba", parallel_refused={}, files=files, columns=columns,
         label_column=label_column, origin=str(path),
     )
+
+
+def _pct_fields(path, data, fields, labels, languages, source):
+    """(templates by language, draw languages, {"pct": (words, "word")}) from the task file's PCT fields."""
+    if "pct_templates" not in data:
+        for key in ("pct_draw_languages", "pct_label_words"):
+            if key in data:
+                raise _err(path, key, "needs the field 'pct_templates' (PCT runs only with its templates)")
+        return {}, (), {}
+    entry = data["pct_templates"]
+    if not isinstance(entry, dict):
+        raise _err(path, "pct_templates", "maps every language to its template, e.g. en: \"Text: {} Label: <mask>\"")
+    templates = {}
+    for lang, text in entry.items():
+        where = f"pct_templates.{lang}"
+        if lang not in languages:
+            raise _err(path, where, f"'{lang}' is not one of languages ({', '.join(languages)})")
+        if not isinstance(text, str):
+            raise _err(path, where, "needs a string with {} (the text) and <mask>")
+        if text.count("{}") != 1 or text.count("<mask>") != 1:
+            raise _err(path, where, f"needs {{}} ({'the second text' if len(fields) > 1 else 'the text'}) once and "
+                       f"<mask> once, got {text!r}")
+        if text.replace("{}", "").count("{") or text.replace("{}", "").count("}"):
+            raise _err(path, where, f"has a brace other than the one {{}}: {text!r}")
+        if text.index("<mask>") < text.index("{}"):
+            raise _err(path, where, "<mask> must come after {} (a cut-off <mask> is repaired from the part after {})")
+        templates[lang] = text
+    for lang in languages:
+        if lang not in templates:
+            raise _err(path, f"pct_templates.{lang}", f"language '{lang}' has no PCT template")
+    others = tuple(lang for lang in languages if lang != source)
+    draw = _str_list(path, data, "pct_draw_languages") if "pct_draw_languages" in data else others
+    for lang in draw:
+        if lang not in languages:
+            raise _err(path, "pct_draw_languages", f"'{lang}' is not one of languages ({', '.join(languages)})")
+    if not draw:
+        raise _err(path, "pct_draw_languages", "PCT's second template needs a language other than the source; "
+                   "give at least two languages")
+    words = {}
+    if "pct_label_words" in data:
+        words = {"pct": (",".join(_str_list(path, data, "pct_label_words", (len(labels),))), "word")}
+    return templates, tuple(draw), words
 
 
 HF_KEYS = ("dataset", "config", "split", "data_files")

@@ -427,3 +427,103 @@ splits:
     results = run_experiment(config, tmp_path / "run", progress=False, log=lambda _: None)
     assert results["eval_examples"] == {"en": 9, "fr": 9} and results["labels"] == ["no", "partly", "yes"]
     assert results["train_examples"] == 6
+
+
+# ---------------------------------------------------------------- a task file's PCT templates, DP pattern, DPA words
+def test_user_task_pct_dp_dpa_inputs_follow_the_task_file(tiny_tokenizer):
+    from xlprompt.batching import TokenizedExample
+    from xlprompt.experiment import build_components
+
+    tok = tiny_tokenizer
+    text = "the food was good"
+    ids = tuple(tok(text, add_special_tokens=False)["input_ids"])
+    ex = TokenizedExample(ids, (), 1, "de", "u1", text, "")
+    pct = build_components(RunConfig(task=str(EXAMPLE), method="pct", model="random:tiny", max_length=64),
+                           torch.device("cpu")).method
+    # one text: tokenizer.encode(template.format(text)), the language's own template
+    assert list(pct.encode_in(ex, "en").input_ids) == tok(f"Review: {text} Sentiment: <mask>")["input_ids"]
+    assert list(pct.encode_in(ex, "de").input_ids) == tok(f"Rezension: {text} Stimmung: <mask>")["input_ids"]
+    assert pct.draw_languages == ("de",)
+    # a cut-off <mask>: cut from the end, then the template's tail after {} replaces the last tokens
+    short = build_components(RunConfig(task=str(EXAMPLE), method="pct", model="random:tiny", max_length=16),
+                             torch.device("cpu")).method
+    long = " ".join(["food"] * 30)
+    out = list(short.encode_in(TokenizedExample((), (), 0, "en", "u2", long, ""), "en").input_ids)
+    tail = tok(" Sentiment: <mask>")["input_ids"]
+    full = tok(f"Review: {long} Sentiment: <mask>")["input_ids"]
+    cut = full[:15] + full[-1:]  # <s> and 14 tokens of the filled template, </s>: <mask> is gone
+    assert tok.mask_token_id not in cut
+    assert out == cut[:-(len(tail) - 1)] + tail[1:] and len(out) == 16 and tok.mask_token_id in out
+
+    dp = build_components(RunConfig(task=str(EXAMPLE), method="dp", model="random:tiny", max_length=64),
+                          torch.device("cpu")).method
+    word = lambda w: tok(w, add_special_tokens=False)["input_ids"]  # noqa: E731
+    want = tok("a")["input_ids"]
+    prefix, suffix = want[:1], want[-1:]
+    assert list(dp.encode_for_eval(ex, "de").input_ids) == [*prefix, *ids, *word("."), *word("Sentiment:"),
+                                                             tok.mask_token_id, *word("."), *suffix]
+    dpa = build_components(RunConfig(task=str(EXAMPLE), method="dpa", model="random:tiny", max_length=64),
+                           torch.device("cpu")).method
+    last = lambda w: tok(w, add_special_tokens=False)["input_ids"][-1]  # noqa: E731  (DPA: encode(verb)[-2])
+    assert dpa.table_ids == {"en": (last("bad"), last("good")), "de": (last("schlecht"), last("gut"))}
+    assert tuple(dpa._optim_ids.shape) == (2, 2)
+
+
+def test_dp_runs_pawsx_with_the_xnli_pattern_in_its_slots(tmp_path, tiny_tokenizer):
+    from xlprompt.batching import TokenizedExample
+    from xlprompt.experiment import build_components
+
+    tok = tiny_tokenizer
+    config = pawsx_config(tmp_path, method="dp")
+    assert config.label_words == "no,yes"
+    dp = build_components(config, torch.device("cpu")).method
+    word = lambda w: tok(w, add_special_tokens=False)["input_ids"]  # noqa: E731
+    s1, s2 = word("the cat sat"), word("a cat was sitting")
+    out = dp.encode_for_eval(TokenizedExample(tuple(s1), tuple(s2), 1, "de", "u", "", ""), "de").input_ids
+    want = tok("a")["input_ids"]
+    # xlmrprompt pet/pet/pvps/xnli_pvp.py pattern 0: X_1 . Question: X_2 ? Answer: <mask> .
+    assert list(out) == [want[0], *s1, *word("."), *word("Question:"), *s2, *word("?"), *word("Answer:"),
+                         tok.mask_token_id, *word("."), want[-1]]
+
+
+@needs_xlmr_tokenizer
+def test_pct_label_words_of_a_task_file():
+    config = RunConfig(task=str(EXAMPLE), method="pct", model="random:tiny", tokenizer=str(XLMR_TOKENIZER_DIR))
+    assert (config.label_words, config.label_words_as) == ("bad,good", "word")
+    path_words = RunConfig(task=str(EXAMPLE), method="sp", model="random:tiny", tokenizer=str(XLMR_TOKENIZER_DIR))
+    assert path_words.label_words == "bad,good"
+
+
+@pytest.mark.parametrize("old,new,message", [
+    ('  en: "Review: {} Sentiment: <mask>"\n', "", r"field 'pct_templates.en': language 'en' has no PCT template"),
+    ('"Review: {} Sentiment: <mask>"', '"Review: Sentiment: <mask>"', r"field 'pct_templates.en': needs \{\} "),
+    ('"Review: {} Sentiment: <mask>"', '"<mask> Review: {}"', r"field 'pct_templates.en': <mask> must come after"),
+    ('"Review: {} Sentiment: <mask>"', '"Review: {} {x} <mask>"', r"field 'pct_templates.en': has a brace"),
+    ('  de: "Rezension', '  fr: "Rezension', r"field 'pct_templates.fr': 'fr' is not one of languages"),
+    ('pct_templates:\n  en: "Review: {} Sentiment: <mask>"\n  de: "Rezension: {} Stimmung: <mask>"\n',
+     "pct_templates: [a]\n", r"field 'pct_templates': maps every language"),
+    ("pct_draw_languages: [de]", "pct_draw_languages: [fr]", r"field 'pct_draw_languages': 'fr' is not one"),
+    ("pct_label_words: [bad, good]", "pct_label_words: [bad]", r"field 'pct_label_words': needs 2 entries"),
+    ('dp_template: "{text} . Sentiment: <mask> ."', 'dp_template: "{txt} <mask>"',
+     r"field 'dp_template': unknown placeholder \{txt\}; the text fields are text"),
+    ('dp_template: "{text} . Sentiment: <mask> ."', 'dp_template: "{text} . Sentiment: ."',
+     r"field 'dp_template': needs <mask> exactly once"),
+    ('dp_template: "{text} . Sentiment: <mask> ."', 'dp_template: "{text} {text} <mask>"',
+     r"field 'dp_template': needs \{text\} exactly once \(found 2\)"),
+    ('dp_template: "{text} . Sentiment: <mask> ."', "dp_template: [a]", r"field 'dp_template': needs a string"),
+])
+def test_bad_pct_and_dp_fields_are_one_line_naming_file_and_field(tmp_path, old, new, message):
+    path = _edit(_task_dir(tmp_path), old, new)
+    with pytest.raises(ConfigError, match=message) as info:
+        RunConfig(task=path, method="sp", model="random:tiny")
+    assert str(info.value).startswith(str(Path(path).resolve())) and "\n" not in str(info.value)
+
+
+def test_pct_fields_without_templates_are_refused(tmp_path):
+    folder = _task_dir(tmp_path)
+    path = folder / "task.yaml"
+    text = path.read_text("utf-8")
+    start = text.index("pct_templates:")
+    path.write_text(text[:start] + text[text.index("pct_draw_languages"):], "utf-8")
+    with pytest.raises(ConfigError, match="field 'pct_draw_languages': needs the field 'pct_templates'"):
+        RunConfig(task=str(path), method="sp", model="random:tiny")

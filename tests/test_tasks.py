@@ -418,15 +418,33 @@ label_column: gold
 labels: ["no", partly, "yes"]
 label_words: {default: ["no", maybe, "yes"]}
 languages: [en, fr]
+pct_templates: {en: "Answer: {} ok? <mask>", fr: "Réponse: {} ok? <mask>"}
+dp_template: "{question} ? {answer} . <mask> ."
 splits:
   train: {en: train.tsv}
   test: {en: test.en.jsonl, fr: test.fr.jsonl}
 """, "utf-8")
-    config = RunConfig(task=str(tmp_path / "qa.yaml"), method="sp", model="random:tiny", device="cpu", shots=2,
-                       epochs=1, batch_size=6, max_length=64)
-    results = run_experiment(config, tmp_path / "run", progress=False, log=lambda _: None)
-    assert results["eval_examples"] == {"en": 9, "fr": 9} and results["labels"] == ["no", "partly", "yes"]
-    assert results["train_examples"] == 6
+    for method in ("sp", "pct", "dp"):
+        config = RunConfig(task=str(tmp_path / "qa.yaml"), method=method, model="random:tiny", device="cpu", shots=2,
+                           epochs=1, batch_size=6, max_length=64)
+        results = run_experiment(config, tmp_path / f"run-{method}", progress=False, log=lambda _: None)
+        assert results["eval_examples"] == {"en": 9, "fr": 9} and results["labels"] == ["no", "partly", "yes"]
+        assert results["train_examples"] == 6
+    from xlprompt.batching import TokenizedExample
+    from xlprompt.experiment import build_components
+    from xlprompt.models.backbone import load_tokenizer
+
+    tok = load_tokenizer("builtin:tiny")
+    word = lambda w: tok(w, add_special_tokens=False)["input_ids"]  # noqa: E731
+    q, a = "question 1 about item", "answer 1 for item"
+    ex = TokenizedExample(tuple(word(q)), tuple(word(a)), 0, "fr", "u", q, a)
+    pct = build_components(config.replace(method="pct"), torch.device("cpu")).method
+    # the pair: tokenizer.encode(text_1, template.format(text_2)) (PCT train_pawsx.py:70-73)
+    assert list(pct.encode_in(ex, "fr").input_ids) == tok(q, f"Réponse: {a} ok? <mask>")["input_ids"]
+    dp = build_components(config.replace(method="dp"), torch.device("cpu")).method
+    s = tok("a")["input_ids"]
+    assert list(dp.encode_for_eval(ex, "fr").input_ids) == [s[0], *word(q), *word("?"), *word(a), *word("."),
+                                                             tok.mask_token_id, *word("."), s[-1]]
 
 
 # ---------------------------------------------------------------- a task file's PCT templates, DP pattern, DPA words

@@ -186,14 +186,7 @@ class ResultStore:
             if check is None or check[0] != "ok":
                 raise sqlite3.DatabaseError(f"integrity check: {check[0] if check else 'no answer'}")
         except (sqlite3.DatabaseError, CheckpointError) as err:
-            if self._conn is not None:
-                with contextlib.suppress(Exception):
-                    self._conn.close()
-            if isinstance(err, CheckpointError):
-                raise
-            if "not a database" in str(err):
-                raise CheckpointError(f"{self.path}: not an SQLite results store (unknown file format); pass "
-                                      "another --store path") from None
+            self._close_after_open_failure(err)
             from xlprompt.safety import DiskError, disk_error, disk_full
 
             full = disk_error(err, self.path)
@@ -206,6 +199,18 @@ class ResultStore:
                                   "path") from None
 
     # ------------------------------------------------------------------ plumbing
+    def _close_after_open_failure(self, err: Exception) -> None:
+        """Close a half-opened connection; re-raise a CheckpointError as it is and name a non-SQLite file.
+        Returns for the other errors, which the caller words for its own mode (read-write or read-only)."""
+        if self._conn is not None:
+            with contextlib.suppress(Exception):
+                self._conn.close()
+        if isinstance(err, CheckpointError):
+            raise err
+        if "not a database" in str(err):
+            raise CheckpointError(f"{self.path}: not an SQLite results store (unknown file format); pass "
+                                  "another --store path") from None
+
     def _open_readonly(self) -> None:
         """Open for reading only (``report``, ``sweep --dry-run``): SQLite's ``mode=ro``; nothing is ever
         written, not even a schema into an empty file (issue 11)."""
@@ -240,14 +245,7 @@ class ResultStore:
                 raise CheckpointError(f"{self.path}: results store schema {version and version[0]}, this "
                                       f"xlprompt reads {SCHEMA_VERSION}")
         except (sqlite3.DatabaseError, CheckpointError, ValueError) as err:
-            if self._conn is not None:
-                with contextlib.suppress(Exception):
-                    self._conn.close()
-            if isinstance(err, CheckpointError):
-                raise
-            if "not a database" in str(err):
-                raise CheckpointError(f"{self.path}: not an SQLite results store (unknown file format); pass "
-                                      "another --store path") from None
+            self._close_after_open_failure(err)
             raise CheckpointError(f"{self.path}: cannot be read as a results store ({err}); pass another "
                                   "--store path") from None
 

@@ -301,6 +301,13 @@ class Source:
     def fetch(self, fetcher: Fetcher) -> None:
         raise NotImplementedError
 
+    def _converted(self, fetcher: Fetcher, real: str, archive: Path) -> None:
+        """After an archive's conversion: its content facts must hold, then the archive is deleted."""
+        problem = self.check(fetcher.out)
+        if problem is not None:
+            raise FetchError(f"{real}: the converted files fail the content check ({problem}); check --mirror")
+        archive.unlink(missing_ok=True)
+
     def _archive(self, fetcher: Fetcher, url: str) -> Path:
         """Download an archive whose bytes are not pinned (checked later by content facts).
 
@@ -433,10 +440,7 @@ class XnliArchive(Source):
                 path = fetcher.out / "xnli" / split / f"{lang}.tsv"
                 _write_tsv(path, ("idx", "premise", "hypothesis", "label", "genre"),
                            ((i, *item) for i, item in enumerate(items)))
-        problem = self.check(fetcher.out)
-        if problem is not None:
-            raise FetchError(f"{real}: the converted files fail the content check ({problem}); check --mirror")
-        archive.unlink(missing_ok=True)
+        self._converted(fetcher, real, archive)
 
 
 @dataclass
@@ -501,10 +505,7 @@ class PawsxArchive(Source):
                 out_rows.append((idx, fields[id_i], fields[s1_i], fields[s2_i], fields[label_i]))
             _write_tsv(fetcher.out / "pawsx" / split / f"{lang}.tsv", ("idx", "id", "sentence1", "sentence2", "label"),
                        out_rows)
-        problem = self.check(fetcher.out)
-        if problem is not None:
-            raise FetchError(f"{real}: the converted files fail the content check ({problem}); check --mirror")
-        archive.unlink(missing_ok=True)
+        self._converted(fetcher, real, archive)
 
 
 @dataclass
@@ -610,10 +611,7 @@ class MultinliArchive(Source):
                 raise FetchError(f"{real}: multinli_1.0_train.jsonl line {number} has label {label!r}")
         _write_tsv(fetcher.out / "multinli" / "train.tsv",
                    ("idx", "premise", "hypothesis", "label", "genre", "pairID"), rows)
-        problem = self.check(fetcher.out)
-        if problem is not None:
-            raise FetchError(f"{real}: the converted file fails the content check ({problem}); check --mirror")
-        archive.unlink(missing_ok=True)
+        self._converted(fetcher, real, archive)
 
 
 @dataclass

@@ -28,8 +28,11 @@ METHODS: tuple[str, ...] = ("mpt", "sp", "ft", "pct", "dp", "dpa", "softmv")
 RECIPES: tuple[str, ...] = ("reference", "uniform")
 FEWSHOT_KS: tuple[int, ...] = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 PARALLEL_SOURCES: tuple[str, ...] = ("pawsx", "tatoeba", "xnli-dev", "file", "translate")
-#: config keys that do not change a run's result and so are not part of its hash (issue 9)
+#: config keys that do not change a run's result and so are not part of its hash
 HASH_EXCLUDED: frozenset[str] = frozenset({"checkpoint_every_s"})
+#: keys added after stores existed: left out of the hash while they hold the value that reproduces the runs made
+#: before they existed, so those runs keep their hashes (a new key must be entered here with that value)
+HASH_OMITTED_AT: dict[str, Any] = {"task": "xnli"}
 
 
 def _f(default, help: str, choices: tuple | None = None):
@@ -337,7 +340,7 @@ class RunConfig:
     def resolved_hash(self) -> str:
         """A stable hash of the full config: the key of a run in the results store. The keys of
         :data:`HASH_EXCLUDED` (how often to checkpoint: they never change a result) are left out."""
-        excluded = HASH_EXCLUDED | ({"task"} if self.task == "xnli" else set())  # XNLI hashes as before issue 13
+        excluded = HASH_EXCLUDED | {k for k, v in HASH_OMITTED_AT.items() if getattr(self, k) == v}
         payload = json.dumps({k: v for k, v in self.to_dict().items() if k not in excluded},
                              sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(payload.encode()).hexdigest()[:16]

@@ -24,7 +24,6 @@ from typing import Any, Optional
 
 from xlprompt.errors import ConfigError
 
-METHODS: tuple[str, ...] = ("mpt", "sp", "ft", "pct", "dp", "dpa", "softmv")
 RECIPES: tuple[str, ...] = ("reference", "uniform")
 FEWSHOT_KS: tuple[int, ...] = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 PARALLEL_SOURCES: tuple[str, ...] = ("pawsx", "tatoeba", "xnli-dev", "file", "translate")
@@ -50,8 +49,8 @@ class RunConfig:
 
     # --- what to run
     method: str = _f("mpt", "method: mpt (the paper's), sp (soft prompting), ft (fine-tuning), pct, dp (discrete "
-                     "prompting), dpa (dual prompt augmentation), softmv (soft prompt + multilingual verbalizer)",
-                     METHODS)
+                     "prompting), dpa (dual prompt augmentation), softmv (soft prompt + multilingual verbalizer), "
+                     "or a method added with xlprompt.register_method")
     shots: int = _f(16, "k: training examples per class (3k in total)")
     seed: int = _f(1, "random seed (paper: 1..5)")
     model: str = _f("xlm-roberta-base", "HF hub name or local path of a masked LM, or random:xlm-roberta-base / "
@@ -228,15 +227,12 @@ class RunConfig:
                    "a task YAML file (README 'Tasks'). Its labels, label words, languages and data come from it")
 
     def __post_init__(self):
-        self._recipe_filled = _resolve_recipe(self)
-        self._recipe_filled = self._recipe_filled | _resolve_task(self)
+        self._recipe_filled = _hooks().resolve(self)
         self.validate()
 
     def task_spec(self):
         """The :class:`xlprompt.tasks.Task` this config runs."""
-        from xlprompt.tasks import get_task
-
-        return get_task(self.task)
+        return _hooks().task(self.task)
 
     # ---------------------------------------------------------------- validation
     def validate(self) -> "RunConfig":
@@ -247,22 +243,6 @@ class RunConfig:
                 raise ConfigError(f"{f.name} must be one of {', '.join(map(str, choices))}, not '{value}'")
         if self.shots < 1:
             raise ConfigError(f"shots must be >= 1, not {self.shots}")
-        task = self.task_spec()
-        task.check_method(self.method)
-        if self.method == "mpt" and self.alpha < 1.0 and self.parallel_source in task.parallel_refused:
-            raise ConfigError(f"task {task.name} with parallel_source={self.parallel_source}: "
-                              f"{task.parallel_refused[self.parallel_source]} (a leak); use parallel_source=tatoeba "
-                              "(this task's default), xnli-dev, translate or file")
-        if task.name != "xnli" and self.translator_conditioning == "language":
-            raise ConfigError(f"translator_conditioning=language is built for the 14 XNLI target languages; task "
-                              f"{task.name} runs with translator_conditioning=none")
-        if task.name != "xnli" and self.data_dir == "builtin:demo":
-            raise ConfigError(f"data_dir=builtin:demo is an XNLI sample; task {task.name} reads its own data "
-                              "(unset data_dir or give the data folder)")
-        if (task.name == "xnli" and self.train_source == "fixed" and self.data_dir != "builtin:demo"
-                and self.shots not in FEWSHOT_KS):
-            raise ConfigError(f"shots={self.shots}: the fixed few-shot splits exist for k in "
-                              f"{', '.join(map(str, FEWSHOT_KS))}; use one of these or set train_source=sample")
         for f in dataclasses.fields(self):  # nan/inf would pass every range check below
             value = getattr(self, f.name)
             if isinstance(value, float) and not math.isfinite(value):
@@ -314,24 +294,12 @@ class RunConfig:
             raise ConfigError("parallel_source=file needs parallel_file=PATH")
         if self.parallel_source == "translate" and self.method == "mpt" and not self.translate_model:
             raise ConfigError("parallel_source=translate needs translate_model=NAME_OR_PATH")
-        self.languages()  # validates eval_languages
-        from xlprompt.leaks import check_config_leaks  # issue 11: the evaluated split never trains or selects
-
-        check_config_leaks(self)
+        _hooks().validate(self)  # what needs the method and the task: xlprompt.recipes
         return self
 
     def languages(self) -> tuple[str, ...]:
-        from xlprompt.languages import check_language
-
-        task = self.task_spec()
-        task_languages = task.languages  # XNLI's 15 for task=xnli
-        if self.eval_languages == "all":
-            return task_languages
-        langs = tuple(x.strip() for x in self.eval_languages.split(",") if x.strip())
-        if not langs:
-            raise ConfigError("eval_languages is empty; give codes like en,de or 'all'")
-        return tuple(check_language(lang, task_languages, f"{task.name} language") if self.task != "xnli"
-                     else check_language(lang) for lang in langs)
+        """The evaluated languages: ``eval_languages``, checked against the task's."""
+        return _hooks().languages(self)
 
     # ---------------------------------------------------------------- (de)serialisation
     def to_dict(self) -> dict[str, Any]:
@@ -362,9 +330,7 @@ class RunConfig:
 
     def recipe_sources(self) -> dict[str, str]:
         """Where each recipe key's value comes from: 'set' (by the user) or the recipe's citation."""
-        return {key: ("set" if key not in self._recipe_filled else recipe_default(self.method, self.recipe, key,
-                                                                                     self._tiny_tokenizer())[1])
-                for key in RECIPE_KEYS}
+        return _hooks().recipe_sources(self)
 
     def _tiny_tokenizer(self) -> bool:
         return self.tokenizer == "builtin:tiny" or (self.tokenizer is None and self.model == "random:tiny")
@@ -397,65 +363,33 @@ GENERIC_DEFAULTS: dict[str, Any] = {
 TINY_LABEL_WORDS: dict[str, Any] = {"label_words": "yes,maybe,no", "label_words_as": "word"}
 
 
-def method_recipe(method: str) -> tuple[dict[str, Any], dict[str, str]]:
-    """(RECIPE, RECIPE_SOURCES) of a method: the module-level dicts of the module that defines its class in
-    ``xlprompt.methods.METHOD_CLASSES``; ({}, {}) when the method is unknown or its module declares none."""
-    import sys
+class ConfigHooks(typing.Protocol):
+    """What a config needs from the layers above it (the methods' recipes, the tasks), without importing them:
+    :mod:`xlprompt.recipes` implements it and installs itself when ``xlprompt`` is imported."""
 
-    try:
-        from xlprompt.methods import METHOD_CLASSES
-    except ImportError:  # pragma: no cover - a broken install
-        return {}, {}
-    cls = METHOD_CLASSES.get(method)
-    module = sys.modules.get(cls.__module__) if cls is not None else None
-    return dict(getattr(module, "RECIPE", {}) or {}), dict(getattr(module, "RECIPE_SOURCES", {}) or {})
+    def resolve(self, config: "RunConfig") -> frozenset: ...
 
+    def validate(self, config: "RunConfig") -> None: ...
 
-def recipe_default(method: str, recipe: str, key: str, tiny_tokenizer: bool = False) -> tuple[Any, str]:
-    """(default value, where it comes from) of recipe key ``key`` for ``method`` under ``recipe``."""
-    if tiny_tokenizer and key in TINY_LABEL_WORDS:
-        return TINY_LABEL_WORDS[key], "builtin:tiny tokenizer (it has none of the references' label words)"
-    if recipe == "uniform" and key in UNIFORM_KEYS:
-        values, sources = method_recipe("mpt")
-        if key in values:
-            return values[key], f"uniform: MPT's ({sources.get(key, 'mpt recipe')})"
-    values, sources = method_recipe(method)
-    if key in values:
-        return values[key], f"{method}: {sources.get(key, 'its recipe')}"
-    return GENERIC_DEFAULTS[key], f"generic (no {method} recipe entry)"
+    def task(self, spec: str): ...
+
+    def languages(self, config: "RunConfig") -> tuple[str, ...]: ...
+
+    def recipe_sources(self, config: "RunConfig") -> dict[str, str]: ...
 
 
-def _resolve_recipe(config: "RunConfig") -> frozenset:
-    """Fill every recipe key the user left unset (None); return the keys so filled."""
-    filled = []
-    tiny = config.tokenizer == "builtin:tiny" or (config.tokenizer is None and config.model == "random:tiny")
-    for key in RECIPE_KEYS:
-        if getattr(config, key) is None:
-            setattr(config, key, recipe_default(config.method, config.recipe, key, tiny)[0])
-            filled.append(key)
-    return frozenset(filled)
+_HOOKS: list[ConfigHooks] = []
 
 
-def _resolve_task(config: "RunConfig") -> frozenset:
-    """Issue 13: the task's defaults. ``parallel_source`` unset → the task's corpus; on a task other than XNLI the
-    label words (unless set) are the task's (``label_words_as=word``); return the keys so filled."""
-    filled = []
-    task = config.task_spec()
-    if config.parallel_source is None:
-        config.parallel_source = task.parallel_default
-        filled.append("parallel_source")
-    if task.name != "xnli":
-        user_set = "label_words" not in getattr(config, "_recipe_filled", ())
-        if not user_set:
-            words, mode = ",".join(task.label_words), "word"
-            if config._tiny_tokenizer() and task.tiny_label_words:
-                words = ",".join(task.tiny_label_words)
-            elif config.method in task.method_label_words:  # e.g. PCT's PAWS-X label ids
-                words, mode = task.method_label_words[config.method]
-            config.label_words = words
-            if "label_words_as" in config._recipe_filled:
-                config.label_words_as = mode
-    return frozenset(filled)
+def install_hooks(hooks: ConfigHooks) -> None:
+    """Install the resolver of recipe keys and task checks (done once by :mod:`xlprompt.recipes`)."""
+    _HOOKS[:] = [hooks]
+
+
+def _hooks() -> ConfigHooks:
+    if not _HOOKS:  # pragma: no cover - importing xlprompt installs them
+        raise ConfigError("xlprompt's recipes are not loaded; import xlprompt (not only xlprompt.config)")
+    return _HOOKS[0]
 
 
 def suggest(key: str, known) -> str:
@@ -519,19 +453,3 @@ def parse_overrides(items: list[str]) -> dict[str, Any]:
             raise ConfigError(f"--set: unknown config key '{key}'.{suggest(key, known)}")
         out[key] = coerce(key, value.strip())
     return out
-
-
-def describe_fields(method: str = "mpt", recipe: str = "reference") -> str:
-    """A help table of every config key, its default for ``method`` under ``recipe``, where that default comes
-    from (recipe keys) and its meaning."""
-    lines = [f"(defaults for method={method}, recipe={recipe}; `--method M` shows another method's)"]
-    for f in dataclasses.fields(RunConfig):
-        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
-        source = ""
-        if f.name in RECIPE_KEYS:
-            default, where = recipe_default(method, recipe, f.name)
-            source = f" from {where}"
-        choices = f.metadata.get("choices")
-        extra = f" [{'|'.join(map(str, choices))}]" if choices else ""
-        lines.append(f"  {f.name} (default {default!r}{source}){extra}\n      {f.metadata.get('help', '')}")
-    return "\n".join(lines)

@@ -74,7 +74,7 @@ def check_inputs(config: RunConfig) -> None:
     """The checks of a run that need no model or tokenizer (issue 9: fail fast), cheap enough for every run of a
     sweep: the config, every data file it reads (present; one line naming the folder and the ``xlprompt data
     fetch`` call otherwise), the label-words file, and a model spec that can only be a missing local path."""
-    from xlprompt.data.home import check_run_files
+    from xlprompt.run_data import check_run_files
     from xlprompt.models.backbone import check_local_spec, is_random_spec
 
     config.validate()

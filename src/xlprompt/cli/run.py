@@ -7,7 +7,9 @@ from pathlib import Path
 
 import click
 
-from xlprompt.config import METHODS, RunConfig, describe_fields, parse_overrides
+from xlprompt.config import RunConfig, parse_overrides
+from xlprompt.methods import BUILTIN_METHODS as METHODS
+from xlprompt.recipes import describe_fields
 
 
 def _print_config_help(ctx, method: str) -> None:
@@ -51,13 +53,13 @@ def _method_option(ctx, _param, value):
               help="list every config key with its default for --method (and where it comes from) and meaning")
 def run_command(method, task, shots, seed, model, tokenizer, data_dir, out, overrides, quiet, no_save_weights):
     """Train, select on the English few-shot dev split, and evaluate on all languages."""
-    from xlprompt.experiment import format_results_table, run_experiment
-
     values = dict(method=method, shots=shots, seed=seed, model=model, tokenizer=tokenizer, data_dir=data_dir)
     if task != "xnli":
         values["task"] = task
     values.update(parse_overrides(list(overrides)))
-    config = RunConfig.from_dict(values, where="--set")
+    config = RunConfig.from_dict(values, where="--set")  # every config error before torch is imported
+    from xlprompt.experiment import format_results_table, run_experiment
+
     reused = (Path(out) / "results.json").exists()
     results = run_experiment(config, Path(out), progress=not quiet, log=click.echo,
                              save_weights=not no_save_weights)

@@ -1,50 +1,174 @@
-"""The methods: MPT (the paper's), its baselines SP, FT and PCT, and the field's DP, DPA and SoftMV (issue 12).
-``build_method`` picks one by name.
+"""The methods: MPT (the paper's), its baselines SP, FT and PCT, and the field's DP, DPA and SoftMV.
 
-Recipes (issue 10). Every method module declares two module-level dicts:
+One package per method (``xlprompt/methods/<name>/``), PEFT-style:
 
-* ``RECIPE: dict[str, Any]`` — config key → the method's default under ``recipe=reference`` (its authors'
-  code); keys from :data:`xlprompt.config.RECIPE_KEYS`;
-* ``RECIPE_SOURCES: dict[str, str]`` — config key → where that default comes from ("repo path:line" or
-  "paper §IV-B").
+* ``recipe.py`` — torch-free: ``RECIPE`` (config key → the method's default under ``recipe=reference``, its
+  authors' code; keys from :data:`xlprompt.config.RECIPE_KEYS`), ``RECIPE_SOURCES`` (key → "repo path:line"),
+  and what the method needs from each task (PCT's templates, DP's pattern, DPA's label words), keyed by task;
+* ``method.py`` — the :class:`~xlprompt.methods.base.Method` subclass (an ``nn.Module``), imported on first use.
 
-Registering the class in :data:`METHOD_CLASSES` is enough: the config finds the recipe as
-``sys.modules[cls.__module__].RECIPE`` (:func:`xlprompt.config.method_recipe`). A module without ``RECIPE``
-(or a key missing from it) means "no method-specific default": the key then takes
-:data:`xlprompt.config.GENERIC_DEFAULTS`. Under ``recipe=uniform`` the keys of
-:data:`xlprompt.config.UNIFORM_KEYS` take MPT's values for every method. Values the user sets always win.
+A method is known by its :class:`MethodSpec` in the registry. :func:`register_method` adds one: a new method
+is one module and one call. The config's recipe keys are resolved from the spec's recipe by
+:mod:`xlprompt.recipes` (a key missing from it takes :data:`xlprompt.config.GENERIC_DEFAULTS`; under
+``recipe=uniform`` the keys of :data:`xlprompt.config.UNIFORM_KEYS` take MPT's values; values the user sets
+always win).
 """
 
 from __future__ import annotations
 
-from xlprompt.config import METHODS, RunConfig
+import importlib
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Union
+
 from xlprompt.errors import ConfigError
-from xlprompt.methods.base import LossOutput, Method
-from xlprompt.methods.discrete_prompt import DiscretePrompting
-from xlprompt.methods.dpa import DualPromptAugmentation
-from xlprompt.methods.finetune import FineTuning
-from xlprompt.methods.mpt import MultilingualPromptTranslator
-from xlprompt.methods.pct import CrossLingualTemplates
-from xlprompt.methods.soft_prompt import SoftPrompting
-from xlprompt.methods.softmv import SoftMultilingualVerbalizer
 
-METHOD_CLASSES: dict[str, type[Method]] = {
-    "mpt": MultilingualPromptTranslator,
-    "sp": SoftPrompting,
-    "ft": FineTuning,
-    "pct": CrossLingualTemplates,
-    "dp": DiscretePrompting,
-    "dpa": DualPromptAugmentation,
-    "softmv": SoftMultilingualVerbalizer,
-}
+if TYPE_CHECKING:  # pragma: no cover
+    from xlprompt.methods.base import Method
+
+#: ``task_support(task) -> None`` (the method runs the task) or a one-line reason why it cannot
+TaskSupport = Callable[[Any], Union[str, None]]
 
 
-def build_method(config: RunConfig, plm, tokenizer, verbalizer) -> Method:
-    if config.method not in METHOD_CLASSES:
-        raise ConfigError(f"method must be one of {', '.join(METHODS)}, not '{config.method}'")
-    return METHOD_CLASSES[config.method](config, plm, tokenizer, verbalizer)
+def _runs_every_task(task) -> str | None:
+    return None
 
 
-__all__ = ["build_method", "Method", "LossOutput", "METHOD_CLASSES", "MultilingualPromptTranslator",
-           "SoftPrompting", "FineTuning", "CrossLingualTemplates", "DiscretePrompting", "DualPromptAugmentation",
-           "SoftMultilingualVerbalizer"]
+@dataclass(frozen=True)
+class MethodSpec:
+    """A registered method.
+
+    ``factory`` is the :class:`~xlprompt.methods.base.Method` subclass, or its import path
+    ``"package.module:ClassName"`` (imported only when a model is built, so that configs and help stay fast).
+    """
+
+    name: str
+    factory: Union[str, type]
+    recipe: Mapping[str, Any] = field(default_factory=dict)
+    recipe_sources: Mapping[str, str] = field(default_factory=dict)
+    summary: str = ""
+    task_support: TaskSupport = _runs_every_task
+    #: ``check_task_options(task, options) -> None``: validates what a task file gives this method (its entry
+    #: of ``Task.method_options``); raises a one-line ConfigError naming the file and field
+    check_task_options: Callable[[Any, Mapping[str, Any]], None] | None = None
+    #: ``task_label_words(task) -> (words, label_words_as) | None``: the method's own label words for a task
+    #: other than XNLI, where its authors chose others than the task's (PCT's PAWS-X token ids)
+    task_label_words: Callable[[Any], Any] | None = None
+
+    def load(self) -> type:
+        """The method's class (imports its module on first use)."""
+        if isinstance(self.factory, str):
+            module, _, attr = self.factory.partition(":")
+            return getattr(importlib.import_module(module), attr)
+        return self.factory
+
+
+_REGISTRY: dict[str, MethodSpec] = {}
+
+
+def register_method(name: str, factory: Union[str, type], *, recipe: Mapping[str, Any] | None = None,
+                    recipe_sources: Mapping[str, str] | None = None, summary: str = "",
+                    task_support: TaskSupport | None = None,
+                    check_task_options: Callable[[Any, Mapping[str, Any]], None] | None = None,
+                    task_label_words: Callable[[Any], Any] | None = None, replace: bool = False) -> MethodSpec:
+    """Register a method under ``name`` (the config's ``method``).
+
+    ``factory``: a :class:`~xlprompt.methods.base.Method` subclass, called as ``factory(config, plm, tokenizer,
+    verbalizer)``, or its import path ``"pkg.module:Class"``. ``recipe``: config key → default (keys of
+    :data:`xlprompt.config.RECIPE_KEYS`); ``recipe_sources``: where each default comes from. ``task_support``:
+    ``task -> None`` or the reason it cannot run that task (default: every task).
+    """
+    from xlprompt.config import RECIPE_KEYS
+
+    if not isinstance(name, str) or not name or not name.replace("_", "").replace("-", "").isalnum():
+        raise ConfigError(f"register_method: name must be a non-empty word (letters, digits, - or _), not {name!r}")
+    if name in _REGISTRY and not replace:
+        raise ConfigError(f"register_method: method '{name}' is already registered; pass replace=True to replace it")
+    recipe = dict(recipe or {})
+    unknown = sorted(set(recipe) - set(RECIPE_KEYS))
+    if unknown:
+        raise ConfigError(f"register_method('{name}'): recipe keys {', '.join(unknown)} are not recipe keys; "
+                          f"allowed: {', '.join(RECIPE_KEYS)}")
+    spec = MethodSpec(name, factory, recipe, dict(recipe_sources or {}), summary,
+                      task_support or _runs_every_task, check_task_options, task_label_words)
+    _REGISTRY[name] = spec
+    return spec
+
+
+def method_names() -> tuple[str, ...]:
+    """The registered methods, built-in ones first."""
+    return tuple(_REGISTRY)
+
+
+def get_method_spec(name: str) -> MethodSpec:
+    """The :class:`MethodSpec` of ``name``; a one-line ConfigError naming the allowed values otherwise."""
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise ConfigError(f"method must be one of {', '.join(_REGISTRY)}, not '{name}'") from None
+
+
+def build_method(config, plm, tokenizer, verbalizer) -> "Method":
+    """The method of ``config`` around ``plm``."""
+    return get_method_spec(config.method).load()(config, plm, tokenizer, verbalizer)
+
+
+class _MethodClasses(Mapping):
+    """name → class of every registered method (imports each on first access)."""
+
+    def __getitem__(self, name):
+        return get_method_spec(name).load() if name in _REGISTRY else _missing(name)
+
+    def __iter__(self):
+        return iter(_REGISTRY)
+
+    def __len__(self):
+        return len(_REGISTRY)
+
+
+def _missing(name):
+    raise KeyError(name)
+
+
+METHOD_CLASSES: Mapping[str, type] = _MethodClasses()
+
+
+def _register_builtins() -> None:
+    from xlprompt.methods import discrete_prompt, dpa, finetune, mpt, pct, soft_prompt, softmv
+
+    builtins = [
+        ("mpt", mpt, "MultilingualPromptTranslator", "MPT: soft prompt translated per target language (the paper)"),
+        ("sp", soft_prompt, "SoftPrompting", "SP: one soft prompt for every language (Zhao & Schütze, 2021)"),
+        ("ft", finetune, "FineTuning", "FT: fine-tuning with a classification head"),
+        ("pct", pct, "CrossLingualTemplates", "PCT: prompt-based cross-lingual templates (Qi et al., 2022)"),
+        ("dp", discrete_prompt, "DiscretePrompting", "DP: discrete (hard) prompts, PET-style"),
+        ("dpa", dpa, "DualPromptAugmentation", "DPA: dual prompt augmentation (Zhou et al., 2023)"),
+        ("softmv", softmv, "SoftMultilingualVerbalizer", "SoftMV: soft prompt + multilingual verbalizer"),
+    ]
+    for name, package, cls, summary in builtins:
+        recipe = package.recipe
+        register_method(name, f"{package.__name__}.method:{cls}", recipe=recipe.RECIPE,
+                        recipe_sources=recipe.RECIPE_SOURCES, summary=summary,
+                        task_support=getattr(recipe, "task_support", None),
+                        check_task_options=getattr(recipe, "check_task_options", None),
+                        task_label_words=getattr(recipe, "task_label_words", None))
+
+
+_register_builtins()
+
+#: the built-in methods' names (the registry may hold more: :func:`method_names`)
+BUILTIN_METHODS: tuple[str, ...] = method_names()
+
+
+def __getattr__(name: str):
+    # the classes of the built-in methods and the base types, imported on first use (they need torch)
+    lazy = {"Method": "xlprompt.methods.base", "LossOutput": "xlprompt.methods.base"}
+    if name in lazy:
+        return getattr(importlib.import_module(lazy[name]), name)
+    for spec in _REGISTRY.values():
+        if isinstance(spec.factory, str) and spec.factory.endswith(":" + name):
+            return spec.load()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = ["MethodSpec", "register_method", "get_method_spec", "method_names", "build_method", "METHOD_CLASSES",
+           "BUILTIN_METHODS"]

@@ -128,14 +128,17 @@ def label_table(tokenizer, table: Mapping[str, Sequence[str]], what: str, rule: 
     return out
 
 
-def table_from_config(config, default: Mapping[str, Sequence[str]]) -> dict[str, Sequence[str]]:
+def table_from_config(config, default: Mapping[str, Sequence[str]],
+                      task_table: Mapping[str, Sequence[str]] | None = None) -> dict[str, Sequence[str]]:
     """The method's multilingual label-word table: ``label_words_file`` (JSON {lang: [3 words]}) if given,
-    else the reference's own table ``default``."""
+    else, on XNLI, the reference's own table ``default``; on another task the method's table for it
+    (``task_table``), else the task file's per-language words."""
     task = config.task_spec()
     if config.label_words_file:
         from xlprompt.verbalizer import read_label_words_file
 
         return read_label_words_file(config.label_words_file, task.labels, task.languages)
-    if task.name != "xnli":  # issue 13: the task's multilingual words (PAWS-X: DPA's own table)
-        return {lang: list(words) for lang, words in task.language_label_words.items()}
+    if task.name != "xnli":
+        table = task_table if task_table is not None else task.language_label_words
+        return {lang: list(words) for lang, words in table.items()}
     return dict(default)

@@ -13,21 +13,23 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
+from typing import Any, Callable, Mapping, Optional
 
 from xlprompt.errors import ConfigError
 
-__all__ = ["Task", "TASKS", "register", "get_task", "task_languages", "method_support"]
-
-#: methods that need no task-specific resource beyond the task's labels and label words
-GENERIC_METHODS: tuple[str, ...] = ("mpt", "sp", "ft")
+__all__ = ["Task", "TaskSplits", "TASKS", "load_splits", "required_files", "register", "register_task", "get_task", "task_languages"]
 
 
 @dataclass(frozen=True)
 class Task:
     """One classification task. ``labels[i]`` is class ``i``; ``label_words[i]`` its default label word (every
-    language); ``language_label_words[lang]`` per-language words (the multilingual verbalizers of DPA-like
-    methods); ``tiny_label_words`` the words used with the builtin tiny tokenizer (tests)."""
+    language); ``language_label_words[lang]`` a task file's per-language words (its test-time words in those
+    languages, and the multilingual verbalizer of DPA-like methods); ``tiny_label_words`` the words used with
+    the builtin tiny tokenizer (tests).
+
+    What a method needs beyond this (PCT's templates, DP's pattern, DPA's label-word table) belongs to the
+    method: built-in tasks' entries live in the method's recipe module, keyed by task name; a task file gives
+    them in ``method_options`` (method name → its options), which the method validates."""
 
     name: str
     labels: tuple[str, ...]
@@ -37,9 +39,6 @@ class Task:
     source_language: str = "en"
     language_label_words: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     tiny_label_words: tuple[str, ...] = ()
-    #: the methods that can run the task, and for the others why not (one line each)
-    methods: tuple[str, ...] = GENERIC_METHODS
-    missing: Mapping[str, str] = field(default_factory=dict)
     #: MPT's default external parallel corpus for this task, and the corpora that overlap its evaluation data
     parallel_default: str = "tatoeba"
     parallel_refused: Mapping[str, str] = field(default_factory=dict)
@@ -48,15 +47,14 @@ class Task:
     columns: Mapping[str, str] = field(default_factory=dict)
     label_column: str = "label"
     origin: str = "built-in"
-    #: PCT (a task that has them): its reference templates per language, their <mask> repair rule and the
-    #: languages its second template is drawn from; label words per method where its authors chose others
-    pct_templates: Mapping[str, str] = field(default_factory=dict)
-    pct_repair: str = "question"
-    pct_draw_languages: tuple[str, ...] = ()
-    method_label_words: Mapping[str, tuple[str, str]] = field(default_factory=dict)
-    #: DP (a task that has one): its hard pattern, ``{<text field>}`` and ``<mask>`` placeholders between
-    #: literal words (:func:`xlprompt.methods.discrete_prompt.task_dp_template`)
-    dp_template: str = ""
+    #: what a task file gives each method that needs more than labels and label words (method → options)
+    method_options: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
+    #: ``load_splits(task, config, folder) -> TaskSplits``; None: the files of ``files`` (a task file's way)
+    load_splits: Optional[Callable[..., "TaskSplits"]] = field(default=None, compare=False, repr=False)
+    #: ``required_files(task, config, folder) -> [(path in the data folder, fetch source)]``, checked before a run
+    required_files: Optional[Callable[..., list]] = field(default=None, compare=False, repr=False)
+    #: whether ``data_dir=builtin:demo`` (the shipped XNLI sample) serves this task
+    uses_demo: bool = False
 
     @property
     def single_text(self) -> bool:
@@ -72,20 +70,52 @@ class Task:
 
         return parse_label(value, self.labels)
 
-    def check_method(self, method: str) -> None:
-        """A one-line :class:`ConfigError` unless ``method`` can run this task."""
-        if method not in self.methods:
-            why = self.missing.get(method, f"it needs resources that exist only for XNLI")
-            raise ConfigError(f"method {method} cannot run task {self.name}: {why}; methods for this task: "
-                              f"{', '.join(self.methods)}")
+
+@dataclass
+class TaskSplits:
+    """A run's task data: few-shot ``train`` and ``dev`` (source language), ``test`` per evaluated language, the
+    split evaluated and notes for the log."""
+
+    train: list
+    dev: list
+    test: dict[str, list]
+    eval_split: str
+    notes: list[str] = field(default_factory=list)
+
+
+def load_splits(task: Task, config, folder) -> TaskSplits:
+    """The splits of ``task`` for ``config`` from the data folder ``folder`` (None: ``builtin:demo``)."""
+    if task.load_splits is not None:
+        return task.load_splits(task, config, folder)
+    from xlprompt.tasks.user import load_user_data
+
+    return load_user_data(task, config)
+
+
+def required_files(task: Task, config, folder) -> list[tuple[str, str]]:
+    """The task's files in the data folder that ``config`` reads (a task file's own files are checked when the
+    file is read)."""
+    return list(task.required_files(task, config, folder)) if task.required_files is not None else []
 
 
 TASKS: dict[str, Task] = {}
 
 
 def register(task: Task) -> Task:
+    """Add a built-in task (its module calls this at import)."""
     TASKS[task.name] = task
     return task
+
+
+def register_task(task: Task, replace: bool = False) -> Task:
+    """Register ``task`` under ``task.name`` so that ``task=<name>`` runs it. Its data come from
+    ``task.files`` (split → language → file, as a task file gives them) unless a data loader is registered
+    for it in :data:`xlprompt.tasks.data.LOADERS`."""
+    if not isinstance(task, Task):
+        raise ConfigError(f"register_task needs an xlprompt.Task, not {type(task).__name__}")
+    if task.name in TASKS and not replace:
+        raise ConfigError(f"register_task: task '{task.name}' is already registered; pass replace=True")
+    return register(task)
 
 
 def _builtins() -> None:
@@ -121,9 +151,3 @@ def _load_file(path: str, mtime_ns: int) -> Task:
 
 def task_languages(spec: str) -> tuple[str, ...]:
     return get_task(spec).languages
-
-
-def method_support() -> dict[str, tuple[str, ...]]:
-    """Built-in task → the methods that run it (README, help)."""
-    _builtins()
-    return {name: task.methods for name, task in TASKS.items()}

@@ -9,11 +9,13 @@ DAMO-NLP-SG/DPA@6c57272 prompt_helper.py ``_setup_global_verbalizers``, branch `
 Nein/Ja, es no/sí, fr non/Oui, zh 否/是, ja ない/はい, ko 아니/예. Template: DPA feeds PAWS-X through the same
 cloze template as XNLI (prompt_helper.py ``convert_examples_to_prmopts``: ``"{} {} {} {} ."`` for both
 datasets), so SP/MPT use the paper's soft template (Eq. 1) unchanged with sentence1/sentence2 in the premise/
-hypothesis slots. PCT runs PAWS-X with the authors' PAWS-X templates (train_pawsx.py:47-52, e.g.
+hypothesis slots. What PCT, DP and DPA need for PAWS-X is theirs, keyed by task in their recipe modules
+(:mod:`xlprompt.methods.pct.recipe`, :mod:`xlprompt.methods.discrete_prompt.recipe`,
+:mod:`xlprompt.methods.dpa.recipe`). PCT runs PAWS-X with the authors' PAWS-X templates (train_pawsx.py:47-52, e.g.
 ``Question:{} paraphrase or not? Answer:<mask>``, ``pct_layout=reference`` only), their ``<mask>`` repair
 (train_pawsx.py:75-80), their second-template languages fr es de ja ko zh (l. 53) and label ids 157/63736
 (l. 46); its training recipe stays the XNLI few-shot one of :mod:`xlprompt.methods.pct`. DPA runs PAWS-X with
-its own PAWS-X label-word table (``language_label_words``: its multilingual CE and test-time words) and its
+its own PAWS-X label-word table (its multilingual CE and test-time words) and its
 XNLI recipe (dpa-pawsx.sh is not read here). DP runs PAWS-X with xlprompt's choice of pattern (no reference
 has one): xlmrprompt's XNLI pattern 0 ``X_1 . Question: X_2 ? Answer: <mask> .`` and the words no/yes.
 
@@ -38,18 +40,22 @@ from pathlib import Path
 
 from xlprompt.data.examples import NLIExample
 from xlprompt.errors import DataError
-from xlprompt.tasks import Task, register
+from xlprompt.tasks import Task, TaskSplits, register
 
 PAWSX_LANGUAGES: tuple[str, ...] = ("en", "de", "es", "fr", "ja", "ko", "zh")
 PAWSX_LABELS: tuple[str, ...] = ("not_paraphrase", "paraphrase")
 
-#: PCT's PAWS-X templates (qikunxun/PCT@4b3d675 train_pawsx.py:47-52), for reference
-PCT_PAWSX_TEMPLATES: dict[str, str] = {
-    "en": "Question:{} paraphrase or not? Answer:<mask>", "zh": "问题：{} 是否转述? 答案：<mask>",
-    "fr": "Question:{} paraphrase ou pas? Réponse:<mask>", "es": "Pregunta: {} ¿parafrasear o no? Respuesta: <mask>",
-    "de": "Frage:{} paraphrasieren oder nicht? Antwort:<mask>", "ja": "質問：{}言い換えるかどうか?回答：<mask>",
-    "ko": "질문:{} 의역 여부는? 답:<mask>",
-}
+def load_pawsx_splits(task: Task, config, root: Path) -> TaskSplits:
+    """Few-shot train/dev and the evaluated split per language for ``task=pawsx`` (see the module's text)."""
+    train, dev, test, split, notes = load_pawsx_data(config, root)
+    return TaskSplits(train, dev, test, split, notes)
+
+
+def pawsx_required_files(task: Task, config, folder: Path) -> list[tuple[str, str]]:
+    """Without ``pawsx/train/en.tsv``, train/dev are sampled from dev and dev is evaluated."""
+    split = config.eval_split if (Path(folder) / "pawsx/train/en.tsv").is_file() else "dev"
+    return [("pawsx/dev/en.tsv", "pawsx")] + [(f"pawsx/{split}/{lang}.tsv", "pawsx") for lang in config.languages()]
+
 
 PAWSX = register(Task(
     name="pawsx",
@@ -58,25 +64,12 @@ PAWSX = register(Task(
     label_words=("no", "yes"),
     text_fields=("sentence1", "sentence2"),
     source_language="en",
-    language_label_words={"de": ("Nein", "Ja"), "en": ("no", "yes"), "es": ("no", "sí"), "fr": ("non", "Oui"),
-                          "zh": ("否", "是"), "ja": ("ない", "はい"), "ko": ("아니", "예")},
     tiny_label_words=("no", "yes"),
-    methods=("mpt", "sp", "ft", "pct", "dpa", "dp"),
-    missing={
-        "softmv": "SoftMV's multilingual verbalizer and MUSE dictionaries are XNLI's 3 labels / languages",
-    },
     parallel_default="tatoeba",
     parallel_refused={"pawsx": "its pairs are PAWS-X dev/test rows, the evaluation data of task pawsx"},
     origin="built-in: xlprompt.tasks.pawsx",
-    pct_templates=PCT_PAWSX_TEMPLATES,
-    pct_repair="brace",
-    pct_draw_languages=("fr", "es", "de", "ja", "ko", "zh"),  # train_pawsx.py:53 language_list
-    # PCT's label_map (train_pawsx.py:46): '0' -> 157 (XLM-R piece 'no'), '1' -> 63736 ('yes'), as token ids
-    method_label_words={"pct": ("157,63736", "id")},
-    # xlprompt's choice (no DP/PET PAWS-X pattern in the references read): xlmrprompt's XNLI pattern 0
-    # (pet/pet/pvps/xnli_pvp.py, see xlprompt.methods.discrete_prompt) with sentence1/sentence2 in its slots,
-    # as DPA carries its XNLI template to PAWS-X; label words no/yes (the task's)
-    dp_template="{sentence1} . Question: {sentence2} ? Answer: <mask> .",
+    load_splits=load_pawsx_splits,
+    required_files=pawsx_required_files,
 ))
 
 

@@ -39,11 +39,11 @@ from pathlib import Path
 
 from xlprompt.data.examples import NLIExample
 from xlprompt.errors import ConfigError, DataError
-from xlprompt.tasks import GENERIC_METHODS, Task
+from xlprompt.tasks import Task
 
 FIELDS = ("name", "text_fields", "labels", "label_words", "languages", "source_language", "columns",
           "label_column", "tiny_label_words", "splits", "description",
-          # methods with task-specific resources (issue 13 follow-up): each enables its method
+          # what a method needs beyond labels and label words: each enables its method (Task.method_options)
           "pct_templates", "pct_draw_languages", "pct_label_words", "dp_template")
 SPLITS = ("train", "dev", "test")
 FORMATS = (".tsv", ".csv", ".jsonl")
@@ -159,50 +159,28 @@ def load_task_file(path: str | Path) -> Task:
     for lang in languages:
         if lang not in files.get("test", {}):
             raise _err(path, f"splits.test.{lang}", f"language '{lang}' has no test data")
-    methods, missing = list(GENERIC_METHODS), {}
-    pct_templates, draw, method_words = _pct_fields(path, data, fields, labels, languages, source)
-    if pct_templates:
-        methods.append("pct")
-    else:
-        missing["pct"] = "the task file gives no PCT templates (add the field 'pct_templates': one per language)"
-    dp_template = ""
-    if "dp_template" in data:
-        from xlprompt.methods.discrete_prompt import check_dp_template
-
-        dp_template = data["dp_template"]
-        why = check_dp_template(dp_template, fields) if isinstance(dp_template, str) else "needs a string"
-        if why:
-            raise _err(path, "dp_template", why + " (e.g. \"{" + "} . {".join(fields) + "} ? <mask> .\")")
-        methods.append("dp")
-    else:
-        missing["dp"] = "the task file gives no DP pattern (add the field 'dp_template')"
-    absent = [lang for lang in languages if lang not in table]
-    if not absent and source == "en":
-        methods.append("dpa")
-    elif absent:
-        missing["dpa"] = (f"DPA's multilingual label-word optimisation needs label words for every language; "
-                          f"add 'label_words.{absent[0]}'" + (f" (and {', '.join(absent[1:])})" if absent[1:] else ""))
-    else:
-        missing["dpa"] = f"DPA trains in English (source_language en); this task's source is '{source}'"
-    missing["softmv"] = ("SoftMV's multilingual verbalizer and MUSE dictionaries are XNLI's 3 labels / languages; "
-                         "no task-file field enables it")
+    method_options: dict[str, dict] = {}
+    pct = _pct_fields(path, data, fields, labels, languages, source)
+    if pct:
+        method_options["pct"] = pct
+    if "dp_template" in data:  # checked by DP (xlprompt.methods.discrete_prompt.recipe.check_task_options)
+        method_options["dp"] = {"template": data["dp_template"]}
     return Task(
         name=name.strip(), labels=labels, languages=languages, label_words=default, text_fields=fields,
-        source_language=source, language_label_words=table, tiny_label_words=tiny, methods=tuple(methods),
-        missing=missing, pct_templates=pct_templates, pct_repair="brace", pct_draw_languages=draw,
-        method_label_words=method_words, dp_template=dp_template,
+        source_language=source, language_label_words=table, tiny_label_words=tiny, method_options=method_options,
         parallel_default="tatoeba", parallel_refused={}, files=files, columns=columns,
         label_column=label_column, origin=str(path),
     )
 
 
 def _pct_fields(path, data, fields, labels, languages, source):
-    """(templates by language, draw languages, {"pct": (words, "word")}) from the task file's PCT fields."""
+    """PCT's options from the task file's PCT fields: templates by language, draw languages and label words
+    (:func:`xlprompt.methods.pct.recipe.task_resources` reads them); {} without ``pct_templates``."""
     if "pct_templates" not in data:
         for key in ("pct_draw_languages", "pct_label_words"):
             if key in data:
                 raise _err(path, key, "needs the field 'pct_templates' (PCT runs only with its templates)")
-        return {}, (), {}
+        return {}
     entry = data["pct_templates"]
     if not isinstance(entry, dict):
         raise _err(path, "pct_templates", "maps every language to its template, e.g. en: \"Text: {} Label: <mask>\"")
@@ -232,10 +210,10 @@ def _pct_fields(path, data, fields, labels, languages, source):
     if not draw:
         raise _err(path, "pct_draw_languages", "PCT's second template needs a language other than the source; "
                    "give at least two languages")
-    words = {}
+    options = {"templates": templates, "draw_languages": tuple(draw)}
     if "pct_label_words" in data:
-        words = {"pct": (",".join(_str_list(path, data, "pct_label_words", (len(labels),))), "word")}
-    return templates, tuple(draw), words
+        options["label_words"] = _str_list(path, data, "pct_label_words", (len(labels),))
+    return options
 
 
 HF_KEYS = ("dataset", "config", "split", "data_files")
@@ -347,5 +325,7 @@ def load_user_data(task: Task, config):
     dev = sample_k_per_class(dev_pool, config.shots, config.seed + 10_000, label_names=task.labels)
     cap = config.eval_max_per_language
     test = {lang: read_split(task, "test", lang)[:cap] for lang in config.languages()}
-    notes = [f"task {task.name} ({task.origin}): k per class sampled from its train file"]
-    return train, dev, test, "test", notes
+    notes = [f"task {task.name} ({task.origin}): k per class sampled with seed {config.seed} from its train file"]
+    from xlprompt.tasks import TaskSplits
+
+    return TaskSplits(train, dev, test, "test", notes)

@@ -36,47 +36,11 @@ from xlprompt.methods.base import LossOutput, Method
 from xlprompt.methods.field_common import strip_trailing_punctuation
 from xlprompt.scoring import class_log_probs, label_word_logits
 from xlprompt.template import HYPOTHESIS, LITERAL, MASK, PREMISE, EncodedInput, Piece, Template, word_ids
+from xlprompt.methods.discrete_prompt.recipe import (  # noqa: F401  (re-exported)
+    DP_PLACEHOLDER, PET_SH, PET_WRAPPER, RECIPE, RECIPE_SOURCES, check_dp_template, task_pattern,
+)
 
-PET_SH = "mprompting/xlmrprompt@39aed8f scripts/pet.sh"
-PET_WRAPPER = "mprompting/xlmrprompt@39aed8f pet/pet/modules/wrapper.py"
 
-#: The method's defaults under its authors' code (config key -> value).
-RECIPE: dict[str, Any] = {
-    "label_words": "right,maybe,wrong",
-    "scoring": "labels",
-    "lr": 1e-5,
-    "lr_scheduler": "constant",
-    "warmup_ratio": 0.0,
-    "batch_size": 12,
-    "epochs": 50,
-    "weight_decay": 0.01,
-    "max_grad_norm": 1.0,
-    "max_length": 256,
-    "optimizer": "adam_l2",
-    "weight_decay_exempt": "bias,LayerNorm.weight",
-    "strip_punctuation": True,
-    "label_words_as": "word",
-    "predict_over": "labels",
-    "grad_accumulation_steps": 1,
-}
-RECIPE_SOURCES: dict[str, str] = {
-    "label_words": "mprompting/xlmrprompt@39aed8f pet/pet/pvps/xnli_pvp.py:10 (XNLIVerbalizer['en'])",
-    "scoring": f"{PET_WRAPPER} mlm_train_step (CE over convert_mlm_logits_to_cls_logits)",
-    "lr": f"{PET_SH}:26",
-    "lr_scheduler": f"{PET_WRAPPER} train (no scheduler: constant)",
-    "warmup_ratio": f"{PET_WRAPPER} train (warmup_steps unused)",
-    "batch_size": f"{PET_SH}:23,33 (4 per GPU x 3 ranks)",
-    "epochs": f"{PET_SH}:24",
-    "weight_decay": "mprompting/xlmrprompt@39aed8f pet/parameters.py (--weight_decay 0.01)",
-    "max_grad_norm": "mprompting/xlmrprompt@39aed8f pet/parameters.py (--max_grad_norm 1.0)",
-    "max_length": f"{PET_SH}:29",
-    "optimizer": f"{PET_WRAPPER} train: torch.optim.Adam, L2 0.01, eps 1e-8",
-    "weight_decay_exempt": f"{PET_WRAPPER} train: no_decay = ['bias', 'LayerNorm.weight']",
-    "strip_punctuation": "mprompting/xlmrprompt pet/pvps/xnli_pvp.py: trailing punctuation removed (as SP)",
-    "label_words_as": "mprompting/xlmrprompt pet/pvps/xnli_pvp.py VERBALIZER (words)",
-    "predict_over": "mprompting/xlmrprompt pet/modules/wrapper.py: argmax over the label words",
-    "grad_accumulation_steps": "mprompting/xlmrprompt scripts: no gradient accumulation",
-}
 
 
 def pet_template(tokenizer, special, max_length: int) -> Template:
@@ -88,29 +52,6 @@ def pet_template(tokenizer, special, max_length: int) -> Template:
         Piece(MASK), Piece(LITERAL, dot),
     ]
     return Template(pieces, special, max_length, name="dp-pet-0-en")
-
-
-DP_PLACEHOLDER = r"(\{[A-Za-z_][A-Za-z0-9_]*\}|<mask>)"
-
-
-def check_dp_template(pattern: str, text_fields) -> str | None:
-    """Why ``pattern`` is no DP template for a task with ``text_fields`` (None: it is one). A DP template is
-    literal words with ``{<text field>}`` once per text field and ``<mask>`` once (issue 13)."""
-    import re
-
-    parts = re.split(DP_PLACEHOLDER, pattern)
-    names = [p[1:-1] for p in parts[1::2] if p != "<mask>"]
-    unknown = [n for n in names if n not in text_fields]
-    if unknown:
-        return f"unknown placeholder {{{unknown[0]}}}; the text fields are {', '.join(text_fields)}"
-    for name in text_fields:
-        if names.count(name) != 1:
-            return f"needs {{{name}}} exactly once (found {names.count(name)})"
-    if parts[1::2].count("<mask>") != 1:
-        return f"needs <mask> exactly once (found {parts[1::2].count('<mask>')})"
-    if any(c in p for p in parts[0::2] for c in "{}"):
-        return "has a brace outside a {field} placeholder"
-    return None
 
 
 def task_dp_template(pattern: str, text_fields, tokenizer, special, max_length: int, name: str) -> Template:
@@ -144,8 +85,8 @@ class DiscretePrompting(Method):
         task = config.task_spec()
         if task.name == "xnli":
             self.template = pet_template(tokenizer, self.special, config.max_length)
-        else:  # issue 13: the task's own DP pattern (tasks/pawsx.py, or a task file's dp_template)
-            self.template = task_dp_template(task.dp_template, task.text_fields, tokenizer, self.special,
+        else:  # the task's own DP pattern (the recipe's table, or a task file's dp_template)
+            self.template = task_dp_template(task_pattern(task), task.text_fields, tokenizer, self.special,
                                              config.max_length, f"dp-{task.name}")
 
     def encode_for_eval(self, example: TokenizedExample, lang: str) -> EncodedInput:

@@ -53,38 +53,9 @@ from xlprompt.languages import SOURCE_LANGUAGE
 from xlprompt.methods.base import LossOutput, Method
 from xlprompt.methods.field_common import DPA_LABEL_WORDS, label_table, table_from_config
 from xlprompt.template import HYPOTHESIS, LITERAL, MASK, PREMISE, EncodedInput, Piece, Template, tail_ids, word_ids
+from xlprompt.methods.dpa.recipe import DPA, SH, RECIPE, RECIPE_SOURCES, TASK_LABEL_WORDS  # noqa: F401  (re-exported)
 
-DPA = "DAMO-NLP-SG/DPA@6c57272"
-SH = f"{DPA} dpa-xnli.sh"
 
-RECIPE: dict[str, Any] = {
-    "lr": 1e-5,
-    "lr_scheduler": "constant",
-    "warmup_ratio": 0.0,
-    "batch_size": 2,
-    "grad_accumulation_steps": 4,
-    "epochs": 50,
-    "weight_decay": 0.0,
-    "max_grad_norm": 1.0,
-    "max_length": 256,
-    "optimizer": "adamw",
-    "weight_decay_exempt": "bias,LayerNorm.weight",
-    "strip_punctuation": False,
-}
-RECIPE_SOURCES: dict[str, str] = {
-    "lr": f"{SH}:27",
-    "lr_scheduler": f"{SH}:28",
-    "warmup_ratio": "transformers TrainingArguments default warmup_ratio=0.0 (dpa-xnli.sh sets none)",
-    "batch_size": f"{SH}:24",
-    "grad_accumulation_steps": f"{SH}:26",
-    "epochs": f"{SH}:29",
-    "weight_decay": "transformers TrainingArguments default weight_decay=0.0 (dpa-xnli.sh sets none)",
-    "max_grad_norm": "transformers TrainingArguments default max_grad_norm=1.0 (dpa-xnli.sh sets none)",
-    "max_length": f"{DPA} run-prompt.py DataTrainingArguments.max_seq_length=256",
-    "optimizer": "transformers Trainer's AdamW (betas 0.9/0.999, eps 1e-8): TrainingArguments defaults",
-    "weight_decay_exempt": "transformers Trainer: no decay for bias and LayerNorm weights",
-    "strip_punctuation": "DAMO-NLP-SG/DPA run-prompt.py keeps the raw texts (dpa_premise adds ' .' only)",
-}
 
 
 def dpa_premise(ids: Sequence[int], tokenizer) -> tuple[int, ...]:
@@ -153,7 +124,7 @@ class DualPromptAugmentation(Method):
             raise ConfigError(f"{config.method}: freeze_plm=true leaves nothing to train (a hard template has no "
                               "parameters of its own); set freeze_plm=false")
         self.template = dpa_template(tokenizer, self.special, config.max_length)
-        table = table_from_config(config, DPA_LABEL_WORDS)
+        table = table_from_config(config, DPA_LABEL_WORDS, TASK_LABEL_WORDS.get(config.task_spec().name))
         task = config.task_spec()
         self.table_ids = label_table(tokenizer, table, "DPA label words", rule="last", labels=task.labels,
                                      languages=task.languages)

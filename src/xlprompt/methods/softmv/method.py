@@ -50,39 +50,9 @@ from xlprompt.methods.base import LossOutput, Method
 from xlprompt.methods.field_common import XNLI_VERBALIZER, label_table, strip_trailing_punctuation, table_from_config
 from xlprompt.models.prompt_encoder import PromptEncoder, PromptEncoderConfig
 from xlprompt.template import HYPOTHESIS, LITERAL, MASK, PREMISE, PROMPT, EncodedInput, Piece, Template, word_ids
+from xlprompt.methods.softmv.recipe import SOFTMV, SH, RECIPE, RECIPE_SOURCES  # noqa: F401  (re-exported)
 
-SOFTMV = "THU-BPM/SoftMV@3dda7ba"
-SH = f"{SOFTMV} ptuning.sh"
 
-RECIPE: dict[str, Any] = {
-    "lr": 1e-5,
-    "lr_scheduler": "constant",
-    "warmup_ratio": 0.0,
-    "batch_size": 12,
-    "epochs": 70,
-    "weight_decay": 0.01,
-    "max_grad_norm": 1.0,
-    "max_length": 256,
-    "optimizer": "adamw",
-    "weight_decay_exempt": "bias,LayerNorm.weight",
-    "prompt_encoder_shape": "reference",
-    "grad_accumulation_steps": 1,
-}
-RECIPE_SOURCES: dict[str, str] = {
-    "lr": f"{SH}:10,29",
-    "lr_scheduler": f"{SOFTMV} prompt/modules/wrapper.py TransformerModelWrapper.train (no scheduler)",
-    "warmup_ratio": f"{SOFTMV} parameters.py (--warmup_steps 0, unused)",
-    "batch_size": f"{SH}:26",
-    "epochs": f"{SH}:27",
-    "weight_decay": f"{SOFTMV} parameters.py (--weight_decay 0.01)",
-    "max_grad_norm": f"{SOFTMV} parameters.py (--max_grad_norm 1.0)",
-    "max_length": f"{SH}:31",
-    "optimizer": f"{SOFTMV} prompt/modules/wrapper.py train: torch.optim.AdamW, decay 0.01",
-    "weight_decay_exempt": f"{SOFTMV} prompt/modules/wrapper.py train: no_decay = ['bias', 'LayerNorm.weight']",
-    "prompt_encoder_shape": f"{SOFTMV} prompt/modules/wrapper.py ContinuousPrompt.__init__: 1-layer BiLSTM, d "
-                            "units each way, MLP 2d->d->d",
-    "grad_accumulation_steps": f"{SOFTMV} scripts: no gradient accumulation",
-}
 
 
 def softmv_template(tokenizer, special, prompt_length: int, max_length: int) -> Template:

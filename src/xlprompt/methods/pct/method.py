@@ -32,52 +32,8 @@ from xlprompt.methods.base import LossOutput, Method
 from xlprompt.errors import ConfigError, ModelError
 from xlprompt.scoring import class_log_probs, label_word_logits, prediction_scores
 from xlprompt.template import EncodedInput, PCTReferenceTemplate, cross_lingual_template
+from xlprompt.methods.pct.recipe import RECIPE, RECIPE_SOURCES, task_resources  # noqa: F401  (re-exported)
 
-#: PCT: config key → default under recipe=reference (see methods/__init__.py), and its source
-RECIPE: dict[str, Any] = {
-    'max_length': 128,
-    'epochs': 50,
-    'batch_size': 32,
-    'lr': 2e-05,
-    'optimizer': 'adamw',
-    'weight_decay': 0.0,
-    'weight_decay_exempt': '-',
-    'lr_scheduler': 'linear',
-    'warmup_ratio': 0.1,
-    'min_lr_ratio': 0.1,
-    'max_grad_norm': 0.0,
-    'strip_punctuation': False,
-    'template_punctuation': 'glued',
-    'label_words': '63736,11354,157',
-    'label_words_as': 'id',
-    'scoring': 'vocab',
-    'predict_over': 'vocab',
-    'pct_kl_space': 'vocab',
-    'pct_language_draw': 'example',
-    'pct_layout': 'reference',
-}
-RECIPE_SOURCES: dict[str, str] = {
-    'max_length': 'qikunxun/PCT@4b3d675 train_xnli_fewshot.py:22 (SEQ_LEN)',
-    'epochs': 'qikunxun/PCT@4b3d675 train_xnli_fewshot.py:24',
-    'batch_size': 'qikunxun/PCT@4b3d675 train_xnli_fewshot.py:23',
-    'lr': 'qikunxun/PCT@4b3d675 train_xnli_fewshot.py:25',
-    'optimizer': 'qikunxun/PCT@4b3d675 train_xnli_fewshot.py AdamWarmup (keras_bert; weight decay 0, so Adam = AdamW)',
-    'weight_decay': 'qikunxun/PCT@4b3d675 train_xnli_fewshot.py AdamWarmup without weight_decay (keras_bert default 0; not in the index)',
-    'weight_decay_exempt': 'no decay at all',
-    'lr_scheduler': 'qikunxun/PCT@4b3d675 train_xnli_fewshot.py calc_train_steps/AdamWarmup (after l. 184)',
-    'warmup_ratio': 'qikunxun/PCT@4b3d675 train_xnli_fewshot.py calc_train_steps(warmup_proportion=0.1)',
-    'min_lr_ratio': 'qikunxun/PCT@4b3d675 train_xnli_fewshot.py AdamWarmup(min_lr=LR * 0.1)',
-    'max_grad_norm': 'qikunxun/PCT@4b3d675 train_xnli_fewshot.py (no clipnorm)',
-    'strip_punctuation': 'qikunxun/PCT@4b3d675 train_xnli.py:71-72 (raw premise; template.format(hypothesis))',
-    'template_punctuation': "only for pct_layout=cloze (not the authors')",
-    'label_words': 'qikunxun/PCT@4b3d675 train_xnli.py:44 (label_map: XLM-R pieces yes, may, no)',
-    'label_words_as': 'qikunxun/PCT@4b3d675 train_xnli.py:44',
-    'scoring': 'qikunxun/PCT@4b3d675 train_xnli.py:159-168,187-188 (sparse CE over the vocabulary at <mask>)',
-    'predict_over': 'qikunxun/PCT@4b3d675 predict_xnli.py (y_pred.argmax over the vocabulary, after l. 150)',
-    'pct_kl_space': 'qikunxun/PCT@4b3d675 train_xnli.py:189-196,208-209 (KL of the <mask> vocabulary distributions)',
-    'pct_language_draw': 'qikunxun/PCT@4b3d675 train_xnli.py:92-96 (random.randint once per example at load, seed 1234)',
-    'pct_layout': 'qikunxun/PCT@4b3d675 train_xnli.py:46-53,72-76 (template strings; tokenizer.encode(premise, hypothesis))',
-}
 
 
 class CrossLingualTemplates(Method):
@@ -86,14 +42,15 @@ class CrossLingualTemplates(Method):
     def __init__(self, config, plm, tokenizer, verbalizer):
         super().__init__(config, plm, tokenizer, verbalizer)
         task = config.task_spec()
+        resources = task_resources(task) if task.name != "xnli" else None
         #: the second template's languages: XNLI's 14 targets, or the task's (PAWS-X: train_pawsx.py:53)
-        self.draw_languages = TARGET_LANGUAGES if task.name == "xnli" else tuple(task.pct_draw_languages)
-        if task.name != "xnli":  # issue 13: the task's own PCT templates (PAWS-X: train_pawsx.py:47-52)
+        self.draw_languages = TARGET_LANGUAGES if resources is None else tuple(resources.draw_languages)
+        if resources is not None:  # the task's own PCT templates (PAWS-X: train_pawsx.py:47-52)
             if config.pct_layout != "reference":
                 raise ConfigError(f"method pct cannot run task {task.name} with pct_layout={config.pct_layout}: "
                                   "PCT's cloze template words exist for XNLI only; use pct_layout=reference")
             self.templates = {lang: PCTReferenceTemplate(tokenizer, lang, config.max_length, self.special,
-                                                         dict(task.pct_templates), task.pct_repair,
+                                                         dict(resources.templates), resources.repair,
                                                          single=task.single_text)
                               for lang in task.languages}
         elif config.pct_layout == "reference":

@@ -1,0 +1,62 @@
+"""The recipe of dpa: each config key's default under ``recipe=reference`` (its authors' code) and where it
+comes from. Torch-free, so that configs resolve and ``--help-config`` answers without loading a model."""
+
+from __future__ import annotations
+
+from typing import Any
+
+DPA = "DAMO-NLP-SG/DPA@6c57272"
+SH = f"{DPA} dpa-xnli.sh"
+
+RECIPE: dict[str, Any] = {
+    "lr": 1e-5,
+    "lr_scheduler": "constant",
+    "warmup_ratio": 0.0,
+    "batch_size": 2,
+    "grad_accumulation_steps": 4,
+    "epochs": 50,
+    "weight_decay": 0.0,
+    "max_grad_norm": 1.0,
+    "max_length": 256,
+    "optimizer": "adamw",
+    "weight_decay_exempt": "bias,LayerNorm.weight",
+    "strip_punctuation": False,
+}
+RECIPE_SOURCES: dict[str, str] = {
+    "lr": f"{SH}:27",
+    "lr_scheduler": f"{SH}:28",
+    "warmup_ratio": "transformers TrainingArguments default warmup_ratio=0.0 (dpa-xnli.sh sets none)",
+    "batch_size": f"{SH}:24",
+    "grad_accumulation_steps": f"{SH}:26",
+    "epochs": f"{SH}:29",
+    "weight_decay": "transformers TrainingArguments default weight_decay=0.0 (dpa-xnli.sh sets none)",
+    "max_grad_norm": "transformers TrainingArguments default max_grad_norm=1.0 (dpa-xnli.sh sets none)",
+    "max_length": f"{DPA} run-prompt.py DataTrainingArguments.max_seq_length=256",
+    "optimizer": "transformers Trainer's AdamW (betas 0.9/0.999, eps 1e-8): TrainingArguments defaults",
+    "weight_decay_exempt": "transformers Trainer: no decay for bias and LayerNorm weights",
+    "strip_punctuation": "DAMO-NLP-SG/DPA run-prompt.py keeps the raw texts (dpa_premise adds ' .' only)",
+}
+
+# --- what DPA needs from a task other than XNLI (XNLI's table: xlprompt.methods.field_common.DPA_LABEL_WORDS)
+#: DPA's multilingual label words per task (its multilingual CE and test-time words): DAMO-NLP-SG/DPA@6c57272
+#: prompt_helper.py ``_setup_global_verbalizers``, branch ``dataset == "paws-x"``
+TASK_LABEL_WORDS: dict[str, dict[str, tuple[str, ...]]] = {
+    "pawsx": {"de": ("Nein", "Ja"), "en": ("no", "yes"), "es": ("no", "sí"), "fr": ("non", "Oui"),
+              "zh": ("否", "是"), "ja": ("ない", "はい"), "ko": ("아니", "예")},
+}
+
+
+def task_support(task) -> str | None:
+    """DPA runs XNLI, the tasks of :data:`TASK_LABEL_WORDS`, and a task file that gives label words for every
+    language and trains in English (its multilingual label-word optimisation needs both)."""
+    if task.name == "xnli" or task.name in TASK_LABEL_WORDS:
+        return None
+    if task.origin.startswith("built-in"):
+        return "it needs DPA label words for every language of this task, which xlprompt has for XNLI and PAWS-X"
+    absent = [lang for lang in task.languages if lang not in task.language_label_words]
+    if absent:
+        return (f"DPA's multilingual label-word optimisation needs label words for every language; "
+                f"add 'label_words.{absent[0]}'" + (f" (and {', '.join(absent[1:])})" if absent[1:] else ""))
+    if task.source_language != "en":
+        return f"DPA trains in English (source_language en); this task's source is '{task.source_language}'"
+    return None

@@ -1,0 +1,163 @@
+"""Recipes: the defaults of a run's recipe keys, and the checks that need the method and the task.
+
+A :class:`~xlprompt.config.RunConfig` leaves its recipe keys (:data:`~xlprompt.config.RECIPE_KEYS`: optimiser,
+lr, schedule, batch, epochs, template, label words, ...) at ``None`` = "take it from the recipe". This module,
+which sits above the methods and the tasks, fills them:
+
+* under ``recipe=reference`` from the method's ``RECIPE`` (each method as its authors ran it, cited in its
+  ``RECIPE_SOURCES``: ``xlprompt/methods/<name>/recipe.py``);
+* under ``recipe=uniform`` the training settings (:data:`~xlprompt.config.UNIFORM_KEYS`) from MPT's recipe;
+* a key the method's recipe does not state takes :data:`~xlprompt.config.GENERIC_DEFAULTS`;
+* then the task's defaults: ``parallel_source`` (the task's corpus) and, on a task other than XNLI, its label
+  words (or the method's own for that task).
+
+A value the user gives always wins. It also checks what the config module cannot see: that the method exists
+and can run the task, the task's language codes, and the leak guard's config rules. The config module calls
+these through :class:`~xlprompt.config.ConfigHooks`; importing :mod:`xlprompt` installs them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from xlprompt.config import (
+    FEWSHOT_KS, GENERIC_DEFAULTS, RECIPE_KEYS, TINY_LABEL_WORDS, UNIFORM_KEYS, RunConfig, install_hooks,
+)
+from xlprompt.errors import ConfigError
+from xlprompt.methods import get_method_spec, method_names
+
+__all__ = ["method_recipe", "recipe_default", "describe_fields", "methods_for_task"]
+
+
+def method_recipe(method: str) -> tuple[dict[str, Any], dict[str, str]]:
+    """(RECIPE, RECIPE_SOURCES) of a registered method; ({}, {}) for an unknown one."""
+    try:
+        spec = get_method_spec(method)
+    except ConfigError:
+        return {}, {}
+    return dict(spec.recipe), dict(spec.recipe_sources)
+
+
+def recipe_default(method: str, recipe: str, key: str, tiny_tokenizer: bool = False) -> tuple[Any, str]:
+    """(default value, where it comes from) of recipe key ``key`` for ``method`` under ``recipe``."""
+    if tiny_tokenizer and key in TINY_LABEL_WORDS:
+        return TINY_LABEL_WORDS[key], "builtin:tiny tokenizer (it has none of the references' label words)"
+    if recipe == "uniform" and key in UNIFORM_KEYS:
+        values, sources = method_recipe("mpt")
+        if key in values:
+            return values[key], f"uniform: MPT's ({sources.get(key, 'mpt recipe')})"
+    values, sources = method_recipe(method)
+    if key in values:
+        return values[key], f"{method}: {sources.get(key, 'its recipe')}"
+    return GENERIC_DEFAULTS[key], f"generic (no {method} recipe entry)"
+
+
+def _task(spec: str):
+    from xlprompt.tasks import get_task
+
+    return get_task(spec)
+
+
+def methods_for_task(task) -> tuple[str, ...]:
+    """The registered methods that can run ``task``."""
+    return tuple(name for name in method_names() if get_method_spec(name).task_support(task) is None)
+
+
+class _Hooks:
+    """:class:`xlprompt.config.ConfigHooks` for the registered methods and tasks."""
+
+    def resolve(self, config: RunConfig) -> frozenset:
+        get_method_spec(config.method)  # an unknown method: one line naming the registered ones
+        filled = []
+        tiny = config._tiny_tokenizer()
+        for key in RECIPE_KEYS:
+            if getattr(config, key) is None:
+                setattr(config, key, recipe_default(config.method, config.recipe, key, tiny)[0])
+                filled.append(key)
+        task = _task(config.task)
+        if config.parallel_source is None:
+            config.parallel_source = task.parallel_default
+            filled.append("parallel_source")
+        if task.name != "xnli" and "label_words" in filled:
+            words, mode = ",".join(task.label_words), "word"
+            own = get_method_spec(config.method).task_label_words
+            method_words = own(task) if own is not None else None
+            if tiny and task.tiny_label_words:
+                words = ",".join(task.tiny_label_words)
+            elif method_words is not None:  # e.g. PCT's PAWS-X label ids
+                words, mode = method_words
+            config.label_words = words
+            if "label_words_as" in filled:
+                config.label_words_as = mode
+        return frozenset(filled)
+
+    def validate(self, config: RunConfig) -> None:
+        from xlprompt.leaks import check_config_leaks
+
+        spec = get_method_spec(config.method)
+        task = _task(config.task)
+        for method, options in task.method_options.items():
+            if method in method_names() and get_method_spec(method).check_task_options is not None:
+                get_method_spec(method).check_task_options(task, options)
+        why = spec.task_support(task)
+        if why is not None:
+            raise ConfigError(f"method {config.method} cannot run task {task.name}: {why}; methods for this task: "
+                              f"{', '.join(methods_for_task(task))}")
+        if config.method == "mpt" and config.alpha < 1.0 and config.parallel_source in task.parallel_refused:
+            raise ConfigError(f"task {task.name} with parallel_source={config.parallel_source}: "
+                              f"{task.parallel_refused[config.parallel_source]} (a leak); use parallel_source=tatoeba "
+                              "(this task's default), xnli-dev, translate or file")
+        if task.name != "xnli" and config.translator_conditioning == "language":
+            raise ConfigError(f"translator_conditioning=language is built for the 14 XNLI target languages; task "
+                              f"{task.name} runs with translator_conditioning=none")
+        if not task.uses_demo and config.data_dir == "builtin:demo":
+            raise ConfigError(f"data_dir=builtin:demo is an XNLI sample; task {task.name} reads its own data "
+                              "(unset data_dir or give the data folder)")
+        if (task.name == "xnli" and config.train_source == "fixed" and config.data_dir != "builtin:demo"
+                and config.shots not in FEWSHOT_KS):
+            raise ConfigError(f"shots={config.shots}: the fixed few-shot splits exist for k in "
+                              f"{', '.join(map(str, FEWSHOT_KS))}; use one of these or set train_source=sample")
+        self.languages(config)
+        check_config_leaks(config)
+
+    def task(self, spec: str):
+        return _task(spec)
+
+    def languages(self, config: RunConfig) -> tuple[str, ...]:
+        from xlprompt.languages import check_language
+
+        task = _task(config.task)
+        if config.eval_languages == "all":
+            return task.languages
+        langs = tuple(x.strip() for x in config.eval_languages.split(",") if x.strip())
+        if not langs:
+            raise ConfigError("eval_languages is empty; give codes like en,de or 'all'")
+        return tuple(check_language(lang, task.languages, f"{task.name} language") if task.name != "xnli"
+                     else check_language(lang) for lang in langs)
+
+    def recipe_sources(self, config: RunConfig) -> dict[str, str]:
+        tiny = config._tiny_tokenizer()
+        return {key: ("set" if key not in config._recipe_filled
+                      else recipe_default(config.method, config.recipe, key, tiny)[1]) for key in RECIPE_KEYS}
+
+
+def describe_fields(method: str = "mpt", recipe: str = "reference") -> str:
+    """A help table of every config key, its default for ``method`` under ``recipe``, where that default comes
+    from (recipe keys) and its meaning."""
+    lines = [f"(defaults for method={method}, recipe={recipe}; `--method M` shows another method's)"]
+    for f in dataclasses.fields(RunConfig):
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+        source = ""
+        if f.name in RECIPE_KEYS:
+            default, where = recipe_default(method, recipe, f.name)
+            source = f" from {where}"
+        choices = f.metadata.get("choices")
+        if f.name == "method":
+            choices = method_names()
+        extra = f" [{'|'.join(map(str, choices))}]" if choices else ""
+        lines.append(f"  {f.name} (default {default!r}{source}){extra}\n      {f.metadata.get('help', '')}")
+    return "\n".join(lines)
+
+
+install_hooks(_Hooks())

@@ -18,7 +18,7 @@ from xlprompt.errors import CheckpointError, ConfigError, DataError, ModelError,
 from xlprompt.methods import register_method
 from xlprompt.tasks import Task, register_task
 
-__version__ = "0.1.0"
+from xlprompt.version import __version__  # noqa: E402
 
 #: public name → the module that defines it (imported on first use: these need torch)
 _LAZY = {

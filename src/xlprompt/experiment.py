@@ -28,7 +28,7 @@ from typing import Any, Callable
 
 import torch
 
-from xlprompt import __version__
+from xlprompt.version import __version__
 from xlprompt.checkpoint import atomic_write_text, remove_checkpoints
 from xlprompt.config import RunConfig
 from xlprompt.device import apply_determinism, autocast_dtype, resolve_device

@@ -32,7 +32,7 @@ from typing import Any
 
 import torch
 
-from xlprompt import __version__
+from xlprompt.version import __version__
 from xlprompt.checkpoint import atomic_write_text
 from xlprompt.config import RunConfig
 from xlprompt.errors import CheckpointError

@@ -40,7 +40,7 @@ from pathlib import Path
 
 from xlprompt.data.examples import NLIExample
 from xlprompt.errors import DataError
-from xlprompt.tasks import Task, TaskSplits, register
+from xlprompt.tasks.base import Task, TaskSplits, register
 
 PAWSX_LANGUAGES: tuple[str, ...] = ("en", "de", "es", "fr", "ja", "ko", "zh")
 PAWSX_LABELS: tuple[str, ...] = ("not_paraphrase", "paraphrase")

@@ -39,7 +39,7 @@ from pathlib import Path
 
 from xlprompt.data.examples import NLIExample
 from xlprompt.errors import ConfigError, DataError
-from xlprompt.tasks import Task
+from xlprompt.tasks.base import Task
 
 FIELDS = ("name", "text_fields", "labels", "label_words", "languages", "source_language", "columns",
           "label_column", "tiny_label_words", "splits", "description",
@@ -91,10 +91,11 @@ def load_task_file(path: str | Path) -> Task:
     name = data["name"]
     if not isinstance(name, str) or not name.strip():
         raise _err(path, "name", "needs a non-empty string")
-    from xlprompt.tasks import TASKS
+    from xlprompt.tasks.base import TASKS
 
     if name.strip() in TASKS:
-        raise _err(path, "name", f"'{name.strip()}' is a built-in task; give your task another name")
+        kind = "a built-in task" if TASKS[name.strip()].origin.startswith("built-in") else "a registered task"
+        raise _err(path, "name", f"'{name.strip()}' is {kind}; give your task another name")
     fields = _str_list(path, data, "text_fields", (1, 2))
     labels = _str_list(path, data, "labels")
     if len(labels) < 2:
@@ -326,6 +327,6 @@ def load_user_data(task: Task, config):
     cap = config.eval_max_per_language
     test = {lang: read_split(task, "test", lang)[:cap] for lang in config.languages()}
     notes = [f"task {task.name} ({task.origin}): k per class sampled with seed {config.seed} from its train file"]
-    from xlprompt.tasks import TaskSplits
+    from xlprompt.tasks.base import TaskSplits
 
     return TaskSplits(train, dev, test, "test", notes)

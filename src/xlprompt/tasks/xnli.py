@@ -14,7 +14,7 @@ from xlprompt.data.examples import NLIExample
 from xlprompt.errors import ConfigError
 from xlprompt.languages import LABELS, SOURCE_LANGUAGE, XNLI_LANGUAGES
 from xlprompt.resources import read_jsonl
-from xlprompt.tasks import Task, TaskSplits, register
+from xlprompt.tasks.base import Task, TaskSplits, register
 
 #: the shipped demo sample (``data_dir=builtin:demo``)
 DEMO = "builtin:demo"

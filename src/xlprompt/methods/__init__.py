@@ -94,6 +94,13 @@ def register_method(name: str, factory: Union[str, type], *, recipe: Mapping[str
     return spec
 
 
+def unregister_method(name: str) -> None:
+    """Remove a method added with :func:`register_method` (built-in methods stay)."""
+    if name in BUILTIN_METHODS:
+        raise ConfigError(f"unregister_method: '{name}' is a built-in method")
+    _REGISTRY.pop(name, None)
+
+
 def method_names() -> tuple[str, ...]:
     """The registered methods, built-in ones first."""
     return tuple(_REGISTRY)
@@ -170,5 +177,5 @@ def __getattr__(name: str):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["MethodSpec", "register_method", "get_method_spec", "method_names", "build_method", "METHOD_CLASSES",
+__all__ = ["MethodSpec", "register_method", "unregister_method", "get_method_spec", "method_names", "build_method", "METHOD_CLASSES",
            "BUILTIN_METHODS"]

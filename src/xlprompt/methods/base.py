@@ -73,6 +73,14 @@ class Method(nn.Module):
     def encode_for_eval(self, example: TokenizedExample, lang: str) -> EncodedInput:
         raise NotImplementedError
 
+    def eval_length(self, example: TokenizedExample, lang: str) -> int:
+        """The length of the example's evaluation input (evaluation batches are sorted by it): the template's,
+        or, for a method without one (:meth:`encode_for_eval` not implemented), its two texts' ids."""
+        try:
+            return len(self.encode_for_eval(example, lang).input_ids)
+        except NotImplementedError:
+            return len(example.premise) + len(example.hypothesis)
+
     def extra_modules(self) -> dict[str, nn.Module]:
         return {}
 

@@ -7,7 +7,7 @@ from typing import Callable, Mapping, Optional
 
 from xlprompt.errors import ConfigError
 
-__all__ = ["Task", "TaskSplits", "TASKS", "register", "register_task"]
+__all__ = ["Task", "TaskSplits", "TASKS", "register", "register_task", "unregister_task"]
 
 
 @dataclass(frozen=True)
@@ -93,3 +93,10 @@ def register_task(task: Task, replace: bool = False) -> Task:
     return register(task)
 
 
+
+
+def unregister_task(name: str) -> None:
+    """Remove a task added with :func:`register_task` (built-in tasks stay)."""
+    if name in TASKS and TASKS[name].origin.startswith("built-in"):
+        raise ConfigError(f"unregister_task: '{name}' is a built-in task")
+    TASKS.pop(name, None)

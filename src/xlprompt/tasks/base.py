@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Callable, Mapping, Optional
 
@@ -90,6 +91,10 @@ def register_task(task: Task, replace: bool = False) -> Task:
         raise ConfigError(f"register_task needs an xlprompt.Task, not {type(task).__name__}")
     if task.name in TASKS and not replace:
         raise ConfigError(f"register_task: task '{task.name}' is already registered; pass replace=True")
+    if task.name in TASKS and TASKS[task.name].origin.startswith("built-in"):
+        raise ConfigError(f"register_task: '{task.name}' is a built-in task; give your task another name")
+    if task.origin == "built-in":  # the field's default: this one is the user's
+        task = dataclasses.replace(task, origin="registered (xlprompt.register_task)")
     return register(task)
 
 

@@ -10,7 +10,7 @@ Published numbers (:data:`PUBLISHED`), each with its source:
 * FT, SP, PCT, MPT at the 9 values of k: the MPT paper's Table I average (:mod:`xlprompt.report.paper`);
 * FT 33.74, DP 36.43, SP 38.79 at k = 16 (48 English examples): Zhao & Schütze (EMNLP 2021, arXiv 2109.03630),
   abstract — the same fixed splits;
-* DPA 46.54 at k = 16: Zhou et al. (Findings of ACL 2023), as reported for DPA — **other protocol** (its own
+* DPA 46.54 at k = 16: Zhou et al. (Findings of ACL 2023, arXiv 2202.07255), abstract — **other protocol** (its own
   balanced samples of the Hugging Face XNLI data, not the fixed splits);
 * SoftMV: no published number was found in the sources available to xlprompt (its paper's tables are not in
   the reference index); none is shown.
@@ -33,7 +33,7 @@ METHOD_LABELS: dict[str, str] = {"ft": "FT", "dp": "DP", "sp": "SP", "pct": "PCT
                                  "softmv": "SoftMV", "mpt": "MPT"}
 MPT_TABLE1 = "MPT paper (arXiv 2403.12407) Table I, Avg."
 ZHAO_SCHUTZE = "Zhao & Schütze 2021 (arXiv 2109.03630), abstract"
-DPA_PAPER = "Zhou et al. 2023 (DPA, Findings of ACL)"
+DPA_PAPER = "Zhou et al. 2023 (DPA, Findings of ACL; arXiv 2202.07255), abstract"
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""The field's leaderboard (issue 12): methods × k, mean ± std of the runs' average accuracy, published numbers."""
+"""The field's leaderboard: methods × k, mean ± std of the runs' average accuracy, published numbers."""
 
 from __future__ import annotations
 
@@ -74,7 +74,7 @@ def test_field_sweep_file():
 
 
 def test_an_average_over_fewer_languages_is_marked_and_not_compared(tmp_path):
-    """issue 11 for the leaderboard: the published averages are over 15 languages; a run over three is not."""
+    """The published averages are over 15 languages; a run over three is not."""
     path = tmp_path / "field.db"
     with ResultStore(path) as store:
         for seed in (1, 2):

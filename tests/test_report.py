@@ -218,5 +218,8 @@ def test_report_of_a_missing_or_empty_store(tmp_path):
     assert result.exit_code == 2 and "no such results store" in result.output
     ResultStore(tmp_path / "empty.db").close()
     report = build_report(tmp_path / "empty.db", tmp_path / "o")
-    assert report.runs == 0 and len(report.files) == len(FILES)
+    # every table is written (saying it has no runs); no figure is, and the report says why
+    assert report.runs == 0 and sorted(p.name for p in report.files) == sorted(n for n in FILES if "fig" not in n)
     assert "No finished runs" in (tmp_path / "o" / "table1.md").read_text()
+    assert [s.figure for s in report.skipped] == ["fig3_gain (Fig. 3)", "fig4_ablations", "fig5_ablations"]
+    assert not list((tmp_path / "o").glob("fig*"))

@@ -104,7 +104,7 @@ class RunConfig:
                                      "vocabulary (recipe key)", ("labels", "vocab"))
     pct_kl_weight: float = _f(1.0, "weight of PCT's symmetric KL next to its two CE terms")
 
-    # --- issue 12: the field's methods (DP, DPA, SoftMV) and MPT with a prompt per target language
+    # --- the field's methods (DP, DPA, SoftMV) and MPT with a prompt per target language
     translator_conditioning: str = _f("none", "MPT: none = one p_T for all 14 target languages (the paper); "
                                       "language = p_T^l = Transl(p_S + e_l), a learned vector e_l per target "
                                       "language (zero-initialised) fed to the shared translator; a language with "
@@ -163,17 +163,17 @@ class RunConfig:
 
     # --- hardware
     device: str = _f("auto", "auto (cuda if available), cpu or cuda", ("auto", "cpu", "cuda"))
-    precision: str = _f("auto", "auto (bf16 autocast on a CUDA device that supports bf16, else fp32; see README "
-                        "'GPU'), fp32, or bf16 autocast", ("auto", "fp32", "bf16"))
+    precision: str = _f("auto", "auto (bf16 autocast on a CUDA device that supports bf16, else fp32; see the "
+                        "documentation's 'GPUs and clusters'), fp32, or bf16 autocast", ("auto", "fp32", "bf16"))
     num_threads: Optional[int] = _f(None, "torch CPU threads; default: torch's choice")
 
-    # --- issue 9: data from the data folder only (xlprompt data fetch)
+    # --- data from the data folder only (xlprompt data fetch)
     sample_pool: str = _f("xnli-dev", "train_source=sample: the labelled English pool: xnli-dev (XNLI dev en; "
                           "train and dev are disjoint samples of it; our default, it needs no extra download) or "
                           "multinli (MultiNLI train, multinli/train.tsv from `xlprompt data fetch --only "
                           "multinli`; dev from XNLI dev en)", ("xnli-dev", "multinli"))
 
-    # --- issue 10: recipes (each method's defaults are its authors' code) and the settings they need
+    # --- recipes (each method's defaults are its authors' code) and the settings they need
     recipe: str = _f("reference", "defaults of the recipe keys: reference (each method as its authors ran it; "
                      "see `--help-config --method M`) or uniform (MPT's stated training settings, paper §IV-B, "
                      "for every method)", RECIPES)
@@ -205,26 +205,29 @@ class RunConfig:
     head_init: Optional[str] = _f(None, "FT head initialisation: normal (N(0, 0.02), zero bias: transformers' "
                                   "_init_weights) or torch (nn.Linear's default) (recipe key)", ("normal", "torch"))
 
-    # --- issue 9: the GPU path (README 'GPU'); checkpoint_every_s is left out of the hash (HASH_EXCLUDED)
+    # --- the GPU path; checkpoint_every_s is left out of the hash (HASH_EXCLUDED)
     step_token_budget: int = _f(1024, "MPT: padded tokens (rows x longest row) per micro-batch of a training "
                                 "step; 0: the whole step in one forward. 1024 is sized for CPU memory (XLM-R "
                                 "base peaks at about 5.7 GiB); on a GPU 8192 (or 0 with 40+ GiB) is faster. "
                                 "Changes the numbers slightly (summation order), so it is part of the config")
     eval_token_budget: int = _f(0, "evaluation batches of length-sorted rows holding at most this many padded "
                                 "tokens (rows x longest row); 0: eval_batch_size rows per batch (the CPU "
-                                "default, as before issue 9). On a GPU 16384 or more")
+                                "default). On a GPU 16384 or more")
     checkpoint_every_s: float = _f(600.0, "write a checkpoint at most every N seconds of training (and after the "
                                    "last epoch); 0: after every epoch. A killed run loses at most N seconds. "
-                                   "600 s: an XLM-R-base checkpoint (4.45 GB) took 32-44 s on our CPU machine's "
-                                   "disk, an epoch takes seconds on a GPU (benchmarks/README.md). Not part of "
+                                   "600 s: an XLM-R-base checkpoint (4.45 GB) took 32-44 s on a disk writing "
+                                   "about 110 MB/s, an epoch takes seconds on a GPU (see the documentation's "
+                                   "'Benchmarks'). Not part of "
                                    "the config hash (it does not change results)")
     deterministic: bool = _f(False, "CUDA: torch.use_deterministic_algorithms(True), CUBLAS_WORKSPACE_CONFIG="
                              ":4096:8, cuDNN deterministic, no cuDNN benchmark: bitwise-repeatable runs on one "
-                             "GPU model and software stack, somewhat slower (README 'GPU')")
+                             "GPU model and software stack, somewhat slower (see the documentation's 'GPUs and "
+                             "clusters')")
 
-    # --- issue 13: tasks beyond XNLI (xlprompt.tasks); task=xnli leaves an XNLI run's hash unchanged
+    # --- tasks beyond XNLI (xlprompt.tasks); task=xnli leaves an XNLI run's hash unchanged
     task: str = _f("xnli", "the task: xnli (the paper's), pawsx (PAWS-X paraphrase, 7 languages), or the path of "
-                   "a task YAML file (README 'Tasks'). Its labels, label words, languages and data come from it")
+                   "a task YAML file (see the documentation's 'Tasks and your own task'). Its labels, label "
+                   "words, languages and data come from it")
 
     def __post_init__(self):
         self._recipe_filled = _hooks().resolve(self)
@@ -336,7 +339,7 @@ class RunConfig:
         return self.tokenizer == "builtin:tiny" or (self.tokenizer is None and self.model == "random:tiny")
 
 
-# --- issue 10: recipes -------------------------------------------------------------------------------------
+# --- recipes ----------------------------------------------------------------------------------------------
 #: keys whose default depends on the method (its module's RECIPE) and on ``recipe``
 RECIPE_KEYS: tuple[str, ...] = (
     "max_length", "epochs", "batch_size", "lr", "optimizer", "weight_decay", "weight_decay_exempt", "lr_scheduler",

@@ -123,6 +123,8 @@ def report_command(store_path, out_dir, compare, table1_group, table2_group, ref
     click.echo(f"{report.runs} finished runs; wrote {len(report.files)} files to {out_dir}:")
     for path in report.files:
         click.echo(f"  {path}")
+    for skipped in report.skipped:
+        click.echo(f"  not drawn: {skipped.line()}")
 
 
 def _load_predictor(run_dir, adapter, base_model, tokenizer, device=None):

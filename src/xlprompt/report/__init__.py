@@ -8,13 +8,14 @@
     fig4_ablations.png / .pdf             Fig. 4    (figures.figure4; groups fig4-*)
     fig5_ablations.png / .pdf             Fig. 5    (figures.figure5; groups fig5-*)
     leaderboard.md  leaderboard.csv       the field's methods × k with published numbers (leaderboard; group
-                                          "field", else all runs; issue 12)
+                                          "field", else all runs)
     task_<name>.md  task_<name>.csv       one table per task other than XNLI, with its language columns
-                                          (task_tables; issue 13)
-    report.md                             everything above in one Markdown page
+                                          (task_tables)
+    report.md                             everything above in one Markdown page, each figure with its caption
 
-Every file is written even when the store holds no runs for it (it then says so), so a report folder always
-has the same layout. ``compare="paper"`` puts the paper's numbers (:mod:`xlprompt.report.paper`) beside ours.
+Tables are written even when the store holds no runs for them (they then say so). A figure without runs is
+not written: :attr:`Report.skipped` (and report.md, and the ``report`` command) say which and why.
+``compare="paper"`` puts the paper's numbers (:mod:`xlprompt.report.paper`) beside ours.
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ class Report:
     table2: tables.Table
     files: list[Path] = field(default_factory=list)
     runs: int = 0
+    #: the figures (or panels) not drawn, and why
+    skipped: list[figures.Skipped] = field(default_factory=list)
 
 
 def build_report(store_path: str | Path, out_dir: str | Path, compare: str | None = None,
@@ -52,10 +55,10 @@ def build_report(store_path: str | Path, out_dir: str | Path, compare: str | Non
         raise ConfigError(f"{store_path}: no such results store (run `xlprompt sweep FILE --store {store_path}`)")
     from xlprompt.safety import check_output_dir
 
-    out = check_output_dir(out_dir, "report folder")  # before any work (issue 11)
+    out = check_output_dir(out_dir, "report folder")  # before any work
     with ResultStore(store_path, create=False, readonly=True) as store:
         all_rows = tables.rows_from_store(store)
-        # issue 13: the paper's tables, figures and leaderboard are XNLI's; other tasks get a table each
+        # the paper's tables, figures and leaderboard are XNLI's; other tasks get a table each
         rows = [r for r in all_rows if task_tables.task_of(r) == task_tables.XNLI]
         if reference is not None:
             _check_reference(rows, table2_group, reference)
@@ -78,9 +81,16 @@ def build_report(store_path: str | Path, out_dir: str | Path, compare: str | Non
         path = out / f"leaderboard.{suffix}"
         atomic_write_text(path, text)
         report.files.append(path)
-    report.files += figures.figure3(t1, out, compare=compare_on, shots=fig3_shots)
-    report.files += figures.figure4(rows, out)
-    report.files += figures.figure5(rows, out)
+    drawn = [figures.figure3(t1, out, compare=compare_on, shots=fig3_shots), figures.figure4(rows, out),
+             figures.figure5(rows, out)]
+    figure_lines = []
+    for fig in drawn:
+        report.files += fig.files
+        report.skipped += fig.skipped
+        if fig.files:
+            figure_lines += [f"![{fig.stem}]({fig.stem}.png)", "", f"*{fig.caption}*", ""]
+    if report.skipped:
+        figure_lines += ["Not drawn:", ""] + [f"- {s.line()}" for s in report.skipped] + [""]
     per_task = task_tables.task_tables(all_rows)
     for table in per_task:
         for suffix, text in (("md", task_tables.to_markdown(table)), ("csv", task_tables.to_csv(table))):
@@ -91,8 +101,7 @@ def build_report(store_path: str | Path, out_dir: str | Path, compare: str | Non
             f"{len(rows)} finished runs in `{store_path}`."
             + (" Cells: ours (paper, Δ)." if compare_on else ""), "",
             exports.to_markdown(t1, compare_on), exports.to_markdown(t2, compare_on), leaderboard.to_markdown(board),
-            "## Figures", "",
-            "![Fig. 3](fig3_gain.png)", "", "![Fig. 4](fig4_ablations.png)", "", "![Fig. 5](fig5_ablations.png)", "",
+            "## Figures", "", *figure_lines,
             *[task_tables.to_markdown(table) for table in per_task]]
     atomic_write_text(out / "report.md", "\n".join(page))
     report.files.append(out / "report.md")

@@ -6,23 +6,30 @@ pyplot state) and written as PNG and PDF.
 * **Fig. 3** — relative gain of MPT over SP, ``100 · (MPT − SP) / SP`` of the seed-mean accuracy, per language,
   at k = 32 (the paper's) or, without k = 32 runs, the largest k with both methods. Bars are coloured by
   the 11 language families of :data:`xlprompt.languages.LANGUAGE_FAMILIES`, languages grouped by family,
-  with a legend of the families. With ``compare`` the paper's values (from its Table I) are drawn as
-  black diamonds.
+  with a legend of the families. With ``compare`` the paper's values at the **same** k (from its Table I;
+  at k = 32 they are its Fig. 3) are drawn as black diamonds; at a k the paper has no numbers for, none are
+  drawn. Bars grow from zero.
 * **Fig. 4** — translator architecture (group ``fig4-translator``) and prompt position (``fig4-position``):
-  bars of the average accuracy, mean ± std over seeds.
+  bars of the average accuracy, mean ± std over seeds, from zero, with chance (``100 / number of labels``)
+  as a dashed line.
 * **Fig. 5** — prompt length (``fig5-length``), α (``fig5-alpha``) and external-corpus size
-  (``fig5-external``): lines with error bars (± std over seeds).
+  (``fig5-external``): lines with error bars (± std over seeds); the y axis does not start at zero, says so,
+  and reaches down to chance, which is drawn as a dashed line.
 
 The runs come from :mod:`xlprompt.report.tables` (Table I's runs for Fig. 3; the groups of
-``configs/ablations.yaml`` for Figs. 4–5). Each figure states the model, whether its weights were random
-("random weights: chance-level"), the seeds and n; a panel without runs says so instead of being left out.
-The paper's default of each axis (linear-2, suffix, 4, 0.5, 500) is drawn in a darker colour.
+``configs/ablations.yaml`` for Figs. 4–5). Each figure's caption states what the tables state: the model,
+whether its weights were random ("random weights: chance-level"), the seeds, n, and the evaluation cap.
+A figure with no runs is **not written** (an older file of that name in the report folder is removed);
+a panel of Fig. 4/5 without runs is left out. Each such omission comes back as a :class:`Skipped` line,
+which the report lists. The paper's default of each axis (linear-2, suffix, 4, 0.5, 500) is drawn in a
+darker colour.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+import textwrap
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -53,6 +60,31 @@ FAMILY_COLOURS: dict[str, str] = dict(zip(FAMILY_ORDER, [
     "#17becf", "#393b79"]))
 MAIN = "#4c72b0"
 DEFAULT = "#1b2a49"
+CHANCE = "#888888"
+#: the label of the chance line (tests and readers find it by this prefix)
+CHANCE_LABEL = "chance"
+XNLI_LABELS = 3
+
+
+@dataclass
+class Skipped:
+    """A figure (or a panel of one) that the report did not draw, and why."""
+
+    figure: str
+    reason: str
+
+    def line(self) -> str:
+        return f"{self.figure}: {self.reason}"
+
+
+@dataclass
+class Drawn:
+    """What one figure function produced: its files (none when skipped), its caption, what it left out."""
+
+    stem: str
+    files: list[Path] = field(default_factory=list)
+    caption: str = ""
+    skipped: list[Skipped] = field(default_factory=list)
 
 
 def _figure(width: float, height: float):
@@ -64,14 +96,35 @@ def _figure(width: float, height: float):
     return fig
 
 
+def _cap_text(runs: Sequence[RunRow]) -> str:
+    caps = sorted({r.eval_max_per_language for r in runs if r.eval_max_per_language})
+    split = ",".join(sorted({r.eval_split for r in runs})) or "test"
+    if caps:
+        return f"{split} split capped at {', '.join(map(str, caps))} examples/language"
+    return f"full {split} split"
+
+
 def meta_text(runs: Sequence[RunRow], n_text: str) -> str:
-    models = ", ".join(sorted({r.config["model"] for r in runs})) or "–"
-    random = any(r.random_weights for r in runs)
-    seeds = ", ".join(map(str, sorted({r.seed for r in runs}))) or "–"
+    """The caption's facts, as the tables state them: model, random weights, seeds, n, evaluation cap."""
     if not runs:
-        return "no finished runs"
-    weights = RANDOM_NOTE if random else "random weights: no"
-    return f"model: {models} · {weights} · seeds: {seeds} · {n_text}"
+        return "no runs in this figure"
+    models = ", ".join(sorted({r.config["model"] for r in runs}))
+    weights = RANDOM_NOTE if any(r.random_weights for r in runs) else "random weights: no"
+    seeds = ", ".join(map(str, sorted({r.seed for r in runs})))
+    return f"model: {models} · {weights} · seeds: {seeds} · {n_text} · {_cap_text(runs)}"
+
+
+def chance_level(runs: Sequence[RunRow]) -> float:
+    """Chance accuracy (%) of the runs' task: 100 / number of labels (XNLI: 3 labels, 33.3)."""
+    counts = set()
+    for spec in {str(r.config.get("task", "xnli")) for r in runs}:
+        try:
+            from xlprompt.tasks import get_task
+
+            counts.add(len(get_task(spec).labels))
+        except Exception:  # a task file that is gone: the paper's figures are XNLI's
+            counts.add(XNLI_LABELS)
+    return 100.0 / (min(counts) if counts else XNLI_LABELS)
 
 
 def save(fig, out_dir: Path, stem: str) -> list[Path]:
@@ -82,7 +135,16 @@ def save(fig, out_dir: Path, stem: str) -> list[Path]:
     return paths
 
 
+def _remove_stale(out_dir: Path, stem: str) -> None:
+    """A skipped figure leaves no file of an earlier report behind under its name."""
+    for suffix in (".png", ".pdf"):
+        (out_dir / f"{stem}{suffix}").unlink(missing_ok=True)
+
+
 # ---------------------------------------------------------------------------------------------- Fig. 3
+FIG3_STEM = "fig3_gain"
+
+
 @dataclass
 class Gains:
     shots: int | None
@@ -112,54 +174,91 @@ def fig3_gains(table1: Table, shots: int | None = None) -> Gains:
     return Gains(shots, gains, mpt.n, sp.n, mpt.runs + sp.runs)
 
 
-def figure3(table1: Table, out_dir: Path, compare: bool = False, shots: int | None = None) -> list[Path]:
+def fig3_missing(table1: Table) -> str:
+    """Why Table I gives Fig. 3 nothing to draw, in terms of the rows it does have."""
+    need = "it needs Table I runs of both MPT and SP with the paper's settings at one k"
+    if table1.empty:
+        return f"{need}; the store has no finished XNLI runs for Table I"
+    parts = []
+    for block in table1.blocks:
+        found = []
+        for method in ("mpt", "sp"):
+            rows = [row for row in block.rows if row.runs[0].method == method]
+            plain = [row for row in rows if row.paper_key == method]
+            name = method.upper()
+            if plain:
+                found.append(f"{name}")
+            elif rows:
+                found.append(f"{name} only with other settings ({len(rows)} row{'s' * (len(rows) > 1)}, "
+                             f"e.g. '{rows[0].label}')")
+            else:
+                found.append(f"no {name}")
+        parts.append(f"k = {block.shots}: " + ", ".join(found))
+    where = f"the runs of group '{table1.group}'" if table1.group else "all finished runs, as the store has no " \
+        "Table I group"
+    return f"{need}; Table I, made of {where}, has " + "; ".join(parts)
+
+
+def draw_figure3(table1: Table, compare: bool = False, shots: int | None = None):
+    """Fig. 3 as a ``Figure`` with its caption, or ``(None, reason)`` when there is nothing to draw."""
+    from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
     data = fig3_gains(table1, shots)
+    if not data.gains:
+        return None, fig3_missing(table1)
     fig = _figure(9.5, 4.4)
     ax = fig.add_subplot()
     langs = sorted(XNLI_LANGUAGES, key=lambda lang: (FAMILY_ORDER.index(LANGUAGE_FAMILIES[lang]), lang))
-    if data.gains:
-        x = np.arange(len(langs))
-        values = [data.gains.get(lang, np.nan) for lang in langs]
-        colours = [FAMILY_COLOURS[LANGUAGE_FAMILIES[lang]] for lang in langs]
-        ax.bar(x, values, color=colours, width=0.75, edgecolor="black", linewidth=0.4)
-        # a dot at each bar's end, so that a gain of (about) zero still shows its family's colour
-        ax.scatter(x, values, c=colours, s=22, edgecolors="black", linewidths=0.4, zorder=3)
-        for xi, v in zip(x, values):
-            if not np.isnan(v):
-                ax.annotate(f"{v:.1f}", (xi, v), xytext=(0, 5 if v >= 0 else -12), textcoords="offset points",
-                            ha="center", fontsize=6.5)
-        ax.axhline(0, color="black", linewidth=0.6)
-        ax.set_xticks(x, [lang.upper() for lang in langs])
-        handles = [Patch(facecolor=FAMILY_COLOURS[f], edgecolor="black", linewidth=0.4, label=f) for f in FAMILY_ORDER]
-        if compare and 32 in paper.TABLE1:
-            ref = paper.fig3_gains(32)
-            ax.scatter(x, [ref[lang] for lang in langs], marker="D", s=18, color="black", zorder=3)
-            from matplotlib.lines import Line2D
-
-            handles.append(Line2D([], [], marker="D", color="black", linestyle="none", markersize=4,
-                                  label="paper (k = 32)"))
-        shown = [v for v in values if not np.isnan(v)] + (list(paper.fig3_gains(32).values()) if compare else [])
-        low, high = min(0.0, *shown), max(0.0, *shown)
-        span = max(high - low, 1.0)
-        ax.set_ylim(low - 0.08 * span, high + 0.1 * span)
-        ax.legend(handles=handles, title="language family", fontsize=7, title_fontsize=7.5, ncol=1,
-                  loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
-        n_text = f"n = {data.n_mpt} (MPT), {data.n_sp} (SP) runs"
-        ax.set_title(f"Fig. 3 — accuracy gain of MPT relative to SP, k = {data.shots}"
-                     + (" (the paper's figure: k = 32)" if data.shots != 32 else ""), fontsize=10)
-    else:
-        ax.text(0.5, 0.5, "no runs of both MPT and SP at one k (Table I runs)", ha="center", va="center",
-                transform=ax.transAxes)
-        ax.set_xticks([])
-        n_text = "n = 0"
-        ax.set_title("Fig. 3 — accuracy gain of MPT relative to SP", fontsize=10)
+    x = np.arange(len(langs))
+    values = [data.gains.get(lang, np.nan) for lang in langs]
+    colours = [FAMILY_COLOURS[LANGUAGE_FAMILIES[lang]] for lang in langs]
+    ax.bar(x, values, color=colours, width=0.75, edgecolor="black", linewidth=0.4)  # bars grow from 0
+    # a dot at each bar's end, so that a gain of (about) zero still shows its family's colour
+    ax.scatter(x, values, c=colours, s=22, edgecolors="black", linewidths=0.4, zorder=3)
+    for xi, v in zip(x, values):
+        if not np.isnan(v):
+            ax.annotate(f"{v:.1f}", (xi, v), xytext=(0, 5 if v >= 0 else -12), textcoords="offset points",
+                        ha="center", fontsize=6.5)
+    ax.axhline(0, color="black", linewidth=0.6)
+    ax.set_xticks(x, [lang.upper() for lang in langs])
+    handles = [Patch(facecolor=FAMILY_COLOURS[f], edgecolor="black", linewidth=0.4, label=f) for f in FAMILY_ORDER]
+    shown = [v for v in values if not np.isnan(v)]
+    paper_note = ""
+    if compare and data.shots in paper.TABLE1:  # like with like: the paper's numbers at our k, or none
+        ref = paper.fig3_gains(data.shots)
+        ax.scatter(x, [ref[lang] for lang in langs], marker="D", s=18, color="black", zorder=3)
+        label = "paper's Fig. 3 (k = 32)" if data.shots == 32 else f"paper, k = {data.shots} (its Table I)"
+        handles.append(Line2D([], [], marker="D", color="black", linestyle="none", markersize=4, label=label))
+        shown += list(ref.values())
+        paper_note = f"Diamonds: the paper's gains at the same k = {data.shots}, from its Table I (pre-trained " \
+                     "xlm-roberta-base)."
+    elif compare:
+        paper_note = f"The paper has no numbers at k = {data.shots}: no paper values drawn."
+    low, high = min(0.0, *shown), max(0.0, *shown)
+    span = max(high - low, 1.0)
+    ax.set_ylim(low - 0.08 * span, high + 0.1 * span)
+    ax.legend(handles=handles, title="language family", fontsize=7, title_fontsize=7.5, ncol=1,
+              loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    n_text = f"n = {data.n_mpt} (MPT), {data.n_sp} (SP) runs"
+    ax.set_title(f"Fig. 3 — accuracy gain of MPT relative to SP, k = {data.shots}"
+                 + (" (the paper's figure: k = 32)" if data.shots != 32 else ""), fontsize=10)
     ax.set_ylabel("relative gain (%)")
     ax.grid(axis="y", linewidth=0.3, alpha=0.6)
-    fig.suptitle(meta_text(data.runs, n_text), fontsize=7, y=0.005, va="bottom")
+    meta = meta_text(data.runs, n_text)
+    fig.suptitle(meta, fontsize=7, y=0.005, va="bottom")
     fig.get_layout_engine().set(rect=(0, 0.04, 1, 0.96))
-    return save(fig, out_dir, "fig3_gain")
+    caption = (f"Fig. 3: relative accuracy gain of MPT over SP, 100·(MPT − SP)/SP of the seed means, per language "
+               f"(k = {data.shots}). {meta}." + (f" {paper_note}" if paper_note else ""))
+    return fig, caption
+
+
+def figure3(table1: Table, out_dir: Path, compare: bool = False, shots: int | None = None) -> Drawn:
+    fig, text = draw_figure3(table1, compare, shots)
+    if fig is None:
+        _remove_stale(out_dir, FIG3_STEM)
+        return Drawn(FIG3_STEM, skipped=[Skipped(f"{FIG3_STEM} (Fig. 3)", f"not written: {text}")])
+    return Drawn(FIG3_STEM, save(fig, out_dir, FIG3_STEM), text)
 
 
 # ---------------------------------------------------------------------------------------------- Figs. 4-5
@@ -195,22 +294,21 @@ def ablation_points(rows: Sequence[RunRow], group: str, key: str) -> dict[str, l
     return dict(sorted(out.items()))
 
 
-def _panel(ax, rows: Sequence[RunRow], group: str) -> list[RunRow]:
+def _chance_line(ax, chance: float) -> None:
+    ax.axhline(chance, color=CHANCE, linestyle="--", linewidth=0.9, zorder=1,
+               label=f"{CHANCE_LABEL} ({chance:.1f})")
+
+
+def _panel(ax, rows: Sequence[RunRow], group: str, chance: float) -> list[RunRow]:
     key, title, default, kind = ABLATIONS[group]
     series = ablation_points(rows, group, key)
     runs, _ = select_group(rows, group, fallback_all=False)
     ax.set_title(title, fontsize=9)
     ax.grid(axis="y", linewidth=0.3, alpha=0.6)
-    if not series:
-        ax.text(0.5, 0.5, f"no runs in group\n'{group}'", ha="center", va="center", transform=ax.transAxes,
-                fontsize=8)
-        ax.set_xticks([])
-        ax.set_yticks([])
-        return runs
-    ax.set_ylabel("avg accuracy (%)", fontsize=8)
     ax.tick_params(labelsize=7)
     if len(series) == 1:
         ax.set_title(f"{title} ({next(iter(series))})", fontsize=9)
+    high = max(p.mean + p.std for pts in series.values() for p in pts)
     if kind == "bar":
         categories = list(dict.fromkeys(p.x for pts in series.values() for p in pts))
         categories.sort(key=lambda v: CATEGORY_ORDER[key].index(v) if v in CATEGORY_ORDER.get(key, []) else 99)
@@ -223,11 +321,14 @@ def _panel(ax, rows: Sequence[RunRow], group: str) -> list[RunRow]:
             colours = [DEFAULT if c == default else MAIN for c in categories]
             ax.bar(xs, means, width * 0.9, yerr=stds, capsize=2.5, color=colours, alpha=0.9 if i == 0 else 0.6,
                    label=name, error_kw={"linewidth": 0.8})
+            for xi, m, sd in zip(xs, means, stds):
+                if not np.isnan(m):
+                    ax.annotate(f"{m:.1f}", (xi, m + sd), xytext=(0, 2), textcoords="offset points", ha="center",
+                                va="bottom", fontsize=6)
         ax.set_xticks(np.arange(len(categories)), [str(c) for c in categories], rotation=30, ha="right")
-        low = min(p.mean - p.std for pts in series.values() for p in pts)
-        high = max(p.mean + p.std for pts in series.values() for p in pts)
-        pad = max(1.0, 0.15 * (high - low))
-        ax.set_ylim(max(0.0, low - 3 * pad), high + 2.5 * pad)
+        _chance_line(ax, chance)
+        ax.set_ylim(0.0, max(high, chance) * 1.35)  # bars are lengths: the axis starts at zero; room for the legend
+        ax.set_ylabel("avg accuracy (%)", fontsize=8)
     else:
         for name, points in series.items():
             xs = [p.x for p in points]
@@ -243,37 +344,72 @@ def _panel(ax, rows: Sequence[RunRow], group: str) -> list[RunRow]:
             ax.minorticks_off()
         ax.set_xlabel({"prompt_length": "m (prompt vectors)", "alpha": "α",
                        "parallel_size": "parallel pairs"}.get(key, key), fontsize=8)
+        _chance_line(ax, chance)
+        low = min(min(p.mean - p.std for pts in series.values() for p in pts), chance)
+        pad = max(1.0, 0.1 * (max(high, chance) - low))
+        bottom = max(0.0, math.floor(low - pad))
+        ax.set_ylim(bottom, max(high, chance) + 2.5 * pad)
+        ax.set_ylabel("avg accuracy (%)" + (f", axis from {bottom:g}, not 0" if bottom > 0 else ""), fontsize=8)
     from matplotlib.lines import Line2D
 
     handles, _ = ax.get_legend_handles_labels()
-    if kind == "bar" and len(series) == 1:
-        handles = []
+    if len(series) == 1:  # its k is in the panel's title
+        handles = [h for h in handles if h.get_label().startswith(CHANCE_LABEL)]
     handles.append(Line2D([], [], marker="s" if kind == "bar" else "o", color=DEFAULT, linestyle="none",
                           markersize=6, label=f"paper's setting ({default})"))
-    ax.legend(handles=handles, fontsize=6.5, frameon=True, framealpha=0.8, loc="best")
+    ax.legend(handles=handles, fontsize=6.5, frameon=True, framealpha=0.8, loc="upper right")
     return runs
 
 
-def ablation_figure(rows: Sequence[RunRow], groups: Sequence[str], out_dir: Path, stem: str, title: str) -> list[Path]:
-    fig = _figure(4.0 * len(groups) + 0.5, 3.7)
-    axes = fig.subplots(1, len(groups))
+def draw_ablation_figure(rows: Sequence[RunRow], groups: Sequence[str], title: str):
+    """The panels of ``groups`` that have runs, as a ``Figure`` with its caption and the panels left out;
+    ``(None, "", left_out)`` when no group has a run."""
+    present = [g for g in groups if ablation_points(rows, g, ABLATIONS[g][0])]
+    left_out = [g for g in groups if g not in present]
+    if not present:
+        return None, "", left_out
     used: list[RunRow] = []
-    for ax, group in zip(np.atleast_1d(axes), groups):
-        used += _panel(ax, rows, group)
-    ns = []
-    for group in groups:
-        key = ABLATIONS[group][0]
-        ns += [p.n for pts in ablation_points(rows, group, key).values() for p in pts]
-    n_text = (f"n = {min(ns)}" + (f"–{max(ns)}" if max(ns) != min(ns) else "") + " runs per point") if ns else "n = 0"
-    fig.suptitle(title + "\n" + meta_text(used, n_text), fontsize=8.5)
-    return save(fig, out_dir, stem)
+    for group in present:
+        used += select_group(rows, group, fallback_all=False)[0]
+    chance = chance_level(used)
+    width = max(4.0 * len(present) + 0.5, 6.5)
+    fig = _figure(width, 3.9 + 0.25 * (len(present) == 1))
+    axes = fig.subplots(1, len(present))
+    for ax, group in zip(np.atleast_1d(axes), present):
+        _panel(ax, rows, group, chance)
+    ns = [p.n for group in present for pts in ablation_points(rows, group, ABLATIONS[group][0]).values()
+          for p in pts]
+    n_text = f"n = {min(ns)}" + (f"–{max(ns)}" if max(ns) != min(ns) else "") + " runs per point"
+    meta = meta_text(used, n_text)
+    chars = int(width * 14)  # about 14 characters of 8.5 pt text per inch
+    gone = ("left out, no runs: " + ", ".join(ABLATIONS[g][1] for g in left_out)) if left_out else ""
+    fig.suptitle("\n".join(textwrap.wrap(title, chars) + textwrap.wrap(meta, chars) + textwrap.wrap(gone, chars)),
+                 fontsize=8.5)
+    caption = f"{title}. {meta}. Dashed line: chance ({chance:.1f} %)."
+    if left_out:
+        caption += " Left out (no runs): " + ", ".join(f"{ABLATIONS[g][1]} ('{g}')" for g in left_out) + "."
+    return fig, caption, left_out
 
 
-def figure4(rows: Sequence[RunRow], out_dir: Path) -> list[Path]:
-    return ablation_figure(rows, FIG4_GROUPS, out_dir, "fig4_ablations",
-                           "Fig. 4 — MPT: translator architecture and prompt position (mean ± std over seeds)")
+def ablation_figure(rows: Sequence[RunRow], groups: Sequence[str], out_dir: Path, stem: str, title: str) -> Drawn:
+    fig, caption, left_out = draw_ablation_figure(rows, groups, title)
+    if fig is None:
+        _remove_stale(out_dir, stem)
+        names = ", ".join(f"'{g}'" for g in groups)
+        return Drawn(stem, skipped=[Skipped(stem, f"not written: no finished runs in its groups {names} "
+                                                  "(run configs/ablations.yaml into this store)")])
+    skipped = [Skipped(stem, f"panel '{ABLATIONS[g][1]}' left out: no finished runs in group '{g}'")
+               for g in left_out]
+    return Drawn(stem, save(fig, out_dir, stem), caption, skipped)
 
 
-def figure5(rows: Sequence[RunRow], out_dir: Path) -> list[Path]:
-    return ablation_figure(rows, FIG5_GROUPS, out_dir, "fig5_ablations",
-                           "Fig. 5 — MPT: prompt length, loss weight α, external corpus size (mean ± std over seeds)")
+FIG4_TITLE = "Fig. 4 — MPT: translator architecture and prompt position (mean ± std over seeds)"
+FIG5_TITLE = "Fig. 5 — MPT: prompt length, loss weight α, external corpus size (mean ± std over seeds)"
+
+
+def figure4(rows: Sequence[RunRow], out_dir: Path) -> Drawn:
+    return ablation_figure(rows, FIG4_GROUPS, out_dir, "fig4_ablations", FIG4_TITLE)
+
+
+def figure5(rows: Sequence[RunRow], out_dir: Path) -> Drawn:
+    return ablation_figure(rows, FIG5_GROUPS, out_dir, "fig5_ablations", FIG5_TITLE)

@@ -1,4 +1,4 @@
-"""The field's leaderboard (issue 12): methods × k, the mean ± std over seeds of each run's average XNLI accuracy
+"""The field's leaderboard: methods × k, the mean ± std over seeds of each run's average XNLI accuracy
 (15 languages), with the published numbers beside ours where they exist.
 
 Rows are the variants of the sweep group ``field`` (``configs/field.yaml``: FT, DP, SP, PCT, DPA, SoftMV, MPT,
@@ -10,7 +10,7 @@ Published numbers (:data:`PUBLISHED`), each with its source:
 * FT, SP, PCT, MPT at the 9 values of k: the MPT paper's Table I average (:mod:`xlprompt.report.paper`);
 * FT 33.74, DP 36.43, SP 38.79 at k = 16 (48 English examples): Zhao & Schütze (EMNLP 2021, arXiv 2109.03630),
   abstract — the same fixed splits;
-* DPA 46.54 at k = 16: Zhou et al. (Findings of ACL 2023) as quoted in issue 12 — **other protocol** (its own
+* DPA 46.54 at k = 16: Zhou et al. (Findings of ACL 2023, arXiv 2202.07255), abstract — **other protocol** (its own
   balanced samples of the Hugging Face XNLI data, not the fixed splits);
 * SoftMV: no published number was found in the sources available to xlprompt (its paper's tables are not in
   the reference index); none is shown.
@@ -33,7 +33,7 @@ METHOD_LABELS: dict[str, str] = {"ft": "FT", "dp": "DP", "sp": "SP", "pct": "PCT
                                  "softmv": "SoftMV", "mpt": "MPT"}
 MPT_TABLE1 = "MPT paper (arXiv 2403.12407) Table I, Avg."
 ZHAO_SCHUTZE = "Zhao & Schütze 2021 (arXiv 2109.03630), abstract"
-DPA_PAPER = "Zhou et al. 2023 (DPA, Findings of ACL), via issue 12"
+DPA_PAPER = "Zhou et al. 2023 (DPA, Findings of ACL; arXiv 2202.07255), abstract"
 
 
 @dataclass(frozen=True)
@@ -105,7 +105,7 @@ def leaderboard(rows: Sequence[RunRow], group: str | None = LEADERBOARD_GROUP) -
                 cells[shots] = Cell(list(by_seed.values()))
             covered = {lang for r in sig_runs for lang in r.accuracy if lang != "avg"}
             full = covered == set(XNLI_LANGUAGES)
-            if not full:  # say what the average covers; the published averages are over all 15 (issue 11)
+            if not full:  # say what the average covers; the published averages are over all 15
                 name += f" [Avg over {len(covered)} langs: {', '.join(sorted(covered)).upper()}]"
             row = LeaderRow(name, cells)
             for pub in PUBLISHED if full else ():  # like with like only

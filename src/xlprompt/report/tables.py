@@ -94,7 +94,7 @@ def rows_from_store(store) -> list[RunRow]:
         rows = []
         for rec in store.finished():
             problem = row_problem(rec.config, rec.results)
-            if problem:  # one line per bad row, and the report goes on without it (issue 11)
+            if problem:  # one line per bad row, and the report goes on without it
                 warnings.warn(f"{store.path}: run {rec.hash} left out of the report: {problem}", stacklevel=2)
                 continue
             results = rec.results
@@ -165,7 +165,7 @@ class Row:
 
     @property
     def recipe(self) -> str:
-        """The recipe of the row's runs (``reference``, ``uniform``; issue 10); runs stored before recipes
+        """The recipe of the row's runs (``reference``, ``uniform``); runs stored before recipes
         existed ran on xlprompt's old shared defaults: shown as ``-``."""
         return ",".join(sorted({str(r.config.get("recipe", "-")) for r in self.runs})) or "-"
 
@@ -262,7 +262,7 @@ class Table:
         if row.paper_key is None:
             return None
         if column == "avg" and not row.full_average:
-            return None  # the paper's Avg is over 15 languages: compared only like with like (issue 11)
+            return None  # the paper's Avg is over 15 languages: compared only like with like
         if self.has_p_values:
             return paper.table2_cell(block.shots, row.paper_key, column)
         return paper.table1_cell(block.shots, row.paper_key, column)

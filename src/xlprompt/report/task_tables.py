@@ -1,4 +1,4 @@
-"""Tables of the tasks beyond XNLI (issue 13): one table per task, with that task's language columns.
+"""Tables of the tasks beyond XNLI: one table per task, with that task's language columns.
 
 Runs are grouped by task (config key ``task``); within a task, one row per setting (method, k and every other
 config key that differs between the task's runs; seeds pooled): mean ± std over seeds per language and the

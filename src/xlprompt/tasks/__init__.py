@@ -56,7 +56,7 @@ def get_task(spec: str) -> Task:
     near = difflib.get_close_matches(text, list(TASKS), n=1)
     hint = f" Did you mean '{near[0]}'?" if near else ""
     raise ConfigError(f"unknown task '{text}'.{hint} Built-in tasks: {', '.join(TASKS)}; or the path of a task "
-                      "YAML file (README 'Tasks')")
+                      "YAML file (see the documentation's 'Tasks and your own task')")
 
 
 @functools.lru_cache(maxsize=32)

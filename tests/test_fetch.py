@@ -688,3 +688,134 @@ def test_muse_dictionaries_are_fetched_checked_and_skipped(server, tmp_path):
     line = quiet_fetch(tmp_path / "b", sources, server.url).failed["muse"]
     assert line.startswith(f"{server.url}{base}/en-fr.txt: not a MUSE dictionary (")
     assert "got 3" in line and not (tmp_path / "b" / "muse" / "en-fr.txt").exists()
+
+
+# -- GitHub sources in one request, and a server that rate-limits ----------------------------------
+
+
+def github_tar(top: str, files: dict[str, bytes]) -> bytes:
+    """A GitHub repository archive (codeload's tar.gz: one top folder ``repo-commit/``), with a macOS entry."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for name, data in [(f"{top}/._README.md", APPLE_DOUBLE), *files.items()]:
+            info = tarfile.TarInfo(f"{top}/{name}" if not name.startswith(top) else name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+FEWSHOT_ARCHIVE_PATH = f"/mprompting/xlmrprompt/tar.gz/{XLMRPROMPT_COMMIT}"
+TATOEBA_ARCHIVE_PATH = f"/facebookresearch/LASER/tar.gz/{LASER_COMMIT}"
+
+
+def archived_fewshot(server) -> dict:
+    server.files[FEWSHOT_ARCHIVE_PATH] = github_tar(f"xlmrprompt-{XLMRPROMPT_COMMIT}", {
+        "common_datasets/train/en/train_split,1.jsonl": ONE,
+        "common_datasets/dev/rest/dev_split,de,1.jsonl": TWO,
+        "common_datasets/dev/rest/other.jsonl": b"not pinned\n",
+        "README.md": b"# xlmrprompt\n",
+    })
+    pins = [(sha(ONE), len(ONE), "train/en/train_split,1.jsonl"), (sha(TWO), len(TWO), "dev/rest/dev_split,de,1.jsonl")]
+    return {"fewshot": PinnedFiles("fewshot", "test splits", pins=pins)}
+
+
+def test_fewshot_comes_from_one_repository_archive_each_file_checked(server, tmp_path):
+    sources = archived_fewshot(server)
+    report = quiet_fetch(tmp_path, sources, server.url)
+    assert report.fetched == ["fewshot"] and server.requests == [(FEWSHOT_ARCHIVE_PATH, None)]
+    assert (tmp_path / "xnli-fewshot" / "train" / "en" / "train_split,1.jsonl").read_bytes() == ONE
+    assert (tmp_path / "xnli-fewshot" / "dev" / "rest" / "dev_split,de,1.jsonl").read_bytes() == TWO
+    assert not (tmp_path / "xnli-fewshot" / "dev" / "rest" / "other.jsonl").exists()
+    # a file of the archive that is not the pinned one: one line with both hashes; the others are written
+    changed = TWO.replace(b"neutral", b"NEUTRAL")
+    server.files[FEWSHOT_ARCHIVE_PATH] = github_tar(f"xlmrprompt-{XLMRPROMPT_COMMIT}", {
+        "common_datasets/train/en/train_split,1.jsonl": ONE, "common_datasets/dev/rest/dev_split,de,1.jsonl": changed})
+    line = quiet_fetch(tmp_path / "b", sources, server.url).failed["fewshot"]
+    assert line == (f"{server.url}{FEWSHOT_ARCHIVE_PATH}: common_datasets/dev/rest/dev_split,de,1.jsonl: SHA-256 "
+                    f"{sha(changed)} ({len(changed):,} bytes), expected the pinned {sha(TWO)} ({len(TWO):,} bytes); "
+                    "the 1 other files are written. The archive is not the pinned release: fetch it through --mirror "
+                    "URL, or accept the changed files with --unpinned fewshot")
+    assert (tmp_path / "b" / "xnli-fewshot" / "train" / "en" / "train_split,1.jsonl").read_bytes() == ONE
+    assert not (tmp_path / "b" / "xnli-fewshot" / "dev" / "rest" / "dev_split,de,1.jsonl").exists()
+
+
+def test_retry_after_is_honoured_on_429_and_503(server, tmp_path):
+    sources = archived_fewshot(server)
+    server.limit_first, server.retry_after = 2, "1"  # two 429s, each asking for one second
+    report = quiet_fetch(tmp_path, sources, server.url)
+    assert report.fetched == ["fewshot"] and report.waits == [1.0, 1.0]
+    assert server.gets() == 3 and server.limited == 2 and report.requests == 3
+    server.seen.clear()
+    server.limit_status = 503
+    report = quiet_fetch(tmp_path / "b", sources, server.url)
+    assert report.fetched == ["fewshot"] and report.waits == [1.0, 1.0]
+
+
+def test_backoff_without_retry_after_is_bounded(server, tmp_path, monkeypatch):
+    import xlprompt.data.fetch as fetch_module
+
+    monkeypatch.setattr(fetch_module, "BACKOFF", 0.01)
+    sources = archived_fewshot(server)
+    server.limit_first, server.retry_after = 100, None  # always 429, no Retry-After
+    result = CliRunner().invoke(cli, ["data", "fetch", "--only", "fewshot", "--out", str(tmp_path), "--quiet",
+                                      "--mirror", server.url])
+    assert server.gets() == 6  # the request and 5 retries, waiting 0.01, 0.02, 0.04, 0.08, 0.16 s
+    assert result.exit_code == 2
+    assert result.stderr.split("\n")[:2] == [
+        f"error: {server.url}{FEWSHOT_ARCHIVE_PATH}: HTTP 429 Too Many Requests (after 6 tries and 0 s of waiting); "
+        "what was fetched is kept: run the same command again later to resume, or pass --mirror URL",
+        f"what was fetched is kept; to resume, run: xlprompt data fetch --out {tmp_path} --only fewshot --mirror "
+        f"{server.url}"]
+
+
+def test_a_long_retry_after_fails_at_once_and_a_partial_archive_resumes(server, tmp_path):
+    sources = archived_fewshot(server)
+    server.drop_after[FEWSHOT_ARCHIVE_PATH] = 100
+    report = quiet_fetch(tmp_path, sources, server.url)
+    assert "the download broke off after 100 of" in report.failed["fewshot"]
+    assert report.rerun == f"xlprompt data fetch --out {tmp_path} --only fewshot --mirror {server.url}"
+    server.seen.clear()
+    server.limit_first, server.retry_after = 1, "3600"
+    line = quiet_fetch(tmp_path, sources, server.url).failed["fewshot"]
+    assert line == (f"{server.url}{FEWSHOT_ARCHIVE_PATH}: HTTP 429 Too Many Requests (the server asks to wait 3,600 "
+                    "s, longer than the 60 s fetch waits); what was fetched is kept: run the same command again later "
+                    "to resume, or pass --mirror URL")
+    report = quiet_fetch(tmp_path, sources, server.url)  # later: the partial archive resumes where it stopped
+    assert report.fetched == ["fewshot"] and server.requests[-1] == (FEWSHOT_ARCHIVE_PATH, "bytes=100-")
+
+
+def shared_mirror(server) -> None:
+    """The published formats rebuilt from ../shared/data: the xlmrprompt archive at the pinned commit and the
+    LASER archive with the raw Tatoeba files (one sentence per line) of the 14 languages."""
+    from xlprompt.data.fetch import TATOEBA_CODES
+
+    local = SHARED_DATA / "xnli-fewshot"
+    server.files[FEWSHOT_ARCHIVE_PATH] = github_tar(f"xlmrprompt-{XLMRPROMPT_COMMIT}", {
+        f"common_datasets/{p.relative_to(local).as_posix()}": p.read_bytes() for p in sorted(local.rglob("*.jsonl"))})
+    laser = {}
+    for lang, code in TATOEBA_CODES.items():
+        lines = (SHARED_DATA / "tatoeba" / f"{lang}-en.tsv").read_text("utf-8").split("\n")[1:-1]
+        rows = [line.split("\t") for line in lines]
+        laser[f"data/tatoeba/v1/tatoeba.{code}-eng.{code}"] = "".join(r[1] + "\n" for r in rows).encode()
+        laser[f"data/tatoeba/v1/tatoeba.{code}-eng.eng"] = "".join(r[2] + "\n" for r in rows).encode()
+    server.files[TATOEBA_ARCHIVE_PATH] = github_tar(f"LASER-{LASER_COMMIT}", laser)
+
+
+@needs_shared
+def test_fetch_through_a_rate_limiting_mirror_is_byte_identical_to_shared(server, tmp_path):
+    shared_mirror(server)
+    server.limit_first, server.retry_after = 1, "1"  # every first request of a file: 429, Retry-After: 1
+    out = tmp_path / "D"
+    args = ["data", "fetch", "--only", "fewshot,tatoeba", "--mirror", server.url, "--out", str(out), "--quiet"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    assert server.requests == [(FEWSHOT_ARCHIVE_PATH, None)] * 2 + [(TATOEBA_ARCHIVE_PATH, None)] * 2
+    assert result.output.strip().endswith(f"({server.gets()} requests, "
+                                          f"{sum(map(len, server.files.values())):,} bytes downloaded)")
+    for folder, pattern, count in (("xnli-fewshot", "*.jsonl", 270), ("tatoeba", "*-en.tsv", 14)):
+        files = sorted(str(p.relative_to(out / folder)) for p in (out / folder).rglob(pattern))
+        assert len(files) == count
+        match, mismatch, errors = filecmp.cmpfiles(out / folder, SHARED_DATA / folder, files, shallow=False)
+        assert len(match) == count and not mismatch and not errors
+    again = CliRunner().invoke(cli, args)
+    assert again.exit_code == 0 and server.gets() == 4 and "(0 requests, 0 bytes downloaded)" in again.output

@@ -358,7 +358,8 @@ def test_a_changed_upstream_archive_is_one_line_with_expected_and_actual(server,
     sources = xnli_source(good)
     line = quiet_fetch(tmp_path, sources, server.url).failed["xnli"]
     size = (f"{len(good):,} bytes", f"{len(changed):,} bytes")
-    what = ("SHA-256", sha(good), sha(changed)) if len(good) == len(changed) else ("size", size[0], size[1] + " (announced)")
+    what = (("SHA-256", sha(good), sha(changed)) if len(good) == len(changed)
+            else ("size", size[0], size[1] + " (announced)"))
     assert line == (f"{server.url}/XNLI/XNLI-1.0.zip: {what[0]} {what[2]}, expected the pinned {what[1]}; the file "
                     "was deleted. The server sends another file than the pinned release: run the same command again "
                     "(a broken transfer), fetch the original through --mirror URL, or accept the new file with "
@@ -452,11 +453,12 @@ def test_pawsx_archive_with_the_english_train_set_drops_ns_rows(server, tmp_path
     de = [line.split() for line in stats.output.splitlines() if line.startswith("de ")]
     assert de == [["de", "1", "0", "1", "0", "1", "2", "1", "1", "0", "0"]]
     # the archive's size is pinned too (no hash is published)
-    wrong = pawsx_source(server, )
+    wrong = pawsx_source(server)
     wrong["pawsx"].size += 1
     line = quiet_fetch(tmp_path / "w", wrong, server.url).failed["pawsx"]
-    assert line.startswith(f"{server.url}/paws/pawsx/x-final.tar.gz: size {len(server.files['/paws/pawsx/x-final.tar.gz']):,} "
-                           f"bytes (announced), expected the pinned {wrong['pawsx'].size:,} bytes; the file was deleted.")
+    actual = len(server.files["/paws/pawsx/x-final.tar.gz"])
+    assert line.startswith(f"{server.url}/paws/pawsx/x-final.tar.gz: size {actual:,} bytes (announced), expected the "
+                           f"pinned {wrong['pawsx'].size:,} bytes; the file was deleted.")
 
 
 def test_tatoeba_files_are_joined_and_counted(server, tmp_path):

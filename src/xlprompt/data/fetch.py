@@ -615,15 +615,16 @@ class XnliArchive(Source):
             archive.unlink(missing_ok=True)
             raise FetchError(f"{real}: corrupt archive ({_reason(err)}); it was deleted: run the same command again")
         for split, data in tables.items():
-            header, rows = _split_tsv(data, f"{real}: XNLI-1.0/xnli.{split}.tsv")
+            where = f"{real}: XNLI-1.0/xnli.{split}.tsv"
+            header, rows = _split_tsv(data, where)
             lang_i, label_i, s1_i, s2_i, genre_i = _columns(
-                header, ("language", "gold_label", "sentence1", "sentence2", "genre"), f"{real}: XNLI-1.0/xnli.{split}.tsv")
+                header, ("language", "gold_label", "sentence1", "sentence2", "genre"), where)
             by_lang: dict[str, list] = {}
             for number, fields in enumerate(rows, start=2):
                 label = fields[label_i]
                 if label not in LABELS:
-                    raise FetchError(f"{real}: XNLI-1.0/xnli.{split}.tsv line {number} has gold_label {label!r}, expected one "
-                                     f"of {', '.join(LABELS)}; not the XNLI 1.0 release: check --mirror")
+                    raise FetchError(f"{where} line {number} has gold_label {label!r}, expected one of "
+                                     f"{', '.join(LABELS)}; not the XNLI 1.0 release: check --mirror")
                 by_lang.setdefault(fields[lang_i], []).append(
                     (fields[s1_i].strip(), fields[s2_i].strip(), label, fields[genre_i]))
             for lang in self.languages:

@@ -26,6 +26,25 @@ Why the official archives for XNLI and PAWS-X rather than the hub datasets ``fac
 layout needs (the XNLI genre, the PAWS-X ids), they are single files that resume with HTTP ``Range``
 and can be mirrored like any other URL, and reading them needs neither ``datasets`` nor the hub cache.
 
+Requests: each pinned GitHub source is one repository archive at its pinned commit
+(``codeload.github.com/{owner}/{repo}/tar.gz/{commit}``), every file in it checked against its pin
+(fewshot: the SHA-256 and size of each of the 270 files; tatoeba: the SHA-256 of each converted file), so
+the four default sources take 4 requests. A mirror that serves single files (it answers 404 for the
+archive) is read one file per request. XNLI-1.0.zip and multinli_1.0.zip are pinned by their published
+size and SHA-256, x-final.tar.gz by its size and content facts. A file that is not the pinned one is a
+one-line error with the expected and actual values; to proceed, fetch the original through ``--mirror``,
+or accept the changed upstream file with ``--unpinned SOURCE`` (its content facts are still checked).
+
+Converters: one rule for every TSV of an archive: fields split on tabs only (quote characters are text),
+and a row whose field count differs from the header's is an error naming the line (nothing padded or
+skipped); an XNLI label other than entailment/neutral/contradiction is an error. macOS ``__MACOSX/`` and
+``._`` entries are ignored; members are found by their exact names. PAWS-X's "NS" placeholder rows are
+dropped, counted in the report and recorded (:mod:`xlprompt.data.pawsx_ns`).
+
+Rate limits: an HTTP 429 or 503 is waited out and retried (at most 5 retries per request): ``Retry-After``
+(seconds or a date) is honoured up to 60 s, a longer one fails at once; without it the wait doubles from
+2 s. A failure leaves what was fetched in place, and ``fetch`` prints the command that resumes it.
+
 Downloads (:class:`Fetcher`):
 
 * streamed with a tqdm bar into ``OUT/.partial/<host>/<path>``; a file there is never used until it

@@ -67,8 +67,8 @@ def test_format_stats_table(data_dir):
     assert ["all", "180", "60", "60", "60", "225", "75", "75", "75"] in table
     assert ["1", "3", "15/15", "3", "3", "15/15", "3"] in table  # few-shot k=1
     assert ["4", "-", "0/15", "-", "-", "0/15", "-"] in table  # few-shot k=4: absent
-    assert ["de", "8", "4", "4", "0", "8", "4", "4", "0"] in table  # PAWS-X de: labelled test
-    assert ["fr", "8", "4", "4", "0", "8", "0", "0", "8"] in table
+    assert ["de", "8", "4", "4", "0", "0", "8", "4", "4", "0", "0"] in table  # PAWS-X de: labelled test, no NS
+    assert ["fr", "8", "4", "4", "0", "0", "8", "0", "0", "8", "0"] in table
     assert ["sw", "12", "6"] in table  # Tatoeba
 
 
@@ -191,3 +191,38 @@ def test_cli_copy_of_data_dir_is_not_needed(tmp_path, data_dir):
     result = run("data", "build-parallel", "--source", "tatoeba", "--size", 3, "--out", tmp_path / "o.jsonl",
                  "--data-dir", tmp_path / "d")
     assert result.exit_code == 0, result.output
+
+
+def test_data_stats_reports_pawsx_ns_rows_and_no_ns_text_reaches_a_run(tmp_path):
+    """PAWS-X rows whose translation is the placeholder "NS" (as in the released dev/test files) are counted by
+    `data stats`, not counted as rows, and never read by the task or the parallel corpus."""
+    from xlprompt.config import RunConfig
+    from xlprompt.data.parallel import build_parallel_corpus
+    from xlprompt.run_data import load_run_data
+
+    data = write_data_dir(tmp_path / "d", langs=("en", "de"), ks=(1,), n_dev=12, n_test=15)
+    path = data / "pawsx" / "dev" / "de.tsv"
+    lines = path.read_text("utf-8").split("\n")
+    for i in (1, 3):  # sentence2 of one row, sentence1 of another, as in the release
+        cells_ = lines[i].split("\t")
+        cells_[3 if i == 1 else 2] = "NS"
+        lines[i] = "\t".join(cells_)
+    path.write_text("\n".join(lines), "utf-8")
+    rows = data_stats(data)
+    assert StatRow("pawsx", "dev", "de", "ns_placeholder", 2) in rows
+    assert StatRow("pawsx", "dev", "de", "total", 6) in rows  # 8 rows in the file, 2 of them NS
+    result = run("data", "stats", "--data-dir", data)
+    assert result.exit_code == 0
+    assert 'NS: rows holding the placeholder "NS"' in result.output
+    pawsx = cells(result.output.split("PAWS-X (", 1)[1])
+    de = next(line for line in pawsx if line[:1] == ["de"])
+    assert (de[1], sum(map(int, de[2:5])), de[5], de[6], de[10]) == ("6", 6, "2", "8", "0")
+    config = RunConfig(method="sp", shots=1, model="random:tiny", data_dir=str(data), task="pawsx",
+                       eval_split="dev", eval_languages="en,de")
+    run_data = load_run_data(config)
+    texts = [t for exs in run_data.test.values() for ex in exs for t in (ex.premise, ex.hypothesis)]
+    assert texts and "NS" not in texts and len(run_data.test["de"]) < 8
+    pairs = build_parallel_corpus("pawsx", 14, seed=0, data_dir=data, target_languages=("de",))
+    assert all("NS" not in (p.tgt_premise, p.tgt_hypothesis) for p in pairs)
+    assert {p.uid for p in pairs} == {f"pawsx-{s}-{i}" for s, n in (("dev", 8), ("test", 8)) for i in range(n)} - {
+        "pawsx-dev-0", "pawsx-dev-2"}

@@ -50,6 +50,13 @@ class Server:
         self.files: dict[str, bytes] = {}
         self.drop_after: dict[str, int] = {}  # path -> bytes sent before the connection is dropped (once)
         self.requests: list[tuple[str, str | None]] = []  # (path, Range header)
+        # rate limiting: the first `limit_first` requests of every path are answered `limit_status`
+        # (with `Retry-After: retry_after` unless it is None)
+        self.limit_first = 0
+        self.limit_status = 429
+        self.retry_after: str | None = "1"
+        self.limited = 0
+        self.seen: dict[str, int] = {}
         state = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -59,6 +66,16 @@ class Server:
             def do_GET(self):
                 path = unquote(urlsplit(self.path).path)
                 state.requests.append((path, self.headers.get("Range")))
+                state.seen[path] = state.seen.get(path, 0) + 1
+                if state.seen[path] <= state.limit_first:
+                    state.limited += 1
+                    self.send_response(state.limit_status)
+                    if state.retry_after is not None:
+                        self.send_header("Retry-After", state.retry_after)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    self.close_connection = True
+                    return
                 if path not in state.files:
                     self.send_error(404, "Not Found")
                     return
@@ -115,7 +132,7 @@ def small_fewshot(server) -> dict:
     server.files[f"{FEWSHOT_PATH}/train/en/train_split,1.jsonl"] = ONE
     server.files[f"{FEWSHOT_PATH}/dev/rest/dev_split,de,1.jsonl"] = TWO
     pins = [(sha(ONE), len(ONE), "train/en/train_split,1.jsonl"), (sha(TWO), len(TWO), "dev/rest/dev_split,de,1.jsonl")]
-    return {"fewshot": PinnedFiles("fewshot", "test splits", pins=pins)}
+    return {"fewshot": PinnedFiles("fewshot", "test splits", pins=pins, archive_url=None)}  # one request per file
 
 
 def quiet_fetch(out, sources, mirror, **kwargs):
@@ -197,15 +214,19 @@ def test_corrupt_file_is_refused(server, tmp_path):
     server.files[path] = ONE.replace(b"sleeps", b"sleepz")  # same size, other bytes
     report = quiet_fetch(tmp_path, sources, server.url)
     line = report.failed["fewshot"]
-    assert line.startswith(f"{server.url}{path}: corrupt, SHA-256 {sha(server.files[path])[:16]}... is not the "
-                           f"pinned {sha(ONE)[:16]}...; the file was deleted")
-    assert "\n" not in line
+    assert line == (f"{server.url}{path}: SHA-256 {sha(server.files[path])}, expected the pinned {sha(ONE)}; the "
+                    "file was deleted. The server sends another file than the pinned release: run the same command "
+                    "again (a broken transfer), fetch the original through --mirror URL, or accept the new file with "
+                    "--unpinned fewshot (its content facts are still checked)")
     assert not (tmp_path / "xnli-fewshot" / "train" / "en" / "train_split,1.jsonl").exists()
     assert not list((tmp_path / ".partial").rglob("train_split,1.jsonl"))
     server.files[path] = ONE + b"x"  # wrong size: refused from the Content-Length
     line = quiet_fetch(tmp_path, sources, server.url).failed["fewshot"]
-    assert line == (f"{server.url}{path}: wrong size ({len(ONE) + 1:,} bytes announced, expected {len(ONE):,}); "
-                    "check that --mirror serves the original files")
+    assert line.startswith(f"{server.url}{path}: size {len(ONE) + 1:,} bytes (announced), expected the pinned "
+                           f"{len(ONE):,} bytes; the file was deleted.")
+    accepted = quiet_fetch(tmp_path, sources, server.url, unpinned="fewshot")  # the documented way to proceed
+    assert accepted.fetched == ["fewshot"]
+    assert (tmp_path / "xnli-fewshot" / "train" / "en" / "train_split,1.jsonl").read_bytes() == ONE + b"x"
 
 
 def test_missing_file_and_server_down(server, tmp_path):
@@ -235,14 +256,14 @@ def test_offline_every_source_fails_at_once_with_its_url(tmp_path, monkeypatch):
                                       "--only", "fewshot,xnli,pawsx,tatoeba,multinli"])
     assert result.exit_code == 2
     lines = result.stderr.strip().split("\n")
-    assert len(lines) == 5
+    assert len(lines) == 6
+    assert lines[-1] == (f"what was fetched is kept; to resume, run: xlprompt data fetch --out {tmp_path / 'd'} "
+                         "--only fewshot,xnli,pawsx,tatoeba,multinli")
     expected = [
-        f"https://raw.githubusercontent.com/mprompting/xlmrprompt/{XLMRPROMPT_COMMIT}/common_datasets/dev/en/"
-        "dev_split,1.jsonl",
+        f"https://codeload.github.com/mprompting/xlmrprompt/tar.gz/{XLMRPROMPT_COMMIT}",
         "https://dl.fbaipublicfiles.com/XNLI/XNLI-1.0.zip",
         "https://storage.googleapis.com/paws/pawsx/x-final.tar.gz",
-        f"https://raw.githubusercontent.com/facebookresearch/LASER/{LASER_COMMIT}/data/tatoeba/v1/"
-        "tatoeba.ara-eng.ara",
+        f"https://codeload.github.com/facebookresearch/LASER/tar.gz/{LASER_COMMIT}",
         "https://cims.nyu.edu/~sbowman/multinli/multinli_1.0.zip",
     ]
     for line, url in zip(lines, expected):
@@ -275,40 +296,104 @@ def xnli_row(lang, label, s1, s2, genre="fiction"):
     return "\t".join(values[c] for c in XNLI_COLUMNS)
 
 
-def xnli_zip() -> bytes:
-    labels = ["entailment", "neutral", "contradictory"]  # the release spells it contradictory
-    dev = [xnli_row(lang, labels[i], f"{lang} dev p{i}", f"{lang} dev h{i}") for lang in ("de", "en") for i in range(3)]
+#: macOS entries as the archivers of that platform add them (AppleDouble: not UTF-8, not data)
+APPLE_DOUBLE = b"\x00\x05\x16\x07\x00\x02\x00\x00Mac OS X        \x00\x02\xff\xfe"
+
+
+def xnli_zip(labels=("entailment", "neutral", "contradiction"), dev_rows=None) -> bytes:
+    """XNLI 1.0 as released: dev/test spell the label "contradiction"; texts hold quote characters (no quoting);
+    a macOS archiver's ``__MACOSX/`` and ``._`` entries lie beside (and before) the real members."""
+    dev = dev_rows or [xnli_row(lang, labels[i], f'{lang} dev "p{i}"', f"{lang} dev h{i}'s")
+                       for lang in ("de", "en") for i in range(3)]
     test = [xnli_row(lang, labels[i % 3], f"{lang} test p{i}", f"{lang} test h{i}\x1d!", "travel")
             for lang in ("en", "de") for i in range(6)]
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as zf:
+        zf.writestr("__MACOSX/XNLI-1.0/._xnli.dev.tsv", APPLE_DOUBLE)
+        zf.writestr("XNLI-1.0/._xnli.dev.tsv", APPLE_DOUBLE)
         for name, rows in (("dev", dev), ("test", test)):
             zf.writestr(f"XNLI-1.0/xnli.{name}.tsv", "\n".join(["\t".join(XNLI_COLUMNS), *rows]) + "\n")
     return buffer.getvalue()
 
 
+def xnli_source(data: bytes, **kwargs) -> dict:
+    """The XNLI source pinned to ``data`` (the real one is pinned to the published size and SHA-256)."""
+    return {"xnli": XnliArchive("xnli", "XNLI", rows={"dev": 3, "test": 6}, languages=("en", "de"),
+                                sha256=sha(data), size=len(data), **kwargs)}
+
+
+def test_the_archives_are_pinned_to_their_published_values():
+    assert (XnliArchive("x", "").size, XnliArchive("x", "").sha256) == (
+        17_865_352, "4ba1d5e1afdb7161f0f23c66dc787802ccfa8a25a3ddd3b165a35e50df346ab1")
+    assert (MultinliArchive("m", "").size, MultinliArchive("m", "").sha256) == (
+        226_850_426, "049f507b9e36b1fcb756cfd5aeb3b7a0cfcb84bf023793652987f7e7e0957822")
+    assert PawsxArchive("p", "").size == 30_282_057
+
+
 def test_xnli_archive_is_converted_and_checked(server, tmp_path):
     server.files["/XNLI/XNLI-1.0.zip"] = xnli_zip()
-    sources = {"xnli": XnliArchive("xnli", "XNLI", rows={"dev": 3, "test": 6}, languages=("en", "de"))}
+    sources = xnli_source(server.files["/XNLI/XNLI-1.0.zip"])
     assert quiet_fetch(tmp_path, sources, server.url).fetched == ["xnli"]
     assert (tmp_path / "xnli" / "dev" / "de.tsv").read_text("utf-8") == (
         "idx\tpremise\thypothesis\tlabel\tgenre\n"
-        "0\tde dev p0\tde dev h0\tentailment\tfiction\n"
-        "1\tde dev p1\tde dev h1\tneutral\tfiction\n"
-        "2\tde dev p2\tde dev h2\tcontradiction\tfiction\n")
+        '0\tde dev "p0"\tde dev h0\'s\tentailment\tfiction\n'
+        '1\tde dev "p1"\tde dev h1\'s\tneutral\tfiction\n'
+        '2\tde dev "p2"\tde dev h2\'s\tcontradiction\tfiction\n')
     assert (tmp_path / "xnli" / "test" / "en.tsv").read_text("utf-8").split("\n")[4] == \
         "3\ten test p3\ten test h3\x1d!\tentailment\ttravel"
     assert not (tmp_path / ".partial").exists()  # the archive is removed once converted
     assert quiet_fetch(tmp_path, sources, server.url).present == ["xnli"] and server.gets() == 1
-    wrong = {"xnli": XnliArchive("xnli", "XNLI", rows={"dev": 6, "test": 6}, languages=("en", "de"))}
+    wrong = {"xnli": XnliArchive("xnli", "XNLI", rows={"dev": 6, "test": 6}, languages=("en", "de"),
+                                 sha256=None, size=None)}
     line = quiet_fetch(tmp_path / "other", wrong, server.url).failed["xnli"]
     assert line.startswith(f"{server.url}/XNLI/XNLI-1.0.zip: the converted files fail the content check (")
     assert "3 rows with labels [1, 1, 1], expected 6 rows, [2, 2, 2]" in line
 
 
+def test_a_changed_upstream_archive_is_one_line_with_expected_and_actual(server, tmp_path):
+    good = xnli_zip()
+    changed = xnli_zip(dev_rows=[xnli_row(lang, ("entailment", "neutral", "contradiction")[i], f"{lang} new p{i}",
+                                          f"{lang} new h{i}") for lang in ("de", "en") for i in range(3)])
+    server.files["/XNLI/XNLI-1.0.zip"] = changed
+    sources = xnli_source(good)
+    line = quiet_fetch(tmp_path, sources, server.url).failed["xnli"]
+    size = (f"{len(good):,} bytes", f"{len(changed):,} bytes")
+    what = (("SHA-256", sha(good), sha(changed)) if len(good) == len(changed)
+            else ("size", size[0], size[1] + " (announced)"))
+    assert line == (f"{server.url}/XNLI/XNLI-1.0.zip: {what[0]} {what[2]}, expected the pinned {what[1]}; the file "
+                    "was deleted. The server sends another file than the pinned release: run the same command again "
+                    "(a broken transfer), fetch the original through --mirror URL, or accept the new file with "
+                    "--unpinned xnli (its content facts are still checked)")
+    assert not (tmp_path / "xnli").exists()
+    accepted = quiet_fetch(tmp_path, sources, server.url, unpinned="xnli")
+    assert accepted.fetched == ["xnli"]
+    assert "de new p0" in (tmp_path / "xnli" / "dev" / "de.tsv").read_text("utf-8")
+
+
+def test_the_converters_share_one_rule_for_rows_of_the_wrong_width(server, tmp_path):
+    short = xnli_row("de", "neutral", "p", "h").rsplit("\t", 1)[0]  # one field short
+    rows = [xnli_row(lang, lab, "p", "h") for lang in ("de", "en") for lab in ("entailment", "neutral")]
+    server.files["/XNLI/XNLI-1.0.zip"] = xnli_zip(dev_rows=[*rows, short])
+    line = quiet_fetch(tmp_path, xnli_source(server.files["/XNLI/XNLI-1.0.zip"]), server.url).failed["xnli"]
+    assert line == (f"{server.url}/XNLI/XNLI-1.0.zip: XNLI-1.0/xnli.dev.tsv line 6 has 18 fields, expected 19; the "
+                    "archive is not the pinned release: run again with --force, or fetch it through --mirror URL")
+    header = ("id", "sentence1", "sentence2", "label")
+    files = dict(PAWSX_FILES)
+    files["x-final/de/test_2k.tsv"] = [header, (3, "de t1", "de t2", 0), (4, "de u1", "de u2")]  # short row
+    server.files["/paws/pawsx/x-final.tar.gz"] = pawsx_tar(files)
+    line = quiet_fetch(tmp_path, pawsx_source(server), server.url).failed["pawsx"]
+    assert line == (f"{server.url}/paws/pawsx/x-final.tar.gz: x-final/de/test_2k.tsv line 3 has 3 fields, expected 4; "
+                    "the archive is not the pinned release: run again with --force, or fetch it through --mirror URL")
+    # a label the release does not spell is refused, not mapped
+    server.files["/XNLI/XNLI-1.0.zip"] = xnli_zip(labels=("entailment", "neutral", "contradictory"))
+    line = quiet_fetch(tmp_path, xnli_source(server.files["/XNLI/XNLI-1.0.zip"]), server.url).failed["xnli"]
+    assert "xnli.dev.tsv line 4 has gold_label 'contradictory', expected one of entailment, neutral, contradiction" \
+        in line
+
+
 def test_corrupt_archive_is_refused_and_deleted(server, tmp_path):
     server.files["/XNLI/XNLI-1.0.zip"] = b"PK\x03\x04 this is not a zip archive" * 10
-    sources = {"xnli": XnliArchive("xnli", "XNLI", rows={"dev": 3, "test": 6}, languages=("en", "de"))}
+    sources = xnli_source(server.files["/XNLI/XNLI-1.0.zip"])
     line = quiet_fetch(tmp_path, sources, server.url).failed["xnli"]
     assert line.startswith(f"{server.url}/XNLI/XNLI-1.0.zip: corrupt archive (BadZipFile: ")
     assert line.endswith("it was deleted: run the same command again")
@@ -319,32 +404,61 @@ def tsv_bytes(rows) -> bytes:
     return ("\n".join("\t".join(map(str, r)) for r in rows) + "\n").encode()
 
 
-def test_pawsx_archive_with_the_english_train_set(server, tmp_path):
+PAWSX_HEADER = ("id", "sentence1", "sentence2", "label")
+#: PAWS-X as released: quote characters are text; translated dev/test rows may hold the placeholder "NS"
+PAWSX_FILES = {
+    "x-final/en/dev_2k.tsv": [PAWSX_HEADER, (7, 'en "d1"', "en d2", 1), (9, "en e1", "en e2", 0)],
+    "x-final/en/test_2k.tsv": [PAWSX_HEADER, (3, "en t1", "en t2", 0), (4, "en u1", "en u2", 1)],
+    "x-final/en/train.tsv": [PAWSX_HEADER, (1, "a", "b", 0), (2, "c", "d", 1), (5, "e", "f", 1)],
+    "x-final/de/dev_2k.tsv": [PAWSX_HEADER, (7, "NS", "de d2", 1), (9, 'de "e1"', "de e2", 0)],
+    "x-final/de/test_2k.tsv": [PAWSX_HEADER, (3, "de t1", "de t2", 0), (4, "de u1", "de u2", 1)],
+    "x-final/de/translated_train.tsv": [PAWSX_HEADER, (1, "x", "y", 0)],
+}
+
+
+def pawsx_tar(files) -> bytes:
     buffer = io.BytesIO()
-    header = ("id", "sentence1", "sentence2", "label")
-    files = {
-        "x-final/en/dev_2k.tsv": [header, (7, "en d1", "en d2", 1), (9, "en e1", "en e2", 0)],
-        "x-final/en/test_2k.tsv": [header, (3, "en t1", "en t2", 0), (4, "en u1", "en u2", 1)],
-        "x-final/en/train.tsv": [header, (1, "a", "b", 0), (2, "c", "d", 1), (5, "e", "f", 1)],
-        "x-final/de/dev_2k.tsv": [header, (7, "de d1", "de d2", 1), (9, "de e1", "de e2", 0)],
-        "x-final/de/test_2k.tsv": [header, (3, "de t1", "de t2", 0), (4, "de u1", "de u2", 1)],
-        "x-final/de/translated_train.tsv": [header, (1, "x", "y", 0)],
-    }
     with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
-        for name, rows in files.items():
-            data = tsv_bytes(rows)
+        for name, data in [("x-final/de/._dev_2k.tsv", APPLE_DOUBLE),
+                           *((name, tsv_bytes(rows)) for name, rows in files.items())]:
             info = tarfile.TarInfo(name)
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
-    server.files["/paws/pawsx/x-final.tar.gz"] = buffer.getvalue()
-    sources = {"pawsx": PawsxArchive("pawsx", "PAWS-X", rows={"dev": 2, "test": 2}, train_rows=3,
-                                     languages=("en", "de"))}
-    assert quiet_fetch(tmp_path, sources, server.url).fetched == ["pawsx"]
+    return buffer.getvalue()
+
+
+def pawsx_source(server, **kwargs) -> dict:
+    return {"pawsx": PawsxArchive("pawsx", "PAWS-X", rows={"dev": 2, "test": 2}, train_rows=3, languages=("en", "de"),
+                                  size=len(server.files["/paws/pawsx/x-final.tar.gz"]), **kwargs)}
+
+
+def test_pawsx_archive_with_the_english_train_set_drops_ns_rows(server, tmp_path):
+    server.files["/paws/pawsx/x-final.tar.gz"] = pawsx_tar(PAWSX_FILES)
+    logged = []
+    sources = pawsx_source(server)
+    report = fetch_data(tmp_path, only="pawsx", mirror=server.url, progress=False, sources=sources, log=logged.append)
+    assert report.fetched == ["pawsx"]
+    assert logged == ["pawsx: fetched and verified (PAWS-X); 1 NS rows dropped (dev/de 1)"]
     assert (tmp_path / "pawsx" / "train" / "en.tsv").read_text() == (
         "idx\tid\tsentence1\tsentence2\tlabel\n0\t1\ta\tb\t0\n1\t2\tc\td\t1\n2\t5\te\tf\t1\n")
     assert (tmp_path / "pawsx" / "test" / "de.tsv").read_text() == (
         "idx\tid\tsentence1\tsentence2\tlabel\n0\t3\tde t1\tde t2\t0\n1\t4\tde u1\tde u2\t1\n")
+    assert (tmp_path / "pawsx" / "dev" / "de.tsv").read_text() == (
+        'idx\tid\tsentence1\tsentence2\tlabel\n1\t9\tde "e1"\tde e2\t0\n')  # NS row 0 dropped, idx kept
+    assert (tmp_path / "pawsx" / "ns_rows.tsv").read_text() == "split\tlang\tidx\tid\ndev\tde\t0\t7\n"
     assert not (tmp_path / "pawsx" / "train" / "de.tsv").exists()
+    assert sources["pawsx"].check(tmp_path) is None  # 1 row + 1 dropped = 2
+    stats = CliRunner().invoke(cli, ["data", "stats", "--data-dir", str(tmp_path)])
+    assert stats.exit_code == 0, stats.output
+    de = [line.split() for line in stats.output.splitlines() if line.startswith("de ")]
+    assert de == [["de", "1", "0", "1", "0", "1", "2", "1", "1", "0", "0"]]
+    # the archive's size is pinned too (no hash is published)
+    wrong = pawsx_source(server)
+    wrong["pawsx"].size += 1
+    line = quiet_fetch(tmp_path / "w", wrong, server.url).failed["pawsx"]
+    actual = len(server.files["/paws/pawsx/x-final.tar.gz"])
+    assert line.startswith(f"{server.url}/paws/pawsx/x-final.tar.gz: size {actual:,} bytes (announced), expected the "
+                           f"pinned {wrong['pawsx'].size:,} bytes; the file was deleted.")
 
 
 def test_tatoeba_files_are_joined_and_counted(server, tmp_path):
@@ -353,7 +467,7 @@ def test_tatoeba_files_are_joined_and_counted(server, tmp_path):
     server.files[f"{base}/tatoeba.deu-eng.eng"] = b"Hello.\nThanks!\n"
     server.files[f"{base}/tatoeba.swh-eng.swh"] = b"Hakuna matata.\n"
     server.files[f"{base}/tatoeba.swh-eng.eng"] = b"There are no problems.\n"
-    sources = {"tatoeba": TatoebaFiles("tatoeba", "Tatoeba", rows={"de": 2, "sw": 1})}
+    sources = {"tatoeba": TatoebaFiles("tatoeba", "Tatoeba", rows={"de": 2, "sw": 1}, archive_url=None)}
     assert quiet_fetch(tmp_path, sources, server.url).fetched == ["tatoeba"]
     assert (tmp_path / "tatoeba" / "de-en.tsv").read_text() == "idx\tde\ten\n0\tHallo.\tHello.\n1\tDanke!\tThanks!\n"
     assert (tmp_path / "tatoeba" / "sw-en.tsv").read_text() == "idx\tsw\ten\n0\tHakuna matata.\tThere are no problems.\n"
@@ -363,23 +477,27 @@ def test_tatoeba_files_are_joined_and_counted(server, tmp_path):
                     "command again, or check --mirror")
 
 
-def test_multinli_archive(server, tmp_path):
-    rows = [{"gold_label": lab, "sentence1": f"p{i}", "sentence2": f"h{i}\tx", "genre": "slate", "pairID": f"{i}e"}
-            for i, lab in enumerate(["neutral", "entailment", "contradiction"])]
+def test_multinli_archive_ignores_macos_entries(server, tmp_path):
+    """The macOS entry ``__MACOSX/multinli_1.0/._multinli_1.0_train.jsonl`` comes first and is not UTF-8."""
+    rows = [{"gold_label": lab, "sentence1": f'p{i} "q"', "sentence2": f"h{i}\tx", "genre": "slate",
+             "pairID": f"{i}e"} for i, lab in enumerate(["neutral", "entailment", "contradiction"])]
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as zf:
+        zf.writestr("__MACOSX/multinli_1.0/._multinli_1.0_train.jsonl", APPLE_DOUBLE)
+        zf.writestr("multinli_1.0/._multinli_1.0_train.jsonl", APPLE_DOUBLE)
         zf.writestr("multinli_1.0/multinli_1.0_train.jsonl", "".join(json.dumps(r) + "\n" for r in rows))
     server.files["/~sbowman/multinli/multinli_1.0.zip"] = buffer.getvalue()
-    sources = {"multinli": MultinliArchive("multinli", "MultiNLI", train_rows=3)}
+    sources = {"multinli": MultinliArchive("multinli", "MultiNLI", train_rows=3, sha256=sha(buffer.getvalue()),
+                                           size=len(buffer.getvalue()))}
     assert quiet_fetch(tmp_path, sources, server.url).fetched == ["multinli"]
     assert (tmp_path / "multinli" / "train.tsv").read_text() == (
-        "idx\tpremise\thypothesis\tlabel\tgenre\tpairID\n0\tp0\th0 x\tneutral\tslate\t0e\n"
-        "1\tp1\th1 x\tentailment\tslate\t1e\n2\tp2\th2 x\tcontradiction\tslate\t2e\n")
+        'idx\tpremise\thypothesis\tlabel\tgenre\tpairID\n0\tp0 "q"\th0 x\tneutral\tslate\t0e\n'
+        '1\tp1 "q"\th1 x\tentailment\tslate\t1e\n2\tp2 "q"\th2 x\tcontradiction\tslate\t2e\n')
 
 
 @needs_shared
 def test_fetch_fewshot_through_a_mirror_is_byte_identical_to_shared(server, tmp_path):
-    """The Done-when of issue 9: the xlmrprompt files at their repository paths, fetched with the CLI."""
+    """A mirror of single files at their repository paths (no archive): fetched one by one, byte-identical."""
     local = SHARED_DATA / "xnli-fewshot"
     for path in local.rglob("*.jsonl"):
         server.files[f"{FEWSHOT_PATH}/{path.relative_to(local).as_posix()}"] = path.read_bytes()
@@ -387,14 +505,14 @@ def test_fetch_fewshot_through_a_mirror_is_byte_identical_to_shared(server, tmp_
     args = ["data", "fetch", "--only", "fewshot", "--mirror", server.url, "--out", str(out), "--quiet"]
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
-    assert server.gets() == 270
+    assert server.gets() == 271  # a mirror of single files: the archive's 404, then one request per file
     compared = filecmp.dircmp(out / "xnli-fewshot", local)
     files = sorted(p.relative_to(out / "xnli-fewshot") for p in (out / "xnli-fewshot").rglob("*") if p.is_file())
     assert len(files) == 270
     match, mismatch, errors = filecmp.cmpfiles(out / "xnli-fewshot", local, [str(f) for f in files], shallow=False)
     assert len(match) == 270 and not mismatch and not errors, compared
     again = CliRunner().invoke(cli, args)
-    assert again.exit_code == 0 and server.gets() == 270
+    assert again.exit_code == 0 and server.gets() == 271
     assert "fewshot: already complete" in again.output and "(0 requests, 0 bytes downloaded)" in again.output
 
 
@@ -572,3 +690,134 @@ def test_muse_dictionaries_are_fetched_checked_and_skipped(server, tmp_path):
     line = quiet_fetch(tmp_path / "b", sources, server.url).failed["muse"]
     assert line.startswith(f"{server.url}{base}/en-fr.txt: not a MUSE dictionary (")
     assert "got 3" in line and not (tmp_path / "b" / "muse" / "en-fr.txt").exists()
+
+
+# -- GitHub sources in one request, and a server that rate-limits ----------------------------------
+
+
+def github_tar(top: str, files: dict[str, bytes]) -> bytes:
+    """A GitHub repository archive (codeload's tar.gz: one top folder ``repo-commit/``), with a macOS entry."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for name, data in [(f"{top}/._README.md", APPLE_DOUBLE), *files.items()]:
+            info = tarfile.TarInfo(f"{top}/{name}" if not name.startswith(top) else name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+FEWSHOT_ARCHIVE_PATH = f"/mprompting/xlmrprompt/tar.gz/{XLMRPROMPT_COMMIT}"
+TATOEBA_ARCHIVE_PATH = f"/facebookresearch/LASER/tar.gz/{LASER_COMMIT}"
+
+
+def archived_fewshot(server) -> dict:
+    server.files[FEWSHOT_ARCHIVE_PATH] = github_tar(f"xlmrprompt-{XLMRPROMPT_COMMIT}", {
+        "common_datasets/train/en/train_split,1.jsonl": ONE,
+        "common_datasets/dev/rest/dev_split,de,1.jsonl": TWO,
+        "common_datasets/dev/rest/other.jsonl": b"not pinned\n",
+        "README.md": b"# xlmrprompt\n",
+    })
+    pins = [(sha(ONE), len(ONE), "train/en/train_split,1.jsonl"), (sha(TWO), len(TWO), "dev/rest/dev_split,de,1.jsonl")]
+    return {"fewshot": PinnedFiles("fewshot", "test splits", pins=pins)}
+
+
+def test_fewshot_comes_from_one_repository_archive_each_file_checked(server, tmp_path):
+    sources = archived_fewshot(server)
+    report = quiet_fetch(tmp_path, sources, server.url)
+    assert report.fetched == ["fewshot"] and server.requests == [(FEWSHOT_ARCHIVE_PATH, None)]
+    assert (tmp_path / "xnli-fewshot" / "train" / "en" / "train_split,1.jsonl").read_bytes() == ONE
+    assert (tmp_path / "xnli-fewshot" / "dev" / "rest" / "dev_split,de,1.jsonl").read_bytes() == TWO
+    assert not (tmp_path / "xnli-fewshot" / "dev" / "rest" / "other.jsonl").exists()
+    # a file of the archive that is not the pinned one: one line with both hashes; the others are written
+    changed = TWO.replace(b"neutral", b"NEUTRAL")
+    server.files[FEWSHOT_ARCHIVE_PATH] = github_tar(f"xlmrprompt-{XLMRPROMPT_COMMIT}", {
+        "common_datasets/train/en/train_split,1.jsonl": ONE, "common_datasets/dev/rest/dev_split,de,1.jsonl": changed})
+    line = quiet_fetch(tmp_path / "b", sources, server.url).failed["fewshot"]
+    assert line == (f"{server.url}{FEWSHOT_ARCHIVE_PATH}: common_datasets/dev/rest/dev_split,de,1.jsonl: SHA-256 "
+                    f"{sha(changed)} ({len(changed):,} bytes), expected the pinned {sha(TWO)} ({len(TWO):,} bytes); "
+                    "the 1 other files are written. The archive is not the pinned release: fetch it through --mirror "
+                    "URL, or accept the changed files with --unpinned fewshot")
+    assert (tmp_path / "b" / "xnli-fewshot" / "train" / "en" / "train_split,1.jsonl").read_bytes() == ONE
+    assert not (tmp_path / "b" / "xnli-fewshot" / "dev" / "rest" / "dev_split,de,1.jsonl").exists()
+
+
+def test_retry_after_is_honoured_on_429_and_503(server, tmp_path):
+    sources = archived_fewshot(server)
+    server.limit_first, server.retry_after = 2, "1"  # two 429s, each asking for one second
+    report = quiet_fetch(tmp_path, sources, server.url)
+    assert report.fetched == ["fewshot"] and report.waits == [1.0, 1.0]
+    assert server.gets() == 3 and server.limited == 2 and report.requests == 3
+    server.seen.clear()
+    server.limit_status = 503
+    report = quiet_fetch(tmp_path / "b", sources, server.url)
+    assert report.fetched == ["fewshot"] and report.waits == [1.0, 1.0]
+
+
+def test_backoff_without_retry_after_is_bounded(server, tmp_path, monkeypatch):
+    import xlprompt.data.fetch as fetch_module
+
+    monkeypatch.setattr(fetch_module, "BACKOFF", 0.01)
+    sources = archived_fewshot(server)
+    server.limit_first, server.retry_after = 100, None  # always 429, no Retry-After
+    result = CliRunner().invoke(cli, ["data", "fetch", "--only", "fewshot", "--out", str(tmp_path), "--quiet",
+                                      "--mirror", server.url])
+    assert server.gets() == 6  # the request and 5 retries, waiting 0.01, 0.02, 0.04, 0.08, 0.16 s
+    assert result.exit_code == 2
+    assert result.stderr.split("\n")[:2] == [
+        f"error: {server.url}{FEWSHOT_ARCHIVE_PATH}: HTTP 429 Too Many Requests (after 6 tries and 0 s of waiting); "
+        "what was fetched is kept: run the same command again later to resume, or pass --mirror URL",
+        f"what was fetched is kept; to resume, run: xlprompt data fetch --out {tmp_path} --only fewshot --mirror "
+        f"{server.url}"]
+
+
+def test_a_long_retry_after_fails_at_once_and_a_partial_archive_resumes(server, tmp_path):
+    sources = archived_fewshot(server)
+    server.drop_after[FEWSHOT_ARCHIVE_PATH] = 100
+    report = quiet_fetch(tmp_path, sources, server.url)
+    assert "the download broke off after 100 of" in report.failed["fewshot"]
+    assert report.rerun == f"xlprompt data fetch --out {tmp_path} --only fewshot --mirror {server.url}"
+    server.seen.clear()
+    server.limit_first, server.retry_after = 1, "3600"
+    line = quiet_fetch(tmp_path, sources, server.url).failed["fewshot"]
+    assert line == (f"{server.url}{FEWSHOT_ARCHIVE_PATH}: HTTP 429 Too Many Requests (the server asks to wait 3,600 "
+                    "s, longer than the 60 s fetch waits); what was fetched is kept: run the same command again later "
+                    "to resume, or pass --mirror URL")
+    report = quiet_fetch(tmp_path, sources, server.url)  # later: the partial archive resumes where it stopped
+    assert report.fetched == ["fewshot"] and server.requests[-1] == (FEWSHOT_ARCHIVE_PATH, "bytes=100-")
+
+
+def shared_mirror(server) -> None:
+    """The published formats rebuilt from ../shared/data: the xlmrprompt archive at the pinned commit and the
+    LASER archive with the raw Tatoeba files (one sentence per line) of the 14 languages."""
+    from xlprompt.data.fetch import TATOEBA_CODES
+
+    local = SHARED_DATA / "xnli-fewshot"
+    server.files[FEWSHOT_ARCHIVE_PATH] = github_tar(f"xlmrprompt-{XLMRPROMPT_COMMIT}", {
+        f"common_datasets/{p.relative_to(local).as_posix()}": p.read_bytes() for p in sorted(local.rglob("*.jsonl"))})
+    laser = {}
+    for lang, code in TATOEBA_CODES.items():
+        lines = (SHARED_DATA / "tatoeba" / f"{lang}-en.tsv").read_text("utf-8").split("\n")[1:-1]
+        rows = [line.split("\t") for line in lines]
+        laser[f"data/tatoeba/v1/tatoeba.{code}-eng.{code}"] = "".join(r[1] + "\n" for r in rows).encode()
+        laser[f"data/tatoeba/v1/tatoeba.{code}-eng.eng"] = "".join(r[2] + "\n" for r in rows).encode()
+    server.files[TATOEBA_ARCHIVE_PATH] = github_tar(f"LASER-{LASER_COMMIT}", laser)
+
+
+@needs_shared
+def test_fetch_through_a_rate_limiting_mirror_is_byte_identical_to_shared(server, tmp_path):
+    shared_mirror(server)
+    server.limit_first, server.retry_after = 1, "1"  # every first request of a file: 429, Retry-After: 1
+    out = tmp_path / "D"
+    args = ["data", "fetch", "--only", "fewshot,tatoeba", "--mirror", server.url, "--out", str(out), "--quiet"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    assert server.requests == [(FEWSHOT_ARCHIVE_PATH, None)] * 2 + [(TATOEBA_ARCHIVE_PATH, None)] * 2
+    assert result.output.strip().endswith(f"({server.gets()} requests, "
+                                          f"{sum(map(len, server.files.values())):,} bytes downloaded)")
+    for folder, pattern, count in (("xnli-fewshot", "*.jsonl", 270), ("tatoeba", "*-en.tsv", 14)):
+        files = sorted(str(p.relative_to(out / folder)) for p in (out / folder).rglob(pattern))
+        assert len(files) == count
+        match, mismatch, errors = filecmp.cmpfiles(out / folder, SHARED_DATA / folder, files, shallow=False)
+        assert len(match) == count and not mismatch and not errors
+    again = CliRunner().invoke(cli, args)
+    assert again.exit_code == 0 and server.gets() == 4 and "(0 requests, 0 bytes downloaded)" in again.output

@@ -158,3 +158,56 @@ def test_relative_paths_resolve_from_the_recorded_working_directory(tmp_path, mo
     assert resolve_relative("xlm-roberta-base", run_dir) == "xlm-roberta-base"   # hub names untouched
     assert resolve_relative("random:tiny", run_dir) == "random:tiny"
     assert resolve_relative("../nowhere", run_dir) == "../nowhere"
+
+
+def test_a_lossy_export_warns_at_export_time_naming_the_flag(runs, tmp_path):
+    run_dir, _ = runs["mpt-trained"]  # the PLM trained (the paper's setting)
+    with pytest.warns(UserWarning, match=r"the PLM trained in this run but the export leaves its weights out: .* "
+                                         r"export with --with-plm$"):
+        export_run(run_dir, tmp_path / "a")
+    result = CliRunner().invoke(cli, ["export", "--run", str(run_dir), "--out", str(tmp_path / "b")])
+    assert result.exit_code == 0
+    assert result.stderr.strip().startswith("warning: ") and result.stderr.strip().endswith("export with --with-plm")
+    quiet = CliRunner().invoke(cli, ["export", "--run", str(run_dir), "--out", str(tmp_path / "c"), "--with-plm"])
+    assert quiet.exit_code == 0 and "warning" not in quiet.stderr
+    frozen = CliRunner().invoke(cli, ["export", "--run", str(runs["mpt-frozen"][0]), "--out", str(tmp_path / "d")])
+    assert frozen.exit_code == 0 and "warning" not in frozen.stderr
+
+
+def test_an_adapter_names_no_local_path_and_carries_its_tokenizer(tmp_path):
+    import shutil
+
+    from xlprompt.models.backbone import builtin_tokenizer
+
+    tokenizer_dir = tmp_path / "machine" / "tok"
+    builtin_tokenizer().save_pretrained(str(tokenizer_dir))
+    config = RunConfig(**{**FAST, "epochs": 1}, method="mpt", freeze_plm=True, tokenizer=str(tokenizer_dir),
+                       label_words="yes,maybe,no")
+    run_dir = tmp_path / "machine" / "run"
+    run_experiment(config, run_dir, progress=False, log=lambda _m: None)
+    export_run(run_dir, tmp_path / "adapter")
+    text = (tmp_path / "adapter" / ADAPTER_CONFIG).read_text("utf-8")
+    assert str(tmp_path) not in text and "/machine/" not in text
+    spec = json.loads(text)
+    assert spec["tokenizer"] == "tokenizer" and spec["config"]["tokenizer"] == "tokenizer"
+    assert spec["base_model"] == "random:tiny" and spec["config"]["data_dir"] is None
+    assert (tmp_path / "adapter" / "tokenizer" / "tokenizer.json").is_file()
+    pairs, _ = demo_pairs("de")
+    expected = xlprompt.load_run(run_dir).scores(pairs, "de")
+    moved = tmp_path / "elsewhere" / "adapter"  # another machine: the run and its tokenizer folder are gone
+    shutil.copytree(tmp_path / "adapter", moved)
+    shutil.rmtree(tmp_path / "machine")
+    shutil.rmtree(tmp_path / "adapter")
+    assert torch.allclose(load_adapter(moved).scores(pairs, "de"), expected, atol=1e-6)
+
+
+def test_a_local_base_model_is_recorded_by_its_hub_name(tmp_path):
+    from xlprompt.export import _portable_model
+
+    model = tmp_path / "models" / "xlmr"
+    model.mkdir(parents=True)
+    (model / "config.json").write_text(json.dumps({"_name_or_path": "xlm-roberta-base"}))
+    assert _portable_model(str(model)) == ("xlm-roberta-base", False)
+    (model / "config.json").write_text(json.dumps({"_name_or_path": str(model)}))
+    assert _portable_model(str(model)) == ("xlmr", True)  # only the folder's name; load_adapter needs base_model
+    assert _portable_model("xlm-roberta-base") == ("xlm-roberta-base", False)

@@ -10,14 +10,22 @@
                                 translator_conditioning=language also p_target.<lang> for the 14 targets),
                                 prompt_encoder.*, translator.*, head.* (whatever the method has)
     plm.safetensors             only with ``with_plm``: the trained PLM (when the PLM trained)
+    tokenizer/                  a copy of the tokenizer when the run used a local tokenizer folder
+
+An adapter names no local path of the machine it was exported on: a hub name stays a hub name; a local
+tokenizer folder is copied into the adapter (``"tokenizer": "tokenizer"``, read relative to the adapter);
+a local base model is recorded by the hub name in its ``config.json`` (``_name_or_path``), else by its
+folder name with ``base_model_local: true`` (then ``load_adapter`` needs ``base_model=``, the CLI
+``--base-model DIR``); the run's data paths are left out of the recorded config (prediction reads no data).
 
 ``load_adapter(OUT_DIR, base_model=None)`` rebuilds the method on the base model (``base_model`` overrides
 the recorded spec, e.g. a local copy of xlm-roberta-base), loads the adapter and, if present, the PLM weights,
 and returns a :class:`xlprompt.predict.Predictor`.
 
 The paper's setting trains the PLM too (``freeze_plm`` false): an adapter without ``plm.safetensors`` then
-gives predictions of the adapter on the *untrained* base, not the run's — ``load_adapter`` warns. For the
-run's exact predictions export a ``freeze_plm`` run, or use ``with_plm`` (the run must have saved its PLM).
+gives predictions of the adapter on the *untrained* base, not the run's — ``export_run`` warns at export
+time (naming ``--with-plm``), and ``load_adapter`` again. For the run's exact predictions export a
+``freeze_plm`` run, or use ``with_plm`` (the run must have saved its PLM).
 """
 
 from __future__ import annotations
@@ -113,6 +121,18 @@ def export_run(run_dir: str | Path, out_dir: str | Path, with_plm: bool = False)
                               "--no-save-weights)")
     if with_plm:
         verify_safetensors(run_dir / PLM_FILE)  # a corrupt PLM is never copied (issue 11)
+    elif plm_trained:
+        fix = ("export with --with-plm" if (run_dir / PLM_FILE).exists() else
+               f"this run did not save {PLM_FILE}: run it again with its weights saved, then export with --with-plm")
+        warnings.warn(f"{run_dir}: the PLM trained in this run but the export leaves its weights out: predictions from "
+                      f"this adapter use the untrained base model and differ from the run's; for the run's predictions "
+                      f"{fix}", stacklevel=2)
+    original_hash = config.resolved_hash()
+    base_model, base_local = _portable_model(config.model)
+    tokenizer_spec = config.tokenizer or default_tokenizer_spec(config.model)
+    tokenizer_dir = Path(tokenizer_spec).expanduser() if not tokenizer_spec.startswith("builtin:") else None
+    copy_tokenizer = tokenizer_dir is not None and tokenizer_dir.is_dir()
+
     label_words_per_language = None
     if config.label_words_file:
         from xlprompt.verbalizer import read_label_words_file
@@ -127,15 +147,16 @@ def export_run(run_dir: str | Path, out_dir: str | Path, with_plm: bool = False)
     spec: dict[str, Any] = {
         "format": ADAPTER_FORMAT,
         "format_version": ADAPTER_FORMAT_VERSION,
-        "base_model": config.model,
-        "tokenizer": config.tokenizer or default_tokenizer_spec(config.model),
+        "base_model": base_model,
+        "base_model_local": base_local,
+        "tokenizer": TOKENIZER_FOLDER if copy_tokenizer else tokenizer_spec,
         "method": config.method,
         "prompt_length": config.prompt_length,
         "prompt_position": config.prompt_position,
         "prompt_encoder": config.prompt_encoder,
         "translator": None if (config.method != "mpt" or config.no_translator) else config.translator,
         "hidden_size": hidden_size,
-        "task": config.task,  # issue 13: a task file stays a file the adapter's config names
+        "task": config.task,  # a task file stays a file the adapter's config names
         "labels": list(config.task_spec().labels),
         "label_words": config.label_words.split(","),
         "label_words_per_language": label_words_per_language,
@@ -145,8 +166,8 @@ def export_run(run_dir: str | Path, out_dir: str | Path, with_plm: bool = False)
         "plm_trained": plm_trained,
         "plm_weights_included": with_plm,
         "random_weights": bool(results.get("random_weights")),
-        "config": config.to_dict(),
-        "config_hash": config.resolved_hash(),
+        "config": _portable_config(config, base_model, TOKENIZER_FOLDER if copy_tokenizer else tokenizer_spec),
+        "config_hash": original_hash,
         "accuracy": results.get("accuracy"),
         "xlprompt_version": __version__,
     }
@@ -158,8 +179,11 @@ def export_run(run_dir: str | Path, out_dir: str | Path, with_plm: bool = False)
         names = []
         if adapter:
             save_file(adapter, str(tmp / ADAPTER_WEIGHTS), metadata={"format": ADAPTER_FORMAT,
-                                                                      "config_hash": config.resolved_hash()})
+                                                                      "config_hash": original_hash})
             names.append(ADAPTER_WEIGHTS)
+        if copy_tokenizer:
+            shutil.copytree(tokenizer_dir, tmp / TOKENIZER_FOLDER)
+            names.append(TOKENIZER_FOLDER)
         if with_plm:
             shutil.copyfile(run_dir / PLM_FILE, tmp / PLM_FILE)
             verify_safetensors(tmp / PLM_FILE)
@@ -202,6 +226,41 @@ def _fresh_folder(out_dir: Path):
     shutil.rmtree(old, ignore_errors=True)
 
 
+TOKENIZER_FOLDER = "tokenizer"
+#: config keys that name data a run reads and a prediction does not: left out of an adapter's config
+_DATA_PATH_KEYS: tuple[str, ...] = ("data_dir", "parallel_file", "dictionary_dir", "label_words_file")
+
+
+def _looks_local(spec: str) -> bool:
+    return spec.startswith(("/", "./", "../", "~")) or "\\" in spec or Path(spec).expanduser().exists()
+
+
+def _portable_model(spec: str) -> tuple[str, bool]:
+    """(what the adapter records for the base model, whether it is only a local folder's name)."""
+    path = Path(spec).expanduser()
+    if not path.is_dir():
+        return spec, False  # a hub name or random:...
+    try:
+        name = json.loads((path / "config.json").read_text("utf-8")).get("_name_or_path") or ""
+    except (OSError, ValueError, AttributeError):
+        name = ""
+    if isinstance(name, str) and name and not _looks_local(name):
+        return name, False
+    return path.name, True
+
+
+def _portable_config(config: RunConfig, base_model: str, tokenizer: str) -> dict:
+    values = config.to_dict()
+    values.update(model=base_model, tokenizer=tokenizer)
+    for key in _DATA_PATH_KEYS:
+        if key in values:
+            values[key] = None
+    translate = values.get("translate_model")
+    if isinstance(translate, str) and _looks_local(translate):
+        values["translate_model"] = None
+    return values
+
+
 def _absolute(spec: str | None) -> str | None:
     if spec and spec.startswith(".") and Path(spec).exists():
         return str(Path(spec).resolve())
@@ -242,9 +301,15 @@ def load_adapter(adapter_dir: str | Path, base_model: str | None = None, tokeniz
     spec = read_adapter_config(adapter_dir)
     values = dict(spec["config"])
     values["label_words_file"] = None  # the words travel inside the adapter config
-    values["tokenizer"] = tokenizer or spec.get("tokenizer")
+    recorded = spec.get("tokenizer")
+    if recorded == TOKENIZER_FOLDER and (adapter_dir / TOKENIZER_FOLDER).is_dir():
+        recorded = str(adapter_dir / TOKENIZER_FOLDER)  # the copy inside the adapter
+    values["tokenizer"] = tokenizer or recorded
     if base_model:
         values["model"] = base_model
+    elif spec.get("base_model_local"):
+        raise CheckpointError(f"{adapter_dir}: the adapter was exported from a local base model folder "
+                              f"'{spec.get('base_model')}'; pass base_model= (CLI: --base-model DIR) with that model")
     config = RunConfig.from_dict(values, where=str(adapter_dir / ADAPTER_CONFIG))
     tok, method, info = build_method(config, resolve_predict_device(config, device),
                                      label_words=spec.get("label_words_per_language"))

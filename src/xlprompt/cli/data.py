@@ -57,18 +57,22 @@ def _default_dir() -> Path:
 @click.option("--force", is_flag=True, help="Download again even what is already complete.")
 @click.option("--timeout", type=float, default=None,
               help="Seconds to wait for a connection or a read [default: $XLPROMPT_FETCH_TIMEOUT, else 30].")
+@click.option("--unpinned", default=None, metavar="SOURCES",
+              help="Accept files of these sources that differ from the pinned release (size, SHA-256); their "
+                   "content facts are still checked. For an upstream that changed.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def fetch(out: Path | None, only: str | None, mirror: str | None, force: bool, timeout: float | None,
-          quiet: bool) -> None:
+          unpinned: str | None, quiet: bool) -> None:
     """Download the data sets into a data folder in the layout --data-dir reads (see xlprompt.data.fetch)."""
     from xlprompt.data.fetch import fetch_data
 
     out = out or _default_dir()
     report = fetch_data(out, only=only, mirror=mirror, force=force, timeout=timeout, progress=not quiet,
-                        log=click.echo)
+                        log=click.echo, unpinned=unpinned)
     for line in report.failed.values():
         click.echo(f"error: {line}", err=True)
     if report.failed:
+        click.echo(f"what was fetched is kept; to resume, run: {report.rerun}", err=True)
         sys.exit(2)
     click.echo(f"data folder {out} is ready ({report.requests} requests, {report.downloaded:,} bytes downloaded)")
 

@@ -281,10 +281,17 @@ def predict_command(run_dir, adapter, base_model, tokenizer, lang, premise, hypo
               "predictions when the PLM trained)")
 def export_command(run_dir, out_dir, with_plm):
     """Export p_S, p_T, prompt encoder and translator (or FT head) as an adapter for the base model."""
+    import warnings
+
     from xlprompt.export import export_run
 
-    for path in export_run(run_dir, out_dir, with_plm=with_plm):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        paths = export_run(run_dir, out_dir, with_plm=with_plm)
+    for path in paths:
         click.echo(f"wrote {path}")
+    for warning in caught:
+        click.echo(f"warning: {warning.message}", err=True)
 
 
 COMMANDS = [sweep_command, report_command, predict_command, export_command]

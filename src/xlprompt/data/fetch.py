@@ -26,6 +26,25 @@ Why the official archives for XNLI and PAWS-X rather than the hub datasets ``fac
 layout needs (the XNLI genre, the PAWS-X ids), they are single files that resume with HTTP ``Range``
 and can be mirrored like any other URL, and reading them needs neither ``datasets`` nor the hub cache.
 
+Requests: each pinned GitHub source is one repository archive at its pinned commit
+(``codeload.github.com/{owner}/{repo}/tar.gz/{commit}``), every file in it checked against its pin
+(fewshot: the SHA-256 and size of each of the 270 files; tatoeba: the SHA-256 of each converted file), so
+the four default sources take 4 requests. A mirror that serves single files (it answers 404 for the
+archive) is read one file per request. XNLI-1.0.zip and multinli_1.0.zip are pinned by their published
+size and SHA-256, x-final.tar.gz by its size and content facts. A file that is not the pinned one is a
+one-line error with the expected and actual values; to proceed, fetch the original through ``--mirror``,
+or accept the changed upstream file with ``--unpinned SOURCE`` (its content facts are still checked).
+
+Converters: one rule for every TSV of an archive: fields split on tabs only (quote characters are text),
+and a row whose field count differs from the header's is an error naming the line (nothing padded or
+skipped); an XNLI label other than entailment/neutral/contradiction is an error. macOS ``__MACOSX/`` and
+``._`` entries are ignored; members are found by their exact names. PAWS-X's "NS" placeholder rows are
+dropped, counted in the report and recorded (:mod:`xlprompt.data.pawsx_ns`).
+
+Rate limits: an HTTP 429 or 503 is waited out and retried (at most 5 retries per request): ``Retry-After``
+(seconds or a date) is honoured up to 60 s, a longer one fails at once; without it the wait doubles from
+2 s. A failure leaves what was fetched in place, and ``fetch`` prints the command that resumes it.
+
 Downloads (:class:`Fetcher`):
 
 * streamed with a tqdm bar into ``OUT/.partial/<host>/<path>``; a file there is never used until it
@@ -45,15 +64,18 @@ Downloads (:class:`Fetcher`):
 
 from __future__ import annotations
 
+import hashlib
 import http.client
-import io
 import json
 import os
 import shutil
 import tarfile
+import time
 import urllib.error
 import urllib.request
 import zipfile
+import zlib
+from email.utils import parsedate_to_datetime
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -66,7 +88,7 @@ from xlprompt.languages import LABELS, SOURCE_LANGUAGE, TARGET_LANGUAGES, XNLI_L
 
 __all__ = [
     "FetchError", "Fetcher", "Source", "SOURCES", "DEFAULT_SOURCES", "DEFAULT_TIMEOUT", "TIMEOUT_ENV",
-    "fetch_data", "apply_mirror", "fewshot_pins", "FetchReport",
+    "fetch_data", "apply_mirror", "fewshot_pins", "FetchReport", "github_archive_url", "RETRY_STATUSES",
 ]
 
 DEFAULT_TIMEOUT = 30.0
@@ -82,6 +104,27 @@ XNLI_URL = "https://dl.fbaipublicfiles.com/XNLI/XNLI-1.0.zip"
 PAWSX_URL = "https://storage.googleapis.com/paws/pawsx/x-final.tar.gz"
 MULTINLI_URL = "https://cims.nyu.edu/~sbowman/multinli/multinli_1.0.zip"
 
+#: Published sizes and SHA-256 of the archives (the same values in several independent download scripts);
+#: x-final.tar.gz has no published hash: its size (the Hugging Face dataset card) and its content facts.
+XNLI_SIZE, XNLI_SHA256 = 17_865_352, "4ba1d5e1afdb7161f0f23c66dc787802ccfa8a25a3ddd3b165a35e50df346ab1"
+MULTINLI_SIZE, MULTINLI_SHA256 = 226_850_426, "049f507b9e36b1fcb756cfd5aeb3b7a0cfcb84bf023793652987f7e7e0957822"
+PAWSX_SIZE = 30_282_057
+
+#: HTTP statuses that mean "later": waited out (``Retry-After``, else a doubling backoff), then retried.
+RETRY_STATUSES: tuple[int, ...] = (429, 503)
+RETRIES = 5  # retries of one request after a 429/503
+MAX_WAIT = 60.0  # seconds: the longest single wait; a longer Retry-After fails at once with the time to rerun
+BACKOFF = 2.0  # seconds before the first retry when the server gives no Retry-After (then 4, 8, ... <= MAX_WAIT)
+
+
+def github_archive_url(repo: str, commit: str) -> str:
+    """The tar.gz of a GitHub repository at ``commit``: one request for every file of the source."""
+    return f"https://codeload.github.com/{repo}/tar.gz/{commit}"
+
+
+FEWSHOT_ARCHIVE = github_archive_url("mprompting/xlmrprompt", XLMRPROMPT_COMMIT)
+TATOEBA_ARCHIVE = github_archive_url("facebookresearch/LASER", LASER_COMMIT)
+
 #: LASER's Tatoeba file codes (ISO 639-3) of the 14 non-English XNLI languages (zh: Mandarin, cmn).
 TATOEBA_CODES: dict[str, str] = {
     "ar": "ara", "bg": "bul", "de": "deu", "el": "ell", "es": "spa", "fr": "fra", "hi": "hin", "ru": "rus",
@@ -90,10 +133,46 @@ TATOEBA_CODES: dict[str, str] = {
 #: Rows of each LASER Tatoeba v1 test file (the LASER README; ../shared/data/tatoeba/README.md).
 TATOEBA_ROWS: dict[str, int] = {**dict.fromkeys(TARGET_LANGUAGES, 1000), "sw": 390, "th": 548}
 PAWSX_LANGS: tuple[str, ...] = ("en", "de", "es", "fr", "ja", "ko", "zh")
+#: SHA-256 of each ``tatoeba/{xx}-en.tsv`` as converted from the LASER files at the pinned commit.
+TATOEBA_SHA256: dict[str, str] = {
+    "ar": "33e9ee35563e23a8a886f4bc17c645c9b4ebb8788ee302a87197ebba869bd7c5",
+    "bg": "93ceb3c721424cf82a5ca87028df287d573179c2b7c9c78400613e54b4edbe4b",
+    "de": "00052290bc8dfa84eb13eeaa685c6832e84146c0ceeccfa2b3ad75f4db537350",
+    "el": "c8253b6e6d55ea8f78500abb1b3fe10bd4586f713ed78fcfcb79dbbd7cae5476",
+    "es": "c15b3d9f572b62afebe5b711253489eb506b17d32e4467143418eb2fffbfebd6",
+    "fr": "a2a23ae1754dc1cbc0d62b9f18908a0e23cf0d08556587cd1fd123f2d25fd082",
+    "hi": "aa16a5fc6239aeffe3269c9615773f6df95e6ed494d71715d6eb670dfe324228",
+    "ru": "c3b3ea414c8ef32589ec2a479966780733559926aebe4533e8a81c71f0a18bc8",
+    "sw": "e067c4f97ec742556dc08d2b0d9e08e91f7e19194224870078208c0e8af609e2",
+    "th": "eaa6633bdbaf0f5c024b6c025aca41a4b876a7b4f5e39cbf6221b72b4e848478",
+    "tr": "3efeccb84ceba56b499762513fbde7243f0e7e4fad6c17ba1761ce0d09ebb8d7",
+    "ur": "8bb3fced59237e5a41e1643f8e65821d59ae1f0feea4b568e458a72ae227b465",
+    "vi": "4fdb3ef26ed03dcc490401cbb602b2666f1f05f861681542fe1c4b026811568e",
+    "zh": "2a3c1ed427a626c6a8d78b61ad53d1d259dae25afd085b1044c522ff1d5312ba",
+}
 
 
 class FetchError(DataError):
-    """A download or check that failed; one line naming the URL (or file) and the fix."""
+    """A download or check that failed; one line naming the URL (or file) and the fix. ``status``: the HTTP
+    status when a server answered with an error."""
+
+    def __init__(self, message: str, status: int | None = None):
+        super().__init__(message)
+        self.status = status
+
+
+def _changed(real: str, what: str, expected: str, actual: str, name: str | None) -> FetchError:
+    """The one line for a file that is not the pinned one: expected and actual values, and how to proceed."""
+    accept = f", or accept the new file with --unpinned {name} (its content facts are still checked)" if name else ""
+    return FetchError(f"{real}: {what} {actual}, expected the pinned {expected}; the file was deleted. The server "
+                      "sends another file than the pinned release: run the same command again (a broken transfer), "
+                      f"fetch the original through --mirror URL{accept}")
+
+
+def _is_macos_entry(name: str) -> bool:
+    """``__MACOSX/...`` folders and ``._name`` AppleDouble files that macOS archivers add: never data."""
+    parts = PurePosixPath(name).parts
+    return "__MACOSX" in parts or any(part.startswith("._") for part in parts)
 
 
 # -- downloads ------------------------------------------------------------------------------------
@@ -132,6 +211,11 @@ class Fetcher:
     force: bool = False  # download again what is already complete
     requests: int = 0  # HTTP requests sent (tests count them)
     downloaded: int = 0  # bytes received
+    unpinned: frozenset[str] = frozenset()  # sources whose changed upstream files are accepted (--unpinned)
+    retries: int = RETRIES
+    max_wait: float = MAX_WAIT
+    sleep: Callable[[float], None] = time.sleep
+    waits: list[float] = field(default_factory=list)  # every wait after a 429/503, in seconds
 
     def url(self, url: str) -> str:
         return apply_mirror(url, self.mirror)
@@ -141,8 +225,11 @@ class Fetcher:
         return self.out / PARTIAL / parts.netloc.replace(":", "_") / PurePosixPath(parts.path.lstrip("/"))
 
     def download(self, url: str, dest: Path, sha256: str | None = None, size: int | None = None,
-                 bar: Any = None) -> Path:
-        """Download ``url`` (through the mirror) to ``dest``, verified; resume a partial file; return ``dest``."""
+                 bar: Any = None, name: str | None = None) -> Path:
+        """Download ``url`` (through the mirror) to ``dest``, verified; resume a partial file; return ``dest``.
+
+        ``name``: the source, for the ``--unpinned NAME`` of the message when the pinned size or hash differs.
+        """
         real = self.url(url)
         part = self.partial_path(url)
         part.parent.mkdir(parents=True, exist_ok=True)
@@ -151,20 +238,18 @@ class Fetcher:
             part.unlink()
             have = 0
         if size is None or have < size:
-            self._stream(real, part, have, size, bar)
+            self._stream(real, part, have, size, bar, name)
         elif bar is not None:
             bar.update(have)
         got = part.stat().st_size
         if size is not None and got != size:
             part.unlink()
-            raise FetchError(f"{real}: wrong size ({got:,} bytes, expected {size:,}); the partial file was deleted: "
-                             "run the same command again, or check that --mirror serves the original files")
+            raise _changed(real, "size", f"{size:,} bytes", f"{got:,} bytes", name)
         if sha256 is not None:
             actual = _sha256(part)
             if actual != sha256:
                 part.unlink()
-                raise FetchError(f"{real}: corrupt, SHA-256 {actual[:16]}... is not the pinned {sha256[:16]}...; "
-                                 "the file was deleted: run the same command again, or check --mirror")
+                raise _changed(real, "SHA-256", sha256, actual, name)
         dest.parent.mkdir(parents=True, exist_ok=True)
         os.replace(part, dest)
         return dest
@@ -173,22 +258,58 @@ class Fetcher:
         headers = {"User-Agent": "xlprompt-data-fetch", "Accept-Encoding": "identity"}
         if have:
             headers["Range"] = f"bytes={have}-"
-        self.requests += 1
-        try:
-            return urllib.request.urlopen(urllib.request.Request(real, headers=headers), timeout=self.timeout)
-        except urllib.error.HTTPError as err:
-            if err.code == 416 and have:
-                return None
-            fix = ("the file is not there: check --mirror and its paths" if err.code in (403, 404, 410)
-                   else "the server failed: try again later or pass --mirror URL")
-            raise FetchError(f"{real}: HTTP {err.code} {err.reason}; {fix}") from None
-        except (urllib.error.URLError, OSError, http.client.HTTPException) as err:
-            raise FetchError(
-                f"{real}: cannot connect ({_reason(err)}); offline? run `xlprompt data fetch` on a machine with "
-                "internet (then copy the folder), pass --mirror URL, or raise --timeout"
-            ) from None
+        attempt = 0
+        while True:
+            self.requests += 1
+            try:
+                return urllib.request.urlopen(urllib.request.Request(real, headers=headers), timeout=self.timeout)
+            except urllib.error.HTTPError as err:
+                if err.code == 416 and have:
+                    return None
+                if err.code in RETRY_STATUSES:
+                    wait, asked = self._wait(err, attempt)
+                    err.close()
+                    if wait is not None and attempt < self.retries:
+                        self.waits.append(wait)
+                        self.sleep(wait)
+                        attempt += 1
+                        continue
+                    why = (f"the server asks to wait {asked:,.0f} s, longer than the {self.max_wait:,.0f} s fetch "
+                           "waits" if wait is None else f"after {attempt + 1} tries and {sum(self.waits):,.0f} s of "
+                           "waiting")
+                    raise FetchError(f"{real}: HTTP {err.code} {err.reason} ({why}); what was fetched is kept: run "
+                                     "the same command again later to resume, or pass --mirror URL",
+                                     err.code) from None
+                fix = ("the file is not there: check --mirror and its paths" if err.code in (403, 404, 410)
+                       else "the server failed: try again later or pass --mirror URL")
+                raise FetchError(f"{real}: HTTP {err.code} {err.reason}; {fix}", err.code) from None
+            except (urllib.error.URLError, OSError, http.client.HTTPException) as err:
+                raise FetchError(
+                    f"{real}: cannot connect ({_reason(err)}); offline? run `xlprompt data fetch` on a machine with "
+                    "internet (then copy the folder), pass --mirror URL, or raise --timeout"
+                ) from None
 
-    def _stream(self, real: str, part: Path, have: int, size: int | None, bar: Any) -> None:
+    def _wait(self, err: urllib.error.HTTPError, attempt: int) -> tuple[float | None, float | None]:
+        """(seconds to wait before retrying, or None when the server asks for more than ``max_wait``; what it asked).
+
+        ``Retry-After`` (seconds or an HTTP date) is honoured; without it the wait doubles from
+        :data:`BACKOFF`, never above ``max_wait``."""
+        value = (err.headers.get("Retry-After") or "").strip() if err.headers is not None else ""
+        asked: float | None = None
+        if value:
+            try:
+                asked = float(value)
+            except ValueError:
+                try:
+                    asked = parsedate_to_datetime(value).timestamp() - time.time()
+                except (TypeError, ValueError, IndexError, OverflowError):
+                    asked = None
+        if asked is None:
+            return min(self.max_wait, BACKOFF * 2 ** attempt), None
+        asked = max(0.0, asked)
+        return (asked if asked <= self.max_wait else None), asked
+
+    def _stream(self, real: str, part: Path, have: int, size: int | None, bar: Any, name: str | None) -> None:
         response = self._open(real, have)
         if response is None:  # 416: the partial file cannot be continued; start again
             part.unlink()
@@ -207,8 +328,8 @@ class Fetcher:
             length = response.headers.get("Content-Length")
             total = have + int(length) if length and length.isdigit() else size
             if size is not None and total is not None and total != size:
-                raise FetchError(f"{real}: wrong size ({total:,} bytes announced, expected {size:,}); check that "
-                                 "--mirror serves the original files")
+                part.unlink(missing_ok=True)
+                raise _changed(real, "size", f"{size:,} bytes", f"{total:,} bytes (announced)", name)
             if bar is None and self.progress:
                 from tqdm.auto import tqdm
 
@@ -259,7 +380,11 @@ def _write_tsv(path: Path, header: Sequence[str], rows: Iterable[Sequence[Any]])
 
 
 def _split_tsv(data: bytes, where: str) -> tuple[list[str], list[list[str]]]:
-    """Header and rows of an unquoted TSV (rows split on ``\\n`` only)."""
+    """Header and rows of an unquoted TSV (rows split on ``\\n`` only, fields on ``\\t`` only).
+
+    The converters' one rule: quote characters are text, and a row whose field count differs from the
+    header's is an error naming the line and both counts (nothing is padded, cut or skipped).
+    """
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as err:
@@ -270,7 +395,15 @@ def _split_tsv(data: bytes, where: str) -> tuple[list[str], list[list[str]]]:
         lines.pop()
     if not lines:
         raise FetchError(f"{where}: empty file in the archive; run again with --force")
-    return lines[0].split("\t"), [line.split("\t") for line in lines[1:]]
+    header = lines[0].split("\t")
+    rows = []
+    for number, line in enumerate(lines[1:], start=2):
+        fields = line.split("\t")
+        if len(fields) != len(header):
+            raise FetchError(f"{where} line {number} has {len(fields)} fields, expected {len(header)}; the archive "
+                             "is not the pinned release: run again with --force, or fetch it through --mirror URL")
+        rows.append(fields)
+    return header, rows
 
 
 def _columns(header: list[str], names: Sequence[str], where: str) -> list[int]:
@@ -294,8 +427,9 @@ class Source:
     def urls(self) -> list[str]:
         raise NotImplementedError
 
-    def check(self, out: Path) -> str | None:
-        """``None`` when ``out`` already holds this source complete and valid, else what is missing or wrong."""
+    def check(self, out: Path, pinned: bool = True) -> str | None:
+        """``None`` when ``out`` already holds this source complete and valid, else what is missing or wrong
+        (``pinned=False``, with ``--unpinned``: without comparing the pinned hashes)."""
         raise NotImplementedError
 
     def fetch(self, fetcher: Fetcher) -> None:
@@ -303,20 +437,52 @@ class Source:
 
     def _converted(self, fetcher: Fetcher, real: str, archive: Path) -> None:
         """After an archive's conversion: its content facts must hold, then the archive is deleted."""
-        problem = self.check(fetcher.out)
+        problem = self.check(fetcher.out, self.name not in fetcher.unpinned)
         if problem is not None:
             raise FetchError(f"{real}: the converted files fail the content check ({problem}); check --mirror")
         archive.unlink(missing_ok=True)
 
-    def _archive(self, fetcher: Fetcher, url: str) -> Path:
-        """Download an archive whose bytes are not pinned (checked later by content facts).
+    def _archive(self, fetcher: Fetcher, url: str, sha256: str | None = None, size: int | None = None) -> Path:
+        """Download an archive, checked by its pinned ``size`` and ``sha256`` where given (not with
+        ``--unpinned NAME``) and, after conversion, by content facts.
 
         It lands next to its partial file as ``NAME.complete`` (full size reached) and is deleted once
         converted, or when it proves corrupt; a stale one from an interrupted conversion is replaced.
         """
         dest = fetcher.partial_path(url).with_name(fetcher.partial_path(url).name + ".complete")
         dest.unlink(missing_ok=True)
-        return fetcher.download(url, dest)
+        pinned = self.name not in fetcher.unpinned
+        return fetcher.download(url, dest, sha256 if pinned else None, size if pinned else None, name=self.name)
+
+    def _github(self, fetcher: Fetcher, url: str | None) -> Path | None:
+        """The repository archive at ``url`` (one request), or None when there is none (no ``url``, or a
+        mirror that serves single files answers 404: the files are then fetched one by one)."""
+        if not url:
+            return None
+        try:
+            return self._archive(fetcher, url)
+        except FetchError as err:
+            if err.status == 404 and fetcher.mirror:
+                return None
+            raise
+
+
+def _github_members(fetcher: Fetcher, url: str, archive: Path, prefix: str, wanted: set[str]) -> dict[str, bytes]:
+    """The files ``prefix/REL`` (REL in ``wanted``) of a GitHub archive (top folder ``repo-commit/``), by REL."""
+    found: dict[str, bytes] = {}
+    try:
+        with tarfile.open(archive, "r:gz") as tar:
+            for member in tar:
+                if not member.isfile() or _is_macos_entry(member.name):
+                    continue
+                rel = "/".join(PurePosixPath(member.name).parts[1:])
+                if rel.startswith(prefix + "/") and rel[len(prefix) + 1:] in wanted:
+                    found[rel[len(prefix) + 1:]] = tar.extractfile(member).read()  # type: ignore[union-attr]
+    except (tarfile.TarError, OSError, EOFError, zlib.error) as err:
+        archive.unlink(missing_ok=True)
+        raise FetchError(f"{fetcher.url(url)}: corrupt archive ({_reason(err)}); it was deleted: run the same "
+                         "command again") from None
+    return found
 
 
 def fewshot_pins() -> list[tuple[str, int, str]]:
@@ -339,6 +505,9 @@ class PinnedFiles(Source):
     base_url: str = FEWSHOT_BASE
     folder: str = "xnli-fewshot"
     pins: list[tuple[str, int, str]] = field(default_factory=list)
+    #: the repository archive at the pinned commit (one request); None: one request per file
+    archive_url: str | None = FEWSHOT_ARCHIVE
+    archive_prefix: str = "common_datasets"
 
     def file_url(self, rel: str) -> str:
         return f"{self.base_url}/{quote(rel, safe='/,')}"
@@ -346,20 +515,26 @@ class PinnedFiles(Source):
     def urls(self) -> list[str]:
         return [self.file_url(rel) for _, _, rel in self.pins]
 
-    def _bad(self, out: Path) -> list[tuple[str, int, str]]:
+    def _bad(self, out: Path, pinned: bool = True) -> list[tuple[str, int, str]]:
         bad = []
         for sha, size, rel in self.pins:
             path = out / self.folder / rel
-            if not path.is_file() or path.stat().st_size != size or _sha256(path) != sha:
+            if not path.is_file() or (pinned and (path.stat().st_size != size or _sha256(path) != sha)):
                 bad.append((sha, size, rel))
         return bad
 
-    def check(self, out: Path) -> str | None:
-        bad = self._bad(out)
+    def check(self, out: Path, pinned: bool = True) -> str | None:
+        bad = self._bad(out, pinned)
         return None if not bad else f"{len(bad)} of {len(self.pins)} files missing or changed ({bad[0][2]}, ...)"
 
     def fetch(self, fetcher: Fetcher) -> None:
-        todo = list(self.pins) if fetcher.force else self._bad(fetcher.out)
+        todo = list(self.pins) if fetcher.force else self._bad(fetcher.out, self.name not in fetcher.unpinned)
+        if not todo:
+            return
+        archive = self._github(fetcher, self.archive_url)
+        if archive is not None:
+            self._from_archive(fetcher, archive, todo)
+            return
         bar = None
         if fetcher.progress:
             from tqdm.auto import tqdm
@@ -368,10 +543,42 @@ class PinnedFiles(Source):
                        desc=f"{self.name} ({len(todo)} files)")
         try:
             for sha, size, rel in todo:
-                fetcher.download(self.file_url(rel), fetcher.out / self.folder / rel, sha, size, bar)
+                if self.name in fetcher.unpinned:
+                    sha, size = None, None
+                fetcher.download(self.file_url(rel), fetcher.out / self.folder / rel, sha, size, bar, self.name)
         finally:
             if bar is not None:
                 bar.close()
+
+    def _from_archive(self, fetcher: Fetcher, archive: Path, todo: list[tuple[str, int, str]]) -> None:
+        """Every file of ``todo`` from the repository archive, checked against its pin, then written verbatim
+        (the verified ones are kept when another fails, so a second call fetches only what is left)."""
+        from xlprompt.safety import atomic_write_bytes
+
+        real = fetcher.url(self.archive_url or "")
+        found = _github_members(fetcher, self.archive_url or "", archive, self.archive_prefix,
+                                {rel for _, _, rel in todo})
+        problems = []
+        for sha, size, rel in todo:
+            data = found.get(rel)
+            where = f"{real}: {self.archive_prefix}/{rel}"
+            if data is None:
+                problems.append(f"{where}: not in the archive")
+                continue
+            if self.name not in fetcher.unpinned:
+                actual = hashlib.sha256(data).hexdigest()
+                if len(data) != size or actual != sha:
+                    problems.append(f"{where}: SHA-256 {actual} ({len(data):,} bytes), expected the pinned {sha} "
+                                    f"({size:,} bytes)")
+                    continue
+            (fetcher.out / self.folder / rel).parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_bytes(fetcher.out / self.folder / rel, data)
+        archive.unlink(missing_ok=True)
+        if problems:
+            more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+            raise FetchError(f"{problems[0]}{more}; the {len(todo) - len(problems)} other files are written. The "
+                             "archive is not the pinned release: fetch it through --mirror URL, or accept the "
+                             f"changed files with --unpinned {self.name}")
 
 
 @dataclass
@@ -379,18 +586,21 @@ class XnliArchive(Source):
     """XNLI 1.0 (``XNLI-1.0/xnli.{dev,test}.tsv`` in the official zip) → ``xnli/{dev,test}/{lang}.tsv``.
 
     ``idx`` is the row number within the language, in file order (as XTREME's conversion numbers
-    them), so the files are 15-way parallel by ``idx``. ``gold_label`` gives the label
-    (``contradictory`` is read as contradiction), ``sentence1``/``sentence2`` the texts.
+    them), so the files are 15-way parallel by ``idx``. ``gold_label`` gives the label (XNLI 1.0 dev and
+    test spell it ``entailment``, ``neutral``, ``contradiction``; any other value is an error),
+    ``sentence1``/``sentence2`` the texts. The archive is checked against its published size and SHA-256.
     """
 
     url: str = XNLI_URL
+    sha256: str | None = XNLI_SHA256
+    size: int | None = XNLI_SIZE
     rows: dict[str, int] = field(default_factory=lambda: {"dev": 2490, "test": 5010})
     languages: tuple[str, ...] = XNLI_LANGUAGES
 
     def urls(self) -> list[str]:
         return [self.url]
 
-    def check(self, out: Path) -> str | None:
+    def check(self, out: Path, pinned: bool = True) -> str | None:
         from xlprompt.data.xnli import load_xnli
 
         for split, n in self.rows.items():
@@ -409,30 +619,31 @@ class XnliArchive(Source):
         return None
 
     def fetch(self, fetcher: Fetcher) -> None:
-        archive = self._archive(fetcher, self.url)
+        archive = self._archive(fetcher, self.url, self.sha256, self.size)
         real = fetcher.url(self.url)
         try:
             with zipfile.ZipFile(archive) as zf:
-                members = {PurePosixPath(n).name: n for n in zf.namelist()}
+                members = {n for n in zf.namelist() if not _is_macos_entry(n)}
                 tables = {}
                 for split in self.rows:
-                    name = f"xnli.{split}.tsv"
+                    name = f"XNLI-1.0/xnli.{split}.tsv"
                     if name not in members:
                         raise FetchError(f"{real}: the archive has no {name}; not the XNLI 1.0 release: check --mirror")
-                    tables[split] = zf.read(members[name])
+                    tables[split] = zf.read(name)
         except (zipfile.BadZipFile, OSError, EOFError) as err:
             archive.unlink(missing_ok=True)
             raise FetchError(f"{real}: corrupt archive ({_reason(err)}); it was deleted: run the same command again")
         for split, data in tables.items():
-            header, rows = _split_tsv(data, f"{real}: xnli.{split}.tsv")
+            where = f"{real}: XNLI-1.0/xnli.{split}.tsv"
+            header, rows = _split_tsv(data, where)
             lang_i, label_i, s1_i, s2_i, genre_i = _columns(
-                header, ("language", "gold_label", "sentence1", "sentence2", "genre"), f"{real}: xnli.{split}.tsv")
+                header, ("language", "gold_label", "sentence1", "sentence2", "genre"), where)
             by_lang: dict[str, list] = {}
             for number, fields in enumerate(rows, start=2):
-                if len(fields) != len(header):
-                    raise FetchError(f"{real}: xnli.{split}.tsv line {number} has {len(fields)} fields, expected "
-                                     f"{len(header)}; the archive is corrupt: run again with --force")
-                label = "contradiction" if fields[label_i] == "contradictory" else fields[label_i]
+                label = fields[label_i]
+                if label not in LABELS:
+                    raise FetchError(f"{where} line {number} has gold_label {label!r}, expected one of "
+                                     f"{', '.join(LABELS)}; not the XNLI 1.0 release: check --mirror")
                 by_lang.setdefault(fields[lang_i], []).append(
                     (fields[s1_i].strip(), fields[s2_i].strip(), label, fields[genre_i]))
             for lang in self.languages:
@@ -448,10 +659,14 @@ class PawsxArchive(Source):
     """PAWS-X (``x-final/{lang}/{dev_2k,test_2k}.tsv`` and ``x-final/en/train.tsv``) → ``pawsx/``.
 
     ``idx`` is the row number in the file, so that rows with the same ``idx`` are the same pair in
-    every language (the release's files are aligned row by row); ``id`` is kept.
+    every language (the release's files are aligned row by row); ``id`` is kept. Rows holding the
+    placeholder "NS" instead of a translation are dropped, counted, and recorded in ``pawsx/ns_rows.tsv``
+    (:mod:`xlprompt.data.pawsx_ns`). The archive is checked by its size (no hash is published) and the
+    rows: kept + dropped = 2,000 per dev/test file, 49,401 English train rows.
     """
 
     url: str = PAWSX_URL
+    size: int | None = PAWSX_SIZE
     rows: dict[str, int] = field(default_factory=lambda: {"dev": 2000, "test": 2000})
     train_rows: int = 49401
     languages: tuple[str, ...] = PAWSX_LANGS
@@ -465,115 +680,206 @@ class PawsxArchive(Source):
         items = [(split, lang, n) for split, n in self.rows.items() for lang in self.languages]
         return items + [("train", SOURCE_LANGUAGE, self.train_rows)]
 
-    def check(self, out: Path) -> str | None:
+    def check(self, out: Path, pinned: bool = True) -> str | None:
+        from xlprompt.data.pawsx_ns import NS_RECORD, is_ns_row, read_ns_record
+
+        try:
+            dropped = read_ns_record(out)
+        except DataError as err:
+            return str(err)
         for split, lang, n in self._expected():
             path = out / "pawsx" / split / f"{lang}.tsv"
             if not path.is_file():
                 return f"{path} is missing"
             try:
-                found = len(read_tsv(path, ("idx", "id", "sentence1", "sentence2", "label")))
+                rows = read_tsv(path, ("idx", "id", "sentence1", "sentence2", "label"))
             except DataError as err:
                 return str(err)
-            if found != n:
-                return f"{path}: {found} rows, expected {n}"
+            found = len(rows)
+            ns = dropped.get((split, lang), 0)
+            if found + ns != n:
+                return f"{path}: {found} rows and {ns} NS rows dropped (in {NS_RECORD}), expected {n} in all"
+            kept_ns = sum(is_ns_row(r["sentence1"], r["sentence2"]) for r in rows)
+            if kept_ns and ns:
+                return f"{path}: {kept_ns} NS rows although {NS_RECORD} lists {ns} dropped ones"
         return None
 
+    #: the NS rows dropped by the last :meth:`fetch`, per (split, lang) (reported by ``fetch``)
+    dropped: dict[tuple[str, str], int] = field(default_factory=dict)
+
     def fetch(self, fetcher: Fetcher) -> None:
-        archive = self._archive(fetcher, self.url)
+        from xlprompt.data.pawsx_ns import NS_RECORD, NS_RECORD_COLUMNS, is_ns_row
+
+        archive = self._archive(fetcher, self.url, None, self.size)
         real = fetcher.url(self.url)
-        wanted = {f"{lang}/{self._FILES[split]}": (split, lang) for split, lang, _ in self._expected()}
+        wanted = {f"x-final/{lang}/{self._FILES[split]}": (split, lang) for split, lang, _ in self._expected()}
         found: dict[tuple[str, str], bytes] = {}
         try:
             with tarfile.open(archive, "r:*") as tar:
                 for member in tar:
-                    key = "/".join(PurePosixPath(member.name).parts[-2:])
-                    if member.isfile() and key in wanted:
-                        found[wanted[key]] = tar.extractfile(member).read()  # type: ignore[union-attr]
-        except (tarfile.TarError, OSError, EOFError) as err:
+                    if member.isfile() and not _is_macos_entry(member.name) and member.name in wanted:
+                        found[wanted[member.name]] = tar.extractfile(member).read()  # type: ignore[union-attr]
+        except (tarfile.TarError, OSError, EOFError, zlib.error) as err:
             archive.unlink(missing_ok=True)
             raise FetchError(f"{real}: corrupt archive ({_reason(err)}); it was deleted: run the same command again")
-        for (split, lang) in wanted.values():
+        ns_rows: list[tuple[str, str, int, str]] = []
+        self.dropped = {}
+        for name, (split, lang) in wanted.items():
             if (split, lang) not in found:
-                raise FetchError(f"{real}: the archive has no {lang}/{self._FILES[split]}; not the PAWS-X release: "
-                                 "check --mirror")
-            where = f"{real}: {lang}/{self._FILES[split]}"
+                raise FetchError(f"{real}: the archive has no {name}; not the PAWS-X release: check --mirror")
+            where = f"{real}: {name}"
             header, rows = _split_tsv(found[(split, lang)], where)
             id_i, s1_i, s2_i, label_i = _columns(header, ("id", "sentence1", "sentence2", "label"), where)
             out_rows = []
             for idx, fields in enumerate(rows):
-                fields = fields + [""] * (len(header) - len(fields))
+                if split != "train" and is_ns_row(fields[s1_i], fields[s2_i]):
+                    ns_rows.append((split, lang, idx, fields[id_i]))
+                    self.dropped[(split, lang)] = self.dropped.get((split, lang), 0) + 1
+                    continue
                 out_rows.append((idx, fields[id_i], fields[s1_i], fields[s2_i], fields[label_i]))
             _write_tsv(fetcher.out / "pawsx" / split / f"{lang}.tsv", ("idx", "id", "sentence1", "sentence2", "label"),
                        out_rows)
+        _write_tsv(fetcher.out / NS_RECORD, NS_RECORD_COLUMNS, ns_rows)
         self._converted(fetcher, real, archive)
+
+    def summary(self) -> str:
+        """What ``fetch`` reports about the NS rows it dropped."""
+        if not self.dropped:
+            return "no NS rows"
+        parts = [f"{split}/{lang} {n}" for (split, lang), n in sorted(self.dropped.items(), key=lambda kv: -kv[1])]
+        return f"{sum(self.dropped.values())} NS rows dropped ({', '.join(parts)})"
 
 
 @dataclass
 class TatoebaFiles(Source):
-    """LASER's Tatoeba v1 test files ``tatoeba.{xxx}-eng.{xxx,eng}`` → ``tatoeba/{xx}-en.tsv`` (idx, xx, en)."""
+    """LASER's Tatoeba v1 test files ``tatoeba.{xxx}-eng.{xxx,eng}`` → ``tatoeba/{xx}-en.tsv`` (idx, xx, en).
+
+    All 28 files come from one archive of the LASER repository at the pinned commit (with a mirror that
+    answers 404 for it: one request per file); each written file is checked by its row count and, where
+    pinned (:data:`TATOEBA_SHA256`), its SHA-256.
+    """
 
     base_url: str = TATOEBA_BASE
     rows: dict[str, int] = field(default_factory=lambda: dict(TATOEBA_ROWS))
+    sha256: dict[str, str] = field(default_factory=dict)
+    archive_url: str | None = TATOEBA_ARCHIVE
+    archive_prefix: str = "data/tatoeba/v1"
+
+    def _names(self, lang: str) -> tuple[str, str]:
+        code = TATOEBA_CODES[lang]
+        return (f"tatoeba.{code}-eng.{code}", f"tatoeba.{code}-eng.eng")
 
     def _pair_urls(self, lang: str) -> tuple[str, str]:
-        code = TATOEBA_CODES[lang]
-        return (f"{self.base_url}/tatoeba.{code}-eng.{code}", f"{self.base_url}/tatoeba.{code}-eng.eng")
+        a, b = self._names(lang)
+        return (f"{self.base_url}/{a}", f"{self.base_url}/{b}")
 
     def urls(self) -> list[str]:
         return [url for lang in self.rows for url in self._pair_urls(lang)]
 
-    def check(self, out: Path) -> str | None:
+    def _problem(self, out: Path, lang: str, n: int, pinned: bool = True) -> str | None:
+        path = out / "tatoeba" / f"{lang}-en.tsv"
+        if not path.is_file():
+            return f"{path} is missing"
+        try:
+            found = len(read_tsv(path, ("idx", lang, SOURCE_LANGUAGE)))
+        except DataError as err:
+            return str(err)
+        if found != n:
+            return f"{path}: {found} rows, expected {n}"
+        if pinned and lang in self.sha256 and _sha256(path) != self.sha256[lang]:
+            return f"{path}: SHA-256 {_sha256(path)}, expected the pinned {self.sha256[lang]}"
+        return None
+
+    def check(self, out: Path, pinned: bool = True) -> str | None:
         for lang, n in self.rows.items():
-            path = out / "tatoeba" / f"{lang}-en.tsv"
-            if not path.is_file():
-                return f"{path} is missing"
-            try:
-                found = len(read_tsv(path, ("idx", lang, SOURCE_LANGUAGE)))
-            except DataError as err:
-                return str(err)
-            if found != n:
-                return f"{path}: {found} rows, expected {n}"
+            problem = self._problem(out, lang, n, pinned)
+            if problem is not None:
+                return problem
         return None
 
     def fetch(self, fetcher: Fetcher) -> None:
-        for lang, n in self.rows.items():
-            sides = []
+        todo = {lang: n for lang, n in self.rows.items()
+                if fetcher.force or self._problem(fetcher.out, lang, n, self.name not in fetcher.unpinned) is not None}
+        if not todo:
+            return
+        archive = self._github(fetcher, self.archive_url)
+        if archive is not None:
+            real = fetcher.url(self.archive_url or "")
+            wanted = {name for lang in todo for name in self._names(lang)}
+            found = _github_members(fetcher, self.archive_url or "", archive, self.archive_prefix, wanted)
+            archive.unlink(missing_ok=True)
+            for lang, n in todo.items():
+                sides = []
+                for name in self._names(lang):
+                    if name not in found:
+                        raise FetchError(f"{real}: the archive has no {self.archive_prefix}/{name}; not the pinned "
+                                         "LASER commit: check --mirror")
+                    sides.append(self._lines(found[name], f"{real}: {self.archive_prefix}/{name}", n))
+                self._write(fetcher, lang, sides, real)
+            return
+        for lang, n in todo.items():
+            sides, paths = [], []
             for url in self._pair_urls(lang):
                 path = self._archive(fetcher, url)
                 try:
-                    text = path.read_bytes().decode("utf-8")
-                except UnicodeDecodeError as err:
-                    path.unlink()
-                    raise FetchError(f"{fetcher.url(url)}: corrupt, not UTF-8 (byte {err.start}); it was deleted: run "
-                                     "the same command again") from None
-                lines = [line[:-1] if line.endswith("\r") else line for line in text.split("\n")]
-                if lines and lines[-1] == "":
-                    lines.pop()
-                if len(lines) != n:
-                    path.unlink()
-                    raise FetchError(f"{fetcher.url(url)}: {len(lines)} lines, expected {n}; it was deleted: run the "
-                                     "same command again, or check --mirror")
-                sides.append((path, lines))
-            _write_tsv(fetcher.out / "tatoeba" / f"{lang}-en.tsv", ("idx", lang, SOURCE_LANGUAGE),
-                       ((i, a, b) for i, (a, b) in enumerate(zip(sides[0][1], sides[1][1]))))
-            for path, _ in sides:
+                    sides.append(self._lines(path.read_bytes(), fetcher.url(url), n))
+                except FetchError:
+                    path.unlink(missing_ok=True)
+                    raise
+                paths.append(path)
+            self._write(fetcher, lang, sides, fetcher.url(self._pair_urls(lang)[0]))
+            for path in paths:
                 path.unlink(missing_ok=True)
+
+    @staticmethod
+    def _lines(data: bytes, where: str, n: int) -> list[str]:
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as err:
+            raise FetchError(f"{where}: corrupt, not UTF-8 (byte {err.start}); it was deleted: run the same command "
+                             "again") from None
+        lines = [line[:-1] if line.endswith("\r") else line for line in text.split("\n")]
+        if lines and lines[-1] == "":
+            lines.pop()
+        if len(lines) != n:
+            raise FetchError(f"{where}: {len(lines)} lines, expected {n}; it was deleted: run the same command again, "
+                             "or check --mirror")
+        return lines
+
+    def _write(self, fetcher: Fetcher, lang: str, sides: list[list[str]], real: str) -> None:
+        from xlprompt.safety import atomic_write_bytes
+
+        text = "".join(f"{i}\t{_clean(a)}\t{_clean(b)}\n" for i, (a, b) in enumerate(zip(*sides)))
+        data = f"idx\t{lang}\t{SOURCE_LANGUAGE}\n{text}".encode("utf-8")
+        pinned = self.sha256.get(lang) if self.name not in fetcher.unpinned else None
+        if pinned is not None and hashlib.sha256(data).hexdigest() != pinned:
+            raise FetchError(f"{real}: tatoeba/{lang}-en.tsv converted from it has SHA-256 "
+                             f"{hashlib.sha256(data).hexdigest()}, expected the pinned {pinned}; nothing was written. "
+                             "The server sends other files than the pinned LASER commit: fetch them through --mirror "
+                             f"URL, or accept them with --unpinned {self.name}")
+        (fetcher.out / "tatoeba").mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(fetcher.out / "tatoeba" / f"{lang}-en.tsv", data)
 
 
 @dataclass
 class MultinliArchive(Source):
     """MultiNLI 1.0 train (``multinli_1.0/multinli_1.0_train.jsonl``) → ``multinli/train.tsv``.
 
-    ``idx`` is the row number of the release file, the ``file_idx`` of the fixed few-shot splits.
+    ``idx`` is the row number of the release file, the ``file_idx`` of the fixed few-shot splits. The
+    member is found by its exact name (macOS ``__MACOSX/`` and ``._`` entries are ignored); the archive is
+    checked against its published size and SHA-256.
     """
 
     url: str = MULTINLI_URL
+    sha256: str | None = MULTINLI_SHA256
+    size: int | None = MULTINLI_SIZE
+    member: str = "multinli_1.0/multinli_1.0_train.jsonl"
     train_rows: int = 392702
 
     def urls(self) -> list[str]:
         return [self.url]
 
-    def check(self, out: Path) -> str | None:
+    def check(self, out: Path, pinned: bool = True) -> str | None:
         path = out / "multinli" / "train.tsv"
         if not path.is_file():
             return f"{path} is missing"
@@ -584,19 +890,25 @@ class MultinliArchive(Source):
         return None if found == self.train_rows else f"{path}: {found} rows, expected {self.train_rows}"
 
     def fetch(self, fetcher: Fetcher) -> None:
-        archive = self._archive(fetcher, self.url)
+        archive = self._archive(fetcher, self.url, self.sha256, self.size)
         real = fetcher.url(self.url)
         try:
             with zipfile.ZipFile(archive) as zf:
-                names = [n for n in zf.namelist() if n.endswith("multinli_1.0_train.jsonl")]
-                if not names:
-                    raise FetchError(f"{real}: the archive has no multinli_1.0_train.jsonl; check --mirror")
-                data = zf.read(names[0])
+                if self.member not in zf.namelist():
+                    raise FetchError(f"{real}: the archive has no {self.member}; not the MultiNLI 1.0 release: "
+                                     "check --mirror")
+                data = zf.read(self.member)
         except (zipfile.BadZipFile, OSError, EOFError) as err:
             archive.unlink(missing_ok=True)
             raise FetchError(f"{real}: corrupt archive ({_reason(err)}); it was deleted: run the same command again")
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as err:
+            archive.unlink(missing_ok=True)
+            raise FetchError(f"{real}: {self.member} is not UTF-8 (byte {err.start}); the archive was deleted: run "
+                             "the same command again") from None
         rows = []
-        for number, line in enumerate(io.TextIOWrapper(io.BytesIO(data), encoding="utf-8", newline="\n"), start=1):
+        for number, line in enumerate(text.split("\n"), start=1):
             if not line.strip():
                 continue
             try:
@@ -646,7 +958,7 @@ class MuseDictionaries(Source):
         except DataError as err:
             return str(err)
 
-    def check(self, out: Path) -> str | None:
+    def check(self, out: Path, pinned: bool = True) -> str | None:
         for lang in self._langs():
             path = out / "muse" / f"en-{lang}.txt"
             if not path.is_file():
@@ -676,7 +988,7 @@ def default_sources() -> dict[str, Source]:
         "fewshot": PinnedFiles("fewshot", "Zhao & Schütze's fixed few-shot splits (xlmrprompt)", pins=fewshot_pins()),
         "xnli": XnliArchive("xnli", "XNLI 1.0 dev and test, 15 languages"),
         "pawsx": PawsxArchive("pawsx", "PAWS-X dev, test (7 languages) and English train"),
-        "tatoeba": TatoebaFiles("tatoeba", "LASER Tatoeba v1, 14 languages with English"),
+        "tatoeba": TatoebaFiles("tatoeba", "LASER Tatoeba v1, 14 languages with English", sha256=dict(TATOEBA_SHA256)),
         "multinli": MultinliArchive("multinli", "MultiNLI 1.0 train (optional: sample_pool=multinli)"),
         "muse": MuseDictionaries("muse", "MUSE bilingual dictionaries en-XX (optional: SoftMV's code-switching)"),
     }
@@ -694,6 +1006,8 @@ class FetchReport:
     failed: dict[str, str] = field(default_factory=dict)
     requests: int = 0
     downloaded: int = 0
+    waits: list[float] = field(default_factory=list)  # seconds waited after each 429/503
+    rerun: str | None = None  # the command that resumes what failed
 
 
 def parse_only(only: str | Sequence[str] | None, known: Sequence[str] = SOURCES) -> list[str]:
@@ -710,13 +1024,17 @@ def parse_only(only: str | Sequence[str] | None, known: Sequence[str] = SOURCES)
 
 def fetch_data(out: str | Path, only: str | Sequence[str] | None = None, mirror: str | None = None,
                force: bool = False, timeout: float | None = None, progress: bool = True,
-               sources: dict[str, Source] | None = None, log: Callable[[str], None] = print) -> FetchReport:
+               sources: dict[str, Source] | None = None, log: Callable[[str], None] = print,
+               unpinned: str | Sequence[str] | None = None) -> FetchReport:
     """Fill ``out`` with the ``only`` sources (default :data:`DEFAULT_SOURCES`); see the module docstring.
 
-    Every source is tried; failures are collected in the report (one line each), not raised.
+    Every source is tried; failures are collected in the report (one line each), not raised, and
+    ``report.rerun`` is the command that resumes them. ``unpinned``: sources whose changed upstream files
+    are accepted (their content facts are still checked).
     """
     sources = default_sources() if sources is None else sources
     names = parse_only(only, list(sources))
+    accepted = frozenset(parse_only(unpinned, list(sources))) if unpinned else frozenset()
     if timeout is None:
         env = os.environ.get(TIMEOUT_ENV, "").strip()
         try:
@@ -736,11 +1054,11 @@ def fetch_data(out: str | Path, only: str | Sequence[str] | None = None, mirror:
         probe.unlink()
     except OSError as err:
         raise DataError(f"cannot write to the data folder ({err.strerror or err}); pass --out DIR you can write", out)
-    fetcher = Fetcher(out, mirror, timeout, progress, force)
+    fetcher = Fetcher(out, mirror, timeout, progress, force, unpinned=accepted)
     report = FetchReport()
     for name in names:
         source = sources[name]
-        if not force and source.check(out) is None:
+        if not force and source.check(out, name not in accepted) is None:
             report.present.append(name)
             log(f"{name}: already complete in {out} (checked), nothing downloaded")
             continue
@@ -749,14 +1067,20 @@ def fetch_data(out: str | Path, only: str | Sequence[str] | None = None, mirror:
         except FetchError as err:
             report.failed[name] = str(err)
             continue
-        problem = source.check(out)
+        problem = source.check(out, name not in accepted)
         if problem is not None:
             report.failed[name] = f"{name}: written but the check fails ({problem}); run again with --force"
             continue
         report.fetched.append(name)
-        log(f"{name}: fetched and verified ({source.description})")
+        extra = f"; {source.summary()}" if isinstance(source, PawsxArchive) else ""
+        log(f"{name}: fetched and verified ({source.description}){extra}")
     partial = out / PARTIAL
     if partial.is_dir() and not any(p.is_file() for p in partial.rglob("*")):
         shutil.rmtree(partial, ignore_errors=True)
-    report.requests, report.downloaded = fetcher.requests, fetcher.downloaded
+    report.requests, report.downloaded, report.waits = fetcher.requests, fetcher.downloaded, list(fetcher.waits)
+    if report.failed:
+        options = [f"--out {out}", f"--only {','.join(report.failed)}"]
+        options += [f"--mirror {mirror}"] if mirror else []
+        options += [f"--unpinned {','.join(sorted(accepted))}"] if accepted else []
+        report.rerun = f"xlprompt data fetch {' '.join(options)}"
     return report

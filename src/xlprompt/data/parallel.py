@@ -233,8 +233,11 @@ def _nonempty(row: Row, column: str) -> str:
     return value
 
 
-def _pawsx_file(data_dir: Path, split: str, lang: str) -> dict[int, tuple[str, str]]:
-    """idx -> (sentence1, sentence2) of one PAWS-X file."""
+def _pawsx_file(data_dir: Path, split: str, lang: str, ns: set[int] | None = None) -> dict[int, tuple[str, str]]:
+    """idx -> (sentence1, sentence2) of one PAWS-X file, without its "NS" placeholder rows (their idx are
+    added to ``ns``)."""
+    from xlprompt.data.pawsx_ns import is_ns_row
+
     result: dict[int, tuple[str, str]] = {}
     lines: dict[int, int] = {}
     for row in read_tsv(data_dir / "pawsx" / split / f"{lang}.tsv", ("idx", "sentence1", "sentence2")):
@@ -245,7 +248,11 @@ def _pawsx_file(data_dir: Path, split: str, lang: str) -> dict[int, tuple[str, s
         if idx in result:
             raise row.error(f"idx {idx} occurs twice (first on line {lines[idx]}); each idx must be unique")
         lines[idx] = row.line
-        result[idx] = (_nonempty(row, "sentence1"), _nonempty(row, "sentence2"))
+        pair = (_nonempty(row, "sentence1"), _nonempty(row, "sentence2"))
+        if not is_ns_row(*pair):
+            result[idx] = pair
+        elif ns is not None:
+            ns.add(idx)
     return result
 
 
@@ -262,23 +269,35 @@ def _pawsx_targets(targets: tuple[str, ...]) -> tuple[str, ...]:
 
 
 def _pawsx_units(data_dir: Path, targets: tuple[str, ...]) -> list[_Unit]:
-    """English PAWS-X pairs (dev, then test) with their translations into the PAWS-X targets."""
+    """English PAWS-X pairs (dev, then test) with their translations into the PAWS-X targets.
+
+    A pair whose translation into any target is an "NS" row (in the file, or dropped at fetch and listed in
+    ``pawsx/ns_rows.tsv``) is left out; any other difference between the idx values is an error."""
+    from xlprompt.data.pawsx_ns import NS_RECORD, NS_RECORD_COLUMNS
+
     langs = _pawsx_targets(targets)
+    record = data_dir / NS_RECORD
+    dropped = read_tsv(record, NS_RECORD_COLUMNS) if record.is_file() else []
     units = []
     for split in _PAWSX_SPLITS:
         english = _pawsx_file(data_dir, split, SOURCE_LANGUAGE)
-        translated = {lang: _pawsx_file(data_dir, split, lang) for lang in langs}
+        translated, ns = {}, {}
+        for lang in langs:
+            ns[lang] = {int(r["idx"]) for r in dropped if (r["split"], r["lang"]) == (split, lang)
+                        and r["idx"].isdigit()}
+            translated[lang] = _pawsx_file(data_dir, split, lang, ns[lang])
         for lang, rows in translated.items():
-            if rows.keys() != english.keys():
-                odd = sorted(english.keys() ^ rows.keys())
+            if rows.keys() | ns[lang] != english.keys():
+                odd = sorted(english.keys() ^ (rows.keys() | ns[lang]))
                 raise DataError(
                     f"pawsx/{split}/{lang}.tsv and pawsx/{split}/en.tsv must hold the same idx values; "
                     f"{len(odd)} differ (first: {odd[0]}). Re-create the files",
                     data_dir / "pawsx" / split / f"{lang}.tsv",
                 )
         for idx, (premise, hypothesis) in sorted(english.items()):
-            units.append(_Unit(f"pawsx-{split}-{idx}", premise, hypothesis,
-                               {lang: translated[lang][idx] for lang in langs}))
+            if all(idx in translated[lang] for lang in langs):
+                units.append(_Unit(f"pawsx-{split}-{idx}", premise, hypothesis,
+                                   {lang: translated[lang][idx] for lang in langs}))
     return units
 
 

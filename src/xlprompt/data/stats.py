@@ -18,6 +18,7 @@ from xlprompt.data.fewshot import (
     load_fewshot_split,
 )
 from xlprompt.data.parallel import PAWSX_LANGUAGES
+from xlprompt.data.pawsx_ns import is_ns_row, read_ns_record
 from xlprompt.data.tsv import read_tsv
 from xlprompt.data.xnli import XNLI_SPLITS, load_xnli, xnli_path
 from xlprompt.errors import DataError
@@ -29,6 +30,8 @@ __all__ = ["StatRow", "data_stats", "format_stats", "TOTAL", "PAWSX_LABELS"]
 TOTAL = "total"
 #: PAWS-X label values and their names in :class:`StatRow`.
 PAWSX_LABELS: dict[str, str] = {"0": "not_paraphrase", "1": "paraphrase", "": "unlabelled"}
+#: ``label`` of the PAWS-X row that counts the "NS" placeholder rows (:mod:`xlprompt.data.pawsx_ns`).
+NS = "ns_placeholder"
 
 
 @dataclass(frozen=True)
@@ -66,18 +69,24 @@ def data_stats(data_dir: str | Path) -> list[StatRow]:
                     rows.append(StatRow("xnli-fewshot", f"{split}-k{k}", lang, TOTAL, len(labels)))
                     rows.extend(StatRow("xnli-fewshot", f"{split}-k{k}", lang, name, labels.count(i))
                                 for i, name in enumerate(LABELS))
+    dropped = read_ns_record(root)
     for split in ("dev", "test"):
         for lang in PAWSX_LANGUAGES:
             path = root / "pawsx" / split / f"{lang}.tsv"
             if path.is_file():
                 counts = dict.fromkeys(PAWSX_LABELS.values(), 0)
+                ns = dropped.get((split, lang), 0)
                 table = read_tsv(path, ("idx", "sentence1", "sentence2", "label"))
                 for row in table:
                     if row["label"] not in PAWSX_LABELS:
                         raise row.error(f"PAWS-X label must be 0, 1 or empty, found {row['label']!r}")
+                    if is_ns_row(row["sentence1"], row["sentence2"]):
+                        ns += 1  # never read into a run
+                        continue
                     counts[PAWSX_LABELS[row["label"]]] += 1
-                rows.append(StatRow("pawsx", split, lang, TOTAL, len(table)))
+                rows.append(StatRow("pawsx", split, lang, TOTAL, sum(counts.values())))
                 rows.extend(StatRow("pawsx", split, lang, name, n) for name, n in counts.items())
+                rows.append(StatRow("pawsx", split, lang, NS, ns))
     for lang in TARGET_LANGUAGES:
         path = root / "tatoeba" / f"{lang}-en.tsv"
         if path.is_file():
@@ -146,11 +155,12 @@ def _fewshot_section(count: dict) -> str:
 
 
 def _pawsx_section(count: dict) -> str:
-    title = "PAWS-X (pawsx/{dev,test}/{lang}.tsv; labels: para(phrase) / non-para / unlabelled)"
+    title = ("PAWS-X (pawsx/{dev,test}/{lang}.tsv; labels: para(phrase) / non-para / unlabelled; NS: rows holding "
+             "the placeholder \"NS\", dropped at fetch or when read, not in rows)")
     if not any(key[0] == "pawsx" for key in count):
         return f"{title}: not found"
-    labels = (TOTAL, "paraphrase", "not_paraphrase", "unlabelled")
-    short = {TOTAL: "rows", "paraphrase": "para", "not_paraphrase": "non", "unlabelled": "unlab"}
+    labels = (TOTAL, "paraphrase", "not_paraphrase", "unlabelled", NS)
+    short = {TOTAL: "rows", "paraphrase": "para", "not_paraphrase": "non", "unlabelled": "unlab", NS: "NS"}
     header = ["lang"] + [f"{split} {short[lab]}" for split in ("dev", "test") for lab in labels]
     body = [[lang] + [_num(count.get(("pawsx", split, lang, lab))) for split in ("dev", "test") for lab in labels]
             for lang in PAWSX_LANGUAGES]

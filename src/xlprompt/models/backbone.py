@@ -15,8 +15,11 @@ that the demo and the tests run on a fresh machine with no network.
 from __future__ import annotations
 
 import functools
+import os
+import socket
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from xlprompt.errors import ModelError
 
@@ -60,9 +63,12 @@ def load_tokenizer(spec: str):
     from transformers import AutoTokenizer
 
     check_local_spec(spec, "tokenizer")
+    hub = hub_options(spec)
     try:
-        tokenizer = AutoTokenizer.from_pretrained(spec)
+        tokenizer = AutoTokenizer.from_pretrained(spec, **hub)
     except Exception as err:  # OSError (missing/offline), ValueError (not a tokenizer), ...
+        if hub:
+            raise ModelError(_offline_message(spec, "tokenizer", "--tokenizer DIR")) from None
         raise ModelError(
             f"could not load tokenizer '{spec}': {_first_line(err)}. Offline? Pass --tokenizer DIR with a local "
             "copy (e.g. ../shared/tokenizers/xlm-roberta), or use --model random:tiny (builtin tokenizer)"
@@ -70,6 +76,52 @@ def load_tokenizer(spec: str):
     if tokenizer.mask_token_id is None:
         raise ModelError(f"tokenizer '{spec}' has no mask token; xlprompt needs a masked-LM tokenizer")
     return tokenizer
+
+
+HUB_OFFLINE_VARIABLES: tuple[str, ...] = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
+HUB_PROBE_TIMEOUT = 1.5  # seconds: how long a hub name waits for the hub before trying the local cache only
+
+
+def hub_offline_requested(environ=None) -> bool:
+    """Whether ``HF_HUB_OFFLINE`` (or ``TRANSFORMERS_OFFLINE``) asks for no network at all."""
+    env = os.environ if environ is None else environ
+    return any(env.get(name, "").strip().lower() in ("1", "true", "yes", "on") for name in HUB_OFFLINE_VARIABLES)
+
+
+def hub_endpoint(environ=None) -> tuple[str, int]:
+    """(host, port) the hub is reached through: the https proxy if one is set, else ``HF_ENDPOINT``."""
+    env = os.environ if environ is None else environ
+    proxy = env.get("HTTPS_PROXY") or env.get("https_proxy")
+    parts = urlsplit(proxy or env.get("HF_ENDPOINT") or "https://huggingface.co")
+    return parts.hostname or "huggingface.co", parts.port or (443 if parts.scheme == "https" else 80)
+
+
+def hub_reachable(timeout: float = HUB_PROBE_TIMEOUT) -> bool:
+    """A TCP connection to the hub (or the proxy) opens within ``timeout`` seconds."""
+    try:
+        socket.create_connection(hub_endpoint(), timeout=timeout).close()
+        return True
+    except OSError:
+        return False
+
+
+def hub_options(spec: str) -> dict:
+    """``from_pretrained`` options for ``spec``: ``{}`` for a local folder or a reachable hub; with
+    ``HF_HUB_OFFLINE`` set, or a hub that does not answer within :data:`HUB_PROBE_TIMEOUT`, the local cache only
+    (``local_files_only``), so that an offline machine fails in about a second instead of retrying for 40 s."""
+    if Path(spec).expanduser().is_dir():
+        return {}
+    if hub_offline_requested() or not hub_reachable():
+        return {"local_files_only": True}
+    return {}
+
+
+def _offline_message(spec: str, what: str, option: str) -> str:
+    why = ("HF_HUB_OFFLINE is set" if hub_offline_requested()
+           else f"the Hugging Face hub ({hub_endpoint()[0]}) cannot be reached")
+    return (f"{what} '{spec}': {why} and it is not in the local Hugging Face cache; pass {option} with a local copy "
+            f"(e.g. save it with `save_pretrained` on a machine with internet), or use random:xlm-roberta-base / "
+            "random:tiny")
 
 
 def _first_line(err: BaseException) -> str:
@@ -163,15 +215,18 @@ def load_masked_lm(spec: str, tokenizer, seed: int = 0, max_length: int = 256):
         random_weights = True
     else:
         check_local_spec(spec, "model")
+        hub = hub_options(spec)
         try:
-            config = AutoConfig.from_pretrained(spec)
+            config = AutoConfig.from_pretrained(spec, **hub)
         except Exception as err:
+            if hub:
+                raise ModelError(_offline_message(spec, "model", "--model DIR")) from None
             raise ModelError(
                 f"could not load model '{spec}': {_first_line(err)}. Offline? Pass a local directory, "
                 "or random:xlm-roberta-base / random:tiny for the architecture with random weights"
             ) from None
         try:
-            model = AutoModelForMaskedLM.from_pretrained(spec, attn_implementation="sdpa")
+            model = AutoModelForMaskedLM.from_pretrained(spec, attn_implementation="sdpa", **hub)
         except ValueError as err:
             raise ModelError(
                 f"model '{spec}' ({config.model_type}) is not a masked language model: {_first_line(err)}. "

@@ -80,7 +80,9 @@ def pawsx_file(root: Path, split: str, lang: str) -> Path:
 def read_pawsx(root: Path, split: str, lang: str, labelled: bool = True) -> list[NLIExample]:
     """``pawsx/{split}/{lang}.tsv`` (columns idx, sentence1, sentence2, label) as examples with uid
     ``pawsx-{split}-{idx}`` (the same uid for the same item in every language); ``labelled``: an empty or
-    unknown label is a one-line :class:`DataError` naming file and line."""
+    unknown label is a one-line :class:`DataError` naming file and line. Rows holding the placeholder "NS"
+    instead of a translation are skipped (:mod:`xlprompt.data.pawsx_ns`)."""
+    from xlprompt.data.pawsx_ns import is_ns_row
     from xlprompt.data.tsv import read_tsv
 
     path = pawsx_file(root, split, lang)
@@ -98,8 +100,8 @@ def read_pawsx(root: Path, split: str, lang: str, labelled: bool = True) -> list
                                    "evaluate on dev" if not value else ""))
             continue
         s1, s2 = row["sentence1"], row["sentence2"]
-        if not s1.strip() or not s2.strip():
-            continue  # a handful of PAWS-X rows lack a translation
+        if not s1.strip() or not s2.strip() or is_ns_row(s1, s2):
+            continue  # a handful of PAWS-X rows lack a translation (empty, or the placeholder "NS")
         out.append(NLIExample(s1, s2, int(value), lang, f"pawsx-{split}-{int(idx)}"))
     if not out:
         raise DataError("no labelled rows", path)

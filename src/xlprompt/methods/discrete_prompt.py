@@ -33,7 +33,6 @@ import torch
 from xlprompt.batching import TokenizedExample, TokenizedPair
 from xlprompt.losses import classification_loss
 from xlprompt.methods.base import LossOutput, Method
-from xlprompt.methods.field_common import strip_trailing_punctuation
 from xlprompt.scoring import class_log_probs, label_word_logits
 from xlprompt.template import HYPOTHESIS, LITERAL, MASK, PREMISE, EncodedInput, Piece, Template, word_ids
 
@@ -55,6 +54,7 @@ RECIPE: dict[str, Any] = {
     "optimizer": "adam_l2",
     "weight_decay_exempt": "bias,LayerNorm.weight",
     "strip_punctuation": True,
+    "template_punctuation": "separate",
     "label_words_as": "word",
     "predict_over": "labels",
     "grad_accumulation_steps": 1,
@@ -73,6 +73,8 @@ RECIPE_SOURCES: dict[str, str] = {
     "optimizer": f"{PET_WRAPPER} train: torch.optim.Adam, L2 0.01, eps 1e-8",
     "weight_decay_exempt": f"{PET_WRAPPER} train: no_decay = ['bias', 'LayerNorm.weight']",
     "strip_punctuation": "mprompting/xlmrprompt pet/pvps/xnli_pvp.py: trailing punctuation removed (as SP)",
+    "template_punctuation": "not read by dp: pattern 0's parts are each tokenised on their own (pet/pet/pvps/pvp.py "
+                            "_encode), i.e. separate",
     "label_words_as": "mprompting/xlmrprompt pet/pvps/xnli_pvp.py VERBALIZER (words)",
     "predict_over": "mprompting/xlmrprompt pet/modules/wrapper.py: argmax over the label words",
     "grad_accumulation_steps": "mprompting/xlmrprompt scripts: no gradient accumulation",
@@ -149,8 +151,8 @@ class DiscretePrompting(Method):
                                              config.max_length, f"dp-{task.name}")
 
     def encode_for_eval(self, example: TokenizedExample, lang: str) -> EncodedInput:
-        return self.template.encode(strip_trailing_punctuation(example.premise, self.tokenizer),
-                                    strip_trailing_punctuation(example.hypothesis, self.tokenizer))
+        # the texts were stripped before tokenising (strip_punctuation, xnli_pvp.py get_parts), each on its own
+        return self.template.encode(example.premise, example.hypothesis)
 
     def training_loss(self, batch: Sequence[TokenizedExample], parallel: Sequence[TokenizedPair] | None,
                       generator: torch.Generator) -> LossOutput:

@@ -73,6 +73,10 @@ class Method(nn.Module):
     def encode_for_eval(self, example: TokenizedExample, lang: str) -> EncodedInput:
         raise NotImplementedError
 
+    def prepare_inputs(self, examples: Sequence[TokenizedExample]) -> None:
+        """Called before the inputs of many examples are built (evaluation): a method whose template tokenises
+        text itself (DPA) tokenises them here in one batch. Default: nothing to do."""
+
     def extra_modules(self) -> dict[str, nn.Module]:
         return {}
 

@@ -149,9 +149,24 @@ class DPATemplate:
             self._cache[key] = self._encode(premise, hypothesis)
         return self._cache[key]
 
+    def warm(self, pairs) -> None:
+        """Tokenise the prompts of many (premise, hypothesis) pairs in batches (the fast tokenizer's batch call)."""
+        missing = list(dict.fromkeys(pair for pair in pairs if pair not in self._cache))
+        tok = self.tokenizer
+        for start in range(0, len(missing), 2048):
+            chunk = missing[start:start + 2048]
+            if len(self._cache) + len(chunk) > 200_000:
+                self._cache.clear()
+            encoded = tok([dpa_prompt(p, h, tok.sep_token, tok.mask_token) for p, h in chunk])["input_ids"]
+            for pair, ids in zip(chunk, encoded):
+                self._cache[pair] = self._fit(list(ids))
+
     def _encode(self, premise: str, hypothesis: str) -> EncodedInput:
+        tok = self.tokenizer
+        return self._fit(tok(dpa_prompt(premise, hypothesis, tok.sep_token, tok.mask_token))["input_ids"])
+
+    def _fit(self, ids: list[int]) -> EncodedInput:
         tok, s = self.tokenizer, self.special
-        ids = tok(dpa_prompt(premise, hypothesis, tok.sep_token, tok.mask_token))["input_ids"]
         mask = len(ids) - 1 - ids[::-1].index(s.mask_id)
         if len(ids) > self.max_length:
             start = len(s.prefix)
@@ -211,6 +226,9 @@ class DualPromptAugmentation(Method):
             raise ModelError(f"example {example.uid}: DPA tokenises its prompt string from the texts, but this "
                              "example carries only token ids (build it with xlprompt.batching.TokenCache)")
         return self.template.encode_text(example.premise_text, example.hypothesis_text)
+
+    def prepare_inputs(self, examples: Sequence[TokenizedExample]) -> None:
+        self.template.warm((ex.premise_text, ex.hypothesis_text) for ex in examples)
 
     def mask_hidden(self, batch: Sequence[TokenizedExample]) -> torch.Tensor:
         """The last layer's hidden state at ``<mask>`` [B, d] (before the MLM head: where DPA mixes)."""

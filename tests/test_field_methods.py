@@ -64,7 +64,8 @@ def test_dp_template_is_xlmrprompt_pattern_0(tiny_components, xlmr_tokenizer):
     from conftest import XLMR_TOKENIZER_DIR
 
     parts = tiny_components(method="dp", tokenizer=str(XLMR_TOKENIZER_DIR), label_words="right,maybe,wrong")
-    ex = TokenCache(xlmr_tokenizer).examples([NLIExample("He left again.", "He is gone!", 0, "en", "u")])[0]
+    assert parts.method.config.strip_punctuation  # the texts are stripped before tokenising (get_parts)
+    ex = TokenCache(xlmr_tokenizer, True).examples([NLIExample("He left again.", "He is gone!", 0, "en", "u")])[0]
     encoded = parts.method.encode_for_eval(ex, "de")
     pieces = xlmr_tokenizer.convert_ids_to_tokens(list(encoded.input_ids))
     # X_P . Question: X_H ? Answer: <mask> .  (punctuation stripped, each part tokenised on its own)
@@ -262,7 +263,7 @@ def test_code_switch_replaces_dictionary_words():
 
 def test_softmv_needs_a_dictionary_folder(tiny_components, words_file):
     with pytest.raises(ConfigError, match="dictionary_dir"):
-        tiny_components(method="softmv", label_words_file=words_file)
+        tiny_components(method="softmv", label_words_file=words_file, softmv_cosda_rate=0.55)
     tiny_components(method="softmv", label_words_file=words_file, softmv_cosda_rate=0.0)  # no code-switching
 
 
@@ -282,7 +283,8 @@ def test_softmv_switched_copy_and_template(tiny_components, words_file, muse_dir
 
 
 def test_softmv_loss_by_hand(tiny_components, demo_train, words_file, muse_dir):
-    parts = tiny_components(method="softmv", label_words_file=words_file, dictionary_dir=muse_dir)
+    parts = tiny_components(method="softmv", label_words_file=words_file, dictionary_dir=muse_dir,
+                            softmv_cosda_rate=0.55)
     method, tok = parts.method, parts.tokenizer
     method.eval()
     batch = demo_train(tok)

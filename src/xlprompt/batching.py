@@ -1,6 +1,8 @@
 """Tokenise once, batch by length, pad to the batch's own maximum.
 
-Text is tokenised a single time per run (:class:`TokenCache`); templates are filled from token ids;
+Text is tokenised a single time per run (:class:`TokenCache`), after the text rules (``strip_punctuation``) are
+applied to the text; templates are filled from token ids, and a template whose reference tokenises one whole
+string (DPA, PCT's reference layout) tokenises that string itself; no template edits ids to imitate a text rule;
 batches are padded only to their longest member, and evaluation sorts by length so that batches hold
 inputs of similar length (little padding).
 """
@@ -28,6 +30,9 @@ class TokenizedExample:
     #: the texts the ids came from (after strip_punctuation); PCT's reference layout tokenises its own strings
     premise_text: str = field(default="", compare=False, repr=False)
     hypothesis_text: str = field(default="", compare=False, repr=False)
+    #: the texts as read, before strip_punctuation: SoftMV code-switches the raw text (its pattern strips after)
+    premise_raw: str = field(default="", compare=False, repr=False)
+    hypothesis_raw: str = field(default="", compare=False, repr=False)
 
 
 def strip_trailing_punctuation(text: str) -> str:
@@ -73,7 +78,7 @@ class TokenCache:
     def examples(self, examples: Sequence[NLIExample]) -> list[TokenizedExample]:
         self.warm(t for ex in examples for t in (ex.premise, ex.hypothesis))
         return [TokenizedExample(self._ids[ex.premise], self._ids[ex.hypothesis], ex.label, ex.lang, ex.uid,
-                                 self.text(ex.premise), self.text(ex.hypothesis))
+                                 self.text(ex.premise), self.text(ex.hypothesis), ex.premise, ex.hypothesis)
                 for ex in examples]
 
     def pairs(self, pairs: Sequence[ParallelPair]) -> list[TokenizedPair]:
@@ -81,9 +86,11 @@ class TokenCache:
         return [
             TokenizedPair(
                 TokenizedExample(self._ids[p.src_premise], self._ids[p.src_hypothesis], -1, p.src_lang, p.uid,
-                                 self.text(p.src_premise), self.text(p.src_hypothesis)),
+                                 self.text(p.src_premise), self.text(p.src_hypothesis), p.src_premise,
+                                 p.src_hypothesis),
                 TokenizedExample(self._ids[p.tgt_premise], self._ids[p.tgt_hypothesis], -1, p.tgt_lang, p.uid,
-                                 self.text(p.tgt_premise), self.text(p.tgt_hypothesis)),
+                                 self.text(p.tgt_premise), self.text(p.tgt_hypothesis), p.tgt_premise,
+                                 p.tgt_hypothesis),
             )
             for p in pairs
         ]

@@ -31,7 +31,8 @@ PARALLEL_SOURCES: tuple[str, ...] = ("pawsx", "tatoeba", "xnli-dev", "file", "tr
 HASH_EXCLUDED: frozenset[str] = frozenset({"checkpoint_every_s"})
 #: keys added after stores existed: left out of the hash while they hold the value that reproduces the runs made
 #: before they existed, so those runs keep their hashes (a new key must be entered here with that value)
-HASH_OMITTED_AT: dict[str, Any] = {"task": "xnli"}
+HASH_OMITTED_AT: dict[str, Any] = {"task": "xnli", "grad_accumulation_leftover": "step", "train_order": "shuffle",
+                                   "test_weights": "best_dev", "pct_kl_clip": 0.0}
 
 
 def _f(default, help: str, choices: tuple | None = None):
@@ -113,6 +114,12 @@ class RunConfig:
     grad_accumulation_steps: Optional[int] = _f(None, "micro-batches of batch_size per optimiser step (DPA: 4, "
                                                 "DAMO-NLP-SG/DPA dpa-xnli.sh --gradient_accumulation_steps 4) "
                                                 "(recipe key)")
+    grad_accumulation_leftover: Optional[str] = _f(None, "grad_accumulation_steps > 1, the micro-batches left at "
+                                                   "the end of an epoch: step (an optimiser step on them) or carry "
+                                                   "(transformers 4.10 Trainer: an epoch ends with a step only when it "
+                                                   "has at most grad_accumulation_steps micro-batches; otherwise their "
+                                                   "gradients are added to the next epoch's first step, and the last "
+                                                   "epoch's are dropped) (recipe key)", ("step", "carry"))
     dpa_mixup_strategy: str = _f("hidden", "DPA: mix the last hidden states at <mask> of the two rows of each "
                                  "pair of the batch (hidden; DPA dpa-xnli.sh --mixup_strategy hidden) or no mixup "
                                  "(none). Their 'input_embedding' raises NotImplementedError in modeling_xlmr.py",
@@ -125,9 +132,11 @@ class RunConfig:
                                    "run-prompt.py default separate_lan_label_word=False), language (each "
                                    "language's own words: separate_lan_label_word) or max (maximum logit over the "
                                    "15 languages' words: multi_lingual_label_word)", ("en", "language", "max"))
-    softmv_cosda_rate: float = _f(0.55, "SoftMV: probability that a word of the code-switched copy is replaced "
-                                  "from a bilingual dictionary (THU-BPM/SoftMV parameters.py --cosda_rate 0.55; "
-                                  "full.sh uses 0.2, ptuning.sh 0)")
+    softmv_cosda_rate: Optional[float] = _f(None, "SoftMV: probability that a word of the code-switched copy is "
+                                            "replaced from a bilingual dictionary; 0: no code-switching (the copy "
+                                            "is the example itself). The authors' scripts disagree: few-shot "
+                                            "ptuning.sh:9,34 runs 0 (SoftMV's default here), full-data full.sh:9,34 "
+                                            "0.2, parameters.py:169 defaults to 0.55 (recipe key)")
     softmv_kl_weight: float = _f(0.3, "SoftMV: weight of KL(P_switched || P_original) (SoftMV prompt/modules/"
                                  "wrapper.py mlm_train_step: loss1 + loss2 + 0.3 * loss3)")
     softmv_init_from_vocab: bool = _f(True, "SoftMV: initialise the prompt vectors with the first prompt_length "
@@ -177,8 +186,11 @@ class RunConfig:
     recipe: str = _f("reference", "defaults of the recipe keys: reference (each method as its authors ran it; "
                      "see `--help-config --method M`) or uniform (MPT's stated training settings, paper §IV-B, "
                      "for every method)", RECIPES)
-    optimizer: Optional[str] = _f(None, "adamw (decoupled weight decay) or adam_l2 (torch Adam, weight decay "
-                                  "added to the gradient as L2) (recipe key)", ("adamw", "adam_l2"))
+    optimizer: Optional[str] = _f(None, "adamw (torch AdamW, decoupled weight decay), adam_l2 (torch Adam, "
+                                  "weight decay added to the gradient as L2) or adamw_hf (transformers 4.10's own "
+                                  "AdamW: eps added to sqrt(v) before the bias correction, decay applied after the "
+                                  "update; what Trainer-based references ran) (recipe key)",
+                                  ("adamw", "adam_l2", "adamw_hf"))
     weight_decay_exempt: Optional[str] = _f(None, "comma-separated substrings of parameter names without weight "
                                             "decay ('-': none) (recipe key)")
     min_lr_ratio: Optional[float] = _f(None, "lr_scheduler=linear decays to min_lr_ratio·lr (recipe key)")
@@ -204,6 +216,15 @@ class RunConfig:
                                    "Answer: <mask> . </s>) (recipe key)", ("reference", "cloze"))
     head_init: Optional[str] = _f(None, "FT head initialisation: normal (N(0, 0.02), zero bias: transformers' "
                                   "_init_weights) or torch (nn.Linear's default) (recipe key)", ("normal", "torch"))
+    train_order: Optional[str] = _f(None, "order of the few-shot training examples in each epoch: shuffle (a new "
+                                    "seeded permutation every epoch) or sequential (the order of the split file, "
+                                    "every epoch; SoftMV's SequentialSampler) (recipe key)", ("shuffle", "sequential"))
+    test_weights: Optional[str] = _f(None, "weights evaluated on the test sets: best_dev (the first epoch with the "
+                                     "best English dev accuracy) or last (the last epoch's; dev accuracy is still "
+                                     "recorded every epoch) (recipe key)", ("best_dev", "last"))
+    pct_kl_clip: Optional[float] = _f(None, "PCT: clip both distributions of the symmetric KL to [c, 1] before it "
+                                      "is computed (Keras's kld clips at its epsilon 1e-7: qikunxun/PCT "
+                                      "train_xnli.py:208); 0: the exact KL (recipe key)")
 
     # --- the GPU path; checkpoint_every_s is left out of the hash (HASH_EXCLUDED)
     step_token_budget: int = _f(1024, "MPT: padded tokens (rows x longest row) per micro-batch of a training "
@@ -275,7 +296,10 @@ class RunConfig:
         if self.dpa_mixup_alpha <= 0:
             raise ConfigError(f"dpa_mixup_alpha must be > 0 (DPA: 1.2), not {self.dpa_mixup_alpha}")
         if not 0.0 <= self.softmv_cosda_rate <= 1.0:
-            raise ConfigError(f"softmv_cosda_rate must lie in [0, 1] (SoftMV: 0.55), not {self.softmv_cosda_rate}")
+            raise ConfigError(f"softmv_cosda_rate must lie in [0, 1] (SoftMV's scripts: 0, 0.2, 0.55), not "
+                              f"{self.softmv_cosda_rate}")
+        if not 0.0 <= self.pct_kl_clip < 0.5:
+            raise ConfigError(f"pct_kl_clip must lie in [0, 0.5) (Keras: 1e-7; 0: exact), not {self.pct_kl_clip}")
         if self.softmv_kl_weight < 0:
             raise ConfigError(f"softmv_kl_weight must be >= 0 (SoftMV: 0.3), not {self.softmv_kl_weight}")
         if self.align_batch_size is not None and self.align_batch_size < 1:
@@ -312,8 +336,9 @@ class RunConfig:
         """A stable hash of the full config: the key of a run in the results store. The keys of
         :data:`HASH_EXCLUDED` (how often to checkpoint: they never change a result) are left out."""
         excluded = HASH_EXCLUDED | {k for k, v in HASH_OMITTED_AT.items() if getattr(self, k) == v}
-        payload = json.dumps({k: v for k, v in self.to_dict().items() if k not in excluded},
-                             sort_keys=True, separators=(",", ":"))
+        values = {k: v for k, v in self.to_dict().items() if k not in excluded}
+        values.update(_hooks().hash_fields(self))  # a method's revision, once its computation has changed
+        payload = json.dumps(values, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
     @classmethod
@@ -345,13 +370,15 @@ RECIPE_KEYS: tuple[str, ...] = (
     "max_length", "epochs", "batch_size", "lr", "optimizer", "weight_decay", "weight_decay_exempt", "lr_scheduler",
     "warmup_ratio", "min_lr_ratio", "max_grad_norm", "strip_punctuation", "template_punctuation",
     "prompt_encoder_shape", "label_words", "label_words_as", "scoring", "predict_over", "pct_kl_space",
-    "pct_language_draw", "pct_layout", "head_init", "grad_accumulation_steps",
+    "pct_language_draw", "pct_layout", "head_init", "grad_accumulation_steps", "grad_accumulation_leftover",
+    "train_order", "test_weights", "pct_kl_clip", "softmv_cosda_rate",
 )
 #: the training settings that ``recipe=uniform`` takes from MPT's recipe for every method (paper §IV-B: AdamW,
 #: lr 4e-5, batch 24, 50 epochs, max length 256; where §IV-B is silent, MPT's own choices)
 UNIFORM_KEYS: tuple[str, ...] = (
     "max_length", "epochs", "batch_size", "lr", "optimizer", "weight_decay", "weight_decay_exempt", "lr_scheduler",
-    "warmup_ratio", "min_lr_ratio", "max_grad_norm", "grad_accumulation_steps",
+    "warmup_ratio", "min_lr_ratio", "max_grad_norm", "grad_accumulation_steps", "grad_accumulation_leftover",
+    "train_order", "test_weights",
 )
 #: a recipe key's value when the method's module declares none (a method without RECIPE): MPT's choices
 GENERIC_DEFAULTS: dict[str, Any] = {
@@ -361,7 +388,13 @@ GENERIC_DEFAULTS: dict[str, Any] = {
     "prompt_encoder_shape": "reference", "label_words": "right,maybe,wrong", "label_words_as": "word",
     "scoring": "vocab", "predict_over": "labels", "pct_kl_space": "vocab", "pct_language_draw": "example",
     "pct_layout": "reference", "head_init": "normal", "grad_accumulation_steps": 1,
+    "grad_accumulation_leftover": "step", "train_order": "shuffle", "test_weights": "best_dev", "pct_kl_clip": 0.0,
+    "softmv_cosda_rate": 0.55,
 }
+#: the recipe keys that shape a method's inputs (the token ids its template builds): every method's RECIPE states
+#: each of them, so that none is left to GENERIC_DEFAULTS by accident (a key a method does not read is stated with
+#: the generic value and a source that says so)
+INPUT_KEYS: tuple[str, ...] = ("max_length", "strip_punctuation", "template_punctuation")
 #: the builtin tiny tokenizer (tests, demo) has none of the references' XLM-R label words or pieces
 TINY_LABEL_WORDS: dict[str, Any] = {"label_words": "yes,maybe,no", "label_words_as": "word"}
 
@@ -379,6 +412,8 @@ class ConfigHooks(typing.Protocol):
     def languages(self, config: "RunConfig") -> tuple[str, ...]: ...
 
     def recipe_sources(self, config: "RunConfig") -> dict[str, str]: ...
+
+    def hash_fields(self, config: "RunConfig") -> dict[str, Any]: ...
 
 
 _HOOKS: list[ConfigHooks] = []

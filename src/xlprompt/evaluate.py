@@ -34,6 +34,7 @@ def predict(method: Method, examples: Sequence[TokenizedExample], lang: str, bat
     of 3 is then always wrong."""
     if not examples:
         return [], torch.zeros(0, 3)
+    method.prepare_inputs(examples)
     lengths = [method.eval_length(ex, lang) for ex in examples]
     batches = (token_budget_batches(lengths, token_budget) if token_budget > 0
                else length_sorted_batches(lengths, batch_size))

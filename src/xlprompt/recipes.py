@@ -136,6 +136,13 @@ class _Hooks:
         return tuple(check_language(lang, task.languages, f"{task.name} language") if task.name != "xnli"
                      else check_language(lang) for lang in langs)
 
+    def hash_fields(self, config: RunConfig) -> dict[str, Any]:
+        """``{"method_revision": N}`` for a method whose computation changed after runs of it were stored
+        (N > 1), so that a store never reuses such a run as if it were the same; {} otherwise, which keeps
+        every other run's hash."""
+        revision = get_method_spec(config.method).revision
+        return {"method_revision": revision} if revision > 1 else {}
+
     def recipe_sources(self, config: RunConfig) -> dict[str, str]:
         tiny = config._tiny_tokenizer()
         return {key: ("set" if key not in config._recipe_filled

@@ -3,7 +3,8 @@
 Within an epoch (for methods that use the parallel corpus):
 
 * the few-shot examples and the parallel pairs are each shuffled by a generator seeded with
-  ``(seed, epoch)``, then cut into batches (``batch_size`` and ``align_batch_size``);
+  ``(seed, epoch)`` (``train_order=sequential``: the few-shot examples keep their order), then cut into batches
+  (``batch_size`` and ``align_batch_size``);
 * the epoch has ``max(#classification batches, #alignment batches)`` steps; step ``i`` takes
   classification batch ``i mod #cls`` and alignment batch ``i mod #align`` (the shorter stream is cycled),
   so with 500 pairs in batches of 24 every epoch sees all pairs once, and k=1..8 few-shot sets are
@@ -65,6 +66,49 @@ def make_adamw(groups: list[dict], lr: float, weight_decay: float) -> torch.opti
         return torch.optim.AdamW(groups, lr=lr, weight_decay=weight_decay)
 
 
+class AdamWHF410(torch.optim.Optimizer):
+    """transformers 4.10's own ``AdamW`` (``transformers.optimization.AdamW.step`` of v4.10.3, with
+    ``correct_bias=True``), which Trainer-based references ran (DAMO-NLP-SG/DPA README pins
+    ``transformers==4.10.3``; Trainer builds it with ``TrainingArguments`` betas (0.9, 0.999), eps 1e-8). Per
+    parameter with a gradient, at step t::
+
+        m = β1 m + (1 − β1) g;   v = β2 v + (1 − β2) g²
+        θ ← θ − lr · sqrt(1 − β2^t) / (1 − β1^t) · m / (sqrt(v) + ε)
+        θ ← θ − lr · λ · θ                              (decay after the update, on the updated θ)
+
+    torch's AdamW divides by ``sqrt(v / (1 − β2^t)) + ε`` instead (ε after the bias correction) and decays before
+    the update; the two differ most where gradients are small (most rows of a tied embedding matrix)."""
+
+    def __init__(self, params, lr: float, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 0.0):
+        super().__init__(params, {"lr": lr, "betas": betas, "eps": eps, "weight_decay": weight_decay})
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        loss = None if closure is None else closure()
+        for group in self.param_groups:
+            beta1, beta2 = group["betas"]
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                state = self.state[p]
+                if not state:
+                    state["step"] = 0
+                    state["exp_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+                    state["exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+                exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
+                state["step"] += 1
+                exp_avg.mul_(beta1).add_(p.grad, alpha=1.0 - beta1)
+                exp_avg_sq.mul_(beta2).addcmul_(p.grad, p.grad, value=1.0 - beta2)
+                denom = exp_avg_sq.sqrt().add_(group["eps"])
+                step_size = group["lr"] * math.sqrt(1.0 - beta2 ** state["step"]) / (1.0 - beta1 ** state["step"])
+                p.addcdiv_(exp_avg, denom, value=-step_size)
+                del denom
+                if group["weight_decay"] > 0.0:
+                    p.add_(p, alpha=-group["lr"] * group["weight_decay"])
+        return loss
+
+
 def make_adam_l2(groups: list[dict], lr: float) -> torch.optim.Adam:
     """torch Adam, each group's ``weight_decay`` added to its gradient as L2 (``g + λθ``) before the moments:
     the optimiser of the SP and FT references (mprompting/xlmrprompt@39aed8f ptuning/pet/modules/wrapper.py:231-233,
@@ -98,9 +142,10 @@ def lr_factor(step: int, total: int, warmup: int, scheduler: str, min_ratio: flo
 
 
 def epoch_schedule(n_train: int, n_parallel: int, batch_size: int, align_batch_size: int,
-                   generator: torch.Generator) -> list[tuple[list[int], list[int]]]:
-    """The (classification indices, alignment indices) of every step of one epoch."""
-    train_order = torch.randperm(n_train, generator=generator).tolist()
+                   generator: torch.Generator, shuffle: bool = True) -> list[tuple[list[int], list[int]]]:
+    """The (classification indices, alignment indices) of every step of one epoch; ``shuffle=False``: the
+    training examples in their given order (``train_order=sequential``)."""
+    train_order = torch.randperm(n_train, generator=generator).tolist() if shuffle else list(range(n_train))
     cls_batches = [train_order[i:i + batch_size] for i in range(0, n_train, batch_size)]
     align_batches: list[list[int]] = []
     if n_parallel:
@@ -137,12 +182,19 @@ class Trainer:
                                config.weight_decay_exempt)
         if config.optimizer == "adam_l2":
             self.optimizer = make_adam_l2(groups, config.lr)
+        elif config.optimizer == "adamw_hf":
+            self.optimizer = AdamWHF410(groups, config.lr, weight_decay=config.weight_decay)
         else:
             self.optimizer = make_adamw(groups, config.lr, config.weight_decay)
-        #: grad_accumulation_steps (issue 12, DPA): an optimiser step every N micro-batches and at the end of
-        #: each epoch; each micro-batch's loss is divided by N (Hugging Face Trainer's convention)
+        #: grad_accumulation_steps (DPA): an optimiser step every N micro-batches of an epoch; each micro-batch's
+        #: loss is divided by N (Hugging Face Trainer's convention). The epoch's leftover micro-batches:
+        #: grad_accumulation_leftover=step steps on them; carry is transformers 4.10 Trainer.train's rule (a step
+        #: at the epoch's end only when the epoch has at most N micro-batches, else the gradients stay for the
+        #: next epoch's first step; its schedule counts max(micro-batches // N, 1) updates per epoch)
         self.accumulation = config.grad_accumulation_steps
-        self.updates_per_epoch = math.ceil(self.steps_per_epoch / self.accumulation)
+        self.carry = config.grad_accumulation_leftover == "carry" and self.accumulation > 1
+        self.updates_per_epoch = (max(self.steps_per_epoch // self.accumulation, 1) if self.carry
+                                  else math.ceil(self.steps_per_epoch / self.accumulation))
         total = self.updates_per_epoch * config.epochs
         warmup = int(config.warmup_ratio * total)
 
@@ -167,7 +219,17 @@ class Trainer:
             "best_epoch": result.best_epoch,
             "best_dev_accuracy": result.best_dev_accuracy,
             "best_state": best_state,
+            # gradients carried into the next epoch (grad_accumulation_leftover=carry), in parameter order
+            "carried_grads": self._carried_grads(),
         }
+
+    def _params(self) -> list[torch.nn.Parameter]:
+        return [p for g in self.optimizer.param_groups for p in g["params"]]
+
+    def _carried_grads(self) -> list | None:
+        if not self.carry or all(p.grad is None for p in self._params()):
+            return None
+        return [None if p.grad is None else p.grad.detach().cpu() for p in self._params()]
 
     def _restore(self, state: dict, result: TrainResult) -> tuple[int, dict | None]:
         if state.get("format") != FORMAT_VERSION or state.get("config_hash") != self.config.resolved_hash():
@@ -183,6 +245,8 @@ class Trainer:
         result.best_epoch = state["best_epoch"]
         result.best_dev_accuracy = state["best_dev_accuracy"]
         result.resumed_from_epoch = state["epoch"]
+        for p, grad in zip(self._params(), state.get("carried_grads") or []):
+            p.grad = None if grad is None else grad.to(p.device)
         return state["epoch"] + 1, state.get("best_state")
 
     # ------------------------------------------------------------------ one step
@@ -267,12 +331,12 @@ class Trainer:
             generator = epoch_generator(config.seed, epoch)
             sums: dict[str, float] = {}
             schedule = epoch_schedule(len(self.train), len(self.parallel), config.batch_size,
-                                      self.align_batch_size, generator)
+                                      self.align_batch_size, generator, config.train_order == "shuffle")
             for step, (cls_idx, par_idx) in enumerate(schedule):
                 batch = [self.train[i] for i in cls_idx]
                 pairs = [self.parallel[i] for i in par_idx] if par_idx else None
-                n = self.accumulation
-                update = n == 1 or (step + 1) % n == 0 or step == len(schedule) - 1
+                n, last_step = self.accumulation, step == len(schedule) - 1
+                update = n == 1 or (step + 1) % n == 0 or (last_step and (not self.carry or len(schedule) <= n))
                 logged = self.train_step(batch, pairs, generator, epoch, step, update, 1.0 / n if n > 1 else 1.0)
                 for key, value in logged.items():
                     sums[key] = sums.get(key, 0.0) + value
@@ -288,7 +352,8 @@ class Trainer:
                 if record["dev_accuracy"] > result.best_dev_accuracy:
                     result.best_dev_accuracy = record["dev_accuracy"]
                     result.best_epoch = epoch + 1
-                    best_state = {k: v.detach().cpu().clone() for k, v in method.trainable_state().items()}
+                    if config.test_weights == "best_dev":  # test_weights=last never reloads it: no copy
+                        best_state = {k: v.detach().cpu().clone() for k, v in method.trainable_state().items()}
             result.history.append(record)
             if self.on_epoch_end is not None:
                 self.on_epoch_end(result.history)

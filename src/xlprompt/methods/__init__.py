@@ -53,6 +53,8 @@ class MethodSpec:
     #: ``task_label_words(task) -> (words, label_words_as) | None``: the method's own label words for a task
     #: other than XNLI, where its authors chose others than the task's (PCT's PAWS-X token ids)
     task_label_words: Callable[[Any], Any] | None = None
+    #: bumped when the method's computation changes for the same config (part of the run hash from 2 on)
+    revision: int = 1
 
     def load(self) -> type:
         """The method's class (imports its module on first use)."""
@@ -69,7 +71,8 @@ def register_method(name: str, factory: Union[str, type], *, recipe: Mapping[str
                     recipe_sources: Mapping[str, str] | None = None, summary: str = "",
                     task_support: TaskSupport | None = None,
                     check_task_options: Callable[[Any, Mapping[str, Any]], None] | None = None,
-                    task_label_words: Callable[[Any], Any] | None = None, replace: bool = False) -> MethodSpec:
+                    task_label_words: Callable[[Any], Any] | None = None, revision: int = 1,
+                    replace: bool = False) -> MethodSpec:
     """Register a method under ``name`` (the config's ``method``).
 
     ``factory``: a :class:`~xlprompt.methods.base.Method` subclass, called as ``factory(config, plm, tokenizer,
@@ -88,8 +91,10 @@ def register_method(name: str, factory: Union[str, type], *, recipe: Mapping[str
     if unknown:
         raise ConfigError(f"register_method('{name}'): recipe keys {', '.join(unknown)} are not recipe keys; "
                           f"allowed: {', '.join(RECIPE_KEYS)}")
+    if not isinstance(revision, int) or isinstance(revision, bool) or revision < 1:
+        raise ConfigError(f"register_method('{name}'): revision must be an integer >= 1, not {revision!r}")
     spec = MethodSpec(name, factory, recipe, dict(recipe_sources or {}), summary,
-                      task_support or _runs_every_task, check_task_options, task_label_words)
+                      task_support or _runs_every_task, check_task_options, task_label_words, revision)
     _REGISTRY[name] = spec
     return spec
 
@@ -157,7 +162,8 @@ def _register_builtins() -> None:
                         recipe_sources=recipe.RECIPE_SOURCES, summary=summary,
                         task_support=getattr(recipe, "task_support", None),
                         check_task_options=getattr(recipe, "check_task_options", None),
-                        task_label_words=getattr(recipe, "task_label_words", None))
+                        task_label_words=getattr(recipe, "task_label_words", None),
+                        revision=getattr(recipe, "REVISION", 1))
 
 
 _register_builtins()

@@ -81,6 +81,10 @@ class Method(nn.Module):
         except NotImplementedError:
             return len(example.premise) + len(example.hypothesis)
 
+    def prepare_inputs(self, examples: Sequence[TokenizedExample]) -> None:
+        """Called before the inputs of many examples are built (evaluation): a method whose template tokenises
+        text itself (DPA) tokenises them here in one batch. Default: nothing to do."""
+
     def extra_modules(self) -> dict[str, nn.Module]:
         return {}
 

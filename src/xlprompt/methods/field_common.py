@@ -1,26 +1,18 @@
-"""Pieces the field's methods (DP, DPA, SoftMV; issue 12) share: the reference codes' trailing-punctuation rule
-on token ids, their label-word tables, and how a label word becomes one token id.
+"""Pieces the field's methods (DP, DPA, SoftMV) share: their label-word tables and how a label word becomes one
+token id.
 
-The training and test examples reach a method already tokenised (``TokenizedExample``: premise and hypothesis
-ids, each sentence tokenised on its own), so the references' string rules are applied to the ids:
-
-* :func:`strip_trailing_punctuation` is ``text.rstrip(string.punctuation)`` (xlmrprompt ``pet/pet/pvps/xnli_pvp.py``
-  ``XNLIPVP.get_parts``; SoftMV ``prompt/pvps/xnli_pvp.py`` ``get_parts``): trailing pieces made only of ASCII
-  punctuation are dropped; a last piece that ends in punctuation after other characters is replaced by the
-  piece without it (or, if that is not a piece of the vocabulary, by the tokenisation of what is left). A
-  sentence that is punctuation only is kept as it is (the references' ``len(...) == 0`` guard).
+The references' text rules (``text.rstrip(string.punctuation)``, DPA's " ." and "?") are applied to the text, before
+tokenising (``strip_punctuation`` in :class:`xlprompt.batching.TokenCache`; DPA's prompt string in
+:mod:`xlprompt.methods.dpa`), never imitated on token ids.
 """
 
 from __future__ import annotations
 
-import string
 from typing import Mapping, Sequence
 
 from xlprompt.errors import ConfigError, ModelError
 from xlprompt.languages import LABELS, XNLI_LANGUAGES
 from xlprompt.verbalizer import BARE_WORD_STARTS
-
-PUNCTUATION = set(string.punctuation)
 
 #: xlmrprompt pet/pet/pvps/xnli_pvp.py ``XNLIVerbalizer`` (identical in THU-BPM/SoftMV prompt/pvps/xnli_pvp.py):
 #: label words (entailment, neutral, contradiction) per language. DP uses the English row (pattern_lang en);
@@ -64,36 +56,11 @@ DPA_LABEL_WORDS: dict[str, tuple[str, str, str]] = {
 }
 
 
-def strip_trailing_punctuation(ids: Sequence[int], tokenizer) -> tuple[int, ...]:
-    """``ids`` of ``text.rstrip(string.punctuation)`` (see the module docstring)."""
-    out = list(ids)
-    while out:
-        piece = tokenizer.convert_ids_to_tokens(out[-1])
-        marker = piece[0] if piece and piece[0] in BARE_WORD_STARTS else ""
-        core = piece[len(marker):]
-        stripped = core.rstrip(string.punctuation)
-        if stripped == core:
-            if core == "" and marker:  # a bare word-start piece left in front of stripped punctuation
-                out.pop()
-                continue
-            break
-        out.pop()
-        if stripped:
-            candidate = tokenizer.convert_tokens_to_ids(marker + stripped)
-            if candidate is not None and candidate != tokenizer.unk_token_id:
-                out.append(candidate)
-            else:
-                out.extend(tokenizer((" " if marker else "") + stripped, add_special_tokens=False)["input_ids"])
-            break
-    if not out:
-        return tuple(ids)
-    return tuple(out)
-
-
 def word_token_id(tokenizer, word: str, what: str, rule: str = "first") -> int:
     """The token id of a label word. ``first``: the first piece after a bare word-start piece (the project's
     verbalizer rule; XLM-R gives ``▁`` ``是`` for Chinese). ``last``: the last piece, DPA's
-    ``tokenizer.encode(verb)[-2]`` (prompt_helper.py ``get_prompt_labels``)."""
+    ``tokenizer.encode(verb)[-2]`` (prompt_helper.py:317) and SoftMV's ``get_verbalization_ids`` (THU-BPM/SoftMV
+    prompt/utils.py:209-221: ``ids[-1]`` of a word of several pieces; XLM-R's ``Nαί`` is ``▁N`` ``αί`` → ``αί``)."""
     pieces = tokenizer(word, add_special_tokens=False)["input_ids"]
     if not pieces:
         raise ConfigError(f"{what}: the label word '{word}' is empty")

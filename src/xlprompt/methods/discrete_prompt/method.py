@@ -33,7 +33,6 @@ import torch
 from xlprompt.batching import TokenizedExample, TokenizedPair
 from xlprompt.losses import classification_loss
 from xlprompt.methods.base import LossOutput, Method
-from xlprompt.methods.field_common import strip_trailing_punctuation
 from xlprompt.scoring import class_log_probs, label_word_logits
 from xlprompt.template import HYPOTHESIS, LITERAL, MASK, PREMISE, EncodedInput, Piece, Template, word_ids
 from xlprompt.methods.discrete_prompt.recipe import (  # noqa: F401  (re-exported)
@@ -90,8 +89,8 @@ class DiscretePrompting(Method):
                                              config.max_length, f"dp-{task.name}")
 
     def encode_for_eval(self, example: TokenizedExample, lang: str) -> EncodedInput:
-        return self.template.encode(strip_trailing_punctuation(example.premise, self.tokenizer),
-                                    strip_trailing_punctuation(example.hypothesis, self.tokenizer))
+        # the texts were stripped before tokenising (strip_punctuation, xnli_pvp.py get_parts), each on its own
+        return self.template.encode(example.premise, example.hypothesis)
 
     def training_loss(self, batch: Sequence[TokenizedExample], parallel: Sequence[TokenizedPair] | None,
                       generator: torch.Generator) -> LossOutput:

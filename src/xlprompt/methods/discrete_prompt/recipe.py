@@ -11,6 +11,9 @@ from xlprompt.errors import ConfigError
 PET_SH = "mprompting/xlmrprompt@39aed8f scripts/pet.sh"
 PET_WRAPPER = "mprompting/xlmrprompt@39aed8f pet/pet/modules/wrapper.py"
 
+#: revision 2: punctuation is stripped once, on the text (no second strip on NFKC-normalised token ids); runs stored before give other numbers, so the revision enters the run hash
+REVISION = 2
+
 #: The method's defaults under its authors' code (config key -> value).
 RECIPE: dict[str, Any] = {
     "label_words": "right,maybe,wrong",
@@ -26,6 +29,7 @@ RECIPE: dict[str, Any] = {
     "optimizer": "adam_l2",
     "weight_decay_exempt": "bias,LayerNorm.weight",
     "strip_punctuation": True,
+    "template_punctuation": "separate",
     "label_words_as": "word",
     "predict_over": "labels",
     "grad_accumulation_steps": 1,
@@ -44,6 +48,8 @@ RECIPE_SOURCES: dict[str, str] = {
     "optimizer": f"{PET_WRAPPER} train: torch.optim.Adam, L2 0.01, eps 1e-8",
     "weight_decay_exempt": f"{PET_WRAPPER} train: no_decay = ['bias', 'LayerNorm.weight']",
     "strip_punctuation": "mprompting/xlmrprompt pet/pvps/xnli_pvp.py: trailing punctuation removed (as SP)",
+    "template_punctuation": "not read by dp: pattern 0's parts are each tokenised on their own (pet/pet/pvps/pvp.py "
+                            "_encode), i.e. separate",
     "label_words_as": "mprompting/xlmrprompt pet/pvps/xnli_pvp.py VERBALIZER (words)",
     "predict_over": "mprompting/xlmrprompt pet/modules/wrapper.py: argmax over the label words",
     "grad_accumulation_steps": "mprompting/xlmrprompt scripts: no gradient accumulation",

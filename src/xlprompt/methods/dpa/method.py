@@ -1,25 +1,28 @@
 """DPA — Dual Prompt Augmentation (Zhou, Li, Jiang, Bing; Findings of ACL 2023), as DAMO-NLP-SG/DPA runs it.
 
-``dpa-xnli.sh`` (commit 6c57272) runs ``run-prompt.py --tune_LM --mixup_strategy hidden --mixup_alpha 1.2
---multi_lingual_optim`` with ``--per_device_train_batch_size 2 --gradient_accumulation_steps 4 --learning_rate
-1e-5 --lr_scheduler_type constant --num_train_epochs 50`` and model selection on the dev accuracy every epoch
-(``--evaluation_strategy epoch --load_best_model_at_end --metric_for_best_model eval_accuracy``). xlprompt runs
-the same method on its fixed few-shot splits (DPA samples its own balanced 32 examples from the hub's XNLI:
-``--max_train_samples 32``, ``balanced_data_processor.py``; those numbers are another protocol).
+``dpa-xnli.sh`` (commit 6c57272; identical at 954840c) runs ``run-prompt.py --tune_LM --mixup_strategy hidden
+--mixup_alpha 1.2 --multi_lingual_optim`` with ``--per_device_train_batch_size 2 --gradient_accumulation_steps 4
+--learning_rate 1e-5 --lr_scheduler_type constant --num_train_epochs 50`` and model selection on the dev accuracy
+every epoch (``--evaluation_strategy epoch --load_best_model_at_end --metric_for_best_model eval_accuracy``),
+with the Hugging Face Trainer of ``transformers==4.10.3`` (its README). xlprompt runs the same method on its fixed
+few-shot splits (k per class). DPA samples its own: ``--max_train_samples 32`` is passed to ``balanced_sampler``
+(balanced_data_processor.py:9-16, run-prompt.py:406-409), which draws 32 examples *per class* (96 in all) from the
+hub's XNLI train split.
 
-* **Template** (``prompt_helper.py`` ``convert_examples_to_prmopts``)::
+* **Template** (prompt_helper.py:325-354 ``convert_examples_to_prmopts``), built as a string and tokenised whole
+  (run-prompt.py:391-403), :class:`DPATemplate`::
 
       <s> X_P[ .] </s> X_H? <mask> . </s>
 
   ``" ."`` is appended to the premise when it ends in an ASCII letter or digit; a hypothesis ending in ``!`` or
-  ``.`` gets that character replaced by ``?``, one not ending in ``?`` gets ``" ?"``. The whole string is
-  tokenised at once in the reference; ``</s>`` and ``<mask>`` absorb the spaces around them, so the pieces
-  here are exactly the reference's (checked on XLM-R's tokenizer in the tests). Difference: the reference
-  truncates the whole string from the end (``truncation=True``, which can cut ``<mask>``), xlprompt only the
-  premise and hypothesis (longest first); they differ only beyond ``max_length`` tokens.
-* **Label words**: ``prompt_helper.py`` ``_setup_global_verbalizers`` (yes / maybe / no for English, their
+  ``.`` gets that character replaced by ``?``, one not ending in ``?`` gets ``" ?"`` (:func:`dpa_prompt`). The
+  rules act on the raw string (``strip_punctuation=false``), so ``"word ."`` becomes ``"word ?"`` (the piece
+  ``▁?``) and a full-width ``！`` or ``？`` gets ``" ?"``. Difference: the reference truncates the whole string from
+  the end (``truncation=True``, which can cut ``<mask>``), xlprompt only the premise and hypothesis (longest
+  first); they differ only beyond ``max_length`` tokens.
+* **Label words**: prompt_helper.py ``_setup_global_verbalizers`` (yes / maybe / no for English, their
   translations for the 14 others: :data:`~xlprompt.methods.field_common.DPA_LABEL_WORDS`); a word's token is its
-  last piece (``tokenizer.encode(verb)[-2]``, ``get_prompt_labels``). ``label_words_file`` replaces the table.
+  last piece (``tokenizer.encode(verb)[-2]``, prompt_helper.py:317). ``label_words_file`` replaces the table.
 * **Multilingual label-word optimisation** (``multi_lingual_optim``; ``modeling_xlmr.py`` ``forward`` and
   ``prompt_helper.py`` ``convert_en_mlm_label_to_all``): the full-vocabulary CE at ``<mask>`` is computed with the
   gold class's label word of each of the 15 languages as the target, and averaged over the languages.
@@ -34,12 +37,19 @@ the same method on its fixed few-shot splits (DPA samples its own balanced 32 ex
   False by default; ``dpa_test_label_words`` offers the reference's other two choices).
 * **The whole LM trains** (``--tune_LM``; ``use_soft_prompt`` is off in ``dpa-xnli.sh``, so no soft prompt).
 
-Recipe (:data:`RECIPE`): ``dpa-xnli.sh`` and Hugging Face ``TrainingArguments`` defaults for what it leaves
-unset (AdamW, weight decay 0, clipping 1.0, no warm-up; ``README.md`` pins ``transformers==4.10.3``).
-Gradient accumulation (``grad_accumulation_steps``): each micro-batch's loss is divided by 4 and an optimiser
-step follows every 4 micro-batches and the last one of an epoch. transformers 4.10's Trainer steps at the end
-of an epoch only when the epoch has at most 4 micro-batches, otherwise it carries the leftover gradients into
-the next epoch; on the fixed splits (3k/2 micro-batches of 2) that differs only at k = 4 (6 micro-batches).
+Recipe (:data:`RECIPE`): ``dpa-xnli.sh`` and the ``TrainingArguments`` defaults of transformers 4.10 for what it
+leaves unset (weight decay 0, clipping 1.0, no warm-up), with the framework's own numerics: transformers 4.10's
+``AdamW`` (``optimizer=adamw_hf``: ε added to √v before the bias correction; torch's AdamW moves parameters with
+small gradients differently) and its Trainer's accumulation rule (``grad_accumulation_leftover=carry``: each
+micro-batch's loss is divided by 4, an optimiser step follows every 4 micro-batches of an epoch, and an epoch's
+leftover micro-batches add their gradients to the next epoch's first step unless the epoch has at most 4). On
+the fixed splits (3k/2 micro-batches of 2) the leftover rule matters at k = 4 (6 micro-batches: 1 step per
+epoch, 2 leftovers carried) and wherever 3k/2 is not a multiple of 4.
+
+Known bugs of the authors' script, and what xlprompt does: run-prompt.py:305 and :316 read
+``predict_dataset.features`` before ``predict_dataset`` is defined (l. 322), so ``--do_train`` (and ``--do_eval``,
+which ``--evaluation_strategy epoch`` turns on) stop with a NameError as written; the label list is
+entailment / neutral / contradiction, which xlprompt's task gives directly.
 """
 
 from __future__ import annotations
@@ -52,44 +62,82 @@ from xlprompt.batching import TokenizedExample, TokenizedPair, collate
 from xlprompt.languages import SOURCE_LANGUAGE
 from xlprompt.methods.base import LossOutput, Method
 from xlprompt.methods.field_common import DPA_LABEL_WORDS, label_table, table_from_config
-from xlprompt.template import HYPOTHESIS, LITERAL, MASK, PREMISE, EncodedInput, Piece, Template, tail_ids, word_ids
+from xlprompt.errors import ConfigError, ModelError
+from xlprompt.template import EncodedInput, truncate_longest_first
 from xlprompt.methods.dpa.recipe import DPA, SH, RECIPE, RECIPE_SOURCES, TASK_LABEL_WORDS  # noqa: F401  (re-exported)
 
 
 
 
-def dpa_premise(ids: Sequence[int], tokenizer) -> tuple[int, ...]:
-    """``text_a += " ."`` when the premise ends in an ASCII letter or digit (and not in ``.``)."""
-    if not ids:
-        return tuple(ids)
-    last = tokenizer.convert_ids_to_tokens(ids[-1])[-1:]
-    if last.isascii() and last.isalnum():
-        return tuple(ids) + word_ids(tokenizer, ".")
-    return tuple(ids)
+def dpa_prompt(premise: str, hypothesis: str, sep_token: str, mask_token: str) -> str:
+    """The prompt string of ``Prompt_Helper.convert_examples_to_prmopts`` (DAMO-NLP-SG/DPA prompt_helper.py:325-354):
+    ``" ."`` appended to a premise that ends in an ASCII letter or digit (l. 331-338); a hypothesis not ending in
+    ``?`` has a final ``!`` or ``.`` replaced by ``?`` (l. 339-343), else ``" ?"`` appended (l. 344-345); then
+    ``"{} {} {} {} .".format(premise, sep, hypothesis, mask)`` (l. 329, 346-353). An empty text is left as it is
+    (the reference's ``text[-1]`` would raise)."""
+    if premise and premise[-1] != "." and (
+            "a" <= premise[-1] <= "z" or "A" <= premise[-1] <= "Z" or "0" <= premise[-1] <= "9"):
+        premise += " ."
+    if hypothesis and hypothesis[-1] != "?":
+        hypothesis = hypothesis[:-1] + "?" if hypothesis[-1] in ("!", ".") else hypothesis + " ?"
+    return "{} {} {} {} .".format(premise, sep_token, hypothesis, mask_token)
 
 
-def dpa_hypothesis(ids: Sequence[int], tokenizer) -> tuple[int, ...]:
-    """Ends in ``?``; a final ``!`` or ``.`` becomes ``?``; otherwise ``" ?"`` is appended."""
-    if not ids:
-        return tuple(ids)
-    piece = tokenizer.convert_ids_to_tokens(ids[-1])
-    if piece.endswith("?"):
-        return tuple(ids)
-    if piece.endswith(("!", ".")):
-        head = piece[:-1]
-        candidate = tokenizer.convert_tokens_to_ids(head + "?")
-        if candidate is not None and candidate != tokenizer.unk_token_id:
-            return tuple(ids[:-1]) + (candidate,)
-        rest = () if head in ("", "▁") else (tokenizer.convert_tokens_to_ids(head),)
-        return tuple(ids[:-1]) + rest + tail_ids(tokenizer, "?")
-    return tuple(ids) + word_ids(tokenizer, "?")
+class DPATemplate:
+    """DPA's input: :func:`dpa_prompt` tokenised as one string with the special tokens, as run-prompt.py:391-403
+    does (``tokenizer(prompts, truncation=True, max_length=...)``); for XLM-R
+    ``<s> P[ .] </s> H? <mask> . </s>``. Inputs longer than ``max_length`` are cut in the premise and the hypothesis
+    (longest first, between ``<s>`` and the separator and between the separator and ``<mask>``), so the ``<mask>``
+    always survives; the reference cuts the whole string from its end (which can cut ``<mask>``). Each distinct
+    pair is tokenised once (a cache)."""
 
+    def __init__(self, tokenizer, special, max_length: int):
+        if tokenizer.sep_token is None or tokenizer.mask_token is None:
+            raise ModelError("DPA's prompt needs a tokenizer with a separator and a mask token (its template is "
+                             "'P </s> H? <mask> .'); use a masked-LM tokenizer such as xlm-roberta-base's")
+        self.tokenizer, self.special = tokenizer, special
+        self.max_length = int(max_length)
+        self.name = "dpa"
+        self._cache: dict[tuple[str, str], EncodedInput] = {}
 
-def dpa_template(tokenizer, special, max_length: int) -> Template:
-    sep = tokenizer.sep_token_id if tokenizer.sep_token_id is not None else special.suffix[-1]
-    pieces = [Piece(PREMISE), Piece(LITERAL, (sep,)), Piece(HYPOTHESIS), Piece(MASK),
-              Piece(LITERAL, word_ids(tokenizer, "."))]
-    return Template(pieces, special, max_length, name="dpa")
+    def encode_text(self, premise: str, hypothesis: str) -> EncodedInput:
+        key = (premise, hypothesis)
+        if key not in self._cache:
+            if len(self._cache) >= 200_000:  # a bound on memory over many evaluation languages
+                self._cache.clear()
+            self._cache[key] = self._encode(premise, hypothesis)
+        return self._cache[key]
+
+    def warm(self, pairs) -> None:
+        """Tokenise the prompts of many (premise, hypothesis) pairs in batches (the fast tokenizer's batch call)."""
+        missing = list(dict.fromkeys(pair for pair in pairs if pair not in self._cache))
+        tok = self.tokenizer
+        for start in range(0, len(missing), 2048):
+            chunk = missing[start:start + 2048]
+            if len(self._cache) + len(chunk) > 200_000:
+                self._cache.clear()
+            encoded = tok([dpa_prompt(p, h, tok.sep_token, tok.mask_token) for p, h in chunk])["input_ids"]
+            for pair, ids in zip(chunk, encoded):
+                self._cache[pair] = self._fit(list(ids))
+
+    def _encode(self, premise: str, hypothesis: str) -> EncodedInput:
+        tok = self.tokenizer
+        return self._fit(tok(dpa_prompt(premise, hypothesis, tok.sep_token, tok.mask_token))["input_ids"])
+
+    def _fit(self, ids: list[int]) -> EncodedInput:
+        tok, s = self.tokenizer, self.special
+        mask = len(ids) - 1 - ids[::-1].index(s.mask_id)
+        if len(ids) > self.max_length:
+            start = len(s.prefix)
+            sep = ids.index(tok.sep_token_id, start)
+            rest = ids[mask:]  # <mask> . </s>
+            budget = self.max_length - start - 1 - len(rest)
+            if budget < 2:
+                raise ConfigError(f"max_length={self.max_length} leaves no room for DPA's premise and hypothesis")
+            n_p, n_h = truncate_longest_first(sep - start, mask - sep - 1, budget)
+            ids = ids[:start + n_p] + [ids[sep]] + ids[sep + 1:sep + 1 + n_h] + rest
+            mask = start + n_p + 1 + n_h
+        return EncodedInput(tuple(ids), (), mask)
 
 
 def mixup_loss(log_probs: torch.Tensor, labels: torch.Tensor, lang_ids: torch.Tensor,
@@ -119,26 +167,27 @@ class DualPromptAugmentation(Method):
     def __init__(self, config, plm, tokenizer, verbalizer):
         super().__init__(config, plm, tokenizer, verbalizer)
         if config.freeze_plm:  # DAMO-NLP-SG/DPA run-prompt.py raises the same: a hard prompt has nothing else to train
-            from xlprompt.errors import ConfigError
-
             raise ConfigError(f"{config.method}: freeze_plm=true leaves nothing to train (a hard template has no "
                               "parameters of its own); set freeze_plm=false")
-        self.template = dpa_template(tokenizer, self.special, config.max_length)
+        self.template = DPATemplate(tokenizer, self.special, config.max_length)
         table = table_from_config(config, DPA_LABEL_WORDS, TASK_LABEL_WORDS.get(config.task_spec().name))
         task = config.task_spec()
         self.table_ids = label_table(tokenizer, table, "DPA label words", rule="last", labels=task.labels,
                                      languages=task.languages)
         if SOURCE_LANGUAGE not in self.table_ids:
-            from xlprompt.errors import ConfigError
-
             raise ConfigError("DPA needs English label words (the training language) in its table")
         langs = list(self.table_ids) if config.dpa_multilingual_optim else [SOURCE_LANGUAGE]
         self.optim_langs = tuple(langs)
         self.register_buffer("_optim_ids", torch.tensor([self.table_ids[lang] for lang in langs]), persistent=False)
 
     def encode_for_eval(self, example: TokenizedExample, lang: str) -> EncodedInput:
-        return self.template.encode(dpa_premise(example.premise, self.tokenizer),
-                                    dpa_hypothesis(example.hypothesis, self.tokenizer))
+        if not example.premise_text and example.premise:
+            raise ModelError(f"example {example.uid}: DPA tokenises its prompt string from the texts, but this "
+                             "example carries only token ids (build it with xlprompt.batching.TokenCache)")
+        return self.template.encode_text(example.premise_text, example.hypothesis_text)
+
+    def prepare_inputs(self, examples: Sequence[TokenizedExample]) -> None:
+        self.template.warm((ex.premise_text, ex.hypothesis_text) for ex in examples)
 
     def mask_hidden(self, batch: Sequence[TokenizedExample]) -> torch.Tensor:
         """The last layer's hidden state at ``<mask>`` [B, d] (before the MLM head: where DPA mixes)."""

@@ -8,6 +8,9 @@ from typing import Any
 DPA = "DAMO-NLP-SG/DPA@6c57272"
 SH = f"{DPA} dpa-xnli.sh"
 
+#: revision 2: the hypothesis rule works on the string and the whole prompt is tokenised at once, as the reference does; runs stored before give other numbers, so the revision enters the run hash
+REVISION = 2
+
 RECIPE: dict[str, Any] = {
     "lr": 1e-5,
     "lr_scheduler": "constant",
@@ -18,9 +21,13 @@ RECIPE: dict[str, Any] = {
     "weight_decay": 0.0,
     "max_grad_norm": 1.0,
     "max_length": 256,
-    "optimizer": "adamw",
+    "optimizer": "adamw_hf",
     "weight_decay_exempt": "bias,LayerNorm.weight",
+    "grad_accumulation_leftover": "carry",
+    "train_order": "shuffle",
+    "test_weights": "best_dev",
     "strip_punctuation": False,
+    "template_punctuation": "separate",
 }
 RECIPE_SOURCES: dict[str, str] = {
     "lr": f"{SH}:27",
@@ -32,9 +39,17 @@ RECIPE_SOURCES: dict[str, str] = {
     "weight_decay": "transformers TrainingArguments default weight_decay=0.0 (dpa-xnli.sh sets none)",
     "max_grad_norm": "transformers TrainingArguments default max_grad_norm=1.0 (dpa-xnli.sh sets none)",
     "max_length": f"{DPA} run-prompt.py DataTrainingArguments.max_seq_length=256",
-    "optimizer": "transformers Trainer's AdamW (betas 0.9/0.999, eps 1e-8): TrainingArguments defaults",
-    "weight_decay_exempt": "transformers Trainer: no decay for bias and LayerNorm weights",
-    "strip_punctuation": "DAMO-NLP-SG/DPA run-prompt.py keeps the raw texts (dpa_premise adds ' .' only)",
+    "optimizer": f"{DPA} README.md (transformers==4.10.3): Trainer.create_optimizer builds transformers' own AdamW "
+                 "(optimization.py AdamW.step: eps before the bias correction; betas 0.9/0.999, eps 1e-8 from "
+                 "TrainingArguments)",
+    "weight_decay_exempt": "transformers 4.10 Trainer.create_optimizer: no decay for bias and LayerNorm weights",
+    "grad_accumulation_leftover": "transformers 4.10.3 Trainer.train: step when (step + 1) % "
+                                  "gradient_accumulation_steps == 0, or at an epoch's last step only when "
+                                  "steps_in_epoch <= gradient_accumulation_steps",
+    "train_order": "transformers 4.10 Trainer._get_train_sampler: RandomSampler (a new order every epoch)",
+    "test_weights": f"{SH}:19-21 (--load_best_model_at_end --metric_for_best_model eval_accuracy)",
+    "strip_punctuation": f"{DPA} prompt_helper.py:325-354: the raw texts, only ' .' / '?' rules applied",
+    "template_punctuation": f"not read by dpa: its prompt is one string tokenised whole ({DPA} run-prompt.py:391-403)",
 }
 
 # --- what DPA needs from a task other than XNLI (XNLI's table: xlprompt.methods.field_common.DPA_LABEL_WORDS)

@@ -19,6 +19,7 @@ RECIPE: dict[str, Any] = {
     'min_lr_ratio': 0.0,
     'max_grad_norm': 0.0,
     'strip_punctuation': False,
+    'template_punctuation': 'separate',
     'head_init': 'normal',
 }
 RECIPE_SOURCES: dict[str, str] = {
@@ -34,5 +35,6 @@ RECIPE_SOURCES: dict[str, str] = {
     'min_lr_ratio': 'unused with lr_scheduler=constant',
     'max_grad_norm': 'mprompting/xlmrprompt@39aed8f finetuning/future/baseline_trainer.py:46-47 (no clipping)',
     'strip_punctuation': 'mprompting/xlmrprompt@39aed8f finetuning/data_loader/bert_formatting.py:43-50 (raw text_a, text_b)',
+    'template_punctuation': "not read by ft: its input is the tokenizer's own pair layout",
     'head_init': 'mprompting/xlmrprompt@39aed8f finetuning/finetuning_baseline.py:47-49 (seqcls.from_pretrained: _init_weights)',
 }

@@ -19,6 +19,9 @@ RECIPE: dict[str, Any] = {
     'min_lr_ratio': 0.0,
     'max_grad_norm': 1.0,
     'grad_accumulation_steps': 1,
+    'grad_accumulation_leftover': 'step',
+    'train_order': 'shuffle',
+    'test_weights': 'best_dev',
     'strip_punctuation': True,
     'template_punctuation': 'separate',
     'prompt_encoder_shape': 'reference',
@@ -47,4 +50,7 @@ RECIPE_SOURCES: dict[str, str] = {
     'scoring': 'paper Eq. 2-3 (softmax over V, then W_Z)',
     'predict_over': 'paper Eq. 2 (P^CLS over the label words); mprompting/xlmrprompt@39aed8f wrapper.py mlm_eval_step',
     'grad_accumulation_steps': 'paper §IV-B: batch 24, no accumulation',
+    'grad_accumulation_leftover': 'no accumulation (grad_accumulation_steps 1)',
+    'train_order': 'paper silent: a seeded permutation of the few-shot examples every epoch',
+    'test_weights': 'mprompting/xlmrprompt@39aed8f ptuning/pet/modules/wrapper.py:274-279 (best dev epoch, lineage)',
 }

@@ -11,7 +11,8 @@ example``, seeded by the run seed and the example's uid, as the authors draw it 
 qikunxun/PCT@4b3d675 train_xnli.py:92-96) or at every step from the epoch's seeded generator (``step``).
 Loss = CE(English template) + CE(other template) + ``pct_kl_weight`` · symmetric KL between the two
 answer distributions at ``<mask>`` — the loss of train_xnli.py:159-168, 187-196, 208-209: CE of the label
-token under the full-vocabulary softmax (``scoring=vocab``) and the KL over the vocabulary (``pct_kl_space``).
+token under the full-vocabulary softmax (``scoring=vocab``) and the KL over the vocabulary (``pct_kl_space``),
+both distributions clipped to [1e-7, 1] first as Keras's ``kld`` does (``pct_kl_clip``; 0: the exact KL).
 The few-shot script train_xnli_fewshot.py passes the input ids as the CE targets (l. 183-184, a bug); xlprompt
 takes its schedule (the recipe) but the loss of train_xnli.py. Test: each language's text in its own
 language's template; the prediction is the argmax over the whole vocabulary (``predict_over=vocab``,
@@ -99,7 +100,7 @@ class CrossLingualTemplates(Method):
             logits = self.plm.vocab_logits(hidden)
         else:
             logits = label_word_logits(self.plm, hidden, ids)
-        kl = symmetric_kl(logits[:n], logits[n:])
+        kl = symmetric_kl(logits[:n], logits[n:], self.config.pct_kl_clip)
         loss = ce_en + ce_other + self.config.pct_kl_weight * kl
         return LossOutput(loss, {"ce": (ce_en.item() + ce_other.item()) / 2, "kl": kl.item()})
 

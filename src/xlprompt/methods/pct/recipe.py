@@ -28,6 +28,7 @@ RECIPE: dict[str, Any] = {
     'pct_kl_space': 'vocab',
     'pct_language_draw': 'example',
     'pct_layout': 'reference',
+    'pct_kl_clip': 1e-7,
 }
 RECIPE_SOURCES: dict[str, str] = {
     'max_length': 'qikunxun/PCT@4b3d675 train_xnli_fewshot.py:22 (SEQ_LEN)',
@@ -50,6 +51,7 @@ RECIPE_SOURCES: dict[str, str] = {
     'pct_kl_space': 'qikunxun/PCT@4b3d675 train_xnli.py:189-196,208-209 (KL of the <mask> vocabulary distributions)',
     'pct_language_draw': 'qikunxun/PCT@4b3d675 train_xnli.py:92-96 (random.randint once per example at load, seed 1234)',
     'pct_layout': 'qikunxun/PCT@4b3d675 train_xnli.py:46-53,72-76 (template strings; tokenizer.encode(premise, hypothesis))',
+    'pct_kl_clip': 'qikunxun/PCT@4b3d675 train_xnli.py:208 (K.losses.kld: both sides clipped to [K.epsilon()=1e-7, 1])',
 }
 
 # --- what PCT needs from a task other than XNLI (XNLI's templates are xlprompt.template's), keyed by task

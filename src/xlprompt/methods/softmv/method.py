@@ -1,41 +1,48 @@
 """SoftMV — soft prompting with a multilingual verbalizer and code-switched consistency (Li et al., ACL 2023),
-as THU-BPM/SoftMV runs it (commit 3dda7ba; ``ptuning.sh`` runs ``cli.py --pattern_ids 0 --prompt_encoder_type
-lstm --prompt_length 4 --init_from_vocab``).
+as THU-BPM/SoftMV runs it (commit 3dda7ba; identical at 5afc8b9). Its few-shot script ``ptuning.sh`` runs
+``cli.py --pattern_ids 0 --prompt_encoder_type lstm --prompt_length 4 --init_from_vocab --cosda_rate 0`` on one
+GPU.
 
-* **Soft-prompt cloze question**, pattern 0 of ``prompt/pvps/xnli_pvp.py`` (``_get_pattern``)::
+* **Soft-prompt cloze question**, pattern 0 of ``prompt/pvps/xnli_pvp.py`` (l. 52-66)::
 
       <s> X_P . X_H ? [p1 p2 p3 p4] <mask> . </s>
 
-  premise and hypothesis with trailing ASCII punctuation stripped (``XNLIPVP.get_parts``), every part tokenised
-  on its own (``prompt/pvps/pvp.py`` ``_encode``); the four placeholder tokens (``"the"``, ``block_flag`` 1) get
-  the prompt encoder's vectors (``prompt/modules/wrapper.py`` ``generate_default_inputs``). The prompt vectors
-  start as the first ``prompt_length`` rows of the word embeddings (``--init_from_vocab``:
-  ``ContinuousPrompt.initialize_soft_prompt``), reparameterised by ``prompt_encoder`` (lstm: BiLSTM + MLP).
-* **Code-switched copy** (``prompt/pvps/cs_patternization.py`` ``positive_sample``, ``convert_token_with_CoSDA``,
-  ``convert_4_1_token``): built once per training example before training. The premise and hypothesis are split
-  at whitespace; each word is, with probability ``softmv_cosda_rate``, replaced by a random translation from the
-  dictionary of a random one of 12 languages (up to 10 further draws of the language until one has the word;
-  a word no draw knows stays). The dictionaries are MUSE's (:mod:`xlprompt.data.muse`; ``dictionary_dir``).
-  Here the text is the decoded token ids of the example, and the draws come from a generator seeded with
-  ``(seed, example uid)`` (the reference: Python's global ``random`` over the examples in order).
-* **Multilingual verbalizer** (``prompt/pvps/pvp.py`` ``_convert_single_mlm_logits_to_cls_logits_universal``):
+  premise and hypothesis with trailing ASCII punctuation stripped from the text (``get_parts``, l. 117-125:
+  ``strip_punctuation=true``), every part tokenised on its own (``prompt/pvps/pvp.py`` ``_encode``), so ``.`` is
+  ``▁`` ``.`` and ``?`` is ``▁?`` with XLM-R, and the four placeholder parts are the word ``the`` (``block_flag``
+  1), whose vectors the prompt encoder replaces. The prompt vectors start as the first ``prompt_length`` rows of the
+  word embeddings (``--init_from_vocab``), reparameterised by ``prompt_encoder`` (lstm: BiLSTM + MLP).
+* **Code-switched copy** (``prompt/pvps/cs_patternization.py`` l. 117-139, 212-273): built once per training
+  example before training, from the *raw* text: premise and hypothesis are split at whitespace; each word is,
+  with probability ``softmv_cosda_rate``, replaced by a random translation from the dictionary of a random one of
+  12 languages (up to 10 further draws of the language until one has the word; a word no draw knows stays, with
+  any ``▁`` removed). A sentence-final word keeps its punctuation (``again.``), so no dictionary has it and it is
+  never switched; the copy's pattern then strips the trailing punctuation (``trn_get_parts``, l. 133-141). With
+  rate 0 the copy is the example itself (l. 124-127). The dictionaries are MUSE's (:mod:`xlprompt.data.muse`;
+  ``dictionary_dir``); the draws come from a generator seeded with ``(seed, example uid)`` (the reference: Python's
+  global ``random`` over the examples in order).
+* **Multilingual verbalizer** (``prompt/pvps/pvp.py`` l. 28-47, ``_convert_single_mlm_logits_to_cls_logits_universal``):
   a class's score is the mean over the 15 languages of its label word's MLM logit at ``<mask>``
   (:data:`~xlprompt.methods.field_common.XNLI_VERBALIZER`; ``label_words_file`` replaces the table), in training
-  and at test time, for every language.
+  and at test time, for every language. A word of several pieces is scored by its last piece
+  (``prompt/utils.py:212-221``: Greek ``Nαί`` is ``▁N`` ``αί`` → ``αί``; Chinese ``是`` is ``▁`` ``是`` → ``是``).
 * **Consistency regularisation** (``prompt/modules/wrapper.py`` ``mlm_train_step``):
   ``CE(s, y) + CE(s_cs, y) + 0.3 · KL(softmax(s_cs) ‖ softmax(s))`` (``nn.KLDivLoss(reduction='batchmean')`` on
   ``log_softmax(s)`` and ``softmax(s_cs)``; gradients reach both sides), ``s`` / ``s_cs`` the verbalizer scores of
   the original and the code-switched input.
+* **Training loop** (``prompt/modules/wrapper.py:325-435``, ``prompt/pvps/cs_patternization.py:98-101``): the
+  examples in file order every epoch (``SequentialSampler``: ``train_order=sequential``); dev accuracy after every
+  epoch; on the single-GPU path of ``ptuning.sh`` the test sets are scored with the last epoch's weights
+  (``prompt/trainers/singleton_trainer.py:260-265`` reloads the best dev state only when no model is in memory,
+  i.e. after multi-GPU training): ``test_weights=last``.
 
-Unverified: SoftMV's ``prompt/utils.py`` ``get_verbalization_ids`` is not in the source index; a label word of
-several pieces (XLM-R: ``▁`` ``是``) is scored here by the piece after the bare ``▁`` (the project's rule).
-Differences: the reference iterates the training data in a fixed order (``SequentialSampler``), xlprompt
-shuffles per epoch; the reference's prompt encoder is a 1-layer BiLSTM with d units each way (the baselines
-issue's encoder-shape setting), xlprompt's ``lstm`` encoder is P-tuning's.
+Differences: the reference truncates the hypothesis first (``PVP.truncate``), xlprompt longest first (only beyond
+``max_length`` tokens); the code-switching draws are per example, not one global stream.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from typing import Any, Sequence
 
@@ -44,10 +51,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from xlprompt.batching import TokenizedExample, TokenizedPair
-from xlprompt.errors import ConfigError
+from xlprompt.errors import ConfigError, ModelError
 from xlprompt.losses import classification_loss
 from xlprompt.methods.base import LossOutput, Method
-from xlprompt.methods.field_common import XNLI_VERBALIZER, label_table, strip_trailing_punctuation, table_from_config
+from xlprompt.batching import strip_trailing_punctuation
+from xlprompt.methods.field_common import XNLI_VERBALIZER, label_table, table_from_config
 from xlprompt.models.prompt_encoder import PromptEncoder, PromptEncoderConfig
 from xlprompt.template import HYPOTHESIS, LITERAL, MASK, PREMISE, PROMPT, EncodedInput, Piece, Template, word_ids
 from xlprompt.methods.softmv.recipe import SOFTMV, SH, RECIPE, RECIPE_SOURCES  # noqa: F401  (re-exported)
@@ -56,6 +64,11 @@ from xlprompt.methods.softmv.recipe import SOFTMV, SH, RECIPE, RECIPE_SOURCES  #
 
 
 def softmv_template(tokenizer, special, prompt_length: int, max_length: int) -> Template:
+    """Pattern 0: ``X_P . X_H ? the the the the <mask> .``, each part tokenised on its own; the prompt slots hold the
+    ids of ``the`` (their input vectors are replaced by the prompt encoder's)."""
+    the = word_ids(tokenizer, "the")
+    if len(the) == 1:
+        special = dataclasses.replace(special, placeholder_id=the[0])
     dot = word_ids(tokenizer, ".")
     pieces = [Piece(PREMISE), Piece(LITERAL, dot), Piece(HYPOTHESIS), Piece(LITERAL, word_ids(tokenizer, "?")),
               Piece(PROMPT, length=prompt_length), Piece(MASK), Piece(LITERAL, dot)]
@@ -84,6 +97,12 @@ def code_switch(words: Sequence[str], dictionaries: dict[str, dict[str, list[str
     return out
 
 
+def switch_text(text: str, dictionaries: dict[str, dict[str, list[str]]], rate: float, rng: random.Random) -> str:
+    """SoftMV's ``positive_sample`` on one text (cs_patternization.py:216-231): split at whitespace, switch, join
+    with single spaces."""
+    return " ".join(code_switch(text.strip().split(), dictionaries, rate, rng))
+
+
 class SoftMultilingualVerbalizer(Method):
     name = "softmv"
 
@@ -96,7 +115,7 @@ class SoftMultilingualVerbalizer(Method):
             with torch.no_grad():
                 self.prompt_encoder.embedding.copy_(plm.word_embeddings.weight[: config.prompt_length])
         table = table_from_config(config, XNLI_VERBALIZER)
-        self.table_ids = label_table(tokenizer, table, "SoftMV verbalizer")
+        self.table_ids = label_table(tokenizer, table, "SoftMV verbalizer", rule="last")
         self.register_buffer("_verbalizer_ids", torch.tensor(list(self.table_ids.values())), persistent=False)
         #: read at the first training step (prediction from a finished run needs no dictionaries); the
         #: folder is resolved here, so a missing setting fails before any work
@@ -120,14 +139,15 @@ class SoftMultilingualVerbalizer(Method):
         return {"prompt_encoder": self.prompt_encoder}
 
     def encode(self, example: TokenizedExample) -> EncodedInput:
-        return self.template.encode(strip_trailing_punctuation(example.premise, self.tokenizer),
-                                    strip_trailing_punctuation(example.hypothesis, self.tokenizer))
+        # the texts were stripped before tokenising (strip_punctuation: get_parts), each on its own
+        return self.template.encode(example.premise, example.hypothesis)
 
     def encode_for_eval(self, example: TokenizedExample, lang: str) -> EncodedInput:
         return self.encode(example)
 
     def switched(self, example: TokenizedExample) -> TokenizedExample:
-        """The code-switched copy of a training example (built once, cached by uid)."""
+        """The code-switched copy of a training example (built once, cached by uid): the raw texts switched word
+        by word (:func:`code_switch`), then ``strip_punctuation`` applied to the switched text, then tokenised."""
         if self._dictionary_dir is None:
             return example
         if self.dictionaries is None:
@@ -135,16 +155,18 @@ class SoftMultilingualVerbalizer(Method):
 
             self.dictionaries = load_dictionaries(self._dictionary_dir)
         if example.uid not in self._switched:
+            if not example.premise_raw and example.premise:
+                raise ModelError(f"example {example.uid}: SoftMV code-switches the raw texts, but this example "
+                                 "carries only token ids (build it with xlprompt.batching.TokenCache)")
             rng = random.Random(f"{self.config.seed}:{example.uid}")
-            rate = self.config.softmv_cosda_rate
-
-            def switch(ids):
-                words = self.tokenizer.decode(list(ids)).strip().split()
-                text = " ".join(code_switch(words, self.dictionaries, rate, rng))
-                return tuple(self.tokenizer(text, add_special_tokens=False)["input_ids"])
-
-            self._switched[example.uid] = TokenizedExample(switch(example.premise), switch(example.hypothesis),
-                                                           example.label, example.lang, example.uid)
+            premise, hypothesis = (switch_text(text, self.dictionaries, self.config.softmv_cosda_rate, rng)
+                                   for text in (example.premise_raw, example.hypothesis_raw))
+            if self.config.strip_punctuation:
+                premise, hypothesis = strip_trailing_punctuation(premise), strip_trailing_punctuation(hypothesis)
+            ids = self.tokenizer([premise, hypothesis], add_special_tokens=False)["input_ids"]
+            self._switched[example.uid] = TokenizedExample(
+                tuple(ids[0]), tuple(ids[1]), example.label, example.lang, example.uid, premise, hypothesis,
+                example.premise_raw, example.hypothesis_raw)
         return self._switched[example.uid]
 
     def verbalizer_scores(self, mask_hidden: torch.Tensor) -> torch.Tensor:

@@ -8,6 +8,9 @@ from typing import Any
 SOFTMV = "THU-BPM/SoftMV@3dda7ba"
 SH = f"{SOFTMV} ptuning.sh"
 
+#: revision 2: last-piece label words, one punctuation strip on the text, code-switching of the raw text; runs stored before give other numbers, so the revision enters the run hash
+REVISION = 2
+
 RECIPE: dict[str, Any] = {
     "lr": 1e-5,
     "lr_scheduler": "constant",
@@ -21,6 +24,12 @@ RECIPE: dict[str, Any] = {
     "weight_decay_exempt": "bias,LayerNorm.weight",
     "prompt_encoder_shape": "reference",
     "grad_accumulation_steps": 1,
+    "grad_accumulation_leftover": "step",
+    "train_order": "sequential",
+    "test_weights": "last",
+    "softmv_cosda_rate": 0.0,
+    "strip_punctuation": True,
+    "template_punctuation": "separate",
 }
 RECIPE_SOURCES: dict[str, str] = {
     "lr": f"{SH}:10,29",
@@ -36,6 +45,15 @@ RECIPE_SOURCES: dict[str, str] = {
     "prompt_encoder_shape": f"{SOFTMV} prompt/modules/wrapper.py ContinuousPrompt.__init__: 1-layer BiLSTM, d "
                             "units each way, MLP 2d->d->d",
     "grad_accumulation_steps": f"{SOFTMV} scripts: no gradient accumulation",
+    "grad_accumulation_leftover": "no accumulation (grad_accumulation_steps 1)",
+    "train_order": f"{SOFTMV} prompt/pvps/cs_patternization.py:98-101 (SequentialSampler), wrapper.py:387-390",
+    "test_weights": f"{SOFTMV} prompt/trainers/singleton_trainer.py:234-245, 260-265 (single GPU: the trained "
+                    "wrapper, i.e. the last epoch, is tested)",
+    "softmv_cosda_rate": f"{SH}:9,34 (few-shot: --cosda_rate 0; full.sh:9,34 runs 0.2 on the full data, "
+                         "parameters.py:169 defaults to 0.55)",
+    "strip_punctuation": f"{SOFTMV} prompt/pvps/xnli_pvp.py:117-125 (get_parts: text.rstrip(string.punctuation))",
+    "template_punctuation": f"{SOFTMV} prompt/pvps/pvp.py:149-160 (_encode: each part, '.' and '?' included, "
+                            "tokenised on its own): separate",
 }
 
 

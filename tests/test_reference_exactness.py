@@ -13,7 +13,8 @@ import torch
 from conftest import XLMR_TOKENIZER_DIR, needs_xlmr_tokenizer
 
 from xlprompt.batching import TokenCache
-from xlprompt.config import INPUT_KEYS, RunConfig, method_recipe
+from xlprompt.config import INPUT_KEYS, RunConfig
+from xlprompt.recipes import method_recipe
 from xlprompt.data.examples import NLIExample
 from xlprompt.data.muse import SOFTMV_LANGUAGES
 from xlprompt.losses import symmetric_kl

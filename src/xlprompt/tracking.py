@@ -29,7 +29,7 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from xlprompt.errors import ConfigError
 
@@ -118,6 +118,11 @@ def run_log(run_dir: Path | None) -> Iterator[None]:
     package.addHandler(forward)
     try:
         yield
+    except BaseException as err:  # why the attempt ended, in the log only (the caller reports it its own way)
+        message = " ".join(str(err).split()) or type(err).__name__
+        handler.handle(logging.makeLogRecord({"name": "xlprompt", "levelno": logging.ERROR, "levelname": "ERROR",
+                                              "msg": f"the run stopped: {type(err).__name__}: {message}"}))
+        raise
     finally:
         package.removeHandler(forward)
         package.removeHandler(handler)
@@ -161,21 +166,30 @@ class ConsoleHandler(logging.Handler):
             self.handleError(record)
 
 
-def configure_console(quiet: bool = False, verbose: bool = False) -> ConsoleHandler:
+def configure_console(quiet: bool = False, verbose: bool = False) -> Callable[[], None]:
     """The command line's logging: xlprompt's messages on stdout from INFO, other libraries' from WARNING.
     ``quiet``: no progress (bars, step and epoch lines), only the run's notes, warnings and errors (``run.log``
     still gets everything); ``verbose``: DEBUG, the step lines beside a bar included. Replaces the handler an
-    earlier call installed (tests invoke the command line many times in one process)."""
-    root = logging.getLogger()
+    earlier call installed. Returns the function that puts everything back as it was (the command line calls it
+    when the command ends: tests invoke it many times in one process)."""
+    root, package, progress = logging.getLogger(), logging.getLogger("xlprompt"), logging.getLogger(PROGRESS_LOGGER)
+    saved = (root.level, package.level, progress.level)
     for old in [h for h in root.handlers if isinstance(h, ConsoleHandler)]:
         root.removeHandler(old)
     handler = ConsoleHandler(logging.DEBUG)
     root.addHandler(handler)
     if root.level == logging.NOTSET or root.level > logging.WARNING:
         root.setLevel(logging.WARNING)
-    logging.getLogger("xlprompt").setLevel(logging.DEBUG if verbose else logging.INFO)
-    logging.getLogger(PROGRESS_LOGGER).setLevel(logging.WARNING if quiet else logging.NOTSET)
-    return handler
+    package.setLevel(logging.DEBUG if verbose else logging.INFO)
+    progress.setLevel(logging.WARNING if quiet else logging.NOTSET)
+
+    def restore() -> None:
+        root.removeHandler(handler)
+        root.setLevel(saved[0])
+        package.setLevel(saved[1])
+        progress.setLevel(saved[2])
+
+    return restore
 
 
 # ---------------------------------------------------------------------------------------------------- trackers
@@ -263,14 +277,21 @@ class _WandB(Tracker):
         if id_file is not None and id_file.exists():
             run_id = id_file.read_text("utf-8").strip() or None
         if run_id is None:
-            run_id = wandb.util.generate_id()
+            import secrets
+
+            run_id = f"{config.get('hash', 'run')}-{secrets.token_hex(4)}"  # unique: a new folder is a new run
             if id_file is not None:
                 from xlprompt.safety import atomic_write_bytes
 
                 atomic_write_bytes(id_file, (run_id + "\n").encode())
-        self.run = wandb.init(project=os.environ.get("WANDB_PROJECT") or "xlprompt", group=group, name=name,
-                              id=run_id, resume="allow", config=config,
-                              dir=None if run_dir is None else str(run_dir), reinit="finish_previous")
+        try:
+            self.run = wandb.init(project=os.environ.get("WANDB_PROJECT") or "xlprompt", group=group, name=name,
+                                  id=run_id, resume="allow", config=config,
+                                  dir=None if run_dir is None else str(run_dir), reinit="finish_previous")
+        except Exception as err:  # noqa: BLE001 - no network, no login: one line, not W&B's traceback
+            first = next((line for line in str(err).splitlines() if line.strip()), type(err).__name__)
+            raise ConfigError(f"report_to=wandb: W&B did not start ({first}); log in (wandb login), set "
+                              "WANDB_MODE=offline to log locally, or use report_to=none") from None
 
     def log(self, metrics: dict[str, float], step: int) -> None:
         self.run.log(dict(metrics), step=step)

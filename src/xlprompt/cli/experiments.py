@@ -83,7 +83,7 @@ def sweep_command(sweep_file, store_path, runs_dir, executor, address, num_cpus,
     from xlprompt.experiment import check_inputs
     from xlprompt.tracking import configure_console
 
-    configure_console(quiet=quiet, verbose=verbose)
+    click.get_current_context().call_on_close(configure_console(quiet=quiet, verbose=verbose))
     for run in sweep.runs:  # fail fast: every run's data and config checks before any run loads a model
         check_inputs(run.config)
     kwargs = dict(progress=not quiet, stale_after=check_stale_after(stale_after),

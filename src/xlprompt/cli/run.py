@@ -62,7 +62,7 @@ def run_command(method, task, shots, seed, model, tokenizer, data_dir, out, over
     """
     from xlprompt.tracking import configure_console
 
-    configure_console(quiet=quiet, verbose=verbose)
+    click.get_current_context().call_on_close(configure_console(quiet=quiet, verbose=verbose))
     from xlprompt.experiment import format_results_table, run_experiment
 
     values = dict(method=method, shots=shots, seed=seed, model=model, tokenizer=tokenizer, data_dir=data_dir)
@@ -86,7 +86,7 @@ def demo_command(method, epochs, out):
     from xlprompt.experiment import format_results_table, run_experiment
     from xlprompt.tracking import configure_console
 
-    configure_console()
+    click.get_current_context().call_on_close(configure_console())
     config = RunConfig(method=method, shots=4, seed=1, model="random:tiny", data_dir="builtin:demo",
                        epochs=epochs, batch_size=12, eval_batch_size=32, max_length=128)
     click.echo(f"xlprompt demo: {method} on random:tiny with the shipped 15-language sample.")

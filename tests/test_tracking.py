@@ -207,7 +207,7 @@ def test_an_offline_wandb_run_holds_the_scalars_its_group_and_name(tmp_path, mon
     assert run.project == "xlprompt-tests" and run.run_group == "wb" and run.display_name == run_dir.name
     config = {item.key: json.loads(item.value_json) for item in run.config.update}
     assert config["method"] == "mpt" and config["hash"] == run_dir.name.rsplit("-", 1)[1]
-    history = [{item.key: json.loads(item.value_json) for item in r.history.item}
+    history = [{item.key or "/".join(item.nested_key): json.loads(item.value_json) for item in r.history.item}
                for r in records if r.WhichOneof("record_type") == "history"]
     steps = read_lines(run_dir / "steps.jsonl")
     logged = [h for h in history if "train/loss" in h]
@@ -306,16 +306,27 @@ def test_sweep_run_folders_are_named_and_old_hash_folders_are_still_used(tmp_pat
     from xlprompt.store import ResultStore
     from xlprompt.sweep import load_sweep
 
-    sweep = load_sweep(_sweep_file(tmp_path, epochs=1))
+    import importlib.util
+
+    tensorboard = importlib.util.find_spec("tensorboard") is not None
+    sweep = load_sweep(_sweep_file(tmp_path, epochs=1, **({"report_to": "tensorboard"} if tensorboard else {})))
     runs = tmp_path / "runs"
     old = next(r for r in sweep.runs if r.config.method == "sp")
     # a store of before: the run finished in a folder named by its hash, the store lost its row
     quiet_run(old.config, runs / old.hash)
     summary = LocalExecutor(progress=False).run(sweep, tmp_path / "r.db", runs)
     assert summary.ran == 2
-    names = sorted(p.name for p in runs.iterdir())
+    names = sorted(p.name for p in runs.iterdir() if p.name != "tensorboard")
     new = next(r for r in sweep.runs if r.config.method == "mpt")
     assert names == sorted([old.hash, f"mpt-xnli-k1-s1-{new.hash}"])
     with ResultStore(tmp_path / "r.db") as store:
         assert Path(store.get(old.hash).run_dir) == runs / old.hash
         assert "already finished" in (runs / old.hash / "run.log").read_text("utf-8")  # reused, not retrained
+    if tensorboard:  # the sweep's runs, grouped: tensorboard --logdir runs/tensorboard
+        from tensorboard.backend.event_processing.plugin_event_multiplexer import EventMultiplexer
+
+        multiplexer = EventMultiplexer().AddRunsFromDirectory(str(runs / "tensorboard"))
+        multiplexer.Reload()
+        assert sorted(multiplexer.Runs()) == sorted(f"tiny/{name}" for name in names)
+        scalars = multiplexer.GetAccumulator(f"tiny/mpt-xnli-k1-s1-{new.hash}").Tags()["scalars"]
+        assert {"train/loss", "train/kl", "epoch/dev_accuracy"} <= set(scalars)

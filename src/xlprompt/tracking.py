@@ -287,7 +287,7 @@ class _WandB(Tracker):
         try:
             self.run = wandb.init(project=os.environ.get("WANDB_PROJECT") or "xlprompt", group=group, name=name,
                                   id=run_id, resume="allow", config=config,
-                                  dir=None if run_dir is None else str(run_dir), reinit="finish_previous")
+                                  dir=None if run_dir is None else str(run_dir))
         except Exception as err:  # noqa: BLE001 - no network, no login: one line, not W&B's traceback
             first = next((line for line in str(err).splitlines() if line.strip()), type(err).__name__)
             raise ConfigError(f"report_to=wandb: W&B did not start ({first}); log in (wandb login), set "

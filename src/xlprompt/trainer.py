@@ -384,6 +384,7 @@ class Trainer:
         metrics = format_metrics({k: v for k, v in scalars.items() if k != "dev_accuracy"})
         dev = ""
         if "dev_accuracy" in record:
-            dev = f", dev {record['dev_accuracy']:.1f} (best {result.best_dev_accuracy:.1f} at epoch {result.best_epoch})"
-        progress_logger.info("train %s: epoch %d/%d: %s%s, %s", config.method, record["epoch"], config.epochs, metrics, dev,
-                    format_duration(record["seconds"]))
+            dev = (f", dev {record['dev_accuracy']:.1f} (best {result.best_dev_accuracy:.1f} at epoch "
+                   f"{result.best_epoch})")
+        progress_logger.info("train %s: epoch %d/%d: %s%s, %s", config.method, record["epoch"], config.epochs, metrics,
+                             dev, format_duration(record["seconds"]))

@@ -135,10 +135,10 @@ def test_a_resumed_run_keeps_its_step_records_and_tensorboard_drops_the_redone_s
 
 
 # ------------------------------------------------------------------------------------------ trackers
-def tensorboard_scalars(run_dir: Path) -> dict[str, list[tuple[int, float]]]:
+def tensorboard_scalars(run_dir: Path, sub: str = "tensorboard") -> dict[str, list[tuple[int, float]]]:
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    events = EventAccumulator(str(run_dir / "tensorboard"))
+    events = EventAccumulator(str(run_dir / sub if sub else run_dir))
     events.Reload()
     return {tag: [(e.step, e.value) for e in events.Scalars(tag)] for tag in events.Tags()["scalars"]}
 
@@ -328,5 +328,7 @@ def test_sweep_run_folders_are_named_and_old_hash_folders_are_still_used(tmp_pat
         multiplexer = EventMultiplexer().AddRunsFromDirectory(str(runs / "tensorboard"))
         multiplexer.Reload()
         assert sorted(multiplexer.Runs()) == sorted(f"tiny/{name}" for name in names)
-        scalars = multiplexer.GetAccumulator(f"tiny/mpt-xnli-k1-s1-{new.hash}").Tags()["scalars"]
-        assert {"train/loss", "train/kl", "epoch/dev_accuracy"} <= set(scalars)
+        linked = runs / "tensorboard" / "tiny" / f"mpt-xnli-k1-s1-{new.hash}"
+        assert linked.is_symlink() and linked.resolve() == (runs / f"mpt-xnli-k1-s1-{new.hash}" / "tensorboard")
+        assert {"train/loss", "train/kl", "epoch/dev_accuracy"} <= set(tensorboard_scalars(linked.parent / linked.name,
+                                                                                           sub=""))

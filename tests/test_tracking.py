@@ -108,7 +108,8 @@ def test_a_resumed_run_keeps_its_step_records_and_tensorboard_drops_the_redone_s
     import xlprompt.trainer as trainer_module
     from xlprompt.checkpoint import save_checkpoint
 
-    settings = dict(method="mpt", epochs=3, logging_steps=2, checkpoint_every_s=0, report_to="tensorboard")
+    # 10 steps an epoch: the record of step 12 spans the end of epoch 1, where the run resumes
+    settings = dict(method="mpt", epochs=3, logging_steps=3, checkpoint_every_s=0, report_to="tensorboard")
     quiet_run(tiny_config(**settings), tmp_path / "reference")
 
     def die_at_the_second_checkpoint(run_dir, epoch, state):
@@ -124,6 +125,7 @@ def test_a_resumed_run_keeps_its_step_records_and_tensorboard_drops_the_redone_s
     quiet_run(tiny_config(**settings), tmp_path / "run")
 
     reference = read_lines(tmp_path / "reference" / "steps.jsonl")
+    assert [r["step"] for r in reference] == list(range(3, 31, 3))
     assert read_lines(tmp_path / "run" / "steps.jsonl") == reference  # each step once, as uninterrupted
     assert len(redone) > len(reference) // 3  # the killed attempt had recorded past its checkpoint
     log = (tmp_path / "run" / "run.log").read_text("utf-8")

@@ -187,6 +187,8 @@ class Trainer:
             "best_epoch": result.best_epoch,
             "best_dev_accuracy": result.best_dev_accuracy,
             "best_state": best_state,
+            # the steps since the last step record: a resumed run's records are those of an uninterrupted one
+            "log_window": {"sums": dict(self._window), "steps": self._window_steps},
         }
 
     def _restore(self, state: dict, result: TrainResult) -> tuple[int, dict | None]:
@@ -203,6 +205,8 @@ class Trainer:
         result.best_epoch = state["best_epoch"]
         result.best_dev_accuracy = state["best_dev_accuracy"]
         result.resumed_from_epoch = state["epoch"]
+        window = state.get("log_window") or {}
+        self._window, self._window_steps = dict(window.get("sums", {})), int(window.get("steps", 0))
         return state["epoch"] + 1, state.get("best_state")
 
     # ------------------------------------------------------------------ one step
@@ -273,6 +277,8 @@ class Trainer:
         config, method = self.config, self.method
         result = TrainResult()
         start_epoch, best_state = 0, None
+        self._window: dict[str, float] = {}  # the sums of the steps since the last step record
+        self._window_steps = 0
         torch.manual_seed(config.seed)
         if self.run_dir is not None:
             state = load_checkpoint(self.run_dir)
@@ -285,8 +291,6 @@ class Trainer:
             logger.info("train %s: resumed after epoch %d of %d", config.method, start_epoch, config.epochs)
         method.train()
         last_saved = time.monotonic()
-        self._window: dict[str, float] = {}
-        self._window_steps = 0
         self._clock = (time.monotonic(), self.global_step)
         bar = tqdm(total=config.epochs * self.steps_per_epoch, initial=start_epoch * self.steps_per_epoch,
                    desc=f"train {config.method}", unit="step", disable=self.progress != "bar")

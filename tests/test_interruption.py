@@ -140,7 +140,9 @@ def _checkpoint_file(run_dir: Path) -> Path:
 
 
 def _snapshot(run_dir: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(run_dir)): p.read_bytes() for p in sorted(run_dir.rglob("*")) if p.is_file()}
+    """Every file of the run folder but its log (which each attempt appends to)."""
+    return {str(p.relative_to(run_dir)): p.read_bytes() for p in sorted(run_dir.rglob("*"))
+            if p.is_file() and p.name != "run.log"}
 
 
 @pytest.fixture(scope="module")
@@ -217,8 +219,11 @@ def _truncate(path: Path) -> None:
 def test_corrupt_checkpoint_is_reported_and_left_alone(damage, fragments, interrupted):
     damage(interrupted)
     before = _snapshot(interrupted)
+    log = (interrupted / "run.log").read_text("utf-8")
     error_line(CliRunner().invoke(cli, run_args(interrupted, epochs=3)), *fragments)
     assert _snapshot(interrupted) == before  # nothing overwritten, nothing added
+    appended = (interrupted / "run.log").read_text("utf-8")
+    assert appended.startswith(log) and "ERROR" in appended[len(log):] and fragments[0] in appended[len(log):]
     assert not (interrupted / "results.json").exists()
 
 

@@ -28,7 +28,9 @@ RECIPES: tuple[str, ...] = ("reference", "uniform")
 FEWSHOT_KS: tuple[int, ...] = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 PARALLEL_SOURCES: tuple[str, ...] = ("pawsx", "tatoeba", "xnli-dev", "file", "translate")
 #: config keys that do not change a run's result and so are not part of its hash
-HASH_EXCLUDED: frozenset[str] = frozenset({"checkpoint_every_s"})
+HASH_EXCLUDED: frozenset[str] = frozenset({"checkpoint_every_s", "logging_steps", "report_to"})
+#: the experiment trackers of ``report_to`` (besides ``none``)
+TRACKERS: tuple[str, ...] = ("tensorboard", "wandb")
 #: keys added after stores existed: left out of the hash while they hold the value that reproduces the runs made
 #: before they existed, so those runs keep their hashes (a new key must be entered here with that value)
 HASH_OMITTED_AT: dict[str, Any] = {"task": "xnli", "grad_accumulation_leftover": "step", "train_order": "shuffle",
@@ -250,6 +252,17 @@ class RunConfig:
                    "a task YAML file (see the documentation's 'Tasks and your own task'). Its labels, label "
                    "words, languages and data come from it")
 
+    # --- what a run reports while it trains: left out of the hash (HASH_EXCLUDED), it never changes a result
+    logging_steps: int = _f(10, "record the training loss, its parts and the learning rate (each averaged over "
+                            "the steps since the last record) every N optimiser steps: in steps.jsonl, run.log "
+                            "and report_to's trackers, and as the console's progress lines when it is not a "
+                            "terminal; 0: per epoch only. As the HF Trainer's logging_steps (its default, 500, "
+                            "would be less than one record per run here: an epoch has 4-21 steps)")
+    report_to: str = _f("none", "experiment tracking, as the HF Trainer's report_to: none, tensorboard (event "
+                        "files in RUN/tensorboard/; pip install 'xlprompt[tensorboard]'), wandb (project "
+                        "$WANDB_PROJECT, else xlprompt; pip install 'xlprompt[wandb]') or both, comma-separated. "
+                        "A sweep groups its runs: W&B group = the sweep's name, and RUNS_DIR/tensorboard/SWEEP/")
+
     def __post_init__(self):
         self._recipe_filled = _hooks().resolve(self)
         self.validate()
@@ -267,6 +280,12 @@ class RunConfig:
                 raise ConfigError(f"{f.name} must be one of {', '.join(map(str, choices))}, not '{value}'")
         if self.shots < 1:
             raise ConfigError(f"shots must be >= 1, not {self.shots}")
+        if self.logging_steps < 0:
+            raise ConfigError(f"logging_steps must be >= 0 (0: per epoch only), not {self.logging_steps}")
+        trackers = [t.strip() for t in self.report_to.split(",") if t.strip()]
+        if self.report_to.strip() != "none" and (not trackers or any(t not in TRACKERS for t in trackers)):
+            raise ConfigError(f"report_to must be none, {', '.join(TRACKERS)} or both comma-separated, not "
+                              f"'{self.report_to}'")
         for f in dataclasses.fields(self):  # nan/inf would pass every range check below
             value = getattr(self, f.name)
             if isinstance(value, float) and not math.isfinite(value):

@@ -6,7 +6,8 @@ Both follow the same protocol, in :func:`execute_run`, run by the process that t
 1. ``store.claim(hash)`` — one ``BEGIN IMMEDIATE`` transaction; refused if the run is finished or another
    live process holds it (:mod:`xlprompt.store`), so concurrent sweeps never run a hash twice;
 2. a heartbeat thread keeps the claim fresh while :func:`xlprompt.experiment.run_experiment` trains in
-   ``RUNS_DIR/<hash>/`` (a killed run resumes from that directory's last epoch checkpoint);
+   ``RUNS_DIR/<method>-<task>-k<k>-s<seed>-<hash>/`` (or ``RUNS_DIR/<hash>/`` where an earlier store made that
+   folder: :func:`xlprompt.sweep.run_dir_of`); a killed run resumes from that folder's last checkpoint;
 3. ``store.finish(hash, results)`` (or ``fail`` with the one-line error; the sweep goes on).
 
 Every worker writes to the store itself, so the store file must be reachable at the same path from every
@@ -26,13 +27,18 @@ each going through the sweep's runs in order and taking the ones it can claim, s
 one GPU (or the CPUs) and no run is done twice. With several GPUs visible and no ``CUDA_VISIBLE_DEVICES``
 set, worker i sees GPU i mod count.
 
-Progress: a bar over the sweep's runs (done / left, failed, running elsewhere); ``local`` also shows the
-current run's own training bar, ``ray`` shows each running run's epoch (read from its ``metrics.jsonl``).
+Progress: on a terminal, a bar over the sweep's runs (done / left, failed, running elsewhere); ``local`` also
+shows the current run's own training bar, ``ray`` shows each running run's epoch (read from its
+``metrics.jsonl``). Elsewhere (a file, a cluster's log) plain lines of the ``xlprompt.progress`` logger instead: a
+line as each run starts and ends, and, locally, the runs' step and epoch lines. Each run also logs into its own
+``run.log``. With ``report_to``, the runs of a sweep are grouped: W&B group = the sweep's name, TensorBoard
+``RUNS_DIR/tensorboard/<sweep>/<run folder>``.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import time
 import traceback
@@ -46,7 +52,11 @@ from xlprompt.config import RunConfig
 from xlprompt.errors import ConfigError, XlpromptError
 from xlprompt.safety import RunLockedError, as_disk_error
 from xlprompt.store import DEFAULT_STALE_AFTER, Heartbeat, ResultStore, check_stale_after
-from xlprompt.sweep import Sweep
+from xlprompt.sweep import Sweep, SweepRun, run_dir_of
+from xlprompt.tracking import PROGRESS_LOGGER, format_duration, link_tensorboard, progress_mode, trackers_of
+
+logger = logging.getLogger(__name__)
+progress_logger = logging.getLogger(PROGRESS_LOGGER)
 
 EXECUTORS = ("local", "ray")
 #: the outcome of a run that another process finished while this one was going through the sweep
@@ -105,7 +115,8 @@ class SweepSummary:
 
 
 def default_runs_dir(store_path: str | Path) -> Path:
-    """``results.db`` → ``results.runs/`` next to it: one run directory per config hash."""
+    """``results.db`` → ``results.runs/`` next to it: one run directory per config hash
+    (:func:`xlprompt.sweep.run_dir_of`)."""
     path = Path(store_path)
     return path.with_name(path.stem + ".runs")
 
@@ -120,10 +131,11 @@ def _error_line(err: BaseException) -> str:
 
 
 def execute_run(store_path: str | Path, run_hash: str, config: dict[str, Any], run_dir: str | Path,
-                save_weights: bool = False, progress: bool = False, log: Callable[[str], None] | None = None,
+                save_weights: bool = False, progress: bool | str = False, log: Callable[[str], None] | None = None,
                 worker: str = "local", stale_after: float = DEFAULT_STALE_AFTER,
-                retry_failed: bool = True) -> Outcome:
-    """Claim → train (heartbeat) → finish/fail, for one run, in the calling process."""
+                retry_failed: bool = True, group: str | None = None) -> Outcome:
+    """Claim → train (heartbeat) → finish/fail, for one run, in the calling process. ``group`` (the sweep's
+    name) groups the run in the trackers of its ``report_to``."""
     from xlprompt.experiment import run_experiment
 
     store = ResultStore(store_path, create=False)
@@ -138,9 +150,11 @@ def execute_run(store_path: str | Path, run_hash: str, config: dict[str, Any], r
             if run_config.resolved_hash() != run_hash:
                 raise ConfigError(f"run {run_hash}: its stored config hashes to {run_config.resolved_hash()} "
                                   "(the store was written by another xlprompt version?)")
+            if group and "tensorboard" in trackers_of(run_config.report_to):
+                link_tensorboard(Path(run_dir).parent, group, Path(run_dir))
             with Heartbeat(store_path, run_hash):
-                results = run_experiment(run_config, run_dir, progress=progress, log=log or (lambda _m: None),
-                                         save_weights=save_weights)
+                results = run_experiment(run_config, run_dir, progress=progress, log=log, save_weights=save_weights,
+                                         group=group)
         except KeyboardInterrupt:
             store.release(run_hash)
             raise
@@ -184,17 +198,47 @@ def register(sweep: Sweep, store: ResultStore) -> None:
         store.set_meta(f"reference:{group}", variant)
 
 
-class _OnceLog:
-    """Prints each distinct message once above the progress bars (the random-weights note, data notes)."""
+class _SweepLines:
+    """The sweep's plain progress lines: one as each run starts and ends (beside a bar: DEBUG, for run logs and
+    ``--verbose``); a failed run is a warning, always shown."""
 
-    def __init__(self, enabled: bool = True):
-        self.seen: set[str] = set()
-        self.enabled = enabled
+    def __init__(self, sweep: Sweep, done: int, mode: str):
+        self.name, self.total, self.done = sweep.name, len(sweep), done
+        self.level = logging.DEBUG if mode == "bar" else logging.INFO
+        self.trained_seconds, self.trained = 0.0, 0
 
-    def __call__(self, message: str) -> None:
-        if message not in self.seen and self.enabled:
-            self.seen.add(message)
-            tqdm.write(message)
+    def starting(self, run: SweepRun) -> None:
+        progress_logger.log(self.level, "sweep %s: run %d/%d starting: %s", self.name, self.done + 1, self.total,
+                            run.describe())
+
+    def ended(self, run: SweepRun, outcome: Outcome) -> None:
+        if outcome.status == "failed":
+            logger.warning("sweep %s: run %s (%s) failed: %s", self.name, run.describe(),
+                           f"{run.group} {run.variant}".strip(), outcome.error)
+            return
+        if outcome.status not in ("finished", FINISHED_ELSEWHERE):
+            progress_logger.log(self.level, "sweep %s: %s is running in another process", self.name, run.describe())
+            return
+        self.done += 1
+        how = "finished by another process"
+        if outcome.status == "finished":
+            self.trained += 1
+            self.trained_seconds += outcome.seconds
+            avg = ((outcome.results or {}).get("accuracy") or {}).get("avg")
+            how = (f"avg {avg:.1f}, " if isinstance(avg, (int, float)) else "") + format_duration(outcome.seconds)
+        left = self.total - self.done
+        eta = (f", about {format_duration(left * self.trained_seconds / self.trained)} left"
+               if left and self.trained else "")
+        progress_logger.log(self.level, "sweep %s: %d/%d runs finished: %s (%s); %d to go%s", self.name, self.done,
+                            self.total, run.describe(), how, left, eta)
+
+
+def _close_bar(bar, summary: SweepSummary) -> None:
+    """The last state of a sweep's bar: ``done`` when every run has finished, else what is left."""
+    left = bar.total - bar.n
+    failed = len(summary.failed)
+    text = "done" if not left else f"{left} not finished" + (f" ({failed} failed)" if failed else "")
+    bar.set_postfix_str(text, refresh=True)
 
 
 class LocalExecutor:
@@ -222,21 +266,22 @@ class LocalExecutor:
         summary, finished, todo = _pending(sweep, store_path, self.max_runs)
         if self.workers > 1 and todo:
             return self._run_workers(sweep, store_path, runs_dir, save_weights, summary, finished, todo)
-        log = _OnceLog(self.progress)
+        mode = progress_mode(self.progress)
+        lines = _SweepLines(sweep, len(finished), mode)
         bar = tqdm(total=len(sweep), initial=len(finished), desc=f"sweep {sweep.name}", unit="run",
-                   disable=not self.progress, dynamic_ncols=True)
+                   disable=mode != "bar", dynamic_ncols=True)
         try:
             for run in todo:
-                bar.set_postfix_str(f"left {len(sweep) - bar.n}, now {run.config.method} k={run.config.shots} "
-                                    f"seed={run.config.seed} [{run.hash}]")
-                outcome = execute_run(store_path, run.hash, run.config.to_dict(), runs_dir / run.hash,
-                                      save_weights, progress=self.progress, log=log, worker="local",
-                                      stale_after=self.stale_after, retry_failed=self.retry_failed)
+                bar.set_postfix_str(f"left {len(sweep) - bar.n}, now {run.describe()}")
+                lines.starting(run)
+                outcome = execute_run(store_path, run.hash, run.config.to_dict(), run_dir_of(runs_dir, run),
+                                      save_weights, progress=mode, worker="local", stale_after=self.stale_after,
+                                      retry_failed=self.retry_failed, group=sweep.name)
                 summary.outcomes.append(outcome)
+                lines.ended(run, outcome)
                 if outcome.status in ("finished", FINISHED_ELSEWHERE):
                     bar.update(1)
-                elif outcome.status == "failed":
-                    tqdm.write(f"run {run.hash} ({run.group} {run.variant}".rstrip() + f") failed: {outcome.error}")
+            _close_bar(bar, summary)
         finally:
             bar.close()
         return summary
@@ -253,7 +298,8 @@ class LocalExecutor:
         runs_dir.mkdir(parents=True, exist_ok=True)
         job = {"store": store_path, "save_weights": bool(save_weights), "stale_after": self.stale_after,
                "retry_failed": self.retry_failed,
-               "runs": [{"hash": r.hash, "config": r.config.to_dict(), "run_dir": str(runs_dir / r.hash)}
+               "group": sweep.name,
+               "runs": [{"hash": r.hash, "config": r.config.to_dict(), "run_dir": str(run_dir_of(runs_dir, r))}
                         for r in todo]}
         with tempfile.NamedTemporaryFile("w", suffix=".json", prefix=".workers-", dir=runs_dir,
                                          delete=False) as fh:
@@ -269,15 +315,22 @@ class LocalExecutor:
             files.append((out, err))
             procs.append(subprocess.Popen([sys.executable, "-m", "xlprompt.executors", job_path, str(index)],
                                           stdout=out, stderr=err, text=True, env=env))
+        mode = progress_mode(self.progress)
         bar = tqdm(total=len(sweep), initial=len(finished), desc=f"sweep {sweep.name} ({len(procs)} workers)",
-                   unit="run", disable=not self.progress, dynamic_ncols=True)
+                   unit="run", disable=mode != "bar", dynamic_ncols=True)
         outputs = []
+        seen = len(finished)
         try:
             while any(p.poll() is None for p in procs):
                 time.sleep(self.poll_seconds)
-                if self.progress:
+                if mode != "off":
                     with ResultStore(store_path, create=False) as store:
                         done = sum(1 for _ in store.runs("finished", sweep.hashes()))
+                    if done != seen:
+                        progress_logger.log(logging.DEBUG if mode == "bar" else logging.INFO,
+                                            "sweep %s: %d/%d runs finished (%d workers; each run logs into its "
+                                            "folder's run.log)", sweep.name, done, len(sweep), len(procs))
+                        seen = done
                     bar.update(done - bar.n)
             for proc, (out, err) in zip(procs, files):
                 proc.wait()
@@ -316,7 +369,8 @@ class LocalExecutor:
             outcome = by_hash.get(run.hash, Outcome(run.hash, "busy"))
             summary.outcomes.append(outcome)
             if outcome.status == "failed":
-                tqdm.write(f"run {run.hash} ({run.group} {run.variant}".rstrip() + f") failed: {outcome.error}")
+                logger.warning("sweep %s: run %s (%s) failed: %s", sweep.name, run.describe(),
+                               f"{run.group} {run.variant}".strip(), outcome.error)
         return summary
 
 
@@ -345,7 +399,8 @@ def worker_main(job_path: str, index: int) -> int:
     for run in runs:
         outcome = execute_run(job["store"], run["hash"], run["config"], run["run_dir"], job["save_weights"],
                               progress=False, log=None, worker=f"local-worker:{index}:{os.getpid()}",
-                              stale_after=job["stale_after"], retry_failed=job["retry_failed"])
+                              stale_after=job["stale_after"], retry_failed=job["retry_failed"],
+                              group=job.get("group"))
         if outcome.status == "finished":
             outcome.results = None  # in the store already; keeps the pipe small
         print(json.dumps(dataclasses.asdict(outcome)), flush=True)
@@ -353,7 +408,7 @@ def worker_main(job_path: str, index: int) -> int:
 
 
 def _ray_task(store_path: str, run_hash: str, config: dict, run_dir: str, save_weights: bool,
-              stale_after: float, retry_failed: bool, cwd: str | None = None) -> Outcome:
+              stale_after: float, retry_failed: bool, cwd: str | None = None, group: str | None = None) -> Outcome:
     """The body of one Ray task: the worker claims and writes to the store itself.
 
     Relative paths of the config (``data_dir: ../shared/data``) mean what they mean for the driver: the
@@ -363,7 +418,7 @@ def _ray_task(store_path: str, run_hash: str, config: dict, run_dir: str, save_w
         os.chdir(cwd)
     return execute_run(store_path, run_hash, config, run_dir, save_weights, progress=False, log=None,
                        worker=f"ray:{os.uname().nodename}:{os.getpid()}", stale_after=stale_after,
-                       retry_failed=retry_failed)
+                       retry_failed=retry_failed, group=group)
 
 
 def _import_ray():
@@ -441,10 +496,12 @@ class RayExecutor:
             return summary
         ray, started_here = self._init()
         task = ray.remote(_ray_task).options(max_retries=0, **self.resources(ray))
+        mode = progress_mode(self.progress)
+        lines = _SweepLines(sweep, len(finished), mode)
         bar = tqdm(total=len(sweep), initial=len(finished), desc=f"sweep {sweep.name} (ray)", unit="run",
-                   disable=not self.progress, dynamic_ncols=True)
-        pending = {task.remote(store_path, run.hash, run.config.to_dict(), str(runs_dir / run.hash),
-                               save_weights, self.stale_after, self.retry_failed, os.getcwd()): run
+                   disable=mode != "bar", dynamic_ncols=True)
+        pending = {task.remote(store_path, run.hash, run.config.to_dict(), str(run_dir_of(runs_dir, run)),
+                               save_weights, self.stale_after, self.retry_failed, os.getcwd(), sweep.name): run
                    for run in todo}
         try:
             while pending:
@@ -456,11 +513,11 @@ class RayExecutor:
                     except Exception as err:  # the worker died (OOM, node lost): the claim goes stale
                         outcome = Outcome(run.hash, "failed", error=f"ray task failed: {_error_line(err)}")
                     summary.outcomes.append(outcome)
+                    lines.ended(run, outcome)
                     if outcome.status in ("finished", FINISHED_ELSEWHERE):
                         bar.update(1)
-                    elif outcome.status == "failed":
-                        tqdm.write(f"run {run.hash} failed: {outcome.error}")
                 bar.set_postfix_str(self._running_text(pending.values(), runs_dir))
+            _close_bar(bar, summary)
         except KeyboardInterrupt:
             for ref in pending:
                 ray.cancel(ref, force=True)
@@ -475,7 +532,7 @@ class RayExecutor:
     def _running_text(runs, runs_dir: Path) -> str:
         parts = []
         for run in runs:
-            metrics = runs_dir / run.hash / "metrics.jsonl"
+            metrics = run_dir_of(runs_dir, run) / "metrics.jsonl"
             if metrics.exists():
                 try:
                     epochs = sum(1 for line in metrics.read_text("utf-8").split("\n") if line.strip())

@@ -5,6 +5,9 @@ Run directory::
     config.json        the full resolved config (+ its hash, and the working directory its relative paths
                        are relative to)
     metrics.jsonl      one line per finished epoch (loss parts, lr, dev accuracy, seconds)
+    steps.jsonl        one line per ``logging_steps`` optimiser steps (loss parts and lr, averaged over them)
+    run.log            the run's log lines (appended: a resumed run continues it); xlprompt.tracking
+    tensorboard/       report_to=tensorboard: the event files (``tensorboard --logdir RUN``)
     checkpoint/        the latest epoch's state (atomic; removed when the run is complete)
     results.json       accuracy per language + avg, model, "random_weights", best epoch, eval cap
     prompt.safetensors the learned prompt vectors (p_S, p_T) and the method's own modules
@@ -19,6 +22,7 @@ one whose ``config.json`` differs from the requested config is refused (results 
 from __future__ import annotations
 
 import json
+import logging
 import platform
 import re
 import time
@@ -33,6 +37,9 @@ from xlprompt.checkpoint import atomic_write_text, remove_checkpoints
 from xlprompt.config import RunConfig
 from xlprompt.device import apply_determinism, autocast_dtype, resolve_device
 from xlprompt.errors import CheckpointError, ConfigError
+from xlprompt.tracking import NOTE, PROGRESS_LOGGER, RUN_LOG, check_trackers, open_tracker, progress_mode, run_log
+
+logger = logging.getLogger(__name__)
 
 RANDOM_WEIGHTS_NOTE = "random weights: chance-level numbers; this demonstrates the pipeline"
 
@@ -78,6 +85,7 @@ def check_inputs(config: RunConfig) -> None:
     from xlprompt.models.backbone import check_local_spec, is_random_spec
 
     config.validate()
+    check_trackers(config.report_to)
     check_run_files(config)
     if config.label_words_file:
         from xlprompt.verbalizer import read_label_words_file
@@ -134,34 +142,46 @@ def _check_run_dir(run_dir: Path, config: RunConfig) -> dict | None:
                 raise CheckpointError(f"{results_path}: corrupt or of another run (no accuracy table for config "
                                       f"{config.resolved_hash()}); delete it to re-evaluate")
             return results
-    elif run_dir.exists() and any(p.name != ".lock" and not _TMP.search(p.name) for p in run_dir.iterdir()):
+    elif run_dir.exists() and any(p.name not in (".lock", RUN_LOG) and not _TMP.search(p.name)
+                                  for p in run_dir.iterdir()):
         raise CheckpointError(f"{run_dir} is not empty and holds no xlprompt run; use a new --out directory")
     return None
 
 
-def run_experiment(config: RunConfig, run_dir: str | Path | None = None, progress: bool = True,
-                   log: Callable[[str], None] = print, save_weights: bool = True) -> dict[str, Any]:
+def run_experiment(config: RunConfig, run_dir: str | Path | None = None, progress: bool | str = True,
+                   log: Callable[[str], None] | None = None, save_weights: bool = True, group: str | None = None,
+                   name: str | None = None) -> dict[str, Any]:
     """Train, select on the English dev split, evaluate every language; write ``run_dir``; return results.
 
     ``save_weights`` (not a config field: it does not change the run's hash) also writes the trained PLM
     to ``plm.safetensors`` when the PLM trains; sweeps turn it off by default to save disk.
+
+    Messages go to this module's logger (and ``run_dir/run.log``); ``log``, if given, receives the run's notes
+    too. ``progress``: see :func:`xlprompt.tracking.progress_mode`. ``group`` and ``name`` label the run in
+    the trackers of ``report_to`` (a sweep passes its name as the group).
     """
     from xlprompt.safety import RunLock, check_output_dir
 
     config.validate()
     check_inputs(config)  # fail fast: every config and data check that needs no model, before any is loaded
     run_path = Path(run_dir) if run_dir is not None else None
+    def note(message: str) -> None:
+        logger.info(message, extra=NOTE)
+        if log is not None:
+            log(message)
+
+    labels = (group, name or (run_path.name if run_path is not None else None))
     if run_path is None:
-        return _run_experiment(config, None, progress, log, save_weights)
+        return _run_experiment(config, None, progress, note, save_weights, labels)
     _check_run_dir(run_path, config)  # refuse a folder of another config before taking its lock
     check_output_dir(run_path, "run folder")
-    with RunLock(run_path):  # one process per run folder (issue 11)
+    with RunLock(run_path), run_log(run_path):  # one process per run folder (issue 11)
         _remove_leftovers(run_path)
-        return _run_experiment(config, run_path, progress, log, save_weights)
+        return _run_experiment(config, run_path, progress, note, save_weights, labels)
 
 
-def _run_experiment(config: RunConfig, run_path: Path | None, progress: bool, log: Callable[[str], None],
-                    save_weights: bool) -> dict[str, Any]:
+def _run_experiment(config: RunConfig, run_path: Path | None, progress: bool | str, log: Callable[[str], None],
+                    save_weights: bool, labels: tuple[str | None, str | None]) -> dict[str, Any]:
     from xlprompt.batching import TokenCache
     from xlprompt.evaluate import evaluate_languages
     from xlprompt.run_data import load_run_data
@@ -187,7 +207,8 @@ def _run_experiment(config: RunConfig, run_path: Path | None, progress: bool, lo
     apply_determinism(config)  # before the first CUDA work: cuBLAS reads its workspace setting then
     if config.eval_int8 and device.type != "cpu":
         raise ConfigError("eval_int8 is a CPU inference path; on a GPU use precision=bf16 instead")
-    data = load_run_data(config, progress=progress)  # all data read and checked before the model loads
+    mode = progress_mode(progress)
+    data = load_run_data(config, progress=mode == "bar")  # all data read and checked before the model loads
     for note in data.notes:
         log(note)
     parts = build_components(config, device)
@@ -202,13 +223,20 @@ def _run_experiment(config: RunConfig, run_path: Path | None, progress: bool, lo
         if run_path is not None:
             atomic_write_text(run_path / "metrics.jsonl", "".join(json.dumps(r) + "\n" for r in history))
 
-    trainer = Trainer(parts.method, config, train, dev, parallel, run_path, progress, write_metrics)
-    trained = trainer.fit()
-    if trained.resumed_from_epoch is not None:
-        log(f"resumed after epoch {trained.resumed_from_epoch + 1}")
-    autocast = autocast_dtype(config.precision, device)
-    accuracies = evaluate_languages(parts.method, test, config.eval_batch_size, autocast, progress,
-                                    int8=config.eval_int8, token_budget=config.eval_token_budget)
+    tracker = open_tracker(config.report_to, run_path, {**config.to_dict(), "hash": config.resolved_hash()},
+                           group=labels[0], name=labels[1])
+    try:
+        trainer = Trainer(parts.method, config, train, dev, parallel, run_path, mode, write_metrics, tracker)
+        trained = trainer.fit()
+        autocast = autocast_dtype(config.precision, device)
+        accuracies = evaluate_languages(parts.method, test, config.eval_batch_size, autocast, mode == "bar",
+                                        int8=config.eval_int8, token_budget=config.eval_token_budget)
+        tracker.log({f"test/{lang}": value for lang, value in accuracies.items()}, trainer.global_step)
+    finally:
+        tracker.close()
+    # the results table follows on the console: this line is for run.log (and --verbose)
+    logging.getLogger(PROGRESS_LOGGER).debug("%s: accuracy %s", config.method,
+                                             " ".join(f"{k} {v:.1f}" for k, v in accuracies.items()))
     results = {
         "method": config.method,
         "recipe": config.recipe,
@@ -263,9 +291,9 @@ def format_results_table(results: dict[str, Any]) -> str:
     row = " ".join(f"{acc[lang]:5.1f}" for lang in langs) + f" {acc.get('avg', float('nan')):5.1f}"
     lines = [f"{results['method'].upper()} k={results['shots']} seed={results['seed']} "
              f"recipe={results.get('recipe', 'reference')} "
-             f"model={results['model']} ({results['eval_split']}"
+             f"model={results['model']}" + (" (random weights: chance-level numbers)"
+                                            if results.get("random_weights") else "")
+             + f" ({results['eval_split']}"
              + (f", capped at {results['eval_max_per_language']}/language" if results.get("eval_max_per_language")
                 else "") + ")", header, row]
-    if results.get("random_weights"):
-        lines.append(RANDOM_WEIGHTS_NOTE)
     return "\n".join(lines)

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import socket
 import sqlite3
@@ -46,6 +47,8 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 from xlprompt.errors import CheckpointError
+
+logger = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
 HEARTBEAT_SECONDS = 30.0
@@ -335,6 +338,10 @@ class ResultStore:
                 return Claim(False, "failed")
             if status == "running" and not self._claim_is_dead(row[1:], now, stale_after):
                 return Claim(False, "busy")
+            if status == "running":
+                host, old_pid, beat = row[1:]
+                logger.info("run %s: taking over the claim of a dead process (host %s, pid %s, last heartbeat %s)",
+                            run_hash, host, old_pid, "never" if beat is None else f"{now - beat:.0f} s ago")
             conn.execute(
                 "UPDATE runs SET status = 'running', started = ?, heartbeat = ?, host = ?, pid = ?, worker = ?, "
                 "run_dir = COALESCE(?, run_dir), attempts = attempts + 1, error = NULL WHERE hash = ?",
@@ -451,10 +458,13 @@ class Heartbeat:
         try:
             store = ResultStore(self.store_path, create=False)
             while not self._stop.wait(self.interval):
-                with contextlib.suppress(sqlite3.Error):
+                try:
                     store.heartbeat(self.run_hash, self.pid)
-        except Exception:  # the heartbeat must never take the run down
-            pass
+                except sqlite3.Error as err:
+                    logger.debug("run %s: heartbeat not written (%s)", self.run_hash, err)
+        except Exception as err:  # noqa: BLE001 - the heartbeat must never take the run down
+            logger.warning("run %s: heartbeats stopped (%s); another process may take the run over after "
+                           "--stale-after seconds", self.run_hash, err)
         finally:
             if store is not None:
                 store.close()

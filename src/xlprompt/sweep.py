@@ -22,6 +22,10 @@ Precedence, lowest first: RunConfig defaults < ``base`` < the grid point < the v
 the command line (so ``--set epochs=1`` shortens every run, even a variant that sets its own epochs).
 ``--grid key=v1,v2`` replaces (or adds) a grid axis in every group.
 
+Each run's folder (under the runs folder) is named so that a person can find it: method, task, k, seed, then
+the hash (``mpt-xnli-k16-s1-0123456789abcdef``); a store whose runs were written into folders named by the hash
+alone keeps using them (:func:`run_dir_of`).
+
 Each run is labelled by its group (the group's name, or the sweep's name when there are no groups) and its
 variant ("" without variants); identical configs from several places are one run with several labels, keyed
 by ``RunConfig.resolved_hash()``, the same key the results store uses.
@@ -31,6 +35,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -57,6 +62,16 @@ class SweepRun:
         return self._hash
 
     @property
+    def folder_name(self) -> str:
+        """The run's folder: method, task, k, seed, then the hash."""
+        return run_folder_name(self.config, self.hash)
+
+    def describe(self) -> str:
+        """``mpt xnli k=16 seed=1 [hash]``: the run, as progress lines name it."""
+        c = self.config
+        return f"{c.method} {_task_name(c)} k={c.shots} seed={c.seed} [{self.hash}]"
+
+    @property
     def group(self) -> str:
         return self.labels[0][0]
 
@@ -78,6 +93,24 @@ class Sweep:
 
     def hashes(self) -> list[str]:
         return [r.hash for r in self.runs]
+
+
+def _task_name(config: RunConfig) -> str:
+    return config.task if config.task in ("xnli", "pawsx") else config.task_spec().name
+
+
+def run_folder_name(config: RunConfig, run_hash: str | None = None) -> str:
+    """``{method}-{task}-k{shots}-s{seed}-{hash}``, with anything but letters, digits, ``.``, ``_`` and ``-`` of
+    a task's name replaced by ``_``."""
+    task = re.sub(r"[^A-Za-z0-9._-]+", "_", _task_name(config)).strip("._") or "task"
+    return f"{config.method}-{task}-k{config.shots}-s{config.seed}-{run_hash or config.resolved_hash()}"
+
+
+def run_dir_of(runs_dir: str | Path, run: SweepRun) -> Path:
+    """Where ``run`` trains: its named folder, or the hash-named folder an earlier store made for it (so that a
+    sweep resumes and skips the runs of existing stores)."""
+    old = Path(runs_dir) / run.hash
+    return old if old.is_dir() else Path(runs_dir) / run.folder_name
 
 
 def _config_keys() -> set[str]:

@@ -18,12 +18,20 @@ Checkpoints (issue 9) are written after an epoch when ``checkpoint_every_s`` sec
 last one (0: after every epoch), and after the last epoch; a killed run redoes at most that much training.
 The best-epoch state is a file of its own, written only when the best epoch changes.
 
+What a run reports while it trains (:mod:`xlprompt.tracking`): every ``logging_steps`` optimiser steps a record
+of the loss, its parts and the learning rate, each averaged over the steps since the last record, goes to
+``steps.jsonl`` in the run folder, to the trackers of ``report_to`` and to the ``xlprompt.progress`` logger (with
+the rate and the time left); after each epoch a line of its record goes to this module's logger. A resumed run
+keeps the records of the epochs its checkpoint holds and redoes the rest.
+
 One step synchronises the host with the device once (the losses of all its pieces are gathered on the
 device and read together), so that a GPU step of many micro-batches is not stalled per piece.
 """
 
 from __future__ import annotations
 
+import json
+import logging
 import math
 import time
 from dataclasses import dataclass, field
@@ -40,8 +48,15 @@ from xlprompt.device import autocast, autocast_dtype, rng_state, set_rng_state
 from xlprompt.errors import CheckpointError, NumericalError
 from xlprompt.evaluate import accuracy
 from xlprompt.methods.base import Method
+from xlprompt.tracking import PROGRESS_LOGGER, Tracker, format_duration, format_metrics, progress_mode, \
+    read_json_lines
+
+logger = logging.getLogger(__name__)
+progress_logger = logging.getLogger(PROGRESS_LOGGER)
 
 FORMAT_VERSION = 1
+#: the step records of a run folder (one JSON line per ``logging_steps`` optimiser steps)
+STEPS_FILE = "steps.jsonl"
 
 
 @dataclass
@@ -161,8 +176,10 @@ def epoch_schedule(n_train: int, n_parallel: int, batch_size: int, align_batch_s
 class Trainer:
     def __init__(self, method: Method, config: RunConfig, train: Sequence[TokenizedExample],
                  dev: Sequence[TokenizedExample], parallel: Sequence[TokenizedPair] | None = None,
-                 run_dir: Path | None = None, progress: bool = True,
-                 on_epoch_end: Callable[[list[dict]], None] | None = None):
+                 run_dir: Path | None = None, progress: bool | str = True,
+                 on_epoch_end: Callable[[list[dict]], None] | None = None, tracker: Tracker | None = None):
+        """``progress``: True (a bar on a terminal, plain lines elsewhere), False, or ``bar`` / ``lines`` /
+        ``off`` (:func:`xlprompt.tracking.progress_mode`); ``tracker``: where the step and epoch scalars go."""
         if not train:
             raise ValueError("no training examples")
         self.method = method
@@ -171,8 +188,11 @@ class Trainer:
         self.dev = list(dev)
         self.parallel = list(parallel or []) if method.uses_parallel else []
         self.run_dir = None if run_dir is None else Path(run_dir)
-        self.progress = progress
+        self.progress = progress_mode(progress)
         self.on_epoch_end = on_epoch_end
+        self.tracker = tracker or Tracker()
+        #: optimiser steps taken so far (the x axis of every tracked scalar)
+        self.global_step = 0
         self.align_batch_size = config.align_batch_size or config.batch_size
         self.steps_per_epoch = max(math.ceil(len(self.train) / config.batch_size),
                                    math.ceil(len(self.parallel) / self.align_batch_size) if self.parallel else 0)
@@ -221,6 +241,8 @@ class Trainer:
             "best_state": best_state,
             # gradients carried into the next epoch (grad_accumulation_leftover=carry), in parameter order
             "carried_grads": self._carried_grads(),
+            # the steps since the last step record: a resumed run's records are those of an uninterrupted one
+            "log_window": {"sums": dict(self._window), "steps": self._window_steps},
         }
 
     def _params(self) -> list[torch.nn.Parameter]:
@@ -247,6 +269,8 @@ class Trainer:
         result.resumed_from_epoch = state["epoch"]
         for p, grad in zip(self._params(), state.get("carried_grads") or []):
             p.grad = None if grad is None else grad.to(p.device)
+        window = state.get("log_window") or {}
+        self._window, self._window_steps = dict(window.get("sums", {})), int(window.get("steps", 0))
         return state["epoch"] + 1, state.get("best_state")
 
     # ------------------------------------------------------------------ one step
@@ -317,15 +341,23 @@ class Trainer:
         config, method = self.config, self.method
         result = TrainResult()
         start_epoch, best_state = 0, None
+        self._window: dict[str, float] = {}  # the sums of the steps since the last step record
+        self._window_steps = 0
         torch.manual_seed(config.seed)
         if self.run_dir is not None:
             state = load_checkpoint(self.run_dir)
             if state is not None:
                 start_epoch, best_state = self._restore(state, result)
+        self.global_step = start_epoch * self.updates_per_epoch
+        self._keep_step_records()
+        self.tracker.begin(self.global_step + 1)
+        if result.resumed_from_epoch is not None:
+            logger.info("train %s: resumed after epoch %d of %d", config.method, start_epoch, config.epochs)
         method.train()
         last_saved = time.monotonic()
+        self._clock = (time.monotonic(), self.global_step)
         bar = tqdm(total=config.epochs * self.steps_per_epoch, initial=start_epoch * self.steps_per_epoch,
-                   desc=f"train {config.method}", unit="step", disable=not self.progress)
+                   desc=f"train {config.method}", unit="step", disable=self.progress != "bar")
         for epoch in range(start_epoch, config.epochs):
             started = time.perf_counter()
             generator = epoch_generator(config.seed, epoch)
@@ -340,6 +372,12 @@ class Trainer:
                 logged = self.train_step(batch, pairs, generator, epoch, step, update, 1.0 / n if n > 1 else 1.0)
                 for key, value in logged.items():
                     sums[key] = sums.get(key, 0.0) + value
+                    self._window[key] = self._window.get(key, 0.0) + value
+                self._window_steps += 1
+                if update:
+                    self.global_step += 1
+                    if config.logging_steps and self.global_step % config.logging_steps == 0:
+                        self._log_steps(epoch, step, len(schedule))
                 bar.update(1)
                 bar.set_postfix(epoch=epoch + 1, loss=f"{logged['loss']:.4f}")
             record = {"epoch": epoch + 1, **{k: v / len(schedule) for k, v in sums.items()},
@@ -355,6 +393,7 @@ class Trainer:
                     if config.test_weights == "best_dev":  # test_weights=last never reloads it: no copy
                         best_state = {k: v.detach().cpu().clone() for k, v in method.trainable_state().items()}
             result.history.append(record)
+            self._log_epoch(record, result)
             if self.on_epoch_end is not None:
                 self.on_epoch_end(result.history)
             due = last or time.monotonic() - last_saved >= config.checkpoint_every_s
@@ -367,3 +406,54 @@ class Trainer:
         elif not self.dev:
             result.best_epoch = config.epochs
         return result
+
+    # ------------------------------------------------------------------ what the run reports
+    def _keep_step_records(self) -> None:
+        """``steps.jsonl`` keeps the records up to the step the run (re)starts from: a resumed run redoes the
+        steps after its checkpoint, and records them again."""
+        if self.run_dir is None:
+            return
+        path = self.run_dir / STEPS_FILE
+        if not path.exists():
+            return
+        kept = [r for r in read_json_lines(path) if isinstance(r.get("step"), int) and r["step"] <= self.global_step]
+        from xlprompt.safety import atomic_write_bytes
+
+        atomic_write_bytes(path, "".join(json.dumps(r) + "\n" for r in kept).encode())
+
+    def _log_steps(self, epoch: int, step: int, steps_in_epoch: int) -> None:
+        """The record of the last ``logging_steps`` optimiser steps: steps.jsonl, trackers, a progress line."""
+        config = self.config
+        count = max(1, self._window_steps)
+        metrics = {k: v / count for k, v in self._window.items()}
+        metrics["lr"] = self.scheduler.get_last_lr()[0]
+        self._window, self._window_steps = {}, 0
+        fraction = epoch + (step + 1) / steps_in_epoch
+        record = {"step": self.global_step, "epoch": round(fraction, 4), **metrics}
+        if self.run_dir is not None:
+            with open(self.run_dir / STEPS_FILE, "a", encoding="utf-8") as fh:
+                fh.write(json.dumps(record) + "\n")
+        self.tracker.log({**{f"train/{k}": v for k, v in metrics.items()}, "train/epoch": fraction},
+                         self.global_step)
+        total = self.updates_per_epoch * config.epochs
+        since, at = self._clock
+        elapsed = time.monotonic() - since
+        rate = (self.global_step - at) / elapsed if elapsed > 0 else 0.0
+        left = f", {format_duration((total - self.global_step) / rate)} left" if rate > 0 else ""
+        level = logging.DEBUG if self.progress == "bar" else logging.INFO  # beside a bar: run.log, --verbose
+        progress_logger.log(level, "train %s: step %d/%d (%d%%), epoch %d/%d: %s | %.2f step/s%s", config.method,
+                            self.global_step, total, 100 * self.global_step // max(1, total), epoch + 1,
+                            config.epochs, format_metrics(metrics), rate, left)
+
+    def _log_epoch(self, record: dict, result: TrainResult) -> None:
+        config = self.config
+        scalars = {k: v for k, v in record.items() if k not in ("epoch", "seconds") and isinstance(v, (int, float))}
+        self.tracker.log({**{f"epoch/{k}": v for k, v in scalars.items()}, "epoch/epoch": record["epoch"]},
+                         self.global_step)
+        metrics = format_metrics({k: v for k, v in scalars.items() if k != "dev_accuracy"})
+        dev = ""
+        if "dev_accuracy" in record:
+            dev = (f", dev {record['dev_accuracy']:.1f} (best {result.best_dev_accuracy:.1f} at epoch "
+                   f"{result.best_epoch})")
+        progress_logger.info("train %s: epoch %d/%d: %s%s, %s", config.method, record["epoch"], config.epochs, metrics,
+                             dev, format_duration(record["seconds"]))

@@ -17,7 +17,9 @@ from xlprompt.config import parse_overrides
               help="results store (SQLite file; created if missing). Finished runs in it are skipped")
 @click.option("--runs-dir", type=click.Path(file_okay=False), default=None,
               help="where the run directories go, one per config hash (default: STORE's name + .runs/)")
-@click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True)
+@click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+              help="local: the runs one after the other in this process (or --workers N processes); ray: as Ray "
+                   "tasks, on a local Ray instance or the cluster at --address")
 @click.option("--address", default=None, help="ray: address of an existing cluster (e.g. auto, ray://host:10001); "
               "default: start a local Ray instance")
 @click.option("--num-cpus", type=int, default=None, help="ray: CPUs of the local instance (default: all)")
@@ -43,10 +45,12 @@ from xlprompt.config import parse_overrides
                    "(default 600; at least 3 heartbeats, 90)")
 @click.option("--no-retry-failed", is_flag=True, help="leave runs that failed before as they are")
 @click.option("--dry-run", is_flag=True, help="list the runs and their state, run nothing")
-@click.option("--quiet", is_flag=True, help="no progress bars")
+@click.option("--quiet", is_flag=True, help="no progress (bars, step and epoch lines): the runs' notes, failures and "
+              "the summary; each run's run.log still gets every line")
+@click.option("--verbose", is_flag=True, help="debug messages too, and the step lines beside a progress bar")
 def sweep_command(sweep_file, store_path, runs_dir, executor, address, num_cpus, cpus_per_run, gpus_per_run,
                   workers, overrides, grids, data_dir, save_weights, max_runs, stale_after, no_retry_failed, dry_run,
-                  quiet):
+                  quiet, verbose):
     """Run every config of SWEEP_FILE (YAML grid) into a results store; resumable at any moment.
 
     A run is keyed by the hash of its full resolved config: runs already finished in the store are skipped,
@@ -77,7 +81,9 @@ def sweep_command(sweep_file, store_path, runs_dir, executor, address, num_cpus,
         click.echo(f"{len(sweep)} runs")
         return
     from xlprompt.experiment import check_inputs
+    from xlprompt.tracking import configure_console
 
+    click.get_current_context().call_on_close(configure_console(quiet=quiet, verbose=verbose))
     for run in sweep.runs:  # fail fast: every run's data and config checks before any run loads a model
         check_inputs(run.config)
     kwargs = dict(progress=not quiet, stale_after=check_stale_after(stale_after),
@@ -215,14 +221,16 @@ def _read_jsonl(path: str, default_lang: str, task=None) -> tuple[list[dict], li
 @click.option("--tokenizer", default=None, help="tokenizer spec instead of the recorded one")
 @click.option("--lang", default="en", show_default=True, help="language of the input (selects p_S / p_T, "
               "PCT's template)")
-@click.option("--premise", default=None)
-@click.option("--hypothesis", default=None)
+@click.option("--premise", default=None, help="the text to classify (a two-text task such as XNLI: its first "
+              "text, the premise)")
+@click.option("--hypothesis", default=None, help="a two-text task's second text (XNLI: the hypothesis)")
 @click.option("--input", "input_path", type=click.Path(dir_okay=False, allow_dash=True), default=None,
               help="JSONL batch: one {premise, hypothesis[, lang]} per line ('-' = stdin)")
 @click.option("--output", "output_path", type=click.Path(dir_okay=False, allow_dash=True), default="-",
               show_default=True, help="JSONL output of the batch mode: each input row, every field kept, with "
               "prediction, prediction_id and probabilities added")
-@click.option("--batch-size", type=int, default=None)
+@click.option("--batch-size", type=int, default=None, help="rows per forward pass (default: the run's "
+              "eval_batch_size)")
 @click.option("--device", default=None, help="auto, cpu, cuda or cuda:N (default: the run's device setting); the "
               "run's precision applies there (auto: bf16 on a bf16 GPU, fp32 on CPU)")
 def predict_command(run_dir, adapter, base_model, tokenizer, lang, premise, hypothesis, input_path, output_path,

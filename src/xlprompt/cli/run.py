@@ -37,7 +37,9 @@ def _method_option(ctx, _param, value):
 @click.option("--task", default="xnli", show_default=True,
               help="xnli, pawsx, or the path of a task YAML file (documentation: 'Tasks and your own task')")
 @click.option("--shots", type=int, default=16, show_default=True, help="k: training examples per class")
-@click.option("--seed", type=int, default=1, show_default=True)
+@click.option("--seed", type=int, default=1, show_default=True,
+              help="random seed: the k-shot sample (train_source=sample), initialisation and data order "
+                   "(the paper: 1..5)")
 @click.option("--model", default="xlm-roberta-base", show_default=True,
               help="hub name or path of a masked LM, or random:xlm-roberta-base / random:tiny")
 @click.option("--tokenizer", default=None, help="tokenizer hub name or path (e.g. ../shared/tokenizers/xlm-roberta)")
@@ -46,13 +48,23 @@ def _method_option(ctx, _param, value):
 @click.option("--out", "out", type=click.Path(file_okay=False), required=True,
               help="run directory (resumed if it holds an unfinished run of the same config)")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="any config key (see --help-config)")
-@click.option("--quiet", is_flag=True, help="no progress bars")
+@click.option("--quiet", is_flag=True, help="no progress (bars, step and epoch lines): only the run's notes, "
+              "warnings and the results; RUN/run.log still gets every line")
+@click.option("--verbose", is_flag=True, help="debug messages too, and the step lines beside a progress bar")
 @click.option("--no-save-weights", is_flag=True, help="do not write the trained PLM (plm.safetensors); "
               "`xlprompt predict` then works only for freeze_plm runs")
 @click.option("--help-config", is_flag=True, expose_value=False, is_eager=True, callback=_show_config_help,
               help="list every config key with its default for --method (and where it comes from) and meaning")
-def run_command(method, task, shots, seed, model, tokenizer, data_dir, out, overrides, quiet, no_save_weights):
-    """Train, select on the English few-shot dev split, and evaluate on all languages."""
+def run_command(method, task, shots, seed, model, tokenizer, data_dir, out, overrides, quiet, verbose,
+                no_save_weights):
+    """Train, select on the English few-shot dev split, and evaluate on all languages.
+
+    Progress: a bar on a terminal, plain lines every logging_steps steps elsewhere (a file, a cluster's log);
+    every line also goes to OUT/run.log. Tracking: --set report_to=tensorboard (or wandb).
+    """
+    from xlprompt.tracking import configure_console
+
+    click.get_current_context().call_on_close(configure_console(quiet=quiet, verbose=verbose))
     values = dict(method=method, shots=shots, seed=seed, model=model, tokenizer=tokenizer, data_dir=data_dir)
     if task != "xnli":
         values["task"] = task
@@ -61,28 +73,28 @@ def run_command(method, task, shots, seed, model, tokenizer, data_dir, out, over
     from xlprompt.experiment import format_results_table, run_experiment
 
     reused = (Path(out) / "results.json").exists()
-    results = run_experiment(config, Path(out), progress=not quiet, log=click.echo,
-                             save_weights=not no_save_weights)
+    results = run_experiment(config, Path(out), progress=not quiet, save_weights=not no_save_weights)
     click.echo(format_results_table(results))
     # issue 11: a finished folder is reused as it is; say so instead of claiming a write
     click.echo(f"{out}/results.json: reused, nothing written" if reused else f"wrote {out}/results.json")
 
 
 @click.command("demo")
-@click.option("--method", type=click.Choice(METHODS), default="mpt", show_default=True)
-@click.option("--epochs", type=int, default=3, show_default=True)
+@click.option("--method", type=click.Choice(METHODS), default="mpt", show_default=True, help="the method to run")
+@click.option("--epochs", type=int, default=3, show_default=True, help="training epochs")
 @click.option("--out", type=click.Path(file_okay=False), default=None, help="run directory (default: a temp dir)")
 def demo_command(method, epochs, out):
     """A short run on a random:tiny model and the shipped multilingual sample (no network needed)."""
-    from xlprompt.experiment import RANDOM_WEIGHTS_NOTE, format_results_table, run_experiment
+    from xlprompt.experiment import format_results_table, run_experiment
+    from xlprompt.tracking import configure_console
 
+    click.get_current_context().call_on_close(configure_console())
     config = RunConfig(method=method, shots=4, seed=1, model="random:tiny", data_dir="builtin:demo",
                        epochs=epochs, batch_size=12, eval_batch_size=32, max_length=128)
     click.echo(f"xlprompt demo: {method} on random:tiny with the shipped 15-language sample.")
-    click.echo(f"NOTE: {RANDOM_WEIGHTS_NOTE}.")
     with tempfile.TemporaryDirectory(prefix="xlprompt-demo-") as tmp:
         run_dir = Path(out) if out else Path(tmp) / "run"
-        results = run_experiment(config, run_dir, progress=True, log=click.echo)
+        results = run_experiment(config, run_dir, progress=True)
         click.echo(format_results_table(results))
     click.echo(
         "\nA real run (pre-trained XLM-R from the hub, the paper's data; fetch the data once):\n"

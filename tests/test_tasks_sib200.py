@@ -280,3 +280,35 @@ def test_leak_guard_refuses_flores_sentences_that_sib200_evaluates(data_dir, tmp
     rows[7] = {**rows[7], "tgt_hypothesis": "Pili 7.", "src_hypothesis": "Another English 7."}
     pairs.write_text("".join(json.dumps(r) + "\n" for r in rows), "utf-8")
     assert len(load_run_data(config).parallel) == 30
+
+
+def test_report_groups_205_languages_by_script_and_plots_them(tmp_path):
+    from xlprompt.config import RunConfig
+    from xlprompt.report import build_report
+    from xlprompt.store import ResultStore
+    from xlprompt.tasks import get_task
+
+    languages = get_task("sib200").languages
+    with ResultStore(tmp_path / "s.sqlite") as store:
+        for method in ("mpt", "sp"):
+            for seed in (1, 2):
+                config = RunConfig(task="sib200", method=method, model="random:tiny", seed=seed, shots=2)
+                h = config.resolved_hash()
+                store.add([(h, config.to_dict(), "g", "")], sweep="g")
+                assert store.claim(h).ok
+                acc = {lang: (60.0 if lang.endswith("_Latn") or lang == "en" else 30.0) + seed for lang in languages}
+                store.finish(h, {"accuracy": {**acc, "avg": 50.0}, "random_weights": True, "method": method,
+                                 "shots": 2, "seed": seed, "model": "random:tiny", "task": "sib200", "eval_split": "test"})
+    report = build_report(tmp_path / "s.sqlite", tmp_path / "rep")
+    page = (tmp_path / "rep" / "report.md").read_text("utf-8")
+    mpt = [line for line in page.splitlines() if line.startswith("| MPT k=2")]
+    assert "accuracy by script" in page and any("| Latn | 61.5 |" in line for line in mpt)
+    assert any("| Arab | 31.5 |" in line for line in mpt)
+    assert (tmp_path / "rep" / "task_sib200_groups.png").stat().st_size > 5000
+    rows = list(csv.DictReader(io.StringIO((tmp_path / "rep" / "task_sib200_languages.csv").read_text("utf-8"))))
+    assert len(rows) == 2 * 205
+    swh = [r for r in rows if r["language"] == "swh_Latn"][0]
+    yor = [r for r in rows if r["language"] == "yor_Latn"][0]
+    assert swh["aligned"] == "yes" and yor["aligned"] == "no" and swh["script"] == "Latn"
+    assert len((tmp_path / "rep" / "task_sib200.csv").read_text("utf-8").splitlines()[0].split(",")) == 205 + 4
+    assert report.files

@@ -10,7 +10,9 @@ Two layers:
 * :func:`check_data_leaks` (from :func:`xlprompt.run_data.load_run_data`, once the data is loaded) compares
   the texts themselves, so it also catches a hand-made ``parallel_file`` built from the evaluated split:
   an evaluated (premise, hypothesis) that is also a training example or an alignment pair (either side) is
-  refused; one that is also in the model-selection dev split gives a warning. The latter is the case of the
+  refused; one that is also in the model-selection dev split gives a warning. For a one-text task (SIB-200,
+  whose texts are Flores-200 sentences) every sentence of every pair, on either side, is compared with every
+  evaluated text, in any language. The latter is the case of the
   fixed few-shot splits with ``eval_split=dev``: Zhao & Schütze's dev split is k per class drawn from XNLI
   dev, so its 3k English examples are also evaluated. Refusing it would forbid ``eval_split=dev`` with
   the paper's fixed splits altogether; the warning names how many examples overlap (3k of ~2,490 English
@@ -64,6 +66,17 @@ def check_data_leaks(config, train, dev, test: dict, parallel, split: str | None
                                 f"{split} split: the alignment would train on the evaluated set (a leak); use "
                                 f"eval_split={'test' if split == 'dev' else 'dev'} or another parallel corpus",
                                 where)
+    if parallel and config.task_spec().single_text:
+        # a one-text task: every sentence of a pair (either side, premise or hypothesis) against every evaluated
+        # text, whatever the language: SIB-200's texts are Flores-200 sentences, which parallel corpora also hold
+        single = {ex.premise.strip() for examples in test.values() for ex in examples}
+        for pair in parallel:
+            for sentence in (pair.src_premise, pair.src_hypothesis, pair.tgt_premise, pair.tgt_hypothesis):
+                if sentence.strip() in single:
+                    where = config.parallel_file if config.parallel_source == "file" else None
+                    raise DataError(f"the parallel pair '{pair.uid}' holds a sentence that is an evaluated {task} "
+                                    f"{split} text ({sentence.strip()[:60]!r}): the alignment would train on the "
+                                    "evaluated set (a leak); remove those pairs or use another parallel corpus", where)
     overlap = len(_texts(dev) & english)
     if overlap:
         note = (f"leak warning: {overlap} of the {len(dev)} model-selection dev examples are also in the evaluated "

@@ -108,9 +108,6 @@ class _Hooks:
             raise ConfigError(f"task {task.name} with parallel_source={config.parallel_source}: "
                               f"{task.parallel_refused[config.parallel_source]} (a leak); use parallel_source=tatoeba "
                               "(this task's default), xnli-dev, translate or file")
-        if task.name != "xnli" and config.translator_conditioning == "language":
-            raise ConfigError(f"translator_conditioning=language is built for the 14 XNLI target languages; task "
-                              f"{task.name} runs with translator_conditioning=none")
         if not task.uses_demo and config.data_dir == "builtin:demo":
             raise ConfigError(f"data_dir=builtin:demo is an XNLI sample; task {task.name} reads its own data "
                               "(unset data_dir or give the data folder)")

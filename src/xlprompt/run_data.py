@@ -40,8 +40,10 @@ def demo_parallel() -> list[ParallelPair]:
 
 
 def _corpus_targets(config: RunConfig, task) -> tuple[str, ...]:
-    """The task's target languages that the external corpora (Tatoeba, XNLI dev, PAWS-X: XNLI's) have."""
-    return tuple(lang for lang in task.target_languages if lang in TARGET_LANGUAGES)
+    """The task's target languages that the external corpora have: the task's ``parallel_languages`` (e.g.
+    SIB-200's Tatoeba languages), else XNLI's 14 (Tatoeba, XNLI dev, PAWS-X)."""
+    have = task.parallel_languages or TARGET_LANGUAGES
+    return tuple(lang for lang in task.target_languages if lang in have)
 
 
 def required_files(config: RunConfig, folder: Path) -> list[tuple[str, str]]:
@@ -58,7 +60,7 @@ def required_files(config: RunConfig, folder: Path) -> list[tuple[str, str]]:
                 needed += [(f"pawsx/{split}/{lang}.tsv", "pawsx") for lang in PAWSX_LANGUAGES
                            if lang == SOURCE_LANGUAGE or lang in targets]
         elif source == "tatoeba":
-            needed += [(f"tatoeba/{lang}-en.tsv", "tatoeba") for lang in targets]
+            needed += [(f"tatoeba/{lang}-en.tsv", task.parallel_fetch.get("tatoeba", "tatoeba")) for lang in targets]
         elif source == "xnli-dev":
             needed += [(f"xnli/dev/{lang}.tsv", "xnli") for lang in (SOURCE_LANGUAGE, *targets)]
         elif source == "translate":
@@ -145,10 +147,17 @@ def load_run_data(config: RunConfig, progress: bool = False) -> RunData:
         else:
             parallel = build_parallel_corpus(
                 config.parallel_source, config.parallel_size, config.parallel_seed, data_dir,
-                target_languages=targets, progress=progress,
+                target_languages=targets, progress=progress, known_targets=task.parallel_languages or None,
             )
         if config.parallel_source == "xnli-dev" and config.data_dir != DEMO:
             notes.append("parallel corpus: unlabelled XNLI dev pairs (ablation 'w/o external data')")
+    if config.method == "mpt" and config.alpha < 1.0 and parallel and len(task.target_languages) > len(TARGET_LANGUAGES):
+        # many languages: say which evaluated ones had alignment pairs (the report's 'aligned' marks)
+        have = {pair.tgt_lang for pair in parallel}
+        evaluated = [lang for lang in languages if lang != SOURCE_LANGUAGE]
+        with_pairs = [lang for lang in evaluated if lang in have]
+        notes.append(f"alignment data: {len(with_pairs)} of the {len(evaluated)} evaluated target languages had "
+                     f"parallel pairs ({', '.join(with_pairs[:12])}{', ...' if len(with_pairs) > 12 else ''})")
     for lang, examples in test.items():
         if not examples:
             raise DataError(f"no {eval_split} examples for language '{lang}'")

@@ -61,5 +61,8 @@ def prediction_scores(plm: MaskedLM, mask_hidden: torch.Tensor, label_word_ids: 
     logits = plm.vocab_logits(mask_hidden).float()
     index = label_word_ids if label_word_ids.dim() == 2 else label_word_ids.expand(logits.shape[0], -1)
     words = logits.gather(1, index)
-    others = logits.scatter(1, index, float("-inf")).max(dim=1, keepdim=True).values
+    if logits.requires_grad:
+        others = logits.scatter(1, index, float("-inf")).max(dim=1, keepdim=True).values
+    else:  # prediction: mask the label words in place, no second [N, |V|] tensor
+        others = logits.scatter_(1, index, float("-inf")).max(dim=1, keepdim=True).values
     return torch.cat([words, others], dim=1)

@@ -90,8 +90,10 @@ class _Unit:
     translations: dict[str, tuple[str, str]] = field(default_factory=dict)
 
 
-def normalize_targets(languages: Iterable[str] | str) -> tuple[str, ...]:
-    """Validate target languages (a sequence or ``"de,fr"``) and return them in XNLI order, deduplicated."""
+def normalize_targets(languages: Iterable[str] | str, known: Sequence[str] | None = None) -> tuple[str, ...]:
+    """Validate target languages (a sequence or ``"de,fr"``) and return them in XNLI order (or the order of
+    ``known``, a task's target languages when they are not XNLI's), deduplicated."""
+    allowed = TARGET_LANGUAGES if known is None else tuple(known)
     if isinstance(languages, str):
         languages = [part.strip() for part in languages.split(",") if part.strip()]
     chosen = set()
@@ -99,12 +101,12 @@ def normalize_targets(languages: Iterable[str] | str) -> tuple[str, ...]:
         if lang == SOURCE_LANGUAGE:
             raise ConfigError(
                 f"'{SOURCE_LANGUAGE}' is the source language and cannot be a target language of the "
-                f"parallel corpus. Allowed: {', '.join(TARGET_LANGUAGES)}"
+                f"parallel corpus. Allowed: {', '.join(allowed)}"
             )
-        chosen.add(check_language(lang, TARGET_LANGUAGES, "target language"))
+        chosen.add(check_language(lang, allowed, "target language"))
     if not chosen:
-        raise ConfigError(f"no target languages given. Allowed: {', '.join(TARGET_LANGUAGES)}")
-    return tuple(lang for lang in TARGET_LANGUAGES if lang in chosen)
+        raise ConfigError(f"no target languages given. Allowed: {', '.join(allowed)}")
+    return tuple(lang for lang in allowed if lang in chosen)
 
 
 def build_parallel_corpus(
@@ -123,13 +125,15 @@ def build_parallel_corpus(
     device: str | None = None,
     progress: bool = False,
     balanced: bool = True,
+    known_targets: Sequence[str] | None = None,
 ) -> list[ParallelPair]:
     """Build a parallel corpus of exactly ``size`` pairs from ``source`` (see the module docstring).
 
     ``translate_model`` (source ``translate``) is a hub name or local folder of a seq2seq translation
     model, or an object with ``translate(texts, tgt_lang, progress=None) -> list[str]``;
     ``batch_size``, ``num_beams``, ``max_length`` and ``device`` configure the loaded model and
-    ``progress`` shows a tqdm bar. ``balanced`` spreads the pairs evenly over the target languages
+    ``progress`` shows a tqdm bar. ``known_targets``: the target languages allowed (a task's whose codes are
+    not XNLI's, e.g. SIB-200's Flores codes for ``tatoeba``); default XNLI's 14. ``balanced`` spreads the pairs evenly over the target languages
     (see the module docstring); ``False`` draws each pair's language independently. The pairs come
     in a seeded random order; each has ``src_lang='en'`` and ``uid`` naming its English pair
     (``pawsx-dev-12``, ``tatoeba-de-3``, ``xnli-dev-40``...).
@@ -144,7 +148,7 @@ def build_parallel_corpus(
         raise ConfigError(f"size must be a positive integer, got {size!r}")
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise ConfigError(f"seed must be an integer, got {seed!r}")
-    targets = normalize_targets(target_languages)
+    targets = normalize_targets(target_languages, known_targets)
 
     if source == "pawsx":
         units = _pawsx_units(_need_dir(data_dir, source), targets)
@@ -514,6 +518,7 @@ def read_parallel_jsonl(path: str | Path, expected_languages: Iterable[str] | No
     :class:`DataError` naming the file, the line and the problem.
     """
     expected = None if expected_languages is None else set(expected_languages)
+    known = XNLI_LANGUAGES if expected is None else (*XNLI_LANGUAGES, *sorted(expected - set(XNLI_LANGUAGES)))
     pairs = []
     first_line: dict[str, int] = {}
     rows = read_jsonl(path, PARALLEL_FIELDS)
@@ -525,9 +530,9 @@ def read_parallel_jsonl(path: str | Path, expected_languages: Iterable[str] | No
                 raise row.error(f"{name} must be a non-empty string, found {value!r}")
             values[name] = value
         for name in ("src_lang", "tgt_lang"):
-            if values[name] not in XNLI_LANGUAGES:
+            if values[name] not in known:
                 try:
-                    check_language(values[name], XNLI_LANGUAGES, name)
+                    check_language(values[name], known, name)
                 except XlpromptError as err:
                     raise row.error(str(err)) from None
         if values["src_lang"] == values["tgt_lang"]:
@@ -535,7 +540,7 @@ def read_parallel_jsonl(path: str | Path, expected_languages: Iterable[str] | No
         if expected is not None and values["tgt_lang"] not in expected:
             raise row.error(
                 f"tgt_lang '{values['tgt_lang']}' is not among the run's languages "
-                f"({', '.join(lang for lang in XNLI_LANGUAGES if lang in expected)}); rebuild the corpus "
+                f"({', '.join(lang for lang in known if lang in expected)}); rebuild the corpus "
                 "with --languages matching the run, or add the language to the run"
             )
         if source_language is not None and values["src_lang"] != source_language:

@@ -5,7 +5,16 @@ Model specs:
 * a Hugging Face hub name (``xlm-roberta-base``, the paper's backbone) or a local directory;
 * ``random:xlm-roberta-base`` / ``random:xlm-roberta-large`` — the true architecture with random weights
   (the real compute cost, no pre-trained knowledge: accuracy is chance level);
+* ``random:glot500-base`` / ``random:xlm-v-base`` — the XLM-R base body with the vocabulary of Glot500-m
+  (``cis-lmu/glot500-base``: 401,145 entries) or XLM-V (``facebook/xlm-v-base``: 901,629, its config.json), for
+  tests and benchmarks of the cost that grows with |V| (the tokenizer given must not be larger);
 * ``random:tiny`` — a 2-layer, 32-dim model of the same family for fast tests and the demo.
+
+The pre-trained encoders made for many languages load by hub name like XLM-R (all are ``xlm-roberta`` models
+with a trained MLM head, so cloze prompts work): ``cis-lmu/glot500-base``, ``facebook/xlm-v-base``,
+``xlm-roberta-large``. A model whose MLM head is not usable is refused in one line (:data:`UNUSABLE_MLM`):
+mDeBERTa-v3 / DeBERTa-v3 (``deberta-v2`` model type) are replaced-token-detection discriminators whose
+released checkpoints carry no trained MLM head, so their fill-mask output is noise (transformers #22790).
 
 Tokenizer specs: a hub name or local directory (e.g. ``../shared/tokenizers/xlm-roberta``), or
 ``builtin:tiny`` — a small BPE tokenizer trained on the package's own multilingual demo sample, so
@@ -30,7 +39,19 @@ BUILTIN_TOKENIZER = "builtin:tiny"
 RANDOM_ARCHITECTURES: dict[str, dict] = {
     "xlm-roberta-base": dict(hidden_size=768, num_hidden_layers=12, num_attention_heads=12, intermediate_size=3072),
     "xlm-roberta-large": dict(hidden_size=1024, num_hidden_layers=24, num_attention_heads=16, intermediate_size=4096),
+    "glot500-base": dict(hidden_size=768, num_hidden_layers=12, num_attention_heads=12, intermediate_size=3072,
+                         vocab_size=401145),
+    "xlm-v-base": dict(hidden_size=768, num_hidden_layers=12, num_attention_heads=12, intermediate_size=3072,
+                       vocab_size=901629),
     "tiny": dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64),
+}
+#: the hub tokenizer of each random architecture (``random:tiny``: the builtin one)
+RANDOM_TOKENIZERS: dict[str, str] = {"glot500-base": "cis-lmu/glot500-base", "xlm-v-base": "facebook/xlm-v-base"}
+#: model types whose released checkpoints have no usable MLM head, and why
+UNUSABLE_MLM: dict[str, str] = {
+    "deberta-v2": "DeBERTa-v3 / mDeBERTa-v3 checkpoints are replaced-token-detection discriminators: their MLM "
+                  "head is untrained and fill-mask output is noise (transformers #22790); use an encoder with a "
+                  "trained MLM head (xlm-roberta-base/large, cis-lmu/glot500-base, facebook/xlm-v-base)",
 }
 
 
@@ -52,7 +73,7 @@ def default_tokenizer_spec(model_spec: str) -> str:
     """The tokenizer used when none is given: the model's own, or for ``random:X`` the hub tokenizer of X."""
     if is_random_spec(model_spec):
         arch = model_spec[len(RANDOM_PREFIX):]
-        return BUILTIN_TOKENIZER if arch == "tiny" else arch
+        return BUILTIN_TOKENIZER if arch == "tiny" else RANDOM_TOKENIZERS.get(arch, arch)
     return model_spec
 
 
@@ -182,31 +203,45 @@ def builtin_tokenizer():
     )
 
 
+def check_mlm_head(spec: str, model_type: str) -> None:
+    """One-line ModelError for a model type whose checkpoints have no usable MLM head (:data:`UNUSABLE_MLM`)."""
+    if model_type in UNUSABLE_MLM:
+        raise ModelError(f"model '{spec}' ({model_type}) has no usable MLM head for cloze prompts: "
+                         f"{UNUSABLE_MLM[model_type]}")
+
+
+def random_config(arch: str, tokenizer, max_length: int = 256):
+    """The XLM-R config of ``random:<arch>``: its shape, and its real vocabulary size (Glot500, XLM-V) or the
+    tokenizer's; a tokenizer larger than the architecture's vocabulary is refused."""
+    from transformers import XLMRobertaConfig
+
+    if arch.startswith("mdeberta") or arch.startswith("deberta"):
+        check_mlm_head(RANDOM_PREFIX + arch, "deberta-v2")
+    if arch not in RANDOM_ARCHITECTURES:
+        raise ModelError(f"unknown random architecture '{arch}'; allowed: "
+                         + ", ".join(RANDOM_PREFIX + a for a in RANDOM_ARCHITECTURES))
+    shape = dict(RANDOM_ARCHITECTURES[arch])
+    vocab = shape.pop("vocab_size", len(tokenizer))
+    if len(tokenizer) > vocab:
+        raise ModelError(f"the tokenizer has {len(tokenizer)} entries, more than the {vocab} of random:{arch}; pass "
+                         f"its own tokenizer ({RANDOM_TOKENIZERS.get(arch, arch)}) or a smaller one")
+    return XLMRobertaConfig(
+        vocab_size=vocab, max_position_embeddings=max(514, max_length + 4), type_vocab_size=1, layer_norm_eps=1e-5,
+        pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.cls_token_id, eos_token_id=tokenizer.sep_token_id,
+        **shape)
+
+
 def load_masked_lm(spec: str, tokenizer, seed: int = 0, max_length: int = 256):
     """Return ``(model, info)``: a Hugging Face masked LM and a :class:`BackboneInfo`.
 
     ``random:`` specs are built from a config with the tokenizer's vocabulary, initialised with ``seed``.
     """
     import torch
-    from transformers import AutoConfig, AutoModelForMaskedLM, XLMRobertaConfig, XLMRobertaForMaskedLM
+    from transformers import AutoConfig, AutoModelForMaskedLM, XLMRobertaForMaskedLM
 
     if is_random_spec(spec):
         arch = spec[len(RANDOM_PREFIX):]
-        if arch not in RANDOM_ARCHITECTURES:
-            raise ModelError(
-                f"unknown random architecture '{arch}'; allowed: "
-                + ", ".join(RANDOM_PREFIX + a for a in RANDOM_ARCHITECTURES)
-            )
-        config = XLMRobertaConfig(
-            vocab_size=len(tokenizer),
-            max_position_embeddings=max(514, max_length + 4),
-            type_vocab_size=1,
-            layer_norm_eps=1e-5,
-            pad_token_id=tokenizer.pad_token_id,
-            bos_token_id=tokenizer.cls_token_id,
-            eos_token_id=tokenizer.sep_token_id,
-            **RANDOM_ARCHITECTURES[arch],
-        )
+        config = random_config(arch, tokenizer, max_length)
         config._attn_implementation = "sdpa"
         state = torch.random.get_rng_state()
         torch.manual_seed(seed)
@@ -225,6 +260,7 @@ def load_masked_lm(spec: str, tokenizer, seed: int = 0, max_length: int = 256):
                 f"could not load model '{spec}': {_first_line(err)}. Offline? Pass a local directory, "
                 "or random:xlm-roberta-base / random:tiny for the architecture with random weights"
             ) from None
+        check_mlm_head(spec, config.model_type)
         try:
             model = AutoModelForMaskedLM.from_pretrained(spec, attn_implementation="sdpa", **hub)
         except ValueError as err:

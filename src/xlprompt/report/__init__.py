@@ -25,7 +25,7 @@ from pathlib import Path
 
 from xlprompt.checkpoint import atomic_write_text
 from xlprompt.errors import ConfigError
-from xlprompt.report import exports, figures, leaderboard, tables, task_tables
+from xlprompt.report import groups, exports, figures, leaderboard, tables, task_tables
 
 COMPARE_CHOICES = ("paper",)
 
@@ -92,20 +92,39 @@ def build_report(store_path: str | Path, out_dir: str | Path, compare: str | Non
     if report.skipped:
         figure_lines += ["Not drawn:", ""] + [f"- {s.line()}" for s in report.skipped] + [""]
     per_task = task_tables.task_tables(all_rows)
+    task_pages = []
     for table in per_task:
         for suffix, text in (("md", task_tables.to_markdown(table)), ("csv", task_tables.to_csv(table))):
             path = out / f"task_{table.slug}.{suffix}"
             atomic_write_text(path, text)
             report.files.append(path)
+        if len(table.columns) - 1 > groups.MAX_COLUMNS:  # e.g. SIB-200: by script, plot, per-language CSV
+            aligned = set(_aligned_languages(table.spec))
+            atomic_write_text(out / f"task_{table.slug}_languages.csv", groups.languages_csv(table, aligned))
+            report.files.append(out / f"task_{table.slug}_languages.csv")
+            report.files += groups.figure(table, out)
+            task_pages += [groups.to_markdown(table), f"![{table.task} by script](task_{table.slug}_groups.png)", ""]
+        else:
+            task_pages.append(task_tables.to_markdown(table))
     page = [f"# xlprompt report: {store_path.name}", "",
             f"{len(rows)} finished runs in `{store_path}`."
             + (" Cells: ours (paper, Δ)." if compare_on else ""), "",
             exports.to_markdown(t1, compare_on), exports.to_markdown(t2, compare_on), leaderboard.to_markdown(board),
             "## Figures", "", *figure_lines,
-            *[task_tables.to_markdown(table) for table in per_task]]
+            *task_pages]
     atomic_write_text(out / "report.md", "\n".join(page))
     report.files.append(out / "report.md")
     return report
+
+
+def _aligned_languages(spec: str) -> tuple[str, ...]:
+    """The task's languages with alignment data in its default corpus (SIB-200: Tatoeba's 82)."""
+    try:
+        from xlprompt.tasks import get_task
+
+        return get_task(spec).parallel_languages
+    except Exception:
+        return ()
 
 
 def _check_reference(rows, group: str, reference: str) -> None:

@@ -4,7 +4,9 @@ languages and source language, the methods that can run it and where its splits 
 
 Built-in tasks (one module each in this folder): ``xnli`` (:mod:`xlprompt.tasks.xnli`, the paper's task and
 the default; its data path is the historical one of :mod:`xlprompt.run_data`, results unchanged) and
-``pawsx`` (:mod:`xlprompt.tasks.pawsx`). A user task is a YAML file (:mod:`xlprompt.tasks.user`): the config
+``pawsx`` (:mod:`xlprompt.tasks.pawsx`), ``sib200`` (:mod:`xlprompt.tasks.sib200`: topic classification in 205
+languages) and ``americasnli`` (:mod:`xlprompt.tasks.americasnli`: NLI in 10 Indigenous languages of the
+Americas, trained on English XNLI). A user task is a YAML file (:mod:`xlprompt.tasks.user`): the config
 key ``task`` is a registered name or the path of such a file.
 """
 
@@ -36,7 +38,7 @@ def required_files(task: Task, config, folder) -> list[tuple[str, str]]:
 
 
 def _builtins() -> None:
-    from xlprompt.tasks import pawsx, xnli  # noqa: F401  (they register themselves)
+    from xlprompt.tasks import americasnli, pawsx, sib200, xnli  # noqa: F401  (they register themselves)
 
 
 def get_task(spec: str) -> Task:

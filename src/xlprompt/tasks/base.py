@@ -33,6 +33,10 @@ class Task:
     #: MPT's default external parallel corpus for this task, and the corpora that overlap its evaluation data
     parallel_default: str = "tatoeba"
     parallel_refused: Mapping[str, str] = field(default_factory=dict)
+    #: the target languages that the default external corpora have, under this task's codes (empty: XNLI's 14),
+    #: and the ``xlprompt data fetch`` source of a parallel_source's files where it is not the source's name
+    parallel_languages: tuple[str, ...] = ()
+    parallel_fetch: Mapping[str, str] = field(default_factory=dict)
     #: user tasks: split -> language -> file (absolute), the columns of the text fields and the label
     files: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     columns: Mapping[str, str] = field(default_factory=dict)

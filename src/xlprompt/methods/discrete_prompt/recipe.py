@@ -82,7 +82,13 @@ def check_dp_template(pattern: str, text_fields) -> str | None:
 #: xlprompt's choice for PAWS-X (no DP/PET PAWS-X pattern in the references read): xlmrprompt's XNLI pattern 0
 #: (pet/pet/pvps/xnli_pvp.py) with sentence1/sentence2 in its slots, as DPA carries its XNLI template to PAWS-X;
 #: label words no/yes (the task's)
-TASK_PATTERNS: dict[str, str] = {"pawsx": "{sentence1} . Question: {sentence2} ? Answer: <mask> ."}
+TASK_PATTERNS: dict[str, str] = {
+    "pawsx": "{sentence1} . Question: {sentence2} ? Answer: <mask> .",
+    # AmericasNLI is XNLI's task: xlmrprompt's XNLI pattern 0 in its slots
+    "americasnli": "{premise} . Question: {hypothesis} ? Answer: <mask> .",
+    # SIB-200: xlprompt's choice (no reference has a DP pattern for it): the text, then the topic at <mask>
+    "sib200": "{text} . Topic: <mask> .",
+}
 
 
 def task_pattern(task) -> str | None:
@@ -96,7 +102,7 @@ def task_support(task) -> str | None:
     if task.name == "xnli" or task_pattern(task) is not None:
         return None
     if task.origin.startswith("built-in"):
-        return "it needs a DP pattern for this task, which xlprompt has for XNLI and PAWS-X only"
+        return "it needs a DP pattern for this task, which xlprompt has for XNLI, PAWS-X, SIB-200 and AmericasNLI only"
     return "the task file gives no DP pattern (add the field 'dp_template')"
 
 

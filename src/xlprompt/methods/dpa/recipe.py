@@ -66,6 +66,9 @@ def task_support(task) -> str | None:
     language and trains in English (its multilingual label-word optimisation needs both)."""
     if task.name == "xnli" or task.name in TASK_LABEL_WORDS:
         return None
+    if task.name in ("sib200", "americasnli"):
+        return (f"DPA's multilingual label-word optimisation needs label words in every language of the task; its "
+                f"authors' tables cover XNLI's and PAWS-X's languages, none of {task.name}'s")
     if task.origin.startswith("built-in"):
         return "it needs DPA label words for every language of this task, which xlprompt has for XNLI and PAWS-X"
     absent = [lang for lang in task.languages if lang not in task.language_label_words]

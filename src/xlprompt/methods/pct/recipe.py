@@ -103,6 +103,9 @@ def task_resources(task) -> PCTTaskResources | None:
 def task_support(task) -> str | None:
     if task.name == "xnli" or task_resources(task) is not None:
         return None
+    if task.name in ("sib200", "americasnli"):
+        return (f"PCT pairs each example with a template in a second language drawn from its template languages; "
+                f"its authors wrote templates for XNLI's and PAWS-X's languages only, none for {task.name}'s")
     if task.origin.startswith("built-in"):
         return "it needs PCT templates for this task, which xlprompt has for XNLI and PAWS-X only"
     return "the task file gives no PCT templates (add the field 'pct_templates': one per language)"

@@ -1,0 +1,376 @@
+"""SIB-200 (Adelani et al., EACL 2024): topic classification of Flores-200 sentences in 205 languages.
+
+Source (pinned): GitHub ``dadelani/sib-200`` at commit :data:`SIB200_COMMIT`, files
+``data/annotated/<Flores code>/{train,dev,test}.tsv`` (columns ``index_id``, ``category``, ``text``; written by
+pandas, so a text may be double-quoted with ``""`` escapes). Licence CC BY-SA 4.0. Every file is checked by
+its SHA-256 and size (``resources/sib200_sha256.txt``: 411 files) before it is converted.
+
+What is fetched: the English train set (the few-shot pool, 701 rows) and dev (99) and test (204) for all 205
+languages; the other languages' train files are the same sentences translated and are not needed by
+cross-lingual transfer from English.
+
+Layout written (``--data-dir``):
+
+* ``sib200/{train,dev,test}/{code}.tsv`` — columns ``idx`` (the release's ``index_id``: the Flores-200
+  sentence number, the same in every language), ``category``, ``text``; ``code`` is the task's language code:
+  ``en`` for English (``eng_Latn``: the run's source language is ``en`` everywhere in xlprompt), the Flores-200
+  code (``swh_Latn``, ``yor_Latn``...) for the other 204;
+* ``sib200/fewshot/{train,dev}_k{k}_seed{s}.tsv`` for k in :data:`SIB200_FEWSHOT_KS` and seeds
+  :data:`SIB200_FEWSHOT_SEEDS` — the fixed few-shot splits (see :func:`write_fewshot_splits`), and
+  ``sib200/fewshot/SHA256SUMS`` with their SHA-256. From the pinned release they are byte-identical on every
+  machine; ``resources/sib200_fewshot_sha256.txt`` holds their SHA-256 and fetch checks them.
+
+Checks (:meth:`Sib200Files.check`): rows per split (701 / 99 / 204) in every language, every category one of
+the 7, and every language's ``idx`` set per split equal to English's (the files are parallel).
+
+``tatoeba-sib200`` (:class:`TatoebaSib200`): LASER's Tatoeba v1 test files for the SIB-200 languages they
+cover (:data:`SIB200_TATOEBA`: 82 of the 204 target languages) → ``tatoeba/{code}-en.tsv``, rows pinned per
+language; MPT's default alignment corpus for ``task=sib200``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from xlprompt.data.download import FetchError, Fetcher, Source, _write_tsv
+from xlprompt.data.tsv import read_tsv
+from xlprompt.errors import DataError
+from xlprompt.safety import sha256_file
+
+SIB200_COMMIT = "593cea88519930f776c1a4a1980b6a35b39dca57"
+SIB200_BASE = f"https://raw.githubusercontent.com/dadelani/sib-200/{SIB200_COMMIT}/data/annotated"
+#: the categories in the release's order (``data/annotated/eng_Latn/labels.txt``); class i = CATEGORIES[i]
+SIB200_CATEGORIES: tuple[str, ...] = (
+    "science/technology", "travel", "politics", "sports", "health", "entertainment", "geography")
+SIB200_ROWS: dict[str, int] = {"train": 701, "dev": 99, "test": 204}
+ENGLISH_FLORES = "eng_Latn"
+#: the fixed few-shot splits: k per class (k = 16 is the most the English train set allows for train and dev
+#: together: geography has 58 rows) and the seeds (the paper's 1..5)
+SIB200_FEWSHOT_KS: tuple[int, ...] = (1, 2, 4, 8, 16)
+SIB200_FEWSHOT_SEEDS: tuple[int, ...] = (1, 2, 3, 4, 5)
+FEWSHOT_DIR = "sib200/fewshot"
+SUMS = "SHA256SUMS"
+
+#: SIB-200 language (Flores-200 code) → (LASER Tatoeba v1 code, rows of its test files). Same ISO 639-3 code,
+#: or the macrolanguage LASER uses (ara→arb_Arab, aze→azj_Latn, cmn→zho_Hans (Tatoeba's Mandarin mixes both
+#: scripts), kur→kmr_Latn, mon→khk_Cyrl, sqi→als_Latn, uzb→uzn_Latn, yid→ydd_Hebr). Not srp: Tatoeba's Serbian
+#: is in Latin script, SIB-200's (srp_Cyrl) in Cyrillic. 82 of the 204 target languages; rows counted in
+#: facebookresearch/LASER@74bc6ae7 data/tatoeba/v1 (both sides equal).
+SIB200_TATOEBA: dict[str, tuple[str, int]] = {
+    "afr_Latn": ("afr", 1000), "als_Latn": ("sqi", 1000), "amh_Ethi": ("amh", 168), "arb_Arab": ("ara", 1000),
+    "arz_Arab": ("arz", 477), "ast_Latn": ("ast", 127), "awa_Deva": ("awa", 231), "azj_Latn": ("aze", 1000),
+    "bel_Cyrl": ("bel", 1000), "ben_Beng": ("ben", 1000), "bos_Latn": ("bos", 354), "bul_Cyrl": ("bul", 1000),
+    "cat_Latn": ("cat", 1000), "ceb_Latn": ("ceb", 600), "ces_Latn": ("ces", 1000), "cym_Latn": ("cym", 575),
+    "dan_Latn": ("dan", 1000), "deu_Latn": ("deu", 1000), "ell_Grek": ("ell", 1000), "epo_Latn": ("epo", 1000),
+    "est_Latn": ("est", 1000), "eus_Latn": ("eus", 1000), "fao_Latn": ("fao", 262), "fin_Latn": ("fin", 1000),
+    "fra_Latn": ("fra", 1000), "gla_Latn": ("gla", 829), "gle_Latn": ("gle", 1000), "glg_Latn": ("glg", 1000),
+    "heb_Hebr": ("heb", 1000), "hin_Deva": ("hin", 1000), "hrv_Latn": ("hrv", 1000), "hun_Latn": ("hun", 1000),
+    "hye_Armn": ("hye", 742), "ind_Latn": ("ind", 1000), "isl_Latn": ("isl", 1000), "ita_Latn": ("ita", 1000),
+    "jav_Latn": ("jav", 205), "jpn_Jpan": ("jpn", 1000), "kab_Latn": ("kab", 1000), "kat_Geor": ("kat", 746),
+    "kaz_Cyrl": ("kaz", 575), "khk_Cyrl": ("mon", 440), "khm_Khmr": ("khm", 722), "kmr_Latn": ("kur", 410),
+    "kor_Hang": ("kor", 1000), "lit_Latn": ("lit", 1000), "lvs_Latn": ("lvs", 1000), "mal_Mlym": ("mal", 687),
+    "mar_Deva": ("mar", 1000), "mkd_Cyrl": ("mkd", 1000), "nld_Latn": ("nld", 1000), "nno_Latn": ("nno", 1000),
+    "nob_Latn": ("nob", 1000), "oci_Latn": ("oci", 1000), "pes_Arab": ("pes", 1000), "pol_Latn": ("pol", 1000),
+    "por_Latn": ("por", 1000), "ron_Latn": ("ron", 1000), "rus_Cyrl": ("rus", 1000), "slk_Latn": ("slk", 1000),
+    "slv_Latn": ("slv", 823), "spa_Latn": ("spa", 1000), "swe_Latn": ("swe", 1000), "swh_Latn": ("swh", 390),
+    "tam_Taml": ("tam", 307), "tat_Cyrl": ("tat", 1000), "tel_Telu": ("tel", 234), "tgl_Latn": ("tgl", 1000),
+    "tha_Thai": ("tha", 548), "tuk_Latn": ("tuk", 203), "tur_Latn": ("tur", 1000), "uig_Arab": ("uig", 1000),
+    "ukr_Cyrl": ("ukr", 1000), "urd_Arab": ("urd", 1000), "uzn_Latn": ("uzb", 428), "vie_Latn": ("vie", 1000),
+    "war_Latn": ("war", 1000), "xho_Latn": ("xho", 142), "ydd_Hebr": ("yid", 848), "yue_Hant": ("yue", 1000),
+    "zho_Hans": ("cmn", 1000), "zsm_Latn": ("zsm", 1000),
+}
+LASER_COMMIT = "74bc6ae7ffb7cba670fe0f428d0ede9f666fb821"
+TATOEBA_BASE = f"https://raw.githubusercontent.com/facebookresearch/LASER/{LASER_COMMIT}/data/tatoeba/v1"
+
+
+def _pins(name: str) -> dict[str, tuple[str, int]]:
+    from importlib import resources
+
+    text = resources.files("xlprompt.resources").joinpath(name).read_text("utf-8")
+    pins = {}
+    for line in text.split("\n"):
+        if line.strip():
+            sha, size, rel = line.split(" ", 2)
+            pins[rel] = (sha, int(size))
+    return pins
+
+
+def sib200_pins() -> dict[str, tuple[str, int]]:
+    """``{"<Flores code>/<split>.tsv": (sha256, size)}`` of the 411 pinned release files."""
+    return _pins("sib200_sha256.txt")
+
+
+def sib200_flores_languages() -> tuple[str, ...]:
+    """The 205 Flores-200 codes of SIB-200, sorted (from the pins)."""
+    return tuple(sorted({rel.split("/")[0] for rel in sib200_pins()}))
+
+
+def task_code(flores: str) -> str:
+    """The task's language code of a Flores-200 code: ``en`` for English, the Flores code otherwise."""
+    return "en" if flores == ENGLISH_FLORES else flores
+
+
+def flores_code(code: str) -> str:
+    return ENGLISH_FLORES if code == "en" else code
+
+
+def parse_release_tsv(data: bytes, where: str) -> list[tuple[str, str, str]]:
+    """``(index_id, category, text)`` rows of a release file (pandas TSV: ``"`` quoting, ``""`` escapes)."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise FetchError(f"{where}: not UTF-8 (byte {err.start}); check --mirror") from None
+    rows = list(csv.reader(io.StringIO(text, newline=""), delimiter="\t", quotechar='"'))
+    while rows and not rows[-1]:
+        rows.pop()
+    if not rows or rows[0] != ["index_id", "category", "text"]:
+        raise FetchError(f"{where}: header {rows[0] if rows else '(empty)'} is not index_id, category, text; "
+                         "not the SIB-200 release: check --mirror")
+    out = []
+    for number, row in enumerate(rows[1:], start=2):
+        if len(row) != 3:
+            raise FetchError(f"{where}: row {number} has {len(row)} fields, expected 3; the file is corrupt")
+        out.append((row[0], row[1], row[2]))
+    return out
+
+
+def sib200_file(root: Path, split: str, code: str) -> Path:
+    return Path(root) / "sib200" / split / f"{code}.tsv"
+
+
+def read_sib200(root: Path, split: str, code: str, path: Path | None = None) -> list:
+    """``sib200/{split}/{code}.tsv`` (or ``path``) as single-text examples: ``premise`` = text, ``hypothesis`` =
+    ``""``, label = index of the category, uid ``sib200-{idx}`` (the Flores sentence: the same in every
+    language and split). An unknown category is a one-line DataError naming file and line."""
+    from xlprompt.data.examples import NLIExample
+
+    path = sib200_file(root, split, code) if path is None else path
+    out = []
+    for row in read_tsv(path, ("idx", "category", "text")):
+        if row["category"] not in SIB200_CATEGORIES:
+            raise row.error(f"unknown category {row['category']!r}; allowed: {', '.join(SIB200_CATEGORIES)}")
+        if not row["text"].strip():
+            raise row.error("empty text")
+        out.append(NLIExample(row["text"], "", SIB200_CATEGORIES.index(row["category"]), code, f"sib200-{row['idx']}"))
+    if not out:
+        raise DataError("no rows", path)
+    return out
+
+
+def _problem(out: Path, split: str, code: str, n: int, english_ids: set[str] | None) -> tuple[str | None, set]:
+    path = sib200_file(out, split, code)
+    if not path.is_file():
+        return f"{path} is missing", set()
+    try:
+        rows = read_tsv(path, ("idx", "category", "text"))
+    except DataError as err:
+        return str(err), set()
+    if len(rows) != n:
+        return f"{path}: {len(rows)} rows, expected {n}", set()
+    bad = [r for r in rows if r["category"] not in SIB200_CATEGORIES]
+    if bad:
+        return f"{path}:{bad[0].line}: unknown category {bad[0]['category']!r}", set()
+    ids = {r["idx"] for r in rows}
+    if english_ids is not None and ids != english_ids:
+        return f"{path}: its idx set differs from English's ({len(ids ^ english_ids)} ids): not parallel", ids
+    return None, ids
+
+
+@dataclass
+class Sib200Files(Source):
+    """The SIB-200 release files (pinned by SHA-256) → ``sib200/`` (see the module docstring)."""
+
+    base_url: str = SIB200_BASE
+    #: Flores codes to fetch (empty: all 205)
+    languages: tuple[str, ...] = ()
+    rows: dict[str, int] = field(default_factory=lambda: dict(SIB200_ROWS))
+    #: ``{"<Flores code>/<split>.tsv": (sha256, size)}``; None: the shipped pins of the release
+    pins: dict[str, tuple[str, int]] | None = None
+    #: SHA-256 of the few-shot split files (``{file name: sha256}``); None: the shipped ones, checked only when
+    #: the English train file is the pinned release's
+    fewshot_pins: dict[str, str] | None = None
+
+    def _pins(self) -> dict[str, tuple[str, int]]:
+        return sib200_pins() if self.pins is None else self.pins
+
+    def _langs(self) -> tuple[str, ...]:
+        langs = self.languages or tuple(sorted({rel.split("/")[0] for rel in self._pins()}))
+        return tuple(dict.fromkeys((ENGLISH_FLORES, *langs)))
+
+    def files(self) -> list[tuple[str, str]]:
+        """``(Flores code, split)`` of every file fetched."""
+        return [(lang, split) for lang in self._langs() for split in self.rows
+                if split != "train" or lang == ENGLISH_FLORES]
+
+    def urls(self) -> list[str]:
+        return [f"{self.base_url}/{lang}/{split}.tsv" for lang, split in self.files()]
+
+    def check(self, out: Path) -> str | None:
+        english: dict[str, set] = {}
+        for lang, split in self.files():
+            code = task_code(lang)
+            problem, ids = _problem(out, split, code, self.rows[split], english.get(split))
+            if problem is not None:
+                return problem
+            if code == "en":
+                english[split] = ids
+        return check_fewshot_files(out)
+
+    def fetch(self, fetcher: Fetcher) -> None:
+        pins = self._pins()
+        for lang, split in self.files():
+            rel = f"{lang}/{split}.tsv"
+            if rel not in pins:
+                raise FetchError(f"{rel}: no pinned SHA-256 for this file; SIB-200 languages: "
+                                 f"{', '.join(sorted({r.split('/')[0] for r in pins})[:8])}, ...")
+            sha, size = pins[rel]
+            url = f"{self.base_url}/{rel}"
+            dest = sib200_file(fetcher.out, split, task_code(lang))
+            if not fetcher.force and dest.is_file() and _problem(fetcher.out, split, task_code(lang),
+                                                                 self.rows[split], None)[0] is None:
+                continue
+            part = fetcher.partial_path(url)
+            raw = fetcher.download(url, part.with_name(part.name + ".complete"), sha256=sha, size=size)
+            rows = parse_release_tsv(raw.read_bytes(), fetcher.url(url))
+            _write_tsv(dest, ("idx", "category", "text"), rows)
+            raw.unlink(missing_ok=True)
+        english_pinned = pins.get(f"{ENGLISH_FLORES}/train.tsv") == sib200_pins().get(f"{ENGLISH_FLORES}/train.tsv")
+        expected = self.fewshot_pins if self.fewshot_pins is not None else (
+            {rel: sha for rel, (sha, _) in _pins("sib200_fewshot_sha256.txt").items()} if english_pinned else None)
+        write_fewshot_splits(fetcher.out, expected)
+
+
+# -- the fixed few-shot splits -----------------------------------------------------------------------
+
+
+def fewshot_name(split: str, k: int, seed: int) -> str:
+    return f"{split}_k{k}_seed{seed}.tsv"
+
+
+def sample_fewshot(pool: list, k: int, seed: int) -> tuple[list, list]:
+    """Train: k per class drawn from the English train set with ``seed``; dev: k per class from the rest with
+    ``seed + 10000`` (:func:`xlprompt.data.fewshot.sample_k_per_class`, the digest-ranked algorithm of every
+    task). Train and dev are disjoint."""
+    from xlprompt.data.fewshot import sample_k_per_class
+
+    n = len(SIB200_CATEGORIES)
+    train = sample_k_per_class(pool, k, seed, n_labels=n, label_names=SIB200_CATEGORIES)
+    chosen = {ex.uid for ex in train}
+    dev = sample_k_per_class([ex for ex in pool if ex.uid not in chosen], k, seed + 10_000, n_labels=n,
+                             label_names=SIB200_CATEGORIES)
+    return train, dev
+
+
+def write_fewshot_splits(out: Path, expected: dict[str, str] | None = None) -> dict[str, str]:
+    """Write every fixed split (``sib200/fewshot/``) and ``SHA256SUMS``; with ``expected`` (file → SHA-256),
+    a file whose SHA-256 differs is a one-line :class:`FetchError`. Returns file → SHA-256."""
+    pool = read_sib200(out, "train", "en")
+    folder = Path(out) / FEWSHOT_DIR
+    sums: dict[str, str] = {}
+    for k in SIB200_FEWSHOT_KS:
+        for seed in SIB200_FEWSHOT_SEEDS:
+            for split, examples in zip(("train", "dev"), sample_fewshot(pool, k, seed)):
+                name = fewshot_name(split, k, seed)
+                path = folder / name
+                _write_tsv(path, ("idx", "category", "text"),
+                           ((ex.uid.rsplit("-", 1)[-1], SIB200_CATEGORIES[ex.label], ex.premise) for ex in examples))
+                sums[name] = sha256_file(path)
+                if expected is not None and expected.get(name) != sums[name]:
+                    raise FetchError(f"{path}: SHA-256 {sums[name][:16]}... differs from the published split's "
+                                     f"{str(expected.get(name))[:16]}...; the English train file or the sampling "
+                                     "differs from the pinned release")
+    tmp = folder / f".{SUMS}.tmp-{os.getpid()}"
+    tmp.write_text("".join(f"{sha}  {name}\n" for name, sha in sums.items()), "utf-8")
+    os.replace(tmp, folder / SUMS)
+    return sums
+
+
+def read_sums(out: Path) -> dict[str, str]:
+    path = Path(out) / FEWSHOT_DIR / SUMS
+    if not path.is_file():
+        raise DataError(f"{path} is missing; run `xlprompt data fetch --only sib200`", path)
+    sums = {}
+    for number, line in enumerate(path.read_text("utf-8").split("\n"), start=1):
+        if line.strip():
+            parts = line.split()
+            if len(parts) != 2 or len(parts[0]) != 64:
+                raise DataError("not a 'SHA256  name' line", path, number)
+            sums[parts[1]] = parts[0]
+    return sums
+
+
+def check_fewshot_files(out: Path) -> str | None:
+    """None when every fixed split is there and has the SHA-256 of ``SHA256SUMS``, else what is wrong."""
+    try:
+        sums = read_sums(out)
+    except DataError as err:
+        return str(err)
+    for k in SIB200_FEWSHOT_KS:
+        for seed in SIB200_FEWSHOT_SEEDS:
+            for split in ("train", "dev"):
+                name = fewshot_name(split, k, seed)
+                path = Path(out) / FEWSHOT_DIR / name
+                if not path.is_file():
+                    return f"{path} is missing"
+                if sums.get(name) != sha256_file(path):
+                    return f"{path}: SHA-256 differs from {SUMS} (edited?); run `xlprompt data fetch --only sib200 --force`"
+    return None
+
+
+# -- Tatoeba for the SIB-200 languages -----------------------------------------------------------------
+
+
+@dataclass
+class TatoebaSib200(Source):
+    """LASER Tatoeba v1 for the SIB-200 languages it covers → ``tatoeba/{Flores code}-en.tsv`` (idx, code, en)."""
+
+    base_url: str = TATOEBA_BASE
+    rows: dict[str, tuple[str, int]] = field(default_factory=lambda: dict(SIB200_TATOEBA))
+
+    def _pair_urls(self, lang: str) -> tuple[str, str]:
+        code = self.rows[lang][0]
+        return (f"{self.base_url}/tatoeba.{code}-eng.{code}", f"{self.base_url}/tatoeba.{code}-eng.eng")
+
+    def urls(self) -> list[str]:
+        return [url for lang in self.rows for url in self._pair_urls(lang)]
+
+    def check(self, out: Path) -> str | None:
+        for lang, (_, n) in self.rows.items():
+            path = Path(out) / "tatoeba" / f"{lang}-en.tsv"
+            if not path.is_file():
+                return f"{path} is missing"
+            try:
+                found = len(read_tsv(path, ("idx", lang, "en")))
+            except DataError as err:
+                return str(err)
+            if found != n:
+                return f"{path}: {found} rows, expected {n}"
+        return None
+
+    def fetch(self, fetcher: Fetcher) -> None:
+        for lang, (_, n) in self.rows.items():
+            sides = []
+            for url in self._pair_urls(lang):
+                part = fetcher.partial_path(url)
+                path = fetcher.download(url, part.with_name(part.name + ".complete"))
+                try:
+                    text = path.read_bytes().decode("utf-8")
+                except UnicodeDecodeError as err:
+                    path.unlink()
+                    raise FetchError(f"{fetcher.url(url)}: not UTF-8 (byte {err.start}); it was deleted: run again") from None
+                lines = [line[:-1] if line.endswith("\r") else line for line in text.split("\n")]
+                if lines and lines[-1] == "":
+                    lines.pop()
+                if len(lines) != n:
+                    path.unlink()
+                    raise FetchError(f"{fetcher.url(url)}: {len(lines)} lines, expected {n}; it was deleted: run "
+                                     "again, or check --mirror")
+                sides.append((path, lines))
+            _write_tsv(Path(fetcher.out) / "tatoeba" / f"{lang}-en.tsv", ("idx", lang, "en"),
+                       ((i, a, b) for i, (a, b) in enumerate(zip(sides[0][1], sides[1][1]))))
+            for path, _ in sides:
+                path.unlink(missing_ok=True)

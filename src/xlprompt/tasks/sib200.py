@@ -1,0 +1,120 @@
+"""SIB-200 (Adelani et al., EACL 2024): topic classification in 205 languages and dialects, one text per example.
+
+The texts are Flores-200 sentences (the same sentence, by ``idx``, in every language); 7 topics. Data:
+``xlprompt data fetch --only sib200`` (:mod:`xlprompt.data.sib200`: pinned release, CC BY-SA 4.0).
+
+Language codes: ``en`` for English (the source language: Flores ``eng_Latn``) and the Flores-200 code
+(``swh_Latn``, ``yor_Latn``, ``zho_Hans`` ...) for the other 204.
+
+Labels: the release's categories in its order (``labels.txt``): science/technology, travel, politics, sports,
+health, entertainment, geography. Label words (every language, SP/MPT/FT/DP use one English verbalizer as for
+XNLI), by this rule: the category's name when it is one token of XLM-R's vocabulary, else the one-token English
+word nearest to it: ``science`` (science/technology), ``travel``, ``political`` (politics: ``▁politic`` +
+``s``), ``sports``, ``health``, ``entertainment``, ``geo`` (geography: ``▁ge`` + ``ography``). Each is one
+word-start piece of the XLM-R tokenizer (tests/test_tasks_sib200.py checks it with the real tokenizer).
+
+Splits (:func:`load_sib200_splits`): few-shot train and dev in English, k per class:
+
+* ``train_source=fixed`` (default): the files ``sib200/fewshot/{train,dev}_k{k}_seed{seed}.tsv`` written by the
+  fetch, k in 1, 2, 4, 8, 16 and seeds 1-5, each checked against ``SHA256SUMS`` (and at fetch against the
+  SHA-256 shipped in ``resources/sib200_fewshot_sha256.txt``);
+* ``train_source=sample``: the same algorithm for any k and seed (train: k per class of the English train set
+  with ``seed``; dev: k per class of the rest with ``seed + 10000``).
+
+Evaluation on ``eval_split`` (test: 204 sentences per language; dev: 99). SIB-200's train, dev and test are
+disjoint sets of Flores sentences, and :func:`check_disjoint` refuses an evaluated ``idx`` that is a training
+or dev one. Methods: MPT, SP, FT and DP (pattern ``{text} . Topic: <mask> .``, xlprompt's choice: no reference
+has one) run it; PCT, DPA and SoftMV refuse it (they need per-language templates or label words that do not
+exist for these languages). MPT's alignment corpus: LASER Tatoeba for the 82 SIB-200 languages it covers
+(``xlprompt data fetch --only tatoeba-sib200``); the other 122 target languages have no pairs and use the
+shared ``p_T`` (or, with ``translator_conditioning=language``, the mean language vector). A parallel file made
+of Flores-200 sentences is refused by the leak guard when a sentence is an evaluated SIB-200 text.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from xlprompt.data.sib200 import (
+    SIB200_CATEGORIES, SIB200_FEWSHOT_KS, SIB200_FEWSHOT_SEEDS, SIB200_TATOEBA, FEWSHOT_DIR, SUMS, fewshot_name,
+    read_sib200, read_sums, sample_fewshot, sib200_flores_languages, task_code,
+)
+from xlprompt.errors import ConfigError, DataError
+from xlprompt.tasks.base import Task, TaskSplits, register
+
+SIB200_LANGUAGES: tuple[str, ...] = ("en", *(task_code(c) for c in sib200_flores_languages() if c != "eng_Latn"))
+SIB200_LABEL_WORDS: tuple[str, ...] = ("science", "travel", "political", "sports", "health", "entertainment", "geo")
+
+
+def _fixed(config) -> tuple[int, int]:
+    if config.shots not in SIB200_FEWSHOT_KS or config.seed not in SIB200_FEWSHOT_SEEDS:
+        raise ConfigError(f"task sib200 with train_source=fixed: the fixed splits exist for k in "
+                          f"{', '.join(map(str, SIB200_FEWSHOT_KS))} and seeds {', '.join(map(str, SIB200_FEWSHOT_SEEDS))} "
+                          f"(not k={config.shots}, seed={config.seed}); set train_source=sample for others")
+    return config.shots, config.seed
+
+
+def read_fixed_split(root: Path, split: str, k: int, seed: int) -> list:
+    """A fixed split file, checked against ``SHA256SUMS`` (a changed file is a one-line DataError)."""
+    from xlprompt.safety import sha256_file
+
+    path = Path(root) / FEWSHOT_DIR / fewshot_name(split, k, seed)
+    expected = read_sums(root).get(path.name)
+    if expected is None or sha256_file(path) != expected:
+        raise DataError(f"SHA-256 differs from {FEWSHOT_DIR}/{SUMS}: the fixed split was changed; run "
+                        "`xlprompt data fetch --only sib200 --force`", path)
+    return read_sib200(root, split, "en", path=path)
+
+
+def check_disjoint(train, dev, test: dict) -> None:
+    used = {ex.uid for ex in (*train, *dev)}
+    for lang, examples in test.items():
+        shared = [ex.uid for ex in examples if ex.uid in used]
+        if shared:
+            raise DataError(f"{len(shared)} evaluated sentences of '{lang}' are training or dev sentences (e.g. "
+                            f"{shared[0]}): SIB-200 is parallel by idx, so they would leak")
+
+
+def load_sib200_splits(task: Task, config, root: Path) -> TaskSplits:
+    notes = []
+    if config.train_source == "fixed":
+        k, seed = _fixed(config)
+        train, dev = read_fixed_split(root, "train", k, seed), read_fixed_split(root, "dev", k, seed)
+        notes.append(f"sib200: fixed few-shot splits k={k} seed={seed} ({FEWSHOT_DIR}, SHA-256 checked)")
+    else:
+        train, dev = sample_fewshot(read_sib200(root, "train", "en"), config.shots, config.seed)
+        notes.append(f"sib200: few-shot train/dev sampled from the English train set (k={config.shots}, "
+                     f"seed={config.seed})")
+    cap = config.eval_max_per_language
+    test = {lang: read_sib200(root, config.eval_split, lang)[:cap] for lang in config.languages()}
+    check_disjoint(train, dev, test)
+    return TaskSplits(train, dev, test, config.eval_split, notes)
+
+
+def sib200_required_files(task: Task, config, folder: Path) -> list[tuple[str, str]]:
+    if config.train_source == "fixed":
+        k, seed = _fixed(config)
+        needed = [(f"{FEWSHOT_DIR}/{fewshot_name(s, k, seed)}", "sib200") for s in ("train", "dev")]
+        needed.append((f"{FEWSHOT_DIR}/{SUMS}", "sib200"))
+    else:
+        needed = [("sib200/train/en.tsv", "sib200")]
+    return needed + [(f"sib200/{config.eval_split}/{lang}.tsv", "sib200") for lang in config.languages()]
+
+
+_NOT_SIB = "its pairs are XNLI-language pairs under XNLI's codes; SIB-200's languages carry Flores-200 codes"
+
+SIB200 = register(Task(
+    name="sib200",
+    labels=SIB200_CATEGORIES,
+    languages=SIB200_LANGUAGES,
+    label_words=SIB200_LABEL_WORDS,
+    text_fields=("text",),
+    source_language="en",
+    parallel_default="tatoeba",
+    parallel_refused={"pawsx": _NOT_SIB, "xnli-dev": _NOT_SIB, "translate": _NOT_SIB},
+    parallel_languages=tuple(SIB200_TATOEBA),
+    parallel_fetch={"tatoeba": "tatoeba-sib200"},
+    origin="built-in: xlprompt.tasks.sib200",
+    load_splits=load_sib200_splits,
+    required_files=sib200_required_files,
+))

@@ -1,0 +1,314 @@
+"""SIB-200 and AmericasNLI: fetched from a local HTTP mirror that serves files built here in the sources'
+published formats (SIB-200: pandas-quoted ``index_id, category, text`` TSVs per language and split; AmericasNLI:
+the combined ``dev.tsv``/``test.tsv``; LASER Tatoeba: one sentence per line), then run end to end through the CLI
+on random:tiny with the real XLM-R tokenizer; the leak guard refuses Flores sentences that SIB-200 evaluates."""
+
+from __future__ import annotations
+
+import csv
+import functools
+import hashlib
+import http.server
+import io
+import json
+import threading
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from conftest import XLMR_TOKENIZER_DIR
+from datafactory import write_xnli
+
+from xlprompt.data import americasnli as anli
+from xlprompt.data import sib200 as sib
+from xlprompt.data.fetch import Fetcher, FetchError, apply_mirror
+from xlprompt.errors import ConfigError, DataError
+
+TRAIN = dict(zip(sib.SIB200_CATEGORIES, (176, 138, 102, 85, 77, 65, 58)))  # the release's English counts
+DEV = dict(zip(sib.SIB200_CATEGORIES, (25, 20, 14, 12, 11, 9, 8)))
+TEST = dict(zip(sib.SIB200_CATEGORIES, (51, 40, 30, 25, 22, 19, 17)))
+LANGS = ("eng_Latn", "deu_Latn", "swh_Latn", "yor_Latn")
+ANLI_LANGS = ("aym", "quy")
+ANLI_ROWS = {"dev": {"aym": 9, "quy": 6}, "test": {"aym": 12, "quy": 9}}
+
+needs_tokenizer = pytest.mark.skipif(not XLMR_TOKENIZER_DIR.is_dir(), reason="../shared/tokenizers/xlm-roberta absent")
+
+
+def flores_sentence(lang: str, idx: int) -> str:
+    return f"{lang} sentence number {idx} of the Flores set."
+
+
+def release_tsv(lang: str, split: str) -> bytes:
+    """A file as the release writes it (pandas to_csv, sep='\\t'): a text with a quote is quoted, '""' escaped."""
+    counts = {"train": TRAIN, "dev": DEV, "test": TEST}[split]
+    start = {"train": 0, "dev": 1000, "test": 2000}[split]
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter="\t", lineterminator="\n")
+    writer.writerow(["index_id", "category", "text"])
+    idx = start
+    for category, n in counts.items():
+        for _ in range(n):
+            text = flores_sentence(lang, idx) + (' He said "yes".' if idx % 50 == 0 else "")
+            writer.writerow([idx, category, text])
+            idx += 1
+    return buffer.getvalue().encode("utf-8")
+
+
+class _Handler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):  # quiet
+        pass
+
+
+@pytest.fixture(scope="module")
+def mirror(tmp_path_factory):
+    """Serve a folder of files at their source URLs' paths on 127.0.0.1; yields (base URL, folder)."""
+    root = tmp_path_factory.mktemp("mirror")
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Handler, directory=str(root)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", root
+    server.shutdown()
+    server.server_close()
+
+
+def _put(root: Path, url: str, data: bytes) -> None:
+    path = root / apply_mirror(url, "http://x").split("//x/", 1)[1]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+
+
+def _sib_source(root: Path) -> sib.Sib200Files:
+    pins = {}
+    for lang in LANGS:
+        for split in ("train", "dev", "test"):
+            data = release_tsv(lang, split)
+            _put(root, f"{sib.SIB200_BASE}/{lang}/{split}.tsv", data)
+            pins[f"{lang}/{split}.tsv"] = (hashlib.sha256(data).hexdigest(), len(data))
+    return sib.Sib200Files("sib200", "SIB-200", languages=LANGS, pins=pins)
+
+
+def _tatoeba_source(root: Path, rows: int = 20) -> sib.TatoebaSib200:
+    for flores, (code, _) in sib.SIB200_TATOEBA.items():
+        _put(root, f"{sib.TATOEBA_BASE}/tatoeba.{code}-eng.{code}",
+             "".join(f"{flores} tatoeba line {i}\n" for i in range(rows)).encode())
+        _put(root, f"{sib.TATOEBA_BASE}/tatoeba.{code}-eng.eng",
+             "".join(f"English tatoeba line {i} for {code}\n" for i in range(rows)).encode())
+    return sib.TatoebaSib200("tatoeba-sib200", "Tatoeba", rows={k: (c, rows) for k, (c, _) in sib.SIB200_TATOEBA.items()})
+
+
+def _anli_source(root: Path) -> anli.AmericasNliFiles:
+    pins = {}
+    labels = ("entailment", "neutral", "contradiction")
+    for split, per_lang in ANLI_ROWS.items():
+        lines = ["language\tpremise\thypothesis\tlabel"]
+        for lang, n in per_lang.items():
+            lines += [f"{lang}\t{lang} {split} premise {i}\t{lang} {split} hypothesis {i}\t{labels[i % 3]}" for i in range(n)]
+        data = ("\n".join(lines) + "\n").encode()
+        _put(root, f"{anli.AMERICASNLI_BASE}/{split}.tsv", data)
+        pins[f"{split}.tsv"] = (hashlib.sha256(data).hexdigest(), len(data))
+    return anli.AmericasNliFiles("americasnli", "AmericasNLI", rows=ANLI_ROWS, pins=pins)
+
+
+@pytest.fixture(scope="module")
+def data_dir(mirror, tmp_path_factory):
+    """A data folder filled by the sources' fetch functions through the local mirror."""
+    url, root = mirror
+    out = tmp_path_factory.mktemp("data")
+    fetcher = Fetcher(out, mirror=url, progress=False)
+    for source in (_sib_source(root), _tatoeba_source(root), _anli_source(root)):
+        source.fetch(fetcher)
+        assert source.check(out) is None
+    write_xnli(out, ("en",), n_dev=30, n_test=9, odd_chars=False)  # AmericasNLI trains on English XNLI
+    return out
+
+
+def test_fetch_converts_the_published_formats(data_dir, mirror):
+    rows = sib.read_sib200(data_dir, "test", "deu_Latn")
+    assert len(rows) == 204 and rows[0].hypothesis == "" and rows[0].uid == "sib200-2000"
+    quoted = [r for r in sib.read_sib200(data_dir, "train", "en") if r.uid == "sib200-0"][0]
+    assert quoted.premise == flores_sentence("eng_Latn", 0) + ' He said "yes".'  # csv unquoting
+    assert (data_dir / "sib200/test/en.tsv").is_file() and not (data_dir / "sib200/train/deu_Latn.tsv").exists()
+    sums = sib.read_sums(data_dir)
+    assert len(sums) == 2 * len(sib.SIB200_FEWSHOT_KS) * len(sib.SIB200_FEWSHOT_SEEDS)
+    path = data_dir / sib.FEWSHOT_DIR / "train_k4_seed1.tsv"
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == sums["train_k4_seed1.tsv"]
+    assert len(sib.read_sib200(data_dir, "train", "en", path=path)) == 4 * 7
+    assert len(anli.read_americasnli(data_dir, "test", "quy")) == 9
+    tatoeba = (data_dir / "tatoeba/deu_Latn-en.tsv").read_text("utf-8").splitlines()
+    assert tatoeba[1] == "0\tdeu_Latn tatoeba line 0\tEnglish tatoeba line 0 for deu"
+
+
+def test_fetch_refuses_a_corrupt_file_and_a_wrong_row_count(mirror, tmp_path):
+    url, root = mirror
+    source = _sib_source(root)
+    lang = LANGS[1]
+    sha, size = source.pins[f"{lang}/dev.tsv"]
+    source.pins[f"{lang}/dev.tsv"] = ("0" * 64, size)
+    with pytest.raises(FetchError, match="SHA-256"):
+        source.fetch(Fetcher(tmp_path / "a", mirror=url, progress=False))
+    source.pins[f"{lang}/dev.tsv"] = (sha, size)
+    bad = sib.Sib200Files("sib200", "x", languages=LANGS, pins=source.pins, rows={"train": 701, "dev": 98, "test": 204})
+    bad.fetch(Fetcher(tmp_path / "b", mirror=url, progress=False))
+    assert "99 rows, expected 98" in bad.check(tmp_path / "b")
+
+
+def test_fixed_splits_of_the_real_release_are_pinned():
+    """The shipped SHA-256 of the real release's few-shot splits and of its 411 files."""
+    pins = sib.sib200_pins()
+    assert len(pins) == 1 + 2 * 205 and len(sib.sib200_flores_languages()) == 205
+    fewshot = sib._pins("sib200_fewshot_sha256.txt")
+    assert sorted(fewshot) == sorted(sib.fewshot_name(s, k, seed) for s in ("train", "dev")
+                                     for k in sib.SIB200_FEWSHOT_KS for seed in sib.SIB200_FEWSHOT_SEEDS)
+
+
+def test_edited_fixed_split_is_refused(data_dir, tmp_path):
+    import shutil
+
+    from xlprompt.tasks.sib200 import read_fixed_split
+
+    copy = tmp_path / "d"
+    shutil.copytree(data_dir / "sib200", copy / "sib200")
+    path = copy / sib.FEWSHOT_DIR / "train_k2_seed3.tsv"
+    path.write_text(path.read_text("utf-8").replace("sentence", "Sentence", 1), "utf-8")
+    with pytest.raises(DataError, match="SHA-256 differs"):
+        read_fixed_split(copy, "train", 2, 3)
+
+
+@needs_tokenizer
+def test_label_words_are_one_xlmr_token_each():
+    from transformers import AutoTokenizer
+
+    from xlprompt.tasks import get_task
+
+    tok = AutoTokenizer.from_pretrained(str(XLMR_TOKENIZER_DIR))
+    for name in ("sib200", "americasnli"):
+        for word in get_task(name).label_words:
+            pieces = tok.tokenize(word)
+            assert len(pieces) == 1 and pieces[0].startswith("\u2581"), (name, word, pieces)
+
+
+def test_tasks_registered_and_methods_refuse_in_one_line():
+    from xlprompt.config import RunConfig
+    from xlprompt.recipes import methods_for_task
+    from xlprompt.tasks import get_task
+
+    s, a = get_task("sib200"), get_task("americasnli")
+    assert len(s.languages) == 205 and s.languages[0] == "en" and "swh_Latn" in s.languages and s.single_text
+    assert a.languages == ("en", *anli.AMERICASNLI_LANGUAGES)
+    for task in (s, a):
+        assert methods_for_task(task) == ("mpt", "sp", "ft", "dp")
+    for method, why in (("pct", "templates"), ("dpa", "label words"), ("softmv", "verbalizer")):
+        with pytest.raises(ConfigError, match=why) as err:
+            RunConfig(task="sib200", method=method, model="random:tiny").validate()
+        assert "\n" not in str(err.value)
+    with pytest.raises(ConfigError, match="Flores-200 codes"):
+        RunConfig(task="sib200", method="mpt", parallel_source="pawsx").validate()
+    from xlprompt.tasks.sib200 import sib200_required_files
+
+    with pytest.raises(ConfigError, match="k in 1, 2, 4, 8, 16"):
+        sib200_required_files(s, RunConfig(task="sib200", method="sp", shots=32), Path("."))
+
+
+def test_tatoeba_covers_82_sib200_languages():
+    from xlprompt.tasks import get_task
+
+    task = get_task("sib200")
+    assert len(sib.SIB200_TATOEBA) == 82 and set(sib.SIB200_TATOEBA) <= set(task.target_languages)
+    assert "srp_Cyrl" not in sib.SIB200_TATOEBA  # Tatoeba's Serbian is in Latin script
+
+
+def _run(args, data_dir, out):
+    from xlprompt.cli import cli
+
+    base = ["run", "--model", "random:tiny", "--tokenizer", str(XLMR_TOKENIZER_DIR), "--data-dir", str(data_dir),
+            "--out", str(out), "--quiet", "--shots", "2", "--set", "epochs=1", "--set", "eval_max_per_language=6",
+            "--set", "max_length=64", "--set", "device=cpu", "--set", "parallel_size=24"]
+    return CliRunner().invoke(cli, base + list(args))
+
+
+@needs_tokenizer
+def test_cli_runs_sib200_mpt_end_to_end(data_dir, tmp_path):
+    out = tmp_path / "run"
+    result = _run(["--task", "sib200", "--method", "mpt", "--set", "eval_languages=en,deu_Latn,swh_Latn,yor_Latn",
+                   "--set", "translator_conditioning=language"], data_dir, out)
+    assert result.exit_code == 0, result.output[-3000:]
+    results = json.loads((out / "results.json").read_text("utf-8"))
+    assert list(results["accuracy"]) == ["en", "deu_Latn", "swh_Latn", "yor_Latn", "avg"]
+    assert results["train_examples"] == 14 and results["parallel_pairs"] == 24
+    assert "alignment data:" in result.output and "yor_Latn" not in result.output.split("alignment data:")[1].split("\n")[0]
+
+
+@needs_tokenizer
+def test_cli_runs_americasnli_mpt_end_to_end(data_dir, tmp_path):
+    pairs = tmp_path / "pairs.jsonl"
+    pairs.write_text("".join(json.dumps({"src_lang": "en", "tgt_lang": lang, "src_premise": f"An English premise {i}",
+                                         "src_hypothesis": f"An English hypothesis {i}", "tgt_premise": f"{lang} p {i}",
+                                         "tgt_hypothesis": f"{lang} h {i}"}) + "\n"
+                             for i in range(12) for lang in ANLI_LANGS), "utf-8")
+    out = tmp_path / "run"
+    result = _run(["--task", "americasnli", "--method", "mpt", "--set", "eval_languages=en,aym,quy",
+                   "--set", "train_source=sample", "--set", "parallel_source=file", "--set", f"parallel_file={pairs}"],
+                  data_dir, out)
+    assert result.exit_code == 0, result.output[-3000:]
+    results = json.loads((out / "results.json").read_text("utf-8"))
+    assert list(results["accuracy"]) == ["en", "aym", "quy", "avg"] and results["train_examples"] == 6
+    refused = _run(["--task", "americasnli", "--method", "mpt", "--set", "eval_languages=en,aym",
+                    "--set", "train_source=sample"], data_dir, tmp_path / "r2")
+    assert refused.exit_code != 0 and "none of its target languages" in refused.output
+    assert "Traceback" not in refused.output
+
+
+def test_leak_guard_refuses_flores_sentences_that_sib200_evaluates(data_dir, tmp_path):
+    """A parallel corpus built from Flores-200 (SIB-200's texts are Flores sentences) must be refused."""
+    from xlprompt.config import RunConfig
+    from xlprompt.run_data import load_run_data
+
+    evaluated = sib.read_sib200(data_dir, "test", "swh_Latn")[3]
+    english = sib.read_sib200(data_dir, "test", "en")[3]
+    pairs = tmp_path / "flores.jsonl"
+    rows = [{"src_lang": "en", "tgt_lang": "swh_Latn", "src_premise": f"Unrelated English {i}.",
+             "src_hypothesis": f"Another English {i}.", "tgt_premise": f"Kiswahili {i}.", "tgt_hypothesis": f"Pili {i}."}
+            for i in range(30)]
+    rows[7] = {**rows[7], "tgt_hypothesis": evaluated.premise, "src_hypothesis": english.premise}
+    pairs.write_text("".join(json.dumps(r) + "\n" for r in rows), "utf-8")
+    config = RunConfig(task="sib200", method="mpt", model="random:tiny", data_dir=str(data_dir), shots=2,
+                       eval_languages="en,swh_Latn", parallel_source="file", parallel_file=str(pairs), parallel_size=30)
+    with pytest.raises(DataError, match="evaluated sib200 test text") as err:
+        load_run_data(config)
+    assert "line-8" in str(err.value) and "\n" not in str(err.value)
+    # the same corpus without the Flores sentence is accepted
+    rows[7] = {**rows[7], "tgt_hypothesis": "Pili 7.", "src_hypothesis": "Another English 7."}
+    pairs.write_text("".join(json.dumps(r) + "\n" for r in rows), "utf-8")
+    assert len(load_run_data(config).parallel) == 30
+
+
+def test_report_groups_205_languages_by_script_and_plots_them(tmp_path):
+    from xlprompt.config import RunConfig
+    from xlprompt.report import build_report
+    from xlprompt.store import ResultStore
+    from xlprompt.tasks import get_task
+
+    languages = get_task("sib200").languages
+    with ResultStore(tmp_path / "s.sqlite") as store:
+        for method in ("mpt", "sp"):
+            for seed in (1, 2):
+                config = RunConfig(task="sib200", method=method, model="random:tiny", seed=seed, shots=2)
+                h = config.resolved_hash()
+                store.add([(h, config.to_dict(), "g", "")], sweep="g")
+                assert store.claim(h).ok
+                acc = {lang: (60.0 if lang.endswith("_Latn") or lang == "en" else 30.0) + seed for lang in languages}
+                store.finish(h, {"accuracy": {**acc, "avg": 50.0}, "random_weights": True, "method": method,
+                                 "shots": 2, "seed": seed, "model": "random:tiny", "task": "sib200", "eval_split": "test"})
+    report = build_report(tmp_path / "s.sqlite", tmp_path / "rep")
+    page = (tmp_path / "rep" / "report.md").read_text("utf-8")
+    mpt = [line for line in page.splitlines() if line.startswith("| MPT k=2")]
+    assert "accuracy by script" in page and any("| Latn | 61.5 |" in line for line in mpt)
+    assert any("| Arab | 31.5 |" in line for line in mpt)
+    assert (tmp_path / "rep" / "task_sib200_groups.png").stat().st_size > 5000
+    rows = list(csv.DictReader(io.StringIO((tmp_path / "rep" / "task_sib200_languages.csv").read_text("utf-8"))))
+    assert len(rows) == 2 * 205
+    swh = [r for r in rows if r["language"] == "swh_Latn"][0]
+    yor = [r for r in rows if r["language"] == "yor_Latn"][0]
+    assert swh["aligned"] == "yes" and yor["aligned"] == "no" and swh["script"] == "Latn"
+    assert len((tmp_path / "rep" / "task_sib200.csv").read_text("utf-8").splitlines()[0].split(",")) == 205 + 4
+    assert report.files

@@ -108,7 +108,7 @@ class RunConfig:
     pct_kl_weight: float = _f(1.0, "weight of PCT's symmetric KL next to its two CE terms")
 
     # --- the field's methods (DP, DPA, SoftMV) and MPT with a prompt per target language
-    translator_conditioning: str = _f("none", "MPT: none = one p_T for all 14 target languages (the paper); "
+    translator_conditioning: str = _f("none", "MPT: none = one p_T for all target languages (the paper); "
                                       "language = p_T^l = Transl(p_S + e_l), a learned vector e_l per target "
                                       "language (zero-initialised) fed to the shared translator; a language with "
                                       "no pair in the corpus uses the mean e of the languages that had pairs",
@@ -248,8 +248,9 @@ class RunConfig:
                              "clusters')")
 
     # --- tasks beyond XNLI (xlprompt.tasks); task=xnli leaves an XNLI run's hash unchanged
-    task: str = _f("xnli", "the task: xnli (the paper's), pawsx (PAWS-X paraphrase, 7 languages), or the path of "
-                   "a task YAML file (see the documentation's 'Tasks and your own task'). Its labels, label "
+    task: str = _f("xnli", "the task: xnli (the paper's), pawsx (PAWS-X paraphrase, 7 languages), sib200 (SIB-200 "
+                   "topics, 205 languages), americasnli (NLI in 10 languages of the Americas), a task registered "
+                   "with xlprompt.register_task, or the path of a task YAML file (see the documentation's 'Tasks and your own task'). Its labels, label "
                    "words, languages and data come from it")
 
     # --- what a run reports while it trains: left out of the hash (HASH_EXCLUDED), it never changes a result

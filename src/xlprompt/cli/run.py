@@ -35,7 +35,8 @@ def _method_option(ctx, _param, value):
 @click.option("--method", type=click.Choice(METHODS), default="mpt", show_default=True, is_eager=True,
               callback=_method_option, help="the method to run")
 @click.option("--task", default="xnli", show_default=True,
-              help="xnli, pawsx, or the path of a task YAML file (documentation: 'Tasks and your own task')")
+              help="xnli, pawsx, sib200, americasnli, or the path of a task YAML file (documentation: 'Tasks and "
+                   "your own task')")
 @click.option("--shots", type=int, default=16, show_default=True, help="k: training examples per class")
 @click.option("--seed", type=int, default=1, show_default=True,
               help="random seed: the k-shot sample (train_source=sample), initialisation and data order "

@@ -275,7 +275,7 @@ def test_bad_arguments(tmp_path):
     result = CliRunner().invoke(cli, ["data", "fetch", "--out", str(tmp_path), "--only", "fewshot,xnlii"])
     assert result.exit_code == 2
     assert result.stderr.strip() == ("error: --only: unknown source xnlii; allowed: fewshot, xnli, pawsx, tatoeba, "
-                                     "multinli, muse (comma-separated)")
+                                     "multinli, muse, sib200, tatoeba-sib200, americasnli (comma-separated)")
     (tmp_path / "file").write_text("x")
     result = CliRunner().invoke(cli, ["data", "fetch", "--out", str(tmp_path / "file"), "--only", "fewshot"])
     assert result.exit_code == 2 and "is a file" in result.stderr
@@ -754,9 +754,9 @@ def test_retry_after_is_honoured_on_429_and_503(server, tmp_path):
 
 
 def test_backoff_without_retry_after_is_bounded(server, tmp_path, monkeypatch):
-    import xlprompt.data.fetch as fetch_module
+    import xlprompt.data.download as download_module
 
-    monkeypatch.setattr(fetch_module, "BACKOFF", 0.01)
+    monkeypatch.setattr(download_module, "BACKOFF", 0.01)
     sources = archived_fewshot(server)
     server.limit_first, server.retry_after = 100, None  # always 429, no Retry-After
     result = CliRunner().invoke(cli, ["data", "fetch", "--only", "fewshot", "--out", str(tmp_path), "--quiet",

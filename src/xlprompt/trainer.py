@@ -355,7 +355,7 @@ class Trainer:
             logger.info("train %s: resumed after epoch %d of %d", config.method, start_epoch, config.epochs)
         method.train()
         last_saved = time.monotonic()
-        self._clock = (time.monotonic(), self.global_step)
+        self._clock = (time.perf_counter(), self.global_step)  # the progress rate (monotonic: checkpoints)
         bar = tqdm(total=config.epochs * self.steps_per_epoch, initial=start_epoch * self.steps_per_epoch,
                    desc=f"train {config.method}", unit="step", disable=self.progress != "bar")
         for epoch in range(start_epoch, config.epochs):
@@ -437,7 +437,7 @@ class Trainer:
                          self.global_step)
         total = self.updates_per_epoch * config.epochs
         since, at = self._clock
-        elapsed = time.monotonic() - since
+        elapsed = time.perf_counter() - since
         rate = (self.global_step - at) / elapsed if elapsed > 0 else 0.0
         left = f", {format_duration((total - self.global_step) / rate)} left" if rate > 0 else ""
         level = logging.DEBUG if self.progress == "bar" else logging.INFO  # beside a bar: run.log, --verbose

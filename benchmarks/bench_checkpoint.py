@@ -1,4 +1,4 @@
-"""Time one run's checkpoints on an XLM-R-base-sized state (issue 9): what each epoch pays before and after.
+"""Time one run's checkpoints on an XLM-R-base-sized state: what each epoch pays with and without an interval.
 
 The state has the shapes of XLM-R base (278M parameters, fp32): the trainable weights, AdamW's two moments,
 and the best epoch's copy. It times ``xlprompt.checkpoint.save_checkpoint`` from whichever xlprompt is
@@ -7,7 +7,7 @@ on ``PYTHONPATH`` (run it once with the old tree and once with the new one), for
 * epoch 1: the best epoch changes (both the state and the best-epoch copy are written);
 * epochs 2, 3: the best epoch stays (the new layout writes only the state; the old one rewrote everything).
 
-Before issue 9 every epoch paid this; after it, a checkpoint is written at most every ``checkpoint_every_s``
+Without an interval every epoch pays this; after it, a checkpoint is written at most every ``checkpoint_every_s``
 seconds (600 by default) and after the last epoch. Prints JSON. Needs about 5 GB of free memory and disk::
 
     PYTHONPATH=src python benchmarks/bench_checkpoint.py --out /tmp/ckpt-bench
@@ -57,7 +57,7 @@ def main() -> None:
         best = None
         for epoch in range(args.epochs):
             started = time.perf_counter()
-            # what Trainer._state did before issue 9 (a clone of every weight); since then: no clone
+            # the one-file layout (a clone of every weight); the current one: no clone
             trainable = {k: v.clone() for k, v in params.items()} if not new_layout else dict(params)
             if epoch == 0:  # the best epoch changes: the trainer copies the weights
                 best = {k: v.detach().cpu().clone() for k, v in params.items()}
@@ -69,7 +69,7 @@ def main() -> None:
             sizes.append(sum(p.stat().st_size for p in (run_dir / CHECKPOINT_DIR).iterdir()))
     finally:
         shutil.rmtree(args.out, ignore_errors=True)
-    print(json.dumps({"layout": "issue-9 (separate best file)" if new_layout else "before issue 9 (one file)",
+    print(json.dumps({"layout": "separate best file" if new_layout else "one file",
                       "parameters": n, "seconds_per_checkpoint": [round(t, 2) for t in times],
                       "checkpoint_folder_bytes": sizes, "torch": torch.__version__}, indent=2))
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""GPU benchmark (issue 9): the paper's MPT step, evaluation, peak GPU memory, and the projected time of
+"""GPU benchmark: the paper's MPT step, evaluation, peak GPU memory, and the projected time of
 Table I (180 runs) and Table II with 1, 2 and 4 runs sharing one GPU. Prints JSON; about 5-8 minutes.
 
     python benchmarks/bench_gpu.py [--out FILE.json]          # CUDA, random:xlm-roberta-base, bf16

@@ -3,7 +3,7 @@
 
     python benchmarks/bench_speed.py [--quick] [--out FILE.json] [--device cuda [--precision bf16]]
 
-``--device cuda`` (issue 9) runs every phase on the GPU (``torch.cuda.synchronize()`` before and after each
+``--device cuda`` runs every phase on the GPU (``torch.cuda.synchronize()`` before and after each
 timed region, peak GPU memory per phase; the int8 phase is CPU-only and is skipped there). The GPU
 benchmark that projects the paper's tables is ``benchmarks/bench_gpu.py``.
 

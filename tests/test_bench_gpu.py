@@ -1,4 +1,4 @@
-"""benchmarks/bench_gpu.py (issue 9): its one-line refusal without CUDA, the CPU smoke run, and the projection
+"""benchmarks/bench_gpu.py: its one-line refusal without CUDA, the CPU smoke run, and the projection
 arithmetic checked by hand."""
 
 from __future__ import annotations

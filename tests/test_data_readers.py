@@ -286,7 +286,7 @@ def test_load_xnli_config_errors(tmp_path):
             load_xnli("dev", "en", tmp_path, limit=limit)
 
 
-# -- load_xnli without data_dir: the default data folder, never the hub (issue 9) ---------------------
+# -- load_xnli without data_dir: the default data folder, never the hub ---------------------
 
 
 def test_load_xnli_without_data_dir_reads_the_default_folder(tmp_path, monkeypatch):

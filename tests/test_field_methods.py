@@ -1,4 +1,4 @@
-"""The field's methods (issue 12): DP, DPA and SoftMV — templates, losses recomputed by hand on a tiny model,
+"""The field's methods: DP, DPA and SoftMV — templates, losses recomputed by hand on a tiny model,
 gradients reaching what each trains, DPA's mixup against its formula with a fixed draw, SoftMV's code-switching
 and dictionaries, gradient accumulation, and a tiny task memorised."""
 

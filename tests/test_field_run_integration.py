@@ -1,4 +1,4 @@
-"""`xlprompt run` of the field's methods (issue 12) on ../shared/data with random:tiny and the real XLM-R tokenizer
+"""`xlprompt run` of the field's methods on ../shared/data with random:tiny and the real XLM-R tokenizer
 (skipped without ../shared): DP, DPA, SoftMV (with a small MUSE-format dictionary the test writes) and MPT with
 a prompt per target language, each cut down to 1 epoch and 20 test examples per language."""
 

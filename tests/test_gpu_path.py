@@ -1,4 +1,4 @@
-"""The GPU path (issue 9, section 5), tested on the CPU; the CUDA tests at the end skip without a GPU.
+"""The GPU path , tested on the CPU; the CUDA tests at the end skip without a GPU.
 
 bf16 autocast works on the CPU too, which is how the bf16 failures of the static review are reproduced here.
 """
@@ -32,7 +32,7 @@ def _mpt_step(tiny_components, demo_train, demo_pairs, **overrides):
 # ------------------------------------------------------------------------------------------- bf16 failures
 @pytest.mark.parametrize("scoring", ["labels", "vocab"])
 def test_mpt_bf16_step_with_deferred_head_gradient(scoring, tiny_components, demo_train, demo_pairs):
-    """Failed before issue 9 with scoring=labels: the head-gradient flush ran under autocast and index_add_
+    """Once failed with scoring=labels: the head-gradient flush ran under autocast and index_add_
     mixed a bf16 product into the fp32 gradient ("index_add_(): self (Float) and source (BFloat16)...")."""
     parts, trainer = _mpt_step(tiny_components, demo_train, demo_pairs, scoring=scoring)
     method = parts.method

@@ -2,7 +2,7 @@
 and ends with exactly the metrics of an uninterrupted run (CPU); a corrupt checkpoint, run directory or
 results file is reported (one ``error:`` line, exit 2), never overwritten or mixed into results.
 
-The runs here set ``checkpoint_every_s=0`` (a checkpoint after every epoch, issue 9's interval at its
+The runs here set ``checkpoint_every_s=0`` (a checkpoint after every epoch, the interval at its
 smallest) so that a kill after the first epoch finds one.
 """
 
@@ -182,7 +182,7 @@ def test_crash_while_writing_a_checkpoint_keeps_the_previous_one(interrupted, un
         result = CliRunner().invoke(cli, run_args(interrupted, epochs=3))
     assert isinstance(result.exception, _Killed)
     folder = interrupted / CHECKPOINT_DIR
-    # the half-written temporary file is removed on the failure (issue 11: none is left to fill the disk)
+    # the half-written temporary file is removed on the failure (none is left to fill the disk)
     names = {p.name for p in folder.iterdir()}
     assert {"epoch-0000.pt", LATEST} <= names and not [n for n in names if ".tmp" in n]
     assert names - {"epoch-0000.pt", LATEST} <= {"best-0001.pt", "best-0002.pt"}  # the best epoch's own file

@@ -1,4 +1,4 @@
-"""MPT with a prompt per target language (translator_conditioning=language, issue 12): p_T^l = Transl(p_S + e_l)."""
+"""MPT with a prompt per target language (translator_conditioning=language): p_T^l = Transl(p_S + e_l)."""
 
 from __future__ import annotations
 

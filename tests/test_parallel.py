@@ -520,7 +520,7 @@ def test_marian_mbart_and_single_direction_schemes():
         single.check_languages(["de", "fr"])
 
 
-# -- PAWS-15 the paper's way: translated PAWS-X train pairs, cached in the data folder (issue 9) --------
+# -- PAWS-15 the paper's way: translated PAWS-X train pairs, cached in the data folder --------
 
 
 class NamedStub(StubTranslator):

@@ -13,7 +13,7 @@ pointing at complete files. On load the SHA-256 is checked: a corrupt file is re
 
 The best-epoch copy (as large as the latest state's weights) is written and hashed only when the best epoch
 has changed since the previous checkpoint; otherwise the pointer keeps naming the file already there
-(issue 9: on a GPU an epoch takes seconds, and rewriting 1-2 GB each time would dominate it).
+(on a GPU an epoch takes seconds, and rewriting 1-2 GB each time would dominate it).
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ def _write_state(path: Path, state: Any) -> str:
     """torch.save ``state`` atomically to ``path``; its SHA-256."""
     from xlprompt.safety import atomic_file
 
-    with atomic_file(path) as fh:  # no *.tmpPID left behind on a full disk (issue 11)
+    with atomic_file(path) as fh:  # no *.tmpPID left behind on a full disk
         torch.save(state, fh)
     return _sha256(path)
 

@@ -1,4 +1,4 @@
-"""Device, precision, determinism and RNG state of a run (issue 9: the GPU path).
+"""Device, precision, determinism and RNG state of a run (the GPU path).
 
 * :func:`resolve_device`: ``device=auto`` → ``cuda`` where torch sees a CUDA device, else ``cpu``.
 * :func:`autocast_dtype`: ``precision=auto`` → bf16 autocast on a CUDA device that supports bf16
@@ -109,7 +109,7 @@ def rng_state(device: torch.device) -> dict[str, Any]:
 
 
 def set_rng_state(state: Any, device: torch.device) -> None:
-    """Inverse of :func:`rng_state`; also takes a bare CPU state (checkpoints written before issue 9).
+    """Inverse of :func:`rng_state`; also takes a bare CPU state (the checkpoints of xlprompt 0.1 before the GPU path).
     A CUDA state is restored on the CUDA ``device`` the run resumes on; a run moved between CPU and GPU
     resumes, but its dropout draws differ from an uninterrupted run's."""
     if isinstance(state, torch.Tensor):

@@ -137,7 +137,7 @@ def _check_config_keys(values: Mapping, where: str) -> dict[str, Any]:
 
 
 def _coerce(key: str, value: Any, where: str) -> Any:
-    """The typed value, or a one-line error naming the file, the place and the key (issue 11)."""
+    """The typed value, or a one-line error naming the file, the place and the key."""
     try:
         return coerce(key, value)
     except ConfigError as err:

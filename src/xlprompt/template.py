@@ -195,7 +195,7 @@ def soft_prompt_template(tokenizer, position: str = "suffix", prompt_length: int
     Trailing punctuation of premise and hypothesis is stripped (or not) before tokenising
     (``strip_punctuation``, :class:`xlprompt.batching.TokenCache`).
 
-    ``single_text`` (a task with one text field, issue 13): the hypothesis slot is empty and its pieces go:
+    ``single_text`` (a task with one text field): the hypothesis slot is empty and its pieces go:
     ``<s> [p] X . <mask> .</s>`` (prefix), ``<s> X . [p] <mask> . </s>`` (midfix and suffix), ``<s> X . <mask>
     [p] . </s>`` (endfix).
     """
@@ -302,7 +302,7 @@ class PCTReferenceTemplate:
 
     def __init__(self, tokenizer, lang: str, max_length: int, special: SpecialTokens,
                  templates: dict[str, str] | None = None, repair: str = "question", single: bool = False):
-        """``templates``/``repair`` (issue 13): another task's strings, e.g. PAWS-X's (``xlprompt.tasks.pawsx``),
+        """``templates``/``repair``: another task's strings, e.g. PAWS-X's (``xlprompt.tasks.pawsx``),
         whose cut-off ``<mask>`` is repaired as train_pawsx.py does (``repair="brace"``: ``tail`` = the template
         after ``{}``; drop ``len(encode(tail)) - 1`` trailing tokens and append ``tail``'s ids without ``<s>``).
         ``single`` (a user task with one text field): the text fills ``{}`` and the input is

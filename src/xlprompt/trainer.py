@@ -14,7 +14,7 @@ Because the data order of an epoch depends only on ``(seed, epoch)`` and the che
 optimiser, scheduler, RNG state (CPU and CUDA) and the best state so far, a run killed at any moment and
 resumed ends with the same metrics as an uninterrupted one (on CPU bitwise; on a GPU see README 'GPU').
 
-Checkpoints (issue 9) are written after an epoch when ``checkpoint_every_s`` seconds have passed since the
+Checkpoints are written after an epoch when ``checkpoint_every_s`` seconds have passed since the
 last one (0: after every epoch), and after the last epoch; a killed run redoes at most that much training.
 The best-epoch state is a file of its own, written only when the best epoch changes.
 

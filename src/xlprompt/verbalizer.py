@@ -47,7 +47,7 @@ class Verbalizer:
             raise ConfigError(f"label_words_as must be one of {', '.join(LABEL_WORD_MODES)}, not '{mode}'")
         self.multi_token = multi_token
         self.mode = mode
-        self.labels = tuple(labels)  # the task's labels (issue 13); XNLI's by default
+        self.labels = tuple(labels)  # the task's labels; XNLI's by default
         self.tokenizer = tokenizer
         self.default_ids = self._ids(words, "label_words")
         self.language_ids: dict[str, tuple[int, ...]] = {}
@@ -117,7 +117,7 @@ def read_label_words_file(path: str | Path, labels: Sequence[str] = LABELS,
                           languages: Sequence[str] = XNLI_LANGUAGES) -> dict[str, list[str]]:
     """Per-language label words from JSON: ``{"de": ["ja", "vielleicht", "nein"], ...}`` (one word per label of
     the task: ``labels``, ``languages``)."""
-    LABELS, XNLI_LANGUAGES = tuple(labels), tuple(languages)  # noqa: N806 (the task's, issue 13)
+    LABELS, XNLI_LANGUAGES = tuple(labels), tuple(languages)  # noqa: N806 (the task's)
     path = Path(path)
     try:
         data = json.loads(path.read_text("utf-8"))
@@ -142,7 +142,7 @@ def verbalizer_for(config, tokenizer, per_language: Mapping[str, Sequence[str]] 
         per_language = read_label_words_file(config.label_words_file, task.labels, task.languages)
     elif (per_language is None and not task.origin.startswith("built-in") and task.language_label_words
           and "label_words" in getattr(config, "_recipe_filled", ()) and not config._tiny_tokenizer()):
-        # a user task's per-language label words (issue 13) are its test-time words in those languages
+        # a user task's per-language label words are its test-time words in those languages
         per_language = task.language_label_words
     return Verbalizer(tokenizer, config.label_words.split(","), per_language, config.multi_token_label_words,
                       config.label_words_as, task.labels)

@@ -549,7 +549,7 @@ def read_parallel_jsonl(path: str | Path, expected_languages: Iterable[str] | No
         uid = row.get("uid")
         if uid is None:
             uid = f"line-{row.line}"
-        elif not isinstance(uid, str):  # uid 0 and uid 1 alike (issue 11: 0 was silently replaced)
+        elif not isinstance(uid, str):  # uid 0 and uid 1 alike (0 was silently replaced)
             raise row.error(f"uid must be a string, found {uid!r}; write it in quotes (or leave it out)")
         elif not uid.strip():
             raise row.error("uid must be a non-empty string (or left out)")

@@ -1,4 +1,4 @@
-"""MPT with a prompt per target language (``translator_conditioning=language``; issue 12).
+"""MPT with a prompt per target language (``translator_conditioning=language``).
 
 The paper's translator (Eq. 4) maps ``p_S`` to one ``p_T`` that serves all 14 target languages. Conditioned on
 the language, it gives ``p_T^l = Transl(p_S + e_l)``: a learned vector ``e_l`` ∈ R^d per target language is added

@@ -111,7 +111,7 @@ class MaskedLM(nn.Module):
     def _prepared_mask(self, attention_mask: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
         """The 4D mask that Hugging Face would build from the 2D one, built here: given a 2D mask, transformers
         (>= 4.48 mask utilities) asks ``mask.all()`` on every forward to decide whether it can drop the mask,
-        which stops the host until the GPU has caught up (a sync per micro-batch; issue 9). A 4D mask is
+        which stops the host until the GPU has caught up (a sync per micro-batch). A 4D mask is
         taken as it is. SDPA: boolean, True = attend; eager: additive. Other attention kinds: the 2D mask."""
         module = sys.modules.get(type(self.encoder).__module__)
         if not hasattr(module, "create_bidirectional_mask"):  # older transformers: 2D masks only (4.44-4.5x)
@@ -229,7 +229,7 @@ class MaskedLM(nn.Module):
         elif grad.is_sparse:
             grad = grad.to_dense()
         # fp32 and outside autocast: the flush runs where the step's last piece was produced, which the trainer
-        # does under autocast, and a bf16 matmul there would feed bf16 into the fp32 gradient (issue 9)
+        # does under autocast, and a bf16 matmul there would feed bf16 into the fp32 gradient
         with torch.no_grad(), torch.autocast(weight.device.type, enabled=False):
             full = [(g, h) for g, h, ids in records if ids is None]
             if full:
@@ -252,7 +252,7 @@ class MaskedLM(nn.Module):
         """``W_lh h`` over the whole vocabulary: [N, d] → [N, |V|] (Eq. 2 and Eq. 6 before the softmax).
 
         Always in fp32, outside autocast: 250k logits computed in bf16 would carry its 8-bit mantissa into
-        the softmax and the KL of Eq. 7, whatever they are cast to afterwards (issue 9)."""
+        the softmax and the KL of Eq. 7, whatever they are cast to afterwards."""
         with torch.autocast(transformed.device.type, enabled=False):
             hidden, bias = transformed.float(), self._decoder_bias()
             logits = F.linear(hidden, self._decoder_weight().float(), None if bias is None else bias.float())

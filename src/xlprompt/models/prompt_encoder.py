@@ -9,7 +9,7 @@
   Linear(d, d)`` MLP, THUDM P-tuning's prompt encoder.
 
 The output is ``p_S``, the source-language prompt that the translator (Eq. 4) turns into ``p_T``. It is
-computed in fp32 outside autocast whatever ``precision`` says (issue 9).
+computed in fp32 outside autocast whatever ``precision`` says.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ Ablation architectures, each mapping ``p_S`` ∈ R^{m×d} to ``p_T`` ∈ R^{m×d
 * ``transformer-1`` / ``transformer-2``: a Transformer encoder with 1 / 2 layers (feed-forward 2d,
   the largest head count among 12, 8, 4, 2, 1 that divides d) over the m vectors.
 
-Every translator computes in fp32 outside autocast, whatever ``precision`` says (issue 9).
+Every translator computes in fp32 outside autocast, whatever ``precision`` says.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ TRANSLATOR_ARCHITECTURES: tuple[str, ...] = (
 
 
 def fp32_outside_autocast(forward):
-    """``p_T`` in fp32, outside autocast (issue 9): the translator maps 4 vectors, bf16 would only lose
+    """``p_T`` in fp32, outside autocast: the translator maps 4 vectors, bf16 would only lose
     precision, and LSTMs under bf16 autocast fail on CPU and with some cuDNN versions."""
 
     @functools.wraps(forward)

@@ -54,7 +54,7 @@ def pet_template(tokenizer, special, max_length: int) -> Template:
 
 
 def task_dp_template(pattern: str, text_fields, tokenizer, special, max_length: int, name: str) -> Template:
-    """A task's DP pattern (issue 13, e.g. ``{sentence1} . Question: {sentence2} ? Answer: <mask> .``) as
+    """A task's DP pattern (e.g. ``{sentence1} . Question: {sentence2} ? Answer: <mask> .``) as
     :class:`Template` pieces: the first text field in the premise slot, the second in the hypothesis slot,
     ``<mask>``, and each literal run between them tokenised on its own as words (as ``pet_template``)."""
     import re

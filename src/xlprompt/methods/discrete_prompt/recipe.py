@@ -62,7 +62,7 @@ DP_PLACEHOLDER = r"(\{[A-Za-z_][A-Za-z0-9_]*\}|<mask>)"
 
 def check_dp_template(pattern: str, text_fields) -> str | None:
     """Why ``pattern`` is no DP template for a task with ``text_fields`` (None: it is one). A DP template is
-    literal words with ``{<text field>}`` once per text field and ``<mask>`` once (issue 13)."""
+    literal words with ``{<text field>}`` once per text field and ``<mask>`` once."""
     parts = re.split(DP_PLACEHOLDER, pattern)
     names = [p[1:-1] for p in parts[1::2] if p != "<mask>"]
     unknown = [n for n in names if n not in text_fields]

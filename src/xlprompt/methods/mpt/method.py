@@ -51,7 +51,7 @@ class MultilingualPromptTranslator(SoftPrompting):
         super().__init__(config, plm, tokenizer, verbalizer)
         self.translator = None if config.no_translator else build_mpt_translator(
             config.translator, plm.hidden_size, config.translator_conditioning, config.task_spec().target_languages)
-        #: translator_conditioning=language: p_T^l = Transl(p_S + e_l) per target language (issue 12)
+        #: translator_conditioning=language: p_T^l = Transl(p_S + e_l) per target language
         self.conditioned = isinstance(self.translator, LanguageConditionedTranslator)
         self.uses_parallel = config.alpha < 1.0
         self.step_token_budget = config.step_token_budget or None

@@ -244,8 +244,9 @@ def _run_experiment(config: RunConfig, run_path: Path | None, progress: bool, lo
         for name, module in parts.method.extra_modules().items():
             tensors.update({f"{name}.{k}": v.detach().float().cpu().contiguous()
                             for k, v in module.state_dict().items()})
-        if tensors:
-            save_safetensors(tensors, run_path / "prompt.safetensors", metadata={"config_hash": config.resolved_hash()})
+        # written by every method, empty for one without learned modules (PCT, DP, DPA): a reader tells a
+        # finished run of such a method from a run whose file was lost
+        save_safetensors(tensors, run_path / "prompt.safetensors", metadata={"config_hash": config.resolved_hash()})
         if save_weights and not config.freeze_plm:
             plm_state = {k[len("plm."):]: v.detach().float().cpu().contiguous().clone()
                          for k, v in parts.method.trainable_state().items() if k.startswith("plm.")}

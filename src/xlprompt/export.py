@@ -37,7 +37,7 @@ from xlprompt.checkpoint import atomic_write_text
 from xlprompt.config import RunConfig
 from xlprompt.errors import CheckpointError
 from xlprompt.predict import (PLM_FILE, PROMPT_FILE, Predictor, build_method, load_module_state, load_plm_state,
-                              read_run_config, resolve_predict_device, resolve_relative)
+                              method_has_modules, read_run_config, resolve_predict_device, resolve_relative)
 
 ADAPTER_CONFIG = "adapter_config.json"
 ADAPTER_WEIGHTS = "adapter_model.safetensors"
@@ -102,7 +102,7 @@ def export_run(run_dir: str | Path, out_dir: str | Path, with_plm: bool = False)
         name, _, rest = key.partition(".")
         if name != "prompt":
             modules.setdefault(name, {})[rest] = value
-    if not modules and config.method != "pct":
+    if not modules and method_has_modules(config.method):
         raise CheckpointError(f"{run_dir}: {PROMPT_FILE} is missing or empty; nothing to export")
     hidden_size = _hidden_size(modules)
     plm_trained = not config.freeze_plm

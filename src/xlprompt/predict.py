@@ -110,6 +110,15 @@ def build_method(config: RunConfig, device: torch.device | str = "cpu",
     return tokenizer, method, info
 
 
+def method_has_modules(name: str) -> bool:
+    """Whether method ``name`` learns modules beside the PLM (prompt encoder, translator, head) that a run stores
+    in ``prompt.safetensors``; PCT, DP and DPA train the PLM alone."""
+    from xlprompt.methods import get_method_spec
+    from xlprompt.methods.base import Method
+
+    return get_method_spec(name).load().extra_modules is not Method.extra_modules
+
+
 def load_module_state(method, tensors: Mapping[str, torch.Tensor], where: str) -> None:
     """Load ``prompt_encoder.*``, ``translator.*``, ``head.*`` into the method's own modules (strict)."""
     for name, module in method.extra_modules().items():
@@ -293,9 +302,11 @@ def load_run(run_dir: str | Path, device: str | torch.device | None = None, toke
             "predict, train the same config again into a new --out folder with `xlprompt run` (without "
             "--no-save-weights), or export the adapter alone (`xlprompt export`: it runs on the untrained base)")
     prompt_path = run_dir / PROMPT_FILE
-    if not prompt_path.exists():  # every finished run writes it (p_S/p_T, or the FT head): checked before loading
-        raise CheckpointError(f"{run_dir}: {PROMPT_FILE} is missing")
-    verify_safetensors(prompt_path)  # a truncated file: one line, before the model is built (issue 11)
+    if not prompt_path.exists() and method_has_modules(config.method):  # checked before loading
+        raise CheckpointError(f"{run_dir}: {PROMPT_FILE} is missing (the {config.method} run's learned prompt "
+                              "and modules); restore it or train the run again")
+    if prompt_path.exists():
+        verify_safetensors(prompt_path)  # a truncated file: one line, before the model is built
     if not config.freeze_plm:
         verify_safetensors(plm_path)
     if config.label_words_file and not Path(config.label_words_file).is_file():

@@ -70,15 +70,23 @@ def run_command(method, task, shots, seed, model, tokenizer, data_dir, out, over
 
 @click.command("demo")
 @click.option("--method", type=click.Choice(METHODS), default="mpt", show_default=True)
-@click.option("--epochs", type=int, default=3, show_default=True)
+@click.option("--epochs", type=click.IntRange(1, 1000), default=3, show_default=True)
 @click.option("--out", type=click.Path(file_okay=False), default=None, help="run directory (default: a temp dir)")
-def demo_command(method, epochs, out):
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="any config key (see run --help-config)")
+def demo_command(method, epochs, out, overrides):
     """A short run on a random:tiny model and the shipped multilingual sample (no network needed)."""
+    values = dict(method=method, shots=4, seed=1, model="random:tiny", data_dir="builtin:demo", epochs=epochs,
+                  batch_size=12, eval_batch_size=32, max_length=128)
+    if method == "softmv":  # the shipped sample has no bilingual dictionaries: no code-switched copies
+        values["softmv_cosda_rate"] = 0.0
+    values.update(parse_overrides(list(overrides)))
+    config = RunConfig.from_dict(values, where="--set")
     from xlprompt.experiment import RANDOM_WEIGHTS_NOTE, format_results_table, run_experiment
 
-    config = RunConfig(method=method, shots=4, seed=1, model="random:tiny", data_dir="builtin:demo",
-                       epochs=epochs, batch_size=12, eval_batch_size=32, max_length=128)
     click.echo(f"xlprompt demo: {method} on random:tiny with the shipped 15-language sample.")
+    if method == "softmv" and config.softmv_cosda_rate == 0:
+        click.echo("note: the shipped sample has no bilingual dictionaries, so SoftMV runs without code-switching "
+                   "(softmv_cosda_rate=0)")
     click.echo(f"NOTE: {RANDOM_WEIGHTS_NOTE}.")
     with tempfile.TemporaryDirectory(prefix="xlprompt-demo-") as tmp:
         run_dir = Path(out) if out else Path(tmp) / "run"

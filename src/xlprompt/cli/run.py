@@ -7,56 +7,47 @@ from pathlib import Path
 
 import click
 
+from xlprompt.cli.params import config_type
 from xlprompt.config import RunConfig, parse_overrides
 from xlprompt.methods import BUILTIN_METHODS as METHODS
 from xlprompt.recipes import describe_fields
 
 
-def _print_config_help(ctx, method: str) -> None:
-    click.echo("Config keys for --set key=value:\n" + describe_fields(method))
-    ctx.exit(0)
-
-
-def _show_config_help(ctx, _param, value):
-    """``--help-config``: both it and ``--method`` are eager, so ``--method M`` may come before or after it."""
-    if value:
-        if "method" in ctx.params:
-            _print_config_help(ctx, ctx.params["method"])
-        ctx.meta["xlprompt.help_config"] = True
-
-
-def _method_option(ctx, _param, value):
-    if ctx.meta.get("xlprompt.help_config"):
-        _print_config_help(ctx, value)
-    return value
-
-
 @click.command("run")
-@click.option("--method", type=click.Choice(METHODS), default="mpt", show_default=True, is_eager=True,
-              callback=_method_option, help="the method to run")
+@click.option("--method", type=click.Choice(METHODS), default="mpt", show_default=True, help="the method to run")
 @click.option("--task", default="xnli", show_default=True,
               help="xnli, pawsx, or the path of a task YAML file (documentation: 'Tasks and your own task')")
-@click.option("--shots", type=int, default=16, show_default=True, help="k: training examples per class")
-@click.option("--seed", type=int, default=1, show_default=True)
+@click.option("--shots", type=config_type("shots"), default=16, show_default=True,
+              help="k: training examples per class")
+@click.option("--seed", type=config_type("seed"), default=1, show_default=True)
 @click.option("--model", default="xlm-roberta-base", show_default=True,
               help="hub name or path of a masked LM, or random:xlm-roberta-base / random:tiny")
 @click.option("--tokenizer", default=None, help="tokenizer hub name or path (e.g. ../shared/tokenizers/xlm-roberta)")
 @click.option("--data-dir", default=None, help="data folder (`xlprompt data fetch` fills it; unset: $XLPROMPT_DATA, "
               "else the per-user data folder), or builtin:demo")
-@click.option("--out", "out", type=click.Path(file_okay=False), required=True,
-              help="run directory (resumed if it holds an unfinished run of the same config)")
+@click.option("--out", "out", type=click.Path(file_okay=False), default=None,
+              help="run directory (resumed if it holds an unfinished run of the same config)  [required]")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="any config key (see --help-config)")
 @click.option("--quiet", is_flag=True, help="no progress bars")
 @click.option("--no-save-weights", is_flag=True, help="do not write the trained PLM (plm.safetensors); "
               "`xlprompt predict` then works only for freeze_plm runs")
-@click.option("--help-config", is_flag=True, expose_value=False, is_eager=True, callback=_show_config_help,
-              help="list every config key with its default for --method (and where it comes from) and meaning")
-def run_command(method, task, shots, seed, model, tokenizer, data_dir, out, overrides, quiet, no_save_weights):
+@click.option("--help-config", is_flag=True,
+              help="list every config key with its value for this command (--method, --task, --set ...: recipe "
+              "keys resolved from the recipe), where that value comes from, and its meaning")
+def run_command(method, task, shots, seed, model, tokenizer, data_dir, out, overrides, quiet, no_save_weights,
+                help_config):
     """Train, select on the English few-shot dev split, and evaluate on all languages."""
     values = dict(method=method, shots=shots, seed=seed, model=model, tokenizer=tokenizer, data_dir=data_dir)
     if task != "xnli":
         values["task"] = task
     values.update(parse_overrides(list(overrides)))
+    if help_config:  # the keys as this very command resolves them (--set recipe=uniform, --task, ...)
+        config = RunConfig.from_dict(values, where="--set")
+        given = tuple(k for k in values if k not in ("method", "shots", "seed", "model", "tokenizer", "data_dir"))
+        click.echo("Config keys for --set key=value:\n" + describe_fields(config=config, given=given))
+        return
+    if out is None:
+        raise click.UsageError("Missing option '--out'.")
     config = RunConfig.from_dict(values, where="--set")  # every config error before torch is imported
     from xlprompt.experiment import format_results_table, run_experiment
 
@@ -70,7 +61,7 @@ def run_command(method, task, shots, seed, model, tokenizer, data_dir, out, over
 
 @click.command("demo")
 @click.option("--method", type=click.Choice(METHODS), default="mpt", show_default=True)
-@click.option("--epochs", type=click.IntRange(1, 1000), default=3, show_default=True)
+@click.option("--epochs", type=config_type("epochs"), default=3, show_default=True)
 @click.option("--out", type=click.Path(file_okay=False), default=None, help="run directory (default: a temp dir)")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="any config key (see run --help-config)")
 def demo_command(method, epochs, out, overrides):

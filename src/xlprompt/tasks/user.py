@@ -39,6 +39,7 @@ from pathlib import Path
 
 from xlprompt.data.examples import NLIExample
 from xlprompt.errors import ConfigError, DataError
+from xlprompt.languages import check_language_code
 from xlprompt.tasks.base import Task
 
 FIELDS = ("name", "text_fields", "labels", "label_words", "languages", "source_language", "columns",
@@ -101,6 +102,11 @@ def load_task_file(path: str | Path) -> Task:
     if len(labels) < 2:
         raise _err(path, "labels", "needs at least 2 labels")
     languages = _str_list(path, data, "languages")
+    for lang in languages:
+        try:
+            check_language_code(lang)
+        except ConfigError as err:
+            raise _err(path, "languages", str(err)) from None
     source = str(data.get("source_language", "en"))
     if source not in languages:
         raise _err(path, "source_language", f"'{source}' is not one of languages ({', '.join(languages)})")

@@ -260,6 +260,8 @@ class RunConfig:
                    "words, languages and data come from it")
 
     def __post_init__(self):
+        for f in dataclasses.fields(self):  # types first: the recipes and tasks read these values
+            check_field(f, getattr(self, f.name), type_only=True)
         self._recipe_filled = _hooks().resolve(self)
         self.validate()
 
@@ -431,7 +433,7 @@ def _number(value) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
-def check_field(f: dataclasses.Field, value: Any) -> None:
+def check_field(f: dataclasses.Field, value: Any, type_only: bool = False) -> None:
     """Apply field ``f``'s declaration (type, choices, finite, range, path kind: :func:`_f`) to ``value``; a one-line
     :class:`ConfigError` naming the key, the value and what it takes."""
     name, meta = f.name, f.metadata
@@ -447,6 +449,8 @@ def check_field(f: dataclasses.Field, value: Any) -> None:
     if not ok:
         raise ConfigError(f"config key '{name}' needs a value of type {tp.__name__}, not the "
                           f"{type(value).__name__} {value!r}")
+    if type_only:
+        return
     choices = meta.get("choices")
     if choices and value not in choices:
         raise ConfigError(f"{name} must be one of {', '.join(map(str, choices))}, not '{value}'")

@@ -228,7 +228,8 @@ class LocalExecutor:
         started = time.time()
         summary, finished, todo = _pending(sweep, store_path, self.max_runs)
         if self.workers > 1 and todo:
-            return self._run_workers(sweep, store_path, runs_dir, save_weights, summary, finished, todo, started)
+            return self._run_workers(sweep, store_path, runs_dir, save_weights, summary, finished, todo,
+                                     started=started)
         log = _OnceLog(self.progress)
         bar = tqdm(total=len(sweep), initial=len(finished), desc=f"sweep {sweep.name}", unit="run",
                    disable=not self.progress, dynamic_ncols=True)
@@ -249,7 +250,7 @@ class LocalExecutor:
         return summary
 
     def _run_workers(self, sweep, store_path, runs_dir: Path, save_weights: bool, summary: SweepSummary,
-                     finished: set, todo: list, started: float) -> SweepSummary:
+                     finished: set, todo: list, started: float | None = None) -> SweepSummary:
         import json
         import subprocess
         import sys
@@ -259,7 +260,7 @@ class LocalExecutor:
         runs_dir = runs_dir.resolve()
         runs_dir.mkdir(parents=True, exist_ok=True)
         job = {"store": store_path, "save_weights": bool(save_weights), "stale_after": self.stale_after,
-               "retry_failed": self.retry_failed, "invocation_started": started,
+               "retry_failed": self.retry_failed, "invocation_started": started if started is not None else time.time(),
                "runs": [{"hash": r.hash, "config": r.config.to_dict(), "run_dir": str(runs_dir / r.hash)}
                         for r in todo]}
         with tempfile.NamedTemporaryFile("w", suffix=".json", prefix=".workers-", dir=runs_dir,

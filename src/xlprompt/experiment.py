@@ -177,9 +177,6 @@ def _run_experiment(config: RunConfig, run_path: Path | None, progress: bool, lo
                     "they cannot be added afterwards; to predict with it, train it again into a new --out "
                     "folder (without --no-save-weights)")
             return finished
-        atomic_write_text(run_path / "config.json", json.dumps(
-            {"hash": config.resolved_hash(), "config": config.to_dict(), "xlprompt": __version__,
-             "cwd": str(Path.cwd())}, indent=2))  # what relative paths of the config are relative to
     if config.num_threads:
         torch.set_num_threads(config.num_threads)
     started = time.perf_counter()
@@ -191,6 +188,12 @@ def _run_experiment(config: RunConfig, run_path: Path | None, progress: bool, lo
     for note in data.notes:
         log(note)
     parts = build_components(config, device)
+    if run_path is not None:
+        # the folder becomes this run's only once its data and model parts are built: a run refused before
+        # (a multi-piece label word, a missing model) leaves nothing that would refuse the corrected command
+        atomic_write_text(run_path / "config.json", json.dumps(
+            {"hash": config.resolved_hash(), "config": config.to_dict(), "xlprompt": __version__,
+             "cwd": str(Path.cwd())}, indent=2))  # what relative paths of the config are relative to
     if parts.backbone_info.random_weights:
         log(f"model {config.model}: {RANDOM_WEIGHTS_NOTE}")
     cache = TokenCache(parts.tokenizer, config.strip_punctuation)

@@ -218,6 +218,8 @@ def _hidden_size(modules: dict[str, dict[str, torch.Tensor]]) -> int | None:
 
 def read_adapter_config(adapter_dir: str | Path) -> dict[str, Any]:
     path = Path(adapter_dir) / ADAPTER_CONFIG
+    if not Path(adapter_dir).is_dir():
+        raise CheckpointError(f"{adapter_dir}: no such adapter folder (an `xlprompt export --out` folder)")
     try:
         spec = json.loads(path.read_text("utf-8"))
     except FileNotFoundError:

@@ -145,23 +145,19 @@ PREDICTION_FIELDS = ("prediction", "prediction_id", "probabilities")
 
 
 def _run_task(run_dir, adapter=None):
-    """The task of a run directory or an exported adapter (issue 13), read before the model loads."""
+    """The task of a run directory or an exported adapter, read before the model loads. A folder that is no run
+    or adapter is a one-line error here, before its (absent) task's languages are checked."""
     from xlprompt.tasks import get_task
 
-    from xlprompt.errors import CheckpointError
+    if not run_dir:
+        if not adapter:
+            return get_task("xnli")
+        from xlprompt.export import read_adapter_config
 
-    try:
-        if not run_dir:
-            if not adapter:
-                return get_task("xnli")
-            from xlprompt.export import read_adapter_config
+        return get_task(str(read_adapter_config(Path(adapter)).get("config", {}).get("task", "xnli")))
+    from xlprompt.predict import read_run_config
 
-            return get_task(str(read_adapter_config(Path(adapter)).get("config", {}).get("task", "xnli")))
-        from xlprompt.predict import read_run_config
-
-        return read_run_config(Path(run_dir)).task_spec()
-    except CheckpointError:  # not a run / adapter: loading it says so, in one line
-        return get_task("xnli")
+    return read_run_config(Path(run_dir)).task_spec()
 
 
 def _read_jsonl(path: str, default_lang: str, task=None) -> tuple[list[dict], list[str]]:

@@ -179,3 +179,91 @@ def test_the_workers_of_one_invocation_share_its_start(tmp_path, monkeypatch):
     executors.LocalExecutor(progress=False, workers=2).run(load_sweep(tmp_path / "s.yaml"), tmp_path / "r.db",
                                                            tmp_path / "runs")
     assert isinstance(seen["started"], float)
+
+
+# ------------------------------------------------------------------------------------------- identity by content
+def _sentiment(tmp_path) -> Path:
+    import shutil
+
+    folder = tmp_path / "senti"
+    shutil.copytree(Path(__file__).resolve().parents[1] / "docs" / "examples" / "sentiment-mini", folder)
+    return folder / "task.yaml"
+
+
+def test_a_task_file_is_one_run_under_every_spelling_and_a_new_run_once_edited(tmp_path, monkeypatch):
+    task = _sentiment(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    spellings = [str(task), "senti/task.yaml", "./senti/../senti/task.yaml"]
+    hashes = {RunConfig(task=t, method="sp", model="random:tiny").resolved_hash() for t in spellings}
+    assert len(hashes) == 1
+    before = hashes.pop()
+    # every input file shapes the result: editing the task file, one of its data files, a label-words file or a
+    # parallel file gives another run
+    text = task.read_text("utf-8")
+    task.write_text(text.replace("labels: [negative, positive]", "labels: [positive, negative]"), "utf-8")
+    after = RunConfig(task=spellings[1], method="sp", model="random:tiny").resolved_hash()
+    assert after != before
+    data = task.parent / "data" / "test.de.csv"
+    data.write_text(data.read_text("utf-8") + "\"ein neuer Satz\",positive\n", "utf-8")
+    assert RunConfig(task=spellings[2], method="sp", model="random:tiny").resolved_hash() != after
+    words = tmp_path / "words.json"
+    words.write_text(json.dumps({"en": ["yes", "maybe", "no"]}))
+    base = dict(model="random:tiny", data_dir="builtin:demo", label_words_file=str(words))
+    first = RunConfig(**base).resolved_hash()
+    assert RunConfig(**{**base, "label_words_file": "words.json"}).resolved_hash() == first
+    words.write_text(json.dumps({"en": ["no", "maybe", "yes"]}))
+    assert RunConfig(**base).resolved_hash() != first
+
+
+def test_run_and_sweep_see_an_edited_task_file_as_a_new_run(tmp_path, monkeypatch):
+    from xlprompt.experiment import run_experiment
+
+    task = _sentiment(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    values = dict(method="sp", model="random:tiny", shots=2, epochs=1, max_length=64, batch_size=4, device="cpu",
+                  num_threads=1)
+    run_experiment(RunConfig(task=str(task), **values), tmp_path / "run", progress=False, log=lambda _m: None)
+    # another spelling of the same file: the same run, reused
+    again = run_experiment(RunConfig(task="senti/task.yaml", **values), tmp_path / "run", progress=False,
+                           log=lambda _m: None)
+    assert again["config_hash"] == RunConfig(task=str(task), **values).resolved_hash()
+    sweep = tmp_path / "s.yaml"
+    sweep.write_text(yaml.safe_dump({"name": "s", "base": {**values, "task": "senti/task.yaml"}}))
+    runner = CliRunner()
+    store = tmp_path / "r.db"
+    from xlprompt.executors import LocalExecutor
+    from xlprompt.sweep import load_sweep
+
+    LocalExecutor(progress=False).run(load_sweep(sweep), store, tmp_path / "runs")
+    assert "finished" in runner.invoke(cli, ["sweep", str(sweep), "--store", str(store), "--dry-run"]).output
+    text = task.read_text("utf-8")
+    task.write_text(text.replace("default: [bad, good]", "default: [good, bad]"), "utf-8")
+    dry = runner.invoke(cli, ["sweep", str(sweep), "--store", str(store), "--dry-run"]).output
+    assert " new " in dry and "finished" not in dry, dry
+    with pytest.raises(XlpromptError, match="the content of task .* changed since it ran"):
+        run_experiment(RunConfig(task=str(task), **values), tmp_path / "run", progress=False, log=lambda _m: None)
+
+
+def test_predict_refuses_a_task_file_edited_since_training(tmp_path):
+    from xlprompt.experiment import run_experiment
+
+    task = _sentiment(tmp_path)
+    values = dict(task=str(task), method="sp", model="random:tiny", shots=2, epochs=1, max_length=64, batch_size=4,
+                  device="cpu", num_threads=1, freeze_plm=True)
+    run_dir = tmp_path / "run"
+    run_experiment(RunConfig(**values), run_dir, progress=False, log=lambda _m: None)
+    adapter = tmp_path / "adapter"
+    assert CliRunner().invoke(cli, ["export", "--run", str(run_dir), "--out", str(adapter)]).exit_code == 0
+    text = task.read_text("utf-8")
+    task.write_text(text.replace("labels: [negative, positive]", "labels: [positive, negative]"), "utf-8")
+    for option, place in (("--run", run_dir), ("--adapter", adapter)):
+        line = _error(CliRunner().invoke(cli, ["predict", option, str(place), "--premise", "good food"]))
+        assert "trained with the labels ['negative', 'positive']" in line and "now gives" in line, line
+    # the labels restored, the label words swapped: the task file's text differs from the one trained with
+    task.write_text(text.replace("default: [bad, good]", "default: [good, bad]"), "utf-8")
+    for option, place in (("--run", run_dir), ("--adapter", adapter)):
+        line = _error(CliRunner().invoke(cli, ["predict", option, str(place), "--premise", "good food"]))
+        assert "changed since the run was trained" in line, line
+    task.write_text(text, "utf-8")
+    ok = CliRunner().invoke(cli, ["predict", "--run", str(run_dir), "--premise", "good food"])
+    assert ok.exit_code == 0, ok.output

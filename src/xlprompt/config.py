@@ -20,6 +20,7 @@ import json
 import math
 import typing
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Optional
 
 from xlprompt.errors import ConfigError
@@ -29,6 +30,9 @@ FEWSHOT_KS: tuple[int, ...] = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 PARALLEL_SOURCES: tuple[str, ...] = ("pawsx", "tatoeba", "xnli-dev", "file", "translate")
 #: config keys that do not change a run's result and so are not part of its hash
 HASH_EXCLUDED: frozenset[str] = frozenset({"checkpoint_every_s"})
+#: config keys that name input files whose content shapes a result: they enter a run's hash by content
+#: (:meth:`RunConfig.input_digests`); the task first (a task YAML file and its data files)
+INPUT_FILES: tuple[str, ...] = ("task", "parallel_file", "label_words_file", "dictionary_dir")
 #: keys added after stores existed: left out of the hash while they hold the value that reproduces the runs made
 #: before they existed, so those runs keep their hashes (a new key must be entered here with that value)
 HASH_OMITTED_AT: dict[str, Any] = {"task": "xnli"}
@@ -296,11 +300,44 @@ class RunConfig:
 
     def resolved_hash(self) -> str:
         """A stable hash of the full config: the key of a run in the results store. The keys of
-        :data:`HASH_EXCLUDED` (how often to checkpoint: they never change a result) are left out."""
+        :data:`HASH_EXCLUDED` (how often to checkpoint: they never change a result) are left out. A key that names
+        an input file (:data:`INPUT_FILES`) enters by the file's content, not its spelling
+        (:meth:`input_digests`): one task file under three spellings is one run, and an edited one a new run."""
         excluded = HASH_EXCLUDED | {k for k, v in HASH_OMITTED_AT.items() if getattr(self, k) == v}
-        payload = json.dumps({k: v for k, v in self.to_dict().items() if k not in excluded},
+        digests = self.input_digests()
+        payload = json.dumps({k: digests.get(k, v) for k, v in self.to_dict().items() if k not in excluded},
                              sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+    def input_digests(self) -> dict[str, str]:
+        """``{key: "sha256:..."}`` for every key of :data:`INPUT_FILES` that names an existing file or folder: a
+        task file by its YAML and the content of each of its splits' files, a file by its bytes, a folder
+        (``dictionary_dir``) by the names and bytes of its files. Keys naming no file are absent (so the hashes
+        of configs without input files are what they always were)."""
+        out = {}
+        task = _hooks().task(self.task)
+        origin = getattr(task, "origin", "")
+        if isinstance(origin, str) and not origin.startswith(("built-in", "registered")) and Path(origin).is_file():
+            parts = [("task file", _content_digest(origin))]
+            for split, files in sorted(task.files.items()):
+                for lang, file in sorted(files.items()):
+                    # a Hugging Face split: its spec (dataset, config, split, files), not where the YAML lies
+                    parts.append((f"{split}.{lang}", file.rpartition("@")[0] if file.startswith("hf:")
+                                  else _content_digest(file)))
+            out["task"] = "sha256:" + hashlib.sha256(json.dumps(parts).encode()).hexdigest()
+        for key in INPUT_FILES[1:]:
+            value = getattr(self, key)
+            if value and Path(value).expanduser().exists():
+                out[key] = "sha256:" + _content_digest(str(Path(value).expanduser()))
+        return out
+
+    def task_file_digest(self) -> str | None:
+        """The digest of the task file's own text (labels, label words, templates: what a prediction depends on),
+        or None for a task that is no file."""
+        origin = getattr(_hooks().task(self.task), "origin", "")
+        if isinstance(origin, str) and not origin.startswith(("built-in", "registered")) and Path(origin).is_file():
+            return "sha256:" + _content_digest(origin)
+        return None
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], where: str = "config") -> "RunConfig":
@@ -427,6 +464,30 @@ def coerce(name: str, value: Any) -> Any:
         return str(value)
     except (TypeError, ValueError, OverflowError):
         raise ConfigError(f"config key '{name}' needs a value of type {tp.__name__}, not '{value}'") from None
+
+
+def _content_digest(path: str) -> str:
+    """SHA-256 of a file's bytes (cached while its size and mtime hold), or of a folder's file names and their
+    digests."""
+    import os
+
+    if os.path.isdir(path):
+        digest = hashlib.sha256()
+        for entry in sorted(Path(path).iterdir()):
+            if entry.is_file():
+                digest.update(entry.name.encode() + b"\0" + _content_digest(str(entry)).encode())
+        return digest.hexdigest()
+    st = os.stat(path)
+    return _file_digest(os.path.realpath(path), st.st_mtime_ns, st.st_size)
+
+
+@functools.lru_cache(maxsize=1024)
+def _file_digest(path: str, _mtime_ns: int, _size: int) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def _number(value) -> str:

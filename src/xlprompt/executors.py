@@ -140,8 +140,11 @@ def execute_run(store_path: str | Path, run_hash: str, config: dict[str, Any], r
         try:
             run_config = RunConfig.from_dict(config)
             if run_config.resolved_hash() != run_hash:
-                raise ConfigError(f"run {run_hash}: its stored config hashes to {run_config.resolved_hash()} "
-                                  "(the store was written by another xlprompt version?)")
+                raise ConfigError(f"run {run_hash}: its stored config hashes to {run_config.resolved_hash()} now: "
+                                  "the content of its input files (task file, parallel_file, label_words_file, "
+                                  "dictionary_dir) changed since the sweep registered it, or another xlprompt "
+                                  "version wrote the store; run the sweep again to register the runs of the "
+                                  "files as they are")
             with Heartbeat(store_path, run_hash):
                 results = run_experiment(run_config, run_dir, progress=progress, log=log or (lambda _m: None),
                                          save_weights=save_weights)

@@ -89,6 +89,17 @@ def check_inputs(config: RunConfig) -> None:
         check_local_spec(config.tokenizer, "tokenizer")
 
 
+def recorded_inputs(config: RunConfig) -> dict[str, str]:
+    """What a run records of its input files: their content digests (:meth:`RunConfig.input_digests`) and the
+    digest of the task file's own text (``task_file``), which later readers (predict, export) compare with what
+    they see."""
+    out = config.input_digests()
+    task_file = config.task_file_digest()
+    if task_file:
+        out["task_file"] = task_file
+    return out
+
+
 def _read_json(path: Path, problem: str, fix: str):
     """A run file's JSON, or a one-line :class:`CheckpointError` naming the file, the problem and the fix."""
     try:
@@ -121,7 +132,16 @@ def _check_run_dir(run_dir: Path, config: RunConfig) -> dict | None:
             raise CheckpointError(f"{config_path}: corrupt (not the config of an xlprompt run); use a new --out "
                                   "directory")
         if saved.get("hash") != config.resolved_hash():
-            differing = sorted(k for k, v in config.to_dict().items() if saved.get("config", {}).get(k) != v)
+            now = config.input_digests()
+            recorded = saved.get("inputs") if isinstance(saved.get("inputs"), dict) else {}
+            differing = sorted(k for k, v in config.to_dict().items() if saved.get("config", {}).get(k) != v
+                               and not (k in now and recorded.get(k) == now[k]))  # a path spelled otherwise
+            changed = sorted(k for k in now if recorded.get(k) not in (None, now[k]))
+            if not differing and changed:
+                raise CheckpointError(
+                    f"{run_dir} holds a run of other input files: the content of {', '.join(changed)} "
+                    f"({', '.join(str(getattr(config, k)) for k in changed)}) changed since it ran; its results are "
+                    "of the earlier content: use a new --out directory")
             raise CheckpointError(
                 f"{run_dir} holds a run of another config (differs in: {', '.join(differing) or 'format'}); "
                 "use a new --out directory"
@@ -193,7 +213,8 @@ def _run_experiment(config: RunConfig, run_path: Path | None, progress: bool, lo
         # (a multi-piece label word, a missing model) leaves nothing that would refuse the corrected command
         atomic_write_text(run_path / "config.json", json.dumps(
             {"hash": config.resolved_hash(), "config": config.to_dict(), "xlprompt": __version__,
-             "cwd": str(Path.cwd())}, indent=2))  # what relative paths of the config are relative to
+             "cwd": str(Path.cwd()),  # what relative paths of the config are relative to
+             "inputs": recorded_inputs(config)}, indent=2))
     if parts.backbone_info.random_weights:
         log(f"model {config.model}: {RANDOM_WEIGHTS_NOTE}")
     cache = TokenCache(parts.tokenizer, config.strip_punctuation)
@@ -223,6 +244,7 @@ def _run_experiment(config: RunConfig, run_path: Path | None, progress: bool, lo
         "config_hash": config.resolved_hash(),
         "task": config.task,
         "labels": list(config.task_spec().labels),
+        "inputs": recorded_inputs(config),
         "eval_split": data.eval_split or config.eval_split,
         "eval_max_per_language": config.eval_max_per_language,
         "eval_examples": {lang: len(examples) for lang, examples in test.items()},

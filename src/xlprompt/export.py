@@ -37,7 +37,8 @@ from xlprompt.checkpoint import atomic_write_text
 from xlprompt.config import RunConfig
 from xlprompt.errors import CheckpointError
 from xlprompt.predict import (PLM_FILE, PROMPT_FILE, Predictor, build_method, load_module_state, load_plm_state,
-                              method_has_modules, read_run_config, resolve_predict_device, resolve_relative)
+                              check_recorded_inputs, method_has_modules, read_run_config, resolve_predict_device,
+                              resolve_relative)
 
 ADAPTER_CONFIG = "adapter_config.json"
 ADAPTER_WEIGHTS = "adapter_model.safetensors"
@@ -95,6 +96,7 @@ def export_run(run_dir: str | Path, out_dir: str | Path, with_plm: bool = False)
     if not (run_dir / "results.json").exists():
         raise CheckpointError(f"{run_dir}: the run is not finished (no results.json); nothing to export")
     results = read_results(run_dir)
+    check_recorded_inputs(config, results.get("labels"), results.get("inputs"), str(run_dir))
     prompt_path = run_dir / PROMPT_FILE
     tensors = load_safetensors(prompt_path) if prompt_path.exists() else {}
     modules: dict[str, dict[str, torch.Tensor]] = {}
@@ -137,6 +139,7 @@ def export_run(run_dir: str | Path, out_dir: str | Path, with_plm: bool = False)
         "hidden_size": hidden_size,
         "task": config.task,  # issue 13: a task file stays a file the adapter's config names
         "labels": list(config.task_spec().labels),
+        "inputs": results.get("inputs") or {},  # what the run recorded of its input files
         "label_words": config.label_words.split(","),
         "label_words_per_language": label_words_per_language,
         "scoring": config.scoring,
@@ -248,6 +251,8 @@ def load_adapter(adapter_dir: str | Path, base_model: str | None = None, tokeniz
     if base_model:
         values["model"] = base_model
     config = RunConfig.from_dict(values, where=str(adapter_dir / ADAPTER_CONFIG))
+    inputs = {k: v for k, v in (spec.get("inputs") or {}).items() if k != "label_words_file"}  # words: inside
+    check_recorded_inputs(config, spec.get("labels"), inputs, str(adapter_dir))
     tok, method, info = build_method(config, resolve_predict_device(config, device),
                                      label_words=spec.get("label_words_per_language"))
     if spec.get("hidden_size") is not None and method.plm.hidden_size != spec["hidden_size"]:

@@ -200,6 +200,24 @@ class Predictor:
         return out
 
 
+def check_recorded_inputs(config: RunConfig, labels: Sequence[str] | None, inputs: Mapping[str, str] | None,
+                          where: str) -> None:
+    """Compare what a run (or its adapter) recorded — its task's labels, the digests of its task file and
+    label-words file — with what ``config`` names now; a difference is a one-line :class:`CheckpointError`
+    (a prediction through an edited task file would silently use other labels or words)."""
+    task = config.task_spec()
+    if labels is not None and list(labels) != list(task.labels):
+        raise CheckpointError(f"{where}: trained with the labels {list(labels)}, but the task ({config.task}) now "
+                              f"gives {list(task.labels)}; restore the task file it was trained with, or train again")
+    inputs = inputs if isinstance(inputs, Mapping) else {}
+    now = {"task_file": config.task_file_digest(), **config.input_digests()}
+    for key, what in (("task_file", f"the task file {config.task}"),
+                      ("label_words_file", f"label_words_file {config.label_words_file}")):
+        if inputs.get(key) and now.get(key) and inputs[key] != now[key]:
+            raise CheckpointError(f"{where}: {what} changed since the run was trained (labels, label words or "
+                                  "templates may differ); restore the file it was trained with, or train again")
+
+
 def resolve_relative(spec: str | None, run_dir: Path) -> str | None:
     """A relative local path of the run's config (``../shared/tokenizers/xlm-roberta``) means what it meant
     where the run was started: as given if it exists from here, else from the working directory recorded in
@@ -294,6 +312,7 @@ def load_run(run_dir: str | Path, device: str | torch.device | None = None, toke
         raise CheckpointError(f"{run_dir}: the run is not finished (no results.json); finish it with the same "
                               "`xlprompt run` command first")
     results = read_results(run_dir)
+    check_recorded_inputs(config, results.get("labels"), results.get("inputs"), str(run_dir))
     plm_path = run_dir / PLM_FILE
     if not config.freeze_plm and not plm_path.exists():
         raise CheckpointError(

@@ -13,8 +13,8 @@ import json
 
 import pytest
 from click.testing import CliRunner
-
 from datafactory import write_pawsx, write_tatoeba
+
 from xlprompt.cli import cli
 from xlprompt.methods import BUILTIN_METHODS
 

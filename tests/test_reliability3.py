@@ -267,3 +267,76 @@ def test_predict_refuses_a_task_file_edited_since_training(tmp_path):
     task.write_text(text, "utf-8")
     ok = CliRunner().invoke(cli, ["predict", "--run", str(run_dir), "--premise", "good food"])
     assert ok.exit_code == 0, ok.output
+
+
+# ------------------------------------------------------------------------------------------------ leak guard
+@pytest.mark.parametrize("variant", [
+    lambda t: t,                                  # the same row
+    lambda t: t + ".",                            # plus a full stop
+    lambda t: t.replace(" ", "  "),               # doubled spaces
+    lambda t: "  " + t.upper() + " ",             # case and surrounding spaces
+    lambda t: t.replace("a", "ａ"),               # a full-width letter (NFKC)
+    lambda t: t.replace(" ", " , ", 1) + "!",     # punctuation inside and after
+])
+@pytest.mark.parametrize("source", ["en", "de"])
+def test_training_rows_evaluated_in_any_language_under_any_normalisation_are_refused(tmp_path, variant, source):
+    train = "".join(f"a {('bad', 'good')[i % 2]} sentence number {i}\t{('negative', 'positive')[i % 2]}\n"
+                    for i in range(8))
+    folder = tmp_path / "t"
+    folder.mkdir()
+    (folder / "train.tsv").write_text("text\tlabel\n" + train, "utf-8")
+    first = train.splitlines()[0].split("\t")[0]
+    rows = "text\tlabel\n" + "".join(f"{variant(line.split(chr(9))[0])}\t{line.split(chr(9))[1]}\n"
+                                     for line in train.splitlines())
+    (folder / "test.en.tsv").write_text("text\tlabel\nsomething else entirely\tpositive\n", "utf-8")
+    (folder / "test.de.tsv").write_text(rows, "utf-8")
+    (folder / "task.yaml").write_text(f"""name: leaky
+text_fields: [text]
+labels: [negative, positive]
+label_words: ["no", "yes"]
+languages: [en, de]
+source_language: {source}
+splits:
+  train: {{{source}: train.tsv}}
+  test: {{en: test.en.tsv, de: test.de.tsv}}
+""", "utf-8")
+    from xlprompt.run_data import load_run_data
+
+    assert first
+    with pytest.raises(DataError, match=r"training examples are also in the evaluated leaky test split \(de"):
+        load_run_data(RunConfig(task=str(folder / "task.yaml"), model="random:tiny", shots=2, method="sp"))
+
+
+def test_an_xnli_parallel_file_of_test_pairs_with_an_extra_space_is_refused(tmp_path):
+    from xlprompt.run_data import demo_examples, load_run_data
+
+    de = demo_examples("test", "de")[0]
+    en = demo_examples("test", "en")[5]
+    pairs = [{"src_lang": "en", "tgt_lang": "de", "src_premise": f"Fresh premise {i}.",
+              "src_hypothesis": f"Fresh hypothesis {i}.", "tgt_premise": f"Neue Prämisse {i}.",
+              "tgt_hypothesis": f"Neue Hypothese {i}.", "uid": f"p{i}"} for i in range(3)]
+    pairs[1].update(tgt_premise=de.premise + " ", tgt_hypothesis=de.hypothesis.replace(" ", "  "), uid="leaky")
+    pairs[2].update(src_premise=en.premise.rstrip(".") + " .", src_hypothesis=en.hypothesis, uid="p2")
+    path = tmp_path / "pairs.jsonl"
+    path.write_text("".join(json.dumps(p) + "\n" for p in pairs), "utf-8")
+    config = RunConfig(**{**FAST, "eval_languages": "en,de", "parallel_source": "file",
+                          "parallel_file": str(path), "parallel_size": 3})
+    with pytest.raises(DataError, match="parallel pair 'leaky' \\(de\\) is an example of the evaluated"):
+        load_run_data(config)
+    pairs[1].update(tgt_premise="Neue Prämisse 1.", tgt_hypothesis="Neue Hypothese 1.")
+    path.write_text("".join(json.dumps(p) + "\n" for p in pairs), "utf-8")
+    with pytest.raises(DataError, match="parallel pair 'p2' \\(en\\)"):
+        load_run_data(RunConfig(**{**FAST, "eval_languages": "en,de", "parallel_source": "file",
+                                   "parallel_file": str(path), "parallel_size": 3}))
+
+
+def test_a_user_task_whose_dev_split_is_its_test_file_is_refused_with_a_fix_that_fits(tmp_path):
+    rows = "".join(f"sentence {i} here\t{('negative', 'positive')[i % 2]}\n" for i in range(8))
+    task = _user_task(tmp_path / "d", rows, extra="  dev: {en: test.tsv}\n", test_rows="text\tlabel\n" +
+                      "".join(f"another {i} row\t{('negative', 'positive')[i % 2]}\n" for i in range(8)))
+    from xlprompt.run_data import load_run_data
+
+    with pytest.raises(DataError) as err:
+        load_run_data(RunConfig(task=str(task), model="random:tiny", shots=2, method="sp"))
+    text = str(err.value)
+    assert "model-selection dev examples" in text and "splits.dev.en" in text and "eval_split" not in text

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 
+from xlprompt.cli.params import fraction_or_count
 from xlprompt.data.parallel import (
     PARALLEL_SOURCES,
     build_parallel_corpus,
@@ -55,7 +56,7 @@ def _default_dir() -> Path:
 @click.option("--mirror", default=None, metavar="URL",
               help="Read every download from URL instead of its host (the path is kept).")
 @click.option("--force", is_flag=True, help="Download again even what is already complete.")
-@click.option("--timeout", type=click.FloatRange(0.0, 10.0 ** 6, min_open=True), default=None,
+@click.option("--timeout", type=fraction_or_count(10.0 ** 6), default=None,
               help="Seconds to wait for a connection or a read [default: $XLPROMPT_FETCH_TIMEOUT, else 30].")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def fetch(out: Path | None, only: str | None, mirror: str | None, force: bool, timeout: float | None,

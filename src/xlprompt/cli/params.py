@@ -5,6 +5,7 @@ and the bounded types of the options that set no config key."""
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import click
 
@@ -12,6 +13,16 @@ from xlprompt.config import RunConfig, _field_type
 
 #: a count of things (rows, runs, workers): at least 1, at most this
 MAX_COUNT = 10**9
+
+
+class FiniteFloatRange(click.FloatRange):
+    """A FloatRange that also refuses nan (which every comparison lets through) and infinities."""
+
+    def convert(self, value, param, ctx):
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return number
 
 
 def config_type(name: str) -> click.ParamType:
@@ -24,7 +35,7 @@ def config_type(name: str) -> click.ParamType:
     if tp is int:
         return click.IntRange(**kwargs)
     if tp is float:
-        return click.FloatRange(**kwargs)
+        return FiniteFloatRange(**kwargs)
     raise TypeError(f"config key {name} is not a number")
 
 
@@ -35,4 +46,9 @@ def count(low: int = 1, high: int = MAX_COUNT) -> click.IntRange:
 
 def fraction_or_count(high: float = 1024.0) -> click.FloatRange:
     """A positive finite amount (CPUs, GPUs, seconds) up to ``high``."""
-    return click.FloatRange(0.0, high, min_open=True)
+    return FiniteFloatRange(0.0, high, min_open=True)
+
+
+def checked_later(low: float, high: float) -> click.FloatRange:
+    """A number in [low, high] whose own check (a one-line rule: ``--stale-after``) follows; nan reaches it."""
+    return click.FloatRange(low, high)

@@ -134,7 +134,7 @@ def test_paper_defaults():
     (dict(epochs=0), "epochs"),
     (dict(shots=0), "shots"),
     (dict(shots=3, data_dir="/data"), "shots=3"),
-    (dict(lr=0.0), "learning rates"),
+    (dict(lr=0.0), "lr must be > 0"),
     (dict(warmup_ratio=1.0), "warmup_ratio"),
     (dict(eval_languages="en,xx"), "xx"),
     (dict(parallel_source="file"), "parallel_file"),

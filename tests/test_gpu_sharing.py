@@ -87,7 +87,7 @@ def test_sweep_cli_passes_workers_to_the_local_executor(tmp_path, monkeypatch):
 
     seen = {}
 
-    def fake_workers(self, sweep, store_path, runs_dir, save_weights, summary, finished, todo):
+    def fake_workers(self, sweep, store_path, runs_dir, save_weights, summary, finished, todo, **_):
         seen.update(workers=self.workers, todo=len(todo))
         return summary
 

@@ -154,42 +154,38 @@ class PromptModel(nn.Module):
         into a new folder next to ``save_directory`` and swapped in, so an existing model there is replaced only
         by a complete one."""
         from xlprompt.checkpoint import atomic_write_text
-        from xlprompt.safety import save_safetensors
+        from xlprompt.safety import save_safetensors, verify_safetensors
 
         target = Path(save_directory)
         if target.exists() and not target.is_dir():
             raise CheckpointError(f"{target} is a file; give a folder to save the model in")
         if target.is_dir() and any(target.iterdir()) and not (target / MODEL_CONFIG).is_file():
             raise CheckpointError(f"{target} is not empty and holds no saved xlprompt model; give a new folder")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        staging = target.with_name(f".{target.name}.saving")
-        if staging.exists():
-            _remove_tree(staging)
-        staging.mkdir()
+        from xlprompt.safety import staged_folder
+
         config = self.run_config
         task = config.task_spec()
-        self.tokenizer.save_pretrained(str(staging / "tokenizer"))
-        state = {k: v.detach().float().cpu().contiguous().clone() for k, v in self.method.trainable_state().items()}
-        save_safetensors(state, staging / MODEL_WEIGHTS, metadata={"config_hash": config.resolved_hash()})
         label_words = None
         if config.label_words_file:
             label_words = json.loads(Path(config.label_words_file).read_text("utf-8"))
-        meta = {
-            "format": MODEL_FORMAT,
-            "config": config.to_dict(),
-            "config_hash": config.resolved_hash(),
-            "random_weights": self.random_weights,
-            "labels": list(self.labels),
-            "task": _task_record(task),
-            "label_words_file": label_words,
-        }
-        atomic_write_text(staging / MODEL_CONFIG, json.dumps(meta, indent=2, ensure_ascii=False))
-        old = target.with_name(f".{target.name}.old")
-        if target.exists():
-            target.rename(old)
-        staging.rename(target)
-        if old.exists():
-            _remove_tree(old)
+        # built in a new folder, verified, then its entries replace the saved model's (only those: other files
+        # in the folder stay)
+        with staged_folder(target, ("tokenizer", MODEL_WEIGHTS, MODEL_CONFIG)) as staging:
+            self.tokenizer.save_pretrained(str(staging / "tokenizer"))
+            state = {k: v.detach().float().cpu().contiguous().clone()
+                     for k, v in self.method.trainable_state().items()}
+            save_safetensors(state, staging / MODEL_WEIGHTS, metadata={"config_hash": config.resolved_hash()})
+            verify_safetensors(staging / MODEL_WEIGHTS)
+            meta = {
+                "format": MODEL_FORMAT,
+                "config": config.to_dict(),
+                "config_hash": config.resolved_hash(),
+                "random_weights": self.random_weights,
+                "labels": list(self.labels),
+                "task": _task_record(task),
+                "label_words_file": label_words,
+            }
+            atomic_write_text(staging / MODEL_CONFIG, json.dumps(meta, indent=2, ensure_ascii=False))
         return target
 
     @classmethod
@@ -354,7 +350,3 @@ def _task_record(task) -> dict[str, Any]:
     }
 
 
-def _remove_tree(path: Path) -> None:
-    import shutil
-
-    shutil.rmtree(path)

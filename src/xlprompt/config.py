@@ -20,6 +20,7 @@ import json
 import math
 import typing
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Optional
 
 from xlprompt.errors import ConfigError
@@ -31,16 +32,39 @@ PARALLEL_SOURCES: tuple[str, ...] = ("pawsx", "tatoeba", "xnli-dev", "file", "tr
 HASH_EXCLUDED: frozenset[str] = frozenset({"checkpoint_every_s", "logging_steps", "report_to"})
 #: the experiment trackers of ``report_to`` (besides ``none``)
 TRACKERS: tuple[str, ...] = ("tensorboard", "wandb")
+#: config keys that name input files whose content shapes a result: they enter a run's hash by content
+#: (:meth:`RunConfig.input_digests`); the task first (a task YAML file and its data files)
+INPUT_FILES: tuple[str, ...] = ("task", "parallel_file", "label_words_file", "dictionary_dir")
 #: keys added after stores existed: left out of the hash while they hold the value that reproduces the runs made
 #: before they existed, so those runs keep their hashes (a new key must be entered here with that value)
 HASH_OMITTED_AT: dict[str, Any] = {"task": "xnli", "grad_accumulation_leftover": "step", "train_order": "shuffle",
                                    "test_weights": "best_dev", "pct_kl_clip": 0.0}
 
 
-def _f(default, help: str, choices: tuple | None = None):
-    meta = {"help": help}
+#: the largest seed (numpy's and every generator's seeds are 32-bit; the dev split is sampled with seed + 10000)
+MAX_SEED = 2**32 - 1 - 10_000
+#: the most CPU threads a run may ask for (the tokenizers crash far above the cores of any machine)
+MAX_THREADS = 1024
+#: what a ``path`` declaration means: the kind of file system entry the value names when it exists
+PATH_KINDS = {"file": "a file", "dir": "a folder"}
+
+
+def _f(default, help: str, choices: tuple | None = None, *, min=None, max=None, min_open: bool = False,
+       max_open: bool = False, path: str | None = None):
+    """A config field: its default, help text and its one declaration of what values it takes: ``choices``, a
+    range (``min``/``max``, open where ``min_open``/``max_open``; numbers are always finite) and, for a path,
+    the kind of entry it names (``path``: file or dir). :meth:`RunConfig.validate` applies them, so every entry
+    point (``--set``, sweep files, the Python API) refuses the same values in the same words."""
+    meta: dict[str, Any] = {"help": help}
     if choices:
         meta["choices"] = choices
+    if min is not None:
+        meta["min"], meta["min_open"] = min, min_open
+    if max is not None:
+        meta["max"], meta["max_open"] = max, max_open
+    if path is not None:
+        assert path in PATH_KINDS, path
+        meta["path"] = path
     if isinstance(default, (list, dict)):
         return field(default_factory=lambda: type(default)(default), metadata=meta)
     return field(default=default, metadata=meta)
@@ -54,23 +78,23 @@ class RunConfig:
     method: str = _f("mpt", "method: mpt (the paper's), sp (soft prompting), ft (fine-tuning), pct, dp (discrete "
                      "prompting), dpa (dual prompt augmentation), softmv (soft prompt + multilingual verbalizer), "
                      "or a method added with xlprompt.register_method")
-    shots: int = _f(16, "k: training examples per class (3k in total)")
-    seed: int = _f(1, "random seed (paper: 1..5)")
+    shots: int = _f(16, "k: training examples per class (3k in total)", min=1, max=100_000)
+    seed: int = _f(1, "random seed (paper: 1..5)", min=0, max=MAX_SEED)
     model: str = _f("xlm-roberta-base", "HF hub name or local path of a masked LM, or random:xlm-roberta-base / "
                     "random:tiny (random weights)")
     tokenizer: Optional[str] = _f(None, "tokenizer hub name or path; default: the model's own (random:tiny: "
                                   "builtin:tiny; random:X: the hub tokenizer of X)")
     data_dir: Optional[str] = _f(None, "data folder (layout: xlprompt.data; `xlprompt data fetch` fills it); "
                                  "'builtin:demo' for the shipped sample; unset: $XLPROMPT_DATA, else the per-user "
-                                 "data folder (~/.local/share/xlprompt on Linux; see xlprompt.data.home)")
+                                 "data folder (~/.local/share/xlprompt on Linux; see xlprompt.data.home)", path="dir")
     train_source: str = _f("fixed", "fixed: the fixed few-shot splits of Zhao & Schütze (xnli-fewshot/); "
                            "sample: k per class sampled with `seed` from the pool named by sample_pool",
                            ("fixed", "sample"))
 
     # --- template and prompt (Eq. 1, 9)
     max_length: Optional[int] = _f(None, "maximum sequence length; only premise and hypothesis are truncated "
-                                   "(recipe key)")
-    prompt_length: int = _f(4, "m: number of soft-prompt vectors (paper: 4; Fig. 5 sweeps it)")
+                                   "(recipe key)", min=16, max=65_536)
+    prompt_length: int = _f(4, "m: number of soft-prompt vectors (paper: 4; Fig. 5 sweeps it)", min=1, max=4096)
     prompt_position: str = _f("suffix", "where the soft prompt goes (Eq. 9); suffix is the paper's best",
                               ("prefix", "midfix", "suffix", "endfix"))
     prompt_encoder: str = _f("lstm", "reparameterisation of the prompt: lstm (P-tuning BiLSTM+MLP, paper), mlp, "
@@ -79,7 +103,8 @@ class RunConfig:
     # --- verbalizer and scoring (Eq. 2-3)
     label_words: Optional[str] = _f(None, "label words for entailment,neutral,contradiction (all languages); "
                                     "words, pieces or ids as label_words_as says (recipe key)")
-    label_words_file: Optional[str] = _f(None, "JSON {lang: [w_ent, w_neu, w_con]} of per-language label words")
+    label_words_file: Optional[str] = _f(None, "JSON {lang: [w_ent, w_neu, w_con]} of per-language label words",
+                                         path="file")
     multi_token_label_words: str = _f("error", "a label word of several tokens: error, or score its first token",
                                       ("error", "first"))
     scoring: Optional[str] = _f(None, "vocab: Eq. 2-3 as written (label-word probability under the full-vocabulary "
@@ -90,22 +115,23 @@ class RunConfig:
     translator: str = _f("linear-2", "translator architecture (Eq. 4 is linear-2; Fig. 4 ablation)",
                          ("linear-1", "linear-2", "lstm-1", "lstm-2", "transformer-1", "transformer-2"))
     no_translator: bool = _f(False, "ablation 'w/o prompt translator': p_T = p_S")
-    alpha: float = _f(0.5, "α of Eq. 8: α·CE + (1-α)·KL; 1.0 = ablation 'w/o consistency loss'")
+    alpha: float = _f(0.5, "α of Eq. 8: α·CE + (1-α)·KL; 1.0 = ablation 'w/o consistency loss'", min=0.0, max=1.0)
     english_prompt: str = _f("source", "prompt used for English at test time: source (p_S) or target (p_T)",
                              ("source", "target"))
     parallel_source: Optional[str] = _f(None, "external parallel corpus: pawsx (PAWS-X human translations), "
                                         "tatoeba, xnli-dev (ablation 'w/o external data'), file, translate; "
                                         "default: the task's (xnli: pawsx, the paper's; pawsx and user tasks: "
                                         "tatoeba, see xlprompt.tasks)", PARALLEL_SOURCES)
-    parallel_file: Optional[str] = _f(None, "JSONL parallel corpus (parallel_source=file)")
-    parallel_size: int = _f(500, "number of parallel pairs (paper: 500; Fig. 5 goes to 8,000)")
-    parallel_seed: int = _f(0, "seed that builds the parallel corpus (fixed across run seeds, like PAWS-15)")
+    parallel_file: Optional[str] = _f(None, "JSONL parallel corpus (parallel_source=file)", path="file")
+    parallel_size: int = _f(500, "number of parallel pairs (paper: 500; Fig. 5 goes to 8,000)", min=1, max=100_000_000)
+    parallel_seed: int = _f(0, "seed that builds the parallel corpus (fixed across run seeds, like PAWS-15)",
+                            min=0, max=MAX_SEED)
     translate_model: Optional[str] = _f(None, "seq2seq translation model for parallel_source=translate")
 
     # --- PCT (Qi et al., 2022)
     pct_kl_space: Optional[str] = _f(None, "PCT consistency KL over the label words' distribution or the full "
                                      "vocabulary (recipe key)", ("labels", "vocab"))
-    pct_kl_weight: float = _f(1.0, "weight of PCT's symmetric KL next to its two CE terms")
+    pct_kl_weight: float = _f(1.0, "weight of PCT's symmetric KL next to its two CE terms", min=0.0, max=1e6)
 
     # --- the field's methods (DP, DPA, SoftMV) and MPT with a prompt per target language
     translator_conditioning: str = _f("none", "MPT: none = one p_T for all target languages (the paper); "
@@ -115,7 +141,7 @@ class RunConfig:
                                       ("none", "language"))
     grad_accumulation_steps: Optional[int] = _f(None, "micro-batches of batch_size per optimiser step (DPA: 4, "
                                                 "DAMO-NLP-SG/DPA dpa-xnli.sh --gradient_accumulation_steps 4) "
-                                                "(recipe key)")
+                                                "(recipe key)", min=1, max=100_000)
     grad_accumulation_leftover: Optional[str] = _f(None, "grad_accumulation_steps > 1, the micro-batches left at "
                                                    "the end of an epoch: step (an optimiser step on them) or carry "
                                                    "(transformers 4.10 Trainer: an epoch ends with a step only when it "
@@ -127,7 +153,7 @@ class RunConfig:
                                  "(none). Their 'input_embedding' raises NotImplementedError in modeling_xlmr.py",
                                  ("hidden", "none"))
     dpa_mixup_alpha: float = _f(1.2, "DPA: lambda ~ Beta(alpha, alpha) (DPA dpa-xnli.sh --mixup_alpha 1.2; "
-                                "run-prompt.py's own default is 0.5)")
+                                "run-prompt.py's own default is 0.5)", min=0.0, min_open=True, max=1e6)
     dpa_multilingual_optim: bool = _f(True, "DPA: the CE is averaged over the label words of all 15 languages "
                                       "(multi_lingual_optim, DPA dpa-xnli.sh); false: English label words only")
     dpa_test_label_words: str = _f("en", "DPA test-time label words: en (English words for every language; "
@@ -138,30 +164,36 @@ class RunConfig:
                                             "replaced from a bilingual dictionary; 0: no code-switching (the copy "
                                             "is the example itself). The authors' scripts disagree: few-shot "
                                             "ptuning.sh:9,34 runs 0 (SoftMV's default here), full-data full.sh:9,34 "
-                                            "0.2, parameters.py:169 defaults to 0.55 (recipe key)")
+                                            "0.2, parameters.py:169 defaults to 0.55 (recipe key)", min=0.0, max=1.0)
     softmv_kl_weight: float = _f(0.3, "SoftMV: weight of KL(P_switched || P_original) (SoftMV prompt/modules/"
-                                 "wrapper.py mlm_train_step: loss1 + loss2 + 0.3 * loss3)")
+                                 "wrapper.py mlm_train_step: loss1 + loss2 + 0.3 * loss3)", min=0.0, max=1e6)
     softmv_init_from_vocab: bool = _f(True, "SoftMV: initialise the prompt vectors with the first prompt_length "
                                       "rows of the word embeddings (SoftMV ptuning.sh --init_from_vocab)")
     dictionary_dir: Optional[str] = _f(None, "SoftMV: folder of MUSE-format bilingual dictionaries en-XX.txt "
-                                       "(one 'source target' pair per line); default: <data_dir>/muse")
+                                       "(one 'source target' pair per line); default: <data_dir>/muse", path="dir")
 
     # --- optimisation
     freeze_plm: bool = _f(False, "train only prompt (+translator/head), not the PLM (paper: PLM trains)")
     epochs: Optional[int] = _f(None, "training epochs (paper: 50). An epoch is max(#classification batches, "
-                               "#alignment batches) steps; the shorter stream is cycled (recipe key)")
-    batch_size: Optional[int] = _f(None, "few-shot classification examples per step (paper: 24) (recipe key)")
-    align_batch_size: Optional[int] = _f(None, "parallel pairs per step; default: batch_size")
-    eval_batch_size: int = _f(64, "examples per evaluation batch")
-    lr: Optional[float] = _f(None, "learning rate (paper: 4e-5 with AdamW) (recipe key)")
-    prompt_lr: Optional[float] = _f(None, "learning rate of prompt encoder, translator and head; default: lr")
+                               "#alignment batches) steps; the shorter stream is cycled (recipe key)",
+                               min=1, max=100_000)
+    batch_size: Optional[int] = _f(None, "few-shot classification examples per step (paper: 24) (recipe key)",
+                                   min=1, max=1_000_000)
+    align_batch_size: Optional[int] = _f(None, "parallel pairs per step; default: batch_size", min=1, max=1_000_000)
+    eval_batch_size: int = _f(64, "examples per evaluation batch", min=1, max=1_000_000)
+    lr: Optional[float] = _f(None, "learning rate (paper: 4e-5 with AdamW) (recipe key)",
+                             min=0.0, min_open=True, max=100.0)
+    prompt_lr: Optional[float] = _f(None, "learning rate of prompt encoder, translator and head; default: lr",
+                                    min=0.0, min_open=True, max=100.0)
     weight_decay: Optional[float] = _f(None, "weight decay: decoupled (optimizer=adamw) or L2 added to the "
-                                       "gradient (optimizer=adam_l2) (recipe key)")
+                                       "gradient (optimizer=adam_l2) (recipe key)", min=0.0, max=1e6)
     lr_scheduler: Optional[str] = _f(None, "learning-rate schedule over all steps: linear (to min_lr_ratio·lr) or "
                                      "constant; both after the warm-up (recipe key)", ("linear", "constant"))
-    warmup_ratio: Optional[float] = _f(None, "fraction of steps with linear warm-up (recipe key)")
-    max_grad_norm: Optional[float] = _f(None, "gradient clipping norm (0 disables) (recipe key)")
-    dev_every: int = _f(1, "evaluate on the English few-shot dev split every N epochs (model selection)")
+    warmup_ratio: Optional[float] = _f(None, "fraction of steps with linear warm-up (recipe key)",
+                                       min=0.0, max=1.0, max_open=True)
+    max_grad_norm: Optional[float] = _f(None, "gradient clipping norm (0 disables) (recipe key)", min=0.0, max=1e12)
+    dev_every: int = _f(1, "evaluate on the English few-shot dev split every N epochs (model selection)",
+                        min=1, max=100_000)
 
     # --- evaluation
     eval_split: str = _f("test", "XNLI split to report (task=pawsx: evaluated when pawsx/train/en.tsv is there, "
@@ -170,13 +202,13 @@ class RunConfig:
     eval_int8: bool = _f(False, "evaluate with int8 dynamic-quantised transformer layers (CPU only; faster, "
                          "predictions agree with fp32 on ~99% of rows: see benchmarks/)")
     eval_max_per_language: Optional[int] = _f(None, "cap on evaluation examples per language (quick looks; "
-                                              "recorded in results)")
+                                              "recorded in results)", min=1, max=100_000_000)
 
     # --- hardware
     device: str = _f("auto", "auto (cuda if available), cpu or cuda", ("auto", "cpu", "cuda"))
     precision: str = _f("auto", "auto (bf16 autocast on a CUDA device that supports bf16, else fp32; see the "
                         "documentation's 'GPUs and clusters'), fp32, or bf16 autocast", ("auto", "fp32", "bf16"))
-    num_threads: Optional[int] = _f(None, "torch CPU threads; default: torch's choice")
+    num_threads: Optional[int] = _f(None, "torch CPU threads; default: torch's choice", min=1, max=MAX_THREADS)
 
     # --- data from the data folder only (xlprompt data fetch)
     sample_pool: str = _f("xnli-dev", "train_source=sample: the labelled English pool: xnli-dev (XNLI dev en; "
@@ -195,7 +227,8 @@ class RunConfig:
                                   ("adamw", "adam_l2", "adamw_hf"))
     weight_decay_exempt: Optional[str] = _f(None, "comma-separated substrings of parameter names without weight "
                                             "decay ('-': none) (recipe key)")
-    min_lr_ratio: Optional[float] = _f(None, "lr_scheduler=linear decays to min_lr_ratio·lr (recipe key)")
+    min_lr_ratio: Optional[float] = _f(None, "lr_scheduler=linear decays to min_lr_ratio·lr (recipe key)",
+                                       min=0.0, max=1.0)
     strip_punctuation: Optional[bool] = _f(None, "strip trailing ASCII punctuation from premise and hypothesis "
                                            "before tokenising, as xlmrprompt's XNLI pattern does (recipe key)")
     template_punctuation: Optional[str] = _f(None, "soft template's '.' and '?': separate (each part tokenised on "
@@ -226,22 +259,24 @@ class RunConfig:
                                      "recorded every epoch) (recipe key)", ("best_dev", "last"))
     pct_kl_clip: Optional[float] = _f(None, "PCT: clip both distributions of the symmetric KL to [c, 1] before it "
                                       "is computed (Keras's kld clips at its epsilon 1e-7: qikunxun/PCT "
-                                      "train_xnli.py:208); 0: the exact KL (recipe key)")
+                                      "train_xnli.py:208); 0: the exact KL (recipe key)", min=0.0, max=0.5,
+                                      max_open=True)
 
     # --- the GPU path; checkpoint_every_s is left out of the hash (HASH_EXCLUDED)
     step_token_budget: int = _f(1024, "MPT: padded tokens (rows x longest row) per micro-batch of a training "
                                 "step; 0: the whole step in one forward. 1024 is sized for CPU memory (XLM-R "
                                 "base peaks at about 5.7 GiB); on a GPU 8192 (or 0 with 40+ GiB) is faster. "
-                                "Changes the numbers slightly (summation order), so it is part of the config")
+                                "Changes the numbers slightly (summation order), so it is part of the config",
+                                min=0, max=2**31 - 1)
     eval_token_budget: int = _f(0, "evaluation batches of length-sorted rows holding at most this many padded "
                                 "tokens (rows x longest row); 0: eval_batch_size rows per batch (the CPU "
-                                "default). On a GPU 16384 or more")
+                                "default). On a GPU 16384 or more", min=0, max=2**31 - 1)
     checkpoint_every_s: float = _f(600.0, "write a checkpoint at most every N seconds of training (and after the "
                                    "last epoch); 0: after every epoch. A killed run loses at most N seconds. "
                                    "600 s: an XLM-R-base checkpoint (4.45 GB) took 32-44 s on a disk writing "
                                    "about 110 MB/s, an epoch takes seconds on a GPU (see the documentation's "
                                    "'Benchmarks'). Not part of "
-                                   "the config hash (it does not change results)")
+                                   "the config hash (it does not change results)", min=0.0, max=1e9)
     deterministic: bool = _f(False, "CUDA: torch.use_deterministic_algorithms(True), CUBLAS_WORKSPACE_CONFIG="
                              ":4096:8, cuDNN deterministic, no cuDNN benchmark: bitwise-repeatable runs on one "
                              "GPU model and software stack, somewhat slower (see the documentation's 'GPUs and "
@@ -258,13 +293,16 @@ class RunConfig:
                             "the steps since the last record) every N optimiser steps: in steps.jsonl, run.log "
                             "and report_to's trackers, and as the console's progress lines when it is not a "
                             "terminal; 0: per epoch only. As the HF Trainer's logging_steps (its default, 500, "
-                            "would be less than one record per run here: an epoch has 4-21 steps)")
+                            "would be less than one record per run here: an epoch has 4-21 steps)", min=0,
+                            max=10**9)
     report_to: str = _f("none", "experiment tracking, as the HF Trainer's report_to: none, tensorboard (event "
                         "files in RUN/tensorboard/; pip install 'xlprompt[tensorboard]'), wandb (project "
                         "$WANDB_PROJECT, else xlprompt; pip install 'xlprompt[wandb]') or both, comma-separated. "
                         "A sweep groups its runs: W&B group = the sweep's name, and RUNS_DIR/tensorboard/SWEEP/")
 
     def __post_init__(self):
+        for f in dataclasses.fields(self):  # types first: the recipes and tasks read these values
+            check_field(f, getattr(self, f.name), type_only=True)
         self._recipe_filled = _hooks().resolve(self)
         self.validate()
 
@@ -275,68 +313,17 @@ class RunConfig:
     # ---------------------------------------------------------------- validation
     def validate(self) -> "RunConfig":
         for f in dataclasses.fields(self):
-            value = getattr(self, f.name)
-            choices = f.metadata.get("choices")
-            if choices and value not in choices:
-                raise ConfigError(f"{f.name} must be one of {', '.join(map(str, choices))}, not '{value}'")
-        if self.shots < 1:
-            raise ConfigError(f"shots must be >= 1, not {self.shots}")
-        if self.logging_steps < 0:
-            raise ConfigError(f"logging_steps must be >= 0 (0: per epoch only), not {self.logging_steps}")
+            check_field(f, getattr(self, f.name))
         trackers = [t.strip() for t in self.report_to.split(",") if t.strip()]
         if self.report_to.strip() != "none" and (not trackers or any(t not in TRACKERS for t in trackers)):
             raise ConfigError(f"report_to must be none, {', '.join(TRACKERS)} or both comma-separated, not "
                               f"'{self.report_to}'")
-        for f in dataclasses.fields(self):  # nan/inf would pass every range check below
-            value = getattr(self, f.name)
-            if isinstance(value, float) and not math.isfinite(value):
-                raise ConfigError(f"{f.name} must be a finite number, not {value}")
-        if not 0.0 <= self.alpha <= 1.0:
-            raise ConfigError(f"alpha must lie in [0, 1] (paper: 0.5), not {self.alpha}")
-        if self.max_length < 16:
-            raise ConfigError(f"max_length must be >= 16, not {self.max_length}")
-        if self.prompt_length < 1:
-            raise ConfigError(f"prompt_length must be >= 1 (paper: 4), not {self.prompt_length}")
         if self.prompt_length > self.max_length - 8:
             raise ConfigError(f"prompt_length={self.prompt_length} leaves no room in max_length={self.max_length}; "
                               f"use prompt_length <= {self.max_length - 8} or raise max_length")
-        zero_means = {"step_token_budget": "one forward per step", "eval_token_budget": "eval_batch_size rows",
-                      "checkpoint_every_s": "after every epoch"}
-        for name, meaning in zero_means.items():
-            if getattr(self, name) < 0:
-                raise ConfigError(f"{name} must be >= 0 (0: {meaning}), not {getattr(self, name)}")
-        for name in ("epochs", "batch_size", "eval_batch_size", "parallel_size", "dev_every"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"{name} must be >= 1, not {getattr(self, name)}")
         if self.translator_conditioning == "language" and self.no_translator:
             raise ConfigError("translator_conditioning=language needs a translator; it cannot be combined with "
                               "no_translator=true")
-        if self.grad_accumulation_steps < 1:
-            raise ConfigError(f"grad_accumulation_steps must be >= 1, not {self.grad_accumulation_steps}")
-        if self.dpa_mixup_alpha <= 0:
-            raise ConfigError(f"dpa_mixup_alpha must be > 0 (DPA: 1.2), not {self.dpa_mixup_alpha}")
-        if not 0.0 <= self.softmv_cosda_rate <= 1.0:
-            raise ConfigError(f"softmv_cosda_rate must lie in [0, 1] (SoftMV's scripts: 0, 0.2, 0.55), not "
-                              f"{self.softmv_cosda_rate}")
-        if not 0.0 <= self.pct_kl_clip < 0.5:
-            raise ConfigError(f"pct_kl_clip must lie in [0, 0.5) (Keras: 1e-7; 0: exact), not {self.pct_kl_clip}")
-        if self.softmv_kl_weight < 0:
-            raise ConfigError(f"softmv_kl_weight must be >= 0 (SoftMV: 0.3), not {self.softmv_kl_weight}")
-        if self.align_batch_size is not None and self.align_batch_size < 1:
-            raise ConfigError(f"align_batch_size must be >= 1, not {self.align_batch_size}")
-        if self.lr <= 0 or (self.prompt_lr is not None and self.prompt_lr <= 0):
-            raise ConfigError("learning rates must be > 0")
-        for name in ("weight_decay", "max_grad_norm", "pct_kl_weight"):
-            if getattr(self, name) < 0:
-                raise ConfigError(f"{name} must be >= 0, not {getattr(self, name)}")
-        if self.num_threads is not None and self.num_threads < 1:
-            raise ConfigError(f"num_threads must be >= 1 (or none: torch's choice), not {self.num_threads}")
-        if not 0.0 <= self.min_lr_ratio <= 1.0:
-            raise ConfigError(f"min_lr_ratio must lie in [0, 1], not {self.min_lr_ratio}")
-        if not 0.0 <= self.warmup_ratio < 1.0:
-            raise ConfigError(f"warmup_ratio must lie in [0, 1), not {self.warmup_ratio}")
-        if self.eval_max_per_language is not None and self.eval_max_per_language < 1:
-            raise ConfigError("eval_max_per_language must be >= 1")
         if self.parallel_source == "file" and self.method == "mpt" and not self.parallel_file:
             raise ConfigError("parallel_source=file needs parallel_file=PATH")
         if self.parallel_source == "translate" and self.method == "mpt" and not self.translate_model:
@@ -354,12 +341,45 @@ class RunConfig:
 
     def resolved_hash(self) -> str:
         """A stable hash of the full config: the key of a run in the results store. The keys of
-        :data:`HASH_EXCLUDED` (how often to checkpoint: they never change a result) are left out."""
+        :data:`HASH_EXCLUDED` (how often to checkpoint: they never change a result) are left out. A key that names
+        an input file (:data:`INPUT_FILES`) enters by the file's content, not its spelling
+        (:meth:`input_digests`): one task file under three spellings is one run, and an edited one a new run."""
         excluded = HASH_EXCLUDED | {k for k, v in HASH_OMITTED_AT.items() if getattr(self, k) == v}
-        values = {k: v for k, v in self.to_dict().items() if k not in excluded}
+        digests = self.input_digests()
+        values = {k: digests.get(k, v) for k, v in self.to_dict().items() if k not in excluded}
         values.update(_hooks().hash_fields(self))  # a method's revision, once its computation has changed
         payload = json.dumps(values, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+    def input_digests(self) -> dict[str, str]:
+        """``{key: "sha256:..."}`` for every key of :data:`INPUT_FILES` that names an existing file or folder: a
+        task file by its YAML and the content of each of its splits' files, a file by its bytes, a folder
+        (``dictionary_dir``) by the names and bytes of its files. Keys naming no file are absent (so the hashes
+        of configs without input files are what they always were)."""
+        out = {}
+        task = _hooks().task(self.task)
+        origin = getattr(task, "origin", "")
+        if isinstance(origin, str) and not origin.startswith(("built-in", "registered")) and Path(origin).is_file():
+            parts = [("task file", _content_digest(origin))]
+            for split, files in sorted(task.files.items()):
+                for lang, file in sorted(files.items()):
+                    # a Hugging Face split: its spec (dataset, config, split, files), not where the YAML lies
+                    parts.append((f"{split}.{lang}", file.rpartition("@")[0] if file.startswith("hf:")
+                                  else _content_digest(file)))
+            out["task"] = "sha256:" + hashlib.sha256(json.dumps(parts).encode()).hexdigest()
+        for key in INPUT_FILES[1:]:
+            value = getattr(self, key)
+            if value and Path(value).expanduser().exists():
+                out[key] = "sha256:" + _content_digest(str(Path(value).expanduser()))
+        return out
+
+    def task_file_digest(self) -> str | None:
+        """The digest of the task file's own text (labels, label words, templates: what a prediction depends on),
+        or None for a task that is no file."""
+        origin = getattr(_hooks().task(self.task), "origin", "")
+        if isinstance(origin, str) and not origin.startswith(("built-in", "registered")) and Path(origin).is_file():
+            return "sha256:" + _content_digest(origin)
+        return None
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], where: str = "config") -> "RunConfig":
@@ -456,10 +476,14 @@ def suggest(key: str, known) -> str:
 
 
 @functools.lru_cache(maxsize=None)
+def _type_hints() -> dict[str, Any]:
+    # once: typing.get_type_hints per key per run was 85% of expanding a 100,000-run sweep
+    return typing.get_type_hints(RunConfig)
+
+
+@functools.lru_cache(maxsize=None)
 def _field_type(name: str):
-    # cached: typing.get_type_hints per key per run was 85% of expanding a 100,000-run sweep (issue 11)
-    hints = typing.get_type_hints(RunConfig)
-    tp = hints[name]
+    tp = _type_hints()[name]
     args = [a for a in typing.get_args(tp) if a is not type(None)]
     return (args[0] if args else tp), type(None) in typing.get_args(tp)
 
@@ -494,8 +518,89 @@ def coerce(name: str, value: Any) -> Any:
         if tp is float:
             return float(value)
         return str(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise ConfigError(f"config key '{name}' needs a value of type {tp.__name__}, not '{value}'") from None
+
+
+def _content_digest(path: str) -> str:
+    """SHA-256 of a file's bytes (cached while its size and mtime hold), or of a folder's file names and their
+    digests."""
+    import os
+
+    if os.path.isdir(path):
+        digest = hashlib.sha256()
+        for entry in sorted(Path(path).iterdir()):
+            if entry.is_file():
+                digest.update(entry.name.encode() + b"\0" + _content_digest(str(entry)).encode())
+        return digest.hexdigest()
+    st = os.stat(path)
+    return _file_digest(os.path.realpath(path), st.st_mtime_ns, st.st_size)
+
+
+@functools.lru_cache(maxsize=1024)
+def _file_digest(path: str, _mtime_ns: int, _size: int) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _number(value) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def check_field(f: dataclasses.Field, value: Any, type_only: bool = False) -> None:
+    """Apply field ``f``'s declaration (type, choices, finite, range, path kind: :func:`_f`) to ``value``; a one-line
+    :class:`ConfigError` naming the key, the value and what it takes."""
+    name, meta = f.name, f.metadata
+    tp, optional = _field_type(name)
+    if value is None:
+        if optional:
+            return
+        raise ConfigError(f"config key '{name}' needs a value of type {tp.__name__}, not None")
+    numeric = tp in (int, float)
+    ok = isinstance(value, bool) if tp is bool else \
+        (isinstance(value, (int, float)) and not isinstance(value, bool) and (tp is float or isinstance(value, int)))\
+        if numeric else isinstance(value, tp)
+    if not ok:
+        raise ConfigError(f"config key '{name}' needs a value of type {tp.__name__}, not the "
+                          f"{type(value).__name__} {value!r}")
+    if type_only:
+        return
+    choices = meta.get("choices")
+    if choices and value not in choices:
+        raise ConfigError(f"{name} must be one of {', '.join(map(str, choices))}, not '{value}'")
+    if numeric:
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ConfigError(f"{name} must be a finite number, not {value}")
+        low, high = meta.get("min"), meta.get("max")
+        below = low is not None and (value <= low if meta.get("min_open") else value < low)
+        above = high is not None and (value >= high if meta.get("max_open") else value > high)
+        if below or above:
+            if tp is float and low is not None and high is not None and high <= 1:
+                interval = f"{'(' if meta.get('min_open') else '['}{_number(low)}, {_number(high)}" \
+                           f"{')' if meta.get('max_open') else ']'}"
+                raise ConfigError(f"{name} must lie in {interval}, not {_number(value)}")
+            if below:
+                raise ConfigError(f"{name} must be {'>' if meta.get('min_open') else '>='} {_number(low)}, not "
+                                  f"{_number(value)}")
+            raise ConfigError(f"{name} must be {'<' if meta.get('max_open') else '<='} {_number(high)}, not "
+                              f"{_number(value)}")
+    kind = meta.get("path")
+    if kind:
+        import os
+
+        if "\0" in value:
+            raise ConfigError(f"{name}: a path cannot hold a NUL character: {value!r}")
+        try:
+            is_dir, is_file = os.path.isdir(value), os.path.isfile(os.path.expanduser(value))
+        except (OSError, ValueError):
+            return
+        if kind == "file" and is_dir:
+            raise ConfigError(f"{name}={value} is a folder; it names {PATH_KINDS[kind]}: pass the file's path")
+        if kind == "dir" and is_file:
+            raise ConfigError(f"{name}={value} is a file; it names {PATH_KINDS[kind]}: pass a folder")
 
 
 def parse_overrides(items: list[str]) -> dict[str, Any]:

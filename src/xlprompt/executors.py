@@ -61,6 +61,8 @@ progress_logger = logging.getLogger(PROGRESS_LOGGER)
 EXECUTORS = ("local", "ray")
 #: the outcome of a run that another process finished while this one was going through the sweep
 FINISHED_ELSEWHERE = "finished-elsewhere"
+#: a run that failed in this sweep invocation in a sibling worker: not tried again
+FAILED_ELSEWHERE = "failed-elsewhere"
 RAY_MISSING = "the ray executor needs Ray: pip install 'xlprompt[ray]'"
 
 
@@ -133,23 +135,29 @@ def _error_line(err: BaseException) -> str:
 def execute_run(store_path: str | Path, run_hash: str, config: dict[str, Any], run_dir: str | Path,
                 save_weights: bool = False, progress: bool | str = False, log: Callable[[str], None] | None = None,
                 worker: str = "local", stale_after: float = DEFAULT_STALE_AFTER,
-                retry_failed: bool = True, group: str | None = None) -> Outcome:
+                retry_failed: bool = True, group: str | None = None,
+                invocation_started: float | None = None) -> Outcome:
     """Claim → train (heartbeat) → finish/fail, for one run, in the calling process. ``group`` (the sweep's
-    name) groups the run in the trackers of its ``report_to``."""
+    name) groups the run in the trackers of its ``report_to``. ``invocation_started``: when the sweep invocation
+    began (a run that failed since then is not tried again: :meth:`ResultStore.claim`)."""
     from xlprompt.experiment import run_experiment
 
     store = ResultStore(store_path, create=False)
     started = time.perf_counter()
     try:
         claim = store.claim(run_hash, worker=worker, run_dir=str(run_dir), stale_after=stale_after,
-                            retry_failed=retry_failed)
+                            retry_failed=retry_failed, invocation_started=invocation_started)
         if not claim.ok:
-            return Outcome(run_hash, FINISHED_ELSEWHERE if claim.reason == "finished" else claim.reason)
+            return Outcome(run_hash, {"finished": FINISHED_ELSEWHERE, "failed-now": FAILED_ELSEWHERE}.get(
+                claim.reason, claim.reason))
         try:
             run_config = RunConfig.from_dict(config)
             if run_config.resolved_hash() != run_hash:
-                raise ConfigError(f"run {run_hash}: its stored config hashes to {run_config.resolved_hash()} "
-                                  "(the store was written by another xlprompt version?)")
+                raise ConfigError(f"run {run_hash}: its stored config hashes to {run_config.resolved_hash()} now: "
+                                  "the content of its input files (task file, parallel_file, label_words_file, "
+                                  "dictionary_dir) changed since the sweep registered it, or another xlprompt "
+                                  "version wrote the store; run the sweep again to register the runs of the "
+                                  "files as they are")
             if group and "tensorboard" in trackers_of(run_config.report_to):
                 link_tensorboard(Path(run_dir).parent, group, Path(run_dir))
             with Heartbeat(store_path, run_hash):
@@ -186,6 +194,8 @@ def _pending(sweep: Sweep, store_path: str | Path, max_runs: int | None):
         finished = {r.hash for r in store.runs("finished", sweep.hashes())}
     todo = [r for r in sweep.runs if r.hash not in finished]
     if max_runs is not None:
+        if isinstance(max_runs, bool) or not isinstance(max_runs, int) or max_runs < 0:
+            raise ConfigError(f"max_runs must be a whole number >= 0, not {max_runs!r}")
         todo = todo[:max_runs]
     return SweepSummary(len(sweep), len(finished)), finished, todo
 
@@ -263,9 +273,11 @@ class LocalExecutor:
             save_weights: bool | None = None) -> SweepSummary:
         save_weights = sweep.save_weights if save_weights is None else save_weights
         runs_dir = Path(runs_dir)
+        started = time.time()
         summary, finished, todo = _pending(sweep, store_path, self.max_runs)
         if self.workers > 1 and todo:
-            return self._run_workers(sweep, store_path, runs_dir, save_weights, summary, finished, todo)
+            return self._run_workers(sweep, store_path, runs_dir, save_weights, summary, finished, todo,
+                                     started=started)
         mode = progress_mode(self.progress)
         lines = _SweepLines(sweep, len(finished), mode)
         bar = tqdm(total=len(sweep), initial=len(finished), desc=f"sweep {sweep.name}", unit="run",
@@ -287,7 +299,7 @@ class LocalExecutor:
         return summary
 
     def _run_workers(self, sweep, store_path, runs_dir: Path, save_weights: bool, summary: SweepSummary,
-                     finished: set, todo: list) -> SweepSummary:
+                     finished: set, todo: list, started: float | None = None) -> SweepSummary:
         import json
         import subprocess
         import sys
@@ -298,6 +310,7 @@ class LocalExecutor:
         runs_dir.mkdir(parents=True, exist_ok=True)
         job = {"store": store_path, "save_weights": bool(save_weights), "stale_after": self.stale_after,
                "retry_failed": self.retry_failed,
+               "invocation_started": started if started is not None else time.time(),
                "group": sweep.name,
                "runs": [{"hash": r.hash, "config": r.config.to_dict(), "run_dir": str(run_dir_of(runs_dir, r))}
                         for r in todo]}
@@ -375,7 +388,7 @@ class LocalExecutor:
 
 
 #: outcomes a worker reports for a run that a sibling worker of the same sweep handled (higher: less news)
-_SIBLING_RANK = {FINISHED_ELSEWHERE: 1, "busy": 2}
+_SIBLING_RANK = {FAILED_ELSEWHERE: 1, FINISHED_ELSEWHERE: 1, "busy": 2}
 
 
 def _visible_gpu_count() -> int:
@@ -400,7 +413,7 @@ def worker_main(job_path: str, index: int) -> int:
         outcome = execute_run(job["store"], run["hash"], run["config"], run["run_dir"], job["save_weights"],
                               progress=False, log=None, worker=f"local-worker:{index}:{os.getpid()}",
                               stale_after=job["stale_after"], retry_failed=job["retry_failed"],
-                              group=job.get("group"))
+                              group=job.get("group"), invocation_started=job.get("invocation_started"))
         if outcome.status == "finished":
             outcome.results = None  # in the store already; keeps the pipe small
         print(json.dumps(dataclasses.asdict(outcome)), flush=True)

@@ -97,6 +97,17 @@ def check_inputs(config: RunConfig) -> None:
         check_local_spec(config.tokenizer, "tokenizer")
 
 
+def recorded_inputs(config: RunConfig) -> dict[str, str]:
+    """What a run records of its input files: their content digests (:meth:`RunConfig.input_digests`) and the
+    digest of the task file's own text (``task_file``), which later readers (predict, export) compare with what
+    they see."""
+    out = config.input_digests()
+    task_file = config.task_file_digest()
+    if task_file:
+        out["task_file"] = task_file
+    return out
+
+
 def _read_json(path: Path, problem: str, fix: str):
     """A run file's JSON, or a one-line :class:`CheckpointError` naming the file, the problem and the fix."""
     try:
@@ -129,7 +140,16 @@ def _check_run_dir(run_dir: Path, config: RunConfig) -> dict | None:
             raise CheckpointError(f"{config_path}: corrupt (not the config of an xlprompt run); use a new --out "
                                   "directory")
         if saved.get("hash") != config.resolved_hash():
-            differing = sorted(k for k, v in config.to_dict().items() if saved.get("config", {}).get(k) != v)
+            now = config.input_digests()
+            recorded = saved.get("inputs") if isinstance(saved.get("inputs"), dict) else {}
+            differing = sorted(k for k, v in config.to_dict().items() if saved.get("config", {}).get(k) != v
+                               and not (k in now and recorded.get(k) == now[k]))  # a path spelled otherwise
+            changed = sorted(k for k in now if recorded.get(k) not in (None, now[k]))
+            if not differing and changed:
+                raise CheckpointError(
+                    f"{run_dir} holds a run of other input files: the content of {', '.join(changed)} "
+                    f"({', '.join(str(getattr(config, k)) for k in changed)}) changed since it ran; its results are "
+                    "of the earlier content: use a new --out directory")
             raise CheckpointError(
                 f"{run_dir} holds a run of another config (differs in: {', '.join(differing) or 'format'}); "
                 "use a new --out directory"
@@ -197,9 +217,6 @@ def _run_experiment(config: RunConfig, run_path: Path | None, progress: bool | s
                     "they cannot be added afterwards; to predict with it, train it again into a new --out "
                     "folder (without --no-save-weights)")
             return finished
-        atomic_write_text(run_path / "config.json", json.dumps(
-            {"hash": config.resolved_hash(), "config": config.to_dict(), "xlprompt": __version__,
-             "cwd": str(Path.cwd())}, indent=2))  # what relative paths of the config are relative to
     if config.num_threads:
         torch.set_num_threads(config.num_threads)
     started = time.perf_counter()
@@ -212,6 +229,13 @@ def _run_experiment(config: RunConfig, run_path: Path | None, progress: bool | s
     for note in data.notes:
         log(note)
     parts = build_components(config, device)
+    if run_path is not None:
+        # the folder becomes this run's only once its data and model parts are built: a run refused before
+        # (a multi-piece label word, a missing model) leaves nothing that would refuse the corrected command
+        atomic_write_text(run_path / "config.json", json.dumps(
+            {"hash": config.resolved_hash(), "config": config.to_dict(), "xlprompt": __version__,
+             "cwd": str(Path.cwd()),  # what relative paths of the config are relative to
+             "inputs": recorded_inputs(config)}, indent=2))
     if parts.backbone_info.random_weights:
         log(f"model {config.model}: {RANDOM_WEIGHTS_NOTE}")
     cache = TokenCache(parts.tokenizer, config.strip_punctuation)
@@ -248,6 +272,7 @@ def _run_experiment(config: RunConfig, run_path: Path | None, progress: bool | s
         "config_hash": config.resolved_hash(),
         "task": config.task,
         "labels": list(config.task_spec().labels),
+        "inputs": recorded_inputs(config),
         "eval_split": data.eval_split or config.eval_split,
         "eval_max_per_language": config.eval_max_per_language,
         "eval_examples": {lang: len(examples) for lang, examples in test.items()},
@@ -272,8 +297,9 @@ def _run_experiment(config: RunConfig, run_path: Path | None, progress: bool | s
         for name, module in parts.method.extra_modules().items():
             tensors.update({f"{name}.{k}": v.detach().float().cpu().contiguous()
                             for k, v in module.state_dict().items()})
-        if tensors:
-            save_safetensors(tensors, run_path / "prompt.safetensors", metadata={"config_hash": config.resolved_hash()})
+        # written by every method, empty for one without learned modules (PCT, DP, DPA): a reader tells a
+        # finished run of such a method from a run whose file was lost
+        save_safetensors(tensors, run_path / "prompt.safetensors", metadata={"config_hash": config.resolved_hash()})
         if save_weights and not config.freeze_plm:
             plm_state = {k[len("plm."):]: v.detach().float().cpu().contiguous().clone()
                          for k, v in parts.method.trainable_state().items() if k.startswith("plm.")}

@@ -30,9 +30,7 @@ time (naming ``--with-plm``), and ``load_adapter`` again. For the run's exact pr
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import shutil
 import warnings
 from pathlib import Path
@@ -44,8 +42,10 @@ from xlprompt.version import __version__
 from xlprompt.checkpoint import atomic_write_text
 from xlprompt.config import RunConfig
 from xlprompt.errors import CheckpointError
+from xlprompt.safety import staged_folder
 from xlprompt.predict import (PLM_FILE, PROMPT_FILE, Predictor, build_method, load_module_state, load_plm_state,
-                              read_run_config, resolve_predict_device, resolve_relative)
+                              check_recorded_inputs, method_has_modules, read_run_config, resolve_predict_device,
+                              resolve_relative)
 
 ADAPTER_CONFIG = "adapter_config.json"
 ADAPTER_WEIGHTS = "adapter_model.safetensors"
@@ -92,7 +92,7 @@ def export_run(run_dir: str | Path, out_dir: str | Path, with_plm: bool = False)
     from xlprompt.safety import check_output_dir, load_safetensors, verify_safetensors
 
     run_dir, out_dir = Path(run_dir), Path(out_dir)
-    _check_target(check_output_dir(out_dir, "export folder"))  # before the work (issue 11)
+    _check_target(check_output_dir(out_dir, "export folder"), run_dir)  # before the work
     config = read_run_config(run_dir)
     # relative local paths become absolute where they resolve, so the adapter loads from anywhere here
     config = config.replace(tokenizer=_absolute(resolve_relative(config.tokenizer, run_dir)),
@@ -103,6 +103,7 @@ def export_run(run_dir: str | Path, out_dir: str | Path, with_plm: bool = False)
     if not (run_dir / "results.json").exists():
         raise CheckpointError(f"{run_dir}: the run is not finished (no results.json); nothing to export")
     results = read_results(run_dir)
+    check_recorded_inputs(config, results.get("labels"), results.get("inputs"), str(run_dir))
     prompt_path = run_dir / PROMPT_FILE
     tensors = load_safetensors(prompt_path) if prompt_path.exists() else {}
     modules: dict[str, dict[str, torch.Tensor]] = {}
@@ -110,7 +111,7 @@ def export_run(run_dir: str | Path, out_dir: str | Path, with_plm: bool = False)
         name, _, rest = key.partition(".")
         if name != "prompt":
             modules.setdefault(name, {})[rest] = value
-    if not modules and config.method != "pct":
+    if not modules and method_has_modules(config.method):
         raise CheckpointError(f"{run_dir}: {PROMPT_FILE} is missing or empty; nothing to export")
     hidden_size = _hidden_size(modules)
     plm_trained = not config.freeze_plm
@@ -158,6 +159,7 @@ def export_run(run_dir: str | Path, out_dir: str | Path, with_plm: bool = False)
         "hidden_size": hidden_size,
         "task": config.task,  # a task file stays a file the adapter's config names
         "labels": list(config.task_spec().labels),
+        "inputs": results.get("inputs") or {},  # what the run recorded of its input files
         "label_words": config.label_words.split(","),
         "label_words_per_language": label_words_per_language,
         "scoring": config.scoring,
@@ -173,13 +175,14 @@ def export_run(run_dir: str | Path, out_dir: str | Path, with_plm: bool = False)
     }
     from safetensors.torch import save_file
 
-    # everything goes to a fresh folder that then replaces the target as a whole: no file of an earlier
-    # export survives (issue 11: a PLM of another run stayed beside a new adapter)
-    with _fresh_folder(out_dir) as tmp:
+    # the adapter is built in a new sibling folder and verified there; only then do its files replace the files
+    # of an earlier export (all of them, so none of another run's survives); nothing else in --out is touched
+    with staged_folder(out_dir, ADAPTER_FILES) as tmp:
         names = []
         if adapter:
             save_file(adapter, str(tmp / ADAPTER_WEIGHTS), metadata={"format": ADAPTER_FORMAT,
                                                                       "config_hash": original_hash})
+            verify_safetensors(tmp / ADAPTER_WEIGHTS)
             names.append(ADAPTER_WEIGHTS)
         if copy_tokenizer:
             shutil.copytree(tokenizer_dir, tmp / TOKENIZER_FOLDER)
@@ -189,41 +192,22 @@ def export_run(run_dir: str | Path, out_dir: str | Path, with_plm: bool = False)
             verify_safetensors(tmp / PLM_FILE)
             names.append(PLM_FILE)
         atomic_write_text(tmp / ADAPTER_CONFIG, json.dumps(spec, indent=2, ensure_ascii=False))
+        read_adapter_config(tmp)
         names.append(ADAPTER_CONFIG)
     return [out_dir / name for name in names]
 
 
-def _check_target(out_dir: Path) -> None:
-    """An export replaces an earlier export (or an empty folder), never a folder of other files."""
+#: the files an export writes: the only files of an adapter folder an export replaces or removes
+ADAPTER_FILES = (ADAPTER_WEIGHTS, PLM_FILE, ADAPTER_CONFIG)
+
+
+def _check_target(out_dir: Path, run_dir: Path) -> None:
+    """An export goes to a new or empty folder or an earlier export, never into the run it exports."""
+    if out_dir.resolve() == run_dir.resolve():
+        raise CheckpointError(f"{out_dir}: that is the run folder being exported; pass another --out folder")
     if out_dir.is_dir() and any(out_dir.iterdir()) and not (out_dir / ADAPTER_CONFIG).exists():
-        raise CheckpointError(f"{out_dir}: not empty and not an xlprompt adapter folder; an export replaces the "
-                              "whole folder, so pass a new or empty --out folder")
-
-
-@contextlib.contextmanager
-def _fresh_folder(out_dir: Path):
-    """A new sibling folder to write into; on success it replaces ``out_dir`` (renames), on failure it is removed."""
-    from xlprompt.safety import as_disk_error
-
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_dir.with_name(f".{out_dir.name}.tmp{os.getpid()}")
-    old = out_dir.with_name(f".{out_dir.name}.old{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
-    try:
-        yield tmp
-        if out_dir.exists():
-            os.replace(out_dir, old)
-        os.replace(tmp, out_dir)
-    except BaseException as err:
-        shutil.rmtree(tmp, ignore_errors=True)
-        if old.exists() and not out_dir.exists():
-            os.replace(old, out_dir)  # put the earlier export back
-        full = as_disk_error(err, out_dir) if isinstance(err, Exception) else None
-        if full is not None and full is not err:
-            raise full from None
-        raise
-    shutil.rmtree(old, ignore_errors=True)
+        raise CheckpointError(f"{out_dir}: not empty and not an xlprompt adapter folder; pass a new or empty --out "
+                              "folder (or an earlier export)")
 
 
 TOKENIZER_FOLDER = "tokenizer"
@@ -277,6 +261,8 @@ def _hidden_size(modules: dict[str, dict[str, torch.Tensor]]) -> int | None:
 
 def read_adapter_config(adapter_dir: str | Path) -> dict[str, Any]:
     path = Path(adapter_dir) / ADAPTER_CONFIG
+    if not Path(adapter_dir).is_dir():
+        raise CheckpointError(f"{adapter_dir}: no such adapter folder (an `xlprompt export --out` folder)")
     try:
         spec = json.loads(path.read_text("utf-8"))
     except FileNotFoundError:
@@ -311,6 +297,8 @@ def load_adapter(adapter_dir: str | Path, base_model: str | None = None, tokeniz
         raise CheckpointError(f"{adapter_dir}: the adapter was exported from a local base model folder "
                               f"'{spec.get('base_model')}'; pass base_model= (CLI: --base-model DIR) with that model")
     config = RunConfig.from_dict(values, where=str(adapter_dir / ADAPTER_CONFIG))
+    inputs = {k: v for k, v in (spec.get("inputs") or {}).items() if k != "label_words_file"}  # words: inside
+    check_recorded_inputs(config, spec.get("labels"), inputs, str(adapter_dir))
     tok, method, info = build_method(config, resolve_predict_device(config, device),
                                      label_words=spec.get("label_words_per_language"))
     if spec.get("hidden_size") is not None and method.plm.hidden_size != spec["hidden_size"]:

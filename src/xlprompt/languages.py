@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import re
 
 from xlprompt.errors import ConfigError
 
@@ -52,6 +53,22 @@ def check_language(code: str, allowed: tuple[str, ...] = XNLI_LANGUAGES, what: s
     raise ConfigError(
         f"unknown {what} code '{code}'.{hint} Allowed: {', '.join(allowed)}"
     )
+
+
+#: a language code as tasks name them: ISO 639-1/-3 in lower case, optionally a subtag (zh-Hans, pt_br)
+LANGUAGE_CODE = re.compile(r"[a-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*")
+
+
+def check_language_code(code: str, what: str = "language code") -> str:
+    """Return ``code`` if it is a well-formed language code (``en``, ``fil``, ``zh-Hans``), else a one-line
+    :class:`ConfigError`: codes become file names, table columns and JSON keys, so ``EN`` beside ``en`` or
+    ``a|b`` would make two columns or break a Markdown table."""
+    if isinstance(code, str) and LANGUAGE_CODE.fullmatch(code):
+        return code
+    hint = f"; did you mean '{code.lower()}'?" if isinstance(code, str) and LANGUAGE_CODE.fullmatch(code.lower()) \
+        else ""
+    raise ConfigError(f"{what} {code!r} is not a language code: use lower-case ISO 639 codes like 'en' or 'de' "
+                      f"(optionally with a subtag, 'zh-Hans'){hint}")
 
 
 def parse_label(value: str | int, allowed: tuple[str, ...] = LABELS) -> int:

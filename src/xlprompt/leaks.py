@@ -9,10 +9,12 @@ Two layers:
   local data alike). The shipped demo sample (``builtin:demo``) has its own disjoint splits.
 * :func:`check_data_leaks` (from :func:`xlprompt.run_data.load_run_data`, once the data is loaded) compares
   the texts themselves, so it also catches a hand-made ``parallel_file`` built from the evaluated split:
-  an evaluated (premise, hypothesis) that is also a training example or an alignment pair (either side) is
-  refused; one that is also in the model-selection dev split gives a warning. For a one-text task (SIB-200,
-  whose texts are Flores-200 sentences) every sentence of every pair, on either side, is compared with every
-  evaluated text, in any language. The latter is the case of the
+  an evaluated (premise, hypothesis), in any evaluated language and compared after :func:`normalise` (case,
+  punctuation, white space, Unicode compatibility forms), that is also a training example or an alignment pair
+  (either side) is refused; in a user task, one that is also in the model-selection dev split is refused (the
+  task file names both); otherwise that gives a warning. For a one-text task (SIB-200, whose texts
+  are Flores-200 sentences) every sentence of every pair, on either side, is compared with every evaluated
+  text, in any language. The warning is the case of the
   fixed few-shot splits with ``eval_split=dev``: Zhao & Schütze's dev split is k per class drawn from XNLI
   dev, so its 3k English examples are also evaluated. Refusing it would forbid ``eval_split=dev`` with
   the paper's fixed splits altogether; the warning names how many examples overlap (3k of ~2,490 English
@@ -22,6 +24,8 @@ Two layers:
 
 from __future__ import annotations
 
+import re
+import unicodedata
 import warnings
 from typing import Iterable
 
@@ -42,45 +46,79 @@ def check_config_leaks(config) -> None:
                           "would be sampled from the XNLI dev split being evaluated (a leak); use eval_split=test")
 
 
+_SPACE = re.compile(r"\s+")
+
+
+def normalise(text: str) -> str:
+    """A text as the leak guard compares it: Unicode NFKC, case folded, punctuation (every Unicode P* character)
+    dropped, runs of white space one space, trimmed. Two rows that differ only by a full stop, doubled spaces,
+    case or a compatibility form (full-width letters) are one row to the guard."""
+    text = unicodedata.normalize("NFKC", text).casefold()
+    text = "".join(" " if unicodedata.category(ch).startswith("P") else ch for ch in text)
+    return _SPACE.sub(" ", text).strip()
+
+
+def _key(premise: str, hypothesis: str) -> tuple[str, str]:
+    return normalise(premise), normalise(hypothesis)
+
+
 def _texts(examples: Iterable) -> set[tuple[str, str]]:
-    return {(ex.premise.strip(), ex.hypothesis.strip()) for ex in examples}
+    return {_key(ex.premise, ex.hypothesis) for ex in examples}
+
+
+def _user_task(config) -> bool:
+    task = config.task_spec()
+    return bool(task.files) and not task.origin.startswith("built-in")
 
 
 def check_data_leaks(config, train, dev, test: dict, parallel, split: str | None = None) -> list[str]:
-    """Refuse training/alignment data that is evaluated; return (and warn) a note for selection overlap."""
+    """Refuse training/alignment data that is evaluated, in any evaluated language and under any normalisation of
+    :func:`normalise`; refuse a user task's dev split that is evaluated; return (and warn) a note for the selection
+    overlap of the fixed few-shot splits."""
     notes = []
-    task = "XNLI" if config.task == "xnli" else config.task_spec().name  # issue 13: the messages name the task
+    task = "XNLI" if config.task == "xnli" else config.task_spec().name  # the messages name the task
     evaluated = {lang: _texts(examples) for lang, examples in test.items()}
-    english = evaluated.get("en", set())
+    everywhere = set().union(*evaluated.values()) if evaluated else set()
     split = split or config.eval_split  # the split evaluated (task=pawsx may evaluate dev: xlprompt.tasks.pawsx)
-    leaked = len(_texts(train) & english)
+    leaked = [ex for ex in train if _key(ex.premise, ex.hypothesis) in everywhere]
     if leaked:
-        raise DataError(f"{leaked} training examples are also in the evaluated {task} {split} split (English): a "
-                        "leak; use the other eval_split or other training data")
+        langs = sorted(lang for lang, texts in evaluated.items()
+                       if _key(leaked[0].premise, leaked[0].hypothesis) in texts)
+        raise DataError(f"{len(leaked)} training examples are also in the evaluated {task} {split} split "
+                        f"({', '.join(langs)}; compared after normalising case, punctuation and spaces), e.g. "
+                        f"'{leaked[0].uid}': a leak; use the other eval_split or other training data")
     for pair in parallel:
-        sides = [("en", pair.src_premise, pair.src_hypothesis), (pair.tgt_lang, pair.tgt_premise, pair.tgt_hypothesis)]
+        sides = [(pair.src_lang, pair.src_premise, pair.src_hypothesis),
+                 (pair.tgt_lang, pair.tgt_premise, pair.tgt_hypothesis)]
         for lang, premise, hypothesis in sides:
-            if (premise.strip(), hypothesis.strip()) in evaluated.get(lang, ()):
+            if _key(premise, hypothesis) in everywhere:
                 where = config.parallel_file if config.parallel_source == "file" else None
                 raise DataError(f"the parallel pair '{pair.uid}' ({lang}) is an example of the evaluated {task} "
-                                f"{split} split: the alignment would train on the evaluated set (a leak); use "
-                                f"eval_split={'test' if split == 'dev' else 'dev'} or another parallel corpus",
-                                where)
+                                f"{split} split (compared after normalising case, punctuation and spaces): the "
+                                f"alignment would train on the evaluated set (a leak); use "
+                                f"eval_split={'test' if split == 'dev' else 'dev'} or another parallel corpus", where)
     if parallel and config.task_spec().single_text:
         # a one-text task: every sentence of a pair (either side, premise or hypothesis) against every evaluated
         # text, whatever the language: SIB-200's texts are Flores-200 sentences, which parallel corpora also hold
-        single = {ex.premise.strip() for examples in test.values() for ex in examples}
+        single = {normalise(ex.premise) for examples in test.values() for ex in examples}
         for pair in parallel:
             for sentence in (pair.src_premise, pair.src_hypothesis, pair.tgt_premise, pair.tgt_hypothesis):
-                if sentence.strip() in single:
+                if sentence.strip() and normalise(sentence) in single:
                     where = config.parallel_file if config.parallel_source == "file" else None
                     raise DataError(f"the parallel pair '{pair.uid}' holds a sentence that is an evaluated {task} "
                                     f"{split} text ({sentence.strip()[:60]!r}): the alignment would train on the "
                                     "evaluated set (a leak); remove those pairs or use another parallel corpus", where)
-    overlap = len(_texts(dev) & english)
-    if overlap:
-        note = (f"leak warning: {overlap} of the {len(dev)} model-selection dev examples are also in the evaluated "
-                f"{task} {split} split (English), so English accuracy is optimistic; eval_split=test avoids it")
+    selected = [ex for ex in dev if _key(ex.premise, ex.hypothesis) in everywhere]
+    if selected and _user_task(config):
+        source = config.task_spec().source_language
+        raise DataError(f"{len(selected)} of the {len(dev)} model-selection dev examples of task {task} are also "
+                        f"in its evaluated test files (e.g. '{selected[0].uid}'): a leak; give splits.dev."
+                        f"{source} a file disjoint from the test files, or leave splits.dev out (dev is then "
+                        "sampled from the train rows)", config.task)
+    if selected:
+        fix = "eval_split=test avoids it" if task == "XNLI" else "evaluate another split to avoid it"
+        note = (f"leak warning: {len(selected)} of the {len(dev)} model-selection dev examples are also in the "
+                f"evaluated {task} {split} split, so the accuracy of their language is optimistic; {fix}")
         warnings.warn(note, stacklevel=2)
         notes.append(note)
     return notes

@@ -110,6 +110,15 @@ def build_method(config: RunConfig, device: torch.device | str = "cpu",
     return tokenizer, method, info
 
 
+def method_has_modules(name: str) -> bool:
+    """Whether method ``name`` learns modules beside the PLM (prompt encoder, translator, head) that a run stores
+    in ``prompt.safetensors``; PCT, DP and DPA train the PLM alone."""
+    from xlprompt.methods import get_method_spec
+    from xlprompt.methods.base import Method
+
+    return get_method_spec(name).load().extra_modules is not Method.extra_modules
+
+
 def load_module_state(method, tensors: Mapping[str, torch.Tensor], where: str) -> None:
     """Load ``prompt_encoder.*``, ``translator.*``, ``head.*`` into the method's own modules (strict)."""
     for name, module in method.extra_modules().items():
@@ -189,6 +198,24 @@ class Predictor:
             best = max(range(len(labels)), key=lambda i: row[i])
             out.append(Prediction(labels[best], best, {label: p for label, p in zip(labels, row)}))
         return out
+
+
+def check_recorded_inputs(config: RunConfig, labels: Sequence[str] | None, inputs: Mapping[str, str] | None,
+                          where: str) -> None:
+    """Compare what a run (or its adapter) recorded — its task's labels, the digests of its task file and
+    label-words file — with what ``config`` names now; a difference is a one-line :class:`CheckpointError`
+    (a prediction through an edited task file would silently use other labels or words)."""
+    task = config.task_spec()
+    if labels is not None and list(labels) != list(task.labels):
+        raise CheckpointError(f"{where}: trained with the labels {list(labels)}, but the task ({config.task}) now "
+                              f"gives {list(task.labels)}; restore the task file it was trained with, or train again")
+    inputs = inputs if isinstance(inputs, Mapping) else {}
+    now = {"task_file": config.task_file_digest(), **config.input_digests()}
+    for key, what in (("task_file", f"the task file {config.task}"),
+                      ("label_words_file", f"label_words_file {config.label_words_file}")):
+        if inputs.get(key) and now.get(key) and inputs[key] != now[key]:
+            raise CheckpointError(f"{where}: {what} changed since the run was trained (labels, label words or "
+                                  "templates may differ); restore the file it was trained with, or train again")
 
 
 def resolve_relative(spec: str | None, run_dir: Path) -> str | None:
@@ -285,6 +312,7 @@ def load_run(run_dir: str | Path, device: str | torch.device | None = None, toke
         raise CheckpointError(f"{run_dir}: the run is not finished (no results.json); finish it with the same "
                               "`xlprompt run` command first")
     results = read_results(run_dir)
+    check_recorded_inputs(config, results.get("labels"), results.get("inputs"), str(run_dir))
     plm_path = run_dir / PLM_FILE
     if not config.freeze_plm and not plm_path.exists():
         raise CheckpointError(
@@ -293,9 +321,11 @@ def load_run(run_dir: str | Path, device: str | torch.device | None = None, toke
             "predict, train the same config again into a new --out folder with `xlprompt run` (without "
             "--no-save-weights), or export the adapter alone (`xlprompt export`: it runs on the untrained base)")
     prompt_path = run_dir / PROMPT_FILE
-    if not prompt_path.exists():  # every finished run writes it (p_S/p_T, or the FT head): checked before loading
-        raise CheckpointError(f"{run_dir}: {PROMPT_FILE} is missing")
-    verify_safetensors(prompt_path)  # a truncated file: one line, before the model is built (issue 11)
+    if not prompt_path.exists() and method_has_modules(config.method):  # checked before loading
+        raise CheckpointError(f"{run_dir}: {PROMPT_FILE} is missing (the {config.method} run's learned prompt "
+                              "and modules); restore it or train the run again")
+    if prompt_path.exists():
+        verify_safetensors(prompt_path)  # a truncated file: one line, before the model is built
     if not config.freeze_plm:
         verify_safetensors(plm_path)
     if config.label_words_file and not Path(config.label_words_file).is_file():

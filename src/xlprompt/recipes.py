@@ -95,7 +95,13 @@ class _Hooks:
     def validate(self, config: RunConfig) -> None:
         from xlprompt.leaks import check_config_leaks
 
+        from xlprompt.models.backbone import RANDOM_ARCHITECTURES, RANDOM_PREFIX
+
         spec = get_method_spec(config.method)
+        if config.model.startswith(RANDOM_PREFIX) and config.model[len(RANDOM_PREFIX):] not in RANDOM_ARCHITECTURES:
+            raise ConfigError(f"model={config.model}: unknown random architecture "
+                              f"'{config.model[len(RANDOM_PREFIX):]}'; known: "
+                              + ", ".join(RANDOM_PREFIX + arch for arch in RANDOM_ARCHITECTURES))
         task = _task(config.task)
         for method, options in task.method_options.items():
             if method in method_names() and get_method_spec(method).check_task_options is not None:
@@ -142,25 +148,50 @@ class _Hooks:
 
     def recipe_sources(self, config: RunConfig) -> dict[str, str]:
         tiny = config._tiny_tokenizer()
-        return {key: ("set" if key not in config._recipe_filled
-                      else recipe_default(config.method, config.recipe, key, tiny)[1]) for key in RECIPE_KEYS}
+        out = {key: ("set" if key not in config._recipe_filled
+                     else recipe_default(config.method, config.recipe, key, tiny)[1]) for key in RECIPE_KEYS}
+        task = _task(config.task)
+        if task.name != "xnli" and "label_words" in config._recipe_filled:  # resolve(): the task's words
+            own = get_method_spec(config.method).task_label_words
+            if tiny and task.tiny_label_words:
+                out["label_words"] = f"task {task.name}: its tiny_label_words (builtin:tiny tokenizer)"
+            elif own is not None and own(task) is not None:
+                out["label_words"] = f"{config.method}: its label words for task {task.name}"
+            else:
+                out["label_words"] = f"task {task.name}: its label words"
+        return out
 
 
-def describe_fields(method: str = "mpt", recipe: str = "reference") -> str:
-    """A help table of every config key, its default for ``method`` under ``recipe``, where that default comes
-    from (recipe keys) and its meaning."""
-    lines = [f"(defaults for method={method}, recipe={recipe}; `--method M` shows another method's)"]
+def describe_fields(method: str = "mpt", recipe: str = "reference", config: RunConfig | None = None,
+                    given: tuple[str, ...] = ()) -> str:
+    """A help table of every config key, its default for ``method`` under ``recipe`` (or, given ``config``, its
+    value there: recipe keys as that config resolved them for its method, recipe and task), where that value
+    comes from (recipe keys) and its meaning; ``given``: the keys the command set (shown as set)."""
+    if config is not None:
+        method, recipe = config.method, config.recipe
+        sources = config.recipe_sources()
+        task = "" if config.task == "xnli" else f", task={config.task_spec().name}"
+        lines = [f"(values for method={method}, recipe={recipe}{task}, as this command sets them)"]
+    else:
+        lines = [f"(defaults for method={method}, recipe={recipe}; `--method M` shows another method's)"]
     for f in dataclasses.fields(RunConfig):
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
         source = ""
-        if f.name in RECIPE_KEYS:
+        label = "default"
+        if config is not None:
+            default = getattr(config, f.name)
+            if f.name in given or (f.name in RECIPE_KEYS and sources[f.name] == "set"):
+                label, source = "value", ", set"
+            elif f.name in RECIPE_KEYS:
+                source = f" from {sources[f.name]}"
+        elif f.name in RECIPE_KEYS:
             default, where = recipe_default(method, recipe, f.name)
             source = f" from {where}"
         choices = f.metadata.get("choices")
         if f.name == "method":
             choices = method_names()
         extra = f" [{'|'.join(map(str, choices))}]" if choices else ""
-        lines.append(f"  {f.name} (default {default!r}{source}){extra}\n      {f.metadata.get('help', '')}")
+        lines.append(f"  {f.name} ({label} {default!r}{source}){extra}\n      {f.metadata.get('help', '')}")
     return "\n".join(lines)
 
 

@@ -27,7 +27,7 @@ import os
 import socket
 import struct
 from pathlib import Path
-from typing import IO, Iterator
+from typing import IO, Iterator, Sequence
 
 from xlprompt.errors import CheckpointError, XlpromptError
 
@@ -123,6 +123,61 @@ def atomic_file(path: str | Path, mode: str = "wb") -> Iterator[IO]:
         with open(tmp, mode) as fh:
             yield fh
             fh.flush()
+
+
+@contextlib.contextmanager
+def staged_folder(out_dir: str | Path, owned: Sequence[str]) -> Iterator[Path]:
+    """Build into a new sibling folder, then swap in: yields the new folder; when the block ends without error
+    (the caller has written and verified everything there), its entries named in ``owned`` (the files and
+    folders this writer owns) replace those of ``out_dir``. The old ones are moved aside first and put back if
+    the swap fails; every entry of ``out_dir`` not in ``owned`` stays untouched (a writer never deletes what it
+    did not write). ``owned`` is read when the block ends, so a writer may fill a list with what it wrote. On
+    any failure ``out_dir`` is as it was and the new folder is removed."""
+    import shutil
+
+    out_dir = Path(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out_dir.with_name(f".{out_dir.name}.tmp{os.getpid()}")
+    old = out_dir.with_name(f".{out_dir.name}.old{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    moved: list[str] = []
+    placed: list[str] = []
+
+    def remove(path: Path) -> None:
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+
+    try:
+        yield tmp
+        out_dir.mkdir(exist_ok=True)
+        old.mkdir(exist_ok=True)
+        for name in owned:
+            if os.path.lexists(out_dir / name):
+                os.replace(out_dir / name, old / name)
+                moved.append(name)
+        for name in owned:  # in the caller's order: its last entry (a config) marks a complete folder
+            if os.path.lexists(tmp / name):
+                os.replace(tmp / name, out_dir / name)
+                placed.append(name)
+    except BaseException as err:
+        for name in placed:
+            with contextlib.suppress(OSError):
+                remove(out_dir / name)
+        for name in moved:  # put the earlier ones back
+            with contextlib.suppress(OSError):
+                os.replace(old / name, out_dir / name)
+        shutil.rmtree(tmp, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            old.rmdir()  # empty once everything is back; else what could not be put back stays there
+        found = as_disk_error(err, out_dir) if isinstance(err, Exception) else None
+        if found is not None and found is not err:
+            raise found from None
+        raise
+    shutil.rmtree(tmp, ignore_errors=True)
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:

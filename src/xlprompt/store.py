@@ -173,7 +173,15 @@ class ResultStore:
         if not self.path.exists():
             if not create:
                 raise CheckpointError(f"{self.path}: no such results store")
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+        from xlprompt.safety import DiskError, check_output_file
+
+        # the file and its folder must be writable (SQLite writes its -wal and -shm files beside the store), and
+        # every part of the path a folder: checked here, for every entry point, before SQLite's own words
+        check_output_file(self.path, "results store", create_parents=True)
+        if self.path.exists() and not os.access(self.path, os.R_OK | os.W_OK):
+            raise DiskError(f"{self.path}: the results store is read-only; make it writable, or pass another "
+                            "--store path (`xlprompt report` reads a read-only store as it is)")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
         # No peeking at the file's header with open(): closing any descriptor of the database file drops
         # every POSIX lock this process holds on it (other connections of this process included), which
         # lets another process checkpoint the WAL under our feet and lose committed rows. SQLite itself
@@ -198,6 +206,10 @@ class ResultStore:
                                  "another --store path")
             if full is not None:  # issue 11: a full disk is named as such
                 raise full from None
+            if "unable to open database file" in str(err):
+                raise DiskError(f"{self.path}: the results store cannot be opened for writing (its folder or the "
+                                "file is read-only, or not ours); make it writable, or pass another --store path "
+                                "(`xlprompt report` reads a read-only store as it is)") from None
             raise CheckpointError(f"{self.path}: not a usable results store ({err}); pass another --store "
                                   "path") from None
 
@@ -322,12 +334,16 @@ class ResultStore:
 
     def claim(self, run_hash: str, worker: str = "", run_dir: str | None = None,
               stale_after: float = DEFAULT_STALE_AFTER, retry_failed: bool = True,
-              pid: int | None = None) -> Claim:
-        """Move a run to ``running`` for this process if nobody else is running it. One transaction."""
+              pid: int | None = None, invocation_started: float | None = None) -> Claim:
+        """Move a run to ``running`` for this process if nobody else is running it. One transaction.
+
+        ``invocation_started``: when the sweep invocation this claim belongs to started; a run that failed at or
+        after that moment failed in this invocation (in a sibling worker) and is not tried again by it
+        (``failed-now``): each failure is tried once per invocation."""
         now = time.time()
         pid = os.getpid() if pid is None else pid
         with self.transaction() as conn:
-            row = conn.execute("SELECT status, host, pid, heartbeat FROM runs WHERE hash = ?",
+            row = conn.execute("SELECT status, host, pid, heartbeat, finished FROM runs WHERE hash = ?",
                                (run_hash,)).fetchone()
             if row is None:
                 return Claim(False, "missing")
@@ -336,7 +352,9 @@ class ResultStore:
                 return Claim(False, "finished")
             if status == "failed" and not retry_failed:
                 return Claim(False, "failed")
-            if status == "running" and not self._claim_is_dead(row[1:], now, stale_after):
+            if status == "failed" and invocation_started is not None and (row[4] or 0) >= invocation_started:
+                return Claim(False, "failed-now")
+            if status == "running" and not self._claim_is_dead(row[1:4], now, stale_after):
                 return Claim(False, "busy")
             if status == "running":
                 host, old_pid, beat = row[1:]

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 
+from xlprompt.cli.params import fraction_or_count
 from xlprompt.data.parallel import (
     PARALLEL_SOURCES,
     build_parallel_corpus,
@@ -55,7 +56,7 @@ def _default_dir() -> Path:
 @click.option("--mirror", default=None, metavar="URL",
               help="Read every download from URL instead of its host (the path is kept).")
 @click.option("--force", is_flag=True, help="Download again even what is already complete.")
-@click.option("--timeout", type=float, default=None,
+@click.option("--timeout", type=fraction_or_count(10.0 ** 6), default=None,
               help="Seconds to wait for a connection or a read [default: $XLPROMPT_FETCH_TIMEOUT, else 30].")
 @click.option("--unpinned", default=None, metavar="SOURCES",
               help="Accept files of these sources that differ from the pinned release (size, SHA-256); their "
@@ -92,9 +93,10 @@ def stats(data_dir: Path | None) -> None:
 @data.command("build-parallel")
 @click.option("--source", type=click.Choice(PARALLEL_SOURCES), required=True,
               help="Where the pairs come from (see xlprompt.data.parallel).")
-@click.option("--size", type=click.IntRange(min=1), default=500, show_default=True,
+@click.option("--size", type=click.IntRange(1, 10**8), default=500, show_default=True,
               help="Number of pairs (the paper: 500).")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the pair and language draws.")
+@click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=0, show_default=True,
+              help="Seed of the pair and language draws.")
 @click.option("--out", type=_FILE, default=None,
               help="Output JSONL file (written atomically); source=translate also caches it in the data folder, "
                    "where runs find it (then --out is optional).")
@@ -105,9 +107,9 @@ def stats(data_dir: Path | None) -> None:
 @click.option("--model", default=None, help="source=translate: hub name or local folder of a seq2seq MT model.")
 @click.option("--languages", default=",".join(TARGET_LANGUAGES), show_default=True,
               help="Comma-separated target languages.")
-@click.option("--batch-size", type=click.IntRange(min=1), default=16, show_default=True, help="source=translate.")
-@click.option("--num-beams", type=click.IntRange(min=1), default=4, show_default=True, help="source=translate.")
-@click.option("--max-length", type=click.IntRange(min=1), default=256, show_default=True, help="source=translate.")
+@click.option("--batch-size", type=click.IntRange(1, 10**8), default=16, show_default=True, help="source=translate.")
+@click.option("--num-beams", type=click.IntRange(1, 10**8), default=4, show_default=True, help="source=translate.")
+@click.option("--max-length", type=click.IntRange(1, 10**8), default=256, show_default=True, help="source=translate.")
 @click.option("--device", default=None, help="source=translate: torch device (default: cuda if available).")
 @click.option("--balanced/--iid", default=True, show_default=True,
               help="Spread pairs evenly over the languages, or draw each pair's language independently.")

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from xlprompt.cli.params import checked_later, count, fraction_or_count
 from xlprompt.config import parse_overrides
 
 
@@ -22,13 +23,13 @@ from xlprompt.config import parse_overrides
                    "tasks, on a local Ray instance or the cluster at --address")
 @click.option("--address", default=None, help="ray: address of an existing cluster (e.g. auto, ray://host:10001); "
               "default: start a local Ray instance")
-@click.option("--num-cpus", type=int, default=None, help="ray: CPUs of the local instance (default: all)")
-@click.option("--cpus-per-run", type=float, default=1.0, show_default=True,
+@click.option("--num-cpus", type=count(1, 100_000), default=None, help="ray: CPUs of the local instance (default: all)")
+@click.option("--cpus-per-run", type=fraction_or_count(), default=1.0, show_default=True,
               help="ray: CPUs per run")
-@click.option("--gpus-per-run", type=float, default=None,
+@click.option("--gpus-per-run", type=fraction_or_count(), default=None,
               help="ray: GPUs per run where the cluster has GPUs, e.g. 0.25 for four runs sharing one GPU "
                    "(default: 1)")
-@click.option("--workers", type=int, default=1, show_default=True,
+@click.option("--workers", type=count(1, 1024), default=1, show_default=True,
               help="local: worker processes running runs at once (e.g. 4 runs sharing one GPU); each claims its "
                    "runs from the store, so no run is done twice")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
@@ -39,8 +40,8 @@ from xlprompt.config import parse_overrides
               "file's data_dir, else $XLPROMPT_DATA, else the per-user data folder")
 @click.option("--save-weights/--no-save-weights", default=None,
               help="write each run's trained PLM (plm.safetensors); default: the file's save_weights (false)")
-@click.option("--max-runs", type=int, default=None, help="stop after starting this many runs")
-@click.option("--stale-after", type=float, default=None,
+@click.option("--max-runs", type=count(0), default=None, help="stop after starting this many runs (0: none)")
+@click.option("--stale-after", type=checked_later(-(10.0 ** 9), 10.0 ** 9), default=None,
               help="seconds without heartbeat after which another process's running claim is taken over "
                    "(default 600; at least 3 heartbeats, 90)")
 @click.option("--no-retry-failed", is_flag=True, help="leave runs that failed before as they are")
@@ -117,7 +118,8 @@ def sweep_command(sweep_file, store_path, runs_dir, executor, address, num_cpus,
               "(default: the sweep file's reference, else 'Original MPT')")
 @click.option("--ttest-samples", type=click.Choice(["seeds", "seed-language"]), default="seeds", show_default=True,
               help="t-test samples: each seed's average accuracy, or every (seed, language) accuracy")
-@click.option("--fig3-k", type=int, default=None, help="k of Fig. 3 (default 32, else the largest k with MPT and SP)")
+@click.option("--fig3-k", type=count(1, 100_000), default=None,
+              help="k of Fig. 3 (default 32, else the largest k with MPT and SP)")
 def report_command(store_path, out_dir, compare, table1_group, table2_group, reference, ttest_samples, fig3_k):
     """Tables I and II (Markdown, CSV, LaTeX) and Figures 3-5 (PNG, PDF) from a results store."""
     from xlprompt.report import build_report, exports
@@ -150,23 +152,27 @@ PREDICTION_FIELDS = ("prediction", "prediction_id", "probabilities")
 
 
 def _run_task(run_dir, adapter=None):
-    """The task of a run directory or an exported adapter (issue 13), read before the model loads."""
+    """The task of a run directory or an exported adapter, read before the model loads. A folder that is no run
+    or adapter is a one-line error here, before its (absent) task's languages are checked."""
+    from xlprompt.errors import CheckpointError
     from xlprompt.tasks import get_task
 
-    from xlprompt.errors import CheckpointError
-
     try:
-        if not run_dir:
-            if not adapter:
-                return get_task("xnli")
-            from xlprompt.export import read_adapter_config
+        return _read_task(run_dir, adapter, get_task)
+    except CheckpointError:  # no run / adapter: its loader says so, before any language is checked
+        return None
 
-            return get_task(str(read_adapter_config(Path(adapter)).get("config", {}).get("task", "xnli")))
-        from xlprompt.predict import read_run_config
 
-        return read_run_config(Path(run_dir)).task_spec()
-    except CheckpointError:  # not a run / adapter: loading it says so, in one line
-        return get_task("xnli")
+def _read_task(run_dir, adapter, get_task):
+    if not run_dir:
+        if not adapter:
+            return get_task("xnli")
+        from xlprompt.export import read_adapter_config
+
+        return get_task(str(read_adapter_config(Path(adapter)).get("config", {}).get("task", "xnli")))
+    from xlprompt.predict import read_run_config
+
+    return read_run_config(Path(run_dir)).task_spec()
 
 
 def _read_jsonl(path: str, default_lang: str, task=None) -> tuple[list[dict], list[str]]:
@@ -229,8 +235,8 @@ def _read_jsonl(path: str, default_lang: str, task=None) -> tuple[list[dict], li
 @click.option("--output", "output_path", type=click.Path(dir_okay=False, allow_dash=True), default="-",
               show_default=True, help="JSONL output of the batch mode: each input row, every field kept, with "
               "prediction, prediction_id and probabilities added")
-@click.option("--batch-size", type=int, default=None, help="rows per forward pass (default: the run's "
-              "eval_batch_size)")
+@click.option("--batch-size", type=count(1, 1_000_000), default=None,
+              help="examples per batch (default: the run's eval_batch_size)")
 @click.option("--device", default=None, help="auto, cpu, cuda or cuda:N (default: the run's device setting); the "
               "run's precision applies there (auto: bf16 on a bf16 GPU, fp32 on CPU)")
 def predict_command(run_dir, adapter, base_model, tokenizer, lang, premise, hypothesis, input_path, output_path,
@@ -239,7 +245,11 @@ def predict_command(run_dir, adapter, base_model, tokenizer, lang, premise, hypo
     exported adapter). A one-text task (a task file with one text field) takes --premise as its text."""
     from xlprompt.languages import check_language
 
-    task = _run_task(run_dir, adapter)  # issue 13: the run's task decides the fields, labels and languages
+    task = _run_task(run_dir, adapter)  # the run's task decides the fields, labels and languages
+    predictor = None
+    if task is None:  # not a run or adapter (or a missing one): its loader's one line, not a language error
+        predictor = _load_predictor(run_dir, adapter, base_model, tokenizer, device)
+        task = predictor.config.task_spec()
     if task.name == "xnli":
         check_language(lang)
     else:
@@ -255,7 +265,7 @@ def predict_command(run_dir, adapter, base_model, tokenizer, lang, premise, hypo
         from xlprompt.safety import check_output_file
 
         check_output_file(output_path, "--output file")  # before any prediction is computed (issue 11)
-    predictor = _load_predictor(run_dir, adapter, base_model, tokenizer, device)
+    predictor = predictor or _load_predictor(run_dir, adapter, base_model, tokenizer, device)
     if predictor.random_weights:
         click.echo(f"note: {predictor.note}", err=True)
     if input_path is None:

@@ -7,38 +7,20 @@ from pathlib import Path
 
 import click
 
+from xlprompt.cli.params import config_type
 from xlprompt.config import RunConfig, parse_overrides
 from xlprompt.methods import BUILTIN_METHODS as METHODS
 from xlprompt.recipes import describe_fields
 
 
-def _print_config_help(ctx, method: str) -> None:
-    click.echo("Config keys for --set key=value:\n" + describe_fields(method))
-    ctx.exit(0)
-
-
-def _show_config_help(ctx, _param, value):
-    """``--help-config``: both it and ``--method`` are eager, so ``--method M`` may come before or after it."""
-    if value:
-        if "method" in ctx.params:
-            _print_config_help(ctx, ctx.params["method"])
-        ctx.meta["xlprompt.help_config"] = True
-
-
-def _method_option(ctx, _param, value):
-    if ctx.meta.get("xlprompt.help_config"):
-        _print_config_help(ctx, value)
-    return value
-
-
 @click.command("run")
-@click.option("--method", type=click.Choice(METHODS), default="mpt", show_default=True, is_eager=True,
-              callback=_method_option, help="the method to run")
+@click.option("--method", type=click.Choice(METHODS), default="mpt", show_default=True, help="the method to run")
 @click.option("--task", default="xnli", show_default=True,
               help="xnli, pawsx, sib200, americasnli, or the path of a task YAML file (documentation: 'Tasks and "
                    "your own task')")
-@click.option("--shots", type=int, default=16, show_default=True, help="k: training examples per class")
-@click.option("--seed", type=int, default=1, show_default=True,
+@click.option("--shots", type=config_type("shots"), default=16, show_default=True,
+              help="k: training examples per class")
+@click.option("--seed", type=config_type("seed"), default=1, show_default=True,
               help="random seed: the k-shot sample (train_source=sample), initialisation and data order "
                    "(the paper: 1..5)")
 @click.option("--model", default="xlm-roberta-base", show_default=True,
@@ -46,53 +28,69 @@ def _method_option(ctx, _param, value):
 @click.option("--tokenizer", default=None, help="tokenizer hub name or path (e.g. ../shared/tokenizers/xlm-roberta)")
 @click.option("--data-dir", default=None, help="data folder (`xlprompt data fetch` fills it; unset: $XLPROMPT_DATA, "
               "else the per-user data folder), or builtin:demo")
-@click.option("--out", "out", type=click.Path(file_okay=False), required=True,
-              help="run directory (resumed if it holds an unfinished run of the same config)")
+@click.option("--out", "out", type=click.Path(file_okay=False), default=None,
+              help="run directory (resumed if it holds an unfinished run of the same config)  [required]")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="any config key (see --help-config)")
 @click.option("--quiet", is_flag=True, help="no progress (bars, step and epoch lines): only the run's notes, "
               "warnings and the results; RUN/run.log still gets every line")
 @click.option("--verbose", is_flag=True, help="debug messages too, and the step lines beside a progress bar")
 @click.option("--no-save-weights", is_flag=True, help="do not write the trained PLM (plm.safetensors); "
               "`xlprompt predict` then works only for freeze_plm runs")
-@click.option("--help-config", is_flag=True, expose_value=False, is_eager=True, callback=_show_config_help,
-              help="list every config key with its default for --method (and where it comes from) and meaning")
+@click.option("--help-config", is_flag=True,
+              help="list every config key with its value for this command (--method, --task, --set ...: recipe "
+              "keys resolved from the recipe), where that value comes from, and its meaning")
 def run_command(method, task, shots, seed, model, tokenizer, data_dir, out, overrides, quiet, verbose,
-                no_save_weights):
+                no_save_weights, help_config):
     """Train, select on the English few-shot dev split, and evaluate on all languages.
 
     Progress: a bar on a terminal, plain lines every logging_steps steps elsewhere (a file, a cluster's log);
     every line also goes to OUT/run.log. Tracking: --set report_to=tensorboard (or wandb).
     """
-    from xlprompt.tracking import configure_console
-
-    click.get_current_context().call_on_close(configure_console(quiet=quiet, verbose=verbose))
     values = dict(method=method, shots=shots, seed=seed, model=model, tokenizer=tokenizer, data_dir=data_dir)
     if task != "xnli":
         values["task"] = task
     values.update(parse_overrides(list(overrides)))
+    if help_config:  # the keys as this very command resolves them (--set recipe=uniform, --task, ...)
+        config = RunConfig.from_dict(values, where="--set")
+        given = tuple(k for k in values if k not in ("method", "shots", "seed", "model", "tokenizer", "data_dir"))
+        click.echo("Config keys for --set key=value:\n" + describe_fields(config=config, given=given))
+        return
+    if out is None:
+        raise click.UsageError("Missing option '--out'.")
     config = RunConfig.from_dict(values, where="--set")  # every config error before torch is imported
+    from xlprompt.tracking import configure_console
+
+    click.get_current_context().call_on_close(configure_console(quiet=quiet, verbose=verbose))
     from xlprompt.experiment import format_results_table, run_experiment
 
     reused = (Path(out) / "results.json").exists()
     results = run_experiment(config, Path(out), progress=not quiet, save_weights=not no_save_weights)
     click.echo(format_results_table(results))
-    # issue 11: a finished folder is reused as it is; say so instead of claiming a write
+    # a finished folder is reused as it is; say so instead of claiming a write
     click.echo(f"{out}/results.json: reused, nothing written" if reused else f"wrote {out}/results.json")
 
 
 @click.command("demo")
 @click.option("--method", type=click.Choice(METHODS), default="mpt", show_default=True, help="the method to run")
-@click.option("--epochs", type=int, default=3, show_default=True, help="training epochs")
+@click.option("--epochs", type=config_type("epochs"), default=3, show_default=True, help="training epochs")
 @click.option("--out", type=click.Path(file_okay=False), default=None, help="run directory (default: a temp dir)")
-def demo_command(method, epochs, out):
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="any config key (see run --help-config)")
+def demo_command(method, epochs, out, overrides):
     """A short run on a random:tiny model and the shipped multilingual sample (no network needed)."""
+    values = dict(method=method, shots=4, seed=1, model="random:tiny", data_dir="builtin:demo", epochs=epochs,
+                  batch_size=12, eval_batch_size=32, max_length=128)
+    if method == "softmv":  # the shipped sample has no bilingual dictionaries: no code-switched copies
+        values["softmv_cosda_rate"] = 0.0
+    values.update(parse_overrides(list(overrides)))
+    config = RunConfig.from_dict(values, where="--set")
     from xlprompt.experiment import format_results_table, run_experiment
     from xlprompt.tracking import configure_console
 
     click.get_current_context().call_on_close(configure_console())
-    config = RunConfig(method=method, shots=4, seed=1, model="random:tiny", data_dir="builtin:demo",
-                       epochs=epochs, batch_size=12, eval_batch_size=32, max_length=128)
     click.echo(f"xlprompt demo: {method} on random:tiny with the shipped 15-language sample.")
+    if method == "softmv" and config.softmv_cosda_rate == 0:
+        click.echo("note: the shipped sample has no bilingual dictionaries, so SoftMV runs without code-switching "
+                   "(softmv_cosda_rate=0)")
     with tempfile.TemporaryDirectory(prefix="xlprompt-demo-") as tmp:
         run_dir = Path(out) if out else Path(tmp) / "run"
         results = run_experiment(config, run_dir, progress=True)

@@ -153,7 +153,7 @@ def _label(row: Row) -> int:
 
 
 def sample_k_per_class(pool: Iterable[NLIExample], k: int, seed: int, n_labels: int | None = None,
-                       label_names: Sequence[str] | None = None) -> list[NLIExample]:
+                       label_names: Sequence[str] | None = None, where: str | None = None) -> list[NLIExample]:
     """Draw ``k`` examples of each class in :data:`LABELS` (or of the ``n_labels`` classes of a task, issue 13)
     from ``pool``, reproducibly.
 
@@ -171,7 +171,10 @@ def sample_k_per_class(pool: Iterable[NLIExample], k: int, seed: int, n_labels: 
     The result depends only on the *set* of examples, ``k`` and ``seed``: not on the pool order,
     the platform, the Python version or any global RNG. A larger ``k`` with the same seed gives a
     superset of the smaller sample.
+
+    ``where`` names the pool in the errors (a file and its split), so that they say what to fix.
     """
+    prefix = f"{where}: " if where else ""
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:
         raise ConfigError(f"k (examples per class) must be a positive integer, got {k!r}")
     if isinstance(seed, bool) or not isinstance(seed, int):
@@ -183,7 +186,7 @@ def sample_k_per_class(pool: Iterable[NLIExample], k: int, seed: int, n_labels: 
     if bad:
         what = "unlabelled" if bad[0].label == NO_LABEL else f"label {bad[0].label!r}"
         raise DataError(
-            f"cannot sample k per class: {len(bad)} of {len(examples)} pool examples have no valid "
+            f"{prefix}cannot sample k per class: {len(bad)} of {len(examples)} pool examples have no valid "
             f"label (e.g. uid '{bad[0].uid}': {what}); sample only from labelled examples"
         )
 
@@ -206,10 +209,14 @@ def sample_k_per_class(pool: Iterable[NLIExample], k: int, seed: int, n_labels: 
     for label, name in enumerate(names):
         members = [e for e in unique.values() if e.label == label]
         if len(members) < k:
+            smallest = min(_class_sizes(unique.values(), len(names)))
+            empty = [n for n, size in zip(names, _class_sizes(unique.values(), len(names))) if size == 0]
+            fix = (f"add examples of class{'es' if len(empty) > 1 else ''} {', '.join(repr(n) for n in empty)}"
+                   if empty else f"lower k to at most {smallest} or use a larger pool")
             raise ConfigError(
-                f"k={k} per class, but class '{name}' has only {len(members)} distinct example(s) "
+                f"{prefix}k={k} per class, but class '{name}' has only {len(members)} distinct example(s) "
                 f"in the pool of {len(examples)}" + (f" ({dropped} duplicates dropped)" if dropped else "")
-                + f"; lower k to at most {min(_class_sizes(unique.values(), len(names)))} or use a larger pool"
+                + f"; {fix}"
             )
         keyed = sorted(((_rank(seed, e), e) for e in members), key=lambda item: item[0])
         ranked.extend(keyed[:k])

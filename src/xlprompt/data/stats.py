@@ -49,6 +49,17 @@ class StatRow:
     count: int
 
 
+def _present(path: Path) -> bool:
+    """Whether a data file is there; a folder (or anything else) in its place is a one-line error, not a gap."""
+    if path.is_file():
+        return True
+    if path.exists() or path.is_symlink():
+        kind = "a folder" if path.is_dir() else "not a regular file"
+        raise DataError(f"{kind} where a data file belongs; remove it and fetch the file again (`xlprompt data "
+                        "fetch`)", path)
+    return False
+
+
 def data_stats(data_dir: str | Path) -> list[StatRow]:
     """Count the rows of every file of the local layout under ``data_dir`` (see :mod:`xlprompt.data`)."""
     root = Path(data_dir)
@@ -57,14 +68,14 @@ def data_stats(data_dir: str | Path) -> list[StatRow]:
     rows: list[StatRow] = []
     for split in XNLI_SPLITS:
         for lang in XNLI_LANGUAGES:
-            if xnli_path(root, split, lang).is_file():
+            if _present(xnli_path(root, split, lang)):
                 labels = [e.label for e in load_xnli(split, lang, root)]
                 rows.append(StatRow("xnli", split, lang, TOTAL, len(labels)))
                 rows.extend(StatRow("xnli", split, lang, name, labels.count(i)) for i, name in enumerate(LABELS))
     for k in FEWSHOT_KS:
         for split in FEWSHOT_SPLITS:
             for lang in XNLI_LANGUAGES:
-                if fewshot_path(root, split, k, lang).is_file():
+                if _present(fewshot_path(root, split, k, lang)):
                     labels = [e.label for e in load_fewshot_split(split, k, lang, root)]
                     rows.append(StatRow("xnli-fewshot", f"{split}-k{k}", lang, TOTAL, len(labels)))
                     rows.extend(StatRow("xnli-fewshot", f"{split}-k{k}", lang, name, labels.count(i))
@@ -73,7 +84,7 @@ def data_stats(data_dir: str | Path) -> list[StatRow]:
     for split in ("dev", "test"):
         for lang in PAWSX_LANGUAGES:
             path = root / "pawsx" / split / f"{lang}.tsv"
-            if path.is_file():
+            if _present(path):
                 counts = dict.fromkeys(PAWSX_LABELS.values(), 0)
                 ns = dropped.get((split, lang), 0)
                 table = read_tsv(path, ("idx", "sentence1", "sentence2", "label"))
@@ -89,7 +100,7 @@ def data_stats(data_dir: str | Path) -> list[StatRow]:
                 rows.append(StatRow("pawsx", split, lang, NS, ns))
     for lang in TARGET_LANGUAGES:
         path = root / "tatoeba" / f"{lang}-en.tsv"
-        if path.is_file():
+        if _present(path):
             rows.append(StatRow("tatoeba", "bitext", lang, TOTAL, len(read_tsv(path, (lang, SOURCE_LANGUAGE)))))
     return rows
 

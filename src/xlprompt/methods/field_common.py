@@ -105,7 +105,12 @@ def table_from_config(config, default: Mapping[str, Sequence[str]],
         from xlprompt.verbalizer import read_label_words_file
 
         return read_label_words_file(config.label_words_file, task.labels, task.languages)
-    if task.name != "xnli":
-        table = task_table if task_table is not None else task.language_label_words
-        return {lang: list(words) for lang, words in table.items()}
-    return dict(default)
+    if task.name != "xnli" and task_table is None:  # a task file's own per-language words
+        return {lang: list(words) for lang, words in task.language_label_words.items()}
+    table = task_table if task.name != "xnli" else default
+    if config._tiny_tokenizer() and config.label_words_as == "word":
+        # the builtin tiny tokenizer (tests, demo) has none of the references' words in most languages: the
+        # run's own label words (the tiny tokenizer's, or the user's) stand in for every language of the table
+        words = tuple(w.strip() for w in config.label_words.split(","))
+        return {lang: words for lang in table}
+    return {lang: list(words) for lang, words in table.items()}

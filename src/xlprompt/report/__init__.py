@@ -66,54 +66,66 @@ def build_report(store_path: str | Path, out_dir: str | Path, compare: str | Non
     t1 = tables.table1(rows, table1_group)
     if fig3_shots is not None:
         _check_fig3_k(t1, fig3_shots)
-    out.mkdir(parents=True, exist_ok=True)
     t2 = tables.table2(rows, table2_group, reference=reference, samples=samples)
     compare_on = compare == "paper"
     report = Report(out, t1, t2, runs=len(all_rows))
-    for stem, table in (("table1", t1), ("table2", t2)):
-        for suffix, text in (("md", exports.to_markdown(table, compare_on)), ("csv", exports.to_csv(table, compare_on)),
-                             ("tex", exports.to_latex(table, compare_on))):
-            path = out / f"{stem}.{suffix}"
+    from xlprompt.safety import staged_folder
+
+    owned: list[str] = []  # the files of this report: they alone replace an earlier report's (other files stay)
+    with staged_folder(out, owned) as work:
+        for stem, table in (("table1", t1), ("table2", t2)):
+            for suffix, text in (("md", exports.to_markdown(table, compare_on)),
+                                 ("csv", exports.to_csv(table, compare_on)),
+                                 ("tex", exports.to_latex(table, compare_on))):
+                path = work / f"{stem}.{suffix}"
+                atomic_write_text(path, text)
+                report.files.append(path)
+        board = leaderboard.leaderboard(rows)
+        for suffix, text in (("md", leaderboard.to_markdown(board)), ("csv", leaderboard.to_csv(board))):
+            path = work / f"leaderboard.{suffix}"
             atomic_write_text(path, text)
             report.files.append(path)
-    board = leaderboard.leaderboard(rows)
-    for suffix, text in (("md", leaderboard.to_markdown(board)), ("csv", leaderboard.to_csv(board))):
-        path = out / f"leaderboard.{suffix}"
-        atomic_write_text(path, text)
-        report.files.append(path)
-    drawn = [figures.figure3(t1, out, compare=compare_on, shots=fig3_shots), figures.figure4(rows, out),
-             figures.figure5(rows, out)]
-    figure_lines = []
-    for fig in drawn:
-        report.files += fig.files
-        report.skipped += fig.skipped
-        if fig.files:
-            figure_lines += [f"![{fig.stem}]({fig.stem}.png)", "", f"*{fig.caption}*", ""]
-    if report.skipped:
-        figure_lines += ["Not drawn:", ""] + [f"- {s.line()}" for s in report.skipped] + [""]
-    per_task = task_tables.task_tables(all_rows)
-    task_pages = []
-    for table in per_task:
-        for suffix, text in (("md", task_tables.to_markdown(table)), ("csv", task_tables.to_csv(table))):
-            path = out / f"task_{table.slug}.{suffix}"
-            atomic_write_text(path, text)
-            report.files.append(path)
-        if len(table.columns) - 1 > groups.MAX_COLUMNS:  # e.g. SIB-200: by script, plot, per-language CSV
-            aligned = set(_aligned_languages(table.spec))
-            atomic_write_text(out / f"task_{table.slug}_languages.csv", groups.languages_csv(table, aligned))
-            report.files.append(out / f"task_{table.slug}_languages.csv")
-            report.files += groups.figure(table, out)
-            task_pages += [groups.to_markdown(table), f"![{table.task} by script](task_{table.slug}_groups.png)", ""]
-        else:
-            task_pages.append(task_tables.to_markdown(table))
-    page = [f"# xlprompt report: {store_path.name}", "",
-            f"{len(rows)} finished runs in `{store_path}`."
-            + (" Cells: ours (paper, Δ)." if compare_on else ""), "",
-            exports.to_markdown(t1, compare_on), exports.to_markdown(t2, compare_on), leaderboard.to_markdown(board),
-            "## Figures", "", *figure_lines,
-            *task_pages]
-    atomic_write_text(out / "report.md", "\n".join(page))
-    report.files.append(out / "report.md")
+        drawn = [figures.figure3(t1, work, compare=compare_on, shots=fig3_shots), figures.figure4(rows, work),
+                 figures.figure5(rows, work)]
+        figure_lines = []
+        for fig in drawn:
+            owned += [f"{fig.stem}.png", f"{fig.stem}.pdf"]  # a figure not drawn now leaves no earlier file
+            report.files += fig.files
+            report.skipped += fig.skipped
+            if fig.files:
+                figure_lines += [f"![{fig.stem}]({fig.stem}.png)", "", f"*{fig.caption}*", ""]
+        if report.skipped:
+            figure_lines += ["Not drawn:", ""] + [f"- {s.line()}" for s in report.skipped] + [""]
+        per_task = task_tables.task_tables(all_rows)
+        task_pages = []
+        for table in per_task:
+            for suffix, text in (("md", task_tables.to_markdown(table)), ("csv", task_tables.to_csv(table))):
+                path = work / f"task_{table.slug}.{suffix}"
+                if path in report.files:  # never one file of this report over another
+                    raise ConfigError(f"{path}: two tables of this report would be written to one file")
+                atomic_write_text(path, text)
+                report.files.append(path)
+            if len(table.columns) - 1 > groups.MAX_COLUMNS:  # e.g. SIB-200: by script, plot, per-language CSV
+                aligned = set(_aligned_languages(table.spec))
+                path = work / f"task_{table.slug}_languages.csv"
+                atomic_write_text(path, groups.languages_csv(table, aligned))
+                report.files.append(path)
+                report.files += groups.figure(table, work)
+                task_pages += [groups.to_markdown(table), f"![{table.task} by script](task_{table.slug}_groups.png)",
+                               ""]
+            else:
+                task_pages.append(task_tables.to_markdown(table))
+        page = [f"# xlprompt report: {store_path.name}", "",
+                f"{len(rows)} finished runs in `{store_path}`."
+                + (" Cells: ours (paper, Δ)." if compare_on else ""), "",
+                exports.to_markdown(t1, compare_on), exports.to_markdown(t2, compare_on),
+                leaderboard.to_markdown(board),
+                "## Figures", "", *figure_lines,
+                *task_pages]
+        atomic_write_text(work / "report.md", "\n".join(page))
+        report.files.append(work / "report.md")
+        owned += [path.name for path in report.files]
+    report.files = [out / path.name for path in report.files]
     return report
 
 

@@ -8,6 +8,7 @@ average. The paper's tables, figures and published comparisons stay XNLI-only (:
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import re
@@ -41,9 +42,11 @@ class TaskTable:
     columns: tuple[str, ...]
     rows: list[tuple[str, dict[str, list[float]]]]
 
-    @property
-    def slug(self) -> str:
-        return re.sub(r"[^A-Za-z0-9_.-]+", "-", self.task).strip("-") or "task"
+    #: the file stem of the table (``task_<slug>.md``): unique among the tables of one report
+    slug: str = ""
+
+    def __post_init__(self):
+        self.slug = self.slug or re.sub(r"[^A-Za-z0-9_.-]+", "-", self.task).strip("-") or "task"
 
 
 def task_tables(rows: Sequence) -> list[TaskTable]:
@@ -66,6 +69,13 @@ def task_tables(rows: Sequence) -> list[TaskTable]:
                 cells.setdefault(lang, []).append(float(value))
         columns = tuple(lang for lang in languages if any(lang in c for c in groups.values())) + ("avg",)
         out.append(TaskTable(name, spec, columns, list(groups.items())))
+    # two task files of one name (or one named twice): each table keeps its own files, told apart by its spec
+    seen: dict[str, int] = {}
+    for table in out:
+        seen[table.slug] = seen.get(table.slug, 0) + 1
+    for table in out:
+        if seen[table.slug] > 1:
+            table.slug = f"{table.slug}-{hashlib.sha256(table.spec.encode()).hexdigest()[:8]}"
     return out
 
 

@@ -39,6 +39,7 @@ from pathlib import Path
 
 from xlprompt.data.examples import NLIExample
 from xlprompt.errors import ConfigError, DataError
+from xlprompt.languages import check_language_code
 from xlprompt.tasks.base import Task
 
 FIELDS = ("name", "text_fields", "labels", "label_words", "languages", "source_language", "columns",
@@ -101,6 +102,11 @@ def load_task_file(path: str | Path) -> Task:
     if len(labels) < 2:
         raise _err(path, "labels", "needs at least 2 labels")
     languages = _str_list(path, data, "languages")
+    for lang in languages:
+        try:
+            check_language_code(lang)
+        except ConfigError as err:
+            raise _err(path, "languages", str(err)) from None
     source = str(data.get("source_language", "en"))
     if source not in languages:
         raise _err(path, "source_language", f"'{source}' is not one of languages ({', '.join(languages)})")
@@ -260,6 +266,10 @@ def _hf_rows(entry: str) -> list[tuple[int, dict]]:
     return [(i + 1, dict(row)) for i, row in enumerate(data)]
 
 
+_EXTRA = "\0extra"  # csv.DictReader's key of the fields beyond the header's
+_MISSING = object()  # its value of the header's fields a short row lacks
+
+
 def _rows(file: str) -> list[tuple[int, dict]]:
     """(line, record) of a TSV, CSV or JSONL file, or (row, record) of a Hugging Face dataset split."""
     from xlprompt.data.tsv import read_jsonl, read_tsv
@@ -273,16 +283,31 @@ def _rows(file: str) -> list[tuple[int, dict]]:
         return [(row.line, dict(row)) for row in read_jsonl(file)]
     try:
         with open(file, encoding="utf-8-sig", newline="") as handle:
-            reader = csv.DictReader(handle)
-            return [(reader.line_num, row) for row in reader]
+            reader = csv.DictReader(handle, restkey=_EXTRA, restval=_MISSING)
+            rows = []
+            for row in reader:
+                if _EXTRA in row or _MISSING in row.values():
+                    # an unquoted comma splits a text: refused, as the TSV reader refuses a row of other width
+                    found = len(reader.fieldnames or ()) + len(row.get(_EXTRA, ())) \
+                        - sum(1 for v in row.values() if v is _MISSING)
+                    raise DataError(f"{found} fields, the header has {len(reader.fieldnames or ())}; quote a "
+                                    'text that holds a comma ("a, b")', file, reader.line_num)
+                rows.append((reader.line_num, row))
+            return rows
     except (UnicodeDecodeError, csv.Error) as err:
         raise DataError(f"not a valid UTF-8 CSV file ({err})", file) from None
+
+
+def _shown(task: Task, split: str, lang: str) -> str:
+    """The file of a split as messages name it (a Hugging Face split: the task file that names it)."""
+    file = task.files[split][lang]
+    return file.rpartition("@")[2].split(":", 1)[0] if file.startswith("hf:") else file
 
 
 def read_split(task: Task, split: str, lang: str) -> list[NLIExample]:
     """One split of one language of a user task; uid ``{task}-{split}-{id or idx column, else row number}``."""
     file = task.files[split][lang]
-    shown = file.rpartition("@")[2].split(":", 1)[0] if file.startswith("hf:") else file
+    shown = _shown(task, split, lang)
     out = []
     for i, (line, row) in enumerate(_rows(file)):
         texts = []
@@ -317,13 +342,17 @@ def load_user_data(task: Task, config):
 
     source = task.source_language
     pool = read_split(task, "train", source)
-    train = sample_k_per_class(pool, config.shots, config.seed, label_names=task.labels)
+    train = sample_k_per_class(pool, config.shots, config.seed, label_names=task.labels,
+                               where=f"task {task.name}, split train ({source}): {_shown(task, 'train', source)}")
     if source in task.files.get("dev", {}):
         dev_pool = read_split(task, "dev", source)
+        where = f"task {task.name}, split dev ({source}): {_shown(task, 'dev', source)}"
     else:
         chosen = {ex.uid for ex in train}
         dev_pool = [ex for ex in pool if ex.uid not in chosen]
-    dev = sample_k_per_class(dev_pool, config.shots, config.seed + 10_000, label_names=task.labels)
+        where = (f"task {task.name}, dev split (sampled from the train rows left after the k training examples; "
+                 f"give splits.dev.{source}): {_shown(task, 'train', source)}")
+    dev = sample_k_per_class(dev_pool, config.shots, config.seed + 10_000, label_names=task.labels, where=where)
     cap = config.eval_max_per_language
     test = {lang: read_split(task, "test", lang)[:cap] for lang in config.languages()}
     notes = [f"task {task.name} ({task.origin}): k per class sampled with seed {config.seed} from its train file"]

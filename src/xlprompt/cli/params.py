@@ -1,0 +1,54 @@
+"""Click parameter types built from the config's declarations (:func:`xlprompt.config._f`: type, range), so that
+an option that sets a config key (``--shots``, ``--seed``, ``--epochs``) refuses exactly what ``--set`` refuses;
+and the bounded types of the options that set no config key."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import click
+
+from xlprompt.config import RunConfig, _field_type
+
+#: a count of things (rows, runs, workers): at least 1, at most this
+MAX_COUNT = 10**9
+
+
+class FiniteFloatRange(click.FloatRange):
+    """A FloatRange that also refuses nan (which every comparison lets through) and infinities."""
+
+    def convert(self, value, param, ctx):
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return number
+
+
+def config_type(name: str) -> click.ParamType:
+    """The click type of config key ``name``: an IntRange / FloatRange from its declared bounds."""
+    field = {f.name: f for f in dataclasses.fields(RunConfig)}[name]
+    tp, _ = _field_type(name)
+    meta = field.metadata
+    kwargs = dict(min=meta.get("min"), max=meta.get("max"), min_open=meta.get("min_open", False),
+                  max_open=meta.get("max_open", False))
+    if tp is int:
+        return click.IntRange(**kwargs)
+    if tp is float:
+        return FiniteFloatRange(**kwargs)
+    raise TypeError(f"config key {name} is not a number")
+
+
+def count(low: int = 1, high: int = MAX_COUNT) -> click.IntRange:
+    """A whole number of things in [low, high]."""
+    return click.IntRange(low, high)
+
+
+def fraction_or_count(high: float = 1024.0) -> click.FloatRange:
+    """A positive finite amount (CPUs, GPUs, seconds) up to ``high``."""
+    return FiniteFloatRange(0.0, high, min_open=True)
+
+
+def checked_later(low: float, high: float) -> click.FloatRange:
+    """A number in [low, high] whose own check (a one-line rule: ``--stale-after``) follows; nan reaches it."""
+    return click.FloatRange(low, high)

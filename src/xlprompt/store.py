@@ -357,7 +357,7 @@ class ResultStore:
             if status == "running" and not self._claim_is_dead(row[1:4], now, stale_after):
                 return Claim(False, "busy")
             if status == "running":
-                host, old_pid, beat = row[1:]
+                host, old_pid, beat = row[1:4]
                 logger.info("run %s: taking over the claim of a dead process (host %s, pid %s, last heartbeat %s)",
                             run_hash, host, old_pid, "never" if beat is None else f"{now - beat:.0f} s ago")
             conn.execute(

@@ -182,9 +182,9 @@ class RunConfig:
     align_batch_size: Optional[int] = _f(None, "parallel pairs per step; default: batch_size", min=1, max=1_000_000)
     eval_batch_size: int = _f(64, "examples per evaluation batch", min=1, max=1_000_000)
     lr: Optional[float] = _f(None, "learning rate (paper: 4e-5 with AdamW) (recipe key)",
-                             min=0.0, min_open=True, max=100.0)
+                             min=0.0, min_open=True, max=1e20)  # a diverging lr: the NaN guard
     prompt_lr: Optional[float] = _f(None, "learning rate of prompt encoder, translator and head; default: lr",
-                                    min=0.0, min_open=True, max=100.0)
+                                    min=0.0, min_open=True, max=1e20)
     weight_decay: Optional[float] = _f(None, "weight decay: decoupled (optimizer=adamw) or L2 added to the "
                                        "gradient (optimizer=adam_l2) (recipe key)", min=0.0, max=1e6)
     lr_scheduler: Optional[str] = _f(None, "learning-rate schedule over all steps: linear (to min_lr_ratio·lr) or "

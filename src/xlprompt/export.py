@@ -197,8 +197,9 @@ def export_run(run_dir: str | Path, out_dir: str | Path, with_plm: bool = False)
     return [out_dir / name for name in names]
 
 
-#: the files an export writes: the only files of an adapter folder an export replaces or removes
-ADAPTER_FILES = (ADAPTER_WEIGHTS, PLM_FILE, ADAPTER_CONFIG)
+TOKENIZER_FOLDER = "tokenizer"
+#: the files an export writes: the only entries of an adapter folder an export replaces or removes
+ADAPTER_FILES = (ADAPTER_WEIGHTS, PLM_FILE, ADAPTER_CONFIG, TOKENIZER_FOLDER)
 
 
 def _check_target(out_dir: Path, run_dir: Path) -> None:
@@ -210,7 +211,6 @@ def _check_target(out_dir: Path, run_dir: Path) -> None:
                               "folder (or an earlier export)")
 
 
-TOKENIZER_FOLDER = "tokenizer"
 #: config keys that name data a run reads and a prediction does not: left out of an adapter's config
 _DATA_PATH_KEYS: tuple[str, ...] = ("data_dir", "parallel_file", "dictionary_dir", "label_words_file")
 

@@ -97,8 +97,9 @@ def build_method(config: RunConfig, device: torch.device | str = "cpu",
     from xlprompt.verbalizer import verbalizer_for
 
     model = model or config.model
-    tokenizer = load_tokenizer(config.tokenizer or default_tokenizer_spec(model))
-    hf_model, info = load_masked_lm(model, tokenizer, seed=config.seed, max_length=config.max_length)
+    tokenizer = load_tokenizer(config.tokenizer or default_tokenizer_spec(model), data_dir=config.data_dir)
+    hf_model, info = load_masked_lm(model, tokenizer, seed=config.seed, max_length=config.max_length,
+                                    data_dir=config.data_dir)
     plm = MaskedLM(hf_model)
     verbalizer = None
     if config.method != "ft":

@@ -63,7 +63,7 @@ TOY_LANGUAGES: tuple[str, ...] = (TOY_SOURCE, *TOY_TARGETS)
 TOY_LABELS: tuple[str, ...] = ("entailment", "neutral", "contradiction")
 WORLD_SEED = 0
 #: changes whenever the world's generator changes (it names the cached toy models' folders)
-WORLD_VERSION = "1"
+WORLD_VERSION = "2"
 
 NAMES = ("ana", "bo", "cai", "dev", "eli", "fay", "gus", "hal", "ida", "jon", "kim", "lea", "mo", "nia", "oto",
          "pia")
@@ -77,6 +77,8 @@ ATTRIBUTES: dict[str, tuple[str, ...]] = {
 FUNCTION_WORDS = ("has", "some", "the", "of", "is", "in")
 #: label words (entailment, neutral, contradiction) and the template words of PCT and DP
 TASK_WORDS = ("yes", "maybe", "no", "question", "answer")
+#: the answers of the source language's question-answer text in the pre-training corpus (not the label words)
+ANSWER_WORDS = ("true", "unknown", "false")
 SIZES = {"train": 3000, "dev": 600, "test": 300, "parallel": 2000}  # test: per class; parallel: pairs
 
 _SYLLABLES = {  # each language's own sound inventory, so that its words look like none of the others'
@@ -261,18 +263,24 @@ def vocabulary_texts() -> list[str]:
     """Every word of every language (and the punctuation), one text per language: what the toy tokenizer must
     hold as whole tokens."""
     words = [*NAMES, *NOUNS, *(v for vs in ATTRIBUTES.values() for v in vs), *FUNCTION_WORDS, *TASK_WORDS]
-    return [" ".join(translate_word(x, lang) for x in words) + " . ? :" for lang in TOY_LANGUAGES]
+    return [" ".join(translate_word(x, lang) for x in words) + " . ? :" + (" " + " ".join(ANSWER_WORDS)
+                                                                             if lang == TOY_SOURCE else "")
+            for lang in TOY_LANGUAGES]
 
 
 def pretraining_corpus(n: int, seed: int) -> list[tuple[str, str | None]]:
     """``n`` pre-training texts ``(text, second text or None)`` for the toy masked LM, drawn with ``seed``:
 
-    * 45% a monolingual "document" in one language: a premise followed by one or two sentences it entails;
-    * 15% one monolingual sentence (a premise, or a hypothesis of any label, alone);
-    * 25% a translation pair (source sentence, its translation), as XLM's translation language modelling;
+    * 25% a monolingual "document" in one language: a premise followed by one or two sentences it entails;
+    * 10% one monolingual sentence (a premise, or a hypothesis of any label, alone);
+    * 30% question-answer text in the source language only: ``<premise> question : <hypothesis> ? answer :
+      true|unknown|false .`` (the answer is the relation of the two sentences, in words that are not the task's
+      label words yes/maybe/no), as English text is richer than other languages' in such material;
+    * 20% a translation pair (source sentence, its translation), as XLM's translation language modelling;
     * 15% a code-switched premise (each non-shared word in a random target language with probability 0.3).
 
-    The languages are drawn uniformly. No premise of the test set appears, and no label.
+    The languages are drawn uniformly. No premise of the test set appears; the target languages never hold
+    question-answer text, so what a model does on them with the task comes through the languages' alignment.
     """
     world = toy_world()
     rng = random.Random(f"toy-pretraining-{WORLD_SEED}-{seed}")
@@ -283,14 +291,21 @@ def pretraining_corpus(n: int, seed: int) -> list[tuple[str, str | None]]:
             continue
         r = rng.random()
         lang = rng.choice(TOY_LANGUAGES)
-        if r < 0.45:
+        if r < 0.25:
             hyps = [_hypothesis(rng, p, 0) for _ in range(rng.choice((1, 2)))]
             out.append((" ".join([say_premise(p, lang), *(say_hypothesis(h, lang) for h in hyps if h)]), None))
-        elif r < 0.60:
+        elif r < 0.35:
             label = rng.randrange(3)
             h = _hypothesis(rng, p, label)
             out.append((say_hypothesis(h, lang) if h is not None and rng.random() < 0.5 else say_premise(p, lang),
                         None))
+        elif r < 0.65:
+            label = rng.randrange(3)
+            h = _hypothesis(rng, p, label)
+            if h is None:
+                continue
+            out.append((f"{say_premise(p, TOY_SOURCE)} question : {say_hypothesis(h, TOY_SOURCE)[:-2]} ? answer : "
+                        f"{ANSWER_WORDS[label]} .", None))
         elif r < 0.85:
             target = rng.choice(TOY_TARGETS)
             h = _hypothesis(rng, p, 0)

@@ -8,7 +8,8 @@ Model spec ``toy:small`` (``--model toy:small``; its tokenizer is the model's ow
 trained with the ``tokenizers`` library on the toy world, the recipe of the ``builtin:tiny`` tokenizer; every
 word of the world is one token) and ``pretraining.json`` (seed, steps, losses, seconds).
 
-Pre-training: masked-LM (15% of the tokens, 80% ``<mask>``, 10% a random token, 10% kept) on
+Pre-training: masked-LM (15% of the tokens, 80% ``<mask>``, 10% a random token, 10% kept; the answer word of the
+question-answer text is always predicted) on
 :func:`xlprompt.data.toy.pretraining_corpus` (monolingual text, translation pairs as in XLM's TLM, and
 code-switched text), AdamW with linear warm-up and decay. Everything is drawn from ``seed``: the same seed gives
 the same weights on the same machine and software (CPU float arithmetic may differ in the last bits elsewhere).
@@ -139,7 +140,7 @@ def pretrain_toy_model(name: str, seed: int, out: Path) -> dict:
     import torch
     from transformers import XLMRobertaConfig, XLMRobertaForMaskedLM
 
-    from xlprompt.data.toy import WORLD_VERSION, pretraining_corpus
+    from xlprompt.data.toy import ANSWER_WORDS, WORLD_VERSION, pretraining_corpus
 
     shape = TOY_MODELS[name]
     start = time.perf_counter()
@@ -167,6 +168,7 @@ def pretrain_toy_model(name: str, seed: int, out: Path) -> dict:
         schedule = torch.optim.lr_scheduler.LambdaLR(
             optimizer, lambda s: min((s + 1) / warmup, max(0.0, (shape.steps - s) / (shape.steps - warmup))))
         special = torch.tensor(sorted(set(tokenizer.all_special_ids)))
+        answers = torch.tensor(tokenizer.convert_tokens_to_ids(["▁" + w for w in ANSWER_WORDS]))
         pad, mask_id, vocab = tokenizer.pad_token_id, tokenizer.mask_token_id, len(tokenizer)
         losses = []
         model.train()
@@ -184,6 +186,7 @@ def pretrain_toy_model(name: str, seed: int, out: Path) -> dict:
             attention = (input_ids != pad).long()
             maskable = ~torch.isin(input_ids, special)
             chosen = (torch.rand(input_ids.shape, generator=generator) < 0.15) & maskable
+            chosen |= torch.isin(input_ids, answers)  # the question-answer text's answer: always predicted
             labels = torch.where(chosen, input_ids, torch.full_like(input_ids, -100))
             action = torch.rand(input_ids.shape, generator=generator)
             random_ids = torch.randint(5, vocab, input_ids.shape, generator=generator)

@@ -88,7 +88,7 @@ TOY_DEMO_SHOTS = 16
 #: sized for XLM-R (lr 1e-5 to 4e-5, 50 epochs, max length 256); the tiny toy model needs a larger step and its
 #: sentences are short. Every method gets the same ones (recipe=uniform), as a controlled comparison.
 TOY_SETTINGS: dict = {"recipe": "uniform", "lr": 1e-3, "epochs": 20, "batch_size": 12, "max_length": 64,
-                      "eval_batch_size": 256}
+                      "eval_batch_size": 256, "parallel_size": 96}
 
 
 def toy_settings(method: str, epochs: int | None = None) -> dict:

@@ -102,7 +102,7 @@ def export_run(run_dir: str | Path, out_dir: str | Path, with_plm: bool = False)
         name, _, rest = key.partition(".")
         if name != "prompt":
             modules.setdefault(name, {})[rest] = value
-    if not modules and config.method != "pct":
+    if not modules and config.method != "pct" and not with_plm:  # a hard-prompt method's adapter is its PLM
         raise CheckpointError(f"{run_dir}: {PROMPT_FILE} is missing or empty; nothing to export")
     hidden_size = _hidden_size(modules)
     plm_trained = not config.freeze_plm

@@ -294,14 +294,20 @@ def load_run(run_dir: str | Path, device: str | torch.device | None = None, toke
             "predict, train the same config again into a new --out folder with `xlprompt run` (without "
             "--no-save-weights), or export the adapter alone (`xlprompt export`: it runs on the untrained base)")
     prompt_path = run_dir / PROMPT_FILE
-    if not prompt_path.exists():  # every finished run writes it (p_S/p_T, or the FT head): checked before loading
+    # every finished run of a method with modules of its own writes it (p_S/p_T, or the FT head); a hard-prompt
+    # method (PCT, DP, DPA) has none
+    own_modules = config.method not in ("pct", "dp", "dpa")
+    if own_modules and not prompt_path.exists():  # checked before loading
         raise CheckpointError(f"{run_dir}: {PROMPT_FILE} is missing")
-    verify_safetensors(prompt_path)  # a truncated file: one line, before the model is built (issue 11)
+    if prompt_path.exists():
+        verify_safetensors(prompt_path)  # a truncated file: one line, before the model is built (issue 11)
     if not config.freeze_plm:
         verify_safetensors(plm_path)
     if config.label_words_file and not Path(config.label_words_file).is_file():
         raise DataError(f"label_words_file of the run not found; pass the run's label words file", config.label_words_file)
     tokenizer, method, info = build_method(config, resolve_predict_device(config, device))
+    if method.extra_modules() and not prompt_path.exists():
+        raise CheckpointError(f"{run_dir}: {PROMPT_FILE} is missing")
     if method.extra_modules():
         load_module_state(method, load_safetensors(prompt_path), str(prompt_path))
     if not config.freeze_plm:

@@ -92,6 +92,8 @@ def test_choice_fields_reject_bad_values(field):
         values = {field.name: choice}
         if field.name == "parallel_source" and choice in ("file", "translate"):
             values.update(parallel_file="x.jsonl", translate_model="m")
+        if field.name == "parallel_source" and choice == "task":  # a task with a corpus of its own
+            values.update(task="toy")
         assert getattr(RunConfig(**values), field.name) == choice
 
 

@@ -123,7 +123,8 @@ def test_non_run_directory_is_refused(tiny_config, tmp_path):
 def test_cli_demo_prints_the_table(tmp_path):
     from xlprompt.cli import cli
 
-    result = CliRunner().invoke(cli, ["demo", "--method", "sp", "--epochs", "1", "--out", str(tmp_path / "demo")])
+    result = CliRunner().invoke(cli, ["demo", "--model", "random:tiny", "--method", "sp", "--epochs", "1", "--out",
+                                      str(tmp_path / "demo")])
     assert result.exit_code == 0, result.output
     out = result.stdout  # the table (progress bars go to stderr)
     header = " ".join(f"{lang.upper():>5}" for lang in XNLI_LANGUAGES) + f" {'Avg':>5}"

@@ -27,7 +27,7 @@ from xlprompt.errors import ConfigError
 
 RECIPES: tuple[str, ...] = ("reference", "uniform")
 FEWSHOT_KS: tuple[int, ...] = (1, 2, 4, 8, 16, 32, 64, 128, 256)
-PARALLEL_SOURCES: tuple[str, ...] = ("pawsx", "tatoeba", "xnli-dev", "file", "translate")
+PARALLEL_SOURCES: tuple[str, ...] = ("pawsx", "tatoeba", "xnli-dev", "file", "translate", "task")
 #: config keys that do not change a run's result and so are not part of its hash
 HASH_EXCLUDED: frozenset[str] = frozenset({"checkpoint_every_s", "logging_steps", "report_to"})
 #: the experiment trackers of ``report_to`` (besides ``none``)
@@ -80,8 +80,9 @@ class RunConfig:
                      "or a method added with xlprompt.register_method")
     shots: int = _f(16, "k: training examples per class (3k in total)", min=1, max=100_000)
     seed: int = _f(1, "random seed (paper: 1..5)", min=0, max=MAX_SEED)
-    model: str = _f("xlm-roberta-base", "HF hub name or local path of a masked LM, or random:xlm-roberta-base / "
-                    "random:tiny (random weights)")
+    model: str = _f("xlm-roberta-base", "HF hub name or local path of a masked LM, random:xlm-roberta-base / "
+                    "random:tiny (random weights), or toy:small (the masked LM pre-trained on the synthetic toy "
+                    "world, built and cached in the data folder on first use; for task=toy)")
     tokenizer: Optional[str] = _f(None, "tokenizer hub name or path; default: the model's own (random:tiny: "
                                   "builtin:tiny; random:X: the hub tokenizer of X)")
     data_dir: Optional[str] = _f(None, "data folder (layout: xlprompt.data; `xlprompt data fetch` fills it); "
@@ -119,9 +120,10 @@ class RunConfig:
     english_prompt: str = _f("source", "prompt used for English at test time: source (p_S) or target (p_T)",
                              ("source", "target"))
     parallel_source: Optional[str] = _f(None, "external parallel corpus: pawsx (PAWS-X human translations), "
-                                        "tatoeba, xnli-dev (ablation 'w/o external data'), file, translate; "
-                                        "default: the task's (xnli: pawsx, the paper's; pawsx and user tasks: "
-                                        "tatoeba, see xlprompt.tasks)", PARALLEL_SOURCES)
+                                        "tatoeba, xnli-dev (ablation 'w/o external data'), file, translate, "
+                                        "task (the task's own corpus: task=toy); default: the task's (xnli: "
+                                        "pawsx, the paper's; pawsx and user tasks: tatoeba; toy: task, see "
+                                        "xlprompt.tasks)", PARALLEL_SOURCES)
     parallel_file: Optional[str] = _f(None, "JSONL parallel corpus (parallel_source=file)", path="file")
     parallel_size: int = _f(500, "number of parallel pairs (paper: 500; Fig. 5 goes to 8,000)", min=1, max=100_000_000)
     parallel_seed: int = _f(0, "seed that builds the parallel corpus (fixed across run seeds, like PAWS-15)",
@@ -284,8 +286,10 @@ class RunConfig:
 
     # --- tasks beyond XNLI (xlprompt.tasks); task=xnli leaves an XNLI run's hash unchanged
     task: str = _f("xnli", "the task: xnli (the paper's), pawsx (PAWS-X paraphrase, 7 languages), sib200 (SIB-200 "
-                   "topics, 205 languages), americasnli (NLI in 10 languages of the Americas), a task registered "
-                   "with xlprompt.register_task, or the path of a task YAML file (see the documentation's 'Tasks and your own task'). Its labels, label "
+                   "topics, 205 languages), americasnli (NLI in 10 languages of the Americas), toy (the synthetic "
+                   "toy world's NLI-like task: a testbed, not XNLI; see xlprompt.data.toy), a task registered with "
+                   "xlprompt.register_task, or the path of a task YAML file (see the documentation's 'Tasks and "
+                   "your own task'). Its labels, label "
                    "words, languages and data come from it")
 
     # --- what a run reports while it trains: left out of the hash (HASH_EXCLUDED), it never changes a result

@@ -65,8 +65,9 @@ def build_components(config: RunConfig, device: torch.device | None = None) -> C
 
     if not is_random_spec(config.model):
         check_local_spec(config.model, "model")  # before its tokenizer is looked for in the same place
-    tokenizer = load_tokenizer(config.tokenizer or default_tokenizer_spec(config.model))
-    hf_model, info = load_masked_lm(config.model, tokenizer, seed=config.seed, max_length=config.max_length)
+    tokenizer = load_tokenizer(config.tokenizer or default_tokenizer_spec(config.model), data_dir=config.data_dir)
+    hf_model, info = load_masked_lm(config.model, tokenizer, seed=config.seed, max_length=config.max_length,
+                                    data_dir=config.data_dir)
     plm = MaskedLM(hf_model)
     verbalizer = None
     if config.method != "ft":

@@ -97,8 +97,9 @@ def build_method(config: RunConfig, device: torch.device | str = "cpu",
     from xlprompt.verbalizer import verbalizer_for
 
     model = model or config.model
-    tokenizer = load_tokenizer(config.tokenizer or default_tokenizer_spec(model))
-    hf_model, info = load_masked_lm(model, tokenizer, seed=config.seed, max_length=config.max_length)
+    tokenizer = load_tokenizer(config.tokenizer or default_tokenizer_spec(model), data_dir=config.data_dir)
+    hf_model, info = load_masked_lm(model, tokenizer, seed=config.seed, max_length=config.max_length,
+                                    data_dir=config.data_dir)
     plm = MaskedLM(hf_model)
     verbalizer = None
     if config.method != "ft":
@@ -331,6 +332,8 @@ def load_run(run_dir: str | Path, device: str | torch.device | None = None, toke
     if config.label_words_file and not Path(config.label_words_file).is_file():
         raise DataError(f"label_words_file of the run not found; pass the run's label words file", config.label_words_file)
     tokenizer, method, info = build_method(config, resolve_predict_device(config, device))
+    if method.extra_modules() and not prompt_path.exists():
+        raise CheckpointError(f"{run_dir}: {PROMPT_FILE} is missing")
     if method.extra_modules():
         load_module_state(method, load_safetensors(prompt_path), str(prompt_path))
     if not config.freeze_plm:

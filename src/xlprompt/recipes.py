@@ -110,6 +110,10 @@ class _Hooks:
         if why is not None:
             raise ConfigError(f"method {config.method} cannot run task {task.name}: {why}; methods for this task: "
                               f"{', '.join(methods_for_task(task))}")
+        if (config.method == "mpt" and config.alpha < 1.0 and config.parallel_source == "task"
+                and task.load_parallel is None):
+            raise ConfigError(f"parallel_source=task: task {task.name} has no parallel corpus of its own; use "
+                              f"parallel_source={task.parallel_default} (this task's default), file or translate")
         if config.method == "mpt" and config.alpha < 1.0 and config.parallel_source in task.parallel_refused:
             raise ConfigError(f"task {task.name} with parallel_source={config.parallel_source}: "
                               f"{task.parallel_refused[config.parallel_source]} (a leak); use parallel_source=tatoeba "

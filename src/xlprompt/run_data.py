@@ -112,7 +112,7 @@ def load_run_data(config: RunConfig, progress: bool = False) -> RunData:
     parallel: list[ParallelPair] = []
     targets = _corpus_targets(config, task)  # the corpora's target languages are XNLI's; the task's that have them
     if targets != task.target_languages:
-        if config.method == "mpt" and config.alpha < 1.0 and config.parallel_source != "file":
+        if config.method == "mpt" and config.alpha < 1.0 and config.parallel_source not in ("file", "task"):
             if not targets:
                 raise ConfigError(f"task {task.name}: none of its target languages "
                                   f"({', '.join(task.target_languages)}) has {config.parallel_source} pairs (they "
@@ -135,6 +135,9 @@ def load_run_data(config: RunConfig, progress: bool = False) -> RunData:
                                 f"{config.parallel_size}; set parallel_size={len(parallel)} or bring more pairs",
                                 config.parallel_file)
             parallel = parallel[: config.parallel_size]
+        elif config.parallel_source == "task":  # the task's own corpus (task=toy)
+            parallel = task.load_parallel(task, config, root)
+            notes.append(f"parallel corpus: task {task.name}'s own ({len(parallel)} pairs)")
         elif config.parallel_source == "translate":
             from xlprompt.data.translated import translated_corpus
 

@@ -63,6 +63,10 @@ def _register() -> None:
 
     for command in experiment_cmds.COMMANDS:
         cli.add_command(command)
+    from xlprompt.cli import toy as toy_cmds
+
+    for command in toy_cmds.COMMANDS:
+        cli.add_command(command)
 
 
 _register()

@@ -8,7 +8,9 @@ Model specs:
 * ``random:glot500-base`` / ``random:xlm-v-base`` — the XLM-R base body with the vocabulary of Glot500-m
   (``cis-lmu/glot500-base``: 401,145 entries) or XLM-V (``facebook/xlm-v-base``: 901,629, its config.json), for
   tests and benchmarks of the cost that grows with |V| (the tokenizer given must not be larger);
-* ``random:tiny`` — a 2-layer, 32-dim model of the same family for fast tests and the demo.
+* ``random:tiny`` — a 2-layer, 32-dim model of the same family for fast tests and the demo;
+* ``toy:small`` — a tiny masked LM pre-trained on the synthetic toy world (:mod:`xlprompt.models.toy`), with its
+  own tokenizer; built on first use (about a minute) and cached in the data folder.
 
 The pre-trained encoders made for many languages load by hub name like XLM-R (all are ``xlm-roberta`` models
 with a trained MLM head, so cloze prompts work): ``cis-lmu/glot500-base``, ``facebook/xlm-v-base``,
@@ -70,17 +72,33 @@ def is_random_spec(spec: str) -> bool:
 
 
 def default_tokenizer_spec(model_spec: str) -> str:
-    """The tokenizer used when none is given: the model's own, or for ``random:X`` the hub tokenizer of X."""
+    """The tokenizer used when none is given: the model's own (``toy:X``: the toy model's), or for ``random:X``
+    the hub tokenizer of X."""
     if is_random_spec(model_spec):
         arch = model_spec[len(RANDOM_PREFIX):]
         return BUILTIN_TOKENIZER if arch == "tiny" else RANDOM_TOKENIZERS.get(arch, arch)
     return model_spec
 
 
-def load_tokenizer(spec: str):
-    """Load a tokenizer by hub name, local path or ``builtin:tiny``; raise :class:`ModelError` on failure."""
+def _toy_folder(spec: str, data_dir, log) -> str:
+    from xlprompt.models.toy import ensure_toy_model
+
+    return str(ensure_toy_model(spec, data_dir, log=log or _stderr))
+
+
+def _stderr(line: str) -> None:
+    import sys
+
+    print(line, file=sys.stderr, flush=True)
+
+
+def load_tokenizer(spec: str, data_dir=None, log=None):
+    """Load a tokenizer by hub name, local path, ``builtin:tiny`` or ``toy:X`` (the toy model's, from the data
+    folder ``data_dir``: built there on first use, ``log`` says so); raise :class:`ModelError` on failure."""
     if spec == BUILTIN_TOKENIZER:
         return builtin_tokenizer()
+    if spec.startswith("toy:"):
+        spec = _toy_folder(spec, data_dir, log)
     from transformers import AutoTokenizer
 
     check_local_spec(spec, "tokenizer")
@@ -231,10 +249,11 @@ def random_config(arch: str, tokenizer, max_length: int = 256):
         **shape)
 
 
-def load_masked_lm(spec: str, tokenizer, seed: int = 0, max_length: int = 256):
+def load_masked_lm(spec: str, tokenizer, seed: int = 0, max_length: int = 256, data_dir=None, log=None):
     """Return ``(model, info)``: a Hugging Face masked LM and a :class:`BackboneInfo`.
 
-    ``random:`` specs are built from a config with the tokenizer's vocabulary, initialised with ``seed``.
+    ``random:`` specs are built from a config with the tokenizer's vocabulary, initialised with ``seed``;
+    ``toy:`` specs load the toy model from the data folder ``data_dir`` (built there on first use).
     """
     import torch
     from transformers import AutoConfig, AutoModelForMaskedLM, XLMRobertaForMaskedLM
@@ -249,6 +268,9 @@ def load_masked_lm(spec: str, tokenizer, seed: int = 0, max_length: int = 256):
         torch.random.set_rng_state(state)
         random_weights = True
     else:
+        given = spec
+        if spec.startswith("toy:"):
+            spec = _toy_folder(spec, data_dir, log)
         check_local_spec(spec, "model")
         hub = hub_options(spec)
         try:
@@ -285,5 +307,6 @@ def load_masked_lm(spec: str, tokenizer, seed: int = 0, max_length: int = 256):
         if max_length > usable:
             raise ModelError(f"max_length={max_length} is longer than model '{spec}' can take ({usable} "
                              f"positions); set max_length <= {usable}")
+    spec = spec if random_weights else given
     info = BackboneInfo(spec, random_weights, model.config.hidden_size, sum(p.numel() for p in model.parameters()))
     return model, info

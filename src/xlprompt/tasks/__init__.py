@@ -38,7 +38,7 @@ def required_files(task: Task, config, folder) -> list[tuple[str, str]]:
 
 
 def _builtins() -> None:
-    from xlprompt.tasks import americasnli, pawsx, sib200, xnli  # noqa: F401  (they register themselves)
+    from xlprompt.tasks import americasnli, pawsx, sib200, toy, xnli  # noqa: F401  (they register themselves)
 
 
 def get_task(spec: str) -> Task:

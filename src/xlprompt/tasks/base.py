@@ -48,6 +48,9 @@ class Task:
     load_splits: Optional[Callable[..., "TaskSplits"]] = field(default=None, compare=False, repr=False)
     #: ``required_files(task, config, folder) -> [(path in the data folder, fetch source)]``, checked before a run
     required_files: Optional[Callable[..., list]] = field(default=None, compare=False, repr=False)
+    #: ``load_parallel(task, config, folder) -> [ParallelPair]``: the task's own parallel corpus
+    #: (``parallel_source=task``); None: the task has none
+    load_parallel: Optional[Callable[..., list]] = field(default=None, compare=False, repr=False)
     #: whether ``data_dir=builtin:demo`` (the shipped XNLI sample) serves this task
     uses_demo: bool = False
 

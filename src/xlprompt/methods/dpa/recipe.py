@@ -62,14 +62,15 @@ TASK_LABEL_WORDS: dict[str, dict[str, tuple[str, ...]]] = {
 
 
 def task_support(task) -> str | None:
-    """DPA runs XNLI, the tasks of :data:`TASK_LABEL_WORDS`, and a task file that gives label words for every
-    language and trains in English (its multilingual label-word optimisation needs both)."""
+    """DPA runs XNLI, the tasks of :data:`TASK_LABEL_WORDS`, and a task (a task file, or the built-in toy task)
+    that gives label words for every language and trains in English (its multilingual label-word optimisation
+    needs both)."""
     if task.name == "xnli" or task.name in TASK_LABEL_WORDS:
         return None
     if task.name in ("sib200", "americasnli"):
         return (f"DPA's multilingual label-word optimisation needs label words in every language of the task; its "
                 f"authors' tables cover XNLI's and PAWS-X's languages, none of {task.name}'s")
-    if task.origin.startswith("built-in"):
+    if task.origin.startswith("built-in") and not task.language_label_words:
         return "it needs DPA label words for every language of this task, which xlprompt has for XNLI and PAWS-X"
     absent = [lang for lang in task.languages if lang not in task.language_label_words]
     if absent:

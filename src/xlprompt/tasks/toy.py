@@ -1,0 +1,108 @@
+"""The toy task (``task=toy``): the NLI-like task of the synthetic toy world (:mod:`xlprompt.data.toy`), a testbed in
+which learning and cross-lingual transfer are visible on a CPU in minutes. It is not XNLI; its numbers say
+nothing about XNLI.
+
+Languages: ``en`` (the source: a fragment of English made by a grammar) and the derived ``qaa``, ``qab``,
+``qac``. Labels: entailment, neutral, contradiction (XNLI's order). Label words: ``yes, maybe, no`` for every
+language (as SP/MPT use one English verbalizer on XNLI); each language's own words (their translations) are
+the task's per-language words (DPA's multilingual verbalizer). PCT's templates ``question:{}? answer:<mask>``
+and DP's pattern ``{premise} . question : {hypothesis} ? answer : <mask> .`` are written with the world's own
+words for ``question`` and ``answer`` in each language.
+
+Splits: few-shot train and dev are ``k`` per class drawn with the run's seed (dev: ``seed + 10000``) from the
+world's training and development pools; the test set (300 per class, the same items in every language) is
+evaluated for ``eval_split`` test and dev alike (the world has one held-out set). MPT's parallel corpus is the
+world's own (``parallel_source=task``, the default here: up to 1,976 pairs, balanced over the three targets).
+The world is generated in memory from a fixed seed; it needs no data folder and no download. The toy model
+(``--model toy:small``, :mod:`xlprompt.models.toy`) is the masked LM pre-trained on it.
+"""
+
+from __future__ import annotations
+
+from xlprompt.data.toy import TOY_LABELS, TOY_LANGUAGES, TOY_SOURCE, TOY_TARGETS, task_words, toy_world
+from xlprompt.errors import ConfigError
+from xlprompt.tasks.base import Task, TaskSplits, register
+
+
+def load_toy_splits(task: Task, config, root) -> TaskSplits:
+    from xlprompt.data.fewshot import sample_k_per_class
+
+    world = toy_world()
+    n = len(TOY_LABELS)
+    for pool, what in ((world.train_pool, "training"), (world.dev_pool, "development")):
+        most = min(sum(1 for ex in pool if ex.label == c) for c in range(n))
+        if config.shots > most:
+            raise ConfigError(f"task toy: shots={config.shots} is more than its {what} pool has per class ({most})")
+    train = sample_k_per_class(world.train_pool, config.shots, config.seed, n_labels=n)
+    dev = sample_k_per_class(world.dev_pool, config.shots, config.seed + 10_000, n_labels=n)
+    test = {lang: world.test[lang] for lang in config.languages()}
+    cap = config.eval_max_per_language
+    if cap:
+        test = {lang: examples[:cap] for lang, examples in test.items()}
+    notes = [f"toy: a synthetic world (xlprompt.data.toy), not XNLI; {len(test[next(iter(test))])} test items per "
+             "language"]
+    return TaskSplits(train, dev, test, "test", notes)
+
+
+def load_toy_parallel(task: Task, config, root) -> list:
+    """The first ``parallel_size`` pairs of the world's parallel corpus (those of the evaluated languages)."""
+    targets = [lang for lang in config.languages() if lang != TOY_SOURCE] or list(TOY_TARGETS)
+    pairs = [p for p in toy_world().parallel if p.tgt_lang in targets]
+    if len(pairs) < config.parallel_size:
+        raise ConfigError(f"task toy has {len(pairs)} parallel pairs for {', '.join(targets)}, fewer than "
+                          f"parallel_size={config.parallel_size}; set parallel_size <= {len(pairs)}")
+    return pairs[: config.parallel_size]
+
+
+def _pct_options() -> dict:
+    templates = {lang: "{q}:{{}}? {a}:<mask>".format(q=task_words(lang)["question"], a=task_words(lang)["answer"])
+                 for lang in TOY_LANGUAGES}
+    return {"templates": templates, "draw_languages": TOY_TARGETS}
+
+
+def _dp_options() -> dict:
+    words = task_words(TOY_SOURCE)
+    return {"template": f"{{premise}} . {words['question']} : {{hypothesis}} ? {words['answer']} : <mask> ."}
+
+
+TOY = register(Task(
+    name="toy",
+    labels=TOY_LABELS,
+    languages=TOY_LANGUAGES,
+    label_words=tuple(task_words(TOY_SOURCE)[w] for w in ("yes", "maybe", "no")),
+    language_label_words={lang: tuple(task_words(lang)[w] for w in ("yes", "maybe", "no")) for lang in TOY_LANGUAGES},
+    tiny_label_words=("yes", "maybe", "no"),
+    text_fields=("premise", "hypothesis"),
+    source_language=TOY_SOURCE,
+    parallel_default="task",
+    origin="built-in: xlprompt.tasks.toy",
+    method_options={"pct": _pct_options(), "dp": _dp_options()},
+    load_splits=load_toy_splits,
+    load_parallel=load_toy_parallel,
+))
+
+
+#: k of ``xlprompt demo`` on the toy world
+TOY_DEMO_SHOTS = 16
+#: the training settings of the toy world's demo, tests and study (``configs/toy.yaml``): the methods' recipes are
+#: sized for XLM-R (lr 1e-5 to 4e-5, 50 epochs, max length 256); the tiny toy model needs a larger step and its
+#: sentences are short. Every method gets the same ones (recipe=uniform), as a controlled comparison.
+TOY_SETTINGS: dict = {"recipe": "uniform", "lr": 1e-3, "epochs": 20, "batch_size": 12, "max_length": 64,
+                      "eval_batch_size": 256, "parallel_size": 96}
+
+
+def toy_settings(method: str, epochs: int | None = None) -> dict:
+    """:data:`TOY_SETTINGS` (``epochs`` if given)."""
+    out = dict(TOY_SETTINGS)
+    if epochs:
+        out["epochs"] = epochs
+    return out
+
+
+def above_chance_line(results: dict) -> str:
+    """One line: each language's accuracy minus chance (1/3 here), in points."""
+    acc = results["accuracy"]
+    chance = 100.0 / len(TOY_LABELS)
+    parts = ", ".join(f"{lang} {acc[lang] - chance:+.1f}" for lang in acc if lang != "avg")
+    return (f"chance is {chance:.1f}%; above chance by (points): {parts}. A synthetic world (xlprompt.data.toy): "
+            "these numbers show that the methods learn and transfer, nothing about XNLI.")

@@ -1,0 +1,111 @@
+"""The toy world's data (labels from the sentences, disjoint splits, translations by the dictionary), its task and
+model specs, and the toy model's pre-training being a function of its seed."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+import pytest
+
+from xlprompt.data.toy import ATTRIBUTES, TOY_LANGUAGES, TOY_TARGETS, pretraining_corpus, toy_world
+
+VALUE_ATTRIBUTE = {v: a for a, vs in ATTRIBUTES.items() for v in vs}
+
+
+def english_label(premise: str, hypothesis: str) -> int:
+    """The label read off the English text by hand: the hypothesis's value, its attribute, and what the premise
+    says of that attribute."""
+    value = [w for w in hypothesis.split() if w in VALUE_ATTRIBUTE][-1]
+    given = [w for w in premise.split() if VALUE_ATTRIBUTE.get(w) == VALUE_ATTRIBUTE[value]]
+    if not given:
+        return 1
+    return 0 if given == [value] else 2
+
+
+def test_labels_follow_from_the_english_sentences():
+    world = toy_world()
+    for ex in [*world.train_pool[:500], *world.test["en"]]:
+        assert ex.label == english_label(ex.premise, ex.hypothesis), ex
+        assert re.fullmatch(r"[a-z0-9 .]+", ex.premise + ex.hypothesis)
+
+
+def test_splits_are_disjoint_balanced_and_parallel():
+    world = toy_world()
+    test_premises = {ex.premise for ex in world.test["en"]}
+    assert not test_premises & {ex.premise for ex in (*world.train_pool, *world.dev_pool)}
+    assert not test_premises & {p.src_premise for p in world.parallel}
+    assert Counter(ex.label for ex in world.test["en"]) == {0: 300, 1: 300, 2: 300}
+    for lang in TOY_LANGUAGES:  # the same items, in the same order, with the same labels, in every language
+        assert [(ex.uid, ex.label) for ex in world.test[lang]] == [(ex.uid, ex.label) for ex in world.test["en"]]
+    assert Counter(p.tgt_lang for p in world.parallel).keys() == set(TOY_TARGETS)
+
+
+def test_targets_use_their_dictionary_and_share_names():
+    world = toy_world()
+    for lang in TOY_TARGETS:
+        table = world.dictionaries[lang]
+        en, tgt = world.test["en"][0], world.test[lang][0]
+        words = [table.get(w, w) for w in en.premise.split()]
+        if lang == "qaa":  # the same order
+            assert tgt.premise.split() == words
+        else:  # qab and qac drop the article; qac marks the possessor with its word for "of"
+            assert set(tgt.premise.split()) - set(words) <= {table["of"]}
+            assert set(words) - set(tgt.premise.split()) <= {table["the"]}
+        name = en.premise.split()[0]
+        assert name in tgt.premise.split() and name not in table  # names are shared
+    assert "3" not in world.dictionaries["qaa"] and "3" in world.dictionaries["qac"]  # qac has its own numbers
+    assert len(set(world.dictionaries["qaa"].values()) & set(world.dictionaries["qab"].values())) == 0
+
+
+def test_pretraining_corpus_has_no_test_premise_and_no_target_question_answer_text():
+    world = toy_world()
+    corpus = pretraining_corpus(3000, seed=0)
+    assert corpus == pretraining_corpus(3000, seed=0) and corpus != pretraining_corpus(3000, seed=1)
+    texts = [t for pair in corpus for t in pair if t]
+    for premise in list(world.test_premises)[:200]:
+        assert not any(premise in t for t in texts)
+    qa = [t for t in texts if " answer : " in t]
+    assert qa and all(t.split(" question : ")[0] + " ." not in world.test_premises for t in qa)
+    assert all(re.search(r"answer : (true|unknown|false) \.$", t) for t in qa)
+
+
+def test_task_and_specs_resolve():
+    import xlprompt  # noqa: F401  (installs the config hooks)
+    from xlprompt.config import RunConfig
+    from xlprompt.errors import ConfigError
+
+    config = RunConfig(task="toy", model="toy:small", method="mpt", shots=4)
+    assert config.parallel_source == "task" and config.label_words == "yes,maybe,no"
+    assert config.languages() == TOY_LANGUAGES
+    with pytest.raises(ConfigError, match="cannot run task toy"):
+        RunConfig(task="toy", model="toy:small", method="softmv")
+    with pytest.raises(ConfigError, match="builtin:demo is an XNLI sample"):
+        RunConfig(task="toy", data_dir="builtin:demo")
+    with pytest.raises(ConfigError, match="has no parallel corpus of its own"):
+        RunConfig(task="pawsx", parallel_source="task")
+
+
+def test_pretraining_is_a_function_of_its_seed(monkeypatch, tmp_path):
+    """A few steps of the real pre-training, twice with one seed and once with another."""
+    import dataclasses
+
+    import torch
+    from safetensors.torch import load_file
+
+    from xlprompt.models import toy
+
+    monkeypatch.setitem(toy.TOY_MODELS, "small", dataclasses.replace(toy.TOY_MODELS["small"], steps=4,
+                                                                   corpus_size=300))
+    reports = [toy.pretrain_toy_model("small", seed, tmp_path / str(i)) for i, seed in enumerate((3, 3, 4))]
+    weights = [load_file(str(tmp_path / str(i) / "model.safetensors")) for i in range(3)]
+    assert weights[0].keys() == weights[1].keys()
+    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
+    assert not all(torch.equal(weights[0][k], weights[2][k]) for k in weights[0])
+    assert reports[0]["loss_last"] == reports[1]["loss_last"]
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(tmp_path / "0")
+    for lang in TOY_LANGUAGES:  # every word of the world is one token, no <unk>
+        for word in toy_world().test[lang][0].premise.split():
+            assert len(tokenizer.tokenize(word)) == 1, (lang, word)

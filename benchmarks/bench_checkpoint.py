@@ -29,11 +29,22 @@ VOCAB, D, LAYERS, FF, POSITIONS = 250002, 768, 12, 3072, 514
 
 
 def xlmr_base_shapes() -> dict[str, tuple[int, ...]]:
-    shapes: dict[str, tuple[int, ...]] = {"embeddings.word": (VOCAB, D), "embeddings.position": (POSITIONS, D),
-                                          "embeddings.ln": (2, D), "lm_head.dense": (D, D), "lm_head.bias": (VOCAB,)}
+    shapes: dict[str, tuple[int, ...]] = {
+        "embeddings.word": (VOCAB, D),
+        "embeddings.position": (POSITIONS, D),
+        "embeddings.ln": (2, D),
+        "lm_head.dense": (D, D),
+        "lm_head.bias": (VOCAB,),
+    }
     for i in range(LAYERS):
-        shapes.update({f"layer{i}.qkvo": (4, D, D), f"layer{i}.up": (FF, D), f"layer{i}.down": (D, FF),
-                       f"layer{i}.small": (13, D)})  # biases and LayerNorms, folded together
+        shapes.update(
+            {
+                f"layer{i}.qkvo": (4, D, D),
+                f"layer{i}.up": (FF, D),
+                f"layer{i}.down": (D, FF),
+                f"layer{i}.small": (13, D),
+            }
+        )  # biases and LayerNorms, folded together
     return shapes
 
 
@@ -45,9 +56,13 @@ def main() -> None:
     shapes = xlmr_base_shapes()
     params = {k: torch.randn(s) for k, s in shapes.items()}
     n = sum(p.numel() for p in params.values())
-    optimizer = {"state": {i: {"step": torch.tensor(7.0), "exp_avg": torch.randn_like(p),
-                               "exp_avg_sq": torch.rand_like(p)} for i, p in enumerate(params.values())},
-                 "param_groups": [{"lr": 4e-5, "params": list(range(len(params)))}]}
+    optimizer = {
+        "state": {
+            i: {"step": torch.tensor(7.0), "exp_avg": torch.randn_like(p), "exp_avg_sq": torch.rand_like(p)}
+            for i, p in enumerate(params.values())
+        },
+        "param_groups": [{"lr": 4e-5, "params": list(range(len(params)))}],
+    }
     new_layout = hasattr(__import__("xlprompt.checkpoint").checkpoint, "_write_state")
     run_dir = args.out / "run"
     shutil.rmtree(run_dir, ignore_errors=True)
@@ -61,17 +76,36 @@ def main() -> None:
             trainable = {k: v.clone() for k, v in params.items()} if not new_layout else dict(params)
             if epoch == 0:  # the best epoch changes: the trainer copies the weights
                 best = {k: v.detach().cpu().clone() for k, v in params.items()}
-            state = {"format": 1, "config_hash": "0" * 16, "epoch": epoch, "trainable": trainable,
-                     "optimizer": optimizer, "scheduler": {}, "rng": torch.get_rng_state(), "history": [],
-                     "best_epoch": 1, "best_dev_accuracy": 50.0, "best_state": best}
+            state = {
+                "format": 1,
+                "config_hash": "0" * 16,
+                "epoch": epoch,
+                "trainable": trainable,
+                "optimizer": optimizer,
+                "scheduler": {},
+                "rng": torch.get_rng_state(),
+                "history": [],
+                "best_epoch": 1,
+                "best_dev_accuracy": 50.0,
+                "best_state": best,
+            }
             save_checkpoint(run_dir, epoch, state)
             times.append(time.perf_counter() - started)
             sizes.append(sum(p.stat().st_size for p in (run_dir / CHECKPOINT_DIR).iterdir()))
     finally:
         shutil.rmtree(args.out, ignore_errors=True)
-    print(json.dumps({"layout": "separate best file" if new_layout else "one file",
-                      "parameters": n, "seconds_per_checkpoint": [round(t, 2) for t in times],
-                      "checkpoint_folder_bytes": sizes, "torch": torch.__version__}, indent=2))
+    print(
+        json.dumps(
+            {
+                "layout": "separate best file" if new_layout else "one file",
+                "parameters": n,
+                "seconds_per_checkpoint": [round(t, 2) for t in times],
+                "checkpoint_folder_bytes": sizes,
+                "torch": torch.__version__,
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -49,13 +49,18 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_TOKENIZER = REPO.parent / "shared" / "tokenizers" / "xlm-roberta"
-GIB = 2 ** 30
+GIB = 2**30
 XNLI_ROW_TOKENS, PAWSX_ROW_TOKENS = 48, 76  # mean padded-free row lengths of the real data (XLM-R tokens)
 TEST_ROWS = 15 * 5010
 PARALLEL_PAIRS, BATCH, EPOCHS = 500, 24, 50
 TABLE1 = {"methods": ("ft", "sp", "pct", "mpt"), "shots": (1, 2, 4, 8, 16, 32, 64, 128, 256), "seeds": 5}
-TABLE2_VARIANTS = {"Original MPT": "mpt", "w/o consistency loss": "sp-like", "w/o external data": "mpt",
-                   "w/o prompt translator": "mpt", "w/o MPT framework": "sp"}
+TABLE2_VARIANTS = {
+    "Original MPT": "mpt",
+    "w/o consistency loss": "sp-like",
+    "w/o external data": "mpt",
+    "w/o prompt translator": "mpt",
+    "w/o MPT framework": "sp",
+}
 TABLE2_SHOTS, TABLE2_SHARED = (64, 4), ("Original MPT", "w/o MPT framework")  # the latter two are Table I runs
 
 
@@ -89,10 +94,18 @@ def worker(args) -> dict:
 
     device = torch.device(args.device)
     quick = args.quick
-    config = RunConfig(method="mpt", model=args.model, tokenizer=args.tokenizer, device=args.device,
-                       precision=args.precision, data_dir="builtin:demo", seed=1 + args.worker_index,
-                       max_length=64 if quick else 256, step_token_budget=args.step_token_budget,
-                       eval_token_budget=args.eval_token_budget)
+    config = RunConfig(
+        method="mpt",
+        model=args.model,
+        tokenizer=args.tokenizer,
+        device=args.device,
+        precision=args.precision,
+        data_dir="builtin:demo",
+        seed=1 + args.worker_index,
+        max_length=64 if quick else 256,
+        step_token_budget=args.step_token_budget,
+        eval_token_budget=args.eval_token_budget,
+    )
     started = time.perf_counter()
     parts = build_components(config, device)
     method, tokenizer = parts.method, parts.tokenizer
@@ -105,13 +118,16 @@ def worker(args) -> dict:
     scale = 0.5 if quick else 1.0
 
     def examples(n, mean, lang="en", label=True):
-        return [TokenizedExample(p, h, i % 3 if label else -1, lang, f"syn-{lang}-{i}")
-                for i, (p, h) in enumerate(synthetic_rows(n, int(mean * scale), overhead, vocab, rng,
-                                                          config.max_length))]
+        return [
+            TokenizedExample(p, h, i % 3 if label else -1, lang, f"syn-{lang}-{i}")
+            for i, (p, h) in enumerate(synthetic_rows(n, int(mean * scale), overhead, vocab, rng, config.max_length))
+        ]
 
     cls = examples(BATCH, XNLI_ROW_TOKENS)
-    pairs = [TokenizedPair(s, t) for s, t in zip(examples(BATCH, PAWSX_ROW_TOKENS, "en", False),
-                                                 examples(BATCH, PAWSX_ROW_TOKENS, "de", False))]
+    pairs = [
+        TokenizedPair(s, t)
+        for s, t in zip(examples(BATCH, PAWSX_ROW_TOKENS, "en", False), examples(BATCH, PAWSX_ROW_TOKENS, "de", False))
+    ]
     test = examples(64 if quick else 3000, XNLI_ROW_TOKENS, "de")
     trainer = Trainer(method, config, cls, [], pairs, None, progress=False)
     generator = torch.Generator().manual_seed(0)
@@ -162,8 +178,10 @@ def worker(args) -> dict:
             break
     out["eval"] = {"rows": rows, "seconds": elapsed, "rows_per_s": rows / elapsed}
     lengths = lambda exs: sum(len(method.encode(e).input_ids) for e in exs)  # noqa: E731
-    out["tokens"] = {"sp_step": lengths(cls), "mpt_step": lengths(cls) + lengths([p.source for p in pairs])
-                     + lengths([p.target for p in pairs])}
+    out["tokens"] = {
+        "sp_step": lengths(cls),
+        "mpt_step": lengths(cls) + lengths([p.source for p in pairs]) + lengths([p.target for p in pairs]),
+    }
     out["peak_gpu_gib"] = torch.cuda.max_memory_allocated(device) / GIB if device.type == "cuda" else None
     return out
 
@@ -171,11 +189,29 @@ def worker(args) -> dict:
 # ----------------------------------------------------------------------------------------------- driver
 def run_round(args, n: int) -> list[dict]:
     with tempfile.TemporaryDirectory() as barrier:
-        cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", "--workers", str(n), "--barrier", barrier,
-               "--device", args.device, "--precision", args.precision, "--model", args.model,
-               "--train-seconds", str(args.train_seconds), "--eval-seconds", str(args.eval_seconds),
-               "--step-token-budget", str(args.step_token_budget),
-               "--eval-token-budget", str(args.eval_token_budget)]
+        cmd = [
+            sys.executable,
+            str(Path(__file__).resolve()),
+            "--worker",
+            "--workers",
+            str(n),
+            "--barrier",
+            barrier,
+            "--device",
+            args.device,
+            "--precision",
+            args.precision,
+            "--model",
+            args.model,
+            "--train-seconds",
+            str(args.train_seconds),
+            "--eval-seconds",
+            str(args.eval_seconds),
+            "--step-token-budget",
+            str(args.step_token_budget),
+            "--eval-token-budget",
+            str(args.eval_token_budget),
+        ]
         if args.tokenizer:
             cmd += ["--tokenizer", args.tokenizer]
         if args.quick:
@@ -183,8 +219,12 @@ def run_round(args, n: int) -> list[dict]:
         env = {**os.environ, "PYTHONWARNINGS": "ignore", "TOKENIZERS_PARALLELISM": "false"}
         if args.device == "cpu":
             env.setdefault("OMP_NUM_THREADS", "1")
-        procs = [subprocess.Popen(cmd + ["--worker-index", str(i)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                  text=True, env=env) for i in range(n)]
+        procs = [
+            subprocess.Popen(
+                cmd + ["--worker-index", str(i)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+            )
+            for i in range(n)
+        ]
         results = []
         for proc in procs:
             out, err = proc.communicate()
@@ -230,17 +270,31 @@ def project(single: dict, speedup: dict[int, dict[str, float]]) -> dict:
 
     table1 = [(m, k) for m in TABLE1["methods"] for k in TABLE1["shots"] for _ in range(TABLE1["seeds"])]
     table2 = [(kind, k) for kind in TABLE2_VARIANTS.values() for k in TABLE2_SHOTS for _ in range(5)]
-    table2_new = [(kind, k) for name, kind in TABLE2_VARIANTS.items() if name not in TABLE2_SHARED
-                  for k in TABLE2_SHOTS for _ in range(5)]
-    out = {"model": {"step_fixed_s": fixed, "step_s_per_padded_token": per_token, "eval_rows_per_s": eval_rate,
-                     "startup_s": startup,
-                     "assumptions": "FT costs as SP; PCT as SP with two rows per example; alpha=1 as SP; "
-                                    "xnli-dev pairs cost as PAWS-X pairs; 50 epochs; dev 3k rows per epoch; "
-                                    "test 15 x 5010 rows"}}
+    table2_new = [
+        (kind, k)
+        for name, kind in TABLE2_VARIANTS.items()
+        if name not in TABLE2_SHARED
+        for k in TABLE2_SHOTS
+        for _ in range(5)
+    ]
+    out = {
+        "model": {
+            "step_fixed_s": fixed,
+            "step_s_per_padded_token": per_token,
+            "eval_rows_per_s": eval_rate,
+            "startup_s": startup,
+            "assumptions": "FT costs as SP; PCT as SP with two rows per example; alpha=1 as SP; "
+            "xnli-dev pairs cost as PAWS-X pairs; 50 epochs; dev 3k rows per epoch; "
+            "test 15 x 5010 rows",
+        }
+    }
     for n, s in speedup.items():
         row = {}
-        for name, runs in (("table1_180_runs", table1), ("table2_50_runs", table2),
-                           ("table2_30_runs_not_in_table1", table2_new)):
+        for name, runs in (
+            ("table1_180_runs", table1),
+            ("table2_50_runs", table2),
+            ("table2_30_runs_not_in_table1", table2_new),
+        ):
             train, rest = total(runs)
             row[name] = {"runs": len(runs), "hours": (train / s["train"] + rest / s["eval"]) / 3600}
         out[f"{n}_at_once"] = row
@@ -250,14 +304,19 @@ def project(single: dict, speedup: dict[int, dict[str, float]]) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--device", default="cuda", choices=("cuda", "cpu"))
-    parser.add_argument("--precision", default=None, choices=("bf16", "fp32"),
-                        help="default: bf16 on CUDA, fp32 on CPU")
+    parser.add_argument(
+        "--precision", default=None, choices=("bf16", "fp32"), help="default: bf16 on CUDA, fp32 on CPU"
+    )
     parser.add_argument("--quick", action="store_true", help="random:tiny, seconds per phase: the CI smoke run")
     parser.add_argument("--model", default=None, help="default: random:xlm-roberta-base (random:tiny with --quick)")
-    parser.add_argument("--tokenizer", default=None,
-                        help="default: ../shared/tokenizers/xlm-roberta where it exists, else the model's (hub)")
-    parser.add_argument("--concurrency", default=None, help="runs sharing the GPU per round (default 1,2,4; "
-                        "1,2 with --quick)")
+    parser.add_argument(
+        "--tokenizer",
+        default=None,
+        help="default: ../shared/tokenizers/xlm-roberta where it exists, else the model's (hub)",
+    )
+    parser.add_argument(
+        "--concurrency", default=None, help="runs sharing the GPU per round (default 1,2,4; 1,2 with --quick)"
+    )
     parser.add_argument("--train-seconds", type=float, default=None, help="timed seconds per step kind")
     parser.add_argument("--eval-seconds", type=float, default=None)
     parser.add_argument("--step-token-budget", type=int, default=8192)
@@ -281,8 +340,10 @@ def main() -> None:
     import torch
 
     if args.device == "cuda" and not torch.cuda.is_available():
-        fail(f"no CUDA device visible to torch {torch.__version__}: this benchmark needs a GPU "
-             "(for a smoke test without one: --device cpu --quick)")
+        fail(
+            f"no CUDA device visible to torch {torch.__version__}: this benchmark needs a GPU "
+            "(for a smoke test without one: --device cpu --quick)"
+        )
     rounds = [int(x) for x in (args.concurrency or ("1,2" if args.quick else "1,2,4")).split(",")]
     if rounds[0] != 1:
         fail("--concurrency must start with 1 (the single run the others are compared with)")
@@ -292,21 +353,31 @@ def main() -> None:
         print(f"bench_gpu: {n} run(s) at once ...", file=sys.stderr, flush=True)
         measured[n] = run_round(args, n)
     one = measured[1][0]
-    single = {"mpt_step": one["mpt_step"]["steps_per_s"], "sp_step": one["sp_step"]["steps_per_s"],
-              "eval_rows_per_s": one["eval"]["rows_per_s"], "startup_s": one["build_seconds"],
-              "tokens_sp": one["tokens"]["sp_step"], "tokens_mpt": one["tokens"]["mpt_step"]}
+    single = {
+        "mpt_step": one["mpt_step"]["steps_per_s"],
+        "sp_step": one["sp_step"]["steps_per_s"],
+        "eval_rows_per_s": one["eval"]["rows_per_s"],
+        "startup_s": one["build_seconds"],
+        "tokens_sp": one["tokens"]["sp_step"],
+        "tokens_mpt": one["tokens"]["mpt_step"],
+    }
     rounds_out, speedup = {}, {}
     for n, workers in measured.items():
         agg_mpt = sum(w["mpt_step"]["steps_per_s"] for w in workers)
         agg_sp = sum(w["sp_step"]["steps_per_s"] for w in workers)
         agg_eval = sum(w["eval"]["rows_per_s"] for w in workers)
-        speedup[n] = {"train": (agg_mpt / single["mpt_step"] + agg_sp / single["sp_step"]) / 2,
-                      "eval": agg_eval / single["eval_rows_per_s"]}
+        speedup[n] = {
+            "train": (agg_mpt / single["mpt_step"] + agg_sp / single["sp_step"]) / 2,
+            "eval": agg_eval / single["eval_rows_per_s"],
+        }
         peaks = [w["peak_gpu_gib"] for w in workers if w["peak_gpu_gib"] is not None]
         rounds_out[str(n)] = {
-            "mpt_steps_per_s_total": agg_mpt, "mpt_steps_per_s_per_run": agg_mpt / n,
-            "sp_steps_per_s_total": agg_sp, "eval_rows_per_s_total": agg_eval,
-            "speedup_vs_one_run": speedup[n], "peak_gpu_gib_per_run": max(peaks) if peaks else None,
+            "mpt_steps_per_s_total": agg_mpt,
+            "mpt_steps_per_s_per_run": agg_mpt / n,
+            "sp_steps_per_s_total": agg_sp,
+            "eval_rows_per_s_total": agg_eval,
+            "speedup_vs_one_run": speedup[n],
+            "peak_gpu_gib_per_run": max(peaks) if peaks else None,
             "peak_gpu_gib_total": sum(peaks) if peaks else None,
         }
     gpu = None
@@ -314,14 +385,26 @@ def main() -> None:
         props = torch.cuda.get_device_properties(0)
         gpu = {"name": props.name, "memory_gib": props.total_memory / GIB, "capability": f"{props.major}.{props.minor}"}
     result = {
-        "setup": {"device": args.device, "gpu": gpu, "precision": args.precision, "model": args.model,
-                  "quick": args.quick, "step_token_budget": args.step_token_budget,
-                  "eval_token_budget": args.eval_token_budget, "train_seconds": args.train_seconds,
-                  "eval_seconds": args.eval_seconds, "torch": torch.__version__,
-                  "paper_step": "24 few-shot rows + 24 parallel pairs (72 rows), alpha 0.5"},
-        "single_run": {"mpt_steps_per_s": single["mpt_step"], "sp_steps_per_s": single["sp_step"],
-                       "eval_rows_per_s": single["eval_rows_per_s"], "peak_gpu_gib": one["peak_gpu_gib"],
-                       "build_seconds": one["build_seconds"]},
+        "setup": {
+            "device": args.device,
+            "gpu": gpu,
+            "precision": args.precision,
+            "model": args.model,
+            "quick": args.quick,
+            "step_token_budget": args.step_token_budget,
+            "eval_token_budget": args.eval_token_budget,
+            "train_seconds": args.train_seconds,
+            "eval_seconds": args.eval_seconds,
+            "torch": torch.__version__,
+            "paper_step": "24 few-shot rows + 24 parallel pairs (72 rows), alpha 0.5",
+        },
+        "single_run": {
+            "mpt_steps_per_s": single["mpt_step"],
+            "sp_steps_per_s": single["sp_step"],
+            "eval_rows_per_s": single["eval_rows_per_s"],
+            "peak_gpu_gib": one["peak_gpu_gib"],
+            "build_seconds": one["build_seconds"],
+        },
         "concurrent": rounds_out,
         "projection_hours": project(single, speedup),
         "total_seconds": time.perf_counter() - started,

@@ -56,7 +56,7 @@ MODEL = "random:xlm-roberta-base"
 NAIVE_LENGTH = 256
 PAWSX_XNLI_LANGS = ("de", "es", "fr", "zh")  # PAWS-X languages that are XNLI languages
 XNLI_TEST_PER_LANGUAGE = 5010
-GIB = 2 ** 30
+GIB = 2**30
 
 
 # ----------------------------------------------------------------------------------------------- helpers
@@ -66,12 +66,18 @@ def fail(message: str) -> None:
 
 
 def check_inputs() -> None:
-    needed = [TOKENIZER / "tokenizer.json", DATA / "xnli" / "test", DATA / "xnli-fewshot" / "train" / "en",
-              DATA / "pawsx" / "test" / "en.tsv"]
+    needed = [
+        TOKENIZER / "tokenizer.json",
+        DATA / "xnli" / "test",
+        DATA / "xnli-fewshot" / "train" / "en",
+        DATA / "pawsx" / "test" / "en.tsv",
+    ]
     missing = [str(p) for p in needed if not p.exists()]
     if missing:
-        fail("the benchmark needs the real XLM-R tokenizer and data beside the repository "
-             f"(../shared relative to {REPO}); missing: {', '.join(missing)}")
+        fail(
+            "the benchmark needs the real XLM-R tokenizer and data beside the repository "
+            f"(../shared relative to {REPO}); missing: {', '.join(missing)}"
+        )
 
 
 def read_tsv(path: Path) -> list[dict[str, str]]:
@@ -136,11 +142,13 @@ def load_data(n_cls: int, n_pairs: int, seed: int = 0):
 
     fewshot = DATA / "xnli-fewshot" / "train" / "en" / "train_split,16.jsonl"
     rows = [json.loads(line) for line in fewshot.read_text("utf-8").split("\n") if line.strip()]
-    train = [NLIExample(r["sentence1"], r["sentence2"], LABELS.index(r["gold"]), "en", f"mnli-{r['file_idx']}")
-             for r in rows][:n_cls]
+    train = [
+        NLIExample(r["sentence1"], r["sentence2"], LABELS.index(r["gold"]), "en", f"mnli-{r['file_idx']}") for r in rows
+    ][:n_cls]
     english = {r["idx"]: r for r in read_tsv(DATA / "pawsx" / "test" / "en.tsv")}
-    others = {lang: {r["idx"]: r for r in read_tsv(DATA / "pawsx" / "test" / f"{lang}.tsv")}
-              for lang in PAWSX_XNLI_LANGS}
+    others = {
+        lang: {r["idx"]: r for r in read_tsv(DATA / "pawsx" / "test" / f"{lang}.tsv")} for lang in PAWSX_XNLI_LANGS
+    }
     common = sorted(set(english).intersection(*[set(o) for o in others.values()]), key=int)
     rng = random.Random(seed)
     chosen = rng.sample(common, n_pairs)
@@ -148,12 +156,17 @@ def load_data(n_cls: int, n_pairs: int, seed: int = 0):
     for i, idx in enumerate(chosen):
         lang = PAWSX_XNLI_LANGS[i % len(PAWSX_XNLI_LANGS)]
         s, t = english[idx], others[lang][idx]
-        pairs.append(ParallelPair("en", lang, s["sentence1"], s["sentence2"], t["sentence1"], t["sentence2"],
-                                  f"pawsx-test-{idx}"))
+        pairs.append(
+            ParallelPair(
+                "en", lang, s["sentence1"], s["sentence2"], t["sentence1"], t["sentence2"], f"pawsx-test-{idx}"
+            )
+        )
     test = {}
     for lang in XNLI_LANGUAGES:
-        test[lang] = [NLIExample(r["premise"], r["hypothesis"], LABELS.index(r["label"]), lang,
-                                 f"xnli-test-{r['idx']}") for r in read_tsv(DATA / "xnli" / "test" / f"{lang}.tsv")]
+        test[lang] = [
+            NLIExample(r["premise"], r["hypothesis"], LABELS.index(r["label"]), lang, f"xnli-test-{r['idx']}")
+            for r in read_tsv(DATA / "xnli" / "test" / f"{lang}.tsv")
+        ]
     return train, pairs, test
 
 
@@ -229,7 +242,7 @@ class NaivePipeline:
         slots = torch.tensor([e.prompt_positions for e in encoded], dtype=torch.long, device=device)
         rows = torch.arange(n, device=device).unsqueeze(1).expand_as(slots)
         embeds = embeds.index_put((rows, slots), prompts.to(embeds.dtype))
-        with (torch.autocast(device.type, dtype=AUTOCAST) if AUTOCAST is not None else _null()):
+        with torch.autocast(device.type, dtype=AUTOCAST) if AUTOCAST is not None else _null():
             logits = self.hf(inputs_embeds=embeds, attention_mask=attention).logits  # [n, 256, |V|]
         masks = torch.tensor([e.mask_position for e in encoded], device=device)
         return logits[torch.arange(n, device=device), masks]  # [n, |V|]
@@ -244,7 +257,7 @@ class NaivePipeline:
             prompt = method.prompt_for(lang)
             label_ids = method.label_ids(lang)
             for start in range(0, len(examples), self.chunk):
-                chunk = examples[start:start + self.chunk]
+                chunk = examples[start : start + self.chunk]
                 encoded = [method.encode_for_eval(ex, lang) for ex in chunk]
                 logits = self._forward(encoded, prompt.expand(len(chunk), -1, -1))
                 out += logits[:, label_ids].argmax(-1).tolist()
@@ -262,7 +275,7 @@ class NaivePipeline:
         label_ids = method.label_ids("en")
         total = 0.0
         for start in range(0, len(batch), self.chunk):
-            chunk = batch[start:start + self.chunk]
+            chunk = batch[start : start + self.chunk]
             prompts = method.prompt_encoder().expand(len(chunk), -1, -1)
             logits = self._forward([method.encode(ex) for ex in chunk], prompts)
             log_probs = torch.log_softmax(logits.float(), -1)[:, label_ids]
@@ -271,7 +284,7 @@ class NaivePipeline:
             total += alpha * ce.item()
         per = max(1, self.chunk // 2)
         for start in range(0, len(pairs), per):
-            chunk = pairs[start:start + per]
+            chunk = pairs[start : start + per]
             k = len(chunk)
             p_source = method.prompt_encoder()
             prompts = torch.cat([p_source.expand(k, -1, -1), method.translate(p_source).expand(k, -1, -1)])
@@ -296,8 +309,15 @@ def build(threads: int | None, step_token_budget: int | None = None):
 
     if threads:
         torch.set_num_threads(threads)
-    config = RunConfig(method="mpt", model=MODEL, tokenizer=str(TOKENIZER), device=DEVICE.type, seed=1,
-                       data_dir=str(DATA), precision="bf16" if AUTOCAST is not None else "fp32")
+    config = RunConfig(
+        method="mpt",
+        model=MODEL,
+        tokenizer=str(TOKENIZER),
+        device=DEVICE.type,
+        seed=1,
+        data_dir=str(DATA),
+        precision="bf16" if AUTOCAST is not None else "fp32",
+    )
     started = time.perf_counter()
     parts = build_components(config, DEVICE)
     if step_token_budget is not None:
@@ -313,8 +333,11 @@ def paper_step_chunks(method, batch, pairs) -> list[tuple[int, int]]:
     cls_len = [len(method.encode(ex).input_ids) for ex in batch]
     pair_len = [max(len(method.encode(p.source).input_ids), len(method.encode(p.target).input_ids)) for p in pairs]
     if budget is None:
-        lengths = cls_len + [len(method.encode(p.source).input_ids) for p in pairs] + \
-            [len(method.encode(p.target).input_ids) for p in pairs]
+        lengths = (
+            cls_len
+            + [len(method.encode(p.source).input_ids) for p in pairs]
+            + [len(method.encode(p.target).input_ids) for p in pairs]
+        )
         return [(len(lengths), max(lengths))]
     out = [(len(idx), cls_len[idx[0]]) for idx in token_budget_chunks(cls_len, budget)]
     out += [(2 * len(idx), pair_len[idx[0]]) for idx in token_budget_chunks(pair_len, max(1, budget // 2))]
@@ -346,13 +369,19 @@ def phase_train_memory(args) -> None:
         trainer.train_step(batch, aligned, generator)
         sync()
         times.append(time.perf_counter() - started)
-    print(json.dumps({
-        "peak_rss_gib": maxrss_gib(), "rss_after_build_gib": after_build, "step_seconds": times,
-        "peak_gpu_gib": torch.cuda.max_memory_allocated(DEVICE) / GIB if on_cuda() else None,
-        "step_token_budget": parts.method.step_token_budget,
-        "optimizer": "AdamW fused" if trainer.optimizer.defaults.get("fused") else "AdamW",
-        "rows": len(batch) + 2 * len(aligned),
-    }))
+    print(
+        json.dumps(
+            {
+                "peak_rss_gib": maxrss_gib(),
+                "rss_after_build_gib": after_build,
+                "step_seconds": times,
+                "peak_gpu_gib": torch.cuda.max_memory_allocated(DEVICE) / GIB if on_cuda() else None,
+                "step_token_budget": parts.method.step_token_budget,
+                "optimizer": "AdamW fused" if trainer.optimizer.defaults.get("fused") else "AdamW",
+                "rows": len(batch) + 2 * len(aligned),
+            }
+        )
+    )
 
 
 def phase_profile(args) -> None:
@@ -380,14 +409,24 @@ def phase_profile(args) -> None:
     def top(prof, n=14):
         events = sorted(prof.key_averages(), key=lambda e: -e.self_cpu_time_total)
         total = sum(e.self_cpu_time_total for e in events)
-        return [{"op": e.key, "self_s": e.self_cpu_time_total / 1e6, "pct": 100 * e.self_cpu_time_total / total,
-                 "calls": e.count} for e in events[:n]]
+        return [
+            {
+                "op": e.key,
+                "self_s": e.self_cpu_time_total / 1e6,
+                "pct": 100 * e.self_cpu_time_total / total,
+                "calls": e.count,
+            }
+            for e in events[:n]
+        ]
 
     predict(method, chosen, lang, args.eval_batch_size)
     with profile(activities=[ProfilerActivity.CPU]) as prof:
         predict(method, chosen, lang, args.eval_batch_size)
-    out["eval_batch"] = {"rows": len(chosen), "padded_length": lengths[batches[len(batches) // 2][0]],
-                         "top_ops": top(prof)}
+    out["eval_batch"] = {
+        "rows": len(chosen),
+        "padded_length": lengths[batches[len(batches) // 2][0]],
+        "top_ops": top(prof),
+    }
     trainer = Trainer(method, config, batch, [], aligned, None, progress=False)
     generator = torch.Generator().manual_seed(0)
     method.train()
@@ -404,8 +443,18 @@ def phase_profile(args) -> None:
 
 
 def run_train_memory_subprocess(args) -> dict:
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--phase", "train-memory",
-           "--memory-steps", str(args.memory_steps), "--device", args.device, "--precision", args.precision]
+    cmd = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--phase",
+        "train-memory",
+        "--memory-steps",
+        str(args.memory_steps),
+        "--device",
+        args.device,
+        "--precision",
+        args.precision,
+    ]
     if args.step_token_budget is not None:
         cmd += ["--step-token-budget", str(args.step_token_budget)]
     if args.threads:
@@ -488,8 +537,10 @@ def main_benchmark(args) -> dict:
     if args.naive_full_step:
         sizes["naive_train_cls"] = sizes["naive_train_pairs"] = 24
     eval_batch = args.eval_batch_size
-    log(f"threads: torch {torch.get_num_threads()} intra-op, {torch.get_num_interop_threads()} inter-op, "
-        f"{os.cpu_count()} CPUs")
+    log(
+        f"threads: torch {torch.get_num_threads()} intra-op, {torch.get_num_interop_threads()} inter-op, "
+        f"{os.cpu_count()} CPUs"
+    )
 
     started_all = time.perf_counter()
     config, parts, build_seconds = build(args.threads, args.step_token_budget)
@@ -532,12 +583,13 @@ def main_benchmark(args) -> dict:
     def xl_eval(int8: bool):
         def go():
             preds, scores = [], []
-            with (method.plm.int8_encoder() if int8 else _null()):
+            with method.plm.int8_encoder() if int8 else _null():
                 for lang, examples, _ in sample:
                     p, s = predict(method, examples, lang, eval_batch, AUTOCAST)
                     preds += p
                     scores.append(s)
             return preds, torch.cat(scores)
+
         return go
 
     predict(method, sample[0][1][:4], sample[0][0], eval_batch, AUTOCAST)  # warm-up (first-call allocations)
@@ -556,8 +608,9 @@ def main_benchmark(args) -> dict:
 
     def naive_train():
         plm_params, own = method.parameter_groups()
-        optimizer = torch.optim.AdamW([{"params": plm_params}, {"params": own}], lr=config.lr,
-                                      weight_decay=config.weight_decay)
+        optimizer = torch.optim.AdamW(
+            [{"params": plm_params}, {"params": own}], lr=config.lr, weight_decay=config.weight_decay
+        )
         naive_opt_box["optimizer"] = optimizer
         return naive.train_step(list(nb), list(np_), optimizer, config.max_grad_norm)
 
@@ -579,8 +632,8 @@ def main_benchmark(args) -> dict:
     generator = torch.Generator().manual_seed(0)
     method.train()
     trainer.train_step(batch[:2], aligned[:2], generator)  # warm-up: AdamW state, first-call allocations
-    phases.run("train_xlprompt_same_rows", lambda: trainer.train_step(list(nb), list(np_), generator))
-    phases.run("train_xlprompt_paper_step", lambda: trainer.train_step(batch, aligned, generator))
+    phases.run("train_xlprompt_same_rows", lambda: trainer.train_step(list(nb), list(np_), generator))  # noqa: F821
+    phases.run("train_xlprompt_paper_step", lambda: trainer.train_step(batch, aligned, generator))  # noqa: F821
     chunks = paper_step_chunks(method, batch, aligned)
     del trainer
     gc.collect()
@@ -592,12 +645,21 @@ def main_benchmark(args) -> dict:
     openprompt = None
     if args.openprompt:
         log(f"OpenPrompt: {args.openprompt} benchmarks/openprompt_bench.py")
-        cmd = [args.openprompt, str(Path(__file__).resolve().parent / "openprompt_bench.py"),
-               "--eval-rows", str(sizes["naive_eval_rows"]), "--train-rows", str(4 if quick else 8)]
+        cmd = [
+            args.openprompt,
+            str(Path(__file__).resolve().parent / "openprompt_bench.py"),
+            "--eval-rows",
+            str(sizes["naive_eval_rows"]),
+            "--train-rows",
+            str(4 if quick else 8),
+        ]
         done = subprocess.run(cmd, capture_output=True, text=True, cwd=str(REPO))
         lines = [x for x in done.stdout.strip().splitlines() if x.startswith("{")]
-        openprompt = json.loads(lines[-1]) if lines else {
-            "error": (done.stderr.strip().splitlines() or [f"exit {done.returncode}"])[-1]}
+        openprompt = (
+            json.loads(lines[-1])
+            if lines
+            else {"error": (done.stderr.strip().splitlines() or [f"exit {done.returncode}"])[-1]}
+        )
 
     log("train-memory: fresh process, paper-size MPT steps through the Trainer")
     memory = run_train_memory_subprocess(args)
@@ -609,13 +671,24 @@ def main_benchmark(args) -> dict:
     n_naive_eval = len(naive_rows)
     naive_eval_flops = FLOPS.naive_forward(n_naive_eval)
     d["eval"] = {
-        "naive": {"rows": n_naive_eval, "seconds": R["eval_naive"]["seconds"],
-                  "rows_per_s": n_naive_eval / R["eval_naive"]["seconds"], "gflop": naive_eval_flops / 1e9},
-        "xlprompt": {"rows": sample_rows, "seconds": R["eval_xlprompt"]["seconds"],
-                     "rows_per_s": sample_rows / R["eval_xlprompt"]["seconds"], "gflop": sample_flops / 1e9},
-        "xlprompt_int8": {"rows": sample_rows, "seconds": R["eval_xlprompt_int8"]["seconds"],
-                          "rows_per_s": sample_rows / R["eval_xlprompt_int8"]["seconds"],
-                          "gflop": sample_flops / 1e9},
+        "naive": {
+            "rows": n_naive_eval,
+            "seconds": R["eval_naive"]["seconds"],
+            "rows_per_s": n_naive_eval / R["eval_naive"]["seconds"],
+            "gflop": naive_eval_flops / 1e9,
+        },
+        "xlprompt": {
+            "rows": sample_rows,
+            "seconds": R["eval_xlprompt"]["seconds"],
+            "rows_per_s": sample_rows / R["eval_xlprompt"]["seconds"],
+            "gflop": sample_flops / 1e9,
+        },
+        "xlprompt_int8": {
+            "rows": sample_rows,
+            "seconds": R["eval_xlprompt_int8"]["seconds"],
+            "rows_per_s": sample_rows / R["eval_xlprompt_int8"]["seconds"],
+            "gflop": sample_flops / 1e9,
+        },
     }
     for key, phase in (("naive", "eval_naive"), ("xlprompt", "eval_xlprompt"), ("xlprompt_int8", "eval_xlprompt_int8")):
         e = d["eval"][key]
@@ -627,8 +700,10 @@ def main_benchmark(args) -> dict:
     agree = sum(int(a == b) for a, b in zip(xl_preds, q_preds)) / len(xl_preds)
     classes = [xl_preds.count(c) for c in range(3)]
     d["int8_agreement"] = {
-        "rows": len(xl_preds), "same_prediction": agree,
-        "fp32_class_counts": classes, "int8_class_counts": [q_preds.count(c) for c in range(3)],
+        "rows": len(xl_preds),
+        "same_prediction": agree,
+        "fp32_class_counts": classes,
+        "int8_class_counts": [q_preds.count(c) for c in range(3)],
         "score_max_abs_diff": (xl_scores - q_scores).abs().max().item(),
         "note": "random weights: agreement on trained weights may differ",
     }
@@ -637,13 +712,15 @@ def main_benchmark(args) -> dict:
     fp32_s_per_flop = R["eval_xlprompt"]["seconds"] / sample_flops
     int8_s_per_flop = R["eval_xlprompt_int8"]["seconds"] / sample_flops
     d["xnli_test_estimate"] = {
-        "pairs": n_test, "batch_size": eval_batch, "gflop": full_test_flops / 1e9,
+        "pairs": n_test,
+        "batch_size": eval_batch,
+        "gflop": full_test_flops / 1e9,
         "tokenise_seconds": tokenise_seconds,
         "fp32_minutes": (full_test_flops * fp32_s_per_flop + tokenise_seconds) / 60,
         "int8_minutes": (full_test_flops * int8_s_per_flop + tokenise_seconds) / 60,
         "naive_minutes": n_test / d["eval"]["naive"]["rows_per_s"] / 60,
         "method": "time of the sampled batches x (FLOPs of all length-sorted batches / FLOPs of the sample) "
-                  "+ tokenisation of all 75,150 pairs",
+        "+ tokenisation of all 75,150 pairs",
     }
     # training
     n_naive_train = len(nb) + 2 * len(np_)
@@ -655,21 +732,36 @@ def main_benchmark(args) -> dict:
     naive_train_flops = 3 * FLOPS.naive_forward(n_naive_train)
     naive_paper_seconds = naive_fb / n_naive_train * paper_rows + naive_opt_seconds
     d["train"] = {
-        "naive_same_rows": {"rows": n_naive_train, "seconds": R["train_naive"]["seconds"],
-                            "optimizer_seconds": naive_opt_seconds, "gflop": naive_train_flops / 1e9},
-        "xlprompt_same_rows": {"rows": n_naive_train, "seconds": R["train_xlprompt_same_rows"]["seconds"],
-                               "gflop": xl_same_flops / 1e9},
-        "xlprompt_paper_step": {"rows": paper_rows, "seconds": R["train_xlprompt_paper_step"]["seconds"],
-                                "gflop": xl_paper_flops / 1e9, "forwards": chunks},
+        "naive_same_rows": {
+            "rows": n_naive_train,
+            "seconds": R["train_naive"]["seconds"],
+            "optimizer_seconds": naive_opt_seconds,
+            "gflop": naive_train_flops / 1e9,
+        },
+        "xlprompt_same_rows": {
+            "rows": n_naive_train,
+            "seconds": R["train_xlprompt_same_rows"]["seconds"],
+            "gflop": xl_same_flops / 1e9,
+        },
+        "xlprompt_paper_step": {
+            "rows": paper_rows,
+            "seconds": R["train_xlprompt_paper_step"]["seconds"],
+            "gflop": xl_paper_flops / 1e9,
+            "forwards": chunks,
+        },
         "naive_paper_step_estimated": {
-            "rows": paper_rows, "seconds": naive_paper_seconds,
+            "rows": paper_rows,
+            "seconds": naive_paper_seconds,
             "gflop": 3 * FLOPS.naive_forward(paper_rows) / 1e9,
             "how": "measured naive forward+backward seconds per row x rows + measured naive AdamW step"
-                   + (" (measured directly: --naive-full-step)" if args.naive_full_step else ""),
+            + (" (measured directly: --naive-full-step)" if args.naive_full_step else ""),
         },
     }
-    for key, phase in (("naive_same_rows", "train_naive"), ("xlprompt_same_rows", "train_xlprompt_same_rows"),
-                       ("xlprompt_paper_step", "train_xlprompt_paper_step")):
+    for key, phase in (
+        ("naive_same_rows", "train_naive"),
+        ("xlprompt_same_rows", "train_xlprompt_same_rows"),
+        ("xlprompt_paper_step", "train_xlprompt_paper_step"),
+    ):
         e = d["train"][key]
         e["rows_per_s"] = e["rows"] / e["seconds"]
         e["gflops"] = e["gflop"] / e["seconds"]
@@ -678,31 +770,45 @@ def main_benchmark(args) -> dict:
         e["peak_rss_gib"] = R[phase]["peak_rss_gib"]
     e = d["train"]["naive_paper_step_estimated"]
     e["rows_per_s"] = e["rows"] / e["seconds"]
-    d["train"]["speedup_same_rows"] = d["train"]["naive_same_rows"]["seconds"] / d["train"]["xlprompt_same_rows"]["seconds"]
+    d["train"]["speedup_same_rows"] = (
+        d["train"]["naive_same_rows"]["seconds"] / d["train"]["xlprompt_same_rows"]["seconds"]
+    )
     d["train"]["speedup_paper_step"] = naive_paper_seconds / d["train"]["xlprompt_paper_step"]["seconds"]
     d["train_memory_fresh_process"] = memory
     if openprompt is not None:
         d["openprompt"] = openprompt
         if "eval" in openprompt:
             d["openprompt"]["xlprompt_eval_speedup_vs_openprompt"] = (
-                d["eval"]["xlprompt"]["rows_per_s"] / openprompt["eval"]["rows_per_s"])
+                d["eval"]["xlprompt"]["rows_per_s"] / openprompt["eval"]["rows_per_s"]
+            )
             d["openprompt"]["xlprompt_train_rows_per_s_vs_openprompt"] = (
-                d["train"]["xlprompt_paper_step"]["rows_per_s"] / openprompt["train_step"]["rows_per_s"])
+                d["train"]["xlprompt_paper_step"]["rows_per_s"] / openprompt["train_step"]["rows_per_s"]
+            )
     d["matmul_gflops_readings"] = phases.matmul
     if compile_result:
         d["eval_compiled"] = compile_result
     d["table_i_grid_estimate"] = grid_estimate(d)
     d["targets"] = targets(d)
     d["setup"] = {
-        "quick": quick, "model": MODEL, "tokenizer": str(TOKENIZER), "build_seconds": build_seconds,
-        "eval_batch_size": eval_batch, "naive_chunk_rows": args.naive_chunk,
-        "step_token_budget": method.step_token_budget, "torch": torch.__version__,
-        "threads": torch.get_num_threads(), "interop_threads": torch.get_num_interop_threads(),
-        "cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
+        "quick": quick,
+        "model": MODEL,
+        "tokenizer": str(TOKENIZER),
+        "build_seconds": build_seconds,
+        "eval_batch_size": eval_batch,
+        "naive_chunk_rows": args.naive_chunk,
+        "step_token_budget": method.step_token_budget,
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "interop_threads": torch.get_num_interop_threads(),
+        "cpus": os.cpu_count(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
         "load_average_at_end": os.getloadavg() if hasattr(os, "getloadavg") else None,
-        "device": str(DEVICE), "precision": "bf16" if AUTOCAST is not None else "fp32",
+        "device": str(DEVICE),
+        "precision": "bf16" if AUTOCAST is not None else "fp32",
         "int8": "not run (CPU-only path): eval_xlprompt figures copied" if on_cuda() else "run",
-        "gpu": gpu_note(), "total_seconds": time.perf_counter() - started_all,
+        "gpu": gpu_note(),
+        "total_seconds": time.perf_counter() - started_all,
     }
     return d
 
@@ -748,8 +854,10 @@ def gpu_note() -> str:
         return f"ran on {torch.cuda.get_device_name(DEVICE)}"
     if torch.cuda.is_available():
         return f"CUDA available ({torch.cuda.get_device_name(0)}) but this benchmark ran on the CPU (--device cuda)"
-    return ("no GPU on this machine and none lent to this task: the bf16/GPU benchmark and the GPU estimate "
-            "of the Table I grid were not measured")
+    return (
+        "no GPU on this machine and none lent to this task: the bf16/GPU benchmark and the GPU estimate "
+        "of the Table I grid were not measured"
+    )
 
 
 def grid_estimate(d: dict) -> dict:
@@ -763,15 +871,20 @@ def grid_estimate(d: dict) -> dict:
         n = 3 * k
         cls_steps = math.ceil(n / 24)
         rows_per_epoch = {
-            "ft": n, "sp": n, "pct": 2 * n,
+            "ft": n,
+            "sp": n,
+            "pct": 2 * n,
             "mpt": max(cls_steps, math.ceil(500 / 24)) * 24 + 2 * 500,  # cls batches cycled + 500 pairs x 2 rows
         }
         for rows in rows_per_epoch.values():
             total += 5 * (50 * rows * row_s + 50 * n / eval_rate + test_s)
-    return {"cpu_hours": total / 3600, "runs": 4 * 9 * 5,
-            "gpu": "not estimated from a measurement: no GPU was lent to this task",
-            "how": "rows per epoch x 50 epochs x measured seconds per training row (paper step) + dev every "
-                   "epoch + the full XNLI test, per method and k, 5 seeds"}
+    return {
+        "cpu_hours": total / 3600,
+        "runs": 4 * 9 * 5,
+        "gpu": "not estimated from a measurement: no GPU was lent to this task",
+        "how": "rows per epoch x 50 epochs x measured seconds per training row (paper step) + dev every "
+        "epoch + the full XNLI test, per method and k, 5 seeds",
+    }
 
 
 def targets(d: dict) -> dict:
@@ -779,12 +892,19 @@ def targets(d: dict) -> dict:
     mem = d["train_memory_fresh_process"].get("peak_rss_gib")
     return {
         "train_speedup_>=12x": {"value": t["speedup_paper_step"], "met": t["speedup_paper_step"] >= 12},
-        "eval_speedup_>=15x": {"value": e["xlprompt"]["speedup_vs_naive"], "met": e["xlprompt"]["speedup_vs_naive"] >= 15},
+        "eval_speedup_>=15x": {
+            "value": e["xlprompt"]["speedup_vs_naive"],
+            "met": e["xlprompt"]["speedup_vs_naive"] >= 15,
+        },
         "eval_>=70%_of_matmul": {"value": e["xlprompt"]["pct_of_matmul"], "met": e["xlprompt"]["pct_of_matmul"] >= 70},
-        "xnli_test_<=60_min_fp32": {"value": d["xnli_test_estimate"]["fp32_minutes"],
-                                    "met": d["xnli_test_estimate"]["fp32_minutes"] <= 60},
-        "xnli_test_<=60_min_int8": {"value": d["xnli_test_estimate"]["int8_minutes"],
-                                    "met": d["xnli_test_estimate"]["int8_minutes"] <= 60},
+        "xnli_test_<=60_min_fp32": {
+            "value": d["xnli_test_estimate"]["fp32_minutes"],
+            "met": d["xnli_test_estimate"]["fp32_minutes"] <= 60,
+        },
+        "xnli_test_<=60_min_int8": {
+            "value": d["xnli_test_estimate"]["int8_minutes"],
+            "met": d["xnli_test_estimate"]["int8_minutes"] <= 60,
+        },
         "train_step_peak_rss_<=6GiB": {"value": mem, "met": mem is not None and mem <= 6},
         "gpu_bf16": {"value": None, "met": None, "note": "no GPU lent to this task"},
     }
@@ -795,62 +915,105 @@ def print_table(d: dict) -> None:
     e, t = d["eval"], d["train"]
 
     def row(name, x, speed=None):
-        rows.append((name, f"{x['rows_per_s']:.2f}", "" if speed is None else f"{speed:.1f}x",
-                     f"{x.get('gflops', float('nan')):.0f}" if "gflops" in x else "-",
-                     f"{x['pct_of_matmul']:.0f}%" if "pct_of_matmul" in x else "-",
-                     f"{x['peak_rss_gib']:.2f}" if "peak_rss_gib" in x else "-"))
+        rows.append(
+            (
+                name,
+                f"{x['rows_per_s']:.2f}",
+                "" if speed is None else f"{speed:.1f}x",
+                f"{x.get('gflops', float('nan')):.0f}" if "gflops" in x else "-",
+                f"{x['pct_of_matmul']:.0f}%" if "pct_of_matmul" in x else "-",
+                f"{x['peak_rss_gib']:.2f}" if "peak_rss_gib" in x else "-",
+            )
+        )
 
     row("eval naive (pad 256, full vocab)", e["naive"], 1.0)
     op = d.get("openprompt", {})
     if "eval" in op:
-        rows.append(("eval OpenPrompt (P-tuning, pad 256)", f"{op['eval']['rows_per_s']:.2f}",
-                     f"{op['eval']['rows_per_s'] / e['naive']['rows_per_s']:.1f}x", "-", "-",
-                     f"{op['eval_peak_rss_gib']:.2f}*"))
+        rows.append(
+            (
+                "eval OpenPrompt (P-tuning, pad 256)",
+                f"{op['eval']['rows_per_s']:.2f}",
+                f"{op['eval']['rows_per_s'] / e['naive']['rows_per_s']:.1f}x",
+                "-",
+                "-",
+                f"{op['eval_peak_rss_gib']:.2f}*",
+            )
+        )
     row("eval xlprompt fp32", e["xlprompt"], e["xlprompt"]["speedup_vs_naive"])
     row("eval xlprompt int8", e["xlprompt_int8"], e["xlprompt_int8"]["speedup_vs_naive"])
     row(f"train naive ({t['naive_same_rows']['rows']} rows)", t["naive_same_rows"], 1.0)
-    row(f"train xlprompt (same {t['xlprompt_same_rows']['rows']} rows)", t["xlprompt_same_rows"],
-        t["speedup_same_rows"])
+    row(
+        f"train xlprompt (same {t['xlprompt_same_rows']['rows']} rows)", t["xlprompt_same_rows"], t["speedup_same_rows"]
+    )
     if "train_step" in op:
-        rows.append((f"train OpenPrompt (CE only, {op['train_step']['rows']} rows)",
-                     f"{op['train_step']['rows_per_s']:.2f}",
-                     f"{op['train_step']['rows_per_s'] / t['naive_same_rows']['rows_per_s']:.1f}x", "-", "-",
-                     f"{op['peak_rss_gib']:.2f}*"))
+        rows.append(
+            (
+                f"train OpenPrompt (CE only, {op['train_step']['rows']} rows)",
+                f"{op['train_step']['rows_per_s']:.2f}",
+                f"{op['train_step']['rows_per_s'] / t['naive_same_rows']['rows_per_s']:.1f}x",
+                "-",
+                "-",
+                f"{op['peak_rss_gib']:.2f}*",
+            )
+        )
     row("train naive, paper step (est.)", t["naive_paper_step_estimated"], 1.0)
-    row(f"train xlprompt, paper step ({t['xlprompt_paper_step']['rows']} rows)", t["xlprompt_paper_step"],
-        t["speedup_paper_step"])
+    row(
+        f"train xlprompt, paper step ({t['xlprompt_paper_step']['rows']} rows)",
+        t["xlprompt_paper_step"],
+        t["speedup_paper_step"],
+    )
     head = ("pipeline", "rows/s", "speed-up", "GFLOP/s", "% matmul", "peak RSS GiB")
     widths = [max(len(str(r[i])) for r in rows + [head]) for i in range(len(head))]
-    line = lambda r: "  ".join(str(c).ljust(w) if i == 0 else str(c).rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
+
+    def line(r):
+        return "  ".join(str(c).ljust(w) if i == 0 else str(c).rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
+
     print(line(head))
     print("  ".join("-" * w for w in widths))
     for r in rows:
         print(line(r))
     if op:
-        print("* OpenPrompt: its own process (transformers 4.30, eager attention), whole-process peak RSS"
-              if "eval" in op else f"OpenPrompt: not measured ({op.get('error')})")
+        print(
+            "* OpenPrompt: its own process (transformers 4.30, eager attention), whole-process peak RSS"
+            if "eval" in op
+            else f"OpenPrompt: not measured ({op.get('error')})"
+        )
     mm = d["matmul_gflops_readings"]
-    print(f"\nmatmul 1152x768x3072 fp32: {min(mm):.0f}-{max(mm):.0f} GFLOP/s over the run (median "
-          f"{statistics.median(mm):.0f}); threads {d['setup']['threads']} of {d['setup']['cpus']} CPUs")
+    print(
+        f"\nmatmul 1152x768x3072 fp32: {min(mm):.0f}-{max(mm):.0f} GFLOP/s over the run (median "
+        f"{statistics.median(mm):.0f}); threads {d['setup']['threads']} of {d['setup']['cpus']} CPUs"
+    )
     x = d["xnli_test_estimate"]
-    print(f"full XNLI test ({x['pairs']} pairs): fp32 {x['fp32_minutes']:.0f} min, int8 {x['int8_minutes']:.0f} min "
-          f"(naive: {x['naive_minutes'] / 60:.1f} h); tokenisation {x['tokenise_seconds']:.0f} s")
+    print(
+        f"full XNLI test ({x['pairs']} pairs): fp32 {x['fp32_minutes']:.0f} min, int8 {x['int8_minutes']:.0f} min "
+        f"(naive: {x['naive_minutes'] / 60:.1f} h); tokenisation {x['tokenise_seconds']:.0f} s"
+    )
     a = d["int8_agreement"]
-    print(f"int8 vs fp32: same prediction on {100 * a['same_prediction']:.1f}% of {a['rows']} rows "
-          f"(fp32 class counts {a['fp32_class_counts']})")
+    print(
+        f"int8 vs fp32: same prediction on {100 * a['same_prediction']:.1f}% of {a['rows']} rows "
+        f"(fp32 class counts {a['fp32_class_counts']})"
+    )
     m = d["train_memory_fresh_process"]
     if "peak_rss_gib" in m:
-        print(f"MPT paper step in a fresh process: peak RSS {m['peak_rss_gib']:.2f} GiB, steps "
-              + ", ".join(f"{s:.1f}" for s in m["step_seconds"]) + " s")
+        print(
+            f"MPT paper step in a fresh process: peak RSS {m['peak_rss_gib']:.2f} GiB, steps "
+            + ", ".join(f"{s:.1f}" for s in m["step_seconds"])
+            + " s"
+        )
     else:
         print(f"MPT paper step in a fresh process: failed ({m.get('error')})")
     if "eval_compiled" in d:
         c = d["eval_compiled"]
         print(f"torch.compile eval: {c['rows_per_s']:.2f} rows/s after {c['compile_seconds']:.0f} s of compilation")
-    print(f"Table I grid on this CPU: about {d['table_i_grid_estimate']['cpu_hours']:.0f} hours; "
-          f"GPU: {d['setup']['gpu']}")
-    print("targets: " + ", ".join(f"{k} {'MET' if v['met'] else ('n/a' if v['met'] is None else 'not met')}"
-                                   for k, v in d["targets"].items()))
+    print(
+        f"Table I grid on this CPU: about {d['table_i_grid_estimate']['cpu_hours']:.0f} hours; GPU: {d['setup']['gpu']}"
+    )
+    print(
+        "targets: "
+        + ", ".join(
+            f"{k} {'MET' if v['met'] else ('n/a' if v['met'] is None else 'not met')}" for k, v in d["targets"].items()
+        )
+    )
 
 
 def main() -> None:
@@ -859,18 +1022,37 @@ def main() -> None:
     parser.add_argument("--out", default=None, help="write the figures as JSON to this file")
     parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
     parser.add_argument("--eval-batch-size", type=int, default=64)
-    parser.add_argument("--naive-chunk", type=int, default=2,
-                        help="rows per naive forward (memory only: [rows, 256, 250002] fp32 logits)")
-    parser.add_argument("--naive-full-step", action="store_true",
-                        help="time the naive pipeline on the whole paper step (24 + 2x24 rows; ~5+ minutes)")
+    parser.add_argument(
+        "--naive-chunk",
+        type=int,
+        default=2,
+        help="rows per naive forward (memory only: [rows, 256, 250002] fp32 logits)",
+    )
+    parser.add_argument(
+        "--naive-full-step",
+        action="store_true",
+        help="time the naive pipeline on the whole paper step (24 + 2x24 rows; ~5+ minutes)",
+    )
     parser.add_argument("--compile", action="store_true", help="also time evaluation with torch.compile")
-    parser.add_argument("--openprompt", default=None, metavar="PYTHON",
-                        help="also run benchmarks/openprompt_bench.py with this interpreter (its own venv)")
+    parser.add_argument(
+        "--openprompt",
+        default=None,
+        metavar="PYTHON",
+        help="also run benchmarks/openprompt_bench.py with this interpreter (its own venv)",
+    )
     parser.add_argument("--memory-steps", type=int, default=2)
-    parser.add_argument("--phase", default="all", choices=("all", "train-memory", "profile"),
-                        help="all: the benchmark; profile: torch.profiler of one eval batch and one MPT step")
-    parser.add_argument("--step-token-budget", type=int, default=None,
-                        help="override MPT's step_token_budget (0: one forward per step, no micro-batches)")
+    parser.add_argument(
+        "--phase",
+        default="all",
+        choices=("all", "train-memory", "profile"),
+        help="all: the benchmark; profile: torch.profiler of one eval batch and one MPT step",
+    )
+    parser.add_argument(
+        "--step-token-budget",
+        type=int,
+        default=None,
+        help="override MPT's step_token_budget (0: one forward per step, no micro-batches)",
+    )
     parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"), help="where every phase runs")
     parser.add_argument("--precision", default="fp32", choices=("fp32", "bf16"), help="bf16: autocast (GPU)")
     args = parser.parse_args()

@@ -34,9 +34,19 @@ def one(vocab: int, rows: int, length: int, steps: int) -> dict:
     from xlprompt.scoring import class_log_probs
 
     torch.manual_seed(0)
-    config = XLMRobertaConfig(vocab_size=vocab, hidden_size=768, num_hidden_layers=12, num_attention_heads=12,
-                              intermediate_size=3072, max_position_embeddings=514, type_vocab_size=1,
-                              layer_norm_eps=1e-5, pad_token_id=1, bos_token_id=0, eos_token_id=2)
+    config = XLMRobertaConfig(
+        vocab_size=vocab,
+        hidden_size=768,
+        num_hidden_layers=12,
+        num_attention_heads=12,
+        intermediate_size=3072,
+        max_position_embeddings=514,
+        type_vocab_size=1,
+        layer_norm_eps=1e-5,
+        pad_token_id=1,
+        bos_token_id=0,
+        eos_token_id=2,
+    )
     config._attn_implementation = "sdpa"
     plm = MaskedLM(XLMRobertaForMaskedLM(config))
     plm.sparse_embedding_grad = True
@@ -69,9 +79,16 @@ def one(vocab: int, rows: int, length: int, steps: int) -> dict:
         fb_times.append(fb)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     params = sum(p.numel() for p in plm.parameters())
-    return {"vocab": vocab, "parameters_M": round(params / 1e6, 1), "rows": rows, "length": length,
-            "step_s": round(min(times[1:] or times), 2), "forward_backward_s": round(min(fb_times[1:] or fb_times), 2),
-            "peak_rss_GiB": round(peak / 2**20, 2), "model_rss_GiB": round(built_rss / 2**20, 2)}
+    return {
+        "vocab": vocab,
+        "parameters_M": round(params / 1e6, 1),
+        "rows": rows,
+        "length": length,
+        "step_s": round(min(times[1:] or times), 2),
+        "forward_backward_s": round(min(fb_times[1:] or fb_times), 2),
+        "peak_rss_GiB": round(peak / 2**20, 2),
+        "model_rss_GiB": round(built_rss / 2**20, 2),
+    }
 
 
 def main() -> None:
@@ -85,8 +102,23 @@ def main() -> None:
         print(json.dumps(one(args.one, args.rows, args.length, args.steps)))
         return
     for name, vocab in SIZES.items():
-        out = subprocess.run([sys.executable, __file__, "--one", str(vocab), "--rows", str(args.rows), "--length",
-                              str(args.length), "--steps", str(args.steps)], capture_output=True, text=True, check=True)
+        out = subprocess.run(
+            [
+                sys.executable,
+                __file__,
+                "--one",
+                str(vocab),
+                "--rows",
+                str(args.rows),
+                "--length",
+                str(args.length),
+                "--steps",
+                str(args.steps),
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         print(json.dumps({"model": name, **json.loads(out.stdout.strip().splitlines()[-1])}), flush=True)
 
 

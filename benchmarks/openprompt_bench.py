@@ -55,8 +55,11 @@ def load_tokenizer(transformers):
 
         def old(part):
             if isinstance(part, dict) and part.get("type") == "Metaspace":
-                return {"type": "Metaspace", "replacement": part.get("replacement", "\u2581"),
-                        "add_prefix_space": part.get("prepend_scheme", "always") != "never"}
+                return {
+                    "type": "Metaspace",
+                    "replacement": part.get("replacement", "\u2581"),
+                    "add_prefix_space": part.get("prepend_scheme", "always") != "never",
+                }
             if isinstance(part, dict):
                 return {k: old(v) for k, v in part.items()}
             if isinstance(part, list):
@@ -96,10 +99,10 @@ def peak_rss_gib() -> float:
     try:
         for line in open("/proc/self/status"):
             if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 2 ** 20
+                return int(line.split()[1]) / 2**20
     except OSError:
         pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
 
 
 def main() -> None:
@@ -130,14 +133,26 @@ def main() -> None:
     started = time.perf_counter()
     tokenizer = load_tokenizer(transformers)
     config = transformers.XLMRobertaConfig(
-        vocab_size=len(tokenizer), hidden_size=768, num_hidden_layers=12, num_attention_heads=12,
-        intermediate_size=3072, max_position_embeddings=514, type_vocab_size=1, layer_norm_eps=1e-5,
-        pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.cls_token_id, eos_token_id=tokenizer.sep_token_id)
+        vocab_size=len(tokenizer),
+        hidden_size=768,
+        num_hidden_layers=12,
+        num_attention_heads=12,
+        intermediate_size=3072,
+        max_position_embeddings=514,
+        type_vocab_size=1,
+        layer_norm_eps=1e-5,
+        pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=tokenizer.cls_token_id,
+        eos_token_id=tokenizer.sep_token_id,
+    )
     torch.manual_seed(0)
     plm = transformers.XLMRobertaForMaskedLM(config)
-    template = PtuningTemplate(model=plm, tokenizer=tokenizer, prompt_encoder_type="lstm",
-                               text='{"placeholder":"text_a"} . {"placeholder":"text_b"} ? '
-                                    '{"soft"} {"soft"} {"soft"} {"soft"} {"mask"} .')
+    template = PtuningTemplate(
+        model=plm,
+        tokenizer=tokenizer,
+        prompt_encoder_type="lstm",
+        text='{"placeholder":"text_a"} . {"placeholder":"text_b"} ? {"soft"} {"soft"} {"soft"} {"soft"} {"mask"} .',
+    )
     verbalizer = ManualVerbalizer(tokenizer, classes=list(LABELS), label_words=[["yes"], ["maybe"], ["no"]])
     model = PromptForClassification(plm=plm, template=template, verbalizer=verbalizer)
     build_seconds = time.perf_counter() - started
@@ -145,15 +160,26 @@ def main() -> None:
     test = read_tsv(DATA / "xnli" / "test" / "de.tsv")[:eval_rows]
     fewshot = DATA / "xnli-fewshot" / "train" / "en" / "train_split,16.jsonl"
     train = [json.loads(line) for line in fewshot.read_text("utf-8").split("\n") if line.strip()][:train_rows]
-    eval_examples = [InputExample(guid=i, text_a=r["premise"], text_b=r["hypothesis"], label=LABELS.index(r["label"]))
-                     for i, r in enumerate(test)]
-    train_examples = [InputExample(guid=i, text_a=r["sentence1"], text_b=r["sentence2"], label=LABELS.index(r["gold"]))
-                      for i, r in enumerate(train)]
+    eval_examples = [
+        InputExample(guid=i, text_a=r["premise"], text_b=r["hypothesis"], label=LABELS.index(r["label"]))
+        for i, r in enumerate(test)
+    ]
+    train_examples = [
+        InputExample(guid=i, text_a=r["sentence1"], text_b=r["sentence2"], label=LABELS.index(r["gold"]))
+        for i, r in enumerate(train)
+    ]
 
     def loader(examples):
-        return PromptDataLoader(dataset=examples, template=template, tokenizer=tokenizer,
-                                tokenizer_wrapper_class=MLMTokenizerWrapper, max_seq_length=256,
-                                batch_size=args.batch_size, shuffle=False, truncate_method="head")
+        return PromptDataLoader(
+            dataset=examples,
+            template=template,
+            tokenizer=tokenizer,
+            tokenizer_wrapper_class=MLMTokenizerWrapper,
+            max_seq_length=256,
+            batch_size=args.batch_size,
+            shuffle=False,
+            truncate_method="head",
+        )
 
     t = time.perf_counter()
     eval_loader, train_loader = loader(eval_examples), loader(train_examples)
@@ -181,14 +207,23 @@ def main() -> None:
     train_seconds = time.perf_counter() - t
     padded = {int(batch["input_ids"].shape[1]) for batch in eval_loader}
     result = {
-        "openprompt": __import__("openprompt").__version__ if hasattr(__import__("openprompt"), "__version__") else "1.0.1",
-        "transformers": transformers.__version__, "torch": torch.__version__, "threads": torch.get_num_threads(),
-        "cpus": os.cpu_count(), "build_seconds": build_seconds, "tokenise_seconds": tokenise_seconds,
+        "openprompt": __import__("openprompt").__version__
+        if hasattr(__import__("openprompt"), "__version__")
+        else "1.0.1",
+        "transformers": transformers.__version__,
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "cpus": os.cpu_count(),
+        "build_seconds": build_seconds,
+        "tokenise_seconds": tokenise_seconds,
         "padded_length": sorted(padded),
         "eval": {"rows": len(eval_examples), "seconds": eval_seconds, "rows_per_s": len(eval_examples) / eval_seconds},
-        "train_step": {"rows": len(train_examples), "seconds": train_seconds,
-                       "rows_per_s": len(train_examples) / train_seconds,
-                       "note": "CE-only step (OpenPrompt has no MPT alignment task); includes AdamW"},
+        "train_step": {
+            "rows": len(train_examples),
+            "seconds": train_seconds,
+            "rows_per_s": len(train_examples) / train_seconds,
+            "note": "CE-only step (OpenPrompt has no MPT alignment task); includes AdamW",
+        },
         "peak_rss_gib": peak_rss_gib(),
         "eval_peak_rss_gib": eval_peak,
     }

@@ -32,8 +32,9 @@ def _entries(src: Path) -> list[str]:
         module, qualname = getattr(obj, "__module__", None), getattr(obj, "__qualname__", None)
         if not module or not qualname or not module.startswith("xlprompt"):
             continue  # constants (``__version__``) and re-exports of other packages have no page here
-        blocks.append(f"::: {module}.{qualname}\n    options:\n      show_root_heading: true\n"
-                      f"      show_root_full_path: false\n")
+        blocks.append(
+            f"::: {module}.{qualname}\n    options:\n      show_root_heading: true\n      show_root_full_path: false\n"
+        )
     return blocks
 
 

@@ -35,8 +35,7 @@ SHARED_DATA = SHARED / "data"
 XLMR_TOKENIZER_DIR = SHARED / "tokenizers" / "xlm-roberta"
 
 needs_shared = pytest.mark.skipif(not SHARED_DATA.is_dir(), reason=f"{SHARED_DATA} is absent")
-needs_xlmr_tokenizer = pytest.mark.skipif(not XLMR_TOKENIZER_DIR.is_dir(),
-                                          reason=f"{XLMR_TOKENIZER_DIR} is absent")
+needs_xlmr_tokenizer = pytest.mark.skipif(not XLMR_TOKENIZER_DIR.is_dir(), reason=f"{XLMR_TOKENIZER_DIR} is absent")
 
 
 @pytest.fixture(autouse=True)
@@ -87,8 +86,16 @@ def tiny_config():
     from xlprompt.config import RunConfig
 
     def make(**overrides):
-        values = dict(model="random:tiny", data_dir="builtin:demo", device="cpu", shots=2, epochs=1,
-                      batch_size=6, eval_batch_size=32, max_length=64)
+        values = dict(
+            model="random:tiny",
+            data_dir="builtin:demo",
+            device="cpu",
+            shots=2,
+            epochs=1,
+            batch_size=6,
+            eval_batch_size=32,
+            max_length=64,
+        )
         values.update(overrides)
         return RunConfig(**values)
 

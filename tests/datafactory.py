@@ -105,7 +105,11 @@ def write_fewshot(root: str | Path, langs: Iterable[str] = XNLI_LANGUAGES, ks: I
 
 
 def write_pawsx(
-    root: str | Path, langs: Iterable[str] = PAWSX_LANGS, n_dev: int = 8, n_test: int = 8, odd_chars: bool = True,
+    root: str | Path,
+    langs: Iterable[str] = PAWSX_LANGS,
+    n_dev: int = 8,
+    n_test: int = 8,
+    odd_chars: bool = True,
     n_train: int = 16,
 ) -> Path:
     """``root/pawsx/{dev,test}/{lang}.tsv``; test labels empty except for de, as in PAWS-X; and, with ``en``
@@ -113,9 +117,11 @@ def write_pawsx(
     root = Path(root)
     langs = tuple(langs)
     if "en" in langs and n_train:
-        write_tsv(root / "pawsx" / "train" / "en.tsv", PAWSX_HEADER,
-                  [(i, 9000 + i, f"[en] pawsx train s1 {i}", f"[en] pawsx train s2 {i}", str(i % 2))
-                   for i in range(n_train)])
+        write_tsv(
+            root / "pawsx" / "train" / "en.tsv",
+            PAWSX_HEADER,
+            [(i, 9000 + i, f"[en] pawsx train s1 {i}", f"[en] pawsx train s2 {i}", str(i % 2)) for i in range(n_train)],
+        )
     for split, n in (("dev", n_dev), ("test", n_test)):
         for lang in langs:
             rows = []
@@ -155,8 +161,9 @@ def write_data_dir(
     root = Path(root)
     write_xnli(root, langs, n_dev, n_test, odd_chars)
     write_fewshot(root, langs, ks)
-    write_pawsx(root, tuple(lang for lang in PAWSX_LANGS if lang in langs or lang in ("en", "ja", "ko")),
-                odd_chars=odd_chars)
+    write_pawsx(
+        root, tuple(lang for lang in PAWSX_LANGS if lang in langs or lang in ("en", "ja", "ko")), odd_chars=odd_chars
+    )
     write_tatoeba(root, tuple(lang for lang in langs if lang != "en"))
     return root
 

@@ -17,8 +17,18 @@ import torch.nn.functional as F
 
 import xlprompt
 
-DEMO = dict(model="random:tiny", data_dir="builtin:demo", device="cpu", shots=2, batch_size=6, max_length=64,
-            lr=3e-3, weight_decay=0.0, scoring="labels", eval_batch_size=32)
+DEMO = dict(
+    model="random:tiny",
+    data_dir="builtin:demo",
+    device="cpu",
+    shots=2,
+    batch_size=6,
+    max_length=64,
+    lr=3e-3,
+    weight_decay=0.0,
+    scoring="labels",
+    eval_batch_size=32,
+)
 
 
 def test_public_names_are_documented_and_resolve():
@@ -33,8 +43,10 @@ def test_public_names_are_documented_and_resolve():
 
 
 def test_import_xlprompt_loads_neither_torch_nor_transformers():
-    code = ("import sys, xlprompt; c = xlprompt.RunConfig(method='sp'); "
-            "bad = [m for m in ('torch', 'transformers') if m in sys.modules]; print(bad); sys.exit(1 if bad else 0)")
+    code = (
+        "import sys, xlprompt; c = xlprompt.RunConfig(method='sp'); "
+        "bad = [m for m in ('torch', 'transformers') if m in sys.modules]; print(bad); sys.exit(1 if bad else 0)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stdout + out.stderr
 
@@ -63,10 +75,21 @@ def test_mpt_in_the_hugging_face_trainer_reaches_100_percent_train_accuracy():
     data = xlprompt.load_data(config)
     model = xlprompt.PromptModel.from_config(config, parallel=data.parallel)
     assert model.accuracy(data.train) < 1.0
-    args = TrainingArguments(output_dir=tempfile.mkdtemp(), num_train_epochs=40, per_device_train_batch_size=6,
-                             learning_rate=3e-3, weight_decay=0.0, lr_scheduler_type="constant", report_to=[],
-                             save_strategy="no", logging_strategy="no", remove_unused_columns=False,
-                             use_cpu=True, disable_tqdm=True, seed=1)
+    args = TrainingArguments(
+        output_dir=tempfile.mkdtemp(),
+        num_train_epochs=40,
+        per_device_train_batch_size=6,
+        learning_rate=3e-3,
+        weight_decay=0.0,
+        lr_scheduler_type="constant",
+        report_to=[],
+        save_strategy="no",
+        logging_strategy="no",
+        remove_unused_columns=False,
+        use_cpu=True,
+        disable_tqdm=True,
+        seed=1,
+    )
     trainer = Trainer(model=model, args=args, train_dataset=data.train, data_collator=model.hf_collator)
     trainer.train()
     assert model.accuracy(data.train) == 1.0
@@ -134,8 +157,13 @@ class BagOfEmbeddings(xlprompt.Method):
 
 @pytest.fixture
 def bag_method():
-    xlprompt.register_method("bag", BagOfEmbeddings, recipe={"lr": 5e-3, "epochs": 30, "batch_size": 6},
-                             recipe_sources={"lr": "this test"}, replace=True)
+    xlprompt.register_method(
+        "bag",
+        BagOfEmbeddings,
+        recipe={"lr": 5e-3, "epochs": 30, "batch_size": 6},
+        recipe_sources={"lr": "this test"},
+        replace=True,
+    )
     yield "bag"
     from xlprompt.methods import unregister_method
 
@@ -143,8 +171,15 @@ def bag_method():
 
 
 def test_a_registered_method_runs_through_run(tmp_path, bag_method):
-    config = xlprompt.RunConfig(method=bag_method, model="random:tiny", data_dir="builtin:demo", device="cpu",
-                                shots=2, max_length=64, freeze_plm=True)
+    config = xlprompt.RunConfig(
+        method=bag_method,
+        model="random:tiny",
+        data_dir="builtin:demo",
+        device="cpu",
+        shots=2,
+        max_length=64,
+        freeze_plm=True,
+    )
     assert config.lr == 5e-3 and config.epochs == 30  # its recipe is resolved like a built-in method's
     assert config.recipe_sources()["lr"] == "bag: this test"
     results = xlprompt.run(config, tmp_path / "run")
@@ -157,9 +192,12 @@ def test_a_registered_method_runs_through_run(tmp_path, bag_method):
 
 def test_a_registered_method_runs_through_a_sweep(tmp_path, bag_method):
     sweep = tmp_path / "sweep.yaml"
-    sweep.write_text("name: toy\nbase: {method: bag, model: 'random:tiny', data_dir: 'builtin:demo', device: cpu,"
-                     " max_length: 64, freeze_plm: true, epochs: 2}\n"
-                     "groups:\n  toy:\n    grid: {shots: [2], seed: [1, 2]}\n", "utf-8")
+    sweep.write_text(
+        "name: toy\nbase: {method: bag, model: 'random:tiny', data_dir: 'builtin:demo', device: cpu,"
+        " max_length: 64, freeze_plm: true, epochs: 2}\n"
+        "groups:\n  toy:\n    grid: {shots: [2], seed: [1, 2]}\n",
+        "utf-8",
+    )
     summary = xlprompt.run_sweep(sweep, tmp_path / "store.db")
     assert summary.ran == 2 and not summary.failed
     again = xlprompt.run_sweep(sweep, tmp_path / "store.db")
@@ -179,12 +217,19 @@ def test_register_task_runs_a_task_defined_in_python(tmp_path):
     train = tmp_path / "train.tsv"
     rows = ["idx\ttext\tlabel"] + [f"{i}\t{'good fine great'.split()[i % 3]} thing {i}\t{i % 2}" for i in range(12)]
     train.write_text("\n".join(rows) + "\n", "utf-8")
-    task = xlprompt.Task(name="toy-sentiment", labels=("negative", "positive"), languages=("en",),
-                         label_words=("no", "yes"), text_fields=("text",), tiny_label_words=("no", "yes"),
-                         files={"train": {"en": str(train)}, "test": {"en": str(train)}})
+    task = xlprompt.Task(
+        name="toy-sentiment",
+        labels=("negative", "positive"),
+        languages=("en",),
+        label_words=("no", "yes"),
+        text_fields=("text",),
+        tiny_label_words=("no", "yes"),
+        files={"train": {"en": str(train)}, "test": {"en": str(train)}},
+    )
     xlprompt.register_task(task, replace=True)
-    config = xlprompt.RunConfig(method="sp", task="toy-sentiment", model="random:tiny", device="cpu", shots=2,
-                                epochs=1, max_length=32)
+    config = xlprompt.RunConfig(
+        method="sp", task="toy-sentiment", model="random:tiny", device="cpu", shots=2, epochs=1, max_length=32
+    )
     assert config.label_words == "no,yes"
     with pytest.raises(xlprompt.ConfigError, match="method softmv cannot run task toy-sentiment"):
         xlprompt.RunConfig(method="softmv", task="toy-sentiment", model="random:tiny")

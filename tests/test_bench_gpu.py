@@ -36,8 +36,13 @@ def test_without_cuda_one_line_and_exit_2():
 
 @pytest.mark.slow
 def test_cpu_quick_smoke_prints_json():
-    done = subprocess.run([sys.executable, str(SCRIPT), "--device", "cpu", "--quick", "--concurrency", "1"],
-                          capture_output=True, text=True, env=ENV, timeout=300)
+    done = subprocess.run(
+        [sys.executable, str(SCRIPT), "--device", "cpu", "--quick", "--concurrency", "1"],
+        capture_output=True,
+        text=True,
+        env=ENV,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     result = json.loads(done.stdout)
     single = result["single_run"]
@@ -52,8 +57,14 @@ def test_cpu_quick_smoke_prints_json():
 def test_projection_by_hand():
     bench = _module()
     # SP step 0.1 s for 1,000 padded tokens, MPT step 0.5 s for 5,000: 1e-4 s per token, no fixed cost
-    single = {"sp_step": 10.0, "mpt_step": 2.0, "tokens_sp": 1000, "tokens_mpt": 5000,
-              "eval_rows_per_s": 1000.0, "startup_s": 10.0}
+    single = {
+        "sp_step": 10.0,
+        "mpt_step": 2.0,
+        "tokens_sp": 1000,
+        "tokens_mpt": 5000,
+        "eval_rows_per_s": 1000.0,
+        "startup_s": 10.0,
+    }
     out = bench.project(single, {1: {"train": 1.0, "eval": 1.0}, 2: {"train": 2.0, "eval": 1.0}})
     assert out["model"]["step_fixed_s"] == pytest.approx(0.0, abs=1e-12)
     assert out["model"]["step_s_per_padded_token"] == pytest.approx(1e-4)

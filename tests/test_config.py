@@ -10,42 +10,69 @@ import sys
 import pytest
 
 from xlprompt.config import HASH_EXCLUDED, RunConfig, coerce, parse_overrides
-from xlprompt.recipes import describe_fields
 from xlprompt.errors import ConfigError
+from xlprompt.recipes import describe_fields
 
 FIELDS = dataclasses.fields(RunConfig)
 CHOICE_FIELDS = [f for f in FIELDS if f.metadata.get("choices")]
 
 
 def test_parse_overrides_types():
-    out = parse_overrides([
-        "alpha=0.7", "translator=lstm-1", "epochs=3", "freeze_plm=true", "no-translator=yes",
-        "prompt_lr=none", "align_batch_size=8", "eval_max_per_language=30", "label_words=ja,vielleicht,nein",
-        "data_dir=/tmp/a=b", " seed = 4 ", "lr=4e-5", "max_grad_norm=1",
-    ])
+    out = parse_overrides(
+        [
+            "alpha=0.7",
+            "translator=lstm-1",
+            "epochs=3",
+            "freeze_plm=true",
+            "no-translator=yes",
+            "prompt_lr=none",
+            "align_batch_size=8",
+            "eval_max_per_language=30",
+            "label_words=ja,vielleicht,nein",
+            "data_dir=/tmp/a=b",
+            " seed = 4 ",
+            "lr=4e-5",
+            "max_grad_norm=1",
+        ]
+    )
     assert out == {
-        "alpha": 0.7, "translator": "lstm-1", "epochs": 3, "freeze_plm": True, "no_translator": True,
-        "prompt_lr": None, "align_batch_size": 8, "eval_max_per_language": 30,
-        "label_words": "ja,vielleicht,nein", "data_dir": "/tmp/a=b", "seed": 4, "lr": 4e-5, "max_grad_norm": 1.0,
+        "alpha": 0.7,
+        "translator": "lstm-1",
+        "epochs": 3,
+        "freeze_plm": True,
+        "no_translator": True,
+        "prompt_lr": None,
+        "align_batch_size": 8,
+        "eval_max_per_language": 30,
+        "label_words": "ja,vielleicht,nein",
+        "data_dir": "/tmp/a=b",
+        "seed": 4,
+        "lr": 4e-5,
+        "max_grad_norm": 1.0,
     }
     assert type(out["alpha"]) is float and type(out["epochs"]) is int and type(out["freeze_plm"]) is bool
     assert type(out["max_grad_norm"]) is float
     assert RunConfig.from_dict(out).alpha == 0.7
 
 
-@pytest.mark.parametrize("text, value", [("true", True), ("1", True), ("on", True), ("False", False),
-                                         ("0", False), ("no", False), ("off", False)])
+@pytest.mark.parametrize(
+    "text, value",
+    [("true", True), ("1", True), ("on", True), ("False", False), ("0", False), ("no", False), ("off", False)],
+)
 def test_bool_spellings(text, value):
     assert parse_overrides([f"freeze_plm={text}"]) == {"freeze_plm": value}
 
 
-@pytest.mark.parametrize("item, match", [
-    ("epochs=3.5", "epochs.*int"),
-    ("epochs=three", "epochs.*int"),
-    ("alpha=half", "alpha.*float"),
-    ("freeze_plm=maybe", "freeze_plm.*bool"),
-    ("alpha", "key=value"),
-])
+@pytest.mark.parametrize(
+    "item, match",
+    [
+        ("epochs=3.5", "epochs.*int"),
+        ("epochs=three", "epochs.*int"),
+        ("alpha=half", "alpha.*float"),
+        ("freeze_plm=maybe", "freeze_plm.*bool"),
+        ("alpha", "key=value"),
+    ],
+)
 def test_parse_overrides_bad_values(item, match):
     with pytest.raises(ConfigError, match=match):
         parse_overrides([item])
@@ -61,8 +88,10 @@ def test_coerce_keeps_typed_values():
         coerce("epochs", 2.5)
 
 
-@pytest.mark.parametrize("typo, expected", [("alpah", "alpha"), ("translater", "translator"),
-                                            ("prompt_lenght", "prompt_length"), ("epoch", "epochs")])
+@pytest.mark.parametrize(
+    "typo, expected",
+    [("alpah", "alpha"), ("translater", "translator"), ("prompt_lenght", "prompt_length"), ("epoch", "epochs")],
+)
 def test_unknown_key_suggests_nearest(typo, expected):
     with pytest.raises(ConfigError) as err:
         parse_overrides([f"{typo}=1"])
@@ -125,22 +154,30 @@ def test_alpha_inside_unit_interval(alpha):
 def test_paper_defaults():
     c = RunConfig()
     assert (c.model, c.lr, c.batch_size, c.epochs, c.max_length) == ("xlm-roberta-base", 4e-5, 24, 50, 256)
-    assert (c.prompt_length, c.prompt_position, c.alpha, c.translator, c.parallel_size) == \
-        (4, "suffix", 0.5, "linear-2", 500)
+    assert (c.prompt_length, c.prompt_position, c.alpha, c.translator, c.parallel_size) == (
+        4,
+        "suffix",
+        0.5,
+        "linear-2",
+        500,
+    )
 
 
-@pytest.mark.parametrize("values, match", [
-    (dict(prompt_length=0), "prompt_length"),
-    (dict(prompt_length=250, max_length=256), "prompt_length"),
-    (dict(max_length=8), "max_length"),
-    (dict(epochs=0), "epochs"),
-    (dict(shots=0), "shots"),
-    (dict(shots=3, data_dir="/data"), "shots=3"),
-    (dict(lr=0.0), "lr must be > 0"),
-    (dict(warmup_ratio=1.0), "warmup_ratio"),
-    (dict(eval_languages="en,xx"), "xx"),
-    (dict(parallel_source="file"), "parallel_file"),
-])
+@pytest.mark.parametrize(
+    "values, match",
+    [
+        (dict(prompt_length=0), "prompt_length"),
+        (dict(prompt_length=250, max_length=256), "prompt_length"),
+        (dict(max_length=8), "max_length"),
+        (dict(epochs=0), "epochs"),
+        (dict(shots=0), "shots"),
+        (dict(shots=3, data_dir="/data"), "shots=3"),
+        (dict(lr=0.0), "lr must be > 0"),
+        (dict(warmup_ratio=1.0), "warmup_ratio"),
+        (dict(eval_languages="en,xx"), "xx"),
+        (dict(parallel_source="file"), "parallel_file"),
+    ],
+)
 def test_validation(values, match):
     with pytest.raises(ConfigError, match=match):
         RunConfig(**values)

@@ -60,8 +60,25 @@ def test_format_stats_table(data_dir):
     text = format_stats(data_stats(data_dir))
     lines = text.split("\n")
     assert lines[0] == "XNLI (xnli/{dev,test}/{lang}.tsv)"
-    assert lines[1].split() == ["lang", "dev", "rows", "dev", "ent", "dev", "neu", "dev", "con",
-                                "test", "rows", "test", "ent", "test", "neu", "test", "con"]
+    assert lines[1].split() == [
+        "lang",
+        "dev",
+        "rows",
+        "dev",
+        "ent",
+        "dev",
+        "neu",
+        "dev",
+        "con",
+        "test",
+        "rows",
+        "test",
+        "ent",
+        "test",
+        "neu",
+        "test",
+        "con",
+    ]
     assert lines[2].split() == ["ar", "12", "4", "4", "4", "15", "5", "5", "5"]
     table = cells(text)
     assert ["all", "180", "60", "60", "60", "225", "75", "75", "75"] in table
@@ -95,8 +112,11 @@ def test_cli_stats(data_dir):
 
 def test_cli_stats_bad_file_is_one_line(tmp_path):
     write_xnli(tmp_path, ("en", "de"), n_dev=3, n_test=3)
-    path = write_tsv(tmp_path / "xnli" / "dev" / "de.tsv", ("idx", "premise", "hypothesis", "label"),
-                     [(0, "p", "h", "neutral"), (1, "p", "h", "maybe")])
+    path = write_tsv(
+        tmp_path / "xnli" / "dev" / "de.tsv",
+        ("idx", "premise", "hypothesis", "label"),
+        [(0, "p", "h", "neutral"), (1, "p", "h", "maybe")],
+    )
     assert_one_line_error(run("data", "stats", "--data-dir", tmp_path), f"{path}:3: unknown label 'maybe'")
 
 
@@ -122,8 +142,20 @@ def test_cli_stats_prints_warnings_as_lines(tmp_path):
 )
 def test_cli_build_parallel(data_dir, tmp_path, source, size, languages):
     out = tmp_path / "corpus.jsonl"
-    args = ["data", "build-parallel", "--source", source, "--size", size, "--seed", 1, "--out", out,
-            "--data-dir", data_dir]
+    args = [
+        "data",
+        "build-parallel",
+        "--source",
+        source,
+        "--size",
+        size,
+        "--seed",
+        1,
+        "--out",
+        out,
+        "--data-dir",
+        data_dir,
+    ]
     if languages:
         args += ["--languages", languages]
     result = run(*args)
@@ -148,32 +180,53 @@ def test_cli_build_parallel_file_and_translate_need_inputs(data_dir, tmp_path):
     assert result.exit_code == 0, result.output
     assert {p.uid for p in read_parallel_jsonl(out)} <= {p.uid for p in read_parallel_jsonl(corpus)}
     assert "(source file, seed 0, languages as in the file)" in result.stdout
-    assert_one_line_error(run("data", "build-parallel", "--source", "translate", "--out", out, "--data-dir", data_dir),
-                          "needs a translation model: pass --model")
+    assert_one_line_error(
+        run("data", "build-parallel", "--source", "translate", "--out", out, "--data-dir", data_dir),
+        "needs a translation model: pass --model",
+    )
 
 
 def test_cli_build_parallel_errors_are_one_line(data_dir, tmp_path):
     out = tmp_path / "c.jsonl"
     base = ["data", "build-parallel", "--out", out, "--data-dir", data_dir]
-    assert_one_line_error(run(*base, "--source", "pawsx", "--size", 500),
-                          "the 'pawsx' source has only 16 English pairs", "fewer than the 500 asked for")
-    assert_one_line_error(run(*base, "--source", "tatoeba", "--languages", "de,xx"),
-                          "unknown target language code 'xx'")
-    assert_one_line_error(run(*base, "--source", "pawsx", "--languages", "ar"),
-                          "PAWS-X has none of the target languages ar")
-    assert_one_line_error(run("data", "build-parallel", "--source", "pawsx", "--out", out),
-                          "no-default-data-folder/pawsx/dev/en.tsv: TSV file not found")  # the default folder
+    assert_one_line_error(
+        run(*base, "--source", "pawsx", "--size", 500),
+        "the 'pawsx' source has only 16 English pairs",
+        "fewer than the 500 asked for",
+    )
+    assert_one_line_error(
+        run(*base, "--source", "tatoeba", "--languages", "de,xx"), "unknown target language code 'xx'"
+    )
+    assert_one_line_error(
+        run(*base, "--source", "pawsx", "--languages", "ar"), "PAWS-X has none of the target languages ar"
+    )
+    assert_one_line_error(
+        run("data", "build-parallel", "--source", "pawsx", "--out", out),
+        "no-default-data-folder/pawsx/dev/en.tsv: TSV file not found",
+    )  # the default folder
     assert not out.exists()
     (tmp_path / "a_file").write_text("x")
-    assert_one_line_error(run(*base[:2], "--out", tmp_path / "a_file" / "c.jsonl", "--data-dir", data_dir,
-                              "--source", "pawsx", "--size", 2),
-                          "cannot write the parallel corpus")
+    assert_one_line_error(
+        run(
+            *base[:2],
+            "--out",
+            tmp_path / "a_file" / "c.jsonl",
+            "--data-dir",
+            data_dir,
+            "--source",
+            "pawsx",
+            "--size",
+            2,
+        ),
+        "cannot write the parallel corpus",
+    )
 
 
 def test_cli_build_parallel_bad_file_names_line(tmp_path):
     bad = write_jsonl(tmp_path / "bad.jsonl", [{"src_lang": "en", "tgt_lang": "de"}])
-    result = run("data", "build-parallel", "--source", "file", "--file", bad, "--size", 1,
-                 "--out", tmp_path / "o.jsonl")
+    result = run(
+        "data", "build-parallel", "--source", "file", "--file", bad, "--size", 1, "--out", tmp_path / "o.jsonl"
+    )
     assert_one_line_error(result, f"{bad}:1: missing fields 'src_premise'")
 
 
@@ -188,8 +241,18 @@ def test_cli_default_languages_are_the_14_targets(data_dir, tmp_path):
 def test_cli_copy_of_data_dir_is_not_needed(tmp_path, data_dir):
     """build-parallel reads only what it needs: a folder with just tatoeba/ is enough for --source tatoeba."""
     shutil.copytree(data_dir / "tatoeba", tmp_path / "d" / "tatoeba")
-    result = run("data", "build-parallel", "--source", "tatoeba", "--size", 3, "--out", tmp_path / "o.jsonl",
-                 "--data-dir", tmp_path / "d")
+    result = run(
+        "data",
+        "build-parallel",
+        "--source",
+        "tatoeba",
+        "--size",
+        3,
+        "--out",
+        tmp_path / "o.jsonl",
+        "--data-dir",
+        tmp_path / "d",
+    )
     assert result.exit_code == 0, result.output
 
 
@@ -217,12 +280,21 @@ def test_data_stats_reports_pawsx_ns_rows_and_no_ns_text_reaches_a_run(tmp_path)
     pawsx = cells(result.output.split("PAWS-X (", 1)[1])
     de = next(line for line in pawsx if line[:1] == ["de"])
     assert (de[1], sum(map(int, de[2:5])), de[5], de[6], de[10]) == ("6", 6, "2", "8", "0")
-    config = RunConfig(method="sp", shots=1, model="random:tiny", data_dir=str(data), task="pawsx",
-                       eval_split="dev", eval_languages="en,de")
+    config = RunConfig(
+        method="sp",
+        shots=1,
+        model="random:tiny",
+        data_dir=str(data),
+        task="pawsx",
+        eval_split="dev",
+        eval_languages="en,de",
+    )
     run_data = load_run_data(config)
     texts = [t for exs in run_data.test.values() for ex in exs for t in (ex.premise, ex.hypothesis)]
     assert texts and "NS" not in texts and len(run_data.test["de"]) < 8
     pairs = build_parallel_corpus("pawsx", 14, seed=0, data_dir=data, target_languages=("de",))
     assert all("NS" not in (p.tgt_premise, p.tgt_hypothesis) for p in pairs)
     assert {p.uid for p in pairs} == {f"pawsx-{s}-{i}" for s, n in (("dev", 8), ("test", 8)) for i in range(n)} - {
-        "pawsx-dev-0", "pawsx-dev-2"}
+        "pawsx-dev-0",
+        "pawsx-dev-2",
+    }

@@ -85,8 +85,23 @@ def test_cli_stats_shows_all_languages():
 @pytest.mark.parametrize("source", ["pawsx", "tatoeba", "xnli-dev"])
 def test_build_parallel_writes_500_pairs(tmp_path, source):
     out = tmp_path / f"{source}.jsonl"
-    result = CliRunner().invoke(cli, ["data", "build-parallel", "--source", source, "--size", "500", "--seed", "0",
-                                      "--out", str(out), "--data-dir", str(SHARED_DATA)])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "data",
+            "build-parallel",
+            "--source",
+            source,
+            "--size",
+            "500",
+            "--seed",
+            "0",
+            "--out",
+            str(out),
+            "--data-dir",
+            str(SHARED_DATA),
+        ],
+    )
     assert result.exit_code == 0, result.output
     pairs = read_parallel_jsonl(out, expected_languages=TARGET_LANGUAGES)
     assert len(pairs) == 500 and len({p.uid for p in pairs}) == 500

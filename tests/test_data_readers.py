@@ -233,16 +233,22 @@ def test_load_xnli_numeric_labels_are_accepted(tmp_path):
 
 
 def test_load_xnli_unknown_label(tmp_path):
-    path = write_tsv(tmp_path / "xnli" / "dev" / "en.tsv", HEADER,
-                     [(0, "p", "h", "neutral", "g"), (1, "p", "h", "contradicton", "g")])
+    path = write_tsv(
+        tmp_path / "xnli" / "dev" / "en.tsv",
+        HEADER,
+        [(0, "p", "h", "neutral", "g"), (1, "p", "h", "contradicton", "g")],
+    )
     err = data_error(load_xnli, "dev", "en", tmp_path)
     assert str(err).startswith(f"{path}:3: ")
     assert "'contradicton'" in str(err) and "entailment, neutral, contradiction" in str(err)
 
 
 def test_load_xnli_duplicate_idx(tmp_path):
-    path = write_tsv(tmp_path / "xnli" / "dev" / "en.tsv", HEADER,
-                     [(0, "p", "h", "neutral", "g"), (1, "p", "h", "neutral", "g"), (0, "q", "r", "neutral", "g")])
+    path = write_tsv(
+        tmp_path / "xnli" / "dev" / "en.tsv",
+        HEADER,
+        [(0, "p", "h", "neutral", "g"), (1, "p", "h", "neutral", "g"), (0, "q", "r", "neutral", "g")],
+    )
     err = data_error(load_xnli, "dev", "en", tmp_path)
     assert str(err).startswith(f"{path}:4: ")
     assert "idx 0 occurs twice (first on line 2)" in str(err)
@@ -291,12 +297,17 @@ def test_load_xnli_config_errors(tmp_path):
 
 def test_load_xnli_without_data_dir_reads_the_default_folder(tmp_path, monkeypatch):
     folder = tmp_path / "home"
-    write_tsv(folder / "xnli" / "dev" / "fr.tsv", XNLI_HEADER,
-              [(0, "p0", "h0", "contradiction", "g"), (1, "p1", "h1", "entailment", "g")])
+    write_tsv(
+        folder / "xnli" / "dev" / "fr.tsv",
+        XNLI_HEADER,
+        [(0, "p0", "h0", "contradiction", "g"), (1, "p1", "h1", "entailment", "g")],
+    )
     monkeypatch.setenv("XLPROMPT_DATA", str(folder))
     examples = load_xnli("dev", "fr", limit=2)
     assert [(e.premise, e.label, e.lang, e.uid) for e in examples] == [
-        ("p0", 2, "fr", "xnli-dev-0"), ("p1", 0, "fr", "xnli-dev-1")]
+        ("p0", 2, "fr", "xnli-dev-0"),
+        ("p1", 0, "fr", "xnli-dev-1"),
+    ]
     err = data_error(load_xnli, "test", "de")  # absent: names the file in that folder, not the hub
     assert str(err).startswith(f"{folder / 'xnli' / 'test' / 'de.tsv'}: TSV file not found")
     assert "xlprompt data fetch" in str(err)

@@ -92,9 +92,13 @@ def test_numeric_fields_accept_their_declared_bounds(name):
 
 
 def test_listed_cases(tmp_path):
-    cases = {"num_threads=100000": "num_threads must be <= 1024", "seed=1e23": "seed",
-             "num_threads=1e23": "num_threads", "max_length=1e23": "max_length",
-             f"label_words_file={tmp_path}": "is a folder"}
+    cases = {
+        "num_threads=100000": "num_threads must be <= 1024",
+        "seed=1e23": "seed",
+        "num_threads=1e23": "num_threads",
+        "max_length=1e23": "max_length",
+        f"label_words_file={tmp_path}": "is a folder",
+    }
     for item, fragment in cases.items():
         with pytest.raises(ConfigError, match=fragment):
             RunConfig.from_dict({**BASE, **parse_overrides([item])})
@@ -118,9 +122,13 @@ def _commands(group: click.Group, prefix=()):
             yield (*prefix, name), command
 
 
-NUMERIC = [(path, option) for path, command in _commands(cli) for option in command.params
-           if isinstance(option, click.Option) and isinstance(option.type, (click.types.IntParamType,
-                                                                            click.types.FloatParamType))]
+NUMERIC = [
+    (path, option)
+    for path, command in _commands(cli)
+    for option in command.params
+    if isinstance(option, click.Option)
+    and isinstance(option.type, (click.types.IntParamType, click.types.FloatParamType))
+]
 
 
 def test_the_cli_has_numeric_options():
@@ -155,11 +163,13 @@ def test_every_numeric_cli_option_is_bounded_and_refuses_hostile_values(path, op
 def test_listed_cli_cases(tmp_path):
     runner = CliRunner()
     (tmp_path / "sweep.yaml").write_text("name: s\nbase: {model: 'random:tiny', data_dir: 'builtin:demo'}\n")
-    result = runner.invoke(cli, ["sweep", str(tmp_path / "sweep.yaml"), "--store", str(tmp_path / "s.db"),
-                                 "--max-runs", "-1"])
+    result = runner.invoke(
+        cli, ["sweep", str(tmp_path / "sweep.yaml"), "--store", str(tmp_path / "s.db"), "--max-runs", "-1"]
+    )
     assert result.exit_code == 2 and "--max-runs" in result.output
-    result = runner.invoke(cli, ["predict", "--run", str(tmp_path), "--premise", "a", "--hypothesis", "b",
-                                 "--batch-size", "-1"])
+    result = runner.invoke(
+        cli, ["predict", "--run", str(tmp_path), "--premise", "a", "--hypothesis", "b", "--batch-size", "-1"]
+    )
     assert result.exit_code == 2 and "--batch-size" in result.output
     (tmp_path / "FILE").write_text("x")
     from xlprompt.store import ResultStore
@@ -180,8 +190,9 @@ def test_help_config_follows_set_and_task():
     assert "label_words (default 'bad,good' from task sentiment-mini" in out
 
 
-@pytest.mark.parametrize("codes, fragment", [("[en, EN]", "did you mean 'en'"), ("[en, 'a|b']", "'a|b' is not a "
-                                                                                                  "language code")])
+@pytest.mark.parametrize(
+    "codes, fragment", [("[en, EN]", "did you mean 'en'"), ("[en, 'a|b']", "'a|b' is not a language code")]
+)
 def test_user_task_language_codes_are_checked(tmp_path, codes, fragment):
     (tmp_path / "train.tsv").write_text("text\tlabel\nok\t0\n")
     (tmp_path / "task.yaml").write_text(f"""name: codes

@@ -19,8 +19,9 @@ from xlprompt.experiment import run_experiment
 def _run(tiny_config, run_dir, **overrides):
     settings = dict(method="mpt", shots=4, epochs=3, batch_size=6, eval_languages="en,de,zh")
     settings.update(overrides)
-    results = run_experiment(tiny_config(**settings), run_dir, progress=False, log=lambda _msg: None,
-                             save_weights=False)
+    results = run_experiment(
+        tiny_config(**settings), run_dir, progress=False, log=lambda _msg: None, save_weights=False
+    )
     curve = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
     for record in curve:
         record.pop("seconds")  # wall time is the only thing allowed to differ
@@ -68,8 +69,14 @@ _SAMPLER_SCRIPT = textwrap.dedent("""
 
 def _sample_in_subprocess(hash_seed: str, order_seed: int) -> dict:
     env = {**os.environ, "PYTHONHASHSEED": hash_seed}
-    proc = subprocess.run([sys.executable, "-c", _SAMPLER_SCRIPT, str(order_seed)], capture_output=True, text=True,
-                          env=env, timeout=120, check=True)
+    proc = subprocess.run(
+        [sys.executable, "-c", _SAMPLER_SCRIPT, str(order_seed)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=True,
+    )
     return json.loads(proc.stdout)
 
 
@@ -83,5 +90,17 @@ def test_sampler_is_identical_across_processes_hash_seeds_and_pool_orders():
 
 
 PINNED_K1_S1 = ["pool-25", "pool-15", "pool-23"]
-PINNED_DEMO_TRAIN = ["demo-4", "demo-5", "demo-6", "demo-10", "demo-7", "demo-12", "demo-11", "demo-1", "demo-8",
-                     "demo-9", "demo-3", "demo-2"]
+PINNED_DEMO_TRAIN = [
+    "demo-4",
+    "demo-5",
+    "demo-6",
+    "demo-10",
+    "demo-7",
+    "demo-12",
+    "demo-11",
+    "demo-1",
+    "demo-8",
+    "demo-9",
+    "demo-3",
+    "demo-2",
+]

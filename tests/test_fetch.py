@@ -136,8 +136,9 @@ def small_fewshot(server) -> dict:
 
 
 def quiet_fetch(out, sources, mirror, **kwargs):
-    return fetch_data(out, only=list(sources), mirror=mirror, progress=False, sources=sources, log=lambda _: None,
-                      **kwargs)
+    return fetch_data(
+        out, only=list(sources), mirror=mirror, progress=False, sources=sources, log=lambda _: None, **kwargs
+    )
 
 
 # -- mirror, pins ----------------------------------------------------------------------------------
@@ -145,10 +146,14 @@ def quiet_fetch(out, sources, mirror, **kwargs):
 
 def test_mirror_keeps_the_path():
     url = "https://raw.githubusercontent.com/mprompting/xlmrprompt/abc/common_datasets/train/en/x,1.jsonl"
-    assert apply_mirror(url, "http://127.0.0.1:8000") == \
-        "http://127.0.0.1:8000/mprompting/xlmrprompt/abc/common_datasets/train/en/x,1.jsonl"
-    assert apply_mirror("https://dl.fbaipublicfiles.com/XNLI/XNLI-1.0.zip", "https://m.example.org/data/") == \
-        "https://m.example.org/data/XNLI/XNLI-1.0.zip"
+    assert (
+        apply_mirror(url, "http://127.0.0.1:8000")
+        == "http://127.0.0.1:8000/mprompting/xlmrprompt/abc/common_datasets/train/en/x,1.jsonl"
+    )
+    assert (
+        apply_mirror("https://dl.fbaipublicfiles.com/XNLI/XNLI-1.0.zip", "https://m.example.org/data/")
+        == "https://m.example.org/data/XNLI/XNLI-1.0.zip"
+    )
     assert apply_mirror(url, None) == url
     with pytest.raises(ConfigError, match="--mirror 'ftp://x' must be an http"):
         apply_mirror(url, "ftp://x")
@@ -160,8 +165,10 @@ def test_fewshot_pins_cover_every_split_k_and_language():
     paths = {p for _, _, p in pins}
     assert "train/en/train_split,16.jsonl" in paths and "dev/rest/dev_split,sw,256.jsonl" in paths
     assert all(re.fullmatch(r"[0-9a-f]{64}", s) and n > 0 for s, n, _ in pins)
-    assert FEWSHOT_BASE == ("https://raw.githubusercontent.com/mprompting/xlmrprompt/"
-                            "39aed8fa0bbb934a2ef60569c016f25bcb66c387/common_datasets")
+    assert FEWSHOT_BASE == (
+        "https://raw.githubusercontent.com/mprompting/xlmrprompt/"
+        "39aed8fa0bbb934a2ef60569c016f25bcb66c387/common_datasets"
+    )
 
 
 # -- downloads: resume, corrupt, down, idempotent --------------------------------------------------
@@ -174,7 +181,8 @@ def test_interrupted_download_resumes_with_a_range_request(server, tmp_path):
     assert list(report.failed) == ["fewshot"]
     assert report.failed["fewshot"] == (
         f"{server.url}{FEWSHOT_PATH}/train/en/train_split,1.jsonl: the download broke off after 1,000 of "
-        f"{len(ONE):,} bytes; run the same command again to resume it")
+        f"{len(ONE):,} bytes; run the same command again to resume it"
+    )
     target = tmp_path / "xnli-fewshot" / "train" / "en" / "train_split,1.jsonl"
     assert not target.exists()  # a partial file is never taken for the complete one
     partial = list((tmp_path / ".partial").rglob("train_split,1.jsonl"))
@@ -214,16 +222,20 @@ def test_corrupt_file_is_refused(server, tmp_path):
     server.files[path] = ONE.replace(b"sleeps", b"sleepz")  # same size, other bytes
     report = quiet_fetch(tmp_path, sources, server.url)
     line = report.failed["fewshot"]
-    assert line == (f"{server.url}{path}: SHA-256 {sha(server.files[path])}, expected the pinned {sha(ONE)}; the "
-                    "file was deleted. The server sends another file than the pinned release: run the same command "
-                    "again (a broken transfer), fetch the original through --mirror URL, or accept the new file with "
-                    "--unpinned fewshot (its content facts are still checked)")
+    assert line == (
+        f"{server.url}{path}: SHA-256 {sha(server.files[path])}, expected the pinned {sha(ONE)}; the "
+        "file was deleted. The server sends another file than the pinned release: run the same command "
+        "again (a broken transfer), fetch the original through --mirror URL, or accept the new file with "
+        "--unpinned fewshot (its content facts are still checked)"
+    )
     assert not (tmp_path / "xnli-fewshot" / "train" / "en" / "train_split,1.jsonl").exists()
     assert not list((tmp_path / ".partial").rglob("train_split,1.jsonl"))
     server.files[path] = ONE + b"x"  # wrong size: refused from the Content-Length
     line = quiet_fetch(tmp_path, sources, server.url).failed["fewshot"]
-    assert line.startswith(f"{server.url}{path}: size {len(ONE) + 1:,} bytes (announced), expected the pinned "
-                           f"{len(ONE):,} bytes; the file was deleted.")
+    assert line.startswith(
+        f"{server.url}{path}: size {len(ONE) + 1:,} bytes (announced), expected the pinned "
+        f"{len(ONE):,} bytes; the file was deleted."
+    )
     accepted = quiet_fetch(tmp_path, sources, server.url, unpinned="fewshot")  # the documented way to proceed
     assert accepted.fetched == ["fewshot"]
     assert (tmp_path / "xnli-fewshot" / "train" / "en" / "train_split,1.jsonl").read_bytes() == ONE + b"x"
@@ -233,15 +245,19 @@ def test_missing_file_and_server_down(server, tmp_path):
     sources = small_fewshot(server)
     del server.files[f"{FEWSHOT_PATH}/train/en/train_split,1.jsonl"]
     line = quiet_fetch(tmp_path, sources, server.url).failed["fewshot"]
-    assert line == (f"{server.url}{FEWSHOT_PATH}/train/en/train_split,1.jsonl: HTTP 404 Not Found; the file is not "
-                    "there: check --mirror and its paths")
+    assert line == (
+        f"{server.url}{FEWSHOT_PATH}/train/en/train_split,1.jsonl: HTTP 404 Not Found; the file is not "
+        "there: check --mirror and its paths"
+    )
     url = server.url
     server.stop()
     server.stop = lambda: None
     line = quiet_fetch(tmp_path, sources, url, timeout=2).failed["fewshot"]
     assert line.startswith(f"{url}{FEWSHOT_PATH}/train/en/train_split,1.jsonl: cannot connect (")
-    assert line.endswith("offline? run `xlprompt data fetch` on a machine with internet (then copy the folder), "
-                         "pass --mirror URL, or raise --timeout")
+    assert line.endswith(
+        "offline? run `xlprompt data fetch` on a machine with internet (then copy the folder), "
+        "pass --mirror URL, or raise --timeout"
+    )
     assert "\n" not in line
 
 
@@ -252,13 +268,27 @@ def test_offline_every_source_fails_at_once_with_its_url(tmp_path, monkeypatch):
         monkeypatch.setenv(var, "http://127.0.0.1:9")
     monkeypatch.delenv("no_proxy", raising=False)
     monkeypatch.delenv("NO_PROXY", raising=False)
-    result = CliRunner().invoke(cli, ["data", "fetch", "--out", str(tmp_path / "d"), "--timeout", "2", "--quiet",
-                                      "--only", "fewshot,xnli,pawsx,tatoeba,multinli"])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "data",
+            "fetch",
+            "--out",
+            str(tmp_path / "d"),
+            "--timeout",
+            "2",
+            "--quiet",
+            "--only",
+            "fewshot,xnli,pawsx,tatoeba,multinli",
+        ],
+    )
     assert result.exit_code == 2
     lines = result.stderr.strip().split("\n")
     assert len(lines) == 6
-    assert lines[-1] == (f"what was fetched is kept; to resume, run: xlprompt data fetch --out {tmp_path / 'd'} "
-                         "--only fewshot,xnli,pawsx,tatoeba,multinli")
+    assert lines[-1] == (
+        f"what was fetched is kept; to resume, run: xlprompt data fetch --out {tmp_path / 'd'} "
+        "--only fewshot,xnli,pawsx,tatoeba,multinli"
+    )
     expected = [
         f"https://codeload.github.com/mprompting/xlmrprompt/tar.gz/{XLMRPROMPT_COMMIT}",
         "https://dl.fbaipublicfiles.com/XNLI/XNLI-1.0.zip",
@@ -274,8 +304,10 @@ def test_offline_every_source_fails_at_once_with_its_url(tmp_path, monkeypatch):
 def test_bad_arguments(tmp_path):
     result = CliRunner().invoke(cli, ["data", "fetch", "--out", str(tmp_path), "--only", "fewshot,xnlii"])
     assert result.exit_code == 2
-    assert result.stderr.strip() == ("error: --only: unknown source xnlii; allowed: fewshot, xnli, pawsx, tatoeba, "
-                                     "multinli, muse, sib200, tatoeba-sib200, americasnli (comma-separated)")
+    assert result.stderr.strip() == (
+        "error: --only: unknown source xnlii; allowed: fewshot, xnli, pawsx, tatoeba, "
+        "multinli, muse, sib200, tatoeba-sib200, americasnli (comma-separated)"
+    )
     (tmp_path / "file").write_text("x")
     result = CliRunner().invoke(cli, ["data", "fetch", "--out", str(tmp_path / "file"), "--only", "fewshot"])
     assert result.exit_code == 2 and "is a file" in result.stderr
@@ -285,9 +317,27 @@ def test_bad_arguments(tmp_path):
 
 # -- archives and converted sources ----------------------------------------------------------------
 
-XNLI_COLUMNS = ["language", "gold_label", "sentence1_binary_parse", "sentence2_binary_parse", "sentence1_parse",
-                "sentence2_parse", "sentence1", "sentence2", "promptID", "pairID", "genre", "label1", "label2",
-                "label3", "label4", "label5", "sentence1_tokenized", "sentence2_tokenized", "match"]
+XNLI_COLUMNS = [
+    "language",
+    "gold_label",
+    "sentence1_binary_parse",
+    "sentence2_binary_parse",
+    "sentence1_parse",
+    "sentence2_parse",
+    "sentence1",
+    "sentence2",
+    "promptID",
+    "pairID",
+    "genre",
+    "label1",
+    "label2",
+    "label3",
+    "label4",
+    "label5",
+    "sentence1_tokenized",
+    "sentence2_tokenized",
+    "match",
+]
 
 
 def xnli_row(lang, label, s1, s2, genre="fiction"):
@@ -303,10 +353,14 @@ APPLE_DOUBLE = b"\x00\x05\x16\x07\x00\x02\x00\x00Mac OS X        \x00\x02\xff\xf
 def xnli_zip(labels=("entailment", "neutral", "contradiction"), dev_rows=None) -> bytes:
     """XNLI 1.0 as released: dev/test spell the label "contradiction"; texts hold quote characters (no quoting);
     a macOS archiver's ``__MACOSX/`` and ``._`` entries lie beside (and before) the real members."""
-    dev = dev_rows or [xnli_row(lang, labels[i], f'{lang} dev "p{i}"', f"{lang} dev h{i}'s")
-                       for lang in ("de", "en") for i in range(3)]
-    test = [xnli_row(lang, labels[i % 3], f"{lang} test p{i}", f"{lang} test h{i}\x1d!", "travel")
-            for lang in ("en", "de") for i in range(6)]
+    dev = dev_rows or [
+        xnli_row(lang, labels[i], f'{lang} dev "p{i}"', f"{lang} dev h{i}'s") for lang in ("de", "en") for i in range(3)
+    ]
+    test = [
+        xnli_row(lang, labels[i % 3], f"{lang} test p{i}", f"{lang} test h{i}\x1d!", "travel")
+        for lang in ("en", "de")
+        for i in range(6)
+    ]
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as zf:
         zf.writestr("__MACOSX/XNLI-1.0/._xnli.dev.tsv", APPLE_DOUBLE)
@@ -318,15 +372,28 @@ def xnli_zip(labels=("entailment", "neutral", "contradiction"), dev_rows=None) -
 
 def xnli_source(data: bytes, **kwargs) -> dict:
     """The XNLI source pinned to ``data`` (the real one is pinned to the published size and SHA-256)."""
-    return {"xnli": XnliArchive("xnli", "XNLI", rows={"dev": 3, "test": 6}, languages=("en", "de"),
-                                sha256=sha(data), size=len(data), **kwargs)}
+    return {
+        "xnli": XnliArchive(
+            "xnli",
+            "XNLI",
+            rows={"dev": 3, "test": 6},
+            languages=("en", "de"),
+            sha256=sha(data),
+            size=len(data),
+            **kwargs,
+        )
+    }
 
 
 def test_the_archives_are_pinned_to_their_published_values():
     assert (XnliArchive("x", "").size, XnliArchive("x", "").sha256) == (
-        17_865_352, "4ba1d5e1afdb7161f0f23c66dc787802ccfa8a25a3ddd3b165a35e50df346ab1")
+        17_865_352,
+        "4ba1d5e1afdb7161f0f23c66dc787802ccfa8a25a3ddd3b165a35e50df346ab1",
+    )
     assert (MultinliArchive("m", "").size, MultinliArchive("m", "").sha256) == (
-        226_850_426, "049f507b9e36b1fcb756cfd5aeb3b7a0cfcb84bf023793652987f7e7e0957822")
+        226_850_426,
+        "049f507b9e36b1fcb756cfd5aeb3b7a0cfcb84bf023793652987f7e7e0957822",
+    )
     assert PawsxArchive("p", "").size == 30_282_057
 
 
@@ -338,13 +405,16 @@ def test_xnli_archive_is_converted_and_checked(server, tmp_path):
         "idx\tpremise\thypothesis\tlabel\tgenre\n"
         '0\tde dev "p0"\tde dev h0\'s\tentailment\tfiction\n'
         '1\tde dev "p1"\tde dev h1\'s\tneutral\tfiction\n'
-        '2\tde dev "p2"\tde dev h2\'s\tcontradiction\tfiction\n')
-    assert (tmp_path / "xnli" / "test" / "en.tsv").read_text("utf-8").split("\n")[4] == \
-        "3\ten test p3\ten test h3\x1d!\tentailment\ttravel"
+        '2\tde dev "p2"\tde dev h2\'s\tcontradiction\tfiction\n'
+    )
+    assert (tmp_path / "xnli" / "test" / "en.tsv").read_text("utf-8").split("\n")[
+        4
+    ] == "3\ten test p3\ten test h3\x1d!\tentailment\ttravel"
     assert not (tmp_path / ".partial").exists()  # the archive is removed once converted
     assert quiet_fetch(tmp_path, sources, server.url).present == ["xnli"] and server.gets() == 1
-    wrong = {"xnli": XnliArchive("xnli", "XNLI", rows={"dev": 6, "test": 6}, languages=("en", "de"),
-                                 sha256=None, size=None)}
+    wrong = {
+        "xnli": XnliArchive("xnli", "XNLI", rows={"dev": 6, "test": 6}, languages=("en", "de"), sha256=None, size=None)
+    }
     line = quiet_fetch(tmp_path / "other", wrong, server.url).failed["xnli"]
     assert line.startswith(f"{server.url}/XNLI/XNLI-1.0.zip: the converted files fail the content check (")
     assert "3 rows with labels [1, 1, 1], expected 6 rows, [2, 2, 2]" in line
@@ -352,18 +422,28 @@ def test_xnli_archive_is_converted_and_checked(server, tmp_path):
 
 def test_a_changed_upstream_archive_is_one_line_with_expected_and_actual(server, tmp_path):
     good = xnli_zip()
-    changed = xnli_zip(dev_rows=[xnli_row(lang, ("entailment", "neutral", "contradiction")[i], f"{lang} new p{i}",
-                                          f"{lang} new h{i}") for lang in ("de", "en") for i in range(3)])
+    changed = xnli_zip(
+        dev_rows=[
+            xnli_row(lang, ("entailment", "neutral", "contradiction")[i], f"{lang} new p{i}", f"{lang} new h{i}")
+            for lang in ("de", "en")
+            for i in range(3)
+        ]
+    )
     server.files["/XNLI/XNLI-1.0.zip"] = changed
     sources = xnli_source(good)
     line = quiet_fetch(tmp_path, sources, server.url).failed["xnli"]
     size = (f"{len(good):,} bytes", f"{len(changed):,} bytes")
-    what = (("SHA-256", sha(good), sha(changed)) if len(good) == len(changed)
-            else ("size", size[0], size[1] + " (announced)"))
-    assert line == (f"{server.url}/XNLI/XNLI-1.0.zip: {what[0]} {what[2]}, expected the pinned {what[1]}; the file "
-                    "was deleted. The server sends another file than the pinned release: run the same command again "
-                    "(a broken transfer), fetch the original through --mirror URL, or accept the new file with "
-                    "--unpinned xnli (its content facts are still checked)")
+    what = (
+        ("SHA-256", sha(good), sha(changed))
+        if len(good) == len(changed)
+        else ("size", size[0], size[1] + " (announced)")
+    )
+    assert line == (
+        f"{server.url}/XNLI/XNLI-1.0.zip: {what[0]} {what[2]}, expected the pinned {what[1]}; the file "
+        "was deleted. The server sends another file than the pinned release: run the same command again "
+        "(a broken transfer), fetch the original through --mirror URL, or accept the new file with "
+        "--unpinned xnli (its content facts are still checked)"
+    )
     assert not (tmp_path / "xnli").exists()
     accepted = quiet_fetch(tmp_path, sources, server.url, unpinned="xnli")
     assert accepted.fetched == ["xnli"]
@@ -375,20 +455,25 @@ def test_the_converters_share_one_rule_for_rows_of_the_wrong_width(server, tmp_p
     rows = [xnli_row(lang, lab, "p", "h") for lang in ("de", "en") for lab in ("entailment", "neutral")]
     server.files["/XNLI/XNLI-1.0.zip"] = xnli_zip(dev_rows=[*rows, short])
     line = quiet_fetch(tmp_path, xnli_source(server.files["/XNLI/XNLI-1.0.zip"]), server.url).failed["xnli"]
-    assert line == (f"{server.url}/XNLI/XNLI-1.0.zip: XNLI-1.0/xnli.dev.tsv line 6 has 18 fields, expected 19; the "
-                    "archive is not the pinned release: run again with --force, or fetch it through --mirror URL")
+    assert line == (
+        f"{server.url}/XNLI/XNLI-1.0.zip: XNLI-1.0/xnli.dev.tsv line 6 has 18 fields, expected 19; the "
+        "archive is not the pinned release: run again with --force, or fetch it through --mirror URL"
+    )
     header = ("id", "sentence1", "sentence2", "label")
     files = dict(PAWSX_FILES)
     files["x-final/de/test_2k.tsv"] = [header, (3, "de t1", "de t2", 0), (4, "de u1", "de u2")]  # short row
     server.files["/paws/pawsx/x-final.tar.gz"] = pawsx_tar(files)
     line = quiet_fetch(tmp_path, pawsx_source(server), server.url).failed["pawsx"]
-    assert line == (f"{server.url}/paws/pawsx/x-final.tar.gz: x-final/de/test_2k.tsv line 3 has 3 fields, expected 4; "
-                    "the archive is not the pinned release: run again with --force, or fetch it through --mirror URL")
+    assert line == (
+        f"{server.url}/paws/pawsx/x-final.tar.gz: x-final/de/test_2k.tsv line 3 has 3 fields, expected 4; "
+        "the archive is not the pinned release: run again with --force, or fetch it through --mirror URL"
+    )
     # a label the release does not spell is refused, not mapped
     server.files["/XNLI/XNLI-1.0.zip"] = xnli_zip(labels=("entailment", "neutral", "contradictory"))
     line = quiet_fetch(tmp_path, xnli_source(server.files["/XNLI/XNLI-1.0.zip"]), server.url).failed["xnli"]
-    assert "xnli.dev.tsv line 4 has gold_label 'contradictory', expected one of entailment, neutral, contradiction" \
-        in line
+    assert (
+        "xnli.dev.tsv line 4 has gold_label 'contradictory', expected one of entailment, neutral, contradiction" in line
+    )
 
 
 def test_corrupt_archive_is_refused_and_deleted(server, tmp_path):
@@ -419,8 +504,10 @@ PAWSX_FILES = {
 def pawsx_tar(files) -> bytes:
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
-        for name, data in [("x-final/de/._dev_2k.tsv", APPLE_DOUBLE),
-                           *((name, tsv_bytes(rows)) for name, rows in files.items())]:
+        for name, data in [
+            ("x-final/de/._dev_2k.tsv", APPLE_DOUBLE),
+            *((name, tsv_bytes(rows)) for name, rows in files.items()),
+        ]:
             info = tarfile.TarInfo(name)
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
@@ -428,8 +515,17 @@ def pawsx_tar(files) -> bytes:
 
 
 def pawsx_source(server, **kwargs) -> dict:
-    return {"pawsx": PawsxArchive("pawsx", "PAWS-X", rows={"dev": 2, "test": 2}, train_rows=3, languages=("en", "de"),
-                                  size=len(server.files["/paws/pawsx/x-final.tar.gz"]), **kwargs)}
+    return {
+        "pawsx": PawsxArchive(
+            "pawsx",
+            "PAWS-X",
+            rows={"dev": 2, "test": 2},
+            train_rows=3,
+            languages=("en", "de"),
+            size=len(server.files["/paws/pawsx/x-final.tar.gz"]),
+            **kwargs,
+        )
+    }
 
 
 def test_pawsx_archive_with_the_english_train_set_drops_ns_rows(server, tmp_path):
@@ -440,11 +536,14 @@ def test_pawsx_archive_with_the_english_train_set_drops_ns_rows(server, tmp_path
     assert report.fetched == ["pawsx"]
     assert logged == ["pawsx: fetched and verified (PAWS-X); 1 NS rows dropped (dev/de 1)"]
     assert (tmp_path / "pawsx" / "train" / "en.tsv").read_text() == (
-        "idx\tid\tsentence1\tsentence2\tlabel\n0\t1\ta\tb\t0\n1\t2\tc\td\t1\n2\t5\te\tf\t1\n")
+        "idx\tid\tsentence1\tsentence2\tlabel\n0\t1\ta\tb\t0\n1\t2\tc\td\t1\n2\t5\te\tf\t1\n"
+    )
     assert (tmp_path / "pawsx" / "test" / "de.tsv").read_text() == (
-        "idx\tid\tsentence1\tsentence2\tlabel\n0\t3\tde t1\tde t2\t0\n1\t4\tde u1\tde u2\t1\n")
+        "idx\tid\tsentence1\tsentence2\tlabel\n0\t3\tde t1\tde t2\t0\n1\t4\tde u1\tde u2\t1\n"
+    )
     assert (tmp_path / "pawsx" / "dev" / "de.tsv").read_text() == (
-        'idx\tid\tsentence1\tsentence2\tlabel\n1\t9\tde "e1"\tde e2\t0\n')  # NS row 0 dropped, idx kept
+        'idx\tid\tsentence1\tsentence2\tlabel\n1\t9\tde "e1"\tde e2\t0\n'
+    )  # NS row 0 dropped, idx kept
     assert (tmp_path / "pawsx" / "ns_rows.tsv").read_text() == "split\tlang\tidx\tid\ndev\tde\t0\t7\n"
     assert not (tmp_path / "pawsx" / "train" / "de.tsv").exists()
     assert sources["pawsx"].check(tmp_path) is None  # 1 row + 1 dropped = 2
@@ -457,8 +556,10 @@ def test_pawsx_archive_with_the_english_train_set_drops_ns_rows(server, tmp_path
     wrong["pawsx"].size += 1
     line = quiet_fetch(tmp_path / "w", wrong, server.url).failed["pawsx"]
     actual = len(server.files["/paws/pawsx/x-final.tar.gz"])
-    assert line.startswith(f"{server.url}/paws/pawsx/x-final.tar.gz: size {actual:,} bytes (announced), expected the "
-                           f"pinned {wrong['pawsx'].size:,} bytes; the file was deleted.")
+    assert line.startswith(
+        f"{server.url}/paws/pawsx/x-final.tar.gz: size {actual:,} bytes (announced), expected the "
+        f"pinned {wrong['pawsx'].size:,} bytes; the file was deleted."
+    )
 
 
 def test_tatoeba_files_are_joined_and_counted(server, tmp_path):
@@ -470,29 +571,39 @@ def test_tatoeba_files_are_joined_and_counted(server, tmp_path):
     sources = {"tatoeba": TatoebaFiles("tatoeba", "Tatoeba", rows={"de": 2, "sw": 1}, archive_url=None)}
     assert quiet_fetch(tmp_path, sources, server.url).fetched == ["tatoeba"]
     assert (tmp_path / "tatoeba" / "de-en.tsv").read_text() == "idx\tde\ten\n0\tHallo.\tHello.\n1\tDanke!\tThanks!\n"
-    assert (tmp_path / "tatoeba" / "sw-en.tsv").read_text() == "idx\tsw\ten\n0\tHakuna matata.\tThere are no problems.\n"
+    assert (
+        tmp_path / "tatoeba" / "sw-en.tsv"
+    ).read_text() == "idx\tsw\ten\n0\tHakuna matata.\tThere are no problems.\n"
     server.files[f"{base}/tatoeba.swh-eng.eng"] = b"There are no problems.\nExtra line.\n"
     line = quiet_fetch(tmp_path / "b", sources, server.url).failed["tatoeba"]
-    assert line == (f"{server.url}{base}/tatoeba.swh-eng.eng: 2 lines, expected 1; it was deleted: run the same "
-                    "command again, or check --mirror")
+    assert line == (
+        f"{server.url}{base}/tatoeba.swh-eng.eng: 2 lines, expected 1; it was deleted: run the same "
+        "command again, or check --mirror"
+    )
 
 
 def test_multinli_archive_ignores_macos_entries(server, tmp_path):
     """The macOS entry ``__MACOSX/multinli_1.0/._multinli_1.0_train.jsonl`` comes first and is not UTF-8."""
-    rows = [{"gold_label": lab, "sentence1": f'p{i} "q"', "sentence2": f"h{i}\tx", "genre": "slate",
-             "pairID": f"{i}e"} for i, lab in enumerate(["neutral", "entailment", "contradiction"])]
+    rows = [
+        {"gold_label": lab, "sentence1": f'p{i} "q"', "sentence2": f"h{i}\tx", "genre": "slate", "pairID": f"{i}e"}
+        for i, lab in enumerate(["neutral", "entailment", "contradiction"])
+    ]
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as zf:
         zf.writestr("__MACOSX/multinli_1.0/._multinli_1.0_train.jsonl", APPLE_DOUBLE)
         zf.writestr("multinli_1.0/._multinli_1.0_train.jsonl", APPLE_DOUBLE)
         zf.writestr("multinli_1.0/multinli_1.0_train.jsonl", "".join(json.dumps(r) + "\n" for r in rows))
     server.files["/~sbowman/multinli/multinli_1.0.zip"] = buffer.getvalue()
-    sources = {"multinli": MultinliArchive("multinli", "MultiNLI", train_rows=3, sha256=sha(buffer.getvalue()),
-                                           size=len(buffer.getvalue()))}
+    sources = {
+        "multinli": MultinliArchive(
+            "multinli", "MultiNLI", train_rows=3, sha256=sha(buffer.getvalue()), size=len(buffer.getvalue())
+        )
+    }
     assert quiet_fetch(tmp_path, sources, server.url).fetched == ["multinli"]
     assert (tmp_path / "multinli" / "train.tsv").read_text() == (
         'idx\tpremise\thypothesis\tlabel\tgenre\tpairID\n0\tp0 "q"\th0 x\tneutral\tslate\t0e\n'
-        '1\tp1 "q"\th1 x\tentailment\tslate\t1e\n2\tp2 "q"\th2 x\tcontradiction\tslate\t2e\n')
+        '1\tp1 "q"\th1 x\tentailment\tslate\t1e\n2\tp2 "q"\th2 x\tcontradiction\tslate\t2e\n'
+    )
 
 
 @needs_shared
@@ -525,8 +636,9 @@ def test_default_data_folder_per_platform():
     assert default_data_dir({"HOME": home}, "linux").path == Path("/home/u/.local/share/xlprompt")
     assert default_data_dir({"HOME": home, "XDG_DATA_HOME": "/xdg"}, "linux").path == Path("/xdg/xlprompt")
     assert default_data_dir({"HOME": home}, "darwin").path == Path("/home/u/Library/Application Support/xlprompt")
-    assert default_data_dir({"HOME": home, "LOCALAPPDATA": "C:/Users/u/AppData/Local"}, "win32").path == \
-        Path("C:/Users/u/AppData/Local/xlprompt")
+    assert default_data_dir({"HOME": home, "LOCALAPPDATA": "C:/Users/u/AppData/Local"}, "win32").path == Path(
+        "C:/Users/u/AppData/Local/xlprompt"
+    )
     assert default_data_dir({"HOME": home, "XLPROMPT_DATA": " "}, "linux").origin.startswith("the per-user")
 
 
@@ -546,28 +658,59 @@ def test_run_with_an_empty_default_folder_stops_before_any_model(tmp_path, monke
     empty = tmp_path / "empty"
     empty.mkdir()
     monkeypatch.setenv("XLPROMPT_DATA", str(empty))
-    result = CliRunner().invoke(cli, ["run", "--method", "mpt", "--shots", "16", "--model", "xlm-roberta-base",
-                                      "--out", str(tmp_path / "run"), "--quiet"])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "run",
+            "--method",
+            "mpt",
+            "--shots",
+            "16",
+            "--model",
+            "xlm-roberta-base",
+            "--out",
+            str(tmp_path / "run"),
+            "--quiet",
+        ],
+    )
     assert result.exit_code == 2, result.output
     # 27 files: the train and dev split of k=16, XNLI test in 15 languages, PAWS-X dev+test in en, de, es, fr, zh
     assert result.stderr.strip() == (
         f"error: the data folder {empty} (from $XLPROMPT_DATA) is empty: xnli-fewshot/train/en/train_split,16.jsonl "
         f"not found (and 26 more); fill it with `xlprompt data fetch --out {empty} --only fewshot,xnli,pawsx` "
-        "(on a machine with internet), or pass --data-dir DIR")
+        "(on a machine with internet), or pass --data-dir DIR"
+    )
     assert not (tmp_path / "run").exists()
 
 
 def test_missing_files_name_only_the_sources_that_lack_them(tmp_path, monkeypatch, no_model_loading):
     data = write_data_dir(tmp_path / "d", ks=(1,))
     (data / "tatoeba" / "sw-en.tsv").unlink()
-    result = CliRunner().invoke(cli, ["run", "--method", "mpt", "--shots", "1", "--model", "random:tiny",
-                                      "--data-dir", str(data), "--out", str(tmp_path / "run"), "--quiet",
-                                      "--set", "parallel_source=tatoeba"])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "run",
+            "--method",
+            "mpt",
+            "--shots",
+            "1",
+            "--model",
+            "random:tiny",
+            "--data-dir",
+            str(data),
+            "--out",
+            str(tmp_path / "run"),
+            "--quiet",
+            "--set",
+            "parallel_source=tatoeba",
+        ],
+    )
     assert result.exit_code == 2
     assert result.stderr.strip() == (
         f"error: the data folder {data} (from --data-dir / data_dir) lacks some files: tatoeba/sw-en.tsv not found; "
         f"fill it with `xlprompt data fetch --out {data} --only tatoeba` (on a machine with internet), or pass "
-        "--data-dir DIR")
+        "--data-dir DIR"
+    )
 
 
 def test_a_bad_data_file_is_reported_before_any_model_loads(tmp_path, no_model_loading):
@@ -600,12 +743,14 @@ def test_the_shipped_sweeps_read_the_data_folder(tmp_path, monkeypatch, no_model
     assert not store.exists()
     other = tmp_path / "other"
     other.mkdir()
-    result = CliRunner().invoke(cli, ["sweep", str(configs / "table2.yaml"), "--store", str(store), "--quiet",
-                                      "--data-dir", str(other)])
+    result = CliRunner().invoke(
+        cli, ["sweep", str(configs / "table2.yaml"), "--store", str(store), "--quiet", "--data-dir", str(other)]
+    )
     assert result.exit_code == 2
     assert result.stderr.startswith(f"error: the data folder {other} (from --data-dir / data_dir) is empty: ")
-    dry = CliRunner().invoke(cli, ["sweep", str(configs / "table2.yaml"), "--store", str(store), "--dry-run",
-                                   "--data-dir", str(other)])
+    dry = CliRunner().invoke(
+        cli, ["sweep", str(configs / "table2.yaml"), "--store", str(store), "--dry-run", "--data-dir", str(other)]
+    )
     assert dry.exit_code == 0 and dry.output.strip().endswith("50 runs")
 
 
@@ -614,9 +759,29 @@ def test_a_shipped_sweep_runs_unchanged_with_xlprompt_data(tmp_path, monkeypatch
     monkeypatch.setenv("XLPROMPT_DATA", str(data))
     configs = Path(__file__).resolve().parents[1] / "configs"
     store = tmp_path / "s.db"
-    args = ["sweep", str(configs / "table1.yaml"), "--store", str(store), "--quiet", "--grid", "method=sp",
-            "--grid", "shots=1", "--grid", "seed=1", "--set", "model=random:tiny", "--set", "epochs=1",
-            "--set", "max_length=64", "--set", "eval_languages=en,de", "--set", "device=cpu"]
+    args = [
+        "sweep",
+        str(configs / "table1.yaml"),
+        "--store",
+        str(store),
+        "--quiet",
+        "--grid",
+        "method=sp",
+        "--grid",
+        "shots=1",
+        "--grid",
+        "seed=1",
+        "--set",
+        "model=random:tiny",
+        "--set",
+        "epochs=1",
+        "--set",
+        "max_length=64",
+        "--set",
+        "eval_languages=en,de",
+        "--set",
+        "device=cpu",
+    ]
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
     from xlprompt.store import ResultStore
@@ -648,14 +813,27 @@ def test_sample_pool_multinli_reads_the_fetched_file(tmp_path):
     from xlprompt.run_data import load_run_data
 
     data = write_data_dir(tmp_path / "d", langs=("en", "de"), ks=(1,))
-    config = RunConfig(method="sp", shots=2, model="random:tiny", data_dir=str(data), train_source="sample",
-                       sample_pool="multinli", eval_languages="en,de")
-    with pytest.raises(DataError, match=r"multinli/train.tsv not found; fill it with `xlprompt data fetch --out .* "
-                                        r"--only multinli`"):
+    config = RunConfig(
+        method="sp",
+        shots=2,
+        model="random:tiny",
+        data_dir=str(data),
+        train_source="sample",
+        sample_pool="multinli",
+        eval_languages="en,de",
+    )
+    with pytest.raises(
+        DataError,
+        match=r"multinli/train.tsv not found; fill it with `xlprompt data fetch --out .* "
+        r"--only multinli`",
+    ):
         load_run_data(config)
     labels = ["entailment", "neutral", "contradiction"]
-    write_tsv(data / "multinli" / "train.tsv", ("idx", "premise", "hypothesis", "label", "genre", "pairID"),
-              [(i, f"mnli p{i}", f"mnli h{i}", labels[i % 3], "slate", f"{i}n") for i in range(9)])
+    write_tsv(
+        data / "multinli" / "train.tsv",
+        ("idx", "premise", "hypothesis", "label", "genre", "pairID"),
+        [(i, f"mnli p{i}", f"mnli h{i}", labels[i % 3], "slate", f"{i}n") for i in range(9)],
+    )
     run = load_run_data(config)
     assert len(run.train) == 6 and all(e.uid.startswith("mnli-train-") for e in run.train)
     assert sorted(e.label for e in run.train) == [0, 0, 1, 1, 2, 2]
@@ -711,12 +889,15 @@ TATOEBA_ARCHIVE_PATH = f"/facebookresearch/LASER/tar.gz/{LASER_COMMIT}"
 
 
 def archived_fewshot(server) -> dict:
-    server.files[FEWSHOT_ARCHIVE_PATH] = github_tar(f"xlmrprompt-{XLMRPROMPT_COMMIT}", {
-        "common_datasets/train/en/train_split,1.jsonl": ONE,
-        "common_datasets/dev/rest/dev_split,de,1.jsonl": TWO,
-        "common_datasets/dev/rest/other.jsonl": b"not pinned\n",
-        "README.md": b"# xlmrprompt\n",
-    })
+    server.files[FEWSHOT_ARCHIVE_PATH] = github_tar(
+        f"xlmrprompt-{XLMRPROMPT_COMMIT}",
+        {
+            "common_datasets/train/en/train_split,1.jsonl": ONE,
+            "common_datasets/dev/rest/dev_split,de,1.jsonl": TWO,
+            "common_datasets/dev/rest/other.jsonl": b"not pinned\n",
+            "README.md": b"# xlmrprompt\n",
+        },
+    )
     pins = [(sha(ONE), len(ONE), "train/en/train_split,1.jsonl"), (sha(TWO), len(TWO), "dev/rest/dev_split,de,1.jsonl")]
     return {"fewshot": PinnedFiles("fewshot", "test splits", pins=pins)}
 
@@ -730,13 +911,17 @@ def test_fewshot_comes_from_one_repository_archive_each_file_checked(server, tmp
     assert not (tmp_path / "xnli-fewshot" / "dev" / "rest" / "other.jsonl").exists()
     # a file of the archive that is not the pinned one: one line with both hashes; the others are written
     changed = TWO.replace(b"neutral", b"NEUTRAL")
-    server.files[FEWSHOT_ARCHIVE_PATH] = github_tar(f"xlmrprompt-{XLMRPROMPT_COMMIT}", {
-        "common_datasets/train/en/train_split,1.jsonl": ONE, "common_datasets/dev/rest/dev_split,de,1.jsonl": changed})
+    server.files[FEWSHOT_ARCHIVE_PATH] = github_tar(
+        f"xlmrprompt-{XLMRPROMPT_COMMIT}",
+        {"common_datasets/train/en/train_split,1.jsonl": ONE, "common_datasets/dev/rest/dev_split,de,1.jsonl": changed},
+    )
     line = quiet_fetch(tmp_path / "b", sources, server.url).failed["fewshot"]
-    assert line == (f"{server.url}{FEWSHOT_ARCHIVE_PATH}: common_datasets/dev/rest/dev_split,de,1.jsonl: SHA-256 "
-                    f"{sha(changed)} ({len(changed):,} bytes), expected the pinned {sha(TWO)} ({len(TWO):,} bytes); "
-                    "the 1 other files are written. The archive is not the pinned release: fetch it through --mirror "
-                    "URL, or accept the changed files with --unpinned fewshot")
+    assert line == (
+        f"{server.url}{FEWSHOT_ARCHIVE_PATH}: common_datasets/dev/rest/dev_split,de,1.jsonl: SHA-256 "
+        f"{sha(changed)} ({len(changed):,} bytes), expected the pinned {sha(TWO)} ({len(TWO):,} bytes); "
+        "the 1 other files are written. The archive is not the pinned release: fetch it through --mirror "
+        "URL, or accept the changed files with --unpinned fewshot"
+    )
     assert (tmp_path / "b" / "xnli-fewshot" / "train" / "en" / "train_split,1.jsonl").read_bytes() == ONE
     assert not (tmp_path / "b" / "xnli-fewshot" / "dev" / "rest" / "dev_split,de,1.jsonl").exists()
 
@@ -757,17 +942,19 @@ def test_backoff_without_retry_after_is_bounded(server, tmp_path, monkeypatch):
     import xlprompt.data.download as download_module
 
     monkeypatch.setattr(download_module, "BACKOFF", 0.01)
-    sources = archived_fewshot(server)
+    archived_fewshot(server)  # the server holds the archive; the CLI fetches it
     server.limit_first, server.retry_after = 100, None  # always 429, no Retry-After
-    result = CliRunner().invoke(cli, ["data", "fetch", "--only", "fewshot", "--out", str(tmp_path), "--quiet",
-                                      "--mirror", server.url])
+    result = CliRunner().invoke(
+        cli, ["data", "fetch", "--only", "fewshot", "--out", str(tmp_path), "--quiet", "--mirror", server.url]
+    )
     assert server.gets() == 6  # the request and 5 retries, waiting 0.01, 0.02, 0.04, 0.08, 0.16 s
     assert result.exit_code == 2
     assert result.stderr.split("\n")[:2] == [
         f"error: {server.url}{FEWSHOT_ARCHIVE_PATH}: HTTP 429 Too Many Requests (after 6 tries and 0 s of waiting); "
         "what was fetched is kept: run the same command again later to resume, or pass --mirror URL",
         f"what was fetched is kept; to resume, run: xlprompt data fetch --out {tmp_path} --only fewshot --mirror "
-        f"{server.url}"]
+        f"{server.url}",
+    ]
 
 
 def test_a_long_retry_after_fails_at_once_and_a_partial_archive_resumes(server, tmp_path):
@@ -779,9 +966,11 @@ def test_a_long_retry_after_fails_at_once_and_a_partial_archive_resumes(server, 
     server.seen.clear()
     server.limit_first, server.retry_after = 1, "3600"
     line = quiet_fetch(tmp_path, sources, server.url).failed["fewshot"]
-    assert line == (f"{server.url}{FEWSHOT_ARCHIVE_PATH}: HTTP 429 Too Many Requests (the server asks to wait 3,600 "
-                    "s, longer than the 60 s fetch waits); what was fetched is kept: run the same command again later "
-                    "to resume, or pass --mirror URL")
+    assert line == (
+        f"{server.url}{FEWSHOT_ARCHIVE_PATH}: HTTP 429 Too Many Requests (the server asks to wait 3,600 "
+        "s, longer than the 60 s fetch waits); what was fetched is kept: run the same command again later "
+        "to resume, or pass --mirror URL"
+    )
     report = quiet_fetch(tmp_path, sources, server.url)  # later: the partial archive resumes where it stopped
     assert report.fetched == ["fewshot"] and server.requests[-1] == (FEWSHOT_ARCHIVE_PATH, "bytes=100-")
 
@@ -792,8 +981,10 @@ def shared_mirror(server) -> None:
     from xlprompt.data.fetch import TATOEBA_CODES
 
     local = SHARED_DATA / "xnli-fewshot"
-    server.files[FEWSHOT_ARCHIVE_PATH] = github_tar(f"xlmrprompt-{XLMRPROMPT_COMMIT}", {
-        f"common_datasets/{p.relative_to(local).as_posix()}": p.read_bytes() for p in sorted(local.rglob("*.jsonl"))})
+    server.files[FEWSHOT_ARCHIVE_PATH] = github_tar(
+        f"xlmrprompt-{XLMRPROMPT_COMMIT}",
+        {f"common_datasets/{p.relative_to(local).as_posix()}": p.read_bytes() for p in sorted(local.rglob("*.jsonl"))},
+    )
     laser = {}
     for lang, code in TATOEBA_CODES.items():
         lines = (SHARED_DATA / "tatoeba" / f"{lang}-en.tsv").read_text("utf-8").split("\n")[1:-1]
@@ -812,8 +1003,9 @@ def test_fetch_through_a_rate_limiting_mirror_is_byte_identical_to_shared(server
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
     assert server.requests == [(FEWSHOT_ARCHIVE_PATH, None)] * 2 + [(TATOEBA_ARCHIVE_PATH, None)] * 2
-    assert result.output.strip().endswith(f"({server.gets()} requests, "
-                                          f"{sum(map(len, server.files.values())):,} bytes downloaded)")
+    assert result.output.strip().endswith(
+        f"({server.gets()} requests, {sum(map(len, server.files.values())):,} bytes downloaded)"
+    )
     for folder, pattern, count in (("xnli-fewshot", "*.jsonl", 270), ("tatoeba", "*-en.tsv", 14)):
         files = sorted(str(p.relative_to(out / folder)) for p in (out / folder).rglob(pattern))
         assert len(files) == count

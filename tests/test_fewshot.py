@@ -32,7 +32,9 @@ def test_load_train_and_dev_splits_in_every_language(tmp_path):
     assert german[5].hypothesis == "[de] train k4 hypothesis 5"
     dev = load_fewshot_split("dev", 1, "sw", tmp_path)
     assert [(e.uid, e.label, e.lang) for e in dev] == [
-        ("xnli-dev-pair500", 0, "sw"), ("xnli-dev-pair501", 1, "sw"), ("xnli-dev-pair502", 2, "sw"),
+        ("xnli-dev-pair500", 0, "sw"),
+        ("xnli-dev-pair501", 1, "sw"),
+        ("xnli-dev-pair502", 2, "sw"),
     ]
 
 
@@ -133,11 +135,29 @@ def test_sampler_output_is_pinned():
     """The exact sample for a seed is fixed: a change of algorithm must fail this test."""
     pool = make_pool(10)
     assert [e.uid for e in sample_k_per_class(pool, 2, 0)] == [
-        "pool-7", "pool-6", "pool-8", "pool-1", "pool-27", "pool-23"]
+        "pool-7",
+        "pool-6",
+        "pool-8",
+        "pool-1",
+        "pool-27",
+        "pool-23",
+    ]
     assert [e.uid for e in sample_k_per_class(pool, 2, 1)] == [
-        "pool-3", "pool-16", "pool-10", "pool-17", "pool-26", "pool-18"]
+        "pool-3",
+        "pool-16",
+        "pool-10",
+        "pool-17",
+        "pool-26",
+        "pool-18",
+    ]
     assert [e.uid for e in sample_k_per_class(pool, 2, 42)] == [
-        "pool-7", "pool-3", "pool-12", "pool-16", "pool-29", "pool-20"]
+        "pool-7",
+        "pool-3",
+        "pool-12",
+        "pool-16",
+        "pool-29",
+        "pool-20",
+    ]
 
 
 def test_sampler_is_class_balanced_and_seeds_differ():
@@ -206,7 +226,8 @@ def test_fewshot_ks_are_the_published_ones():
 def test_sampler_properties(sizes, k, seed, permutation_seed):
     pool = [
         NLIExample(f"p{label}-{i}", f"h{label}-{i}", label, "en", f"u{label}-{i}")
-        for label, n in enumerate(sizes) for i in range(n)
+        for label, n in enumerate(sizes)
+        for i in range(n)
     ]
     sample = sample_k_per_class(pool, k, seed)
     assert Counter(e.label for e in sample) == {label: k for label in range(len(LABELS))}

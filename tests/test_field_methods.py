@@ -69,11 +69,28 @@ def test_dp_template_is_xlmrprompt_pattern_0(tiny_components, xlmr_tokenizer):
     encoded = parts.method.encode_for_eval(ex, "de")
     pieces = xlmr_tokenizer.convert_ids_to_tokens(list(encoded.input_ids))
     # X_P . Question: X_H ? Answer: <mask> .  (punctuation stripped, each part tokenised on its own)
-    assert pieces == ["<s>", "▁He", "▁left", "▁again", "▁", ".", "▁Question", ":", "▁He", "▁is", "▁gone", "▁?",
-                      "▁Answer", ":", "<mask>", "▁", ".", "</s>"]
+    assert pieces == [
+        "<s>",
+        "▁He",
+        "▁left",
+        "▁again",
+        "▁",
+        ".",
+        "▁Question",
+        ":",
+        "▁He",
+        "▁is",
+        "▁gone",
+        "▁?",
+        "▁Answer",
+        ":",
+        "<mask>",
+        "▁",
+        ".",
+        "</s>",
+    ]
     assert encoded.mask_position == 14 and encoded.prompt_positions == ()
-    assert xlmr_tokenizer.convert_ids_to_tokens(parts.method.label_ids("de").tolist()) == ["▁right", "▁maybe",
-                                                                                           "▁wrong"]
+    assert xlmr_tokenizer.convert_ids_to_tokens(parts.method.label_ids("de").tolist()) == ["▁right", "▁maybe", "▁wrong"]
 
 
 def test_dp_loss_is_ce_over_label_word_logits(tiny_components, demo_train):
@@ -123,7 +140,9 @@ def dpa_by_hand(method, batch, lambdas):
     for ex in batch:
         e = method.encode_for_eval(ex, "en")
         ids = torch.tensor([e.input_ids])
-        hidden.append(hf.roberta(input_ids=ids, attention_mask=torch.ones_like(ids)).last_hidden_state[0, e.mask_position])
+        hidden.append(
+            hf.roberta(input_ids=ids, attention_mask=torch.ones_like(ids)).last_hidden_state[0, e.mask_position]
+        )
     rows = list(hidden)
     for j, lam in enumerate(lambdas):
         rows.append(lam * hidden[2 * j] + (1 - lam) * hidden[2 * j + 1])
@@ -134,7 +153,9 @@ def dpa_by_hand(method, batch, lambdas):
     fake = 0.0
     for j, lam in enumerate(lambdas):
         y0, y1 = batch[2 * j].label, batch[2 * j + 1].label
-        fake = fake + sum(lam * -log_p[b + j, ids[y0]] + (1 - lam) * -log_p[b + j, ids[y1]] for ids in langs) / len(langs)
+        fake = fake + sum(lam * -log_p[b + j, ids[y0]] + (1 - lam) * -log_p[b + j, ids[y1]] for ids in langs) / len(
+            langs
+        )
     fake = fake / p
     return normal * b / (b + p) + fake * p / (b + p), normal
 
@@ -238,8 +259,10 @@ def test_muse_reader_and_source(tmp_path):
     with pytest.raises(DataError, match="data fetch --only muse"):
         load_dictionaries(tmp_path / "nowhere")
     assert SOURCE["name"] == "muse" and len(SOURCE["files"]) == 12
-    assert SOURCE["files"][0] == {"url": "https://dl.fbaipublicfiles.com/arrival/dictionaries/en-zh.txt",
-                                  "path": "muse/en-zh.txt"}
+    assert SOURCE["files"][0] == {
+        "url": "https://dl.fbaipublicfiles.com/arrival/dictionaries/en-zh.txt",
+        "path": "muse/en-zh.txt",
+    }
 
 
 def test_code_switch_replaces_dictionary_words():
@@ -268,8 +291,9 @@ def test_softmv_needs_a_dictionary_folder(tiny_components, words_file):
 
 
 def test_softmv_switched_copy_and_template(tiny_components, words_file, muse_dir):
-    parts = tiny_components(method="softmv", label_words_file=words_file, dictionary_dir=muse_dir,
-                            softmv_cosda_rate=1.0)
+    parts = tiny_components(
+        method="softmv", label_words_file=words_file, dictionary_dir=muse_dir, softmv_cosda_rate=1.0
+    )
     method, tok = parts.method, parts.tokenizer
     ex = TokenCache(tok).examples([NLIExample("The library is near the coast.", "Rain falls.", 0, "en", "x")])[0]
     switched = method.switched(ex)
@@ -283,8 +307,9 @@ def test_softmv_switched_copy_and_template(tiny_components, words_file, muse_dir
 
 
 def test_softmv_loss_by_hand(tiny_components, demo_train, words_file, muse_dir):
-    parts = tiny_components(method="softmv", label_words_file=words_file, dictionary_dir=muse_dir,
-                            softmv_cosda_rate=0.55)
+    parts = tiny_components(
+        method="softmv", label_words_file=words_file, dictionary_dir=muse_dir, softmv_cosda_rate=0.55
+    )
     method, tok = parts.method, parts.tokenizer
     method.eval()
     batch = demo_train(tok)
@@ -324,11 +349,15 @@ def test_softmv_loss_by_hand(tiny_components, demo_train, words_file, muse_dir):
 
 # ----------------------------------------------------------------------------------------------- learning
 @pytest.mark.parametrize("method_name", ["dp", "dpa", "softmv"])
-def test_field_method_memorises_six_examples(tiny_components, demo_train, demo_pairs, words_file, muse_dir,
-                                             method_name):
+def test_field_method_memorises_six_examples(
+    tiny_components, demo_train, demo_pairs, words_file, muse_dir, method_name
+):
     # DPA's CE is over the full vocabulary (it starts near ln|V|), like MPT's vocab scoring: a larger lr
-    extra = {"dp": {}, "dpa": {"label_words_file": words_file, "lr": 1e-2},
-             "softmv": {"label_words_file": words_file, "dictionary_dir": muse_dir}}[method_name]
+    extra = {
+        "dp": {},
+        "dpa": {"label_words_file": words_file, "lr": 1e-2},
+        "softmv": {"label_words_file": words_file, "dictionary_dir": muse_dir},
+    }[method_name]
     parts, train, history, before = train_tiny(tiny_components, demo_train, demo_pairs, method=method_name, **extra)
     first, last = history[0]["ce"], history[-1]["ce"]
     assert last < 0.5 * first, [round(h["ce"], 3) for h in history]

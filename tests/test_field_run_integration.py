@@ -18,8 +18,10 @@ from xlprompt.languages import TARGET_LANGUAGES, XNLI_LANGUAGES
 
 pytestmark = [
     pytest.mark.integration,
-    pytest.mark.skipif(not (SHARED_DATA.is_dir() and XLMR_TOKENIZER_DIR.is_dir()),
-                       reason="../shared/data or ../shared/tokenizers/xlm-roberta is absent"),
+    pytest.mark.skipif(
+        not (SHARED_DATA.is_dir() and XLMR_TOKENIZER_DIR.is_dir()),
+        reason="../shared/data or ../shared/tokenizers/xlm-roberta is absent",
+    ),
 ]
 
 CAP = 20
@@ -31,16 +33,46 @@ def test_field_method_runs_end_to_end(tmp_path, variant):
     muse.mkdir()
     for lang in SOFTMV_LANGUAGES:
         (muse / f"en-{lang}.txt").write_text(f"the {lang}the\nman {lang}man\npeople {lang}people\n", "utf-8")
-    extra = {"dp": ["--method", "dp", "--set", "label_words=right,maybe,wrong", "--set", "scoring=labels"],
-             "dpa": ["--method", "dpa", "--set", "batch_size=2", "--set", "grad_accumulation_steps=4"],
-             "softmv": ["--method", "softmv", "--set", f"dictionary_dir={muse}"],
-             "mpt-language": ["--method", "mpt", "--set", "translator_conditioning=language",
-                              "--set", "parallel_source=tatoeba", "--set", "parallel_size=28"]}[variant]
+    extra = {
+        "dp": ["--method", "dp", "--set", "label_words=right,maybe,wrong", "--set", "scoring=labels"],
+        "dpa": ["--method", "dpa", "--set", "batch_size=2", "--set", "grad_accumulation_steps=4"],
+        "softmv": ["--method", "softmv", "--set", f"dictionary_dir={muse}"],
+        "mpt-language": [
+            "--method",
+            "mpt",
+            "--set",
+            "translator_conditioning=language",
+            "--set",
+            "parallel_source=tatoeba",
+            "--set",
+            "parallel_size=28",
+        ],
+    }[variant]
     out = tmp_path / "run"
     cmd = xlprompt_command() + [
-        "run", *extra, "--shots", "2", "--seed", "1", "--model", "random:tiny", "--tokenizer", str(XLMR_TOKENIZER_DIR),
-        "--data-dir", str(SHARED_DATA), "--out", str(out), "--quiet", "--set", "epochs=1",
-        "--set", f"eval_max_per_language={CAP}", "--set", "max_length=128", "--set", "device=cpu",
+        "run",
+        *extra,
+        "--shots",
+        "2",
+        "--seed",
+        "1",
+        "--model",
+        "random:tiny",
+        "--tokenizer",
+        str(XLMR_TOKENIZER_DIR),
+        "--data-dir",
+        str(SHARED_DATA),
+        "--out",
+        str(out),
+        "--quiet",
+        "--set",
+        "epochs=1",
+        "--set",
+        f"eval_max_per_language={CAP}",
+        "--set",
+        "max_length=128",
+        "--set",
+        "device=cpu",
     ]
     env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)

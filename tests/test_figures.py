@@ -23,12 +23,20 @@ def _ablation_only_store(path):
     with ResultStore(path) as store:
         for translator in ("linear-1", "linear-2"):
             for seed in (1, 2):
-                insert(store, RunConfig(**BASE, method="mpt", shots=64, seed=seed, translator=translator),
-                       fake_accuracy("mpt", 64, seed), "fig4-translator")
+                insert(
+                    store,
+                    RunConfig(**BASE, method="mpt", shots=64, seed=seed, translator=translator),
+                    fake_accuracy("mpt", 64, seed),
+                    "fig4-translator",
+                )
         for alpha in (0.0, 0.5):
             for seed in (1, 2):
-                insert(store, RunConfig(**BASE, method="mpt", shots=64, seed=seed, alpha=alpha),
-                       fake_accuracy("mpt", 64, seed, -alpha), "fig5-alpha")
+                insert(
+                    store,
+                    RunConfig(**BASE, method="mpt", shots=64, seed=seed, alpha=alpha),
+                    fake_accuracy("mpt", 64, seed, -alpha),
+                    "fig5-alpha",
+                )
     return path
 
 
@@ -61,8 +69,10 @@ def test_fig3_paper_values_are_at_our_k_or_absent(filled_store, tmp_path):  # no
     (diamonds,) = [c for c in ax.collections if len(c.get_offsets()) == 15 and c.get_facecolors()[0][:3].sum() == 0]
     langs = [t.get_text().lower() for t in ax.get_xticklabels()]
     mpt, sp = paper.TABLE1[4]["mpt"], paper.TABLE1[4]["sp"]  # the paper's Table I at k = 4, by hand
-    expected = [100 * (mpt[XNLI_LANGUAGES.index(lang)] - sp[XNLI_LANGUAGES.index(lang)])
-                / sp[XNLI_LANGUAGES.index(lang)] for lang in langs]
+    expected = [
+        100 * (mpt[XNLI_LANGUAGES.index(lang)] - sp[XNLI_LANGUAGES.index(lang)]) / sp[XNLI_LANGUAGES.index(lang)]
+        for lang in langs
+    ]
     assert list(diamonds.get_offsets()[:, 1]) == pytest.approx(expected)
     assert "same k = 4" in caption
     # at the paper's k = 32 the diamonds are its Fig. 3
@@ -78,8 +88,12 @@ def test_fig3_at_a_k_the_paper_lacks_draws_no_paper_values(tmp_path):
     with ResultStore(path) as store:
         for method in ("sp", "mpt"):
             for seed in (1, 2):
-                insert(store, RunConfig(**BASE, method=method, shots=3, seed=seed), fake_accuracy(method, 3, seed),
-                       "table1")
+                insert(
+                    store,
+                    RunConfig(**BASE, method=method, shots=3, seed=seed),
+                    fake_accuracy(method, 3, seed),
+                    "table1",
+                )
     t1 = tables.table1(tables.rows_from_store(path))
     fig, caption = figures.draw_figure3(t1, compare=True)
     ax = fig.axes[0]
@@ -122,8 +136,13 @@ def test_ablation_bars_from_zero_lines_with_chance(filled_store):  # noqa: F811
 
 def test_chance_is_one_over_the_number_of_labels():
     def row(task):
-        return tables.RunRow("h", {"method": "mpt", "model": "random:tiny", "shots": 4, "seed": 1, "task": task},
-                             {"en": 50.0, "avg": 50.0}, True, [])
+        return tables.RunRow(
+            "h",
+            {"method": "mpt", "model": "random:tiny", "shots": 4, "seed": 1, "task": task},
+            {"en": 50.0, "avg": 50.0},
+            True,
+            [],
+        )
 
     assert figures.chance_level([row("xnli")]) == pytest.approx(100 / 3)
     assert figures.chance_level([row("pawsx")]) == pytest.approx(50.0)

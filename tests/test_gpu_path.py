@@ -24,8 +24,15 @@ def _mpt_step(tiny_components, demo_train, demo_pairs, **overrides):
     settings.update(overrides)
     parts = tiny_components(**settings)
     parts.method.step_token_budget = 40  # several micro-batches, so the deferred head flush has work
-    trainer = Trainer(parts.method, parts.method.config, demo_train(parts.tokenizer, per_class=2), [],
-                      demo_pairs(parts.tokenizer, n=5), None, progress=False)
+    trainer = Trainer(
+        parts.method,
+        parts.method.config,
+        demo_train(parts.tokenizer, per_class=2),
+        [],
+        demo_pairs(parts.tokenizer, n=5),
+        None,
+        progress=False,
+    )
     return parts, trainer
 
 
@@ -77,7 +84,7 @@ def test_deferred_head_flush_under_autocast_adds_the_fp32_gradient(tiny_plm):
         next(gen, None)  # the block exits here, under autocast
     expected = torch.zeros_like(weight)
     for col, word in enumerate(ids.tolist()):  # d(sum(g * h W_ids^T))/dW_word = sum_rows g[:, col] h
-        expected[word] += (upstream[:, col:col + 1] * hidden.detach()).sum(0)
+        expected[word] += (upstream[:, col : col + 1] * hidden.detach()).sum(0)
     assert weight.grad.dtype == torch.float32
     torch.testing.assert_close(weight.grad, expected, rtol=1e-5, atol=1e-6)
 
@@ -231,21 +238,31 @@ def test_deterministic_mode_sets_torch_and_cublas_and_is_undone(monkeypatch, tin
     from xlprompt.experiment import run_experiment
 
     monkeypatch.delenv("CUBLAS_WORKSPACE_CONFIG", raising=False)
-    flags = (torch.are_deterministic_algorithms_enabled(), torch.backends.cudnn.deterministic,
-             torch.backends.cudnn.benchmark)
+    flags = (
+        torch.are_deterministic_algorithms_enabled(),
+        torch.backends.cudnn.deterministic,
+        torch.backends.cudnn.benchmark,
+    )
     try:
         apply_determinism(RunConfig(deterministic=False))
         assert torch.are_deterministic_algorithms_enabled() == flags[0]
         # a whole (tiny) MPT run in deterministic mode: no op of the CPU path lacks a deterministic kernel
-        results = run_experiment(tiny_config(method="mpt", deterministic=True, eval_languages="en"),
-                                 tmp_path / "det", progress=False, log=lambda _: None)
+        results = run_experiment(
+            tiny_config(method="mpt", deterministic=True, eval_languages="en"),
+            tmp_path / "det",
+            progress=False,
+            log=lambda _: None,
+        )
         assert set(results["accuracy"]) == {"en", "avg"}
         assert torch.are_deterministic_algorithms_enabled()
         assert torch.backends.cudnn.deterministic and not torch.backends.cudnn.benchmark
         assert os.environ["CUBLAS_WORKSPACE_CONFIG"] == ":4096:8"
         apply_determinism(RunConfig(deterministic=False))  # the next run of a sweep in this process
-        assert (torch.are_deterministic_algorithms_enabled(), torch.backends.cudnn.deterministic,
-                torch.backends.cudnn.benchmark) == flags
+        assert (
+            torch.are_deterministic_algorithms_enabled(),
+            torch.backends.cudnn.deterministic,
+            torch.backends.cudnn.benchmark,
+        ) == flags
     finally:
         torch.use_deterministic_algorithms(flags[0])
         torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = flags[1], flags[2]
@@ -301,42 +318,50 @@ def _fit(tiny_components, tiny_config, demo_train, run_dir, monkeypatch, **overr
 
 
 def test_checkpoints_every_epoch_with_interval_zero_and_best_copy_written_once(
-        tiny_components, tiny_config, demo_train, tmp_path, monkeypatch):
-    trainer, saves, writes = _fit(tiny_components, tiny_config, demo_train, tmp_path, monkeypatch,
-                                  checkpoint_every_s=0, lr=1e-12)  # lr ~0: dev accuracy never improves
+    tiny_components, tiny_config, demo_train, tmp_path, monkeypatch
+):
+    trainer, saves, writes = _fit(
+        tiny_components, tiny_config, demo_train, tmp_path, monkeypatch, checkpoint_every_s=0, lr=1e-12
+    )  # lr ~0: dev accuracy never improves
     result = trainer.fit()
     assert saves == [0, 1, 2, 3]
     assert result.best_epoch == 1
     assert writes.count("best-0001.pt") == 1  # not rewritten while the best epoch stays the same
-    assert [w for w in writes if w.startswith("epoch")] == ["epoch-0000.pt", "epoch-0001.pt", "epoch-0002.pt",
-                                                             "epoch-0003.pt"]
+    assert [w for w in writes if w.startswith("epoch")] == [
+        "epoch-0000.pt",
+        "epoch-0001.pt",
+        "epoch-0002.pt",
+        "epoch-0003.pt",
+    ]
     pointer = json.loads((tmp_path / "checkpoint" / "latest.json").read_text())
     assert pointer["best"]["file"] == "best-0001.pt" and pointer["epoch"] == 3
-    assert sorted(p.name for p in (tmp_path / "checkpoint").iterdir()) == ["best-0001.pt", "epoch-0003.pt",
-                                                                            "latest.json"]
+    assert sorted(p.name for p in (tmp_path / "checkpoint").iterdir()) == [
+        "best-0001.pt",
+        "epoch-0003.pt",
+        "latest.json",
+    ]
 
 
-def test_checkpoint_interval_writes_only_at_the_end(tiny_components, tiny_config, demo_train, tmp_path,
-                                                    monkeypatch):
-    trainer, saves, _ = _fit(tiny_components, tiny_config, demo_train, tmp_path, monkeypatch,
-                             checkpoint_every_s=3600)
+def test_checkpoint_interval_writes_only_at_the_end(tiny_components, tiny_config, demo_train, tmp_path, monkeypatch):
+    trainer, saves, _ = _fit(tiny_components, tiny_config, demo_train, tmp_path, monkeypatch, checkpoint_every_s=3600)
     trainer.fit()
     assert saves == [3]  # an hour between checkpoints: only the one after the last epoch
 
 
-def test_resume_from_an_interval_checkpoint_matches(tiny_components, tiny_config, demo_train, tmp_path,
-                                                    monkeypatch):
+def test_resume_from_an_interval_checkpoint_matches(tiny_components, tiny_config, demo_train, tmp_path, monkeypatch):
     """A run killed two epochs after its last checkpoint redoes those epochs and ends like an uninterrupted
     run (the clock is faked so that only epoch 1 is checkpointed before the kill)."""
     import xlprompt.trainer as trainer_module
 
-    reference, _, _ = _fit(tiny_components, tiny_config, demo_train, tmp_path / "ref", monkeypatch,
-                           checkpoint_every_s=100, epochs=4)
+    reference, _, _ = _fit(
+        tiny_components, tiny_config, demo_train, tmp_path / "ref", monkeypatch, checkpoint_every_s=100, epochs=4
+    )
     expected = reference.fit()
     clock = iter([0.0, 150.0, 160.0, 170.0] + [1000.0] * 100)  # start, after epochs 1, 2, 3 ...
     monkeypatch.setattr(trainer_module.time, "monotonic", lambda: next(clock))
-    victim, saves, _ = _fit(tiny_components, tiny_config, demo_train, tmp_path / "run", monkeypatch,
-                            checkpoint_every_s=100, epochs=4)
+    victim, saves, _ = _fit(
+        tiny_components, tiny_config, demo_train, tmp_path / "run", monkeypatch, checkpoint_every_s=100, epochs=4
+    )
 
     class Killed(Exception):
         pass
@@ -350,8 +375,9 @@ def test_resume_from_an_interval_checkpoint_matches(tiny_components, tiny_config
         victim.fit()
     assert saves == [0]  # epoch 1 only: epochs 2 and 3 are lost
     monkeypatch.setattr(trainer_module.time, "monotonic", lambda: 0.0)
-    resumed, _, _ = _fit(tiny_components, tiny_config, demo_train, tmp_path / "run", monkeypatch,
-                         checkpoint_every_s=100, epochs=4)
+    resumed, _, _ = _fit(
+        tiny_components, tiny_config, demo_train, tmp_path / "run", monkeypatch, checkpoint_every_s=100, epochs=4
+    )
     got = resumed.fit()
     assert got.resumed_from_epoch == 0
     strip = lambda history: [{k: v for k, v in r.items() if k != "seconds"} for r in history]  # noqa: E731
@@ -381,9 +407,18 @@ def test_cuda_bf16_train_evaluate_resume(tiny_config, tmp_path):
     import xlprompt.trainer as trainer_module
     from xlprompt.experiment import run_experiment
 
-    settings = dict(method="mpt", device="cuda", precision="bf16", epochs=3, checkpoint_every_s=0,
-                    eval_token_budget=4096, step_token_budget=256, eval_languages="en,de", scoring="labels",
-                    deterministic=True)  # atomics would otherwise make two GPU runs differ in the last bits
+    settings = dict(
+        method="mpt",
+        device="cuda",
+        precision="bf16",
+        epochs=3,
+        checkpoint_every_s=0,
+        eval_token_budget=4096,
+        step_token_budget=256,
+        eval_languages="en,de",
+        scoring="labels",
+        deterministic=True,
+    )  # atomics would otherwise make two GPU runs differ in the last bits
     config = tiny_config(**settings)
     reference = run_experiment(config, tmp_path / "ref", progress=False, log=lambda _: None)
     assert reference["device"].startswith("cuda") and reference["precision"] == "bf16"
@@ -405,8 +440,13 @@ def test_cuda_bf16_train_evaluate_resume(tiny_config, tmp_path):
     state = torch.load(tmp_path / "run" / "checkpoint" / "epoch-0000.pt", weights_only=True)
     assert "cuda" in state["rng"]
     resumed = run_experiment(config, tmp_path / "run", progress=False, log=lambda _: None)
-    history = lambda d: [{k: v for k, v in json.loads(line).items() if k != "seconds"}  # noqa: E731
-                         for line in (d / "metrics.jsonl").read_text().splitlines()]
+
+    def history(d):
+        return [
+            {k: v for k, v in json.loads(line).items() if k != "seconds"}
+            for line in (d / "metrics.jsonl").read_text().splitlines()
+        ]
+
     try:
         assert history(tmp_path / "run") == history(tmp_path / "ref")
         assert resumed["accuracy"] == reference["accuracy"]
@@ -420,12 +460,29 @@ def test_cuda_bf16_train_evaluate_resume(tiny_config, tmp_path):
 def test_cuda_step_has_one_host_sync(demo_train, demo_pairs):
     from xlprompt.experiment import build_components
 
-    config = RunConfig(model="random:tiny", data_dir="builtin:demo", device="cuda", precision="bf16",
-                       method="mpt", shots=2, epochs=1, batch_size=6, max_length=64, step_token_budget=40,
-                       freeze_plm=True)  # a frozen PLM: no sparse embedding gradient (its coalesce syncs)
+    config = RunConfig(
+        model="random:tiny",
+        data_dir="builtin:demo",
+        device="cuda",
+        precision="bf16",
+        method="mpt",
+        shots=2,
+        epochs=1,
+        batch_size=6,
+        max_length=64,
+        step_token_budget=40,
+        freeze_plm=True,
+    )  # a frozen PLM: no sparse embedding gradient (its coalesce syncs)
     parts = build_components(config, torch.device("cuda"))
-    trainer = Trainer(parts.method, config, demo_train(parts.tokenizer, per_class=2), [],
-                      demo_pairs(parts.tokenizer, n=5), None, progress=False)
+    trainer = Trainer(
+        parts.method,
+        config,
+        demo_train(parts.tokenizer, per_class=2),
+        [],
+        demo_pairs(parts.tokenizer, n=5),
+        None,
+        progress=False,
+    )
     gen = torch.Generator().manual_seed(0)
     trainer.train_step(trainer.train, trainer.parallel, gen)  # warm-up (allocations, cuBLAS handles)
     torch.cuda.synchronize()
@@ -444,9 +501,20 @@ def test_cuda_step_has_one_host_sync(demo_train, demo_pairs):
 def bf16_run(tmp_path_factory):
     from xlprompt.experiment import run_experiment
 
-    config = RunConfig(model="random:tiny", data_dir="builtin:demo", device="cpu", method="mpt", shots=2,
-                       epochs=1, batch_size=6, max_length=64, eval_languages="en,de", precision="bf16",
-                       freeze_plm=True, eval_token_budget=512)
+    config = RunConfig(
+        model="random:tiny",
+        data_dir="builtin:demo",
+        device="cpu",
+        method="mpt",
+        shots=2,
+        epochs=1,
+        batch_size=6,
+        max_length=64,
+        eval_languages="en,de",
+        precision="bf16",
+        freeze_plm=True,
+        eval_token_budget=512,
+    )
     run_dir = tmp_path_factory.mktemp("bf16") / "run"
     results = run_experiment(config, run_dir, progress=False, log=lambda _: None)
     return run_dir, results

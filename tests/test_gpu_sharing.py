@@ -16,14 +16,25 @@ from xlprompt.executors import LocalExecutor, RayExecutor, get_executor
 from xlprompt.store import ResultStore
 from xlprompt.sweep import load_sweep
 
-FAST = {"model": "random:tiny", "data_dir": "builtin:demo", "epochs": 1, "max_length": 64, "batch_size": 6,
-        "eval_batch_size": 32, "eval_languages": "en", "num_threads": 1, "device": "cpu", "shots": 1}
+FAST = {
+    "model": "random:tiny",
+    "data_dir": "builtin:demo",
+    "epochs": 1,
+    "max_length": 64,
+    "batch_size": 6,
+    "eval_batch_size": 32,
+    "eval_languages": "en",
+    "num_threads": 1,
+    "device": "cpu",
+    "shots": 1,
+}
 
 
 def test_two_local_workers_do_each_run_once(tmp_path):
     sweep_file = tmp_path / "s.yaml"
-    sweep_file.write_text(yaml.safe_dump({"name": "table1", "base": {**FAST, "method": "sp"},
-                                          "grid": {"seed": [1, 2]}}))
+    sweep_file.write_text(
+        yaml.safe_dump({"name": "table1", "base": {**FAST, "method": "sp"}, "grid": {"seed": [1, 2]}})
+    )
     sweep = load_sweep(sweep_file)
     store_path = tmp_path / "r.db"
     summary = LocalExecutor(progress=False, workers=2, poll_seconds=0.2).run(sweep, store_path, tmp_path / "runs")
@@ -49,12 +60,15 @@ class _FakeRay:
         return dict(self._resources)
 
 
-@pytest.mark.parametrize("gpus_per_run, cluster, expected", [
-    (None, {"CPU": 16, "GPU": 1}, {"num_gpus": 1.0, "num_cpus": 1.0}),    # default: one GPU per run
-    (0.25, {"CPU": 16, "GPU": 1}, {"num_gpus": 0.25, "num_cpus": 1.0}),   # four runs share the GPU
-    (2, {"CPU": 16, "GPU": 4}, {"num_gpus": 2.0, "num_cpus": 1.0}),
-    (None, {"CPU": 16}, {"num_cpus": 1.0}),                               # no GPU: CPUs only
-])
+@pytest.mark.parametrize(
+    "gpus_per_run, cluster, expected",
+    [
+        (None, {"CPU": 16, "GPU": 1}, {"num_gpus": 1.0, "num_cpus": 1.0}),  # default: one GPU per run
+        (0.25, {"CPU": 16, "GPU": 1}, {"num_gpus": 0.25, "num_cpus": 1.0}),  # four runs share the GPU
+        (2, {"CPU": 16, "GPU": 4}, {"num_gpus": 2.0, "num_cpus": 1.0}),
+        (None, {"CPU": 16}, {"num_cpus": 1.0}),  # no GPU: CPUs only
+    ],
+)
 def test_ray_resource_request(gpus_per_run, cluster, expected):
     executor = RayExecutor(gpus_per_run=gpus_per_run, progress=False)
     assert executor.resources(_FakeRay(cluster)) == expected
@@ -93,14 +107,17 @@ def test_sweep_cli_passes_workers_to_the_local_executor(tmp_path, monkeypatch):
 
     monkeypatch.setattr(executors.LocalExecutor, "_run_workers", fake_workers)
     sweep_file = tmp_path / "s.yaml"
-    sweep_file.write_text(yaml.safe_dump({"name": "table1", "base": {**FAST, "method": "sp"},
-                                          "grid": {"seed": [1, 2, 3]}}))
-    result = CliRunner().invoke(cli, ["sweep", str(sweep_file), "--store", str(tmp_path / "r.db"), "--quiet",
-                                      "--workers", "3"])
+    sweep_file.write_text(
+        yaml.safe_dump({"name": "table1", "base": {**FAST, "method": "sp"}, "grid": {"seed": [1, 2, 3]}})
+    )
+    result = CliRunner().invoke(
+        cli, ["sweep", str(sweep_file), "--store", str(tmp_path / "r.db"), "--quiet", "--workers", "3"]
+    )
     assert result.exit_code == 0, result.output
     assert seen == {"workers": 3, "todo": 3}
-    bad = CliRunner().invoke(cli, ["sweep", str(sweep_file), "--store", str(tmp_path / "r2.db"), "--quiet",
-                                   "--gpus-per-run", "0.25"])
+    bad = CliRunner().invoke(
+        cli, ["sweep", str(sweep_file), "--store", str(tmp_path / "r2.db"), "--quiet", "--gpus-per-run", "0.25"]
+    )
     assert bad.exit_code == 2 and "--gpus-per-run is for --executor ray" in bad.output
 
 
@@ -144,10 +161,12 @@ def test_ray_run_passes_the_fractional_request_to_ray_remote(tmp_path, monkeypat
     fake = FakeRayModule()
     monkeypatch.setattr(executors, "_import_ray", lambda: fake)
     sweep_file = tmp_path / "s.yaml"
-    sweep_file.write_text(yaml.safe_dump({"name": "table1", "base": {**FAST, "method": "sp"},
-                                          "grid": {"seed": [1, 2, 3, 4]}}))
+    sweep_file.write_text(
+        yaml.safe_dump({"name": "table1", "base": {**FAST, "method": "sp"}, "grid": {"seed": [1, 2, 3, 4]}})
+    )
     sweep = load_sweep(sweep_file)
-    summary = RayExecutor(gpus_per_run=0.25, progress=False, poll_seconds=0).run(sweep, tmp_path / "r.db",
-                                                                                  tmp_path / "runs")
+    summary = RayExecutor(gpus_per_run=0.25, progress=False, poll_seconds=0).run(
+        sweep, tmp_path / "r.db", tmp_path / "runs"
+    )
     assert fake.options_seen == [{"max_retries": 0, "num_gpus": 0.25, "num_cpus": 1.0}]
     assert sorted(fake.submitted) == sorted(sweep.hashes()) and summary.ran == 4

@@ -68,8 +68,9 @@ def test_mpt_alpha_half_trains_prompt_translator_and_plm(tiny_components, demo_t
     assert [c["rows"] for c in calls] == [6 + 4 + 4]
     plm_ids, own = method.parameter_groups()
     assert len(plm_ids) == len([p for p in method.plm.parameters()])
-    assert {id(p) for p in own} == {id(p) for p in [*method.prompt_encoder.parameters(),
-                                                    *method.translator.parameters()]}
+    assert {id(p) for p in own} == {
+        id(p) for p in [*method.prompt_encoder.parameters(), *method.translator.parameters()]
+    }
 
 
 def test_mpt_step_is_eq5_to_eq8(tiny_components, demo_train, demo_pairs, spy):
@@ -89,15 +90,20 @@ def test_mpt_step_is_eq5_to_eq8(tiny_components, demo_train, demo_pairs, spy):
         prompts = call["prompts"]
         assert prompts.shape == (n + 2 * k, 4, method.plm.hidden_size)
         assert torch.allclose(prompts[: n + k], p_source.expand(n + k, -1, -1))
-        assert torch.allclose(prompts[n + k:], p_target.expand(k, -1, -1))
+        assert torch.allclose(prompts[n + k :], p_target.expand(k, -1, -1))
         assert not torch.allclose(p_source, p_target)
         # rows: the classification batch, then the source sides, then the target sides (Eq. 5)
-        expected_rows = ([method.encode(ex) for ex in batch] + [method.encode(p.source) for p in pairs]
-                         + [method.encode(p.target) for p in pairs])
+        expected_rows = (
+            [method.encode(ex) for ex in batch]
+            + [method.encode(p.source) for p in pairs]
+            + [method.encode(p.target) for p in pairs]
+        )
         assert call["encoded"] == expected_rows
         hidden = call["hidden"]
-        ce = classification_loss(class_log_probs(method.plm, hidden[:n], method.label_ids("en"), "vocab"),
-                                 torch.tensor([ex.label for ex in batch]))
+        ce = classification_loss(
+            class_log_probs(method.plm, hidden[:n], method.label_ids("en"), "vocab"),
+            torch.tensor([ex.label for ex in batch]),
+        )
         logits = method.plm.vocab_logits(hidden[n:])
         kl = symmetric_kl(logits[:k], logits[k:])
     assert out.parts["ce"] == pytest.approx(ce.item(), rel=1e-5)
@@ -230,7 +236,7 @@ def test_pct_trains_plm_only(tiny_components, demo_train, spy):
     assert call["rows"] == 2 * len(batch)
     english = [method.encode_in(ex, "en") for ex in batch]  # pct_layout=reference tokenises the texts
     assert call["encoded"][: len(batch)] == english
-    assert all(a != b for a, b in zip(call["encoded"][len(batch):], english))
+    assert all(a != b for a, b in zip(call["encoded"][len(batch) :], english))
 
 
 @pytest.mark.parametrize("kl_space, kl_weight", [("labels", 1.0), ("vocab", 0.5)])

@@ -4,8 +4,9 @@ constraint that only the README's set-up commands and CI pass; the README holds 
 from __future__ import annotations
 
 import re
-import tomllib
 from pathlib import Path
+
+import tomllib
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -24,8 +25,11 @@ def test_the_package_declares_a_torch_range_not_a_pin():
 
 
 def test_the_pin_is_a_constraint_used_by_the_readme_and_ci():
-    lines = [line.strip() for line in (ROOT / "constraints-cpu.txt").read_text("utf-8").splitlines()
-             if line.strip() and not line.lstrip().startswith("#")]
+    lines = [
+        line.strip()
+        for line in (ROOT / "constraints-cpu.txt").read_text("utf-8").splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
     assert lines == ["torch==2.13.0"]
     readme = (ROOT / "README.md").read_text("utf-8")
     block = readme.split("## Set-up: two commands", 1)[1].split("```bash", 1)[1].split("```", 1)[0]

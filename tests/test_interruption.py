@@ -36,10 +36,37 @@ def _keep_torch_threads():
 
 
 def run_args(out: Path, epochs: int = 6, seed: int = 1) -> list[str]:
-    return ["run", "--model", "random:tiny", "--data-dir", "builtin:demo", "--method", "mpt", "--shots", "4",
-            "--seed", str(seed), "--out", str(out), "--quiet", "--no-save-weights", "--set", f"epochs={epochs}",
-            "--set", "batch_size=6", "--set", "max_length=64", "--set", "device=cpu", "--set", "num_threads=1",
-            "--set", "eval_languages=en,de,zh", "--set", "checkpoint_every_s=0"]
+    return [
+        "run",
+        "--model",
+        "random:tiny",
+        "--data-dir",
+        "builtin:demo",
+        "--method",
+        "mpt",
+        "--shots",
+        "4",
+        "--seed",
+        str(seed),
+        "--out",
+        str(out),
+        "--quiet",
+        "--no-save-weights",
+        "--set",
+        f"epochs={epochs}",
+        "--set",
+        "batch_size=6",
+        "--set",
+        "max_length=64",
+        "--set",
+        "device=cpu",
+        "--set",
+        "num_threads=1",
+        "--set",
+        "eval_languages=en,de,zh",
+        "--set",
+        "checkpoint_every_s=0",
+    ]
 
 
 def curve(run_dir: Path) -> list[dict]:
@@ -89,8 +116,7 @@ def test_sigkilled_run_resumes_to_the_same_metrics(tmp_path):
     assert not (victim_dir / "results.json").exists(), "killed too late: the run had finished"
     assert json.loads(pointer.read_text())["epoch"] < 5
 
-    resumed = subprocess.Popen(_command(victim_dir), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               env=env)
+    resumed = subprocess.Popen(_command(victim_dir), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     reference = CliRunner().invoke(cli, run_args(reference_dir))  # uninterrupted, while the process starts
     assert reference.exit_code == 0, reference.output
     out, err = resumed.communicate(timeout=300)
@@ -141,8 +167,11 @@ def _checkpoint_file(run_dir: Path) -> Path:
 
 def _snapshot(run_dir: Path) -> dict[str, bytes]:
     """Every file of the run folder but its log (which each attempt appends to)."""
-    return {str(p.relative_to(run_dir)): p.read_bytes() for p in sorted(run_dir.rglob("*"))
-            if p.is_file() and p.name != "run.log"}
+    return {
+        str(p.relative_to(run_dir)): p.read_bytes()
+        for p in sorted(run_dir.rglob("*"))
+        if p.is_file() and p.name != "run.log"
+    }
 
 
 @pytest.fixture(scope="module")
@@ -207,15 +236,22 @@ def _truncate(path: Path) -> None:
     path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
 
 
-@pytest.mark.parametrize("damage, fragments", [
-    (lambda d: _flip_bytes(_checkpoint_file(d)), ("epoch-0000.pt", "checkpoint is corrupt (SHA-256 mismatch)",
-                                                  "to restart the run from scratch")),
-    (lambda d: _truncate(_checkpoint_file(d)), ("epoch-0000.pt", "checkpoint is corrupt (SHA-256 mismatch)")),
-    (lambda d: (d / CHECKPOINT_DIR / LATEST).write_text('{"file": "epoch-0000.pt", "sha'),
-     ("latest.json", "unreadable checkpoint pointer")),
-    (lambda d: (d / CHECKPOINT_DIR / LATEST).write_text("[]"), ("latest.json", "unreadable checkpoint pointer")),
-    (lambda d: _checkpoint_file(d).unlink(), ("epoch-0000.pt", "is missing")),
-])
+@pytest.mark.parametrize(
+    "damage, fragments",
+    [
+        (
+            lambda d: _flip_bytes(_checkpoint_file(d)),
+            ("epoch-0000.pt", "checkpoint is corrupt (SHA-256 mismatch)", "to restart the run from scratch"),
+        ),
+        (lambda d: _truncate(_checkpoint_file(d)), ("epoch-0000.pt", "checkpoint is corrupt (SHA-256 mismatch)")),
+        (
+            lambda d: (d / CHECKPOINT_DIR / LATEST).write_text('{"file": "epoch-0000.pt", "sha'),
+            ("latest.json", "unreadable checkpoint pointer"),
+        ),
+        (lambda d: (d / CHECKPOINT_DIR / LATEST).write_text("[]"), ("latest.json", "unreadable checkpoint pointer")),
+        (lambda d: _checkpoint_file(d).unlink(), ("epoch-0000.pt", "is missing")),
+    ],
+)
 def test_corrupt_checkpoint_is_reported_and_left_alone(damage, fragments, interrupted):
     damage(interrupted)
     before = _snapshot(interrupted)
@@ -223,7 +259,7 @@ def test_corrupt_checkpoint_is_reported_and_left_alone(damage, fragments, interr
     error_line(CliRunner().invoke(cli, run_args(interrupted, epochs=3)), *fragments)
     assert _snapshot(interrupted) == before  # nothing overwritten, nothing added
     appended = (interrupted / "run.log").read_text("utf-8")
-    assert appended.startswith(log) and "ERROR" in appended[len(log):] and fragments[0] in appended[len(log):]
+    assert appended.startswith(log) and "ERROR" in appended[len(log) :] and fragments[0] in appended[len(log) :]
     assert not (interrupted / "results.json").exists()
 
 
@@ -234,10 +270,12 @@ def test_unreadable_checkpoint_with_a_matching_digest(interrupted):
     path = _checkpoint_file(interrupted)
     path.write_bytes(b"not a torch file" * 10)
     pointer = interrupted / CHECKPOINT_DIR / LATEST
-    pointer.write_text(json.dumps({"file": path.name, "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
-                                   "epoch": 0}))
-    line = error_line(CliRunner().invoke(cli, run_args(interrupted, epochs=3)), path.name,
-                      "checkpoint cannot be read (", "delete")
+    pointer.write_text(
+        json.dumps({"file": path.name, "sha256": hashlib.sha256(path.read_bytes()).hexdigest(), "epoch": 0})
+    )
+    line = error_line(
+        CliRunner().invoke(cli, run_args(interrupted, epochs=3)), path.name, "checkpoint cannot be read (", "delete"
+    )
     assert "weights_only" not in line  # torch's advice to unpickle untrusted files is not passed on
 
 
@@ -247,15 +285,22 @@ def test_checkpoint_of_another_config_is_refused(interrupted):
     state["config_hash"] = "0" * 16
     save_checkpoint(interrupted, 0, state)  # a consistent pointer: only the config differs
     before = _snapshot(interrupted)
-    error_line(CliRunner().invoke(cli, run_args(interrupted, epochs=3)), str(interrupted),
-               "the checkpoint belongs to another config")
+    error_line(
+        CliRunner().invoke(cli, run_args(interrupted, epochs=3)),
+        str(interrupted),
+        "the checkpoint belongs to another config",
+    )
     assert _snapshot(interrupted) == before
 
 
 def test_run_directory_of_another_config_is_refused(interrupted):
     before = _snapshot(interrupted)
-    error_line(CliRunner().invoke(cli, run_args(interrupted, epochs=3, seed=2)), str(interrupted),
-               "holds a run of another config (differs in: seed)", "use a new --out directory")
+    error_line(
+        CliRunner().invoke(cli, run_args(interrupted, epochs=3, seed=2)),
+        str(interrupted),
+        "holds a run of another config (differs in: seed)",
+        "use a new --out directory",
+    )
     assert _snapshot(interrupted) == before
 
 
@@ -287,12 +332,15 @@ def finished(_finished_template, tmp_path):
     return run_dir
 
 
-@pytest.mark.parametrize("damage, fragment", [
-    # cut at a line end (never inside a string, whose length varies with paths and timings)
-    (lambda text: text[: text.index("\n", len(text) // 2)], "results.json: corrupt (Expecting"),
-    (lambda text: "[]", "results.json: corrupt or of another run"),
-    (lambda text: text.replace('"config_hash": "', '"config_hash": "x'), "results.json: corrupt or of another run"),
-])
+@pytest.mark.parametrize(
+    "damage, fragment",
+    [
+        # cut at a line end (never inside a string, whose length varies with paths and timings)
+        (lambda text: text[: text.index("\n", len(text) // 2)], "results.json: corrupt (Expecting"),
+        (lambda text: "[]", "results.json: corrupt or of another run"),
+        (lambda text: text.replace('"config_hash": "', '"config_hash": "x'), "results.json: corrupt or of another run"),
+    ],
+)
 def test_corrupt_results_json_is_reported(damage, fragment, finished):
     path = finished / "results.json"
     path.write_text(damage(path.read_text()))

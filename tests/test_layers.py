@@ -40,11 +40,23 @@ def test_the_config_module_imports_no_method_and_no_task():
         assert not graph.chain_exists(importer="xlprompt.config", imported=upper, as_packages=True), upper
 
 
-COMMANDS = [["--help"], ["run", "--help"], ["run", "--help-config"], ["run", "--help-config", "--method", "dpa"],
-            ["run", "--out", "OUT", "--set", "epoch=1"], ["run", "--out", "OUT", "--set", "alpha=2"],
-            ["run", "--out", "OUT", "--method", "softmv", "--task", "pawsx"], ["sweep", "--help"],
-            ["report", "--help"], ["predict", "--help"], ["export", "--help"], ["demo", "--help"],
-            ["data", "--help"], ["data", "fetch", "--help"], ["data", "stats", "--help"]]
+COMMANDS = [
+    ["--help"],
+    ["run", "--help"],
+    ["run", "--help-config"],
+    ["run", "--help-config", "--method", "dpa"],
+    ["run", "--out", "OUT", "--set", "epoch=1"],
+    ["run", "--out", "OUT", "--set", "alpha=2"],
+    ["run", "--out", "OUT", "--method", "softmv", "--task", "pawsx"],
+    ["sweep", "--help"],
+    ["report", "--help"],
+    ["predict", "--help"],
+    ["export", "--help"],
+    ["demo", "--help"],
+    ["data", "--help"],
+    ["data", "fetch", "--help"],
+    ["data", "stats", "--help"],
+]
 
 
 def test_cli_help_and_config_errors_import_neither_torch_nor_transformers(tmp_path):

@@ -12,8 +12,12 @@ from xlprompt.report import build_report, leaderboard, tables
 from xlprompt.store import ResultStore
 
 BASE = dict(model="random:tiny", data_dir="builtin:demo", eval_max_per_language=30)
-VARIANTS = {"FT": {"method": "ft"}, "DP": {"method": "dp"}, "DPA": {"method": "dpa"},
-            "MPT per language": {"method": "mpt", "translator_conditioning": "language"}}
+VARIANTS = {
+    "FT": {"method": "ft"},
+    "DP": {"method": "dp"},
+    "DPA": {"method": "dpa"},
+    "MPT per language": {"method": "mpt", "translator_conditioning": "language"},
+}
 
 
 def avg_accuracy(value: float) -> dict[str, float]:
@@ -31,8 +35,9 @@ def test_leaderboard_cells_and_published_numbers(tmp_path):
                 for seed in (1, 2, 3):
                     value = 30.0 + i + 0.5 * seed + shots / 100
                     numbers.setdefault((name, shots), []).append(value)
-                    insert(store, RunConfig(**BASE, **changes, shots=shots, seed=seed), avg_accuracy(value),
-                           "field", name)
+                    insert(
+                        store, RunConfig(**BASE, **changes, shots=shots, seed=seed), avg_accuracy(value), "field", name
+                    )
     board = leaderboard.leaderboard(tables.rows_from_store(path))
     assert board.group == "field" and board.shots == [1, 16]
     assert [r.label for r in board.rows] == ["FT", "DP", "DPA", "MPT per language"]  # field.yaml's order
@@ -80,8 +85,13 @@ def test_an_average_over_fewer_languages_is_marked_and_not_compared(tmp_path):
         for seed in (1, 2):
             acc = {"en": 40.0 + seed, "de": 41.0 + seed, "fr": 42.0 + seed}
             acc["avg"] = sum(acc.values()) / 3
-            insert(store, RunConfig(**BASE, method="dp", shots=16, seed=seed, eval_languages="en,de,fr"), acc,
-                   "field", "DP")
+            insert(
+                store,
+                RunConfig(**BASE, method="dp", shots=16, seed=seed, eval_languages="en,de,fr"),
+                acc,
+                "field",
+                "DP",
+            )
     board = leaderboard.leaderboard(tables.rows_from_store(path))
     (row,) = board.rows
     assert row.label == "DP [Avg over 3 langs: DE, EN, FR]"

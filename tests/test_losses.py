@@ -48,8 +48,9 @@ def test_symmetric_kl_matches_torch_kl_div():
     s, t = torch.randn(5, 11), torch.randn(5, 11)
     log_s, log_t = s.log_softmax(-1), t.log_softmax(-1)
     # F.kl_div(input=log q, target=log p, log_target=True) = KL(p || q)
-    expected = (F.kl_div(log_t, log_s, reduction="batchmean", log_target=True)
-                + F.kl_div(log_s, log_t, reduction="batchmean", log_target=True))
+    expected = F.kl_div(log_t, log_s, reduction="batchmean", log_target=True) + F.kl_div(
+        log_s, log_t, reduction="batchmean", log_target=True
+    )
     assert symmetric_kl(s, t).item() == pytest.approx(expected.item(), rel=1e-5)
 
 
@@ -84,14 +85,16 @@ def test_classification_loss_hand_example():
     # -(ln 0.7 + ln 0.3) / 2 = (0.356675 + 1.203973) / 2 = 0.780324
     assert classification_loss(log_probs, labels).item() == pytest.approx(0.7803239, abs=1e-6)
     assert classification_loss(log_probs, torch.tensor([1, 1])).item() == pytest.approx(
-        -(math.log(0.2) + math.log(0.6)) / 2, abs=1e-6)
+        -(math.log(0.2) + math.log(0.6)) / 2, abs=1e-6
+    )
 
 
 def test_classification_loss_equals_cross_entropy_for_labels_softmax():
     torch.manual_seed(0)
     logits, labels = torch.randn(7, 3), torch.tensor([0, 1, 2, 2, 1, 0, 0])
     assert classification_loss(logits.log_softmax(-1), labels).item() == pytest.approx(
-        F.cross_entropy(logits, labels).item(), rel=1e-6)
+        F.cross_entropy(logits, labels).item(), rel=1e-6
+    )
 
 
 def test_total_loss_eq8():
@@ -130,7 +133,7 @@ def test_masked_lm_pieces_equal_the_hf_forward(plm, tiny_tokenizer):
     with torch.no_grad():
         reference = plm.hf_model(input_ids=ids, attention_mask=attention).logits[0, mask_at]
         hidden = plm.encode(plm.embed(ids), attention)
-        ours = plm.vocab_logits(plm.head_transform(hidden[0, mask_at:mask_at + 1]))[0]
+        ours = plm.vocab_logits(plm.head_transform(hidden[0, mask_at : mask_at + 1]))[0]
     assert ours.shape == (len(tiny_tokenizer),)
     assert torch.allclose(ours, reference, atol=1e-5)
 
@@ -177,8 +180,9 @@ def test_per_row_label_ids(plm):
     with torch.no_grad():
         full = plm.vocab_logits(hidden)
         assert torch.allclose(plm.word_logits(hidden, ids), full.gather(1, ids), atol=1e-5)
-        assert torch.allclose(class_log_probs(plm, hidden, ids, "vocab"),
-                              full.log_softmax(-1).gather(1, ids), atol=1e-5)
+        assert torch.allclose(
+            class_log_probs(plm, hidden, ids, "vocab"), full.log_softmax(-1).gather(1, ids), atol=1e-5
+        )
 
 
 def test_word_logits_are_columns_of_vocab_logits(plm):

@@ -49,18 +49,40 @@ def places(tmp_path_factory):
     user = root / "user-task"
     user.mkdir()
     words = ("awful", "great")
-    (user / "train.tsv").write_text("text\tlabel\n" + "".join(
-        f"the {words[i % 2]} film number {i}\t{('negative', 'positive')[i % 2]}\n" for i in range(12)), "utf-8")
+    (user / "train.tsv").write_text(
+        "text\tlabel\n"
+        + "".join(f"the {words[i % 2]} film number {i}\t{('negative', 'positive')[i % 2]}\n" for i in range(12)),
+        "utf-8",
+    )
     for lang in ("en", "de"):
-        (user / f"test.{lang}.jsonl").write_text("".join(json.dumps(
-            {"text": f"[{lang}] a {words[i % 2]} test film {i}", "label": i % 2}) + "\n" for i in range(6)), "utf-8")
+        (user / f"test.{lang}.jsonl").write_text(
+            "".join(
+                json.dumps({"text": f"[{lang}] a {words[i % 2]} test film {i}", "label": i % 2}) + "\n"
+                for i in range(6)
+            ),
+            "utf-8",
+        )
     (user / "task.yaml").write_text(USER_TASK, "utf-8")
     return {"root": root, "pawsx": pawsx, "user": user / "task.yaml"}
 
 
 def _task_args(task: str, places) -> list[str]:
-    common = ["--set", "epochs=1", "--set", "max_length=64", "--set", "batch_size=6", "--set", "num_threads=1",
-              "--set", "device=cpu", "--set", "parallel_size=8", "--set", "eval_batch_size=32"]
+    common = [
+        "--set",
+        "epochs=1",
+        "--set",
+        "max_length=64",
+        "--set",
+        "batch_size=6",
+        "--set",
+        "num_threads=1",
+        "--set",
+        "device=cpu",
+        "--set",
+        "parallel_size=8",
+        "--set",
+        "eval_batch_size=32",
+    ]
     if task == "xnli":
         return ["--data-dir", "builtin:demo", "--set", "eval_languages=en,de", *common]
     if task == "pawsx":
@@ -85,8 +107,22 @@ def test_every_method_through_every_command(method, task, places):
     run_dir = places["root"] / f"run-{method}-{task}"
     adapter = places["root"] / f"adapter-{method}-{task}"
     extra = ["--set", "softmv_cosda_rate=0"] if method == "softmv" else []
-    run = _invoke(["run", "--method", method, "--model", "random:tiny", "--shots", "2", "--out", str(run_dir),
-                   "--quiet", *_task_args(task, places), *extra])
+    run = _invoke(
+        [
+            "run",
+            "--method",
+            method,
+            "--model",
+            "random:tiny",
+            "--shots",
+            "2",
+            "--out",
+            str(run_dir),
+            "--quiet",
+            *_task_args(task, places),
+            *extra,
+        ]
+    )
     if (method, task) in REFUSED:
         assert run.exit_code == 2, run.output
         lines = [line for line in run.output.splitlines() if line.startswith("error:")]
@@ -109,7 +145,20 @@ def test_every_method_through_every_command(method, task, places):
 
 @pytest.mark.parametrize("method", METHODS)
 def test_demo_runs_every_method_it_offers(method, tmp_path):
-    result = _invoke(["demo", "--method", method, "--epochs", "1", "--out", str(tmp_path / "demo"),
-                      "--set", "eval_languages=en,de", "--set", "max_length=64"])
+    result = _invoke(
+        [
+            "demo",
+            "--method",
+            method,
+            "--epochs",
+            "1",
+            "--out",
+            str(tmp_path / "demo"),
+            "--set",
+            "eval_languages=en,de",
+            "--set",
+            "max_length=64",
+        ]
+    )
     assert result.exit_code == 0, result.output
     assert (tmp_path / "demo" / "results.json").is_file()

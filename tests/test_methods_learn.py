@@ -11,8 +11,15 @@ STEPS = 40  # one step per epoch: 6 examples in a batch of 6 (and 6 pairs in a b
 
 
 def train_tiny(tiny_components, demo_train, demo_pairs, **overrides):
-    values = dict(epochs=STEPS, batch_size=6, align_batch_size=6, lr=3e-3, lr_scheduler="constant",
-                  weight_decay=0.0, scoring="labels")
+    values = dict(
+        epochs=STEPS,
+        batch_size=6,
+        align_batch_size=6,
+        lr=3e-3,
+        lr_scheduler="constant",
+        weight_decay=0.0,
+        scoring="labels",
+    )
     values.update(overrides)
     parts = tiny_components(**values)
     train = demo_train(parts.tokenizer, per_class=2)

@@ -16,8 +16,10 @@ def test_random_architectures_have_the_real_vocabulary(arch, vocab):
     config = random_config(arch, builtin_tokenizer())
     assert config.vocab_size == vocab
     assert (config.hidden_size, config.num_hidden_layers, config.intermediate_size) == (768, 12, 3072)
-    assert default_tokenizer_spec(f"random:{arch}") == {"glot500-base": "cis-lmu/glot500-base",
-                                                         "xlm-v-base": "facebook/xlm-v-base"}[arch]
+    assert (
+        default_tokenizer_spec(f"random:{arch}")
+        == {"glot500-base": "cis-lmu/glot500-base", "xlm-v-base": "facebook/xlm-v-base"}[arch]
+    )
 
 
 def test_random_large_and_tiny_take_the_tokenizers_size():

@@ -69,7 +69,7 @@ def test_each_pairs_gradient_reaches_only_its_own_language(tiny_components, demo
         grad = method.translator.language_embeddings.grad
         row = TARGET_LANGUAGES.index(pair.target.lang)
         assert grad[row].abs().sum() > 0, pair.target.lang
-        others = torch.cat([grad[:row], grad[row + 1:]])
+        others = torch.cat([grad[:row], grad[row + 1 :]])
         assert torch.count_nonzero(others) == 0, pair.target.lang
         # the shared parts train too
         assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in method.translator.base.parameters())
@@ -95,7 +95,7 @@ def test_fourteen_distinct_target_prompts_after_training(tiny_components, demo_t
     assert bool(method.translator.seen.all())
     for i, a in enumerate(TARGET_LANGUAGES):
         assert torch.equal(exported[f"p_target.{a}"], prompts[a])
-        for b in TARGET_LANGUAGES[i + 1:]:
+        for b in TARGET_LANGUAGES[i + 1 :]:
             assert not torch.allclose(prompts[a], prompts[b]), (a, b)
 
 
@@ -117,9 +117,20 @@ def test_language_without_pairs_falls_back_to_the_mean_vector(tiny_components):
 
 
 def test_run_export_and_predict_carry_the_per_language_prompts(tmp_path):
-    config = RunConfig(model="random:tiny", data_dir="builtin:demo", method="mpt", translator_conditioning="language",
-                       epochs=1, shots=2, max_length=64, batch_size=6, eval_batch_size=32, device="cpu",
-                       eval_languages="en,de,sw", freeze_plm=True)
+    config = RunConfig(
+        model="random:tiny",
+        data_dir="builtin:demo",
+        method="mpt",
+        translator_conditioning="language",
+        epochs=1,
+        shots=2,
+        max_length=64,
+        batch_size=6,
+        eval_batch_size=32,
+        device="cpu",
+        eval_languages="en,de,sw",
+        freeze_plm=True,
+    )
     run_experiment(config, tmp_path / "run", progress=False, log=lambda _m: None)
     saved = load_file(str(tmp_path / "run" / "prompt.safetensors"))
     assert {f"prompt.p_target.{lang}" for lang in TARGET_LANGUAGES} <= set(saved)

@@ -73,9 +73,33 @@ def test_infinite_embedding_weight_gives_numerical_error(tiny_components, tiny_c
 
 
 def _cli_args(out, method):
-    return ["run", "--model", "random:tiny", "--data-dir", "builtin:demo", "--method", method, "--shots", "4",
-            "--out", str(out), "--quiet", "--no-save-weights", "--set", "epochs=2", "--set", "batch_size=4",
-            "--set", "lr=1e20", "--set", "eval_languages=en", "--set", "max_length=64", "--set", "device=cpu"]
+    return [
+        "run",
+        "--model",
+        "random:tiny",
+        "--data-dir",
+        "builtin:demo",
+        "--method",
+        method,
+        "--shots",
+        "4",
+        "--out",
+        str(out),
+        "--quiet",
+        "--no-save-weights",
+        "--set",
+        "epochs=2",
+        "--set",
+        "batch_size=4",
+        "--set",
+        "lr=1e20",
+        "--set",
+        "eval_languages=en",
+        "--set",
+        "max_length=64",
+        "--set",
+        "device=cpu",
+    ]
 
 
 @pytest.mark.parametrize("method, extra", [("sp", ""), ("mpt", "alignment pair uids ['")])

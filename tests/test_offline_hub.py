@@ -31,7 +31,8 @@ def test_a_hub_name_offline_fails_at_once_in_one_line(no_hub):
     assert str(err.value) == (
         "tokenizer 'xlm-roberta-base': the Hugging Face hub (127.0.0.1) cannot be reached and it is not in the local "
         "Hugging Face cache; pass --tokenizer DIR with a local copy (e.g. save it with `save_pretrained` on a machine "
-        "with internet), or use random:xlm-roberta-base / random:tiny")
+        "with internet), or use random:xlm-roberta-base / random:tiny"
+    )
     start = time.monotonic()
     with pytest.raises(ModelError, match=r"^model 'xlm-roberta-base': the Hugging Face hub \(127.0.0.1\) cannot be "):
         load_masked_lm("xlm-roberta-base", tokenizer=None)
@@ -42,11 +43,34 @@ def test_hf_hub_offline_is_honoured(no_hub, monkeypatch, tmp_path):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_ENDPOINT", "https://huggingface.co")  # not even probed
     start = time.monotonic()
-    result = CliRunner().invoke(cli, ["run", "--method", "sp", "--shots", "1", "--model", "xlm-roberta-base",
-                                      "--data-dir", "builtin:demo", "--out", str(tmp_path / "run"), "--quiet",
-                                      "--set", "eval_languages=en,de", "--set", "device=cpu"])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "run",
+            "--method",
+            "sp",
+            "--shots",
+            "1",
+            "--model",
+            "xlm-roberta-base",
+            "--data-dir",
+            "builtin:demo",
+            "--out",
+            str(tmp_path / "run"),
+            "--quiet",
+            "--set",
+            "eval_languages=en,de",
+            "--set",
+            "device=cpu",
+        ],
+    )
     assert time.monotonic() - start < 30
     assert result.exit_code == 2, result.output
-    assert result.stderr.strip().split("\n")[-1].startswith(
-        "error: tokenizer 'xlm-roberta-base': HF_HUB_OFFLINE is set and it is not in the local Hugging Face cache; "
-        "pass --tokenizer DIR")
+    assert (
+        result.stderr.strip()
+        .split("\n")[-1]
+        .startswith(
+            "error: tokenizer 'xlm-roberta-base': HF_HUB_OFFLINE is set and it is not in the local Hugging Face cache; "
+            "pass --tokenizer DIR"
+        )
+    )

@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import json
 import string
-import sys
 from collections import Counter
 from pathlib import Path
 
@@ -81,7 +80,10 @@ def test_pawsx_output_is_pinned(data_dir):
     """The exact corpus for a seed is fixed: a change of algorithm must fail this test."""
     pairs = build_parallel_corpus("pawsx", size=5, seed=0, data_dir=data_dir)
     assert [(p.uid, p.tgt_lang) for p in pairs] == [
-        ("pawsx-test-2", "zh"), ("pawsx-dev-0", "fr"), ("pawsx-test-5", "es"), ("pawsx-dev-1", "de"),
+        ("pawsx-test-2", "zh"),
+        ("pawsx-dev-0", "fr"),
+        ("pawsx-test-5", "es"),
+        ("pawsx-dev-1", "de"),
         ("pawsx-dev-4", "fr"),
     ]
     iid = build_parallel_corpus("pawsx", size=5, seed=0, data_dir=data_dir, balanced=False)
@@ -239,8 +241,14 @@ def test_file_source_selects_filters_and_is_deterministic(tmp_path):
         build_parallel_corpus("file", size=1)
 
 
-FIELDS = {"src_lang": "en", "tgt_lang": "de", "src_premise": "p", "src_hypothesis": "h",
-          "tgt_premise": "tp", "tgt_hypothesis": "th"}
+FIELDS = {
+    "src_lang": "en",
+    "tgt_lang": "de",
+    "src_premise": "p",
+    "src_hypothesis": "h",
+    "tgt_premise": "tp",
+    "tgt_hypothesis": "th",
+}
 
 
 @pytest.mark.parametrize(
@@ -323,15 +331,17 @@ def test_translate_pairs_from_pawsx_english(data_dir, capsys):
 def test_translate_given_pairs_and_file(tmp_path):
     stub = StubTranslator()
     english = [("same premise", f"hypothesis {i}") for i in range(6)]
-    pairs = build_parallel_corpus("translate", size=6, seed=1, target_languages="de", translate_model=stub,
-                                  english_pairs=english)
+    pairs = build_parallel_corpus(
+        "translate", size=6, seed=1, target_languages="de", translate_model=stub, english_pairs=english
+    )
     assert {p.uid for p in pairs} == {f"pair-{i}" for i in range(6)}
     assert stub.calls[0][1].count("same premise") == 1  # each distinct text is translated once
     assert all(p.tgt_premise == "<de> same premise" for p in pairs)
     rows = [{"premise": f"p{i}", "hypothesis": f"h{i}", "uid": f"mine-{i}"} for i in range(3)]
     path = write_jsonl(tmp_path / "en.jsonl", [*rows, {"premise": "p3", "hypothesis": "h3"}])
-    from_file = build_parallel_corpus("translate", size=4, file=path, target_languages="fr,sw",
-                                      translate_model=StubTranslator())
+    from_file = build_parallel_corpus(
+        "translate", size=4, file=path, target_languages="fr,sw", translate_model=StubTranslator()
+    )
     assert {p.uid for p in from_file} == {"mine-0", "mine-1", "mine-2", "line-4"}
     assert {p.tgt_lang for p in from_file} == {"fr", "sw"}
 
@@ -344,14 +354,21 @@ def test_translate_errors(tmp_path, data_dir):
     with pytest.raises(ConfigError, match="has only 16 English pairs to translate, fewer than the 17"):
         build_parallel_corpus("translate", size=17, data_dir=data_dir, translate_model=StubTranslator())
     with pytest.raises(ConfigError, match="cannot translate into el, th"):
-        build_parallel_corpus("translate", size=2, data_dir=data_dir,
-                              translate_model=StubTranslator(supported=("de", "fr")), target_languages="de,el,th")
+        build_parallel_corpus(
+            "translate",
+            size=2,
+            data_dir=data_dir,
+            translate_model=StubTranslator(supported=("de", "fr")),
+            target_languages="de,el,th",
+        )
     with pytest.raises(DataError, match="empty de translation"):
-        build_parallel_corpus("translate", size=2, data_dir=data_dir, target_languages="de",
-                              translate_model=StubTranslator(empty=True))
+        build_parallel_corpus(
+            "translate", size=2, data_dir=data_dir, target_languages="de", translate_model=StubTranslator(empty=True)
+        )
     with pytest.raises(DataError, match="pair-1 has an empty premise or hypothesis"):
-        build_parallel_corpus("translate", size=1, english_pairs=[("a", "b"), ("", "c")],
-                              translate_model=StubTranslator())
+        build_parallel_corpus(
+            "translate", size=1, english_pairs=[("a", "b"), ("", "c")], translate_model=StubTranslator()
+        )
     with pytest.raises(ConfigError, match="translate_model must be a model name or folder, or an object"):
         build_parallel_corpus("translate", size=1, english_pairs=[("a", "b")], translate_model=42)
     with pytest.raises(ModelError, match="could not load translation model"):
@@ -361,8 +378,10 @@ def test_translate_errors(tmp_path, data_dir):
 @pytest.mark.parametrize(
     "kwargs, expected",
     [
-        ({"source": "paws"},
-         "unknown parallel-corpus source 'paws'. Allowed: pawsx, tatoeba, xnli-dev, translate, file"),
+        (
+            {"source": "paws"},
+            "unknown parallel-corpus source 'paws'. Allowed: pawsx, tatoeba, xnli-dev, translate, file",
+        ),
         ({"source": "pawsx", "size": 0}, "size must be a positive integer, got 0"),
         ({"source": "pawsx", "size": 2.5}, "size must be a positive integer, got 2.5"),
         ({"source": "pawsx", "seed": "1"}, "seed must be an integer, got '1'"),
@@ -384,10 +403,19 @@ def _tiny_m2m100(tokenizer, output_token: str):
 
     vocab_size = max(tokenizer.convert_tokens_to_ids([t])[0] or 0 for t in ("__zh__", "zho_Hans", "</s>")) + 10
     config = M2M100Config(
-        vocab_size=max(vocab_size, len(tokenizer) + 1), d_model=16, encoder_layers=1, decoder_layers=1,
-        encoder_attention_heads=2, decoder_attention_heads=2, encoder_ffn_dim=32, decoder_ffn_dim=32,
-        max_position_embeddings=64, pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
-        bos_token_id=0, decoder_start_token_id=tokenizer.eos_token_id,
+        vocab_size=max(vocab_size, len(tokenizer) + 1),
+        d_model=16,
+        encoder_layers=1,
+        decoder_layers=1,
+        encoder_attention_heads=2,
+        decoder_attention_heads=2,
+        encoder_ffn_dim=32,
+        decoder_ffn_dim=32,
+        max_position_embeddings=64,
+        pad_token_id=tokenizer.pad_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        bos_token_id=0,
+        decoder_start_token_id=tokenizer.eos_token_id,
     )
     torch.manual_seed(0)
     model = M2M100ForConditionalGeneration(config)
@@ -414,8 +442,17 @@ def tiny_models(tmp_path_factory) -> dict[str, Path]:
     buffer = io.BytesIO()
     sentences = ["the cat sat on the mat", "a man walks a dog", "hello world this is a test", "le chat"] * 10
     spm.SentencePieceTrainer.train(
-        sentence_iterator=iter(sentences), model_writer=buffer, vocab_size=30, model_type="unigram",
-        character_coverage=1.0, bos_id=-1, eos_id=-1, unk_id=0, pad_id=-1, hard_vocab_limit=False, minloglevel=2,
+        sentence_iterator=iter(sentences),
+        model_writer=buffer,
+        vocab_size=30,
+        model_type="unigram",
+        character_coverage=1.0,
+        bos_id=-1,
+        eos_id=-1,
+        unk_id=0,
+        pad_id=-1,
+        hard_vocab_limit=False,
+        minloglevel=2,
     )
     (root / "spm.model").write_bytes(buffer.getvalue())
     processor = spm.SentencePieceProcessor(model_file=str(root / "spm.model"))
@@ -469,9 +506,18 @@ def test_hf_translator_language_codes(tiny_models, scheme):
 
 
 def test_translate_source_with_a_model_folder(tiny_models, data_dir):
-    pairs = build_parallel_corpus("translate", size=5, seed=0, data_dir=data_dir,
-                                  translate_model=str(tiny_models["nllb"]), target_languages="de,zh",
-                                  device="cpu", num_beams=1, max_length=5, batch_size=3)
+    pairs = build_parallel_corpus(
+        "translate",
+        size=5,
+        seed=0,
+        data_dir=data_dir,
+        translate_model=str(tiny_models["nllb"]),
+        target_languages="de,zh",
+        device="cpu",
+        num_beams=1,
+        max_length=5,
+        batch_size=3,
+    )
     assert_valid(pairs, 5, ("de", "zh"))
     assert sorted(Counter(p.tgt_lang for p in pairs).values()) == [2, 3]  # balanced
     assert all(set(p.tgt_premise) <= {"c"} for p in pairs)  # what this tiny model always says
@@ -541,8 +587,13 @@ def test_translated_corpus_is_cached_by_everything_that_shapes_it(tmp_path):
         assert p.tgt_premise == f"<{p.tgt_lang}> {p.src_premise}"
     assert read_parallel_jsonl(path) == pairs
     key = json.loads(path.with_name(path.stem + ".key.json").read_text())
-    assert (key["model"], key["size"], key["seed"], key["languages"], key["balanced"]) == ("stub-mt", 6, 0,
-                                                                                          ["de", "fr"], True)
+    assert (key["model"], key["size"], key["seed"], key["languages"], key["balanced"]) == (
+        "stub-mt",
+        6,
+        0,
+        ["de", "fr"],
+        True,
+    )
     again = NamedStub()
     assert translated_corpus(data, again, size=6, seed=0, target_languages="fr,de") == (pairs, path, True)
     assert again.calls == []  # read from the cache: nothing translated
@@ -567,8 +618,25 @@ def test_translate_cli_and_runs_share_one_cached_corpus(tiny_models, tmp_path, m
     data = write_data_dir(tmp_path / "d", langs=("en", "de", "fr"), ks=(1,))
     model = str(tiny_models["nllb"])
     out = tmp_path / "copy.jsonl"
-    result = CliRunner().invoke(cli, ["data", "build-parallel", "--source", "translate", "--model", model,
-                                      "--data-dir", str(data), "--size", "3", "--device", "cpu", "--out", str(out)])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "data",
+            "build-parallel",
+            "--source",
+            "translate",
+            "--model",
+            model,
+            "--data-dir",
+            str(data),
+            "--size",
+            "3",
+            "--device",
+            "cpu",
+            "--out",
+            str(out),
+        ],
+    )
     assert result.exit_code == 0, result.output
     cache = sorted((data / "parallel").glob("translate-*.jsonl"))
     assert len(cache) == 1 and f"cached the corpus {cache[0]}" in result.output
@@ -580,8 +648,16 @@ def test_translate_cli_and_runs_share_one_cached_corpus(tiny_models, tmp_path, m
         raise AssertionError("translated again instead of reading the cache")
 
     monkeypatch.setattr(translate_module.HFTranslator, "__init__", no_translation)
-    config = RunConfig(method="mpt", shots=1, model="random:tiny", data_dir=str(data), parallel_source="translate",
-                       translate_model=model, parallel_size=3, eval_languages="en,de")
+    config = RunConfig(
+        method="mpt",
+        shots=1,
+        model="random:tiny",
+        data_dir=str(data),
+        parallel_source="translate",
+        translate_model=model,
+        parallel_size=3,
+        eval_languages="en,de",
+    )
     run_data = load_run_data(config)
     assert run_data.parallel == pairs
     assert any(f"cached in {cache[0]}" in note for note in run_data.notes)

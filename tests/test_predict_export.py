@@ -18,8 +18,18 @@ from xlprompt.export import ADAPTER_CONFIG, ADAPTER_WEIGHTS, export_run, load_ad
 from xlprompt.run_data import demo_examples
 
 LANGS = ("en", "de", "zh")
-FAST = dict(model="random:tiny", data_dir="builtin:demo", epochs=2, shots=2, max_length=64, batch_size=6,
-            eval_batch_size=32, eval_languages=",".join(LANGS), num_threads=1, device="cpu")
+FAST = dict(
+    model="random:tiny",
+    data_dir="builtin:demo",
+    epochs=2,
+    shots=2,
+    max_length=64,
+    batch_size=6,
+    eval_batch_size=32,
+    eval_languages=",".join(LANGS),
+    num_threads=1,
+    device="cpu",
+)
 
 
 def demo_pairs(lang: str):
@@ -115,17 +125,35 @@ def test_bad_inputs(runs):
 def test_cli_predict_and_export(runs, tmp_path):
     run_dir, _ = runs["mpt-frozen"]
     runner = CliRunner()
-    single = runner.invoke(cli, ["predict", "--run", str(run_dir), "--lang", "de", "--premise", "Der Hund schläft.",
-                                 "--hypothesis", "Ein Tier ruht."])
+    single = runner.invoke(
+        cli,
+        [
+            "predict",
+            "--run",
+            str(run_dir),
+            "--lang",
+            "de",
+            "--premise",
+            "Der Hund schläft.",
+            "--hypothesis",
+            "Ein Tier ruht.",
+        ],
+    )
     assert single.exit_code == 0, single.output
     assert single.output.split("\t")[0].strip().split("\n")[-1] in ("entailment", "neutral", "contradiction")
     pairs, _ = demo_pairs("zh")
     batch_in = tmp_path / "in.jsonl"
-    batch_in.write_text("".join(json.dumps({"premise": p, "hypothesis": h, "lang": "zh", "id": i}) + "\n"
-                                for i, (p, h) in enumerate(pairs)) + json.dumps({"premise": "x", "hypothesis": "y"}) + "\n")
+    batch_in.write_text(
+        "".join(
+            json.dumps({"premise": p, "hypothesis": h, "lang": "zh", "id": i}) + "\n" for i, (p, h) in enumerate(pairs)
+        )
+        + json.dumps({"premise": "x", "hypothesis": "y"})
+        + "\n"
+    )
     out = tmp_path / "out.jsonl"
-    batch = runner.invoke(cli, ["predict", "--run", str(run_dir), "--lang", "en", "--input", str(batch_in),
-                                "--output", str(out)])
+    batch = runner.invoke(
+        cli, ["predict", "--run", str(run_dir), "--lang", "en", "--input", str(batch_in), "--output", str(out)]
+    )
     assert batch.exit_code == 0, batch.output
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(rows) == len(pairs) + 1 and rows[0]["id"] == 0 and "lang" not in rows[-1]
@@ -137,8 +165,9 @@ def test_cli_predict_and_export(runs, tmp_path):
     assert failed.exit_code == 2 and "bad.jsonl:2" in failed.output
     exported = runner.invoke(cli, ["export", "--run", str(run_dir), "--out", str(tmp_path / "ad")])
     assert exported.exit_code == 0, exported.output
-    via_adapter = runner.invoke(cli, ["predict", "--adapter", str(tmp_path / "ad"), "--lang", "zh",
-                                      "--input", str(batch_in)])
+    via_adapter = runner.invoke(
+        cli, ["predict", "--adapter", str(tmp_path / "ad"), "--lang", "zh", "--input", str(batch_in)]
+    )
     assert via_adapter.exit_code == 0
     adapter_rows = [json.loads(line) for line in via_adapter.output.splitlines() if line.startswith("{")]
     assert [r["prediction"] for r in adapter_rows] == [r["prediction"] for r in rows]
@@ -155,15 +184,18 @@ def test_relative_paths_resolve_from_the_recorded_working_directory(tmp_path, mo
     (run_dir / "config.json").write_text(json.dumps({"hash": "x", "config": {}, "cwd": str(project)}))
     monkeypatch.chdir(run_dir)
     assert resolve_relative("../shared/tok", run_dir) == str((tmp_path / "a" / "shared" / "tok").resolve())
-    assert resolve_relative("xlm-roberta-base", run_dir) == "xlm-roberta-base"   # hub names untouched
+    assert resolve_relative("xlm-roberta-base", run_dir) == "xlm-roberta-base"  # hub names untouched
     assert resolve_relative("random:tiny", run_dir) == "random:tiny"
     assert resolve_relative("../nowhere", run_dir) == "../nowhere"
 
 
 def test_a_lossy_export_warns_at_export_time_naming_the_flag(runs, tmp_path):
     run_dir, _ = runs["mpt-trained"]  # the PLM trained (the paper's setting)
-    with pytest.warns(UserWarning, match=r"the PLM trained in this run but the export leaves its weights out: .* "
-                                         r"export with --with-plm$"):
+    with pytest.warns(
+        UserWarning,
+        match=r"the PLM trained in this run but the export leaves its weights out: .* "
+        r"export with --with-plm$",
+    ):
         export_run(run_dir, tmp_path / "a")
     result = CliRunner().invoke(cli, ["export", "--run", str(run_dir), "--out", str(tmp_path / "b")])
     assert result.exit_code == 0
@@ -181,8 +213,9 @@ def test_an_adapter_names_no_local_path_and_carries_its_tokenizer(tmp_path):
 
     tokenizer_dir = tmp_path / "machine" / "tok"
     builtin_tokenizer().save_pretrained(str(tokenizer_dir))
-    config = RunConfig(**{**FAST, "epochs": 1}, method="mpt", freeze_plm=True, tokenizer=str(tokenizer_dir),
-                       label_words="yes,maybe,no")
+    config = RunConfig(
+        **{**FAST, "epochs": 1}, method="mpt", freeze_plm=True, tokenizer=str(tokenizer_dir), label_words="yes,maybe,no"
+    )
     run_dir = tmp_path / "machine" / "run"
     run_experiment(config, run_dir, progress=False, log=lambda _m: None)
     export_run(run_dir, tmp_path / "adapter")

@@ -12,16 +12,27 @@ from xlprompt.sweep import load_sweep
 
 ray = pytest.importorskip("ray")
 
-FAST = {"model": "random:tiny", "data_dir": "builtin:demo", "epochs": 3, "max_length": 64, "batch_size": 6,
-        "eval_batch_size": 32, "eval_languages": "en,de", "num_threads": 1, "device": "cpu", "shots": 2}
+FAST = {
+    "model": "random:tiny",
+    "data_dir": "builtin:demo",
+    "epochs": 3,
+    "max_length": 64,
+    "batch_size": 6,
+    "eval_batch_size": 32,
+    "eval_languages": "en,de",
+    "num_threads": 1,
+    "device": "cpu",
+    "shots": 2,
+}
 
 
 @pytest.mark.slow
 def test_ray_runs_two_at_once_into_one_store(tmp_path, monkeypatch):
     monkeypatch.setenv("RAY_USAGE_STATS_ENABLED", "0")
     sweep_file = tmp_path / "s.yaml"
-    sweep_file.write_text(yaml.safe_dump({"name": "table1", "base": FAST,
-                                          "grid": {"method": ["sp", "mpt"], "seed": [1]}}))
+    sweep_file.write_text(
+        yaml.safe_dump({"name": "table1", "base": FAST, "grid": {"method": ["sp", "mpt"], "seed": [1]}})
+    )
     sweep = load_sweep(sweep_file)
     store_path = tmp_path / "r.db"
     executor = RayExecutor(num_cpus=2, progress=False)
@@ -35,9 +46,9 @@ def test_ray_runs_two_at_once_into_one_store(tmp_path, monkeypatch):
         rows = store.runs()
     assert len(rows) == 2 and all(r.status == "finished" for r in rows)
     assert all(r.worker.startswith("ray:") for r in rows)
-    assert len({r.pid for r in rows}) == 2                      # two worker processes ...
+    assert len({r.pid for r in rows}) == 2  # two worker processes ...
     a, b = sorted(rows, key=lambda r: r.started)
-    assert b.started < a.finished                                # ... whose runs overlapped in time
+    assert b.started < a.finished  # ... whose runs overlapped in time
     assert all(r.results["accuracy"].keys() == {"en", "de", "avg"} for r in rows)
     # a second pass finds everything finished: nothing is submitted
     again = RayExecutor(num_cpus=2, progress=False).run(sweep, store_path, tmp_path / "runs")

@@ -12,7 +12,7 @@ def quickstart_blocks() -> list[str]:
     text = README.read_text("utf-8")
     start = text.index("## Python quickstart")
     end = text.find("\n## ", start + 1)
-    section = text[start:end if end != -1 else len(text)]
+    section = text[start : end if end != -1 else len(text)]
     return re.findall(r"```python\n(.*?)```", section, flags=re.S)
 
 

@@ -18,11 +18,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 from click.testing import CliRunner
+from conftest import SHARED_DATA, needs_shared, needs_xlmr_tokenizer
 
 from xlprompt.config import RECIPE_KEYS, UNIFORM_KEYS, RunConfig
 from xlprompt.methods import METHOD_CLASSES
-
-from conftest import SHARED_DATA, needs_shared, needs_xlmr_tokenizer
 
 XLMR = dict(tokenizer="../shared/tokenizers/xlm-roberta")
 
@@ -39,26 +38,84 @@ def test_every_method_module_declares_a_cited_recipe():
 
 #: the references' settings, read off their code by hand (see the README table "Baselines and their sources")
 REFERENCE = {
-    "sp": dict(lr=1e-5, batch_size=12, epochs=50, max_length=256, optimizer="adam_l2", weight_decay=0.01,
-               weight_decay_exempt="bias,LayerNorm.weight", lr_scheduler="constant", warmup_ratio=0.0,
-               max_grad_norm=1.0, strip_punctuation=True, template_punctuation="separate",
-               prompt_encoder_shape="reference", label_words="right,maybe,wrong", label_words_as="word",
-               scoring="labels", predict_over="labels"),
-    "ft": dict(lr=1e-5, batch_size=32, epochs=50, max_length=256, optimizer="adam_l2", weight_decay=0.0,
-               lr_scheduler="constant", warmup_ratio=0.0, max_grad_norm=0.0, strip_punctuation=False,
-               head_init="normal"),
-    "pct": dict(lr=2e-5, batch_size=32, epochs=50, max_length=128, weight_decay=0.0, lr_scheduler="linear",
-                warmup_ratio=0.1, min_lr_ratio=0.1, max_grad_norm=0.0, strip_punctuation=False,
-                label_words="63736,11354,157", label_words_as="id", scoring="vocab", predict_over="vocab",
-                pct_kl_space="vocab", pct_language_draw="example", pct_layout="reference"),
-    "mpt": dict(lr=4e-5, batch_size=24, epochs=50, max_length=256, optimizer="adamw", strip_punctuation=True,
-                template_punctuation="separate", prompt_encoder_shape="reference", label_words="right,maybe,wrong",
-                scoring="vocab", predict_over="labels"),
+    "sp": dict(
+        lr=1e-5,
+        batch_size=12,
+        epochs=50,
+        max_length=256,
+        optimizer="adam_l2",
+        weight_decay=0.01,
+        weight_decay_exempt="bias,LayerNorm.weight",
+        lr_scheduler="constant",
+        warmup_ratio=0.0,
+        max_grad_norm=1.0,
+        strip_punctuation=True,
+        template_punctuation="separate",
+        prompt_encoder_shape="reference",
+        label_words="right,maybe,wrong",
+        label_words_as="word",
+        scoring="labels",
+        predict_over="labels",
+    ),
+    "ft": dict(
+        lr=1e-5,
+        batch_size=32,
+        epochs=50,
+        max_length=256,
+        optimizer="adam_l2",
+        weight_decay=0.0,
+        lr_scheduler="constant",
+        warmup_ratio=0.0,
+        max_grad_norm=0.0,
+        strip_punctuation=False,
+        head_init="normal",
+    ),
+    "pct": dict(
+        lr=2e-5,
+        batch_size=32,
+        epochs=50,
+        max_length=128,
+        weight_decay=0.0,
+        lr_scheduler="linear",
+        warmup_ratio=0.1,
+        min_lr_ratio=0.1,
+        max_grad_norm=0.0,
+        strip_punctuation=False,
+        label_words="63736,11354,157",
+        label_words_as="id",
+        scoring="vocab",
+        predict_over="vocab",
+        pct_kl_space="vocab",
+        pct_language_draw="example",
+        pct_layout="reference",
+    ),
+    "mpt": dict(
+        lr=4e-5,
+        batch_size=24,
+        epochs=50,
+        max_length=256,
+        optimizer="adamw",
+        strip_punctuation=True,
+        template_punctuation="separate",
+        prompt_encoder_shape="reference",
+        label_words="right,maybe,wrong",
+        scoring="vocab",
+        predict_over="labels",
+    ),
 }
 #: paper §IV-B: "All models are trained for 50 epochs with a batch-size of 24 and a learning rate of 4e-5 via
 #: AdamW"; max length 256; where it is silent, MPT's recipe: constant lr, no warm-up, decay 0.01, clip 1.0
-UNIFORM = dict(optimizer="adamw", lr=4e-5, batch_size=24, epochs=50, max_length=256, lr_scheduler="constant",
-               warmup_ratio=0.0, weight_decay=0.01, max_grad_norm=1.0)
+UNIFORM = dict(
+    optimizer="adamw",
+    lr=4e-5,
+    batch_size=24,
+    epochs=50,
+    max_length=256,
+    lr_scheduler="constant",
+    warmup_ratio=0.0,
+    weight_decay=0.01,
+    max_grad_norm=1.0,
+)
 
 
 @pytest.mark.parametrize("method", sorted(REFERENCE))
@@ -134,14 +191,22 @@ def _xnli_rows(lang: str, n: int):
 def _sp_reference_ids(tok, premise: str, hypothesis: str) -> tuple[list[int], int]:
     """xnli_pvp.py:62-81 + pvp.py:84-89 + pvp.py's build_inputs_with_special_tokens, recomputed with the HF
     tokenizer."""
+
     def strip(text):
         return text.rstrip(string.punctuation) or text
 
     def enc(text):
         return tok.encode(text, add_special_tokens=False)
 
-    parts = [enc(strip(premise)), enc("."), enc(strip(hypothesis)), enc("?"), *[enc("the")] * 4, [tok.mask_token_id],
-             enc(".")]
+    parts = [
+        enc(strip(premise)),
+        enc("."),
+        enc(strip(hypothesis)),
+        enc("?"),
+        *[enc("the")] * 4,
+        [tok.mask_token_id],
+        enc("."),
+    ]
     ids = [tok.cls_token_id, *[i for p in parts for i in p], tok.sep_token_id]  # RoBERTa: <s> X </s>
     return ids, ids.index(tok.mask_token_id)
 
@@ -156,20 +221,107 @@ def test_sp_builds_the_references_input_ids_for_real_xnli_pairs(xlmr_tokenizer):
 
     tok = xlmr_tokenizer
     config = RunConfig(method="sp", **XLMR)
-    template = soft_prompt_template(tok, config.prompt_position, config.prompt_length, config.max_length,
-                                    punctuation=config.template_punctuation)
+    template = soft_prompt_template(
+        tok, config.prompt_position, config.prompt_length, config.max_length, punctuation=config.template_punctuation
+    )
     cache = TokenCache(tok, config.strip_punctuation)
     # written out by hand: en test row 0 and de test row 0 under the reference's rules ("again." loses its ".",
     # "." is '▁' '.', "?" is '▁?', four '▁the' prompt slots, then <mask> '▁' '.')
     expected = {
-        "en": ["<s>", "▁Well", ",", "▁I", "▁wasn", "'", "t", "▁even", "▁thinking", "▁about", "▁that", ",", "▁but",
-               "▁I", "▁was", "▁so", "▁frustra", "ted", ",", "▁and", ",", "▁I", "▁ended", "▁up", "▁talking", "▁to",
-               "▁him", "▁again", "▁", ".", "▁I", "▁have", "nt", "▁spoke", "n", "▁to", "▁him", "▁again", "▁?",
-               "▁the", "▁the", "▁the", "▁the", "<mask>", "▁", ".", "</s>"],
-        "de": ["<s>", "▁Nun", ",", "▁daran", "▁dachte", "▁ich", "▁nicht", "▁einmal", ",", "▁aber", "▁ich", "▁war",
-               "▁so", "▁frustr", "iert", ",", "▁dass", "▁ich", "▁am", "▁Ende", "▁doch", "▁mit", "▁ihm", "▁rede", "te",
-               "▁", ".", "▁Ich", "▁habe", "▁nicht", "▁wieder", "▁mit", "▁ihm", "▁gesprochen", "▁?", "▁the", "▁the",
-               "▁the", "▁the", "<mask>", "▁", ".", "</s>"],
+        "en": [
+            "<s>",
+            "▁Well",
+            ",",
+            "▁I",
+            "▁wasn",
+            "'",
+            "t",
+            "▁even",
+            "▁thinking",
+            "▁about",
+            "▁that",
+            ",",
+            "▁but",
+            "▁I",
+            "▁was",
+            "▁so",
+            "▁frustra",
+            "ted",
+            ",",
+            "▁and",
+            ",",
+            "▁I",
+            "▁ended",
+            "▁up",
+            "▁talking",
+            "▁to",
+            "▁him",
+            "▁again",
+            "▁",
+            ".",
+            "▁I",
+            "▁have",
+            "nt",
+            "▁spoke",
+            "n",
+            "▁to",
+            "▁him",
+            "▁again",
+            "▁?",
+            "▁the",
+            "▁the",
+            "▁the",
+            "▁the",
+            "<mask>",
+            "▁",
+            ".",
+            "</s>",
+        ],
+        "de": [
+            "<s>",
+            "▁Nun",
+            ",",
+            "▁daran",
+            "▁dachte",
+            "▁ich",
+            "▁nicht",
+            "▁einmal",
+            ",",
+            "▁aber",
+            "▁ich",
+            "▁war",
+            "▁so",
+            "▁frustr",
+            "iert",
+            ",",
+            "▁dass",
+            "▁ich",
+            "▁am",
+            "▁Ende",
+            "▁doch",
+            "▁mit",
+            "▁ihm",
+            "▁rede",
+            "te",
+            "▁",
+            ".",
+            "▁Ich",
+            "▁habe",
+            "▁nicht",
+            "▁wieder",
+            "▁mit",
+            "▁ihm",
+            "▁gesprochen",
+            "▁?",
+            "▁the",
+            "▁the",
+            "▁the",
+            "▁the",
+            "<mask>",
+            "▁",
+            ".",
+            "</s>",
+        ],
     }
     mask_at = {"en": 43, "de": 39}
     for lang in ("en", "de"):
@@ -225,14 +377,40 @@ def test_pct_builds_the_authors_pair_encoding(xlmr_tokenizer):
     row = _xnli_rows("en", 1)[0]
     got = PCTReferenceTemplate(tok, "en", 128, special).encode_text(row["premise"], row["hypothesis"])
     assert tok.convert_ids_to_tokens(list(got.input_ids))[26:] == [
-        "▁him", "▁again", ".", "</s>", "</s>", "▁question", ":", "I", "▁have", "nt", "▁spoke", "n", "▁to", "▁him",
-        "▁again", ".", "?", "▁Answer", ":", "<mask>", "</s>"]
-    assert PCT_REFERENCE_TEMPLATES["ar"] == "<mask>:سؤال:{}؟ الجواب" and PCT_REFERENCE_TEMPLATES["de"].startswith("frage:")
+        "▁him",
+        "▁again",
+        ".",
+        "</s>",
+        "</s>",
+        "▁question",
+        ":",
+        "I",
+        "▁have",
+        "nt",
+        "▁spoke",
+        "n",
+        "▁to",
+        "▁him",
+        "▁again",
+        ".",
+        "?",
+        "▁Answer",
+        ":",
+        "<mask>",
+        "</s>",
+    ]
+    assert PCT_REFERENCE_TEMPLATES["ar"] == "<mask>:سؤال:{}؟ الجواب" and PCT_REFERENCE_TEMPLATES["de"].startswith(
+        "frage:"
+    )
     for lang in ("en", "de", "ar", "ur", "sw", "zh"):
         for r in _xnli_rows(lang, 3):
             # train_xnli.py:72-76: tokenizer.encode(premise, template.format(hypothesis), 128, longest_first)
-            ids = tok.encode(r["premise"], PCT_REFERENCE_TEMPLATES[lang].format(r["hypothesis"]), max_length=128,
-                             truncation="longest_first")
+            ids = tok.encode(
+                r["premise"],
+                PCT_REFERENCE_TEMPLATES[lang].format(r["hypothesis"]),
+                max_length=128,
+                truncation="longest_first",
+            )
             enc = PCTReferenceTemplate(tok, lang, 128, special).encode_text(r["premise"], r["hypothesis"])
             assert list(enc.input_ids) == ids and enc.mask_position == ids.index(250001)
     # the authors' repair when truncation cut the <mask> off: "... ▁? ▁Answer : <mask> </s>" at the end
@@ -340,8 +518,16 @@ def test_pct_default_loss_equals_the_authors_formula(tiny_components):
     assert others == method.other_languages(batch, torch.Generator().manual_seed(99))
     from xlprompt.languages import TARGET_LANGUAGES
 
-    assert others == [TARGET_LANGUAGES[int(torch.randint(14, (1,), generator=torch.Generator().manual_seed(
-        1 * 1_000_003 + zlib.crc32(ex.uid.encode()))).item())] for ex in batch]
+    assert others == [
+        TARGET_LANGUAGES[
+            int(
+                torch.randint(
+                    14, (1,), generator=torch.Generator().manual_seed(1 * 1_000_003 + zlib.crc32(ex.uid.encode()))
+                ).item()
+            )
+        ]
+        for ex in batch
+    ]
     out = method.training_loss(batch, None, torch.Generator().manual_seed(0))
     hf = method.plm.hf_model
     label_ids = [tok.encode(w, add_special_tokens=False)[0] for w in ("yes", "maybe", "no")]
@@ -349,10 +535,16 @@ def test_pct_default_loss_equals_the_authors_formula(tiny_components):
     with torch.no_grad():
         ce_en, ce_o, kls = [], [], []
         for ex, lang in zip(raw, others):
-            def logits_in(lg):
-                ids = tok.encode(ex.premise, PCT_REFERENCE_TEMPLATES[lg].replace("<mask>", mask).format(ex.hypothesis),
-                                 max_length=128, truncation="longest_first")
+
+            def logits_in(lg, ex=ex):
+                ids = tok.encode(
+                    ex.premise,
+                    PCT_REFERENCE_TEMPLATES[lg].replace("<mask>", mask).format(ex.hypothesis),
+                    max_length=128,
+                    truncation="longest_first",
+                )
                 return _mask_logits(hf, ids)
+
             lp, lq = torch.log_softmax(logits_in("en"), -1), torch.log_softmax(logits_in(lang), -1)
             ce_en.append(-lp[label_ids[ex.label]])
             ce_o.append(-lq[label_ids[ex.label]])
@@ -371,8 +563,12 @@ def test_pct_predicts_over_the_full_vocabulary(tiny_components):
         scores = method.class_scores(batch, "de")
         label_ids = [tok.encode(w, add_special_tokens=False)[0] for w in ("yes", "maybe", "no")]
         for ex, row in zip(raw, scores):
-            ids = tok.encode(ex.premise, PCT_REFERENCE_TEMPLATES["de"].replace("<mask>", tok.mask_token).format(
-                ex.hypothesis), max_length=128, truncation="longest_first")
+            ids = tok.encode(
+                ex.premise,
+                PCT_REFERENCE_TEMPLATES["de"].replace("<mask>", tok.mask_token).format(ex.hypothesis),
+                max_length=128,
+                truncation="longest_first",
+            )
             top = int(_mask_logits(method.plm.hf_model, ids).argmax())
             predicted = int(row.argmax())
             assert predicted == (label_ids.index(top) if top in label_ids else 3)
@@ -404,28 +600,37 @@ def test_one_adam_l2_update_with_the_exemptions_by_hand():
     from xlprompt.trainer import decay_groups, make_adam_l2, make_adamw
 
     def params():
-        return {"encoder.dense.weight": torch.nn.Parameter(torch.tensor([0.5, -2.0])),
-                "encoder.dense.bias": torch.nn.Parameter(torch.tensor([0.5])),
-                "encoder.LayerNorm.weight": torch.nn.Parameter(torch.tensor([0.5])),
-                "lm_head.layer_norm.weight": torch.nn.Parameter(torch.tensor([0.5]))}  # not 'LayerNorm.weight'
+        return {
+            "encoder.dense.weight": torch.nn.Parameter(torch.tensor([0.5, -2.0])),
+            "encoder.dense.bias": torch.nn.Parameter(torch.tensor([0.5])),
+            "encoder.LayerNorm.weight": torch.nn.Parameter(torch.tensor([0.5])),
+            "lm_head.layer_norm.weight": torch.nn.Parameter(torch.tensor([0.5])),
+        }  # not 'LayerNorm.weight'
 
-    grads = {"encoder.dense.weight": [-0.001, 0.01], "encoder.dense.bias": [-0.001],
-             "encoder.LayerNorm.weight": [-0.001], "lm_head.layer_norm.weight": [-0.001]}
+    grads = {
+        "encoder.dense.weight": [-0.001, 0.01],
+        "encoder.dense.bias": [-0.001],
+        "encoder.LayerNorm.weight": [-0.001],
+        "lm_head.layer_norm.weight": [-0.001],
+    }
     lr, wd, eps = 0.1, 0.01, 1e-8
     ps = params()
     opt = make_adam_l2(decay_groups(list(ps.items()), lr, wd, "bias,LayerNorm.weight"), lr)
     for name, p in ps.items():
         p.grad = torch.tensor(grads[name])
     opt.step()
+
     # step 1: m̂ = g', v̂ = g'^2 with g' = g + wd·θ (decayed) or g (exempt): θ ← θ − lr · g' / (|g'| + eps)
     def by_hand(theta, g, decayed):
         g2 = g + wd * theta if decayed else g
         return theta - lr * g2 / (abs(g2) + eps)
 
-    expected = {"encoder.dense.weight": [by_hand(0.5, -0.001, True), by_hand(-2.0, 0.01, True)],
-                "encoder.dense.bias": [by_hand(0.5, -0.001, False)],
-                "encoder.LayerNorm.weight": [by_hand(0.5, -0.001, False)],
-                "lm_head.layer_norm.weight": [by_hand(0.5, -0.001, True)]}
+    expected = {
+        "encoder.dense.weight": [by_hand(0.5, -0.001, True), by_hand(-2.0, 0.01, True)],
+        "encoder.dense.bias": [by_hand(0.5, -0.001, False)],
+        "encoder.LayerNorm.weight": [by_hand(0.5, -0.001, False)],
+        "lm_head.layer_norm.weight": [by_hand(0.5, -0.001, True)],
+    }
     for name, p in ps.items():
         assert p.detach().tolist() == pytest.approx(expected[name], abs=1e-7), name
     assert expected["encoder.dense.weight"][0] == pytest.approx(0.4)  # L2 flips the step: g' = +0.004
@@ -453,7 +658,7 @@ def test_sp_trainer_uses_adam_l2_with_the_exemptions(tiny_components, demo_train
         assert all(exempt) if group["weight_decay"] == 0 else not any(exempt)
         assert group["weight_decay"] in (0.0, 0.01) and group["lr"] == 1e-5
     assert {g["weight_decay"] for g in opt.param_groups} == {0.0, 0.01}
-    assert trainer.scheduler.lr_lambdas[0](0) == trainer.scheduler.lr_lambdas[0](10 ** 6) == 1.0  # constant
+    assert trainer.scheduler.lr_lambdas[0](0) == trainer.scheduler.lr_lambdas[0](10**6) == 1.0  # constant
 
 
 def test_pct_schedule_warms_up_then_decays_to_a_tenth():
@@ -474,8 +679,15 @@ def test_ft_three_steps_move_the_weights_as_reference_adam(tiny_components, demo
     parts = tiny_components(method="ft", batch_size=None, epochs=None)
     method = parts.method
     config = method.config
-    assert (config.optimizer, config.lr, config.weight_decay, config.max_grad_norm, config.batch_size,
-            config.lr_scheduler, config.warmup_ratio) == ("adam_l2", 1e-5, 0.0, 0.0, 32, "constant", 0.0)
+    assert (
+        config.optimizer,
+        config.lr,
+        config.weight_decay,
+        config.max_grad_norm,
+        config.batch_size,
+        config.lr_scheduler,
+        config.warmup_ratio,
+    ) == ("adam_l2", 1e-5, 0.0, 0.0, 32, "constant", 0.0)
     method.eval()  # no dropout: the same gradients on both sides
     twin = copy.deepcopy(method)
     batch = demo_train(parts.tokenizer)
@@ -496,7 +708,7 @@ def test_ft_three_steps_move_the_weights_as_reference_adam(tiny_components, demo
                     continue
                 m[n] = b1 * m[n] + (1 - b1) * g
                 v[n] = b2 * v[n] + (1 - b2) * g * g
-                p -= lr * (m[n] / (1 - b1 ** t)) / ((v[n] / (1 - b2 ** t)).sqrt() + eps)
+                p -= lr * (m[n] / (1 - b1**t)) / ((v[n] / (1 - b2**t)).sqrt() + eps)
     mine = dict(method.named_parameters())
     moved = 0
     for n, p in named:

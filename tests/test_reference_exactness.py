@@ -14,10 +14,10 @@ from conftest import XLMR_TOKENIZER_DIR, needs_xlmr_tokenizer
 
 from xlprompt.batching import TokenCache
 from xlprompt.config import INPUT_KEYS, RunConfig
-from xlprompt.recipes import method_recipe
 from xlprompt.data.examples import NLIExample
 from xlprompt.data.muse import SOFTMV_LANGUAGES
 from xlprompt.losses import symmetric_kl
+from xlprompt.recipes import method_recipe
 from xlprompt.trainer import AdamWHF410, Trainer
 
 
@@ -51,14 +51,24 @@ def test_defaults_are_the_authors_runs():
     dpa = RunConfig(method="dpa")
     assert (dpa.optimizer, dpa.grad_accumulation_leftover, dpa.strip_punctuation) == ("adamw_hf", "carry", False)
     softmv = RunConfig(method="softmv")
-    assert (softmv.softmv_cosda_rate, softmv.train_order, softmv.test_weights, softmv.strip_punctuation) == \
-        (0.0, "sequential", "last", True)
+    assert (softmv.softmv_cosda_rate, softmv.train_order, softmv.test_weights, softmv.strip_punctuation) == (
+        0.0,
+        "sequential",
+        "last",
+        True,
+    )
     assert "ptuning.sh:9,34" in method_recipe("softmv")[1]["softmv_cosda_rate"]
     assert RunConfig(method="pct").pct_kl_clip == 1e-7
     for name in ("mpt", "sp", "ft", "dp"):  # the others keep what they ran before these settings existed
         c = RunConfig(method=name)
-        assert (c.optimizer != "adamw_hf", c.grad_accumulation_leftover, c.train_order, c.test_weights,
-                c.pct_kl_clip, c.softmv_cosda_rate) == (True, "step", "shuffle", "best_dev", 0.0, 0.55), name
+        assert (
+            c.optimizer != "adamw_hf",
+            c.grad_accumulation_leftover,
+            c.train_order,
+            c.test_weights,
+            c.pct_kl_clip,
+            c.softmv_cosda_rate,
+        ) == (True, "step", "shuffle", "best_dev", 0.0, 0.55), name
 
 
 # ------------------------------------------------------------------------------------------- DPA's template
@@ -78,8 +88,10 @@ def test_dpa_punctuation_rules_act_on_the_string(tiny_components, xlmr_tokenizer
     for premise, hypothesis, expected in cases:
         ex = cache.examples([NLIExample(premise, hypothesis, 0, "en", premise + hypothesis)])[0]
         encoded = method.encode_for_eval(ex, "en")
-        assert pieces_of(xlmr_tokenizer, encoded.input_ids) == ["<s>", *expected, "<mask>", "▁", ".", "</s>"], \
-            (premise, hypothesis)
+        assert pieces_of(xlmr_tokenizer, encoded.input_ids) == ["<s>", *expected, "<mask>", "▁", ".", "</s>"], (
+            premise,
+            hypothesis,
+        )
         assert encoded.mask_position == len(expected) + 1
 
 
@@ -111,8 +123,25 @@ def test_softmv_strips_the_text_once(tiny_components, xlmr_tokenizer):
     # rstrip(string.punctuation) on the text keeps the full-width ！ (an id-level second strip removed it)
     ex = cache.examples([NLIExample("他走了！", "He is gone...", 0, "zh", "z")])[0]
     assert pieces_of(xlmr_tokenizer, method.encode(ex).input_ids) == [
-        "<s>", "▁他", "走了", "!", "▁", ".", "▁He", "▁is", "▁gone", "▁?", "▁the", "▁the", "▁the", "▁the", "<mask>",
-        "▁", ".", "</s>"]
+        "<s>",
+        "▁他",
+        "走了",
+        "!",
+        "▁",
+        ".",
+        "▁He",
+        "▁is",
+        "▁gone",
+        "▁?",
+        "▁the",
+        "▁the",
+        "▁the",
+        "▁the",
+        "<mask>",
+        "▁",
+        ".",
+        "</s>",
+    ]
 
 
 def test_softmv_switches_the_raw_text(tiny_components, tmp_path, words_file):
@@ -120,8 +149,9 @@ def test_softmv_switches_the_raw_text(tiny_components, tmp_path, words_file):
     folder.mkdir()
     for lang in SOFTMV_LANGUAGES:
         (folder / f"en-{lang}.txt").write_text(f"coast {lang}coast\nrain {lang}rain\n", "utf-8")
-    method = tiny_components(method="softmv", dictionary_dir=str(folder), softmv_cosda_rate=1.0,
-                             label_words_file=words_file).method
+    method = tiny_components(
+        method="softmv", dictionary_dir=str(folder), softmv_cosda_rate=1.0, label_words_file=words_file
+    ).method
     tok = method.tokenizer
     ex = TokenCache(tok, True).examples([NLIExample("rain on the coast.", "rain!", 0, "en", "x")])[0]
     switched = method.switched(ex)
@@ -145,7 +175,9 @@ def test_softmv_switches_the_raw_text(tiny_components, tmp_path, words_file):
 
 
 def test_softmv_rate_zero_trains_on_the_example_twice(tiny_components, demo_train, words_file):
-    method = tiny_components(method="softmv", label_words_file=words_file).method  # default: ptuning.sh's rate 0, no dictionaries needed
+    method = tiny_components(
+        method="softmv", label_words_file=words_file
+    ).method  # default: ptuning.sh's rate 0, no dictionaries needed
     ex = demo_train(method.tokenizer)[0]
     assert method.config.softmv_cosda_rate == 0.0 and method.switched(ex) is ex
 
@@ -184,9 +216,16 @@ def test_test_weights(tiny_components, demo_train, weights):
     method = parts.method
     train = demo_train(parts.tokenizer)
     snapshots = []
-    trainer = Trainer(method, method.config, train, train[:3], None, None, progress=False,
-                      on_epoch_end=lambda h: snapshots.append(
-                          {k: v.detach().clone() for k, v in method.trainable_state().items()}))
+    trainer = Trainer(
+        method,
+        method.config,
+        train,
+        train[:3],
+        None,
+        None,
+        progress=False,
+        on_epoch_end=lambda h: snapshots.append({k: v.detach().clone() for k, v in method.trainable_state().items()}),
+    )
     dev_scores = iter([50.0, 90.0, 70.0])  # the dev accuracies of the three epochs: the best is epoch 2
     import xlprompt.trainer as trainer_module
 
@@ -205,16 +244,20 @@ def test_test_weights(tiny_components, demo_train, weights):
 
 
 # ------------------------------------------------------------------------------------------- gradient accumulation
-@pytest.mark.parametrize("rule, micro, expected", [
-    # 6 micro-batches per epoch, N = 4, 2 epochs
-    ("carry", 6, [(0, 3), (1, 3)]),  # HF 4.10: 6 > 4, no step at the epoch's end; 4, 5 carried into epoch 2
-    ("step", 6, [(0, 3), (0, 5), (1, 3), (1, 5)]),
-    # 3 micro-batches <= N: HF 4.10 steps at the epoch's last micro-batch
-    ("carry", 3, [(0, 2), (1, 2)]),
-])
+@pytest.mark.parametrize(
+    "rule, micro, expected",
+    [
+        # 6 micro-batches per epoch, N = 4, 2 epochs
+        ("carry", 6, [(0, 3), (1, 3)]),  # HF 4.10: 6 > 4, no step at the epoch's end; 4, 5 carried into epoch 2
+        ("step", 6, [(0, 3), (0, 5), (1, 3), (1, 5)]),
+        # 3 micro-batches <= N: HF 4.10 steps at the epoch's last micro-batch
+        ("carry", 3, [(0, 2), (1, 2)]),
+    ],
+)
 def test_grad_accumulation_leftover_rule(tiny_components, demo_train, rule, micro, expected):
-    parts = tiny_components(method="dp", batch_size=1, epochs=2, grad_accumulation_steps=4,
-                            grad_accumulation_leftover=rule)
+    parts = tiny_components(
+        method="dp", batch_size=1, epochs=2, grad_accumulation_steps=4, grad_accumulation_leftover=rule
+    )
     train = demo_train(parts.tokenizer)[:micro]
     trainer = Trainer(parts.method, parts.method.config, train, [], None, None, progress=False)
     seen = _record_batches(trainer)
@@ -228,8 +271,14 @@ def test_grad_accumulation_leftover_rule(tiny_components, demo_train, rule, micr
 
 
 def test_carried_gradients_survive_a_checkpoint(tiny_components, demo_train, tmp_path):
-    parts = tiny_components(method="dp", batch_size=1, epochs=1, grad_accumulation_steps=4,
-                            grad_accumulation_leftover="carry", checkpoint_every_s=0)
+    parts = tiny_components(
+        method="dp",
+        batch_size=1,
+        epochs=1,
+        grad_accumulation_steps=4,
+        grad_accumulation_leftover="carry",
+        checkpoint_every_s=0,
+    )
     train = demo_train(parts.tokenizer)  # 6 micro-batches: 2 left over at the end of the epoch
     trainer = Trainer(parts.method, parts.method.config, train, [], None, tmp_path, progress=False)
     trainer.fit()
@@ -249,7 +298,7 @@ def hf410_adamw_by_hand(theta, grads, lr, eps=1e-8, wd=0.0, b1=0.9, b2=0.999):
         for i, gi in enumerate(g):
             m[i] = b1 * m[i] + (1 - b1) * gi
             v[i] = b2 * v[i] + (1 - b2) * gi * gi
-            step = lr * math.sqrt(1 - b2 ** t) / (1 - b1 ** t)
+            step = lr * math.sqrt(1 - b2**t) / (1 - b1**t)
             theta[i] = theta[i] - step * m[i] / (math.sqrt(v[i]) + eps)
             theta[i] = theta[i] - lr * wd * theta[i]
     return theta

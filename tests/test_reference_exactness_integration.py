@@ -19,11 +19,21 @@ pytestmark = [needs_shared, needs_xlmr_tokenizer]
 
 #: THU-BPM/SoftMV prompt/pvps/xnli_pvp.py:11-31, entailment / neutral / contradiction
 SOFTMV_VERBALIZER = {
-    "en": ("right", "maybe", "wrong"), "zh": ("是", "也许", "否"), "de": ("Ja", "vielleicht", "Nein"),
-    "fr": ("oui", "possible", "non"), "ar": ("نعم", "يمكن", "لا"), "bg": ("да", "можеби", "не"),
-    "el": ("Nαί", "μπορεί", "όχι"), "es": ("sí", "talvez", "no"), "hi": ("सच", "शायद", "झूठ"),
-    "ru": ("да", "возможно", "нет"), "sw": ("ndio", "labda", "hasi"), "th": ("ใช่", "อาจจะ", "ไม่"),
-    "tr": ("Evet", "belki", "hiçbir"), "ur": ("ہاں", "شاید", "نہیں"), "vi": ("dạ", "lẽ", "Không"),
+    "en": ("right", "maybe", "wrong"),
+    "zh": ("是", "也许", "否"),
+    "de": ("Ja", "vielleicht", "Nein"),
+    "fr": ("oui", "possible", "non"),
+    "ar": ("نعم", "يمكن", "لا"),
+    "bg": ("да", "можеби", "не"),
+    "el": ("Nαί", "μπορεί", "όχι"),
+    "es": ("sí", "talvez", "no"),
+    "hi": ("सच", "शायद", "झूठ"),
+    "ru": ("да", "возможно", "нет"),
+    "sw": ("ndio", "labda", "hasi"),
+    "th": ("ใช่", "อาจจะ", "ไม่"),
+    "tr": ("Evet", "belki", "hiçbir"),
+    "ur": ("ہاں", "شاید", "نہیں"),
+    "vi": ("dạ", "lẽ", "Không"),
 }
 #: cs_patternization.py:39
 CS_LANGUAGES = ["zh", "de", "fr", "ar", "bg", "el", "es", "hi", "ru", "th", "tr", "vi"]
@@ -40,8 +50,11 @@ def dpa_reference_prompt(text_a: str, text_b: str, sep: str, mask: str) -> str:
     """DAMO-NLP-SG/DPA prompt_helper.py:325-354, as written there."""
     template = "{} {} {} {} ."
     if text_a[-1] != ".":
-        if (text_a[-1] <= "z" and text_a[-1] >= "a") or (text_a[-1] <= "Z" and text_a[-1] >= "A") or (
-                text_a[-1] <= "9" and text_a[-1] >= "0"):
+        if (
+            (text_a[-1] <= "z" and text_a[-1] >= "a")
+            or (text_a[-1] <= "Z" and text_a[-1] >= "A")
+            or (text_a[-1] <= "9" and text_a[-1] >= "0")
+        ):
             text_a += " ."
     if text_b[-1] != "?":
         if text_b[-1] == "!" or text_b[-1] == ".":
@@ -80,8 +93,12 @@ def softmv_reference_ids(tokenizer, text_a: str, text_b: str, encoded: dict | No
     text_b = text_b if len(text_b.rstrip(string.punctuation)) == 0 else text_b.rstrip(string.punctuation)
     parts = [text_a, ".", text_b, "?", "the", "the", "the", "the", tokenizer.mask_token, "."]
     encoded = {} if encoded is None else encoded
-    ids = [i for part in parts if part
-           for i in (encoded[part] if part in encoded else tokenizer.encode(part, add_special_tokens=False))]
+    ids = [
+        i
+        for part in parts
+        if part
+        for i in (encoded[part] if part in encoded else tokenizer.encode(part, add_special_tokens=False))
+    ]
     return [tokenizer.cls_token_id, *ids, tokenizer.sep_token_id]  # build_inputs_with_special_tokens (RoBERTa)
 
 
@@ -100,8 +117,9 @@ def test_softmv_ids_and_label_ids_equal_the_references(tiny_components, xlmr_tok
     per_language = {}
     for lang, examples in xnli_test.items():
         ours = [method.encode(ex) for ex in cache.examples(examples)]
-        texts = list(dict.fromkeys(t.rstrip(string.punctuation) or t for ex in examples
-                                   for t in (ex.premise, ex.hypothesis)))
+        texts = list(
+            dict.fromkeys(t.rstrip(string.punctuation) or t for ex in examples for t in (ex.premise, ex.hypothesis))
+        )
         encoded = dict(zip(texts, xlmr_tokenizer(texts, add_special_tokens=False)["input_ids"]))  # each alone
         same = 0
         for ex, e in zip(examples, ours):
@@ -121,8 +139,9 @@ def test_softmv_code_switched_copies_equal_the_references_on_k256(tiny_component
     train = load_fewshot_split("train", 256, data_dir=SHARED_DATA)
     # dictionaries (MUSE's layout) over the split's own words, 1-3 translations each, for every language; a word
     # with its sentence-final punctuation ('again.') is in none, as in MUSE
-    vocabulary = sorted({w.strip(string.punctuation) for ex in train for t in (ex.premise, ex.hypothesis)
-                         for w in t.split()} - {""})
+    vocabulary = sorted(
+        {w.strip(string.punctuation) for ex in train for t in (ex.premise, ex.hypothesis) for w in t.split()} - {""}
+    )
     folder = tmp_path / "muse"
     folder.mkdir()
     dictionaries = {}
@@ -132,8 +151,13 @@ def test_softmv_code_switched_copies_equal_the_references_on_k256(tiny_component
         dictionaries[lang] = {}
         for s, t in pairs:
             dictionaries[lang].setdefault(s, []).append(t)
-    method = tiny_components(method="softmv", tokenizer=str(XLMR_TOKENIZER_DIR), max_length=256,
-                             dictionary_dir=str(folder), softmv_cosda_rate=0.55).method
+    method = tiny_components(
+        method="softmv",
+        tokenizer=str(XLMR_TOKENIZER_DIR),
+        max_length=256,
+        dictionary_dir=str(folder),
+        softmv_cosda_rate=0.55,
+    ).method
 
     def convert_4_1_token(token, rng):  # cs_patternization.py:250-262
         this_lang = rng.choice(CS_LANGUAGES)
@@ -161,15 +185,18 @@ def test_softmv_code_switched_copies_equal_the_references_on_k256(tiny_component
         reference = softmv_reference_ids(xlmr_tokenizer, aug_a, aug_b)  # trn_get_parts strips, then _encode
         switched = method.switched(tokenized)
         assert (switched.premise_text, switched.hypothesis_text) == tuple(
-            t if not t.rstrip(string.punctuation) else t.rstrip(string.punctuation) for t in (aug_a, aug_b))
+            t if not t.rstrip(string.punctuation) else t.rstrip(string.punctuation) for t in (aug_a, aug_b)
+        )
         checked += 1
         if len(reference) > 256:  # beyond max_length: truncation differs (hypothesis first there; documented)
             longer += 1
             continue
         equal += tuple(reference) == method.encode(switched).input_ids
         switched_words += sum(a != b for a, b in zip(aug_a.split(), ex.premise.split()))
-    print(f"SoftMV k=256 code-switched copies: {checked} checked (texts equal), ids: {equal} equal of "
-          f"{checked - longer} within max_length ({longer} longer; {switched_words} premise words switched)")
+    print(
+        f"SoftMV k=256 code-switched copies: {checked} checked (texts equal), ids: {equal} equal of "
+        f"{checked - longer} within max_length ({longer} longer; {switched_words} premise words switched)"
+    )
     assert checked == 768 and equal == checked - longer and longer < 20 and switched_words > 1000
 
 
@@ -177,8 +204,14 @@ def test_three_dpa_steps_move_the_weights_as_transformers_4_10_adamw(tiny_compon
     from xlprompt.data.fewshot import load_fewshot_split
     from xlprompt.trainer import Trainer
 
-    parts = tiny_components(method="dpa", tokenizer=str(XLMR_TOKENIZER_DIR), max_length=128, batch_size=2,
-                            grad_accumulation_steps=1, epochs=1)
+    parts = tiny_components(
+        method="dpa",
+        tokenizer=str(XLMR_TOKENIZER_DIR),
+        max_length=128,
+        batch_size=2,
+        grad_accumulation_steps=1,
+        epochs=1,
+    )
     method, config = parts.method, parts.method.config
     assert config.optimizer == "adamw_hf" and config.max_grad_norm == 1.0 and config.weight_decay == 0.0
     train = TokenCache(xlmr_tokenizer).examples(load_fewshot_split("train", 2, data_dir=SHARED_DATA))
@@ -206,14 +239,16 @@ def test_three_dpa_steps_move_the_weights_as_transformers_4_10_adamw(tiny_compon
             t += 1
             m = b1 * m + (1 - b1) * g
             v = b2 * v + (1 - b2) * g * g
-            theta = theta - lr * math.sqrt(1 - b2 ** t) / (1 - b1 ** t) * m / (v.sqrt() + eps)
-            theta_torch = theta_torch - lr * (m / (1 - b1 ** t)) / ((v / (1 - b2 ** t)).sqrt() + eps)
+            theta = theta - lr * math.sqrt(1 - b2**t) / (1 - b1**t) * m / (v.sqrt() + eps)
+            theta_torch = theta_torch - lr * (m / (1 - b1**t)) / ((v / (1 - b2**t)).sqrt() + eps)
         final = p.detach().double()
         # float32 parameters: a few roundings of θ per step, nothing of the size of lr
         assert ((final - theta).abs() <= 1e-3 * lr + 4e-7 * theta.abs()).all(), i
         torch_gap = max(torch_gap, (final - theta_torch).abs().max().item())
         moved += int(not torch.equal(final, start[i]))
     assert moved == len(params)
-    print(f"DPA 3 steps: {len(params)} tensors as transformers 4.10 AdamW; torch AdamW would differ by up to "
-          f"{torch_gap / lr:.2f} lr")
+    print(
+        f"DPA 3 steps: {len(params)} tensors as transformers 4.10 AdamW; torch AdamW would differ by up to "
+        f"{torch_gap / lr:.2f} lr"
+    )
     assert torch_gap > 0.1 * lr

@@ -27,8 +27,18 @@ from xlprompt.experiment import run_experiment
 from xlprompt.languages import XNLI_LANGUAGES
 from xlprompt.store import ResultStore
 
-FAST = dict(model="random:tiny", data_dir="builtin:demo", epochs=1, shots=2, max_length=64, batch_size=6,
-            eval_batch_size=32, eval_languages="en,de", num_threads=1, device="cpu")
+FAST = dict(
+    model="random:tiny",
+    data_dir="builtin:demo",
+    epochs=1,
+    shots=2,
+    max_length=64,
+    batch_size=6,
+    eval_batch_size=32,
+    eval_languages="en,de",
+    num_threads=1,
+    device="cpu",
+)
 SRC = str(Path(__file__).resolve().parents[1] / "src")
 
 
@@ -49,9 +59,31 @@ def one_error(result, *fragments: str) -> str:
 
 
 def run_args(out, *extra: str, method: str = "mpt") -> list[str]:
-    return ["run", "--model", "random:tiny", "--method", method, "--shots", "2", "--data-dir", "builtin:demo",
-            "--out", str(out), "--quiet", "--set", "epochs=1", "--set", "device=cpu", "--set", "eval_languages=en,de",
-            "--set", "max_length=64", "--set", "num_threads=1", *extra]
+    return [
+        "run",
+        "--model",
+        "random:tiny",
+        "--method",
+        method,
+        "--shots",
+        "2",
+        "--data-dir",
+        "builtin:demo",
+        "--out",
+        str(out),
+        "--quiet",
+        "--set",
+        "epochs=1",
+        "--set",
+        "device=cpu",
+        "--set",
+        "eval_languages=en,de",
+        "--set",
+        "max_length=64",
+        "--set",
+        "num_threads=1",
+        *extra,
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -59,8 +91,10 @@ def runs(tmp_path_factory):
     """A: MPT whose PLM trained (weights saved); B: MPT with a frozen PLM."""
     root = tmp_path_factory.mktemp("runs")
     out = {}
-    for name, config, save in [("A", RunConfig(**FAST, method="mpt"), True),
-                               ("B", RunConfig(**FAST, method="mpt", freeze_plm=True, seed=2), True)]:
+    for name, config, save in [
+        ("A", RunConfig(**FAST, method="mpt"), True),
+        ("B", RunConfig(**FAST, method="mpt", freeze_plm=True, seed=2), True),
+    ]:
         run_experiment(config, root / name, progress=False, log=lambda _m: None, save_weights=save)
         out[name] = root / name
     return out
@@ -119,8 +153,7 @@ def test_an_average_over_three_languages_is_labelled_and_not_compared_with_the_p
             for seed in (1, 2):
                 acc = {lang: 40.0 + i + seed for i, lang in enumerate(langs)}
                 acc["avg"] = sum(acc.values()) / 3
-                config = RunConfig(**{**FAST, "eval_languages": ",".join(langs), "shots": 64}, method=method,
-                                   seed=seed)
+                config = RunConfig(**{**FAST, "eval_languages": ",".join(langs), "shots": 64}, method=method, seed=seed)
                 _insert(store, config, acc, "table1")
                 _insert(store, config, acc, "table2", "Original MPT" if method == "mpt" else "w/o MPT framework")
     result = run_cli("report", "--store", str(store_path), "--out", str(tmp_path / "rep"), "--compare", "paper")
@@ -139,22 +172,42 @@ def test_an_average_over_three_languages_is_labelled_and_not_compared_with_the_p
     assert csv_avg and all(line.split(",")[-2:] == ["", ""] for line in csv_avg)  # no paper, no Δ
 
 
-@pytest.mark.parametrize("values, fragment", [
-    (dict(eval_split="dev", parallel_source="xnli-dev", data_dir="data"), "parallel_source=xnli-dev"),
-    (dict(eval_split="dev", train_source="sample", data_dir=None), "train_source=sample"),
-    (dict(eval_split="dev", train_source="sample", data_dir="data"), "train_source=sample"),
-])
+@pytest.mark.parametrize(
+    "values, fragment",
+    [
+        (dict(eval_split="dev", parallel_source="xnli-dev", data_dir="data"), "parallel_source=xnli-dev"),
+        (dict(eval_split="dev", train_source="sample", data_dir=None), "train_source=sample"),
+        (dict(eval_split="dev", train_source="sample", data_dir="data"), "train_source=sample"),
+    ],
+)
 def test_the_evaluated_split_never_trains_or_selects(values, fragment):
     with pytest.raises(ConfigError, match=fragment):
         RunConfig(**{**FAST, **values})
 
 
 def test_leak_refused_on_the_command_line_and_at_sweep_expansion(tmp_path):
-    one_error(run_cli(*run_args(tmp_path / "r", "--set", "eval_split=dev", "--set", "parallel_source=xnli-dev",
-                                "--data-dir", str(tmp_path))), "eval_split=dev", "parallel_source=xnli-dev", "leak")
+    one_error(
+        run_cli(
+            *run_args(
+                tmp_path / "r",
+                "--set",
+                "eval_split=dev",
+                "--set",
+                "parallel_source=xnli-dev",
+                "--data-dir",
+                str(tmp_path),
+            )
+        ),
+        "eval_split=dev",
+        "parallel_source=xnli-dev",
+        "leak",
+    )
     sweep = tmp_path / "s.yaml"
-    sweep.write_text(yaml.safe_dump({"base": {**FAST, "data_dir": "d", "parallel_source": "xnli-dev"},
-                                     "grid": {"eval_split": ["test", "dev"]}}))
+    sweep.write_text(
+        yaml.safe_dump(
+            {"base": {**FAST, "data_dir": "d", "parallel_source": "xnli-dev"}, "grid": {"eval_split": ["test", "dev"]}}
+        )
+    )
     one_error(run_cli("sweep", str(sweep), "--store", str(tmp_path / "s.db"), "--dry-run"), "s.yaml", "leak")
     assert not (tmp_path / "s.db").exists()
 
@@ -184,8 +237,12 @@ def test_stale_after_below_three_heartbeats_is_refused(tmp_path, value):
 
     sweep = tmp_path / "s.yaml"
     sweep.write_text(yaml.safe_dump({"base": FAST}))
-    one_error(run_cli("sweep", str(sweep), "--store", str(tmp_path / "s.db"), "--stale-after", value, "--quiet"),
-              "--stale-after", "every 30 s", "at least 90")
+    one_error(
+        run_cli("sweep", str(sweep), "--store", str(tmp_path / "s.db"), "--stale-after", value, "--quiet"),
+        "--stale-after",
+        "every 30 s",
+        "at least 90",
+    )
     assert not (tmp_path / "s.db").exists()
     with pytest.raises(ConfigError):
         LocalExecutor(stale_after=float(value))
@@ -204,8 +261,9 @@ time.sleep(60)
 
 def test_a_run_folder_is_locked_by_its_owner_and_a_dead_owner_is_taken_over(tmp_path):
     out = tmp_path / "run"
-    holder = subprocess.Popen([sys.executable, "-c", _HOLDER.format(src=SRC, path=str(out))],
-                              stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", _HOLDER.format(src=SRC, path=str(out))], stdout=subprocess.PIPE, text=True
+    )
     try:
         assert holder.stdout.readline().strip() == "locked"
         line = one_error(run_cli(*run_args(out)), str(out), f"process {holder.pid}", "in use")
@@ -241,12 +299,14 @@ def test_a_sweep_worker_leaves_a_run_whose_folder_another_process_trains_in(tmp_
 
 
 def test_predict_keeps_every_input_field_and_adds_its_own(runs, tmp_path):
-    rows = [{"premise": "A dog sleeps.", "hypothesis": "An animal rests.", "label": "entailment", "id": 7,
-             "lang": "de"},
-            {"premise": "It rains.", "hypothesis": "The sun shines.", "label": "contradiction", "extra": [1]}]
+    rows = [
+        {"premise": "A dog sleeps.", "hypothesis": "An animal rests.", "label": "entailment", "id": 7, "lang": "de"},
+        {"premise": "It rains.", "hypothesis": "The sun shines.", "label": "contradiction", "extra": [1]},
+    ]
     (tmp_path / "in.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    result = run_cli("predict", "--run", str(runs["B"]), "--input", str(tmp_path / "in.jsonl"),
-                     "--output", str(tmp_path / "o.jsonl"))
+    result = run_cli(
+        "predict", "--run", str(runs["B"]), "--input", str(tmp_path / "in.jsonl"), "--output", str(tmp_path / "o.jsonl")
+    )
     assert result.exit_code == 0, result.output
     out = [json.loads(line) for line in (tmp_path / "o.jsonl").read_text().splitlines()]
     for row, got in zip(rows, out):
@@ -286,8 +346,9 @@ def test_full_disk_store_gives_one_line(tiny_disk, tmp_path):
     (tiny_disk / "filler").write_bytes(b"\0" * (300 * 1024 - 8 * 1024))  # leave a few kB
     sweep = tmp_path / "s.yaml"
     sweep.write_text(yaml.safe_dump({"base": FAST, "grid": {"seed": list(range(1, 400))}}))
-    result = run_cli("sweep", str(sweep), "--store", str(tiny_disk / "r.db"), "--quiet",
-                     "--runs-dir", str(tmp_path / "runs"))
+    result = run_cli(
+        "sweep", str(sweep), "--store", str(tiny_disk / "r.db"), "--quiet", "--runs-dir", str(tmp_path / "runs")
+    )
     one_error(result, "no space left on device")
 
 
@@ -318,8 +379,9 @@ def test_disk_errors_from_libraries_become_one_line_at_the_cli(tmp_path, monkeyp
         raise sqlite3.OperationalError("database or disk is full")
 
     monkeypatch.setattr(experiments, "_load_predictor", sqlite_full)
-    one_error(run_cli("predict", "--run", str(tmp_path), "--premise", "a", "--hypothesis", "b"),
-              "no space left on device")
+    one_error(
+        run_cli("predict", "--run", str(tmp_path), "--premise", "a", "--hypothesis", "b"), "no space left on device"
+    )
 
 
 # ============================================================================ crashes
@@ -332,8 +394,14 @@ def test_truncated_weights_give_one_line(runs, tmp_path, name, command):
     if command == "predict":
         result = run_cli("predict", "--run", str(run), "--premise", "a b", "--hypothesis", "c d")
     else:
-        result = run_cli("export", "--run", str(run), "--out", str(tmp_path / "ad"),
-                         *(["--with-plm"] if command == "export-with-plm" else []))
+        result = run_cli(
+            "export",
+            "--run",
+            str(run),
+            "--out",
+            str(tmp_path / "ad"),
+            *(["--with-plm"] if command == "export-with-plm" else []),
+        )
     if command == "export" and name == "plm.safetensors":
         assert result.exit_code == 0  # the PLM is neither read nor copied
         return
@@ -350,13 +418,31 @@ def test_predict_checks_the_output_path_before_any_work(runs, tmp_path, monkeypa
         raise AssertionError("the model was loaded before the output path was checked")
 
     monkeypatch.setattr(experiments, "_load_predictor", never)
-    one_error(run_cli("predict", "--run", str(runs["B"]), "--input", str(tmp_path / "in.jsonl"), "--output",
-                      str(tmp_path / "missing" / "dir" / "o.jsonl")), "missing/dir", "does not exist")
+    one_error(
+        run_cli(
+            "predict",
+            "--run",
+            str(runs["B"]),
+            "--input",
+            str(tmp_path / "in.jsonl"),
+            "--output",
+            str(tmp_path / "missing" / "dir" / "o.jsonl"),
+        ),
+        "missing/dir",
+        "does not exist",
+    )
 
 
-@pytest.mark.parametrize("column, value", [("results", "[]"), ("results", '{"accuracy": [1, 2]}'),
-                                           ("results", '{"accuracy": {"en": "x"}}'), ("config", "[]"),
-                                           ("config", '{"method": "mpt"}')])
+@pytest.mark.parametrize(
+    "column, value",
+    [
+        ("results", "[]"),
+        ("results", '{"accuracy": [1, 2]}'),
+        ("results", '{"accuracy": {"en": "x"}}'),
+        ("config", "[]"),
+        ("config", '{"method": "mpt"}'),
+    ],
+)
 def test_store_rows_of_the_wrong_shape_are_reported_not_crashed_on(tmp_path, column, value):
     import sqlite3
 
@@ -402,16 +488,19 @@ def test_runs_finished_by_another_process_are_not_counted_as_ours(tmp_path):
     assert not (tmp_path / "run").exists()
     summary = SweepSummary(total=8, finished_before=3, outcomes=[outcome])
     assert summary.ran == 0
-    assert summary.line().startswith("4/8 runs finished (0 finished by this process, 3 before it started, "
-                                     "1 by another process meanwhile)")
+    assert summary.line().startswith(
+        "4/8 runs finished (0 finished by this process, 3 before it started, 1 by another process meanwhile)"
+    )
 
 
 def test_predict_input_errors_name_file_and_line_and_a_bom_is_accepted(runs, tmp_path):
     good = json.dumps({"premise": "a b", "hypothesis": "c d"})
     path = tmp_path / "in.jsonl"
-    for bad, fragment in [({"premise": " ", "hypothesis": "x"}, "'premise' is empty"),
-                          ({"premise": "a", "hypothesis": "b", "lang": "xx"}, "xx"),
-                          ({"premise": "a", "hypothesis": "b", "prediction": 1}, "'prediction'")]:
+    for bad, fragment in [
+        ({"premise": " ", "hypothesis": "x"}, "'premise' is empty"),
+        ({"premise": "a", "hypothesis": "b", "lang": "xx"}, "xx"),
+        ({"premise": "a", "hypothesis": "b", "prediction": 1}, "'prediction'"),
+    ]:
         path.write_text(good + "\n\n" + json.dumps({**bad, "lang": bad.get("lang", "de")}) + "\n")
         one_error(run_cli("predict", "--run", str(runs["B"]), "--input", str(path)), f"{path}:3", fragment)
     path.write_bytes("\ufeff".encode() + (good + "\n").encode())
@@ -423,8 +512,11 @@ def test_predict_input_errors_name_file_and_line_and_a_bom_is_accepted(runs, tmp
 def test_no_save_weights_advice_works_when_followed(tmp_path):
     old = tmp_path / "old"
     assert run_cli(*run_args(old, "--no-save-weights")).exit_code == 0
-    line = one_error(run_cli("predict", "--run", str(old), "--premise", "a", "--hypothesis", "b"),
-                     "new --out folder", "without --no-save-weights")
+    line = one_error(
+        run_cli("predict", "--run", str(old), "--premise", "a", "--hypothesis", "b"),
+        "new --out folder",
+        "without --no-save-weights",
+    )
     # rerunning into the same folder is what did not work: it now says so instead of suggesting it works
     same = run_cli(*run_args(old))
     assert same.exit_code == 0 and "cannot be added afterwards" in same.output
@@ -479,8 +571,7 @@ def _t2_store(tmp_path) -> Path:
         for seed in (1, 2):
             acc = {"en": 40.0 + seed, "de": 39.0, "avg": 39.5 + seed / 2}
             _insert(store, RunConfig(**FAST, method="mpt", seed=seed), acc, "table2", "Original MPT")
-            _insert(store, RunConfig(**FAST, method="mpt", seed=seed, alpha=1.0), acc, "table2",
-                    "w/o consistency loss")
+            _insert(store, RunConfig(**FAST, method="mpt", seed=seed, alpha=1.0), acc, "table2", "w/o consistency loss")
             for method, shots in (("sp", 4), ("mpt", 4), ("sp", 8)):
                 _insert(store, RunConfig(**{**FAST, "shots": shots}, method=method, seed=seed), acc, "table1")
     return store_path
@@ -489,13 +580,22 @@ def _t2_store(tmp_path) -> Path:
 def test_report_reference_typo_and_missing_fig3_k_are_named(tmp_path):
     store_path = _t2_store(tmp_path)
     out = tmp_path / "rep"
-    one_error(run_cli("report", "--store", str(store_path), "--out", str(out), "--reference", "Orignal MPT"),
-              "'Orignal MPT'", "Did you mean 'Original MPT'?")
-    one_error(run_cli("report", "--store", str(store_path), "--out", str(out), "--fig3-k", "999"),
-              "--fig3-k 999", "no MPT and SP runs at k = 999", "4 (MPT+SP)", "8 (SP)")
+    one_error(
+        run_cli("report", "--store", str(store_path), "--out", str(out), "--reference", "Orignal MPT"),
+        "'Orignal MPT'",
+        "Did you mean 'Original MPT'?",
+    )
+    one_error(
+        run_cli("report", "--store", str(store_path), "--out", str(out), "--fig3-k", "999"),
+        "--fig3-k 999",
+        "no MPT and SP runs at k = 999",
+        "4 (MPT+SP)",
+        "8 (SP)",
+    )
     assert not out.exists()
-    ok = run_cli("report", "--store", str(store_path), "--out", str(out), "--reference", "original mpt",
-                 "--fig3-k", "4")
+    ok = run_cli(
+        "report", "--store", str(store_path), "--out", str(out), "--reference", "original mpt", "--fig3-k", "4"
+    )
     assert ok.exit_code == 0, ok.output
 
 
@@ -514,28 +614,54 @@ def test_sweep_expansion_computes_type_hints_once(monkeypatch):
     assert len(calls) <= 3  # once per key seen (model, seed, alpha), not per key per run (would be 300)
 
 
-@pytest.mark.parametrize("spec, fragments", [
-    ("base: {label_words: [yes, maybe, no]}", ["base", "label_words", "list", "'yes,maybe,no'"]),
-    ("base: {epochs: true}", ["base", "epochs", "bool"]),
-    ("grid: {seed: [[1, 2]]}", ["grid", "seed", "list [1, 2]"]),
-    ("variants: {a: {shots: [1]}}", ["variants.a", "shots", "list"]),
-])
+@pytest.mark.parametrize(
+    "spec, fragments",
+    [
+        ("base: {label_words: [yes, maybe, no]}", ["base", "label_words", "list", "'yes,maybe,no'"]),
+        ("base: {epochs: true}", ["base", "epochs", "bool"]),
+        ("grid: {seed: [[1, 2]]}", ["grid", "seed", "list [1, 2]"]),
+        ("variants: {a: {shots: [1]}}", ["variants.a", "shots", "list"]),
+    ],
+)
 def test_sweep_values_are_typed_strictly_and_errors_name_the_file_and_key(tmp_path, spec, fragments):
     path = tmp_path / "bad.yaml"
     path.write_text("name: t\n" + spec + "\n")
     one_error(run_cli("sweep", str(path), "--store", str(tmp_path / "s.db"), "--dry-run"), str(path), *fragments)
 
 
-@pytest.mark.parametrize("change, fragments", [
-    ({"src_lang": "de", "tgt_lang": "fr"}, ["p.jsonl:1", "src_lang is 'de'", "'en'"]),
-    ({"uid": 0}, ["p.jsonl:1", "uid must be a string, found 0"]),
-    ({"uid": 1}, ["p.jsonl:1", "uid must be a string, found 1"]),
-    ({"uid": ""}, ["p.jsonl:1", "uid must be a non-empty string"]),
-])
+@pytest.mark.parametrize(
+    "change, fragments",
+    [
+        ({"src_lang": "de", "tgt_lang": "fr"}, ["p.jsonl:1", "src_lang is 'de'", "'en'"]),
+        ({"uid": 0}, ["p.jsonl:1", "uid must be a string, found 0"]),
+        ({"uid": 1}, ["p.jsonl:1", "uid must be a string, found 1"]),
+        ({"uid": ""}, ["p.jsonl:1", "uid must be a non-empty string"]),
+    ],
+)
 def test_build_parallel_from_a_file_checks_src_lang_and_uid(tmp_path, change, fragments):
-    row = {"src_lang": "en", "tgt_lang": "de", "src_premise": "A.", "src_hypothesis": "B.", "tgt_premise": "C.",
-           "tgt_hypothesis": "D.", "uid": "u"}
+    row = {
+        "src_lang": "en",
+        "tgt_lang": "de",
+        "src_premise": "A.",
+        "src_hypothesis": "B.",
+        "tgt_premise": "C.",
+        "tgt_hypothesis": "D.",
+        "uid": "u",
+    }
     (tmp_path / "p.jsonl").write_text(json.dumps({**row, **change}) + "\n")
-    one_error(run_cli("data", "build-parallel", "--source", "file", "--file", str(tmp_path / "p.jsonl"), "--size",
-                      "1", "--out", str(tmp_path / "o.jsonl")), *fragments)
+    one_error(
+        run_cli(
+            "data",
+            "build-parallel",
+            "--source",
+            "file",
+            "--file",
+            str(tmp_path / "p.jsonl"),
+            "--size",
+            "1",
+            "--out",
+            str(tmp_path / "o.jsonl"),
+        ),
+        *fragments,
+    )
     assert not (tmp_path / "o.jsonl").exists()

@@ -20,8 +20,18 @@ from xlprompt.cli import cli
 from xlprompt.config import RunConfig
 from xlprompt.errors import ConfigError, DataError, XlpromptError
 
-FAST = {"model": "random:tiny", "data_dir": "builtin:demo", "epochs": 1, "max_length": 64, "batch_size": 6,
-        "eval_batch_size": 32, "eval_languages": "en", "num_threads": 1, "device": "cpu", "shots": 1}
+FAST = {
+    "model": "random:tiny",
+    "data_dir": "builtin:demo",
+    "epochs": 1,
+    "max_length": 64,
+    "batch_size": 6,
+    "eval_batch_size": 32,
+    "eval_languages": "en",
+    "num_threads": 1,
+    "device": "cpu",
+    "shots": 1,
+}
 
 
 def _error(result) -> str:
@@ -31,13 +41,15 @@ def _error(result) -> str:
     return lines[0]
 
 
-def _user_task(folder: Path, train_rows: str, extra: str = "", test_file: str = "test.tsv",
-               test_rows: str | None = None) -> Path:
+def _user_task(
+    folder: Path, train_rows: str, extra: str = "", test_file: str = "test.tsv", test_rows: str | None = None
+) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "train.tsv").write_text("text\tlabel\n" + train_rows, "utf-8")
     if test_rows is not None:
         (folder / test_file).write_text(test_rows, "utf-8")
-    (folder / "task.yaml").write_text(f"""name: rel3
+    (folder / "task.yaml").write_text(
+        f"""name: rel3
 text_fields: [text]
 labels: [negative, positive]
 label_words: ["no", "yes"]
@@ -45,7 +57,9 @@ languages: [en]
 splits:
   train: {{en: train.tsv}}
   test: {{en: {test_file}}}
-{extra}""", "utf-8")
+{extra}""",
+        "utf-8",
+    )
     return folder / "task.yaml"
 
 
@@ -64,8 +78,11 @@ def test_a_run_refused_while_its_model_is_built_leaves_nothing_that_refuses_the_
 
 def test_predict_on_a_missing_adapter_or_run_says_so(tmp_path):
     for option in ("--adapter", "--run"):
-        line = _error(CliRunner().invoke(cli, ["predict", option, str(tmp_path / "nope"), "--premise", "a",
-                                               "--hypothesis", "b", "--lang", "ja"]))
+        line = _error(
+            CliRunner().invoke(
+                cli, ["predict", option, str(tmp_path / "nope"), "--premise", "a", "--hypothesis", "b", "--lang", "ja"]
+            )
+        )
         assert "nope" in line and "language code" not in line, line
 
 
@@ -120,8 +137,9 @@ def test_user_task_csv_rows_with_extra_or_missing_fields_are_refused(tmp_path):
     from xlprompt.tasks.user import read_split
 
     for rows, line in (("text,label\nfine, but long,positive\n", 2), ("text,label\nok,positive\nshort\n", 3)):
-        task_file = _user_task(tmp_path / f"c{line}", "a\tnegative\nb\tpositive\n", test_file="test.csv",
-                               test_rows=rows)
+        task_file = _user_task(
+            tmp_path / f"c{line}", "a\tnegative\nb\tpositive\n", test_file="test.csv", test_rows=rows
+        )
         task = RunConfig(task=str(task_file), model="random:tiny").task_spec()
         with pytest.raises(DataError, match=rf"test.csv:{line}: .*fields, the header has 2"):
             read_split(task, "test", "en")
@@ -139,16 +157,23 @@ def test_a_failed_run_is_tried_once_per_sweep_invocation_by_every_worker(tmp_pat
 
     sweep_file = tmp_path / "s.yaml"
     # fails while its model parts are built (a label word of several pieces), after every cheap check passed
-    sweep_file.write_text(yaml.safe_dump({"name": "t", "base": {**FAST, "method": "sp",
-                                                                "label_words": "yes,maybe,xqzxqzxqz"}}))
+    sweep_file.write_text(
+        yaml.safe_dump({"name": "t", "base": {**FAST, "method": "sp", "label_words": "yes,maybe,xqzxqzxqz"}})
+    )
     run = load_sweep(sweep_file).runs[0]
     store_path = tmp_path / "r.db"
     with ResultStore(store_path) as store:
         store.add([(run.hash, run.config.to_dict(), "t", "")], sweep="t")
 
     def worker(index: int, started: float):
-        return execute_run(store_path, run.hash, run.config.to_dict(), tmp_path / "runs" / run.hash,
-                           worker=f"local-worker:{index}", invocation_started=started)
+        return execute_run(
+            store_path,
+            run.hash,
+            run.config.to_dict(),
+            tmp_path / "runs" / run.hash,
+            worker=f"local-worker:{index}",
+            invocation_started=started,
+        )
 
     started = time.time()
     first = worker(0, started)
@@ -176,8 +201,9 @@ def test_the_workers_of_one_invocation_share_its_start(tmp_path, monkeypatch):
     from xlprompt.sweep import load_sweep
 
     (tmp_path / "s.yaml").write_text(yaml.safe_dump({"name": "t", "base": FAST, "grid": {"seed": [1, 2]}}))
-    executors.LocalExecutor(progress=False, workers=2).run(load_sweep(tmp_path / "s.yaml"), tmp_path / "r.db",
-                                                           tmp_path / "runs")
+    executors.LocalExecutor(progress=False, workers=2).run(
+        load_sweep(tmp_path / "s.yaml"), tmp_path / "r.db", tmp_path / "runs"
+    )
     assert isinstance(seen["started"], float)
 
 
@@ -204,7 +230,7 @@ def test_a_task_file_is_one_run_under_every_spelling_and_a_new_run_once_edited(t
     after = RunConfig(task=spellings[1], method="sp", model="random:tiny").resolved_hash()
     assert after != before
     data = task.parent / "data" / "test.de.csv"
-    data.write_text(data.read_text("utf-8") + "\"ein neuer Satz\",positive\n", "utf-8")
+    data.write_text(data.read_text("utf-8") + '"ein neuer Satz",positive\n', "utf-8")
     assert RunConfig(task=spellings[2], method="sp", model="random:tiny").resolved_hash() != after
     words = tmp_path / "words.json"
     words.write_text(json.dumps({"en": ["yes", "maybe", "no"]}))
@@ -220,12 +246,14 @@ def test_run_and_sweep_see_an_edited_task_file_as_a_new_run(tmp_path, monkeypatc
 
     task = _sentiment(tmp_path)
     monkeypatch.chdir(tmp_path)
-    values = dict(method="sp", model="random:tiny", shots=2, epochs=1, max_length=64, batch_size=4, device="cpu",
-                  num_threads=1)
+    values = dict(
+        method="sp", model="random:tiny", shots=2, epochs=1, max_length=64, batch_size=4, device="cpu", num_threads=1
+    )
     run_experiment(RunConfig(task=str(task), **values), tmp_path / "run", progress=False, log=lambda _m: None)
     # another spelling of the same file: the same run, reused
-    again = run_experiment(RunConfig(task="senti/task.yaml", **values), tmp_path / "run", progress=False,
-                           log=lambda _m: None)
+    again = run_experiment(
+        RunConfig(task="senti/task.yaml", **values), tmp_path / "run", progress=False, log=lambda _m: None
+    )
     assert again["config_hash"] == RunConfig(task=str(task), **values).resolved_hash()
     sweep = tmp_path / "s.yaml"
     sweep.write_text(yaml.safe_dump({"name": "s", "base": {**values, "task": "senti/task.yaml"}}))
@@ -248,8 +276,18 @@ def test_predict_refuses_a_task_file_edited_since_training(tmp_path):
     from xlprompt.experiment import run_experiment
 
     task = _sentiment(tmp_path)
-    values = dict(task=str(task), method="sp", model="random:tiny", shots=2, epochs=1, max_length=64, batch_size=4,
-                  device="cpu", num_threads=1, freeze_plm=True)
+    values = dict(
+        task=str(task),
+        method="sp",
+        model="random:tiny",
+        shots=2,
+        epochs=1,
+        max_length=64,
+        batch_size=4,
+        device="cpu",
+        num_threads=1,
+        freeze_plm=True,
+    )
     run_dir = tmp_path / "run"
     run_experiment(RunConfig(**values), run_dir, progress=False, log=lambda _m: None)
     adapter = tmp_path / "adapter"
@@ -270,27 +308,33 @@ def test_predict_refuses_a_task_file_edited_since_training(tmp_path):
 
 
 # ------------------------------------------------------------------------------------------------ leak guard
-@pytest.mark.parametrize("variant", [
-    lambda t: t,                                  # the same row
-    lambda t: t + ".",                            # plus a full stop
-    lambda t: t.replace(" ", "  "),               # doubled spaces
-    lambda t: "  " + t.upper() + " ",             # case and surrounding spaces
-    lambda t: t.replace("a", "ａ"),               # a full-width letter (NFKC)
-    lambda t: t.replace(" ", " , ", 1) + "!",     # punctuation inside and after
-])
+@pytest.mark.parametrize(
+    "variant",
+    [
+        lambda t: t,  # the same row
+        lambda t: t + ".",  # plus a full stop
+        lambda t: t.replace(" ", "  "),  # doubled spaces
+        lambda t: "  " + t.upper() + " ",  # case and surrounding spaces
+        lambda t: t.replace("a", "ａ"),  # a full-width letter (NFKC)
+        lambda t: t.replace(" ", " , ", 1) + "!",  # punctuation inside and after
+    ],
+)
 @pytest.mark.parametrize("source", ["en", "de"])
 def test_training_rows_evaluated_in_any_language_under_any_normalisation_are_refused(tmp_path, variant, source):
-    train = "".join(f"a {('bad', 'good')[i % 2]} sentence number {i}\t{('negative', 'positive')[i % 2]}\n"
-                    for i in range(8))
+    train = "".join(
+        f"a {('bad', 'good')[i % 2]} sentence number {i}\t{('negative', 'positive')[i % 2]}\n" for i in range(8)
+    )
     folder = tmp_path / "t"
     folder.mkdir()
     (folder / "train.tsv").write_text("text\tlabel\n" + train, "utf-8")
     first = train.splitlines()[0].split("\t")[0]
-    rows = "text\tlabel\n" + "".join(f"{variant(line.split(chr(9))[0])}\t{line.split(chr(9))[1]}\n"
-                                     for line in train.splitlines())
+    rows = "text\tlabel\n" + "".join(
+        f"{variant(line.split(chr(9))[0])}\t{line.split(chr(9))[1]}\n" for line in train.splitlines()
+    )
     (folder / "test.en.tsv").write_text("text\tlabel\nsomething else entirely\tpositive\n", "utf-8")
     (folder / "test.de.tsv").write_text(rows, "utf-8")
-    (folder / "task.yaml").write_text(f"""name: leaky
+    (folder / "task.yaml").write_text(
+        f"""name: leaky
 text_fields: [text]
 labels: [negative, positive]
 label_words: ["no", "yes"]
@@ -299,7 +343,9 @@ source_language: {source}
 splits:
   train: {{{source}: train.tsv}}
   test: {{en: test.en.tsv, de: test.de.tsv}}
-""", "utf-8")
+""",
+        "utf-8",
+    )
     from xlprompt.run_data import load_run_data
 
     assert first
@@ -312,28 +358,51 @@ def test_an_xnli_parallel_file_of_test_pairs_with_an_extra_space_is_refused(tmp_
 
     de = demo_examples("test", "de")[0]
     en = demo_examples("test", "en")[5]
-    pairs = [{"src_lang": "en", "tgt_lang": "de", "src_premise": f"Fresh premise {i}.",
-              "src_hypothesis": f"Fresh hypothesis {i}.", "tgt_premise": f"Neue Prämisse {i}.",
-              "tgt_hypothesis": f"Neue Hypothese {i}.", "uid": f"p{i}"} for i in range(3)]
+    pairs = [
+        {
+            "src_lang": "en",
+            "tgt_lang": "de",
+            "src_premise": f"Fresh premise {i}.",
+            "src_hypothesis": f"Fresh hypothesis {i}.",
+            "tgt_premise": f"Neue Prämisse {i}.",
+            "tgt_hypothesis": f"Neue Hypothese {i}.",
+            "uid": f"p{i}",
+        }
+        for i in range(3)
+    ]
     pairs[1].update(tgt_premise=de.premise + " ", tgt_hypothesis=de.hypothesis.replace(" ", "  "), uid="leaky")
     pairs[2].update(src_premise=en.premise.rstrip(".") + " .", src_hypothesis=en.hypothesis, uid="p2")
     path = tmp_path / "pairs.jsonl"
     path.write_text("".join(json.dumps(p) + "\n" for p in pairs), "utf-8")
-    config = RunConfig(**{**FAST, "eval_languages": "en,de", "parallel_source": "file",
-                          "parallel_file": str(path), "parallel_size": 3})
+    config = RunConfig(
+        **{**FAST, "eval_languages": "en,de", "parallel_source": "file", "parallel_file": str(path), "parallel_size": 3}
+    )
     with pytest.raises(DataError, match="parallel pair 'leaky' \\(de\\) is an example of the evaluated"):
         load_run_data(config)
     pairs[1].update(tgt_premise="Neue Prämisse 1.", tgt_hypothesis="Neue Hypothese 1.")
     path.write_text("".join(json.dumps(p) + "\n" for p in pairs), "utf-8")
     with pytest.raises(DataError, match="parallel pair 'p2' \\(en\\)"):
-        load_run_data(RunConfig(**{**FAST, "eval_languages": "en,de", "parallel_source": "file",
-                                   "parallel_file": str(path), "parallel_size": 3}))
+        load_run_data(
+            RunConfig(
+                **{
+                    **FAST,
+                    "eval_languages": "en,de",
+                    "parallel_source": "file",
+                    "parallel_file": str(path),
+                    "parallel_size": 3,
+                }
+            )
+        )
 
 
 def test_a_user_task_whose_dev_split_is_its_test_file_is_refused_with_a_fix_that_fits(tmp_path):
     rows = "".join(f"sentence {i} here\t{('negative', 'positive')[i % 2]}\n" for i in range(8))
-    task = _user_task(tmp_path / "d", rows, extra="  dev: {en: test.tsv}\n", test_rows="text\tlabel\n" +
-                      "".join(f"another {i} row\t{('negative', 'positive')[i % 2]}\n" for i in range(8)))
+    task = _user_task(
+        tmp_path / "d",
+        rows,
+        extra="  dev: {en: test.tsv}\n",
+        test_rows="text\tlabel\n" + "".join(f"another {i} row\t{('negative', 'positive')[i % 2]}\n" for i in range(8)),
+    )
     from xlprompt.run_data import load_run_data
 
     with pytest.raises(DataError) as err:

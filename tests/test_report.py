@@ -19,9 +19,23 @@ from xlprompt.report import build_report, paper, tables
 from xlprompt.store import ResultStore
 
 BASE = dict(model="random:tiny", data_dir="builtin:demo", eval_max_per_language=30)
-FILES = ["table1.md", "table1.csv", "table1.tex", "table2.md", "table2.csv", "table2.tex",
-         "fig3_gain.png", "fig3_gain.pdf", "fig4_ablations.png", "fig4_ablations.pdf",
-         "fig5_ablations.png", "fig5_ablations.pdf", "leaderboard.md", "leaderboard.csv", "report.md"]
+FILES = [
+    "table1.md",
+    "table1.csv",
+    "table1.tex",
+    "table2.md",
+    "table2.csv",
+    "table2.tex",
+    "fig3_gain.png",
+    "fig3_gain.pdf",
+    "fig4_ablations.png",
+    "fig4_ablations.pdf",
+    "fig5_ablations.png",
+    "fig5_ablations.pdf",
+    "leaderboard.md",
+    "leaderboard.csv",
+    "report.md",
+]
 
 
 def fake_accuracy(method: str, shots: int, seed: int, offset: float = 0.0) -> dict[str, float]:
@@ -32,20 +46,35 @@ def fake_accuracy(method: str, shots: int, seed: int, offset: float = 0.0) -> di
     return acc
 
 
-def insert(store: ResultStore, config: RunConfig, accuracy: dict, group: str, variant: str = "",
-           random_weights: bool = True) -> None:
+def insert(
+    store: ResultStore, config: RunConfig, accuracy: dict, group: str, variant: str = "", random_weights: bool = True
+) -> None:
     h = config.resolved_hash()
     store.add([(h, config.to_dict(), group, variant)], sweep=group)
     if store.get(h).status != "finished":
         assert store.claim(h).ok
-        store.finish(h, {"accuracy": accuracy, "random_weights": random_weights, "method": config.method,
-                         "shots": config.shots, "seed": config.seed, "model": config.model,
-                         "eval_max_per_language": config.eval_max_per_language, "eval_split": "test"})
+        store.finish(
+            h,
+            {
+                "accuracy": accuracy,
+                "random_weights": random_weights,
+                "method": config.method,
+                "shots": config.shots,
+                "seed": config.seed,
+                "model": config.model,
+                "eval_max_per_language": config.eval_max_per_language,
+                "eval_split": "test",
+            },
+        )
 
 
-T2_VARIANTS = {"Original MPT": ({}, 0.0), "w/o consistency loss": ({"alpha": 1.0}, -5.0),
-               "w/o external data": ({"parallel_source": "xnli-dev"}, -2.0),
-               "w/o prompt translator": ({"no_translator": True}, -3.0), "w/o MPT framework": ({"method": "sp"}, None)}
+T2_VARIANTS = {
+    "Original MPT": ({}, 0.0),
+    "w/o consistency loss": ({"alpha": 1.0}, -5.0),
+    "w/o external data": ({"parallel_source": "xnli-dev"}, -2.0),
+    "w/o prompt translator": ({"no_translator": True}, -3.0),
+    "w/o MPT framework": ({"method": "sp"}, None),
+}
 
 
 @pytest.fixture
@@ -135,8 +164,10 @@ def test_table2_p_values(filled_store):
             assert row.p_value == pytest.approx(expected, rel=1e-12)
     translator = block.rows[3]
     assert translator.p_value == pytest.approx(
-        stats.ttest_ind(ref_avgs, [fake_accuracy("mpt", 64, s, -3.0)["avg"] + (s - 2) ** 2 * 1.5
-                                   for s in (1, 2, 3)]).pvalue)
+        stats.ttest_ind(
+            ref_avgs, [fake_accuracy("mpt", 64, s, -3.0)["avg"] + (s - 2) ** 2 * 1.5 for s in (1, 2, 3)]
+        ).pvalue
+    )
     # every (seed, language) accuracy as a sample
     per_lang = tables.table2(tables.rows_from_store(filled_store), samples="seed-language")
     row = per_lang.blocks[0].rows[3]
@@ -181,9 +212,9 @@ def test_compare_paper_cells(filled_store, tmp_path):
     expected = f"{ours:.1f} ± {std:.1f} (51.7, {ours - 51.7:+.1f})"
     assert expected in md
     zh = np.mean([fake_accuracy("sp", 4, s)["zh"] for s in (1, 2, 3)])
-    assert f"(38.9, {zh - 38.9:+.1f})" in md   # SP, k = 4, ZH in the paper: 38.9
+    assert f"(38.9, {zh - 38.9:+.1f})" in md  # SP, k = 4, ZH in the paper: 38.9
     t2 = (tmp_path / "r" / "table2.md").read_text()
-    assert "(9.7e-07)" in t2                   # the paper's p of "w/o consistency loss" beside ours
+    assert "(9.7e-07)" in t2  # the paper's p of "w/o consistency loss" beside ours
     with open(tmp_path / "r" / "table1.csv", newline="") as fh:
         row = next(r for r in csv.DictReader(fh) if r["shots"] == "32" and r["row"] == "PCT" and r["column"] == "el")
     assert float(row["paper"]) == 47.4
@@ -198,14 +229,19 @@ def test_paper_numbers_are_consistent():
         for method, values in rows.items():
             assert len(values) == 16
             assert sum(values[:15]) / 15 == pytest.approx(values[15], abs=0.1), (k, method)
-    assert list(paper.TABLE2_K64) == ["Original MPT", "w/o consistency loss", "w/o external data",
-                                      "w/o prompt translator", "w/o MPT framework"]
-    for name, (values, p) in paper.TABLE2_K64.items():
+    assert list(paper.TABLE2_K64) == [
+        "Original MPT",
+        "w/o consistency loss",
+        "w/o external data",
+        "w/o prompt translator",
+        "w/o MPT framework",
+    ]
+    for name, (values, _p) in paper.TABLE2_K64.items():
         assert sum(values[:15]) / 15 == pytest.approx(values[15], abs=0.1), name
     assert paper.TABLE2_K64["Original MPT"][0] == paper.TABLE1[64]["mpt"]
     assert paper.TABLE2_K64["w/o MPT framework"][0] == paper.TABLE1[64]["sp"]
     assert [paper.TABLE2_K64[n][1] for n in paper.TABLE2_ROWS] == [None, 9.7e-7, 2.0e-4, 1.8e-3, 1.9e-8]
-    gains = paper.fig3_gains(32)          # the text: ZH 18.4 %, SW 14.8 %, UR 13.8 %
+    gains = paper.fig3_gains(32)  # the text: ZH 18.4 %, SW 14.8 %, UR 13.8 %
     assert gains["zh"] == pytest.approx(18.4, abs=0.1)
     assert gains["sw"] == pytest.approx(14.8, abs=0.1)
     assert gains["ur"] == pytest.approx(13.8, abs=0.1)

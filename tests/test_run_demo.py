@@ -123,8 +123,9 @@ def test_non_run_directory_is_refused(tiny_config, tmp_path):
 def test_cli_demo_prints_the_table(tmp_path):
     from xlprompt.cli import cli
 
-    result = CliRunner().invoke(cli, ["demo", "--model", "random:tiny", "--method", "sp", "--epochs", "1", "--out",
-                                      str(tmp_path / "demo")])
+    result = CliRunner().invoke(
+        cli, ["demo", "--model", "random:tiny", "--method", "sp", "--epochs", "1", "--out", str(tmp_path / "demo")]
+    )
     assert result.exit_code == 0, result.output
     out = result.stdout  # the table (progress bars go to stderr)
     header = " ".join(f"{lang.upper():>5}" for lang in XNLI_LANGUAGES) + f" {'Avg':>5}"
@@ -140,8 +141,9 @@ def test_cli_demo_prints_the_table(tmp_path):
     assert results["random_weights"] is True and list(results["accuracy"]) == [*XNLI_LANGUAGES, "avg"]
 
 
-@pytest.mark.parametrize("overrides", [dict(translator="transformer-1"), dict(no_translator=True)],
-                         ids=["transformer-1", "no_translator"])
+@pytest.mark.parametrize(
+    "overrides", [dict(translator="transformer-1"), dict(no_translator=True)], ids=["transformer-1", "no_translator"]
+)
 def test_saved_prompts_are_the_test_time_prompts(tiny_config, tmp_path, overrides):
     """prompt.safetensors holds p_S and p_T as used at test time: recomputed from the saved modules in eval
     mode (no dropout sample in p_T), and p_T == p_S without a translator."""
@@ -155,10 +157,11 @@ def test_saved_prompts_are_the_test_time_prompts(tiny_config, tmp_path, override
     tensors = load_file(str(tmp_path / "run" / "prompt.safetensors"))
 
     def state(prefix):
-        return {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
+        return {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
 
-    encoder = PromptEncoder(PromptEncoderConfig(config.prompt_length, 32, config.prompt_encoder,
-                                                config.prompt_encoder_shape))
+    encoder = PromptEncoder(
+        PromptEncoderConfig(config.prompt_length, 32, config.prompt_encoder, config.prompt_encoder_shape)
+    )
     encoder.load_state_dict(state("prompt_encoder."))
     encoder.eval()
     with torch.no_grad():

@@ -19,8 +19,10 @@ from xlprompt.languages import XNLI_LANGUAGES
 
 pytestmark = [
     pytest.mark.integration,
-    pytest.mark.skipif(not (SHARED_DATA.is_dir() and XLMR_TOKENIZER_DIR.is_dir()),
-                       reason="../shared/data or ../shared/tokenizers/xlm-roberta is absent"),
+    pytest.mark.skipif(
+        not (SHARED_DATA.is_dir() and XLMR_TOKENIZER_DIR.is_dir()),
+        reason="../shared/data or ../shared/tokenizers/xlm-roberta is absent",
+    ),
 ]
 
 CAP = 30
@@ -38,10 +40,34 @@ def xlprompt_command() -> list[str]:
 def test_xlprompt_run_on_shared_data(tmp_path, method_name):
     out = tmp_path / f"{method_name}-run"
     cmd = xlprompt_command() + [
-        "run", "--method", method_name, "--shots", "2", "--seed", "1", "--model", "random:tiny",
-        "--tokenizer", str(XLMR_TOKENIZER_DIR), "--data-dir", str(SHARED_DATA), "--out", str(out), "--quiet",
-        "--set", "epochs=1", "--set", f"eval_max_per_language={CAP}", "--set", "parallel_size=48",
-        "--set", "max_length=128", "--set", "device=cpu", "--set", "eval_batch_size=32",
+        "run",
+        "--method",
+        method_name,
+        "--shots",
+        "2",
+        "--seed",
+        "1",
+        "--model",
+        "random:tiny",
+        "--tokenizer",
+        str(XLMR_TOKENIZER_DIR),
+        "--data-dir",
+        str(SHARED_DATA),
+        "--out",
+        str(out),
+        "--quiet",
+        "--set",
+        "epochs=1",
+        "--set",
+        f"eval_max_per_language={CAP}",
+        "--set",
+        "parallel_size=48",
+        "--set",
+        "max_length=128",
+        "--set",
+        "device=cpu",
+        "--set",
+        "eval_batch_size=32",
     ]
     env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)

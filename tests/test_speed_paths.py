@@ -37,8 +37,7 @@ def test_encode_at_equals_full_encoder_at_the_positions(tiny_plm):
 def test_encode_at_restores_the_layer_stack(tiny_plm):
     plm = tiny_plm()
     layers_before = list(plm.encoder.encoder.layer)
-    plm.encode_at(plm.embed(torch.randint(5, 50, (2, 6))), torch.ones(2, 6, dtype=torch.long),
-                  torch.tensor([1, 2]))
+    plm.encode_at(plm.embed(torch.randint(5, 50, (2, 6))), torch.ones(2, 6, dtype=torch.long), torch.tensor([1, 2]))
     assert list(plm.encoder.encoder.layer) == layers_before
 
 
@@ -124,7 +123,11 @@ def test_eval_int8_config_key_runs_the_int8_path(tiny_config, tmp_path, monkeypa
         return original(self)
 
     monkeypatch.setattr(MaskedLM, "int8_encoder", spy)
-    results = run_experiment(tiny_config(method="sp", eval_int8=True, eval_languages="en,de"), tmp_path / "r",
-                             progress=False, log=lambda _: None)
+    results = run_experiment(
+        tiny_config(method="sp", eval_int8=True, eval_languages="en,de"),
+        tmp_path / "r",
+        progress=False,
+        log=lambda _: None,
+    )
     assert entered, "eval_int8=true did not evaluate through the int8 encoder"
     assert set(results["accuracy"]) == {"en", "de", "avg"}

@@ -39,10 +39,10 @@ def test_claim_finish_semantics(tmp_path):
     store = ResultStore(tmp_path / "s.db")
     store.add(_runs(2))
     assert store.claim("h000").ok
-    assert store.claim("h000").reason == "busy"          # a live claim is never taken twice
+    assert store.claim("h000").reason == "busy"  # a live claim is never taken twice
     assert store.claim("nope").reason == "missing"
     assert store.finish("h000", {"x": 1})
-    assert not store.finish("h000", {"x": 2})             # a second finish changes nothing
+    assert not store.finish("h000", {"x": 2})  # a second finish changes nothing
     assert store.get("h000").results == {"x": 1}
     assert store.claim("h000").reason == "finished"
     assert store.claim("h001").ok
@@ -60,8 +60,8 @@ def test_dead_and_stale_claims_are_taken_over(tmp_path):
     proc = subprocess.Popen([sys.executable, "-c", "pass"])
     proc.wait()
     assert not pid_alive(proc.pid)
-    assert store.claim("h000", pid=proc.pid).ok            # claimed by a process that is gone now
-    assert store.claim("h000").ok                          # → taken over
+    assert store.claim("h000", pid=proc.pid).ok  # claimed by a process that is gone now
+    assert store.claim("h000").ok  # → taken over
     assert store.get("h000").attempts == 2
     # a live process on this host whose heartbeat is too old (e.g. hung): taken over after stale_after
     assert store.claim("h001").ok
@@ -95,7 +95,7 @@ def test_concurrent_processes_never_run_a_hash_twice(tmp_path):
     for p in procs:
         p.join(timeout=60)
         assert p.exitcode == 0
-    assert sorted(won) == hashes                            # each hash claimed exactly once
+    assert sorted(won) == hashes  # each hash claimed exactly once
     with ResultStore(path) as store:
         assert store.counts()["finished"] == 40
         assert len(store.runs()) == 40
@@ -107,7 +107,7 @@ def test_not_a_store_gives_a_one_line_error(tmp_path):
     with pytest.raises(CheckpointError, match="not an SQLite results store") as err:
         ResultStore(text)
     assert "\n" not in str(err.value)
-    assert text.read_text() == "hello, not a database\n"   # never modified
+    assert text.read_text() == "hello, not a database\n"  # never modified
     assert not (tmp_path / "notes.db-wal").exists()
 
     corrupt = tmp_path / "corrupt.db"
@@ -153,7 +153,7 @@ def test_opening_a_store_never_opens_the_file_outside_sqlite(tmp_path, monkeypat
 
     monkeypatch.setattr(builtins, "open", guarded)
     monkeypatch.setattr(io, "open", guarded)
-    second = ResultStore(path)                               # a second connection in the same process
+    second = ResultStore(path)  # a second connection in the same process
     assert second.claim("h000").ok and second.finish("h000", {"ok": 1})
     second.close()
     assert first.get("h000").status == "finished"

@@ -20,8 +20,17 @@ from xlprompt.sweep import expand, load_sweep, parse_grid_overrides
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 #: a run on the builtin demo that takes about a second
-FAST = {"model": "random:tiny", "data_dir": "builtin:demo", "epochs": 2, "max_length": 64, "batch_size": 6,
-        "eval_batch_size": 32, "eval_languages": "en,de", "num_threads": 1, "device": "cpu"}
+FAST = {
+    "model": "random:tiny",
+    "data_dir": "builtin:demo",
+    "epochs": 2,
+    "max_length": 64,
+    "batch_size": 6,
+    "eval_batch_size": 32,
+    "eval_languages": "en,de",
+    "num_threads": 1,
+    "device": "cpu",
+}
 
 
 def write_sweep(path: Path, grid: dict, base: dict | None = None, **extra) -> Path:
@@ -31,8 +40,10 @@ def write_sweep(path: Path, grid: dict, base: dict | None = None, **extra) -> Pa
 
 # ------------------------------------------------------------------------------------------ expansion
 def test_grid_is_a_cartesian_product_with_hash_keys():
-    sweep = expand({"base": {"model": "random:tiny"}, "grid": {"method": ["sp", "mpt"], "shots": [1, 2],
-                                                               "seed": [1, 2, 3]}}, name="t")
+    sweep = expand(
+        {"base": {"model": "random:tiny"}, "grid": {"method": ["sp", "mpt"], "shots": [1, 2], "seed": [1, 2, 3]}},
+        name="t",
+    )
     assert len(sweep) == 12
     assert len(set(sweep.hashes())) == 12
     assert all(run.labels == [("t", "")] for run in sweep.runs)
@@ -53,27 +64,33 @@ def test_variants_groups_precedence_and_dedup():
     assert len(sweep) == 6
     merged = [r for r in sweep.runs if len(r.labels) == 2]
     assert len(merged) == 1 and merged[0].labels == [("a", "full"), ("b", "same-as-full")]
-    assert all(r.config.epochs == 3 for r in sweep.runs)    # --set wins over base and variants
+    assert all(r.config.epochs == 3 for r in sweep.runs)  # --set wins over base and variants
     sp_runs = [r for r in sweep.runs if r.variant == "sp"]
     assert {r.config.method for r in sp_runs} == {"sp"}
     assert sweep.references == {"a": "full"}
 
 
 def test_grid_override_replaces_an_axis():
-    sweep = expand({"grid": {"shots": [1, 2, 4], "seed": [1, 2, 3, 4, 5]}}, name="t",
-                   grid_overrides=parse_grid_overrides(["seed=1,2", "method=sp,mpt"]))
+    sweep = expand(
+        {"grid": {"shots": [1, 2, 4], "seed": [1, 2, 3, 4, 5]}},
+        name="t",
+        grid_overrides=parse_grid_overrides(["seed=1,2", "method=sp,mpt"]),
+    )
     assert len(sweep) == 3 * 2 * 2
     assert {r.config.seed for r in sweep.runs} == {1, 2}
 
 
-@pytest.mark.parametrize("spec, message", [
-    ({"grid": {"alpah": [0.5]}}, "Did you mean 'alpha'"),
-    ({"base": {"shots": "many"}}, "type int"),
-    ({"grid": {"alpha": [2.0]}}, "alpha must lie in"),
-    ({"epochs": 3}, "go under 'base:'"),
-    ({"variants": {"x": {}}, "reference": "y"}, "reference 'y'"),
-    ({"grid": {"seed": []}}, "at least one value"),
-])
+@pytest.mark.parametrize(
+    "spec, message",
+    [
+        ({"grid": {"alpah": [0.5]}}, "Did you mean 'alpha'"),
+        ({"base": {"shots": "many"}}, "type int"),
+        ({"grid": {"alpha": [2.0]}}, "alpha must lie in"),
+        ({"epochs": 3}, "go under 'base:'"),
+        ({"variants": {"x": {}}, "reference": "y"}, "reference 'y'"),
+        ({"grid": {"seed": []}}, "at least one value"),
+    ],
+)
 def test_bad_sweep_files_name_the_problem(spec, message):
     with pytest.raises(ConfigError, match=message):
         expand(spec, name="t")
@@ -108,8 +125,11 @@ def test_the_paper_grids():
     assert groups == {"fig4-translator", "fig4-position", "fig5-length", "fig5-alpha", "fig5-external"}
     translators = {r.config.translator for r in ab.runs if ("fig4-translator", "") in r.labels}
     assert translators == {"linear-1", "linear-2", "lstm-1", "lstm-2", "transformer-1", "transformer-2"}
-    sizes = {r.config.parallel_size: r.config.epochs for r in ab.runs if r.labels[0][0] == "fig5-external"
-             or any(g == "fig5-external" for g, _ in r.labels)}
+    sizes = {
+        r.config.parallel_size: r.config.epochs
+        for r in ab.runs
+        if r.labels[0][0] == "fig5-external" or any(g == "fig5-external" for g, _ in r.labels)
+    }
     assert sizes[2000] == 15 and sizes[500] == 50
 
 
@@ -129,12 +149,17 @@ def test_local_sweep_skips_finished_runs(tmp_path):
         assert rec.results["accuracy"].keys() == {"en", "de", "avg"}
         assert rec.results["random_weights"] is True
         assert Path(rec.run_dir, "results.json").exists()
-        assert not Path(rec.run_dir, "plm.safetensors").exists()   # sweeps do not save the PLM by default
+        assert not Path(rec.run_dir, "plm.safetensors").exists()  # sweeps do not save the PLM by default
 
 
 def test_failed_run_is_recorded_and_the_sweep_goes_on(tmp_path):
-    sweep = load_sweep(write_sweep(tmp_path / "s.yaml", {"method": ["sp", "mpt"], "shots": [1], "seed": [1]},
-                                   base={"label_words_file": str(tmp_path / "missing.json")}))
+    sweep = load_sweep(
+        write_sweep(
+            tmp_path / "s.yaml",
+            {"method": ["sp", "mpt"], "shots": [1], "seed": [1]},
+            base={"label_words_file": str(tmp_path / "missing.json")},
+        )
+    )
     summary = LocalExecutor(progress=False).run(sweep, tmp_path / "r.db", tmp_path / "runs")
     assert len(summary.failed) == 2
     with ResultStore(tmp_path / "r.db") as store:
@@ -144,14 +169,19 @@ def test_failed_run_is_recorded_and_the_sweep_goes_on(tmp_path):
 
 def _sweep_process(sweep_file: Path, store: Path) -> subprocess.Popen:
     code = "import sys; from xlprompt.cli import main; sys.argv = ['xlprompt'] + sys.argv[1:]; main()"
-    return subprocess.Popen([sys.executable, "-c", code, "sweep", str(sweep_file), "--store", str(store), "--quiet"],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-c", code, "sweep", str(sweep_file), "--store", str(store), "--quiet"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
 
 
 def test_sigkill_mid_run_then_resume_gives_exactly_n_rows(tmp_path):
     n = 4
-    sweep_file = write_sweep(tmp_path / "s.yaml", {"method": ["sp", "mpt"], "shots": [1], "seed": [1, 2]},
-                             base={"epochs": 2})
+    sweep_file = write_sweep(
+        tmp_path / "s.yaml", {"method": ["sp", "mpt"], "shots": [1], "seed": [1, 2]}, base={"epochs": 2}
+    )
     store_path = tmp_path / "r.db"
     proc = _sweep_process(sweep_file, store_path)
     killed_running = None
@@ -166,7 +196,7 @@ def test_sigkill_mid_run_then_resume_gives_exactly_n_rows(tmp_path):
                     rows = []
                 finished = [r for r in rows if r.status == "finished"]
                 running = [r for r in rows if r.status == "running"]
-                if finished and running:   # the first row is in, the next run is mid-way
+                if finished and running:  # the first row is in, the next run is mid-way
                     os.kill(proc.pid, signal.SIGKILL)
                     killed_running = running[0].hash
                     first_done = {r.hash: r.finished for r in finished}
@@ -179,7 +209,7 @@ def test_sigkill_mid_run_then_resume_gives_exactly_n_rows(tmp_path):
     assert killed_running is not None, "the sweep ended before it could be killed mid-run:\n" + proc.stdout.read()
     assert proc.returncode == -signal.SIGKILL
     with ResultStore(store_path) as store:
-        assert store.get(killed_running).status == "running"        # left behind by the dead process
+        assert store.get(killed_running).status == "running"  # left behind by the dead process
 
     resumed = _sweep_process(sweep_file, store_path)
     out, _ = resumed.communicate(timeout=180)
@@ -189,9 +219,9 @@ def test_sigkill_mid_run_then_resume_gives_exactly_n_rows(tmp_path):
         rows = store.runs()
         assert len(rows) == n and len({r.hash for r in rows}) == n
         assert all(r.status == "finished" for r in rows)
-        for h, finished_at in first_done.items():                   # finished rows were not run again
+        for h, finished_at in first_done.items():  # finished rows were not run again
             assert store.get(h).finished == finished_at and store.get(h).attempts == 1
-        assert store.get(killed_running).attempts == 2             # the killed run was taken up again
+        assert store.get(killed_running).attempts == 2  # the killed run was taken up again
         raw = store._conn.execute("SELECT COUNT(*), COUNT(DISTINCT hash) FROM runs").fetchone()
         assert raw == (n, n)
 
@@ -199,7 +229,7 @@ def test_sigkill_mid_run_then_resume_gives_exactly_n_rows(tmp_path):
 def test_ray_missing_gives_the_install_hint(monkeypatch):
     from xlprompt.executors import get_executor
 
-    monkeypatch.setitem(sys.modules, "ray", None)   # import ray → ImportError
+    monkeypatch.setitem(sys.modules, "ray", None)  # import ray → ImportError
     with pytest.raises(ConfigError, match=r"pip install 'xlprompt\[ray\]'"):
         get_executor("ray")
 
@@ -216,11 +246,23 @@ def test_sweep_and_report_on_shared_data(shared_data, tmp_path):
     if not tokenizer.is_dir():
         pytest.skip(f"{tokenizer} is absent")
     sweep_file = tmp_path / "s.yaml"
-    sweep_file.write_text(yaml.safe_dump({
-        "name": "table1",
-        "base": {"model": "random:tiny", "tokenizer": str(tokenizer), "data_dir": str(shared_data), "epochs": 1,
-                 "eval_max_per_language": 30, "parallel_size": 48, "num_threads": 1},
-        "grid": {"method": ["sp", "mpt"], "shots": [1], "seed": [1]}}))
+    sweep_file.write_text(
+        yaml.safe_dump(
+            {
+                "name": "table1",
+                "base": {
+                    "model": "random:tiny",
+                    "tokenizer": str(tokenizer),
+                    "data_dir": str(shared_data),
+                    "epochs": 1,
+                    "eval_max_per_language": 30,
+                    "parallel_size": 48,
+                    "num_threads": 1,
+                },
+                "grid": {"method": ["sp", "mpt"], "shots": [1], "seed": [1]},
+            }
+        )
+    )
     store = tmp_path / "r.db"
     runner = CliRunner()
     result = runner.invoke(cli, ["sweep", str(sweep_file), "--store", str(store), "--quiet"])

@@ -19,8 +19,11 @@ EXAMPLE = Path(__file__).resolve().parents[1] / "docs" / "examples" / "sentiment
 def test_sweep_task_axis_gives_one_run_per_task_with_distinct_hashes():
     from xlprompt.sweep import expand
 
-    spec = {"name": "tasks", "base": {"method": "sp", "model": "random:tiny", "shots": 2},
-            "grid": {"task": ["xnli", "pawsx", str(EXAMPLE)], "seed": [1, 2]}}
+    spec = {
+        "name": "tasks",
+        "base": {"method": "sp", "model": "random:tiny", "shots": 2},
+        "grid": {"task": ["xnli", "pawsx", str(EXAMPLE)], "seed": [1, 2]},
+    }
     sweep = expand(spec)
     assert len(sweep.runs) == 6
     assert sorted({r.config.task for r in sweep.runs}) == sorted(["xnli", "pawsx", str(EXAMPLE)])
@@ -35,8 +38,19 @@ def _insert(store, config, accuracy):
     h = config.resolved_hash()
     store.add([(h, config.to_dict(), "g", "")], sweep="g")
     assert store.claim(h).ok
-    store.finish(h, {"accuracy": accuracy, "random_weights": True, "method": config.method, "shots": config.shots,
-                     "seed": config.seed, "model": config.model, "task": config.task, "eval_split": "dev"})
+    store.finish(
+        h,
+        {
+            "accuracy": accuracy,
+            "random_weights": True,
+            "method": config.method,
+            "shots": config.shots,
+            "seed": config.seed,
+            "model": config.model,
+            "task": config.task,
+            "eval_split": "dev",
+        },
+    )
     return h
 
 
@@ -50,8 +64,9 @@ def test_store_keys_runs_with_their_task_and_report_writes_a_table_per_task(tmp_
         for seed, base in ((1, 50.0), (2, 60.0)):
             acc = {lang: base + i for i, lang in enumerate(langs)}
             acc["avg"] = sum(acc.values()) / 7
-            hashes.append(_insert(store, RunConfig(task="pawsx", method="sp", model="random:tiny", shots=4,
-                                                   seed=seed), acc))
+            hashes.append(
+                _insert(store, RunConfig(task="pawsx", method="sp", model="random:tiny", shots=4, seed=seed), acc)
+            )
         senti = RunConfig(task=str(EXAMPLE), method="ft", model="random:tiny", shots=2)
         hashes.append(_insert(store, senti, {"en": 50.0, "de": 100 * 4 / 6, "avg": (50 + 100 * 4 / 6) / 2}))
         assert len(set(hashes)) == 3
@@ -62,8 +77,9 @@ def test_store_keys_runs_with_their_task_and_report_writes_a_table_per_task(tmp_
     md = (tmp_path / "report" / "task_pawsx.md").read_text("utf-8")
     assert "| setting | EN | DE | ES | FR | JA | KO | ZH | Avg | n |" in md
     # means over the two seeds, by hand: en (50+60)/2 = 55.0, zh (56+66)/2 = 61.0, std of (50, 60) = 7.07
-    assert ("| SP k=4 | 55.0±7.1 | 56.0±7.1 | 57.0±7.1 | 58.0±7.1 | 59.0±7.1 | 60.0±7.1 | 61.0±7.1 | 58.0±7.1 "
-            "| 2 |") in md
+    assert (
+        "| SP k=4 | 55.0±7.1 | 56.0±7.1 | 57.0±7.1 | 58.0±7.1 | 59.0±7.1 | 60.0±7.1 | 61.0±7.1 | 58.0±7.1 | 2 |"
+    ) in md
     csv_text = (tmp_path / "report" / "task_sentiment-mini.csv").read_text("utf-8")
     assert csv_text.splitlines()[0] == "task,setting,en,de,avg,n"
     assert csv_text.splitlines()[1] == "sentiment-mini,FT k=2,50.0000,66.6667,58.3333,1"
@@ -75,8 +91,16 @@ def senti_run(tmp_path_factory):
     from xlprompt.experiment import run_experiment
 
     run_dir = tmp_path_factory.mktemp("senti") / "run"
-    config = RunConfig(task=str(EXAMPLE), method="sp", model="random:tiny", device="cpu", shots=2, epochs=1,
-                       batch_size=4, max_length=64)
+    config = RunConfig(
+        task=str(EXAMPLE),
+        method="sp",
+        model="random:tiny",
+        device="cpu",
+        shots=2,
+        epochs=1,
+        batch_size=4,
+        max_length=64,
+    )
     run_experiment(config, run_dir, progress=False, log=lambda _: None)
     return run_dir
 
@@ -104,8 +128,7 @@ def test_predict_cli_on_a_one_text_task(senti_run, tmp_path):
     assert result.exit_code == 0, result.output
     assert result.output.split("\t")[0].strip().splitlines()[-1] in ("negative", "positive")
     batch = tmp_path / "in.jsonl"
-    batch.write_text(json.dumps({"text": "Kalt.", "lang": "de"}) + "\n" + json.dumps({"premise": "x"}) + "\n",
-                     "utf-8")
+    batch.write_text(json.dumps({"text": "Kalt.", "lang": "de"}) + "\n" + json.dumps({"premise": "x"}) + "\n", "utf-8")
     result = CliRunner().invoke(cli, ["predict", "--run", str(senti_run), "--input", str(batch)])
     assert result.exit_code == 2
     assert "in.jsonl:2: expected an object with string field(s) 'text'" in result.output
@@ -128,8 +151,16 @@ def test_sweep_dry_run_names_the_task(tmp_path):
     from xlprompt.cli import cli
 
     sweep = tmp_path / "sweep.yaml"
-    sweep.write_text(yaml.safe_dump({"name": "t", "base": {"method": "sp", "model": "random:tiny", "shots": 2},
-                                     "grid": {"task": ["xnli", "pawsx", str(EXAMPLE)]}}), "utf-8")
+    sweep.write_text(
+        yaml.safe_dump(
+            {
+                "name": "t",
+                "base": {"method": "sp", "model": "random:tiny", "shots": 2},
+                "grid": {"task": ["xnli", "pawsx", str(EXAMPLE)]},
+            }
+        ),
+        "utf-8",
+    )
     result = CliRunner().invoke(cli, ["sweep", str(sweep), "--store", str(tmp_path / "s.db"), "--dry-run"])
     assert result.exit_code == 0, result.output
     lines = result.output.strip().splitlines()

@@ -89,11 +89,19 @@ def _sib_source(root: Path) -> sib.Sib200Files:
 
 def _tatoeba_source(root: Path, rows: int = 20) -> sib.TatoebaSib200:
     for flores, (code, _) in sib.SIB200_TATOEBA.items():
-        _put(root, f"{sib.TATOEBA_BASE}/tatoeba.{code}-eng.{code}",
-             "".join(f"{flores} tatoeba line {i}\n" for i in range(rows)).encode())
-        _put(root, f"{sib.TATOEBA_BASE}/tatoeba.{code}-eng.eng",
-             "".join(f"English tatoeba line {i} for {code}\n" for i in range(rows)).encode())
-    return sib.TatoebaSib200("tatoeba-sib200", "Tatoeba", rows={k: (c, rows) for k, (c, _) in sib.SIB200_TATOEBA.items()})
+        _put(
+            root,
+            f"{sib.TATOEBA_BASE}/tatoeba.{code}-eng.{code}",
+            "".join(f"{flores} tatoeba line {i}\n" for i in range(rows)).encode(),
+        )
+        _put(
+            root,
+            f"{sib.TATOEBA_BASE}/tatoeba.{code}-eng.eng",
+            "".join(f"English tatoeba line {i} for {code}\n" for i in range(rows)).encode(),
+        )
+    return sib.TatoebaSib200(
+        "tatoeba-sib200", "Tatoeba", rows={k: (c, rows) for k, (c, _) in sib.SIB200_TATOEBA.items()}
+    )
 
 
 def _anli_source(root: Path) -> anli.AmericasNliFiles:
@@ -102,7 +110,9 @@ def _anli_source(root: Path) -> anli.AmericasNliFiles:
     for split, per_lang in ANLI_ROWS.items():
         lines = ["language\tpremise\thypothesis\tlabel"]
         for lang, n in per_lang.items():
-            lines += [f"{lang}\t{lang} {split} premise {i}\t{lang} {split} hypothesis {i}\t{labels[i % 3]}" for i in range(n)]
+            lines += [
+                f"{lang}\t{lang} {split} premise {i}\t{lang} {split} hypothesis {i}\t{labels[i % 3]}" for i in range(n)
+            ]
         data = ("\n".join(lines) + "\n").encode()
         _put(root, f"{anli.AMERICASNLI_BASE}/{split}.tsv", data)
         pins[f"{split}.tsv"] = (hashlib.sha256(data).hexdigest(), len(data))
@@ -157,8 +167,12 @@ def test_fixed_splits_of_the_real_release_are_pinned():
     pins = sib.sib200_pins()
     assert len(pins) == 1 + 2 * 205 and len(sib.sib200_flores_languages()) == 205
     fewshot = sib._pins("sib200_fewshot_sha256.txt")
-    assert sorted(fewshot) == sorted(sib.fewshot_name(s, k, seed) for s in ("train", "dev")
-                                     for k in sib.SIB200_FEWSHOT_KS for seed in sib.SIB200_FEWSHOT_SEEDS)
+    assert sorted(fewshot) == sorted(
+        sib.fewshot_name(s, k, seed)
+        for s in ("train", "dev")
+        for k in sib.SIB200_FEWSHOT_KS
+        for seed in sib.SIB200_FEWSHOT_SEEDS
+    )
 
 
 def test_edited_fixed_split_is_refused(data_dir, tmp_path):
@@ -220,40 +234,108 @@ def test_tatoeba_covers_82_sib200_languages():
 def _run(args, data_dir, out):
     from xlprompt.cli import cli
 
-    base = ["run", "--model", "random:tiny", "--tokenizer", str(XLMR_TOKENIZER_DIR), "--data-dir", str(data_dir),
-            "--out", str(out), "--quiet", "--shots", "2", "--set", "epochs=1", "--set", "eval_max_per_language=6",
-            "--set", "max_length=64", "--set", "device=cpu", "--set", "parallel_size=24"]
+    base = [
+        "run",
+        "--model",
+        "random:tiny",
+        "--tokenizer",
+        str(XLMR_TOKENIZER_DIR),
+        "--data-dir",
+        str(data_dir),
+        "--out",
+        str(out),
+        "--quiet",
+        "--shots",
+        "2",
+        "--set",
+        "epochs=1",
+        "--set",
+        "eval_max_per_language=6",
+        "--set",
+        "max_length=64",
+        "--set",
+        "device=cpu",
+        "--set",
+        "parallel_size=24",
+    ]
     return CliRunner().invoke(cli, base + list(args))
 
 
 @needs_tokenizer
 def test_cli_runs_sib200_mpt_end_to_end(data_dir, tmp_path):
     out = tmp_path / "run"
-    result = _run(["--task", "sib200", "--method", "mpt", "--set", "eval_languages=en,deu_Latn,swh_Latn,yor_Latn",
-                   "--set", "translator_conditioning=language"], data_dir, out)
+    result = _run(
+        [
+            "--task",
+            "sib200",
+            "--method",
+            "mpt",
+            "--set",
+            "eval_languages=en,deu_Latn,swh_Latn,yor_Latn",
+            "--set",
+            "translator_conditioning=language",
+        ],
+        data_dir,
+        out,
+    )
     assert result.exit_code == 0, result.output[-3000:]
     results = json.loads((out / "results.json").read_text("utf-8"))
     assert list(results["accuracy"]) == ["en", "deu_Latn", "swh_Latn", "yor_Latn", "avg"]
     assert results["train_examples"] == 14 and results["parallel_pairs"] == 24
-    assert "alignment data:" in result.output and "yor_Latn" not in result.output.split("alignment data:")[1].split("\n")[0]
+    assert (
+        "alignment data:" in result.output
+        and "yor_Latn" not in result.output.split("alignment data:")[1].split("\n")[0]
+    )
 
 
 @needs_tokenizer
 def test_cli_runs_americasnli_mpt_end_to_end(data_dir, tmp_path):
     pairs = tmp_path / "pairs.jsonl"
-    pairs.write_text("".join(json.dumps({"src_lang": "en", "tgt_lang": lang, "src_premise": f"An English premise {i}",
-                                         "src_hypothesis": f"An English hypothesis {i}", "tgt_premise": f"{lang} p {i}",
-                                         "tgt_hypothesis": f"{lang} h {i}"}) + "\n"
-                             for i in range(12) for lang in ANLI_LANGS), "utf-8")
+    pairs.write_text(
+        "".join(
+            json.dumps(
+                {
+                    "src_lang": "en",
+                    "tgt_lang": lang,
+                    "src_premise": f"An English premise {i}",
+                    "src_hypothesis": f"An English hypothesis {i}",
+                    "tgt_premise": f"{lang} p {i}",
+                    "tgt_hypothesis": f"{lang} h {i}",
+                }
+            )
+            + "\n"
+            for i in range(12)
+            for lang in ANLI_LANGS
+        ),
+        "utf-8",
+    )
     out = tmp_path / "run"
-    result = _run(["--task", "americasnli", "--method", "mpt", "--set", "eval_languages=en,aym,quy",
-                   "--set", "train_source=sample", "--set", "parallel_source=file", "--set", f"parallel_file={pairs}"],
-                  data_dir, out)
+    result = _run(
+        [
+            "--task",
+            "americasnli",
+            "--method",
+            "mpt",
+            "--set",
+            "eval_languages=en,aym,quy",
+            "--set",
+            "train_source=sample",
+            "--set",
+            "parallel_source=file",
+            "--set",
+            f"parallel_file={pairs}",
+        ],
+        data_dir,
+        out,
+    )
     assert result.exit_code == 0, result.output[-3000:]
     results = json.loads((out / "results.json").read_text("utf-8"))
     assert list(results["accuracy"]) == ["en", "aym", "quy", "avg"] and results["train_examples"] == 6
-    refused = _run(["--task", "americasnli", "--method", "mpt", "--set", "eval_languages=en,aym",
-                    "--set", "train_source=sample"], data_dir, tmp_path / "r2")
+    refused = _run(
+        ["--task", "americasnli", "--method", "mpt", "--set", "eval_languages=en,aym", "--set", "train_source=sample"],
+        data_dir,
+        tmp_path / "r2",
+    )
     assert refused.exit_code != 0 and "none of its target languages" in refused.output
     assert "Traceback" not in refused.output
 
@@ -266,13 +348,30 @@ def test_leak_guard_refuses_flores_sentences_that_sib200_evaluates(data_dir, tmp
     evaluated = sib.read_sib200(data_dir, "test", "swh_Latn")[3]
     english = sib.read_sib200(data_dir, "test", "en")[3]
     pairs = tmp_path / "flores.jsonl"
-    rows = [{"src_lang": "en", "tgt_lang": "swh_Latn", "src_premise": f"Unrelated English {i}.",
-             "src_hypothesis": f"Another English {i}.", "tgt_premise": f"Kiswahili {i}.", "tgt_hypothesis": f"Pili {i}."}
-            for i in range(30)]
+    rows = [
+        {
+            "src_lang": "en",
+            "tgt_lang": "swh_Latn",
+            "src_premise": f"Unrelated English {i}.",
+            "src_hypothesis": f"Another English {i}.",
+            "tgt_premise": f"Kiswahili {i}.",
+            "tgt_hypothesis": f"Pili {i}.",
+        }
+        for i in range(30)
+    ]
     rows[7] = {**rows[7], "tgt_hypothesis": evaluated.premise, "src_hypothesis": english.premise}
     pairs.write_text("".join(json.dumps(r) + "\n" for r in rows), "utf-8")
-    config = RunConfig(task="sib200", method="mpt", model="random:tiny", data_dir=str(data_dir), shots=2,
-                       eval_languages="en,swh_Latn", parallel_source="file", parallel_file=str(pairs), parallel_size=30)
+    config = RunConfig(
+        task="sib200",
+        method="mpt",
+        model="random:tiny",
+        data_dir=str(data_dir),
+        shots=2,
+        eval_languages="en,swh_Latn",
+        parallel_source="file",
+        parallel_file=str(pairs),
+        parallel_size=30,
+    )
     with pytest.raises(DataError, match="evaluated sib200 test text") as err:
         load_run_data(config)
     assert "line-8" in str(err.value) and "\n" not in str(err.value)
@@ -297,8 +396,19 @@ def test_report_groups_205_languages_by_script_and_plots_them(tmp_path):
                 store.add([(h, config.to_dict(), "g", "")], sweep="g")
                 assert store.claim(h).ok
                 acc = {lang: (60.0 if lang.endswith("_Latn") or lang == "en" else 30.0) + seed for lang in languages}
-                store.finish(h, {"accuracy": {**acc, "avg": 50.0}, "random_weights": True, "method": method,
-                                 "shots": 2, "seed": seed, "model": "random:tiny", "task": "sib200", "eval_split": "test"})
+                store.finish(
+                    h,
+                    {
+                        "accuracy": {**acc, "avg": 50.0},
+                        "random_weights": True,
+                        "method": method,
+                        "shots": 2,
+                        "seed": seed,
+                        "model": "random:tiny",
+                        "task": "sib200",
+                        "eval_split": "test",
+                    },
+                )
     report = build_report(tmp_path / "s.sqlite", tmp_path / "rep")
     page = (tmp_path / "rep" / "report.md").read_text("utf-8")
     mpt = [line for line in page.splitlines() if line.startswith("| MPT k=2")]

@@ -23,8 +23,23 @@ from xlprompt.template import (
 # The hand-made tokenizer's vocabulary: every id below is written out by hand in the expectations.
 BOS, PAD, EOS, UNK, MASK, DOT, QMARK, COLON = 0, 1, 2, 3, 4, 5, 6, 7
 HAND_VOCAB = {
-    "<s>": BOS, "<pad>": PAD, "</s>": EOS, "<unk>": UNK, "<mask>": MASK, ".": DOT, "?": QMARK, ":": COLON,
-    "a": 8, "b": 9, "Question": 10, "Answer": 11, "Frage": 12, "Antwort": 13, "yes": 14, "maybe": 15, "no": 16,
+    "<s>": BOS,
+    "<pad>": PAD,
+    "</s>": EOS,
+    "<unk>": UNK,
+    "<mask>": MASK,
+    ".": DOT,
+    "?": QMARK,
+    ":": COLON,
+    "a": 8,
+    "b": 9,
+    "Question": 10,
+    "Answer": 11,
+    "Frage": 12,
+    "Antwort": 13,
+    "yes": 14,
+    "maybe": 15,
+    "no": 16,
 }
 PREMISE = [20, 21, 22]
 HYPOTHESIS = [30, 31]
@@ -38,10 +53,19 @@ def hand_tokenizer(with_mask: bool = True):
     tok = Tokenizer(models.WordLevel(HAND_VOCAB, unk_token="<unk>"))
     tok.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.WhitespaceSplit(), pre_tokenizers.Punctuation()])
     tok.post_processor = processors.TemplateProcessing(
-        single="<s> $A </s>", pair="<s> $A </s> </s> $B </s>", special_tokens=[("<s>", BOS), ("</s>", EOS)])
+        single="<s> $A </s>", pair="<s> $A </s> </s> $B </s>", special_tokens=[("<s>", BOS), ("</s>", EOS)]
+    )
     extra = {"mask_token": "<mask>"} if with_mask else {}
-    return PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token="</s>", sep_token="</s>",
-                                   cls_token="<s>", unk_token="<unk>", pad_token="<pad>", **extra)
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        bos_token="<s>",
+        eos_token="</s>",
+        sep_token="</s>",
+        cls_token="<s>",
+        unk_token="<unk>",
+        pad_token="<pad>",
+        **extra,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -83,8 +107,9 @@ def test_soft_prompt_template_ids(hand, position):
 
 
 def test_four_positions_are_all_different(hand):
-    encodings = {pos: soft_prompt_template(hand, pos, 2, 64).encode(PREMISE, HYPOTHESIS).input_ids
-                 for pos in PROMPT_POSITIONS}
+    encodings = {
+        pos: soft_prompt_template(hand, pos, 2, 64).encode(PREMISE, HYPOTHESIS).input_ids for pos in PROMPT_POSITIONS
+    }
     assert len(set(encodings.values())) == 4
 
 
@@ -108,8 +133,23 @@ def test_pair_template_ids(hand):
 def test_cross_lingual_template_ids(hand, lang, question, answer):
     encoded = cross_lingual_template(hand, lang, max_length=64).encode(PREMISE, HYPOTHESIS)
     #                             X_P        .    Question:        X_H     ?     Answer:        <mask> .  </s>
-    assert list(encoded.input_ids) == [BOS, 20, 21, 22, DOT, question, COLON, 30, 31, QMARK, answer, COLON,
-                                       MASK, DOT, EOS]
+    assert list(encoded.input_ids) == [
+        BOS,
+        20,
+        21,
+        22,
+        DOT,
+        question,
+        COLON,
+        30,
+        31,
+        QMARK,
+        answer,
+        COLON,
+        MASK,
+        DOT,
+        EOS,
+    ]
     assert encoded.mask_position == 12
     assert encoded.prompt_positions == ()
 
@@ -154,13 +194,16 @@ def test_truncate_longest_first_matches_reference_random(la, lb, budget):
     assert truncate_longest_first(la, lb, budget) == reference_longest_first(la, lb, budget)
 
 
-@pytest.mark.parametrize("la, lb, budget, expected", [
-    (10, 3, 8, (5, 3)),   # only the longer one is cut
-    (5, 5, 7, (4, 3)),    # tie: the hypothesis loses the odd token
-    (9, 4, 6, (3, 3)),    # cut to equal, then alternate
-    (2, 2, 10, (2, 2)),   # fits: unchanged
-    (3, 0, 0, (0, 0)),
-])
+@pytest.mark.parametrize(
+    "la, lb, budget, expected",
+    [
+        (10, 3, 8, (5, 3)),  # only the longer one is cut
+        (5, 5, 7, (4, 3)),  # tie: the hypothesis loses the odd token
+        (9, 4, 6, (3, 3)),  # cut to equal, then alternate
+        (2, 2, 10, (2, 2)),  # fits: unchanged
+        (3, 0, 0, (0, 0)),
+    ],
+)
 def test_truncate_longest_first_examples(la, lb, budget, expected):
     assert truncate_longest_first(la, lb, budget) == expected
 
@@ -187,8 +230,8 @@ def _check_encoding(template, premise, hypothesis, special):
         assert ids.index(kept_p[-1]) < ids.index(kept_h[0])
     # the fixed part (specials, punctuation, prompt slots, mask) survives intact and in order
     assert [i for i in ids if i < 100] == skeleton
-    assert ids[:len(special.prefix)] == list(special.prefix)
-    assert ids[len(ids) - len(special.suffix):] == list(special.suffix)
+    assert ids[: len(special.prefix)] == list(special.prefix)
+    assert ids[len(ids) - len(special.suffix) :] == list(special.suffix)
     assert len(encoded.prompt_positions) == template.prompt_length
     assert all(ids[pos] == special.placeholder_id for pos in encoded.prompt_positions)
     if encoded.mask_position >= 0:
@@ -274,9 +317,17 @@ def test_builtin_tokenizer_literals_are_known_tokens(tiny_tokenizer):
     premise = tiny_tokenizer("The children are playing football", add_special_tokens=False)["input_ids"]
     hypothesis = tiny_tokenizer("The children are outside", add_special_tokens=False)["input_ids"]
     encoded = soft_prompt_template(tiny_tokenizer, "suffix", 4, 64).encode(premise, hypothesis)
-    expected = ([tiny_tokenizer.bos_token_id] + premise + list(dot) + hypothesis + list(qmark)
-                + [tiny_tokenizer.unk_token_id] * 4 + [tiny_tokenizer.mask_token_id] + list(dot)
-                + [tiny_tokenizer.eos_token_id])
+    expected = (
+        [tiny_tokenizer.bos_token_id]
+        + premise
+        + list(dot)
+        + hypothesis
+        + list(qmark)
+        + [tiny_tokenizer.unk_token_id] * 4
+        + [tiny_tokenizer.mask_token_id]
+        + list(dot)
+        + [tiny_tokenizer.eos_token_id]
+    )
     assert list(encoded.input_ids) == expected
     assert tiny_tokenizer.unk_token_id not in premise + hypothesis
 
@@ -287,8 +338,24 @@ def test_xlmr_suffix_template_tokens(xlmr_tokenizer):
     hypothesis = tok("He is sleeping", add_special_tokens=False)["input_ids"]
     encoded = soft_prompt_template(tok, "suffix", 4, 256).encode(premise, hypothesis)
     assert tok.convert_ids_to_tokens(list(encoded.input_ids)) == [
-        "<s>", "▁He", "▁is", "▁reading", "▁a", "▁book", ".", "▁He", "▁is", "▁sleeping", "?",
-        "<unk>", "<unk>", "<unk>", "<unk>", "<mask>", ".", "</s>",
+        "<s>",
+        "▁He",
+        "▁is",
+        "▁reading",
+        "▁a",
+        "▁book",
+        ".",
+        "▁He",
+        "▁is",
+        "▁sleeping",
+        "?",
+        "<unk>",
+        "<unk>",
+        "<unk>",
+        "<unk>",
+        "<mask>",
+        ".",
+        "</s>",
     ]
     assert encoded.prompt_positions == (11, 12, 13, 14)
     assert encoded.mask_position == 15
@@ -303,8 +370,24 @@ def test_xlmr_pct_and_pair_tokens(xlmr_tokenizer):
     hypothesis = tok("He is sleeping", add_special_tokens=False)["input_ids"]
     pct = cross_lingual_template(tok, "en").encode(premise, hypothesis)
     assert tok.convert_ids_to_tokens(list(pct.input_ids)) == [
-        "<s>", "▁He", "▁is", "▁reading", "▁a", "▁book", ".", "▁Question", ":", "▁He", "▁is", "▁sleeping", "?",
-        "▁Answer", ":", "<mask>", ".", "</s>",
+        "<s>",
+        "▁He",
+        "▁is",
+        "▁reading",
+        "▁a",
+        "▁book",
+        ".",
+        "▁Question",
+        ":",
+        "▁He",
+        "▁is",
+        "▁sleeping",
+        "?",
+        "▁Answer",
+        ":",
+        "<mask>",
+        ".",
+        "</s>",
     ]
     pair = pair_template(tok).encode(premise, hypothesis)
     assert list(pair.input_ids) == tok("He is reading a book", "He is sleeping")["input_ids"]

@@ -43,9 +43,25 @@ def toy_data(request) -> Path:
 
 def run_args(method: str, data: Path, out: Path, seed: int = 1) -> list[str]:
     sets = [f"{k}={v}" for k, v in TOY_SETTINGS.items()]
-    return ["run", "--method", method, "--task", "toy", "--model", "toy:small", "--shots", str(SHOTS), "--seed",
-            str(seed), "--data-dir", str(data), "--out", str(out), "--quiet",
-            *[arg for s in sets for arg in ("--set", s)]]
+    return [
+        "run",
+        "--method",
+        method,
+        "--task",
+        "toy",
+        "--model",
+        "toy:small",
+        "--shots",
+        str(SHOTS),
+        "--seed",
+        str(seed),
+        "--data-dir",
+        str(data),
+        "--out",
+        str(out),
+        "--quiet",
+        *[arg for s in sets for arg in ("--set", s)],
+    ]
 
 
 def cli_run(method: str, data: Path, out: Path) -> dict:
@@ -93,8 +109,12 @@ def test_predict_and_adapter_reproduce_the_run(toy_runs, toy_data, tmp_path, met
     for lang in ("en", "qab"):
         items = toy_world().test[lang]
         batch = tmp_path / f"{lang}.jsonl"
-        batch.write_text("".join(json.dumps({"premise": ex.premise, "hypothesis": ex.hypothesis, "lang": lang}) + "\n"
-                                 for ex in items), "utf-8")
+        batch.write_text(
+            "".join(
+                json.dumps({"premise": ex.premise, "hypothesis": ex.hypothesis, "lang": lang}) + "\n" for ex in items
+            ),
+            "utf-8",
+        )
         predictions = {}
         for source in (["--run", str(run_dir)], ["--adapter", str(tmp_path / "adapter")]):
             written = tmp_path / f"{lang}{source[0]}.jsonl"
@@ -117,8 +137,10 @@ def test_permuted_evaluation_labels_are_caught(toy_data, tmp_path, monkeypatch):
     from xlprompt.data.toy import toy_world
 
     world = toy_world()
-    shifted = {lang: [dataclasses.replace(ex, label=(ex.label + 1) % 3) for ex in examples]
-               for lang, examples in world.test.items()}
+    shifted = {
+        lang: [dataclasses.replace(ex, label=(ex.label + 1) % 3) for ex in examples]
+        for lang, examples in world.test.items()
+    }
     monkeypatch.setattr(toy_task, "toy_world", lambda: dataclasses.replace(world, test=shifted))
     results = cli_run("sp", toy_data, tmp_path / "broken")
     with pytest.raises(AssertionError):

@@ -95,8 +95,7 @@ def test_pretraining_is_a_function_of_its_seed(monkeypatch, tmp_path):
 
     from xlprompt.models import toy
 
-    monkeypatch.setitem(toy.TOY_MODELS, "small", dataclasses.replace(toy.TOY_MODELS["small"], steps=4,
-                                                                   corpus_size=300))
+    monkeypatch.setitem(toy.TOY_MODELS, "small", dataclasses.replace(toy.TOY_MODELS["small"], steps=4, corpus_size=300))
     reports = [toy.pretrain_toy_model("small", seed, tmp_path / str(i)) for i, seed in enumerate((3, 3, 4))]
     weights = [load_file(str(tmp_path / str(i) / "model.safetensors")) for i in range(3)]
     assert weights[0].keys() == weights[1].keys()

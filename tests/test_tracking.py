@@ -19,8 +19,17 @@ from xlprompt.config import RunConfig
 from xlprompt.errors import ConfigError
 from xlprompt.experiment import RANDOM_WEIGHTS_NOTE, run_experiment
 
-FAST = {"model": "random:tiny", "data_dir": "builtin:demo", "epochs": 2, "max_length": 64, "batch_size": 6,
-        "eval_batch_size": 32, "eval_languages": "en,de", "num_threads": 1, "device": "cpu"}
+FAST = {
+    "model": "random:tiny",
+    "data_dir": "builtin:demo",
+    "epochs": 2,
+    "max_length": 64,
+    "batch_size": 6,
+    "eval_batch_size": 32,
+    "eval_languages": "en,de",
+    "num_threads": 1,
+    "device": "cpu",
+}
 #: the loss parts of MPT (and the other keys of every step record)
 STEP_KEYS = {"step", "epoch", "loss", "ce", "kl", "lr"}
 
@@ -36,8 +45,9 @@ def quiet_run(config, run_dir):
 # ------------------------------------------------------------------------------------------ config
 def test_logging_steps_and_report_to_leave_the_hash_alone():
     base = RunConfig(model="random:tiny")
-    assert RunConfig(model="random:tiny", logging_steps=1, report_to="tensorboard").resolved_hash() == \
-        base.resolved_hash()
+    assert (
+        RunConfig(model="random:tiny", logging_steps=1, report_to="tensorboard").resolved_hash() == base.resolved_hash()
+    )
     assert RunConfig(model="random:tiny", report_to="wandb, tensorboard").report_to == "wandb, tensorboard"
     with pytest.raises(ConfigError, match="report_to must be none, tensorboard, wandb"):
         RunConfig(model="random:tiny", report_to="mlflow")
@@ -49,8 +59,11 @@ def test_a_missing_tracker_package_is_one_line_naming_the_extra(tiny_config, tmp
     import importlib.util
 
     real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec",
-                        lambda name, *a: None if name in ("wandb", "tensorboard", "tensorboardX") else real(name, *a))
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name in ("wandb", "tensorboard", "tensorboardX") else real(name, *a),
+    )
     for tracker in ("wandb", "tensorboard"):
         with pytest.raises(ConfigError, match=rf"pip install 'xlprompt\[{tracker}\]'"):
             run_experiment(tiny_config(report_to=tracker), tmp_path / tracker, progress=False)
@@ -70,7 +83,7 @@ def test_step_records_average_the_steps_since_the_last_and_match_the_epochs(tiny
     assert [r["step"] for r in steps] == list(range(1, len(steps) + 1))
     assert all(set(r) == STEP_KEYS for r in steps)
     for index, epoch in enumerate(epochs):
-        mine = steps[index * per_epoch:(index + 1) * per_epoch]
+        mine = steps[index * per_epoch : (index + 1) * per_epoch]
         for key in ("loss", "ce", "kl"):
             assert sum(r[key] for r in mine) / per_epoch == pytest.approx(epoch[key], rel=1e-9)
         assert mine[-1]["lr"] == epoch["lr"] and mine[-1]["epoch"] == index + 1
@@ -79,7 +92,7 @@ def test_step_records_average_the_steps_since_the_last_and_match_the_epochs(tiny
     pairs = read_lines(tmp_path / "pairs" / "steps.jsonl")
     assert [r["step"] for r in pairs] == list(range(2, len(steps) + 1, 2))
     for record in pairs:
-        both = steps[record["step"] - 2:record["step"]]
+        both = steps[record["step"] - 2 : record["step"]]
         assert record["loss"] == pytest.approx((both[0]["loss"] + both[1]["loss"]) / 2, rel=1e-9)
 
     quiet_run(tiny_config(method="sp", shots=2, epochs=1, logging_steps=0), tmp_path / "none")
@@ -95,15 +108,16 @@ def test_run_log_holds_the_notes_step_and_epoch_lines_without_a_configured_logge
     assert "\x1b" not in log and "\r" not in log
     quiet_run(tiny_config(method="mpt", epochs=2, logging_steps=3), run_dir)  # finished: reused, appended
     again = (run_dir / "run.log").read_text("utf-8")
-    assert again.startswith(log) and "already finished" in again[len(log):]
+    assert again.startswith(log) and "already finished" in again[len(log) :]
 
 
 class _Killed(Exception):
     pass
 
 
-def test_a_resumed_run_keeps_its_step_records_and_tensorboard_drops_the_redone_steps(tiny_config, tmp_path,
-                                                                                     monkeypatch):
+def test_a_resumed_run_keeps_its_step_records_and_tensorboard_drops_the_redone_steps(
+    tiny_config, tmp_path, monkeypatch
+):
     tensorboard = pytest.importorskip("tensorboard")  # noqa: F841
     import xlprompt.trainer as trainer_module
     from xlprompt.checkpoint import save_checkpoint
@@ -178,8 +192,8 @@ def _wandb_records(run_dir: Path) -> list:
         if left < 7:  # a block's tail too short for a chunk header is padding
             pos += left
             continue
-        _crc, length, kind = struct.unpack("<IHB", data[pos:pos + 7])
-        chunk, pos = data[pos + 7:pos + 7 + length], pos + 7 + length
+        _crc, length, kind = struct.unpack("<IHB", data[pos : pos + 7])
+        chunk, pos = data[pos + 7 : pos + 7 + length], pos + 7 + length
         if kind in (1, 2):
             pending = chunk
         elif kind in (3, 4):
@@ -198,9 +212,15 @@ def test_an_offline_wandb_run_holds_the_scalars_its_group_and_name(tmp_path, mon
     monkeypatch.setenv("WANDB_SILENT", "true")
     monkeypatch.setenv("WANDB_PROJECT", "xlprompt-tests")
     sweep_file = tmp_path / "s.yaml"
-    sweep_file.write_text(yaml.safe_dump({"name": "wb", "base": {**FAST, "epochs": 2, "logging_steps": 2,
-                                                                 "report_to": "wandb"},
-                                          "grid": {"method": ["mpt"], "shots": [1], "seed": [1]}}))
+    sweep_file.write_text(
+        yaml.safe_dump(
+            {
+                "name": "wb",
+                "base": {**FAST, "epochs": 2, "logging_steps": 2, "report_to": "wandb"},
+                "grid": {"method": ["mpt"], "shots": [1], "seed": [1]},
+            }
+        )
+    )
     result = CliRunner().invoke(cli, ["sweep", str(sweep_file), "--store", str(tmp_path / "r.db"), "--quiet"])
     assert result.exit_code == 0, result.output
     [run_dir] = [p for p in (tmp_path / "r.runs").iterdir() if p.is_dir()]
@@ -209,8 +229,11 @@ def test_an_offline_wandb_run_holds_the_scalars_its_group_and_name(tmp_path, mon
     assert run.project == "xlprompt-tests" and run.run_group == "wb" and run.display_name == run_dir.name
     config = {item.key: json.loads(item.value_json) for item in run.config.update}
     assert config["method"] == "mpt" and config["hash"] == run_dir.name.rsplit("-", 1)[1]
-    history = [{item.key or "/".join(item.nested_key): json.loads(item.value_json) for item in r.history.item}
-               for r in records if r.WhichOneof("record_type") == "history"]
+    history = [
+        {item.key or "/".join(item.nested_key): json.loads(item.value_json) for item in r.history.item}
+        for r in records
+        if r.WhichOneof("record_type") == "history"
+    ]
     steps = read_lines(run_dir / "steps.jsonl")
     logged = [h for h in history if "train/loss" in h]
     assert [h["_step"] for h in logged] == [r["step"] for r in steps]
@@ -224,8 +247,11 @@ def test_an_offline_wandb_run_holds_the_scalars_its_group_and_name(tmp_path, mon
 # ------------------------------------------------------------------------------------------ the console
 def _sweep_file(tmp_path: Path, **base) -> Path:
     path = tmp_path / "s.yaml"
-    path.write_text(yaml.safe_dump({"name": "tiny", "base": {**FAST, **base},
-                                    "grid": {"method": ["sp", "mpt"], "shots": [1], "seed": [1]}}))
+    path.write_text(
+        yaml.safe_dump(
+            {"name": "tiny", "base": {**FAST, **base}, "grid": {"method": ["sp", "mpt"], "shots": [1], "seed": [1]}}
+        )
+    )
     return path
 
 
@@ -235,9 +261,13 @@ def test_a_sweep_logged_to_a_file_has_plain_step_lines_and_no_escape_codes(tmp_p
     log_path = tmp_path / "sweep.log"
     code = "import sys; from xlprompt.cli import main; sys.argv = ['xlprompt'] + sys.argv[1:]; main()"
     with open(log_path, "w") as log:
-        done = subprocess.run([sys.executable, "-c", code, "sweep", str(sweep_file), "--store",
-                               str(tmp_path / "r.db")], stdout=log, stderr=subprocess.STDOUT, timeout=300,
-                              env={**os.environ, "TERM": "xterm-256color"})
+        done = subprocess.run(
+            [sys.executable, "-c", code, "sweep", str(sweep_file), "--store", str(tmp_path / "r.db")],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            timeout=300,
+            env={**os.environ, "TERM": "xterm-256color"},
+        )
     text = log_path.read_text("utf-8")
     assert done.returncode == 0, text[-3000:]
     assert "\x1b" not in text and "\r" not in text
@@ -254,8 +284,25 @@ def test_a_sweep_logged_to_a_file_has_plain_step_lines_and_no_escape_codes(tmp_p
 
 
 def test_quiet_and_verbose(tmp_path):
-    args = ["run", "--model", "random:tiny", "--data-dir", "builtin:demo", "--method", "mpt", "--shots", "1",
-            "--set", "epochs=2", "--set", "max_length=64", "--set", "eval_languages=en", "--set", "logging_steps=4"]
+    args = [
+        "run",
+        "--model",
+        "random:tiny",
+        "--data-dir",
+        "builtin:demo",
+        "--method",
+        "mpt",
+        "--shots",
+        "1",
+        "--set",
+        "epochs=2",
+        "--set",
+        "max_length=64",
+        "--set",
+        "eval_languages=en",
+        "--set",
+        "logging_steps=4",
+    ]
     plain = CliRunner().invoke(cli, [*args, "--out", str(tmp_path / "plain")])
     assert plain.exit_code == 0, plain.output
     assert "train mpt: step 4/" in plain.output and "train mpt: epoch 2/2" in plain.output  # not a terminal
@@ -295,8 +342,9 @@ def test_every_cli_option_has_help():
             for name, sub in command.commands.items():
                 walk(sub, [*path, name])
             return
-        missing.extend(f"{' '.join(path)} {p.opts[0]}" for p in command.params
-                       if isinstance(p, click.Option) and not p.help)
+        missing.extend(
+            f"{' '.join(path)} {p.opts[0]}" for p in command.params if isinstance(p, click.Option) and not p.help
+        )
 
     walk(cli, ["xlprompt"])
     assert missing == []
@@ -304,11 +352,11 @@ def test_every_cli_option_has_help():
 
 # ------------------------------------------------------------------------------------------ run folders
 def test_sweep_run_folders_are_named_and_old_hash_folders_are_still_used(tmp_path):
+    import importlib.util
+
     from xlprompt.executors import LocalExecutor
     from xlprompt.store import ResultStore
     from xlprompt.sweep import load_sweep
-
-    import importlib.util
 
     tensorboard = importlib.util.find_spec("tensorboard") is not None
     sweep = load_sweep(_sweep_file(tmp_path, epochs=1, **({"report_to": "tensorboard"} if tensorboard else {})))
@@ -332,5 +380,6 @@ def test_sweep_run_folders_are_named_and_old_hash_folders_are_still_used(tmp_pat
         assert sorted(multiplexer.Runs()) == sorted(f"tiny/{name}" for name in names)
         linked = runs / "tensorboard" / "tiny" / f"mpt-xnli-k1-s1-{new.hash}"
         assert linked.is_symlink() and linked.resolve() == (runs / f"mpt-xnli-k1-s1-{new.hash}" / "tensorboard")
-        assert {"train/loss", "train/kl", "epoch/dev_accuracy"} <= set(tensorboard_scalars(linked.parent / linked.name,
-                                                                                           sub=""))
+        assert {"train/loss", "train/kl", "epoch/dev_accuracy"} <= set(
+            tensorboard_scalars(linked.parent / linked.name, sub="")
+        )

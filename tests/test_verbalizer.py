@@ -69,9 +69,11 @@ def test_per_language_words(tiny_tokenizer):
 
 
 def test_per_language_words_xlmr(xlmr_tokenizer):
-    verbalizer = Verbalizer(xlmr_tokenizer, per_language={"de": ["ja", "vielleicht", "nein"],
-                                                          "fr": ["oui", "peut-être", "non"]},
-                            multi_token="first")
+    verbalizer = Verbalizer(
+        xlmr_tokenizer,
+        per_language={"de": ["ja", "vielleicht", "nein"], "fr": ["oui", "peut-être", "non"]},
+        multi_token="first",
+    )
     assert xlmr_tokenizer.convert_ids_to_tokens(list(verbalizer.ids_for("de"))) == ["▁ja", "▁vielleicht", "▁ne"]
     assert xlmr_tokenizer.convert_ids_to_tokens(list(verbalizer.ids_for("fr"))) == ["▁oui", "▁peut", "▁non"]
     with pytest.raises(ModelError, match="nein"):
@@ -97,11 +99,14 @@ def test_method_scores_with_the_language_words(tiny_components, tiny_tokenizer, 
         assert torch.allclose(method.class_scores(batch, "fr"), full[:, default], atol=1e-5)
 
 
-@pytest.mark.parametrize("words, match", [
-    (["yes", "no"], "need 3 words"),
-    (["yes", "yes", "no"], "share"),
-    (["yes", " ", "no"], "empty"),
-])
+@pytest.mark.parametrize(
+    "words, match",
+    [
+        (["yes", "no"], "need 3 words"),
+        (["yes", "yes", "no"], "share"),
+        (["yes", " ", "no"], "empty"),
+    ],
+)
 def test_bad_word_lists(tiny_tokenizer, words, match):
     with pytest.raises(ConfigError, match=match):
         Verbalizer(tiny_tokenizer, words)
@@ -109,8 +114,9 @@ def test_bad_word_lists(tiny_tokenizer, words, match):
 
 def test_unknown_word_is_an_error(tiny_tokenizer):
     # builtin:tiny: "Xyzzyq" → '▁' '<unk>' 'y' 'z' ...: its first real piece is unknown
-    assert tiny_tokenizer.convert_ids_to_tokens(tiny_tokenizer("Xyzzyq", add_special_tokens=False)["input_ids"])[:2] \
-        == ["▁", "<unk>"]
+    assert tiny_tokenizer.convert_ids_to_tokens(tiny_tokenizer("Xyzzyq", add_special_tokens=False)["input_ids"])[
+        :2
+    ] == ["▁", "<unk>"]
     with pytest.raises(ModelError, match="'Xyzzyq' .* unknown"):
         Verbalizer(tiny_tokenizer, ["yes", "Xyzzyq", "no"], multi_token="first")
 
@@ -123,8 +129,10 @@ def test_bare_word_start_piece_is_skipped(tiny_tokenizer):
 
 def test_chinese_words_xlmr(xlmr_tokenizer):
     """XLM-R splits "是" into '▁' + '是': the label word is '是' (a single token), not the shared '▁'."""
-    assert xlmr_tokenizer.convert_ids_to_tokens(xlmr_tokenizer("是", add_special_tokens=False)["input_ids"]) \
-        == ["▁", "是"]
+    assert xlmr_tokenizer.convert_ids_to_tokens(xlmr_tokenizer("是", add_special_tokens=False)["input_ids"]) == [
+        "▁",
+        "是",
+    ]
     verbalizer = Verbalizer(xlmr_tokenizer, per_language={"zh": ["是", "可能", "不"], "th": ["ใช่", "อาจจะ", "ไม่"]})
     assert xlmr_tokenizer.convert_ids_to_tokens(list(verbalizer.ids_for("zh"))) == ["是", "可能", "不"]
     assert xlmr_tokenizer.convert_ids_to_tokens(list(verbalizer.ids_for("th"))) == ["ใช่", "อาจจะ", "▁ไม่"]
@@ -138,21 +146,25 @@ def test_unknown_language_in_per_language(tiny_tokenizer):
 # ---------------------------------------------------------------------------- the label-words file
 def test_read_label_words_file(tmp_path):
     path = tmp_path / "words.json"
-    path.write_text(json.dumps({"de": ["ja", "vielleicht", "nein"], "fr": ["oui", "peut-être", "non"]},
-                               ensure_ascii=False), "utf-8")
+    path.write_text(
+        json.dumps({"de": ["ja", "vielleicht", "nein"], "fr": ["oui", "peut-être", "non"]}, ensure_ascii=False), "utf-8"
+    )
     assert read_label_words_file(path) == {"de": ["ja", "vielleicht", "nein"], "fr": ["oui", "peut-être", "non"]}
 
 
-@pytest.mark.parametrize("content, match", [
-    (None, "not found"),
-    (b"{not json", "not valid UTF-8 JSON"),
-    (b"\xff\xfe{}", "not valid UTF-8 JSON"),
-    (b'["ja", "vielleicht", "nein"]', "expected an object"),
-    (b'{"xx": ["a", "b", "c"]}', "unknown language code 'xx'"),
-    (b'{"de": ["ja", "nein"]}', "'de': expected a list of 3 words"),
-    (b'{"de": "ja vielleicht nein"}', "'de': expected a list of 3 words"),
-    (b'{"de": ["ja", 1, "nein"]}', "'de': expected a list of 3 words"),
-])
+@pytest.mark.parametrize(
+    "content, match",
+    [
+        (None, "not found"),
+        (b"{not json", "not valid UTF-8 JSON"),
+        (b"\xff\xfe{}", "not valid UTF-8 JSON"),
+        (b'["ja", "vielleicht", "nein"]', "expected an object"),
+        (b'{"xx": ["a", "b", "c"]}', "unknown language code 'xx'"),
+        (b'{"de": ["ja", "nein"]}', "'de': expected a list of 3 words"),
+        (b'{"de": "ja vielleicht nein"}', "'de': expected a list of 3 words"),
+        (b'{"de": ["ja", 1, "nein"]}', "'de': expected a list of 3 words"),
+    ],
+)
 def test_read_label_words_file_errors_name_the_file(tmp_path, content, match):
     path = tmp_path / "my-words.json"
     if content is not None:

@@ -17,9 +17,20 @@ import xlprompt
 from xlprompt.config import RunConfig
 from xlprompt.experiment import run_experiment
 
-FAST = {"model": "random:tiny", "data_dir": "builtin:demo", "epochs": 1, "max_length": 64, "batch_size": 6,
-        "eval_batch_size": 32, "eval_languages": "en,de", "num_threads": 1, "device": "cpu", "shots": 2,
-        "method": "sp", "freeze_plm": True}
+FAST = {
+    "model": "random:tiny",
+    "data_dir": "builtin:demo",
+    "epochs": 1,
+    "max_length": 64,
+    "batch_size": 6,
+    "eval_batch_size": 32,
+    "eval_languages": "en,de",
+    "num_threads": 1,
+    "device": "cpu",
+    "shots": 2,
+    "method": "sp",
+    "freeze_plm": True,
+}
 
 
 def _snapshot(folder: Path) -> dict[str, bytes]:
@@ -97,16 +108,14 @@ def _store(tmp_path, runs_dir, tasks) -> Path:
 
     sweep = tmp_path / "s.yaml"
     base = {k: v for k, v in FAST.items() if k != "data_dir"}
-    sweep.write_text(yaml.safe_dump({"name": "s", "base": {**base, "eval_languages": "all"},
-                                     "grid": {"task": tasks}}))
+    sweep.write_text(yaml.safe_dump({"name": "s", "base": {**base, "eval_languages": "all"}, "grid": {"task": tasks}}))
     store = tmp_path / "r.db"
     summary = LocalExecutor(progress=False).run(load_sweep(sweep), store, runs_dir)
     assert not summary.failed, [o.error for o in summary.failed]
     return store
 
 
-def test_report_failure_keeps_the_earlier_report_and_two_tasks_of_one_name_keep_their_tables(tmp_path,
-                                                                                                monkeypatch):
+def test_report_failure_keeps_the_earlier_report_and_two_tasks_of_one_name_keep_their_tables(tmp_path, monkeypatch):
     from xlprompt import report as report_module
 
     example = Path(__file__).resolve().parents[1] / "docs" / "examples" / "sentiment-mini"
@@ -114,8 +123,9 @@ def test_report_failure_keeps_the_earlier_report_and_two_tasks_of_one_name_keep_
     for name in ("a", "b"):
         shutil.copytree(example, tmp_path / name)
         tasks.append(str(tmp_path / name / "task.yaml"))
-    (tmp_path / "b" / "task.yaml").write_text((tmp_path / "b" / "task.yaml").read_text().replace(
-        "languages: [en, de]", "languages: [de, en]"))
+    (tmp_path / "b" / "task.yaml").write_text(
+        (tmp_path / "b" / "task.yaml").read_text().replace("languages: [en, de]", "languages: [de, en]")
+    )
     store = _store(tmp_path, tmp_path / "runs", tasks)
     out = tmp_path / "report"
     built = report_module.build_report(store, out)

@@ -17,7 +17,6 @@ from xlprompt.config import RunConfig
 from xlprompt.errors import CheckpointError, ConfigError, DataError, ModelError, XlpromptError
 from xlprompt.methods import register_method
 from xlprompt.tasks import Task, register_task
-
 from xlprompt.version import __version__  # noqa: E402
 
 #: public name → the module that defines it (imported on first use: these need torch)
@@ -36,13 +35,27 @@ _LAZY = {
 __all__ = [
     "__version__",
     # configure and run
-    "RunConfig", "run", "run_sweep", "load_data",
+    "RunConfig",
+    "run",
+    "run_sweep",
+    "load_data",
     # a method as a module for your own loop, saved and loaded whole
-    "PromptModel", "load_run", "Prediction", "Example",
+    "PromptModel",
+    "load_run",
+    "Prediction",
+    "Example",
     # extend
-    "register_method", "register_task", "Method", "LossOutput", "Task",
+    "register_method",
+    "register_task",
+    "Method",
+    "LossOutput",
+    "Task",
     # errors
-    "XlpromptError", "ConfigError", "DataError", "ModelError", "CheckpointError",
+    "XlpromptError",
+    "ConfigError",
+    "DataError",
+    "ModelError",
+    "CheckpointError",
 ]
 
 

@@ -31,8 +31,14 @@ MODEL_WEIGHTS = "model.safetensors"
 MODEL_FORMAT = 1
 
 
-def run(config: RunConfig, out_dir: str | Path | None = None, *, progress: bool = False,
-        save_weights: bool = True, log: Callable[[str], None] | None = None) -> dict[str, Any]:
+def run(
+    config: RunConfig,
+    out_dir: str | Path | None = None,
+    *,
+    progress: bool = False,
+    save_weights: bool = True,
+    log: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
     """Train ``config``, select on the English dev split, evaluate every language; return the results.
 
     ``out_dir``: the run folder (``config.json``, ``metrics.jsonl``, ``results.json``, the trained prompt and,
@@ -43,13 +49,22 @@ def run(config: RunConfig, out_dir: str | Path | None = None, *, progress: bool 
     from xlprompt.experiment import run_experiment
 
     _check_config(config)
-    return run_experiment(config, out_dir, progress=progress, log=log or (lambda _line: None),
-                          save_weights=save_weights)
+    return run_experiment(
+        config, out_dir, progress=progress, log=log or (lambda _line: None), save_weights=save_weights
+    )
 
 
-def run_sweep(sweep_file: str | Path, store: str | Path, *, runs_dir: str | Path | None = None,
-              overrides: Mapping[str, Any] | None = None, workers: int = 1, max_runs: int | None = None,
-              save_weights: bool | None = None, progress: bool = False):
+def run_sweep(
+    sweep_file: str | Path,
+    store: str | Path,
+    *,
+    runs_dir: str | Path | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    workers: int = 1,
+    max_runs: int | None = None,
+    save_weights: bool | None = None,
+    progress: bool = False,
+):
     """Run every config of the YAML sweep file into the results store ``store`` (SQLite), as ``xlprompt sweep``.
 
     Finished runs are skipped, interrupted ones resume, and several processes may share one store. Returns the
@@ -85,8 +100,10 @@ def load_run(run_dir: str | Path, device: str | None = None):
 
 def _check_config(config) -> None:
     if not isinstance(config, RunConfig):
-        raise ConfigError(f"expected an xlprompt.RunConfig, not {type(config).__name__}; build one with "
-                          "xlprompt.RunConfig(method=..., ...)")
+        raise ConfigError(
+            f"expected an xlprompt.RunConfig, not {type(config).__name__}; build one with "
+            "xlprompt.RunConfig(method=..., ...)"
+        )
 
 
 @dataclass
@@ -117,8 +134,9 @@ class PromptModel(nn.Module):
     by ``seed``), as the run's trainer cycles the shorter of the two streams.
     """
 
-    def __init__(self, method, tokenizer, run_config: RunConfig, random_weights: bool = False,
-                 parallel: Sequence | None = None):
+    def __init__(
+        self, method, tokenizer, run_config: RunConfig, random_weights: bool = False, parallel: Sequence | None = None
+    ):
         super().__init__()
         from xlprompt.batching import TokenCache
 
@@ -136,8 +154,9 @@ class PromptModel(nn.Module):
 
     # ------------------------------------------------------------------ building and saving
     @classmethod
-    def from_config(cls, config: RunConfig, *, device: str | torch.device = "cpu",
-                    parallel: Sequence | None = None) -> "PromptModel":
+    def from_config(
+        cls, config: RunConfig, *, device: str | torch.device = "cpu", parallel: Sequence | None = None
+    ) -> "PromptModel":
         """A new, untrained model for ``config``: its tokenizer, the base PLM of ``config.model`` (``random:…``
         specs: random weights from ``seed``) and the method's own modules, initialised from ``seed``."""
         from xlprompt.experiment import build_components
@@ -172,8 +191,7 @@ class PromptModel(nn.Module):
         # in the folder stay)
         with staged_folder(target, ("tokenizer", MODEL_WEIGHTS, MODEL_CONFIG)) as staging:
             self.tokenizer.save_pretrained(str(staging / "tokenizer"))
-            state = {k: v.detach().float().cpu().contiguous().clone()
-                     for k, v in self.method.trainable_state().items()}
+            state = {k: v.detach().float().cpu().contiguous().clone() for k, v in self.method.trainable_state().items()}
             save_safetensors(state, staging / MODEL_WEIGHTS, metadata={"config_hash": config.resolved_hash()})
             verify_safetensors(staging / MODEL_WEIGHTS)
             meta = {
@@ -205,8 +223,10 @@ class PromptModel(nn.Module):
         except (OSError, ValueError) as err:
             raise CheckpointError(f"{meta_path}: unreadable ({err}); save the model again") from None
         if not isinstance(meta, dict) or meta.get("format") != MODEL_FORMAT:
-            raise CheckpointError(f"{meta_path}: not a saved model of this xlprompt version (format "
-                                  f"{meta.get('format') if isinstance(meta, dict) else '?'}, expected {MODEL_FORMAT})")
+            raise CheckpointError(
+                f"{meta_path}: not a saved model of this xlprompt version (format "
+                f"{meta.get('format') if isinstance(meta, dict) else '?'}, expected {MODEL_FORMAT})"
+            )
         values = dict(meta["config"])
         values["tokenizer"] = str(folder / "tokenizer")
         record = meta["task"]
@@ -215,10 +235,16 @@ class PromptModel(nn.Module):
         except ConfigError:
             builtin = False
         if not builtin:
-            task = Task(**{k: tuple(v) if isinstance(v, list) else v for k, v in record.items()
-                           if k not in ("language_label_words", "method_options")},
-                        language_label_words={k: tuple(v) for k, v in record["language_label_words"].items()},
-                        method_options=record["method_options"], origin=f"saved model {folder}")
+            task = Task(
+                **{
+                    k: tuple(v) if isinstance(v, list) else v
+                    for k, v in record.items()
+                    if k not in ("language_label_words", "method_options")
+                },
+                language_label_words={k: tuple(v) for k, v in record["language_label_words"].items()},
+                method_options=record["method_options"],
+                origin=f"saved model {folder}",
+            )
             register_task(task, replace=True)
         values["task"] = record["name"]
         if meta.get("label_words_file") is not None:
@@ -265,8 +291,10 @@ class PromptModel(nn.Module):
                 rows.append(ex)
                 continue
             if not isinstance(ex, Mapping):
-                raise DataError(f"example {i}: expected an xlprompt.Example or a mapping with the text fields "
-                                f"({', '.join(task.text_fields)}) and 'label', not {type(ex).__name__}")
+                raise DataError(
+                    f"example {i}: expected an xlprompt.Example or a mapping with the text fields "
+                    f"({', '.join(task.text_fields)}) and 'label', not {type(ex).__name__}"
+                )
             fields = task.text_fields if all(f in ex for f in task.text_fields) else ("premise", "hypothesis")
             texts = [ex.get(f) for f in fields] + [""] * (2 - len(fields))
             if not all(isinstance(t, str) for t in texts) or "label" not in ex:
@@ -274,8 +302,9 @@ class PromptModel(nn.Module):
             try:
                 label = task.parse_label(ex["label"])
             except ValueError:
-                raise DataError(f"example {i}: unknown label {ex['label']!r}; allowed: "
-                                f"{', '.join(task.labels)}") from None
+                raise DataError(
+                    f"example {i}: unknown label {ex['label']!r}; allowed: {', '.join(task.labels)}"
+                ) from None
             rows.append(NLIExample(texts[0], texts[1], label, ex.get("lang", task.source_language), f"ex-{i}"))
         return rows
 
@@ -341,12 +370,14 @@ class PromptModel(nn.Module):
 
 def _task_record(task) -> dict[str, Any]:
     return {
-        "name": task.name, "labels": list(task.labels), "languages": list(task.languages),
-        "label_words": list(task.label_words), "text_fields": list(task.text_fields),
+        "name": task.name,
+        "labels": list(task.labels),
+        "languages": list(task.languages),
+        "label_words": list(task.label_words),
+        "text_fields": list(task.text_fields),
         "source_language": task.source_language,
         "language_label_words": {k: list(v) for k, v in task.language_label_words.items()},
-        "tiny_label_words": list(task.tiny_label_words), "parallel_default": task.parallel_default,
+        "tiny_label_words": list(task.tiny_label_words),
+        "parallel_default": task.parallel_default,
         "method_options": json.loads(json.dumps(task.method_options, default=list)),
     }
-
-

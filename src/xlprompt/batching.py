@@ -65,7 +65,7 @@ class TokenCache:
     def warm(self, texts: Iterable[str]) -> None:
         missing = list(dict.fromkeys(t for t in texts if t not in self._ids))
         for start in range(0, len(missing), 2048):
-            chunk = missing[start:start + 2048]
+            chunk = missing[start : start + 2048]
             encoded = self.tokenizer([self.text(t) for t in chunk], add_special_tokens=False)["input_ids"]
             for text, ids in zip(chunk, encoded):
                 self._ids[text] = tuple(ids)
@@ -77,20 +77,47 @@ class TokenCache:
 
     def examples(self, examples: Sequence[NLIExample]) -> list[TokenizedExample]:
         self.warm(t for ex in examples for t in (ex.premise, ex.hypothesis))
-        return [TokenizedExample(self._ids[ex.premise], self._ids[ex.hypothesis], ex.label, ex.lang, ex.uid,
-                                 self.text(ex.premise), self.text(ex.hypothesis), ex.premise, ex.hypothesis)
-                for ex in examples]
+        return [
+            TokenizedExample(
+                self._ids[ex.premise],
+                self._ids[ex.hypothesis],
+                ex.label,
+                ex.lang,
+                ex.uid,
+                self.text(ex.premise),
+                self.text(ex.hypothesis),
+                ex.premise,
+                ex.hypothesis,
+            )
+            for ex in examples
+        ]
 
     def pairs(self, pairs: Sequence[ParallelPair]) -> list[TokenizedPair]:
         self.warm(t for p in pairs for t in (p.src_premise, p.src_hypothesis, p.tgt_premise, p.tgt_hypothesis))
         return [
             TokenizedPair(
-                TokenizedExample(self._ids[p.src_premise], self._ids[p.src_hypothesis], -1, p.src_lang, p.uid,
-                                 self.text(p.src_premise), self.text(p.src_hypothesis), p.src_premise,
-                                 p.src_hypothesis),
-                TokenizedExample(self._ids[p.tgt_premise], self._ids[p.tgt_hypothesis], -1, p.tgt_lang, p.uid,
-                                 self.text(p.tgt_premise), self.text(p.tgt_hypothesis), p.tgt_premise,
-                                 p.tgt_hypothesis),
+                TokenizedExample(
+                    self._ids[p.src_premise],
+                    self._ids[p.src_hypothesis],
+                    -1,
+                    p.src_lang,
+                    p.uid,
+                    self.text(p.src_premise),
+                    self.text(p.src_hypothesis),
+                    p.src_premise,
+                    p.src_hypothesis,
+                ),
+                TokenizedExample(
+                    self._ids[p.tgt_premise],
+                    self._ids[p.tgt_hypothesis],
+                    -1,
+                    p.tgt_lang,
+                    p.uid,
+                    self.text(p.tgt_premise),
+                    self.text(p.tgt_hypothesis),
+                    p.tgt_premise,
+                    p.tgt_hypothesis,
+                ),
             )
             for p in pairs
         ]
@@ -127,14 +154,18 @@ def collate(encoded: Sequence[EncodedInput], pad_id: int, device: torch.device |
     if slots != {0}:
         prompt_positions = torch.tensor([e.prompt_positions for e in encoded], dtype=torch.long)
     masks = torch.tensor([e.mask_position for e in encoded], dtype=torch.long)
-    return ModelInputs(pin(ids, device), pin(attention, device),
-                       None if prompt_positions is None else pin(prompt_positions, device), pin(masks, device))
+    return ModelInputs(
+        pin(ids, device),
+        pin(attention, device),
+        None if prompt_positions is None else pin(prompt_positions, device),
+        pin(masks, device),
+    )
 
 
 def length_sorted_batches(lengths: Sequence[int], batch_size: int) -> list[list[int]]:
     """Indices grouped into batches of similar length, longest batch first (fails fast on memory)."""
     order = sorted(range(len(lengths)), key=lambda i: (-lengths[i], i))
-    return [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+    return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
 
 
 def token_budget_batches(lengths: Sequence[int], max_tokens: int) -> list[list[int]]:
@@ -179,6 +210,6 @@ def token_budget_chunks(lengths: Sequence[int], max_tokens: int, overhead: int =
     chunks: list[list[int]] = []
     j = n
     while j > 0:
-        chunks.append(order[cut[j]:j])
+        chunks.append(order[cut[j] : j])
         j = cut[j]
     return chunks[::-1]

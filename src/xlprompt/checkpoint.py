@@ -77,8 +77,11 @@ def save_checkpoint(run_dir: Path, epoch: int, state: dict[str, Any]) -> Path:
         if isinstance(previous, dict) and previous.get("file") == best_name and (folder / best_name).exists():
             pointer["best"] = previous  # unchanged: neither rewritten nor re-hashed
         else:
-            pointer["best"] = {"file": best_name, "sha256": _write_state(folder / best_name, best_state),
-                               "epoch": best_epoch}
+            pointer["best"] = {
+                "file": best_name,
+                "sha256": _write_state(folder / best_name, best_state),
+                "epoch": best_epoch,
+            }
     atomic_write_text(folder / LATEST, json.dumps(pointer))
     keep = {name, LATEST, pointer.get("best", {}).get("file")}
     for old in folder.iterdir():
@@ -99,8 +102,10 @@ def load_checkpoint(run_dir: Path) -> dict[str, Any] | None:
         if pointer.get("best") is not None:
             files.append((pointer["best"]["file"], pointer["best"]["sha256"]))
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
-        raise CheckpointError(f"{pointer_path}: unreadable checkpoint pointer ({err}); delete the run "
-                              "directory's checkpoint/ folder to restart the run from scratch") from None
+        raise CheckpointError(
+            f"{pointer_path}: unreadable checkpoint pointer ({err}); delete the run "
+            "directory's checkpoint/ folder to restart the run from scratch"
+        ) from None
     loaded = [_load_verified(folder / file, expected, pointer_path) for file, expected in files]
     state = loaded[0]
     if len(loaded) > 1:
@@ -111,11 +116,13 @@ def load_checkpoint(run_dir: Path) -> dict[str, Any] | None:
 def _load_verified(path: Path, expected: str, pointer_path: Path) -> Any:
     folder = path.parent
     if not path.exists():
-        raise CheckpointError(f"{path}: checkpoint named by {pointer_path} is missing; delete "
-                              f"{folder} to restart the run from scratch")
+        raise CheckpointError(
+            f"{path}: checkpoint named by {pointer_path} is missing; delete {folder} to restart the run from scratch"
+        )
     if _sha256(path) != expected:
-        raise CheckpointError(f"{path}: checkpoint is corrupt (SHA-256 mismatch); delete {folder} to restart "
-                              "the run from scratch")
+        raise CheckpointError(
+            f"{path}: checkpoint is corrupt (SHA-256 mismatch); delete {folder} to restart the run from scratch"
+        )
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:

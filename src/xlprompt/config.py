@@ -37,8 +37,13 @@ TRACKERS: tuple[str, ...] = ("tensorboard", "wandb")
 INPUT_FILES: tuple[str, ...] = ("task", "parallel_file", "label_words_file", "dictionary_dir")
 #: keys added after stores existed: left out of the hash while they hold the value that reproduces the runs made
 #: before they existed, so those runs keep their hashes (a new key must be entered here with that value)
-HASH_OMITTED_AT: dict[str, Any] = {"task": "xnli", "grad_accumulation_leftover": "step", "train_order": "shuffle",
-                                   "test_weights": "best_dev", "pct_kl_clip": 0.0}
+HASH_OMITTED_AT: dict[str, Any] = {
+    "task": "xnli",
+    "grad_accumulation_leftover": "step",
+    "train_order": "shuffle",
+    "test_weights": "best_dev",
+    "pct_kl_clip": 0.0,
+}
 
 
 #: the largest seed (numpy's and every generator's seeds are 32-bit; the dev split is sampled with seed + 10000)
@@ -49,8 +54,17 @@ MAX_THREADS = 1024
 PATH_KINDS = {"file": "a file", "dir": "a folder"}
 
 
-def _f(default, help: str, choices: tuple | None = None, *, min=None, max=None, min_open: bool = False,
-       max_open: bool = False, path: str | None = None):
+def _f(
+    default,
+    help: str,
+    choices: tuple | None = None,
+    *,
+    min=None,
+    max=None,
+    min_open: bool = False,
+    max_open: bool = False,
+    path: str | None = None,
+):
     """A config field: its default, help text and its one declaration of what values it takes: ``choices``, a
     range (``min``/``max``, open where ``min_open``/``max_open``; numbers are always finite) and, for a path,
     the kind of entry it names (``path``: file or dir). :meth:`RunConfig.validate` applies them, so every entry
@@ -75,234 +89,431 @@ class RunConfig:
     """Everything that determines a run's result (the run directory and the store are not part of it)."""
 
     # --- what to run
-    method: str = _f("mpt", "method: mpt (the paper's), sp (soft prompting), ft (fine-tuning), pct, dp (discrete "
-                     "prompting), dpa (dual prompt augmentation), softmv (soft prompt + multilingual verbalizer), "
-                     "or a method added with xlprompt.register_method")
+    method: str = _f(
+        "mpt",
+        "method: mpt (the paper's), sp (soft prompting), ft (fine-tuning), pct, dp (discrete "
+        "prompting), dpa (dual prompt augmentation), softmv (soft prompt + multilingual verbalizer), "
+        "or a method added with xlprompt.register_method",
+    )
     shots: int = _f(16, "k: training examples per class (3k in total)", min=1, max=100_000)
     seed: int = _f(1, "random seed (paper: 1..5)", min=0, max=MAX_SEED)
-    model: str = _f("xlm-roberta-base", "HF hub name or local path of a masked LM, random:xlm-roberta-base / "
-                    "random:tiny (random weights), or toy:small (the masked LM pre-trained on the synthetic toy "
-                    "world, built and cached in the data folder on first use; for task=toy)")
-    tokenizer: Optional[str] = _f(None, "tokenizer hub name or path; default: the model's own (random:tiny: "
-                                  "builtin:tiny; random:X: the hub tokenizer of X)")
-    data_dir: Optional[str] = _f(None, "data folder (layout: xlprompt.data; `xlprompt data fetch` fills it); "
-                                 "'builtin:demo' for the shipped sample; unset: $XLPROMPT_DATA, else the per-user "
-                                 "data folder (~/.local/share/xlprompt on Linux; see xlprompt.data.home)", path="dir")
-    train_source: str = _f("fixed", "fixed: the fixed few-shot splits of Zhao & Schütze (xnli-fewshot/); "
-                           "sample: k per class sampled with `seed` from the pool named by sample_pool",
-                           ("fixed", "sample"))
+    model: str = _f(
+        "xlm-roberta-base",
+        "HF hub name or local path of a masked LM, random:xlm-roberta-base / "
+        "random:tiny (random weights), or toy:small (the masked LM pre-trained on the synthetic toy "
+        "world, built and cached in the data folder on first use; for task=toy)",
+    )
+    tokenizer: Optional[str] = _f(
+        None,
+        "tokenizer hub name or path; default: the model's own (random:tiny: "
+        "builtin:tiny; random:X: the hub tokenizer of X)",
+    )
+    data_dir: Optional[str] = _f(
+        None,
+        "data folder (layout: xlprompt.data; `xlprompt data fetch` fills it); "
+        "'builtin:demo' for the shipped sample; unset: $XLPROMPT_DATA, else the per-user "
+        "data folder (~/.local/share/xlprompt on Linux; see xlprompt.data.home)",
+        path="dir",
+    )
+    train_source: str = _f(
+        "fixed",
+        "fixed: the fixed few-shot splits of Zhao & Schütze (xnli-fewshot/); "
+        "sample: k per class sampled with `seed` from the pool named by sample_pool",
+        ("fixed", "sample"),
+    )
 
     # --- template and prompt (Eq. 1, 9)
-    max_length: Optional[int] = _f(None, "maximum sequence length; only premise and hypothesis are truncated "
-                                   "(recipe key)", min=16, max=65_536)
+    max_length: Optional[int] = _f(
+        None, "maximum sequence length; only premise and hypothesis are truncated (recipe key)", min=16, max=65_536
+    )
     prompt_length: int = _f(4, "m: number of soft-prompt vectors (paper: 4; Fig. 5 sweeps it)", min=1, max=4096)
-    prompt_position: str = _f("suffix", "where the soft prompt goes (Eq. 9); suffix is the paper's best",
-                              ("prefix", "midfix", "suffix", "endfix"))
-    prompt_encoder: str = _f("lstm", "reparameterisation of the prompt: lstm (P-tuning BiLSTM+MLP, paper), mlp, "
-                             "none", ("lstm", "mlp", "none"))
+    prompt_position: str = _f(
+        "suffix",
+        "where the soft prompt goes (Eq. 9); suffix is the paper's best",
+        ("prefix", "midfix", "suffix", "endfix"),
+    )
+    prompt_encoder: str = _f(
+        "lstm",
+        "reparameterisation of the prompt: lstm (P-tuning BiLSTM+MLP, paper), mlp, none",
+        ("lstm", "mlp", "none"),
+    )
 
     # --- verbalizer and scoring (Eq. 2-3)
-    label_words: Optional[str] = _f(None, "label words for entailment,neutral,contradiction (all languages); "
-                                    "words, pieces or ids as label_words_as says (recipe key)")
-    label_words_file: Optional[str] = _f(None, "JSON {lang: [w_ent, w_neu, w_con]} of per-language label words",
-                                         path="file")
-    multi_token_label_words: str = _f("error", "a label word of several tokens: error, or score its first token",
-                                      ("error", "first"))
-    scoring: Optional[str] = _f(None, "vocab: Eq. 2-3 as written (label-word probability under the full-vocabulary "
-                                "softmax); labels: softmax over the label-word logits (SP reference code) (recipe key)",
-                                ("vocab", "labels"))
+    label_words: Optional[str] = _f(
+        None,
+        "label words for entailment,neutral,contradiction (all languages); "
+        "words, pieces or ids as label_words_as says (recipe key)",
+    )
+    label_words_file: Optional[str] = _f(
+        None, "JSON {lang: [w_ent, w_neu, w_con]} of per-language label words", path="file"
+    )
+    multi_token_label_words: str = _f(
+        "error", "a label word of several tokens: error, or score its first token", ("error", "first")
+    )
+    scoring: Optional[str] = _f(
+        None,
+        "vocab: Eq. 2-3 as written (label-word probability under the full-vocabulary "
+        "softmax); labels: softmax over the label-word logits (SP reference code) (recipe key)",
+        ("vocab", "labels"),
+    )
 
     # --- MPT (Eq. 4-8)
-    translator: str = _f("linear-2", "translator architecture (Eq. 4 is linear-2; Fig. 4 ablation)",
-                         ("linear-1", "linear-2", "lstm-1", "lstm-2", "transformer-1", "transformer-2"))
+    translator: str = _f(
+        "linear-2",
+        "translator architecture (Eq. 4 is linear-2; Fig. 4 ablation)",
+        ("linear-1", "linear-2", "lstm-1", "lstm-2", "transformer-1", "transformer-2"),
+    )
     no_translator: bool = _f(False, "ablation 'w/o prompt translator': p_T = p_S")
     alpha: float = _f(0.5, "α of Eq. 8: α·CE + (1-α)·KL; 1.0 = ablation 'w/o consistency loss'", min=0.0, max=1.0)
-    english_prompt: str = _f("source", "prompt used for English at test time: source (p_S) or target (p_T)",
-                             ("source", "target"))
-    parallel_source: Optional[str] = _f(None, "external parallel corpus: pawsx (PAWS-X human translations), "
-                                        "tatoeba, xnli-dev (ablation 'w/o external data'), file, translate, "
-                                        "task (the task's own corpus: task=toy); default: the task's (xnli: "
-                                        "pawsx, the paper's; pawsx and user tasks: tatoeba; toy: task, see "
-                                        "xlprompt.tasks)", PARALLEL_SOURCES)
+    english_prompt: str = _f(
+        "source", "prompt used for English at test time: source (p_S) or target (p_T)", ("source", "target")
+    )
+    parallel_source: Optional[str] = _f(
+        None,
+        "external parallel corpus: pawsx (PAWS-X human translations), "
+        "tatoeba, xnli-dev (ablation 'w/o external data'), file, translate, "
+        "task (the task's own corpus: task=toy); default: the task's (xnli: "
+        "pawsx, the paper's; pawsx and user tasks: tatoeba; toy: task, see "
+        "xlprompt.tasks)",
+        PARALLEL_SOURCES,
+    )
     parallel_file: Optional[str] = _f(None, "JSONL parallel corpus (parallel_source=file)", path="file")
     parallel_size: int = _f(500, "number of parallel pairs (paper: 500; Fig. 5 goes to 8,000)", min=1, max=100_000_000)
-    parallel_seed: int = _f(0, "seed that builds the parallel corpus (fixed across run seeds, like PAWS-15)",
-                            min=0, max=MAX_SEED)
+    parallel_seed: int = _f(
+        0, "seed that builds the parallel corpus (fixed across run seeds, like PAWS-15)", min=0, max=MAX_SEED
+    )
     translate_model: Optional[str] = _f(None, "seq2seq translation model for parallel_source=translate")
 
     # --- PCT (Qi et al., 2022)
-    pct_kl_space: Optional[str] = _f(None, "PCT consistency KL over the label words' distribution or the full "
-                                     "vocabulary (recipe key)", ("labels", "vocab"))
+    pct_kl_space: Optional[str] = _f(
+        None,
+        "PCT consistency KL over the label words' distribution or the full vocabulary (recipe key)",
+        ("labels", "vocab"),
+    )
     pct_kl_weight: float = _f(1.0, "weight of PCT's symmetric KL next to its two CE terms", min=0.0, max=1e6)
 
     # --- the field's methods (DP, DPA, SoftMV) and MPT with a prompt per target language
-    translator_conditioning: str = _f("none", "MPT: none = one p_T for all target languages (the paper); "
-                                      "language = p_T^l = Transl(p_S + e_l), a learned vector e_l per target "
-                                      "language (zero-initialised) fed to the shared translator; a language with "
-                                      "no pair in the corpus uses the mean e of the languages that had pairs",
-                                      ("none", "language"))
-    grad_accumulation_steps: Optional[int] = _f(None, "micro-batches of batch_size per optimiser step (DPA: 4, "
-                                                "DAMO-NLP-SG/DPA dpa-xnli.sh --gradient_accumulation_steps 4) "
-                                                "(recipe key)", min=1, max=100_000)
-    grad_accumulation_leftover: Optional[str] = _f(None, "grad_accumulation_steps > 1, the micro-batches left at "
-                                                   "the end of an epoch: step (an optimiser step on them) or carry "
-                                                   "(transformers 4.10 Trainer: an epoch ends with a step only when it "
-                                                   "has at most grad_accumulation_steps micro-batches; otherwise their "
-                                                   "gradients are added to the next epoch's first step, and the last "
-                                                   "epoch's are dropped) (recipe key)", ("step", "carry"))
-    dpa_mixup_strategy: str = _f("hidden", "DPA: mix the last hidden states at <mask> of the two rows of each "
-                                 "pair of the batch (hidden; DPA dpa-xnli.sh --mixup_strategy hidden) or no mixup "
-                                 "(none). Their 'input_embedding' raises NotImplementedError in modeling_xlmr.py",
-                                 ("hidden", "none"))
-    dpa_mixup_alpha: float = _f(1.2, "DPA: lambda ~ Beta(alpha, alpha) (DPA dpa-xnli.sh --mixup_alpha 1.2; "
-                                "run-prompt.py's own default is 0.5)", min=0.0, min_open=True, max=1e6)
-    dpa_multilingual_optim: bool = _f(True, "DPA: the CE is averaged over the label words of all 15 languages "
-                                      "(multi_lingual_optim, DPA dpa-xnli.sh); false: English label words only")
-    dpa_test_label_words: str = _f("en", "DPA test-time label words: en (English words for every language; "
-                                   "run-prompt.py default separate_lan_label_word=False), language (each "
-                                   "language's own words: separate_lan_label_word) or max (maximum logit over the "
-                                   "15 languages' words: multi_lingual_label_word)", ("en", "language", "max"))
-    softmv_cosda_rate: Optional[float] = _f(None, "SoftMV: probability that a word of the code-switched copy is "
-                                            "replaced from a bilingual dictionary; 0: no code-switching (the copy "
-                                            "is the example itself). The authors' scripts disagree: few-shot "
-                                            "ptuning.sh:9,34 runs 0 (SoftMV's default here), full-data full.sh:9,34 "
-                                            "0.2, parameters.py:169 defaults to 0.55 (recipe key)", min=0.0, max=1.0)
-    softmv_kl_weight: float = _f(0.3, "SoftMV: weight of KL(P_switched || P_original) (SoftMV prompt/modules/"
-                                 "wrapper.py mlm_train_step: loss1 + loss2 + 0.3 * loss3)", min=0.0, max=1e6)
-    softmv_init_from_vocab: bool = _f(True, "SoftMV: initialise the prompt vectors with the first prompt_length "
-                                      "rows of the word embeddings (SoftMV ptuning.sh --init_from_vocab)")
-    dictionary_dir: Optional[str] = _f(None, "SoftMV: folder of MUSE-format bilingual dictionaries en-XX.txt "
-                                       "(one 'source target' pair per line); default: <data_dir>/muse", path="dir")
+    translator_conditioning: str = _f(
+        "none",
+        "MPT: none = one p_T for all target languages (the paper); "
+        "language = p_T^l = Transl(p_S + e_l), a learned vector e_l per target "
+        "language (zero-initialised) fed to the shared translator; a language with "
+        "no pair in the corpus uses the mean e of the languages that had pairs",
+        ("none", "language"),
+    )
+    grad_accumulation_steps: Optional[int] = _f(
+        None,
+        "micro-batches of batch_size per optimiser step (DPA: 4, "
+        "DAMO-NLP-SG/DPA dpa-xnli.sh --gradient_accumulation_steps 4) "
+        "(recipe key)",
+        min=1,
+        max=100_000,
+    )
+    grad_accumulation_leftover: Optional[str] = _f(
+        None,
+        "grad_accumulation_steps > 1, the micro-batches left at "
+        "the end of an epoch: step (an optimiser step on them) or carry "
+        "(transformers 4.10 Trainer: an epoch ends with a step only when it "
+        "has at most grad_accumulation_steps micro-batches; otherwise their "
+        "gradients are added to the next epoch's first step, and the last "
+        "epoch's are dropped) (recipe key)",
+        ("step", "carry"),
+    )
+    dpa_mixup_strategy: str = _f(
+        "hidden",
+        "DPA: mix the last hidden states at <mask> of the two rows of each "
+        "pair of the batch (hidden; DPA dpa-xnli.sh --mixup_strategy hidden) or no mixup "
+        "(none). Their 'input_embedding' raises NotImplementedError in modeling_xlmr.py",
+        ("hidden", "none"),
+    )
+    dpa_mixup_alpha: float = _f(
+        1.2,
+        "DPA: lambda ~ Beta(alpha, alpha) (DPA dpa-xnli.sh --mixup_alpha 1.2; run-prompt.py's own default is 0.5)",
+        min=0.0,
+        min_open=True,
+        max=1e6,
+    )
+    dpa_multilingual_optim: bool = _f(
+        True,
+        "DPA: the CE is averaged over the label words of all 15 languages "
+        "(multi_lingual_optim, DPA dpa-xnli.sh); false: English label words only",
+    )
+    dpa_test_label_words: str = _f(
+        "en",
+        "DPA test-time label words: en (English words for every language; "
+        "run-prompt.py default separate_lan_label_word=False), language (each "
+        "language's own words: separate_lan_label_word) or max (maximum logit over the "
+        "15 languages' words: multi_lingual_label_word)",
+        ("en", "language", "max"),
+    )
+    softmv_cosda_rate: Optional[float] = _f(
+        None,
+        "SoftMV: probability that a word of the code-switched copy is "
+        "replaced from a bilingual dictionary; 0: no code-switching (the copy "
+        "is the example itself). The authors' scripts disagree: few-shot "
+        "ptuning.sh:9,34 runs 0 (SoftMV's default here), full-data full.sh:9,34 "
+        "0.2, parameters.py:169 defaults to 0.55 (recipe key)",
+        min=0.0,
+        max=1.0,
+    )
+    softmv_kl_weight: float = _f(
+        0.3,
+        "SoftMV: weight of KL(P_switched || P_original) (SoftMV prompt/modules/"
+        "wrapper.py mlm_train_step: loss1 + loss2 + 0.3 * loss3)",
+        min=0.0,
+        max=1e6,
+    )
+    softmv_init_from_vocab: bool = _f(
+        True,
+        "SoftMV: initialise the prompt vectors with the first prompt_length "
+        "rows of the word embeddings (SoftMV ptuning.sh --init_from_vocab)",
+    )
+    dictionary_dir: Optional[str] = _f(
+        None,
+        "SoftMV: folder of MUSE-format bilingual dictionaries en-XX.txt "
+        "(one 'source target' pair per line); default: <data_dir>/muse",
+        path="dir",
+    )
 
     # --- optimisation
     freeze_plm: bool = _f(False, "train only prompt (+translator/head), not the PLM (paper: PLM trains)")
-    epochs: Optional[int] = _f(None, "training epochs (paper: 50). An epoch is max(#classification batches, "
-                               "#alignment batches) steps; the shorter stream is cycled (recipe key)",
-                               min=1, max=100_000)
-    batch_size: Optional[int] = _f(None, "few-shot classification examples per step (paper: 24) (recipe key)",
-                                   min=1, max=1_000_000)
+    epochs: Optional[int] = _f(
+        None,
+        "training epochs (paper: 50). An epoch is max(#classification batches, "
+        "#alignment batches) steps; the shorter stream is cycled (recipe key)",
+        min=1,
+        max=100_000,
+    )
+    batch_size: Optional[int] = _f(
+        None, "few-shot classification examples per step (paper: 24) (recipe key)", min=1, max=1_000_000
+    )
     align_batch_size: Optional[int] = _f(None, "parallel pairs per step; default: batch_size", min=1, max=1_000_000)
     eval_batch_size: int = _f(64, "examples per evaluation batch", min=1, max=1_000_000)
-    lr: Optional[float] = _f(None, "learning rate (paper: 4e-5 with AdamW) (recipe key)",
-                             min=0.0, min_open=True, max=1e20)  # a diverging lr: the NaN guard
-    prompt_lr: Optional[float] = _f(None, "learning rate of prompt encoder, translator and head; default: lr",
-                                    min=0.0, min_open=True, max=1e20)
-    weight_decay: Optional[float] = _f(None, "weight decay: decoupled (optimizer=adamw) or L2 added to the "
-                                       "gradient (optimizer=adam_l2) (recipe key)", min=0.0, max=1e6)
-    lr_scheduler: Optional[str] = _f(None, "learning-rate schedule over all steps: linear (to min_lr_ratio·lr) or "
-                                     "constant; both after the warm-up (recipe key)", ("linear", "constant"))
-    warmup_ratio: Optional[float] = _f(None, "fraction of steps with linear warm-up (recipe key)",
-                                       min=0.0, max=1.0, max_open=True)
+    lr: Optional[float] = _f(
+        None, "learning rate (paper: 4e-5 with AdamW) (recipe key)", min=0.0, min_open=True, max=1e20
+    )  # a diverging lr: the NaN guard
+    prompt_lr: Optional[float] = _f(
+        None, "learning rate of prompt encoder, translator and head; default: lr", min=0.0, min_open=True, max=1e20
+    )
+    weight_decay: Optional[float] = _f(
+        None,
+        "weight decay: decoupled (optimizer=adamw) or L2 added to the gradient (optimizer=adam_l2) (recipe key)",
+        min=0.0,
+        max=1e6,
+    )
+    lr_scheduler: Optional[str] = _f(
+        None,
+        "learning-rate schedule over all steps: linear (to min_lr_ratio·lr) or "
+        "constant; both after the warm-up (recipe key)",
+        ("linear", "constant"),
+    )
+    warmup_ratio: Optional[float] = _f(
+        None, "fraction of steps with linear warm-up (recipe key)", min=0.0, max=1.0, max_open=True
+    )
     max_grad_norm: Optional[float] = _f(None, "gradient clipping norm (0 disables) (recipe key)", min=0.0, max=1e12)
-    dev_every: int = _f(1, "evaluate on the English few-shot dev split every N epochs (model selection)",
-                        min=1, max=100_000)
+    dev_every: int = _f(
+        1, "evaluate on the English few-shot dev split every N epochs (model selection)", min=1, max=100_000
+    )
 
     # --- evaluation
-    eval_split: str = _f("test", "XNLI split to report (task=pawsx: evaluated when pawsx/train/en.tsv is there, "
-                         "else dev; a user task: its test files)", ("test", "dev"))
+    eval_split: str = _f(
+        "test",
+        "XNLI split to report (task=pawsx: evaluated when pawsx/train/en.tsv is there, "
+        "else dev; a user task: its test files)",
+        ("test", "dev"),
+    )
     eval_languages: str = _f("all", "comma-separated language codes, or all (the 15 XNLI languages)")
-    eval_int8: bool = _f(False, "evaluate with int8 dynamic-quantised transformer layers (CPU only; faster, "
-                         "predictions agree with fp32 on ~99% of rows: see benchmarks/)")
-    eval_max_per_language: Optional[int] = _f(None, "cap on evaluation examples per language (quick looks; "
-                                              "recorded in results)", min=1, max=100_000_000)
+    eval_int8: bool = _f(
+        False,
+        "evaluate with int8 dynamic-quantised transformer layers (CPU only; faster, "
+        "predictions agree with fp32 on ~99% of rows: see benchmarks/)",
+    )
+    eval_max_per_language: Optional[int] = _f(
+        None, "cap on evaluation examples per language (quick looks; recorded in results)", min=1, max=100_000_000
+    )
 
     # --- hardware
     device: str = _f("auto", "auto (cuda if available), cpu or cuda", ("auto", "cpu", "cuda"))
-    precision: str = _f("auto", "auto (bf16 autocast on a CUDA device that supports bf16, else fp32; see the "
-                        "documentation's 'GPUs and clusters'), fp32, or bf16 autocast", ("auto", "fp32", "bf16"))
+    precision: str = _f(
+        "auto",
+        "auto (bf16 autocast on a CUDA device that supports bf16, else fp32; see the "
+        "documentation's 'GPUs and clusters'), fp32, or bf16 autocast",
+        ("auto", "fp32", "bf16"),
+    )
     num_threads: Optional[int] = _f(None, "torch CPU threads; default: torch's choice", min=1, max=MAX_THREADS)
 
     # --- data from the data folder only (xlprompt data fetch)
-    sample_pool: str = _f("xnli-dev", "train_source=sample: the labelled English pool: xnli-dev (XNLI dev en; "
-                          "train and dev are disjoint samples of it; our default, it needs no extra download) or "
-                          "multinli (MultiNLI train, multinli/train.tsv from `xlprompt data fetch --only "
-                          "multinli`; dev from XNLI dev en)", ("xnli-dev", "multinli"))
+    sample_pool: str = _f(
+        "xnli-dev",
+        "train_source=sample: the labelled English pool: xnli-dev (XNLI dev en; "
+        "train and dev are disjoint samples of it; our default, it needs no extra download) or "
+        "multinli (MultiNLI train, multinli/train.tsv from `xlprompt data fetch --only "
+        "multinli`; dev from XNLI dev en)",
+        ("xnli-dev", "multinli"),
+    )
 
     # --- recipes (each method's defaults are its authors' code) and the settings they need
-    recipe: str = _f("reference", "defaults of the recipe keys: reference (each method as its authors ran it; "
-                     "see `--help-config --method M`) or uniform (MPT's stated training settings, paper §IV-B, "
-                     "for every method)", RECIPES)
-    optimizer: Optional[str] = _f(None, "adamw (torch AdamW, decoupled weight decay), adam_l2 (torch Adam, "
-                                  "weight decay added to the gradient as L2) or adamw_hf (transformers 4.10's own "
-                                  "AdamW: eps added to sqrt(v) before the bias correction, decay applied after the "
-                                  "update; what Trainer-based references ran) (recipe key)",
-                                  ("adamw", "adam_l2", "adamw_hf"))
-    weight_decay_exempt: Optional[str] = _f(None, "comma-separated substrings of parameter names without weight "
-                                            "decay ('-': none) (recipe key)")
-    min_lr_ratio: Optional[float] = _f(None, "lr_scheduler=linear decays to min_lr_ratio·lr (recipe key)",
-                                       min=0.0, max=1.0)
-    strip_punctuation: Optional[bool] = _f(None, "strip trailing ASCII punctuation from premise and hypothesis "
-                                           "before tokenising, as xlmrprompt's XNLI pattern does (recipe key)")
-    template_punctuation: Optional[str] = _f(None, "soft template's '.' and '?': separate (each part tokenised on "
-                                             "its own, the reference: '▁' '.' and '▁?' for XLM-R) or glued "
-                                             "(in-word pieces, as in 'word.') (recipe key)", ("separate", "glued"))
-    prompt_encoder_shape: Optional[str] = _f(None, "prompt_encoder=lstm shape: reference (1-layer BiLSTM, d units "
-                                             "each way, MLP 2d→d→d; xlmrprompt) or ptuning (2 layers of d/2, MLP "
-                                             "d→d→d; THUDM P-tuning) (recipe key)", ("reference", "ptuning"))
-    label_words_as: Optional[str] = _f(None, "how label_words name tokens: word (tokenised as a separate word), "
-                                       "piece (exact vocabulary pieces) or id (token ids) (recipe key)",
-                                       ("word", "piece", "id"))
-    predict_over: Optional[str] = _f(None, "test-time argmax over the label words, or over the full vocabulary "
-                                     "(a top token that is no label word counts as wrong) (recipe key)",
-                                     ("labels", "vocab"))
-    pct_language_draw: Optional[str] = _f(None, "PCT's second template language: drawn once per training example "
-                                          "(seeded, kept for all epochs) or at every step (recipe key)",
-                                          ("example", "step"))
-    pct_layout: Optional[str] = _f(None, "PCT input: reference (pair encoding <s> P </s></s> question:H? "
-                                   "Answer:<mask></s>, the authors' strings) or cloze (<s> P . Question: H ? "
-                                   "Answer: <mask> . </s>) (recipe key)", ("reference", "cloze"))
-    head_init: Optional[str] = _f(None, "FT head initialisation: normal (N(0, 0.02), zero bias: transformers' "
-                                  "_init_weights) or torch (nn.Linear's default) (recipe key)", ("normal", "torch"))
-    train_order: Optional[str] = _f(None, "order of the few-shot training examples in each epoch: shuffle (a new "
-                                    "seeded permutation every epoch) or sequential (the order of the split file, "
-                                    "every epoch; SoftMV's SequentialSampler) (recipe key)", ("shuffle", "sequential"))
-    test_weights: Optional[str] = _f(None, "weights evaluated on the test sets: best_dev (the first epoch with the "
-                                     "best English dev accuracy) or last (the last epoch's; dev accuracy is still "
-                                     "recorded every epoch) (recipe key)", ("best_dev", "last"))
-    pct_kl_clip: Optional[float] = _f(None, "PCT: clip both distributions of the symmetric KL to [c, 1] before it "
-                                      "is computed (Keras's kld clips at its epsilon 1e-7: qikunxun/PCT "
-                                      "train_xnli.py:208); 0: the exact KL (recipe key)", min=0.0, max=0.5,
-                                      max_open=True)
+    recipe: str = _f(
+        "reference",
+        "defaults of the recipe keys: reference (each method as its authors ran it; "
+        "see `--help-config --method M`) or uniform (MPT's stated training settings, paper §IV-B, "
+        "for every method)",
+        RECIPES,
+    )
+    optimizer: Optional[str] = _f(
+        None,
+        "adamw (torch AdamW, decoupled weight decay), adam_l2 (torch Adam, "
+        "weight decay added to the gradient as L2) or adamw_hf (transformers 4.10's own "
+        "AdamW: eps added to sqrt(v) before the bias correction, decay applied after the "
+        "update; what Trainer-based references ran) (recipe key)",
+        ("adamw", "adam_l2", "adamw_hf"),
+    )
+    weight_decay_exempt: Optional[str] = _f(
+        None, "comma-separated substrings of parameter names without weight decay ('-': none) (recipe key)"
+    )
+    min_lr_ratio: Optional[float] = _f(
+        None, "lr_scheduler=linear decays to min_lr_ratio·lr (recipe key)", min=0.0, max=1.0
+    )
+    strip_punctuation: Optional[bool] = _f(
+        None,
+        "strip trailing ASCII punctuation from premise and hypothesis "
+        "before tokenising, as xlmrprompt's XNLI pattern does (recipe key)",
+    )
+    template_punctuation: Optional[str] = _f(
+        None,
+        "soft template's '.' and '?': separate (each part tokenised on "
+        "its own, the reference: '▁' '.' and '▁?' for XLM-R) or glued "
+        "(in-word pieces, as in 'word.') (recipe key)",
+        ("separate", "glued"),
+    )
+    prompt_encoder_shape: Optional[str] = _f(
+        None,
+        "prompt_encoder=lstm shape: reference (1-layer BiLSTM, d units "
+        "each way, MLP 2d→d→d; xlmrprompt) or ptuning (2 layers of d/2, MLP "
+        "d→d→d; THUDM P-tuning) (recipe key)",
+        ("reference", "ptuning"),
+    )
+    label_words_as: Optional[str] = _f(
+        None,
+        "how label_words name tokens: word (tokenised as a separate word), "
+        "piece (exact vocabulary pieces) or id (token ids) (recipe key)",
+        ("word", "piece", "id"),
+    )
+    predict_over: Optional[str] = _f(
+        None,
+        "test-time argmax over the label words, or over the full vocabulary "
+        "(a top token that is no label word counts as wrong) (recipe key)",
+        ("labels", "vocab"),
+    )
+    pct_language_draw: Optional[str] = _f(
+        None,
+        "PCT's second template language: drawn once per training example "
+        "(seeded, kept for all epochs) or at every step (recipe key)",
+        ("example", "step"),
+    )
+    pct_layout: Optional[str] = _f(
+        None,
+        "PCT input: reference (pair encoding <s> P </s></s> question:H? "
+        "Answer:<mask></s>, the authors' strings) or cloze (<s> P . Question: H ? "
+        "Answer: <mask> . </s>) (recipe key)",
+        ("reference", "cloze"),
+    )
+    head_init: Optional[str] = _f(
+        None,
+        "FT head initialisation: normal (N(0, 0.02), zero bias: transformers' "
+        "_init_weights) or torch (nn.Linear's default) (recipe key)",
+        ("normal", "torch"),
+    )
+    train_order: Optional[str] = _f(
+        None,
+        "order of the few-shot training examples in each epoch: shuffle (a new "
+        "seeded permutation every epoch) or sequential (the order of the split file, "
+        "every epoch; SoftMV's SequentialSampler) (recipe key)",
+        ("shuffle", "sequential"),
+    )
+    test_weights: Optional[str] = _f(
+        None,
+        "weights evaluated on the test sets: best_dev (the first epoch with the "
+        "best English dev accuracy) or last (the last epoch's; dev accuracy is still "
+        "recorded every epoch) (recipe key)",
+        ("best_dev", "last"),
+    )
+    pct_kl_clip: Optional[float] = _f(
+        None,
+        "PCT: clip both distributions of the symmetric KL to [c, 1] before it "
+        "is computed (Keras's kld clips at its epsilon 1e-7: qikunxun/PCT "
+        "train_xnli.py:208); 0: the exact KL (recipe key)",
+        min=0.0,
+        max=0.5,
+        max_open=True,
+    )
 
     # --- the GPU path; checkpoint_every_s is left out of the hash (HASH_EXCLUDED)
-    step_token_budget: int = _f(1024, "MPT: padded tokens (rows x longest row) per micro-batch of a training "
-                                "step; 0: the whole step in one forward. 1024 is sized for CPU memory (XLM-R "
-                                "base peaks at about 5.7 GiB); on a GPU 8192 (or 0 with 40+ GiB) is faster. "
-                                "Changes the numbers slightly (summation order), so it is part of the config",
-                                min=0, max=2**31 - 1)
-    eval_token_budget: int = _f(0, "evaluation batches of length-sorted rows holding at most this many padded "
-                                "tokens (rows x longest row); 0: eval_batch_size rows per batch (the CPU "
-                                "default). On a GPU 16384 or more", min=0, max=2**31 - 1)
-    checkpoint_every_s: float = _f(600.0, "write a checkpoint at most every N seconds of training (and after the "
-                                   "last epoch); 0: after every epoch. A killed run loses at most N seconds. "
-                                   "600 s: an XLM-R-base checkpoint (4.45 GB) took 32-44 s on a disk writing "
-                                   "about 110 MB/s, an epoch takes seconds on a GPU (see the documentation's "
-                                   "'Benchmarks'). Not part of "
-                                   "the config hash (it does not change results)", min=0.0, max=1e9)
-    deterministic: bool = _f(False, "CUDA: torch.use_deterministic_algorithms(True), CUBLAS_WORKSPACE_CONFIG="
-                             ":4096:8, cuDNN deterministic, no cuDNN benchmark: bitwise-repeatable runs on one "
-                             "GPU model and software stack, somewhat slower (see the documentation's 'GPUs and "
-                             "clusters')")
+    step_token_budget: int = _f(
+        1024,
+        "MPT: padded tokens (rows x longest row) per micro-batch of a training "
+        "step; 0: the whole step in one forward. 1024 is sized for CPU memory (XLM-R "
+        "base peaks at about 5.7 GiB); on a GPU 8192 (or 0 with 40+ GiB) is faster. "
+        "Changes the numbers slightly (summation order), so it is part of the config",
+        min=0,
+        max=2**31 - 1,
+    )
+    eval_token_budget: int = _f(
+        0,
+        "evaluation batches of length-sorted rows holding at most this many padded "
+        "tokens (rows x longest row); 0: eval_batch_size rows per batch (the CPU "
+        "default). On a GPU 16384 or more",
+        min=0,
+        max=2**31 - 1,
+    )
+    checkpoint_every_s: float = _f(
+        600.0,
+        "write a checkpoint at most every N seconds of training (and after the "
+        "last epoch); 0: after every epoch. A killed run loses at most N seconds. "
+        "600 s: an XLM-R-base checkpoint (4.45 GB) took 32-44 s on a disk writing "
+        "about 110 MB/s, an epoch takes seconds on a GPU (see the documentation's "
+        "'Benchmarks'). Not part of "
+        "the config hash (it does not change results)",
+        min=0.0,
+        max=1e9,
+    )
+    deterministic: bool = _f(
+        False,
+        "CUDA: torch.use_deterministic_algorithms(True), CUBLAS_WORKSPACE_CONFIG="
+        ":4096:8, cuDNN deterministic, no cuDNN benchmark: bitwise-repeatable runs on one "
+        "GPU model and software stack, somewhat slower (see the documentation's 'GPUs and "
+        "clusters')",
+    )
 
     # --- tasks beyond XNLI (xlprompt.tasks); task=xnli leaves an XNLI run's hash unchanged
-    task: str = _f("xnli", "the task: xnli (the paper's), pawsx (PAWS-X paraphrase, 7 languages), sib200 (SIB-200 "
-                   "topics, 205 languages), americasnli (NLI in 10 languages of the Americas), toy (the synthetic "
-                   "toy world's NLI-like task: a testbed, not XNLI; see xlprompt.data.toy), a task registered with "
-                   "xlprompt.register_task, or the path of a task YAML file (see the documentation's 'Tasks and "
-                   "your own task'). Its labels, label "
-                   "words, languages and data come from it")
+    task: str = _f(
+        "xnli",
+        "the task: xnli (the paper's), pawsx (PAWS-X paraphrase, 7 languages), sib200 (SIB-200 "
+        "topics, 205 languages), americasnli (NLI in 10 languages of the Americas), toy (the synthetic "
+        "toy world's NLI-like task: a testbed, not XNLI; see xlprompt.data.toy), a task registered with "
+        "xlprompt.register_task, or the path of a task YAML file (see the documentation's 'Tasks and "
+        "your own task'). Its labels, label "
+        "words, languages and data come from it",
+    )
 
     # --- what a run reports while it trains: left out of the hash (HASH_EXCLUDED), it never changes a result
-    logging_steps: int = _f(10, "record the training loss, its parts and the learning rate (each averaged over "
-                            "the steps since the last record) every N optimiser steps: in steps.jsonl, run.log "
-                            "and report_to's trackers, and as the console's progress lines when it is not a "
-                            "terminal; 0: per epoch only. As the HF Trainer's logging_steps (its default, 500, "
-                            "would be less than one record per run here: an epoch has 4-21 steps)", min=0,
-                            max=10**9)
-    report_to: str = _f("none", "experiment tracking, as the HF Trainer's report_to: none, tensorboard (event "
-                        "files in RUN/tensorboard/; pip install 'xlprompt[tensorboard]'), wandb (project "
-                        "$WANDB_PROJECT, else xlprompt; pip install 'xlprompt[wandb]') or both, comma-separated. "
-                        "A sweep groups its runs: W&B group = the sweep's name, and RUNS_DIR/tensorboard/SWEEP/")
+    logging_steps: int = _f(
+        10,
+        "record the training loss, its parts and the learning rate (each averaged over "
+        "the steps since the last record) every N optimiser steps: in steps.jsonl, run.log "
+        "and report_to's trackers, and as the console's progress lines when it is not a "
+        "terminal; 0: per epoch only. As the HF Trainer's logging_steps (its default, 500, "
+        "would be less than one record per run here: an epoch has 4-21 steps)",
+        min=0,
+        max=10**9,
+    )
+    report_to: str = _f(
+        "none",
+        "experiment tracking, as the HF Trainer's report_to: none, tensorboard (event "
+        "files in RUN/tensorboard/; pip install 'xlprompt[tensorboard]'), wandb (project "
+        "$WANDB_PROJECT, else xlprompt; pip install 'xlprompt[wandb]') or both, comma-separated. "
+        "A sweep groups its runs: W&B group = the sweep's name, and RUNS_DIR/tensorboard/SWEEP/",
+    )
 
     def __post_init__(self):
         for f in dataclasses.fields(self):  # types first: the recipes and tasks read these values
@@ -320,14 +531,18 @@ class RunConfig:
             check_field(f, getattr(self, f.name))
         trackers = [t.strip() for t in self.report_to.split(",") if t.strip()]
         if self.report_to.strip() != "none" and (not trackers or any(t not in TRACKERS for t in trackers)):
-            raise ConfigError(f"report_to must be none, {', '.join(TRACKERS)} or both comma-separated, not "
-                              f"'{self.report_to}'")
+            raise ConfigError(
+                f"report_to must be none, {', '.join(TRACKERS)} or both comma-separated, not '{self.report_to}'"
+            )
         if self.prompt_length > self.max_length - 8:
-            raise ConfigError(f"prompt_length={self.prompt_length} leaves no room in max_length={self.max_length}; "
-                              f"use prompt_length <= {self.max_length - 8} or raise max_length")
+            raise ConfigError(
+                f"prompt_length={self.prompt_length} leaves no room in max_length={self.max_length}; "
+                f"use prompt_length <= {self.max_length - 8} or raise max_length"
+            )
         if self.translator_conditioning == "language" and self.no_translator:
-            raise ConfigError("translator_conditioning=language needs a translator; it cannot be combined with "
-                              "no_translator=true")
+            raise ConfigError(
+                "translator_conditioning=language needs a translator; it cannot be combined with no_translator=true"
+            )
         if self.parallel_source == "file" and self.method == "mpt" and not self.parallel_file:
             raise ConfigError("parallel_source=file needs parallel_file=PATH")
         if self.parallel_source == "translate" and self.method == "mpt" and not self.translate_model:
@@ -368,8 +583,12 @@ class RunConfig:
             for split, files in sorted(task.files.items()):
                 for lang, file in sorted(files.items()):
                     # a Hugging Face split: its spec (dataset, config, split, files), not where the YAML lies
-                    parts.append((f"{split}.{lang}", file.rpartition("@")[0] if file.startswith("hf:")
-                                  else _content_digest(file)))
+                    parts.append(
+                        (
+                            f"{split}.{lang}",
+                            file.rpartition("@")[0] if file.startswith("hf:") else _content_digest(file),
+                        )
+                    )
             out["task"] = "sha256:" + hashlib.sha256(json.dumps(parts).encode()).hexdigest()
         for key in INPUT_FILES[1:]:
             value = getattr(self, key)
@@ -411,28 +630,83 @@ class RunConfig:
 # --- recipes ----------------------------------------------------------------------------------------------
 #: keys whose default depends on the method (its module's RECIPE) and on ``recipe``
 RECIPE_KEYS: tuple[str, ...] = (
-    "max_length", "epochs", "batch_size", "lr", "optimizer", "weight_decay", "weight_decay_exempt", "lr_scheduler",
-    "warmup_ratio", "min_lr_ratio", "max_grad_norm", "strip_punctuation", "template_punctuation",
-    "prompt_encoder_shape", "label_words", "label_words_as", "scoring", "predict_over", "pct_kl_space",
-    "pct_language_draw", "pct_layout", "head_init", "grad_accumulation_steps", "grad_accumulation_leftover",
-    "train_order", "test_weights", "pct_kl_clip", "softmv_cosda_rate",
+    "max_length",
+    "epochs",
+    "batch_size",
+    "lr",
+    "optimizer",
+    "weight_decay",
+    "weight_decay_exempt",
+    "lr_scheduler",
+    "warmup_ratio",
+    "min_lr_ratio",
+    "max_grad_norm",
+    "strip_punctuation",
+    "template_punctuation",
+    "prompt_encoder_shape",
+    "label_words",
+    "label_words_as",
+    "scoring",
+    "predict_over",
+    "pct_kl_space",
+    "pct_language_draw",
+    "pct_layout",
+    "head_init",
+    "grad_accumulation_steps",
+    "grad_accumulation_leftover",
+    "train_order",
+    "test_weights",
+    "pct_kl_clip",
+    "softmv_cosda_rate",
 )
 #: the training settings that ``recipe=uniform`` takes from MPT's recipe for every method (paper §IV-B: AdamW,
 #: lr 4e-5, batch 24, 50 epochs, max length 256; where §IV-B is silent, MPT's own choices)
 UNIFORM_KEYS: tuple[str, ...] = (
-    "max_length", "epochs", "batch_size", "lr", "optimizer", "weight_decay", "weight_decay_exempt", "lr_scheduler",
-    "warmup_ratio", "min_lr_ratio", "max_grad_norm", "grad_accumulation_steps", "grad_accumulation_leftover",
-    "train_order", "test_weights",
+    "max_length",
+    "epochs",
+    "batch_size",
+    "lr",
+    "optimizer",
+    "weight_decay",
+    "weight_decay_exempt",
+    "lr_scheduler",
+    "warmup_ratio",
+    "min_lr_ratio",
+    "max_grad_norm",
+    "grad_accumulation_steps",
+    "grad_accumulation_leftover",
+    "train_order",
+    "test_weights",
 )
 #: a recipe key's value when the method's module declares none (a method without RECIPE): MPT's choices
 GENERIC_DEFAULTS: dict[str, Any] = {
-    "max_length": 256, "epochs": 50, "batch_size": 24, "lr": 4e-5, "optimizer": "adamw", "weight_decay": 0.01,
-    "weight_decay_exempt": "bias,LayerNorm.weight", "lr_scheduler": "constant", "warmup_ratio": 0.0,
-    "min_lr_ratio": 0.0, "max_grad_norm": 1.0, "strip_punctuation": True, "template_punctuation": "separate",
-    "prompt_encoder_shape": "reference", "label_words": "right,maybe,wrong", "label_words_as": "word",
-    "scoring": "vocab", "predict_over": "labels", "pct_kl_space": "vocab", "pct_language_draw": "example",
-    "pct_layout": "reference", "head_init": "normal", "grad_accumulation_steps": 1,
-    "grad_accumulation_leftover": "step", "train_order": "shuffle", "test_weights": "best_dev", "pct_kl_clip": 0.0,
+    "max_length": 256,
+    "epochs": 50,
+    "batch_size": 24,
+    "lr": 4e-5,
+    "optimizer": "adamw",
+    "weight_decay": 0.01,
+    "weight_decay_exempt": "bias,LayerNorm.weight",
+    "lr_scheduler": "constant",
+    "warmup_ratio": 0.0,
+    "min_lr_ratio": 0.0,
+    "max_grad_norm": 1.0,
+    "strip_punctuation": True,
+    "template_punctuation": "separate",
+    "prompt_encoder_shape": "reference",
+    "label_words": "right,maybe,wrong",
+    "label_words_as": "word",
+    "scoring": "vocab",
+    "predict_over": "labels",
+    "pct_kl_space": "vocab",
+    "pct_language_draw": "example",
+    "pct_layout": "reference",
+    "head_init": "normal",
+    "grad_accumulation_steps": 1,
+    "grad_accumulation_leftover": "step",
+    "train_order": "shuffle",
+    "test_weights": "best_dev",
+    "pct_kl_clip": 0.0,
     "softmv_cosda_rate": 0.55,
 }
 #: the recipe keys that shape a method's inputs (the token ids its template builds): every method's RECIPE states
@@ -501,10 +775,10 @@ def coerce(name: str, value: Any) -> Any:
         return None
     if isinstance(value, (list, tuple, dict, set)) or (isinstance(value, bool) and tp is not bool):
         # a YAML list, or YAML's yes/no/true read as a boolean, is never a scalar's value (issue 11)
-        hint = " (write it as one string, e.g. 'yes,maybe,no'; YAML reads yes/no as booleans)" if tp is str \
-            else ""
-        raise ConfigError(f"config key '{name}' needs one value of type {tp.__name__}, not the "
-                          f"{type(value).__name__} {value!r}{hint}")
+        hint = " (write it as one string, e.g. 'yes,maybe,no'; YAML reads yes/no as booleans)" if tp is str else ""
+        raise ConfigError(
+            f"config key '{name}' needs one value of type {tp.__name__}, not the {type(value).__name__} {value!r}{hint}"
+        )
     try:
         if tp is bool:
             if isinstance(value, bool):
@@ -564,12 +838,19 @@ def check_field(f: dataclasses.Field, value: Any, type_only: bool = False) -> No
             return
         raise ConfigError(f"config key '{name}' needs a value of type {tp.__name__}, not None")
     numeric = tp in (int, float)
-    ok = isinstance(value, bool) if tp is bool else \
-        (isinstance(value, (int, float)) and not isinstance(value, bool) and (tp is float or isinstance(value, int)))\
-        if numeric else isinstance(value, tp)
+    ok = (
+        isinstance(value, bool)
+        if tp is bool
+        else (
+            isinstance(value, (int, float)) and not isinstance(value, bool) and (tp is float or isinstance(value, int))
+        )
+        if numeric
+        else isinstance(value, tp)
+    )
     if not ok:
-        raise ConfigError(f"config key '{name}' needs a value of type {tp.__name__}, not the "
-                          f"{type(value).__name__} {value!r}")
+        raise ConfigError(
+            f"config key '{name}' needs a value of type {tp.__name__}, not the {type(value).__name__} {value!r}"
+        )
     if type_only:
         return
     choices = meta.get("choices")
@@ -583,14 +864,18 @@ def check_field(f: dataclasses.Field, value: Any, type_only: bool = False) -> No
         above = high is not None and (value >= high if meta.get("max_open") else value > high)
         if below or above:
             if tp is float and low is not None and high is not None and high <= 1:
-                interval = f"{'(' if meta.get('min_open') else '['}{_number(low)}, {_number(high)}" \
-                           f"{')' if meta.get('max_open') else ']'}"
+                interval = (
+                    f"{'(' if meta.get('min_open') else '['}{_number(low)}, {_number(high)}"
+                    f"{')' if meta.get('max_open') else ']'}"
+                )
                 raise ConfigError(f"{name} must lie in {interval}, not {_number(value)}")
             if below:
-                raise ConfigError(f"{name} must be {'>' if meta.get('min_open') else '>='} {_number(low)}, not "
-                                  f"{_number(value)}")
-            raise ConfigError(f"{name} must be {'<' if meta.get('max_open') else '<='} {_number(high)}, not "
-                              f"{_number(value)}")
+                raise ConfigError(
+                    f"{name} must be {'>' if meta.get('min_open') else '>='} {_number(low)}, not {_number(value)}"
+                )
+            raise ConfigError(
+                f"{name} must be {'<' if meta.get('max_open') else '<='} {_number(high)}, not {_number(value)}"
+            )
     kind = meta.get("path")
     if kind:
         import os

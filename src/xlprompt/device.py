@@ -91,9 +91,11 @@ def apply_determinism(config: RunConfig) -> None:
             _DEFAULTS = None
         return
     if _DEFAULTS is None:
-        _DEFAULTS = {"algorithms": torch.are_deterministic_algorithms_enabled(),
-                     "cudnn_deterministic": torch.backends.cudnn.deterministic,
-                     "cudnn_benchmark": torch.backends.cudnn.benchmark}
+        _DEFAULTS = {
+            "algorithms": torch.are_deterministic_algorithms_enabled(),
+            "cudnn_deterministic": torch.backends.cudnn.deterministic,
+            "cudnn_benchmark": torch.backends.cudnn.benchmark,
+        }
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", CUBLAS_WORKSPACE)
     torch.use_deterministic_algorithms(True)
     torch.backends.cudnn.deterministic = True

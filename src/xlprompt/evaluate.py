@@ -26,9 +26,15 @@ def _int8(method: Method, int8: bool):
     return method.plm.int8_encoder() if int8 else nullcontext()
 
 
-def predict(method: Method, examples: Sequence[TokenizedExample], lang: str, batch_size: int,
-            autocast_dtype: torch.dtype | None = None, int8: bool = False,
-            token_budget: int = 0) -> tuple[list[int], torch.Tensor]:
+def predict(
+    method: Method,
+    examples: Sequence[TokenizedExample],
+    lang: str,
+    batch_size: int,
+    autocast_dtype: torch.dtype | None = None,
+    int8: bool = False,
+    token_budget: int = 0,
+) -> tuple[list[int], torch.Tensor]:
     """Predicted class and class scores [N, 3] for each example, in the input order. With
     ``predict_over=vocab`` the scores have a 4th column (the best token that is no label word); a prediction
     of 3 is then always wrong."""
@@ -36,8 +42,9 @@ def predict(method: Method, examples: Sequence[TokenizedExample], lang: str, bat
         return [], torch.zeros(0, 3)
     method.prepare_inputs(examples)
     lengths = [method.eval_length(ex, lang) for ex in examples]
-    batches = (token_budget_batches(lengths, token_budget) if token_budget > 0
-               else length_sorted_batches(lengths, batch_size))
+    batches = (
+        token_budget_batches(lengths, token_budget) if token_budget > 0 else length_sorted_batches(lengths, batch_size)
+    )
     outs = []
     was_training = method.training
     method.eval()
@@ -54,16 +61,29 @@ def predict(method: Method, examples: Sequence[TokenizedExample], lang: str, bat
     return scores.argmax(-1).tolist(), scores
 
 
-def accuracy(method: Method, examples: Sequence[TokenizedExample], lang: str, batch_size: int,
-             autocast_dtype: torch.dtype | None = None, int8: bool = False, token_budget: int = 0) -> float:
+def accuracy(
+    method: Method,
+    examples: Sequence[TokenizedExample],
+    lang: str,
+    batch_size: int,
+    autocast_dtype: torch.dtype | None = None,
+    int8: bool = False,
+    token_budget: int = 0,
+) -> float:
     predictions, _ = predict(method, examples, lang, batch_size, autocast_dtype, int8, token_budget)
     correct = sum(int(p == ex.label) for p, ex in zip(predictions, examples))
     return correct / max(1, len(examples))
 
 
-def evaluate_languages(method: Method, data: Mapping[str, Sequence[TokenizedExample]], batch_size: int,
-                       autocast_dtype: torch.dtype | None = None, progress: bool = True,
-                       int8: bool = False, token_budget: int = 0) -> dict[str, float]:
+def evaluate_languages(
+    method: Method,
+    data: Mapping[str, Sequence[TokenizedExample]],
+    batch_size: int,
+    autocast_dtype: torch.dtype | None = None,
+    progress: bool = True,
+    int8: bool = False,
+    token_budget: int = 0,
+) -> dict[str, float]:
     """Accuracy (in %) for each language, and their average under ``avg``. ``int8``: quantised once for all."""
     results: dict[str, float] = {}
     bar = tqdm(list(data.items()), desc="evaluate", unit="lang", disable=not progress, leave=False)

@@ -67,7 +67,6 @@ RAY_MISSING = "the ray executor needs Ray: pip install 'xlprompt[ray]'"
 
 
 @dataclass
-
 class Outcome:
     """What happened to one run: finished, failed, or skipped (finished / busy / failed earlier)."""
 
@@ -107,10 +106,12 @@ class SweepSummary:
         """Only the runs this process trained count as its own (issue 11: two sweeps on one store each
         claimed the other's runs as "now")."""
         done = self.finished_before + self.ran + self.finished_elsewhere
-        text = (f"{done}/{self.total} runs finished ({self.ran} finished by this process, "
-                f"{self.finished_before} before it started"
-                + (f", {self.finished_elsewhere} by another process meanwhile" if self.finished_elsewhere else "")
-                + f"); {len(self.failed)} failed")
+        text = (
+            f"{done}/{self.total} runs finished ({self.ran} finished by this process, "
+            f"{self.finished_before} before it started"
+            + (f", {self.finished_elsewhere} by another process meanwhile" if self.finished_elsewhere else "")
+            + f"); {len(self.failed)} failed"
+        )
         if self.busy:
             text += f"; {self.busy} running in another process"
         return text
@@ -132,11 +133,20 @@ def _error_line(err: BaseException) -> str:
     return f"{type(err).__name__}: {lines[0] if lines else ''}{where}"
 
 
-def execute_run(store_path: str | Path, run_hash: str, config: dict[str, Any], run_dir: str | Path,
-                save_weights: bool = False, progress: bool | str = False, log: Callable[[str], None] | None = None,
-                worker: str = "local", stale_after: float = DEFAULT_STALE_AFTER,
-                retry_failed: bool = True, group: str | None = None,
-                invocation_started: float | None = None) -> Outcome:
+def execute_run(
+    store_path: str | Path,
+    run_hash: str,
+    config: dict[str, Any],
+    run_dir: str | Path,
+    save_weights: bool = False,
+    progress: bool | str = False,
+    log: Callable[[str], None] | None = None,
+    worker: str = "local",
+    stale_after: float = DEFAULT_STALE_AFTER,
+    retry_failed: bool = True,
+    group: str | None = None,
+    invocation_started: float | None = None,
+) -> Outcome:
     """Claim → train (heartbeat) → finish/fail, for one run, in the calling process. ``group`` (the sweep's
     name) groups the run in the trackers of its ``report_to``. ``invocation_started``: when the sweep invocation
     began (a run that failed since then is not tried again: :meth:`ResultStore.claim`)."""
@@ -145,24 +155,35 @@ def execute_run(store_path: str | Path, run_hash: str, config: dict[str, Any], r
     store = ResultStore(store_path, create=False)
     started = time.perf_counter()
     try:
-        claim = store.claim(run_hash, worker=worker, run_dir=str(run_dir), stale_after=stale_after,
-                            retry_failed=retry_failed, invocation_started=invocation_started)
+        claim = store.claim(
+            run_hash,
+            worker=worker,
+            run_dir=str(run_dir),
+            stale_after=stale_after,
+            retry_failed=retry_failed,
+            invocation_started=invocation_started,
+        )
         if not claim.ok:
-            return Outcome(run_hash, {"finished": FINISHED_ELSEWHERE, "failed-now": FAILED_ELSEWHERE}.get(
-                claim.reason, claim.reason))
+            return Outcome(
+                run_hash,
+                {"finished": FINISHED_ELSEWHERE, "failed-now": FAILED_ELSEWHERE}.get(claim.reason, claim.reason),
+            )
         try:
             run_config = RunConfig.from_dict(config)
             if run_config.resolved_hash() != run_hash:
-                raise ConfigError(f"run {run_hash}: its stored config hashes to {run_config.resolved_hash()} now: "
-                                  "the content of its input files (task file, parallel_file, label_words_file, "
-                                  "dictionary_dir) changed since the sweep registered it, or another xlprompt "
-                                  "version wrote the store; run the sweep again to register the runs of the "
-                                  "files as they are")
+                raise ConfigError(
+                    f"run {run_hash}: its stored config hashes to {run_config.resolved_hash()} now: "
+                    "the content of its input files (task file, parallel_file, label_words_file, "
+                    "dictionary_dir) changed since the sweep registered it, or another xlprompt "
+                    "version wrote the store; run the sweep again to register the runs of the "
+                    "files as they are"
+                )
             if group and "tensorboard" in trackers_of(run_config.report_to):
                 link_tensorboard(Path(run_dir).parent, group, Path(run_dir))
             with Heartbeat(store_path, run_hash):
-                results = run_experiment(run_config, run_dir, progress=progress, log=log, save_weights=save_weights,
-                                         group=group)
+                results = run_experiment(
+                    run_config, run_dir, progress=progress, log=log, save_weights=save_weights, group=group
+                )
         except KeyboardInterrupt:
             store.release(run_hash)
             raise
@@ -186,7 +207,6 @@ def execute_run(store_path: str | Path, run_hash: str, config: dict[str, Any], r
         store.close()
 
 
-
 def _pending(sweep: Sweep, store_path: str | Path, max_runs: int | None):
     """Register the sweep's runs in the store; return (summary so far, finished hashes, runs still to do)."""
     with ResultStore(store_path) as store:
@@ -202,8 +222,10 @@ def _pending(sweep: Sweep, store_path: str | Path, max_runs: int | None):
 
 def register(sweep: Sweep, store: ResultStore) -> None:
     """Add the sweep's runs (pending) and labels to the store; finished rows are kept as they are."""
-    store.add(((run.hash, run.config.to_dict(), group, variant) for run in sweep.runs
-               for group, variant in run.labels), sweep=sweep.name)
+    store.add(
+        ((run.hash, run.config.to_dict(), group, variant) for run in sweep.runs for group, variant in run.labels),
+        sweep=sweep.name,
+    )
     for group, variant in sweep.references.items():
         store.set_meta(f"reference:{group}", variant)
 
@@ -218,13 +240,19 @@ class _SweepLines:
         self.trained_seconds, self.trained = 0.0, 0
 
     def starting(self, run: SweepRun) -> None:
-        progress_logger.log(self.level, "sweep %s: run %d/%d starting: %s", self.name, self.done + 1, self.total,
-                            run.describe())
+        progress_logger.log(
+            self.level, "sweep %s: run %d/%d starting: %s", self.name, self.done + 1, self.total, run.describe()
+        )
 
     def ended(self, run: SweepRun, outcome: Outcome) -> None:
         if outcome.status == "failed":
-            logger.warning("sweep %s: run %s (%s) failed: %s", self.name, run.describe(),
-                           f"{run.group} {run.variant}".strip(), outcome.error)
+            logger.warning(
+                "sweep %s: run %s (%s) failed: %s",
+                self.name,
+                run.describe(),
+                f"{run.group} {run.variant}".strip(),
+                outcome.error,
+            )
             return
         if outcome.status not in ("finished", FINISHED_ELSEWHERE):
             progress_logger.log(self.level, "sweep %s: %s is running in another process", self.name, run.describe())
@@ -237,10 +265,22 @@ class _SweepLines:
             avg = ((outcome.results or {}).get("accuracy") or {}).get("avg")
             how = (f"avg {avg:.1f}, " if isinstance(avg, (int, float)) else "") + format_duration(outcome.seconds)
         left = self.total - self.done
-        eta = (f", about {format_duration(left * self.trained_seconds / self.trained)} left"
-               if left and self.trained else "")
-        progress_logger.log(self.level, "sweep %s: %d/%d runs finished: %s (%s); %d to go%s", self.name, self.done,
-                            self.total, run.describe(), how, left, eta)
+        eta = (
+            f", about {format_duration(left * self.trained_seconds / self.trained)} left"
+            if left and self.trained
+            else ""
+        )
+        progress_logger.log(
+            self.level,
+            "sweep %s: %d/%d runs finished: %s (%s); %d to go%s",
+            self.name,
+            self.done,
+            self.total,
+            run.describe(),
+            how,
+            left,
+            eta,
+        )
 
 
 def _close_bar(bar, summary: SweepSummary) -> None:
@@ -257,9 +297,15 @@ class LocalExecutor:
 
     name = "local"
 
-    def __init__(self, progress: bool = True, stale_after: float = DEFAULT_STALE_AFTER,
-                 retry_failed: bool = True, max_runs: int | None = None, workers: int = 1,
-                 poll_seconds: float = 1.0):
+    def __init__(
+        self,
+        progress: bool = True,
+        stale_after: float = DEFAULT_STALE_AFTER,
+        retry_failed: bool = True,
+        max_runs: int | None = None,
+        workers: int = 1,
+        poll_seconds: float = 1.0,
+    ):
         if workers < 1:
             raise ConfigError(f"--workers must be >= 1, not {workers}")
         self.progress = progress
@@ -269,26 +315,43 @@ class LocalExecutor:
         self.workers = workers
         self.poll_seconds = poll_seconds
 
-    def run(self, sweep: Sweep, store_path: str | Path, runs_dir: str | Path,
-            save_weights: bool | None = None) -> SweepSummary:
+    def run(
+        self, sweep: Sweep, store_path: str | Path, runs_dir: str | Path, save_weights: bool | None = None
+    ) -> SweepSummary:
         save_weights = sweep.save_weights if save_weights is None else save_weights
         runs_dir = Path(runs_dir)
         started = time.time()
         summary, finished, todo = _pending(sweep, store_path, self.max_runs)
         if self.workers > 1 and todo:
-            return self._run_workers(sweep, store_path, runs_dir, save_weights, summary, finished, todo,
-                                     started=started)
+            return self._run_workers(
+                sweep, store_path, runs_dir, save_weights, summary, finished, todo, started=started
+            )
         mode = progress_mode(self.progress)
         lines = _SweepLines(sweep, len(finished), mode)
-        bar = tqdm(total=len(sweep), initial=len(finished), desc=f"sweep {sweep.name}", unit="run",
-                   disable=mode != "bar", dynamic_ncols=True)
+        bar = tqdm(
+            total=len(sweep),
+            initial=len(finished),
+            desc=f"sweep {sweep.name}",
+            unit="run",
+            disable=mode != "bar",
+            dynamic_ncols=True,
+        )
         try:
             for run in todo:
                 bar.set_postfix_str(f"left {len(sweep) - bar.n}, now {run.describe()}")
                 lines.starting(run)
-                outcome = execute_run(store_path, run.hash, run.config.to_dict(), run_dir_of(runs_dir, run),
-                                      save_weights, progress=mode, worker="local", stale_after=self.stale_after,
-                                      retry_failed=self.retry_failed, group=sweep.name)
+                outcome = execute_run(
+                    store_path,
+                    run.hash,
+                    run.config.to_dict(),
+                    run_dir_of(runs_dir, run),
+                    save_weights,
+                    progress=mode,
+                    worker="local",
+                    stale_after=self.stale_after,
+                    retry_failed=self.retry_failed,
+                    group=sweep.name,
+                )
                 summary.outcomes.append(outcome)
                 lines.ended(run, outcome)
                 if outcome.status in ("finished", FINISHED_ELSEWHERE):
@@ -298,8 +361,17 @@ class LocalExecutor:
             bar.close()
         return summary
 
-    def _run_workers(self, sweep, store_path, runs_dir: Path, save_weights: bool, summary: SweepSummary,
-                     finished: set, todo: list, started: float | None = None) -> SweepSummary:
+    def _run_workers(
+        self,
+        sweep,
+        store_path,
+        runs_dir: Path,
+        save_weights: bool,
+        summary: SweepSummary,
+        finished: set,
+        todo: list,
+        started: float | None = None,
+    ) -> SweepSummary:
         import json
         import subprocess
         import sys
@@ -308,14 +380,18 @@ class LocalExecutor:
         store_path = str(Path(store_path).resolve())
         runs_dir = runs_dir.resolve()
         runs_dir.mkdir(parents=True, exist_ok=True)
-        job = {"store": store_path, "save_weights": bool(save_weights), "stale_after": self.stale_after,
-               "retry_failed": self.retry_failed,
-               "invocation_started": started if started is not None else time.time(),
-               "group": sweep.name,
-               "runs": [{"hash": r.hash, "config": r.config.to_dict(), "run_dir": str(run_dir_of(runs_dir, r))}
-                        for r in todo]}
-        with tempfile.NamedTemporaryFile("w", suffix=".json", prefix=".workers-", dir=runs_dir,
-                                         delete=False) as fh:
+        job = {
+            "store": store_path,
+            "save_weights": bool(save_weights),
+            "stale_after": self.stale_after,
+            "retry_failed": self.retry_failed,
+            "invocation_started": started if started is not None else time.time(),
+            "group": sweep.name,
+            "runs": [
+                {"hash": r.hash, "config": r.config.to_dict(), "run_dir": str(run_dir_of(runs_dir, r))} for r in todo
+            ],
+        }
+        with tempfile.NamedTemporaryFile("w", suffix=".json", prefix=".workers-", dir=runs_dir, delete=False) as fh:
             json.dump(job, fh)
             job_path = fh.name
         gpus = _visible_gpu_count()
@@ -326,11 +402,24 @@ class LocalExecutor:
                 env["CUDA_VISIBLE_DEVICES"] = str(index % gpus)
             out, err = tempfile.TemporaryFile("w+"), tempfile.TemporaryFile("w+")  # files: a pipe could fill up
             files.append((out, err))
-            procs.append(subprocess.Popen([sys.executable, "-m", "xlprompt.executors", job_path, str(index)],
-                                          stdout=out, stderr=err, text=True, env=env))
+            procs.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "xlprompt.executors", job_path, str(index)],
+                    stdout=out,
+                    stderr=err,
+                    text=True,
+                    env=env,
+                )
+            )
         mode = progress_mode(self.progress)
-        bar = tqdm(total=len(sweep), initial=len(finished), desc=f"sweep {sweep.name} ({len(procs)} workers)",
-                   unit="run", disable=mode != "bar", dynamic_ncols=True)
+        bar = tqdm(
+            total=len(sweep),
+            initial=len(finished),
+            desc=f"sweep {sweep.name} ({len(procs)} workers)",
+            unit="run",
+            disable=mode != "bar",
+            dynamic_ncols=True,
+        )
         outputs = []
         seen = len(finished)
         try:
@@ -340,9 +429,14 @@ class LocalExecutor:
                     with ResultStore(store_path, create=False) as store:
                         done = sum(1 for _ in store.runs("finished", sweep.hashes()))
                     if done != seen:
-                        progress_logger.log(logging.DEBUG if mode == "bar" else logging.INFO,
-                                            "sweep %s: %d/%d runs finished (%d workers; each run logs into its "
-                                            "folder's run.log)", sweep.name, done, len(sweep), len(procs))
+                        progress_logger.log(
+                            logging.DEBUG if mode == "bar" else logging.INFO,
+                            "sweep %s: %d/%d runs finished (%d workers; each run logs into its folder's run.log)",
+                            sweep.name,
+                            done,
+                            len(sweep),
+                            len(procs),
+                        )
                         seen = done
                     bar.update(done - bar.n)
             for proc, (out, err) in zip(procs, files):
@@ -367,8 +461,10 @@ class LocalExecutor:
         for proc, out, err in outputs:
             if proc.returncode != 0:
                 lines = [line for line in err.splitlines() if line.strip()]
-                raise XlpromptError(f"sweep worker {proc.args[-1]} exited with status {proc.returncode}: "
-                                    f"{lines[-1] if lines else 'no message'}")
+                raise XlpromptError(
+                    f"sweep worker {proc.args[-1]} exited with status {proc.returncode}: "
+                    f"{lines[-1] if lines else 'no message'}"
+                )
             for line in out.splitlines():
                 if not line.startswith("{"):
                     continue
@@ -382,8 +478,13 @@ class LocalExecutor:
             outcome = by_hash.get(run.hash, Outcome(run.hash, "busy"))
             summary.outcomes.append(outcome)
             if outcome.status == "failed":
-                logger.warning("sweep %s: run %s (%s) failed: %s", sweep.name, run.describe(),
-                               f"{run.group} {run.variant}".strip(), outcome.error)
+                logger.warning(
+                    "sweep %s: run %s (%s) failed: %s",
+                    sweep.name,
+                    run.describe(),
+                    f"{run.group} {run.variant}".strip(),
+                    outcome.error,
+                )
         return summary
 
 
@@ -408,20 +509,39 @@ def worker_main(job_path: str, index: int) -> int:
 
     job = json.loads(Path(job_path).read_text("utf-8"))
     runs = job["runs"]
-    runs = runs[index % len(runs):] + runs[:index % len(runs)] if runs else []
+    runs = runs[index % len(runs) :] + runs[: index % len(runs)] if runs else []
     for run in runs:
-        outcome = execute_run(job["store"], run["hash"], run["config"], run["run_dir"], job["save_weights"],
-                              progress=False, log=None, worker=f"local-worker:{index}:{os.getpid()}",
-                              stale_after=job["stale_after"], retry_failed=job["retry_failed"],
-                              group=job.get("group"), invocation_started=job.get("invocation_started"))
+        outcome = execute_run(
+            job["store"],
+            run["hash"],
+            run["config"],
+            run["run_dir"],
+            job["save_weights"],
+            progress=False,
+            log=None,
+            worker=f"local-worker:{index}:{os.getpid()}",
+            stale_after=job["stale_after"],
+            retry_failed=job["retry_failed"],
+            group=job.get("group"),
+            invocation_started=job.get("invocation_started"),
+        )
         if outcome.status == "finished":
             outcome.results = None  # in the store already; keeps the pipe small
         print(json.dumps(dataclasses.asdict(outcome)), flush=True)
     return 0
 
 
-def _ray_task(store_path: str, run_hash: str, config: dict, run_dir: str, save_weights: bool,
-              stale_after: float, retry_failed: bool, cwd: str | None = None, group: str | None = None) -> Outcome:
+def _ray_task(
+    store_path: str,
+    run_hash: str,
+    config: dict,
+    run_dir: str,
+    save_weights: bool,
+    stale_after: float,
+    retry_failed: bool,
+    cwd: str | None = None,
+    group: str | None = None,
+) -> Outcome:
     """The body of one Ray task: the worker claims and writes to the store itself.
 
     Relative paths of the config (``data_dir: ../shared/data``) mean what they mean for the driver: the
@@ -429,9 +549,19 @@ def _ray_task(store_path: str, run_hash: str, config: dict, run_dir: str, save_w
     """
     if cwd and os.path.isdir(cwd):
         os.chdir(cwd)
-    return execute_run(store_path, run_hash, config, run_dir, save_weights, progress=False, log=None,
-                       worker=f"ray:{os.uname().nodename}:{os.getpid()}", stale_after=stale_after,
-                       retry_failed=retry_failed, group=group)
+    return execute_run(
+        store_path,
+        run_hash,
+        config,
+        run_dir,
+        save_weights,
+        progress=False,
+        log=None,
+        worker=f"ray:{os.uname().nodename}:{os.getpid()}",
+        stale_after=stale_after,
+        retry_failed=retry_failed,
+        group=group,
+    )
 
 
 def _import_ray():
@@ -447,8 +577,10 @@ def check_gpus_per_run(value: float | None) -> float | None:
     if value is None:
         return None
     if not (0 < value <= 1 or float(value).is_integer()) or value <= 0:
-        raise ConfigError(f"--gpus-per-run must be a fraction in (0, 1] (e.g. 0.25: four runs per GPU) or a whole "
-                          f"number of GPUs, not {value}")
+        raise ConfigError(
+            f"--gpus-per-run must be a fraction in (0, 1] (e.g. 0.25: four runs per GPU) or a whole "
+            f"number of GPUs, not {value}"
+        )
     return float(value)
 
 
@@ -458,9 +590,18 @@ class RayExecutor:
 
     name = "ray"
 
-    def __init__(self, address: str | None = None, num_cpus: int | None = None, cpus_per_run: float = 1.0,
-                 progress: bool = True, stale_after: float = DEFAULT_STALE_AFTER, retry_failed: bool = True,
-                 max_runs: int | None = None, poll_seconds: float = 2.0, gpus_per_run: float | None = None):
+    def __init__(
+        self,
+        address: str | None = None,
+        num_cpus: int | None = None,
+        cpus_per_run: float = 1.0,
+        progress: bool = True,
+        stale_after: float = DEFAULT_STALE_AFTER,
+        retry_failed: bool = True,
+        max_runs: int | None = None,
+        poll_seconds: float = 2.0,
+        gpus_per_run: float | None = None,
+    ):
         self.gpus_per_run = check_gpus_per_run(gpus_per_run)
         if cpus_per_run <= 0:
             raise ConfigError(f"--cpus-per-run must be > 0, not {cpus_per_run}")
@@ -477,8 +618,7 @@ class RayExecutor:
         ray = _import_ray()
         started_here = False
         if not ray.is_initialized():
-            kwargs: dict[str, Any] = dict(include_dashboard=False, log_to_driver=False,
-                                          ignore_reinit_error=True)
+            kwargs: dict[str, Any] = dict(include_dashboard=False, log_to_driver=False, ignore_reinit_error=True)
             if self.address:
                 kwargs["address"] = self.address
             elif self.num_cpus:
@@ -495,12 +635,15 @@ class RayExecutor:
         if ray.cluster_resources().get("GPU", 0) > 0:
             return {"num_gpus": self.gpus_per_run or 1.0, "num_cpus": self.cpus_per_run}
         if self.gpus_per_run is not None:
-            raise ConfigError(f"--gpus-per-run {self.gpus_per_run:g}: the Ray cluster has no GPU; leave it out to "
-                              "run on CPUs (--cpus-per-run)")
+            raise ConfigError(
+                f"--gpus-per-run {self.gpus_per_run:g}: the Ray cluster has no GPU; leave it out to "
+                "run on CPUs (--cpus-per-run)"
+            )
         return {"num_cpus": self.cpus_per_run}
 
-    def run(self, sweep: Sweep, store_path: str | Path, runs_dir: str | Path,
-            save_weights: bool | None = None) -> SweepSummary:
+    def run(
+        self, sweep: Sweep, store_path: str | Path, runs_dir: str | Path, save_weights: bool | None = None
+    ) -> SweepSummary:
         save_weights = sweep.save_weights if save_weights is None else save_weights
         store_path = str(Path(store_path).resolve())
         runs_dir = Path(runs_dir).resolve()
@@ -511,11 +654,28 @@ class RayExecutor:
         task = ray.remote(_ray_task).options(max_retries=0, **self.resources(ray))
         mode = progress_mode(self.progress)
         lines = _SweepLines(sweep, len(finished), mode)
-        bar = tqdm(total=len(sweep), initial=len(finished), desc=f"sweep {sweep.name} (ray)", unit="run",
-                   disable=mode != "bar", dynamic_ncols=True)
-        pending = {task.remote(store_path, run.hash, run.config.to_dict(), str(run_dir_of(runs_dir, run)),
-                               save_weights, self.stale_after, self.retry_failed, os.getcwd(), sweep.name): run
-                   for run in todo}
+        bar = tqdm(
+            total=len(sweep),
+            initial=len(finished),
+            desc=f"sweep {sweep.name} (ray)",
+            unit="run",
+            disable=mode != "bar",
+            dynamic_ncols=True,
+        )
+        pending = {
+            task.remote(
+                store_path,
+                run.hash,
+                run.config.to_dict(),
+                str(run_dir_of(runs_dir, run)),
+                save_weights,
+                self.stale_after,
+                self.retry_failed,
+                os.getcwd(),
+                sweep.name,
+            ): run
+            for run in todo
+        }
         try:
             while pending:
                 done, _ = ray.wait(list(pending), num_returns=1, timeout=self.poll_seconds)
@@ -561,14 +721,14 @@ def get_executor(name: str, **kwargs):
         kwargs.pop("num_cpus", None)
         kwargs.pop("cpus_per_run", None)
         if kwargs.pop("gpus_per_run", None) is not None:
-            raise ConfigError("--gpus-per-run is for --executor ray; the local executor shares a GPU with "
-                              "--workers N")
+            raise ConfigError("--gpus-per-run is for --executor ray; the local executor shares a GPU with --workers N")
         return LocalExecutor(**kwargs)
     if name == "ray":
         _import_ray()
         if kwargs.pop("workers", 1) != 1:
-            raise ConfigError("--workers is for --executor local; Ray runs as many at once as --gpus-per-run / "
-                              "--cpus-per-run allow")
+            raise ConfigError(
+                "--workers is for --executor local; Ray runs as many at once as --gpus-per-run / --cpus-per-run allow"
+            )
         return RayExecutor(**kwargs)
     raise ConfigError(f"executor must be one of {', '.join(EXECUTORS)}, not '{name}'")
 

@@ -32,12 +32,12 @@ from typing import Any, Callable
 
 import torch
 
-from xlprompt.version import __version__
 from xlprompt.checkpoint import atomic_write_text, remove_checkpoints
 from xlprompt.config import RunConfig
 from xlprompt.device import apply_determinism, autocast_dtype, resolve_device
 from xlprompt.errors import CheckpointError, ConfigError
 from xlprompt.tracking import NOTE, PROGRESS_LOGGER, RUN_LOG, check_trackers, open_tracker, progress_mode, run_log
+from xlprompt.version import __version__
 
 logger = logging.getLogger(__name__)
 
@@ -58,7 +58,11 @@ def build_components(config: RunConfig, device: torch.device | None = None) -> C
     """Tokenizer, PLM and method for ``config`` (no data, no training)."""
     from xlprompt.methods import build_method
     from xlprompt.models.backbone import (
-        check_local_spec, default_tokenizer_spec, is_random_spec, load_masked_lm, load_tokenizer,
+        check_local_spec,
+        default_tokenizer_spec,
+        is_random_spec,
+        load_masked_lm,
+        load_tokenizer,
     )
     from xlprompt.models.masked_lm import MaskedLM
     from xlprompt.verbalizer import verbalizer_for
@@ -66,8 +70,9 @@ def build_components(config: RunConfig, device: torch.device | None = None) -> C
     if not is_random_spec(config.model):
         check_local_spec(config.model, "model")  # before its tokenizer is looked for in the same place
     tokenizer = load_tokenizer(config.tokenizer or default_tokenizer_spec(config.model), data_dir=config.data_dir)
-    hf_model, info = load_masked_lm(config.model, tokenizer, seed=config.seed, max_length=config.max_length,
-                                    data_dir=config.data_dir)
+    hf_model, info = load_masked_lm(
+        config.model, tokenizer, seed=config.seed, max_length=config.max_length, data_dir=config.data_dir
+    )
     plm = MaskedLM(hf_model)
     verbalizer = None
     if config.method != "ft":
@@ -82,8 +87,8 @@ def check_inputs(config: RunConfig) -> None:
     """The checks of a run that need no model or tokenizer (issue 9: fail fast), cheap enough for every run of a
     sweep: the config, every data file it reads (present; one line naming the folder and the ``xlprompt data
     fetch`` call otherwise), the label-words file, and a model spec that can only be a missing local path."""
-    from xlprompt.run_data import check_run_files
     from xlprompt.models.backbone import check_local_spec, is_random_spec
+    from xlprompt.run_data import check_run_files
 
     config.validate()
     check_trackers(config.report_to)
@@ -138,19 +143,24 @@ def _check_run_dir(run_dir: Path, config: RunConfig) -> dict | None:
     if config_path.exists():
         saved = _read_json(config_path, "unreadable", "use a new --out directory")
         if not isinstance(saved, dict) or not isinstance(saved.get("config", {}), dict):
-            raise CheckpointError(f"{config_path}: corrupt (not the config of an xlprompt run); use a new --out "
-                                  "directory")
+            raise CheckpointError(
+                f"{config_path}: corrupt (not the config of an xlprompt run); use a new --out directory"
+            )
         if saved.get("hash") != config.resolved_hash():
             now = config.input_digests()
             recorded = saved.get("inputs") if isinstance(saved.get("inputs"), dict) else {}
-            differing = sorted(k for k, v in config.to_dict().items() if saved.get("config", {}).get(k) != v
-                               and not (k in now and recorded.get(k) == now[k]))  # a path spelled otherwise
+            differing = sorted(
+                k
+                for k, v in config.to_dict().items()
+                if saved.get("config", {}).get(k) != v and not (k in now and recorded.get(k) == now[k])
+            )  # a path spelled otherwise
             changed = sorted(k for k in now if recorded.get(k) not in (None, now[k]))
             if not differing and changed:
                 raise CheckpointError(
                     f"{run_dir} holds a run of other input files: the content of {', '.join(changed)} "
                     f"({', '.join(str(getattr(config, k)) for k in changed)}) changed since it ran; its results are "
-                    "of the earlier content: use a new --out directory")
+                    "of the earlier content: use a new --out directory"
+                )
             raise CheckpointError(
                 f"{run_dir} holds a run of another config (differs in: {', '.join(differing) or 'format'}); "
                 "use a new --out directory"
@@ -158,20 +168,32 @@ def _check_run_dir(run_dir: Path, config: RunConfig) -> dict | None:
         results_path = run_dir / "results.json"
         if results_path.exists():
             results = _read_json(results_path, "corrupt", "delete it to re-evaluate")
-            if not (isinstance(results, dict) and isinstance(results.get("accuracy"), dict)
-                    and results.get("config_hash") == config.resolved_hash()):
-                raise CheckpointError(f"{results_path}: corrupt or of another run (no accuracy table for config "
-                                      f"{config.resolved_hash()}); delete it to re-evaluate")
+            if not (
+                isinstance(results, dict)
+                and isinstance(results.get("accuracy"), dict)
+                and results.get("config_hash") == config.resolved_hash()
+            ):
+                raise CheckpointError(
+                    f"{results_path}: corrupt or of another run (no accuracy table for config "
+                    f"{config.resolved_hash()}); delete it to re-evaluate"
+                )
             return results
-    elif run_dir.exists() and any(p.name not in (".lock", RUN_LOG) and not _TMP.search(p.name)
-                                  for p in run_dir.iterdir()):
+    elif run_dir.exists() and any(
+        p.name not in (".lock", RUN_LOG) and not _TMP.search(p.name) for p in run_dir.iterdir()
+    ):
         raise CheckpointError(f"{run_dir} is not empty and holds no xlprompt run; use a new --out directory")
     return None
 
 
-def run_experiment(config: RunConfig, run_dir: str | Path | None = None, progress: bool | str = True,
-                   log: Callable[[str], None] | None = None, save_weights: bool = True, group: str | None = None,
-                   name: str | None = None) -> dict[str, Any]:
+def run_experiment(
+    config: RunConfig,
+    run_dir: str | Path | None = None,
+    progress: bool | str = True,
+    log: Callable[[str], None] | None = None,
+    save_weights: bool = True,
+    group: str | None = None,
+    name: str | None = None,
+) -> dict[str, Any]:
     """Train, select on the English dev split, evaluate every language; write ``run_dir``; return results.
 
     ``save_weights`` (not a config field: it does not change the run's hash) also writes the trained PLM
@@ -186,6 +208,7 @@ def run_experiment(config: RunConfig, run_dir: str | Path | None = None, progres
     config.validate()
     check_inputs(config)  # fail fast: every config and data check that needs no model, before any is loaded
     run_path = Path(run_dir) if run_dir is not None else None
+
     def note(message: str) -> None:
         logger.info(message, extra=NOTE)
         if log is not None:
@@ -201,8 +224,14 @@ def run_experiment(config: RunConfig, run_dir: str | Path | None = None, progres
         return _run_experiment(config, run_path, progress, note, save_weights, labels)
 
 
-def _run_experiment(config: RunConfig, run_path: Path | None, progress: bool | str, log: Callable[[str], None],
-                    save_weights: bool, labels: tuple[str | None, str | None]) -> dict[str, Any]:
+def _run_experiment(
+    config: RunConfig,
+    run_path: Path | None,
+    progress: bool | str,
+    log: Callable[[str], None],
+    save_weights: bool,
+    labels: tuple[str | None, str | None],
+) -> dict[str, Any]:
     from xlprompt.batching import TokenCache
     from xlprompt.evaluate import evaluate_languages
     from xlprompt.run_data import load_run_data
@@ -214,9 +243,11 @@ def _run_experiment(config: RunConfig, run_path: Path | None, progress: bool | s
         if finished is not None:
             log(f"{run_path}: already finished; results.json is reused")
             if save_weights and not config.freeze_plm and not (run_path / "plm.safetensors").exists():
-                log(f"{run_path}: note: this finished run did not save its PLM weights (plm.safetensors), and "
+                log(
+                    f"{run_path}: note: this finished run did not save its PLM weights (plm.safetensors), and "
                     "they cannot be added afterwards; to predict with it, train it again into a new --out "
-                    "folder (without --no-save-weights)")
+                    "folder (without --no-save-weights)"
+                )
             return finished
     if config.num_threads:
         torch.set_num_threads(config.num_threads)
@@ -233,10 +264,19 @@ def _run_experiment(config: RunConfig, run_path: Path | None, progress: bool | s
     if run_path is not None:
         # the folder becomes this run's only once its data and model parts are built: a run refused before
         # (a multi-piece label word, a missing model) leaves nothing that would refuse the corrected command
-        atomic_write_text(run_path / "config.json", json.dumps(
-            {"hash": config.resolved_hash(), "config": config.to_dict(), "xlprompt": __version__,
-             "cwd": str(Path.cwd()),  # what relative paths of the config are relative to
-             "inputs": recorded_inputs(config)}, indent=2))
+        atomic_write_text(
+            run_path / "config.json",
+            json.dumps(
+                {
+                    "hash": config.resolved_hash(),
+                    "config": config.to_dict(),
+                    "xlprompt": __version__,
+                    "cwd": str(Path.cwd()),  # what relative paths of the config are relative to
+                    "inputs": recorded_inputs(config),
+                },
+                indent=2,
+            ),
+        )
     if parts.backbone_info.random_weights:
         log(f"model {config.model}: {RANDOM_WEIGHTS_NOTE}")
     cache = TokenCache(parts.tokenizer, config.strip_punctuation)
@@ -248,20 +288,33 @@ def _run_experiment(config: RunConfig, run_path: Path | None, progress: bool | s
         if run_path is not None:
             atomic_write_text(run_path / "metrics.jsonl", "".join(json.dumps(r) + "\n" for r in history))
 
-    tracker = open_tracker(config.report_to, run_path, {**config.to_dict(), "hash": config.resolved_hash()},
-                           group=labels[0], name=labels[1])
+    tracker = open_tracker(
+        config.report_to,
+        run_path,
+        {**config.to_dict(), "hash": config.resolved_hash()},
+        group=labels[0],
+        name=labels[1],
+    )
     try:
         trainer = Trainer(parts.method, config, train, dev, parallel, run_path, mode, write_metrics, tracker)
         trained = trainer.fit()
         autocast = autocast_dtype(config.precision, device)
-        accuracies = evaluate_languages(parts.method, test, config.eval_batch_size, autocast, mode == "bar",
-                                        int8=config.eval_int8, token_budget=config.eval_token_budget)
+        accuracies = evaluate_languages(
+            parts.method,
+            test,
+            config.eval_batch_size,
+            autocast,
+            mode == "bar",
+            int8=config.eval_int8,
+            token_budget=config.eval_token_budget,
+        )
         tracker.log({f"test/{lang}": value for lang, value in accuracies.items()}, trainer.global_step)
     finally:
         tracker.close()
     # the results table follows on the console: this line is for run.log (and --verbose)
-    logging.getLogger(PROGRESS_LOGGER).debug("%s: accuracy %s", config.method,
-                                             " ".join(f"{k} {v:.1f}" for k, v in accuracies.items()))
+    logging.getLogger(PROGRESS_LOGGER).debug(
+        "%s: accuracy %s", config.method, " ".join(f"{k} {v:.1f}" for k, v in accuracies.items())
+    )
     results = {
         "method": config.method,
         "recipe": config.recipe,
@@ -296,14 +349,18 @@ def _run_experiment(config: RunConfig, run_path: Path | None, progress: bool | s
         # cloned: with no_translator p_T *is* p_S, and safetensors refuses tensors that share memory
         tensors = {f"prompt.{k}": v.float().cpu().contiguous().clone() for k, v in prompts.items()}
         for name, module in parts.method.extra_modules().items():
-            tensors.update({f"{name}.{k}": v.detach().float().cpu().contiguous()
-                            for k, v in module.state_dict().items()})
+            tensors.update(
+                {f"{name}.{k}": v.detach().float().cpu().contiguous() for k, v in module.state_dict().items()}
+            )
         # written by every method, empty for one without learned modules (PCT, DP, DPA): a reader tells a
         # finished run of such a method from a run whose file was lost
         save_safetensors(tensors, run_path / "prompt.safetensors", metadata={"config_hash": config.resolved_hash()})
         if save_weights and not config.freeze_plm:
-            plm_state = {k[len("plm."):]: v.detach().float().cpu().contiguous().clone()
-                         for k, v in parts.method.trainable_state().items() if k.startswith("plm.")}
+            plm_state = {
+                k[len("plm.") :]: v.detach().float().cpu().contiguous().clone()
+                for k, v in parts.method.trainable_state().items()
+                if k.startswith("plm.")
+            }
             save_safetensors(plm_state, run_path / "plm.safetensors", metadata={"config_hash": config.resolved_hash()})
         atomic_write_text(run_path / "results.json", json.dumps(results, indent=2))
         remove_checkpoints(run_path)
@@ -316,11 +373,15 @@ def format_results_table(results: dict[str, Any]) -> str:
     langs = [k for k in acc if k != "avg"]
     header = " ".join(f"{lang.upper():>5}" for lang in langs) + f" {'Avg':>5}"
     row = " ".join(f"{acc[lang]:5.1f}" for lang in langs) + f" {acc.get('avg', float('nan')):5.1f}"
-    lines = [f"{results['method'].upper()} k={results['shots']} seed={results['seed']} "
-             f"recipe={results.get('recipe', 'reference')} "
-             f"model={results['model']}" + (" (random weights: chance-level numbers)"
-                                            if results.get("random_weights") else "")
-             + f" ({results['eval_split']}"
-             + (f", capped at {results['eval_max_per_language']}/language" if results.get("eval_max_per_language")
-                else "") + ")", header, row]
+    lines = [
+        f"{results['method'].upper()} k={results['shots']} seed={results['seed']} "
+        f"recipe={results.get('recipe', 'reference')} "
+        f"model={results['model']}"
+        + (" (random weights: chance-level numbers)" if results.get("random_weights") else "")
+        + f" ({results['eval_split']}"
+        + (f", capped at {results['eval_max_per_language']}/language" if results.get("eval_max_per_language") else "")
+        + ")",
+        header,
+        row,
+    ]
     return "\n".join(lines)

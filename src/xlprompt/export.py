@@ -38,14 +38,24 @@ from typing import Any
 
 import torch
 
-from xlprompt.version import __version__
 from xlprompt.checkpoint import atomic_write_text
 from xlprompt.config import RunConfig
 from xlprompt.errors import CheckpointError
+from xlprompt.predict import (
+    PLM_FILE,
+    PROMPT_FILE,
+    Predictor,
+    build_method,
+    check_recorded_inputs,
+    load_module_state,
+    load_plm_state,
+    method_has_modules,
+    read_run_config,
+    resolve_predict_device,
+    resolve_relative,
+)
 from xlprompt.safety import staged_folder
-from xlprompt.predict import (PLM_FILE, PROMPT_FILE, Predictor, build_method, load_module_state, load_plm_state,
-                              check_recorded_inputs, method_has_modules, read_run_config, resolve_predict_device,
-                              resolve_relative)
+from xlprompt.version import __version__
 
 ADAPTER_CONFIG = "adapter_config.json"
 ADAPTER_WEIGHTS = "adapter_model.safetensors"
@@ -63,8 +73,9 @@ def _prompts(config: RunConfig, modules: dict[str, dict[str, torch.Tensor]], hid
 
     if "prompt_encoder" not in modules:
         return {}
-    encoder = PromptEncoder(PromptEncoderConfig(config.prompt_length, hidden_size, config.prompt_encoder,
-                                                  config.prompt_encoder_shape))
+    encoder = PromptEncoder(
+        PromptEncoderConfig(config.prompt_length, hidden_size, config.prompt_encoder, config.prompt_encoder_shape)
+    )
     encoder.load_state_dict(modules["prompt_encoder"])
     encoder.eval()
     with torch.no_grad():
@@ -95,11 +106,14 @@ def export_run(run_dir: str | Path, out_dir: str | Path, with_plm: bool = False)
     _check_target(check_output_dir(out_dir, "export folder"), run_dir)  # before the work
     config = read_run_config(run_dir)
     # relative local paths become absolute where they resolve, so the adapter loads from anywhere here
-    config = config.replace(tokenizer=_absolute(resolve_relative(config.tokenizer, run_dir)),
-                            model=_absolute(resolve_relative(config.model, run_dir)),
-                            label_words_file=resolve_relative(config.label_words_file, run_dir),
-                            task=config.task if config.task in _task_names()
-                            else str(Path(resolve_relative(config.task, run_dir)).resolve()))
+    config = config.replace(
+        tokenizer=_absolute(resolve_relative(config.tokenizer, run_dir)),
+        model=_absolute(resolve_relative(config.model, run_dir)),
+        label_words_file=resolve_relative(config.label_words_file, run_dir),
+        task=config.task
+        if config.task in _task_names()
+        else str(Path(resolve_relative(config.task, run_dir)).resolve()),
+    )
     if not (run_dir / "results.json").exists():
         raise CheckpointError(f"{run_dir}: the run is not finished (no results.json); nothing to export")
     results = read_results(run_dir)
@@ -118,16 +132,23 @@ def export_run(run_dir: str | Path, out_dir: str | Path, with_plm: bool = False)
     if with_plm and not plm_trained:
         with_plm = False  # the base model is the PLM: nothing to add
     if with_plm and not (run_dir / PLM_FILE).exists():
-        raise CheckpointError(f"{run_dir}: --with-plm needs {PLM_FILE}, which this run did not save (sweep run or "
-                              "--no-save-weights)")
+        raise CheckpointError(
+            f"{run_dir}: --with-plm needs {PLM_FILE}, which this run did not save (sweep run or --no-save-weights)"
+        )
     if with_plm:
         verify_safetensors(run_dir / PLM_FILE)  # a corrupt PLM is never copied (issue 11)
     elif plm_trained:
-        fix = ("export with --with-plm" if (run_dir / PLM_FILE).exists() else
-               f"this run did not save {PLM_FILE}: run it again with its weights saved, then export with --with-plm")
-        warnings.warn(f"{run_dir}: the PLM trained in this run but the export leaves its weights out: predictions from "
-                      f"this adapter use the untrained base model and differ from the run's; for the run's predictions "
-                      f"{fix}", stacklevel=2)
+        fix = (
+            "export with --with-plm"
+            if (run_dir / PLM_FILE).exists()
+            else f"this run did not save {PLM_FILE}: run it again with its weights saved, then export with --with-plm"
+        )
+        warnings.warn(
+            f"{run_dir}: the PLM trained in this run but the export leaves its weights out: predictions from "
+            f"this adapter use the untrained base model and differ from the run's; for the run's predictions "
+            f"{fix}",
+            stacklevel=2,
+        )
     original_hash = config.resolved_hash()
     base_model, base_local = _portable_model(config.model)
     tokenizer_spec = config.tokenizer or default_tokenizer_spec(config.model)
@@ -138,8 +159,9 @@ def export_run(run_dir: str | Path, out_dir: str | Path, with_plm: bool = False)
     if config.label_words_file:
         from xlprompt.verbalizer import read_label_words_file
 
-        label_words_per_language = read_label_words_file(config.label_words_file, config.task_spec().labels,
-                                                         config.task_spec().languages)
+        label_words_per_language = read_label_words_file(
+            config.label_words_file, config.task_spec().labels, config.task_spec().languages
+        )
     adapter: dict[str, torch.Tensor] = {}
     if hidden_size is not None:
         adapter.update(_prompts(config, modules, hidden_size))
@@ -180,8 +202,9 @@ def export_run(run_dir: str | Path, out_dir: str | Path, with_plm: bool = False)
     with staged_folder(out_dir, ADAPTER_FILES) as tmp:
         names = []
         if adapter:
-            save_file(adapter, str(tmp / ADAPTER_WEIGHTS), metadata={"format": ADAPTER_FORMAT,
-                                                                      "config_hash": original_hash})
+            save_file(
+                adapter, str(tmp / ADAPTER_WEIGHTS), metadata={"format": ADAPTER_FORMAT, "config_hash": original_hash}
+            )
             verify_safetensors(tmp / ADAPTER_WEIGHTS)
             names.append(ADAPTER_WEIGHTS)
         if copy_tokenizer:
@@ -207,8 +230,10 @@ def _check_target(out_dir: Path, run_dir: Path) -> None:
     if out_dir.resolve() == run_dir.resolve():
         raise CheckpointError(f"{out_dir}: that is the run folder being exported; pass another --out folder")
     if out_dir.is_dir() and any(out_dir.iterdir()) and not (out_dir / ADAPTER_CONFIG).exists():
-        raise CheckpointError(f"{out_dir}: not empty and not an xlprompt adapter folder; pass a new or empty --out "
-                              "folder (or an earlier export)")
+        raise CheckpointError(
+            f"{out_dir}: not empty and not an xlprompt adapter folder; pass a new or empty --out "
+            "folder (or an earlier export)"
+        )
 
 
 #: config keys that name data a run reads and a prediction does not: left out of an adapter's config
@@ -281,13 +306,18 @@ def read_adapter_config(adapter_dir: str | Path) -> dict[str, Any]:
     if not isinstance(spec, dict) or spec.get("format") != ADAPTER_FORMAT:
         raise CheckpointError(f"{path}: not an xlprompt adapter config (format is not '{ADAPTER_FORMAT}')")
     if spec.get("format_version") != ADAPTER_FORMAT_VERSION:
-        raise CheckpointError(f"{path}: adapter format {spec.get('format_version')}, this xlprompt reads "
-                              f"{ADAPTER_FORMAT_VERSION}")
+        raise CheckpointError(
+            f"{path}: adapter format {spec.get('format_version')}, this xlprompt reads {ADAPTER_FORMAT_VERSION}"
+        )
     return spec
 
 
-def load_adapter(adapter_dir: str | Path, base_model: str | None = None, tokenizer: str | None = None,
-                 device: str | torch.device | None = None) -> Predictor:
+def load_adapter(
+    adapter_dir: str | Path,
+    base_model: str | None = None,
+    tokenizer: str | None = None,
+    device: str | torch.device | None = None,
+) -> Predictor:
     """Rebuild the method on the base model and load the adapter (and the PLM weights if exported).
     ``device``: default the run's ``device`` setting; its ``precision`` applies there (issue 9)."""
     from xlprompt.safety import load_safetensors
@@ -303,16 +333,21 @@ def load_adapter(adapter_dir: str | Path, base_model: str | None = None, tokeniz
     if base_model:
         values["model"] = base_model
     elif spec.get("base_model_local"):
-        raise CheckpointError(f"{adapter_dir}: the adapter was exported from a local base model folder "
-                              f"'{spec.get('base_model')}'; pass base_model= (CLI: --base-model DIR) with that model")
+        raise CheckpointError(
+            f"{adapter_dir}: the adapter was exported from a local base model folder "
+            f"'{spec.get('base_model')}'; pass base_model= (CLI: --base-model DIR) with that model"
+        )
     config = RunConfig.from_dict(values, where=str(adapter_dir / ADAPTER_CONFIG))
     inputs = {k: v for k, v in (spec.get("inputs") or {}).items() if k != "label_words_file"}  # words: inside
     check_recorded_inputs(config, spec.get("labels"), inputs, str(adapter_dir))
-    tok, method, info = build_method(config, resolve_predict_device(config, device),
-                                     label_words=spec.get("label_words_per_language"))
+    tok, method, info = build_method(
+        config, resolve_predict_device(config, device), label_words=spec.get("label_words_per_language")
+    )
     if spec.get("hidden_size") is not None and method.plm.hidden_size != spec["hidden_size"]:
-        raise CheckpointError(f"{adapter_dir}: the adapter is for hidden size {spec['hidden_size']}, base model "
-                              f"'{config.model}' has {method.plm.hidden_size}")
+        raise CheckpointError(
+            f"{adapter_dir}: the adapter is for hidden size {spec['hidden_size']}, base model "
+            f"'{config.model}' has {method.plm.hidden_size}"
+        )
     weights = adapter_dir / ADAPTER_WEIGHTS
     if method.extra_modules():
         if not weights.exists():
@@ -321,16 +356,22 @@ def load_adapter(adapter_dir: str | Path, base_model: str | None = None, tokeniz
     plm_path = adapter_dir / PLM_FILE
     if spec.get("plm_weights_included"):  # the config decides, not whatever file lies in the folder
         if not plm_path.exists():
-            raise CheckpointError(f"{adapter_dir}: {ADAPTER_CONFIG} says the PLM weights are included, but "
-                                  f"{PLM_FILE} is missing; export the run again with --with-plm")
+            raise CheckpointError(
+                f"{adapter_dir}: {ADAPTER_CONFIG} says the PLM weights are included, but "
+                f"{PLM_FILE} is missing; export the run again with --with-plm"
+            )
         load_plm_state(method, load_safetensors(plm_path), str(plm_path))
     elif plm_path.exists():
-        warnings.warn(f"{plm_path}: ignored; {ADAPTER_CONFIG} says this adapter has no PLM weights "
-                      "(plm_weights_included: false)", stacklevel=2)
+        warnings.warn(
+            f"{plm_path}: ignored; {ADAPTER_CONFIG} says this adapter has no PLM weights (plm_weights_included: false)",
+            stacklevel=2,
+        )
     if not spec.get("plm_weights_included") and spec.get("plm_trained"):
-        warnings.warn(f"{adapter_dir}: the PLM trained with this adapter but its weights are not included "
-                      "(export with --with-plm): predictions use the untrained base model and differ from the "
-                      "run's", stacklevel=2)
+        warnings.warn(
+            f"{adapter_dir}: the PLM trained with this adapter but its weights are not included "
+            "(export with --with-plm): predictions use the untrained base model and differ from the "
+            "run's",
+            stacklevel=2,
+        )
     method.eval()
-    return Predictor(config, method, tok, info.random_weights, str(adapter_dir),
-                     {"accuracy": spec.get("accuracy")})
+    return Predictor(config, method, tok, info.random_weights, str(adapter_dir), {"accuracy": spec.get("accuracy")})

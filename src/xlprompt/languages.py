@@ -9,7 +9,21 @@ from xlprompt.errors import ConfigError
 
 #: The 15 XNLI languages, in the column order of the paper's tables.
 XNLI_LANGUAGES: tuple[str, ...] = (
-    "ar", "bg", "de", "el", "en", "es", "fr", "hi", "ru", "sw", "th", "tr", "ur", "vi", "zh",
+    "ar",
+    "bg",
+    "de",
+    "el",
+    "en",
+    "es",
+    "fr",
+    "hi",
+    "ru",
+    "sw",
+    "th",
+    "tr",
+    "ur",
+    "vi",
+    "zh",
 )
 SOURCE_LANGUAGE = "en"
 #: The 14 target languages of cross-lingual transfer from English.
@@ -38,9 +52,21 @@ LANGUAGE_FAMILIES: dict[str, str] = {
 }
 
 LANGUAGE_NAMES: dict[str, str] = {
-    "ar": "Arabic", "bg": "Bulgarian", "de": "German", "el": "Greek", "en": "English",
-    "es": "Spanish", "fr": "French", "hi": "Hindi", "ru": "Russian", "sw": "Swahili",
-    "th": "Thai", "tr": "Turkish", "ur": "Urdu", "vi": "Vietnamese", "zh": "Chinese",
+    "ar": "Arabic",
+    "bg": "Bulgarian",
+    "de": "German",
+    "el": "Greek",
+    "en": "English",
+    "es": "Spanish",
+    "fr": "French",
+    "hi": "Hindi",
+    "ru": "Russian",
+    "sw": "Swahili",
+    "th": "Thai",
+    "tr": "Turkish",
+    "ur": "Urdu",
+    "vi": "Vietnamese",
+    "zh": "Chinese",
 }
 
 
@@ -50,9 +76,7 @@ def check_language(code: str, allowed: tuple[str, ...] = XNLI_LANGUAGES, what: s
         return code
     near = difflib.get_close_matches(str(code).lower(), allowed, n=1)
     hint = f" Did you mean '{near[0]}'?" if near else ""
-    raise ConfigError(
-        f"unknown {what} code '{code}'.{hint} Allowed: {', '.join(allowed)}"
-    )
+    raise ConfigError(f"unknown {what} code '{code}'.{hint} Allowed: {', '.join(allowed)}")
 
 
 #: a language code as tasks name them: ISO 639-1/-3 in lower case, optionally a subtag (zh-Hans, pt_br)
@@ -65,10 +89,13 @@ def check_language_code(code: str, what: str = "language code") -> str:
     ``a|b`` would make two columns or break a Markdown table."""
     if isinstance(code, str) and LANGUAGE_CODE.fullmatch(code):
         return code
-    hint = f"; did you mean '{code.lower()}'?" if isinstance(code, str) and LANGUAGE_CODE.fullmatch(code.lower()) \
-        else ""
-    raise ConfigError(f"{what} {code!r} is not a language code: use lower-case ISO 639 codes like 'en' or 'de' "
-                      f"(optionally with a subtag, 'zh-Hans'){hint}")
+    hint = (
+        f"; did you mean '{code.lower()}'?" if isinstance(code, str) and LANGUAGE_CODE.fullmatch(code.lower()) else ""
+    )
+    raise ConfigError(
+        f"{what} {code!r} is not a language code: use lower-case ISO 639 codes like 'en' or 'de' "
+        f"(optionally with a subtag, 'zh-Hans'){hint}"
+    )
 
 
 def parse_label(value: str | int, allowed: tuple[str, ...] = LABELS) -> int:

@@ -38,12 +38,16 @@ def check_config_leaks(config) -> None:
     if config.eval_split != "dev" or config.data_dir == DEMO:
         return
     if config.method == "mpt" and config.alpha < 1.0 and config.parallel_source == "xnli-dev":
-        raise ConfigError("eval_split=dev with parallel_source=xnli-dev: the alignment pairs would be the very "
-                          "XNLI dev pairs being evaluated (a leak); use eval_split=test, or another "
-                          "parallel_source (pawsx, tatoeba, file, translate)")
+        raise ConfigError(
+            "eval_split=dev with parallel_source=xnli-dev: the alignment pairs would be the very "
+            "XNLI dev pairs being evaluated (a leak); use eval_split=test, or another "
+            "parallel_source (pawsx, tatoeba, file, translate)"
+        )
     if config.train_source == "sample" and config.task == "xnli":  # other tasks: xlprompt.tasks decides
-        raise ConfigError("eval_split=dev with train_source=sample: the training and model-selection examples "
-                          "would be sampled from the XNLI dev split being evaluated (a leak); use eval_split=test")
+        raise ConfigError(
+            "eval_split=dev with train_source=sample: the training and model-selection examples "
+            "would be sampled from the XNLI dev split being evaluated (a leak); use eval_split=test"
+        )
 
 
 _SPACE = re.compile(r"\s+")
@@ -82,21 +86,29 @@ def check_data_leaks(config, train, dev, test: dict, parallel, split: str | None
     split = split or config.eval_split  # the split evaluated (task=pawsx may evaluate dev: xlprompt.tasks.pawsx)
     leaked = [ex for ex in train if _key(ex.premise, ex.hypothesis) in everywhere]
     if leaked:
-        langs = sorted(lang for lang, texts in evaluated.items()
-                       if _key(leaked[0].premise, leaked[0].hypothesis) in texts)
-        raise DataError(f"{len(leaked)} training examples are also in the evaluated {task} {split} split "
-                        f"({', '.join(langs)}; compared after normalising case, punctuation and spaces), e.g. "
-                        f"'{leaked[0].uid}': a leak; use the other eval_split or other training data")
+        langs = sorted(
+            lang for lang, texts in evaluated.items() if _key(leaked[0].premise, leaked[0].hypothesis) in texts
+        )
+        raise DataError(
+            f"{len(leaked)} training examples are also in the evaluated {task} {split} split "
+            f"({', '.join(langs)}; compared after normalising case, punctuation and spaces), e.g. "
+            f"'{leaked[0].uid}': a leak; use the other eval_split or other training data"
+        )
     for pair in parallel:
-        sides = [(pair.src_lang, pair.src_premise, pair.src_hypothesis),
-                 (pair.tgt_lang, pair.tgt_premise, pair.tgt_hypothesis)]
+        sides = [
+            (pair.src_lang, pair.src_premise, pair.src_hypothesis),
+            (pair.tgt_lang, pair.tgt_premise, pair.tgt_hypothesis),
+        ]
         for lang, premise, hypothesis in sides:
             if _key(premise, hypothesis) in everywhere:
                 where = config.parallel_file if config.parallel_source == "file" else None
-                raise DataError(f"the parallel pair '{pair.uid}' ({lang}) is an example of the evaluated {task} "
-                                f"{split} split (compared after normalising case, punctuation and spaces): the "
-                                f"alignment would train on the evaluated set (a leak); use "
-                                f"eval_split={'test' if split == 'dev' else 'dev'} or another parallel corpus", where)
+                raise DataError(
+                    f"the parallel pair '{pair.uid}' ({lang}) is an example of the evaluated {task} "
+                    f"{split} split (compared after normalising case, punctuation and spaces): the "
+                    f"alignment would train on the evaluated set (a leak); use "
+                    f"eval_split={'test' if split == 'dev' else 'dev'} or another parallel corpus",
+                    where,
+                )
     if parallel and config.task_spec().single_text:
         # a one-text task: every sentence of a pair (either side, premise or hypothesis) against every evaluated
         # text, whatever the language: SIB-200's texts are Flores-200 sentences, which parallel corpora also hold
@@ -105,20 +117,28 @@ def check_data_leaks(config, train, dev, test: dict, parallel, split: str | None
             for sentence in (pair.src_premise, pair.src_hypothesis, pair.tgt_premise, pair.tgt_hypothesis):
                 if sentence.strip() and normalise(sentence) in single:
                     where = config.parallel_file if config.parallel_source == "file" else None
-                    raise DataError(f"the parallel pair '{pair.uid}' holds a sentence that is an evaluated {task} "
-                                    f"{split} text ({sentence.strip()[:60]!r}): the alignment would train on the "
-                                    "evaluated set (a leak); remove those pairs or use another parallel corpus", where)
+                    raise DataError(
+                        f"the parallel pair '{pair.uid}' holds a sentence that is an evaluated {task} "
+                        f"{split} text ({sentence.strip()[:60]!r}): the alignment would train on the "
+                        "evaluated set (a leak); remove those pairs or use another parallel corpus",
+                        where,
+                    )
     selected = [ex for ex in dev if _key(ex.premise, ex.hypothesis) in everywhere]
     if selected and _user_task(config):
         source = config.task_spec().source_language
-        raise DataError(f"{len(selected)} of the {len(dev)} model-selection dev examples of task {task} are also "
-                        f"in its evaluated test files (e.g. '{selected[0].uid}'): a leak; give splits.dev."
-                        f"{source} a file disjoint from the test files, or leave splits.dev out (dev is then "
-                        "sampled from the train rows)", config.task)
+        raise DataError(
+            f"{len(selected)} of the {len(dev)} model-selection dev examples of task {task} are also "
+            f"in its evaluated test files (e.g. '{selected[0].uid}'): a leak; give splits.dev."
+            f"{source} a file disjoint from the test files, or leave splits.dev out (dev is then "
+            "sampled from the train rows)",
+            config.task,
+        )
     if selected:
         fix = "eval_split=test avoids it" if task == "XNLI" else "evaluate another split to avoid it"
-        note = (f"leak warning: {len(selected)} of the {len(dev)} model-selection dev examples are also in the "
-                f"evaluated {task} {split} split, so the accuracy of their language is optimistic; {fix}")
+        note = (
+            f"leak warning: {len(selected)} of the {len(dev)} model-selection dev examples are also in the "
+            f"evaluated {task} {split} split, so the accuracy of their language is optimistic; {fix}"
+        )
         warnings.warn(note, stacklevel=2)
         notes.append(note)
     return notes

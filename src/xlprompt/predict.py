@@ -35,7 +35,7 @@ import torch
 
 from xlprompt.config import RunConfig
 from xlprompt.errors import CheckpointError, ConfigError, DataError
-from xlprompt.languages import LABELS, check_language
+from xlprompt.languages import check_language
 
 PROMPT_FILE = "prompt.safetensors"
 PLM_FILE = "plm.safetensors"
@@ -84,8 +84,12 @@ def _as_pairs(pairs: Iterable, fields: Sequence[str] = ("premise", "hypothesis")
     return out
 
 
-def build_method(config: RunConfig, device: torch.device | str = "cpu",
-                 label_words: Mapping[str, Sequence[str]] | None = None, model: str | None = None):
+def build_method(
+    config: RunConfig,
+    device: torch.device | str = "cpu",
+    label_words: Mapping[str, Sequence[str]] | None = None,
+    model: str | None = None,
+):
     """Tokenizer, method (on the base PLM of ``model`` or ``config.model``) and backbone info; no training.
 
     ``label_words``: per-language label words given directly (an exported adapter carries them), instead of
@@ -98,8 +102,9 @@ def build_method(config: RunConfig, device: torch.device | str = "cpu",
 
     model = model or config.model
     tokenizer = load_tokenizer(config.tokenizer or default_tokenizer_spec(model), data_dir=config.data_dir)
-    hf_model, info = load_masked_lm(model, tokenizer, seed=config.seed, max_length=config.max_length,
-                                    data_dir=config.data_dir)
+    hf_model, info = load_masked_lm(
+        model, tokenizer, seed=config.seed, max_length=config.max_length, data_dir=config.data_dir
+    )
     plm = MaskedLM(hf_model)
     verbalizer = None
     if config.method != "ft":
@@ -124,7 +129,7 @@ def load_module_state(method, tensors: Mapping[str, torch.Tensor], where: str) -
     """Load ``prompt_encoder.*``, ``translator.*``, ``head.*`` into the method's own modules (strict)."""
     for name, module in method.extra_modules().items():
         prefix = name + "."
-        state = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
+        state = {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
         if not state:
             raise CheckpointError(f"{where}: holds no '{name}' weights; it belongs to another method or config")
         try:
@@ -139,21 +144,25 @@ def load_plm_state(method, tensors: Mapping[str, torch.Tensor], where: str) -> N
     params = dict(method.plm.hf_model.named_parameters())
     missing = sorted(set(params) - set(tensors))
     if missing:
-        raise CheckpointError(f"{where}: lacks PLM parameters ({', '.join(missing[:3])}, ...); it belongs to "
-                              "another base model")
+        raise CheckpointError(
+            f"{where}: lacks PLM parameters ({', '.join(missing[:3])}, ...); it belongs to another base model"
+        )
     with torch.no_grad():
         for name, param in params.items():
             if tuple(tensors[name].shape) != tuple(param.shape):
-                raise CheckpointError(f"{where}: PLM parameter {name} has shape {tuple(tensors[name].shape)}, "
-                                      f"the base model {tuple(param.shape)}")
+                raise CheckpointError(
+                    f"{where}: PLM parameter {name} has shape {tuple(tensors[name].shape)}, "
+                    f"the base model {tuple(param.shape)}"
+                )
             param.copy_(tensors[name].to(param.dtype))
 
 
 class Predictor:
     """A trained method ready to predict: ``predict(pairs, lang)`` → list of :class:`Prediction`."""
 
-    def __init__(self, config: RunConfig, method, tokenizer, random_weights: bool, source: str,
-                 results: dict | None = None):
+    def __init__(
+        self, config: RunConfig, method, tokenizer, random_weights: bool, source: str, results: dict | None = None
+    ):
         from xlprompt.device import autocast_dtype
 
         self.config = config
@@ -179,16 +188,25 @@ class Predictor:
 
         task = self.config.task_spec()
         labels = task.labels
-        lang = check_language(lang) if task.name == "xnli" else check_language(lang, task.languages,
-                                                                                f"{task.name} language")
+        lang = (
+            check_language(lang)
+            if task.name == "xnli"
+            else check_language(lang, task.languages, f"{task.name} language")
+        )
         rows = _as_pairs(pairs, task.text_fields if task.name != "xnli" else ("premise", "hypothesis"))
         if not rows:
             return torch.zeros(0, len(labels))
         examples = [NLIExample(p, h, 0, lang, f"predict-{i}") for i, (p, h) in enumerate(rows)]
         tokenized = TokenCache(self.tokenizer, self.config.strip_punctuation).examples(examples)
-        _, scores = predict(self.method, tokenized, lang, batch_size or self.config.eval_batch_size,
-                            self.autocast_dtype, token_budget=0 if batch_size else self.config.eval_token_budget)
-        return torch.softmax(scores[:, :len(labels)].float(), dim=-1)  # predict_over=vocab: the label words
+        _, scores = predict(
+            self.method,
+            tokenized,
+            lang,
+            batch_size or self.config.eval_batch_size,
+            self.autocast_dtype,
+            token_budget=0 if batch_size else self.config.eval_token_budget,
+        )
+        return torch.softmax(scores[:, : len(labels)].float(), dim=-1)  # predict_over=vocab: the label words
 
     def predict(self, pairs: Iterable, lang: str = "en", batch_size: int | None = None) -> list[Prediction]:
         """One :class:`Prediction` per input; labels and their order are the run's task's."""
@@ -201,22 +219,29 @@ class Predictor:
         return out
 
 
-def check_recorded_inputs(config: RunConfig, labels: Sequence[str] | None, inputs: Mapping[str, str] | None,
-                          where: str) -> None:
+def check_recorded_inputs(
+    config: RunConfig, labels: Sequence[str] | None, inputs: Mapping[str, str] | None, where: str
+) -> None:
     """Compare what a run (or its adapter) recorded — its task's labels, the digests of its task file and
     label-words file — with what ``config`` names now; a difference is a one-line :class:`CheckpointError`
     (a prediction through an edited task file would silently use other labels or words)."""
     task = config.task_spec()
     if labels is not None and list(labels) != list(task.labels):
-        raise CheckpointError(f"{where}: trained with the labels {list(labels)}, but the task ({config.task}) now "
-                              f"gives {list(task.labels)}; restore the task file it was trained with, or train again")
+        raise CheckpointError(
+            f"{where}: trained with the labels {list(labels)}, but the task ({config.task}) now "
+            f"gives {list(task.labels)}; restore the task file it was trained with, or train again"
+        )
     inputs = inputs if isinstance(inputs, Mapping) else {}
     now = {"task_file": config.task_file_digest(), **config.input_digests()}
-    for key, what in (("task_file", f"the task file {config.task}"),
-                      ("label_words_file", f"label_words_file {config.label_words_file}")):
+    for key, what in (
+        ("task_file", f"the task file {config.task}"),
+        ("label_words_file", f"label_words_file {config.label_words_file}"),
+    ):
         if inputs.get(key) and now.get(key) and inputs[key] != now[key]:
-            raise CheckpointError(f"{where}: {what} changed since the run was trained (labels, label words or "
-                                  "templates may differ); restore the file it was trained with, or train again")
+            raise CheckpointError(
+                f"{where}: {what} changed since the run was trained (labels, label words or "
+                "templates may differ); restore the file it was trained with, or train again"
+            )
 
 
 def resolve_relative(spec: str | None, run_dir: Path) -> str | None:
@@ -258,8 +283,13 @@ def read_run_config(run_dir: Path) -> RunConfig:
         saved = json.loads(path.read_text("utf-8"))
         values = dict(saved["config"])
         task = values.get("task")
-        if isinstance(task, str) and task not in ("xnli", "pawsx") and not Path(task).is_file() \
-                and isinstance(saved.get("cwd"), str) and (Path(saved["cwd"]) / task).is_file():
+        if (
+            isinstance(task, str)
+            and task not in ("xnli", "pawsx")
+            and not Path(task).is_file()
+            and isinstance(saved.get("cwd"), str)
+            and (Path(saved["cwd"]) / task).is_file()
+        ):
             values["task"] = str(Path(saved["cwd"]) / task)  # a task file named relative to where the run started
         return RunConfig.from_dict(values, where=str(path))
     except FileNotFoundError:
@@ -274,22 +304,31 @@ def read_results(run_dir: Path) -> dict[str, Any]:
     """A finished run's ``results.json``, checked for its shape (an object with an accuracy table)."""
     path = run_dir / "results.json"
     if not path.exists():
-        raise CheckpointError(f"{run_dir}: the run is not finished (no results.json); finish it with the same "
-                              "`xlprompt run` command first")
+        raise CheckpointError(
+            f"{run_dir}: the run is not finished (no results.json); finish it with the same "
+            "`xlprompt run` command first"
+        )
     try:
         results = json.loads(path.read_text("utf-8"))
     except (OSError, ValueError) as err:
-        raise CheckpointError(f"{path}: unreadable ({err}); delete it and rerun the same command to "
-                              "re-evaluate") from None
+        raise CheckpointError(
+            f"{path}: unreadable ({err}); delete it and rerun the same command to re-evaluate"
+        ) from None
     if not isinstance(results, dict) or not isinstance(results.get("accuracy"), dict):
-        raise CheckpointError(f"{path}: not the results of a run (a {type(results).__name__}"
-                              + ("" if not isinstance(results, dict) else " without an accuracy table")
-                              + "); delete it and rerun the same command to re-evaluate")
+        raise CheckpointError(
+            f"{path}: not the results of a run (a {type(results).__name__}"
+            + ("" if not isinstance(results, dict) else " without an accuracy table")
+            + "); delete it and rerun the same command to re-evaluate"
+        )
     return results
 
 
-def load_run(run_dir: str | Path, device: str | torch.device | None = None, tokenizer: str | None = None,
-             model: str | None = None) -> Predictor:
+def load_run(
+    run_dir: str | Path,
+    device: str | torch.device | None = None,
+    tokenizer: str | None = None,
+    model: str | None = None,
+) -> Predictor:
     """Load a finished run directory for prediction (see the module docstring for what it needs).
 
     ``device``: where to predict (``cpu``, ``cuda``, ``cuda:1``, ``auto``); default: the run's ``device``.
@@ -303,15 +342,18 @@ def load_run(run_dir: str | Path, device: str | torch.device | None = None, toke
     if not run_dir.is_dir():
         raise CheckpointError(f"{run_dir}: no such run directory")
     config = read_run_config(run_dir)
-    config = config.replace(tokenizer=tokenizer or resolve_relative(config.tokenizer, run_dir),
-                            model=model or resolve_relative(config.model, run_dir),
-                            label_words_file=resolve_relative(config.label_words_file, run_dir),
-                            task=config.task if config.task in ("xnli", "pawsx")
-                            else resolve_relative(config.task, run_dir))
+    config = config.replace(
+        tokenizer=tokenizer or resolve_relative(config.tokenizer, run_dir),
+        model=model or resolve_relative(config.model, run_dir),
+        label_words_file=resolve_relative(config.label_words_file, run_dir),
+        task=config.task if config.task in ("xnli", "pawsx") else resolve_relative(config.task, run_dir),
+    )
     results_path = run_dir / "results.json"
     if not results_path.exists():
-        raise CheckpointError(f"{run_dir}: the run is not finished (no results.json); finish it with the same "
-                              "`xlprompt run` command first")
+        raise CheckpointError(
+            f"{run_dir}: the run is not finished (no results.json); finish it with the same "
+            "`xlprompt run` command first"
+        )
     results = read_results(run_dir)
     check_recorded_inputs(config, results.get("labels"), results.get("inputs"), str(run_dir))
     plm_path = run_dir / PLM_FILE
@@ -320,17 +362,22 @@ def load_run(run_dir: str | Path, device: str | torch.device | None = None, toke
             f"{run_dir}: the PLM trained in this run (freeze_plm=false) but its weights were not saved "
             f"({PLM_FILE} is missing: a sweep run, or --no-save-weights) and cannot be added afterwards; to "
             "predict, train the same config again into a new --out folder with `xlprompt run` (without "
-            "--no-save-weights), or export the adapter alone (`xlprompt export`: it runs on the untrained base)")
+            "--no-save-weights), or export the adapter alone (`xlprompt export`: it runs on the untrained base)"
+        )
     prompt_path = run_dir / PROMPT_FILE
     if not prompt_path.exists() and method_has_modules(config.method):  # checked before loading
-        raise CheckpointError(f"{run_dir}: {PROMPT_FILE} is missing (the {config.method} run's learned prompt "
-                              "and modules); restore it or train the run again")
+        raise CheckpointError(
+            f"{run_dir}: {PROMPT_FILE} is missing (the {config.method} run's learned prompt "
+            "and modules); restore it or train the run again"
+        )
     if prompt_path.exists():
         verify_safetensors(prompt_path)  # a truncated file: one line, before the model is built
     if not config.freeze_plm:
         verify_safetensors(plm_path)
     if config.label_words_file and not Path(config.label_words_file).is_file():
-        raise DataError(f"label_words_file of the run not found; pass the run's label words file", config.label_words_file)
+        raise DataError(
+            "label_words_file of the run not found; pass the run's label words file", config.label_words_file
+        )
     tokenizer, method, info = build_method(config, resolve_predict_device(config, device))
     if method.extra_modules() and not prompt_path.exists():
         raise CheckpointError(f"{run_dir}: {PROMPT_FILE} is missing")

@@ -22,7 +22,13 @@ import dataclasses
 from typing import Any
 
 from xlprompt.config import (
-    FEWSHOT_KS, GENERIC_DEFAULTS, RECIPE_KEYS, TINY_LABEL_WORDS, UNIFORM_KEYS, RunConfig, install_hooks,
+    FEWSHOT_KS,
+    GENERIC_DEFAULTS,
+    RECIPE_KEYS,
+    TINY_LABEL_WORDS,
+    UNIFORM_KEYS,
+    RunConfig,
+    install_hooks,
 )
 from xlprompt.errors import ConfigError
 from xlprompt.methods import get_method_spec, method_names
@@ -94,37 +100,56 @@ class _Hooks:
 
     def validate(self, config: RunConfig) -> None:
         from xlprompt.leaks import check_config_leaks
-
         from xlprompt.models.backbone import RANDOM_ARCHITECTURES, RANDOM_PREFIX
 
         spec = get_method_spec(config.method)
-        if config.model.startswith(RANDOM_PREFIX) and config.model[len(RANDOM_PREFIX):] not in RANDOM_ARCHITECTURES:
-            raise ConfigError(f"model={config.model}: unknown random architecture "
-                              f"'{config.model[len(RANDOM_PREFIX):]}'; known: "
-                              + ", ".join(RANDOM_PREFIX + arch for arch in RANDOM_ARCHITECTURES))
+        if config.model.startswith(RANDOM_PREFIX) and config.model[len(RANDOM_PREFIX) :] not in RANDOM_ARCHITECTURES:
+            raise ConfigError(
+                f"model={config.model}: unknown random architecture "
+                f"'{config.model[len(RANDOM_PREFIX) :]}'; known: "
+                + ", ".join(RANDOM_PREFIX + arch for arch in RANDOM_ARCHITECTURES)
+            )
         task = _task(config.task)
         for method, options in task.method_options.items():
             if method in method_names() and get_method_spec(method).check_task_options is not None:
                 get_method_spec(method).check_task_options(task, options)
         why = spec.task_support(task)
         if why is not None:
-            raise ConfigError(f"method {config.method} cannot run task {task.name}: {why}; methods for this task: "
-                              f"{', '.join(methods_for_task(task))}")
-        if (config.method == "mpt" and config.alpha < 1.0 and config.parallel_source == "task"
-                and task.load_parallel is None):
-            raise ConfigError(f"parallel_source=task: task {task.name} has no parallel corpus of its own; use "
-                              f"parallel_source={task.parallel_default} (this task's default), file or translate")
+            raise ConfigError(
+                f"method {config.method} cannot run task {task.name}: {why}; methods for this task: "
+                f"{', '.join(methods_for_task(task))}"
+            )
+        if (
+            config.method == "mpt"
+            and config.alpha < 1.0
+            and config.parallel_source == "task"
+            and task.load_parallel is None
+        ):
+            raise ConfigError(
+                f"parallel_source=task: task {task.name} has no parallel corpus of its own; use "
+                f"parallel_source={task.parallel_default} (this task's default), file or translate"
+            )
         if config.method == "mpt" and config.alpha < 1.0 and config.parallel_source in task.parallel_refused:
-            raise ConfigError(f"task {task.name} with parallel_source={config.parallel_source}: "
-                              f"{task.parallel_refused[config.parallel_source]} (a leak); use parallel_source=tatoeba "
-                              "(this task's default), xnli-dev, translate or file")
+            raise ConfigError(
+                f"task {task.name} with parallel_source={config.parallel_source}: "
+                f"{task.parallel_refused[config.parallel_source]} (a leak); use parallel_source=tatoeba "
+                "(this task's default), xnli-dev, translate or file"
+            )
         if not task.uses_demo and config.data_dir == "builtin:demo":
-            raise ConfigError(f"data_dir=builtin:demo is an XNLI sample; task {task.name} reads its own data "
-                              "(unset data_dir or give the data folder)")
-        if (task.name == "xnli" and config.train_source == "fixed" and config.data_dir != "builtin:demo"
-                and config.shots not in FEWSHOT_KS):
-            raise ConfigError(f"shots={config.shots}: the fixed few-shot splits exist for k in "
-                              f"{', '.join(map(str, FEWSHOT_KS))}; use one of these or set train_source=sample")
+            raise ConfigError(
+                f"data_dir=builtin:demo is an XNLI sample; task {task.name} reads its own data "
+                "(unset data_dir or give the data folder)"
+            )
+        if (
+            task.name == "xnli"
+            and config.train_source == "fixed"
+            and config.data_dir != "builtin:demo"
+            and config.shots not in FEWSHOT_KS
+        ):
+            raise ConfigError(
+                f"shots={config.shots}: the fixed few-shot splits exist for k in "
+                f"{', '.join(map(str, FEWSHOT_KS))}; use one of these or set train_source=sample"
+            )
         self.languages(config)
         check_config_leaks(config)
 
@@ -140,8 +165,12 @@ class _Hooks:
         langs = tuple(x.strip() for x in config.eval_languages.split(",") if x.strip())
         if not langs:
             raise ConfigError("eval_languages is empty; give codes like en,de or 'all'")
-        return tuple(check_language(lang, task.languages, f"{task.name} language") if task.name != "xnli"
-                     else check_language(lang) for lang in langs)
+        return tuple(
+            check_language(lang, task.languages, f"{task.name} language")
+            if task.name != "xnli"
+            else check_language(lang)
+            for lang in langs
+        )
 
     def hash_fields(self, config: RunConfig) -> dict[str, Any]:
         """``{"method_revision": N}`` for a method whose computation changed after runs of it were stored
@@ -152,8 +181,14 @@ class _Hooks:
 
     def recipe_sources(self, config: RunConfig) -> dict[str, str]:
         tiny = config._tiny_tokenizer()
-        out = {key: ("set" if key not in config._recipe_filled
-                     else recipe_default(config.method, config.recipe, key, tiny)[1]) for key in RECIPE_KEYS}
+        out = {
+            key: (
+                "set"
+                if key not in config._recipe_filled
+                else recipe_default(config.method, config.recipe, key, tiny)[1]
+            )
+            for key in RECIPE_KEYS
+        }
         task = _task(config.task)
         if task.name != "xnli" and "label_words" in config._recipe_filled:  # resolve(): the task's words
             own = get_method_spec(config.method).task_label_words
@@ -166,8 +201,9 @@ class _Hooks:
         return out
 
 
-def describe_fields(method: str = "mpt", recipe: str = "reference", config: RunConfig | None = None,
-                    given: tuple[str, ...] = ()) -> str:
+def describe_fields(
+    method: str = "mpt", recipe: str = "reference", config: RunConfig | None = None, given: tuple[str, ...] = ()
+) -> str:
     """A help table of every config key, its default for ``method`` under ``recipe`` (or, given ``config``, its
     value there: recipe keys as that config resolved them for its method, recipe and task), where that value
     comes from (recipe keys) and its meaning; ``given``: the keys the command set (shown as set)."""

@@ -57,8 +57,11 @@ def required_files(config: RunConfig, folder: Path) -> list[tuple[str, str]]:
         source = config.parallel_source
         if source == "pawsx":
             for split in ("dev", "test"):
-                needed += [(f"pawsx/{split}/{lang}.tsv", "pawsx") for lang in PAWSX_LANGUAGES
-                           if lang == SOURCE_LANGUAGE or lang in targets]
+                needed += [
+                    (f"pawsx/{split}/{lang}.tsv", "pawsx")
+                    for lang in PAWSX_LANGUAGES
+                    if lang == SOURCE_LANGUAGE or lang in targets
+                ]
         elif source == "tatoeba":
             needed += [(f"tatoeba/{lang}-en.tsv", task.parallel_fetch.get("tatoeba", "tatoeba")) for lang in targets]
         elif source == "xnli-dev":
@@ -95,9 +98,12 @@ def _check_source_language(pairs: list[ParallelPair], path: str) -> None:
     for i, pair in enumerate(pairs):
         if pair.src_lang != SOURCE_LANGUAGE:
             line = read_jsonl_rows(path)[i].line  # pairs and non-blank lines correspond one to one
-            raise DataError(f"src_lang is '{pair.src_lang}' but the run transfers from '{SOURCE_LANGUAGE}': every "
-                            f"pair needs src_lang '{SOURCE_LANGUAGE}' (English) and a target language in tgt_lang",
-                            path, line)
+            raise DataError(
+                f"src_lang is '{pair.src_lang}' but the run transfers from '{SOURCE_LANGUAGE}': every "
+                f"pair needs src_lang '{SOURCE_LANGUAGE}' (English) and a target language in tgt_lang",
+                path,
+                line,
+            )
 
 
 def load_run_data(config: RunConfig, progress: bool = False) -> RunData:
@@ -114,14 +120,17 @@ def load_run_data(config: RunConfig, progress: bool = False) -> RunData:
     if targets != task.target_languages:
         if config.method == "mpt" and config.alpha < 1.0 and config.parallel_source not in ("file", "task"):
             if not targets:
-                raise ConfigError(f"task {task.name}: none of its target languages "
-                                  f"({', '.join(task.target_languages)}) has {config.parallel_source} pairs (they "
-                                  f"exist for {', '.join(TARGET_LANGUAGES)}); bring a corpus with "
-                                  "parallel_source=file parallel_file=PATH, or alpha=1")
+                raise ConfigError(
+                    f"task {task.name}: none of its target languages "
+                    f"({', '.join(task.target_languages)}) has {config.parallel_source} pairs (they "
+                    f"exist for {', '.join(TARGET_LANGUAGES)}); bring a corpus with "
+                    "parallel_source=file parallel_file=PATH, or alpha=1"
+                )
             left = [lang for lang in task.target_languages if lang not in targets]
             if left:
-                notes.append(f"parallel corpus: no {config.parallel_source} pairs for {', '.join(left)}; they use the "
-                             "shared p_T")
+                notes.append(
+                    f"parallel corpus: no {config.parallel_source} pairs for {', '.join(left)}; they use the shared p_T"
+                )
     if config.method == "mpt" and config.alpha < 1.0:
         if config.data_dir == DEMO and config.parallel_source != "file":
             parallel = demo_parallel()
@@ -131,9 +140,11 @@ def load_run_data(config: RunConfig, progress: bool = False) -> RunData:
             parallel = read_parallel_jsonl(config.parallel_file, expected_languages=run_targets)
             _check_source_language(parallel, config.parallel_file)
             if len(parallel) < config.parallel_size:
-                raise DataError(f"holds {len(parallel)} parallel pairs, fewer than parallel_size="
-                                f"{config.parallel_size}; set parallel_size={len(parallel)} or bring more pairs",
-                                config.parallel_file)
+                raise DataError(
+                    f"holds {len(parallel)} parallel pairs, fewer than parallel_size="
+                    f"{config.parallel_size}; set parallel_size={len(parallel)} or bring more pairs",
+                    config.parallel_file,
+                )
             parallel = parallel[: config.parallel_size]
         elif config.parallel_source == "task":  # the task's own corpus (task=toy)
             parallel = task.load_parallel(task, config, root)
@@ -142,25 +153,43 @@ def load_run_data(config: RunConfig, progress: bool = False) -> RunData:
             from xlprompt.data.translated import translated_corpus
 
             parallel, path, cached = translated_corpus(
-                data_dir, config.translate_model, config.parallel_size, config.parallel_seed,
-                target_languages=targets, progress=progress,
+                data_dir,
+                config.translate_model,
+                config.parallel_size,
+                config.parallel_seed,
+                target_languages=targets,
+                progress=progress,
             )
-            notes.append(f"parallel corpus: {len(parallel)} English PAWS-X train pairs translated by "
-                         f"{config.translate_model} ({'cached' if cached else 'translated now, cached'} in {path})")
+            notes.append(
+                f"parallel corpus: {len(parallel)} English PAWS-X train pairs translated by "
+                f"{config.translate_model} ({'cached' if cached else 'translated now, cached'} in {path})"
+            )
         else:
             parallel = build_parallel_corpus(
-                config.parallel_source, config.parallel_size, config.parallel_seed, data_dir,
-                target_languages=targets, progress=progress, known_targets=task.parallel_languages or None,
+                config.parallel_source,
+                config.parallel_size,
+                config.parallel_seed,
+                data_dir,
+                target_languages=targets,
+                progress=progress,
+                known_targets=task.parallel_languages or None,
             )
         if config.parallel_source == "xnli-dev" and config.data_dir != DEMO:
             notes.append("parallel corpus: unlabelled XNLI dev pairs (ablation 'w/o external data')")
-    if config.method == "mpt" and config.alpha < 1.0 and parallel and len(task.target_languages) > len(TARGET_LANGUAGES):
+    if (
+        config.method == "mpt"
+        and config.alpha < 1.0
+        and parallel
+        and len(task.target_languages) > len(TARGET_LANGUAGES)
+    ):
         # many languages: say which evaluated ones had alignment pairs (the report's 'aligned' marks)
         have = {pair.tgt_lang for pair in parallel}
         evaluated = [lang for lang in languages if lang != SOURCE_LANGUAGE]
         with_pairs = [lang for lang in evaluated if lang in have]
-        notes.append(f"alignment data: {len(with_pairs)} of the {len(evaluated)} evaluated target languages had "
-                     f"parallel pairs ({', '.join(with_pairs[:12])}{', ...' if len(with_pairs) > 12 else ''})")
+        notes.append(
+            f"alignment data: {len(with_pairs)} of the {len(evaluated)} evaluated target languages had "
+            f"parallel pairs ({', '.join(with_pairs[:12])}{', ...' if len(with_pairs) > 12 else ''})"
+        )
     for lang, examples in test.items():
         if not examples:
             raise DataError(f"no {eval_split} examples for language '{lang}'")

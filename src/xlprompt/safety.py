@@ -32,14 +32,22 @@ from typing import IO, Iterator, Sequence
 from xlprompt.errors import CheckpointError, XlpromptError
 
 LOCK_FILE = ".lock"
-_DISK_ERRNOS = {errno.ENOSPC: "no space left on device", errno.EROFS: "read-only file system",
-                errno.EACCES: "permission denied", errno.EPERM: "permission denied",
-                getattr(errno, "EDQUOT", -1): "disk quota exceeded"}
+_DISK_ERRNOS = {
+    errno.ENOSPC: "no space left on device",
+    errno.EROFS: "read-only file system",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "permission denied",
+    getattr(errno, "EDQUOT", -1): "disk quota exceeded",
+}
 #: how libraries word those errors when they do not raise an OSError (torch, safetensors, sqlite)
-_DISK_TEXTS = {"no space left on device": "no space left on device", "database or disk is full":
-               "no space left on device", "file write failed": "no space left on device (write failed)",
-               "read-only file system": "read-only file system", "attempt to write a readonly database":
-               "read-only file system (or a read-only store)", "disk quota exceeded": "disk quota exceeded"}
+_DISK_TEXTS = {
+    "no space left on device": "no space left on device",
+    "database or disk is full": "no space left on device",
+    "file write failed": "no space left on device (write failed)",
+    "read-only file system": "read-only file system",
+    "attempt to write a readonly database": "read-only file system (or a read-only store)",
+    "disk quota exceeded": "disk quota exceeded",
+}
 
 
 class DiskError(XlpromptError, OSError):
@@ -60,8 +68,7 @@ def disk_error(err: BaseException, path: str | Path | None = None) -> DiskError 
     if reason is None:
         return None
     where = f" for {path}" if path else ""
-    fix = "free some space or pass another path" if "space" in reason or "quota" in reason else \
-        "pass a writable path"
+    fix = "free some space or pass another path" if "space" in reason or "quota" in reason else "pass a writable path"
     return DiskError(f"{reason}{where}; {fix}")
 
 
@@ -201,8 +208,9 @@ def check_output_file(path: str | Path, what: str = "output file", create_parent
         raise XlpromptError(f"{path}: the {what} is a folder; pass a file path")
     parent = path.parent
     if not parent.exists() and not create_parents:
-        raise XlpromptError(f"{path}: cannot write the {what}: the folder {parent} does not exist; create it "
-                            "first or pass another path")
+        raise XlpromptError(
+            f"{path}: cannot write the {what}: the folder {parent} does not exist; create it first or pass another path"
+        )
     _check_creatable(parent, path, what)
     return path
 
@@ -227,8 +235,9 @@ def _check_creatable(folder: Path, path: Path, what: str) -> None:
         raise DiskError(f"{path}: cannot write the {what}: {existing} is not writable; pass a writable path")
     with contextlib.suppress(OSError):  # a read-only mount answers os.access as writable for root
         if os.statvfs(existing).f_flag & os.ST_RDONLY:
-            raise DiskError(f"{path}: cannot write the {what}: {existing} is on a read-only file system; "
-                            "pass a writable path")
+            raise DiskError(
+                f"{path}: cannot write the {what}: {existing} is on a read-only file system; pass a writable path"
+            )
 
 
 # ------------------------------------------------------------------------------------------- run lock
@@ -260,8 +269,10 @@ class RunLock:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(fd)
-            raise RunLockedError(f"{self.run_dir}: in use by {self.owner()} (lock file {self.path}); wait for "
-                                 "it to finish or use another --out folder") from None
+            raise RunLockedError(
+                f"{self.run_dir}: in use by {self.owner()} (lock file {self.path}); wait for "
+                "it to finish or use another --out folder"
+            ) from None
         except OSError:
             os.close(fd)
             raise
@@ -304,8 +315,10 @@ def verify_safetensors(path: str | Path) -> Path:
     except FileNotFoundError:
         raise CheckpointError(f"{path}: missing") from None
     except (OSError, ValueError, UnicodeDecodeError) as err:
-        raise CheckpointError(f"{path}: not a complete safetensors file ({err}); it is truncated or corrupt: "
-                              "train the run again (or restore the file)") from None
+        raise CheckpointError(
+            f"{path}: not a complete safetensors file ({err}); it is truncated or corrupt: "
+            "train the run again (or restore the file)"
+        ) from None
     if not isinstance(header, dict):
         raise CheckpointError(f"{path}: not a safetensors file (its header is not an object)")
     end = 0
@@ -317,8 +330,10 @@ def verify_safetensors(path: str | Path) -> Path:
         except (KeyError, TypeError, ValueError, IndexError):
             raise CheckpointError(f"{path}: corrupt safetensors header (tensor '{name}')") from None
     if 8 + length + end != size:
-        raise CheckpointError(f"{path}: truncated or corrupt safetensors file ({size} bytes, its header "
-                              f"describes {8 + length + end}); train the run again (or restore the file)")
+        raise CheckpointError(
+            f"{path}: truncated or corrupt safetensors file ({size} bytes, its header "
+            f"describes {8 + length + end}); train the run again (or restore the file)"
+        )
     return path
 
 

@@ -28,8 +28,7 @@ def check_scoring(mode: str) -> str:
     return mode
 
 
-def class_log_probs(plm: MaskedLM, mask_hidden: torch.Tensor, label_word_ids: torch.Tensor,
-                    mode: str) -> torch.Tensor:
+def class_log_probs(plm: MaskedLM, mask_hidden: torch.Tensor, label_word_ids: torch.Tensor, mode: str) -> torch.Tensor:
     """log P^CLS [N, n] from the transformed mask representations [N, d] (``head_transform`` applied)."""
     if mode == "vocab":
         log_p = torch.log_softmax(plm.vocab_logits(mask_hidden).float(), dim=-1)
@@ -48,8 +47,9 @@ def label_word_logits(plm: MaskedLM, mask_hidden: torch.Tensor, label_word_ids: 
 PREDICT_OVER: tuple[str, ...] = ("labels", "vocab")
 
 
-def prediction_scores(plm: MaskedLM, mask_hidden: torch.Tensor, label_word_ids: torch.Tensor,
-                      over: str = "labels") -> torch.Tensor:
+def prediction_scores(
+    plm: MaskedLM, mask_hidden: torch.Tensor, label_word_ids: torch.Tensor, over: str = "labels"
+) -> torch.Tensor:
     """Scores whose argmax is the prediction. ``labels``: the label-word logits [N, n]. ``vocab``: [N, n + 1],
     the label-word logits and, last, the largest logit of every other token, so that the argmax is the
     full-vocabulary argmax and a top token that is no label word gives class n — never a gold label (PCT:

@@ -68,10 +68,13 @@ def check_stale_after(value: float | None, heartbeat: float = HEARTBEAT_SECONDS)
         return DEFAULT_STALE_AFTER
     least = MIN_STALE_FACTOR * heartbeat
     if not (value >= least):  # also refuses nan
-        raise ConfigError(f"--stale-after {value:g}: a running claim is refreshed every {heartbeat:g} s, so a "
-                          f"value below {least:g} s ({MIN_STALE_FACTOR} heartbeats) would take over live runs; "
-                          f"use at least {least:g} (default {DEFAULT_STALE_AFTER:g})")
+        raise ConfigError(
+            f"--stale-after {value:g}: a running claim is refreshed every {heartbeat:g} s, so a "
+            f"value below {least:g} s ({MIN_STALE_FACTOR} heartbeats) would take over live runs; "
+            f"use at least {least:g} (default {DEFAULT_STALE_AFTER:g})"
+        )
     return float(value)
+
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -165,8 +168,7 @@ class ResultStore:
         self.timeout = timeout
         self.readonly = readonly
         if self.path.is_dir():
-            raise CheckpointError(f"{self.path}: is a folder, not a results store; pass a file path (e.g. "
-                                  "results.db)")
+            raise CheckpointError(f"{self.path}: is a folder, not a results store; pass a file path (e.g. results.db)")
         if readonly:
             self._open_readonly()
             return
@@ -179,8 +181,10 @@ class ResultStore:
         # every part of the path a folder: checked here, for every entry point, before SQLite's own words
         check_output_file(self.path, "results store", create_parents=True)
         if self.path.exists() and not os.access(self.path, os.R_OK | os.W_OK):
-            raise DiskError(f"{self.path}: the results store is read-only; make it writable, or pass another "
-                            "--store path (`xlprompt report` reads a read-only store as it is)")
+            raise DiskError(
+                f"{self.path}: the results store is read-only; make it writable, or pass another "
+                "--store path (`xlprompt report` reads a read-only store as it is)"
+            )
         self.path.parent.mkdir(parents=True, exist_ok=True)
         # No peeking at the file's header with open(): closing any descriptor of the database file drops
         # every POSIX lock this process holds on it (other connections of this process included), which
@@ -202,16 +206,20 @@ class ResultStore:
 
             full = disk_error(err, self.path)
             if full is None and disk_full(self.path):
-                full = DiskError(f"no space left on device for {self.path} ({err}); free some space or pass "
-                                 "another --store path")
+                full = DiskError(
+                    f"no space left on device for {self.path} ({err}); free some space or pass another --store path"
+                )
             if full is not None:  # issue 11: a full disk is named as such
                 raise full from None
             if "unable to open database file" in str(err):
-                raise DiskError(f"{self.path}: the results store cannot be opened for writing (its folder or the "
-                                "file is read-only, or not ours); make it writable, or pass another --store path "
-                                "(`xlprompt report` reads a read-only store as it is)") from None
-            raise CheckpointError(f"{self.path}: not a usable results store ({err}); pass another --store "
-                                  "path") from None
+                raise DiskError(
+                    f"{self.path}: the results store cannot be opened for writing (its folder or the "
+                    "file is read-only, or not ours); make it writable, or pass another --store path "
+                    "(`xlprompt report` reads a read-only store as it is)"
+                ) from None
+            raise CheckpointError(
+                f"{self.path}: not a usable results store ({err}); pass another --store path"
+            ) from None
 
     # ------------------------------------------------------------------ plumbing
     def _close_after_open_failure(self, err: Exception) -> None:
@@ -223,8 +231,9 @@ class ResultStore:
         if isinstance(err, CheckpointError):
             raise err
         if "not a database" in str(err):
-            raise CheckpointError(f"{self.path}: not an SQLite results store (unknown file format); pass "
-                                  "another --store path") from None
+            raise CheckpointError(
+                f"{self.path}: not an SQLite results store (unknown file format); pass another --store path"
+            ) from None
 
     def _open_readonly(self) -> None:
         """Open for reading only (``report``, ``sweep --dry-run``): SQLite's ``mode=ro``; nothing is ever
@@ -232,8 +241,10 @@ class ResultStore:
         if not self.path.exists():
             raise CheckpointError(f"{self.path}: no such results store")
         if self.path.stat().st_size == 0:
-            raise CheckpointError(f"{self.path}: an empty file, not a results store (nothing was ever written "
-                                  "to it); pass the store a sweep wrote, or delete the file")
+            raise CheckpointError(
+                f"{self.path}: an empty file, not a results store (nothing was ever written "
+                "to it); pass the store a sweep wrote, or delete the file"
+            )
         self._conn = None
         uri = "file:" + urllib.parse.quote(str(self.path.resolve())) + "?mode=ro"
         try:
@@ -245,36 +256,44 @@ class ResultStore:
                 # as it is on disk, read as immutable
                 with contextlib.suppress(Exception):
                     self._conn.close()
-                self._conn = sqlite3.connect(uri + "&immutable=1", uri=True, timeout=self.timeout,
-                                             isolation_level=None)
+                self._conn = sqlite3.connect(uri + "&immutable=1", uri=True, timeout=self.timeout, isolation_level=None)
                 tables = {r[0] for r in self._conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
             if "meta" not in tables or "runs" not in tables:
-                raise CheckpointError(f"{self.path}: not an xlprompt results store (tables: "
-                                      f"{', '.join(sorted(tables)) or 'none'}); pass another --store path")
+                raise CheckpointError(
+                    f"{self.path}: not an xlprompt results store (tables: "
+                    f"{', '.join(sorted(tables)) or 'none'}); pass another --store path"
+                )
             owner = self._conn.execute("SELECT value FROM meta WHERE key = 'program'").fetchone()
             version = self._conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
             if owner is None or owner[0] != "xlprompt":
-                raise CheckpointError(f"{self.path}: an SQLite file of another program (no xlprompt metadata); "
-                                      "pass another --store path")
+                raise CheckpointError(
+                    f"{self.path}: an SQLite file of another program (no xlprompt metadata); pass another --store path"
+                )
             if version is None or int(version[0]) != SCHEMA_VERSION:
-                raise CheckpointError(f"{self.path}: results store schema {version and version[0]}, this "
-                                      f"xlprompt reads {SCHEMA_VERSION}")
+                raise CheckpointError(
+                    f"{self.path}: results store schema {version and version[0]}, this xlprompt reads {SCHEMA_VERSION}"
+                )
         except (sqlite3.DatabaseError, CheckpointError, ValueError) as err:
             self._close_after_open_failure(err)
-            raise CheckpointError(f"{self.path}: cannot be read as a results store ({err}); pass another "
-                                  "--store path") from None
+            raise CheckpointError(
+                f"{self.path}: cannot be read as a results store ({err}); pass another --store path"
+            ) from None
 
     def _init_schema(self) -> None:
         with self.transaction() as conn:
             tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
             if tables and "meta" not in tables:
-                raise CheckpointError(f"{self.path}: an SQLite file of another program (tables "
-                                      f"{', '.join(sorted(tables))}); pass another --store path")
+                raise CheckpointError(
+                    f"{self.path}: an SQLite file of another program (tables "
+                    f"{', '.join(sorted(tables))}); pass another --store path"
+                )
             if "meta" in tables:
                 owner = conn.execute("SELECT value FROM meta WHERE key = 'program'").fetchone()
                 if owner is None or owner[0] != "xlprompt":
-                    raise CheckpointError(f"{self.path}: an SQLite file of another program (no xlprompt "
-                                          "metadata); pass another --store path")
+                    raise CheckpointError(
+                        f"{self.path}: an SQLite file of another program (no xlprompt "
+                        "metadata); pass another --store path"
+                    )
             for statement in _SCHEMA.strip().split(";"):
                 if statement.strip():
                     conn.execute(statement)
@@ -283,8 +302,10 @@ class ResultStore:
                 conn.execute("INSERT INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
                 conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('program', 'xlprompt')")
             elif int(row[0]) != SCHEMA_VERSION:
-                raise CheckpointError(f"{self.path}: results store schema {row[0]}, this xlprompt reads "
-                                      f"{SCHEMA_VERSION}; use the matching xlprompt version or a new --store")
+                raise CheckpointError(
+                    f"{self.path}: results store schema {row[0]}, this xlprompt reads "
+                    f"{SCHEMA_VERSION}; use the matching xlprompt version or a new --store"
+                )
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -320,10 +341,13 @@ class ResultStore:
                 cur = conn.execute(
                     "INSERT OR IGNORE INTO runs(hash, config, grp, variant, status, created) "
                     "VALUES (?, ?, ?, ?, 'pending', ?)",
-                    (run_hash, json.dumps(config, sort_keys=True), group, variant or "", now))
+                    (run_hash, json.dumps(config, sort_keys=True), group, variant or "", now),
+                )
                 new += cur.rowcount
-                conn.execute("INSERT OR IGNORE INTO labels(hash, grp, variant, sweep) VALUES (?, ?, ?, ?)",
-                             (run_hash, group, variant or "", sweep))
+                conn.execute(
+                    "INSERT OR IGNORE INTO labels(hash, grp, variant, sweep) VALUES (?, ?, ?, ?)",
+                    (run_hash, group, variant or "", sweep),
+                )
         return new
 
     def _claim_is_dead(self, row: sqlite3.Row | tuple, now: float, stale_after: float) -> bool:
@@ -332,9 +356,16 @@ class ResultStore:
             return True
         return host == this_host() and not pid_alive(pid)
 
-    def claim(self, run_hash: str, worker: str = "", run_dir: str | None = None,
-              stale_after: float = DEFAULT_STALE_AFTER, retry_failed: bool = True,
-              pid: int | None = None, invocation_started: float | None = None) -> Claim:
+    def claim(
+        self,
+        run_hash: str,
+        worker: str = "",
+        run_dir: str | None = None,
+        stale_after: float = DEFAULT_STALE_AFTER,
+        retry_failed: bool = True,
+        pid: int | None = None,
+        invocation_started: float | None = None,
+    ) -> Claim:
         """Move a run to ``running`` for this process if nobody else is running it. One transaction.
 
         ``invocation_started``: when the sweep invocation this claim belongs to started; a run that failed at or
@@ -343,8 +374,9 @@ class ResultStore:
         now = time.time()
         pid = os.getpid() if pid is None else pid
         with self.transaction() as conn:
-            row = conn.execute("SELECT status, host, pid, heartbeat, finished FROM runs WHERE hash = ?",
-                               (run_hash,)).fetchone()
+            row = conn.execute(
+                "SELECT status, host, pid, heartbeat, finished FROM runs WHERE hash = ?", (run_hash,)
+            ).fetchone()
             if row is None:
                 return Claim(False, "missing")
             status = row[0]
@@ -358,19 +390,27 @@ class ResultStore:
                 return Claim(False, "busy")
             if status == "running":
                 host, old_pid, beat = row[1:4]
-                logger.info("run %s: taking over the claim of a dead process (host %s, pid %s, last heartbeat %s)",
-                            run_hash, host, old_pid, "never" if beat is None else f"{now - beat:.0f} s ago")
+                logger.info(
+                    "run %s: taking over the claim of a dead process (host %s, pid %s, last heartbeat %s)",
+                    run_hash,
+                    host,
+                    old_pid,
+                    "never" if beat is None else f"{now - beat:.0f} s ago",
+                )
             conn.execute(
                 "UPDATE runs SET status = 'running', started = ?, heartbeat = ?, host = ?, pid = ?, worker = ?, "
                 "run_dir = COALESCE(?, run_dir), attempts = attempts + 1, error = NULL WHERE hash = ?",
-                (now, now, this_host(), pid, worker, run_dir, run_hash))
+                (now, now, this_host(), pid, worker, run_dir, run_hash),
+            )
         return Claim(True)
 
     def heartbeat(self, run_hash: str, pid: int | None = None) -> None:
         pid = os.getpid() if pid is None else pid
         with self.transaction() as conn:
-            conn.execute("UPDATE runs SET heartbeat = ? WHERE hash = ? AND status = 'running' AND host = ? "
-                         "AND pid = ?", (time.time(), run_hash, this_host(), pid))
+            conn.execute(
+                "UPDATE runs SET heartbeat = ? WHERE hash = ? AND status = 'running' AND host = ? AND pid = ?",
+                (time.time(), run_hash, this_host(), pid),
+            )
 
     def finish(self, run_hash: str, results: dict[str, Any]) -> bool:
         """Record a run's results. A run already finished (by another worker) is left as it is: False."""
@@ -378,22 +418,28 @@ class ResultStore:
             cur = conn.execute(
                 "UPDATE runs SET status = 'finished', results = ?, finished = ?, error = NULL "
                 "WHERE hash = ? AND status != 'finished'",
-                (json.dumps(results, sort_keys=True), time.time(), run_hash))
+                (json.dumps(results, sort_keys=True), time.time(), run_hash),
+            )
             return cur.rowcount == 1
 
     def fail(self, run_hash: str, error: str, pid: int | None = None) -> None:
         pid = os.getpid() if pid is None else pid
         with self.transaction() as conn:
-            conn.execute("UPDATE runs SET status = 'failed', error = ?, finished = ? "
-                         "WHERE hash = ? AND status = 'running' AND pid = ?",
-                         (error[:2000], time.time(), run_hash, pid))
+            conn.execute(
+                "UPDATE runs SET status = 'failed', error = ?, finished = ? "
+                "WHERE hash = ? AND status = 'running' AND pid = ?",
+                (error[:2000], time.time(), run_hash, pid),
+            )
 
     def release(self, run_hash: str, pid: int | None = None) -> None:
         """Give a claimed run back (e.g. on Ctrl-C): pending again."""
         pid = os.getpid() if pid is None else pid
         with self.transaction() as conn:
-            conn.execute("UPDATE runs SET status = 'pending', heartbeat = NULL WHERE hash = ? "
-                         "AND status = 'running' AND pid = ?", (run_hash, pid))
+            conn.execute(
+                "UPDATE runs SET status = 'pending', heartbeat = NULL WHERE hash = ? "
+                "AND status = 'running' AND pid = ?",
+                (run_hash, pid),
+            )
 
     def set_meta(self, key: str, value: str) -> None:
         with self.transaction() as conn:
@@ -408,20 +454,38 @@ class ResultStore:
         try:
             return self._read_rows(where, args)
         except (sqlite3.DatabaseError, ValueError) as err:
-            raise CheckpointError(f"{self.path}: the results store is corrupt ({err}); restore it or pass "
-                                  "another --store path") from None
+            raise CheckpointError(
+                f"{self.path}: the results store is corrupt ({err}); restore it or pass another --store path"
+            ) from None
 
     def _read_rows(self, where: str, args: tuple) -> list[RunRecord]:
         cur = self._conn.execute(
             "SELECT hash, config, grp, variant, status, results, error, attempts, created, started, finished, "
-            f"heartbeat, host, pid, worker, run_dir FROM runs {where} ORDER BY created, hash", args)
+            f"heartbeat, host, pid, worker, run_dir FROM runs {where} ORDER BY created, hash",
+            args,
+        )
         records = []
         for r in cur.fetchall():
-            records.append(RunRecord(
-                hash=r[0], config=json.loads(r[1]), group=r[2], variant=r[3], status=r[4],
-                results=json.loads(r[5]) if r[5] else None, error=r[6], attempts=r[7], created=r[8],
-                started=r[9], finished=r[10], heartbeat=r[11], host=r[12], pid=r[13], worker=r[14],
-                run_dir=r[15]))
+            records.append(
+                RunRecord(
+                    hash=r[0],
+                    config=json.loads(r[1]),
+                    group=r[2],
+                    variant=r[3],
+                    status=r[4],
+                    results=json.loads(r[5]) if r[5] else None,
+                    error=r[6],
+                    attempts=r[7],
+                    created=r[8],
+                    started=r[9],
+                    finished=r[10],
+                    heartbeat=r[11],
+                    host=r[12],
+                    pid=r[13],
+                    worker=r[14],
+                    run_dir=r[15],
+                )
+            )
         labels: dict[str, list[tuple[str, str]]] = {}
         for h, g, v in self._conn.execute("SELECT hash, grp, variant FROM labels ORDER BY grp, variant"):
             labels.setdefault(h, []).append((g, v))
@@ -462,8 +526,9 @@ class ResultStore:
 class Heartbeat:
     """A daemon thread that refreshes a claimed run's heartbeat (its own connection) until stopped."""
 
-    def __init__(self, store_path: str | Path, run_hash: str, interval: float = HEARTBEAT_SECONDS,
-                 pid: int | None = None):
+    def __init__(
+        self, store_path: str | Path, run_hash: str, interval: float = HEARTBEAT_SECONDS, pid: int | None = None
+    ):
         self.store_path = store_path
         self.run_hash = run_hash
         self.interval = interval
@@ -481,8 +546,11 @@ class Heartbeat:
                 except sqlite3.Error as err:
                     logger.debug("run %s: heartbeat not written (%s)", self.run_hash, err)
         except Exception as err:  # noqa: BLE001 - the heartbeat must never take the run down
-            logger.warning("run %s: heartbeats stopped (%s); another process may take the run over after "
-                           "--stale-after seconds", self.run_hash, err)
+            logger.warning(
+                "run %s: heartbeats stopped (%s); another process may take the run over after --stale-after seconds",
+                self.run_hash,
+                err,
+            )
         finally:
             if store is not None:
                 store.close()

@@ -164,19 +164,28 @@ def _check_variants(variants: Any, where: str) -> dict[str, dict]:
         return {}
     if not isinstance(variants, Mapping):
         raise ConfigError(f"{where}: expected a mapping 'variant name: {{key: value, ...}}'")
-    return {str(name): _check_config_keys(_check_mapping(ov, f"{where}.{name}"), f"{where}.{name}")
-            for name, ov in variants.items()}
+    return {
+        str(name): _check_config_keys(_check_mapping(ov, f"{where}.{name}"), f"{where}.{name}")
+        for name, ov in variants.items()
+    }
 
 
 def _check_keys(spec: Mapping, allowed: tuple[str, ...], where: str) -> None:
     for key in spec:
         if key not in allowed:
-            raise ConfigError(f"{where}: unknown sweep key '{key}' (allowed: {', '.join(allowed)})."
-                              + (" Config keys go under 'base:' or 'grid:'." if key in _config_keys() else ""))
+            raise ConfigError(
+                f"{where}: unknown sweep key '{key}' (allowed: {', '.join(allowed)})."
+                + (" Config keys go under 'base:' or 'grid:'." if key in _config_keys() else "")
+            )
 
 
-def expand(spec: Mapping, name: str = "sweep", overrides: Mapping[str, Any] | None = None,
-           grid_overrides: Mapping[str, list] | None = None, source: str = "") -> Sweep:
+def expand(
+    spec: Mapping,
+    name: str = "sweep",
+    overrides: Mapping[str, Any] | None = None,
+    grid_overrides: Mapping[str, list] | None = None,
+    source: str = "",
+) -> Sweep:
     """Expand a parsed sweep spec into its runs (configs validated; duplicates merged)."""
     where = source or name
     if not isinstance(spec, Mapping):
@@ -204,12 +213,13 @@ def expand(spec: Mapping, name: str = "sweep", overrides: Mapping[str, Any] | No
     for group, gspec in groups.items():
         gwhere = f"{where}: groups.{group}" if groups_spec is not None else where
         _check_keys(gspec, GROUP_KEYS, gwhere)
-        base = {**top_base, **_check_config_keys(_check_mapping(gspec.get("base"), gwhere + ".base"),
-                                                 gwhere + ".base")}
-        grid = {**top_grid, **_check_grid(_check_mapping(gspec.get("grid"), gwhere + ".grid"), gwhere + ".grid"),
-                **grid_overrides}
-        variants = (_check_variants(gspec["variants"], gwhere + ".variants") if "variants" in gspec
-                    else top_variants)
+        base = {**top_base, **_check_config_keys(_check_mapping(gspec.get("base"), gwhere + ".base"), gwhere + ".base")}
+        grid = {
+            **top_grid,
+            **_check_grid(_check_mapping(gspec.get("grid"), gwhere + ".grid"), gwhere + ".grid"),
+            **grid_overrides,
+        }
+        variants = _check_variants(gspec["variants"], gwhere + ".variants") if "variants" in gspec else top_variants
         reference = gspec.get("reference")
         if reference is None and spec.get("reference") is not None and str(spec["reference"]) in variants:
             reference = spec["reference"]  # the top level's reference, where the group has that variant
@@ -217,15 +227,20 @@ def expand(spec: Mapping, name: str = "sweep", overrides: Mapping[str, Any] | No
             reference = spec["reference"]  # inherited variants: the reference must be among them (checked)
         if reference is not None:
             if str(reference) not in variants:
-                raise ConfigError(f"{gwhere}: reference '{reference}' is not one of the variants "
-                                  f"({', '.join(variants) or 'none'})")
+                raise ConfigError(
+                    f"{gwhere}: reference '{reference}' is not one of the variants ({', '.join(variants) or 'none'})"
+                )
             references[group] = str(reference)
         variant_items = list(variants.items()) or [("", {})]
         axes = list(grid.items())
         for variant, variant_values in variant_items:
             for point in itertools.product(*[values for _, values in axes]):
                 values = {**base, **dict(zip([k for k, _ in axes], point)), **variant_values, **overrides}
-                label = f"{gwhere}" + (f" variant '{variant}'" if variant else "") + f" {dict(zip([k for k, _ in axes], point))}"
+                label = (
+                    f"{gwhere}"
+                    + (f" variant '{variant}'" if variant else "")
+                    + f" {dict(zip([k for k, _ in axes], point))}"
+                )
                 try:
                     config = RunConfig.from_dict(values, where=label)
                 except ConfigError as err:
@@ -241,8 +256,9 @@ def expand(spec: Mapping, name: str = "sweep", overrides: Mapping[str, Any] | No
     return Sweep(name, list(by_hash.values()), save_weights, references, source)
 
 
-def load_sweep(path: str | Path, overrides: Mapping[str, Any] | None = None,
-               grid_overrides: Mapping[str, list] | None = None) -> Sweep:
+def load_sweep(
+    path: str | Path, overrides: Mapping[str, Any] | None = None, grid_overrides: Mapping[str, list] | None = None
+) -> Sweep:
     """Read a YAML sweep file (see the module docstring) and expand it."""
     import yaml
 

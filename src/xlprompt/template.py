@@ -92,10 +92,10 @@ class SpecialTokens:
         single = tokenizer("a")["input_ids"]
         pair = tokenizer("a", "b")["input_ids"]
         start = _find(single, a)
-        prefix, suffix = tuple(single[:start]), tuple(single[start + len(a):])
+        prefix, suffix = tuple(single[:start]), tuple(single[start + len(a) :])
         a_at = _find(pair, a)
         b_at = _find(pair, b, a_at + len(a))
-        middle = tuple(pair[a_at + len(a):b_at])
+        middle = tuple(pair[a_at + len(a) : b_at])
         if tokenizer.pad_token_id is None:
             raise ModelError("the tokenizer has no padding token; set tokenizer.pad_token before use")
         placeholder = tokenizer.unk_token_id if tokenizer.unk_token_id is not None else tokenizer.pad_token_id
@@ -104,7 +104,7 @@ class SpecialTokens:
 
 def _find(seq: Sequence[int], sub: Sequence[int], start: int = 0) -> int:
     for i in range(start, len(seq) - len(sub) + 1):
-        if list(seq[i:i + len(sub)]) == list(sub):
+        if list(seq[i : i + len(sub)]) == list(sub):
             return i
     raise ModelError("could not infer the tokenizer's special-token layout")
 
@@ -119,7 +119,7 @@ def tail_ids(tokenizer, text: str) -> tuple[int, ...]:
     glued = tokenizer("a" + text, add_special_tokens=False)["input_ids"]
     if glued[: len(base)] != base or len(glued) == len(base):
         return tuple(tokenizer(text, add_special_tokens=False)["input_ids"])
-    return tuple(glued[len(base):])
+    return tuple(glued[len(base) :])
 
 
 def word_ids(tokenizer, text: str) -> tuple[int, ...]:
@@ -139,11 +139,17 @@ class Template:
         if kinds.count(MASK) > 1 or kinds.count(PROMPT) > 1:
             raise ConfigError("a template holds at most one mask and one prompt piece")
         if MASK in kinds and special.mask_id is None:
-            raise ModelError("the tokenizer has no mask token, so it cannot fill a cloze template; "
-                             "use a masked-LM tokenizer (e.g. xlm-roberta-base)")
-        self.fixed_length = len(special.prefix) + len(special.suffix) + sum(
-            len(p.ids) if p.kind == LITERAL else p.length if p.kind == PROMPT else 1 if p.kind == MASK else 0
-            for p in self.pieces
+            raise ModelError(
+                "the tokenizer has no mask token, so it cannot fill a cloze template; "
+                "use a masked-LM tokenizer (e.g. xlm-roberta-base)"
+            )
+        self.fixed_length = (
+            len(special.prefix)
+            + len(special.suffix)
+            + sum(
+                len(p.ids) if p.kind == LITERAL else p.length if p.kind == PROMPT else 1 if p.kind == MASK else 0
+                for p in self.pieces
+            )
         )
         self.text_budget = self.max_length - self.fixed_length
         if self.text_budget < 2:
@@ -183,9 +189,15 @@ class Template:
 TEMPLATE_PUNCTUATION: tuple[str, ...] = ("separate", "glued")
 
 
-def soft_prompt_template(tokenizer, position: str = "suffix", prompt_length: int = 4,
-                         max_length: int = 256, special: SpecialTokens | None = None,
-                         punctuation: str = "glued", single_text: bool = False) -> Template:
+def soft_prompt_template(
+    tokenizer,
+    position: str = "suffix",
+    prompt_length: int = 4,
+    max_length: int = 256,
+    special: SpecialTokens | None = None,
+    punctuation: str = "glued",
+    single_text: bool = False,
+) -> Template:
     """The paper's cloze template with a soft prompt (Eq. 1) at one of four positions (Eq. 9).
 
     ``punctuation="separate"`` builds the parts as the SP reference does: each of ``.``, ``?`` is tokenised
@@ -204,8 +216,7 @@ def soft_prompt_template(tokenizer, position: str = "suffix", prompt_length: int
     if prompt_length < 1:
         raise ConfigError(f"prompt_length must be >= 1, not {prompt_length}")
     if punctuation not in TEMPLATE_PUNCTUATION:
-        raise ConfigError(f"template_punctuation must be one of {', '.join(TEMPLATE_PUNCTUATION)}, not "
-                          f"'{punctuation}'")
+        raise ConfigError(f"template_punctuation must be one of {', '.join(TEMPLATE_PUNCTUATION)}, not '{punctuation}'")
     special = special or SpecialTokens.from_tokenizer(tokenizer)
     if punctuation == "separate":
         dot, question = word_ids(tokenizer, "."), word_ids(tokenizer, "?")
@@ -218,20 +229,34 @@ def soft_prompt_template(tokenizer, position: str = "suffix", prompt_length: int
     slots = {pos: [prompt] if pos == position else [] for pos in PROMPT_POSITIONS}
     if single_text:
         pieces = [
-            *slots["prefix"], Piece(PREMISE), Piece(LITERAL, dot), *slots["midfix"],
-            *slots["suffix"], Piece(MASK), *slots["endfix"], Piece(LITERAL, dot),
+            *slots["prefix"],
+            Piece(PREMISE),
+            Piece(LITERAL, dot),
+            *slots["midfix"],
+            *slots["suffix"],
+            Piece(MASK),
+            *slots["endfix"],
+            Piece(LITERAL, dot),
         ]
         return Template(pieces, special, max_length, name=f"soft-single-{position}-{prompt_length}")
     pieces = [
-        *slots["prefix"], Piece(PREMISE), Piece(LITERAL, dot),
-        *slots["midfix"], Piece(HYPOTHESIS), Piece(LITERAL, question),
-        *slots["suffix"], Piece(MASK), *slots["endfix"], Piece(LITERAL, dot),
+        *slots["prefix"],
+        Piece(PREMISE),
+        Piece(LITERAL, dot),
+        *slots["midfix"],
+        Piece(HYPOTHESIS),
+        Piece(LITERAL, question),
+        *slots["suffix"],
+        Piece(MASK),
+        *slots["endfix"],
+        Piece(LITERAL, dot),
     ]
     return Template(pieces, special, max_length, name=f"soft-{position}-{prompt_length}")
 
 
-def pair_template(tokenizer, max_length: int = 256, special: SpecialTokens | None = None,
-                  single_text: bool = False) -> Template:
+def pair_template(
+    tokenizer, max_length: int = 256, special: SpecialTokens | None = None, single_text: bool = False
+) -> Template:
     """The plain sentence-pair input of fine-tuning: ``<s> X_P </s></s> X_H </s>`` (tokenizer's own layout);
     ``single_text``: ``<s> X </s>``."""
     special = special or SpecialTokens.from_tokenizer(tokenizer)
@@ -261,8 +286,9 @@ PCT_TEMPLATE_WORDS: dict[str, tuple[str, str]] = {
 }
 
 
-def cross_lingual_template(tokenizer, lang: str, max_length: int = 256,
-                           special: SpecialTokens | None = None) -> Template:
+def cross_lingual_template(
+    tokenizer, lang: str, max_length: int = 256, special: SpecialTokens | None = None
+) -> Template:
     """PCT's hard template in language ``lang``: ``<s> X_P . Question: X_H ? Answer: <mask> . </s>``."""
     if lang not in PCT_TEMPLATE_WORDS:
         raise ConfigError(f"no PCT template for language '{lang}'; known: {', '.join(PCT_TEMPLATE_WORDS)}")
@@ -270,9 +296,14 @@ def cross_lingual_template(tokenizer, lang: str, max_length: int = 256,
     question, answer = PCT_TEMPLATE_WORDS[lang]
     dot, qmark = tail_ids(tokenizer, "."), tail_ids(tokenizer, "?")
     pieces = [
-        Piece(PREMISE), Piece(LITERAL, dot), Piece(LITERAL, word_ids(tokenizer, question + ":")),
-        Piece(HYPOTHESIS), Piece(LITERAL, qmark), Piece(LITERAL, word_ids(tokenizer, answer + ":")),
-        Piece(MASK), Piece(LITERAL, dot),
+        Piece(PREMISE),
+        Piece(LITERAL, dot),
+        Piece(LITERAL, word_ids(tokenizer, question + ":")),
+        Piece(HYPOTHESIS),
+        Piece(LITERAL, qmark),
+        Piece(LITERAL, word_ids(tokenizer, answer + ":")),
+        Piece(MASK),
+        Piece(LITERAL, dot),
     ]
     return Template(pieces, special, max_length, name=f"pct-{lang}")
 
@@ -282,11 +313,21 @@ def cross_lingual_template(tokenizer, lang: str, max_length: int = 256,
 #: tokenizer's mask token. Lower-case question words in most languages; Arabic and Urdu put ``<mask>`` first
 #: and use ``؟``.
 PCT_REFERENCE_TEMPLATES: dict[str, str] = {
-    "en": "question:{}? Answer:<mask>", "zh": "问题:{}? 答案:<mask>", "fr": "question:{}? réponse:<mask>",
-    "es": "pregunta:{}? Respuesta:<mask>", "de": "frage:{}? Antwort:<mask>", "el": "ερώτηση:{}? Απάντηση:<mask>",
-    "bg": "въпрос: {}? Отговор:<mask>", "ru": "вопрос:{}? Ответ:<mask>", "tr": "soru:{}? Cevap:<mask>",
-    "vi": "câu hỏi:{}? Trả lời:<mask>", "th": "คำถาม:{}? คำตอบ:<mask>", "hi": "प्रश्न:{}? उत्तर:<mask>",
-    "sw": "swali: {}? Jibu: <mask>", "ur": "<mask>:سوال: {}؟ جواب", "ar": "<mask>:سؤال:{}؟ الجواب",
+    "en": "question:{}? Answer:<mask>",
+    "zh": "问题:{}? 答案:<mask>",
+    "fr": "question:{}? réponse:<mask>",
+    "es": "pregunta:{}? Respuesta:<mask>",
+    "de": "frage:{}? Antwort:<mask>",
+    "el": "ερώτηση:{}? Απάντηση:<mask>",
+    "bg": "въпрос: {}? Отговор:<mask>",
+    "ru": "вопрос:{}? Ответ:<mask>",
+    "tr": "soru:{}? Cevap:<mask>",
+    "vi": "câu hỏi:{}? Trả lời:<mask>",
+    "th": "คำถาม:{}? คำตอบ:<mask>",
+    "hi": "प्रश्न:{}? उत्तर:<mask>",
+    "sw": "swali: {}? Jibu: <mask>",
+    "ur": "<mask>:سوال: {}؟ جواب",
+    "ar": "<mask>:سؤال:{}؟ الجواب",
 }
 
 
@@ -300,8 +341,16 @@ class PCTReferenceTemplate:
     pre-tokenised ids: the template's words touch the hypothesis (``question:The``).
     """
 
-    def __init__(self, tokenizer, lang: str, max_length: int, special: SpecialTokens,
-                 templates: dict[str, str] | None = None, repair: str = "question", single: bool = False):
+    def __init__(
+        self,
+        tokenizer,
+        lang: str,
+        max_length: int,
+        special: SpecialTokens,
+        templates: dict[str, str] | None = None,
+        repair: str = "question",
+        single: bool = False,
+    ):
         """``templates``/``repair``: another task's strings, e.g. PAWS-X's (``xlprompt.tasks.pawsx``),
         whose cut-off ``<mask>`` is repaired as train_pawsx.py does (``repair="brace"``: ``tail`` = the template
         after ``{}``; drop ``len(encode(tail)) - 1`` trailing tokens and append ``tail``'s ids without ``<s>``).
@@ -338,9 +387,9 @@ class PCTReferenceTemplate:
         if self.single:  # one text: <s> template.format(text) </s>, cut from the end, <mask> repaired as below
             h_ids = self.tokenizer(self.pattern.format(premise), add_special_tokens=False)["input_ids"]
             s = self.special
-            ids = [*s.prefix, *h_ids[:self.budget], *s.suffix]
+            ids = [*s.prefix, *h_ids[: self.budget], *s.suffix]
             if s.mask_id not in ids:
-                ids = ids[:-(len(self.tail_ids) - 1)] + list(self.tail_ids[len(s.prefix):])
+                ids = ids[: -(len(self.tail_ids) - 1)] + list(self.tail_ids[len(s.prefix) :])
             return EncodedInput(tuple(ids), (), ids.index(s.mask_id))
         p_ids = self.tokenizer(premise, add_special_tokens=False)["input_ids"]
         h_ids = self.tokenizer(self.pattern.format(hypothesis), add_special_tokens=False)["input_ids"]
@@ -348,7 +397,7 @@ class PCTReferenceTemplate:
         s = self.special
         ids = [*s.prefix, *p_ids[:n_p], *s.pair_middle, *h_ids[:n_h], *s.suffix]
         if s.mask_id not in ids and self.repair == "brace":  # train_pawsx.py's repair
-            ids = ids[:-(len(self.tail_ids) - 1)] + list(self.tail_ids[len(s.prefix):])
+            ids = ids[: -(len(self.tail_ids) - 1)] + list(self.tail_ids[len(s.prefix) :])
         elif s.mask_id not in ids:  # the authors' repair of a cut-off <mask>
-            ids = ids[:-len(self.tail_ids)] + list(self.mark_ids) + list(self.tail_ids[len(s.prefix):])
+            ids = ids[: -len(self.tail_ids)] + list(self.mark_ids) + list(self.tail_ids[len(s.prefix) :])
         return EncodedInput(tuple(ids), (), ids.index(s.mask_id))

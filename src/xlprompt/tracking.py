@@ -120,8 +120,16 @@ def run_log(run_dir: Path | None) -> Iterator[None]:
         yield
     except BaseException as err:  # why the attempt ended, in the log only (the caller reports it its own way)
         message = " ".join(str(err).split()) or type(err).__name__
-        handler.handle(logging.makeLogRecord({"name": "xlprompt", "levelno": logging.ERROR, "levelname": "ERROR",
-                                              "msg": f"the run stopped: {type(err).__name__}: {message}"}))
+        handler.handle(
+            logging.makeLogRecord(
+                {
+                    "name": "xlprompt",
+                    "levelno": logging.ERROR,
+                    "levelname": "ERROR",
+                    "msg": f"the run stopped: {type(err).__name__}: {message}",
+                }
+            )
+        )
         raise
     finally:
         package.removeHandler(forward)
@@ -216,12 +224,17 @@ def check_trackers(report_to: str) -> None:
     any run starts)."""
     for name in trackers_of(report_to):
         module = "wandb" if name == "wandb" else None
-        found = (importlib.util.find_spec(module) is not None if module else
-                 importlib.util.find_spec("tensorboard") is not None
-                 or importlib.util.find_spec("tensorboardX") is not None)
+        found = (
+            importlib.util.find_spec(module) is not None
+            if module
+            else importlib.util.find_spec("tensorboard") is not None
+            or importlib.util.find_spec("tensorboardX") is not None
+        )
         if not found:
-            raise ConfigError(f"report_to={name} needs the {name} package: pip install "
-                              f"'xlprompt[{TRACKER_EXTRAS[name]}]' (or set report_to=none)")
+            raise ConfigError(
+                f"report_to={name} needs the {name} package: pip install "
+                f"'xlprompt[{TRACKER_EXTRAS[name]}]' (or set report_to=none)"
+            )
 
 
 class Tracker:
@@ -285,13 +298,21 @@ class _WandB(Tracker):
 
                 atomic_write_bytes(id_file, (run_id + "\n").encode())
         try:
-            self.run = wandb.init(project=os.environ.get("WANDB_PROJECT") or "xlprompt", group=group, name=name,
-                                  id=run_id, resume="allow", config=config,
-                                  dir=None if run_dir is None else str(run_dir))
+            self.run = wandb.init(
+                project=os.environ.get("WANDB_PROJECT") or "xlprompt",
+                group=group,
+                name=name,
+                id=run_id,
+                resume="allow",
+                config=config,
+                dir=None if run_dir is None else str(run_dir),
+            )
         except Exception as err:  # noqa: BLE001 - no network, no login: one line, not W&B's traceback
             first = next((line for line in str(err).splitlines() if line.strip()), type(err).__name__)
-            raise ConfigError(f"report_to=wandb: W&B did not start ({first}); log in (wandb login), set "
-                              "WANDB_MODE=offline to log locally, or use report_to=none") from None
+            raise ConfigError(
+                f"report_to=wandb: W&B did not start ({first}); log in (wandb login), set "
+                "WANDB_MODE=offline to log locally, or use report_to=none"
+            ) from None
 
     def log(self, metrics: dict[str, float], step: int) -> None:
         self.run.log(dict(metrics), step=step)
@@ -320,8 +341,9 @@ class _Several(Tracker):
                 tracker.close()
 
 
-def open_tracker(report_to: str, run_dir: Path | None, config: dict[str, Any], group: str | None = None,
-                 name: str | None = None) -> Tracker:
+def open_tracker(
+    report_to: str, run_dir: Path | None, config: dict[str, Any], group: str | None = None, name: str | None = None
+) -> Tracker:
     """The trackers of ``report_to`` for one run (a no-op :class:`Tracker` for ``none``)."""
     names = trackers_of(report_to)
     if not names:
@@ -331,8 +353,9 @@ def open_tracker(report_to: str, run_dir: Path | None, config: dict[str, Any], g
     for tracker in names:
         if tracker == "tensorboard":
             if run_dir is None:
-                raise ConfigError("report_to=tensorboard writes its event files into the run folder: give the run "
-                                  "one (--out)")
+                raise ConfigError(
+                    "report_to=tensorboard writes its event files into the run folder: give the run one (--out)"
+                )
             trackers.append(_TensorBoard(Path(run_dir) / TENSORBOARD_DIR))
         else:
             trackers.append(_WandB(None if run_dir is None else Path(run_dir), config, group, name))

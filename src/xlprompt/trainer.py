@@ -48,8 +48,7 @@ from xlprompt.device import autocast, autocast_dtype, rng_state, set_rng_state
 from xlprompt.errors import CheckpointError, NumericalError
 from xlprompt.evaluate import accuracy
 from xlprompt.methods.base import Method
-from xlprompt.tracking import PROGRESS_LOGGER, Tracker, format_duration, format_metrics, progress_mode, \
-    read_json_lines
+from xlprompt.tracking import PROGRESS_LOGGER, Tracker, format_duration, format_metrics, progress_mode, read_json_lines
 
 logger = logging.getLogger(__name__)
 progress_logger = logging.getLogger(PROGRESS_LOGGER)
@@ -94,8 +93,9 @@ class AdamWHF410(torch.optim.Optimizer):
     torch's AdamW divides by ``sqrt(v / (1 − β2^t)) + ε`` instead (ε after the bias correction) and decays before
     the update; the two differ most where gradients are small (most rows of a tied embedding matrix)."""
 
-    def __init__(self, params, lr: float, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
-                 weight_decay: float = 0.0):
+    def __init__(
+        self, params, lr: float, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8, weight_decay: float = 0.0
+    ):
         super().__init__(params, {"lr": lr, "betas": betas, "eps": eps, "weight_decay": weight_decay})
 
     @torch.no_grad()
@@ -134,16 +134,23 @@ def make_adam_l2(groups: list[dict], lr: float) -> torch.optim.Adam:
         return torch.optim.Adam(groups, lr=lr)
 
 
-def decay_groups(named: list[tuple[str, torch.nn.Parameter]], lr: float, weight_decay: float,
-                 exempt: str) -> list[dict]:
+def decay_groups(
+    named: list[tuple[str, torch.nn.Parameter]], lr: float, weight_decay: float, exempt: str
+) -> list[dict]:
     """Parameter groups with ``weight_decay``, and without it for names containing one of ``exempt``'s
     comma-separated substrings (``-``: none). ``bias,LayerNorm.weight`` is the references' list
     (mprompting/xlmrprompt@39aed8f ptuning/pet/modules/wrapper.py:211-229)."""
     keys = [k.strip() for k in exempt.split(",") if k.strip() and k.strip() != "-"]
     decay = [p for n, p in named if not any(k in n for k in keys)]
     no_decay = [p for n, p in named if any(k in n for k in keys)]
-    return [g for g in ({"params": decay, "lr": lr, "weight_decay": weight_decay},
-                        {"params": no_decay, "lr": lr, "weight_decay": 0.0}) if g["params"]]
+    return [
+        g
+        for g in (
+            {"params": decay, "lr": lr, "weight_decay": weight_decay},
+            {"params": no_decay, "lr": lr, "weight_decay": 0.0},
+        )
+        if g["params"]
+    ]
 
 
 def lr_factor(step: int, total: int, warmup: int, scheduler: str, min_ratio: float = 0.0) -> float:
@@ -156,16 +163,22 @@ def lr_factor(step: int, total: int, warmup: int, scheduler: str, min_ratio: flo
     return min_ratio + (1.0 - min_ratio) * max(0.0, (total - step) / max(1, total - warmup))
 
 
-def epoch_schedule(n_train: int, n_parallel: int, batch_size: int, align_batch_size: int,
-                   generator: torch.Generator, shuffle: bool = True) -> list[tuple[list[int], list[int]]]:
+def epoch_schedule(
+    n_train: int,
+    n_parallel: int,
+    batch_size: int,
+    align_batch_size: int,
+    generator: torch.Generator,
+    shuffle: bool = True,
+) -> list[tuple[list[int], list[int]]]:
     """The (classification indices, alignment indices) of every step of one epoch; ``shuffle=False``: the
     training examples in their given order (``train_order=sequential``)."""
     train_order = torch.randperm(n_train, generator=generator).tolist() if shuffle else list(range(n_train))
-    cls_batches = [train_order[i:i + batch_size] for i in range(0, n_train, batch_size)]
+    cls_batches = [train_order[i : i + batch_size] for i in range(0, n_train, batch_size)]
     align_batches: list[list[int]] = []
     if n_parallel:
         par_order = torch.randperm(n_parallel, generator=generator).tolist()
-        align_batches = [par_order[i:i + align_batch_size] for i in range(0, n_parallel, align_batch_size)]
+        align_batches = [par_order[i : i + align_batch_size] for i in range(0, n_parallel, align_batch_size)]
     steps = max(len(cls_batches), len(align_batches))
     return [
         (cls_batches[i % len(cls_batches)], align_batches[i % len(align_batches)] if align_batches else [])
@@ -174,10 +187,18 @@ def epoch_schedule(n_train: int, n_parallel: int, batch_size: int, align_batch_s
 
 
 class Trainer:
-    def __init__(self, method: Method, config: RunConfig, train: Sequence[TokenizedExample],
-                 dev: Sequence[TokenizedExample], parallel: Sequence[TokenizedPair] | None = None,
-                 run_dir: Path | None = None, progress: bool | str = True,
-                 on_epoch_end: Callable[[list[dict]], None] | None = None, tracker: Tracker | None = None):
+    def __init__(
+        self,
+        method: Method,
+        config: RunConfig,
+        train: Sequence[TokenizedExample],
+        dev: Sequence[TokenizedExample],
+        parallel: Sequence[TokenizedPair] | None = None,
+        run_dir: Path | None = None,
+        progress: bool | str = True,
+        on_epoch_end: Callable[[list[dict]], None] | None = None,
+        tracker: Tracker | None = None,
+    ):
         """``progress``: True (a bar on a terminal, plain lines elsewhere), False, or ``bar`` / ``lines`` /
         ``off`` (:func:`xlprompt.tracking.progress_mode`); ``tracker``: where the step and epoch scalars go."""
         if not train:
@@ -194,12 +215,15 @@ class Trainer:
         #: optimiser steps taken so far (the x axis of every tracked scalar)
         self.global_step = 0
         self.align_batch_size = config.align_batch_size or config.batch_size
-        self.steps_per_epoch = max(math.ceil(len(self.train) / config.batch_size),
-                                   math.ceil(len(self.parallel) / self.align_batch_size) if self.parallel else 0)
+        self.steps_per_epoch = max(
+            math.ceil(len(self.train) / config.batch_size),
+            math.ceil(len(self.parallel) / self.align_batch_size) if self.parallel else 0,
+        )
         plm_params, own_params = method.named_parameter_groups()
         groups = decay_groups(plm_params, config.lr, config.weight_decay, config.weight_decay_exempt)
-        groups += decay_groups(own_params, config.prompt_lr or config.lr, config.weight_decay,
-                               config.weight_decay_exempt)
+        groups += decay_groups(
+            own_params, config.prompt_lr or config.lr, config.weight_decay, config.weight_decay_exempt
+        )
         if config.optimizer == "adam_l2":
             self.optimizer = make_adam_l2(groups, config.lr)
         elif config.optimizer == "adamw_hf":
@@ -213,8 +237,11 @@ class Trainer:
         #: next epoch's first step; its schedule counts max(micro-batches // N, 1) updates per epoch)
         self.accumulation = config.grad_accumulation_steps
         self.carry = config.grad_accumulation_leftover == "carry" and self.accumulation > 1
-        self.updates_per_epoch = (max(self.steps_per_epoch // self.accumulation, 1) if self.carry
-                                  else math.ceil(self.steps_per_epoch / self.accumulation))
+        self.updates_per_epoch = (
+            max(self.steps_per_epoch // self.accumulation, 1)
+            if self.carry
+            else math.ceil(self.steps_per_epoch / self.accumulation)
+        )
         total = self.updates_per_epoch * config.epochs
         warmup = int(config.warmup_ratio * total)
 
@@ -274,9 +301,16 @@ class Trainer:
         return state["epoch"] + 1, state.get("best_state")
 
     # ------------------------------------------------------------------ one step
-    def train_step(self, batch: Sequence[TokenizedExample], pairs: Sequence[TokenizedPair] | None,
-                   generator: torch.Generator, epoch: int = 0, step: int = 0, update: bool = True,
-                   scale: float = 1.0) -> dict[str, float]:
+    def train_step(
+        self,
+        batch: Sequence[TokenizedExample],
+        pairs: Sequence[TokenizedPair] | None,
+        generator: torch.Generator,
+        epoch: int = 0,
+        step: int = 0,
+        update: bool = True,
+        scale: float = 1.0,
+    ) -> dict[str, float]:
         """One optimisation step: backward on each of the method's loss pieces (micro-batches whose gradients
         add up to the step's loss), clipping, AdamW, schedule. Returns the loss and its parts (floats).
 
@@ -306,10 +340,10 @@ class Trainer:
         names = list(device_parts)
         read = torch.cat([torch.stack(losses)] + [torch.stack(device_parts[k]) for k in names])
         values = read.cpu().tolist()  # the step's one host-device synchronisation; summed here in float64
-        piece_losses, at = values[:len(losses)], len(losses)
+        piece_losses, at = values[: len(losses)], len(losses)
         sums = dict(host_parts)
         for key in names:
-            sums[key] = sums.get(key, 0.0) + sum(values[at:at + len(device_parts[key])])
+            sums[key] = sums.get(key, 0.0) + sum(values[at : at + len(device_parts[key])])
             at += len(device_parts[key])
         logged: dict[str, float] = {"loss": 0.0, **{key: sums[key] for key in order}}
         bad = next((v for v in piece_losses if not math.isfinite(v)), None)
@@ -318,7 +352,7 @@ class Trainer:
             uids = [ex.uid for ex in batch][:8]
             raise NumericalError(
                 f"loss is {bad} at epoch {epoch + 1}, step {step + 1} "
-                f"(parts {({k: v for k, v in logged.items() if k != 'loss'})}); classification batch uids {uids}"
+                f"(parts { ({k: v for k, v in logged.items() if k != 'loss'}) }); classification batch uids {uids}"
                 + (f", alignment pair uids {[p.source.uid for p in pairs][:8]}" if pairs else "")
                 + ". Lower lr, check the data of that batch, or use precision=fp32"
             )
@@ -356,14 +390,25 @@ class Trainer:
         method.train()
         last_saved = time.monotonic()
         self._clock = (time.perf_counter(), self.global_step)  # the progress rate (monotonic: checkpoints)
-        bar = tqdm(total=config.epochs * self.steps_per_epoch, initial=start_epoch * self.steps_per_epoch,
-                   desc=f"train {config.method}", unit="step", disable=self.progress != "bar")
+        bar = tqdm(
+            total=config.epochs * self.steps_per_epoch,
+            initial=start_epoch * self.steps_per_epoch,
+            desc=f"train {config.method}",
+            unit="step",
+            disable=self.progress != "bar",
+        )
         for epoch in range(start_epoch, config.epochs):
             started = time.perf_counter()
             generator = epoch_generator(config.seed, epoch)
             sums: dict[str, float] = {}
-            schedule = epoch_schedule(len(self.train), len(self.parallel), config.batch_size,
-                                      self.align_batch_size, generator, config.train_order == "shuffle")
+            schedule = epoch_schedule(
+                len(self.train),
+                len(self.parallel),
+                config.batch_size,
+                self.align_batch_size,
+                generator,
+                config.train_order == "shuffle",
+            )
             for step, (cls_idx, par_idx) in enumerate(schedule):
                 batch = [self.train[i] for i in cls_idx]
                 pairs = [self.parallel[i] for i in par_idx] if par_idx else None
@@ -380,13 +425,22 @@ class Trainer:
                         self._log_steps(epoch, step, len(schedule))
                 bar.update(1)
                 bar.set_postfix(epoch=epoch + 1, loss=f"{logged['loss']:.4f}")
-            record = {"epoch": epoch + 1, **{k: v / len(schedule) for k, v in sums.items()},
-                      "lr": self.scheduler.get_last_lr()[0], "seconds": time.perf_counter() - started}
+            record = {
+                "epoch": epoch + 1,
+                **{k: v / len(schedule) for k, v in sums.items()},
+                "lr": self.scheduler.get_last_lr()[0],
+                "seconds": time.perf_counter() - started,
+            }
             last = epoch == config.epochs - 1
             if self.dev and ((epoch + 1) % config.dev_every == 0 or last):
-                record["dev_accuracy"] = 100.0 * accuracy(method, self.dev, "en", config.eval_batch_size,
-                                                          self.autocast_dtype,
-                                                          token_budget=config.eval_token_budget)
+                record["dev_accuracy"] = 100.0 * accuracy(
+                    method,
+                    self.dev,
+                    "en",
+                    config.eval_batch_size,
+                    self.autocast_dtype,
+                    token_budget=config.eval_token_budget,
+                )
                 if record["dev_accuracy"] > result.best_dev_accuracy:
                     result.best_dev_accuracy = record["dev_accuracy"]
                     result.best_epoch = epoch + 1
@@ -433,27 +487,45 @@ class Trainer:
         if self.run_dir is not None:
             with open(self.run_dir / STEPS_FILE, "a", encoding="utf-8") as fh:
                 fh.write(json.dumps(record) + "\n")
-        self.tracker.log({**{f"train/{k}": v for k, v in metrics.items()}, "train/epoch": fraction},
-                         self.global_step)
+        self.tracker.log({**{f"train/{k}": v for k, v in metrics.items()}, "train/epoch": fraction}, self.global_step)
         total = self.updates_per_epoch * config.epochs
         since, at = self._clock
         elapsed = time.perf_counter() - since
         rate = (self.global_step - at) / elapsed if elapsed > 0 else 0.0
         left = f", {format_duration((total - self.global_step) / rate)} left" if rate > 0 else ""
         level = logging.DEBUG if self.progress == "bar" else logging.INFO  # beside a bar: run.log, --verbose
-        progress_logger.log(level, "train %s: step %d/%d (%d%%), epoch %d/%d: %s | %.2f step/s%s", config.method,
-                            self.global_step, total, 100 * self.global_step // max(1, total), epoch + 1,
-                            config.epochs, format_metrics(metrics), rate, left)
+        progress_logger.log(
+            level,
+            "train %s: step %d/%d (%d%%), epoch %d/%d: %s | %.2f step/s%s",
+            config.method,
+            self.global_step,
+            total,
+            100 * self.global_step // max(1, total),
+            epoch + 1,
+            config.epochs,
+            format_metrics(metrics),
+            rate,
+            left,
+        )
 
     def _log_epoch(self, record: dict, result: TrainResult) -> None:
         config = self.config
         scalars = {k: v for k, v in record.items() if k not in ("epoch", "seconds") and isinstance(v, (int, float))}
-        self.tracker.log({**{f"epoch/{k}": v for k, v in scalars.items()}, "epoch/epoch": record["epoch"]},
-                         self.global_step)
+        self.tracker.log(
+            {**{f"epoch/{k}": v for k, v in scalars.items()}, "epoch/epoch": record["epoch"]}, self.global_step
+        )
         metrics = format_metrics({k: v for k, v in scalars.items() if k != "dev_accuracy"})
         dev = ""
         if "dev_accuracy" in record:
-            dev = (f", dev {record['dev_accuracy']:.1f} (best {result.best_dev_accuracy:.1f} at epoch "
-                   f"{result.best_epoch})")
-        progress_logger.info("train %s: epoch %d/%d: %s%s, %s", config.method, record["epoch"], config.epochs, metrics,
-                             dev, format_duration(record["seconds"]))
+            dev = (
+                f", dev {record['dev_accuracy']:.1f} (best {result.best_dev_accuracy:.1f} at epoch {result.best_epoch})"
+            )
+        progress_logger.info(
+            "train %s: epoch %d/%d: %s%s, %s",
+            config.method,
+            record["epoch"],
+            config.epochs,
+            metrics,
+            dev,
+            format_duration(record["seconds"]),
+        )

@@ -37,12 +37,19 @@ BARE_WORD_STARTS: tuple[str, ...] = ("▁", "Ġ")
 class Verbalizer:
     """Maps each class to the token id of its label word, per language."""
 
-    def __init__(self, tokenizer, words: Sequence[str] = DEFAULT_LABEL_WORDS,
-                 per_language: Mapping[str, Sequence[str]] | None = None, multi_token: str = "error",
-                 mode: str = "word", labels: Sequence[str] = LABELS):
+    def __init__(
+        self,
+        tokenizer,
+        words: Sequence[str] = DEFAULT_LABEL_WORDS,
+        per_language: Mapping[str, Sequence[str]] | None = None,
+        multi_token: str = "error",
+        mode: str = "word",
+        labels: Sequence[str] = LABELS,
+    ):
         if multi_token not in MULTI_TOKEN_OPTIONS:
-            raise ConfigError(f"multi_token_label_words must be one of {', '.join(MULTI_TOKEN_OPTIONS)}, "
-                              f"not '{multi_token}'")
+            raise ConfigError(
+                f"multi_token_label_words must be one of {', '.join(MULTI_TOKEN_OPTIONS)}, not '{multi_token}'"
+            )
         if mode not in LABEL_WORD_MODES:
             raise ConfigError(f"label_words_as must be one of {', '.join(LABEL_WORD_MODES)}, not '{mode}'")
         self.multi_token = multi_token
@@ -94,15 +101,21 @@ class Verbalizer:
             try:
                 token = int(word)
             except ValueError:
-                raise ConfigError(f"{what}: label_words_as=id needs integer token ids, not '{word}' ({label})") from None
+                raise ConfigError(
+                    f"{what}: label_words_as=id needs integer token ids, not '{word}' ({label})"
+                ) from None
             if not 0 <= token < size:
-                raise ModelError(f"{what}: token id {token} ({label}) is outside the tokenizer's vocabulary of {size}; "
-                                 "these ids belong to another tokenizer (use label_words_as=word with words)")
+                raise ModelError(
+                    f"{what}: token id {token} ({label}) is outside the tokenizer's vocabulary of {size}; "
+                    "these ids belong to another tokenizer (use label_words_as=word with words)"
+                )
             return token
         token = self.tokenizer.convert_tokens_to_ids(word)
         if token is None or token == self.tokenizer.unk_token_id or self.tokenizer.convert_ids_to_tokens(token) != word:
-            raise ModelError(f"{what}: '{word}' ({label}) is not a piece of the tokenizer's vocabulary; "
-                             "use label_words_as=word to tokenise words")
+            raise ModelError(
+                f"{what}: '{word}' ({label}) is not a piece of the tokenizer's vocabulary; "
+                "use label_words_as=word to tokenise words"
+            )
         return int(token)
 
     def ids_for(self, lang: str) -> tuple[int, ...]:
@@ -113,8 +126,9 @@ class Verbalizer:
         return torch.tensor(self.ids_for(lang), dtype=torch.long, device=device)
 
 
-def read_label_words_file(path: str | Path, labels: Sequence[str] = LABELS,
-                          languages: Sequence[str] = XNLI_LANGUAGES) -> dict[str, list[str]]:
+def read_label_words_file(
+    path: str | Path, labels: Sequence[str] = LABELS, languages: Sequence[str] = XNLI_LANGUAGES
+) -> dict[str, list[str]]:
     """Per-language label words from JSON: ``{"de": ["ja", "vielleicht", "nein"], ...}`` (one word per label of
     the task: ``labels``, ``languages``)."""
     LABELS, XNLI_LANGUAGES = tuple(labels), tuple(languages)  # noqa: N806 (the task's)
@@ -140,9 +154,20 @@ def verbalizer_for(config, tokenizer, per_language: Mapping[str, Sequence[str]] 
     task = config.task_spec()
     if per_language is None and config.label_words_file:
         per_language = read_label_words_file(config.label_words_file, task.labels, task.languages)
-    elif (per_language is None and not task.origin.startswith("built-in") and task.language_label_words
-          and "label_words" in getattr(config, "_recipe_filled", ()) and not config._tiny_tokenizer()):
+    elif (
+        per_language is None
+        and not task.origin.startswith("built-in")
+        and task.language_label_words
+        and "label_words" in getattr(config, "_recipe_filled", ())
+        and not config._tiny_tokenizer()
+    ):
         # a user task's per-language label words are its test-time words in those languages
         per_language = task.language_label_words
-    return Verbalizer(tokenizer, config.label_words.split(","), per_language, config.multi_token_label_words,
-                      config.label_words_as, task.labels)
+    return Verbalizer(
+        tokenizer,
+        config.label_words.split(","),
+        per_language,
+        config.multi_token_label_words,
+        config.label_words_as,
+        task.labels,
+    )

@@ -48,28 +48,60 @@ def _default_dir() -> Path:
 
 
 @data.command("fetch")
-@click.option("--out", type=_DIR, default=None,
-              help="Data folder to fill (default: $XLPROMPT_DATA, else the per-user data folder).")
-@click.option("--only", default=None, metavar="SOURCES",
-              help="Comma-separated sources: fewshot, xnli, pawsx, tatoeba, multinli, muse "
-                   "[default: fewshot,xnli,pawsx,tatoeba].")
-@click.option("--mirror", default=None, metavar="URL",
-              help="Read every download from URL instead of its host (the path is kept).")
+@click.option(
+    "--out",
+    type=_DIR,
+    default=None,
+    help="Data folder to fill (default: $XLPROMPT_DATA, else the per-user data folder).",
+)
+@click.option(
+    "--only",
+    default=None,
+    metavar="SOURCES",
+    help="Comma-separated sources: fewshot, xnli, pawsx, tatoeba, multinli, muse "
+    "[default: fewshot,xnli,pawsx,tatoeba].",
+)
+@click.option(
+    "--mirror", default=None, metavar="URL", help="Read every download from URL instead of its host (the path is kept)."
+)
 @click.option("--force", is_flag=True, help="Download again even what is already complete.")
-@click.option("--timeout", type=fraction_or_count(10.0 ** 6), default=None,
-              help="Seconds to wait for a connection or a read [default: $XLPROMPT_FETCH_TIMEOUT, else 30].")
-@click.option("--unpinned", default=None, metavar="SOURCES",
-              help="Accept files of these sources that differ from the pinned release (size, SHA-256); their "
-                   "content facts are still checked. For an upstream that changed.")
+@click.option(
+    "--timeout",
+    type=fraction_or_count(10.0**6),
+    default=None,
+    help="Seconds to wait for a connection or a read [default: $XLPROMPT_FETCH_TIMEOUT, else 30].",
+)
+@click.option(
+    "--unpinned",
+    default=None,
+    metavar="SOURCES",
+    help="Accept files of these sources that differ from the pinned release (size, SHA-256); their "
+    "content facts are still checked. For an upstream that changed.",
+)
 @click.option("--quiet", is_flag=True, help="No progress bars.")
-def fetch(out: Path | None, only: str | None, mirror: str | None, force: bool, timeout: float | None,
-          unpinned: str | None, quiet: bool) -> None:
+def fetch(
+    out: Path | None,
+    only: str | None,
+    mirror: str | None,
+    force: bool,
+    timeout: float | None,
+    unpinned: str | None,
+    quiet: bool,
+) -> None:
     """Download the data sets into a data folder in the layout --data-dir reads (see xlprompt.data.fetch)."""
     from xlprompt.data.fetch import fetch_data
 
     out = out or _default_dir()
-    report = fetch_data(out, only=only, mirror=mirror, force=force, timeout=timeout, progress=not quiet,
-                        log=click.echo, unpinned=unpinned)
+    report = fetch_data(
+        out,
+        only=only,
+        mirror=mirror,
+        force=force,
+        timeout=timeout,
+        progress=not quiet,
+        log=click.echo,
+        unpinned=unpinned,
+    )
     for line in report.failed.values():
         click.echo(f"error: {line}", err=True)
     if report.failed:
@@ -79,8 +111,12 @@ def fetch(out: Path | None, only: str | None, mirror: str | None, force: bool, t
 
 
 @data.command("stats")
-@click.option("--data-dir", type=_DIR, default=None,
-              help="Data folder (layout: see xlprompt.data) [default: $XLPROMPT_DATA, else the per-user folder].")
+@click.option(
+    "--data-dir",
+    type=_DIR,
+    default=None,
+    help="Data folder (layout: see xlprompt.data) [default: $XLPROMPT_DATA, else the per-user folder].",
+)
 def stats(data_dir: Path | None) -> None:
     """Rows per source, split, language and label of a data folder (validates every file)."""
     data_dir = data_dir or _default_dir()
@@ -91,31 +127,66 @@ def stats(data_dir: Path | None) -> None:
 
 
 @data.command("build-parallel")
-@click.option("--source", type=click.Choice(PARALLEL_SOURCES), required=True,
-              help="Where the pairs come from (see xlprompt.data.parallel).")
-@click.option("--size", type=click.IntRange(1, 10**8), default=500, show_default=True,
-              help="Number of pairs (the paper: 500).")
-@click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=0, show_default=True,
-              help="Seed of the pair and language draws.")
-@click.option("--out", type=_FILE, default=None,
-              help="Output JSONL file (written atomically); source=translate also caches it in the data folder, "
-                   "where runs find it (then --out is optional).")
-@click.option("--data-dir", type=_DIR, default=None,
-              help="Data folder [default: $XLPROMPT_DATA, else the per-user folder].")
-@click.option("--file", "file", type=_FILE, default=None,
-              help="source=file: a parallel JSONL; source=translate: English pairs as JSONL (premise, hypothesis).")
+@click.option(
+    "--source",
+    type=click.Choice(PARALLEL_SOURCES),
+    required=True,
+    help="Where the pairs come from (see xlprompt.data.parallel).",
+)
+@click.option(
+    "--size", type=click.IntRange(1, 10**8), default=500, show_default=True, help="Number of pairs (the paper: 500)."
+)
+@click.option(
+    "--seed",
+    type=click.IntRange(0, 2**32 - 1),
+    default=0,
+    show_default=True,
+    help="Seed of the pair and language draws.",
+)
+@click.option(
+    "--out",
+    type=_FILE,
+    default=None,
+    help="Output JSONL file (written atomically); source=translate also caches it in the data folder, "
+    "where runs find it (then --out is optional).",
+)
+@click.option(
+    "--data-dir", type=_DIR, default=None, help="Data folder [default: $XLPROMPT_DATA, else the per-user folder]."
+)
+@click.option(
+    "--file",
+    "file",
+    type=_FILE,
+    default=None,
+    help="source=file: a parallel JSONL; source=translate: English pairs as JSONL (premise, hypothesis).",
+)
 @click.option("--model", default=None, help="source=translate: hub name or local folder of a seq2seq MT model.")
-@click.option("--languages", default=",".join(TARGET_LANGUAGES), show_default=True,
-              help="Comma-separated target languages.")
+@click.option(
+    "--languages", default=",".join(TARGET_LANGUAGES), show_default=True, help="Comma-separated target languages."
+)
 @click.option("--batch-size", type=click.IntRange(1, 10**8), default=16, show_default=True, help="source=translate.")
 @click.option("--num-beams", type=click.IntRange(1, 10**8), default=4, show_default=True, help="source=translate.")
 @click.option("--max-length", type=click.IntRange(1, 10**8), default=256, show_default=True, help="source=translate.")
 @click.option("--device", default=None, help="source=translate: torch device (default: cuda if available).")
-@click.option("--balanced/--iid", default=True, show_default=True,
-              help="Spread pairs evenly over the languages, or draw each pair's language independently.")
+@click.option(
+    "--balanced/--iid",
+    default=True,
+    show_default=True,
+    help="Spread pairs evenly over the languages, or draw each pair's language independently.",
+)
 def build_parallel(
-    source: str, size: int, seed: int, out: Path | None, data_dir: Path | None, file: Path | None,
-    model: str | None, languages: str, batch_size: int, num_beams: int, max_length: int, device: str | None,
+    source: str,
+    size: int,
+    seed: int,
+    out: Path | None,
+    data_dir: Path | None,
+    file: Path | None,
+    model: str | None,
+    languages: str,
+    batch_size: int,
+    num_beams: int,
+    max_length: int,
+    device: str | None,
     balanced: bool,
 ) -> None:
     """Build the external parallel corpus (English pairs, each with one translation) as JSONL.
@@ -134,12 +205,23 @@ def build_parallel(
         from xlprompt.errors import ConfigError
 
         if model is None:
-            raise ConfigError("source 'translate' needs a translation model: pass --model NAME_OR_PATH "
-                              "(e.g. facebook/nllb-200-distilled-600M or a local folder)")
+            raise ConfigError(
+                "source 'translate' needs a translation model: pass --model NAME_OR_PATH "
+                "(e.g. facebook/nllb-200-distilled-600M or a local folder)"
+            )
         with _warnings_as_lines():
             pairs, cached_in, hit = translated_corpus(
-                data_dir or _default_dir(), model, size, seed, target_languages=languages, balanced=balanced,
-                num_beams=num_beams, max_length=max_length, batch_size=batch_size, device=device, progress=True,
+                data_dir or _default_dir(),
+                model,
+                size,
+                seed,
+                target_languages=languages,
+                balanced=balanced,
+                num_beams=num_beams,
+                max_length=max_length,
+                batch_size=batch_size,
+                device=device,
+                progress=True,
             )
         click.echo(f"{'reused the cached' if hit else 'cached the'} corpus {cached_in}")
     else:
@@ -149,9 +231,19 @@ def build_parallel(
             data_dir = _default_dir()
         with _warnings_as_lines():
             pairs = build_parallel_corpus(
-                source, size=size, seed=seed, data_dir=data_dir, target_languages=languages,
-                file=file, translate_model=model, batch_size=batch_size, num_beams=num_beams,
-                max_length=max_length, device=device, progress=source == "translate", balanced=balanced,
+                source,
+                size=size,
+                seed=seed,
+                data_dir=data_dir,
+                target_languages=languages,
+                file=file,
+                translate_model=model,
+                batch_size=batch_size,
+                num_beams=num_beams,
+                max_length=max_length,
+                device=device,
+                progress=source == "translate",
+                balanced=balanced,
             )
     if out is not None:
         write_parallel_jsonl(pairs, out)
@@ -167,4 +259,3 @@ def _summary(counts: dict[str, int], total: int) -> str:
     for lang, n in counts.items():
         lines.append(f"  {lang}  {LANGUAGE_NAMES[lang]:<{width}}  {n:>6,}  {100 * n / total:5.1f}%")
     return "\n".join(lines)
-

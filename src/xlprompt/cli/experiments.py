@@ -14,44 +14,111 @@ from xlprompt.config import parse_overrides
 
 @click.command("sweep")
 @click.argument("sweep_file", type=click.Path(dir_okay=False))
-@click.option("--store", "store_path", type=click.Path(dir_okay=False), required=True,
-              help="results store (SQLite file; created if missing). Finished runs in it are skipped")
-@click.option("--runs-dir", type=click.Path(file_okay=False), default=None,
-              help="where the run directories go, one per config hash (default: STORE's name + .runs/)")
-@click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
-              help="local: the runs one after the other in this process (or --workers N processes); ray: as Ray "
-                   "tasks, on a local Ray instance or the cluster at --address")
-@click.option("--address", default=None, help="ray: address of an existing cluster (e.g. auto, ray://host:10001); "
-              "default: start a local Ray instance")
+@click.option(
+    "--store",
+    "store_path",
+    type=click.Path(dir_okay=False),
+    required=True,
+    help="results store (SQLite file; created if missing). Finished runs in it are skipped",
+)
+@click.option(
+    "--runs-dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="where the run directories go, one per config hash (default: STORE's name + .runs/)",
+)
+@click.option(
+    "--executor",
+    type=click.Choice(["local", "ray"]),
+    default="local",
+    show_default=True,
+    help="local: the runs one after the other in this process (or --workers N processes); ray: as Ray "
+    "tasks, on a local Ray instance or the cluster at --address",
+)
+@click.option(
+    "--address",
+    default=None,
+    help="ray: address of an existing cluster (e.g. auto, ray://host:10001); default: start a local Ray instance",
+)
 @click.option("--num-cpus", type=count(1, 100_000), default=None, help="ray: CPUs of the local instance (default: all)")
-@click.option("--cpus-per-run", type=fraction_or_count(), default=1.0, show_default=True,
-              help="ray: CPUs per run")
-@click.option("--gpus-per-run", type=fraction_or_count(), default=None,
-              help="ray: GPUs per run where the cluster has GPUs, e.g. 0.25 for four runs sharing one GPU "
-                   "(default: 1)")
-@click.option("--workers", type=count(1, 1024), default=1, show_default=True,
-              help="local: worker processes running runs at once (e.g. 4 runs sharing one GPU); each claims its "
-                   "runs from the store, so no run is done twice")
-@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
-              help="override a config key in every run (wins over the file, variants included)")
-@click.option("--grid", "grids", multiple=True, metavar="KEY=V1,V2",
-              help="replace (or add) a grid axis in every group, e.g. --grid seed=1,2")
-@click.option("--data-dir", default=None, help="data folder of every run (as --set data_dir=DIR); default: the "
-              "file's data_dir, else $XLPROMPT_DATA, else the per-user data folder")
-@click.option("--save-weights/--no-save-weights", default=None,
-              help="write each run's trained PLM (plm.safetensors); default: the file's save_weights (false)")
+@click.option("--cpus-per-run", type=fraction_or_count(), default=1.0, show_default=True, help="ray: CPUs per run")
+@click.option(
+    "--gpus-per-run",
+    type=fraction_or_count(),
+    default=None,
+    help="ray: GPUs per run where the cluster has GPUs, e.g. 0.25 for four runs sharing one GPU (default: 1)",
+)
+@click.option(
+    "--workers",
+    type=count(1, 1024),
+    default=1,
+    show_default=True,
+    help="local: worker processes running runs at once (e.g. 4 runs sharing one GPU); each claims its "
+    "runs from the store, so no run is done twice",
+)
+@click.option(
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="override a config key in every run (wins over the file, variants included)",
+)
+@click.option(
+    "--grid",
+    "grids",
+    multiple=True,
+    metavar="KEY=V1,V2",
+    help="replace (or add) a grid axis in every group, e.g. --grid seed=1,2",
+)
+@click.option(
+    "--data-dir",
+    default=None,
+    help="data folder of every run (as --set data_dir=DIR); default: the "
+    "file's data_dir, else $XLPROMPT_DATA, else the per-user data folder",
+)
+@click.option(
+    "--save-weights/--no-save-weights",
+    default=None,
+    help="write each run's trained PLM (plm.safetensors); default: the file's save_weights (false)",
+)
 @click.option("--max-runs", type=count(0), default=None, help="stop after starting this many runs (0: none)")
-@click.option("--stale-after", type=checked_later(-(10.0 ** 9), 10.0 ** 9), default=None,
-              help="seconds without heartbeat after which another process's running claim is taken over "
-                   "(default 600; at least 3 heartbeats, 90)")
+@click.option(
+    "--stale-after",
+    type=checked_later(-(10.0**9), 10.0**9),
+    default=None,
+    help="seconds without heartbeat after which another process's running claim is taken over "
+    "(default 600; at least 3 heartbeats, 90)",
+)
 @click.option("--no-retry-failed", is_flag=True, help="leave runs that failed before as they are")
 @click.option("--dry-run", is_flag=True, help="list the runs and their state, run nothing")
-@click.option("--quiet", is_flag=True, help="no progress (bars, step and epoch lines): the runs' notes, failures and "
-              "the summary; each run's run.log still gets every line")
+@click.option(
+    "--quiet",
+    is_flag=True,
+    help="no progress (bars, step and epoch lines): the runs' notes, failures and "
+    "the summary; each run's run.log still gets every line",
+)
 @click.option("--verbose", is_flag=True, help="debug messages too, and the step lines beside a progress bar")
-def sweep_command(sweep_file, store_path, runs_dir, executor, address, num_cpus, cpus_per_run, gpus_per_run,
-                  workers, overrides, grids, data_dir, save_weights, max_runs, stale_after, no_retry_failed, dry_run,
-                  quiet, verbose):
+def sweep_command(
+    sweep_file,
+    store_path,
+    runs_dir,
+    executor,
+    address,
+    num_cpus,
+    cpus_per_run,
+    gpus_per_run,
+    workers,
+    overrides,
+    grids,
+    data_dir,
+    save_weights,
+    max_runs,
+    stale_after,
+    no_retry_failed,
+    dry_run,
+    quiet,
+    verbose,
+):
     """Run every config of SWEEP_FILE (YAML grid) into a results store; resumable at any moment.
 
     A run is keyed by the hash of its full resolved config: runs already finished in the store are skipped,
@@ -77,8 +144,10 @@ def sweep_command(sweep_file, store_path, runs_dir, executor, address, num_cpus,
             labels = "; ".join(f"{g}/{v}" if v else g for g, v in run.labels)
             c = run.config
             task = "" if c.task == "xnli" else f"task={c.task_spec().name}  "  # issue 13: XNLI lines unchanged
-            click.echo(f"{run.hash}  {states.get(run.hash, 'new'):8s}  {c.method:4s} k={c.shots:<3d} "
-                       f"seed={c.seed}  {task}[{labels}]")
+            click.echo(
+                f"{run.hash}  {states.get(run.hash, 'new'):8s}  {c.method:4s} k={c.shots:<3d} "
+                f"seed={c.seed}  {task}[{labels}]"
+            )
         click.echo(f"{len(sweep)} runs")
         return
     from xlprompt.experiment import check_inputs
@@ -87,8 +156,12 @@ def sweep_command(sweep_file, store_path, runs_dir, executor, address, num_cpus,
     click.get_current_context().call_on_close(configure_console(quiet=quiet, verbose=verbose))
     for run in sweep.runs:  # fail fast: every run's data and config checks before any run loads a model
         check_inputs(run.config)
-    kwargs = dict(progress=not quiet, stale_after=check_stale_after(stale_after),
-                  retry_failed=not no_retry_failed, max_runs=max_runs)
+    kwargs = dict(
+        progress=not quiet,
+        stale_after=check_stale_after(stale_after),
+        retry_failed=not no_retry_failed,
+        max_runs=max_runs,
+    )
     if executor == "ray":
         kwargs.update(address=address, num_cpus=num_cpus, cpus_per_run=cpus_per_run, gpus_per_run=gpus_per_run)
     else:
@@ -96,8 +169,9 @@ def sweep_command(sweep_file, store_path, runs_dir, executor, address, num_cpus,
     if executor == "ray" and workers != 1:
         kwargs["workers"] = workers
     runner = get_executor(executor, **kwargs)
-    click.echo(f"sweep {sweep.name}: {len(sweep)} runs → {store_path} (run directories in {runs_dir}), "
-               f"executor {executor}")
+    click.echo(
+        f"sweep {sweep.name}: {len(sweep)} runs → {store_path} (run directories in {runs_dir}), executor {executor}"
+    )
     summary = runner.run(sweep, store_path, runs_dir, save_weights)
     click.echo(summary.line())
     for outcome in summary.failed:
@@ -109,24 +183,51 @@ def sweep_command(sweep_file, store_path, runs_dir, executor, address, num_cpus,
 @click.command("report")
 @click.option("--store", "store_path", type=click.Path(dir_okay=False), required=True, help="results store")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), required=True, help="output folder")
-@click.option("--compare", type=click.Choice(["paper"]), default=None,
-              help="paper: put the paper's Table I/II numbers beside ours: 'ours (paper, Δ)'")
-@click.option("--table1-group", default="table1", show_default=True,
-              help="sweep group of Table I (all finished runs if the store has none)")
+@click.option(
+    "--compare",
+    type=click.Choice(["paper"]),
+    default=None,
+    help="paper: put the paper's Table I/II numbers beside ours: 'ours (paper, Δ)'",
+)
+@click.option(
+    "--table1-group",
+    default="table1",
+    show_default=True,
+    help="sweep group of Table I (all finished runs if the store has none)",
+)
 @click.option("--table2-group", default="table2", show_default=True, help="sweep group of Table II")
-@click.option("--reference", default=None, help="Table II variant the t-tests compare against "
-              "(default: the sweep file's reference, else 'Original MPT')")
-@click.option("--ttest-samples", type=click.Choice(["seeds", "seed-language"]), default="seeds", show_default=True,
-              help="t-test samples: each seed's average accuracy, or every (seed, language) accuracy")
-@click.option("--fig3-k", type=count(1, 100_000), default=None,
-              help="k of Fig. 3 (default 32, else the largest k with MPT and SP)")
+@click.option(
+    "--reference",
+    default=None,
+    help="Table II variant the t-tests compare against (default: the sweep file's reference, else 'Original MPT')",
+)
+@click.option(
+    "--ttest-samples",
+    type=click.Choice(["seeds", "seed-language"]),
+    default="seeds",
+    show_default=True,
+    help="t-test samples: each seed's average accuracy, or every (seed, language) accuracy",
+)
+@click.option(
+    "--fig3-k",
+    type=count(1, 100_000),
+    default=None,
+    help="k of Fig. 3 (default 32, else the largest k with MPT and SP)",
+)
 def report_command(store_path, out_dir, compare, table1_group, table2_group, reference, ttest_samples, fig3_k):
     """Tables I and II (Markdown, CSV, LaTeX) and Figures 3-5 (PNG, PDF) from a results store."""
     from xlprompt.report import build_report, exports
 
-    report = build_report(store_path, out_dir, compare=compare, table1_group=table1_group,
-                          table2_group=table2_group, reference=reference, samples=ttest_samples,
-                          fig3_shots=fig3_k)
+    report = build_report(
+        store_path,
+        out_dir,
+        compare=compare,
+        table1_group=table1_group,
+        table2_group=table2_group,
+        reference=reference,
+        samples=ttest_samples,
+        fig3_shots=fig3_k,
+    )
     click.echo(exports.to_markdown(report.table1, compare == "paper"))
     click.echo(f"{report.runs} finished runs; wrote {len(report.files)} files to {out_dir}:")
     for path in report.files:
@@ -197,21 +298,32 @@ def _read_jsonl(path: str, default_lang: str, task=None) -> tuple[list[dict], li
             raise DataError(f"not valid JSON ({err.msg})", path, number) from None
         fields = ("premise", "hypothesis") if task is None or task.name == "xnli" else task.text_fields
         if not isinstance(row, dict) or not all(isinstance(row.get(f), str) for f in fields):
-            raise DataError(f"expected an object with string field(s) {' and '.join(repr(f) for f in fields)} (and "
-                            "optional 'lang')", path, number)
+            raise DataError(
+                f"expected an object with string field(s) {' and '.join(repr(f) for f in fields)} (and "
+                "optional 'lang')",
+                path,
+                number,
+            )
         for name in fields:
             if not row[name].strip():
                 raise DataError(f"'{name}' is empty", path, number)
         taken = [name for name in PREDICTION_FIELDS if name in row]
         if taken:
-            raise DataError(f"the field '{taken[0]}' is where the prediction goes; rename it in the input "
-                            f"(the output adds {', '.join(PREDICTION_FIELDS)} to every row)", path, number)
+            raise DataError(
+                f"the field '{taken[0]}' is where the prediction goes; rename it in the input "
+                f"(the output adds {', '.join(PREDICTION_FIELDS)} to every row)",
+                path,
+                number,
+            )
         if not isinstance(row.get("lang", default_lang), str):
             raise DataError(f"'lang' must be a language code like 'de', not {row['lang']!r}", path, number)
         try:
             lang = row.get("lang", default_lang)
-            lang = check_language(lang) if task is None or task.name == "xnli" else \
-                check_language(lang, task.languages, f"{task.name} language")
+            lang = (
+                check_language(lang)
+                if task is None or task.name == "xnli"
+                else check_language(lang, task.languages, f"{task.name} language")
+            )
         except XlpromptError as err:
             raise DataError(str(err), path, number) from None
         rows.append(row)
@@ -222,25 +334,48 @@ def _read_jsonl(path: str, default_lang: str, task=None) -> tuple[list[dict], li
 @click.command("predict")
 @click.option("--run", "run_dir", type=click.Path(file_okay=False), default=None, help="a finished run directory")
 @click.option("--adapter", type=click.Path(file_okay=False), default=None, help="an exported adapter folder")
-@click.option("--base-model", default=None, help="base model spec instead of the recorded one (e.g. where a "
-              "local copy is now)")
+@click.option(
+    "--base-model", default=None, help="base model spec instead of the recorded one (e.g. where a local copy is now)"
+)
 @click.option("--tokenizer", default=None, help="tokenizer spec instead of the recorded one")
-@click.option("--lang", default="en", show_default=True, help="language of the input (selects p_S / p_T, "
-              "PCT's template)")
-@click.option("--premise", default=None, help="the text to classify (a two-text task such as XNLI: its first "
-              "text, the premise)")
+@click.option(
+    "--lang", default="en", show_default=True, help="language of the input (selects p_S / p_T, PCT's template)"
+)
+@click.option(
+    "--premise", default=None, help="the text to classify (a two-text task such as XNLI: its first text, the premise)"
+)
 @click.option("--hypothesis", default=None, help="a two-text task's second text (XNLI: the hypothesis)")
-@click.option("--input", "input_path", type=click.Path(dir_okay=False, allow_dash=True), default=None,
-              help="JSONL batch: one {premise, hypothesis[, lang]} per line ('-' = stdin)")
-@click.option("--output", "output_path", type=click.Path(dir_okay=False, allow_dash=True), default="-",
-              show_default=True, help="JSONL output of the batch mode: each input row, every field kept, with "
-              "prediction, prediction_id and probabilities added")
-@click.option("--batch-size", type=count(1, 1_000_000), default=None,
-              help="examples per batch (default: the run's eval_batch_size)")
-@click.option("--device", default=None, help="auto, cpu, cuda or cuda:N (default: the run's device setting); the "
-              "run's precision applies there (auto: bf16 on a bf16 GPU, fp32 on CPU)")
-def predict_command(run_dir, adapter, base_model, tokenizer, lang, premise, hypothesis, input_path, output_path,
-                    batch_size, device):
+@click.option(
+    "--input",
+    "input_path",
+    type=click.Path(dir_okay=False, allow_dash=True),
+    default=None,
+    help="JSONL batch: one {premise, hypothesis[, lang]} per line ('-' = stdin)",
+)
+@click.option(
+    "--output",
+    "output_path",
+    type=click.Path(dir_okay=False, allow_dash=True),
+    default="-",
+    show_default=True,
+    help="JSONL output of the batch mode: each input row, every field kept, with "
+    "prediction, prediction_id and probabilities added",
+)
+@click.option(
+    "--batch-size",
+    type=count(1, 1_000_000),
+    default=None,
+    help="examples per batch (default: the run's eval_batch_size)",
+)
+@click.option(
+    "--device",
+    default=None,
+    help="auto, cpu, cuda or cuda:N (default: the run's device setting); the "
+    "run's precision applies there (auto: bf16 on a bf16 GPU, fp32 on CPU)",
+)
+def predict_command(
+    run_dir, adapter, base_model, tokenizer, lang, premise, hypothesis, input_path, output_path, batch_size, device
+):
     """Predict the label of the run's task (XNLI: entailment / neutral / contradiction) with a trained run (or an
     exported adapter). A one-text task (a task file with one text field) takes --premise as its text."""
     from xlprompt.languages import check_language
@@ -256,8 +391,9 @@ def predict_command(run_dir, adapter, base_model, tokenizer, lang, premise, hypo
         check_language(lang, task.languages, f"{task.name} language")
     single = task.single_text
     if input_path is None and (premise is None or (hypothesis is None and not single)):
-        raise click.UsageError("give --premise (the text)" + ("" if single else " and --hypothesis")
-                               + ", or --input FILE.jsonl")
+        raise click.UsageError(
+            "give --premise (the text)" + ("" if single else " and --hypothesis") + ", or --input FILE.jsonl"
+        )
     if input_path is not None and (premise is not None or hypothesis is not None):
         raise click.UsageError("--input and --premise/--hypothesis exclude each other")
     rows, langs = ([], []) if input_path is None else _read_jsonl(input_path, lang, task)  # before the model loads
@@ -277,11 +413,16 @@ def predict_command(run_dir, adapter, base_model, tokenizer, lang, premise, hypo
     for row_lang in dict.fromkeys(langs):
         idx = [i for i, row_lang_i in enumerate(langs) if row_lang_i == row_lang]
         fields = ("premise", "hypothesis") if task.name == "xnli" else task.text_fields
-        preds = predictor.predict([tuple(rows[i][f] for f in fields) for i in idx], lang=row_lang,
-                                  batch_size=batch_size)
+        preds = predictor.predict(
+            [tuple(rows[i][f] for f in fields) for i in idx], lang=row_lang, batch_size=batch_size
+        )
         for i, pred in zip(idx, preds):  # every input field (a gold 'label' too) is kept as it is
-            results[i] = {**rows[i], "prediction": pred.label, "prediction_id": pred.label_id,
-                          "probabilities": dict(pred.probabilities)}
+            results[i] = {
+                **rows[i],
+                "prediction": pred.label,
+                "prediction_id": pred.label_id,
+                "probabilities": dict(pred.probabilities),
+            }
     text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in results)
     if output_path == "-":
         click.echo(text, nl=False)
@@ -295,8 +436,11 @@ def predict_command(run_dir, adapter, base_model, tokenizer, lang, premise, hypo
 @click.command("export")
 @click.option("--run", "run_dir", type=click.Path(file_okay=False), required=True, help="a finished run directory")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), required=True, help="adapter folder to write")
-@click.option("--with-plm", is_flag=True, help="also export the trained PLM (needed for the run's exact "
-              "predictions when the PLM trained)")
+@click.option(
+    "--with-plm",
+    is_flag=True,
+    help="also export the trained PLM (needed for the run's exact predictions when the PLM trained)",
+)
 def export_command(run_dir, out_dir, with_plm):
     """Export p_S, p_T, prompt encoder and translator (or FT head) as an adapter for the base model."""
     import warnings

@@ -30,8 +30,12 @@ def config_type(name: str) -> click.ParamType:
     field = {f.name: f for f in dataclasses.fields(RunConfig)}[name]
     tp, _ = _field_type(name)
     meta = field.metadata
-    kwargs = dict(min=meta.get("min"), max=meta.get("max"), min_open=meta.get("min_open", False),
-                  max_open=meta.get("max_open", False))
+    kwargs = dict(
+        min=meta.get("min"),
+        max=meta.get("max"),
+        min_open=meta.get("min_open", False),
+        max_open=meta.get("max_open", False),
+    )
     if tp is int:
         return click.IntRange(**kwargs)
     if tp is float:

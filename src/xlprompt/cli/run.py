@@ -15,32 +15,64 @@ from xlprompt.recipes import describe_fields
 
 @click.command("run")
 @click.option("--method", type=click.Choice(METHODS), default="mpt", show_default=True, help="the method to run")
-@click.option("--task", default="xnli", show_default=True,
-              help="xnli, pawsx, sib200, americasnli, or the path of a task YAML file (documentation: 'Tasks and "
-                   "your own task')")
-@click.option("--shots", type=config_type("shots"), default=16, show_default=True,
-              help="k: training examples per class")
-@click.option("--seed", type=config_type("seed"), default=1, show_default=True,
-              help="random seed: the k-shot sample (train_source=sample), initialisation and data order "
-                   "(the paper: 1..5)")
-@click.option("--model", default="xlm-roberta-base", show_default=True,
-              help="hub name or path of a masked LM, or random:xlm-roberta-base / random:tiny")
+@click.option(
+    "--task",
+    default="xnli",
+    show_default=True,
+    help="xnli, pawsx, sib200, americasnli, or the path of a task YAML file (documentation: 'Tasks and your own task')",
+)
+@click.option(
+    "--shots", type=config_type("shots"), default=16, show_default=True, help="k: training examples per class"
+)
+@click.option(
+    "--seed",
+    type=config_type("seed"),
+    default=1,
+    show_default=True,
+    help="random seed: the k-shot sample (train_source=sample), initialisation and data order (the paper: 1..5)",
+)
+@click.option(
+    "--model",
+    default="xlm-roberta-base",
+    show_default=True,
+    help="hub name or path of a masked LM, or random:xlm-roberta-base / random:tiny",
+)
 @click.option("--tokenizer", default=None, help="tokenizer hub name or path (e.g. ../shared/tokenizers/xlm-roberta)")
-@click.option("--data-dir", default=None, help="data folder (`xlprompt data fetch` fills it; unset: $XLPROMPT_DATA, "
-              "else the per-user data folder), or builtin:demo")
-@click.option("--out", "out", type=click.Path(file_okay=False), default=None,
-              help="run directory (resumed if it holds an unfinished run of the same config)  [required]")
+@click.option(
+    "--data-dir",
+    default=None,
+    help="data folder (`xlprompt data fetch` fills it; unset: $XLPROMPT_DATA, "
+    "else the per-user data folder), or builtin:demo",
+)
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="run directory (resumed if it holds an unfinished run of the same config)  [required]",
+)
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="any config key (see --help-config)")
-@click.option("--quiet", is_flag=True, help="no progress (bars, step and epoch lines): only the run's notes, "
-              "warnings and the results; RUN/run.log still gets every line")
+@click.option(
+    "--quiet",
+    is_flag=True,
+    help="no progress (bars, step and epoch lines): only the run's notes, "
+    "warnings and the results; RUN/run.log still gets every line",
+)
 @click.option("--verbose", is_flag=True, help="debug messages too, and the step lines beside a progress bar")
-@click.option("--no-save-weights", is_flag=True, help="do not write the trained PLM (plm.safetensors); "
-              "`xlprompt predict` then works only for freeze_plm runs")
-@click.option("--help-config", is_flag=True,
-              help="list every config key with its value for this command (--method, --task, --set ...: recipe "
-              "keys resolved from the recipe), where that value comes from, and its meaning")
-def run_command(method, task, shots, seed, model, tokenizer, data_dir, out, overrides, quiet, verbose,
-                no_save_weights, help_config):
+@click.option(
+    "--no-save-weights",
+    is_flag=True,
+    help="do not write the trained PLM (plm.safetensors); `xlprompt predict` then works only for freeze_plm runs",
+)
+@click.option(
+    "--help-config",
+    is_flag=True,
+    help="list every config key with its value for this command (--method, --task, --set ...: recipe "
+    "keys resolved from the recipe), where that value comes from, and its meaning",
+)
+def run_command(
+    method, task, shots, seed, model, tokenizer, data_dir, out, overrides, quiet, verbose, no_save_weights, help_config
+):
     """Train, select on the English few-shot dev split, and evaluate on all languages.
 
     Progress: a bar on a terminal, plain lines every logging_steps steps elsewhere (a file, a cluster's log);
@@ -72,25 +104,41 @@ def run_command(method, task, shots, seed, model, tokenizer, data_dir, out, over
 
 @click.command("demo")
 @click.option("--method", type=click.Choice(METHODS), default="mpt", show_default=True, help="the method to run")
-@click.option("--model", type=click.Choice(["toy:small", "random:tiny"]), default="toy:small", show_default=True,
-              help="toy:small: the toy world and its pre-trained toy model (learning is visible); random:tiny: "
-              "random weights on the shipped XNLI sample (a pipeline check, chance-level numbers)")
-@click.option("--epochs", type=config_type("epochs"), default=None,
-              help="training epochs (default: toy 20, random:tiny 3)")
+@click.option(
+    "--model",
+    type=click.Choice(["toy:small", "random:tiny"]),
+    default="toy:small",
+    show_default=True,
+    help="toy:small: the toy world and its pre-trained toy model (learning is visible); random:tiny: "
+    "random weights on the shipped XNLI sample (a pipeline check, chance-level numbers)",
+)
+@click.option(
+    "--epochs", type=config_type("epochs"), default=None, help="training epochs (default: toy 20, random:tiny 3)"
+)
 @click.option("--out", type=click.Path(file_okay=False), default=None, help="run directory (default: a temp dir)")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="any config key (see run --help-config)")
 def demo_command(method, model, epochs, out, overrides):
     """A short offline run: the toy world with its pre-trained toy model, or random:tiny on the XNLI sample."""
     if model == "random:tiny":
-        values = dict(method=method, shots=4, seed=1, model="random:tiny", data_dir="builtin:demo",
-                      epochs=epochs or 3, batch_size=12, eval_batch_size=32, max_length=128)
+        values = dict(
+            method=method,
+            shots=4,
+            seed=1,
+            model="random:tiny",
+            data_dir="builtin:demo",
+            epochs=epochs or 3,
+            batch_size=12,
+            eval_batch_size=32,
+            max_length=128,
+        )
         if method == "softmv":  # the shipped sample has no bilingual dictionaries: no code-switched copies
             values["softmv_cosda_rate"] = 0.0
     else:
         from xlprompt.tasks.toy import TOY_DEMO_SHOTS, toy_settings
 
-        values = dict(method=method, task="toy", model=model, shots=TOY_DEMO_SHOTS, seed=1,
-                      **toy_settings(method, epochs))
+        values = dict(
+            method=method, task="toy", model=model, shots=TOY_DEMO_SHOTS, seed=1, **toy_settings(method, epochs)
+        )
     values.update(parse_overrides(list(overrides)))
     config = RunConfig.from_dict(values, where="--set")
     from xlprompt.experiment import format_results_table, run_experiment
@@ -100,11 +148,15 @@ def demo_command(method, model, epochs, out, overrides):
     if model == "random:tiny":
         click.echo(f"xlprompt demo: {method} on random:tiny with the shipped 15-language sample.")
         if method == "softmv" and config.softmv_cosda_rate == 0:
-            click.echo("note: the shipped sample has no bilingual dictionaries, so SoftMV runs without "
-                       "code-switching (softmv_cosda_rate=0)")
+            click.echo(
+                "note: the shipped sample has no bilingual dictionaries, so SoftMV runs without "
+                "code-switching (softmv_cosda_rate=0)"
+            )
     else:
-        click.echo(f"xlprompt demo: {method} on the toy world (a synthetic testbed, NOT XNLI): k={config.shots} "
-                   "source-language (en) examples per class, evaluated on en and the derived languages qaa, qab, qac.")
+        click.echo(
+            f"xlprompt demo: {method} on the toy world (a synthetic testbed, NOT XNLI): k={config.shots} "
+            "source-language (en) examples per class, evaluated on en and the derived languages qaa, qab, qac."
+        )
         from xlprompt.models.toy import ensure_toy_model
 
         ensure_toy_model(model, config.data_dir, log=click.echo)

@@ -12,11 +12,18 @@ def toy() -> None:
 
 @toy.command("pretrain")
 @click.option("--model", "spec", default="toy:small", show_default=True, help="the toy model to build")
-@click.option("--seed", type=int, default=0, show_default=True,
-              help="pre-training seed (the spec toy:small loads seed 0; another seed's folder is a local model "
-                   "path for --model)")
-@click.option("--data-dir", default=None, help="data folder that caches the model (unset: $XLPROMPT_DATA, else the "
-              "per-user data folder)")
+@click.option(
+    "--seed",
+    type=int,
+    default=0,
+    show_default=True,
+    help="pre-training seed (the spec toy:small loads seed 0; another seed's folder is a local model path for --model)",
+)
+@click.option(
+    "--data-dir",
+    default=None,
+    help="data folder that caches the model (unset: $XLPROMPT_DATA, else the per-user data folder)",
+)
 @click.option("--force", is_flag=True, help="pre-train again even if the model is cached")
 def pretrain_command(spec, seed, data_dir, force):
     """Pre-train the toy masked LM on the toy world (about a minute on 2 CPU cores) and cache it."""
@@ -30,9 +37,11 @@ def pretrain_command(spec, seed, data_dir, force):
     else:
         ensure_toy_model(spec, data_dir, seed, force=force, log=click.echo)
     report = json.loads((folder / "pretraining.json").read_text("utf-8"))
-    click.echo(f"{report['parameters']:,} parameters, vocabulary {report['vocab_size']}, {report['steps']} steps "
-               f"of {report['batch_size']}; masked-LM loss {report['loss_first']:.2f} -> {report['loss_last']:.2f}; "
-               f"pre-trained in {report['seconds']} s ({report['torch_threads']} threads)")
+    click.echo(
+        f"{report['parameters']:,} parameters, vocabulary {report['vocab_size']}, {report['steps']} steps "
+        f"of {report['batch_size']}; masked-LM loss {report['loss_first']:.2f} -> {report['loss_last']:.2f}; "
+        f"pre-trained in {report['seconds']} s ({report['torch_threads']} threads)"
+    )
 
 
 @toy.command("show")
@@ -46,12 +55,16 @@ def show_command(n):
         for ex in world.test[lang][:n]:
             click.echo(f"{lang}  {ex.premise}  |  {ex.hypothesis}  ->  {TOY_LABELS[ex.label]}")
     for pair in world.parallel[:n]:
-        click.echo(f"parallel en-{pair.tgt_lang}: {pair.src_premise} {pair.src_hypothesis}  =  "
-                   f"{pair.tgt_premise} {pair.tgt_hypothesis}")
+        click.echo(
+            f"parallel en-{pair.tgt_lang}: {pair.src_premise} {pair.src_hypothesis}  =  "
+            f"{pair.tgt_premise} {pair.tgt_hypothesis}"
+        )
     for lang, table in world.dictionaries.items():
         click.echo(f"dictionary en-{lang}: " + ", ".join(f"{a}={b}" for a, b in list(table.items())[:12]) + ", ...")
-    click.echo(f"{len(world.train_pool)} training and {len(world.dev_pool)} development items (en), "
-               f"{len(world.test['en'])} test items per language, {len(world.parallel)} parallel pairs")
+    click.echo(
+        f"{len(world.train_pool)} training and {len(world.dev_pool)} development items (en), "
+        f"{len(world.test['en'])} test items per language, {len(world.parallel)} parallel pairs"
+    )
 
 
 COMMANDS = [toy]

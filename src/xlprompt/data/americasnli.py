@@ -24,7 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from xlprompt.data.download import FetchError, Fetcher, Source, _columns, _split_tsv, _write_tsv
+from xlprompt.data.download import Fetcher, FetchError, Source, _columns, _split_tsv, _write_tsv
 from xlprompt.data.tsv import read_tsv
 from xlprompt.errors import DataError
 from xlprompt.languages import LABELS
@@ -33,8 +33,16 @@ AMERICASNLI_COMMIT = "be3c351b7e1ae69936c61bfde3e24f30757db9ac"
 AMERICASNLI_BASE = f"https://raw.githubusercontent.com/nala-cub/AmericasNLI/{AMERICASNLI_COMMIT}"
 AMERICASNLI_LANGUAGES: tuple[str, ...] = ("aym", "bzd", "cni", "gn", "hch", "nah", "oto", "quy", "shp", "tar")
 AMERICASNLI_NAMES: dict[str, str] = {
-    "aym": "Aymara", "bzd": "Bribri", "cni": "Asháninka", "gn": "Guaraní", "hch": "Wixarika", "nah": "Nahuatl",
-    "oto": "Otomí", "quy": "Quechua", "shp": "Shipibo-Konibo", "tar": "Rarámuri",
+    "aym": "Aymara",
+    "bzd": "Bribri",
+    "cni": "Asháninka",
+    "gn": "Guaraní",
+    "hch": "Wixarika",
+    "nah": "Nahuatl",
+    "oto": "Otomí",
+    "quy": "Quechua",
+    "shp": "Shipibo-Konibo",
+    "tar": "Rarámuri",
 }
 AMERICASNLI_ROWS: dict[str, dict[str, int]] = {
     "dev": {**dict.fromkeys(AMERICASNLI_LANGUAGES, 743), "cni": 658, "nah": 376, "oto": 222},
@@ -60,8 +68,15 @@ def read_americasnli(root: Path, split: str, lang: str) -> list:
     for row in read_tsv(path, ("idx", "premise", "hypothesis", "label")):
         if row["label"] not in LABELS:
             raise row.error(f"unknown label {row['label']!r}; allowed: {', '.join(LABELS)}")
-        out.append(NLIExample(row["premise"], row["hypothesis"], LABELS.index(row["label"]), lang,
-                              f"americasnli-{split}-{lang}-{row['idx']}"))
+        out.append(
+            NLIExample(
+                row["premise"],
+                row["hypothesis"],
+                LABELS.index(row["label"]),
+                lang,
+                f"americasnli-{split}-{lang}-{row['idx']}",
+            )
+        )
     if not out:
         raise DataError("no rows", path)
     return out
@@ -109,11 +124,15 @@ class AmericasNliFiles(Source):
                     raise FetchError(f"{where}: line {number} has {len(fields)} fields, expected {len(header)}")
                 if fields[label_i] not in LABELS:
                     raise FetchError(f"{where}: line {number} has label {fields[label_i]!r}")
-                by_lang.setdefault(fields[lang_i], []).append((fields[p_i].strip(), fields[h_i].strip(),
-                                                               fields[label_i]))
+                by_lang.setdefault(fields[lang_i], []).append(
+                    (fields[p_i].strip(), fields[h_i].strip(), fields[label_i])
+                )
             for lang in per_lang:
                 if lang not in by_lang:
                     raise FetchError(f"{where}: no rows of language '{lang}'; not the AmericasNLI release")
-                _write_tsv(americasnli_file(fetcher.out, split, lang), ("idx", "premise", "hypothesis", "label"),
-                           ((i, *item) for i, item in enumerate(by_lang[lang])))
+                _write_tsv(
+                    americasnli_file(fetcher.out, split, lang),
+                    ("idx", "premise", "hypothesis", "label"),
+                    ((i, *item) for i, item in enumerate(by_lang[lang])),
+                )
             raw.unlink(missing_ok=True)

@@ -10,15 +10,14 @@ import os
 import time
 import urllib.error
 import urllib.request
-from email.utils import parsedate_to_datetime
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from xlprompt.errors import ConfigError, DataError
-
 
 DEFAULT_TIMEOUT = 30.0
 TIMEOUT_ENV = "XLPROMPT_FETCH_TIMEOUT"
@@ -44,9 +43,11 @@ class FetchError(DataError):
 def _changed(real: str, what: str, expected: str, actual: str, name: str | None) -> FetchError:
     """The one line for a file that is not the pinned one: expected and actual values, and how to proceed."""
     accept = f", or accept the new file with --unpinned {name} (its content facts are still checked)" if name else ""
-    return FetchError(f"{real}: {what} {actual}, expected the pinned {expected}; the file was deleted. The server "
-                      "sends another file than the pinned release: run the same command again (a broken transfer), "
-                      f"fetch the original through --mirror URL{accept}")
+    return FetchError(
+        f"{real}: {what} {actual}, expected the pinned {expected}; the file was deleted. The server "
+        "sends another file than the pinned release: run the same command again (a broken transfer), "
+        f"fetch the original through --mirror URL{accept}"
+    )
 
 
 def _is_macos_entry(name: str) -> bool:
@@ -64,8 +65,9 @@ def apply_mirror(url: str, mirror: str | None) -> str:
         return url
     m = urlsplit(mirror)
     if m.scheme not in ("http", "https") or not m.netloc:
-        raise ConfigError(f"--mirror '{mirror}' must be an http:// or https:// URL with a host (e.g. "
-                          "http://mirror.example.org/data)")
+        raise ConfigError(
+            f"--mirror '{mirror}' must be an http:// or https:// URL with a host (e.g. http://mirror.example.org/data)"
+        )
     u = urlsplit(url)
     return urlunsplit((m.scheme, m.netloc, m.path.rstrip("/") + u.path, u.query, ""))
 
@@ -77,7 +79,9 @@ def _reason(err: BaseException) -> str:
     inner = getattr(err, "reason", None)
     text = str(inner if inner is not None else err).strip().splitlines()
     text = text[0][:160] if text else ""
-    return f"{type(inner if isinstance(inner, BaseException) else err).__name__}: {text}" if text else type(err).__name__
+    return (
+        f"{type(inner if isinstance(inner, BaseException) else err).__name__}: {text}" if text else type(err).__name__
+    )
 
 
 @dataclass
@@ -104,8 +108,15 @@ class Fetcher:
         parts = urlsplit(url)
         return self.out / PARTIAL / parts.netloc.replace(":", "_") / PurePosixPath(parts.path.lstrip("/"))
 
-    def download(self, url: str, dest: Path, sha256: str | None = None, size: int | None = None,
-                 bar: Any = None, name: str | None = None) -> Path:
+    def download(
+        self,
+        url: str,
+        dest: Path,
+        sha256: str | None = None,
+        size: int | None = None,
+        bar: Any = None,
+        name: str | None = None,
+    ) -> Path:
         """Download ``url`` (through the mirror) to ``dest``, verified; resume a partial file; return ``dest``.
 
         ``name``: the source, for the ``--unpinned NAME`` of the message when the pinned size or hash differs.
@@ -154,14 +165,21 @@ class Fetcher:
                         self.sleep(wait)
                         attempt += 1
                         continue
-                    why = (f"the server asks to wait {asked:,.0f} s, longer than the {self.max_wait:,.0f} s fetch "
-                           "waits" if wait is None else f"after {attempt + 1} tries and {sum(self.waits):,.0f} s of "
-                           "waiting")
-                    raise FetchError(f"{real}: HTTP {err.code} {err.reason} ({why}); what was fetched is kept: run "
-                                     "the same command again later to resume, or pass --mirror URL",
-                                     err.code) from None
-                fix = ("the file is not there: check --mirror and its paths" if err.code in (403, 404, 410)
-                       else "the server failed: try again later or pass --mirror URL")
+                    why = (
+                        f"the server asks to wait {asked:,.0f} s, longer than the {self.max_wait:,.0f} s fetch waits"
+                        if wait is None
+                        else f"after {attempt + 1} tries and {sum(self.waits):,.0f} s of waiting"
+                    )
+                    raise FetchError(
+                        f"{real}: HTTP {err.code} {err.reason} ({why}); what was fetched is kept: run "
+                        "the same command again later to resume, or pass --mirror URL",
+                        err.code,
+                    ) from None
+                fix = (
+                    "the file is not there: check --mirror and its paths"
+                    if err.code in (403, 404, 410)
+                    else "the server failed: try again later or pass --mirror URL"
+                )
                 raise FetchError(f"{real}: HTTP {err.code} {err.reason}; {fix}", err.code) from None
             except (urllib.error.URLError, OSError, http.client.HTTPException) as err:
                 raise FetchError(
@@ -185,7 +203,7 @@ class Fetcher:
                 except (TypeError, ValueError, IndexError, OverflowError):
                     asked = None
         if asked is None:
-            return min(self.max_wait, BACKOFF * 2 ** attempt), None
+            return min(self.max_wait, BACKOFF * 2**attempt), None
         asked = max(0.0, asked)
         return (asked if asked <= self.max_wait else None), asked
 
@@ -200,9 +218,11 @@ class Fetcher:
             resumed = have > 0 and response.status == 206
             if resumed and not (response.headers.get("Content-Range") or "").startswith(f"bytes {have}-"):
                 part.unlink(missing_ok=True)
-                raise FetchError(f"{real}: the server resumed at another offset than byte {have:,} (Content-Range "
-                                 f"{response.headers.get('Content-Range')!r}); the partial file was deleted: run the "
-                                 "same command again")
+                raise FetchError(
+                    f"{real}: the server resumed at another offset than byte {have:,} (Content-Range "
+                    f"{response.headers.get('Content-Range')!r}); the partial file was deleted: run the "
+                    "same command again"
+                )
             if have and not resumed:
                 have = 0  # the server sent the whole file
             length = response.headers.get("Content-Length")
@@ -213,8 +233,15 @@ class Fetcher:
             if bar is None and self.progress:
                 from tqdm.auto import tqdm
 
-                own_bar = bar = tqdm(total=total, initial=have, unit="B", unit_scale=True, unit_divisor=1024,
-                                     desc=PurePosixPath(urlsplit(real).path).name[:40], leave=False)
+                own_bar = bar = tqdm(
+                    total=total,
+                    initial=have,
+                    unit="B",
+                    unit_scale=True,
+                    unit_divisor=1024,
+                    desc=PurePosixPath(urlsplit(real).path).name[:40],
+                    leave=False,
+                )
             elif bar is not None and have:
                 bar.update(have)
             received = have
@@ -230,14 +257,18 @@ class Fetcher:
                         if bar is not None:
                             bar.update(len(chunk))
             except (OSError, http.client.HTTPException) as err:
-                raise FetchError(f"{real}: the download broke off after {received:,} bytes ({_reason(err)}); run "
-                                 "the same command again to resume it") from None
+                raise FetchError(
+                    f"{real}: the download broke off after {received:,} bytes ({_reason(err)}); run "
+                    "the same command again to resume it"
+                ) from None
             finally:
                 if own_bar is not None:
                     own_bar.close()
         if total is not None and received < total:
-            raise FetchError(f"{real}: the download broke off after {received:,} of {total:,} bytes; run the same "
-                             "command again to resume it")
+            raise FetchError(
+                f"{real}: the download broke off after {received:,} of {total:,} bytes; run the same "
+                "command again to resume it"
+            )
 
 
 # -- writing the layout ---------------------------------------------------------------------------
@@ -268,8 +299,9 @@ def _split_tsv(data: bytes, where: str) -> tuple[list[str], list[list[str]]]:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as err:
-        raise FetchError(f"{where}: not UTF-8 ({err.reason} at byte {err.start}); the archive is corrupt: delete "
-                         "it and run again") from None
+        raise FetchError(
+            f"{where}: not UTF-8 ({err.reason} at byte {err.start}); the archive is corrupt: delete it and run again"
+        ) from None
     lines = [line[:-1] if line.endswith("\r") else line for line in text.split("\n")]
     while lines and lines[-1] == "":
         lines.pop()
@@ -280,8 +312,10 @@ def _split_tsv(data: bytes, where: str) -> tuple[list[str], list[list[str]]]:
     for number, line in enumerate(lines[1:], start=2):
         fields = line.split("\t")
         if len(fields) != len(header):
-            raise FetchError(f"{where} line {number} has {len(fields)} fields, expected {len(header)}; the archive "
-                             "is not the pinned release: run again with --force, or fetch it through --mirror URL")
+            raise FetchError(
+                f"{where} line {number} has {len(fields)} fields, expected {len(header)}; the archive "
+                "is not the pinned release: run again with --force, or fetch it through --mirror URL"
+            )
         rows.append(fields)
     return header, rows
 
@@ -289,8 +323,10 @@ def _split_tsv(data: bytes, where: str) -> tuple[list[str], list[list[str]]]:
 def _columns(header: list[str], names: Sequence[str], where: str) -> list[int]:
     missing = [n for n in names if n not in header]
     if missing:
-        raise FetchError(f"{where}: columns {', '.join(missing)} missing (header: {', '.join(header[:12])}); this is "
-                         "not the expected release: check --mirror")
+        raise FetchError(
+            f"{where}: columns {', '.join(missing)} missing (header: {', '.join(header[:12])}); this is "
+            "not the expected release: check --mirror"
+        )
     return [header.index(n) for n in names]
 
 

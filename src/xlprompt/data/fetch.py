@@ -76,17 +76,46 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from urllib.parse import quote
 
-from xlprompt.data.tsv import read_tsv
 from xlprompt.data.download import (  # noqa: F401  (re-exported: the sources below and their users)
-    BACKOFF, DEFAULT_TIMEOUT, MAX_WAIT, PARTIAL, RETRIES, RETRY_STATUSES, TIMEOUT_ENV, _CHUNK, FetchError, Fetcher, Source,
-    _changed, _clean, _columns, _is_macos_entry, _reason, _sha256, _split_tsv, _write_tsv, apply_mirror,
+    _CHUNK,
+    BACKOFF,
+    DEFAULT_TIMEOUT,
+    MAX_WAIT,
+    PARTIAL,
+    RETRIES,
+    RETRY_STATUSES,
+    TIMEOUT_ENV,
+    Fetcher,
+    FetchError,
+    Source,
+    _changed,
+    _clean,
+    _columns,
+    _is_macos_entry,
+    _reason,
+    _sha256,
+    _split_tsv,
+    _write_tsv,
+    apply_mirror,
 )
+from xlprompt.data.tsv import read_tsv
 from xlprompt.errors import ConfigError, DataError
 from xlprompt.languages import LABELS, SOURCE_LANGUAGE, TARGET_LANGUAGES, XNLI_LANGUAGES
 
 __all__ = [
-    "FetchError", "Fetcher", "Source", "SOURCES", "DEFAULT_SOURCES", "DEFAULT_TIMEOUT", "TIMEOUT_ENV",
-    "fetch_data", "apply_mirror", "fewshot_pins", "FetchReport", "github_archive_url", "RETRY_STATUSES",
+    "FetchError",
+    "Fetcher",
+    "Source",
+    "SOURCES",
+    "DEFAULT_SOURCES",
+    "DEFAULT_TIMEOUT",
+    "TIMEOUT_ENV",
+    "fetch_data",
+    "apply_mirror",
+    "fewshot_pins",
+    "FetchReport",
+    "github_archive_url",
+    "RETRY_STATUSES",
 ]
 
 XLMRPROMPT_COMMIT = "39aed8fa0bbb934a2ef60569c016f25bcb66c387"
@@ -103,6 +132,7 @@ XNLI_SIZE, XNLI_SHA256 = 17_865_352, "4ba1d5e1afdb7161f0f23c66dc787802ccfa8a25a3
 MULTINLI_SIZE, MULTINLI_SHA256 = 226_850_426, "049f507b9e36b1fcb756cfd5aeb3b7a0cfcb84bf023793652987f7e7e0957822"
 PAWSX_SIZE = 30_282_057
 
+
 def github_archive_url(repo: str, commit: str) -> str:
     """The tar.gz of a GitHub repository at ``commit``: one request for every file of the source."""
     return f"https://codeload.github.com/{repo}/tar.gz/{commit}"
@@ -113,8 +143,20 @@ TATOEBA_ARCHIVE = github_archive_url("facebookresearch/LASER", LASER_COMMIT)
 
 #: LASER's Tatoeba file codes (ISO 639-3) of the 14 non-English XNLI languages (zh: Mandarin, cmn).
 TATOEBA_CODES: dict[str, str] = {
-    "ar": "ara", "bg": "bul", "de": "deu", "el": "ell", "es": "spa", "fr": "fra", "hi": "hin", "ru": "rus",
-    "sw": "swh", "th": "tha", "tr": "tur", "ur": "urd", "vi": "vie", "zh": "cmn",
+    "ar": "ara",
+    "bg": "bul",
+    "de": "deu",
+    "el": "ell",
+    "es": "spa",
+    "fr": "fra",
+    "hi": "hin",
+    "ru": "rus",
+    "sw": "swh",
+    "th": "tha",
+    "tr": "tur",
+    "ur": "urd",
+    "vi": "vie",
+    "zh": "cmn",
 }
 #: Rows of each LASER Tatoeba v1 test file (the LASER README; ../shared/data/tatoeba/README.md).
 TATOEBA_ROWS: dict[str, int] = {**dict.fromkeys(TARGET_LANGUAGES, 1000), "sw": 390, "th": 548}
@@ -147,12 +189,13 @@ def _github_members(fetcher: Fetcher, url: str, archive: Path, prefix: str, want
                 if not member.isfile() or _is_macos_entry(member.name):
                     continue
                 rel = "/".join(PurePosixPath(member.name).parts[1:])
-                if rel.startswith(prefix + "/") and rel[len(prefix) + 1:] in wanted:
-                    found[rel[len(prefix) + 1:]] = tar.extractfile(member).read()  # type: ignore[union-attr]
+                if rel.startswith(prefix + "/") and rel[len(prefix) + 1 :] in wanted:
+                    found[rel[len(prefix) + 1 :]] = tar.extractfile(member).read()  # type: ignore[union-attr]
     except (tarfile.TarError, OSError, EOFError, zlib.error) as err:
         archive.unlink(missing_ok=True)
-        raise FetchError(f"{fetcher.url(url)}: corrupt archive ({_reason(err)}); it was deleted: run the same "
-                         "command again") from None
+        raise FetchError(
+            f"{fetcher.url(url)}: corrupt archive ({_reason(err)}); it was deleted: run the same command again"
+        ) from None
     return found
 
 
@@ -210,8 +253,13 @@ class PinnedFiles(Source):
         if fetcher.progress:
             from tqdm.auto import tqdm
 
-            bar = tqdm(total=sum(size for _, size, _ in todo), unit="B", unit_scale=True, unit_divisor=1024,
-                       desc=f"{self.name} ({len(todo)} files)")
+            bar = tqdm(
+                total=sum(size for _, size, _ in todo),
+                unit="B",
+                unit_scale=True,
+                unit_divisor=1024,
+                desc=f"{self.name} ({len(todo)} files)",
+            )
         try:
             for sha, size, rel in todo:
                 if self.name in fetcher.unpinned:
@@ -227,8 +275,9 @@ class PinnedFiles(Source):
         from xlprompt.safety import atomic_write_bytes
 
         real = fetcher.url(self.archive_url or "")
-        found = _github_members(fetcher, self.archive_url or "", archive, self.archive_prefix,
-                                {rel for _, _, rel in todo})
+        found = _github_members(
+            fetcher, self.archive_url or "", archive, self.archive_prefix, {rel for _, _, rel in todo}
+        )
         problems = []
         for sha, size, rel in todo:
             data = found.get(rel)
@@ -239,17 +288,20 @@ class PinnedFiles(Source):
             if self.name not in fetcher.unpinned:
                 actual = hashlib.sha256(data).hexdigest()
                 if len(data) != size or actual != sha:
-                    problems.append(f"{where}: SHA-256 {actual} ({len(data):,} bytes), expected the pinned {sha} "
-                                    f"({size:,} bytes)")
+                    problems.append(
+                        f"{where}: SHA-256 {actual} ({len(data):,} bytes), expected the pinned {sha} ({size:,} bytes)"
+                    )
                     continue
             (fetcher.out / self.folder / rel).parent.mkdir(parents=True, exist_ok=True)
             atomic_write_bytes(fetcher.out / self.folder / rel, data)
         archive.unlink(missing_ok=True)
         if problems:
             more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-            raise FetchError(f"{problems[0]}{more}; the {len(todo) - len(problems)} other files are written. The "
-                             "archive is not the pinned release: fetch it through --mirror URL, or accept the "
-                             f"changed files with --unpinned {self.name}")
+            raise FetchError(
+                f"{problems[0]}{more}; the {len(todo) - len(problems)} other files are written. The "
+                "archive is not the pinned release: fetch it through --mirror URL, or accept the "
+                f"changed files with --unpinned {self.name}"
+            )
 
 
 @dataclass
@@ -303,25 +355,34 @@ class XnliArchive(Source):
                     tables[split] = zf.read(name)
         except (zipfile.BadZipFile, OSError, EOFError) as err:
             archive.unlink(missing_ok=True)
-            raise FetchError(f"{real}: corrupt archive ({_reason(err)}); it was deleted: run the same command again")
+            raise FetchError(
+                f"{real}: corrupt archive ({_reason(err)}); it was deleted: run the same command again"
+            ) from None
         for split, data in tables.items():
             where = f"{real}: XNLI-1.0/xnli.{split}.tsv"
             header, rows = _split_tsv(data, where)
             lang_i, label_i, s1_i, s2_i, genre_i = _columns(
-                header, ("language", "gold_label", "sentence1", "sentence2", "genre"), where)
+                header, ("language", "gold_label", "sentence1", "sentence2", "genre"), where
+            )
             by_lang: dict[str, list] = {}
             for number, fields in enumerate(rows, start=2):
                 label = fields[label_i]
                 if label not in LABELS:
-                    raise FetchError(f"{where} line {number} has gold_label {label!r}, expected one of "
-                                     f"{', '.join(LABELS)}; not the XNLI 1.0 release: check --mirror")
+                    raise FetchError(
+                        f"{where} line {number} has gold_label {label!r}, expected one of "
+                        f"{', '.join(LABELS)}; not the XNLI 1.0 release: check --mirror"
+                    )
                 by_lang.setdefault(fields[lang_i], []).append(
-                    (fields[s1_i].strip(), fields[s2_i].strip(), label, fields[genre_i]))
+                    (fields[s1_i].strip(), fields[s2_i].strip(), label, fields[genre_i])
+                )
             for lang in self.languages:
                 items = by_lang.get(lang, [])
                 path = fetcher.out / "xnli" / split / f"{lang}.tsv"
-                _write_tsv(path, ("idx", "premise", "hypothesis", "label", "genre"),
-                           ((i, *item) for i, item in enumerate(items)))
+                _write_tsv(
+                    path,
+                    ("idx", "premise", "hypothesis", "label", "genre"),
+                    ((i, *item) for i, item in enumerate(items)),
+                )
         self._converted(fetcher, real, archive)
 
 
@@ -392,7 +453,9 @@ class PawsxArchive(Source):
                         found[wanted[member.name]] = tar.extractfile(member).read()  # type: ignore[union-attr]
         except (tarfile.TarError, OSError, EOFError, zlib.error) as err:
             archive.unlink(missing_ok=True)
-            raise FetchError(f"{real}: corrupt archive ({_reason(err)}); it was deleted: run the same command again")
+            raise FetchError(
+                f"{real}: corrupt archive ({_reason(err)}); it was deleted: run the same command again"
+            ) from None
         ns_rows: list[tuple[str, str, int, str]] = []
         self.dropped = {}
         for name, (split, lang) in wanted.items():
@@ -408,8 +471,11 @@ class PawsxArchive(Source):
                     self.dropped[(split, lang)] = self.dropped.get((split, lang), 0) + 1
                     continue
                 out_rows.append((idx, fields[id_i], fields[s1_i], fields[s2_i], fields[label_i]))
-            _write_tsv(fetcher.out / "pawsx" / split / f"{lang}.tsv", ("idx", "id", "sentence1", "sentence2", "label"),
-                       out_rows)
+            _write_tsv(
+                fetcher.out / "pawsx" / split / f"{lang}.tsv",
+                ("idx", "id", "sentence1", "sentence2", "label"),
+                out_rows,
+            )
         _write_tsv(fetcher.out / NS_RECORD, NS_RECORD_COLUMNS, ns_rows)
         self._converted(fetcher, real, archive)
 
@@ -469,8 +535,11 @@ class TatoebaFiles(Source):
         return None
 
     def fetch(self, fetcher: Fetcher) -> None:
-        todo = {lang: n for lang, n in self.rows.items()
-                if fetcher.force or self._problem(fetcher.out, lang, n, self.name not in fetcher.unpinned) is not None}
+        todo = {
+            lang: n
+            for lang, n in self.rows.items()
+            if fetcher.force or self._problem(fetcher.out, lang, n, self.name not in fetcher.unpinned) is not None
+        }
         if not todo:
             return
         archive = self._github(fetcher, self.archive_url)
@@ -483,8 +552,10 @@ class TatoebaFiles(Source):
                 sides = []
                 for name in self._names(lang):
                     if name not in found:
-                        raise FetchError(f"{real}: the archive has no {self.archive_prefix}/{name}; not the pinned "
-                                         "LASER commit: check --mirror")
+                        raise FetchError(
+                            f"{real}: the archive has no {self.archive_prefix}/{name}; not the pinned "
+                            "LASER commit: check --mirror"
+                        )
                     sides.append(self._lines(found[name], f"{real}: {self.archive_prefix}/{name}", n))
                 self._write(fetcher, lang, sides, real)
             return
@@ -507,14 +578,17 @@ class TatoebaFiles(Source):
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError as err:
-            raise FetchError(f"{where}: corrupt, not UTF-8 (byte {err.start}); it was deleted: run the same command "
-                             "again") from None
+            raise FetchError(
+                f"{where}: corrupt, not UTF-8 (byte {err.start}); it was deleted: run the same command again"
+            ) from None
         lines = [line[:-1] if line.endswith("\r") else line for line in text.split("\n")]
         if lines and lines[-1] == "":
             lines.pop()
         if len(lines) != n:
-            raise FetchError(f"{where}: {len(lines)} lines, expected {n}; it was deleted: run the same command again, "
-                             "or check --mirror")
+            raise FetchError(
+                f"{where}: {len(lines)} lines, expected {n}; it was deleted: run the same command again, "
+                "or check --mirror"
+            )
         return lines
 
     def _write(self, fetcher: Fetcher, lang: str, sides: list[list[str]], real: str) -> None:
@@ -524,10 +598,12 @@ class TatoebaFiles(Source):
         data = f"idx\t{lang}\t{SOURCE_LANGUAGE}\n{text}".encode("utf-8")
         pinned = self.sha256.get(lang) if self.name not in fetcher.unpinned else None
         if pinned is not None and hashlib.sha256(data).hexdigest() != pinned:
-            raise FetchError(f"{real}: tatoeba/{lang}-en.tsv converted from it has SHA-256 "
-                             f"{hashlib.sha256(data).hexdigest()}, expected the pinned {pinned}; nothing was written. "
-                             "The server sends other files than the pinned LASER commit: fetch them through --mirror "
-                             f"URL, or accept them with --unpinned {self.name}")
+            raise FetchError(
+                f"{real}: tatoeba/{lang}-en.tsv converted from it has SHA-256 "
+                f"{hashlib.sha256(data).hexdigest()}, expected the pinned {pinned}; nothing was written. "
+                "The server sends other files than the pinned LASER commit: fetch them through --mirror "
+                f"URL, or accept them with --unpinned {self.name}"
+            )
         (fetcher.out / "tatoeba").mkdir(parents=True, exist_ok=True)
         atomic_write_bytes(fetcher.out / "tatoeba" / f"{lang}-en.tsv", data)
 
@@ -566,18 +642,23 @@ class MultinliArchive(Source):
         try:
             with zipfile.ZipFile(archive) as zf:
                 if self.member not in zf.namelist():
-                    raise FetchError(f"{real}: the archive has no {self.member}; not the MultiNLI 1.0 release: "
-                                     "check --mirror")
+                    raise FetchError(
+                        f"{real}: the archive has no {self.member}; not the MultiNLI 1.0 release: check --mirror"
+                    )
                 data = zf.read(self.member)
         except (zipfile.BadZipFile, OSError, EOFError) as err:
             archive.unlink(missing_ok=True)
-            raise FetchError(f"{real}: corrupt archive ({_reason(err)}); it was deleted: run the same command again")
+            raise FetchError(
+                f"{real}: corrupt archive ({_reason(err)}); it was deleted: run the same command again"
+            ) from None
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError as err:
             archive.unlink(missing_ok=True)
-            raise FetchError(f"{real}: {self.member} is not UTF-8 (byte {err.start}); the archive was deleted: run "
-                             "the same command again") from None
+            raise FetchError(
+                f"{real}: {self.member} is not UTF-8 (byte {err.start}); the archive was deleted: run "
+                "the same command again"
+            ) from None
         rows = []
         for number, line in enumerate(text.split("\n"), start=1):
             if not line.strip():
@@ -585,15 +666,26 @@ class MultinliArchive(Source):
             try:
                 item = json.loads(line)
                 label = item["gold_label"]
-                rows.append((len(rows), item["sentence1"], item["sentence2"], label, item.get("genre", ""),
-                             item.get("pairID", "")))
+                rows.append(
+                    (
+                        len(rows),
+                        item["sentence1"],
+                        item["sentence2"],
+                        label,
+                        item.get("genre", ""),
+                        item.get("pairID", ""),
+                    )
+                )
             except (ValueError, KeyError, TypeError):
-                raise FetchError(f"{real}: multinli_1.0_train.jsonl line {number} is not a MultiNLI row; the "
-                                 "archive is corrupt: run again with --force") from None
+                raise FetchError(
+                    f"{real}: multinli_1.0_train.jsonl line {number} is not a MultiNLI row; the "
+                    "archive is corrupt: run again with --force"
+                ) from None
             if label not in LABELS:
                 raise FetchError(f"{real}: multinli_1.0_train.jsonl line {number} has label {label!r}")
-        _write_tsv(fetcher.out / "multinli" / "train.tsv",
-                   ("idx", "premise", "hypothesis", "label", "genre", "pairID"), rows)
+        _write_tsv(
+            fetcher.out / "multinli" / "train.tsv", ("idx", "premise", "hypothesis", "label", "genre", "pairID"), rows
+        )
         self._converted(fetcher, real, archive)
 
 
@@ -648,8 +740,10 @@ class MuseDictionaries(Source):
             problem = self._problem(path)
             if problem is not None:
                 path.unlink(missing_ok=True)
-                raise FetchError(f"{fetcher.url(self._url(lang))}: not a MUSE dictionary ({problem.split(': ', 1)[-1]});"
-                                 " it was deleted: run the same command again, or check --mirror")
+                raise FetchError(
+                    f"{fetcher.url(self._url(lang))}: not a MUSE dictionary ({problem.split(': ', 1)[-1]});"
+                    " it was deleted: run the same command again, or check --mirror"
+                )
             dest.parent.mkdir(parents=True, exist_ok=True)
             os.replace(path, dest)
 
@@ -666,15 +760,25 @@ def default_sources() -> dict[str, Source]:
         "tatoeba": TatoebaFiles("tatoeba", "LASER Tatoeba v1, 14 languages with English", sha256=dict(TATOEBA_SHA256)),
         "multinli": MultinliArchive("multinli", "MultiNLI 1.0 train (optional: sample_pool=multinli)"),
         "muse": MuseDictionaries("muse", "MUSE bilingual dictionaries en-XX (optional: SoftMV's code-switching)"),
-        "sib200": Sib200Files("sib200", "SIB-200 (205 languages): English train, dev and test per language, fixed "
-                              "few-shot splits"),
+        "sib200": Sib200Files(
+            "sib200", "SIB-200 (205 languages): English train, dev and test per language, fixed few-shot splits"
+        ),
         "tatoeba-sib200": TatoebaSib200("tatoeba-sib200", "LASER Tatoeba v1 for the 82 SIB-200 languages it covers"),
         "americasnli": AmericasNliFiles("americasnli", "AmericasNLI dev and test, 10 languages"),
     }
 
 
-SOURCES: tuple[str, ...] = ("fewshot", "xnli", "pawsx", "tatoeba", "multinli", "muse", "sib200", "tatoeba-sib200",
-                             "americasnli")
+SOURCES: tuple[str, ...] = (
+    "fewshot",
+    "xnli",
+    "pawsx",
+    "tatoeba",
+    "multinli",
+    "muse",
+    "sib200",
+    "tatoeba-sib200",
+    "americasnli",
+)
 #: What ``fetch`` gets without ``--only`` (MultiNLI, 227 MB, only for ``sample_pool=multinli``).
 DEFAULT_SOURCES: tuple[str, ...] = ("fewshot", "xnli", "pawsx", "tatoeba")
 
@@ -697,15 +801,24 @@ def parse_only(only: str | Sequence[str] | None, known: Sequence[str] = SOURCES)
     names = [n for n in names if n]
     bad = [n for n in names if n not in known]
     if bad or not names:
-        raise ConfigError(f"--only: unknown source{'s' if len(bad) > 1 else ''} {', '.join(bad) or '(none given)'}; "
-                          f"allowed: {', '.join(known)} (comma-separated)")
+        raise ConfigError(
+            f"--only: unknown source{'s' if len(bad) > 1 else ''} {', '.join(bad) or '(none given)'}; "
+            f"allowed: {', '.join(known)} (comma-separated)"
+        )
     return list(dict.fromkeys(names))
 
 
-def fetch_data(out: str | Path, only: str | Sequence[str] | None = None, mirror: str | None = None,
-               force: bool = False, timeout: float | None = None, progress: bool = True,
-               sources: dict[str, Source] | None = None, log: Callable[[str], None] = print,
-               unpinned: str | Sequence[str] | None = None) -> FetchReport:
+def fetch_data(
+    out: str | Path,
+    only: str | Sequence[str] | None = None,
+    mirror: str | None = None,
+    force: bool = False,
+    timeout: float | None = None,
+    progress: bool = True,
+    sources: dict[str, Source] | None = None,
+    log: Callable[[str], None] = print,
+    unpinned: str | Sequence[str] | None = None,
+) -> FetchReport:
     """Fill ``out`` with the ``only`` sources (default :data:`DEFAULT_SOURCES`); see the module docstring.
 
     Every source is tried; failures are collected in the report (one line each), not raised, and
@@ -733,7 +846,9 @@ def fetch_data(out: str | Path, only: str | Sequence[str] | None = None, mirror:
         probe.write_bytes(b"")
         probe.unlink()
     except OSError as err:
-        raise DataError(f"cannot write to the data folder ({err.strerror or err}); pass --out DIR you can write", out)
+        raise DataError(
+            f"cannot write to the data folder ({err.strerror or err}); pass --out DIR you can write", out
+        ) from None
     fetcher = Fetcher(out, mirror, timeout, progress, force, unpinned=accepted)
     report = FetchReport()
     for name in names:

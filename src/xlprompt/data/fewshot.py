@@ -94,20 +94,20 @@ def load_fewshot_split(
     first_line: dict[str, int] = {}
     for row in rows:
         if row["lang"] != lang:
-            raise row.error(
-                f"lang is {row['lang']!r} but this is the '{lang}' file; fix the field or the file name"
-            )
+            raise row.error(f"lang is {row['lang']!r} but this is the '{lang}' file; fix the field or the file name")
         item_id = _item_id(row, id_field)
         if item_id in first_line:
             raise row.error(f"{id_field} {item_id} occurs twice (first on line {first_line[item_id]})")
         first_line[item_id] = row.line
-        examples.append(NLIExample(
-            premise=_text(row, "sentence1"),
-            hypothesis=_text(row, "sentence2"),
-            label=_label(row),
-            lang=lang,
-            uid=_UID_FORMAT[split].format(item_id),
-        ))
+        examples.append(
+            NLIExample(
+                premise=_text(row, "sentence1"),
+                hypothesis=_text(row, "sentence2"),
+                label=_label(row),
+                lang=lang,
+                uid=_UID_FORMAT[split].format(item_id),
+            )
+        )
     empty = [row.line for row, e in zip(rows, examples) if not e.premise.strip() or not e.hypothesis.strip()]
     if empty:
         warnings.warn(
@@ -121,8 +121,7 @@ def load_fewshot_split(
     if counts != [k] * len(LABELS):
         found = ", ".join(f"{name}={n}" for name, n in zip(LABELS, counts))
         raise DataError(
-            f"a k={k} split must hold {k} examples of each class, found {found}; "
-            "the file is incomplete or mislabelled",
+            f"a k={k} split must hold {k} examples of each class, found {found}; the file is incomplete or mislabelled",
             path,
         )
     return examples
@@ -152,8 +151,14 @@ def _label(row: Row) -> int:
         raise row.error(f"unknown gold label {value!r}; allowed: {', '.join(LABELS)}") from None
 
 
-def sample_k_per_class(pool: Iterable[NLIExample], k: int, seed: int, n_labels: int | None = None,
-                       label_names: Sequence[str] | None = None, where: str | None = None) -> list[NLIExample]:
+def sample_k_per_class(
+    pool: Iterable[NLIExample],
+    k: int,
+    seed: int,
+    n_labels: int | None = None,
+    label_names: Sequence[str] | None = None,
+    where: str | None = None,
+) -> list[NLIExample]:
     """Draw ``k`` examples of each class in :data:`LABELS` (or of the ``n_labels`` classes of a task, issue 13)
     from ``pool``, reproducibly.
 
@@ -179,8 +184,11 @@ def sample_k_per_class(pool: Iterable[NLIExample], k: int, seed: int, n_labels: 
         raise ConfigError(f"k (examples per class) must be a positive integer, got {k!r}")
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise ConfigError(f"seed must be an integer, got {seed!r}")
-    names = tuple(label_names) if label_names is not None else (
-        LABELS if n_labels is None else tuple(str(i) for i in range(n_labels)))
+    names = (
+        tuple(label_names)
+        if label_names is not None
+        else (LABELS if n_labels is None else tuple(str(i) for i in range(n_labels)))
+    )
     examples = list(pool)
     bad = [e for e in examples if not (isinstance(e.label, int) and 0 <= e.label < len(names))]
     if bad:
@@ -211,12 +219,14 @@ def sample_k_per_class(pool: Iterable[NLIExample], k: int, seed: int, n_labels: 
         if len(members) < k:
             smallest = min(_class_sizes(unique.values(), len(names)))
             empty = [n for n, size in zip(names, _class_sizes(unique.values(), len(names))) if size == 0]
-            fix = (f"add examples of class{'es' if len(empty) > 1 else ''} {', '.join(repr(n) for n in empty)}"
-                   if empty else f"lower k to at most {smallest} or use a larger pool")
+            fix = (
+                f"add examples of class{'es' if len(empty) > 1 else ''} {', '.join(repr(n) for n in empty)}"
+                if empty
+                else f"lower k to at most {smallest} or use a larger pool"
+            )
             raise ConfigError(
                 f"{prefix}k={k} per class, but class '{name}' has only {len(members)} distinct example(s) "
-                f"in the pool of {len(examples)}" + (f" ({dropped} duplicates dropped)" if dropped else "")
-                + f"; {fix}"
+                f"in the pool of {len(examples)}" + (f" ({dropped} duplicates dropped)" if dropped else "") + f"; {fix}"
             )
         keyed = sorted(((_rank(seed, e), e) for e in members), key=lambda item: item[0])
         ranked.extend(keyed[:k])

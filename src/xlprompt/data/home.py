@@ -52,11 +52,12 @@ def default_data_dir(environ: dict | None = None, platform: str | None = None) -
         base = Path(env["LOCALAPPDATA"]) if env.get("LOCALAPPDATA") else home / "AppData" / "Local"
         return DataHome(base / "xlprompt", "the per-user data folder (%LOCALAPPDATA%\\xlprompt)")
     if platform == "darwin":
-        return DataHome(home / "Library" / "Application Support" / "xlprompt",
-                        "the per-user data folder (~/Library/Application Support/xlprompt)")
+        return DataHome(
+            home / "Library" / "Application Support" / "xlprompt",
+            "the per-user data folder (~/Library/Application Support/xlprompt)",
+        )
     base = Path(env["XDG_DATA_HOME"]) if env.get("XDG_DATA_HOME", "").strip() else home / ".local" / "share"
-    return DataHome(base / "xlprompt", "the per-user data folder ($XDG_DATA_HOME/xlprompt or "
-                                       "~/.local/share/xlprompt)")
+    return DataHome(base / "xlprompt", "the per-user data folder ($XDG_DATA_HOME/xlprompt or ~/.local/share/xlprompt)")
 
 
 def resolve_data_dir(data_dir: str | Path | None) -> Path:

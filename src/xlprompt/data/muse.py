@@ -27,8 +27,9 @@ SOURCE: dict = {
     "name": "muse",
     "description": "MUSE bilingual dictionaries en-XX (full train dictionaries), SoftMV's code-switching source",
     "license": "CC-BY-NC 4.0 (facebookresearch/MUSE)",
-    "files": [{"url": MUSE_URL.format(lang=lang), "path": f"{DEFAULT_SUBDIR}/en-{lang}.txt"}
-              for lang in SOFTMV_LANGUAGES],
+    "files": [
+        {"url": MUSE_URL.format(lang=lang), "path": f"{DEFAULT_SUBDIR}/en-{lang}.txt"} for lang in SOFTMV_LANGUAGES
+    ],
 }
 
 
@@ -42,8 +43,11 @@ def read_dictionary(path: str | Path) -> dict[str, list[str]]:
     try:
         text = path.read_text("utf-8")
     except FileNotFoundError:
-        raise DataError("bilingual dictionary not found; get MUSE's with `xlprompt data fetch --only muse` or "
-                        "set dictionary_dir=DIR holding en-XX.txt files", path) from None
+        raise DataError(
+            "bilingual dictionary not found; get MUSE's with `xlprompt data fetch --only muse` or "
+            "set dictionary_dir=DIR holding en-XX.txt files",
+            path,
+        ) from None
     except UnicodeDecodeError as err:
         raise DataError(f"not UTF-8 text ({err.reason} at byte {err.start})", path) from None
     words: dict[str, list[str]] = {}
@@ -52,8 +56,12 @@ def read_dictionary(path: str | Path) -> dict[str, list[str]]:
             continue
         fields = line.split()
         if len(fields) != 2:
-            raise DataError(f"expected 'source target' (2 whitespace-separated words), got {len(fields)}: "
-                            f"{line[:60]!r}; fix or remove the line", path, line=number)
+            raise DataError(
+                f"expected 'source target' (2 whitespace-separated words), got {len(fields)}: "
+                f"{line[:60]!r}; fix or remove the line",
+                path,
+                line=number,
+            )
         source, target = fields
         if source == target:
             continue
@@ -67,6 +75,8 @@ def load_dictionaries(directory: str | Path, languages=SOFTMV_LANGUAGES) -> dict
     """Every language's dictionary from ``directory`` (all checked before any is used)."""
     directory = Path(directory)
     if not directory.is_dir():
-        raise DataError("dictionary folder not found; get MUSE's with `xlprompt data fetch --only muse` or set "
-                        "dictionary_dir=DIR", directory)
+        raise DataError(
+            "dictionary folder not found; get MUSE's with `xlprompt data fetch --only muse` or set dictionary_dir=DIR",
+            directory,
+        )
     return {lang: read_dictionary(dictionary_path(directory, lang)) for lang in languages}

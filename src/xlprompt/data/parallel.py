@@ -73,7 +73,12 @@ __all__ = [
 PARALLEL_SOURCES: tuple[str, ...] = ("pawsx", "tatoeba", "xnli-dev", "translate", "file")
 #: The fields of one line of a parallel-corpus JSONL file (``uid`` is optional).
 PARALLEL_FIELDS: tuple[str, ...] = (
-    "src_lang", "tgt_lang", "src_premise", "src_hypothesis", "tgt_premise", "tgt_hypothesis",
+    "src_lang",
+    "tgt_lang",
+    "src_premise",
+    "src_hypothesis",
+    "tgt_premise",
+    "tgt_hypothesis",
 )
 #: Languages of PAWS-X; those that are also XNLI languages can be targets.
 PAWSX_LANGUAGES: tuple[str, ...] = ("en", "de", "es", "fr", "ja", "ko", "zh")
@@ -162,8 +167,14 @@ def build_parallel_corpus(
             raise ConfigError("source 'file' needs a parallel-corpus JSONL: pass --file FILE")
         return _select_file(file, targets, size, seed)
     return _translate(
-        _english_units(english_pairs, file, data_dir), targets, size, seed, balanced, translate_model,
-        dict(batch_size=batch_size, num_beams=num_beams, max_length=max_length, device=device), progress,
+        _english_units(english_pairs, file, data_dir),
+        targets,
+        size,
+        seed,
+        balanced,
+        translate_model,
+        dict(batch_size=batch_size, num_beams=num_beams, max_length=max_length, device=device),
+        progress,
     )
 
 
@@ -171,7 +182,11 @@ def build_parallel_corpus(
 
 
 def _assign_languages(
-    seed: int, source: str, size: int, langs: Sequence[str], balanced: bool,
+    seed: int,
+    source: str,
+    size: int,
+    langs: Sequence[str],
+    balanced: bool,
     capacity: dict[str, int] | None = None,
 ) -> list[str]:
     """The target language of each of ``size`` slots (``capacity``: how many pairs a language has)."""
@@ -188,7 +203,7 @@ def _assign_languages(
         else:
             digest = stable_digest(seed, source, "slot", str(len(slots)))
             drawn = [available[int.from_bytes(digest[:8], "big") % len(available)]]
-        for lang in drawn[:size - len(slots)]:
+        for lang in drawn[: size - len(slots)]:
             slots.append(lang)
             used[lang] += 1
         block += 1
@@ -196,7 +211,11 @@ def _assign_languages(
 
 
 def _rank_units(
-    units: list[_Unit], size: int, seed: int, source: str, what: str,
+    units: list[_Unit],
+    size: int,
+    seed: int,
+    source: str,
+    what: str,
     fix: str = "lower --size or use another source (translate, file)",
 ) -> list[_Unit]:
     """The first ``size`` units in seeded random order; ConfigError if there are fewer."""
@@ -287,8 +306,9 @@ def _pawsx_units(data_dir: Path, targets: tuple[str, ...]) -> list[_Unit]:
         english = _pawsx_file(data_dir, split, SOURCE_LANGUAGE)
         translated, ns = {}, {}
         for lang in langs:
-            ns[lang] = {int(r["idx"]) for r in dropped if (r["split"], r["lang"]) == (split, lang)
-                        and r["idx"].isdigit()}
+            ns[lang] = {
+                int(r["idx"]) for r in dropped if (r["split"], r["lang"]) == (split, lang) and r["idx"].isdigit()
+            }
             translated[lang] = _pawsx_file(data_dir, split, lang, ns[lang])
         for lang, rows in translated.items():
             if rows.keys() | ns[lang] != english.keys():
@@ -300,8 +320,9 @@ def _pawsx_units(data_dir: Path, targets: tuple[str, ...]) -> list[_Unit]:
                 )
         for idx, (premise, hypothesis) in sorted(english.items()):
             if all(idx in translated[lang] for lang in langs):
-                units.append(_Unit(f"pawsx-{split}-{idx}", premise, hypothesis,
-                                   {lang: translated[lang][idx] for lang in langs}))
+                units.append(
+                    _Unit(f"pawsx-{split}-{idx}", premise, hypothesis, {lang: translated[lang][idx] for lang in langs})
+                )
     return units
 
 
@@ -332,12 +353,17 @@ def _select_tatoeba(
         pairs = []
         for i in range(len(rows) // 2):
             first, second = rows[2 * i], rows[2 * i + 1]
-            pairs.append(ParallelPair(
-                SOURCE_LANGUAGE, lang,
-                _nonempty(first, SOURCE_LANGUAGE), _nonempty(second, SOURCE_LANGUAGE),
-                _nonempty(first, lang), _nonempty(second, lang),
-                f"tatoeba-{lang}-{i}",
-            ))
+            pairs.append(
+                ParallelPair(
+                    SOURCE_LANGUAGE,
+                    lang,
+                    _nonempty(first, SOURCE_LANGUAGE),
+                    _nonempty(second, SOURCE_LANGUAGE),
+                    _nonempty(first, lang),
+                    _nonempty(second, lang),
+                    f"tatoeba-{lang}-{i}",
+                )
+            )
         pools[lang] = sorted(pairs, key=lambda p: stable_digest(seed, "tatoeba", "pair", p.uid))
     total = sum(len(pool) for pool in pools.values())
     if total < size:
@@ -381,8 +407,12 @@ def _english_units(
                 premise, hypothesis = pair
                 units.append(_Unit(f"pair-{i}", premise, hypothesis))
         for unit in units:
-            if not (isinstance(unit.premise, str) and unit.premise.strip()
-                    and isinstance(unit.hypothesis, str) and unit.hypothesis.strip()):
+            if not (
+                isinstance(unit.premise, str)
+                and unit.premise.strip()
+                and isinstance(unit.hypothesis, str)
+                and unit.hypothesis.strip()
+            ):
                 raise DataError(f"English pair {unit.uid} has an empty premise or hypothesis")
         return units
     if file is not None:
@@ -420,8 +450,14 @@ def _translate(
         if unit.uid in seen:
             raise DataError(f"English pair uid '{unit.uid}' occurs twice; uids must be unique")
         seen.add(unit.uid)
-    chosen = _rank_units(units, size, seed, "translate", "English pairs to translate",
-                         "lower --size or pass more English pairs with --file")
+    chosen = _rank_units(
+        units,
+        size,
+        seed,
+        "translate",
+        "English pairs to translate",
+        "lower --size or pass more English pairs with --file",
+    )
     if isinstance(translate_model, (str, os.PathLike)):
         from xlprompt.data.translate import HFTranslator
 
@@ -461,8 +497,15 @@ def _translate(
         if bar is not None:
             bar.close()
     return [
-        ParallelPair(SOURCE_LANGUAGE, lang, unit.premise, unit.hypothesis,
-                     outputs[(lang, unit.premise)], outputs[(lang, unit.hypothesis)], unit.uid)
+        ParallelPair(
+            SOURCE_LANGUAGE,
+            lang,
+            unit.premise,
+            unit.hypothesis,
+            outputs[(lang, unit.premise)],
+            outputs[(lang, unit.hypothesis)],
+            unit.uid,
+        )
         for unit, lang in assigned
     ]
 
@@ -508,8 +551,9 @@ def write_parallel_jsonl(pairs: Iterable[ParallelPair], path: str | Path) -> Pat
     return path
 
 
-def read_parallel_jsonl(path: str | Path, expected_languages: Iterable[str] | None = None,
-                        source_language: str | None = None) -> list[ParallelPair]:
+def read_parallel_jsonl(
+    path: str | Path, expected_languages: Iterable[str] | None = None, source_language: str | None = None
+) -> list[ParallelPair]:
     """Read a parallel corpus written by :func:`write_parallel_jsonl` (or by hand).
 
     Each line needs the fields :data:`PARALLEL_FIELDS` (``uid`` is optional; missing uids become
@@ -544,8 +588,10 @@ def read_parallel_jsonl(path: str | Path, expected_languages: Iterable[str] | No
                 "with --languages matching the run, or add the language to the run"
             )
         if source_language is not None and values["src_lang"] != source_language:
-            raise row.error(f"src_lang is '{values['src_lang']}' but the runs transfer from '{source_language}': "
-                            f"every pair needs src_lang '{source_language}' and a target language in tgt_lang")
+            raise row.error(
+                f"src_lang is '{values['src_lang']}' but the runs transfer from '{source_language}': "
+                f"every pair needs src_lang '{source_language}' and a target language in tgt_lang"
+            )
         uid = row.get("uid")
         if uid is None:
             uid = f"line-{row.line}"
@@ -568,4 +614,3 @@ def language_counts(pairs: Iterable[ParallelPair]) -> dict[str, int]:
     for pair in pairs:
         counts[pair.tgt_lang] = counts.get(pair.tgt_lang, 0) + 1
     return {lang: counts[lang] for lang in XNLI_LANGUAGES if lang in counts}
-

@@ -36,7 +36,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from xlprompt.data.download import FetchError, Fetcher, Source, _write_tsv
+from xlprompt.data.download import Fetcher, FetchError, Source, _write_tsv
 from xlprompt.data.tsv import read_tsv
 from xlprompt.errors import DataError
 from xlprompt.safety import sha256_file
@@ -45,7 +45,14 @@ SIB200_COMMIT = "593cea88519930f776c1a4a1980b6a35b39dca57"
 SIB200_BASE = f"https://raw.githubusercontent.com/dadelani/sib-200/{SIB200_COMMIT}/data/annotated"
 #: the categories in the release's order (``data/annotated/eng_Latn/labels.txt``); class i = CATEGORIES[i]
 SIB200_CATEGORIES: tuple[str, ...] = (
-    "science/technology", "travel", "politics", "sports", "health", "entertainment", "geography")
+    "science/technology",
+    "travel",
+    "politics",
+    "sports",
+    "health",
+    "entertainment",
+    "geography",
+)
 SIB200_ROWS: dict[str, int] = {"train": 701, "dev": 99, "test": 204}
 ENGLISH_FLORES = "eng_Latn"
 #: the fixed few-shot splits: k per class (k = 16 is the most the English train set allows for train and dev
@@ -61,27 +68,88 @@ SUMS = "SHA256SUMS"
 #: is in Latin script, SIB-200's (srp_Cyrl) in Cyrillic. 82 of the 204 target languages; rows counted in
 #: facebookresearch/LASER@74bc6ae7 data/tatoeba/v1 (both sides equal).
 SIB200_TATOEBA: dict[str, tuple[str, int]] = {
-    "afr_Latn": ("afr", 1000), "als_Latn": ("sqi", 1000), "amh_Ethi": ("amh", 168), "arb_Arab": ("ara", 1000),
-    "arz_Arab": ("arz", 477), "ast_Latn": ("ast", 127), "awa_Deva": ("awa", 231), "azj_Latn": ("aze", 1000),
-    "bel_Cyrl": ("bel", 1000), "ben_Beng": ("ben", 1000), "bos_Latn": ("bos", 354), "bul_Cyrl": ("bul", 1000),
-    "cat_Latn": ("cat", 1000), "ceb_Latn": ("ceb", 600), "ces_Latn": ("ces", 1000), "cym_Latn": ("cym", 575),
-    "dan_Latn": ("dan", 1000), "deu_Latn": ("deu", 1000), "ell_Grek": ("ell", 1000), "epo_Latn": ("epo", 1000),
-    "est_Latn": ("est", 1000), "eus_Latn": ("eus", 1000), "fao_Latn": ("fao", 262), "fin_Latn": ("fin", 1000),
-    "fra_Latn": ("fra", 1000), "gla_Latn": ("gla", 829), "gle_Latn": ("gle", 1000), "glg_Latn": ("glg", 1000),
-    "heb_Hebr": ("heb", 1000), "hin_Deva": ("hin", 1000), "hrv_Latn": ("hrv", 1000), "hun_Latn": ("hun", 1000),
-    "hye_Armn": ("hye", 742), "ind_Latn": ("ind", 1000), "isl_Latn": ("isl", 1000), "ita_Latn": ("ita", 1000),
-    "jav_Latn": ("jav", 205), "jpn_Jpan": ("jpn", 1000), "kab_Latn": ("kab", 1000), "kat_Geor": ("kat", 746),
-    "kaz_Cyrl": ("kaz", 575), "khk_Cyrl": ("mon", 440), "khm_Khmr": ("khm", 722), "kmr_Latn": ("kur", 410),
-    "kor_Hang": ("kor", 1000), "lit_Latn": ("lit", 1000), "lvs_Latn": ("lvs", 1000), "mal_Mlym": ("mal", 687),
-    "mar_Deva": ("mar", 1000), "mkd_Cyrl": ("mkd", 1000), "nld_Latn": ("nld", 1000), "nno_Latn": ("nno", 1000),
-    "nob_Latn": ("nob", 1000), "oci_Latn": ("oci", 1000), "pes_Arab": ("pes", 1000), "pol_Latn": ("pol", 1000),
-    "por_Latn": ("por", 1000), "ron_Latn": ("ron", 1000), "rus_Cyrl": ("rus", 1000), "slk_Latn": ("slk", 1000),
-    "slv_Latn": ("slv", 823), "spa_Latn": ("spa", 1000), "swe_Latn": ("swe", 1000), "swh_Latn": ("swh", 390),
-    "tam_Taml": ("tam", 307), "tat_Cyrl": ("tat", 1000), "tel_Telu": ("tel", 234), "tgl_Latn": ("tgl", 1000),
-    "tha_Thai": ("tha", 548), "tuk_Latn": ("tuk", 203), "tur_Latn": ("tur", 1000), "uig_Arab": ("uig", 1000),
-    "ukr_Cyrl": ("ukr", 1000), "urd_Arab": ("urd", 1000), "uzn_Latn": ("uzb", 428), "vie_Latn": ("vie", 1000),
-    "war_Latn": ("war", 1000), "xho_Latn": ("xho", 142), "ydd_Hebr": ("yid", 848), "yue_Hant": ("yue", 1000),
-    "zho_Hans": ("cmn", 1000), "zsm_Latn": ("zsm", 1000),
+    "afr_Latn": ("afr", 1000),
+    "als_Latn": ("sqi", 1000),
+    "amh_Ethi": ("amh", 168),
+    "arb_Arab": ("ara", 1000),
+    "arz_Arab": ("arz", 477),
+    "ast_Latn": ("ast", 127),
+    "awa_Deva": ("awa", 231),
+    "azj_Latn": ("aze", 1000),
+    "bel_Cyrl": ("bel", 1000),
+    "ben_Beng": ("ben", 1000),
+    "bos_Latn": ("bos", 354),
+    "bul_Cyrl": ("bul", 1000),
+    "cat_Latn": ("cat", 1000),
+    "ceb_Latn": ("ceb", 600),
+    "ces_Latn": ("ces", 1000),
+    "cym_Latn": ("cym", 575),
+    "dan_Latn": ("dan", 1000),
+    "deu_Latn": ("deu", 1000),
+    "ell_Grek": ("ell", 1000),
+    "epo_Latn": ("epo", 1000),
+    "est_Latn": ("est", 1000),
+    "eus_Latn": ("eus", 1000),
+    "fao_Latn": ("fao", 262),
+    "fin_Latn": ("fin", 1000),
+    "fra_Latn": ("fra", 1000),
+    "gla_Latn": ("gla", 829),
+    "gle_Latn": ("gle", 1000),
+    "glg_Latn": ("glg", 1000),
+    "heb_Hebr": ("heb", 1000),
+    "hin_Deva": ("hin", 1000),
+    "hrv_Latn": ("hrv", 1000),
+    "hun_Latn": ("hun", 1000),
+    "hye_Armn": ("hye", 742),
+    "ind_Latn": ("ind", 1000),
+    "isl_Latn": ("isl", 1000),
+    "ita_Latn": ("ita", 1000),
+    "jav_Latn": ("jav", 205),
+    "jpn_Jpan": ("jpn", 1000),
+    "kab_Latn": ("kab", 1000),
+    "kat_Geor": ("kat", 746),
+    "kaz_Cyrl": ("kaz", 575),
+    "khk_Cyrl": ("mon", 440),
+    "khm_Khmr": ("khm", 722),
+    "kmr_Latn": ("kur", 410),
+    "kor_Hang": ("kor", 1000),
+    "lit_Latn": ("lit", 1000),
+    "lvs_Latn": ("lvs", 1000),
+    "mal_Mlym": ("mal", 687),
+    "mar_Deva": ("mar", 1000),
+    "mkd_Cyrl": ("mkd", 1000),
+    "nld_Latn": ("nld", 1000),
+    "nno_Latn": ("nno", 1000),
+    "nob_Latn": ("nob", 1000),
+    "oci_Latn": ("oci", 1000),
+    "pes_Arab": ("pes", 1000),
+    "pol_Latn": ("pol", 1000),
+    "por_Latn": ("por", 1000),
+    "ron_Latn": ("ron", 1000),
+    "rus_Cyrl": ("rus", 1000),
+    "slk_Latn": ("slk", 1000),
+    "slv_Latn": ("slv", 823),
+    "spa_Latn": ("spa", 1000),
+    "swe_Latn": ("swe", 1000),
+    "swh_Latn": ("swh", 390),
+    "tam_Taml": ("tam", 307),
+    "tat_Cyrl": ("tat", 1000),
+    "tel_Telu": ("tel", 234),
+    "tgl_Latn": ("tgl", 1000),
+    "tha_Thai": ("tha", 548),
+    "tuk_Latn": ("tuk", 203),
+    "tur_Latn": ("tur", 1000),
+    "uig_Arab": ("uig", 1000),
+    "ukr_Cyrl": ("ukr", 1000),
+    "urd_Arab": ("urd", 1000),
+    "uzn_Latn": ("uzb", 428),
+    "vie_Latn": ("vie", 1000),
+    "war_Latn": ("war", 1000),
+    "xho_Latn": ("xho", 142),
+    "ydd_Hebr": ("yid", 848),
+    "yue_Hant": ("yue", 1000),
+    "zho_Hans": ("cmn", 1000),
+    "zsm_Latn": ("zsm", 1000),
 }
 LASER_COMMIT = "74bc6ae7ffb7cba670fe0f428d0ede9f666fb821"
 TATOEBA_BASE = f"https://raw.githubusercontent.com/facebookresearch/LASER/{LASER_COMMIT}/data/tatoeba/v1"
@@ -128,8 +196,10 @@ def parse_release_tsv(data: bytes, where: str) -> list[tuple[str, str, str]]:
     while rows and not rows[-1]:
         rows.pop()
     if not rows or rows[0] != ["index_id", "category", "text"]:
-        raise FetchError(f"{where}: header {rows[0] if rows else '(empty)'} is not index_id, category, text; "
-                         "not the SIB-200 release: check --mirror")
+        raise FetchError(
+            f"{where}: header {rows[0] if rows else '(empty)'} is not index_id, category, text; "
+            "not the SIB-200 release: check --mirror"
+        )
     out = []
     for number, row in enumerate(rows[1:], start=2):
         if len(row) != 3:
@@ -203,8 +273,9 @@ class Sib200Files(Source):
 
     def files(self) -> list[tuple[str, str]]:
         """``(Flores code, split)`` of every file fetched."""
-        return [(lang, split) for lang in self._langs() for split in self.rows
-                if split != "train" or lang == ENGLISH_FLORES]
+        return [
+            (lang, split) for lang in self._langs() for split in self.rows if split != "train" or lang == ENGLISH_FLORES
+        ]
 
     def urls(self) -> list[str]:
         return [f"{self.base_url}/{lang}/{split}.tsv" for lang, split in self.files()]
@@ -225,13 +296,18 @@ class Sib200Files(Source):
         for lang, split in self.files():
             rel = f"{lang}/{split}.tsv"
             if rel not in pins:
-                raise FetchError(f"{rel}: no pinned SHA-256 for this file; SIB-200 languages: "
-                                 f"{', '.join(sorted({r.split('/')[0] for r in pins})[:8])}, ...")
+                raise FetchError(
+                    f"{rel}: no pinned SHA-256 for this file; SIB-200 languages: "
+                    f"{', '.join(sorted({r.split('/')[0] for r in pins})[:8])}, ..."
+                )
             sha, size = pins[rel]
             url = f"{self.base_url}/{rel}"
             dest = sib200_file(fetcher.out, split, task_code(lang))
-            if not fetcher.force and dest.is_file() and _problem(fetcher.out, split, task_code(lang),
-                                                                 self.rows[split], None)[0] is None:
+            if (
+                not fetcher.force
+                and dest.is_file()
+                and _problem(fetcher.out, split, task_code(lang), self.rows[split], None)[0] is None
+            ):
                 continue
             part = fetcher.partial_path(url)
             raw = fetcher.download(url, part.with_name(part.name + ".complete"), sha256=sha, size=size)
@@ -239,8 +315,13 @@ class Sib200Files(Source):
             _write_tsv(dest, ("idx", "category", "text"), rows)
             raw.unlink(missing_ok=True)
         english_pinned = pins.get(f"{ENGLISH_FLORES}/train.tsv") == sib200_pins().get(f"{ENGLISH_FLORES}/train.tsv")
-        expected = self.fewshot_pins if self.fewshot_pins is not None else (
-            {rel: sha for rel, (sha, _) in _pins("sib200_fewshot_sha256.txt").items()} if english_pinned else None)
+        expected = (
+            self.fewshot_pins
+            if self.fewshot_pins is not None
+            else (
+                {rel: sha for rel, (sha, _) in _pins("sib200_fewshot_sha256.txt").items()} if english_pinned else None
+            )
+        )
         write_fewshot_splits(fetcher.out, expected)
 
 
@@ -260,8 +341,9 @@ def sample_fewshot(pool: list, k: int, seed: int) -> tuple[list, list]:
     n = len(SIB200_CATEGORIES)
     train = sample_k_per_class(pool, k, seed, n_labels=n, label_names=SIB200_CATEGORIES)
     chosen = {ex.uid for ex in train}
-    dev = sample_k_per_class([ex for ex in pool if ex.uid not in chosen], k, seed + 10_000, n_labels=n,
-                             label_names=SIB200_CATEGORIES)
+    dev = sample_k_per_class(
+        [ex for ex in pool if ex.uid not in chosen], k, seed + 10_000, n_labels=n, label_names=SIB200_CATEGORIES
+    )
     return train, dev
 
 
@@ -276,13 +358,18 @@ def write_fewshot_splits(out: Path, expected: dict[str, str] | None = None) -> d
             for split, examples in zip(("train", "dev"), sample_fewshot(pool, k, seed)):
                 name = fewshot_name(split, k, seed)
                 path = folder / name
-                _write_tsv(path, ("idx", "category", "text"),
-                           ((ex.uid.rsplit("-", 1)[-1], SIB200_CATEGORIES[ex.label], ex.premise) for ex in examples))
+                _write_tsv(
+                    path,
+                    ("idx", "category", "text"),
+                    ((ex.uid.rsplit("-", 1)[-1], SIB200_CATEGORIES[ex.label], ex.premise) for ex in examples),
+                )
                 sums[name] = sha256_file(path)
                 if expected is not None and expected.get(name) != sums[name]:
-                    raise FetchError(f"{path}: SHA-256 {sums[name][:16]}... differs from the published split's "
-                                     f"{str(expected.get(name))[:16]}...; the English train file or the sampling "
-                                     "differs from the pinned release")
+                    raise FetchError(
+                        f"{path}: SHA-256 {sums[name][:16]}... differs from the published split's "
+                        f"{str(expected.get(name))[:16]}...; the English train file or the sampling "
+                        "differs from the pinned release"
+                    )
     tmp = folder / f".{SUMS}.tmp-{os.getpid()}"
     tmp.write_text("".join(f"{sha}  {name}\n" for name, sha in sums.items()), "utf-8")
     os.replace(tmp, folder / SUMS)
@@ -361,16 +448,23 @@ class TatoebaSib200(Source):
                     text = path.read_bytes().decode("utf-8")
                 except UnicodeDecodeError as err:
                     path.unlink()
-                    raise FetchError(f"{fetcher.url(url)}: not UTF-8 (byte {err.start}); it was deleted: run again") from None
+                    raise FetchError(
+                        f"{fetcher.url(url)}: not UTF-8 (byte {err.start}); it was deleted: run again"
+                    ) from None
                 lines = [line[:-1] if line.endswith("\r") else line for line in text.split("\n")]
                 if lines and lines[-1] == "":
                     lines.pop()
                 if len(lines) != n:
                     path.unlink()
-                    raise FetchError(f"{fetcher.url(url)}: {len(lines)} lines, expected {n}; it was deleted: run "
-                                     "again, or check --mirror")
+                    raise FetchError(
+                        f"{fetcher.url(url)}: {len(lines)} lines, expected {n}; it was deleted: run "
+                        "again, or check --mirror"
+                    )
                 sides.append((path, lines))
-            _write_tsv(Path(fetcher.out) / "tatoeba" / f"{lang}-en.tsv", ("idx", lang, "en"),
-                       ((i, a, b) for i, (a, b) in enumerate(zip(sides[0][1], sides[1][1]))))
+            _write_tsv(
+                Path(fetcher.out) / "tatoeba" / f"{lang}-en.tsv",
+                ("idx", lang, "en"),
+                ((i, a, b) for i, (a, b) in enumerate(zip(sides[0][1], sides[1][1]))),
+            )
             for path, _ in sides:
                 path.unlink(missing_ok=True)

@@ -55,8 +55,9 @@ def _present(path: Path) -> bool:
         return True
     if path.exists() or path.is_symlink():
         kind = "a folder" if path.is_dir() else "not a regular file"
-        raise DataError(f"{kind} where a data file belongs; remove it and fetch the file again (`xlprompt data "
-                        "fetch`)", path)
+        raise DataError(
+            f"{kind} where a data file belongs; remove it and fetch the file again (`xlprompt data fetch`)", path
+        )
     return False
 
 
@@ -78,8 +79,10 @@ def data_stats(data_dir: str | Path) -> list[StatRow]:
                 if _present(fewshot_path(root, split, k, lang)):
                     labels = [e.label for e in load_fewshot_split(split, k, lang, root)]
                     rows.append(StatRow("xnli-fewshot", f"{split}-k{k}", lang, TOTAL, len(labels)))
-                    rows.extend(StatRow("xnli-fewshot", f"{split}-k{k}", lang, name, labels.count(i))
-                                for i, name in enumerate(LABELS))
+                    rows.extend(
+                        StatRow("xnli-fewshot", f"{split}-k{k}", lang, name, labels.count(i))
+                        for i, name in enumerate(LABELS)
+                    )
     dropped = read_ns_record(root)
     for split in ("dev", "test"):
         for lang in PAWSX_LANGUAGES:
@@ -138,11 +141,17 @@ def _xnli_section(count: dict) -> str:
     header = ["lang"] + [f"{split} {short[lab]}" for split in XNLI_SPLITS for lab in (TOTAL, *LABELS)]
     body = []
     for lang in XNLI_LANGUAGES:
-        body.append([lang] + [_num(count.get(("xnli", split, lang, lab)))
-                              for split in XNLI_SPLITS for lab in (TOTAL, *LABELS)])
-    body.append(["all"] + [_num(sum(v for (s, sp, _, lab2), v in count.items()
-                                    if s == "xnli" and sp == split and lab2 == lab))
-                           for split in XNLI_SPLITS for lab in (TOTAL, *LABELS)])
+        body.append(
+            [lang] + [_num(count.get(("xnli", split, lang, lab))) for split in XNLI_SPLITS for lab in (TOTAL, *LABELS)]
+        )
+    body.append(
+        ["all"]
+        + [
+            _num(sum(v for (s, sp, _, lab2), v in count.items() if s == "xnli" and sp == split and lab2 == lab))
+            for split in XNLI_SPLITS
+            for lab in (TOTAL, *LABELS)
+        ]
+    )
     return f"{title}\n{_table(header, body)}"
 
 
@@ -157,8 +166,12 @@ def _fewshot_section(count: dict) -> str:
         for split in FEWSHOT_SPLITS:
             totals = {lang: count.get(("xnli-fewshot", f"{split}-k{k}", lang, TOTAL)) for lang in XNLI_LANGUAGES}
             present = [n for n in totals.values() if n is not None]
-            spread = "-" if not present else (
-                _num(present[0]) if min(present) == max(present) else f"{_num(min(present))}-{_num(max(present))}"
+            spread = (
+                "-"
+                if not present
+                else (
+                    _num(present[0]) if min(present) == max(present) else f"{_num(min(present))}-{_num(max(present))}"
+                )
             )
             line += [_num(totals[SOURCE_LANGUAGE]), f"{len(present)}/{len(XNLI_LANGUAGES)}", spread]
         body.append(line)
@@ -166,15 +179,19 @@ def _fewshot_section(count: dict) -> str:
 
 
 def _pawsx_section(count: dict) -> str:
-    title = ("PAWS-X (pawsx/{dev,test}/{lang}.tsv; labels: para(phrase) / non-para / unlabelled; NS: rows holding "
-             "the placeholder \"NS\", dropped at fetch or when read, not in rows)")
+    title = (
+        "PAWS-X (pawsx/{dev,test}/{lang}.tsv; labels: para(phrase) / non-para / unlabelled; NS: rows holding "
+        'the placeholder "NS", dropped at fetch or when read, not in rows)'
+    )
     if not any(key[0] == "pawsx" for key in count):
         return f"{title}: not found"
     labels = (TOTAL, "paraphrase", "not_paraphrase", "unlabelled", NS)
     short = {TOTAL: "rows", "paraphrase": "para", "not_paraphrase": "non", "unlabelled": "unlab", NS: "NS"}
     header = ["lang"] + [f"{split} {short[lab]}" for split in ("dev", "test") for lab in labels]
-    body = [[lang] + [_num(count.get(("pawsx", split, lang, lab))) for split in ("dev", "test") for lab in labels]
-            for lang in PAWSX_LANGUAGES]
+    body = [
+        [lang] + [_num(count.get(("pawsx", split, lang, lab))) for split in ("dev", "test") for lab in labels]
+        for lang in PAWSX_LANGUAGES
+    ]
     return f"{title}\n{_table(header, body)}"
 
 

@@ -53,8 +53,16 @@ from dataclasses import dataclass, field
 from xlprompt.data.examples import NLIExample, ParallelPair
 
 __all__ = [
-    "TOY_LANGUAGES", "TOY_SOURCE", "TOY_TARGETS", "TOY_LABELS", "WORLD_SEED", "WORLD_VERSION", "ToyWorld",
-    "toy_world", "translate_word", "pretraining_corpus",
+    "TOY_LANGUAGES",
+    "TOY_SOURCE",
+    "TOY_TARGETS",
+    "TOY_LABELS",
+    "WORLD_SEED",
+    "WORLD_VERSION",
+    "ToyWorld",
+    "toy_world",
+    "translate_word",
+    "pretraining_corpus",
 ]
 
 TOY_SOURCE = "en"
@@ -65,8 +73,7 @@ WORLD_SEED = 0
 #: changes whenever the world's generator changes (it names the cached toy models' folders)
 WORLD_VERSION = "2"
 
-NAMES = ("ana", "bo", "cai", "dev", "eli", "fay", "gus", "hal", "ida", "jon", "kim", "lea", "mo", "nia", "oto",
-         "pia")
+NAMES = ("ana", "bo", "cai", "dev", "eli", "fay", "gus", "hal", "ida", "jon", "kim", "lea", "mo", "nia", "oto", "pia")
 NOUNS = ("cat", "dog", "bird", "fish", "horse", "cow", "goat", "duck")
 ATTRIBUTES: dict[str, tuple[str, ...]] = {
     "count": ("2", "3", "4", "5", "6", "7", "8", "9"),
@@ -94,8 +101,12 @@ def _dictionary(lang: str) -> dict[str, str]:
     if lang == TOY_SOURCE:
         return {}
     rng = random.Random(f"toy-dictionary-{WORLD_SEED}-{lang}")
-    words = [*NOUNS, *(v for k, vs in ATTRIBUTES.items() for v in vs if k != "count" or lang == "qac"),
-             *FUNCTION_WORDS, *TASK_WORDS]
+    words = [
+        *NOUNS,
+        *(v for k, vs in ATTRIBUTES.items() for v in vs if k != "count" or lang == "qac"),
+        *FUNCTION_WORDS,
+        *TASK_WORDS,
+    ]
     taken: set[str] = set(NAMES) | set(NOUNS) | {v for vs in ATTRIBUTES.values() for v in vs}
     out = {}
     for word in words:
@@ -150,8 +161,9 @@ def say_premise(p: Premise, lang: str) -> str:
     elif lang == "qab":
         words = [p.name] + ([w(place), w("in")] if place else []) + [w(p.noun), *mods, amount, w("has")]
     else:  # qac
-        words = [w("has"), amount, w(p.noun), *reversed(mods)] + ([w("in"), w(place)] if place else []) \
-            + [w("of"), p.name]
+        words = (
+            [w("has"), amount, w(p.noun), *reversed(mods)] + ([w("in"), w(place)] if place else []) + [w("of"), p.name]
+        )
     return " ".join(words) + " ."
 
 
@@ -163,8 +175,9 @@ def say_hypothesis(h: Hypothesis, lang: str) -> str:
         if h.attribute == "count":
             words = [h.name, w("has"), v, w(h.noun)]
         else:
-            words = [w("the"), w(h.noun), w("of"), h.name, w("is")] + ([w("in"), w("the"), v]
-                                                                       if h.attribute == "place" else [v])
+            words = [w("the"), w(h.noun), w("of"), h.name, w("is")] + (
+                [w("in"), w("the"), v] if h.attribute == "place" else [v]
+            )
     elif lang == "qab":
         if h.attribute == "count":
             words = [h.name, w(h.noun), v, w("has")]
@@ -241,17 +254,34 @@ def toy_world() -> ToyWorld:
     # no premise of the test set in any other part (a premise is a "document" of the world)
     for part in ("train", "dev", "parallel"):
         items[part] = [(p, h) for p, h in items[part] if p not in test_premises]
-    test = {lang: [example_in(lang, p, h, f"toy-test-{i}") for i, (p, h) in enumerate(items["test"])]
-            for lang in TOY_LANGUAGES}
+    test = {
+        lang: [example_in(lang, p, h, f"toy-test-{i}") for i, (p, h) in enumerate(items["test"])]
+        for lang in TOY_LANGUAGES
+    }
     train = [example_in(TOY_SOURCE, p, h, f"toy-train-{i}") for i, (p, h) in enumerate(items["train"])]
     dev = [example_in(TOY_SOURCE, p, h, f"toy-dev-{i}") for i, (p, h) in enumerate(items["dev"])]
     parallel = []
     for i, (p, h) in enumerate(items["parallel"]):
         lang = TOY_TARGETS[i % len(TOY_TARGETS)]  # balanced over the targets, as xlprompt.data.parallel does
-        parallel.append(ParallelPair(TOY_SOURCE, lang, say_premise(p, TOY_SOURCE), say_hypothesis(h, TOY_SOURCE),
-                                     say_premise(p, lang), say_hypothesis(h, lang), f"toy-parallel-{i}"))
-    return ToyWorld(train, dev, test, parallel, {lang: dict(_dictionary(lang)) for lang in TOY_TARGETS},
-                    frozenset(say_premise(p, TOY_SOURCE) for p in test_premises))
+        parallel.append(
+            ParallelPair(
+                TOY_SOURCE,
+                lang,
+                say_premise(p, TOY_SOURCE),
+                say_hypothesis(h, TOY_SOURCE),
+                say_premise(p, lang),
+                say_hypothesis(h, lang),
+                f"toy-parallel-{i}",
+            )
+        )
+    return ToyWorld(
+        train,
+        dev,
+        test,
+        parallel,
+        {lang: dict(_dictionary(lang)) for lang in TOY_TARGETS},
+        frozenset(say_premise(p, TOY_SOURCE) for p in test_premises),
+    )
 
 
 def task_words(lang: str) -> dict[str, str]:
@@ -263,9 +293,12 @@ def vocabulary_texts() -> list[str]:
     """Every word of every language (and the punctuation), one text per language: what the toy tokenizer must
     hold as whole tokens."""
     words = [*NAMES, *NOUNS, *(v for vs in ATTRIBUTES.values() for v in vs), *FUNCTION_WORDS, *TASK_WORDS]
-    return [" ".join(translate_word(x, lang) for x in words) + " . ? :" + (" " + " ".join(ANSWER_WORDS)
-                                                                             if lang == TOY_SOURCE else "")
-            for lang in TOY_LANGUAGES]
+    return [
+        " ".join(translate_word(x, lang) for x in words)
+        + " . ? :"
+        + (" " + " ".join(ANSWER_WORDS) if lang == TOY_SOURCE else "")
+        for lang in TOY_LANGUAGES
+    ]
 
 
 def pretraining_corpus(n: int, seed: int) -> list[tuple[str, str | None]]:
@@ -297,24 +330,33 @@ def pretraining_corpus(n: int, seed: int) -> list[tuple[str, str | None]]:
         elif r < 0.35:
             label = rng.randrange(3)
             h = _hypothesis(rng, p, label)
-            out.append((say_hypothesis(h, lang) if h is not None and rng.random() < 0.5 else say_premise(p, lang),
-                        None))
+            out.append(
+                (say_hypothesis(h, lang) if h is not None and rng.random() < 0.5 else say_premise(p, lang), None)
+            )
         elif r < 0.65:
             label = rng.randrange(3)
             h = _hypothesis(rng, p, label)
             if h is None:
                 continue
-            out.append((f"{say_premise(p, TOY_SOURCE)} question : {say_hypothesis(h, TOY_SOURCE)[:-2]} ? answer : "
-                        f"{ANSWER_WORDS[label]} .", None))
+            out.append(
+                (
+                    f"{say_premise(p, TOY_SOURCE)} question : {say_hypothesis(h, TOY_SOURCE)[:-2]} ? answer : "
+                    f"{ANSWER_WORDS[label]} .",
+                    None,
+                )
+            )
         elif r < 0.85:
             target = rng.choice(TOY_TARGETS)
             h = _hypothesis(rng, p, 0)
-            pair = [say_premise(p, TOY_SOURCE) + " " + say_hypothesis(h, TOY_SOURCE),
-                    say_premise(p, target) + " " + say_hypothesis(h, target)]
+            pair = [
+                say_premise(p, TOY_SOURCE) + " " + say_hypothesis(h, TOY_SOURCE),
+                say_premise(p, target) + " " + say_hypothesis(h, target),
+            ]
             rng.shuffle(pair)
             out.append((pair[0], pair[1]))
         else:
             words = say_premise(p, TOY_SOURCE).split()
-            out.append((" ".join(translate_word(x, rng.choice(TOY_TARGETS)) if rng.random() < 0.3 else x
-                                 for x in words), None))
+            out.append(
+                (" ".join(translate_word(x, rng.choice(TOY_TARGETS)) if rng.random() < 0.3 else x for x in words), None)
+            )
     return out

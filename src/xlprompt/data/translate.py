@@ -29,32 +29,61 @@ __all__ = ["Translator", "HFTranslator", "NLLB_CODES", "MBART50_CODES", "MARIAN_
 
 #: FLORES-200 codes used by NLLB.
 NLLB_CODES: dict[str, str] = {
-    "ar": "arb_Arab", "bg": "bul_Cyrl", "de": "deu_Latn", "el": "ell_Grek", "en": "eng_Latn",
-    "es": "spa_Latn", "fr": "fra_Latn", "hi": "hin_Deva", "ru": "rus_Cyrl", "sw": "swh_Latn",
-    "th": "tha_Thai", "tr": "tur_Latn", "ur": "urd_Arab", "vi": "vie_Latn", "zh": "zho_Hans",
+    "ar": "arb_Arab",
+    "bg": "bul_Cyrl",
+    "de": "deu_Latn",
+    "el": "ell_Grek",
+    "en": "eng_Latn",
+    "es": "spa_Latn",
+    "fr": "fra_Latn",
+    "hi": "hin_Deva",
+    "ru": "rus_Cyrl",
+    "sw": "swh_Latn",
+    "th": "tha_Thai",
+    "tr": "tur_Latn",
+    "ur": "urd_Arab",
+    "vi": "vie_Latn",
+    "zh": "zho_Hans",
 }
 #: mBART-50 codes (it has no Bulgarian or Greek).
 MBART50_CODES: dict[str, str] = {
-    "ar": "ar_AR", "de": "de_DE", "en": "en_XX", "es": "es_XX", "fr": "fr_XX", "hi": "hi_IN",
-    "ru": "ru_RU", "sw": "sw_KE", "th": "th_TH", "tr": "tr_TR", "ur": "ur_PK", "vi": "vi_VN",
+    "ar": "ar_AR",
+    "de": "de_DE",
+    "en": "en_XX",
+    "es": "es_XX",
+    "fr": "fr_XX",
+    "hi": "hi_IN",
+    "ru": "ru_RU",
+    "sw": "sw_KE",
+    "th": "th_TH",
+    "tr": "tr_TR",
+    "ur": "ur_PK",
+    "vi": "vi_VN",
     "zh": "zh_CN",
 }
 #: Target-language tokens of multi-target OPUS-MT (Marian) models, in order of preference.
 MARIAN_TOKENS: dict[str, tuple[str, ...]] = {
-    "ar": (">>ara<<", ">>arb<<", ">>ar<<"), "bg": (">>bul<<", ">>bg<<"), "de": (">>deu<<", ">>de<<"),
-    "el": (">>ell<<", ">>el<<"), "es": (">>spa<<", ">>es<<"), "fr": (">>fra<<", ">>fr<<"),
-    "hi": (">>hin<<", ">>hi<<"), "ru": (">>rus<<", ">>ru<<"), "sw": (">>swa<<", ">>swh<<", ">>sw<<"),
-    "th": (">>tha<<", ">>th<<"), "tr": (">>tur<<", ">>tr<<"), "ur": (">>urd<<", ">>ur<<"),
-    "vi": (">>vie<<", ">>vi<<"), "zh": (">>cmn_Hans<<", ">>zho_Hans<<", ">>zho<<", ">>cmn<<", ">>zh<<"),
+    "ar": (">>ara<<", ">>arb<<", ">>ar<<"),
+    "bg": (">>bul<<", ">>bg<<"),
+    "de": (">>deu<<", ">>de<<"),
+    "el": (">>ell<<", ">>el<<"),
+    "es": (">>spa<<", ">>es<<"),
+    "fr": (">>fra<<", ">>fr<<"),
+    "hi": (">>hin<<", ">>hi<<"),
+    "ru": (">>rus<<", ">>ru<<"),
+    "sw": (">>swa<<", ">>swh<<", ">>sw<<"),
+    "th": (">>tha<<", ">>th<<"),
+    "tr": (">>tur<<", ">>tr<<"),
+    "ur": (">>urd<<", ">>ur<<"),
+    "vi": (">>vie<<", ">>vi<<"),
+    "zh": (">>cmn_Hans<<", ">>zho_Hans<<", ">>zho<<", ">>cmn<<", ">>zh<<"),
 }
 
 
 class Translator(Protocol):
     """Anything that translates English texts into an XNLI language."""
 
-    def translate(
-        self, texts: Sequence[str], tgt_lang: str, progress: Callable[[int], Any] | None = None
-    ) -> list[str]:
+    def translate(self, texts: Sequence[str], tgt_lang: str, progress: Callable[[int], Any] | None = None) -> list[str]:
         """Translate ``texts`` into ``tgt_lang``; call ``progress(n)`` after every ``n`` texts."""
         ...
 
@@ -186,9 +215,7 @@ class HFTranslator:
 
     # -- translation ----------------------------------------------------------------------------
 
-    def translate(
-        self, texts: Sequence[str], tgt_lang: str, progress: Callable[[int], Any] | None = None
-    ) -> list[str]:
+    def translate(self, texts: Sequence[str], tgt_lang: str, progress: Callable[[int], Any] | None = None) -> list[str]:
         """Translate English ``texts`` into ``tgt_lang``; the outputs are in the order of ``texts``.
 
         Raises :class:`ModelError` if the model returns an empty translation for a non-empty text
@@ -201,10 +228,13 @@ class HFTranslator:
         order = sorted(range(len(inputs)), key=lambda i: -len(inputs[i]))
         outputs: list[str] = [""] * len(inputs)
         for start in range(0, len(order), self.batch_size):
-            batch = order[start:start + self.batch_size]
+            batch = order[start : start + self.batch_size]
             encoded = self.tokenizer(
-                [inputs[i] for i in batch], return_tensors="pt", padding=True,
-                truncation=True, max_length=self.max_length,
+                [inputs[i] for i in batch],
+                return_tensors="pt",
+                padding=True,
+                truncation=True,
+                max_length=self.max_length,
             ).to(self.device)
             with torch.inference_mode():
                 generated = self.model.generate(

@@ -36,8 +36,11 @@ _FORMAT = "xlprompt-translate-cache-1"
 
 def _file_sha256(path: Path) -> str:
     if not path.is_file():
-        raise DataError("not found: the translate source samples English PAWS-X train pairs; fill the folder with "
-                        f"`xlprompt data fetch --out {path.parents[2]} --only pawsx`", path)
+        raise DataError(
+            "not found: the translate source samples English PAWS-X train pairs; fill the folder with "
+            f"`xlprompt data fetch --out {path.parents[2]} --only pawsx`",
+            path,
+        )
     from xlprompt.safety import sha256_file
 
     return sha256_file(path)
@@ -47,9 +50,16 @@ def _model_name(model: Any) -> str:
     return str(getattr(model, "name", None) or model) if not isinstance(model, (str, Path)) else str(model)
 
 
-def cache_key(data_dir: str | Path, model: Any, size: int, seed: int,
-              target_languages: Iterable[str] | str = TARGET_LANGUAGES, balanced: bool = True,
-              num_beams: int = 4, max_length: int = 256) -> dict[str, Any]:
+def cache_key(
+    data_dir: str | Path,
+    model: Any,
+    size: int,
+    seed: int,
+    target_languages: Iterable[str] | str = TARGET_LANGUAGES,
+    balanced: bool = True,
+    num_beams: int = 4,
+    max_length: int = 256,
+) -> dict[str, Any]:
     """Everything that shapes a translated corpus (see the module docstring)."""
     return {
         "format": _FORMAT,
@@ -70,10 +80,19 @@ def cache_path(data_dir: str | Path, key: dict[str, Any]) -> Path:
     return Path(data_dir) / CACHE_FOLDER / f"translate-{digest}.jsonl"
 
 
-def translated_corpus(data_dir: str | Path, model: Any, size: int = 500, seed: int = 0,
-                      target_languages: Iterable[str] | str = TARGET_LANGUAGES, balanced: bool = True,
-                      num_beams: int = 4, max_length: int = 256, batch_size: int = 16, device: str | None = None,
-                      progress: bool = False) -> tuple[list[ParallelPair], Path, bool]:
+def translated_corpus(
+    data_dir: str | Path,
+    model: Any,
+    size: int = 500,
+    seed: int = 0,
+    target_languages: Iterable[str] | str = TARGET_LANGUAGES,
+    balanced: bool = True,
+    num_beams: int = 4,
+    max_length: int = 256,
+    batch_size: int = 16,
+    device: str | None = None,
+    progress: bool = False,
+) -> tuple[list[ParallelPair], Path, bool]:
     """The translated corpus of ``size`` PAWS-X train pairs: from the cache, or translated and cached.
 
     ``model`` is a hub name or folder of a seq2seq MT model (or a translator object with ``translate``
@@ -86,9 +105,18 @@ def translated_corpus(data_dir: str | Path, model: Any, size: int = 500, seed: i
         if len(pairs) == size:
             return pairs, path, True
     pairs = build_parallel_corpus(
-        "translate", size=size, seed=seed, data_dir=data_dir, target_languages=target_languages,
-        translate_model=model, batch_size=batch_size, num_beams=num_beams, max_length=max_length,
-        device=device, progress=progress, balanced=balanced,
+        "translate",
+        size=size,
+        seed=seed,
+        data_dir=data_dir,
+        target_languages=target_languages,
+        translate_model=model,
+        batch_size=batch_size,
+        num_beams=num_beams,
+        max_length=max_length,
+        device=device,
+        progress=progress,
+        balanced=balanced,
     )
     write_parallel_jsonl(pairs, path)
     from xlprompt.checkpoint import atomic_write_text

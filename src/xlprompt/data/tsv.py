@@ -59,8 +59,10 @@ def _read_bytes(path: Path, what: str) -> bytes:
     if not path.exists():
         parent = path.parent
         hint = "" if parent.is_dir() else f" (the folder {parent} does not exist either)"
-        raise DataError(f"{what} not found{hint}; check --data-dir and the file layout "
-                        "(`xlprompt data fetch` fills a data folder)", path)
+        raise DataError(
+            f"{what} not found{hint}; check --data-dir and the file layout (`xlprompt data fetch` fills a data folder)",
+            path,
+        )
     if path.is_dir():
         raise DataError(f"expected a {what}, found a directory", path)
     try:
@@ -88,7 +90,7 @@ def _split_lines(path: Path, what: str) -> tuple[list[str], bool]:
     except UnicodeDecodeError as err:
         line = data.count(b"\n", 0, err.start) + 1
         line_start = data.rfind(b"\n", 0, err.start) + 1
-        bad = data[err.start:err.end].hex(" ")
+        bad = data[err.start : err.end].hex(" ")
         raise DataError(
             f"invalid UTF-8 (byte 0x{bad} at byte offset {err.start} of the file, byte "
             f"{err.start - line_start + 1} of the line: {err.reason}); re-save the file as UTF-8",
@@ -171,9 +173,7 @@ def read_jsonl(path: str | Path, required_fields: Sequence[str] = ()) -> list[Ro
                 number,
             ) from None
         if not isinstance(value, dict):
-            raise DataError(
-                f"expected a JSON object ({{...}}) on each line, found {_json_type(value)}", path, number
-            )
+            raise DataError(f"expected a JSON object ({{...}}) on each line, found {_json_type(value)}", path, number)
         missing = [name for name in required_fields if name not in value]
         if missing:
             raise DataError(

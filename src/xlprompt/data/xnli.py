@@ -32,9 +32,7 @@ def normalize_split(split: str) -> str:
     try:
         return _SPLIT_ALIASES[split]
     except (KeyError, TypeError):
-        raise ConfigError(
-            f"unknown XNLI split '{split}'. Allowed: dev (alias: validation), test"
-        ) from None
+        raise ConfigError(f"unknown XNLI split '{split}'. Allowed: dev (alias: validation), test") from None
 
 
 def xnli_path(data_dir: str | Path, split: str, lang: str) -> Path:
@@ -79,13 +77,18 @@ def _load_from_tsv(path: Path, split: str, lang: str) -> list[NLIExample]:
         if idx in seen:
             raise row.error(f"idx {idx} occurs twice (first on line {seen[idx]}); each idx must be unique")
         seen[idx] = row.line
-        keyed.append((idx, NLIExample(
-            premise=_text(row, "premise"),
-            hypothesis=_text(row, "hypothesis"),
-            label=_label(row),
-            lang=lang,
-            uid=f"xnli-{split}-{idx}",
-        )))
+        keyed.append(
+            (
+                idx,
+                NLIExample(
+                    premise=_text(row, "premise"),
+                    hypothesis=_text(row, "hypothesis"),
+                    label=_label(row),
+                    lang=lang,
+                    uid=f"xnli-{split}-{idx}",
+                ),
+            )
+        )
     keyed.sort(key=lambda item: item[0])
     return [example for _, example in keyed]
 
@@ -109,6 +112,4 @@ def _label(row: Row) -> int:
     try:
         return parse_label(value)
     except ValueError:
-        raise row.error(
-            f"unknown label {value!r}; allowed: {', '.join(LABELS)} (or 0, 1, 2 in that order)"
-        ) from None
+        raise row.error(f"unknown label {value!r}; allowed: {', '.join(LABELS)} (or 0, 1, 2 in that order)") from None

@@ -67,12 +67,19 @@ class MethodSpec:
 _REGISTRY: dict[str, MethodSpec] = {}
 
 
-def register_method(name: str, factory: Union[str, type], *, recipe: Mapping[str, Any] | None = None,
-                    recipe_sources: Mapping[str, str] | None = None, summary: str = "",
-                    task_support: TaskSupport | None = None,
-                    check_task_options: Callable[[Any, Mapping[str, Any]], None] | None = None,
-                    task_label_words: Callable[[Any], Any] | None = None, revision: int = 1,
-                    replace: bool = False) -> MethodSpec:
+def register_method(
+    name: str,
+    factory: Union[str, type],
+    *,
+    recipe: Mapping[str, Any] | None = None,
+    recipe_sources: Mapping[str, str] | None = None,
+    summary: str = "",
+    task_support: TaskSupport | None = None,
+    check_task_options: Callable[[Any, Mapping[str, Any]], None] | None = None,
+    task_label_words: Callable[[Any], Any] | None = None,
+    revision: int = 1,
+    replace: bool = False,
+) -> MethodSpec:
     """Register a method under ``name`` (the config's ``method``).
 
     ``factory``: a :class:`~xlprompt.methods.base.Method` subclass, called as ``factory(config, plm, tokenizer,
@@ -89,12 +96,23 @@ def register_method(name: str, factory: Union[str, type], *, recipe: Mapping[str
     recipe = dict(recipe or {})
     unknown = sorted(set(recipe) - set(RECIPE_KEYS))
     if unknown:
-        raise ConfigError(f"register_method('{name}'): recipe keys {', '.join(unknown)} are not recipe keys; "
-                          f"allowed: {', '.join(RECIPE_KEYS)}")
+        raise ConfigError(
+            f"register_method('{name}'): recipe keys {', '.join(unknown)} are not recipe keys; "
+            f"allowed: {', '.join(RECIPE_KEYS)}"
+        )
     if not isinstance(revision, int) or isinstance(revision, bool) or revision < 1:
         raise ConfigError(f"register_method('{name}'): revision must be an integer >= 1, not {revision!r}")
-    spec = MethodSpec(name, factory, recipe, dict(recipe_sources or {}), summary,
-                      task_support or _runs_every_task, check_task_options, task_label_words, revision)
+    spec = MethodSpec(
+        name,
+        factory,
+        recipe,
+        dict(recipe_sources or {}),
+        summary,
+        task_support or _runs_every_task,
+        check_task_options,
+        task_label_words,
+        revision,
+    )
     _REGISTRY[name] = spec
     return spec
 
@@ -158,12 +176,17 @@ def _register_builtins() -> None:
     ]
     for name, package, cls, summary in builtins:
         recipe = package.recipe
-        register_method(name, f"{package.__name__}.method:{cls}", recipe=recipe.RECIPE,
-                        recipe_sources=recipe.RECIPE_SOURCES, summary=summary,
-                        task_support=getattr(recipe, "task_support", None),
-                        check_task_options=getattr(recipe, "check_task_options", None),
-                        task_label_words=getattr(recipe, "task_label_words", None),
-                        revision=getattr(recipe, "REVISION", 1))
+        register_method(
+            name,
+            f"{package.__name__}.method:{cls}",
+            recipe=recipe.RECIPE,
+            recipe_sources=recipe.RECIPE_SOURCES,
+            summary=summary,
+            task_support=getattr(recipe, "task_support", None),
+            check_task_options=getattr(recipe, "check_task_options", None),
+            task_label_words=getattr(recipe, "task_label_words", None),
+            revision=getattr(recipe, "REVISION", 1),
+        )
 
 
 _register_builtins()
@@ -183,5 +206,13 @@ def __getattr__(name: str):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["MethodSpec", "register_method", "unregister_method", "get_method_spec", "method_names", "build_method", "METHOD_CLASSES",
-           "BUILTIN_METHODS"]
+__all__ = [
+    "MethodSpec",
+    "register_method",
+    "unregister_method",
+    "get_method_spec",
+    "method_names",
+    "build_method",
+    "METHOD_CLASSES",
+    "BUILTIN_METHODS",
+]

@@ -52,12 +52,14 @@ class Method(nn.Module):
         return self.plm.word_embeddings.weight.device
 
     # ------------------------------------------------------------------ to implement
-    def training_loss(self, batch: Sequence[TokenizedExample], parallel: Sequence[TokenizedPair] | None,
-                      generator: torch.Generator) -> LossOutput:
+    def training_loss(
+        self, batch: Sequence[TokenizedExample], parallel: Sequence[TokenizedPair] | None, generator: torch.Generator
+    ) -> LossOutput:
         raise NotImplementedError
 
-    def gradient_pieces(self, batch: Sequence[TokenizedExample], parallel: Sequence[TokenizedPair] | None,
-                        generator: torch.Generator) -> Iterator[LossOutput]:
+    def gradient_pieces(
+        self, batch: Sequence[TokenizedExample], parallel: Sequence[TokenizedPair] | None, generator: torch.Generator
+    ) -> Iterator[LossOutput]:
         """The step's loss as pieces with independent computation graphs whose losses (and parts) add up to
         :meth:`training_loss`'s. The trainer calls ``backward`` on each piece before the next one is computed,
         so only one piece's activations are alive at a time; the summed gradients are those of the whole loss.
@@ -103,8 +105,12 @@ class Method(nn.Module):
         """:meth:`parameter_groups` with names (``plm.…`` as in the HF model, ``<module>.…`` for the method's
         own): the weight-decay exemptions match substrings of these names."""
         plm = [(f"plm.{n}", p) for n, p in self.plm.hf_model.named_parameters() if p.requires_grad]
-        own = [(f"{name}.{n}", p) for name, m in self.extra_modules().items() for n, p in m.named_parameters()
-               if p.requires_grad]
+        own = [
+            (f"{name}.{n}", p)
+            for name, m in self.extra_modules().items()
+            for n, p in m.named_parameters()
+            if p.requires_grad
+        ]
         return plm, own
 
     def trainable_state(self) -> dict[str, torch.Tensor]:
@@ -129,7 +135,7 @@ class Method(nn.Module):
                     param.copy_(state[f"plm.{name}"])
         for name, module in self.extra_modules().items():
             prefix = name + "."
-            module.load_state_dict({k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)})
+            module.load_state_dict({k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)})
 
     def mask_states(self, encoded: Sequence[EncodedInput], prompts: torch.Tensor | None = None) -> torch.Tensor:
         """One forward pass (the last layer at the `<mask>` only); the MLM head's transform there: [N, d].

@@ -71,14 +71,20 @@ def word_token_id(tokenizer, word: str, what: str, rule: str = "first") -> int:
             pieces = pieces[1:]
         token = pieces[0]
     if token == tokenizer.unk_token_id:
-        raise ModelError(f"{what}: label word '{word}' is unknown to the tokenizer; give words it knows with "
-                         "label_words_file=JSON")
+        raise ModelError(
+            f"{what}: label word '{word}' is unknown to the tokenizer; give words it knows with label_words_file=JSON"
+        )
     return token
 
 
-def label_table(tokenizer, table: Mapping[str, Sequence[str]], what: str, rule: str = "first",
-                labels: Sequence[str] = LABELS,
-                languages: Sequence[str] = XNLI_LANGUAGES) -> dict[str, tuple[int, ...]]:
+def label_table(
+    tokenizer,
+    table: Mapping[str, Sequence[str]],
+    what: str,
+    rule: str = "first",
+    labels: Sequence[str] = LABELS,
+    languages: Sequence[str] = XNLI_LANGUAGES,
+) -> dict[str, tuple[int, ...]]:
     """{lang: (id_entailment, id_neutral, id_contradiction)} for the languages of ``table`` (or one id per label of
     another task: ``labels``, ``languages``, issue 13)."""
     out = {}
@@ -89,14 +95,17 @@ def label_table(tokenizer, table: Mapping[str, Sequence[str]], what: str, rule: 
             raise ConfigError(f"{what} of '{lang}': need {len(labels)} words, got {list(words)}")
         ids = tuple(word_token_id(tokenizer, w, f"{what} of '{lang}'", rule) for w in words)
         if len(set(ids)) != len(ids):
-            raise ModelError(f"{what} of '{lang}': two classes share a token ({list(words)}); give distinct "
-                             "words with label_words_file=JSON")
+            raise ModelError(
+                f"{what} of '{lang}': two classes share a token ({list(words)}); give distinct "
+                "words with label_words_file=JSON"
+            )
         out[lang] = ids
     return out
 
 
-def table_from_config(config, default: Mapping[str, Sequence[str]],
-                      task_table: Mapping[str, Sequence[str]] | None = None) -> dict[str, Sequence[str]]:
+def table_from_config(
+    config, default: Mapping[str, Sequence[str]], task_table: Mapping[str, Sequence[str]] | None = None
+) -> dict[str, Sequence[str]]:
     """The method's multilingual label-word table: ``label_words_file`` (JSON {lang: [3 words]}) if given,
     else, on XNLI, the reference's own table ``default``; on another task the method's table for it
     (``task_table``), else the task file's per-language words."""

@@ -41,10 +41,12 @@ BUILTIN_TOKENIZER = "builtin:tiny"
 RANDOM_ARCHITECTURES: dict[str, dict] = {
     "xlm-roberta-base": dict(hidden_size=768, num_hidden_layers=12, num_attention_heads=12, intermediate_size=3072),
     "xlm-roberta-large": dict(hidden_size=1024, num_hidden_layers=24, num_attention_heads=16, intermediate_size=4096),
-    "glot500-base": dict(hidden_size=768, num_hidden_layers=12, num_attention_heads=12, intermediate_size=3072,
-                         vocab_size=401145),
-    "xlm-v-base": dict(hidden_size=768, num_hidden_layers=12, num_attention_heads=12, intermediate_size=3072,
-                       vocab_size=901629),
+    "glot500-base": dict(
+        hidden_size=768, num_hidden_layers=12, num_attention_heads=12, intermediate_size=3072, vocab_size=401145
+    ),
+    "xlm-v-base": dict(
+        hidden_size=768, num_hidden_layers=12, num_attention_heads=12, intermediate_size=3072, vocab_size=901629
+    ),
     "tiny": dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64),
 }
 #: the hub tokenizer of each random architecture (``random:tiny``: the builtin one)
@@ -52,8 +54,8 @@ RANDOM_TOKENIZERS: dict[str, str] = {"glot500-base": "cis-lmu/glot500-base", "xl
 #: model types whose released checkpoints have no usable MLM head, and why
 UNUSABLE_MLM: dict[str, str] = {
     "deberta-v2": "DeBERTa-v3 / mDeBERTa-v3 checkpoints are replaced-token-detection discriminators: their MLM "
-                  "head is untrained and fill-mask output is noise (transformers #22790); use an encoder with a "
-                  "trained MLM head (xlm-roberta-base/large, cis-lmu/glot500-base, facebook/xlm-v-base)",
+    "head is untrained and fill-mask output is noise (transformers #22790); use an encoder with a "
+    "trained MLM head (xlm-roberta-base/large, cis-lmu/glot500-base, facebook/xlm-v-base)",
 }
 
 
@@ -75,7 +77,7 @@ def default_tokenizer_spec(model_spec: str) -> str:
     """The tokenizer used when none is given: the model's own (``toy:X``: the toy model's), or for ``random:X``
     the hub tokenizer of X."""
     if is_random_spec(model_spec):
-        arch = model_spec[len(RANDOM_PREFIX):]
+        arch = model_spec[len(RANDOM_PREFIX) :]
         return BUILTIN_TOKENIZER if arch == "tiny" else RANDOM_TOKENIZERS.get(arch, arch)
     return model_spec
 
@@ -156,11 +158,16 @@ def hub_options(spec: str) -> dict:
 
 
 def _offline_message(spec: str, what: str, option: str) -> str:
-    why = ("HF_HUB_OFFLINE is set" if hub_offline_requested()
-           else f"the Hugging Face hub ({hub_endpoint()[0]}) cannot be reached")
-    return (f"{what} '{spec}': {why} and it is not in the local Hugging Face cache; pass {option} with a local copy "
-            f"(e.g. save it with `save_pretrained` on a machine with internet), or use random:xlm-roberta-base / "
-            "random:tiny")
+    why = (
+        "HF_HUB_OFFLINE is set"
+        if hub_offline_requested()
+        else f"the Hugging Face hub ({hub_endpoint()[0]}) cannot be reached"
+    )
+    return (
+        f"{what} '{spec}': {why} and it is not in the local Hugging Face cache; pass {option} with a local copy "
+        f"(e.g. save it with `save_pretrained` on a machine with internet), or use random:xlm-roberta-base / "
+        "random:tiny"
+    )
 
 
 def _first_line(err: BaseException) -> str:
@@ -203,7 +210,8 @@ def _builtin_tokenizer_json() -> str:
     trainer = trainers.BpeTrainer(vocab_size=3000, special_tokens=specials, show_progress=False)
     tok.train_from_iterator(texts, trainer=trainer)
     tok.post_processor = processors.TemplateProcessing(
-        single="<s> $A </s>", pair="<s> $A </s> </s> $B </s>",
+        single="<s> $A </s>",
+        pair="<s> $A </s> </s> $B </s>",
         special_tokens=[("<s>", tok.token_to_id("<s>")), ("</s>", tok.token_to_id("</s>"))],
     )
     return tok.to_str()
@@ -216,16 +224,22 @@ def builtin_tokenizer():
 
     return PreTrainedTokenizerFast(
         tokenizer_object=Tokenizer.from_str(_builtin_tokenizer_json()),
-        bos_token="<s>", eos_token="</s>", sep_token="</s>", cls_token="<s>",
-        unk_token="<unk>", pad_token="<pad>", mask_token="<mask>",
+        bos_token="<s>",
+        eos_token="</s>",
+        sep_token="</s>",
+        cls_token="<s>",
+        unk_token="<unk>",
+        pad_token="<pad>",
+        mask_token="<mask>",
     )
 
 
 def check_mlm_head(spec: str, model_type: str) -> None:
     """One-line ModelError for a model type whose checkpoints have no usable MLM head (:data:`UNUSABLE_MLM`)."""
     if model_type in UNUSABLE_MLM:
-        raise ModelError(f"model '{spec}' ({model_type}) has no usable MLM head for cloze prompts: "
-                         f"{UNUSABLE_MLM[model_type]}")
+        raise ModelError(
+            f"model '{spec}' ({model_type}) has no usable MLM head for cloze prompts: {UNUSABLE_MLM[model_type]}"
+        )
 
 
 def random_config(arch: str, tokenizer, max_length: int = 256):
@@ -236,17 +250,27 @@ def random_config(arch: str, tokenizer, max_length: int = 256):
     if arch.startswith("mdeberta") or arch.startswith("deberta"):
         check_mlm_head(RANDOM_PREFIX + arch, "deberta-v2")
     if arch not in RANDOM_ARCHITECTURES:
-        raise ModelError(f"unknown random architecture '{arch}'; allowed: "
-                         + ", ".join(RANDOM_PREFIX + a for a in RANDOM_ARCHITECTURES))
+        raise ModelError(
+            f"unknown random architecture '{arch}'; allowed: "
+            + ", ".join(RANDOM_PREFIX + a for a in RANDOM_ARCHITECTURES)
+        )
     shape = dict(RANDOM_ARCHITECTURES[arch])
     vocab = shape.pop("vocab_size", len(tokenizer))
     if len(tokenizer) > vocab:
-        raise ModelError(f"the tokenizer has {len(tokenizer)} entries, more than the {vocab} of random:{arch}; pass "
-                         f"its own tokenizer ({RANDOM_TOKENIZERS.get(arch, arch)}) or a smaller one")
+        raise ModelError(
+            f"the tokenizer has {len(tokenizer)} entries, more than the {vocab} of random:{arch}; pass "
+            f"its own tokenizer ({RANDOM_TOKENIZERS.get(arch, arch)}) or a smaller one"
+        )
     return XLMRobertaConfig(
-        vocab_size=vocab, max_position_embeddings=max(514, max_length + 4), type_vocab_size=1, layer_norm_eps=1e-5,
-        pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.cls_token_id, eos_token_id=tokenizer.sep_token_id,
-        **shape)
+        vocab_size=vocab,
+        max_position_embeddings=max(514, max_length + 4),
+        type_vocab_size=1,
+        layer_norm_eps=1e-5,
+        pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=tokenizer.cls_token_id,
+        eos_token_id=tokenizer.sep_token_id,
+        **shape,
+    )
 
 
 def load_masked_lm(spec: str, tokenizer, seed: int = 0, max_length: int = 256, data_dir=None, log=None):
@@ -259,7 +283,7 @@ def load_masked_lm(spec: str, tokenizer, seed: int = 0, max_length: int = 256, d
     from transformers import AutoConfig, AutoModelForMaskedLM, XLMRobertaForMaskedLM
 
     if is_random_spec(spec):
-        arch = spec[len(RANDOM_PREFIX):]
+        arch = spec[len(RANDOM_PREFIX) :]
         config = random_config(arch, tokenizer, max_length)
         config._attn_implementation = "sdpa"
         state = torch.random.get_rng_state()
@@ -305,8 +329,10 @@ def load_masked_lm(spec: str, tokenizer, seed: int = 0, max_length: int = 256, d
         padding_idx = getattr(embeddings, "padding_idx", None)
         usable = positions.num_embeddings - (padding_idx + 1 if padding_idx is not None else 0)
         if max_length > usable:
-            raise ModelError(f"max_length={max_length} is longer than model '{spec}' can take ({usable} "
-                             f"positions); set max_length <= {usable}")
+            raise ModelError(
+                f"max_length={max_length} is longer than model '{spec}' can take ({usable} "
+                f"positions); set max_length <= {usable}"
+            )
     spec = spec if random_weights else given
     info = BackboneInfo(spec, random_weights, model.config.hidden_size, sum(p.numel() for p in model.parameters()))
     return model, info

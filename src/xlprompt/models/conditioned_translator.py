@@ -71,17 +71,20 @@ class LanguageConditionedTranslator(nn.Module):
     def for_training(self, p_source: torch.Tensor, lang: str) -> torch.Tensor:
         """``p_T^l`` with the language's own vector (a training pair always has its own language)."""
         if lang not in self.index:
-            raise ConfigError(f"parallel pair of language '{lang}': no target-language vector (known: "
-                              f"{', '.join(self.languages)})")
+            raise ConfigError(
+                f"parallel pair of language '{lang}': no target-language vector (known: {', '.join(self.languages)})"
+            )
         return self.base(p_source + self.language_embeddings[self.index[lang]])
 
 
-def build_mpt_translator(architecture: str, d: int, conditioning: str = "none",
-                         languages: tuple[str, ...] = TARGET_LANGUAGES) -> nn.Module:
+def build_mpt_translator(
+    architecture: str, d: int, conditioning: str = "none", languages: tuple[str, ...] = TARGET_LANGUAGES
+) -> nn.Module:
     """The translator of an MPT run: Eq. 4's (or a Fig. 4 ablation's), conditioned on the language or not
     (``languages``: the task's target languages, one vector each)."""
     if conditioning not in CONDITIONING_MODES:
-        raise ConfigError(f"translator_conditioning must be one of {', '.join(CONDITIONING_MODES)}, "
-                          f"not '{conditioning}'")
+        raise ConfigError(
+            f"translator_conditioning must be one of {', '.join(CONDITIONING_MODES)}, not '{conditioning}'"
+        )
     base = build_translator(architecture, d)
     return base if conditioning == "none" else LanguageConditionedTranslator(base, d, tuple(languages))

@@ -31,9 +31,13 @@ def _plain_layer(layer: nn.Module) -> bool:
     attention = getattr(layer, "attention", None)
     sa = getattr(attention, "self", None)
     return (
-        sa is not None and all(hasattr(sa, a) for a in ("query", "key", "value", "dropout", "num_attention_heads",
-                                                         "attention_head_size"))
-        and hasattr(attention, "output") and hasattr(layer, "intermediate") and hasattr(layer, "output")
+        sa is not None
+        and all(
+            hasattr(sa, a) for a in ("query", "key", "value", "dropout", "num_attention_heads", "attention_head_size")
+        )
+        and hasattr(attention, "output")
+        and hasattr(layer, "intermediate")
+        and hasattr(layer, "output")
         and getattr(sa, "position_embedding_type", "absolute") == "absolute"
         and not getattr(layer, "add_cross_attention", False)
         and not getattr(layer, "chunk_size_feed_forward", 0)
@@ -89,13 +93,15 @@ class MaskedLM(nn.Module):
     def hidden_size(self) -> int:
         return self.word_embeddings.embedding_dim
 
-    def embed(self, input_ids: torch.Tensor, prompt_positions: torch.Tensor | None = None,
-              prompts: torch.Tensor | None = None) -> torch.Tensor:
+    def embed(
+        self, input_ids: torch.Tensor, prompt_positions: torch.Tensor | None = None, prompts: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """Word embeddings of ``input_ids`` [B, L]; rows' prompt slots [B, m] get ``prompts`` [B, m, d]."""
         if self.sparse_embedding_grad and torch.is_grad_enabled() and self.word_embeddings.weight.requires_grad:
             emb = self.word_embeddings
-            embeds = F.embedding(input_ids, emb.weight, emb.padding_idx, emb.max_norm, emb.norm_type,
-                                 emb.scale_grad_by_freq, sparse=True)
+            embeds = F.embedding(
+                input_ids, emb.weight, emb.padding_idx, emb.max_norm, emb.norm_type, emb.scale_grad_by_freq, sparse=True
+            )
         else:
             embeds = self.word_embeddings(input_ids)
         if prompt_positions is not None and prompt_positions.numel():
@@ -123,8 +129,9 @@ class MaskedLM(nn.Module):
             return (1.0 - attention_mask[:, None, None, :].to(dtype)) * torch.finfo(dtype).min
         return attention_mask
 
-    def encode_at(self, inputs_embeds: torch.Tensor, attention_mask: torch.Tensor,
-                  positions: torch.Tensor) -> torch.Tensor:
+    def encode_at(
+        self, inputs_embeds: torch.Tensor, attention_mask: torch.Tensor, positions: torch.Tensor
+    ) -> torch.Tensor:
         """The contextual representation at one position per row ([B, L, d] → [B, d]): what the MLM head
         reads at ``<mask>``. The same numbers as ``encode(...)[rows, positions]``, but the last transformer
         layer is computed for that position only (its keys and values still for all positions): about 7%
@@ -149,8 +156,13 @@ class MaskedLM(nn.Module):
         v = sa.value(hidden).view(batch, length, heads, size).transpose(1, 2)
         keep = attention_mask[:, None, None, :].to(torch.bool)
         context = F.scaled_dot_product_attention(
-            q, k, v, attn_mask=keep, dropout_p=sa.dropout.p if self.training else 0.0,
-            scale=getattr(sa, "scaling", size ** -0.5))
+            q,
+            k,
+            v,
+            attn_mask=keep,
+            dropout_p=sa.dropout.p if self.training else 0.0,
+            scale=getattr(sa, "scaling", size**-0.5),
+        )
         context = context.transpose(1, 2).reshape(batch, 1, heads * size)
         attended = last.attention.output(context, query_in)
         return last.output(last.intermediate(attended), attended)[:, 0]
@@ -177,7 +189,8 @@ class MaskedLM(nn.Module):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # torch.ao's deprecation notice
             quantized = torch.ao.quantization.quantize_dynamic(
-                copy.deepcopy(layers), {nn.Linear}, dtype=torch.qint8, inplace=True)
+                copy.deepcopy(layers), {nn.Linear}, dtype=torch.qint8, inplace=True
+            )
         quantized._xlprompt_int8 = True
         base.encoder = quantized
         try:

@@ -45,8 +45,16 @@ class ToyModelShape:
 
 #: the toy models (``toy:<name>``): shape and pre-training budget (``small``: about a minute on 2 CPU cores)
 TOY_MODELS: dict[str, ToyModelShape] = {
-    "small": ToyModelShape(hidden_size=64, num_hidden_layers=3, num_attention_heads=4, intermediate_size=256,
-                           steps=1500, batch_size=32, lr=2e-3, corpus_size=48_000),
+    "small": ToyModelShape(
+        hidden_size=64,
+        num_hidden_layers=3,
+        num_attention_heads=4,
+        intermediate_size=256,
+        steps=1500,
+        batch_size=32,
+        lr=2e-3,
+        corpus_size=48_000,
+    ),
 }
 DEFAULT_SEED = 0
 
@@ -56,7 +64,7 @@ def is_toy_spec(spec: str | None) -> bool:
 
 
 def toy_name(spec: str) -> str:
-    name = spec[len(TOY_PREFIX):]
+    name = spec[len(TOY_PREFIX) :]
     if name not in TOY_MODELS:
         raise ModelError(f"unknown toy model '{spec}'; allowed: " + ", ".join(TOY_PREFIX + n for n in TOY_MODELS))
     return name
@@ -77,16 +85,19 @@ def is_built(folder: Path) -> bool:
     return (Path(folder) / "pretraining.json").is_file()
 
 
-def ensure_toy_model(spec: str, data_dir=None, seed: int = DEFAULT_SEED, force: bool = False,
-                     log: Callable[[str], None] | None = None) -> Path:
+def ensure_toy_model(
+    spec: str, data_dir=None, seed: int = DEFAULT_SEED, force: bool = False, log: Callable[[str], None] | None = None
+) -> Path:
     """The folder of the pre-trained toy model ``spec``: cached, or pre-trained now (about a minute) and cached.
     ``log`` receives a line before a build starts and one when it ends."""
     folder = toy_model_dir(spec, data_dir, seed)
     if is_built(folder) and not force:
         return folder
     if log:
-        log(f"building the toy model {spec} (seed {seed}): pre-training a tiny masked LM on the toy world, once; "
-            f"cached in {folder}")
+        log(
+            f"building the toy model {spec} (seed {seed}): pre-training a tiny masked LM on the toy world, once; "
+            f"cached in {folder}"
+        )
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=folder.name + ".tmp", dir=folder.parent))
     try:
@@ -102,8 +113,10 @@ def ensure_toy_model(spec: str, data_dir=None, seed: int = DEFAULT_SEED, force: 
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
     if log:
-        log(f"toy model built in {report['seconds']:.0f} s (masked-LM loss {report['loss_first']:.2f} -> "
-            f"{report['loss_last']:.2f})")
+        log(
+            f"toy model built in {report['seconds']:.0f} s (masked-LM loss {report['loss_first']:.2f} -> "
+            f"{report['loss_last']:.2f})"
+        )
     return folder
 
 
@@ -124,15 +137,25 @@ def build_toy_tokenizer():
     tok = Tokenizer(models.BPE(unk_token="<unk>"))
     tok.pre_tokenizer = pre_tokenizers.Metaspace()
     tok.decoder = decoders.Metaspace()
-    tok.train_from_iterator(texts, trainer=trainers.BpeTrainer(vocab_size=4000, special_tokens=specials,
-                                                               show_progress=False))
+    tok.train_from_iterator(
+        texts, trainer=trainers.BpeTrainer(vocab_size=4000, special_tokens=specials, show_progress=False)
+    )
     tok.post_processor = processors.TemplateProcessing(
-        single="<s> $A </s>", pair="<s> $A </s> </s> $B </s>",
+        single="<s> $A </s>",
+        pair="<s> $A </s> </s> $B </s>",
         special_tokens=[("<s>", tok.token_to_id("<s>")), ("</s>", tok.token_to_id("</s>"))],
     )
-    return PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token="</s>", sep_token="</s>",
-                                   cls_token="<s>", unk_token="<unk>", pad_token="<pad>", mask_token="<mask>",
-                                   model_max_length=512)
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        bos_token="<s>",
+        eos_token="</s>",
+        sep_token="</s>",
+        cls_token="<s>",
+        unk_token="<unk>",
+        pad_token="<pad>",
+        mask_token="<mask>",
+        model_max_length=512,
+    )
 
 
 def pretrain_toy_model(name: str, seed: int, out: Path) -> dict:
@@ -152,11 +175,19 @@ def pretrain_toy_model(name: str, seed: int, out: Path) -> dict:
     for a, b in zip(firsts, seconds):
         ids.append(tokenizer(a, b)["input_ids"] if b is not None else tokenizer(a)["input_ids"])
     config = XLMRobertaConfig(
-        vocab_size=len(tokenizer), max_position_embeddings=514, type_vocab_size=1, layer_norm_eps=1e-5,
-        pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.cls_token_id,
-        eos_token_id=tokenizer.sep_token_id, hidden_size=shape.hidden_size,
-        num_hidden_layers=shape.num_hidden_layers, num_attention_heads=shape.num_attention_heads,
-        intermediate_size=shape.intermediate_size, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0,
+        vocab_size=len(tokenizer),
+        max_position_embeddings=514,
+        type_vocab_size=1,
+        layer_norm_eps=1e-5,
+        pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=tokenizer.cls_token_id,
+        eos_token_id=tokenizer.sep_token_id,
+        hidden_size=shape.hidden_size,
+        num_hidden_layers=shape.num_hidden_layers,
+        num_attention_heads=shape.num_attention_heads,
+        intermediate_size=shape.intermediate_size,
+        hidden_dropout_prob=0.0,
+        attention_probs_dropout_prob=0.0,
     )
     state = torch.random.get_rng_state()
     torch.manual_seed(seed)
@@ -166,7 +197,8 @@ def pretrain_toy_model(name: str, seed: int, out: Path) -> dict:
         optimizer = torch.optim.AdamW(model.parameters(), lr=shape.lr, weight_decay=0.01)
         warmup = max(1, shape.steps // 20)
         schedule = torch.optim.lr_scheduler.LambdaLR(
-            optimizer, lambda s: min((s + 1) / warmup, max(0.0, (shape.steps - s) / (shape.steps - warmup))))
+            optimizer, lambda s: min((s + 1) / warmup, max(0.0, (shape.steps - s) / (shape.steps - warmup)))
+        )
         special = torch.tensor(sorted(set(tokenizer.all_special_ids)))
         answers = torch.tensor(tokenizer.convert_tokens_to_ids(["▁" + w for w in ANSWER_WORDS]))
         pad, mask_id, vocab = tokenizer.pad_token_id, tokenizer.mask_token_id, len(tokenizer)
@@ -177,12 +209,12 @@ def pretrain_toy_model(name: str, seed: int, out: Path) -> dict:
         for _ in range(shape.steps):
             if pos + shape.batch_size > len(order):
                 order, pos = torch.randperm(len(ids), generator=generator).tolist(), 0
-            rows = [ids[i] for i in order[pos:pos + shape.batch_size]]
+            rows = [ids[i] for i in order[pos : pos + shape.batch_size]]
             pos += shape.batch_size
             width = max(map(len, rows))
             input_ids = torch.full((len(rows), width), pad, dtype=torch.long)
             for i, row in enumerate(rows):
-                input_ids[i, :len(row)] = torch.tensor(row)
+                input_ids[i, : len(row)] = torch.tensor(row)
             attention = (input_ids != pad).long()
             maskable = ~torch.isin(input_ids, special)
             chosen = (torch.rand(input_ids.shape, generator=generator) < 0.15) & maskable
@@ -206,9 +238,17 @@ def pretrain_toy_model(name: str, seed: int, out: Path) -> dict:
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
     tail = max(1, len(losses) // 20)
-    report = {"model": TOY_PREFIX + name, "seed": seed, "world_version": WORLD_VERSION, **asdict(shape),
-              "vocab_size": len(tokenizer), "parameters": sum(p.numel() for p in model.parameters()),
-              "loss_first": sum(losses[:tail]) / tail, "loss_last": sum(losses[-tail:]) / tail,
-              "seconds": round(time.perf_counter() - start, 1), "torch_threads": torch.get_num_threads()}
+    report = {
+        "model": TOY_PREFIX + name,
+        "seed": seed,
+        "world_version": WORLD_VERSION,
+        **asdict(shape),
+        "vocab_size": len(tokenizer),
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "loss_first": sum(losses[:tail]) / tail,
+        "loss_last": sum(losses[-tail:]) / tail,
+        "seconds": round(time.perf_counter() - start, 1),
+        "torch_threads": torch.get_num_threads(),
+    }
     (out / "pretraining.json").write_text(json.dumps(report, indent=1) + "\n", "utf-8")
     return report

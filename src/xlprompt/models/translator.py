@@ -25,7 +25,12 @@ from torch import nn
 from xlprompt.errors import ConfigError
 
 TRANSLATOR_ARCHITECTURES: tuple[str, ...] = (
-    "linear-1", "linear-2", "lstm-1", "lstm-2", "transformer-1", "transformer-2",
+    "linear-1",
+    "linear-2",
+    "lstm-1",
+    "lstm-2",
+    "transformer-1",
+    "transformer-2",
 )
 
 
@@ -87,9 +92,7 @@ class TransformerTranslator(nn.Module):
 def build_translator(architecture: str, d: int) -> nn.Module:
     """The translator ``Transl`` of the given architecture for hidden size ``d``."""
     if architecture not in TRANSLATOR_ARCHITECTURES:
-        raise ConfigError(
-            f"translator must be one of {', '.join(TRANSLATOR_ARCHITECTURES)}, not '{architecture}'"
-        )
+        raise ConfigError(f"translator must be one of {', '.join(TRANSLATOR_ARCHITECTURES)}, not '{architecture}'")
     kind, layers = architecture.rsplit("-", 1)
     if kind == "linear":
         return LinearTranslator(d, int(layers))

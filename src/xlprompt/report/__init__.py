@@ -25,7 +25,7 @@ from pathlib import Path
 
 from xlprompt.checkpoint import atomic_write_text
 from xlprompt.errors import ConfigError
-from xlprompt.report import groups, exports, figures, leaderboard, tables, task_tables
+from xlprompt.report import exports, figures, groups, leaderboard, tables, task_tables
 
 COMPARE_CHOICES = ("paper",)
 
@@ -41,9 +41,16 @@ class Report:
     skipped: list[figures.Skipped] = field(default_factory=list)
 
 
-def build_report(store_path: str | Path, out_dir: str | Path, compare: str | None = None,
-                 table1_group: str | None = tables.TABLE1_GROUP, table2_group: str = tables.TABLE2_GROUP,
-                 reference: str | None = None, samples: str = "seeds", fig3_shots: int | None = None) -> Report:
+def build_report(
+    store_path: str | Path,
+    out_dir: str | Path,
+    compare: str | None = None,
+    table1_group: str | None = tables.TABLE1_GROUP,
+    table2_group: str = tables.TABLE2_GROUP,
+    reference: str | None = None,
+    samples: str = "seeds",
+    fig3_shots: int | None = None,
+) -> Report:
     from xlprompt.store import ResultStore
 
     if compare is not None and compare not in COMPARE_CHOICES:
@@ -74,9 +81,11 @@ def build_report(store_path: str | Path, out_dir: str | Path, compare: str | Non
     owned: list[str] = []  # the files of this report: they alone replace an earlier report's (other files stay)
     with staged_folder(out, owned) as work:
         for stem, table in (("table1", t1), ("table2", t2)):
-            for suffix, text in (("md", exports.to_markdown(table, compare_on)),
-                                 ("csv", exports.to_csv(table, compare_on)),
-                                 ("tex", exports.to_latex(table, compare_on))):
+            for suffix, text in (
+                ("md", exports.to_markdown(table, compare_on)),
+                ("csv", exports.to_csv(table, compare_on)),
+                ("tex", exports.to_latex(table, compare_on)),
+            ):
                 path = work / f"{stem}.{suffix}"
                 atomic_write_text(path, text)
                 report.files.append(path)
@@ -85,8 +94,11 @@ def build_report(store_path: str | Path, out_dir: str | Path, compare: str | Non
             path = work / f"leaderboard.{suffix}"
             atomic_write_text(path, text)
             report.files.append(path)
-        drawn = [figures.figure3(t1, work, compare=compare_on, shots=fig3_shots), figures.figure4(rows, work),
-                 figures.figure5(rows, work)]
+        drawn = [
+            figures.figure3(t1, work, compare=compare_on, shots=fig3_shots),
+            figures.figure4(rows, work),
+            figures.figure5(rows, work),
+        ]
         figure_lines = []
         for fig in drawn:
             owned += [f"{fig.stem}.png", f"{fig.stem}.pdf"]  # a figure not drawn now leaves no earlier file
@@ -111,17 +123,26 @@ def build_report(store_path: str | Path, out_dir: str | Path, compare: str | Non
                 atomic_write_text(path, groups.languages_csv(table, aligned))
                 report.files.append(path)
                 report.files += groups.figure(table, work)
-                task_pages += [groups.to_markdown(table), f"![{table.task} by script](task_{table.slug}_groups.png)",
-                               ""]
+                task_pages += [
+                    groups.to_markdown(table),
+                    f"![{table.task} by script](task_{table.slug}_groups.png)",
+                    "",
+                ]
             else:
                 task_pages.append(task_tables.to_markdown(table))
-        page = [f"# xlprompt report: {store_path.name}", "",
-                f"{len(rows)} finished runs in `{store_path}`."
-                + (" Cells: ours (paper, Δ)." if compare_on else ""), "",
-                exports.to_markdown(t1, compare_on), exports.to_markdown(t2, compare_on),
-                leaderboard.to_markdown(board),
-                "## Figures", "", *figure_lines,
-                *task_pages]
+        page = [
+            f"# xlprompt report: {store_path.name}",
+            "",
+            f"{len(rows)} finished runs in `{store_path}`." + (" Cells: ours (paper, Δ)." if compare_on else ""),
+            "",
+            exports.to_markdown(t1, compare_on),
+            exports.to_markdown(t2, compare_on),
+            leaderboard.to_markdown(board),
+            "## Figures",
+            "",
+            *figure_lines,
+            *task_pages,
+        ]
         atomic_write_text(work / "report.md", "\n".join(page))
         report.files.append(work / "report.md")
         owned += [path.name for path in report.files]
@@ -147,9 +168,11 @@ def _check_reference(rows, group: str, reference: str) -> None:
     if reference.lower() in (v.lower() for v in variants):
         return
     hint = suggest(reference, variants) if variants else ""
-    raise ConfigError(f"--reference '{reference}': no variant of that name among the finished runs of group "
-                      f"'{group}' (variants: {', '.join(repr(v) for v in variants) or 'none'})."
-                      + (hint if hint.startswith(" Did") else ""))
+    raise ConfigError(
+        f"--reference '{reference}': no variant of that name among the finished runs of group "
+        f"'{group}' (variants: {', '.join(repr(v) for v in variants) or 'none'})."
+        + (hint if hint.startswith(" Did") else "")
+    )
 
 
 def _check_fig3_k(table1, shots: int) -> None:
@@ -159,10 +182,16 @@ def _check_fig3_k(table1, shots: int) -> None:
     if {"mpt", "sp"} <= have:
         return
     missing = " and ".join(m.upper() for m in ("mpt", "sp") if m not in have)
-    listed = ", ".join(f"{k} ({'+'.join(sorted(m.upper() for m in ms)) or 'neither MPT nor SP'})"
-                       for k, ms in sorted(present.items())) or "none"
-    raise ConfigError(f"--fig3-k {shots}: Table I has no {missing} runs at k = {shots}; k present "
-                      f"(methods of Fig. 3): {listed}")
+    listed = (
+        ", ".join(
+            f"{k} ({'+'.join(sorted(m.upper() for m in ms)) or 'neither MPT nor SP'})"
+            for k, ms in sorted(present.items())
+        )
+        or "none"
+    )
+    raise ConfigError(
+        f"--fig3-k {shots}: Table I has no {missing} runs at k = {shots}; k present (methods of Fig. 3): {listed}"
+    )
 
 
 __all__ = ["build_report", "Report", "tables", "figures", "exports", "leaderboard"]

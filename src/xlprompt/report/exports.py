@@ -67,8 +67,9 @@ def _cells_row(table: Table, block: Block, row: Row, compare: bool) -> list[str]
 
 
 def compare_note(table: Table) -> str:
-    return (f"cells: ours (paper, Δ = ours − paper); the paper: {PAPER_MODEL}"
-            + ("; p: ours (paper's)" if table.has_p_values else ""))
+    return f"cells: ours (paper, Δ = ours − paper); the paper: {PAPER_MODEL}" + (
+        "; p: ours (paper's)" if table.has_p_values else ""
+    )
 
 
 def to_markdown(table: Table, compare: bool = False) -> str:
@@ -81,14 +82,21 @@ def to_markdown(table: Table, compare: bool = False) -> str:
         lines += ["_No finished runs for this table in the store._", ""]
     head = _header(table)
     for block in table.blocks:
-        lines += [f"### {block.title}", "", "| " + " | ".join(head) + " |",
-                  "|" + "|".join(["---"] + ["---:"] * (len(head) - 1)) + "|"]
+        lines += [
+            f"### {block.title}",
+            "",
+            "| " + " | ".join(head) + " |",
+            "|" + "|".join(["---"] + ["---:"] * (len(head) - 1)) + "|",
+        ]
         for row in block.rows:
             lines.append("| " + " | ".join(_cells_row(table, block, row, compare)) + " |")
         if compare and not any(table.paper_cell(block, row, "avg") is not None for row in block.rows):
-            lines += ["", f"_The paper gives no numbers for this block ({block.title}"
-                      + (": its 4-shot Table II is in an appendix that is not transcribed" if table.has_p_values
-                         else "") + ")._"]
+            lines += [
+                "",
+                f"_The paper gives no numbers for this block ({block.title}"
+                + (": its 4-shot Table II is in an appendix that is not transcribed" if table.has_p_values else "")
+                + ")._",
+            ]
         lines.append("")
     for note in table.notes + table.average_notes():
         lines.append(f"- {note}")
@@ -100,8 +108,21 @@ def to_markdown(table: Table, compare: bool = False) -> str:
 def to_csv(table: Table, compare: bool = False) -> str:
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    fields = ["table", "shots", "row", "column", "mean", "std", "n", "values", "seeds", "p_value",
-              "model", "random_weights", "recipe"]
+    fields = [
+        "table",
+        "shots",
+        "row",
+        "column",
+        "mean",
+        "std",
+        "n",
+        "values",
+        "seeds",
+        "p_value",
+        "model",
+        "random_weights",
+        "recipe",
+    ]
     if compare:
         fields += ["paper", "delta"] + (["paper_p_value"] if table.has_p_values else [])
     writer.writerow(fields)
@@ -113,14 +134,27 @@ def to_csv(table: Table, compare: bool = False) -> str:
             for column in COLUMNS:
                 cell = row.cells[column]
                 p = "" if not table.has_p_values or row.is_reference or row.p_value is None else repr(row.p_value)
-                out = [table.name, block.shots, row.label, column,
-                       f"{cell.mean:.4f}" if cell.values else "", f"{cell.std:.4f}" if cell.values else "",
-                       cell.n, ";".join(f"{v:.4f}" for v in cell.values), ";".join(map(str, row.seeds)), p,
-                       row_models, "yes (chance-level)" if random else "no", row.recipe]
+                out = [
+                    table.name,
+                    block.shots,
+                    row.label,
+                    column,
+                    f"{cell.mean:.4f}" if cell.values else "",
+                    f"{cell.std:.4f}" if cell.values else "",
+                    cell.n,
+                    ";".join(f"{v:.4f}" for v in cell.values),
+                    ";".join(map(str, row.seeds)),
+                    p,
+                    row_models,
+                    "yes (chance-level)" if random else "no",
+                    row.recipe,
+                ]
                 if compare:
                     paper = table.paper_cell(block, row, column)
-                    out += ["" if paper is None else paper,
-                            "" if paper is None or not cell.values else f"{cell.mean - paper:+.4f}"]
+                    out += [
+                        "" if paper is None else paper,
+                        "" if paper is None or not cell.values else f"{cell.mean - paper:+.4f}",
+                    ]
                     if table.has_p_values:
                         paper_p = table.paper_p_value(block, row)
                         out.append("" if paper_p is None else paper_p)
@@ -128,8 +162,18 @@ def to_csv(table: Table, compare: bool = False) -> str:
     return buf.getvalue()
 
 
-_LATEX_ESCAPES = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
-                  "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
+_LATEX_ESCAPES = {
+    "\\": r"\textbackslash{}",
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+}
 
 
 def latex_escape(text: str) -> str:
@@ -170,20 +214,31 @@ def to_latex(table: Table, compare: bool = False) -> str:
         caption += f" Recipe: {recipes[0]}."
     caption += "".join(f" {note}." for note in table.average_notes())
     if compare:
-        caption += f" Rows 'paper': the paper's numbers ({PAPER_MODEL})" + (
-            ", p: the paper's" if table.has_p_values else "") + "."
+        caption += (
+            f" Rows 'paper': the paper's numbers ({PAPER_MODEL})"
+            + (", p: the paper's" if table.has_p_values else "")
+            + "."
+        )
     if table.meta.random_weights:
         caption += " Random weights: chance-level numbers that demonstrate the pipeline."
-    lines = [r"% generated by xlprompt report; needs \usepackage{booktabs,graphicx}",
-             r"\begin{table*}[t]", r"\centering", r"\scriptsize", r"\setlength{\tabcolsep}{2.5pt}",
-             r"\resizebox{\ifdim\width>\textwidth\textwidth\else\width\fi}{!}{%",
-             r"\begin{tabular}{l" + "r" * (len(head) - 1) + "}", r"\toprule",
-             " & ".join(latex_escape(h) for h in head) + r" \\"]
+    lines = [
+        r"% generated by xlprompt report; needs \usepackage{booktabs,graphicx}",
+        r"\begin{table*}[t]",
+        r"\centering",
+        r"\scriptsize",
+        r"\setlength{\tabcolsep}{2.5pt}",
+        r"\resizebox{\ifdim\width>\textwidth\textwidth\else\width\fi}{!}{%",
+        r"\begin{tabular}{l" + "r" * (len(head) - 1) + "}",
+        r"\toprule",
+        " & ".join(latex_escape(h) for h in head) + r" \\",
+    ]
     if table.empty:
         lines += [r"\midrule", r"\multicolumn{" + str(len(head)) + r"}{c}{no finished runs} \\"]
     for block in table.blocks:
-        lines += [r"\midrule", r"\multicolumn{" + str(len(head)) + r"}{l}{\textit{" + latex_escape(block.title)
-                  + r"}} \\"]
+        lines += [
+            r"\midrule",
+            r"\multicolumn{" + str(len(head)) + r"}{l}{\textit{" + latex_escape(block.title) + r"}} \\",
+        ]
         for row in block.rows:
             cells = [latex_escape(row.label)] + ([latex_escape(row.recipe)] if recipe_col else [])
             cells += [latex_cell(row.cells[c]) for c in COLUMNS] + ([str(row.n)] if n_col else [])
@@ -194,6 +249,11 @@ def to_latex(table: Table, compare: bool = False) -> str:
                 paper_row = _latex_paper_row(table, block, row, len(head), recipe_col, n_col)
                 if paper_row:
                     lines.append(paper_row)
-    lines += [r"\bottomrule", r"\end{tabular}}", r"\caption{" + latex_escape(caption) + "}",
-              r"\label{tab:" + table.name.lower().replace(" ", "-") + "}", r"\end{table*}"]
+    lines += [
+        r"\bottomrule",
+        r"\end{tabular}}",
+        r"\caption{" + latex_escape(caption) + "}",
+        r"\label{tab:" + table.name.lower().replace(" ", "-") + "}",
+        r"\end{table*}",
+    ]
     return "\n".join(lines) + "\n"

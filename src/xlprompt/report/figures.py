@@ -55,9 +55,24 @@ CATEGORY_ORDER = {
 }
 FAMILY_ORDER: tuple[str, ...] = tuple(dict.fromkeys(LANGUAGE_FAMILIES.values()))
 # 11 distinguishable colours (tab20 picks), one per family
-FAMILY_COLOURS: dict[str, str] = dict(zip(FAMILY_ORDER, [
-    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
-    "#17becf", "#393b79"]))
+FAMILY_COLOURS: dict[str, str] = dict(
+    zip(
+        FAMILY_ORDER,
+        [
+            "#1f77b4",
+            "#ff7f0e",
+            "#2ca02c",
+            "#d62728",
+            "#9467bd",
+            "#8c564b",
+            "#e377c2",
+            "#7f7f7f",
+            "#bcbd22",
+            "#17becf",
+            "#393b79",
+        ],
+    )
+)
 MAIN = "#4c72b0"
 DEFAULT = "#1b2a49"
 CHANCE = "#888888"
@@ -189,13 +204,17 @@ def fig3_missing(table1: Table) -> str:
             if plain:
                 found.append(f"{name}")
             elif rows:
-                found.append(f"{name} only with other settings ({len(rows)} row{'s' * (len(rows) > 1)}, "
-                             f"e.g. '{rows[0].label}')")
+                found.append(
+                    f"{name} only with other settings ({len(rows)} row{'s' * (len(rows) > 1)}, e.g. '{rows[0].label}')"
+                )
             else:
                 found.append(f"no {name}")
         parts.append(f"k = {block.shots}: " + ", ".join(found))
-    where = f"the runs of group '{table1.group}'" if table1.group else "all finished runs, as the store has no " \
-        "Table I group"
+    where = (
+        f"the runs of group '{table1.group}'"
+        if table1.group
+        else "all finished runs, as the store has no Table I group"
+    )
     return f"{need}; Table I, made of {where}, has " + "; ".join(parts)
 
 
@@ -218,8 +237,14 @@ def draw_figure3(table1: Table, compare: bool = False, shots: int | None = None)
     ax.scatter(x, values, c=colours, s=22, edgecolors="black", linewidths=0.4, zorder=3)
     for xi, v in zip(x, values):
         if not np.isnan(v):
-            ax.annotate(f"{v:.1f}", (xi, v), xytext=(0, 5 if v >= 0 else -12), textcoords="offset points",
-                        ha="center", fontsize=6.5)
+            ax.annotate(
+                f"{v:.1f}",
+                (xi, v),
+                xytext=(0, 5 if v >= 0 else -12),
+                textcoords="offset points",
+                ha="center",
+                fontsize=6.5,
+            )
     ax.axhline(0, color="black", linewidth=0.6)
     ax.set_xticks(x, [lang.upper() for lang in langs])
     handles = [Patch(facecolor=FAMILY_COLOURS[f], edgecolor="black", linewidth=0.4, label=f) for f in FAMILY_ORDER]
@@ -231,25 +256,40 @@ def draw_figure3(table1: Table, compare: bool = False, shots: int | None = None)
         label = "paper's Fig. 3 (k = 32)" if data.shots == 32 else f"paper, k = {data.shots} (its Table I)"
         handles.append(Line2D([], [], marker="D", color="black", linestyle="none", markersize=4, label=label))
         shown += list(ref.values())
-        paper_note = f"Diamonds: the paper's gains at the same k = {data.shots}, from its Table I (pre-trained " \
-                     "xlm-roberta-base)."
+        paper_note = (
+            f"Diamonds: the paper's gains at the same k = {data.shots}, from its Table I (pre-trained "
+            "xlm-roberta-base)."
+        )
     elif compare:
         paper_note = f"The paper has no numbers at k = {data.shots}: no paper values drawn."
     low, high = min(0.0, *shown), max(0.0, *shown)
     span = max(high - low, 1.0)
     ax.set_ylim(low - 0.08 * span, high + 0.1 * span)
-    ax.legend(handles=handles, title="language family", fontsize=7, title_fontsize=7.5, ncol=1,
-              loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    ax.legend(
+        handles=handles,
+        title="language family",
+        fontsize=7,
+        title_fontsize=7.5,
+        ncol=1,
+        loc="upper left",
+        bbox_to_anchor=(1.01, 1.0),
+        frameon=False,
+    )
     n_text = f"n = {data.n_mpt} (MPT), {data.n_sp} (SP) runs"
-    ax.set_title(f"Fig. 3 — accuracy gain of MPT relative to SP, k = {data.shots}"
-                 + (" (the paper's figure: k = 32)" if data.shots != 32 else ""), fontsize=10)
+    ax.set_title(
+        f"Fig. 3 — accuracy gain of MPT relative to SP, k = {data.shots}"
+        + (" (the paper's figure: k = 32)" if data.shots != 32 else ""),
+        fontsize=10,
+    )
     ax.set_ylabel("relative gain (%)")
     ax.grid(axis="y", linewidth=0.3, alpha=0.6)
     meta = meta_text(data.runs, n_text)
     fig.suptitle(meta, fontsize=7, y=0.005, va="bottom")
     fig.get_layout_engine().set(rect=(0, 0.04, 1, 0.96))
-    caption = (f"Fig. 3: relative accuracy gain of MPT over SP, 100·(MPT − SP)/SP of the seed means, per language "
-               f"(k = {data.shots}). {meta}." + (f" {paper_note}" if paper_note else ""))
+    caption = (
+        f"Fig. 3: relative accuracy gain of MPT over SP, 100·(MPT − SP)/SP of the seed means, per language "
+        f"(k = {data.shots}). {meta}." + (f" {paper_note}" if paper_note else "")
+    )
     return fig, caption
 
 
@@ -283,20 +323,24 @@ def ablation_points(rows: Sequence[RunRow], group: str, key: str) -> dict[str, l
     out = {}
     order = CATEGORY_ORDER.get(key)
     for name, by_x in series.items():
-        xs = sorted(by_x, key=(lambda v: order.index(v) if order and v in order else len(order or []))
-                    if order else (lambda v: (v is None, v)))
+        xs = sorted(
+            by_x,
+            key=(lambda v: order.index(v) if order and v in order else len(order or []))
+            if order
+            else (lambda v: (v is None, v)),
+        )
         points = []
         for x in xs:
             values = list(by_x[x].values())
-            points.append(Point(x, float(np.mean(values)),
-                                float(np.std(values, ddof=1)) if len(values) > 1 else 0.0, len(values)))
+            points.append(
+                Point(x, float(np.mean(values)), float(np.std(values, ddof=1)) if len(values) > 1 else 0.0, len(values))
+            )
         out[name] = points
     return dict(sorted(out.items()))
 
 
 def _chance_line(ax, chance: float) -> None:
-    ax.axhline(chance, color=CHANCE, linestyle="--", linewidth=0.9, zorder=1,
-               label=f"{CHANCE_LABEL} ({chance:.1f})")
+    ax.axhline(chance, color=CHANCE, linestyle="--", linewidth=0.9, zorder=1, label=f"{CHANCE_LABEL} ({chance:.1f})")
 
 
 def _panel(ax, rows: Sequence[RunRow], group: str, chance: float) -> list[RunRow]:
@@ -319,12 +363,28 @@ def _panel(ax, rows: Sequence[RunRow], group: str, chance: float) -> list[RunRow
             means = [by_x[c].mean if c in by_x else np.nan for c in categories]
             stds = [by_x[c].std if c in by_x else 0 for c in categories]
             colours = [DEFAULT if c == default else MAIN for c in categories]
-            ax.bar(xs, means, width * 0.9, yerr=stds, capsize=2.5, color=colours, alpha=0.9 if i == 0 else 0.6,
-                   label=name, error_kw={"linewidth": 0.8})
+            ax.bar(
+                xs,
+                means,
+                width * 0.9,
+                yerr=stds,
+                capsize=2.5,
+                color=colours,
+                alpha=0.9 if i == 0 else 0.6,
+                label=name,
+                error_kw={"linewidth": 0.8},
+            )
             for xi, m, sd in zip(xs, means, stds):
                 if not np.isnan(m):
-                    ax.annotate(f"{m:.1f}", (xi, m + sd), xytext=(0, 2), textcoords="offset points", ha="center",
-                                va="bottom", fontsize=6)
+                    ax.annotate(
+                        f"{m:.1f}",
+                        (xi, m + sd),
+                        xytext=(0, 2),
+                        textcoords="offset points",
+                        ha="center",
+                        va="bottom",
+                        fontsize=6,
+                    )
         ax.set_xticks(np.arange(len(categories)), [str(c) for c in categories], rotation=30, ha="right")
         _chance_line(ax, chance)
         ax.set_ylim(0.0, max(high, chance) * 1.35)  # bars are lengths: the axis starts at zero; room for the legend
@@ -332,8 +392,17 @@ def _panel(ax, rows: Sequence[RunRow], group: str, chance: float) -> list[RunRow
     else:
         for name, points in series.items():
             xs = [p.x for p in points]
-            ax.errorbar(xs, [p.mean for p in points], yerr=[p.std for p in points], marker="o", markersize=3.5,
-                        capsize=2.5, linewidth=1.2, label=name, color=MAIN if len(series) == 1 else None)
+            ax.errorbar(
+                xs,
+                [p.mean for p in points],
+                yerr=[p.std for p in points],
+                marker="o",
+                markersize=3.5,
+                capsize=2.5,
+                linewidth=1.2,
+                label=name,
+                color=MAIN if len(series) == 1 else None,
+            )
             for p in points:
                 if p.x == default:
                     ax.plot([p.x], [p.mean], marker="o", markersize=6, color=DEFAULT, zorder=3)
@@ -342,8 +411,10 @@ def _panel(ax, rows: Sequence[RunRow], group: str, chance: float) -> list[RunRow
             ticks = sorted({p.x for pts in series.values() for p in pts})
             ax.set_xticks(ticks, [str(t) for t in ticks])
             ax.minorticks_off()
-        ax.set_xlabel({"prompt_length": "m (prompt vectors)", "alpha": "α",
-                       "parallel_size": "parallel pairs"}.get(key, key), fontsize=8)
+        ax.set_xlabel(
+            {"prompt_length": "m (prompt vectors)", "alpha": "α", "parallel_size": "parallel pairs"}.get(key, key),
+            fontsize=8,
+        )
         _chance_line(ax, chance)
         low = min(min(p.mean - p.std for pts in series.values() for p in pts), chance)
         pad = max(1.0, 0.1 * (max(high, chance) - low))
@@ -355,8 +426,17 @@ def _panel(ax, rows: Sequence[RunRow], group: str, chance: float) -> list[RunRow
     handles, _ = ax.get_legend_handles_labels()
     if len(series) == 1:  # its k is in the panel's title
         handles = [h for h in handles if h.get_label().startswith(CHANCE_LABEL)]
-    handles.append(Line2D([], [], marker="s" if kind == "bar" else "o", color=DEFAULT, linestyle="none",
-                          markersize=6, label=f"paper's setting ({default})"))
+    handles.append(
+        Line2D(
+            [],
+            [],
+            marker="s" if kind == "bar" else "o",
+            color=DEFAULT,
+            linestyle="none",
+            markersize=6,
+            label=f"paper's setting ({default})",
+        )
+    )
     ax.legend(handles=handles, fontsize=6.5, frameon=True, framealpha=0.8, loc="upper right")
     return runs
 
@@ -377,14 +457,14 @@ def draw_ablation_figure(rows: Sequence[RunRow], groups: Sequence[str], title: s
     axes = fig.subplots(1, len(present))
     for ax, group in zip(np.atleast_1d(axes), present):
         _panel(ax, rows, group, chance)
-    ns = [p.n for group in present for pts in ablation_points(rows, group, ABLATIONS[group][0]).values()
-          for p in pts]
+    ns = [p.n for group in present for pts in ablation_points(rows, group, ABLATIONS[group][0]).values() for p in pts]
     n_text = f"n = {min(ns)}" + (f"–{max(ns)}" if max(ns) != min(ns) else "") + " runs per point"
     meta = meta_text(used, n_text)
     chars = int(width * 14)  # about 14 characters of 8.5 pt text per inch
     gone = ("left out, no runs: " + ", ".join(ABLATIONS[g][1] for g in left_out)) if left_out else ""
-    fig.suptitle("\n".join(textwrap.wrap(title, chars) + textwrap.wrap(meta, chars) + textwrap.wrap(gone, chars)),
-                 fontsize=8.5)
+    fig.suptitle(
+        "\n".join(textwrap.wrap(title, chars) + textwrap.wrap(meta, chars) + textwrap.wrap(gone, chars)), fontsize=8.5
+    )
     caption = f"{title}. {meta}. Dashed line: chance ({chance:.1f} %)."
     if left_out:
         caption += " Left out (no runs): " + ", ".join(f"{ABLATIONS[g][1]} ('{g}')" for g in left_out) + "."
@@ -396,10 +476,16 @@ def ablation_figure(rows: Sequence[RunRow], groups: Sequence[str], out_dir: Path
     if fig is None:
         _remove_stale(out_dir, stem)
         names = ", ".join(f"'{g}'" for g in groups)
-        return Drawn(stem, skipped=[Skipped(stem, f"not written: no finished runs in its groups {names} "
-                                                  "(run configs/ablations.yaml into this store)")])
-    skipped = [Skipped(stem, f"panel '{ABLATIONS[g][1]}' left out: no finished runs in group '{g}'")
-               for g in left_out]
+        return Drawn(
+            stem,
+            skipped=[
+                Skipped(
+                    stem,
+                    f"not written: no finished runs in its groups {names} (run configs/ablations.yaml into this store)",
+                )
+            ],
+        )
+    skipped = [Skipped(stem, f"panel '{ABLATIONS[g][1]}' left out: no finished runs in group '{g}'") for g in left_out]
     return Drawn(stem, save(fig, out_dir, stem), caption, skipped)
 
 

@@ -46,9 +46,15 @@ def group_means(table) -> list[tuple[str, str, float, int]]:
 
 
 def to_markdown(table) -> str:
-    lines = [f"## Task {table.task}: accuracy by script", "",
-             f"Mean accuracy (%) over the languages of each script; {len(table.columns) - 1} languages, per-language "
-             f"numbers in `task_{table.slug}.csv`.", "", "| setting | script | accuracy | languages |", "|---|---|---|---|"]
+    lines = [
+        f"## Task {table.task}: accuracy by script",
+        "",
+        f"Mean accuracy (%) over the languages of each script; {len(table.columns) - 1} languages, per-language "
+        f"numbers in `task_{table.slug}.csv`.",
+        "",
+        "| setting | script | accuracy | languages |",
+        "|---|---|---|---|",
+    ]
     lines += [f"| {label} | {script} | {mean:.1f} | {n} |" for label, script, mean, n in group_means(table)]
     return "\n".join(lines) + "\n"
 
@@ -60,8 +66,17 @@ def languages_csv(table, aligned: set[str]) -> str:
     for label, cells in table.rows:
         for lang in table.columns:
             if lang != "avg" and cells.get(lang):
-                writer.writerow([table.task, label, lang, script_of(lang), "yes" if lang in aligned else "no",
-                                 f"{statistics.fmean(cells[lang]):.4f}", len(cells[lang])])
+                writer.writerow(
+                    [
+                        table.task,
+                        label,
+                        lang,
+                        script_of(lang),
+                        "yes" if lang in aligned else "no",
+                        f"{statistics.fmean(cells[lang]):.4f}",
+                        len(cells[lang]),
+                    ]
+                )
     return buffer.getvalue()
 
 

@@ -29,8 +29,15 @@ from xlprompt.report.tables import Cell, RunRow, TableMeta, _differing_keys, _me
 LEADERBOARD_GROUP = "field"
 #: the row order of configs/field.yaml
 ORDER: tuple[str, ...] = ("FT", "DP", "SP", "PCT", "DPA", "SoftMV", "MPT", "MPT per language")
-METHOD_LABELS: dict[str, str] = {"ft": "FT", "dp": "DP", "sp": "SP", "pct": "PCT", "dpa": "DPA",
-                                 "softmv": "SoftMV", "mpt": "MPT"}
+METHOD_LABELS: dict[str, str] = {
+    "ft": "FT",
+    "dp": "DP",
+    "sp": "SP",
+    "pct": "PCT",
+    "dpa": "DPA",
+    "softmv": "SoftMV",
+    "mpt": "MPT",
+}
 MPT_TABLE1 = "MPT paper (arXiv 2403.12407) Table I, Avg."
 ZHAO_SCHUTZE = "Zhao & Schütze 2021 (arXiv 2109.03630), abstract"
 DPA_PAPER = "Zhou et al. 2023 (DPA, Findings of ACL; arXiv 2202.07255), abstract"
@@ -50,8 +57,12 @@ def _published() -> list[Published]:
     for shots, methods in paper.TABLE1.items():
         for method, row in methods.items():
             out.append(Published(METHOD_LABELS[method], shots, row[-1], MPT_TABLE1))
-    out += [Published("FT", 16, 33.74, ZHAO_SCHUTZE), Published("DP", 16, 36.43, ZHAO_SCHUTZE),
-            Published("SP", 16, 38.79, ZHAO_SCHUTZE), Published("DPA", 16, 46.54, DPA_PAPER, other_protocol=True)]
+    out += [
+        Published("FT", 16, 33.74, ZHAO_SCHUTZE),
+        Published("DP", 16, 36.43, ZHAO_SCHUTZE),
+        Published("SP", 16, 38.79, ZHAO_SCHUTZE),
+        Published("DPA", 16, 46.54, DPA_PAPER, other_protocol=True),
+    ]
     return out
 
 
@@ -91,8 +102,9 @@ def leaderboard(rows: Sequence[RunRow], group: str | None = LEADERBOARD_GROUP) -
     for label, members in by_label.items():
         signatures: dict[str, list[RunRow]] = {}
         for run in members:
-            signatures.setdefault(json.dumps({k: v for k, v in run.config.items() if k not in ("seed", "shots")},
-                                             sort_keys=True), []).append(run)
+            signatures.setdefault(
+                json.dumps({k: v for k, v in run.config.items() if k not in ("seed", "shots")}, sort_keys=True), []
+            ).append(run)
         extra = _differing_keys(members, ignore=("shots",)) if len(signatures) > 1 else []
         for sig_runs in signatures.values():
             name = label + (" (" + ", ".join(f"{k}={sig_runs[0].config.get(k)}" for k in extra) + ")" if extra else "")
@@ -112,8 +124,9 @@ def leaderboard(rows: Sequence[RunRow], group: str | None = LEADERBOARD_GROUP) -
                 if pub.label == label:
                     row.published.setdefault(pub.source, {})[pub.shots] = pub
             out.append(row)
-    out.sort(key=lambda r: (ORDER.index(r.label.split(" (")[0]) if r.label.split(" (")[0] in ORDER else len(ORDER),
-                            r.label))
+    out.sort(
+        key=lambda r: (ORDER.index(r.label.split(" (")[0]) if r.label.split(" (")[0] in ORDER else len(ORDER), r.label)
+    )
     shots = sorted({k for r in out for k in r.cells})
     meta = _meta(runs, [])
     sizes = [c.n for r in out for c in r.cells.values()] or [0]
@@ -125,8 +138,11 @@ def to_markdown(board: Leaderboard) -> str:
     lines = ["## Leaderboard: the field's methods on one protocol", ""]
     if board.empty:
         return "\n".join(lines + ["No finished runs (run `xlprompt sweep configs/field.yaml`).", ""])
-    lines += [f"Average XNLI accuracy over the 15 languages (a row marked [Avg over N langs] covers fewer, and is "
-              f"compared with no published number), mean ± std over seeds (n). {board.meta.line()}", ""]
+    lines += [
+        f"Average XNLI accuracy over the 15 languages (a row marked [Avg over N langs] covers fewer, and is "
+        f"compared with no published number), mean ± std over seeds (n). {board.meta.line()}",
+        "",
+    ]
     header = "| Method | " + " | ".join(f"k={k}" for k in board.shots) + " |"
     lines += [header, "|" + "---|" * (len(board.shots) + 1)]
     notes = []
@@ -138,8 +154,11 @@ def to_markdown(board: Leaderboard) -> str:
                 continue  # published only at values of k this store has no runs for
             other = any(p.other_protocol for p in numbers.values())
             tag = " (other protocol)" if other else ""
-            lines.append(f"| ↳ published{tag}: {source} | "
-                         + " | ".join(f"{numbers[k].value:.2f}" if k in numbers else "" for k in board.shots) + " |")
+            lines.append(
+                f"| ↳ published{tag}: {source} | "
+                + " | ".join(f"{numbers[k].value:.2f}" if k in numbers else "" for k in board.shots)
+                + " |"
+            )
             if other:
                 notes.append(f"{row.label}: {source} is another protocol (not the fixed splits of Zhao & Schütze)")
     lines.append("")

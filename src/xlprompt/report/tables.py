@@ -98,9 +98,17 @@ def rows_from_store(store) -> list[RunRow]:
                 warnings.warn(f"{store.path}: run {rec.hash} left out of the report: {problem}", stacklevel=2)
                 continue
             results = rec.results
-            rows.append(RunRow(rec.hash, rec.config, dict(results["accuracy"]),
-                               bool(results.get("random_weights")), rec.labels,
-                               results.get("eval_max_per_language"), results.get("eval_split", "test")))
+            rows.append(
+                RunRow(
+                    rec.hash,
+                    rec.config,
+                    dict(results["accuracy"]),
+                    bool(results.get("random_weights")),
+                    rec.labels,
+                    results.get("eval_max_per_language"),
+                    results.get("eval_split", "test"),
+                )
+            )
         return rows
     finally:
         if own:
@@ -215,16 +223,21 @@ class TableMeta:
         n = str(self.n_min) if self.n_min == self.n_max else f"{self.n_min}–{self.n_max}"
         weights = RANDOM_NOTE if self.random_weights else "random weights: no"
         caps = sorted({c for c in self.eval_caps if c})
-        cap = f"{self.eval_split} split capped at {', '.join(map(str, caps))} examples/language" if caps else \
-            f"full {self.eval_split} split"
+        cap = (
+            f"{self.eval_split} split capped at {', '.join(map(str, caps))} examples/language"
+            if caps
+            else f"full {self.eval_split} split"
+        )
         data = ", ".join(self.data_dirs) or "default data folder"
-        return (f"model: {', '.join(self.models)}; {weights}; "
-                f"seeds: {', '.join(map(str, self.seeds)) or '–'}; n = {n} runs per cell; data: {data} ({cap})")
+        return (
+            f"model: {', '.join(self.models)}; {weights}; "
+            f"seeds: {', '.join(map(str, self.seeds)) or '–'}; n = {n} runs per cell; data: {data} ({cap})"
+        )
 
 
 @dataclass
 class Table:
-    name: str            # "Table I" / "Table II"
+    name: str  # "Table I" / "Table II"
     title: str
     group: str | None
     blocks: list[Block]
@@ -253,9 +266,11 @@ class Table:
         for block in self.blocks:
             for row in block.rows:
                 if not row.full_average:
-                    notes.append(f"{block.title}, {row.label}: Avg is the mean over {len(row.languages)} "
-                                 f"languages ({', '.join(row.languages).upper()}), not the paper's 15; it is not "
-                                 "compared with the paper's Avg")
+                    notes.append(
+                        f"{block.title}, {row.label}: Avg is the mean over {len(row.languages)} "
+                        f"languages ({', '.join(row.languages).upper()}), not the paper's 15; it is not "
+                        "compared with the paper's Avg"
+                    )
         return notes
 
     def paper_cell(self, block: Block, row: Row, column: str) -> float | None:
@@ -279,7 +294,8 @@ def _meta(runs: Sequence[RunRow], rows: Iterable[Row]) -> TableMeta:
         models=sorted({r.config["model"] for r in runs}),
         random_weights=any(r.random_weights for r in runs),
         seeds=sorted({r.seed for r in runs}),
-        n_min=min(sizes), n_max=max(sizes),
+        n_min=min(sizes),
+        n_max=max(sizes),
         eval_caps=sorted({r.eval_max_per_language for r in runs}, key=lambda c: (c is None, c or 0)),
         eval_split=",".join(sorted({r.eval_split for r in runs})) or "test",
         data_dirs=sorted({str(r.config.get("data_dir") or "default data folder") for r in runs}),
@@ -333,16 +349,27 @@ def table1(rows: Sequence[RunRow], group: str | None = TABLE1_GROUP) -> Table:
             if extra:
                 label += " [" + ", ".join(f"{k}={members[0].config.get(k)}" for k in extra) + "]"
             # the paper's numbers are for the reference recipe; a row that differs only in its recipe keeps them
-            paper_ok = not [k for k in extra if k != "recipe"] and members[0].config.get("recipe", "reference") == \
-                "reference"
+            paper_ok = (
+                not [k for k in extra if k != "recipe"] and members[0].config.get("recipe", "reference") == "reference"
+            )
             block_rows.append(Row(label, _cells(members), members, paper_key=method if paper_ok else None))
-        block_rows.sort(key=lambda row: (METHOD_ORDER.index(row.runs[0].method) if row.runs[0].method in
-                                         METHOD_ORDER else len(METHOD_ORDER), row.label))
+        block_rows.sort(
+            key=lambda row: (
+                METHOD_ORDER.index(row.runs[0].method) if row.runs[0].method in METHOD_ORDER else len(METHOD_ORDER),
+                row.label,
+            )
+        )
         blocks.append(Block(shots, block_rows))
     all_rows = [row for b in blocks for row in b.rows]
     notes = [] if used_group else ([f"no runs in group '{group}': all finished runs of the store"] if group else [])
-    return Table("Table I", "Accuracy (%) on XNLI, few-shot: mean ± std over seeds", used_group, blocks,
-                 _meta(runs, all_rows), notes=notes)
+    return Table(
+        "Table I",
+        "Accuracy (%) on XNLI, few-shot: mean ± std over seeds",
+        used_group,
+        blocks,
+        _meta(runs, all_rows),
+        notes=notes,
+    )
 
 
 def t_test(a: Sequence[float], b: Sequence[float]) -> float:
@@ -370,8 +397,9 @@ def _variant_order(name: str) -> tuple[int, str]:
     return (lowered.index(name.lower()), name) if name.lower() in lowered else (len(lowered), name)
 
 
-def table2(rows: Sequence[RunRow], group: str = TABLE2_GROUP, reference: str | None = None,
-           samples: str = "seeds") -> Table:
+def table2(
+    rows: Sequence[RunRow], group: str = TABLE2_GROUP, reference: str | None = None, samples: str = "seeds"
+) -> Table:
     """Table II: see the module docstring. ``reference`` defaults to "Original MPT" (any case), else the
     first variant in the paper's order."""
     if samples not in TTEST_SAMPLES:
@@ -401,16 +429,35 @@ def table2(rows: Sequence[RunRow], group: str = TABLE2_GROUP, reference: str | N
                 p = None
                 if not is_ref and ref_members is not None:
                     p = t_test(t_samples(ref_members, samples), t_samples(members, samples))
-                block_rows.append(Row(label, _cells(members), members,
-                                      paper_key=name if paper.table2_row(name) and len(pools[name]) == 1 else None,
-                                      p_value=p, is_reference=is_ref))
+                block_rows.append(
+                    Row(
+                        label,
+                        _cells(members),
+                        members,
+                        paper_key=name if paper.table2_row(name) and len(pools[name]) == 1 else None,
+                        p_value=p,
+                        is_reference=is_ref,
+                    )
+                )
         blocks.append(Block(shots, block_rows))
     all_rows = [row for b in blocks for row in b.rows]
-    notes = [f"p: two-tailed Student's t-test (scipy.stats.ttest_ind) against '{reference or 'Original MPT'}'; "
-             + ("samples: each run's average accuracy (one per seed)" if samples == "seeds"
-                else "samples: every (seed, language) accuracy")]
+    notes = [
+        f"p: two-tailed Student's t-test (scipy.stats.ttest_ind) against '{reference or 'Original MPT'}'; "
+        + (
+            "samples: each run's average accuracy (one per seed)"
+            if samples == "seeds"
+            else "samples: every (seed, language) accuracy"
+        )
+    ]
     if not runs:
         notes.insert(0, f"no runs in group '{group}' (run configs/table2.yaml into this store)")
-    return Table("Table II", "Intrinsic analysis of MPT: accuracy (%) mean ± std over seeds, p-value vs. the "
-                 "full method", group, blocks, _meta(runs, all_rows), has_p_values=True, samples=samples,
-                 notes=notes)
+    return Table(
+        "Table II",
+        "Intrinsic analysis of MPT: accuracy (%) mean ± std over seeds, p-value vs. the full method",
+        group,
+        blocks,
+        _meta(runs, all_rows),
+        has_p_values=True,
+        samples=samples,
+        notes=notes,
+    )

@@ -59,8 +59,12 @@ def task_tables(rows: Sequence) -> list[TaskTable]:
     for spec, runs in by_task.items():
         name, languages = _task_name_and_languages(spec, runs)
         keys = sorted({k for r in runs for k in r.config})
-        differing = [k for k in keys if k not in ("seed", "method", "shots")
-                     and len({json.dumps(r.config.get(k), sort_keys=True) for r in runs}) > 1]
+        differing = [
+            k
+            for k in keys
+            if k not in ("seed", "method", "shots")
+            and len({json.dumps(r.config.get(k), sort_keys=True) for r in runs}) > 1
+        ]
         groups: dict[str, dict[str, list[float]]] = {}
         for r in sorted(runs, key=lambda r: (r.method, r.shots, r.seed)):
             label = f"{r.method.upper()} k={r.shots}" + "".join(f" {k}={r.config.get(k)}" for k in differing)
@@ -88,8 +92,14 @@ def _cell(values: list[float] | None) -> str:
 
 def to_markdown(table: TaskTable) -> str:
     head = ["setting", *[c.upper() if c != "avg" else "Avg" for c in table.columns], "n"]
-    lines = [f"## Task {table.task}", "", f"Accuracy (%) per language, mean±std over seeds (task `{table.spec}`).", "",
-             "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines = [
+        f"## Task {table.task}",
+        "",
+        f"Accuracy (%) per language, mean±std over seeds (task `{table.spec}`).",
+        "",
+        "| " + " | ".join(head) + " |",
+        "|" + "---|" * len(head),
+    ]
     for label, cells in table.rows:
         n = max(len(v) for v in cells.values())
         lines.append("| " + " | ".join([label, *[_cell(cells.get(c)) for c in table.columns], str(n)]) + " |")
@@ -101,6 +111,12 @@ def to_csv(table: TaskTable) -> str:
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["task", "setting", *table.columns, "n"])
     for label, cells in table.rows:
-        writer.writerow([table.task, label, *[f"{statistics.fmean(cells[c]):.4f}" if cells.get(c) else ""
-                                              for c in table.columns], max(len(v) for v in cells.values())])
+        writer.writerow(
+            [
+                table.task,
+                label,
+                *[f"{statistics.fmean(cells[c]):.4f}" if cells.get(c) else "" for c in table.columns],
+                max(len(v) for v in cells.values()),
+            ]
+        )
     return buffer.getvalue()

@@ -18,8 +18,17 @@ from pathlib import Path
 from xlprompt.errors import ConfigError
 from xlprompt.tasks.base import TASKS, Task, TaskSplits, register, register_task
 
-__all__ = ["Task", "TaskSplits", "TASKS", "load_splits", "required_files", "register", "register_task", "get_task",
-           "task_languages"]
+__all__ = [
+    "Task",
+    "TaskSplits",
+    "TASKS",
+    "load_splits",
+    "required_files",
+    "register",
+    "register_task",
+    "get_task",
+    "task_languages",
+]
 
 
 def load_splits(task: Task, config, folder) -> TaskSplits:
@@ -50,15 +59,19 @@ def get_task(spec: str) -> Task:
     if text.endswith((".yaml", ".yml")) or "/" in text or Path(text).exists():
         path = Path(text).expanduser().resolve()
         if not path.is_file():
-            raise ConfigError(f"task file not found: {text}; give a registered task ({', '.join(TASKS)}) or the "
-                              "path of a task YAML file")
+            raise ConfigError(
+                f"task file not found: {text}; give a registered task ({', '.join(TASKS)}) or the "
+                "path of a task YAML file"
+            )
         return _load_file(str(path), path.stat().st_mtime_ns)
     import difflib
 
     near = difflib.get_close_matches(text, list(TASKS), n=1)
     hint = f" Did you mean '{near[0]}'?" if near else ""
-    raise ConfigError(f"unknown task '{text}'.{hint} Built-in tasks: {', '.join(TASKS)}; or the path of a task "
-                      "YAML file (see the documentation's 'Tasks and your own task')")
+    raise ConfigError(
+        f"unknown task '{text}'.{hint} Built-in tasks: {', '.join(TASKS)}; or the path of a task "
+        "YAML file (see the documentation's 'Tasks and your own task')"
+    )
 
 
 @functools.lru_cache(maxsize=32)

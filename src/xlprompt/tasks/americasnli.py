@@ -38,8 +38,9 @@ def load_americasnli_splits(task: Task, config, root: Path) -> TaskSplits:
             test[lang] = load_xnli(config.eval_split, lang, root, limit=cap)
         else:
             test[lang] = read_americasnli(root, config.eval_split, lang)[:cap]
-    notes = list(xnli.notes) + ["americasnli: trained on English XNLI few-shot data, evaluated on AmericasNLI "
-                                f"{config.eval_split}"]
+    notes = list(xnli.notes) + [
+        f"americasnli: trained on English XNLI few-shot data, evaluated on AmericasNLI {config.eval_split}"
+    ]
     return TaskSplits(xnli.train, xnli.dev, test, config.eval_split, notes)
 
 
@@ -59,24 +60,32 @@ class _EnglishOnly:
 def americasnli_required_files(task: Task, config, folder: Path) -> list[tuple[str, str]]:
     from xlprompt.tasks.xnli import XNLI, xnli_required_files
 
-    needed = [item for item in xnli_required_files(XNLI, _EnglishOnly(config), folder)
-              if not item[0].startswith(f"xnli/{config.eval_split}/") or SOURCE_LANGUAGE in config.languages()]
-    return needed + [(f"americasnli/{config.eval_split}/{lang}.tsv", "americasnli") for lang in config.languages()
-                     if lang != SOURCE_LANGUAGE]
+    needed = [
+        item
+        for item in xnli_required_files(XNLI, _EnglishOnly(config), folder)
+        if not item[0].startswith(f"xnli/{config.eval_split}/") or SOURCE_LANGUAGE in config.languages()
+    ]
+    return needed + [
+        (f"americasnli/{config.eval_split}/{lang}.tsv", "americasnli")
+        for lang in config.languages()
+        if lang != SOURCE_LANGUAGE
+    ]
 
 
-AMERICASNLI = register(Task(
-    name="americasnli",
-    labels=LABELS,
-    languages=(SOURCE_LANGUAGE, *AMERICASNLI_LANGUAGES),
-    label_words=("right", "maybe", "wrong"),
-    text_fields=("premise", "hypothesis"),
-    source_language=SOURCE_LANGUAGE,
-    tiny_label_words=("yes", "maybe", "no"),
-    parallel_default="tatoeba",
-    parallel_refused={},
-    parallel_languages=(),
-    origin="built-in: xlprompt.tasks.americasnli",
-    load_splits=load_americasnli_splits,
-    required_files=americasnli_required_files,
-))
+AMERICASNLI = register(
+    Task(
+        name="americasnli",
+        labels=LABELS,
+        languages=(SOURCE_LANGUAGE, *AMERICASNLI_LANGUAGES),
+        label_words=("right", "maybe", "wrong"),
+        text_fields=("premise", "hypothesis"),
+        source_language=SOURCE_LANGUAGE,
+        tiny_label_words=("yes", "maybe", "no"),
+        parallel_default="tatoeba",
+        parallel_refused={},
+        parallel_languages=(),
+        origin="built-in: xlprompt.tasks.americasnli",
+        load_splits=load_americasnli_splits,
+        required_files=americasnli_required_files,
+    )
+)

@@ -105,8 +105,6 @@ def register_task(task: Task, replace: bool = False) -> Task:
     return register(task)
 
 
-
-
 def unregister_task(name: str) -> None:
     """Remove a task added with :func:`register_task` (built-in tasks stay)."""
     if name in TASKS and TASKS[name].origin.startswith("built-in"):

@@ -45,6 +45,7 @@ from xlprompt.tasks.base import Task, TaskSplits, register
 PAWSX_LANGUAGES: tuple[str, ...] = ("en", "de", "es", "fr", "ja", "ko", "zh")
 PAWSX_LABELS: tuple[str, ...] = ("not_paraphrase", "paraphrase")
 
+
 def load_pawsx_splits(task: Task, config, root: Path) -> TaskSplits:
     """Few-shot train/dev and the evaluated split per language for ``task=pawsx`` (see the module's text)."""
     train, dev, test, split, notes = load_pawsx_data(config, root)
@@ -57,20 +58,22 @@ def pawsx_required_files(task: Task, config, folder: Path) -> list[tuple[str, st
     return [("pawsx/dev/en.tsv", "pawsx")] + [(f"pawsx/{split}/{lang}.tsv", "pawsx") for lang in config.languages()]
 
 
-PAWSX = register(Task(
-    name="pawsx",
-    labels=PAWSX_LABELS,
-    languages=PAWSX_LANGUAGES,
-    label_words=("no", "yes"),
-    text_fields=("sentence1", "sentence2"),
-    source_language="en",
-    tiny_label_words=("no", "yes"),
-    parallel_default="tatoeba",
-    parallel_refused={"pawsx": "its pairs are PAWS-X dev/test rows, the evaluation data of task pawsx"},
-    origin="built-in: xlprompt.tasks.pawsx",
-    load_splits=load_pawsx_splits,
-    required_files=pawsx_required_files,
-))
+PAWSX = register(
+    Task(
+        name="pawsx",
+        labels=PAWSX_LABELS,
+        languages=PAWSX_LANGUAGES,
+        label_words=("no", "yes"),
+        text_fields=("sentence1", "sentence2"),
+        source_language="en",
+        tiny_label_words=("no", "yes"),
+        parallel_default="tatoeba",
+        parallel_refused={"pawsx": "its pairs are PAWS-X dev/test rows, the evaluation data of task pawsx"},
+        origin="built-in: xlprompt.tasks.pawsx",
+        load_splits=load_pawsx_splits,
+        required_files=pawsx_required_files,
+    )
+)
 
 
 def pawsx_file(root: Path, split: str, lang: str) -> Path:
@@ -95,9 +98,14 @@ def read_pawsx(root: Path, split: str, lang: str, labelled: bool = True) -> list
         value = row["label"].strip()
         if value not in ("0", "1"):
             if labelled or value:
-                raise row.error(f"label must be 0 (not paraphrase) or 1 (paraphrase), found {value!r}"
-                                + ("; this file has no gold labels (PAWS-X test labels exist only for de here): "
-                                   "evaluate on dev" if not value else ""))
+                raise row.error(
+                    f"label must be 0 (not paraphrase) or 1 (paraphrase), found {value!r}"
+                    + (
+                        "; this file has no gold labels (PAWS-X test labels exist only for de here): evaluate on dev"
+                        if not value
+                        else ""
+                    )
+                )
             continue
         s1, s2 = row["sentence1"], row["sentence2"]
         if not s1.strip() or not s2.strip() or is_ns_row(s1, s2):
@@ -119,8 +127,10 @@ def check_no_shared_ids(train, dev, test: dict[str, list[NLIExample]]) -> None:
     for lang, examples in test.items():
         shared = [ex.uid for ex in examples if ex.uid in used]
         if shared:
-            raise DataError(f"{len(shared)} evaluation rows of '{lang}' share their idx with a training or dev row "
-                            f"(e.g. {shared[0]}): PAWS-X is parallel by idx, so they would leak the few-shot data")
+            raise DataError(
+                f"{len(shared)} evaluation rows of '{lang}' share their idx with a training or dev row "
+                f"(e.g. {shared[0]}): PAWS-X is parallel by idx, so they would leak the few-shot data"
+            )
 
 
 def load_pawsx_data(config, root: Path):
@@ -133,19 +143,23 @@ def load_pawsx_data(config, root: Path):
         pool = read_pawsx(root, "train", "en")
         dev_pool = pool
         split = config.eval_split
-        notes.append(f"pawsx: few-shot train/dev sampled from the English train set ({len(pool)} pairs); "
-                     f"evaluation on {split}")
+        notes.append(
+            f"pawsx: few-shot train/dev sampled from the English train set ({len(pool)} pairs); evaluation on {split}"
+        )
     else:
         pool = read_pawsx(root, "dev", "en")
         dev_pool = pool
         split = "dev"
-        notes.append(f"pawsx: no {train_file} (xlprompt data fetch --only pawsx): few-shot train/dev sampled from "
-                     "English dev, evaluation on dev, rows sharing an idx with them excluded in every language")
+        notes.append(
+            f"pawsx: no {train_file} (xlprompt data fetch --only pawsx): few-shot train/dev sampled from "
+            "English dev, evaluation on dev, rows sharing an idx with them excluded in every language"
+        )
     n = len(PAWSX_LABELS)
     train = sample_k_per_class(pool, config.shots, config.seed, n_labels=n)
     chosen = {ex.uid for ex in train}
-    dev = sample_k_per_class([ex for ex in dev_pool if ex.uid not in chosen], config.shots, config.seed + 10_000,
-                             n_labels=n)
+    dev = sample_k_per_class(
+        [ex for ex in dev_pool if ex.uid not in chosen], config.shots, config.seed + 10_000, n_labels=n
+    )
     used = {ex.uid for ex in (*train, *dev)}
     # PAWS-X repeats some English pairs under another idx: such an evaluation item (and its translations) is
     # the training/dev text again, so its idx is excluded too

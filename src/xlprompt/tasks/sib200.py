@@ -36,8 +36,18 @@ from __future__ import annotations
 from pathlib import Path
 
 from xlprompt.data.sib200 import (
-    SIB200_CATEGORIES, SIB200_FEWSHOT_KS, SIB200_FEWSHOT_SEEDS, SIB200_TATOEBA, FEWSHOT_DIR, SUMS, fewshot_name,
-    read_sib200, read_sums, sample_fewshot, sib200_flores_languages, task_code,
+    FEWSHOT_DIR,
+    SIB200_CATEGORIES,
+    SIB200_FEWSHOT_KS,
+    SIB200_FEWSHOT_SEEDS,
+    SIB200_TATOEBA,
+    SUMS,
+    fewshot_name,
+    read_sib200,
+    read_sums,
+    sample_fewshot,
+    sib200_flores_languages,
+    task_code,
 )
 from xlprompt.errors import ConfigError, DataError
 from xlprompt.tasks.base import Task, TaskSplits, register
@@ -48,9 +58,11 @@ SIB200_LABEL_WORDS: tuple[str, ...] = ("science", "travel", "political", "sports
 
 def _fixed(config) -> tuple[int, int]:
     if config.shots not in SIB200_FEWSHOT_KS or config.seed not in SIB200_FEWSHOT_SEEDS:
-        raise ConfigError(f"task sib200 with train_source=fixed: the fixed splits exist for k in "
-                          f"{', '.join(map(str, SIB200_FEWSHOT_KS))} and seeds {', '.join(map(str, SIB200_FEWSHOT_SEEDS))} "
-                          f"(not k={config.shots}, seed={config.seed}); set train_source=sample for others")
+        raise ConfigError(
+            f"task sib200 with train_source=fixed: the fixed splits exist for k in "
+            f"{', '.join(map(str, SIB200_FEWSHOT_KS))} and seeds {', '.join(map(str, SIB200_FEWSHOT_SEEDS))} "
+            f"(not k={config.shots}, seed={config.seed}); set train_source=sample for others"
+        )
     return config.shots, config.seed
 
 
@@ -61,8 +73,11 @@ def read_fixed_split(root: Path, split: str, k: int, seed: int) -> list:
     path = Path(root) / FEWSHOT_DIR / fewshot_name(split, k, seed)
     expected = read_sums(root).get(path.name)
     if expected is None or sha256_file(path) != expected:
-        raise DataError(f"SHA-256 differs from {FEWSHOT_DIR}/{SUMS}: the fixed split was changed; run "
-                        "`xlprompt data fetch --only sib200 --force`", path)
+        raise DataError(
+            f"SHA-256 differs from {FEWSHOT_DIR}/{SUMS}: the fixed split was changed; run "
+            "`xlprompt data fetch --only sib200 --force`",
+            path,
+        )
     return read_sib200(root, split, "en", path=path)
 
 
@@ -71,8 +86,10 @@ def check_disjoint(train, dev, test: dict) -> None:
     for lang, examples in test.items():
         shared = [ex.uid for ex in examples if ex.uid in used]
         if shared:
-            raise DataError(f"{len(shared)} evaluated sentences of '{lang}' are training or dev sentences (e.g. "
-                            f"{shared[0]}): SIB-200 is parallel by idx, so they would leak")
+            raise DataError(
+                f"{len(shared)} evaluated sentences of '{lang}' are training or dev sentences (e.g. "
+                f"{shared[0]}): SIB-200 is parallel by idx, so they would leak"
+            )
 
 
 def load_sib200_splits(task: Task, config, root: Path) -> TaskSplits:
@@ -83,8 +100,9 @@ def load_sib200_splits(task: Task, config, root: Path) -> TaskSplits:
         notes.append(f"sib200: fixed few-shot splits k={k} seed={seed} ({FEWSHOT_DIR}, SHA-256 checked)")
     else:
         train, dev = sample_fewshot(read_sib200(root, "train", "en"), config.shots, config.seed)
-        notes.append(f"sib200: few-shot train/dev sampled from the English train set (k={config.shots}, "
-                     f"seed={config.seed})")
+        notes.append(
+            f"sib200: few-shot train/dev sampled from the English train set (k={config.shots}, seed={config.seed})"
+        )
     cap = config.eval_max_per_language
     test = {lang: read_sib200(root, config.eval_split, lang)[:cap] for lang in config.languages()}
     check_disjoint(train, dev, test)
@@ -103,18 +121,20 @@ def sib200_required_files(task: Task, config, folder: Path) -> list[tuple[str, s
 
 _NOT_SIB = "its pairs are XNLI-language pairs under XNLI's codes; SIB-200's languages carry Flores-200 codes"
 
-SIB200 = register(Task(
-    name="sib200",
-    labels=SIB200_CATEGORIES,
-    languages=SIB200_LANGUAGES,
-    label_words=SIB200_LABEL_WORDS,
-    text_fields=("text",),
-    source_language="en",
-    parallel_default="tatoeba",
-    parallel_refused={"pawsx": _NOT_SIB, "xnli-dev": _NOT_SIB, "translate": _NOT_SIB},
-    parallel_languages=tuple(SIB200_TATOEBA),
-    parallel_fetch={"tatoeba": "tatoeba-sib200"},
-    origin="built-in: xlprompt.tasks.sib200",
-    load_splits=load_sib200_splits,
-    required_files=sib200_required_files,
-))
+SIB200 = register(
+    Task(
+        name="sib200",
+        labels=SIB200_CATEGORIES,
+        languages=SIB200_LANGUAGES,
+        label_words=SIB200_LABEL_WORDS,
+        text_fields=("text",),
+        source_language="en",
+        parallel_default="tatoeba",
+        parallel_refused={"pawsx": _NOT_SIB, "xnli-dev": _NOT_SIB, "translate": _NOT_SIB},
+        parallel_languages=tuple(SIB200_TATOEBA),
+        parallel_fetch={"tatoeba": "tatoeba-sib200"},
+        origin="built-in: xlprompt.tasks.sib200",
+        load_splits=load_sib200_splits,
+        required_files=sib200_required_files,
+    )
+)

@@ -39,8 +39,9 @@ def load_toy_splits(task: Task, config, root) -> TaskSplits:
     cap = config.eval_max_per_language
     if cap:
         test = {lang: examples[:cap] for lang, examples in test.items()}
-    notes = [f"toy: a synthetic world (xlprompt.data.toy), not XNLI; {len(test[next(iter(test))])} test items per "
-             "language"]
+    notes = [
+        f"toy: a synthetic world (xlprompt.data.toy), not XNLI; {len(test[next(iter(test))])} test items per language"
+    ]
     return TaskSplits(train, dev, test, "test", notes)
 
 
@@ -49,14 +50,18 @@ def load_toy_parallel(task: Task, config, root) -> list:
     targets = [lang for lang in config.languages() if lang != TOY_SOURCE] or list(TOY_TARGETS)
     pairs = [p for p in toy_world().parallel if p.tgt_lang in targets]
     if len(pairs) < config.parallel_size:
-        raise ConfigError(f"task toy has {len(pairs)} parallel pairs for {', '.join(targets)}, fewer than "
-                          f"parallel_size={config.parallel_size}; set parallel_size <= {len(pairs)}")
+        raise ConfigError(
+            f"task toy has {len(pairs)} parallel pairs for {', '.join(targets)}, fewer than "
+            f"parallel_size={config.parallel_size}; set parallel_size <= {len(pairs)}"
+        )
     return pairs[: config.parallel_size]
 
 
 def _pct_options() -> dict:
-    templates = {lang: "{q}:{{}}? {a}:<mask>".format(q=task_words(lang)["question"], a=task_words(lang)["answer"])
-                 for lang in TOY_LANGUAGES}
+    templates = {
+        lang: "{q}:{{}}? {a}:<mask>".format(q=task_words(lang)["question"], a=task_words(lang)["answer"])
+        for lang in TOY_LANGUAGES
+    }
     return {"templates": templates, "draw_languages": TOY_TARGETS}
 
 
@@ -65,21 +70,25 @@ def _dp_options() -> dict:
     return {"template": f"{{premise}} . {words['question']} : {{hypothesis}} ? {words['answer']} : <mask> ."}
 
 
-TOY = register(Task(
-    name="toy",
-    labels=TOY_LABELS,
-    languages=TOY_LANGUAGES,
-    label_words=tuple(task_words(TOY_SOURCE)[w] for w in ("yes", "maybe", "no")),
-    language_label_words={lang: tuple(task_words(lang)[w] for w in ("yes", "maybe", "no")) for lang in TOY_LANGUAGES},
-    tiny_label_words=("yes", "maybe", "no"),
-    text_fields=("premise", "hypothesis"),
-    source_language=TOY_SOURCE,
-    parallel_default="task",
-    origin="built-in: xlprompt.tasks.toy",
-    method_options={"pct": _pct_options(), "dp": _dp_options()},
-    load_splits=load_toy_splits,
-    load_parallel=load_toy_parallel,
-))
+TOY = register(
+    Task(
+        name="toy",
+        labels=TOY_LABELS,
+        languages=TOY_LANGUAGES,
+        label_words=tuple(task_words(TOY_SOURCE)[w] for w in ("yes", "maybe", "no")),
+        language_label_words={
+            lang: tuple(task_words(lang)[w] for w in ("yes", "maybe", "no")) for lang in TOY_LANGUAGES
+        },
+        tiny_label_words=("yes", "maybe", "no"),
+        text_fields=("premise", "hypothesis"),
+        source_language=TOY_SOURCE,
+        parallel_default="task",
+        origin="built-in: xlprompt.tasks.toy",
+        method_options={"pct": _pct_options(), "dp": _dp_options()},
+        load_splits=load_toy_splits,
+        load_parallel=load_toy_parallel,
+    )
+)
 
 
 #: k of ``xlprompt demo`` on the toy world
@@ -87,8 +96,15 @@ TOY_DEMO_SHOTS = 16
 #: the training settings of the toy world's demo, tests and study (``configs/toy.yaml``): the methods' recipes are
 #: sized for XLM-R (lr 1e-5 to 4e-5, 50 epochs, max length 256); the tiny toy model needs a larger step and its
 #: sentences are short. Every method gets the same ones (recipe=uniform), as a controlled comparison.
-TOY_SETTINGS: dict = {"recipe": "uniform", "lr": 1e-3, "epochs": 20, "batch_size": 12, "max_length": 64,
-                      "eval_batch_size": 256, "parallel_size": 96}
+TOY_SETTINGS: dict = {
+    "recipe": "uniform",
+    "lr": 1e-3,
+    "epochs": 20,
+    "batch_size": 12,
+    "max_length": 64,
+    "eval_batch_size": 256,
+    "parallel_size": 96,
+}
 
 
 def toy_settings(method: str, epochs: int | None = None) -> dict:
@@ -104,5 +120,7 @@ def above_chance_line(results: dict) -> str:
     acc = results["accuracy"]
     chance = 100.0 / len(TOY_LABELS)
     parts = ", ".join(f"{lang} {acc[lang] - chance:+.1f}" for lang in acc if lang != "avg")
-    return (f"chance is {chance:.1f}%; above chance by (points): {parts}. A synthetic world (xlprompt.data.toy): "
-            "these numbers show that the methods learn and transfer, nothing about XNLI.")
+    return (
+        f"chance is {chance:.1f}%; above chance by (points): {parts}. A synthetic world (xlprompt.data.toy): "
+        "these numbers show that the methods learn and transfer, nothing about XNLI."
+    )

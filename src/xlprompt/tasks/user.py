@@ -42,10 +42,24 @@ from xlprompt.errors import ConfigError, DataError
 from xlprompt.languages import check_language_code
 from xlprompt.tasks.base import Task
 
-FIELDS = ("name", "text_fields", "labels", "label_words", "languages", "source_language", "columns",
-          "label_column", "tiny_label_words", "splits", "description",
-          # what a method needs beyond labels and label words: each enables its method (Task.method_options)
-          "pct_templates", "pct_draw_languages", "pct_label_words", "dp_template")
+FIELDS = (
+    "name",
+    "text_fields",
+    "labels",
+    "label_words",
+    "languages",
+    "source_language",
+    "columns",
+    "label_column",
+    "tiny_label_words",
+    "splits",
+    "description",
+    # what a method needs beyond labels and label words: each enables its method (Task.method_options)
+    "pct_templates",
+    "pct_draw_languages",
+    "pct_label_words",
+    "dp_template",
+)
 SPLITS = ("train", "dev", "test")
 FORMATS = (".tsv", ".csv", ".jsonl")
 
@@ -56,8 +70,11 @@ def _err(path, field: str, message: str) -> ConfigError:
 
 def _str_list(path, data, key, lengths=None) -> tuple[str, ...]:
     value = data.get(key)
-    if not isinstance(value, list) or not value or not all(isinstance(v, (str, int)) and not isinstance(v, bool)
-                                                            for v in value):
+    if (
+        not isinstance(value, list)
+        or not value
+        or not all(isinstance(v, (str, int)) and not isinstance(v, bool) for v in value)
+    ):
         raise _err(path, key, "needs a non-empty list of strings (quote yes/no: YAML reads them as booleans)")
     out = tuple(str(v).strip() for v in value)
     if lengths and len(out) not in lengths:
@@ -84,8 +101,11 @@ def load_task_file(path: str | Path) -> Task:
     for key in data:
         if key not in FIELDS:
             near = difflib.get_close_matches(str(key), FIELDS, n=1)
-            raise _err(path, key, "unknown field" + (f"; did you mean '{near[0]}'?" if near else
-                                                    f"; known: {', '.join(FIELDS)}"))
+            raise _err(
+                path,
+                key,
+                "unknown field" + (f"; did you mean '{near[0]}'?" if near else f"; known: {', '.join(FIELDS)}"),
+            )
     for key in ("name", "text_fields", "labels", "label_words", "languages", "splits"):
         if key not in data:
             raise _err(path, key, "missing (required)")
@@ -124,8 +144,11 @@ def load_task_file(path: str | Path) -> Task:
         if not isinstance(entry, list) or any(isinstance(w, bool) or not isinstance(w, (str, int)) for w in entry):
             raise _err(path, where, "needs a list of words (quote yes/no: YAML reads them as booleans)")
         if len(entry) < len(labels):
-            raise _err(path, where, f"label '{labels[len(entry)]}' has no label word ({len(entry)} words for "
-                       f"{len(labels)} labels)")
+            raise _err(
+                path,
+                where,
+                f"label '{labels[len(entry)]}' has no label word ({len(entry)} words for {len(labels)} labels)",
+            )
         if len(entry) > len(labels):
             raise _err(path, where, f"{len(entry)} words for {len(labels)} labels ({', '.join(labels)})")
         table[lang] = tuple(str(w).strip() for w in entry)
@@ -173,10 +196,21 @@ def load_task_file(path: str | Path) -> Task:
     if "dp_template" in data:  # checked by DP (xlprompt.methods.discrete_prompt.recipe.check_task_options)
         method_options["dp"] = {"template": data["dp_template"]}
     return Task(
-        name=name.strip(), labels=labels, languages=languages, label_words=default, text_fields=fields,
-        source_language=source, language_label_words=table, tiny_label_words=tiny, method_options=method_options,
-        parallel_default="tatoeba", parallel_refused={}, files=files, columns=columns,
-        label_column=label_column, origin=str(path),
+        name=name.strip(),
+        labels=labels,
+        languages=languages,
+        label_words=default,
+        text_fields=fields,
+        source_language=source,
+        language_label_words=table,
+        tiny_label_words=tiny,
+        method_options=method_options,
+        parallel_default="tatoeba",
+        parallel_refused={},
+        files=files,
+        columns=columns,
+        label_column=label_column,
+        origin=str(path),
     )
 
 
@@ -190,7 +224,7 @@ def _pct_fields(path, data, fields, labels, languages, source):
         return {}
     entry = data["pct_templates"]
     if not isinstance(entry, dict):
-        raise _err(path, "pct_templates", "maps every language to its template, e.g. en: \"Text: {} Label: <mask>\"")
+        raise _err(path, "pct_templates", 'maps every language to its template, e.g. en: "Text: {} Label: <mask>"')
     templates = {}
     for lang, text in entry.items():
         where = f"pct_templates.{lang}"
@@ -199,8 +233,12 @@ def _pct_fields(path, data, fields, labels, languages, source):
         if not isinstance(text, str):
             raise _err(path, where, "needs a string with {} (the text) and <mask>")
         if text.count("{}") != 1 or text.count("<mask>") != 1:
-            raise _err(path, where, f"needs {{}} ({'the second text' if len(fields) > 1 else 'the text'}) once and "
-                       f"<mask> once, got {text!r}")
+            raise _err(
+                path,
+                where,
+                f"needs {{}} ({'the second text' if len(fields) > 1 else 'the text'}) once and "
+                f"<mask> once, got {text!r}",
+            )
         if text.replace("{}", "").count("{") or text.replace("{}", "").count("}"):
             raise _err(path, where, f"has a brace other than the one {{}}: {text!r}")
         if text.index("<mask>") < text.index("{}"):
@@ -215,8 +253,11 @@ def _pct_fields(path, data, fields, labels, languages, source):
         if lang not in languages:
             raise _err(path, "pct_draw_languages", f"'{lang}' is not one of languages ({', '.join(languages)})")
     if not draw:
-        raise _err(path, "pct_draw_languages", "PCT's second template needs a language other than the source; "
-                   "give at least two languages")
+        raise _err(
+            path,
+            "pct_draw_languages",
+            "PCT's second template needs a language other than the source; give at least two languages",
+        )
     options = {"templates": templates, "draw_languages": tuple(draw)}
     if "pct_label_words" in data:
         options["label_words"] = _str_list(path, data, "pct_label_words", (len(labels),))
@@ -261,8 +302,10 @@ def _hf_rows(entry: str) -> list[tuple[int, dict]]:
         data = datasets.load_dataset(spec["dataset"], spec.get("config"), split=spec["split"], **kwargs)
     except Exception as err:  # a library error of any kind: one line naming the task file and field
         first = (str(err).strip().splitlines() or [type(err).__name__])[0]
-        raise ConfigError(f"{where}: the dataset {spec['dataset']!r} ({spec.get('config')}, split "
-                          f"{spec['split']!r}) could not be loaded: {first}") from None
+        raise ConfigError(
+            f"{where}: the dataset {spec['dataset']!r} ({spec.get('config')}, split "
+            f"{spec['split']!r}) could not be loaded: {first}"
+        ) from None
     return [(i + 1, dict(row)) for i, row in enumerate(data)]
 
 
@@ -288,10 +331,17 @@ def _rows(file: str) -> list[tuple[int, dict]]:
             for row in reader:
                 if _EXTRA in row or _MISSING in row.values():
                     # an unquoted comma splits a text: refused, as the TSV reader refuses a row of other width
-                    found = len(reader.fieldnames or ()) + len(row.get(_EXTRA, ())) \
+                    found = (
+                        len(reader.fieldnames or ())
+                        + len(row.get(_EXTRA, ()))
                         - sum(1 for v in row.values() if v is _MISSING)
-                    raise DataError(f"{found} fields, the header has {len(reader.fieldnames or ())}; quote a "
-                                    'text that holds a comma ("a, b")', file, reader.line_num)
+                    )
+                    raise DataError(
+                        f"{found} fields, the header has {len(reader.fieldnames or ())}; quote a "
+                        'text that holds a comma ("a, b")',
+                        file,
+                        reader.line_num,
+                    )
                 rows.append((reader.line_num, row))
             return rows
     except (UnicodeDecodeError, csv.Error) as err:
@@ -314,8 +364,9 @@ def read_split(task: Task, split: str, lang: str) -> list[NLIExample]:
         for name in task.text_fields:
             column = task.columns[name]
             if column not in row:
-                raise DataError(f"no column/field '{column}' (text field '{name}'); found: {', '.join(map(str, row))}",
-                                shown, line)
+                raise DataError(
+                    f"no column/field '{column}' (text field '{name}'); found: {', '.join(map(str, row))}", shown, line
+                )
             value = row[column]
             if not isinstance(value, str) or not value.strip():
                 raise DataError(f"'{column}' is empty or not a string", shown, line)
@@ -326,11 +377,11 @@ def read_split(task: Task, split: str, lang: str) -> list[NLIExample]:
         try:
             label = task.parse_label(raw if isinstance(raw, int) else str(raw))
         except ValueError:
-            raise DataError(f"unknown label {raw!r}; allowed: {', '.join(task.labels)} (or 0..{len(task.labels) - 1})",
-                            shown, line) from None
+            raise DataError(
+                f"unknown label {raw!r}; allowed: {', '.join(task.labels)} (or 0..{len(task.labels) - 1})", shown, line
+            ) from None
         uid = row.get("id") or row.get("idx") or i
-        out.append(NLIExample(texts[0], texts[1] if len(texts) > 1 else "", label, lang,
-                              f"{task.name}-{split}-{uid}"))
+        out.append(NLIExample(texts[0], texts[1] if len(texts) > 1 else "", label, lang, f"{task.name}-{split}-{uid}"))
     if not out:
         raise DataError("no rows", shown)
     return out
@@ -342,16 +393,23 @@ def load_user_data(task: Task, config):
 
     source = task.source_language
     pool = read_split(task, "train", source)
-    train = sample_k_per_class(pool, config.shots, config.seed, label_names=task.labels,
-                               where=f"task {task.name}, split train ({source}): {_shown(task, 'train', source)}")
+    train = sample_k_per_class(
+        pool,
+        config.shots,
+        config.seed,
+        label_names=task.labels,
+        where=f"task {task.name}, split train ({source}): {_shown(task, 'train', source)}",
+    )
     if source in task.files.get("dev", {}):
         dev_pool = read_split(task, "dev", source)
         where = f"task {task.name}, split dev ({source}): {_shown(task, 'dev', source)}"
     else:
         chosen = {ex.uid for ex in train}
         dev_pool = [ex for ex in pool if ex.uid not in chosen]
-        where = (f"task {task.name}, dev split (sampled from the train rows left after the k training examples; "
-                 f"give splits.dev.{source}): {_shown(task, 'train', source)}")
+        where = (
+            f"task {task.name}, dev split (sampled from the train rows left after the k training examples; "
+            f"give splits.dev.{source}): {_shown(task, 'train', source)}"
+        )
     dev = sample_k_per_class(dev_pool, config.shots, config.seed + 10_000, label_names=task.labels, where=where)
     cap = config.eval_max_per_language
     test = {lang: read_split(task, "test", lang)[:cap] for lang in config.languages()}

@@ -27,8 +27,11 @@ def demo_examples(split: str, lang: str) -> list[NLIExample]:
     rows = [r for r in read_jsonl("demo_nli.jsonl") if r["lang"] == lang]
     premises = list(dict.fromkeys(r["premise"] for r in rows))
     keep = {premises[i] for i in DEMO_SPLITS[split] if i < len(premises)}
-    return [NLIExample(r["premise"], r["hypothesis"], LABELS.index(r["label"]), lang, r["uid"])
-            for r in rows if r["premise"] in keep]
+    return [
+        NLIExample(r["premise"], r["hypothesis"], LABELS.index(r["label"]), lang, r["uid"])
+        for r in rows
+        if r["premise"] in keep
+    ]
 
 
 def multinli_pool(data_dir) -> list[NLIExample]:
@@ -43,7 +46,9 @@ def multinli_pool(data_dir) -> list[NLIExample]:
             label = parse_label(row["label"])
         except ValueError:
             raise row.error(f"unknown label {row['label']!r}; allowed: {', '.join(LABELS)}") from None
-        examples.append(NLIExample(row["premise"], row["hypothesis"], label, SOURCE_LANGUAGE, f"mnli-train-{row['idx']}"))
+        examples.append(
+            NLIExample(row["premise"], row["hypothesis"], label, SOURCE_LANGUAGE, f"mnli-train-{row['idx']}")
+        )
     return examples
 
 
@@ -72,9 +77,11 @@ def load_xnli_splits(task: Task, config, root: Path | None) -> TaskSplits:
             pool = multinli_pool(root)
         else:
             if config.eval_split == "dev":
-                raise ConfigError("train_source=sample with sample_pool=xnli-dev samples train/dev from XNLI "
-                                  "dev (en); evaluating on eval_split=dev would then leak: use eval_split=test "
-                                  "or sample_pool=multinli")
+                raise ConfigError(
+                    "train_source=sample with sample_pool=xnli-dev samples train/dev from XNLI "
+                    "dev (en); evaluating on eval_split=dev would then leak: use eval_split=test "
+                    "or sample_pool=multinli"
+                )
             # The English XNLI dev set is then the labelled English pool: train and dev are disjoint samples of it.
             pool = dev_pool
         train = sample_k_per_class(pool, config.shots, config.seed)
@@ -100,18 +107,20 @@ def xnli_required_files(task: Task, config, folder: Path) -> list[tuple[str, str
     return needed
 
 
-XNLI = register(Task(
-    name="xnli",
-    labels=LABELS,
-    languages=XNLI_LANGUAGES,
-    label_words=("right", "maybe", "wrong"),  # SP/MPT's; each method's recipe key label_words decides
-    text_fields=("premise", "hypothesis"),
-    source_language=SOURCE_LANGUAGE,
-    tiny_label_words=("yes", "maybe", "no"),
-    parallel_default="pawsx",
-    parallel_refused={},
-    origin="built-in: xlprompt.tasks.xnli",
-    load_splits=load_xnli_splits,
-    required_files=xnli_required_files,
-    uses_demo=True,
-))
+XNLI = register(
+    Task(
+        name="xnli",
+        labels=LABELS,
+        languages=XNLI_LANGUAGES,
+        label_words=("right", "maybe", "wrong"),  # SP/MPT's; each method's recipe key label_words decides
+        text_fields=("premise", "hypothesis"),
+        source_language=SOURCE_LANGUAGE,
+        tiny_label_words=("yes", "maybe", "no"),
+        parallel_default="pawsx",
+        parallel_refused={},
+        origin="built-in: xlprompt.tasks.xnli",
+        load_splits=load_xnli_splits,
+        required_files=xnli_required_files,
+        uses_demo=True,
+    )
+)

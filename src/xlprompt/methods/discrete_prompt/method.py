@@ -26,29 +26,38 @@ first; they differ only for inputs beyond ``max_length`` (256) tokens.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Sequence
 
 import torch
 
 from xlprompt.batching import TokenizedExample, TokenizedPair
 from xlprompt.losses import classification_loss
 from xlprompt.methods.base import LossOutput, Method
+from xlprompt.methods.discrete_prompt.recipe import (  # noqa: F401  (re-exported)
+    DP_PLACEHOLDER,
+    PET_SH,
+    PET_WRAPPER,
+    RECIPE,
+    RECIPE_SOURCES,
+    check_dp_template,
+    task_pattern,
+)
 from xlprompt.scoring import class_log_probs, label_word_logits
 from xlprompt.template import HYPOTHESIS, LITERAL, MASK, PREMISE, EncodedInput, Piece, Template, word_ids
-from xlprompt.methods.discrete_prompt.recipe import (  # noqa: F401  (re-exported)
-    DP_PLACEHOLDER, PET_SH, PET_WRAPPER, RECIPE, RECIPE_SOURCES, check_dp_template, task_pattern,
-)
-
-
 
 
 def pet_template(tokenizer, special, max_length: int) -> Template:
     """xlmrprompt's pattern 0 in English: ``X_P . Question: X_H ? Answer: <mask> .`` (parts tokenised alone)."""
     dot = word_ids(tokenizer, ".")
     pieces = [
-        Piece(PREMISE), Piece(LITERAL, dot), Piece(LITERAL, word_ids(tokenizer, "Question:")),
-        Piece(HYPOTHESIS), Piece(LITERAL, word_ids(tokenizer, "?")), Piece(LITERAL, word_ids(tokenizer, "Answer:")),
-        Piece(MASK), Piece(LITERAL, dot),
+        Piece(PREMISE),
+        Piece(LITERAL, dot),
+        Piece(LITERAL, word_ids(tokenizer, "Question:")),
+        Piece(HYPOTHESIS),
+        Piece(LITERAL, word_ids(tokenizer, "?")),
+        Piece(LITERAL, word_ids(tokenizer, "Answer:")),
+        Piece(MASK),
+        Piece(LITERAL, dot),
     ]
     return Template(pieces, special, max_length, name="dp-pet-0-en")
 
@@ -79,21 +88,25 @@ class DiscretePrompting(Method):
         if config.freeze_plm:  # DAMO-NLP-SG/DPA run-prompt.py raises the same: a hard prompt has nothing else to train
             from xlprompt.errors import ConfigError
 
-            raise ConfigError(f"{config.method}: freeze_plm=true leaves nothing to train (a hard template has no "
-                              "parameters of its own); set freeze_plm=false")
+            raise ConfigError(
+                f"{config.method}: freeze_plm=true leaves nothing to train (a hard template has no "
+                "parameters of its own); set freeze_plm=false"
+            )
         task = config.task_spec()
         if task.name == "xnli":
             self.template = pet_template(tokenizer, self.special, config.max_length)
         else:  # the task's own DP pattern (the recipe's table, or a task file's dp_template)
-            self.template = task_dp_template(task_pattern(task), task.text_fields, tokenizer, self.special,
-                                             config.max_length, f"dp-{task.name}")
+            self.template = task_dp_template(
+                task_pattern(task), task.text_fields, tokenizer, self.special, config.max_length, f"dp-{task.name}"
+            )
 
     def encode_for_eval(self, example: TokenizedExample, lang: str) -> EncodedInput:
         # the texts were stripped before tokenising (strip_punctuation, xnli_pvp.py get_parts), each on its own
         return self.template.encode(example.premise, example.hypothesis)
 
-    def training_loss(self, batch: Sequence[TokenizedExample], parallel: Sequence[TokenizedPair] | None,
-                      generator: torch.Generator) -> LossOutput:
+    def training_loss(
+        self, batch: Sequence[TokenizedExample], parallel: Sequence[TokenizedPair] | None, generator: torch.Generator
+    ) -> LossOutput:
         hidden = self.mask_states([self.encode_for_eval(ex, "en") for ex in batch])
         log_probs = class_log_probs(self.plm, hidden, self.label_ids("en"), self.config.scoring)
         ce = classification_loss(log_probs, self.labels_tensor(batch))

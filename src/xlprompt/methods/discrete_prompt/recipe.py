@@ -49,7 +49,7 @@ RECIPE_SOURCES: dict[str, str] = {
     "weight_decay_exempt": f"{PET_WRAPPER} train: no_decay = ['bias', 'LayerNorm.weight']",
     "strip_punctuation": "mprompting/xlmrprompt pet/pvps/xnli_pvp.py: trailing punctuation removed (as SP)",
     "template_punctuation": "not read by dp: pattern 0's parts are each tokenised on their own (pet/pet/pvps/pvp.py "
-                            "_encode), i.e. separate",
+    "_encode), i.e. separate",
     "label_words_as": "mprompting/xlmrprompt pet/pvps/xnli_pvp.py VERBALIZER (words)",
     "predict_over": "mprompting/xlmrprompt pet/modules/wrapper.py: argmax over the label words",
     "grad_accumulation_steps": "mprompting/xlmrprompt scripts: no gradient accumulation",
@@ -76,7 +76,6 @@ def check_dp_template(pattern: str, text_fields) -> str | None:
     if any(c in p for p in parts[0::2] for c in "{}"):
         return "has a brace outside a {field} placeholder"
     return None
-
 
 
 #: xlprompt's choice for PAWS-X (no DP/PET PAWS-X pattern in the references read): xlmrprompt's XNLI pattern 0
@@ -111,5 +110,6 @@ def check_task_options(task, options: Mapping[str, Any]) -> None:
     pattern = options.get("template")
     why = check_dp_template(pattern, task.text_fields) if isinstance(pattern, str) else "needs a string"
     if why:
-        raise ConfigError(f"{task.origin}: field 'dp_template': {why} (e.g. \"{{" + "} . {".join(task.text_fields)
-                          + "} ? <mask> .\")")
+        raise ConfigError(
+            f"{task.origin}: field 'dp_template': {why} (e.g. \"{{" + "} . {".join(task.text_fields) + '} ? <mask> .")'
+        )

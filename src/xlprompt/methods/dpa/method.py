@@ -54,19 +54,17 @@ entailment / neutral / contradiction, which xlprompt's task gives directly.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Sequence
 
 import torch
 
 from xlprompt.batching import TokenizedExample, TokenizedPair, collate
+from xlprompt.errors import ConfigError, ModelError
 from xlprompt.languages import SOURCE_LANGUAGE
 from xlprompt.methods.base import LossOutput, Method
+from xlprompt.methods.dpa.recipe import DPA, RECIPE, RECIPE_SOURCES, SH, TASK_LABEL_WORDS  # noqa: F401  (re-exported)
 from xlprompt.methods.field_common import DPA_LABEL_WORDS, label_table, table_from_config
-from xlprompt.errors import ConfigError, ModelError
 from xlprompt.template import EncodedInput, truncate_longest_first
-from xlprompt.methods.dpa.recipe import DPA, SH, RECIPE, RECIPE_SOURCES, TASK_LABEL_WORDS  # noqa: F401  (re-exported)
-
-
 
 
 def dpa_prompt(premise: str, hypothesis: str, sep_token: str, mask_token: str) -> str:
@@ -75,8 +73,11 @@ def dpa_prompt(premise: str, hypothesis: str, sep_token: str, mask_token: str) -
     ``?`` has a final ``!`` or ``.`` replaced by ``?`` (l. 339-343), else ``" ?"`` appended (l. 344-345); then
     ``"{} {} {} {} .".format(premise, sep, hypothesis, mask)`` (l. 329, 346-353). An empty text is left as it is
     (the reference's ``text[-1]`` would raise)."""
-    if premise and premise[-1] != "." and (
-            "a" <= premise[-1] <= "z" or "A" <= premise[-1] <= "Z" or "0" <= premise[-1] <= "9"):
+    if (
+        premise
+        and premise[-1] != "."
+        and ("a" <= premise[-1] <= "z" or "A" <= premise[-1] <= "Z" or "0" <= premise[-1] <= "9")
+    ):
         premise += " ."
     if hypothesis and hypothesis[-1] != "?":
         hypothesis = hypothesis[:-1] + "?" if hypothesis[-1] in ("!", ".") else hypothesis + " ?"
@@ -93,8 +94,10 @@ class DPATemplate:
 
     def __init__(self, tokenizer, special, max_length: int):
         if tokenizer.sep_token is None or tokenizer.mask_token is None:
-            raise ModelError("DPA's prompt needs a tokenizer with a separator and a mask token (its template is "
-                             "'P </s> H? <mask> .'); use a masked-LM tokenizer such as xlm-roberta-base's")
+            raise ModelError(
+                "DPA's prompt needs a tokenizer with a separator and a mask token (its template is "
+                "'P </s> H? <mask> .'); use a masked-LM tokenizer such as xlm-roberta-base's"
+            )
         self.tokenizer, self.special = tokenizer, special
         self.max_length = int(max_length)
         self.name = "dpa"
@@ -113,7 +116,7 @@ class DPATemplate:
         missing = list(dict.fromkeys(pair for pair in pairs if pair not in self._cache))
         tok = self.tokenizer
         for start in range(0, len(missing), 2048):
-            chunk = missing[start:start + 2048]
+            chunk = missing[start : start + 2048]
             if len(self._cache) + len(chunk) > 200_000:
                 self._cache.clear()
             encoded = tok([dpa_prompt(p, h, tok.sep_token, tok.mask_token) for p, h in chunk])["input_ids"]
@@ -135,13 +138,14 @@ class DPATemplate:
             if budget < 2:
                 raise ConfigError(f"max_length={self.max_length} leaves no room for DPA's premise and hypothesis")
             n_p, n_h = truncate_longest_first(sep - start, mask - sep - 1, budget)
-            ids = ids[:start + n_p] + [ids[sep]] + ids[sep + 1:sep + 1 + n_h] + rest
+            ids = ids[: start + n_p] + [ids[sep]] + ids[sep + 1 : sep + 1 + n_h] + rest
             mask = start + n_p + 1 + n_h
         return EncodedInput(tuple(ids), (), mask)
 
 
-def mixup_loss(log_probs: torch.Tensor, labels: torch.Tensor, lang_ids: torch.Tensor,
-               lambdas: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def mixup_loss(
+    log_probs: torch.Tensor, labels: torch.Tensor, lang_ids: torch.Tensor, lambdas: torch.Tensor | None
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """DPA's loss from the log-softmax over the vocabulary of B real rows then P mixed rows.
 
     ``lang_ids`` [L, 3]: each language's label-word ids; ``lambdas`` [P] (None: no mixup).
@@ -152,8 +156,8 @@ def mixup_loss(log_probs: torch.Tensor, labels: torch.Tensor, lang_ids: torch.Te
     if lambdas is None or lambdas.numel() == 0:
         return normal, normal, normal.new_zeros(())
     p = lambdas.shape[0]
-    mixed = log_probs[b:b + p]  # [P, V]
-    first, second = targets[:, 0:2 * p:2], targets[:, 1:2 * p:2]  # [L, P]
+    mixed = log_probs[b : b + p]  # [P, V]
+    first, second = targets[:, 0 : 2 * p : 2], targets[:, 1 : 2 * p : 2]  # [L, P]
     ce_first = -mixed.gather(1, first.T)  # [P, L]
     ce_second = -mixed.gather(1, second.T)
     fake = (lambdas[:, None] * ce_first + (1 - lambdas[:, None]) * ce_second).mean()
@@ -167,13 +171,16 @@ class DualPromptAugmentation(Method):
     def __init__(self, config, plm, tokenizer, verbalizer):
         super().__init__(config, plm, tokenizer, verbalizer)
         if config.freeze_plm:  # DAMO-NLP-SG/DPA run-prompt.py raises the same: a hard prompt has nothing else to train
-            raise ConfigError(f"{config.method}: freeze_plm=true leaves nothing to train (a hard template has no "
-                              "parameters of its own); set freeze_plm=false")
+            raise ConfigError(
+                f"{config.method}: freeze_plm=true leaves nothing to train (a hard template has no "
+                "parameters of its own); set freeze_plm=false"
+            )
         self.template = DPATemplate(tokenizer, self.special, config.max_length)
         table = table_from_config(config, DPA_LABEL_WORDS, TASK_LABEL_WORDS.get(config.task_spec().name))
         task = config.task_spec()
-        self.table_ids = label_table(tokenizer, table, "DPA label words", rule="last", labels=task.labels,
-                                     languages=task.languages)
+        self.table_ids = label_table(
+            tokenizer, table, "DPA label words", rule="last", labels=task.labels, languages=task.languages
+        )
         if SOURCE_LANGUAGE not in self.table_ids:
             raise ConfigError("DPA needs English label words (the training language) in its table")
         langs = list(self.table_ids) if config.dpa_multilingual_optim else [SOURCE_LANGUAGE]
@@ -182,8 +189,10 @@ class DualPromptAugmentation(Method):
 
     def encode_for_eval(self, example: TokenizedExample, lang: str) -> EncodedInput:
         if not example.premise_text and example.premise:
-            raise ModelError(f"example {example.uid}: DPA tokenises its prompt string from the texts, but this "
-                             "example carries only token ids (build it with xlprompt.batching.TokenCache)")
+            raise ModelError(
+                f"example {example.uid}: DPA tokenises its prompt string from the texts, but this "
+                "example carries only token ids (build it with xlprompt.batching.TokenCache)"
+            )
         return self.template.encode_text(example.premise_text, example.hypothesis_text)
 
     def prepare_inputs(self, examples: Sequence[TokenizedExample]) -> None:
@@ -199,14 +208,15 @@ class DualPromptAugmentation(Method):
         alpha = torch.tensor(float(self.config.dpa_mixup_alpha))
         return torch.distributions.Beta(alpha, alpha).sample((n,)).to(self.device)
 
-    def training_loss(self, batch: Sequence[TokenizedExample], parallel: Sequence[TokenizedPair] | None,
-                      generator: torch.Generator) -> LossOutput:
+    def training_loss(
+        self, batch: Sequence[TokenizedExample], parallel: Sequence[TokenizedPair] | None, generator: torch.Generator
+    ) -> LossOutput:
         hidden = self.mask_hidden(batch)
         pairs = len(batch) // 2 if self.config.dpa_mixup_strategy == "hidden" else 0
         lambdas = None
         if pairs:
             lambdas = self.draw_lambdas(pairs)
-            mixed = lambdas[:, None] * hidden[0:2 * pairs:2] + (1 - lambdas[:, None]) * hidden[1:2 * pairs:2]
+            mixed = lambdas[:, None] * hidden[0 : 2 * pairs : 2] + (1 - lambdas[:, None]) * hidden[1 : 2 * pairs : 2]
             hidden = torch.cat([hidden, mixed])
         logits = self.plm.vocab_logits(self.plm.head_transform(hidden))
         log_probs = torch.log_softmax(logits.float(), dim=-1)
@@ -220,6 +230,9 @@ class DualPromptAugmentation(Method):
             ids = torch.tensor(list(self.table_ids.values()), device=self.device)  # [L, 3]
             scores = self.plm.word_logits(hidden, ids.reshape(-1)).float().view(len(batch), *ids.shape)
             return scores.max(dim=1).values.clamp_min(0.0)
-        words = self.table_ids.get(lang, self.table_ids[SOURCE_LANGUAGE]) if mode == "language" \
+        words = (
+            self.table_ids.get(lang, self.table_ids[SOURCE_LANGUAGE])
+            if mode == "language"
             else self.table_ids[SOURCE_LANGUAGE]
+        )
         return self.plm.word_logits(hidden, torch.tensor(words, device=self.device)).float()

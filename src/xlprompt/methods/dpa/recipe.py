@@ -40,12 +40,12 @@ RECIPE_SOURCES: dict[str, str] = {
     "max_grad_norm": "transformers TrainingArguments default max_grad_norm=1.0 (dpa-xnli.sh sets none)",
     "max_length": f"{DPA} run-prompt.py DataTrainingArguments.max_seq_length=256",
     "optimizer": f"{DPA} README.md (transformers==4.10.3): Trainer.create_optimizer builds transformers' own AdamW "
-                 "(optimization.py AdamW.step: eps before the bias correction; betas 0.9/0.999, eps 1e-8 from "
-                 "TrainingArguments)",
+    "(optimization.py AdamW.step: eps before the bias correction; betas 0.9/0.999, eps 1e-8 from "
+    "TrainingArguments)",
     "weight_decay_exempt": "transformers 4.10 Trainer.create_optimizer: no decay for bias and LayerNorm weights",
     "grad_accumulation_leftover": "transformers 4.10.3 Trainer.train: step when (step + 1) % "
-                                  "gradient_accumulation_steps == 0, or at an epoch's last step only when "
-                                  "steps_in_epoch <= gradient_accumulation_steps",
+    "gradient_accumulation_steps == 0, or at an epoch's last step only when "
+    "steps_in_epoch <= gradient_accumulation_steps",
     "train_order": "transformers 4.10 Trainer._get_train_sampler: RandomSampler (a new order every epoch)",
     "test_weights": f"{SH}:19-21 (--load_best_model_at_end --metric_for_best_model eval_accuracy)",
     "strip_punctuation": f"{DPA} prompt_helper.py:325-354: the raw texts, only ' .' / '?' rules applied",
@@ -56,8 +56,15 @@ RECIPE_SOURCES: dict[str, str] = {
 #: DPA's multilingual label words per task (its multilingual CE and test-time words): DAMO-NLP-SG/DPA@6c57272
 #: prompt_helper.py ``_setup_global_verbalizers``, branch ``dataset == "paws-x"``
 TASK_LABEL_WORDS: dict[str, dict[str, tuple[str, ...]]] = {
-    "pawsx": {"de": ("Nein", "Ja"), "en": ("no", "yes"), "es": ("no", "sí"), "fr": ("non", "Oui"),
-              "zh": ("否", "是"), "ja": ("ない", "はい"), "ko": ("아니", "예")},
+    "pawsx": {
+        "de": ("Nein", "Ja"),
+        "en": ("no", "yes"),
+        "es": ("no", "sí"),
+        "fr": ("non", "Oui"),
+        "zh": ("否", "是"),
+        "ja": ("ない", "はい"),
+        "ko": ("아니", "예"),
+    },
 }
 
 
@@ -68,14 +75,18 @@ def task_support(task) -> str | None:
     if task.name == "xnli" or task.name in TASK_LABEL_WORDS:
         return None
     if task.name in ("sib200", "americasnli"):
-        return (f"DPA's multilingual label-word optimisation needs label words in every language of the task; its "
-                f"authors' tables cover XNLI's and PAWS-X's languages, none of {task.name}'s")
+        return (
+            f"DPA's multilingual label-word optimisation needs label words in every language of the task; its "
+            f"authors' tables cover XNLI's and PAWS-X's languages, none of {task.name}'s"
+        )
     if task.origin.startswith("built-in") and not task.language_label_words:
         return "it needs DPA label words for every language of this task, which xlprompt has for XNLI and PAWS-X"
     absent = [lang for lang in task.languages if lang not in task.language_label_words]
     if absent:
-        return (f"DPA's multilingual label-word optimisation needs label words for every language; "
-                f"add 'label_words.{absent[0]}'" + (f" (and {', '.join(absent[1:])})" if absent[1:] else ""))
+        return (
+            f"DPA's multilingual label-word optimisation needs label words for every language; "
+            f"add 'label_words.{absent[0]}'" + (f" (and {', '.join(absent[1:])})" if absent[1:] else "")
+        )
     if task.source_language != "en":
         return f"DPA trains in English (source_language en); this task's source is '{task.source_language}'"
     return None

@@ -10,7 +10,7 @@ the head's rows; harmless, but mind it when comparing logits)."""
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -18,9 +18,8 @@ from torch import nn
 
 from xlprompt.batching import TokenizedExample, TokenizedPair, collate
 from xlprompt.methods.base import LossOutput, Method
-from xlprompt.template import EncodedInput, pair_template
 from xlprompt.methods.finetune.recipe import RECIPE, RECIPE_SOURCES  # noqa: F401  (re-exported)
-
+from xlprompt.template import EncodedInput, pair_template
 
 
 class ClassificationHead(nn.Module):
@@ -63,8 +62,9 @@ class FineTuning(Method):
         hidden = self.plm.encode(self.plm.embed(inputs.input_ids), inputs.attention_mask)
         return self.head(hidden[:, 0]).float()
 
-    def training_loss(self, batch: Sequence[TokenizedExample], parallel: Sequence[TokenizedPair] | None,
-                      generator: torch.Generator) -> LossOutput:
+    def training_loss(
+        self, batch: Sequence[TokenizedExample], parallel: Sequence[TokenizedPair] | None, generator: torch.Generator
+    ) -> LossOutput:
         ce = F.cross_entropy(self._logits(batch), self.labels_tensor(batch))
         return LossOutput(ce, {"ce": ce.item()})
 

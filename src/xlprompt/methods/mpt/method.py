@@ -23,7 +23,7 @@ or ``p_T``. Ablations: ``no_translator`` (p_T = p_S), ``alpha=1`` (no consistenc
 
 from __future__ import annotations
 
-from typing import Any, Iterator, Sequence
+from typing import Iterator, Sequence
 
 import torch
 from torch import nn
@@ -31,10 +31,9 @@ from torch import nn
 from xlprompt.batching import TokenizedExample, TokenizedPair, token_budget_chunks
 from xlprompt.losses import symmetric_kl, total_loss
 from xlprompt.methods.base import LossOutput
+from xlprompt.methods.mpt.recipe import RECIPE, RECIPE_SOURCES  # noqa: F401  (re-exported)
 from xlprompt.methods.soft_prompt import SoftPrompting
 from xlprompt.models.conditioned_translator import LanguageConditionedTranslator, build_mpt_translator
-from xlprompt.methods.mpt.recipe import RECIPE, RECIPE_SOURCES  # noqa: F401  (re-exported)
-
 
 
 class MultilingualPromptTranslator(SoftPrompting):
@@ -49,8 +48,13 @@ class MultilingualPromptTranslator(SoftPrompting):
 
     def __init__(self, config, plm, tokenizer, verbalizer):
         super().__init__(config, plm, tokenizer, verbalizer)
-        self.translator = None if config.no_translator else build_mpt_translator(
-            config.translator, plm.hidden_size, config.translator_conditioning, config.task_spec().target_languages)
+        self.translator = (
+            None
+            if config.no_translator
+            else build_mpt_translator(
+                config.translator, plm.hidden_size, config.translator_conditioning, config.task_spec().target_languages
+            )
+        )
         #: translator_conditioning=language: p_T^l = Transl(p_S + e_l) per target language
         self.conditioned = isinstance(self.translator, LanguageConditionedTranslator)
         self.uses_parallel = config.alpha < 1.0
@@ -90,8 +94,9 @@ class MultilingualPromptTranslator(SoftPrompting):
             return p_source
         return self.translate(p_source, lang)
 
-    def training_loss(self, batch: Sequence[TokenizedExample], parallel: Sequence[TokenizedPair] | None,
-                      generator: torch.Generator) -> LossOutput:
+    def training_loss(
+        self, batch: Sequence[TokenizedExample], parallel: Sequence[TokenizedPair] | None, generator: torch.Generator
+    ) -> LossOutput:
         alpha = self.config.alpha
         cls_rows = list(batch) if alpha > 0 else []
         pairs = list(parallel or []) if alpha < 1 else []
@@ -105,15 +110,16 @@ class MultilingualPromptTranslator(SoftPrompting):
         zero = hidden.new_zeros(())
         ce = self.classification_ce(cls_rows, hidden[: len(cls_rows)]) if cls_rows else zero
         if pairs:
-            logits = self.plm.vocab_logits(hidden[len(cls_rows):])
-            kl = symmetric_kl(logits[: len(pairs)], logits[len(pairs):])
+            logits = self.plm.vocab_logits(hidden[len(cls_rows) :])
+            kl = symmetric_kl(logits[: len(pairs)], logits[len(pairs) :])
         else:
             kl = zero
         loss = total_loss(ce, kl, alpha)
         return LossOutput(loss, {"ce": ce.item(), "kl": kl.item()})
 
-    def gradient_pieces(self, batch: Sequence[TokenizedExample], parallel: Sequence[TokenizedPair] | None,
-                        generator: torch.Generator) -> Iterator[LossOutput]:
+    def gradient_pieces(
+        self, batch: Sequence[TokenizedExample], parallel: Sequence[TokenizedPair] | None, generator: torch.Generator
+    ) -> Iterator[LossOutput]:
         """:meth:`training_loss` as micro-batches: ``α · (n_c/n) · CE_c`` per chunk of classification rows and
         ``(1 − α) · (k_c/k) · KL_c`` per chunk of pairs; they add up to Eq. 8, and so do their gradients."""
         alpha = self.config.alpha
@@ -125,8 +131,9 @@ class MultilingualPromptTranslator(SoftPrompting):
         with self.plm.deferred_head_grad():  # the tied |V| x d head gradient: once per step, in place
             yield from self._micro_batches(cls_rows, pairs, alpha)
 
-    def _micro_batches(self, cls_rows: list[TokenizedExample], pairs: list[TokenizedPair],
-                       alpha: float) -> Iterator[LossOutput]:
+    def _micro_batches(
+        self, cls_rows: list[TokenizedExample], pairs: list[TokenizedPair], alpha: float
+    ) -> Iterator[LossOutput]:
         zero = torch.zeros((), device=self.device)
         encoded = [self.encode(ex) for ex in cls_rows]
         for idx in token_budget_chunks([len(e.input_ids) for e in encoded], self.step_token_budget):

@@ -22,19 +22,18 @@ predict_xnli.py), a top token that is no label word counting as wrong.
 from __future__ import annotations
 
 import zlib
-from typing import Any, Sequence
+from typing import Sequence
 
 import torch
 
 from xlprompt.batching import TokenizedExample, TokenizedPair
+from xlprompt.errors import ConfigError, ModelError
 from xlprompt.languages import TARGET_LANGUAGES, XNLI_LANGUAGES
 from xlprompt.losses import classification_loss, symmetric_kl
 from xlprompt.methods.base import LossOutput, Method
-from xlprompt.errors import ConfigError, ModelError
+from xlprompt.methods.pct.recipe import RECIPE, RECIPE_SOURCES, task_resources  # noqa: F401  (re-exported)
 from xlprompt.scoring import class_log_probs, label_word_logits, prediction_scores
 from xlprompt.template import EncodedInput, PCTReferenceTemplate, cross_lingual_template
-from xlprompt.methods.pct.recipe import RECIPE, RECIPE_SOURCES, task_resources  # noqa: F401  (re-exported)
-
 
 
 class CrossLingualTemplates(Method):
@@ -48,26 +47,41 @@ class CrossLingualTemplates(Method):
         self.draw_languages = TARGET_LANGUAGES if resources is None else tuple(resources.draw_languages)
         if resources is not None:  # the task's own PCT templates (PAWS-X: train_pawsx.py:47-52)
             if config.pct_layout != "reference":
-                raise ConfigError(f"method pct cannot run task {task.name} with pct_layout={config.pct_layout}: "
-                                  "PCT's cloze template words exist for XNLI only; use pct_layout=reference")
-            self.templates = {lang: PCTReferenceTemplate(tokenizer, lang, config.max_length, self.special,
-                                                         dict(resources.templates), resources.repair,
-                                                         single=task.single_text)
-                              for lang in task.languages}
+                raise ConfigError(
+                    f"method pct cannot run task {task.name} with pct_layout={config.pct_layout}: "
+                    "PCT's cloze template words exist for XNLI only; use pct_layout=reference"
+                )
+            self.templates = {
+                lang: PCTReferenceTemplate(
+                    tokenizer,
+                    lang,
+                    config.max_length,
+                    self.special,
+                    dict(resources.templates),
+                    resources.repair,
+                    single=task.single_text,
+                )
+                for lang in task.languages
+            }
         elif config.pct_layout == "reference":
-            self.templates = {lang: PCTReferenceTemplate(tokenizer, lang, config.max_length, self.special)
-                              for lang in XNLI_LANGUAGES}
+            self.templates = {
+                lang: PCTReferenceTemplate(tokenizer, lang, config.max_length, self.special) for lang in XNLI_LANGUAGES
+            }
         else:
-            self.templates = {lang: cross_lingual_template(tokenizer, lang, config.max_length, self.special)
-                              for lang in XNLI_LANGUAGES}
+            self.templates = {
+                lang: cross_lingual_template(tokenizer, lang, config.max_length, self.special)
+                for lang in XNLI_LANGUAGES
+            }
 
     def encode_in(self, example: TokenizedExample, lang: str) -> EncodedInput:
         """``example`` in the template of language ``lang``."""
         template = self.templates[lang]
         if isinstance(template, PCTReferenceTemplate):
             if not example.premise_text and example.premise:
-                raise ModelError(f"example {example.uid}: pct_layout=reference tokenises the texts, but this "
-                                 "example carries only token ids (build it with xlprompt.batching.TokenCache)")
+                raise ModelError(
+                    f"example {example.uid}: pct_layout=reference tokenises the texts, but this "
+                    "example carries only token ids (build it with xlprompt.batching.TokenCache)"
+                )
             return template.encode_text(example.premise_text, example.hypothesis_text)
         return template.encode(example.premise, example.hypothesis)
 
@@ -80,12 +94,23 @@ class CrossLingualTemplates(Method):
         if self.config.pct_language_draw == "step":
             draws = torch.randint(len(langs), (len(batch),), generator=generator).tolist()
         else:
-            draws = [int(torch.randint(len(langs), (1,), generator=torch.Generator().manual_seed(
-                self.config.seed * 1_000_003 + zlib.crc32(ex.uid.encode("utf-8")))).item()) for ex in batch]
+            draws = [
+                int(
+                    torch.randint(
+                        len(langs),
+                        (1,),
+                        generator=torch.Generator().manual_seed(
+                            self.config.seed * 1_000_003 + zlib.crc32(ex.uid.encode("utf-8"))
+                        ),
+                    ).item()
+                )
+                for ex in batch
+            ]
         return [langs[i] for i in draws]
 
-    def training_loss(self, batch: Sequence[TokenizedExample], parallel: Sequence[TokenizedPair] | None,
-                      generator: torch.Generator) -> LossOutput:
+    def training_loss(
+        self, batch: Sequence[TokenizedExample], parallel: Sequence[TokenizedPair] | None, generator: torch.Generator
+    ) -> LossOutput:
         n = len(batch)
         others = self.other_languages(batch, generator)
         encoded = [self.encode_in(ex, "en") for ex in batch]

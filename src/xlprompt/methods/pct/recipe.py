@@ -8,58 +8,61 @@ from typing import Any, Mapping
 
 #: PCT: config key → default under recipe=reference (see methods/__init__.py), and its source
 RECIPE: dict[str, Any] = {
-    'max_length': 128,
-    'epochs': 50,
-    'batch_size': 32,
-    'lr': 2e-05,
-    'optimizer': 'adamw',
-    'weight_decay': 0.0,
-    'weight_decay_exempt': '-',
-    'lr_scheduler': 'linear',
-    'warmup_ratio': 0.1,
-    'min_lr_ratio': 0.1,
-    'max_grad_norm': 0.0,
-    'strip_punctuation': False,
-    'template_punctuation': 'glued',
-    'label_words': '63736,11354,157',
-    'label_words_as': 'id',
-    'scoring': 'vocab',
-    'predict_over': 'vocab',
-    'pct_kl_space': 'vocab',
-    'pct_language_draw': 'example',
-    'pct_layout': 'reference',
-    'pct_kl_clip': 1e-7,
+    "max_length": 128,
+    "epochs": 50,
+    "batch_size": 32,
+    "lr": 2e-05,
+    "optimizer": "adamw",
+    "weight_decay": 0.0,
+    "weight_decay_exempt": "-",
+    "lr_scheduler": "linear",
+    "warmup_ratio": 0.1,
+    "min_lr_ratio": 0.1,
+    "max_grad_norm": 0.0,
+    "strip_punctuation": False,
+    "template_punctuation": "glued",
+    "label_words": "63736,11354,157",
+    "label_words_as": "id",
+    "scoring": "vocab",
+    "predict_over": "vocab",
+    "pct_kl_space": "vocab",
+    "pct_language_draw": "example",
+    "pct_layout": "reference",
+    "pct_kl_clip": 1e-7,
 }
 RECIPE_SOURCES: dict[str, str] = {
-    'max_length': 'qikunxun/PCT@4b3d675 train_xnli_fewshot.py:22 (SEQ_LEN)',
-    'epochs': 'qikunxun/PCT@4b3d675 train_xnli_fewshot.py:24',
-    'batch_size': 'qikunxun/PCT@4b3d675 train_xnli_fewshot.py:23',
-    'lr': 'qikunxun/PCT@4b3d675 train_xnli_fewshot.py:25',
-    'optimizer': 'qikunxun/PCT@4b3d675 train_xnli_fewshot.py AdamWarmup (keras_bert; weight decay 0, so Adam = AdamW)',
-    'weight_decay': 'qikunxun/PCT@4b3d675 train_xnli_fewshot.py AdamWarmup without weight_decay (keras_bert default 0; not in the index)',
-    'weight_decay_exempt': 'no decay at all',
-    'lr_scheduler': 'qikunxun/PCT@4b3d675 train_xnli_fewshot.py calc_train_steps/AdamWarmup (after l. 184)',
-    'warmup_ratio': 'qikunxun/PCT@4b3d675 train_xnli_fewshot.py calc_train_steps(warmup_proportion=0.1)',
-    'min_lr_ratio': 'qikunxun/PCT@4b3d675 train_xnli_fewshot.py AdamWarmup(min_lr=LR * 0.1)',
-    'max_grad_norm': 'qikunxun/PCT@4b3d675 train_xnli_fewshot.py (no clipnorm)',
-    'strip_punctuation': 'qikunxun/PCT@4b3d675 train_xnli.py:71-72 (raw premise; template.format(hypothesis))',
-    'template_punctuation': "only for pct_layout=cloze (not the authors')",
-    'label_words': 'qikunxun/PCT@4b3d675 train_xnli.py:44 (label_map: XLM-R pieces yes, may, no)',
-    'label_words_as': 'qikunxun/PCT@4b3d675 train_xnli.py:44',
-    'scoring': 'qikunxun/PCT@4b3d675 train_xnli.py:159-168,187-188 (sparse CE over the vocabulary at <mask>)',
-    'predict_over': 'qikunxun/PCT@4b3d675 predict_xnli.py (y_pred.argmax over the vocabulary, after l. 150)',
-    'pct_kl_space': 'qikunxun/PCT@4b3d675 train_xnli.py:189-196,208-209 (KL of the <mask> vocabulary distributions)',
-    'pct_language_draw': 'qikunxun/PCT@4b3d675 train_xnli.py:92-96 (random.randint once per example at load, seed 1234)',
-    'pct_layout': 'qikunxun/PCT@4b3d675 train_xnli.py:46-53,72-76 (template strings; tokenizer.encode(premise, hypothesis))',
-    'pct_kl_clip': 'qikunxun/PCT@4b3d675 train_xnli.py:208 (K.losses.kld: both sides clipped to [K.epsilon()=1e-7, 1])',
+    "max_length": "qikunxun/PCT@4b3d675 train_xnli_fewshot.py:22 (SEQ_LEN)",
+    "epochs": "qikunxun/PCT@4b3d675 train_xnli_fewshot.py:24",
+    "batch_size": "qikunxun/PCT@4b3d675 train_xnli_fewshot.py:23",
+    "lr": "qikunxun/PCT@4b3d675 train_xnli_fewshot.py:25",
+    "optimizer": "qikunxun/PCT@4b3d675 train_xnli_fewshot.py AdamWarmup (keras_bert; weight decay 0, so Adam = AdamW)",
+    "weight_decay": "qikunxun/PCT@4b3d675 train_xnli_fewshot.py AdamWarmup without weight_decay (keras_bert default 0; not in the index)",
+    "weight_decay_exempt": "no decay at all",
+    "lr_scheduler": "qikunxun/PCT@4b3d675 train_xnli_fewshot.py calc_train_steps/AdamWarmup (after l. 184)",
+    "warmup_ratio": "qikunxun/PCT@4b3d675 train_xnli_fewshot.py calc_train_steps(warmup_proportion=0.1)",
+    "min_lr_ratio": "qikunxun/PCT@4b3d675 train_xnli_fewshot.py AdamWarmup(min_lr=LR * 0.1)",
+    "max_grad_norm": "qikunxun/PCT@4b3d675 train_xnli_fewshot.py (no clipnorm)",
+    "strip_punctuation": "qikunxun/PCT@4b3d675 train_xnli.py:71-72 (raw premise; template.format(hypothesis))",
+    "template_punctuation": "only for pct_layout=cloze (not the authors')",
+    "label_words": "qikunxun/PCT@4b3d675 train_xnli.py:44 (label_map: XLM-R pieces yes, may, no)",
+    "label_words_as": "qikunxun/PCT@4b3d675 train_xnli.py:44",
+    "scoring": "qikunxun/PCT@4b3d675 train_xnli.py:159-168,187-188 (sparse CE over the vocabulary at <mask>)",
+    "predict_over": "qikunxun/PCT@4b3d675 predict_xnli.py (y_pred.argmax over the vocabulary, after l. 150)",
+    "pct_kl_space": "qikunxun/PCT@4b3d675 train_xnli.py:189-196,208-209 (KL of the <mask> vocabulary distributions)",
+    "pct_language_draw": "qikunxun/PCT@4b3d675 train_xnli.py:92-96 (random.randint once per example at load, seed 1234)",
+    "pct_layout": "qikunxun/PCT@4b3d675 train_xnli.py:46-53,72-76 (template strings; tokenizer.encode(premise, hypothesis))",
+    "pct_kl_clip": "qikunxun/PCT@4b3d675 train_xnli.py:208 (K.losses.kld: both sides clipped to [K.epsilon()=1e-7, 1])",
 }
 
 # --- what PCT needs from a task other than XNLI (XNLI's templates are xlprompt.template's), keyed by task
 #: PCT's PAWS-X templates (qikunxun/PCT@4b3d675 train_pawsx.py:47-52)
 PCT_PAWSX_TEMPLATES: dict[str, str] = {
-    "en": "Question:{} paraphrase or not? Answer:<mask>", "zh": "问题：{} 是否转述? 答案：<mask>",
-    "fr": "Question:{} paraphrase ou pas? Réponse:<mask>", "es": "Pregunta: {} ¿parafrasear o no? Respuesta: <mask>",
-    "de": "Frage:{} paraphrasieren oder nicht? Antwort:<mask>", "ja": "質問：{}言い換えるかどうか?回答：<mask>",
+    "en": "Question:{} paraphrase or not? Answer:<mask>",
+    "zh": "问题：{} 是否转述? 答案：<mask>",
+    "fr": "Question:{} paraphrase ou pas? Réponse:<mask>",
+    "es": "Pregunta: {} ¿parafrasear o no? Respuesta: <mask>",
+    "de": "Frage:{} paraphrasieren oder nicht? Antwort:<mask>",
+    "ja": "質問：{}言い換えるかどうか?回答：<mask>",
     "ko": "질문:{} 의역 여부는? 답:<mask>",
 }
 
@@ -96,16 +99,22 @@ def task_resources(task) -> PCTTaskResources | None:
     if not options:
         return None
     words = options.get("label_words")
-    return PCTTaskResources(dict(options["templates"]), "brace", tuple(options["draw_languages"]),
-                            (",".join(words), "word") if words else None)
+    return PCTTaskResources(
+        dict(options["templates"]),
+        "brace",
+        tuple(options["draw_languages"]),
+        (",".join(words), "word") if words else None,
+    )
 
 
 def task_support(task) -> str | None:
     if task.name == "xnli" or task_resources(task) is not None:
         return None
     if task.name in ("sib200", "americasnli"):
-        return (f"PCT pairs each example with a template in a second language drawn from its template languages; "
-                f"its authors wrote templates for XNLI's and PAWS-X's languages only, none for {task.name}'s")
+        return (
+            f"PCT pairs each example with a template in a second language drawn from its template languages; "
+            f"its authors wrote templates for XNLI's and PAWS-X's languages only, none for {task.name}'s"
+        )
     if task.origin.startswith("built-in"):
         return "it needs PCT templates for this task, which xlprompt has for XNLI and PAWS-X only"
     return "the task file gives no PCT templates (add the field 'pct_templates': one per language)"

@@ -5,7 +5,7 @@ Also the base of MPT, which adds the translator and the alignment task.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Sequence
 
 import torch
 from torch import nn
@@ -13,11 +13,10 @@ from torch import nn
 from xlprompt.batching import TokenizedExample, TokenizedPair
 from xlprompt.losses import classification_loss
 from xlprompt.methods.base import LossOutput, Method
+from xlprompt.methods.soft_prompt.recipe import RECIPE, RECIPE_SOURCES  # noqa: F401  (re-exported)
 from xlprompt.models.prompt_encoder import PromptEncoder, PromptEncoderConfig
 from xlprompt.scoring import class_log_probs, prediction_scores
 from xlprompt.template import EncodedInput, soft_prompt_template
-from xlprompt.methods.soft_prompt.recipe import RECIPE, RECIPE_SOURCES  # noqa: F401  (re-exported)
-
 
 
 class SoftPrompting(Method):
@@ -25,11 +24,20 @@ class SoftPrompting(Method):
 
     def __init__(self, config, plm, tokenizer, verbalizer):
         super().__init__(config, plm, tokenizer, verbalizer)
-        self.template = soft_prompt_template(tokenizer, config.prompt_position, config.prompt_length,
-                                             config.max_length, self.special, config.template_punctuation,
-                                             config.task_spec().single_text)
-        self.prompt_encoder = PromptEncoder(PromptEncoderConfig(
-            config.prompt_length, plm.hidden_size, config.prompt_encoder, config.prompt_encoder_shape))
+        self.template = soft_prompt_template(
+            tokenizer,
+            config.prompt_position,
+            config.prompt_length,
+            config.max_length,
+            self.special,
+            config.template_punctuation,
+            config.task_spec().single_text,
+        )
+        self.prompt_encoder = PromptEncoder(
+            PromptEncoderConfig(
+                config.prompt_length, plm.hidden_size, config.prompt_encoder, config.prompt_encoder_shape
+            )
+        )
 
     def extra_modules(self) -> dict[str, nn.Module]:
         return {"prompt_encoder": self.prompt_encoder}
@@ -48,8 +56,9 @@ class SoftPrompting(Method):
         log_probs = class_log_probs(self.plm, mask_hidden, self.label_ids("en"), self.config.scoring)
         return classification_loss(log_probs, self.labels_tensor(batch))
 
-    def training_loss(self, batch: Sequence[TokenizedExample], parallel: Sequence[TokenizedPair] | None,
-                      generator: torch.Generator) -> LossOutput:
+    def training_loss(
+        self, batch: Sequence[TokenizedExample], parallel: Sequence[TokenizedPair] | None, generator: torch.Generator
+    ) -> LossOutput:
         p_source = self.prompt_encoder()
         hidden = self.mask_states([self.encode(ex) for ex in batch], p_source.expand(len(batch), -1, -1))
         ce = self.classification_ce(batch, hidden)

@@ -44,23 +44,20 @@ from __future__ import annotations
 
 import dataclasses
 import random
-from typing import Any, Sequence
+from typing import Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from xlprompt.batching import TokenizedExample, TokenizedPair
+from xlprompt.batching import TokenizedExample, TokenizedPair, strip_trailing_punctuation
 from xlprompt.errors import ConfigError, ModelError
 from xlprompt.losses import classification_loss
 from xlprompt.methods.base import LossOutput, Method
-from xlprompt.batching import strip_trailing_punctuation
 from xlprompt.methods.field_common import XNLI_VERBALIZER, label_table, table_from_config
+from xlprompt.methods.softmv.recipe import RECIPE, RECIPE_SOURCES, SH, SOFTMV  # noqa: F401  (re-exported)
 from xlprompt.models.prompt_encoder import PromptEncoder, PromptEncoderConfig
 from xlprompt.template import HYPOTHESIS, LITERAL, MASK, PREMISE, PROMPT, EncodedInput, Piece, Template, word_ids
-from xlprompt.methods.softmv.recipe import SOFTMV, SH, RECIPE, RECIPE_SOURCES  # noqa: F401  (re-exported)
-
-
 
 
 def softmv_template(tokenizer, special, prompt_length: int, max_length: int) -> Template:
@@ -70,13 +67,21 @@ def softmv_template(tokenizer, special, prompt_length: int, max_length: int) -> 
     if len(the) == 1:
         special = dataclasses.replace(special, placeholder_id=the[0])
     dot = word_ids(tokenizer, ".")
-    pieces = [Piece(PREMISE), Piece(LITERAL, dot), Piece(HYPOTHESIS), Piece(LITERAL, word_ids(tokenizer, "?")),
-              Piece(PROMPT, length=prompt_length), Piece(MASK), Piece(LITERAL, dot)]
+    pieces = [
+        Piece(PREMISE),
+        Piece(LITERAL, dot),
+        Piece(HYPOTHESIS),
+        Piece(LITERAL, word_ids(tokenizer, "?")),
+        Piece(PROMPT, length=prompt_length),
+        Piece(MASK),
+        Piece(LITERAL, dot),
+    ]
     return Template(pieces, special, max_length, name=f"softmv-0-{prompt_length}")
 
 
-def code_switch(words: Sequence[str], dictionaries: dict[str, dict[str, list[str]]], rate: float,
-                rng: random.Random) -> list[str]:
+def code_switch(
+    words: Sequence[str], dictionaries: dict[str, dict[str, list[str]]], rate: float, rng: random.Random
+) -> list[str]:
     """SoftMV's ``convert_token_with_CoSDA`` + ``convert_4_1_token`` on whitespace-split words."""
     langs = list(dictionaries)
     out = []
@@ -109,8 +114,11 @@ class SoftMultilingualVerbalizer(Method):
     def __init__(self, config, plm, tokenizer, verbalizer):
         super().__init__(config, plm, tokenizer, verbalizer)
         self.template = softmv_template(tokenizer, self.special, config.prompt_length, config.max_length)
-        self.prompt_encoder = PromptEncoder(PromptEncoderConfig(
-            config.prompt_length, plm.hidden_size, config.prompt_encoder, config.prompt_encoder_shape))
+        self.prompt_encoder = PromptEncoder(
+            PromptEncoderConfig(
+                config.prompt_length, plm.hidden_size, config.prompt_encoder, config.prompt_encoder_shape
+            )
+        )
         if config.softmv_init_from_vocab:
             with torch.no_grad():
                 self.prompt_encoder.embedding.copy_(plm.word_embeddings.weight[: config.prompt_length])
@@ -132,8 +140,10 @@ class SoftMultilingualVerbalizer(Method):
             from xlprompt.data.muse import DEFAULT_SUBDIR
 
             return str(resolve_data_dir(config.data_dir) / DEFAULT_SUBDIR)  # --data-dir, $XLPROMPT_DATA or default
-        raise ConfigError("softmv needs bilingual dictionaries: set dictionary_dir=DIR (MUSE en-XX.txt files; "
-                          "`xlprompt data fetch --only muse`), or softmv_cosda_rate=0 for no code-switching")
+        raise ConfigError(
+            "softmv needs bilingual dictionaries: set dictionary_dir=DIR (MUSE en-XX.txt files; "
+            "`xlprompt data fetch --only muse`), or softmv_cosda_rate=0 for no code-switching"
+        )
 
     def extra_modules(self) -> dict[str, nn.Module]:
         return {"prompt_encoder": self.prompt_encoder}
@@ -156,17 +166,29 @@ class SoftMultilingualVerbalizer(Method):
             self.dictionaries = load_dictionaries(self._dictionary_dir)
         if example.uid not in self._switched:
             if not example.premise_raw and example.premise:
-                raise ModelError(f"example {example.uid}: SoftMV code-switches the raw texts, but this example "
-                                 "carries only token ids (build it with xlprompt.batching.TokenCache)")
+                raise ModelError(
+                    f"example {example.uid}: SoftMV code-switches the raw texts, but this example "
+                    "carries only token ids (build it with xlprompt.batching.TokenCache)"
+                )
             rng = random.Random(f"{self.config.seed}:{example.uid}")
-            premise, hypothesis = (switch_text(text, self.dictionaries, self.config.softmv_cosda_rate, rng)
-                                   for text in (example.premise_raw, example.hypothesis_raw))
+            premise, hypothesis = (
+                switch_text(text, self.dictionaries, self.config.softmv_cosda_rate, rng)
+                for text in (example.premise_raw, example.hypothesis_raw)
+            )
             if self.config.strip_punctuation:
                 premise, hypothesis = strip_trailing_punctuation(premise), strip_trailing_punctuation(hypothesis)
             ids = self.tokenizer([premise, hypothesis], add_special_tokens=False)["input_ids"]
             self._switched[example.uid] = TokenizedExample(
-                tuple(ids[0]), tuple(ids[1]), example.label, example.lang, example.uid, premise, hypothesis,
-                example.premise_raw, example.hypothesis_raw)
+                tuple(ids[0]),
+                tuple(ids[1]),
+                example.label,
+                example.lang,
+                example.uid,
+                premise,
+                hypothesis,
+                example.premise_raw,
+                example.hypothesis_raw,
+            )
         return self._switched[example.uid]
 
     def verbalizer_scores(self, mask_hidden: torch.Tensor) -> torch.Tensor:
@@ -175,8 +197,9 @@ class SoftMultilingualVerbalizer(Method):
         logits = self.plm.word_logits(mask_hidden, ids.reshape(-1)).float()
         return logits.view(mask_hidden.shape[0], *ids.shape).mean(1)
 
-    def training_loss(self, batch: Sequence[TokenizedExample], parallel: Sequence[TokenizedPair] | None,
-                      generator: torch.Generator) -> LossOutput:
+    def training_loss(
+        self, batch: Sequence[TokenizedExample], parallel: Sequence[TokenizedPair] | None, generator: torch.Generator
+    ) -> LossOutput:
         n = len(batch)
         encoded = [self.encode(ex) for ex in batch] + [self.encode(self.switched(ex)) for ex in batch]
         hidden = self.mask_states(encoded, self.prompt_encoder().expand(2 * n, -1, -1))
@@ -190,8 +213,7 @@ class SoftMultilingualVerbalizer(Method):
         return LossOutput(loss, {"ce": ce.item(), "ce_cs": ce_cs.item(), "kl": kl.item()})
 
     def class_scores(self, batch: Sequence[TokenizedExample], lang: str) -> torch.Tensor:
-        hidden = self.mask_states([self.encode(ex) for ex in batch],
-                                  self.prompt_encoder().expand(len(batch), -1, -1))
+        hidden = self.mask_states([self.encode(ex) for ex in batch], self.prompt_encoder().expand(len(batch), -1, -1))
         return self.verbalizer_scores(hidden)
 
     def prompts_for_export(self) -> dict[str, torch.Tensor]:

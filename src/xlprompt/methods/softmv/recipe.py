@@ -43,17 +43,17 @@ RECIPE_SOURCES: dict[str, str] = {
     "optimizer": f"{SOFTMV} prompt/modules/wrapper.py train: torch.optim.AdamW, decay 0.01",
     "weight_decay_exempt": f"{SOFTMV} prompt/modules/wrapper.py train: no_decay = ['bias', 'LayerNorm.weight']",
     "prompt_encoder_shape": f"{SOFTMV} prompt/modules/wrapper.py ContinuousPrompt.__init__: 1-layer BiLSTM, d "
-                            "units each way, MLP 2d->d->d",
+    "units each way, MLP 2d->d->d",
     "grad_accumulation_steps": f"{SOFTMV} scripts: no gradient accumulation",
     "grad_accumulation_leftover": "no accumulation (grad_accumulation_steps 1)",
     "train_order": f"{SOFTMV} prompt/pvps/cs_patternization.py:98-101 (SequentialSampler), wrapper.py:387-390",
     "test_weights": f"{SOFTMV} prompt/trainers/singleton_trainer.py:234-245, 260-265 (single GPU: the trained "
-                    "wrapper, i.e. the last epoch, is tested)",
+    "wrapper, i.e. the last epoch, is tested)",
     "softmv_cosda_rate": f"{SH}:9,34 (few-shot: --cosda_rate 0; full.sh:9,34 runs 0.2 on the full data, "
-                         "parameters.py:169 defaults to 0.55)",
+    "parameters.py:169 defaults to 0.55)",
     "strip_punctuation": f"{SOFTMV} prompt/pvps/xnli_pvp.py:117-125 (get_parts: text.rstrip(string.punctuation))",
     "template_punctuation": f"{SOFTMV} prompt/pvps/pvp.py:149-160 (_encode: each part, '.' and '?' included, "
-                            "tokenised on its own): separate",
+    "tokenised on its own): separate",
 }
 
 

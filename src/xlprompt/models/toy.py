@@ -11,8 +11,8 @@ word of the world is one token) and ``pretraining.json`` (seed, steps, losses, s
 Pre-training: masked-LM (15% of the tokens, 80% ``<mask>``, 10% a random token, 10% kept; the answer word of the
 question-answer text is always predicted) on
 :func:`xlprompt.data.toy.pretraining_corpus` (monolingual text, translation pairs as in XLM's TLM, and
-code-switched text), AdamW with linear warm-up and decay. Everything is drawn from ``seed``: the same seed gives
-the same weights on the same machine and software (CPU float arithmetic may differ in the last bits elsewhere).
+code-switched text), AdamW with linear warm-up and decay, on one CPU thread. Everything is drawn from ``seed``: the
+same seed gives the same weights on the same software (another CPU or library build may differ in the last bits).
 """
 
 from __future__ import annotations
@@ -189,8 +189,11 @@ def pretrain_toy_model(name: str, seed: int, out: Path) -> dict:
         hidden_dropout_prob=0.0,
         attention_probs_dropout_prob=0.0,
     )
-    state = torch.random.get_rng_state()
+    state, threads = torch.random.get_rng_state(), torch.get_num_threads()
     torch.manual_seed(seed)
+    # one thread: the same float arithmetic on every machine's core count, and faster for matrices this small
+    # (two threads on a shared 2-core machine were 4x slower than one)
+    torch.set_num_threads(1)
     try:
         model = XLMRobertaForMaskedLM(config)
         generator = torch.Generator().manual_seed(seed)
@@ -233,6 +236,7 @@ def pretrain_toy_model(name: str, seed: int, out: Path) -> dict:
             losses.append(float(loss.detach()))
     finally:
         torch.random.set_rng_state(state)
+        torch.set_num_threads(threads)
     model.eval()
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out)
@@ -248,7 +252,7 @@ def pretrain_toy_model(name: str, seed: int, out: Path) -> dict:
         "loss_first": sum(losses[:tail]) / tail,
         "loss_last": sum(losses[-tail:]) / tail,
         "seconds": round(time.perf_counter() - start, 1),
-        "torch_threads": torch.get_num_threads(),
+        "torch_threads": 1,
     }
     (out / "pretraining.json").write_text(json.dumps(report, indent=1) + "\n", "utf-8")
     return report

@@ -150,6 +150,8 @@ def test_demo_runs_every_method_it_offers(method, tmp_path):
             "demo",
             "--method",
             method,
+            "--model",
+            "random:tiny",
             "--epochs",
             "1",
             "--out",
@@ -161,4 +163,11 @@ def test_demo_runs_every_method_it_offers(method, tmp_path):
         ]
     )
     assert result.exit_code == 0, result.output
+    assert (tmp_path / "demo" / "results.json").is_file()
+
+
+def test_demo_without_a_model_runs_a_method_the_toy_world_cannot_run_on_random_tiny(tmp_path):
+    result = _invoke(["demo", "--method", "softmv", "--epochs", "1", "--out", str(tmp_path / "demo")])
+    assert result.exit_code == 0, result.output
+    assert "softmv cannot run the toy world" in result.output and "random:tiny" in result.output
     assert (tmp_path / "demo" / "results.json").is_file()

@@ -107,10 +107,10 @@ def run_command(
 @click.option(
     "--model",
     type=click.Choice(["toy:small", "random:tiny"]),
-    default="toy:small",
-    show_default=True,
-    help="toy:small: the toy world and its pre-trained toy model (learning is visible); random:tiny: "
-    "random weights on the shipped XNLI sample (a pipeline check, chance-level numbers)",
+    default=None,
+    help="toy:small (the default): the toy world and its pre-trained toy model (learning is visible); "
+    "random:tiny: random weights on the shipped XNLI sample (a pipeline check, chance-level numbers; the "
+    "default for a method that cannot run the toy world)",
 )
 @click.option(
     "--epochs", type=config_type("epochs"), default=None, help="training epochs (default: toy 20, random:tiny 3)"
@@ -119,6 +119,13 @@ def run_command(
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="any config key (see run --help-config)")
 def demo_command(method, model, epochs, out, overrides):
     """A short offline run: the toy world with its pre-trained toy model, or random:tiny on the XNLI sample."""
+    fallback = None
+    if model is None:
+        from xlprompt.methods import get_method_spec
+        from xlprompt.tasks import get_task
+
+        fallback = get_method_spec(method).task_support(get_task("toy"))
+        model = "random:tiny" if fallback else "toy:small"
     if model == "random:tiny":
         values = dict(
             method=method,
@@ -146,6 +153,10 @@ def demo_command(method, model, epochs, out, overrides):
 
     click.get_current_context().call_on_close(configure_console())
     if model == "random:tiny":
+        if fallback:
+            click.echo(
+                f"note: {method} cannot run the toy world ({fallback}); the pipeline check on random:tiny instead"
+            )
         click.echo(f"xlprompt demo: {method} on random:tiny with the shipped 15-language sample.")
         if method == "softmv" and config.softmv_cosda_rate == 0:
             click.echo(

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from xlprompt.cli.params import config_type, count
+
 
 @click.group("toy")
 def toy() -> None:
@@ -14,7 +16,7 @@ def toy() -> None:
 @click.option("--model", "spec", default="toy:small", show_default=True, help="the toy model to build")
 @click.option(
     "--seed",
-    type=int,
+    type=config_type("seed"),
     default=0,
     show_default=True,
     help="pre-training seed (the spec toy:small loads seed 0; another seed's folder is a local model path for --model)",
@@ -45,7 +47,7 @@ def pretrain_command(spec, seed, data_dir, force):
 
 
 @toy.command("show")
-@click.option("-n", type=int, default=3, show_default=True, help="test items to show per language")
+@click.option("-n", type=count(1, 10_000), default=3, show_default=True, help="test items to show per language")
 def show_command(n):
     """Print some test items of every toy language, the parallel corpus's first pairs and the dictionary."""
     from xlprompt.data.toy import TOY_LABELS, TOY_LANGUAGES, toy_world

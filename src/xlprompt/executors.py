@@ -291,6 +291,20 @@ def _close_bar(bar, summary: SweepSummary) -> None:
     bar.set_postfix_str(text, refresh=True)
 
 
+def _sweep_progress(sweep: Sweep, finished, progress, suffix: str = ""):
+    """A sweep's progress: its mode (bar, lines, off), its plain lines and its bar (disabled off a terminal)."""
+    mode = progress_mode(progress)
+    bar = tqdm(
+        total=len(sweep),
+        initial=len(finished),
+        desc=f"sweep {sweep.name}{suffix}",
+        unit="run",
+        disable=mode != "bar",
+        dynamic_ncols=True,
+    )
+    return mode, _SweepLines(sweep, len(finished), mode), bar
+
+
 class LocalExecutor:
     """Runs one after the other in this process (the current run's training bar under the sweep's bar), or,
     with ``workers`` > 1, in that many worker subprocesses that claim runs from the store."""
@@ -326,16 +340,7 @@ class LocalExecutor:
             return self._run_workers(
                 sweep, store_path, runs_dir, save_weights, summary, finished, todo, started=started
             )
-        mode = progress_mode(self.progress)
-        lines = _SweepLines(sweep, len(finished), mode)
-        bar = tqdm(
-            total=len(sweep),
-            initial=len(finished),
-            desc=f"sweep {sweep.name}",
-            unit="run",
-            disable=mode != "bar",
-            dynamic_ncols=True,
-        )
+        mode, lines, bar = _sweep_progress(sweep, finished, self.progress)
         try:
             for run in todo:
                 bar.set_postfix_str(f"left {len(sweep) - bar.n}, now {run.describe()}")
@@ -652,16 +657,7 @@ class RayExecutor:
             return summary
         ray, started_here = self._init()
         task = ray.remote(_ray_task).options(max_retries=0, **self.resources(ray))
-        mode = progress_mode(self.progress)
-        lines = _SweepLines(sweep, len(finished), mode)
-        bar = tqdm(
-            total=len(sweep),
-            initial=len(finished),
-            desc=f"sweep {sweep.name} (ray)",
-            unit="run",
-            disable=mode != "bar",
-            dynamic_ncols=True,
-        )
+        mode, lines, bar = _sweep_progress(sweep, finished, self.progress, " (ray)")
         pending = {
             task.remote(
                 store_path,

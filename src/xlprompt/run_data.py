@@ -39,7 +39,7 @@ def demo_parallel() -> list[ParallelPair]:
     return [ParallelPair(**r) for r in read_jsonl("demo_parallel.jsonl")]
 
 
-def _corpus_targets(config: RunConfig, task) -> tuple[str, ...]:
+def _corpus_targets(task) -> tuple[str, ...]:
     """The task's target languages that the external corpora have: the task's ``parallel_languages`` (e.g.
     SIB-200's Tatoeba languages), else XNLI's 14 (Tatoeba, XNLI dev, PAWS-X)."""
     have = task.parallel_languages or TARGET_LANGUAGES
@@ -53,7 +53,7 @@ def required_files(config: RunConfig, folder: Path) -> list[tuple[str, str]]:
     task = config.task_spec()
     needed = task_required_files(task, config, folder)
     if config.method == "mpt" and config.alpha < 1.0:
-        targets = _corpus_targets(config, task)
+        targets = _corpus_targets(task)
         source = config.parallel_source
         if source == "pawsx":
             for split in ("dev", "test"):
@@ -116,7 +116,7 @@ def load_run_data(config: RunConfig, progress: bool = False) -> RunData:
     splits = load_splits(task, config, root)
     train, dev, test, eval_split, notes = splits.train, splits.dev, splits.test, splits.eval_split, list(splits.notes)
     parallel: list[ParallelPair] = []
-    targets = _corpus_targets(config, task)  # the corpora's target languages are XNLI's; the task's that have them
+    targets = _corpus_targets(task)  # the corpora's target languages are XNLI's; the task's that have them
     if targets != task.target_languages:
         if config.method == "mpt" and config.alpha < 1.0 and config.parallel_source not in ("file", "task"):
             if not targets:

@@ -27,7 +27,7 @@ import os
 import socket
 import struct
 from pathlib import Path
-from typing import IO, Iterator, Sequence
+from typing import IO, Callable, Iterator, Sequence
 
 from xlprompt.errors import CheckpointError, XlpromptError
 
@@ -248,9 +248,13 @@ class RunLockedError(CheckpointError):
 class RunLock:
     """``with RunLock(run_dir):`` — exclusive ownership of a run folder (see the module docstring)."""
 
-    def __init__(self, run_dir: str | Path):
+    def __init__(self, run_dir: str | Path, file: str = LOCK_FILE, on_busy: Callable[[str], None] | None = None):
+        """``file``: the lock file's name in ``run_dir``; ``on_busy``: when given, a busy folder is waited for
+        (``on_busy`` is called once with the owner, then the lock is taken when the owner lets go) instead of
+        being an error."""
         self.run_dir = Path(run_dir)
-        self.path = self.run_dir / LOCK_FILE
+        self.path = self.run_dir / file
+        self.on_busy = on_busy
         self._fd: int | None = None
 
     def owner(self) -> str:
@@ -268,11 +272,19 @@ class RunLock:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            os.close(fd)
-            raise RunLockedError(
-                f"{self.run_dir}: in use by {self.owner()} (lock file {self.path}); wait for "
-                "it to finish or use another --out folder"
-            ) from None
+            if self.on_busy is not None:
+                self.on_busy(self.owner())
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX)  # blocks until the owner releases it (or exits)
+                except BaseException:
+                    os.close(fd)
+                    raise
+            else:
+                os.close(fd)
+                raise RunLockedError(
+                    f"{self.run_dir}: in use by {self.owner()} (lock file {self.path}); wait for "
+                    "it to finish or use another --out folder"
+                ) from None
         except OSError:
             os.close(fd)
             raise

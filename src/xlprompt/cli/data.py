@@ -58,8 +58,8 @@ def _default_dir() -> Path:
     "--only",
     default=None,
     metavar="SOURCES",
-    help="Comma-separated sources: fewshot, xnli, pawsx, tatoeba, multinli, muse "
-    "[default: fewshot,xnli,pawsx,tatoeba].",
+    help="Comma-separated sources: fewshot, xnli, pawsx, tatoeba, multinli, muse, sib200, tatoeba-sib200, "
+    "americasnli [default: fewshot,xnli,pawsx,tatoeba].",
 )
 @click.option(
     "--mirror", default=None, metavar="URL", help="Read every download from URL instead of its host (the path is kept)."
@@ -69,7 +69,8 @@ def _default_dir() -> Path:
     "--timeout",
     type=fraction_or_count(10.0**6),
     default=None,
-    help="Seconds to wait for a connection or a read [default: $XLPROMPT_FETCH_TIMEOUT, else 30].",
+    help="Seconds without progress before a download fails: connecting and the response headers in all, "
+    "then any S seconds below 1 KiB/s [default: $XLPROMPT_FETCH_TIMEOUT, else 30].",
 )
 @click.option(
     "--unpinned",

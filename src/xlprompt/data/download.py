@@ -5,19 +5,24 @@ and the task-specific modules (:mod:`xlprompt.data.sib200`, :mod:`xlprompt.data.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
+import io
+import math
 import os
+import socket
+import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import IO, Any
 from urllib.parse import urlsplit, urlunsplit
 
-from xlprompt.errors import ConfigError, DataError
+from xlprompt.errors import ConfigError, DataError, XlpromptError
 
 DEFAULT_TIMEOUT = 30.0
 TIMEOUT_ENV = "XLPROMPT_FETCH_TIMEOUT"
@@ -29,6 +34,14 @@ RETRY_STATUSES: tuple[int, ...] = (429, 503)
 RETRIES = 5  # retries of one request after a 429/503
 MAX_WAIT = 60.0  # seconds: the longest single wait; a longer Retry-After fails at once with the time to rerun
 BACKOFF = 2.0  # seconds before the first retry when the server gives no Retry-After (then 4, 8, ... <= MAX_WAIT)
+#: The slowest transfer a download accepts: every ``--timeout`` seconds must bring at least this many bytes per
+#: second on average (curl's ``--speed-limit``/``--speed-time``), so that a server sending a byte now and then
+#: cannot hold a fetch forever.
+MIN_RATE = 1024
+#: The longest line a converter reads from an archive member (its rows are streamed, so memory stays bounded).
+MAX_LINE = 1 << 20
+#: The largest file a converter reads whole (an archive member or a download without a pinned size).
+MAX_MEMBER = 64 << 20
 
 
 class FetchError(DataError):
@@ -84,9 +97,75 @@ def _reason(err: BaseException) -> str:
     )
 
 
+class _Connections:
+    """The sockets a download opened, so that a watchdog can close them when the response headers are too slow
+    (a socket timeout bounds each read, not a server that sends its headers a byte at a time)."""
+
+    def __init__(self) -> None:
+        self.sockets: list[socket.socket] = []
+        self.fired = False
+        self._lock = threading.Lock()
+
+    def track(self, sock: socket.socket) -> socket.socket:
+        with self._lock:
+            self.sockets.append(sock)
+            if self.fired:
+                self._close(sock)
+        return sock
+
+    def fire(self) -> None:
+        with self._lock:
+            self.fired = True
+            for sock in self.sockets:
+                self._close(sock)
+
+    @staticmethod
+    def _close(sock: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+
+
+class _Tracking:
+    """A urllib handler mixin whose connections report their sockets to a :class:`_Connections`."""
+
+    connections: _Connections
+
+    def do_open(self, http_class, req, **kwargs):  # type: ignore[override]
+        connections = self.connections
+
+        def build(*args, **kw):
+            conn = http_class(*args, **kw)
+            create = conn._create_connection
+            conn._create_connection = lambda *a, **k: connections.track(create(*a, **k))
+            return conn
+
+        return super().do_open(build, req, **kwargs)  # type: ignore[misc]
+
+
+class _HTTPHandler(_Tracking, urllib.request.HTTPHandler):
+    def __init__(self, connections: _Connections):
+        super().__init__()
+        self.connections = connections
+
+
+class _HTTPSHandler(_Tracking, urllib.request.HTTPSHandler):
+    def __init__(self, connections: _Connections):
+        super().__init__()
+        self.connections = connections
+
+
+def _first_line(text: object) -> str:
+    lines = str(text).strip().splitlines()
+    return lines[0][:160] if lines else ""
+
+
 @dataclass
 class Fetcher:
-    """Streams URLs into ``out/.partial`` with resume, then verifies and moves them into place."""
+    """Streams URLs into ``cache/.partial`` with resume, then verifies and moves them into place.
+
+    ``out``: where the sources write (``fetch_data`` points it at a staging folder per source); ``cache``: the
+    data folder whose ``.partial/`` holds the downloads (default: ``out``).
+    """
 
     out: Path
     mirror: str | None = None
@@ -100,13 +179,44 @@ class Fetcher:
     max_wait: float = MAX_WAIT
     sleep: Callable[[float], None] = time.sleep
     waits: list[float] = field(default_factory=list)  # every wait after a 429/503, in seconds
+    cache: Path | None = None
+    min_rate: float = MIN_RATE
+    #: the whole downloads (``.complete`` files) of the current source: path -> verified by a pinned SHA-256
+    completed: dict[Path, bool] = field(default_factory=dict)
 
     def url(self, url: str) -> str:
         return apply_mirror(url, self.mirror)
 
     def partial_path(self, url: str) -> Path:
         parts = urlsplit(url)
-        return self.out / PARTIAL / parts.netloc.replace(":", "_") / PurePosixPath(parts.path.lstrip("/"))
+        root = self.cache if self.cache is not None else self.out
+        return root / PARTIAL / parts.netloc.replace(":", "_") / PurePosixPath(parts.path.lstrip("/"))
+
+    def complete(
+        self,
+        url: str,
+        sha256: str | None = None,
+        size: int | None = None,
+        name: str | None = None,
+        limit: int | None = None,
+    ) -> Path:
+        """``url`` downloaded whole and verified, as ``.partial/<host>/<path>.complete``.
+
+        One left by an earlier call (a fetch interrupted while it converted the file) is used again, after its
+        pinned size and SHA-256 (where given) are checked again; with ``--force``, only a SHA-256-pinned one. The
+        file stays until its source succeeds (``fetch_data`` deletes it then), so nothing is downloaded twice.
+        """
+        part = self.partial_path(url)
+        dest = part.with_name(part.name + ".complete")
+        if dest.is_file():
+            fits = (size is None or dest.stat().st_size == size) and (limit is None or dest.stat().st_size <= limit)
+            if fits and (sha256 is not None or not self.force) and (sha256 is None or _sha256(dest) == sha256):
+                self.completed[dest] = sha256 is not None
+                return dest
+            dest.unlink()
+        self.download(url, dest, sha256, size, name=name, limit=limit)
+        self.completed[dest] = sha256 is not None
+        return dest
 
     def download(
         self,
@@ -116,20 +226,23 @@ class Fetcher:
         size: int | None = None,
         bar: Any = None,
         name: str | None = None,
+        limit: int | None = None,
     ) -> Path:
         """Download ``url`` (through the mirror) to ``dest``, verified; resume a partial file; return ``dest``.
 
         ``name``: the source, for the ``--unpinned NAME`` of the message when the pinned size or hash differs.
+        ``limit``: the most bytes accepted (a file read whole afterwards; without a pinned size).
         """
         real = self.url(url)
         part = self.partial_path(url)
-        part.parent.mkdir(parents=True, exist_ok=True)
+        with _writing(part):
+            part.parent.mkdir(parents=True, exist_ok=True)
         have = part.stat().st_size if part.is_file() else 0
         if size is not None and have > size:
             part.unlink()
             have = 0
         if size is None or have < size:
-            self._stream(real, part, have, size, bar, name)
+            self._stream(real, part, have, size, bar, name, limit)
         elif bar is not None:
             bar.update(have)
         got = part.stat().st_size
@@ -141,8 +254,9 @@ class Fetcher:
             if actual != sha256:
                 part.unlink()
                 raise _changed(real, "SHA-256", sha256, actual, name)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(part, dest)
+        with _writing(dest):
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(part, dest)
         return dest
 
     def _open(self, real: str, have: int):
@@ -152,8 +266,19 @@ class Fetcher:
         attempt = 0
         while True:
             self.requests += 1
+            connections = _Connections()
+            opener = urllib.request.build_opener(_HTTPHandler(connections), _HTTPSHandler(connections))
+            # connecting and the response headers (redirects included) get ``timeout`` seconds in all
+            watchdog = threading.Timer(self.timeout, connections.fire)
+            watchdog.daemon = True
+            watchdog.start()
             try:
-                return urllib.request.urlopen(urllib.request.Request(real, headers=headers), timeout=self.timeout)
+                response = opener.open(urllib.request.Request(real, headers=headers), timeout=self.timeout)
+                watchdog.cancel()
+                if connections.fired:  # http.client takes a connection closed mid-headers for their end
+                    response.close()
+                    raise TimeoutError("the response headers came too slowly")
+                return response
             except urllib.error.HTTPError as err:
                 if err.code == 416 and have:
                     return None
@@ -171,8 +296,21 @@ class Fetcher:
                         else f"after {attempt + 1} tries and {sum(self.waits):,.0f} s of waiting"
                     )
                     raise FetchError(
-                        f"{real}: HTTP {err.code} {err.reason} ({why}); what was fetched is kept: run "
+                        f"{real}: HTTP {err.code} {_first_line(err.reason)} ({why}); what was fetched is kept: run "
                         "the same command again later to resume, or pass --mirror URL",
+                        err.code,
+                    ) from None
+                err.close()
+                if 300 <= err.code < 400:
+                    refused = "is not allowed" in str(err.reason)
+                    raise FetchError(
+                        f"{real}: HTTP {err.code}: "
+                        + (
+                            "a redirect to a URL that is not http(s), which fetch does not follow"
+                            if refused
+                            else "too many redirects (a redirect loop, or more than 10 in a row)"
+                        )
+                        + "; check --mirror and its paths, or try again later",
                         err.code,
                     ) from None
                 fix = (
@@ -180,12 +318,20 @@ class Fetcher:
                     if err.code in (403, 404, 410)
                     else "the server failed: try again later or pass --mirror URL"
                 )
-                raise FetchError(f"{real}: HTTP {err.code} {err.reason}; {fix}", err.code) from None
-            except (urllib.error.URLError, OSError, http.client.HTTPException) as err:
+                raise FetchError(f"{real}: HTTP {err.code} {_first_line(err.reason)}; {fix}", err.code) from None
+            except (urllib.error.URLError, OSError, http.client.HTTPException, ValueError) as err:
+                if connections.fired:
+                    raise FetchError(
+                        f"{real}: no complete answer within {self.timeout:g} s (connecting and the response "
+                        "headers); the server is too slow or stalled: try again later, pass --mirror URL, or "
+                        "raise --timeout"
+                    ) from None
                 raise FetchError(
                     f"{real}: cannot connect ({_reason(err)}); offline? run `xlprompt data fetch` on a machine with "
                     "internet (then copy the folder), pass --mirror URL, or raise --timeout"
                 ) from None
+            finally:
+                watchdog.cancel()
 
     def _wait(self, err: urllib.error.HTTPError, attempt: int) -> tuple[float | None, float | None]:
         """(seconds to wait before retrying, or None when the server asks for more than ``max_wait``; what it asked).
@@ -197,6 +343,8 @@ class Fetcher:
         if value:
             try:
                 asked = float(value)
+                if not math.isfinite(asked):
+                    asked = None
             except ValueError:
                 try:
                     asked = parsedate_to_datetime(value).timestamp() - time.time()
@@ -207,7 +355,16 @@ class Fetcher:
         asked = max(0.0, asked)
         return (asked if asked <= self.max_wait else None), asked
 
-    def _stream(self, real: str, part: Path, have: int, size: int | None, bar: Any, name: str | None) -> None:
+    def _stream(
+        self,
+        real: str,
+        part: Path,
+        have: int,
+        size: int | None,
+        bar: Any,
+        name: str | None,
+        limit: int | None = None,
+    ) -> None:
         response = self._open(real, have)
         if response is None:  # 416: the partial file cannot be continued; start again
             part.unlink()
@@ -230,6 +387,12 @@ class Fetcher:
             if size is not None and total is not None and total != size:
                 part.unlink(missing_ok=True)
                 raise _changed(real, "size", f"{size:,} bytes", f"{total:,} bytes (announced)", name)
+            if limit is not None and total is not None and total > limit:
+                part.unlink(missing_ok=True)
+                raise FetchError(
+                    f"{real}: {total:,} bytes announced, more than the {limit:,} such a file can have; not the "
+                    "expected file: check --mirror"
+                )
             if bar is None and self.progress:
                 from tqdm.auto import tqdm
 
@@ -246,21 +409,44 @@ class Fetcher:
                 bar.update(have)
             received = have
             try:
-                with open(part, "ab" if resumed else "wb") as handle:
+                with _writing(part):
+                    handle = open(part, "ab" if resumed else "wb")
+                with handle:
+                    window_start, window_bytes = time.monotonic(), 0
                     while True:
-                        chunk = response.read(_CHUNK)
+                        try:
+                            chunk = response.read1(_CHUNK)
+                        except (OSError, http.client.HTTPException) as err:
+                            raise FetchError(
+                                f"{real}: the download broke off after {received:,} bytes ({_reason(err)}); run "
+                                "the same command again to resume it"
+                            ) from None
                         if not chunk:
                             break
-                        handle.write(chunk)
+                        with _writing(part):
+                            handle.write(chunk)
                         received += len(chunk)
                         self.downloaded += len(chunk)
+                        window_bytes += len(chunk)
                         if bar is not None:
                             bar.update(len(chunk))
-            except (OSError, http.client.HTTPException) as err:
-                raise FetchError(
-                    f"{real}: the download broke off after {received:,} bytes ({_reason(err)}); run "
-                    "the same command again to resume it"
-                ) from None
+                        if limit is not None and received > limit:
+                            handle.close()
+                            part.unlink(missing_ok=True)
+                            raise FetchError(
+                                f"{real}: more than the {limit:,} bytes such a file can have; it was deleted: "
+                                "not the expected file: check --mirror"
+                            )
+                        elapsed = time.monotonic() - window_start
+                        if elapsed >= self.timeout:
+                            if window_bytes < self.min_rate * elapsed:
+                                raise FetchError(
+                                    f"{real}: too slow: {window_bytes:,} bytes in the last {elapsed:,.0f} s (less "
+                                    f"than {self.min_rate:,.0f} bytes/s over --timeout {self.timeout:g} s); the "
+                                    f"{received:,} bytes fetched are kept: run the same command again to resume "
+                                    "it, pass --mirror URL, or raise --timeout"
+                                )
+                            window_start, window_bytes = time.monotonic(), 0
             finally:
                 if own_bar is not None:
                     own_bar.close()
@@ -271,6 +457,23 @@ class Fetcher:
             )
 
 
+@contextlib.contextmanager
+def _writing(path: Path) -> Iterator[None]:
+    """Turn an OS error while ``path`` is written into one line naming it (a folder in the place of a file, a
+    full disk, no permission)."""
+    try:
+        yield
+    except FetchError:
+        raise
+    except OSError as err:
+        if isinstance(err, XlpromptError):  # already one line (safety's DiskError: a full or read-only disk)
+            raise FetchError(str(err)) from None
+        raise FetchError(
+            f"cannot write {path} ({err.strerror or type(err).__name__}); move away what is in "
+            "its place, free space, or pass another --out"
+        ) from None
+
+
 # -- writing the layout ---------------------------------------------------------------------------
 
 
@@ -279,45 +482,135 @@ def _clean(text: str) -> str:
     return text.replace("\t", " ").replace("\r", " ").replace("\n", " ")
 
 
-def _write_tsv(path: Path, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
-    """Write a headed TSV atomically (``\\t``/``\\n``, no quoting, UTF-8)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "w", encoding="utf-8", newline="\n") as handle:
-        handle.write("\t".join(header) + "\n")
-        for row in rows:
+class TsvFiles:
+    """Headed TSV files written row by row (``\\t``/``\\n``, no quoting, UTF-8), each into a temporary file next to
+    it: when the block ends without error every file is moved into place; on any error none is, and no temporary
+    file is left. Memory stays at one row, whatever the size of the input.
+
+    ``with TsvFiles() as files: files.write(path, header, row)``; :meth:`touch` makes a file with no row."""
+
+    def __init__(self) -> None:
+        self._open: dict[Path, tuple[Path, IO[str]]] = {}
+
+    def _handle(self, path: Path, header: Sequence[str]) -> IO[str]:
+        if path not in self._open:
+            tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+            with _writing(path):
+                path.parent.mkdir(parents=True, exist_ok=True)
+                handle = open(tmp, "w", encoding="utf-8", newline="\n")
+                self._open[path] = (tmp, handle)
+                handle.write("\t".join(header) + "\n")
+        return self._open[path][1]
+
+    def touch(self, path: Path, header: Sequence[str]) -> None:
+        self._handle(path, header)
+
+    def write(self, path: Path, header: Sequence[str], row: Sequence[Any]) -> None:
+        handle = self._handle(path, header)
+        with _writing(path):
             handle.write("\t".join(_clean(str(v)) for v in row) + "\n")
-    os.replace(tmp, path)
+
+    def __enter__(self) -> TsvFiles:
+        return self
+
+    def __exit__(self, kind, value, tb) -> None:
+        try:
+            for path, (_, handle) in self._open.items():
+                with _writing(path):
+                    handle.close()
+            if kind is None:
+                for path, (tmp, _) in self._open.items():
+                    with _writing(path):
+                        os.replace(tmp, path)
+        finally:
+            for tmp, handle in self._open.values():
+                handle.close()
+                tmp.unlink(missing_ok=True)
+
+
+def _write_tsv(path: Path, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    """Write a headed TSV atomically (``\\t``/``\\n``, no quoting, UTF-8); rows are streamed."""
+    with TsvFiles() as files:
+        files.touch(path, header)
+        for row in rows:
+            files.write(path, header, row)
+
+
+def read_bounded(handle: IO[bytes], limit: int, where: str) -> bytes:
+    """All of ``handle``, refused past ``limit`` bytes (an archive member read whole: memory stays bounded)."""
+    data = handle.read(limit + 1)
+    if len(data) > limit:
+        raise FetchError(
+            f"{where}: larger than the {limit:,} bytes such a file can have; not the expected release: check --mirror"
+        )
+    return data
+
+
+def iter_lines(handle: IO[bytes], where: str, max_line: int = MAX_LINE) -> Iterator[tuple[int, str]]:
+    """``(number, text)`` of each line of a binary stream, read one at a time (lines end at ``\\n`` only; a
+    ``\\r`` before it is dropped; a UTF-8 byte-order mark on line 1 is dropped). Empty lines at the end are not
+    yielded. A line longer than ``max_line`` bytes, or not UTF-8, is a one-line error naming it."""
+    blank: list[int] = []  # empty lines held back until a non-empty one shows they are not the trailing ones
+    number = 0
+    while True:
+        raw = handle.readline(max_line + 1)
+        if not raw:
+            return
+        number += 1
+        if len(raw) > max_line and not raw.endswith(b"\n"):
+            raise FetchError(
+                f"{where} line {number} is longer than {max_line:,} bytes; not the expected release: check --mirror"
+            )
+        try:
+            text = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+        except UnicodeDecodeError as err:
+            raise FetchError(
+                f"{where} line {number}: not UTF-8 ({err.reason} at byte {err.start}); the archive is corrupt or "
+                "not the release: run the same command again, or check --mirror"
+            ) from None
+        if text.endswith("\n"):
+            text = text[:-1]
+        if text.endswith("\r"):
+            text = text[:-1]
+        if not text:
+            blank.append(number)
+            continue
+        for empty in blank:
+            yield empty, ""
+        blank = []
+        yield number, text
+
+
+def tsv_rows(handle: IO[bytes], where: str) -> tuple[list[str], Iterator[tuple[int, list[str]]]]:
+    """Header and ``(line number, fields)`` rows of an unquoted TSV stream, read one row at a time.
+
+    The converters' one rule: fields split on ``\\t`` only, quote characters are text, and a row whose field
+    count differs from the header's is an error naming the line and both counts (nothing is padded, cut or
+    skipped).
+    """
+    lines = iter_lines(handle, where)
+    first = next(lines, None)
+    if first is None:
+        raise FetchError(f"{where}: empty file in the archive; run again with --force")
+    header = first[1].split("\t")
+
+    def rows() -> Iterator[tuple[int, list[str]]]:
+        for number, line in lines:
+            fields = line.split("\t")
+            if len(fields) != len(header):
+                raise FetchError(
+                    f"{where} line {number} has {len(fields)} fields, expected {len(header)}; the archive "
+                    "is not the pinned release: run again with --force, or fetch it through --mirror URL"
+                )
+            yield number, fields
+
+    return header, rows()
 
 
 def _split_tsv(data: bytes, where: str) -> tuple[list[str], list[list[str]]]:
-    """Header and rows of an unquoted TSV (rows split on ``\\n`` only, fields on ``\\t`` only).
-
-    The converters' one rule: quote characters are text, and a row whose field count differs from the
-    header's is an error naming the line and both counts (nothing is padded, cut or skipped).
-    """
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as err:
-        raise FetchError(
-            f"{where}: not UTF-8 ({err.reason} at byte {err.start}); the archive is corrupt: delete it and run again"
-        ) from None
-    lines = [line[:-1] if line.endswith("\r") else line for line in text.split("\n")]
-    while lines and lines[-1] == "":
-        lines.pop()
-    if not lines:
-        raise FetchError(f"{where}: empty file in the archive; run again with --force")
-    header = lines[0].split("\t")
-    rows = []
-    for number, line in enumerate(lines[1:], start=2):
-        fields = line.split("\t")
-        if len(fields) != len(header):
-            raise FetchError(
-                f"{where} line {number} has {len(fields)} fields, expected {len(header)}; the archive "
-                "is not the pinned release: run again with --force, or fetch it through --mirror URL"
-            )
-        rows.append(fields)
-    return header, rows
+    """Header and rows of an unquoted TSV held in memory (:func:`tsv_rows`' rule)."""
+    header, rows = tsv_rows(io.BytesIO(data), where)
+    return header, [fields for _, fields in rows]
 
 
 def _columns(header: list[str], names: Sequence[str], where: str) -> list[int]:
@@ -351,24 +644,38 @@ class Source:
     def fetch(self, fetcher: Fetcher) -> None:
         raise NotImplementedError
 
+    def outputs(self, out: Path) -> list[Path]:
+        """Every file this source writes under ``out``: ``fetch_data`` checks them all before any download (a
+        folder in the place of one is an error), stages the source's work next to them, and swaps in only these."""
+        raise NotImplementedError
+
+    def writes_verified_files(self, pinned: bool) -> bool:
+        """Whether every file the source writes is verified on its own (by a pinned SHA-256, its own or its raw
+        file's) before it is written: then, when the source fails part way, the files it wrote are still swapped
+        in, and a second call fetches only what is left."""
+        return False
+
     def _converted(self, fetcher: Fetcher, real: str, archive: Path) -> None:
-        """After an archive's conversion: its content facts must hold, then the archive is deleted."""
+        """After an archive's conversion: its content facts must hold (else the archive is deleted, so that
+        the next call downloads it again), then the archive is deleted."""
         problem = self.check(fetcher.out, self.name not in fetcher.unpinned)
+        archive.unlink(missing_ok=True)
         if problem is not None:
             raise FetchError(f"{real}: the converted files fail the content check ({problem}); check --mirror")
-        archive.unlink(missing_ok=True)
 
-    def _archive(self, fetcher: Fetcher, url: str, sha256: str | None = None, size: int | None = None) -> Path:
+    def _archive(
+        self,
+        fetcher: Fetcher,
+        url: str,
+        sha256: str | None = None,
+        size: int | None = None,
+        limit: int | None = None,
+    ) -> Path:
         """Download an archive, checked by its pinned ``size`` and ``sha256`` where given (not with
-        ``--unpinned NAME``) and, after conversion, by content facts.
-
-        It lands next to its partial file as ``NAME.complete`` (full size reached) and is deleted once
-        converted, or when it proves corrupt; a stale one from an interrupted conversion is replaced.
-        """
-        dest = fetcher.partial_path(url).with_name(fetcher.partial_path(url).name + ".complete")
-        dest.unlink(missing_ok=True)
+        ``--unpinned NAME``) and, after conversion, by content facts (:meth:`Fetcher.complete`: one downloaded
+        whole by an interrupted call is used again)."""
         pinned = self.name not in fetcher.unpinned
-        return fetcher.download(url, dest, sha256 if pinned else None, size if pinned else None, name=self.name)
+        return fetcher.complete(url, sha256 if pinned else None, size if pinned else None, self.name, limit)
 
     def _github(self, fetcher: Fetcher, url: str | None) -> Path | None:
         """The repository archive at ``url`` (one request), or None when there is none (no ``url``, or a

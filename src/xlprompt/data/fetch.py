@@ -59,13 +59,38 @@ Downloads (:class:`Fetcher`):
 * ``--mirror URL`` replaces the scheme and host of every download and keeps its path (prefixed by the
   mirror's own path, if any): ``https://raw.githubusercontent.com/mprompting/...`` becomes
   ``URL/mprompting/...``.
-* ``--timeout`` (or ``$XLPROMPT_FETCH_TIMEOUT``; default 30 s) bounds connecting and every read.
+* ``--timeout S`` (or ``$XLPROMPT_FETCH_TIMEOUT``; default 30 s, finite, at most 10**6) bounds the time without
+  progress: connecting and the response headers (redirects included) take at most S seconds in all (a watchdog
+  closes the connection), and a download fails when any S seconds bring less than :data:`MIN_RATE` bytes/s on
+  average. A redirect loop, or a redirect off http(s), is one line.
+* bounded: archive members are streamed row by row (:class:`TsvFiles`, :func:`tsv_rows`); a line over
+  :data:`MAX_LINE`, a file read whole over :data:`MAX_MEMBER`, and a download without a pinned size over that,
+  are refused.
+
+Writing (:func:`fetch_data`): build into a new place, verify, then swap in.
+
+* each source writes into ``OUT/.staging/<source>/``, seeded with hard links to its files already in ``OUT``
+  (:meth:`Source.outputs` lists them); its check runs there; only then is each file moved into place (one
+  rename per file, so a file of ``OUT`` is at every moment the old verified one or the new verified one). A
+  failed check changes nothing. The staging folder is marked verified before the moves, and a call that finds
+  one left by a killed call finishes them; an unverified one is deleted.
+* sources whose every file is verified on its own before it is written (:meth:`Source.writes_verified_files`:
+  the few-shot splits, pinned Tatoeba, SIB-200, AmericasNLI) keep what they wrote when they fail part way.
+* every output path is checked before any download: a folder in the place of a file (or a file in the place of
+  a folder) is a one-line error; fetch never deletes what it did not write.
+* one call at a time per data folder (``OUT/.fetch.lock``, ``flock``): a second one logs the owner, waits, and
+  then finds its sources complete.
+* a whole download (``.partial/<host>/<path>.complete``) stays until its source succeeds, so a call killed
+  while it converts an archive is followed by one that converts it without downloading it
+  (:meth:`Fetcher.complete`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import math
 import os
 import shutil
 import tarfile
@@ -80,7 +105,10 @@ from xlprompt.data.download import (  # noqa: F401  (re-exported: the sources be
     _CHUNK,
     BACKOFF,
     DEFAULT_TIMEOUT,
+    MAX_LINE,
+    MAX_MEMBER,
     MAX_WAIT,
+    MIN_RATE,
     PARTIAL,
     RETRIES,
     RETRY_STATUSES,
@@ -88,6 +116,7 @@ from xlprompt.data.download import (  # noqa: F401  (re-exported: the sources be
     Fetcher,
     FetchError,
     Source,
+    TsvFiles,
     _changed,
     _clean,
     _columns,
@@ -96,7 +125,11 @@ from xlprompt.data.download import (  # noqa: F401  (re-exported: the sources be
     _sha256,
     _split_tsv,
     _write_tsv,
+    _writing,
     apply_mirror,
+    iter_lines,
+    read_bounded,
+    tsv_rows,
 )
 from xlprompt.data.tsv import read_tsv
 from xlprompt.errors import ConfigError, DataError
@@ -131,6 +164,8 @@ MULTINLI_URL = "https://cims.nyu.edu/~sbowman/multinli/multinli_1.0.zip"
 XNLI_SIZE, XNLI_SHA256 = 17_865_352, "4ba1d5e1afdb7161f0f23c66dc787802ccfa8a25a3ddd3b165a35e50df346ab1"
 MULTINLI_SIZE, MULTINLI_SHA256 = 226_850_426, "049f507b9e36b1fcb756cfd5aeb3b7a0cfcb84bf023793652987f7e7e0957822"
 PAWSX_SIZE = 30_282_057
+#: The longest ``--timeout`` (seconds): a finite bound, as every numeric option has.
+MAX_TIMEOUT = 10.0**6
 
 
 def github_archive_url(repo: str, commit: str) -> str:
@@ -180,22 +215,45 @@ TATOEBA_SHA256: dict[str, str] = {
 }
 
 
-def _github_members(fetcher: Fetcher, url: str, archive: Path, prefix: str, wanted: set[str]) -> dict[str, bytes]:
-    """The files ``prefix/REL`` (REL in ``wanted``) of a GitHub archive (top folder ``repo-commit/``), by REL."""
-    found: dict[str, bytes] = {}
+def _github_members(
+    fetcher: Fetcher, url: str, archive: Path, prefix: str, wanted: set[str], each: Callable[[str, bytes], None]
+) -> set[str]:
+    """Call ``each(REL, data)`` for every file ``prefix/REL`` (REL in ``wanted``) of a GitHub archive (top folder
+    ``repo-commit/``), one member at a time and each read whole up to :data:`MAX_MEMBER` bytes (memory stays
+    bounded); return the RELs found. A corrupt archive is deleted and is a one-line error."""
+    real = fetcher.url(url)
+
+    def corrupt(err: BaseException) -> FetchError:
+        archive.unlink(missing_ok=True)
+        return FetchError(f"{real}: corrupt archive ({_reason(err)}); it was deleted: run the same command again")
+
+    found: set[str] = set()
     try:
-        with tarfile.open(archive, "r:gz") as tar:
-            for member in tar:
+        tar = tarfile.open(archive, "r:gz")
+    except (tarfile.TarError, OSError, EOFError, zlib.error) as err:
+        raise corrupt(err) from None
+    with tar:
+        members = iter(tar)
+        while True:
+            try:
+                member = next(members, None)
+                if member is None:
+                    break
                 if not member.isfile() or _is_macos_entry(member.name):
                     continue
                 rel = "/".join(PurePosixPath(member.name).parts[1:])
-                if rel.startswith(prefix + "/") and rel[len(prefix) + 1 :] in wanted:
-                    found[rel[len(prefix) + 1 :]] = tar.extractfile(member).read()  # type: ignore[union-attr]
-    except (tarfile.TarError, OSError, EOFError, zlib.error) as err:
-        archive.unlink(missing_ok=True)
-        raise FetchError(
-            f"{fetcher.url(url)}: corrupt archive ({_reason(err)}); it was deleted: run the same command again"
-        ) from None
+                if not rel.startswith(prefix + "/") or rel[len(prefix) + 1 :] not in wanted:
+                    continue
+                rel = rel[len(prefix) + 1 :]
+                if rel in found:
+                    raise FetchError(
+                        f"{real}: {prefix}/{rel} appears twice in the archive; not the pinned release: check --mirror"
+                    )
+                data = read_bounded(tar.extractfile(member), MAX_MEMBER, f"{real}: {prefix}/{rel}")  # type: ignore[arg-type]
+            except (tarfile.TarError, OSError, EOFError, zlib.error) as err:
+                raise corrupt(err) from None
+            found.add(rel)
+            each(rel, data)
     return found
 
 
@@ -270,38 +328,49 @@ class PinnedFiles(Source):
                 bar.close()
 
     def _from_archive(self, fetcher: Fetcher, archive: Path, todo: list[tuple[str, int, str]]) -> None:
-        """Every file of ``todo`` from the repository archive, checked against its pin, then written verbatim
-        (the verified ones are kept when another fails, so a second call fetches only what is left)."""
+        """Every file of ``todo`` from the repository archive, checked against its pin, then written verbatim,
+        one member at a time (the verified ones are kept when another fails, so a second call fetches only what
+        is left)."""
         from xlprompt.safety import atomic_write_bytes
 
         real = fetcher.url(self.archive_url or "")
-        found = _github_members(
-            fetcher, self.archive_url or "", archive, self.archive_prefix, {rel for _, _, rel in todo}
-        )
-        problems = []
-        for sha, size, rel in todo:
-            data = found.get(rel)
-            where = f"{real}: {self.archive_prefix}/{rel}"
-            if data is None:
-                problems.append(f"{where}: not in the archive")
-                continue
+        pins = {rel: (sha, size) for sha, size, rel in todo}
+        problems: dict[str, str] = {}
+
+        def each(rel: str, data: bytes) -> None:
+            sha, size = pins[rel]
             if self.name not in fetcher.unpinned:
                 actual = hashlib.sha256(data).hexdigest()
                 if len(data) != size or actual != sha:
-                    problems.append(
-                        f"{where}: SHA-256 {actual} ({len(data):,} bytes), expected the pinned {sha} ({size:,} bytes)"
+                    problems[rel] = (
+                        f"{real}: {self.archive_prefix}/{rel}: SHA-256 {actual} ({len(data):,} bytes), expected the "
+                        f"pinned {sha} ({size:,} bytes)"
                     )
-                    continue
-            (fetcher.out / self.folder / rel).parent.mkdir(parents=True, exist_ok=True)
-            atomic_write_bytes(fetcher.out / self.folder / rel, data)
+                    return
+            path = fetcher.out / self.folder / rel
+            with _writing(path):
+                path.parent.mkdir(parents=True, exist_ok=True)
+                atomic_write_bytes(path, data)
+
+        found = _github_members(fetcher, self.archive_url or "", archive, self.archive_prefix, set(pins), each)
+        for rel in pins:
+            if rel not in found:
+                problems[rel] = f"{real}: {self.archive_prefix}/{rel}: not in the archive"
         archive.unlink(missing_ok=True)
         if problems:
+            first = next(problems[rel] for rel in pins if rel in problems)
             more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
             raise FetchError(
-                f"{problems[0]}{more}; the {len(todo) - len(problems)} other files are written. The "
+                f"{first}{more}; the {len(todo) - len(problems)} other files are written. The "
                 "archive is not the pinned release: fetch it through --mirror URL, or accept the "
                 f"changed files with --unpinned {self.name}"
             )
+
+    def outputs(self, out: Path) -> list[Path]:
+        return [out / self.folder / rel for _, _, rel in self.pins]
+
+    def writes_verified_files(self, pinned: bool) -> bool:
+        return pinned
 
 
 @dataclass
@@ -341,48 +410,52 @@ class XnliArchive(Source):
                     return f"{path}: {len(labels)} rows with labels {found}, expected {n} rows, {expected}"
         return None
 
+    def outputs(self, out: Path) -> list[Path]:
+        return [out / "xnli" / split / f"{lang}.tsv" for split in self.rows for lang in self.languages]
+
     def fetch(self, fetcher: Fetcher) -> None:
         archive = self._archive(fetcher, self.url, self.sha256, self.size)
         real = fetcher.url(self.url)
+        columns = ("idx", "premise", "hypothesis", "label", "genre")
+        wanted = set(self.languages)
         try:
-            with zipfile.ZipFile(archive) as zf:
+            with zipfile.ZipFile(archive) as zf, TsvFiles() as files:
                 members = {n for n in zf.namelist() if not _is_macos_entry(n)}
-                tables = {}
                 for split in self.rows:
                     name = f"XNLI-1.0/xnli.{split}.tsv"
                     if name not in members:
                         raise FetchError(f"{real}: the archive has no {name}; not the XNLI 1.0 release: check --mirror")
-                    tables[split] = zf.read(name)
-        except (zipfile.BadZipFile, OSError, EOFError) as err:
+                    where = f"{real}: {name}"
+                    for lang in self.languages:  # a language without rows gets a file with no row (the check says so)
+                        files.touch(fetcher.out / "xnli" / split / f"{lang}.tsv", columns)
+                    counts: dict[str, int] = {}
+                    with zf.open(name) as handle:  # streamed: one row in memory at a time
+                        header, rows = tsv_rows(handle, where)
+                        lang_i, label_i, s1_i, s2_i, genre_i = _columns(
+                            header, ("language", "gold_label", "sentence1", "sentence2", "genre"), where
+                        )
+                        for number, fields in rows:
+                            label = fields[label_i]
+                            if label not in LABELS:
+                                raise FetchError(
+                                    f"{where} line {number} has gold_label {label!r}, expected one of "
+                                    f"{', '.join(LABELS)}; not the XNLI 1.0 release: check --mirror"
+                                )
+                            lang = fields[lang_i]
+                            if lang not in wanted:
+                                continue
+                            idx = counts.get(lang, 0)
+                            counts[lang] = idx + 1
+                            files.write(
+                                fetcher.out / "xnli" / split / f"{lang}.tsv",
+                                columns,
+                                (idx, fields[s1_i].strip(), fields[s2_i].strip(), label, fields[genre_i]),
+                            )
+        except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as err:
             archive.unlink(missing_ok=True)
             raise FetchError(
                 f"{real}: corrupt archive ({_reason(err)}); it was deleted: run the same command again"
             ) from None
-        for split, data in tables.items():
-            where = f"{real}: XNLI-1.0/xnli.{split}.tsv"
-            header, rows = _split_tsv(data, where)
-            lang_i, label_i, s1_i, s2_i, genre_i = _columns(
-                header, ("language", "gold_label", "sentence1", "sentence2", "genre"), where
-            )
-            by_lang: dict[str, list] = {}
-            for number, fields in enumerate(rows, start=2):
-                label = fields[label_i]
-                if label not in LABELS:
-                    raise FetchError(
-                        f"{where} line {number} has gold_label {label!r}, expected one of "
-                        f"{', '.join(LABELS)}; not the XNLI 1.0 release: check --mirror"
-                    )
-                by_lang.setdefault(fields[lang_i], []).append(
-                    (fields[s1_i].strip(), fields[s2_i].strip(), label, fields[genre_i])
-                )
-            for lang in self.languages:
-                items = by_lang.get(lang, [])
-                path = fetcher.out / "xnli" / split / f"{lang}.tsv"
-                _write_tsv(
-                    path,
-                    ("idx", "premise", "hypothesis", "label", "genre"),
-                    ((i, *item) for i, item in enumerate(items)),
-                )
         self._converted(fetcher, real, archive)
 
 
@@ -439,44 +512,51 @@ class PawsxArchive(Source):
     #: the NS rows dropped by the last :meth:`fetch`, per (split, lang) (reported by ``fetch``)
     dropped: dict[tuple[str, str], int] = field(default_factory=dict)
 
+    def outputs(self, out: Path) -> list[Path]:
+        from xlprompt.data.pawsx_ns import NS_RECORD
+
+        return [out / "pawsx" / split / f"{lang}.tsv" for split, lang, _ in self._expected()] + [out / NS_RECORD]
+
     def fetch(self, fetcher: Fetcher) -> None:
         from xlprompt.data.pawsx_ns import NS_RECORD, NS_RECORD_COLUMNS, is_ns_row
 
         archive = self._archive(fetcher, self.url, None, self.size)
         real = fetcher.url(self.url)
         wanted = {f"x-final/{lang}/{self._FILES[split]}": (split, lang) for split, lang, _ in self._expected()}
-        found: dict[tuple[str, str], bytes] = {}
+        columns = ("idx", "id", "sentence1", "sentence2", "label")
+        seen: set[str] = set()
+        self.dropped = {}
         try:
-            with tarfile.open(archive, "r:*") as tar:
-                for member in tar:
-                    if member.isfile() and not _is_macos_entry(member.name) and member.name in wanted:
-                        found[wanted[member.name]] = tar.extractfile(member).read()  # type: ignore[union-attr]
+            with tarfile.open(archive, "r:*") as tar, TsvFiles() as files:
+                files.touch(fetcher.out / NS_RECORD, NS_RECORD_COLUMNS)
+                for member in tar:  # streamed: one member, and one row of it, at a time
+                    if not member.isfile() or _is_macos_entry(member.name) or member.name not in wanted:
+                        continue
+                    if member.name in seen:
+                        raise FetchError(
+                            f"{real}: {member.name} appears twice in the archive; not the PAWS-X release: check --mirror"
+                        )
+                    seen.add(member.name)
+                    split, lang = wanted[member.name]
+                    where = f"{real}: {member.name}"
+                    path = fetcher.out / "pawsx" / split / f"{lang}.tsv"
+                    files.touch(path, columns)
+                    header, rows = tsv_rows(tar.extractfile(member), where)  # type: ignore[arg-type]
+                    id_i, s1_i, s2_i, label_i = _columns(header, ("id", "sentence1", "sentence2", "label"), where)
+                    for idx, (_, fields) in enumerate(rows):
+                        if split != "train" and is_ns_row(fields[s1_i], fields[s2_i]):
+                            files.write(fetcher.out / NS_RECORD, NS_RECORD_COLUMNS, (split, lang, idx, fields[id_i]))
+                            self.dropped[(split, lang)] = self.dropped.get((split, lang), 0) + 1
+                            continue
+                        files.write(path, columns, (idx, fields[id_i], fields[s1_i], fields[s2_i], fields[label_i]))
+                for name in wanted:
+                    if name not in seen:
+                        raise FetchError(f"{real}: the archive has no {name}; not the PAWS-X release: check --mirror")
         except (tarfile.TarError, OSError, EOFError, zlib.error) as err:
             archive.unlink(missing_ok=True)
             raise FetchError(
                 f"{real}: corrupt archive ({_reason(err)}); it was deleted: run the same command again"
             ) from None
-        ns_rows: list[tuple[str, str, int, str]] = []
-        self.dropped = {}
-        for name, (split, lang) in wanted.items():
-            if (split, lang) not in found:
-                raise FetchError(f"{real}: the archive has no {name}; not the PAWS-X release: check --mirror")
-            where = f"{real}: {name}"
-            header, rows = _split_tsv(found[(split, lang)], where)
-            id_i, s1_i, s2_i, label_i = _columns(header, ("id", "sentence1", "sentence2", "label"), where)
-            out_rows = []
-            for idx, fields in enumerate(rows):
-                if split != "train" and is_ns_row(fields[s1_i], fields[s2_i]):
-                    ns_rows.append((split, lang, idx, fields[id_i]))
-                    self.dropped[(split, lang)] = self.dropped.get((split, lang), 0) + 1
-                    continue
-                out_rows.append((idx, fields[id_i], fields[s1_i], fields[s2_i], fields[label_i]))
-            _write_tsv(
-                fetcher.out / "pawsx" / split / f"{lang}.tsv",
-                ("idx", "id", "sentence1", "sentence2", "label"),
-                out_rows,
-            )
-        _write_tsv(fetcher.out / NS_RECORD, NS_RECORD_COLUMNS, ns_rows)
         self._converted(fetcher, real, archive)
 
     def summary(self) -> str:
@@ -534,6 +614,12 @@ class TatoebaFiles(Source):
                 return problem
         return None
 
+    def outputs(self, out: Path) -> list[Path]:
+        return [out / "tatoeba" / f"{lang}-en.tsv" for lang in self.rows]
+
+    def writes_verified_files(self, pinned: bool) -> bool:
+        return pinned and all(lang in self.sha256 for lang in self.rows)
+
     def fetch(self, fetcher: Fetcher) -> None:
         todo = {
             lang: n
@@ -545,31 +631,37 @@ class TatoebaFiles(Source):
         archive = self._github(fetcher, self.archive_url)
         if archive is not None:
             real = fetcher.url(self.archive_url or "")
-            wanted = {name for lang in todo for name in self._names(lang)}
-            found = _github_members(fetcher, self.archive_url or "", archive, self.archive_prefix, wanted)
+            side_of = {name: (lang, i) for lang in todo for i, name in enumerate(self._names(lang))}
+            sides: dict[str, dict[int, list[str]]] = {}
+
+            def each(name: str, data: bytes) -> None:  # a language is written once both its sides are read
+                lang, i = side_of[name]
+                sides.setdefault(lang, {})[i] = self._lines(data, f"{real}: {self.archive_prefix}/{name}", todo[lang])
+                if len(sides[lang]) == 2:
+                    self._write(fetcher, lang, [sides[lang][0], sides[lang][1]], real)
+                    del sides[lang]
+
+            found = _github_members(fetcher, self.archive_url or "", archive, self.archive_prefix, set(side_of), each)
             archive.unlink(missing_ok=True)
-            for lang, n in todo.items():
-                sides = []
-                for name in self._names(lang):
-                    if name not in found:
-                        raise FetchError(
-                            f"{real}: the archive has no {self.archive_prefix}/{name}; not the pinned "
-                            "LASER commit: check --mirror"
-                        )
-                    sides.append(self._lines(found[name], f"{real}: {self.archive_prefix}/{name}", n))
-                self._write(fetcher, lang, sides, real)
+            for name in side_of:
+                if name not in found:
+                    raise FetchError(
+                        f"{real}: the archive has no {self.archive_prefix}/{name}; not the pinned "
+                        "LASER commit: check --mirror"
+                    )
             return
         for lang, n in todo.items():
-            sides, paths = [], []
+            pair: list[list[str]] = []
+            paths = []
             for url in self._pair_urls(lang):
-                path = self._archive(fetcher, url)
+                path = self._archive(fetcher, url, limit=MAX_MEMBER)
                 try:
-                    sides.append(self._lines(path.read_bytes(), fetcher.url(url), n))
+                    pair.append(self._lines(path.read_bytes(), fetcher.url(url), n))
                 except FetchError:
                     path.unlink(missing_ok=True)
                     raise
                 paths.append(path)
-            self._write(fetcher, lang, sides, fetcher.url(self._pair_urls(lang)[0]))
+            self._write(fetcher, lang, pair, fetcher.url(self._pair_urls(lang)[0]))
             for path in paths:
                 path.unlink(missing_ok=True)
 
@@ -604,8 +696,10 @@ class TatoebaFiles(Source):
                 "The server sends other files than the pinned LASER commit: fetch them through --mirror "
                 f"URL, or accept them with --unpinned {self.name}"
             )
-        (fetcher.out / "tatoeba").mkdir(parents=True, exist_ok=True)
-        atomic_write_bytes(fetcher.out / "tatoeba" / f"{lang}-en.tsv", data)
+        path = fetcher.out / "tatoeba" / f"{lang}-en.tsv"
+        with _writing(path):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_bytes(path, data)
 
 
 @dataclass
@@ -636,56 +730,51 @@ class MultinliArchive(Source):
             return str(err)
         return None if found == self.train_rows else f"{path}: {found} rows, expected {self.train_rows}"
 
+    def outputs(self, out: Path) -> list[Path]:
+        return [out / "multinli" / "train.tsv"]
+
     def fetch(self, fetcher: Fetcher) -> None:
         archive = self._archive(fetcher, self.url, self.sha256, self.size)
         real = fetcher.url(self.url)
+        columns = ("idx", "premise", "hypothesis", "label", "genre", "pairID")
+        path = fetcher.out / "multinli" / "train.tsv"
+        where = f"{real}: {self.member}"
         try:
-            with zipfile.ZipFile(archive) as zf:
+            with zipfile.ZipFile(archive) as zf, TsvFiles() as files:
                 if self.member not in zf.namelist():
                     raise FetchError(
                         f"{real}: the archive has no {self.member}; not the MultiNLI 1.0 release: check --mirror"
                     )
-                data = zf.read(self.member)
-        except (zipfile.BadZipFile, OSError, EOFError) as err:
+                files.touch(path, columns)
+                idx = 0
+                with zf.open(self.member) as handle:  # streamed: one row in memory at a time
+                    for number, line in iter_lines(handle, where):
+                        if not line.strip():
+                            continue
+                        try:
+                            item = json.loads(line)
+                            row = (
+                                idx,
+                                item["sentence1"],
+                                item["sentence2"],
+                                item["gold_label"],
+                                item.get("genre", ""),
+                                item.get("pairID", ""),
+                            )
+                        except (ValueError, KeyError, TypeError, AttributeError):
+                            raise FetchError(
+                                f"{where} line {number} is not a MultiNLI row; the archive is corrupt: run again "
+                                "with --force"
+                            ) from None
+                        if row[3] not in LABELS:
+                            raise FetchError(f"{where} line {number} has label {row[3]!r}")
+                        files.write(path, columns, row)
+                        idx += 1
+        except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as err:
             archive.unlink(missing_ok=True)
             raise FetchError(
                 f"{real}: corrupt archive ({_reason(err)}); it was deleted: run the same command again"
             ) from None
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError as err:
-            archive.unlink(missing_ok=True)
-            raise FetchError(
-                f"{real}: {self.member} is not UTF-8 (byte {err.start}); the archive was deleted: run "
-                "the same command again"
-            ) from None
-        rows = []
-        for number, line in enumerate(text.split("\n"), start=1):
-            if not line.strip():
-                continue
-            try:
-                item = json.loads(line)
-                label = item["gold_label"]
-                rows.append(
-                    (
-                        len(rows),
-                        item["sentence1"],
-                        item["sentence2"],
-                        label,
-                        item.get("genre", ""),
-                        item.get("pairID", ""),
-                    )
-                )
-            except (ValueError, KeyError, TypeError):
-                raise FetchError(
-                    f"{real}: multinli_1.0_train.jsonl line {number} is not a MultiNLI row; the "
-                    "archive is corrupt: run again with --force"
-                ) from None
-            if label not in LABELS:
-                raise FetchError(f"{real}: multinli_1.0_train.jsonl line {number} has label {label!r}")
-        _write_tsv(
-            fetcher.out / "multinli" / "train.tsv", ("idx", "premise", "hypothesis", "label", "genre", "pairID"), rows
-        )
         self._converted(fetcher, real, archive)
 
 
@@ -731,12 +820,15 @@ class MuseDictionaries(Source):
                 return problem
         return None
 
+    def outputs(self, out: Path) -> list[Path]:
+        return [out / "muse" / f"en-{lang}.txt" for lang in self._langs()]
+
     def fetch(self, fetcher: Fetcher) -> None:
         for lang in self._langs():
             dest = fetcher.out / "muse" / f"en-{lang}.txt"
             if dest.is_file() and self._problem(dest) is None and not fetcher.force:
                 continue
-            path = self._archive(fetcher, self._url(lang))
+            path = self._archive(fetcher, self._url(lang), limit=MAX_MEMBER)
             problem = self._problem(path)
             if problem is not None:
                 path.unlink(missing_ok=True)
@@ -744,8 +836,9 @@ class MuseDictionaries(Source):
                     f"{fetcher.url(self._url(lang))}: not a MUSE dictionary ({problem.split(': ', 1)[-1]});"
                     " it was deleted: run the same command again, or check --mirror"
                 )
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(path, dest)
+            with _writing(dest):
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(path, dest)
 
 
 def default_sources() -> dict[str, Source]:
@@ -808,6 +901,94 @@ def parse_only(only: str | Sequence[str] | None, known: Sequence[str] = SOURCES)
     return list(dict.fromkeys(names))
 
 
+STAGING = ".staging"
+LOCK = ".fetch.lock"
+VERIFIED = ".verified"  # in a staging folder: its files passed the check; the swap may be finished by a later call
+
+
+def _check_outputs(name: str, source: Source, out: Path) -> None:
+    """Every file the source writes must be a file or nothing, under folders or nothing: checked before any
+    download (fetch never deletes or moves away what it did not write)."""
+    for path in source.outputs(out):
+        if path.exists() and not path.is_file():
+            raise DataError(
+                f"{path} is a folder (or not a plain file) where `data fetch` writes {name}'s file; move it away "
+                "(fetch never deletes what it did not write), or pass another --out"
+            )
+        for parent in path.relative_to(out).parents:
+            folder = out / parent
+            if folder != out and folder.exists() and not folder.is_dir():
+                raise DataError(
+                    f"{folder} is a file where `data fetch` needs the folder of {name}'s files; move it away, or "
+                    "pass another --out"
+                )
+
+
+def _link_or_copy(src: Path, dst: Path) -> None:
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+
+
+def _stage(source: Source, out: Path, stage: Path) -> None:
+    """A fresh staging folder holding (hard links to) the source's files already in ``out``: the source works
+    there as in ``out`` (what is complete is checked and skipped), and writers replace links, never write
+    through them (every writer writes a temporary file and renames it)."""
+    if stage.exists():
+        shutil.rmtree(stage)
+    stage.mkdir(parents=True)
+    for path in source.outputs(out):
+        if path.is_file():
+            _link_or_copy(path, stage / path.relative_to(out))
+
+
+def _swap_in(stage: Path, out: Path) -> int:
+    """Move every file of the staging folder that differs from ``out``'s into place (one rename each, so that
+    each file of ``out`` is at every moment the old verified one or the new verified one); the staging folder is
+    then removed. Returns the number of files moved."""
+    moved = 0
+    for src in sorted(p for p in stage.rglob("*") if p.is_file() and p.name != VERIFIED):
+        dst = out / src.relative_to(stage)
+        if dst.is_file() and os.path.samefile(src, dst):
+            continue
+        with _writing(dst):
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(src, dst)
+        moved += 1
+    shutil.rmtree(stage, ignore_errors=True)
+    return moved
+
+
+def _finish_or_clear(out: Path, log: Callable[[str], None]) -> None:
+    """Staging folders left by a call that was stopped: one whose files were verified is swapped in (its swap was
+    interrupted), any other is removed (it was never verified)."""
+    root = out / STAGING
+    if not root.is_dir():
+        return
+    for stage in sorted(p for p in root.iterdir() if p.is_dir()):
+        if (stage / VERIFIED).is_file():
+            moved = _swap_in(stage, out)
+            log(f"{stage.name}: finished swapping in the verified files of an interrupted fetch ({moved} files)")
+        else:
+            shutil.rmtree(stage, ignore_errors=True)
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def _clear_downloads(fetcher: Fetcher, source: Source, succeeded: bool) -> None:
+    """After a source: on success every download of it is deleted; on failure the ones not verified by a pinned
+    SHA-256 are (they are fetched afresh next time), the verified ones kept (nothing is downloaded twice)."""
+    for path, verified in fetcher.completed.items():
+        if succeeded or not verified:
+            path.unlink(missing_ok=True)
+    if succeeded:
+        for url in source.urls():
+            part = fetcher.partial_path(url)
+            part.with_name(part.name + ".complete").unlink(missing_ok=True)
+    fetcher.completed = {}
+
+
 def fetch_data(
     out: str | Path,
     only: str | Sequence[str] | None = None,
@@ -824,6 +1005,10 @@ def fetch_data(
     Every source is tried; failures are collected in the report (one line each), not raised, and
     ``report.rerun`` is the command that resumes them. ``unpinned``: sources whose changed upstream files
     are accepted (their content facts are still checked).
+
+    Each source builds its files in ``out/.staging/<source>/``; they are checked there and only then moved into
+    place, so a failed or wrong download never breaks files that were complete. One call at a time works on a
+    data folder (``out/.fetch.lock``); a second waits for the first, then finds its sources complete.
     """
     sources = default_sources() if sources is None else sources
     names = parse_only(only, list(sources))
@@ -834,8 +1019,8 @@ def fetch_data(
             timeout = float(env) if env else DEFAULT_TIMEOUT
         except ValueError:
             raise ConfigError(f"${TIMEOUT_ENV}={env!r} is not a number of seconds") from None
-    if not timeout > 0:
-        raise ConfigError(f"--timeout must be > 0 seconds, not {timeout}")
+    if not (math.isfinite(timeout) and 0 < timeout <= MAX_TIMEOUT):
+        raise ConfigError(f"--timeout must be a number of seconds in (0, {MAX_TIMEOUT:,.0f}], not {timeout}")
     apply_mirror("http://x/", mirror)  # validates the mirror before anything is written
     out = Path(out).expanduser()
     if out.exists() and not out.is_dir():
@@ -849,26 +1034,83 @@ def fetch_data(
         raise DataError(
             f"cannot write to the data folder ({err.strerror or err}); pass --out DIR you can write", out
         ) from None
-    fetcher = Fetcher(out, mirror, timeout, progress, force, unpinned=accepted)
+    for name in names:  # every output path, before any download
+        _check_outputs(name, sources[name], out)
+    from xlprompt.safety import RunLock
+
+    def busy(owner: str) -> None:
+        log(f"{out}: another `xlprompt data fetch` ({owner}) is filling this folder; waiting for it to finish")
+
+    with RunLock(out, LOCK, on_busy=busy):
+        return _fetch_locked(out, names, sources, mirror, force, timeout, progress, log, accepted)
+
+
+def _fetch_locked(
+    out: Path,
+    names: list[str],
+    sources: dict[str, Source],
+    mirror: str | None,
+    force: bool,
+    timeout: float,
+    progress: bool,
+    log: Callable[[str], None],
+    accepted: frozenset[str],
+) -> FetchReport:
+    _finish_or_clear(out, log)
+    fetcher = Fetcher(out, mirror, timeout, progress, force, unpinned=accepted, cache=out)
     report = FetchReport()
     for name in names:
         source = sources[name]
-        if not force and source.check(out, name not in accepted) is None:
+        pinned = name not in accepted
+        if not force and source.check(out, pinned) is None:
             report.present.append(name)
+            _clear_downloads(fetcher, source, succeeded=True)  # what an earlier, failed call kept is not needed
             log(f"{name}: already complete in {out} (checked), nothing downloaded")
             continue
+        stage = out / STAGING / name
+        fetcher.out = stage
         try:
+            _stage(source, out, stage)
             source.fetch(fetcher)
+            problem = source.check(stage, pinned)
         except FetchError as err:
             report.failed[name] = str(err)
+            if source.writes_verified_files(pinned):
+                with contextlib.suppress(FetchError):  # each file it wrote was verified on its own
+                    _swap_in(stage, out)
+            _clear_downloads(fetcher, source, succeeded=False)
             continue
-        problem = source.check(out, name not in accepted)
+        except OSError as err:  # outside a writer that names its file (the staging folder itself, say)
+            report.failed[name] = (
+                f"{name}: cannot write {err.filename or stage} ({err.strerror or type(err).__name__}); free space "
+                "or pass another --out"
+            )
+            _clear_downloads(fetcher, source, succeeded=False)
+            continue
+        finally:
+            fetcher.out = out
         if problem is not None:
-            report.failed[name] = f"{name}: written but the check fails ({problem}); run again with --force"
+            report.failed[name] = f"{name}: the fetched files fail the check ({problem}); nothing was replaced"
+            _clear_downloads(fetcher, source, succeeded=False)
             continue
+        try:
+            with _writing(stage / VERIFIED):
+                (stage / VERIFIED).write_bytes(b"")
+            _swap_in(stage, out)
+        except FetchError as err:  # verified: the next call finishes the swap (its downloads are kept till then)
+            report.failed[name] = f"{err}; the verified files are moved into place by the next call"
+            fetcher.completed = {}
+            continue
+        _clear_downloads(fetcher, source, succeeded=True)
         report.fetched.append(name)
         extra = f"; {source.summary()}" if isinstance(source, PawsxArchive) else ""
         log(f"{name}: fetched and verified ({source.description}){extra}")
+    if (out / STAGING).is_dir():
+        for stage in (out / STAGING).iterdir():
+            if not (stage / VERIFIED).is_file():
+                shutil.rmtree(stage, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            (out / STAGING).rmdir()  # when empty
     partial = out / PARTIAL
     if partial.is_dir() and not any(p.is_file() for p in partial.rglob("*")):
         shutil.rmtree(partial, ignore_errors=True)

@@ -32,14 +32,13 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from xlprompt.data.download import Fetcher, FetchError, Source, _write_tsv
+from xlprompt.data.download import MAX_MEMBER, Fetcher, FetchError, Source, _write_tsv
 from xlprompt.data.tsv import read_tsv
 from xlprompt.errors import DataError
-from xlprompt.safety import sha256_file
+from xlprompt.safety import atomic_write_bytes, sha256_file
 
 SIB200_COMMIT = "593cea88519930f776c1a4a1980b6a35b39dca57"
 SIB200_BASE = f"https://raw.githubusercontent.com/dadelani/sib-200/{SIB200_COMMIT}/data/annotated"
@@ -280,7 +279,21 @@ class Sib200Files(Source):
     def urls(self) -> list[str]:
         return [f"{self.base_url}/{lang}/{split}.tsv" for lang, split in self.files()]
 
-    def check(self, out: Path) -> str | None:
+    def outputs(self, out: Path) -> list[Path]:
+        files = [sib200_file(out, split, task_code(lang)) for lang, split in self.files()]
+        folder = Path(out) / FEWSHOT_DIR
+        splits = [
+            folder / fewshot_name(split, k, seed)
+            for k in SIB200_FEWSHOT_KS
+            for seed in SIB200_FEWSHOT_SEEDS
+            for split in ("train", "dev")
+        ]
+        return files + splits + [folder / SUMS]
+
+    def writes_verified_files(self, pinned: bool) -> bool:
+        return True  # each file is converted from a raw file checked by its pinned SHA-256
+
+    def check(self, out: Path, pinned: bool = True) -> str | None:
         english: dict[str, set] = {}
         for lang, split in self.files():
             code = task_code(lang)
@@ -309,8 +322,7 @@ class Sib200Files(Source):
                 and _problem(fetcher.out, split, task_code(lang), self.rows[split], None)[0] is None
             ):
                 continue
-            part = fetcher.partial_path(url)
-            raw = fetcher.download(url, part.with_name(part.name + ".complete"), sha256=sha, size=size)
+            raw = fetcher.complete(url, sha256=sha, size=size)
             rows = parse_release_tsv(raw.read_bytes(), fetcher.url(url))
             _write_tsv(dest, ("idx", "category", "text"), rows)
             raw.unlink(missing_ok=True)
@@ -370,9 +382,7 @@ def write_fewshot_splits(out: Path, expected: dict[str, str] | None = None) -> d
                         f"{str(expected.get(name))[:16]}...; the English train file or the sampling "
                         "differs from the pinned release"
                     )
-    tmp = folder / f".{SUMS}.tmp-{os.getpid()}"
-    tmp.write_text("".join(f"{sha}  {name}\n" for name, sha in sums.items()), "utf-8")
-    os.replace(tmp, folder / SUMS)
+    atomic_write_bytes(folder / SUMS, "".join(f"{sha}  {name}\n" for name, sha in sums.items()).encode("utf-8"))
     return sums
 
 
@@ -425,7 +435,10 @@ class TatoebaSib200(Source):
     def urls(self) -> list[str]:
         return [url for lang in self.rows for url in self._pair_urls(lang)]
 
-    def check(self, out: Path) -> str | None:
+    def outputs(self, out: Path) -> list[Path]:
+        return [Path(out) / "tatoeba" / f"{lang}-en.tsv" for lang in self.rows]
+
+    def check(self, out: Path, pinned: bool = True) -> str | None:
         for lang, (_, n) in self.rows.items():
             path = Path(out) / "tatoeba" / f"{lang}-en.tsv"
             if not path.is_file():
@@ -442,8 +455,7 @@ class TatoebaSib200(Source):
         for lang, (_, n) in self.rows.items():
             sides = []
             for url in self._pair_urls(lang):
-                part = fetcher.partial_path(url)
-                path = fetcher.download(url, part.with_name(part.name + ".complete"))
+                path = fetcher.complete(url, limit=MAX_MEMBER)
                 try:
                     text = path.read_bytes().decode("utf-8")
                 except UnicodeDecodeError as err:

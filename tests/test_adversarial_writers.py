@@ -1,0 +1,109 @@
+"""Adversarial cases of the reliability classes, each over its class: the leak guard's normalisation (invisible
+and modifier characters), writers that must never delete or reuse what xlprompt did not write, and a run's
+identity by content for readers of a saved model.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from xlprompt.config import RunConfig
+from xlprompt.errors import DataError
+
+FAST = {
+    "model": "random:tiny",
+    "data_dir": "builtin:demo",
+    "epochs": 1,
+    "max_length": 64,
+    "batch_size": 6,
+    "eval_batch_size": 32,
+    "eval_languages": "en,de",
+    "num_threads": 1,
+    "device": "cpu",
+    "shots": 1,
+}
+
+#: spellings of one row that a tokenizer's normaliser (or a reader) does not tell apart: invisible format
+#: characters (Cf) and modifier symbols (Sk) written for an apostrophe
+VARIANTS = {
+    "zero-width space": lambda t: t.replace(" ", " \u200b", 2),
+    "word joiner": lambda t: t.replace(" ", "\u2060 ", 1),
+    "soft hyphen": lambda t: t[:3] + "\u00ad" + t[3:],
+    "byte-order mark": lambda t: "\ufeff" + t,
+    "backtick for apostrophe": lambda t: t.replace("'", "`"),
+    "acute accent for apostrophe": lambda t: t.replace("'", "\u00b4"),
+    "non-breaking spaces and NFD": lambda t: t.replace(" ", "\u00a0").replace("é", "e\u0301"),
+}
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_the_leak_guard_normalises_invisible_and_modifier_characters(variant):
+    from xlprompt.leaks import normalise
+
+    row = "the film's café scene wasn't good"
+    assert normalise(VARIANTS[variant](row)) == normalise(row)
+    assert normalise("the film was good") != normalise("the film was bad")
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+@pytest.mark.parametrize("source", ["en", "de"])
+def test_user_task_test_rows_equal_to_train_rows_up_to_those_characters_are_refused(tmp_path, variant, source):
+    train = "".join(
+        f"the film's café scene number {i} wasn't {('bad', 'good')[i % 2]}\t{('negative', 'positive')[i % 2]}\n"
+        for i in range(8)
+    )
+    folder = tmp_path / "t"
+    folder.mkdir()
+    (folder / "train.tsv").write_text("text\tlabel\n" + train, "utf-8")
+    rows = "".join(
+        f"{VARIANTS[variant](line.split(chr(9))[0])}\t{line.split(chr(9))[1]}\n" for line in train.splitlines()
+    )
+    (folder / "test.en.tsv").write_text("text\tlabel\nsomething else entirely\tpositive\n", "utf-8")
+    (folder / "test.de.tsv").write_text("text\tlabel\n" + rows, "utf-8")
+    (folder / "task.yaml").write_text(
+        f"""name: leaky
+text_fields: [text]
+labels: [negative, positive]
+label_words: ["no", "yes"]
+languages: [en, de]
+source_language: {source}
+splits:
+  train: {{{source}: train.tsv}}
+  test: {{en: test.en.tsv, de: test.de.tsv}}
+""",
+        "utf-8",
+    )
+    from xlprompt.run_data import load_run_data
+
+    with pytest.raises(DataError, match=r"training examples are also in the evaluated leaky test split \(de"):
+        load_run_data(RunConfig(task=str(folder / "task.yaml"), model="random:tiny", shots=2, method="sp"))
+
+
+@pytest.mark.parametrize("variant", ["zero-width space", "soft hyphen", "byte-order mark"])
+def test_an_xnli_parallel_file_of_test_pairs_with_invisible_characters_is_refused(tmp_path, variant):
+    from xlprompt.run_data import demo_examples, load_run_data
+
+    de = demo_examples("test", "de")[0]
+    pairs = [
+        {
+            "src_lang": "en",
+            "tgt_lang": "de",
+            "src_premise": f"Fresh premise {i}.",
+            "src_hypothesis": f"Fresh hypothesis {i}.",
+            "tgt_premise": f"Neue Prämisse {i}.",
+            "tgt_hypothesis": f"Neue Hypothese {i}.",
+            "uid": f"p{i}",
+        }
+        for i in range(3)
+    ]
+    pairs[1].update(
+        tgt_premise=VARIANTS[variant](de.premise), tgt_hypothesis=VARIANTS[variant](de.hypothesis), uid="leaky"
+    )
+    path = tmp_path / "pairs.jsonl"
+    path.write_text("".join(json.dumps(p) + "\n" for p in pairs), "utf-8")
+    config = RunConfig(**{**FAST, "parallel_source": "file", "parallel_file": str(path), "parallel_size": 3})
+    with pytest.raises(DataError, match="parallel pair 'leaky' \\(de\\) is an example of the evaluated"):
+        load_run_data(config)

@@ -107,3 +107,38 @@ def test_an_xnli_parallel_file_of_test_pairs_with_invisible_characters_is_refuse
     config = RunConfig(**{**FAST, "parallel_source": "file", "parallel_file": str(path), "parallel_size": 3})
     with pytest.raises(DataError, match="parallel pair 'leaky' \\(de\\) is an example of the evaluated"):
         load_run_data(config)
+
+
+# ------------------------------------------------------------------------------------------------ saved models
+def test_a_saved_model_is_loaded_with_its_own_label_words_and_loading_writes_nothing(tmp_path):
+    """save_pretrained A (label_words_file), load it, save B (other words) into the same folder, load it: B's words,
+    never a file left by A or by a reader; loading a read-only folder works and adds no file."""
+    import os
+    import stat
+
+    import xlprompt
+
+    def model_with(words: list[str], name: str):
+        path = tmp_path / name
+        path.write_text(json.dumps({"de": words}), "utf-8")
+        config = RunConfig(**{**FAST, "method": "sp", "label_words_file": str(path)})
+        return xlprompt.PromptModel.from_config(config)
+
+    target = tmp_path / "model"
+    model_with(["yes", "maybe", "no"], "a.json").save_pretrained(target)
+    files = sorted(p.name for p in target.iterdir())
+    loaded = xlprompt.PromptModel.from_pretrained(target)
+    assert sorted(p.name for p in target.iterdir()) == files  # a reader writes nothing into the folder
+    assert json.loads(Path(loaded.run_config.label_words_file).read_text("utf-8")) == {"de": ["yes", "maybe", "no"]}
+    model_with(["no", "maybe", "yes"], "b.json").save_pretrained(target)
+    loaded = xlprompt.PromptModel.from_pretrained(target)
+    assert json.loads(Path(loaded.run_config.label_words_file).read_text("utf-8")) == {"de": ["no", "maybe", "yes"]}
+    # a stale or foreign label_words.json (an earlier xlprompt's reader wrote one) is never taken
+    (target / "label_words.json").write_text(json.dumps({"de": ["x", "y", "z"]}), "utf-8")
+    mode = target.stat().st_mode
+    os.chmod(target, stat.S_IRUSR | stat.S_IXUSR)
+    try:
+        loaded = xlprompt.PromptModel.from_pretrained(target)
+    finally:
+        os.chmod(target, mode)
+    assert json.loads(Path(loaded.run_config.label_words_file).read_text("utf-8")) == {"de": ["no", "maybe", "yes"]}

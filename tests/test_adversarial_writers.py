@@ -142,3 +142,23 @@ def test_a_saved_model_is_loaded_with_its_own_label_words_and_loading_writes_not
     finally:
         os.chmod(target, mode)
     assert json.loads(Path(loaded.run_config.label_words_file).read_text("utf-8")) == {"de": ["no", "maybe", "yes"]}
+
+
+# ------------------------------------------------------------------------------------------------ run folders
+@pytest.mark.parametrize("name", ["notes.tmp1", "draft.txt.tmp42", "checkpoint.tmp7"])
+def test_a_run_folder_holding_a_users_file_named_like_a_temporary_file_is_refused_and_kept(tmp_path, name):
+    """The atomic writer's leftovers (``config.json.tmpPID``) are cleaned; a file of the user's that only ends like
+    one is neither taken for a leftover (the folder is not empty) nor deleted."""
+    from xlprompt.errors import CheckpointError
+    from xlprompt.experiment import run_experiment
+
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / name).write_text("mine", "utf-8")
+    (out / "results.json.tmp999").write_text("{", "utf-8")  # what a killed xlprompt leaves
+    with pytest.raises(CheckpointError, match="not empty and holds no xlprompt run"):
+        run_experiment(RunConfig(**{**FAST, "method": "sp"}), out, progress=False, log=lambda _m: None)
+    assert (out / name).read_text("utf-8") == "mine"
+    (out / name).unlink()  # only xlprompt's leftovers: the folder is taken, and they are cleaned
+    results = run_experiment(RunConfig(**{**FAST, "method": "sp"}), out, progress=False, log=lambda _m: None)
+    assert results["accuracy"] and not (out / "results.json.tmp999").exists()

@@ -162,3 +162,46 @@ def test_a_run_folder_holding_a_users_file_named_like_a_temporary_file_is_refuse
     (out / name).unlink()  # only xlprompt's leftovers: the folder is taken, and they are cleaned
     results = run_experiment(RunConfig(**{**FAST, "method": "sp"}), out, progress=False, log=lambda _m: None)
     assert results["accuracy"] and not (out / "results.json.tmp999").exists()
+
+
+# ------------------------------------------------------------------------------------------------ relative paths
+def test_predict_and_export_read_relative_inputs_where_the_run_started_not_where_they_are_called(tmp_path, monkeypatch):
+    """A run started in A with ``task=senti/task.yaml`` and ``label_words_file=words.json`` meant A's files; called
+    from B, which holds other files of those names, predict and export use A's (the run's), not B's."""
+    import shutil
+
+    from click.testing import CliRunner
+
+    from xlprompt.cli import cli
+    from xlprompt.experiment import run_experiment
+
+    example = Path(__file__).resolve().parents[1] / "docs" / "examples" / "sentiment-mini"
+    a, b = tmp_path / "a", tmp_path / "b"
+    for folder, labels in ((a, "[negative, positive]"), (b, "[positive, negative]")):
+        shutil.copytree(example, folder / "senti")
+        task = folder / "senti" / "task.yaml"
+        task.write_text(task.read_text("utf-8").replace("labels: [negative, positive]", f"labels: {labels}"), "utf-8")
+    monkeypatch.chdir(a)
+    values = dict(
+        task="senti/task.yaml",
+        method="sp",
+        model="random:tiny",
+        shots=2,
+        epochs=1,
+        max_length=64,
+        batch_size=4,
+        device="cpu",
+        num_threads=1,
+        freeze_plm=True,
+    )
+    run_dir = tmp_path / "run"
+    run_experiment(RunConfig(**values), run_dir, progress=False, log=lambda _m: None)
+    expected = CliRunner().invoke(cli, ["predict", "--run", str(run_dir), "--premise", "good food"])
+    assert expected.exit_code == 0, expected.output
+    monkeypatch.chdir(b)
+    got = CliRunner().invoke(cli, ["predict", "--run", str(run_dir), "--premise", "good food"])
+    assert got.exit_code == 0 and got.output == expected.output, got.output
+    exported = CliRunner().invoke(cli, ["export", "--run", str(run_dir), "--out", str(tmp_path / "adapter")])
+    assert exported.exit_code == 0, exported.output
+    spec = json.loads((tmp_path / "adapter" / "adapter_config.json").read_text("utf-8"))
+    assert Path(spec["task"]) == (a / "senti" / "task.yaml").resolve()

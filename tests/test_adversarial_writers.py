@@ -205,3 +205,32 @@ def test_predict_and_export_read_relative_inputs_where_the_run_started_not_where
     assert exported.exit_code == 0, exported.output
     spec = json.loads((tmp_path / "adapter" / "adapter_config.json").read_text("utf-8"))
     assert Path(spec["task"]) == (a / "senti" / "task.yaml").resolve()
+
+
+# ------------------------------------------------------------------------------------------------ local models
+def test_a_local_tokenizer_folder_edited_since_training_is_noticed_by_run_predict_and_export(tmp_path):
+    """A tokenizer (or model) given as a local folder shapes the result, but its path is spelling: the run records
+    its content; ``run --out`` of the finished run, predict and export compare it with what they see."""
+    from click.testing import CliRunner
+
+    from xlprompt.cli import cli
+    from xlprompt.errors import CheckpointError
+    from xlprompt.experiment import run_experiment
+    from xlprompt.models.backbone import load_tokenizer
+
+    folder = tmp_path / "tok"
+    load_tokenizer("builtin:tiny").save_pretrained(str(folder))
+    config = RunConfig(
+        **{**FAST, "method": "sp", "tokenizer": str(folder), "freeze_plm": True, "label_words": "yes,maybe,no"}
+    )
+    run_dir = tmp_path / "run"
+    run_experiment(config, run_dir, progress=False, log=lambda _m: None)
+    query = ["--premise", "the cat sat", "--hypothesis", "a cat", "--lang", "de"]
+    assert CliRunner().invoke(cli, ["predict", "--run", str(run_dir), *query]).exit_code == 0
+    edited = next(p for p in sorted(folder.iterdir()) if p.suffix == ".json")
+    edited.write_text(edited.read_text("utf-8") + " ", "utf-8")
+    with pytest.raises(CheckpointError, match="content of .*tok changed since it ran"):
+        run_experiment(config, run_dir, progress=False, log=lambda _m: None)
+    for args in (["predict", "--run", str(run_dir), *query], ["export", "--run", str(run_dir), "--out", "a"]):
+        result = CliRunner().invoke(cli, args)
+        assert result.exit_code == 2 and "not the one the run was trained with" in result.output, result.output

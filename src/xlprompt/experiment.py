@@ -116,7 +116,7 @@ def recorded_inputs(config: RunConfig) -> dict[str, str]:
     """What a run records of its input files: their content digests (:meth:`RunConfig.input_digests`) and the
     digest of the task file's own text (``task_file``), which later readers (predict, export) compare with what
     they see."""
-    out = config.input_digests()
+    out = {**config.input_digests(), **config.model_digests()}
     task_file = config.task_file_digest()
     if task_file:
         out["task_file"] = task_file
@@ -185,6 +185,15 @@ def _check_run_dir(run_dir: Path, config: RunConfig) -> dict | None:
             raise CheckpointError(
                 f"{run_dir} holds a run of another config (differs in: {', '.join(differing) or 'format'}); "
                 "use a new --out directory"
+            )
+        recorded = saved.get("inputs") if isinstance(saved.get("inputs"), dict) else {}
+        models = config.model_digests()
+        changed = sorted(k for k in models if recorded.get(k) not in (None, models[k]))
+        if changed:
+            raise CheckpointError(
+                f"{run_dir} holds a run of another {' and '.join(changed)}: the content of "
+                f"{', '.join(str(getattr(config, k)) for k in changed)} changed since it ran; its results are of "
+                "the earlier content: use a new --out directory"
             )
         results_path = run_dir / "results.json"
         if results_path.exists():

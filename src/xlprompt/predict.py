@@ -232,7 +232,7 @@ def check_recorded_inputs(
             f"gives {list(task.labels)}; restore the task file it was trained with, or train again"
         )
     inputs = inputs if isinstance(inputs, Mapping) else {}
-    now = {"task_file": config.task_file_digest(), **config.input_digests()}
+    now = {"task_file": config.task_file_digest(), **config.input_digests(), **config.model_digests()}
     for key, what in (
         ("task_file", f"the task file {config.task}"),
         ("label_words_file", f"label_words_file {config.label_words_file}"),
@@ -241,6 +241,12 @@ def check_recorded_inputs(
             raise CheckpointError(
                 f"{where}: {what} changed since the run was trained (labels, label words or "
                 "templates may differ); restore the file it was trained with, or train again"
+            )
+    for key in ("model", "tokenizer"):
+        if inputs.get(key) and now.get(key) and inputs[key] != now[key]:
+            raise CheckpointError(
+                f"{where}: the {key} {getattr(config, key)} is not the one the run was trained with (its files "
+                f"differ); give the {key} it was trained with (--{'base-model' if key == 'model' else key}), or train again"
             )
 
 

@@ -234,3 +234,39 @@ def test_a_local_tokenizer_folder_edited_since_training_is_noticed_by_run_predic
     for args in (["predict", "--run", str(run_dir), *query], ["export", "--run", str(run_dir), "--out", "a"]):
         result = CliRunner().invoke(cli, args)
         assert result.exit_code == 2 and "not the one the run was trained with" in result.output, result.output
+
+
+# ------------------------------------------------------------------------------------------------ toy models
+def test_toy_pretrain_force_keeps_the_earlier_model_when_the_swap_fails(tmp_path, monkeypatch):
+    """``xlprompt toy pretrain --force``: the new model is built aside; the earlier one is removed only once the
+    new one is in place, so a failure while swapping leaves the earlier model as it was."""
+    import errno
+    import os
+
+    from xlprompt.models import toy
+
+    def fake_pretrain(name, seed, out):  # the build itself is not under test here: a complete folder, quickly
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "pretraining.json").write_text(json.dumps({"seconds": 0, "loss_first": 1, "loss_last": 0}), "utf-8")
+        (out / "weights").write_text(f"new {seed}", "utf-8")
+        return json.loads((out / "pretraining.json").read_text("utf-8"))
+
+    monkeypatch.setattr(toy, "pretrain_toy_model", fake_pretrain)
+    spec = toy.TOY_PREFIX + next(iter(toy.TOY_MODELS))
+    folder = toy.ensure_toy_model(spec, data_dir=tmp_path)
+    (folder / "weights").write_text("earlier", "utf-8")
+    real = os.replace
+
+    def failing(src, dst):
+        if Path(src).name.startswith(folder.name + ".tmp"):
+            raise OSError(errno.EIO, "I/O error")
+        return real(src, dst)
+
+    monkeypatch.setattr(toy.os, "replace", failing)
+    with pytest.raises(OSError):
+        toy.ensure_toy_model(spec, data_dir=tmp_path, force=True)
+    assert (folder / "weights").read_text("utf-8") == "earlier" and toy.is_built(folder)
+    assert sorted(p.name for p in folder.parent.iterdir()) == [folder.name]  # nothing left aside
+    monkeypatch.setattr(toy.os, "replace", real)
+    toy.ensure_toy_model(spec, data_dir=tmp_path, force=True)
+    assert (folder / "weights").read_text("utf-8").startswith("new")

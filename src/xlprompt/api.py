@@ -29,6 +29,30 @@ __all__ = ["run", "run_sweep", "load_data", "PromptModel", "Batch", "load_run"]
 MODEL_CONFIG = "xlprompt_model.json"
 MODEL_WEIGHTS = "model.safetensors"
 MODEL_FORMAT = 1
+#: the label words of a model saved with ``label_words_file`` (the words are also in :data:`MODEL_CONFIG`)
+LABEL_WORDS_FILE = "label_words.json"
+
+
+def _label_words_path(folder: Path, words: Any) -> Path:
+    """A file holding the saved model's label words ``words`` (as recorded in its config): the folder's own
+    :data:`LABEL_WORDS_FILE` when it holds exactly those words, else a private copy. A reader never writes into
+    the model's folder (it may be read-only), and never takes a file there that holds other words."""
+    import hashlib
+    import tempfile
+
+    from xlprompt.checkpoint import atomic_write_text
+
+    path = folder / LABEL_WORDS_FILE
+    try:
+        if json.loads(path.read_text("utf-8")) == words:
+            return path
+    except (OSError, ValueError):
+        pass
+    text = json.dumps(words, ensure_ascii=False, sort_keys=True)
+    copy = Path(tempfile.gettempdir()) / f"xlprompt-label-words-{hashlib.sha256(text.encode()).hexdigest()[:16]}.json"
+    if not copy.is_file() or copy.read_text("utf-8") != text:  # one copy per set of words, reused
+        atomic_write_text(copy, text)
+    return copy
 
 
 def run(
@@ -189,8 +213,10 @@ class PromptModel(nn.Module):
             label_words = json.loads(Path(config.label_words_file).read_text("utf-8"))
         # built in a new folder, verified, then its entries replace the saved model's (only those: other files
         # in the folder stay)
-        with staged_folder(target, ("tokenizer", MODEL_WEIGHTS, MODEL_CONFIG)) as staging:
+        with staged_folder(target, ("tokenizer", MODEL_WEIGHTS, LABEL_WORDS_FILE, MODEL_CONFIG)) as staging:
             self.tokenizer.save_pretrained(str(staging / "tokenizer"))
+            if label_words is not None:  # the words this model was built with (an earlier model's never stay)
+                atomic_write_text(staging / LABEL_WORDS_FILE, json.dumps(label_words, ensure_ascii=False))
             state = {k: v.detach().float().cpu().contiguous().clone() for k, v in self.method.trainable_state().items()}
             save_safetensors(state, staging / MODEL_WEIGHTS, metadata={"config_hash": config.resolved_hash()})
             verify_safetensors(staging / MODEL_WEIGHTS)
@@ -248,10 +274,7 @@ class PromptModel(nn.Module):
             register_task(task, replace=True)
         values["task"] = record["name"]
         if meta.get("label_words_file") is not None:
-            words_path = folder / "label_words.json"
-            if not words_path.is_file():
-                words_path.write_text(json.dumps(meta["label_words_file"], ensure_ascii=False), "utf-8")
-            values["label_words_file"] = str(words_path)
+            values["label_words_file"] = str(_label_words_path(folder, meta["label_words_file"]))
         config = RunConfig.from_dict(values, where=str(meta_path))
         weights = folder / MODEL_WEIGHTS
         verify_safetensors(weights)

@@ -596,6 +596,17 @@ class RunConfig:
                 out[key] = "sha256:" + _content_digest(str(Path(value).expanduser()))
         return out
 
+    def model_digests(self) -> dict[str, str]:
+        """``{key: "sha256:..."}`` for ``model`` and ``tokenizer`` when they name a local file or folder (a folder by
+        the names and bytes of its files): not part of the hash (it holds their spelling), but recorded by a run and
+        compared by later readers, which must see the model and tokenizer it was trained with."""
+        out = {}
+        for key in ("model", "tokenizer"):
+            value = getattr(self, key)
+            if value and ":" not in value.split("/")[0] and Path(value).expanduser().exists():
+                out[key] = "sha256:" + _content_digest(str(Path(value).expanduser()))
+        return out
+
     def task_file_digest(self) -> str | None:
         """The digest of the task file's own text (labels, label words, templates: what a prediction depends on),
         or None for a task that is no file."""

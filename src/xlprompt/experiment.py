@@ -36,7 +36,16 @@ from xlprompt.checkpoint import atomic_write_text, remove_checkpoints
 from xlprompt.config import RunConfig
 from xlprompt.device import apply_determinism, autocast_dtype, resolve_device
 from xlprompt.errors import CheckpointError, ConfigError
-from xlprompt.tracking import NOTE, PROGRESS_LOGGER, RUN_LOG, check_trackers, open_tracker, progress_mode, run_log
+from xlprompt.tracking import (
+    NOTE,
+    PROGRESS_LOGGER,
+    RUN_LOG,
+    WANDB_ID_FILE,
+    check_trackers,
+    open_tracker,
+    progress_mode,
+    run_log,
+)
 from xlprompt.version import __version__
 
 logger = logging.getLogger(__name__)
@@ -107,7 +116,7 @@ def recorded_inputs(config: RunConfig) -> dict[str, str]:
     """What a run records of its input files: their content digests (:meth:`RunConfig.input_digests`) and the
     digest of the task file's own text (``task_file``), which later readers (predict, export) compare with what
     they see."""
-    out = config.input_digests()
+    out = {**config.input_digests(), **config.model_digests()}
     task_file = config.task_file_digest()
     if task_file:
         out["task_file"] = task_file
@@ -122,8 +131,20 @@ def _read_json(path: Path, problem: str, fix: str):
         raise CheckpointError(f"{path}: {problem} ({err}); {fix}") from None
 
 
-#: the temporary files of xlprompt's atomic writer (``NAME.tmpPID``): left only by a killed process
-_TMP = re.compile(r"\.tmp\d+$")
+#: the files of a run folder that xlprompt writes atomically (:mod:`xlprompt.checkpoint`'s too)
+_RUN_FILES = (
+    "config.json",
+    "results.json",
+    "metrics.jsonl",
+    "steps.jsonl",
+    "prompt.safetensors",
+    "plm.safetensors",
+    WANDB_ID_FILE,
+    "latest.json",
+)
+#: the temporary files of xlprompt's atomic writer (``NAME.tmpPID``) for those files: left only by a killed
+#: process. A file of another name is never taken for one (nor deleted): xlprompt did not write it
+_TMP = re.compile(r"^(?:%s|(?:epoch|best)-\d+\.pt)\.tmp\d+$" % "|".join(re.escape(name) for name in _RUN_FILES))
 
 
 def _remove_leftovers(run_dir: Path) -> None:
@@ -164,6 +185,15 @@ def _check_run_dir(run_dir: Path, config: RunConfig) -> dict | None:
             raise CheckpointError(
                 f"{run_dir} holds a run of another config (differs in: {', '.join(differing) or 'format'}); "
                 "use a new --out directory"
+            )
+        recorded = saved.get("inputs") if isinstance(saved.get("inputs"), dict) else {}
+        models = config.model_digests()
+        changed = sorted(k for k in models if recorded.get(k) not in (None, models[k]))
+        if changed:
+            raise CheckpointError(
+                f"{run_dir} holds a run of another {' and '.join(changed)}: the content of "
+                f"{', '.join(str(getattr(config, k)) for k in changed)} changed since it ran; its results are of "
+                "the earlier content: use a new --out directory"
             )
         results_path = run_dir / "results.json"
         if results_path.exists():

@@ -51,6 +51,7 @@ from xlprompt.predict import (
     load_plm_state,
     method_has_modules,
     read_run_config,
+    registered_task_names,
     resolve_predict_device,
     resolve_relative,
 )
@@ -111,7 +112,7 @@ def export_run(run_dir: str | Path, out_dir: str | Path, with_plm: bool = False)
         model=_absolute(resolve_relative(config.model, run_dir)),
         label_words_file=resolve_relative(config.label_words_file, run_dir),
         task=config.task
-        if config.task in _task_names()
+        if config.task in registered_task_names()
         else str(Path(resolve_relative(config.task, run_dir)).resolve()),
     )
     if not (run_dir / "results.json").exists():
@@ -268,15 +269,6 @@ def _portable_config(config: RunConfig, base_model: str, tokenizer: str) -> dict
     if isinstance(translate, str) and _looks_local(translate):
         values["translate_model"] = None
     return values
-
-
-def _task_names() -> set[str]:
-    """The registered tasks' names (a task that is not one is a task file's path)."""
-    from xlprompt.tasks import get_task
-    from xlprompt.tasks.base import TASKS
-
-    get_task("xnli")  # the built-in tasks are registered
-    return set(TASKS)
 
 
 def _absolute(spec: str | None) -> str | None:

@@ -53,13 +53,27 @@ def check_config_leaks(config) -> None:
 _SPACE = re.compile(r"\s+")
 
 
+#: Unicode categories the guard drops: punctuation (P*), modifier symbols used as quotes and accents (Sk: ` ´ ^)
+#: and invisible format characters (Cf: zero-width spaces and joiners, soft hyphens, byte-order marks)
+_DROPPED = ("P", "Sk", "Cf")
+
+
+def _drop(text: str) -> str:
+    return "".join(
+        "" if unicodedata.category(ch) == "Cf" else " " if unicodedata.category(ch).startswith(_DROPPED) else ch
+        for ch in text
+    )
+
+
 def normalise(text: str) -> str:
     """A text as the leak guard compares it: Unicode NFKC, case folded, punctuation (every Unicode P* character)
-    dropped, runs of white space one space, trimmed. Two rows that differ only by a full stop, doubled spaces,
-    case or a compatibility form (full-width letters) are one row to the guard."""
-    text = unicodedata.normalize("NFKC", text).casefold()
-    text = "".join(" " if unicodedata.category(ch).startswith("P") else ch for ch in text)
-    return _SPACE.sub(" ", text).strip()
+    and modifier symbols (Sk: a backtick or acute accent for an apostrophe) dropped, invisible format characters
+    (Cf: zero-width spaces, soft hyphens) removed, runs of white space one space, trimmed. Two rows that differ
+    only by a full stop, doubled or non-breaking spaces, the quote characters, case, a zero-width space or a
+    compatibility form (full-width letters) are one row to the guard. Dropped before NFKC too, which spells a
+    lone acute accent as a space and a combining mark."""
+    text = unicodedata.normalize("NFKC", _drop(text)).casefold()
+    return _SPACE.sub(" ", _drop(text)).strip()
 
 
 def _key(premise: str, hypothesis: str) -> tuple[str, str]:

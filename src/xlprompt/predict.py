@@ -232,7 +232,7 @@ def check_recorded_inputs(
             f"gives {list(task.labels)}; restore the task file it was trained with, or train again"
         )
     inputs = inputs if isinstance(inputs, Mapping) else {}
-    now = {"task_file": config.task_file_digest(), **config.input_digests()}
+    now = {"task_file": config.task_file_digest(), **config.input_digests(), **config.model_digests()}
     for key, what in (
         ("task_file", f"the task file {config.task}"),
         ("label_words_file", f"label_words_file {config.label_words_file}"),
@@ -242,23 +242,42 @@ def check_recorded_inputs(
                 f"{where}: {what} changed since the run was trained (labels, label words or "
                 "templates may differ); restore the file it was trained with, or train again"
             )
+    for key in ("model", "tokenizer"):
+        if inputs.get(key) and now.get(key) and inputs[key] != now[key]:
+            raise CheckpointError(
+                f"{where}: the {key} {getattr(config, key)} is not the one the run was trained with (its files "
+                f"differ); give the {key} it was trained with (--{'base-model' if key == 'model' else key}), or train again"
+            )
+
+
+def _recorded_cwd(run_dir: Path) -> Path | None:
+    """The working directory recorded in the run's ``config.json``: what its relative paths are relative to."""
+    try:
+        recorded = json.loads((run_dir / "config.json").read_text("utf-8")).get("cwd")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return Path(recorded) if isinstance(recorded, str) and recorded else None
+
+
+def _is_relative_path(spec: str) -> bool:
+    """A relative path, not an absolute one, a ``~`` path or a scheme (``random:``, ``builtin:``, ``hf:``)."""
+    return not (Path(spec).is_absolute() or spec.startswith("~") or ":" in spec.split("/")[0])
 
 
 def resolve_relative(spec: str | None, run_dir: Path) -> str | None:
-    """A relative local path of the run's config (``../shared/tokenizers/xlm-roberta``) means what it meant
-    where the run was started: as given if it exists from here, else from the working directory recorded in
-    the run's ``config.json``, else from the run directory or one of its parents; else as given (the loader
-    then says what is missing)."""
-    if not spec or not spec.startswith(".") or Path(spec).exists():
+    """A relative local path of the run's config (``../shared/tokenizers/xlm-roberta``, ``senti/task.yaml``) means
+    what it meant where the run was started: from the working directory recorded in the run's ``config.json``
+    when it exists there (a file of that name where the reader happens to be is another file), else as given if
+    it exists from here, else from the run directory or one of its parents; else as given (the loader then says
+    what is missing). A name that is no path there (a hub model's name) stays as given."""
+    if not spec or not _is_relative_path(spec):
         return spec
-    bases = []
-    try:
-        recorded = json.loads((run_dir / "config.json").read_text("utf-8")).get("cwd")
-        if recorded:
-            bases.append(Path(recorded))
-    except (OSError, ValueError, AttributeError):
-        pass
-    for base in (*bases, run_dir.resolve(), *run_dir.resolve().parents):
+    recorded = _recorded_cwd(run_dir)
+    if recorded is not None and (recorded / spec).exists():
+        return str((recorded / spec).resolve())
+    if not spec.startswith(".") or Path(spec).exists():
+        return spec
+    for base in (run_dir.resolve(), *run_dir.resolve().parents):
         candidate = base / spec
         if candidate.exists():
             return str(candidate.resolve())
@@ -277,6 +296,15 @@ def resolve_predict_device(config: RunConfig, device: str | torch.device | None)
         raise ConfigError(f"{err}; predict on the CPU with --device cpu (load_run(..., device='cpu'))") from None
 
 
+def registered_task_names() -> set[str]:
+    """The registered tasks' names (a task that is not one is a task file's path)."""
+    from xlprompt.tasks import get_task
+    from xlprompt.tasks.base import TASKS
+
+    get_task("xnli")  # the built-in tasks are registered
+    return set(TASKS)
+
+
 def read_run_config(run_dir: Path) -> RunConfig:
     path = run_dir / "config.json"
     try:
@@ -285,8 +313,8 @@ def read_run_config(run_dir: Path) -> RunConfig:
         task = values.get("task")
         if (
             isinstance(task, str)
-            and task not in ("xnli", "pawsx")
-            and not Path(task).is_file()
+            and task not in registered_task_names()
+            and _is_relative_path(task)
             and isinstance(saved.get("cwd"), str)
             and (Path(saved["cwd"]) / task).is_file()
         ):
@@ -346,7 +374,7 @@ def load_run(
         tokenizer=tokenizer or resolve_relative(config.tokenizer, run_dir),
         model=model or resolve_relative(config.model, run_dir),
         label_words_file=resolve_relative(config.label_words_file, run_dir),
-        task=config.task if config.task in ("xnli", "pawsx") else resolve_relative(config.task, run_dir),
+        task=config.task if config.task in registered_task_names() else resolve_relative(config.task, run_dir),
     )
     results_path = run_dir / "results.json"
     if not results_path.exists():

@@ -102,13 +102,21 @@ def ensure_toy_model(
     tmp = Path(tempfile.mkdtemp(prefix=folder.name + ".tmp", dir=folder.parent))
     try:
         report = pretrain_toy_model(toy_name(spec), seed, tmp)
-        if force and folder.exists():
-            shutil.rmtree(folder)
+        old = None
+        if force and folder.exists():  # moved aside, removed only once the new model is in place
+            old = Path(tempfile.mkdtemp(prefix=folder.name + ".old", dir=folder.parent))
+            os.replace(folder, old / folder.name)
         try:
             os.replace(tmp, folder)
-        except OSError:  # another process built it meanwhile: keep theirs
+        except OSError:  # another process built it meanwhile: keep theirs; else put the earlier one back
+            if old is not None and not folder.exists():
+                os.replace(old / folder.name, folder)
+                raise
             if not is_built(folder):
                 raise
+        finally:
+            if old is not None:
+                shutil.rmtree(old, ignore_errors=True)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)

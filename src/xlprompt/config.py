@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
-from xlprompt.errors import ConfigError
+from xlprompt.errors import ConfigError, XlpromptError
 
 RECIPES: tuple[str, ...] = ("reference", "uniform")
 FEWSHOT_KS: tuple[int, ...] = (1, 2, 4, 8, 16, 32, 64, 128, 256)
@@ -594,7 +594,30 @@ class RunConfig:
             value = getattr(self, key)
             if value and Path(value).expanduser().exists():
                 out[key] = "sha256:" + _content_digest(str(Path(value).expanduser()))
+        if self.data_dir and not self.data_dir.startswith("builtin:"):
+            data = self.data_digest()
+            if data is not None:
+                out["data_dir"] = data
         return out
+
+    def data_digest(self) -> str | None:
+        """The digest of the files this run reads from its data folder (``data_dir``, else the default one): their
+        paths relative to the folder and their bytes (a missing one as missing), so that a folder under another
+        spelling or at another place is the same data. None without a folder (``builtin:demo``, none there yet).
+        With ``data_dir`` set it stands for the folder in the hash; a run records it either way, and ``run --out``
+        of a finished run refuses data that changed since."""
+        try:
+            found = _hooks().data_files(self)
+        except XlpromptError:
+            return None
+        if found is None or not found[0].is_dir():
+            return None
+        folder, files = found
+        parts = [
+            (rel, _content_digest(str(folder / rel)) if (folder / rel).is_file() else "missing")
+            for rel in sorted(set(files))
+        ]
+        return "sha256:" + hashlib.sha256(json.dumps(parts).encode()).hexdigest()
 
     def model_digests(self) -> dict[str, str]:
         """``{key: "sha256:..."}`` for ``model`` and ``tokenizer`` when they name a local file or folder (a folder by
@@ -743,6 +766,8 @@ class ConfigHooks(typing.Protocol):
     def recipe_sources(self, config: "RunConfig") -> dict[str, str]: ...
 
     def hash_fields(self, config: "RunConfig") -> dict[str, Any]: ...
+
+    def data_files(self, config: "RunConfig") -> tuple[Path, list[str]] | None: ...
 
 
 _HOOKS: list[ConfigHooks] = []

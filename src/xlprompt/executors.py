@@ -211,13 +211,39 @@ def _pending(sweep: Sweep, store_path: str | Path, max_runs: int | None):
     """Register the sweep's runs in the store; return (summary so far, finished hashes, runs still to do)."""
     with ResultStore(store_path) as store:
         register(sweep, store)
-        finished = {r.hash for r in store.runs("finished", sweep.hashes())}
+        records = store.runs("finished", sweep.hashes())
+    _check_finished_data(sweep, records)
+    finished = {r.hash for r in records}
     todo = [r for r in sweep.runs if r.hash not in finished]
     if max_runs is not None:
         if isinstance(max_runs, bool) or not isinstance(max_runs, int) or max_runs < 0:
             raise ConfigError(f"max_runs must be a whole number >= 0, not {max_runs!r}")
         todo = todo[:max_runs]
     return SweepSummary(len(sweep), len(finished)), finished, todo
+
+
+def _check_finished_data(sweep: Sweep, records) -> None:
+    """A finished run whose data files changed since it ran (their digest, recorded with its results, differs
+    from the digest now) is a one-line error: its results are of the earlier data, and a sweep that counted it
+    as finished would report them as this data's. (With ``data_dir`` set, the digest is part of the hash, and
+    such a run is a new one; this catches the default data folder, whose path is not in the hash.)"""
+    configs = {run.hash: run.config for run in sweep.runs}
+    stale = []
+    for record in records:
+        recorded = (record.results or {}).get("inputs") if isinstance(record.results, dict) else None
+        if not isinstance(recorded, dict) or not recorded.get("data"):
+            continue
+        now = configs[record.hash].data_digest()
+        if now is not None and now != recorded["data"]:
+            stale.append(record)
+    if stale:
+        first = configs[stale[0].hash]
+        raise ConfigError(
+            f"{len(stale)} finished run{'s' if len(stale) > 1 else ''} of this sweep (first: {first.method} "
+            f"{first.task} k={first.shots} seed={first.seed}, {stale[0].hash}) read data files that changed since "
+            "they ran; their results are of the earlier data: restore the data folder (`xlprompt data stats` and "
+            "`xlprompt data fetch` check it), or use another --store"
+        )
 
 
 def register(sweep: Sweep, store: ResultStore) -> None:

@@ -120,6 +120,9 @@ def recorded_inputs(config: RunConfig) -> dict[str, str]:
     task_file = config.task_file_digest()
     if task_file:
         out["task_file"] = task_file
+    data = config.data_digest()
+    if data:
+        out["data"] = data
     return out
 
 
@@ -194,6 +197,12 @@ def _check_run_dir(run_dir: Path, config: RunConfig) -> dict | None:
                 f"{run_dir} holds a run of another {' and '.join(changed)}: the content of "
                 f"{', '.join(str(getattr(config, k)) for k in changed)} changed since it ran; its results are of "
                 "the earlier content: use a new --out directory"
+            )
+        data = config.data_digest()
+        if data and recorded.get("data") not in (None, data):
+            raise CheckpointError(
+                f"{run_dir} holds a run of other data: the files it read from the data folder changed since it ran "
+                "(`xlprompt data stats` checks them); its results are of the earlier data: use a new --out directory"
             )
         results_path = run_dir / "results.json"
         if results_path.exists():

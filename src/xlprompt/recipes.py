@@ -19,6 +19,7 @@ these through :class:`~xlprompt.config.ConfigHooks`; importing :mod:`xlprompt` i
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 from typing import Any
 
 from xlprompt.config import (
@@ -178,6 +179,16 @@ class _Hooks:
         every other run's hash."""
         revision = get_method_spec(config.method).revision
         return {"method_revision": revision} if revision > 1 else {}
+
+    def data_files(self, config: RunConfig) -> tuple[Path, list[str]] | None:
+        """The data folder of ``config`` and the files it reads there (None for ``builtin:demo``)."""
+        from xlprompt.data.home import resolve_data_dir
+        from xlprompt.run_data import DEMO, required_files
+
+        if config.data_dir == DEMO:
+            return None
+        folder = resolve_data_dir(config.data_dir)
+        return folder, [rel for rel, _ in required_files(config, folder)]
 
     def recipe_sources(self, config: RunConfig) -> dict[str, str]:
         tiny = config._tiny_tokenizer()

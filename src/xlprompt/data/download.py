@@ -42,6 +42,12 @@ MIN_RATE = 1024
 MAX_LINE = 1 << 20
 #: The largest file a converter reads whole (an archive member or a download without a pinned size).
 MAX_MEMBER = 64 << 20
+#: The most bytes any download may bring when it has neither a pinned size nor a smaller limit (an archive whose
+#: size is not pinned, or a source fetched with ``--unpinned``): a server sending an endless body fills no disk.
+MAX_DOWNLOAD = 2 << 30
+#: The most bytes an archive may unpack to, in one member and in all the members read before the last wanted one
+#: (each archive of the sources unpacks to far less): an archive bomb costs no more time and disk than this.
+MAX_UNPACKED = 2 << 30
 
 
 class FetchError(DataError):
@@ -231,8 +237,11 @@ class Fetcher:
         """Download ``url`` (through the mirror) to ``dest``, verified; resume a partial file; return ``dest``.
 
         ``name``: the source, for the ``--unpinned NAME`` of the message when the pinned size or hash differs.
-        ``limit``: the most bytes accepted (a file read whole afterwards; without a pinned size).
+        ``limit``: the most bytes accepted without a pinned size (default :data:`MAX_DOWNLOAD`); with one, no byte
+        past it is accepted, whatever the server announces or sends.
         """
+        if size is None and limit is None:
+            limit = MAX_DOWNLOAD
         real = self.url(url)
         part = self.partial_path(url)
         with _writing(part):
@@ -430,6 +439,10 @@ class Fetcher:
                         window_bytes += len(chunk)
                         if bar is not None:
                             bar.update(len(chunk))
+                        if size is not None and received > size:
+                            handle.close()
+                            part.unlink(missing_ok=True)
+                            raise _changed(real, "size", f"{size:,} bytes", f"more than {size:,} bytes (sent)", name)
                         if limit is not None and received > limit:
                             handle.close()
                             part.unlink(missing_ok=True)
@@ -534,6 +547,23 @@ def _write_tsv(path: Path, header: Sequence[str], rows: Iterable[Sequence[Any]])
         files.touch(path, header)
         for row in rows:
             files.write(path, header, row)
+
+
+def check_unpacked(size: int, where: str) -> None:
+    """Refuse an archive member (or the part of an archive read so far) that unpacks to more than
+    :data:`MAX_UNPACKED` bytes: a bomb is refused before it is read."""
+    if size > MAX_UNPACKED:
+        raise FetchError(
+            f"{where}: unpacks to {size:,} bytes, more than the {MAX_UNPACKED:,} such an archive can hold; not the "
+            "expected release: check --mirror"
+        )
+
+
+def too_many_rows(where: str, expected: int) -> FetchError:
+    """A converter that reads a row past the number the release has stops there (disk and time stay bounded)."""
+    return FetchError(
+        f"{where}: more than the {expected:,} rows of the release; not the expected release: check --mirror"
+    )
 
 
 def read_bounded(handle: IO[bytes], limit: int, where: str) -> bytes:

@@ -107,6 +107,7 @@ from xlprompt.data.download import (  # noqa: F401  (re-exported: the sources be
     DEFAULT_TIMEOUT,
     MAX_LINE,
     MAX_MEMBER,
+    MAX_UNPACKED,
     MAX_WAIT,
     MIN_RATE,
     PARTIAL,
@@ -127,8 +128,10 @@ from xlprompt.data.download import (  # noqa: F401  (re-exported: the sources be
     _write_tsv,
     _writing,
     apply_mirror,
+    check_unpacked,
     iter_lines,
     read_bounded,
+    too_many_rows,
     tsv_rows,
 )
 from xlprompt.data.tsv import read_tsv
@@ -239,6 +242,7 @@ def _github_members(
                 member = next(members, None)
                 if member is None:
                     break
+                check_unpacked(member.offset_data + member.size, f"{real}: {member.name}")
                 if not member.isfile() or _is_macos_entry(member.name):
                     continue
                 rel = "/".join(PurePosixPath(member.name).parts[1:])
@@ -429,6 +433,7 @@ class XnliArchive(Source):
                     for lang in self.languages:  # a language without rows gets a file with no row (the check says so)
                         files.touch(fetcher.out / "xnli" / split / f"{lang}.tsv", columns)
                     counts: dict[str, int] = {}
+                    check_unpacked(zf.getinfo(name).file_size, where)
                     with zf.open(name) as handle:  # streamed: one row in memory at a time
                         header, rows = tsv_rows(handle, where)
                         lang_i, label_i, s1_i, s2_i, genre_i = _columns(
@@ -445,6 +450,8 @@ class XnliArchive(Source):
                             if lang not in wanted:
                                 continue
                             idx = counts.get(lang, 0)
+                            if idx == self.rows[split]:
+                                raise too_many_rows(f"{where}: language {lang}", self.rows[split])
                             counts[lang] = idx + 1
                             files.write(
                                 fetcher.out / "xnli" / split / f"{lang}.tsv",
@@ -530,6 +537,7 @@ class PawsxArchive(Source):
             with tarfile.open(archive, "r:*") as tar, TsvFiles() as files:
                 files.touch(fetcher.out / NS_RECORD, NS_RECORD_COLUMNS)
                 for member in tar:  # streamed: one member, and one row of it, at a time
+                    check_unpacked(member.offset_data + member.size, f"{real}: {member.name}")
                     if not member.isfile() or _is_macos_entry(member.name) or member.name not in wanted:
                         continue
                     if member.name in seen:
@@ -538,12 +546,15 @@ class PawsxArchive(Source):
                         )
                     seen.add(member.name)
                     split, lang = wanted[member.name]
+                    expected = self.train_rows if split == "train" else self.rows[split]
                     where = f"{real}: {member.name}"
                     path = fetcher.out / "pawsx" / split / f"{lang}.tsv"
                     files.touch(path, columns)
                     header, rows = tsv_rows(tar.extractfile(member), where)  # type: ignore[arg-type]
                     id_i, s1_i, s2_i, label_i = _columns(header, ("id", "sentence1", "sentence2", "label"), where)
                     for idx, (_, fields) in enumerate(rows):
+                        if idx == expected:
+                            raise too_many_rows(where, expected)
                         if split != "train" and is_ns_row(fields[s1_i], fields[s2_i]):
                             files.write(fetcher.out / NS_RECORD, NS_RECORD_COLUMNS, (split, lang, idx, fields[id_i]))
                             self.dropped[(split, lang)] = self.dropped.get((split, lang), 0) + 1
@@ -747,6 +758,7 @@ class MultinliArchive(Source):
                     )
                 files.touch(path, columns)
                 idx = 0
+                check_unpacked(zf.getinfo(self.member).file_size, where)
                 with zf.open(self.member) as handle:  # streamed: one row in memory at a time
                     for number, line in iter_lines(handle, where):
                         if not line.strip():
@@ -768,6 +780,8 @@ class MultinliArchive(Source):
                             ) from None
                         if row[3] not in LABELS:
                             raise FetchError(f"{where} line {number} has label {row[3]!r}")
+                        if idx == self.train_rows:
+                            raise too_many_rows(where, self.train_rows)
                         files.write(path, columns, row)
                         idx += 1
         except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as err:

@@ -5,11 +5,13 @@ what fetch reports or leaves behind can be used as it is."""
 from __future__ import annotations
 
 import io
+import shlex
 import tarfile
 import threading
 import zipfile
 
 import pytest
+from click.testing import CliRunner
 from test_fetch import (
     FEWSHOT_ARCHIVE_PATH,
     PAWSX_FILES,
@@ -26,7 +28,10 @@ from test_fetch import (
 )
 from test_fetch_staging import XLMRPROMPT_COMMIT, RawServer, _multinli, leftovers, snapshot
 
+from xlprompt.cli import cli
 from xlprompt.data import download
+from xlprompt.data.fetch import fetch_data
+from xlprompt.errors import ConfigError, DataError
 
 
 @pytest.fixture
@@ -203,3 +208,158 @@ def test_a_converter_stops_at_the_first_row_past_the_release(server, tmp_path, m
     ), line
     assert written["n"] < 100, written
     assert snapshot(tmp_path) == {} and leftovers(tmp_path) == []
+
+
+# -- fetch's own names: what a user put there is never deleted, moved or written over ------------------------------
+
+
+def _user_thing(out, kind: str):
+    """A user's file or folder in one of the names fetch keeps for itself; returns what must stay as it is."""
+    if kind == "staging-folder":
+        (out / ".staging" / "notes").mkdir(parents=True)
+        (out / ".staging" / "notes" / "a.txt").write_text("mine")
+        (out / ".staging" / "mine.txt").write_text("mine")
+    elif kind == "staging-source-folder":  # a folder named like a source, in the staging folder
+        (out / ".staging" / "xnli").mkdir(parents=True)
+        (out / ".staging" / "xnli" / "a.txt").write_text("mine")
+    elif kind == "staging-file":
+        (out / ".staging").write_text("mine")
+    elif kind == "partial-file":
+        (out / ".partial").write_text("mine")
+    elif kind == "lock-folder":
+        (out / ".fetch.lock").mkdir()
+        (out / ".fetch.lock" / "a.txt").write_text("mine")
+    elif kind == "lock-file":
+        (out / ".fetch.lock").write_text("my notes")
+    return snapshot_all(out)
+
+
+def snapshot_all(out):
+    return {p.relative_to(out).as_posix(): p.read_bytes() if p.is_file() else None for p in sorted(out.rglob("*"))}
+
+
+@pytest.mark.parametrize(
+    "kind",
+    ["staging-folder", "staging-source-folder", "staging-file", "partial-file", "lock-folder", "lock-file"],
+)
+def test_a_user_file_in_a_name_fetch_keeps_for_itself_is_one_line_and_kept(server, tmp_path, kind):
+    data = _served(server, "/XNLI/XNLI-1.0.zip", xnli_zip())
+    before = _user_thing(tmp_path, kind)
+    requests = server.gets()
+    with pytest.raises(DataError) as caught:
+        quiet_fetch(tmp_path, xnli_source(data), server.url)
+    assert "\n" not in str(caught.value) and "move it away" in str(caught.value)
+    assert snapshot_all(tmp_path) == before and server.gets() == requests
+
+
+def test_an_empty_staging_folder_of_a_killed_call_is_no_obstacle(server, tmp_path):
+    """A call killed between making its staging folder and marking it leaves an empty folder: nobody's data, so it
+    is removed, and the folder completes."""
+    data = _served(server, "/XNLI/XNLI-1.0.zip", xnli_zip())
+    (tmp_path / ".staging" / "xnli").mkdir(parents=True)
+    assert quiet_fetch(tmp_path, xnli_source(data), server.url).fetched == ["xnli"]
+    assert leftovers(tmp_path) == []
+
+
+# -- what fetch says can be used as it is -------------------------------------------------------------------------
+
+
+def test_the_rerun_command_is_one_shell_command(server, tmp_path):
+    """The resume command of a failure survives a data folder whose path holds spaces and quotes: split as a shell
+    would, it gives back the options."""
+    out = tmp_path / "my data's folder"
+    sources = xnli_source(b"not the archive")
+    server.files["/XNLI/XNLI-1.0.zip"] = xnli_zip()
+    report = quiet_fetch(out, sources, server.url + "/base dir", unpinned="xnli")
+    assert shlex.split(report.rerun) == [
+        "xlprompt", "data", "fetch", "--out", str(out), "--only", "xnli", "--mirror", server.url + "/base dir",
+        "--unpinned", "xnli",
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "mirror",
+    [
+        "http://user:secret@127.0.0.1:8000",
+        "http://127.0.0.1:8000/?token=abc",
+        "http://127.0.0.1:8000/data#x",
+        "http://127.0.0.1:99999",
+        "http://127.0.0.1:port",
+        "http://:8000/x",
+        "ftp://127.0.0.1/",
+    ],
+)
+def test_a_mirror_fetch_cannot_use_is_one_line_before_anything_is_written(tmp_path, mirror):
+    out = tmp_path / "data"
+    with pytest.raises(ConfigError) as caught:
+        quiet_fetch(out, xnli_source(b"x"), mirror)
+    assert str(caught.value).startswith("--mirror") and "\n" not in str(caught.value)
+    assert "secret" not in str(caught.value) and not out.exists()
+    result = CliRunner().invoke(cli, ["data", "fetch", "--out", str(out), "--mirror", mirror, "--quiet"])
+    assert result.exit_code == 2 and "Traceback" not in result.output and "--mirror" in result.output
+
+
+def test_a_tls_failure_says_so(server, tmp_path):
+    data = _served(server, "/XNLI/XNLI-1.0.zip", xnli_zip())
+    mirror = server.url.replace("http://", "https://")  # a plain http server reached with https
+    line = quiet_fetch(tmp_path, xnli_source(data), mirror).failed["xnli"]
+    assert line.startswith(f"{mirror}/XNLI/XNLI-1.0.zip: the secure connection failed (SSLError: ")
+    assert "offline" not in line and "\n" not in line
+
+
+def test_errors_name_the_option_or_variable_that_was_given(tmp_path, monkeypatch):
+    monkeypatch.setenv("XLPROMPT_FETCH_TIMEOUT", "inf")
+    with pytest.raises(ConfigError, match=r"^\$XLPROMPT_FETCH_TIMEOUT='inf' must be a number of seconds in"):
+        fetch_data(tmp_path, only="xnli", progress=False, log=lambda _: None)
+    result = CliRunner().invoke(cli, ["data", "fetch", "--out", str(tmp_path), "--quiet"])
+    assert result.exit_code == 2 and "$XLPROMPT_FETCH_TIMEOUT='inf'" in result.output
+    monkeypatch.delenv("XLPROMPT_FETCH_TIMEOUT")
+    with pytest.raises(ConfigError, match=r"^--unpinned: unknown source XNLI; allowed: "):
+        fetch_data(tmp_path, only="xnli", unpinned="XNLI", progress=False, log=lambda _: None)
+    with pytest.raises(ConfigError, match=r"^--only: unknown source 'xnli\\x00'; allowed: "):
+        fetch_data(tmp_path, only="xnli\x00", progress=False, log=lambda _: None)
+
+
+# -- answers that are not the file: one line that says what the server did --------------------------------------------
+
+_ANSWERS = {
+    "not-http": (b"PK\x03\x04\x1b[2J\x1b]0;owned\x07 binary", "no valid HTTP answer (BadStatusLine: "),
+    "bad-status": (b"HTTP/1.1 abc\r\n\r\n", "no valid HTTP answer (BadStatusLine: "),
+    "closed-at-once": (b"", "no valid HTTP answer (RemoteDisconnected: "),
+    "header-too-long": (b"HTTP/1.1 200 OK\r\nX: " + b"a" * 70_000 + b"\r\n\r\n", "no valid HTTP answer (LineTooLong"),
+    "too-many-headers": (b"HTTP/1.1 200 OK\r\n" + b"X: a\r\n" * 200 + b"\r\n", "no valid HTTP answer (HTTPException"),
+    "redirect-without-location": (
+        b"HTTP/1.1 302 Found\r\nContent-Length: 0\r\n\r\n",
+        "HTTP 302: a redirect without a Location, so there is nothing to follow; check --mirror",
+    ),
+    "escape-in-reason": (
+        b"HTTP/1.1 500 \x1b]0;owned\x07 oops\r\nContent-Length: 0\r\n\r\n",
+        "HTTP 500 \\x1b]0;owned\\x07 oops; the server failed",
+    ),
+    "endless-retry-after": (
+        b"HTTP/1.1 429 Slow down\r\nRetry-After: 1e308\r\nContent-Length: 0\r\n\r\n",
+        "HTTP 429 Slow down (the server asks to wait more than 10^12 s, longer than the 60 s fetch waits)",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(_ANSWERS))
+def test_an_answer_that_is_not_the_file_is_one_printable_line_saying_what_it_was(tmp_path, case):
+    raw, expected = _ANSWERS[case]
+    srv = RawServer(lambda conn, stop: conn.sendall(raw) if raw else None)
+    try:
+        line = quiet_fetch(tmp_path, xnli_source(b"x"), srv.url, timeout=5).failed["xnli"]
+    finally:
+        srv.close()
+    assert line.startswith(f"{srv.url}/XNLI/XNLI-1.0.zip: ") and expected in line, line
+    assert "offline" not in line and line.isprintable(), line  # no control character reaches the terminal
+
+
+@pytest.mark.parametrize("value", ["-5", "-inf", "nan"])
+def test_a_retry_after_that_is_not_a_number_of_seconds_is_not_a_wait_of_zero(server, tmp_path, monkeypatch, value):
+    """``Retry-After: -5`` is not a number of seconds: the doubling backoff applies (no burst of retries)."""
+    monkeypatch.setattr(download, "BACKOFF", 0.01)
+    server.limit_first, server.retry_after = 2, value
+    data = _served(server, "/XNLI/XNLI-1.0.zip", xnli_zip())
+    report = quiet_fetch(tmp_path, xnli_source(data), server.url)
+    assert report.fetched == ["xnli"] and report.waits == [0.01, 0.02]

@@ -92,6 +92,7 @@ import hashlib
 import json
 import math
 import os
+import shlex
 import shutil
 import tarfile
 import zipfile
@@ -901,7 +902,8 @@ class FetchReport:
     rerun: str | None = None  # the command that resumes what failed
 
 
-def parse_only(only: str | Sequence[str] | None, known: Sequence[str] = SOURCES) -> list[str]:
+def parse_only(only: str | Sequence[str] | None, known: Sequence[str] = SOURCES, option: str = "--only") -> list[str]:
+    """The source names of ``--only`` (or of ``option``: ``--unpinned``), checked against ``known``."""
     if only is None:
         return list(DEFAULT_SOURCES)
     names = [p.strip() for p in only.split(",")] if isinstance(only, str) else list(only)
@@ -909,7 +911,7 @@ def parse_only(only: str | Sequence[str] | None, known: Sequence[str] = SOURCES)
     bad = [n for n in names if n not in known]
     if bad or not names:
         raise ConfigError(
-            f"--only: unknown source{'s' if len(bad) > 1 else ''} {', '.join(bad) or '(none given)'}; "
+            f"{option}: unknown source{'s' if len(bad) > 1 else ''} {', '.join(n if n.isprintable() else repr(n) for n in bad) or '(none given)'}; "
             f"allowed: {', '.join(known)} (comma-separated)"
         )
     return list(dict.fromkeys(names))
@@ -918,6 +920,47 @@ def parse_only(only: str | Sequence[str] | None, known: Sequence[str] = SOURCES)
 STAGING = ".staging"
 LOCK = ".fetch.lock"
 VERIFIED = ".verified"  # in a staging folder: its files passed the check; the swap may be finished by a later call
+#: in a staging folder: fetch made it (what fetch did not make is never deleted, whatever its name)
+STAGE_MARK = ".xlprompt-stage"
+
+
+def _own_stage(stage: Path) -> bool:
+    return stage.is_dir() and not stage.is_symlink() and (stage / STAGE_MARK).is_file()
+
+
+def _check_own_names(out: Path) -> None:
+    """The names fetch keeps for itself in ``out`` (``.staging/``, ``.partial/``, ``.fetch.lock``) must be free
+    or fetch's own: what a user put there is never deleted, moved or written over; it is a one-line error."""
+    for name in (STAGING, PARTIAL):
+        path = out / name
+        if path.is_symlink() or (path.exists() and not path.is_dir()):
+            raise DataError(
+                f"{path} is not a folder of `data fetch` (a file or a link where fetch keeps its {name} folder); "
+                "move it away (fetch never deletes what it did not write), or pass another --out"
+            )
+    stages = out / STAGING
+    if stages.is_dir():
+        for stage in stages.iterdir():
+            if not _own_stage(stage) and not (stage.is_dir() and not any(stage.iterdir())):  # empty: just made
+                raise DataError(
+                    f"{stage} was not made by `data fetch` (no {STAGE_MARK} in it), in the folder where fetch "
+                    "builds each source; move it away (fetch never deletes what it did not write), or pass another "
+                    "--out"
+                )
+    lock = out / LOCK
+    if lock.is_symlink() or (lock.exists() and not lock.is_file()):
+        raise DataError(f"{lock} is not fetch's lock file (a folder or a link); move it away, or pass another --out")
+    if lock.is_file():
+        try:
+            text = lock.read_text("utf-8").strip()
+            ours = not text or set(json.loads(text)) == {"pid", "host"}
+        except (OSError, ValueError, TypeError):
+            ours = False
+        if not ours:
+            raise DataError(
+                f"{lock} is not fetch's lock file (it holds something else); move it away (fetch never writes "
+                "over what it did not write), or pass another --out"
+            )
 
 
 def _check_outputs(name: str, source: Source, out: Path) -> None:
@@ -950,9 +993,10 @@ def _stage(source: Source, out: Path, stage: Path) -> None:
     """A fresh staging folder holding (hard links to) the source's files already in ``out``: the source works
     there as in ``out`` (what is complete is checked and skipped), and writers replace links, never write
     through them (every writer writes a temporary file and renames it)."""
-    if stage.exists():
+    if _own_stage(stage):
         shutil.rmtree(stage)
-    stage.mkdir(parents=True)
+    stage.mkdir(parents=True)  # a folder of the same name that fetch did not make: an error, never deleted
+    (stage / STAGE_MARK).write_bytes(b"")
     for path in source.outputs(out):
         if path.is_file():
             _link_or_copy(path, stage / path.relative_to(out))
@@ -963,7 +1007,7 @@ def _swap_in(stage: Path, out: Path) -> int:
     each file of ``out`` is at every moment the old verified one or the new verified one); the staging folder is
     then removed. Returns the number of files moved."""
     moved = 0
-    for src in sorted(p for p in stage.rglob("*") if p.is_file() and p.name != VERIFIED):
+    for src in sorted(p for p in stage.rglob("*") if p.is_file() and p.name not in (VERIFIED, STAGE_MARK)):
         dst = out / src.relative_to(stage)
         if dst.is_file() and os.path.samefile(src, dst):
             continue
@@ -981,13 +1025,17 @@ def _finish_or_clear(out: Path, log: Callable[[str], None]) -> None:
     root = out / STAGING
     if not root.is_dir():
         return
-    for stage in sorted(p for p in root.iterdir() if p.is_dir()):
+    for stage in sorted(p for p in root.iterdir() if _own_stage(p)):
         if (stage / VERIFIED).is_file():
             moved = _swap_in(stage, out)
             log(f"{stage.name}: finished swapping in the verified files of an interrupted fetch ({moved} files)")
         else:
             shutil.rmtree(stage, ignore_errors=True)
-    shutil.rmtree(root, ignore_errors=True)
+    for stage in root.iterdir():  # one made by a call killed before it marked it: empty, so nobody's data
+        with contextlib.suppress(OSError):
+            stage.rmdir()
+    with contextlib.suppress(OSError):
+        root.rmdir()  # when empty
 
 
 def _clear_downloads(fetcher: Fetcher, source: Source, succeeded: bool) -> None:
@@ -1026,15 +1074,17 @@ def fetch_data(
     """
     sources = default_sources() if sources is None else sources
     names = parse_only(only, list(sources))
-    accepted = frozenset(parse_only(unpinned, list(sources))) if unpinned else frozenset()
+    accepted = frozenset(parse_only(unpinned, list(sources), "--unpinned")) if unpinned else frozenset()
+    given = "--timeout"
     if timeout is None:
         env = os.environ.get(TIMEOUT_ENV, "").strip()
+        given = f"${TIMEOUT_ENV}={env!r}"
         try:
             timeout = float(env) if env else DEFAULT_TIMEOUT
         except ValueError:
-            raise ConfigError(f"${TIMEOUT_ENV}={env!r} is not a number of seconds") from None
+            raise ConfigError(f"{given} is not a number of seconds; unset it or pass --timeout SECONDS") from None
     if not (math.isfinite(timeout) and 0 < timeout <= MAX_TIMEOUT):
-        raise ConfigError(f"--timeout must be a number of seconds in (0, {MAX_TIMEOUT:,.0f}], not {timeout}")
+        raise ConfigError(f"{given} must be a number of seconds in (0, {MAX_TIMEOUT:,.0f}], not {timeout}")
     apply_mirror("http://x/", mirror)  # validates the mirror before anything is written
     out = Path(out).expanduser()
     if out.exists() and not out.is_dir():
@@ -1048,6 +1098,7 @@ def fetch_data(
         raise DataError(
             f"cannot write to the data folder ({err.strerror or err}); pass --out DIR you can write", out
         ) from None
+    _check_own_names(out)
     for name in names:  # every output path, before any download
         _check_outputs(name, sources[name], out)
     from xlprompt.safety import RunLock
@@ -1121,7 +1172,7 @@ def _fetch_locked(
         log(f"{name}: fetched and verified ({source.description}){extra}")
     if (out / STAGING).is_dir():
         for stage in (out / STAGING).iterdir():
-            if not (stage / VERIFIED).is_file():
+            if _own_stage(stage) and not (stage / VERIFIED).is_file():
                 shutil.rmtree(stage, ignore_errors=True)
         with contextlib.suppress(OSError):
             (out / STAGING).rmdir()  # when empty
@@ -1130,8 +1181,8 @@ def _fetch_locked(
         shutil.rmtree(partial, ignore_errors=True)
     report.requests, report.downloaded, report.waits = fetcher.requests, fetcher.downloaded, list(fetcher.waits)
     if report.failed:
-        options = [f"--out {out}", f"--only {','.join(report.failed)}"]
-        options += [f"--mirror {mirror}"] if mirror else []
-        options += [f"--unpinned {','.join(sorted(accepted))}"] if accepted else []
-        report.rerun = f"xlprompt data fetch {' '.join(options)}"
+        options = ["--out", str(out), "--only", ",".join(report.failed)]
+        options += ["--mirror", mirror] if mirror else []
+        options += ["--unpinned", ",".join(sorted(accepted))] if accepted else []
+        report.rerun = "xlprompt data fetch " + " ".join(shlex.quote(option) for option in options)
     return report

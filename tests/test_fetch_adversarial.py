@@ -363,3 +363,38 @@ def test_a_retry_after_that_is_not_a_number_of_seconds_is_not_a_wait_of_zero(ser
     data = _served(server, "/XNLI/XNLI-1.0.zip", xnli_zip())
     report = quiet_fetch(tmp_path, xnli_source(data), server.url)
     assert report.fetched == ["xnli"] and report.waits == [0.01, 0.02]
+
+
+def test_a_failed_check_names_the_files_by_their_place_not_the_staging_folder(server, tmp_path):
+    """The staging folder is gone when the message is read: a failed check names the new file by its place in
+    the data folder, and says that nothing was replaced."""
+    extra = [xnli_row("de", "neutral", "p", "h")]
+    sources = xnli_source(_served(server, "/XNLI/XNLI-1.0.zip", _xnli_with_dev(extra)))
+    sources["xnli"].rows = {"dev": 4, "test": 6}  # the English dev file has 3 rows
+    line = quiet_fetch(tmp_path, sources, server.url).failed["xnli"]
+    assert ".staging" not in line and "(the new xnli/dev/en.tsv: 3 rows with labels" in line, line
+    assert "nothing was replaced" in line
+
+
+@pytest.mark.parametrize("case", ["xnli", "multinli"])
+def test_a_zip_member_that_appears_twice_is_refused(server, tmp_path, case):
+    """Which of two members of one name is read is the archiver's choice: refused, as the tar converters do."""
+    import warnings
+
+    name = "XNLI-1.0/xnli.dev.tsv" if case == "xnli" else "multinli_1.0/multinli_1.0_train.jsonl"
+    path = "/XNLI/XNLI-1.0.zip" if case == "xnli" else "/~sbowman/multinli/multinli_1.0.zip"
+    if case == "xnli":
+        good = xnli_zip()
+        sources = xnli_source(good)
+    else:
+        sources, _, _ = _multinli(server)
+        good = server.files[path]
+    buffer = io.BytesIO(good)
+    with warnings.catch_warnings(), zipfile.ZipFile(buffer, "a") as zf:
+        warnings.simplefilter("ignore")  # zipfile warns of the duplicate name
+        zf.writestr(name, zipfile.ZipFile(io.BytesIO(good)).read(name))
+    data = _served(server, path, buffer.getvalue())
+    sources[case].sha256, sources[case].size = None, None
+    line = quiet_fetch(tmp_path, sources, server.url).failed[case]
+    assert line == f"{server.url}{path}: {name} appears twice in the archive; not the release: check --mirror"
+    assert snapshot(tmp_path) == {} and data

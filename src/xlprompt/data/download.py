@@ -579,6 +579,13 @@ def _write_tsv(path: Path, header: Sequence[str], rows: Iterable[Sequence[Any]])
             files.write(path, header, row)
 
 
+def staged_names(text: str, stage: Path) -> str:
+    """A check's words about files built in a staging folder, naming each file by its place in the data folder
+    (``xnli/dev/de.tsv``): the staging folder is gone when the message is read, and the data folder's own file is
+    not the one that failed."""
+    return text.replace(f"{stage}{os.sep}", "the new ")
+
+
 def check_unpacked(size: int, where: str) -> None:
     """Refuse an archive member (or the part of an archive read so far) that unpacks to more than
     :data:`MAX_UNPACKED` bytes: a bomb is refused before it is read."""
@@ -721,7 +728,10 @@ class Source:
         problem = self.check(fetcher.out, self.name not in fetcher.unpinned)
         archive.unlink(missing_ok=True)
         if problem is not None:
-            raise FetchError(f"{real}: the converted files fail the content check ({problem}); check --mirror")
+            raise FetchError(
+                f"{real}: the converted files fail the content check ({staged_names(problem, fetcher.out) if fetcher.cache not in (None, fetcher.out) else problem}); nothing "
+                "was replaced: check --mirror"
+            )
 
     def _archive(
         self,

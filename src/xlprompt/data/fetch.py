@@ -65,7 +65,9 @@ Downloads (:class:`Fetcher`):
   average. A redirect loop, or a redirect off http(s), is one line.
 * bounded: archive members are streamed row by row (:class:`TsvFiles`, :func:`tsv_rows`); a line over
   :data:`MAX_LINE`, a file read whole over :data:`MAX_MEMBER`, and a download without a pinned size over that,
-  are refused.
+  are refused. Every download stops at its pinned size, else at its limit (:data:`MAX_DOWNLOAD` by default); a
+  member that unpacks past :data:`MAX_UNPACKED` is refused from its declared size before it is read; a converter
+  stops at the first row past the release's count.
 
 Writing (:func:`fetch_data`): build into a new place, verify, then swap in.
 
@@ -77,7 +79,9 @@ Writing (:func:`fetch_data`): build into a new place, verify, then swap in.
 * sources whose every file is verified on its own before it is written (:meth:`Source.writes_verified_files`:
   the few-shot splits, pinned Tatoeba, SIB-200, AmericasNLI) keep what they wrote when they fail part way.
 * every output path is checked before any download: a folder in the place of a file (or a file in the place of
-  a folder) is a one-line error; fetch never deletes what it did not write.
+  a folder) is a one-line error; fetch never deletes what it did not write. So are fetch's own names
+  (``.staging/``, whose folders fetch marks with ``.xlprompt-stage``, ``.partial/``, ``.fetch.lock``): what a user
+  put there is a one-line error, never deleted or written over.
 * one call at a time per data folder (``OUT/.fetch.lock``, ``flock``): a second one logs the owner, waits, and
   then finds its sources complete.
 * a whole download (``.partial/<host>/<path>.complete``) stays until its source succeeds, so a call killed
@@ -132,6 +136,7 @@ from xlprompt.data.download import (  # noqa: F401  (re-exported: the sources be
     check_unpacked,
     iter_lines,
     read_bounded,
+    staged_names,
     too_many_rows,
     tsv_rows,
 )
@@ -378,6 +383,12 @@ class PinnedFiles(Source):
         return pinned
 
 
+def _once(zf: zipfile.ZipFile, name: str, real: str) -> None:
+    """A member the converter reads must appear once (with two, which one is read would be the archiver's choice)."""
+    if zf.namelist().count(name) > 1:
+        raise FetchError(f"{real}: {name} appears twice in the archive; not the release: check --mirror")
+
+
 @dataclass
 class XnliArchive(Source):
     """XNLI 1.0 (``XNLI-1.0/xnli.{dev,test}.tsv`` in the official zip) → ``xnli/{dev,test}/{lang}.tsv``.
@@ -430,6 +441,7 @@ class XnliArchive(Source):
                     name = f"XNLI-1.0/xnli.{split}.tsv"
                     if name not in members:
                         raise FetchError(f"{real}: the archive has no {name}; not the XNLI 1.0 release: check --mirror")
+                    _once(zf, name, real)
                     where = f"{real}: {name}"
                     for lang in self.languages:  # a language without rows gets a file with no row (the check says so)
                         files.touch(fetcher.out / "xnli" / split / f"{lang}.tsv", columns)
@@ -757,6 +769,7 @@ class MultinliArchive(Source):
                     raise FetchError(
                         f"{real}: the archive has no {self.member}; not the MultiNLI 1.0 release: check --mirror"
                     )
+                _once(zf, self.member, real)
                 files.touch(path, columns)
                 idx = 0
                 check_unpacked(zf.getinfo(self.member).file_size, where)
@@ -1155,7 +1168,9 @@ def _fetch_locked(
         finally:
             fetcher.out = out
         if problem is not None:
-            report.failed[name] = f"{name}: the fetched files fail the check ({problem}); nothing was replaced"
+            report.failed[name] = (
+                f"{name}: the fetched files fail the check ({staged_names(problem, stage)}); nothing was replaced"
+            )
             _clear_downloads(fetcher, source, succeeded=False)
             continue
         try:

@@ -11,6 +11,7 @@ import io
 import math
 import os
 import socket
+import ssl
 import threading
 import time
 import urllib.error
@@ -42,6 +43,12 @@ MIN_RATE = 1024
 MAX_LINE = 1 << 20
 #: The largest file a converter reads whole (an archive member or a download without a pinned size).
 MAX_MEMBER = 64 << 20
+#: The most bytes any download may bring when it has neither a pinned size nor a smaller limit (an archive whose
+#: size is not pinned, or a source fetched with ``--unpinned``): a server sending an endless body fills no disk.
+MAX_DOWNLOAD = 2 << 30
+#: The most bytes an archive may unpack to, in one member and in all the members read before the last wanted one
+#: (each archive of the sources unpacks to far less): an archive bomb costs no more time and disk than this.
+MAX_UNPACKED = 2 << 30
 
 
 class FetchError(DataError):
@@ -77,10 +84,23 @@ def apply_mirror(url: str, mirror: str | None) -> str:
     if not mirror:
         return url
     m = urlsplit(mirror)
-    if m.scheme not in ("http", "https") or not m.netloc:
+    example = "(e.g. http://mirror.example.org/data)"
+    if m.scheme not in ("http", "https") or not m.hostname:
+        raise ConfigError(f"--mirror '{mirror}' must be an http:// or https:// URL with a host {example}")
+    if m.username is not None or m.password is not None:
         raise ConfigError(
-            f"--mirror '{mirror}' must be an http:// or https:// URL with a host (e.g. http://mirror.example.org/data)"
+            f"--mirror: a user name or password in the URL is not sent by fetch (and would be printed in its "
+            f"messages); pass a mirror that needs none {example}"
         )
+    if m.query or m.fragment or "?" in mirror or "#" in mirror:
+        raise ConfigError(
+            f"--mirror '{mirror}' holds a query or fragment ('?' or '#'), which fetch cannot keep (it appends each "
+            f"file's path); pass the mirror's base URL {example}"
+        )
+    try:
+        m.port  # noqa: B018 - raises on a port that is not a number in 0..65535
+    except ValueError as err:
+        raise ConfigError(f"--mirror '{mirror}': {err}; pass host:PORT with a number in 1..65535 {example}") from None
     u = urlsplit(url)
     return urlunsplit((m.scheme, m.netloc, m.path.rstrip("/") + u.path, u.query, ""))
 
@@ -88,10 +108,16 @@ def apply_mirror(url: str, mirror: str | None) -> str:
 from xlprompt.safety import sha256_file as _sha256  # noqa: E402 - one file hasher for the package
 
 
+def _printable(text: str) -> str:
+    """A server's words as they go into a message: control characters (a terminal's escape sequences, say) and
+    other unprintable ones are shown escaped, never sent to the terminal."""
+    return "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)
+
+
 def _reason(err: BaseException) -> str:
     inner = getattr(err, "reason", None)
     text = str(inner if inner is not None else err).strip().splitlines()
-    text = text[0][:160] if text else ""
+    text = _printable(text[0][:160]) if text else ""
     return (
         f"{type(inner if isinstance(inner, BaseException) else err).__name__}: {text}" if text else type(err).__name__
     )
@@ -156,7 +182,7 @@ class _HTTPSHandler(_Tracking, urllib.request.HTTPSHandler):
 
 def _first_line(text: object) -> str:
     lines = str(text).strip().splitlines()
-    return lines[0][:160] if lines else ""
+    return _printable(lines[0][:160]) if lines else ""
 
 
 @dataclass
@@ -231,8 +257,11 @@ class Fetcher:
         """Download ``url`` (through the mirror) to ``dest``, verified; resume a partial file; return ``dest``.
 
         ``name``: the source, for the ``--unpinned NAME`` of the message when the pinned size or hash differs.
-        ``limit``: the most bytes accepted (a file read whole afterwards; without a pinned size).
+        ``limit``: the most bytes accepted without a pinned size (default :data:`MAX_DOWNLOAD`); with one, no byte
+        past it is accepted, whatever the server announces or sends.
         """
+        if size is None and limit is None:
+            limit = MAX_DOWNLOAD
         real = self.url(url)
         part = self.partial_path(url)
         with _writing(part):
@@ -290,11 +319,11 @@ class Fetcher:
                         self.sleep(wait)
                         attempt += 1
                         continue
-                    why = (
-                        f"the server asks to wait {asked:,.0f} s, longer than the {self.max_wait:,.0f} s fetch waits"
-                        if wait is None
-                        else f"after {attempt + 1} tries and {sum(self.waits):,.0f} s of waiting"
-                    )
+                    if wait is None:
+                        long = f"{asked:,.0f} s" if asked is not None and asked < 1e12 else "more than 10^12 s"
+                        why = f"the server asks to wait {long}, longer than the {self.max_wait:,.0f} s fetch waits"
+                    else:
+                        why = f"after {attempt + 1} tries and {sum(self.waits):,.0f} s of waiting"
                     raise FetchError(
                         f"{real}: HTTP {err.code} {_first_line(err.reason)} ({why}); what was fetched is kept: run "
                         "the same command again later to resume, or pass --mirror URL",
@@ -302,16 +331,15 @@ class Fetcher:
                     ) from None
                 err.close()
                 if 300 <= err.code < 400:
-                    refused = "is not allowed" in str(err.reason)
+                    located = err.headers is not None and ("Location" in err.headers or "URI" in err.headers)
+                    if not located:
+                        what = "a redirect without a Location, so there is nothing to follow"
+                    elif "is not allowed" in str(err.reason):
+                        what = "a redirect to a URL that is not http(s), which fetch does not follow"
+                    else:
+                        what = "too many redirects (a redirect loop, or more than 10 in a row)"
                     raise FetchError(
-                        f"{real}: HTTP {err.code}: "
-                        + (
-                            "a redirect to a URL that is not http(s), which fetch does not follow"
-                            if refused
-                            else "too many redirects (a redirect loop, or more than 10 in a row)"
-                        )
-                        + "; check --mirror and its paths, or try again later",
-                        err.code,
+                        f"{real}: HTTP {err.code}: {what}; check --mirror and its paths, or try again later", err.code
                     ) from None
                 fix = (
                     "the file is not there: check --mirror and its paths"
@@ -325,6 +353,17 @@ class Fetcher:
                         f"{real}: no complete answer within {self.timeout:g} s (connecting and the response "
                         "headers); the server is too slow or stalled: try again later, pass --mirror URL, or "
                         "raise --timeout"
+                    ) from None
+                if isinstance(err, http.client.HTTPException):  # an answer, but not HTTP (or cut off before it)
+                    raise FetchError(
+                        f"{real}: no valid HTTP answer ({_reason(err)}); the server is not an HTTP server, or it "
+                        "broke the connection: check --mirror (host, port, http/https), or try again later"
+                    ) from None
+                if isinstance(getattr(err, "reason", err), ssl.SSLError):
+                    raise FetchError(
+                        f"{real}: the secure connection failed ({_reason(err)}); the server's certificate is not "
+                        "trusted here, or it does not speak https: check --mirror (http:// for a plain mirror), or "
+                        "trust its certificate authority (SSL_CERT_FILE)"
                     ) from None
                 raise FetchError(
                     f"{real}: cannot connect ({_reason(err)}); offline? run `xlprompt data fetch` on a machine with "
@@ -343,7 +382,7 @@ class Fetcher:
         if value:
             try:
                 asked = float(value)
-                if not math.isfinite(asked):
+                if not (math.isfinite(asked) and asked >= 0):  # not a number of seconds: the doubling backoff
                     asked = None
             except ValueError:
                 try:
@@ -430,6 +469,10 @@ class Fetcher:
                         window_bytes += len(chunk)
                         if bar is not None:
                             bar.update(len(chunk))
+                        if size is not None and received > size:
+                            handle.close()
+                            part.unlink(missing_ok=True)
+                            raise _changed(real, "size", f"{size:,} bytes", f"more than {size:,} bytes (sent)", name)
                         if limit is not None and received > limit:
                             handle.close()
                             part.unlink(missing_ok=True)
@@ -536,6 +579,30 @@ def _write_tsv(path: Path, header: Sequence[str], rows: Iterable[Sequence[Any]])
             files.write(path, header, row)
 
 
+def staged_names(text: str, stage: Path) -> str:
+    """A check's words about files built in a staging folder, naming each file by its place in the data folder
+    (``xnli/dev/de.tsv``): the staging folder is gone when the message is read, and the data folder's own file is
+    not the one that failed."""
+    return text.replace(f"{stage}{os.sep}", "the new ")
+
+
+def check_unpacked(size: int, where: str) -> None:
+    """Refuse an archive member (or the part of an archive read so far) that unpacks to more than
+    :data:`MAX_UNPACKED` bytes: a bomb is refused before it is read."""
+    if size > MAX_UNPACKED:
+        raise FetchError(
+            f"{where}: unpacks to {size:,} bytes, more than the {MAX_UNPACKED:,} such an archive can hold; not the "
+            "expected release: check --mirror"
+        )
+
+
+def too_many_rows(where: str, expected: int) -> FetchError:
+    """A converter that reads a row past the number the release has stops there (disk and time stay bounded)."""
+    return FetchError(
+        f"{where}: more than the {expected:,} rows of the release; not the expected release: check --mirror"
+    )
+
+
 def read_bounded(handle: IO[bytes], limit: int, where: str) -> bytes:
     """All of ``handle``, refused past ``limit`` bytes (an archive member read whole: memory stays bounded)."""
     data = handle.read(limit + 1)
@@ -617,7 +684,7 @@ def _columns(header: list[str], names: Sequence[str], where: str) -> list[int]:
     missing = [n for n in names if n not in header]
     if missing:
         raise FetchError(
-            f"{where}: columns {', '.join(missing)} missing (header: {', '.join(header[:12])}); this is "
+            f"{where}: columns {', '.join(missing)} missing (header: {_printable(', '.join(header[:12])[:300])}); this is "
             "not the expected release: check --mirror"
         )
     return [header.index(n) for n in names]
@@ -661,7 +728,10 @@ class Source:
         problem = self.check(fetcher.out, self.name not in fetcher.unpinned)
         archive.unlink(missing_ok=True)
         if problem is not None:
-            raise FetchError(f"{real}: the converted files fail the content check ({problem}); check --mirror")
+            raise FetchError(
+                f"{real}: the converted files fail the content check ({staged_names(problem, fetcher.out) if fetcher.cache not in (None, fetcher.out) else problem}); nothing "
+                "was replaced: check --mirror"
+            )
 
     def _archive(
         self,

@@ -65,7 +65,9 @@ Downloads (:class:`Fetcher`):
   average. A redirect loop, or a redirect off http(s), is one line.
 * bounded: archive members are streamed row by row (:class:`TsvFiles`, :func:`tsv_rows`); a line over
   :data:`MAX_LINE`, a file read whole over :data:`MAX_MEMBER`, and a download without a pinned size over that,
-  are refused.
+  are refused. Every download stops at its pinned size, else at its limit (:data:`MAX_DOWNLOAD` by default); a
+  member that unpacks past :data:`MAX_UNPACKED` is refused from its declared size before it is read; a converter
+  stops at the first row past the release's count.
 
 Writing (:func:`fetch_data`): build into a new place, verify, then swap in.
 
@@ -77,7 +79,9 @@ Writing (:func:`fetch_data`): build into a new place, verify, then swap in.
 * sources whose every file is verified on its own before it is written (:meth:`Source.writes_verified_files`:
   the few-shot splits, pinned Tatoeba, SIB-200, AmericasNLI) keep what they wrote when they fail part way.
 * every output path is checked before any download: a folder in the place of a file (or a file in the place of
-  a folder) is a one-line error; fetch never deletes what it did not write.
+  a folder) is a one-line error; fetch never deletes what it did not write. So are fetch's own names
+  (``.staging/``, whose folders fetch marks with ``.xlprompt-stage``, ``.partial/``, ``.fetch.lock``): what a user
+  put there is a one-line error, never deleted or written over.
 * one call at a time per data folder (``OUT/.fetch.lock``, ``flock``): a second one logs the owner, waits, and
   then finds its sources complete.
 * a whole download (``.partial/<host>/<path>.complete``) stays until its source succeeds, so a call killed
@@ -92,6 +96,7 @@ import hashlib
 import json
 import math
 import os
+import shlex
 import shutil
 import tarfile
 import zipfile
@@ -107,6 +112,7 @@ from xlprompt.data.download import (  # noqa: F401  (re-exported: the sources be
     DEFAULT_TIMEOUT,
     MAX_LINE,
     MAX_MEMBER,
+    MAX_UNPACKED,
     MAX_WAIT,
     MIN_RATE,
     PARTIAL,
@@ -127,8 +133,11 @@ from xlprompt.data.download import (  # noqa: F401  (re-exported: the sources be
     _write_tsv,
     _writing,
     apply_mirror,
+    check_unpacked,
     iter_lines,
     read_bounded,
+    staged_names,
+    too_many_rows,
     tsv_rows,
 )
 from xlprompt.data.tsv import read_tsv
@@ -239,6 +248,7 @@ def _github_members(
                 member = next(members, None)
                 if member is None:
                     break
+                check_unpacked(member.offset_data + member.size, f"{real}: {member.name}")
                 if not member.isfile() or _is_macos_entry(member.name):
                     continue
                 rel = "/".join(PurePosixPath(member.name).parts[1:])
@@ -373,6 +383,12 @@ class PinnedFiles(Source):
         return pinned
 
 
+def _once(zf: zipfile.ZipFile, name: str, real: str) -> None:
+    """A member the converter reads must appear once (with two, which one is read would be the archiver's choice)."""
+    if zf.namelist().count(name) > 1:
+        raise FetchError(f"{real}: {name} appears twice in the archive; not the release: check --mirror")
+
+
 @dataclass
 class XnliArchive(Source):
     """XNLI 1.0 (``XNLI-1.0/xnli.{dev,test}.tsv`` in the official zip) → ``xnli/{dev,test}/{lang}.tsv``.
@@ -425,10 +441,12 @@ class XnliArchive(Source):
                     name = f"XNLI-1.0/xnli.{split}.tsv"
                     if name not in members:
                         raise FetchError(f"{real}: the archive has no {name}; not the XNLI 1.0 release: check --mirror")
+                    _once(zf, name, real)
                     where = f"{real}: {name}"
                     for lang in self.languages:  # a language without rows gets a file with no row (the check says so)
                         files.touch(fetcher.out / "xnli" / split / f"{lang}.tsv", columns)
                     counts: dict[str, int] = {}
+                    check_unpacked(zf.getinfo(name).file_size, where)
                     with zf.open(name) as handle:  # streamed: one row in memory at a time
                         header, rows = tsv_rows(handle, where)
                         lang_i, label_i, s1_i, s2_i, genre_i = _columns(
@@ -445,6 +463,8 @@ class XnliArchive(Source):
                             if lang not in wanted:
                                 continue
                             idx = counts.get(lang, 0)
+                            if idx == self.rows[split]:
+                                raise too_many_rows(f"{where}: language {lang}", self.rows[split])
                             counts[lang] = idx + 1
                             files.write(
                                 fetcher.out / "xnli" / split / f"{lang}.tsv",
@@ -530,6 +550,7 @@ class PawsxArchive(Source):
             with tarfile.open(archive, "r:*") as tar, TsvFiles() as files:
                 files.touch(fetcher.out / NS_RECORD, NS_RECORD_COLUMNS)
                 for member in tar:  # streamed: one member, and one row of it, at a time
+                    check_unpacked(member.offset_data + member.size, f"{real}: {member.name}")
                     if not member.isfile() or _is_macos_entry(member.name) or member.name not in wanted:
                         continue
                     if member.name in seen:
@@ -538,12 +559,15 @@ class PawsxArchive(Source):
                         )
                     seen.add(member.name)
                     split, lang = wanted[member.name]
+                    expected = self.train_rows if split == "train" else self.rows[split]
                     where = f"{real}: {member.name}"
                     path = fetcher.out / "pawsx" / split / f"{lang}.tsv"
                     files.touch(path, columns)
                     header, rows = tsv_rows(tar.extractfile(member), where)  # type: ignore[arg-type]
                     id_i, s1_i, s2_i, label_i = _columns(header, ("id", "sentence1", "sentence2", "label"), where)
                     for idx, (_, fields) in enumerate(rows):
+                        if idx == expected:
+                            raise too_many_rows(where, expected)
                         if split != "train" and is_ns_row(fields[s1_i], fields[s2_i]):
                             files.write(fetcher.out / NS_RECORD, NS_RECORD_COLUMNS, (split, lang, idx, fields[id_i]))
                             self.dropped[(split, lang)] = self.dropped.get((split, lang), 0) + 1
@@ -745,8 +769,10 @@ class MultinliArchive(Source):
                     raise FetchError(
                         f"{real}: the archive has no {self.member}; not the MultiNLI 1.0 release: check --mirror"
                     )
+                _once(zf, self.member, real)
                 files.touch(path, columns)
                 idx = 0
+                check_unpacked(zf.getinfo(self.member).file_size, where)
                 with zf.open(self.member) as handle:  # streamed: one row in memory at a time
                     for number, line in iter_lines(handle, where):
                         if not line.strip():
@@ -768,6 +794,8 @@ class MultinliArchive(Source):
                             ) from None
                         if row[3] not in LABELS:
                             raise FetchError(f"{where} line {number} has label {row[3]!r}")
+                        if idx == self.train_rows:
+                            raise too_many_rows(where, self.train_rows)
                         files.write(path, columns, row)
                         idx += 1
         except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as err:
@@ -887,7 +915,8 @@ class FetchReport:
     rerun: str | None = None  # the command that resumes what failed
 
 
-def parse_only(only: str | Sequence[str] | None, known: Sequence[str] = SOURCES) -> list[str]:
+def parse_only(only: str | Sequence[str] | None, known: Sequence[str] = SOURCES, option: str = "--only") -> list[str]:
+    """The source names of ``--only`` (or of ``option``: ``--unpinned``), checked against ``known``."""
     if only is None:
         return list(DEFAULT_SOURCES)
     names = [p.strip() for p in only.split(",")] if isinstance(only, str) else list(only)
@@ -895,7 +924,7 @@ def parse_only(only: str | Sequence[str] | None, known: Sequence[str] = SOURCES)
     bad = [n for n in names if n not in known]
     if bad or not names:
         raise ConfigError(
-            f"--only: unknown source{'s' if len(bad) > 1 else ''} {', '.join(bad) or '(none given)'}; "
+            f"{option}: unknown source{'s' if len(bad) > 1 else ''} {', '.join(n if n.isprintable() else repr(n) for n in bad) or '(none given)'}; "
             f"allowed: {', '.join(known)} (comma-separated)"
         )
     return list(dict.fromkeys(names))
@@ -904,6 +933,47 @@ def parse_only(only: str | Sequence[str] | None, known: Sequence[str] = SOURCES)
 STAGING = ".staging"
 LOCK = ".fetch.lock"
 VERIFIED = ".verified"  # in a staging folder: its files passed the check; the swap may be finished by a later call
+#: in a staging folder: fetch made it (what fetch did not make is never deleted, whatever its name)
+STAGE_MARK = ".xlprompt-stage"
+
+
+def _own_stage(stage: Path) -> bool:
+    return stage.is_dir() and not stage.is_symlink() and (stage / STAGE_MARK).is_file()
+
+
+def _check_own_names(out: Path) -> None:
+    """The names fetch keeps for itself in ``out`` (``.staging/``, ``.partial/``, ``.fetch.lock``) must be free
+    or fetch's own: what a user put there is never deleted, moved or written over; it is a one-line error."""
+    for name in (STAGING, PARTIAL):
+        path = out / name
+        if path.is_symlink() or (path.exists() and not path.is_dir()):
+            raise DataError(
+                f"{path} is not a folder of `data fetch` (a file or a link where fetch keeps its {name} folder); "
+                "move it away (fetch never deletes what it did not write), or pass another --out"
+            )
+    stages = out / STAGING
+    if stages.is_dir():
+        for stage in stages.iterdir():
+            if not _own_stage(stage) and not (stage.is_dir() and not any(stage.iterdir())):  # empty: just made
+                raise DataError(
+                    f"{stage} was not made by `data fetch` (no {STAGE_MARK} in it), in the folder where fetch "
+                    "builds each source; move it away (fetch never deletes what it did not write), or pass another "
+                    "--out"
+                )
+    lock = out / LOCK
+    if lock.is_symlink() or (lock.exists() and not lock.is_file()):
+        raise DataError(f"{lock} is not fetch's lock file (a folder or a link); move it away, or pass another --out")
+    if lock.is_file():
+        try:
+            text = lock.read_text("utf-8").strip()
+            ours = not text or set(json.loads(text)) == {"pid", "host"}
+        except (OSError, ValueError, TypeError):
+            ours = False
+        if not ours:
+            raise DataError(
+                f"{lock} is not fetch's lock file (it holds something else); move it away (fetch never writes "
+                "over what it did not write), or pass another --out"
+            )
 
 
 def _check_outputs(name: str, source: Source, out: Path) -> None:
@@ -936,9 +1006,10 @@ def _stage(source: Source, out: Path, stage: Path) -> None:
     """A fresh staging folder holding (hard links to) the source's files already in ``out``: the source works
     there as in ``out`` (what is complete is checked and skipped), and writers replace links, never write
     through them (every writer writes a temporary file and renames it)."""
-    if stage.exists():
+    if _own_stage(stage):
         shutil.rmtree(stage)
-    stage.mkdir(parents=True)
+    stage.mkdir(parents=True)  # a folder of the same name that fetch did not make: an error, never deleted
+    (stage / STAGE_MARK).write_bytes(b"")
     for path in source.outputs(out):
         if path.is_file():
             _link_or_copy(path, stage / path.relative_to(out))
@@ -949,7 +1020,7 @@ def _swap_in(stage: Path, out: Path) -> int:
     each file of ``out`` is at every moment the old verified one or the new verified one); the staging folder is
     then removed. Returns the number of files moved."""
     moved = 0
-    for src in sorted(p for p in stage.rglob("*") if p.is_file() and p.name != VERIFIED):
+    for src in sorted(p for p in stage.rglob("*") if p.is_file() and p.name not in (VERIFIED, STAGE_MARK)):
         dst = out / src.relative_to(stage)
         if dst.is_file() and os.path.samefile(src, dst):
             continue
@@ -967,13 +1038,17 @@ def _finish_or_clear(out: Path, log: Callable[[str], None]) -> None:
     root = out / STAGING
     if not root.is_dir():
         return
-    for stage in sorted(p for p in root.iterdir() if p.is_dir()):
+    for stage in sorted(p for p in root.iterdir() if _own_stage(p)):
         if (stage / VERIFIED).is_file():
             moved = _swap_in(stage, out)
             log(f"{stage.name}: finished swapping in the verified files of an interrupted fetch ({moved} files)")
         else:
             shutil.rmtree(stage, ignore_errors=True)
-    shutil.rmtree(root, ignore_errors=True)
+    for stage in root.iterdir():  # one made by a call killed before it marked it: empty, so nobody's data
+        with contextlib.suppress(OSError):
+            stage.rmdir()
+    with contextlib.suppress(OSError):
+        root.rmdir()  # when empty
 
 
 def _clear_downloads(fetcher: Fetcher, source: Source, succeeded: bool) -> None:
@@ -1012,15 +1087,17 @@ def fetch_data(
     """
     sources = default_sources() if sources is None else sources
     names = parse_only(only, list(sources))
-    accepted = frozenset(parse_only(unpinned, list(sources))) if unpinned else frozenset()
+    accepted = frozenset(parse_only(unpinned, list(sources), "--unpinned")) if unpinned else frozenset()
+    given = "--timeout"
     if timeout is None:
         env = os.environ.get(TIMEOUT_ENV, "").strip()
+        given = f"${TIMEOUT_ENV}={env!r}"
         try:
             timeout = float(env) if env else DEFAULT_TIMEOUT
         except ValueError:
-            raise ConfigError(f"${TIMEOUT_ENV}={env!r} is not a number of seconds") from None
+            raise ConfigError(f"{given} is not a number of seconds; unset it or pass --timeout SECONDS") from None
     if not (math.isfinite(timeout) and 0 < timeout <= MAX_TIMEOUT):
-        raise ConfigError(f"--timeout must be a number of seconds in (0, {MAX_TIMEOUT:,.0f}], not {timeout}")
+        raise ConfigError(f"{given} must be a number of seconds in (0, {MAX_TIMEOUT:,.0f}], not {timeout}")
     apply_mirror("http://x/", mirror)  # validates the mirror before anything is written
     out = Path(out).expanduser()
     if out.exists() and not out.is_dir():
@@ -1034,6 +1111,7 @@ def fetch_data(
         raise DataError(
             f"cannot write to the data folder ({err.strerror or err}); pass --out DIR you can write", out
         ) from None
+    _check_own_names(out)
     for name in names:  # every output path, before any download
         _check_outputs(name, sources[name], out)
     from xlprompt.safety import RunLock
@@ -1090,7 +1168,9 @@ def _fetch_locked(
         finally:
             fetcher.out = out
         if problem is not None:
-            report.failed[name] = f"{name}: the fetched files fail the check ({problem}); nothing was replaced"
+            report.failed[name] = (
+                f"{name}: the fetched files fail the check ({staged_names(problem, stage)}); nothing was replaced"
+            )
             _clear_downloads(fetcher, source, succeeded=False)
             continue
         try:
@@ -1107,7 +1187,7 @@ def _fetch_locked(
         log(f"{name}: fetched and verified ({source.description}){extra}")
     if (out / STAGING).is_dir():
         for stage in (out / STAGING).iterdir():
-            if not (stage / VERIFIED).is_file():
+            if _own_stage(stage) and not (stage / VERIFIED).is_file():
                 shutil.rmtree(stage, ignore_errors=True)
         with contextlib.suppress(OSError):
             (out / STAGING).rmdir()  # when empty
@@ -1116,8 +1196,8 @@ def _fetch_locked(
         shutil.rmtree(partial, ignore_errors=True)
     report.requests, report.downloaded, report.waits = fetcher.requests, fetcher.downloaded, list(fetcher.waits)
     if report.failed:
-        options = [f"--out {out}", f"--only {','.join(report.failed)}"]
-        options += [f"--mirror {mirror}"] if mirror else []
-        options += [f"--unpinned {','.join(sorted(accepted))}"] if accepted else []
-        report.rerun = f"xlprompt data fetch {' '.join(options)}"
+        options = ["--out", str(out), "--only", ",".join(report.failed)]
+        options += ["--mirror", mirror] if mirror else []
+        options += ["--unpinned", ",".join(sorted(accepted))] if accepted else []
+        report.rerun = "xlprompt data fetch " + " ".join(shlex.quote(option) for option in options)
     return report

@@ -229,7 +229,7 @@ def test_a_local_tokenizer_folder_edited_since_training_is_noticed_by_run_predic
     assert CliRunner().invoke(cli, ["predict", "--run", str(run_dir), *query]).exit_code == 0
     edited = next(p for p in sorted(folder.iterdir()) if p.suffix == ".json")
     edited.write_text(edited.read_text("utf-8") + " ", "utf-8")
-    with pytest.raises(CheckpointError, match="content of .*tok changed since it ran"):
+    with pytest.raises(CheckpointError, match=r"content of tokenizer \(.*tok\) changed since it ran"):
         run_experiment(config, run_dir, progress=False, log=lambda _m: None)
     for args in (["predict", "--run", str(run_dir), *query], ["export", "--run", str(run_dir), "--out", "a"]):
         result = CliRunner().invoke(cli, args)

@@ -121,3 +121,34 @@ def test_a_sweep_refuses_finished_runs_whose_data_changed(folder, tmp_path, monk
         "read data files that changed since they ran; their results are of the earlier data: restore the data "
         "folder (`xlprompt data stats` and `xlprompt data fetch` check it), or use another --store"
     )
+
+
+def test_a_model_or_tokenizer_folder_is_in_the_hash_by_its_files(tmp_path, monkeypatch):
+    from conftest import XLMR_TOKENIZER_DIR
+
+    if not XLMR_TOKENIZER_DIR.is_dir():
+        pytest.skip("../shared/tokenizers/xlm-roberta absent")
+    copy = shutil.copytree(XLMR_TOKENIZER_DIR, tmp_path / "tok")
+    monkeypatch.chdir(tmp_path)
+    hashes = {
+        config("builtin:demo", tokenizer=spelling, model="random:xlm-roberta-base").resolved_hash()
+        for spelling in (str(XLMR_TOKENIZER_DIR), str(copy), "tok", "./tok/")
+    }
+    assert len(hashes) == 1  # one tokenizer: its files, wherever they lie and however the path is spelled
+    special = copy / "tokenizer_config.json"
+    special.write_text(special.read_text("utf-8") + "\n", "utf-8")
+    assert config("builtin:demo", tokenizer="tok", model="random:xlm-roberta-base").resolved_hash() not in hashes
+
+
+def test_a_copy_that_keeps_size_and_mtime_is_still_seen(tmp_path):
+    import os
+
+    path = tmp_path / "words.txt"
+    path.write_text("aaaa")
+    from xlprompt.config import _content_digest
+
+    first = _content_digest(str(path))
+    stat = path.stat()
+    path.write_text("bbbb")  # same size
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # and the same mtime, as cp -p keeps it
+    assert _content_digest(str(path)) != first

@@ -178,3 +178,33 @@ def test_a_store_write_that_fails_leaves_the_row_as_it_was(tmp_path):
         store.finish(config.resolved_hash(), {"accuracy": {"en": object()}})  # fails inside the transaction
     assert [(r.status, r.attempts) for r in store.runs()] == before == [("running", 1)]
     store.close()
+
+
+def test_a_report_removes_the_tables_of_its_earlier_report_that_it_no_longer_writes(tmp_path):
+    """The report lists what it wrote (``.xlprompt-report``); the next report into the folder replaces or removes
+    exactly those files: a task no longer in the store leaves no stale table, and no other file is touched."""
+    from xlprompt import report as report_module
+
+    example = Path(__file__).resolve().parents[1] / "docs" / "examples" / "sentiment-mini"
+    shutil.copytree(example, tmp_path / "a")
+    shutil.copytree(example, tmp_path / "b")
+    (tmp_path / "b" / "task.yaml").write_text(
+        (tmp_path / "b" / "task.yaml").read_text().replace("name: sentiment-mini", "name: other-task")
+    )
+    (tmp_path / "both").mkdir()
+    (tmp_path / "one").mkdir()
+    both = _store(tmp_path / "both", tmp_path / "both" / "runs", [str(tmp_path / n / "task.yaml") for n in "ab"])
+    one = _store(tmp_path / "one", tmp_path / "one" / "runs", [str(tmp_path / "a" / "task.yaml")])
+    out = tmp_path / "report"
+    report_module.build_report(both, out)
+    assert sorted(p.name for p in out.glob("task_*.md")) == ["task_other-task.md", "task_sentiment-mini.md"]
+    (out / "notes.txt").write_text("mine")
+    (tmp_path / "outside.txt").write_text("mine too")
+    manifest = out / ".xlprompt-report"
+    manifest.write_text(manifest.read_text() + "../outside.txt\nnotes.txt/..\n")  # never a path elsewhere
+    built = report_module.build_report(one, out)
+    assert sorted(p.name for p in out.glob("task_*.md")) == ["task_sentiment-mini.md"]
+    assert not (out / "task_other-task.csv").exists()
+    assert (out / "notes.txt").read_text() == "mine" and (tmp_path / "outside.txt").read_text() == "mine too"
+    assert sorted(manifest.read_text().split()) == sorted(p.name for p in built.files)
+    _no_leftovers(out)

@@ -598,6 +598,7 @@ class RunConfig:
             data = self.data_digest()
             if data is not None:
                 out["data_dir"] = data
+        out.update(self.model_digests())  # a model or tokenizer given as a local folder: by its files
         return out
 
     def data_digest(self) -> str | None:
@@ -621,8 +622,9 @@ class RunConfig:
 
     def model_digests(self) -> dict[str, str]:
         """``{key: "sha256:..."}`` for ``model`` and ``tokenizer`` when they name a local file or folder (a folder by
-        the names and bytes of its files): not part of the hash (it holds their spelling), but recorded by a run and
-        compared by later readers, which must see the model and tokenizer it was trained with."""
+        the names and bytes of its files): in the hash in place of their spelling (one folder under two spellings
+        is one run; an edited one a new run), recorded by a run and compared by later readers, which must see the
+        model and tokenizer it was trained with. Hub names and ``random:``/``builtin:`` specs stay as spelled."""
         out = {}
         for key in ("model", "tokenizer"):
             value = getattr(self, key)
@@ -837,8 +839,8 @@ def coerce(name: str, value: Any) -> Any:
 
 
 def _content_digest(path: str) -> str:
-    """SHA-256 of a file's bytes (cached while its size and mtime hold), or of a folder's file names and their
-    digests."""
+    """SHA-256 of a file's bytes (cached while its size, mtime, change time and inode hold), or of a folder's file
+    names and their digests."""
     import os
 
     if os.path.isdir(path):
@@ -848,11 +850,12 @@ def _content_digest(path: str) -> str:
                 digest.update(entry.name.encode() + b"\0" + _content_digest(str(entry)).encode())
         return digest.hexdigest()
     st = os.stat(path)
-    return _file_digest(os.path.realpath(path), st.st_mtime_ns, st.st_size)
+    # the change time and inode too: a copy that keeps size and mtime (cp -p) still changes them
+    return _file_digest(os.path.realpath(path), st.st_mtime_ns, st.st_size, st.st_ctime_ns, st.st_ino)
 
 
 @functools.lru_cache(maxsize=1024)
-def _file_digest(path: str, _mtime_ns: int, _size: int) -> str:
+def _file_digest(path: str, _mtime_ns: int, _size: int, _ctime_ns: int = 0, _inode: int = 0) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):

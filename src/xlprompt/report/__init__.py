@@ -78,7 +78,9 @@ def build_report(
     report = Report(out, t1, t2, runs=len(all_rows))
     from xlprompt.safety import staged_folder
 
-    owned: list[str] = []  # the files of this report: they alone replace an earlier report's (other files stay)
+    # the files of this report, and those the earlier report listed in its manifest: they alone are replaced (or
+    # removed, when this report has no such file: a table of a task no longer in the store); other files stay
+    owned: list[str] = _earlier_files(out)
     with staged_folder(out, owned) as work:
         for stem, table in (("table1", t1), ("table2", t2)):
             for suffix, text in (
@@ -145,9 +147,23 @@ def build_report(
         ]
         atomic_write_text(work / "report.md", "\n".join(page))
         report.files.append(work / "report.md")
-        owned += [path.name for path in report.files]
+        atomic_write_text(work / MANIFEST, "".join(f"{path.name}\n" for path in report.files))
+        owned += [path.name for path in report.files] + [MANIFEST]
     report.files = [out / path.name for path in report.files]
     return report
+
+
+#: the names of the files a report wrote, one per line: the next report into the folder replaces or removes them
+MANIFEST = ".xlprompt-report"
+
+
+def _earlier_files(out: Path) -> list[str]:
+    """The files the report earlier written into ``out`` listed (plain names only: never a path elsewhere)."""
+    try:
+        lines = (out / MANIFEST).read_text("utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return []
+    return [name for name in lines if name and name == Path(name).name and name not in (".", "..")]
 
 
 def _aligned_languages(spec: str) -> tuple[str, ...]:

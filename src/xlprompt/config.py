@@ -771,7 +771,7 @@ def coerce(name: str, value: Any) -> Any:
     tp, optional = _field_type(name)
     if value is None:
         return None
-    if optional and isinstance(value, str) and value.lower() in ("none", "null", ""):
+    if optional and isinstance(value, str) and value.strip().lower() in ("none", "null", ""):
         return None
     if isinstance(value, (list, tuple, dict, set)) or (isinstance(value, bool) and tp is not bool):
         # a YAML list, or YAML's yes/no/true read as a boolean, is never a scalar's value (issue 11)
@@ -876,20 +876,45 @@ def check_field(f: dataclasses.Field, value: Any, type_only: bool = False) -> No
             raise ConfigError(
                 f"{name} must be {'<' if meta.get('max_open') else '<='} {_number(high)}, not {_number(value)}"
             )
+    if tp is str and not value.strip():
+        hint = "leave it unset (None) for its default" if optional else "give a value"
+        raise ConfigError(f"config key '{name}' is empty; {hint}")
     kind = meta.get("path")
     if kind:
-        import os
+        problem = path_problem(value, kind)
+        if problem:
+            raise ConfigError(f"{name}={value if chr(0) not in value else repr(value)} {problem}")
 
-        if "\0" in value:
-            raise ConfigError(f"{name}: a path cannot hold a NUL character: {value!r}")
-        try:
-            is_dir, is_file = os.path.isdir(value), os.path.isfile(os.path.expanduser(value))
-        except (OSError, ValueError):
-            return
-        if kind == "file" and is_dir:
-            raise ConfigError(f"{name}={value} is a folder; it names {PATH_KINDS[kind]}: pass the file's path")
-        if kind == "dir" and is_file:
-            raise ConfigError(f"{name}={value} is a file; it names {PATH_KINDS[kind]}: pass a folder")
+
+def path_problem(value: str, kind: str | None = None) -> str | None:
+    """What makes ``value`` unusable as the path of ``kind`` (``file`` or ``dir``: :data:`PATH_KINDS`; None: either),
+    or None (a
+    phrase that follows the path: ``"is a folder; ..."``). A
+    path that does not exist (yet) is fine, unless it never can: one of its folders is a file (``FILE/x``), or its
+    name is one the file system refuses (too long, a NUL character). The one check of every path a config key or a
+    command-line option names."""
+    import errno
+    import os
+
+    if "\0" in value:
+        return "holds a NUL character, which no path can hold"
+    path = os.path.expanduser(value)
+    try:
+        if kind == "file" and os.path.isdir(path):
+            return f"is a folder; it names {PATH_KINDS[kind]}: pass the file's path"
+        if kind == "dir" and os.path.exists(path) and not os.path.isdir(path):
+            return f"is a file; it names {PATH_KINDS[kind]}: pass a folder"
+        os.stat(path)
+        return None
+    except (OSError, ValueError) as err:
+        if getattr(err, "errno", None) == errno.ENAMETOOLONG:
+            return "is too long a path for the file system"
+        if getattr(err, "errno", None) != errno.ENOTDIR:
+            return None  # absent (made later, or on another machine) or unreadable here: its reader says so
+    existing = os.path.dirname(os.path.abspath(path))
+    while existing and not os.path.exists(existing) and os.path.dirname(existing) != existing:
+        existing = os.path.dirname(existing)
+    return f"cannot exist: {existing} is a file, not a folder"
 
 
 def parse_overrides(items: list[str]) -> dict[str, Any]:

@@ -92,6 +92,8 @@ def load_task_file(path: str | Path) -> Task:
         data = yaml.safe_load(path.read_text("utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"task file not found: {path}") from None
+    except OSError as err:
+        raise ConfigError(f"{path}: cannot read the task file ({err.strerror or err})") from None
     except (UnicodeDecodeError, yaml.YAMLError) as err:
         raise ConfigError(f"{path}: not valid UTF-8 YAML ({str(err).splitlines()[0]})") from None
     if not isinstance(data, dict):

@@ -1,0 +1,100 @@
+"""Hostile values beyond the config fields' own declarations: the task spec, the CLI's path options, YAML files
+(sweep and task), the sweep's names and size, model and tokenizer specs, repeated options. Each is refused in one
+line naming what is wrong, before any work."""
+
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+
+from xlprompt.cli import cli
+from xlprompt.config import RunConfig
+from xlprompt.errors import ConfigError
+
+BASE = dict(model="random:tiny", data_dir="builtin:demo", shots=2)
+
+
+def _error(result) -> str:
+    assert result.exit_code == 2 and isinstance(result.exception, SystemExit), (result.exit_code, result.output)
+    lines = [line for line in result.output.splitlines() if line.lower().startswith("error:")]
+    assert len(lines) == 1 and "Traceback" not in result.output, result.output
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    "spec, fragment",
+    [
+        ("", "'task' is empty"),
+        ("   ", "'task' is empty"),
+        ("x" * 5000, "too long"),
+        ("FILE/task.yaml", "FILE is a file, not a folder"),
+        ("a\0b.yaml", "NUL"),
+    ],
+)
+def test_a_task_spec_that_can_name_no_file_is_one_line(tmp_path, spec, fragment):
+    (tmp_path / "FILE").write_text("x")
+    if spec.startswith("FILE"):
+        spec = str(tmp_path / spec)
+    with pytest.raises(ConfigError, match=fragment) as err:
+        RunConfig(**BASE, task=spec)
+    assert "\n" not in str(err.value)
+
+
+# ------------------------------------------------------------------------------------------------ path options
+def _commands(group, prefix=()):
+    for name, command in group.commands.items():
+        if hasattr(command, "commands"):
+            yield from _commands(command, (*prefix, name))
+        else:
+            yield (*prefix, name), command
+
+
+PATHS = [
+    (path, param)
+    for path, command in _commands(cli)
+    for param in command.params
+    if isinstance(param.type, __import__("click").Path) or param.name == "data_dir"
+]
+
+
+def test_the_cli_has_path_options():
+    assert len(PATHS) >= 15
+
+
+@pytest.mark.parametrize("path, param", PATHS, ids=[f"{' '.join(p)} {q.name}" for p, q in PATHS])
+def test_every_path_option_refuses_an_empty_path_and_one_under_a_file(tmp_path, path, param):
+    """An empty path (the current folder, silently) and ``FILE/x`` (a path that can never exist) are refused by the
+    option's type, before any work: no traceback (``ValueError: PosixPath('.') has an empty name``), no run that
+    starts and fails later (``--runs-dir FILE/x``)."""
+    import click
+
+    (tmp_path / "FILE").write_text("x")
+    name = f"{' '.join(path)} {param.name}"
+    for value in ("", "  ", str(tmp_path / "FILE" / "x"), str(tmp_path / ("x" * 5000))):
+        if value.strip() == "" and param.name == "data_dir" and not isinstance(param.type, click.Path):
+            assert param.type.convert(value, param, None) is None, name  # a config key's blank: unset, as --set
+            continue
+        with pytest.raises(click.BadParameter):
+            param.type.convert(value, param, None)
+            pytest.fail(f"{name} accepted {value[:40]!r}")
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["sweep", "SWEEP", "--store", ""],
+        ["report", "--store", "STORE", "--out", ""],
+        ["toy", "pretrain", "--data-dir", "FILE"],
+        ["toy", "pretrain", "--data-dir", "FILE/x"],
+        ["sweep", "SWEEP", "--store", "STORE", "--runs-dir", "FILE/x"],
+    ],
+)
+def test_listed_path_cases_are_one_line_before_any_work(tmp_path, args):
+    (tmp_path / "FILE").write_text("x")
+    (tmp_path / "sweep.yaml").write_text("base: {model: 'random:tiny', data_dir: 'builtin:demo', shots: 2}\n")
+    subst = {"SWEEP": str(tmp_path / "sweep.yaml"), "STORE": str(tmp_path / "s.db")}
+    args = [subst.get(a, a.replace("FILE", str(tmp_path / "FILE"))) for a in args]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 2 and isinstance(result.exception, SystemExit), result.output
+    assert "Traceback" not in result.output and "Invalid value" in result.output, result.output
+    assert not (tmp_path / "s.db").exists()

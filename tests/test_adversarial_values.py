@@ -98,3 +98,91 @@ def test_listed_path_cases_are_one_line_before_any_work(tmp_path, args):
     assert result.exit_code == 2 and isinstance(result.exception, SystemExit), result.output
     assert "Traceback" not in result.output and "Invalid value" in result.output, result.output
     assert not (tmp_path / "s.db").exists()
+
+
+# ------------------------------------------------------------------------------------------------ YAML files
+SWEEP_BASE = "base: {model: 'random:tiny', data_dir: 'builtin:demo', shots: 2}\n"
+TASK = """name: strict
+text_fields: [text]
+labels: [a, b]
+label_words: [x, y]
+languages: [en]
+splits:
+  train: {en: train.tsv}
+  test: {en: train.tsv}
+"""
+
+
+def _load(kind: str, tmp_path, text: str | bytes):
+    from xlprompt.sweep import load_sweep
+    from xlprompt.tasks.user import load_task_file
+
+    (tmp_path / "train.tsv").write_text("text\tlabel\nok\ta\nfine\tb\n")
+    file = tmp_path / f"{kind}.yaml"
+    file.write_bytes(text if isinstance(text, bytes) else text.encode())
+    return load_sweep(file) if kind == "sweep" else load_task_file(file)
+
+
+@pytest.mark.parametrize("kind, good", [("sweep", SWEEP_BASE), ("task", TASK)])
+@pytest.mark.parametrize(
+    "mutate, fragment",
+    [
+        (
+            lambda t: t.replace("shots: 2", "shots: 2, shots: 4").replace(
+                "labels: [a, b]", "labels: [a, b]\nlabels: [b, a]"
+            ),
+            "given twice",
+        ),
+        (lambda t: b"\xff\xfe" + t.encode(), "not UTF-8"),
+        (lambda t: t + "\n  : [\n", "not valid YAML"),
+    ],
+    ids=["duplicate-key", "not-utf8", "bad-yaml"],
+)
+def test_sweep_and_task_files_refuse_duplicate_keys_and_bad_bytes_in_one_line(tmp_path, kind, good, mutate, fragment):
+    """YAML keeps the last of two equal keys silently (``shots: 2, shots: 4`` ran k=4); both files are read by one
+    strict reader."""
+    _load(kind, tmp_path, good)  # the good file loads
+    with pytest.raises(ConfigError, match=fragment) as err:
+        _load(kind, tmp_path, mutate(good))
+    assert "\n" not in str(err.value) and f"{kind}.yaml" in str(err.value)
+
+
+def test_a_byte_order_mark_is_accepted(tmp_path):
+    assert len(_load("sweep", tmp_path, b"\xef\xbb\xbf" + SWEEP_BASE.encode())) == 1
+
+
+# ------------------------------------------------------------------------------------------------ sweep names
+@pytest.mark.parametrize(
+    "extra, fragment",
+    [
+        ("name: ''\n", "name must be"),
+        ("name: [a]\n", "name must be"),
+        ("name: ../../x\n", "name must be"),
+        ("name: a/b\n", "name must be"),
+        ("groups: {'a|b': {}}\n", "group's name must be"),
+        ("groups: {'': {}}\n", "group's name must be"),
+        ("variants: {'x|y': {}}\n", "variant's name must be"),
+        ("variants: {'  ': {}}\n", "variant's name must be"),
+    ],
+)
+def test_sweep_names_are_one_line_texts_fit_for_tables_and_folders(tmp_path, extra, fragment):
+    with pytest.raises(ConfigError, match=fragment):
+        _load("sweep", tmp_path, SWEEP_BASE + extra)
+
+
+def test_names_that_are_fine_stay_fine(tmp_path):
+    sweep = _load("sweep", tmp_path, SWEEP_BASE + "name: t2\nvariants: {'w/o consistency loss': {alpha: 1.0}, 4: {}}\n")
+    assert sweep.name == "t2" and {r.variant for r in sweep.runs} == {"w/o consistency loss", "4"}
+
+
+def test_a_grid_too_large_is_refused_before_it_is_expanded(tmp_path):
+    import time
+
+    axes = ", ".join(
+        f"{key}: [{', '.join(str(v) for v in range(1, 11))}]"
+        for key in ("seed", "shots", "prompt_length", "parallel_size", "epochs", "dev_every", "parallel_seed")
+    )
+    start = time.perf_counter()
+    with pytest.raises(ConfigError, match="expands to 10,000,000 runs"):
+        _load("sweep", tmp_path, SWEEP_BASE + f"grid: {{{axes}}}\n")
+    assert time.perf_counter() - start < 5

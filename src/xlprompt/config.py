@@ -917,6 +917,47 @@ def path_problem(value: str, kind: str | None = None) -> str | None:
     return f"cannot exist: {existing} is a file, not a folder"
 
 
+def read_yaml(path: str | Path, what: str) -> Any:
+    """The YAML document of the file ``path`` (a sweep or task file: ``what``), read strictly: a key given twice
+    in one mapping (YAML keeps the last one silently), bytes that are not UTF-8, a file that cannot be read and
+    bad YAML are each one :class:`ConfigError` naming the file and line. A UTF-8 byte-order mark is accepted."""
+    import yaml
+
+    class _Strict(yaml.SafeLoader):
+        def construct_mapping(self, node, deep=False):
+            seen: dict = {}
+            for key_node, _ in node.value:
+                key = self.construct_object(key_node, deep=True)
+                try:
+                    hash(key)
+                except TypeError:
+                    continue  # yaml reports an unhashable key itself
+                if key in seen:
+                    raise ConfigError(
+                        f"{path}:{key_node.start_mark.line + 1}: the key '{key}' is given twice in one mapping "
+                        f"(first on line {seen[key]}); keep one"
+                    )
+                seen[key] = key_node.start_mark.line + 1
+            return super().construct_mapping(node, deep=deep)
+
+    try:
+        text = Path(path).read_bytes().decode("utf-8-sig")
+    except FileNotFoundError:
+        raise ConfigError(f"{what} not found: {path}") from None
+    except OSError as err:
+        raise ConfigError(f"{path}: cannot read the {what} ({err.strerror or err})") from None
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"{path}: the {what} is not UTF-8 text (byte {err.start}); save it as UTF-8") from None
+    try:
+        return yaml.load(text, Loader=_Strict)  # noqa: S506 - a SafeLoader
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
+        raise ConfigError(
+            f"{where}: not valid YAML ({getattr(err, 'problem', None) or str(err).splitlines()[0]})"
+        ) from None
+
+
 def parse_overrides(items: list[str]) -> dict[str, Any]:
     """``["alpha=0.7", "translator=lstm-1"]`` → ``{"alpha": 0.7, "translator": "lstm-1"}`` (typed, checked)."""
     known = {f.name for f in dataclasses.fields(RunConfig)}

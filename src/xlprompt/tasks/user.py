@@ -85,17 +85,10 @@ def _str_list(path, data, key, lengths=None) -> tuple[str, ...]:
 
 
 def load_task_file(path: str | Path) -> Task:
-    import yaml
+    from xlprompt.config import read_yaml
 
     path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text("utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"task file not found: {path}") from None
-    except OSError as err:
-        raise ConfigError(f"{path}: cannot read the task file ({err.strerror or err})") from None
-    except (UnicodeDecodeError, yaml.YAMLError) as err:
-        raise ConfigError(f"{path}: not valid UTF-8 YAML ({str(err).splitlines()[0]})") from None
+    data = read_yaml(path, "task file")
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: a task file is a mapping of the fields {', '.join(FIELDS)}")
     import difflib

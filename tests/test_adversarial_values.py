@@ -186,3 +186,55 @@ def test_a_grid_too_large_is_refused_before_it_is_expanded(tmp_path):
     with pytest.raises(ConfigError, match="expands to 10,000,000 runs"):
         _load("sweep", tmp_path, SWEEP_BASE + f"grid: {{{axes}}}\n")
     assert time.perf_counter() - start < 5
+
+
+# ------------------------------------------------------------------------------------------------ task files
+@pytest.mark.parametrize(
+    "old, new, fragment",
+    [
+        ("name: strict", "name: '../x'", "field 'name': must be"),
+        ("name: strict", "name: 'a|b'", "field 'name': must be"),
+        ("labels: [a, b]", "labels: ['', b]", "field 'labels': has an empty entry"),
+        ("label_words: [x, y]", "label_words: ['', y]", "field 'label_words.default': has an empty label word"),
+        ("label_words: [x, y]", "label_words: [x, x]", "two labels share a label word"),
+        ("text_fields: [text]", "text_fields: [' ']", "field 'text_fields': has an empty entry"),
+    ],
+)
+def test_task_names_labels_and_label_words_are_checked_in_the_task_file(tmp_path, old, new, fragment):
+    """A task's name names the report's task_<name>.md (``../x`` wrote outside the report folder) and titles a
+    Markdown table; an empty or shared label word is refused where it is written, not only by a real tokenizer."""
+    with pytest.raises(ConfigError, match=fragment) as err:
+        _load("task", tmp_path, TASK.replace(old, new))
+    assert "task.yaml" in str(err.value)
+
+
+def test_jsonl_and_label_words_json_refuse_a_key_given_twice(tmp_path):
+    from xlprompt.data.tsv import read_jsonl
+    from xlprompt.errors import DataError
+    from xlprompt.verbalizer import read_label_words_file
+
+    (tmp_path / "a.jsonl").write_text('{"text": "ok", "label": "a"}\n{"text": "t", "label": "a", "label": "b"}\n')
+    with pytest.raises(DataError, match=r"a.jsonl:2: the field 'label' is given twice"):
+        read_jsonl(tmp_path / "a.jsonl")
+    (tmp_path / "w.json").write_text('{"de": ["ja", "vielleicht", "nein"], "de": ["nein", "vielleicht", "ja"]}')
+    with pytest.raises(DataError, match="'de' is given twice"):
+        read_label_words_file(tmp_path / "w.json")
+
+
+# ------------------------------------------------------------------------------------------------ model specs
+@pytest.mark.parametrize(
+    "values, fragment",
+    [
+        ({"tokenizer": "builtin:nope"}, "tokenizer=builtin:nope: unknown builtin tokenizer; known: builtin:tiny"),
+        ({"model": "builtin:tiny"}, "model=builtin:tiny: unknown builtin model"),
+        ({"model": "FILE"}, "model=.*FILE is a file; a local model is a folder"),
+        ({"tokenizer": "FILE"}, "tokenizer=.*FILE is a file; a local tokenizer is a folder"),
+        ({"model": "  "}, "'model' is empty"),
+    ],
+)
+def test_model_and_tokenizer_specs_that_name_nothing_loadable_are_refused_by_the_config(tmp_path, values, fragment):
+    """Not "the hub cannot be reached" after a timeout: the spec itself is what is wrong."""
+    (tmp_path / "FILE").write_text("x")
+    values = {k: str(tmp_path / v) if v == "FILE" else v for k, v in values.items()}
+    with pytest.raises(ConfigError, match=fragment):
+        RunConfig(**{**BASE, **values})

@@ -917,6 +917,19 @@ def path_problem(value: str, kind: str | None = None) -> str | None:
     return f"cannot exist: {existing} is a file, not a folder"
 
 
+def name_problem(value: Any, folder: bool = False) -> str | None:
+    """What makes ``value`` unfit as a name that becomes a cell of a Markdown table (a sweep's group or variant, a
+    task's name) and, with ``folder``, a file or folder name (a sweep's name, a task's name in ``task_<name>.md``),
+    or None: it must be a non-blank text on one line without '|'; a folder name also without '/' or '\\', and not
+    '.' or '..'."""
+    rule = "a non-empty text on one line without '|'" + (", '/', '\\' and not '.' or '..'" if folder else "")
+    if not isinstance(value, str) or not value.strip() or "|" in value or any(ord(c) < 32 for c in value):
+        return f"must be {rule}, not {value!r}"
+    if folder and ("/" in value or "\\" in value or value.strip() in (".", "..")):
+        return f"must be {rule}, not {value!r}"
+    return None
+
+
 def read_yaml(path: str | Path, what: str) -> Any:
     """The YAML document of the file ``path`` (a sweep or task file: ``what``), read strictly: a key given twice
     in one mapping (YAML keeps the last one silently), bytes that are not UTF-8, a file that cannot be read and

@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from xlprompt.config import RunConfig, coerce, read_yaml, suggest
+from xlprompt.config import RunConfig, coerce, name_problem, read_yaml, suggest
 from xlprompt.errors import ConfigError
 
 #: the most runs one sweep file may expand to (a grid of a few long axes multiplies fast: refused before expanding)
@@ -282,12 +282,9 @@ def _check_name(value, what: str, where: str, folder: bool = False) -> str:
     it holds no path separator and is not '.' or '..'. A YAML number is taken as its text."""
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         value = str(value)
-    bad = not isinstance(value, str) or not value.strip() or "|" in value or any(ord(c) < 32 for c in value)
-    if not bad and folder:
-        bad = "/" in value or "\\" in value or value.strip() in (".", "..")
-    if bad:
-        rule = "a non-empty text on one line without '|'" + (", '/', '\\' and not '.' or '..'" if folder else "")
-        raise ConfigError(f"{where}: {what} must be {rule}, not {value!r}")
+    problem = name_problem(value, folder)
+    if problem:
+        raise ConfigError(f"{where}: {what} {problem}")
     return value
 
 

@@ -982,5 +982,8 @@ def parse_overrides(items: list[str]) -> dict[str, Any]:
         key = key.strip().replace("-", "_")
         if key not in known:
             raise ConfigError(f"--set: unknown config key '{key}'.{suggest(key, known)}")
-        out[key] = coerce(key, value.strip())
+        typed = coerce(key, value.strip())
+        if key in out and out[key] != typed:
+            raise ConfigError(f"--set gives {key} twice ({out[key]!r} and {typed!r}); keep one")
+        out[key] = typed
     return out

@@ -192,6 +192,9 @@ class _Hooks:
         langs = tuple(x.strip() for x in config.eval_languages.split(",") if x.strip())
         if not langs:
             raise ConfigError("eval_languages is empty; give codes like en,de or 'all'")
+        twice = sorted({lang for lang in langs if langs.count(lang) > 1})
+        if twice:  # evaluated twice, and one run spelled two ways
+            raise ConfigError(f"eval_languages names {', '.join(twice)} more than once: '{config.eval_languages}'")
         return tuple(
             check_language(lang, task.languages, f"{task.name} language")
             if task.name != "xnli"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from xlprompt.cli.params import checked_later, config_value, count, fraction_or_count, path_type
+from xlprompt.cli.params import checked_later, config_value, count, fraction_or_count, path_type, with_overrides
 from xlprompt.config import parse_overrides
 
 
@@ -133,7 +133,7 @@ def sweep_command(
     check_stale_after(stale_after)  # before any work
     set_values = parse_overrides(list(overrides))
     if data_dir is not None:
-        set_values["data_dir"] = data_dir
+        set_values = with_overrides({"data_dir": data_dir}, set_values)
     sweep = load_sweep(sweep_file, overrides=set_values, grid_overrides=parse_grid_overrides(list(grids)))
     runs_dir = Path(runs_dir) if runs_dir else default_runs_dir(store_path)
     if dry_run:

@@ -103,3 +103,17 @@ class ConfigValue(click.ParamType):
 
 def config_value(name: str) -> ConfigValue:
     return ConfigValue(name)
+
+
+def with_overrides(values: dict, overrides: dict) -> dict:
+    """``values`` of the command's own options (``--seed``) updated with ``--set`` (already parsed): an option given
+    on the command line and ``--set`` of the same key with another value is one line, not a silent choice."""
+    ctx = click.get_current_context(silent=True)
+    for key, value in overrides.items():
+        if ctx is None or key not in values:
+            continue
+        source = ctx.get_parameter_source(key)
+        if source is click.core.ParameterSource.COMMANDLINE and values[key] != value:
+            option = "--" + key.replace("_", "-")
+            raise ConfigError(f"{option} {values[key]} and --set {key}={value} disagree; give one")
+    return {**values, **overrides}

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from xlprompt.cli.params import config_type, config_value, path_type
+from xlprompt.cli.params import config_type, config_value, path_type, with_overrides
 from xlprompt.config import RunConfig, parse_overrides
 from xlprompt.methods import BUILTIN_METHODS as METHODS
 from xlprompt.recipes import describe_fields
@@ -82,7 +82,7 @@ def run_command(
     values = dict(method=method, shots=shots, seed=seed, model=model, tokenizer=tokenizer, data_dir=data_dir)
     if task != "xnli":
         values["task"] = task
-    values.update(parse_overrides(list(overrides)))
+    values = with_overrides(values, parse_overrides(list(overrides)))
     if help_config:  # the keys as this very command resolves them (--set recipe=uniform, --task, ...)
         config = RunConfig.from_dict(values, where="--set")
         given = tuple(k for k in values if k not in ("method", "shots", "seed", "model", "tokenizer", "data_dir"))
@@ -147,7 +147,7 @@ def demo_command(method, model, epochs, out, overrides):
         values = dict(
             method=method, task="toy", model=model, shots=TOY_DEMO_SHOTS, seed=1, **toy_settings(method, epochs)
         )
-    values.update(parse_overrides(list(overrides)))
+    values = with_overrides(values, parse_overrides(list(overrides)))
     config = RunConfig.from_dict(values, where="--set")
     from xlprompt.experiment import format_results_table, run_experiment
     from xlprompt.tracking import configure_console

@@ -982,8 +982,5 @@ def parse_overrides(items: list[str]) -> dict[str, Any]:
         key = key.strip().replace("-", "_")
         if key not in known:
             raise ConfigError(f"--set: unknown config key '{key}'.{suggest(key, known)}")
-        typed = coerce(key, value.strip())
-        if key in out and out[key] != typed:
-            raise ConfigError(f"--set gives {key} twice ({out[key]!r} and {typed!r}); keep one")
-        out[key] = typed
+        out[key] = coerce(key, value.strip())  # a later --set of a key wins: overrides appended to a command
     return out

@@ -309,8 +309,5 @@ def parse_grid_overrides(items: list[str]) -> dict[str, list]:
         parts = [v.strip() for v in values.split(",") if v.strip()]
         if not parts:
             raise ConfigError(f"--grid '{item}': no values")
-        key = key.strip().replace("-", "_")
-        if key in out and out[key] != parts:
-            raise ConfigError(f"--grid gives {key} twice ({','.join(out[key])} and {','.join(parts)}); keep one")
-        out[key] = parts
+        out[key.strip().replace("-", "_")] = parts  # a later --grid of a key wins, as --set
     return out

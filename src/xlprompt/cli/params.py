@@ -114,6 +114,8 @@ def with_overrides(values: dict, overrides: dict) -> dict:
             continue
         source = ctx.get_parameter_source(key)
         if source is click.core.ParameterSource.COMMANDLINE and values[key] != value:
+            if len(values) > 1:  # a whole command's options: a value wrong in itself is named by its own rule first
+                RunConfig.from_dict({**values, **overrides}, where="--set")
             option = "--" + key.replace("_", "-")
             raise ConfigError(f"{option} {values[key]} and --set {key}={value} disagree; give one")
     return {**values, **overrides}

@@ -40,10 +40,18 @@ def _hostile(name: str, tmp_path) -> list:
         values += ["maybe", 2]
     elif meta.get("choices"):
         values += ["no-such-choice", 3]
+    if tp is str:
+        values += ["", "  "]  # blank: unset is None (the default), never an empty string
     if meta.get("path") == "file":
         values += [str(tmp_path)]  # a folder where a file belongs
-    if meta.get("path") == "dir":
+    if meta.get("path"):
         (tmp_path / "a-file").write_text("x")
+        values += [
+            str(tmp_path / "a-file" / "x"),  # under a file: a path that can never exist
+            str(tmp_path / ("x" * 5000)),  # a name no file system takes
+            "a\0b",
+        ]
+    if meta.get("path") == "dir":
         values += [str(tmp_path / "a-file")]
     return values
 
@@ -62,6 +70,9 @@ def test_every_config_field_refuses_its_hostile_values_at_every_entry_point(name
             RunConfig(**{**BASE, name: value})
         _one_line(err.value)
         # a sweep file's value (YAML types) and the CLI's --set text: coerce, then the config
+        if isinstance(value, str) and not value.strip() and _field_type(name)[1]:
+            assert coerce(name, value) is None  # a blank text in a file or --set: unset, the default
+            continue
         with pytest.raises(ConfigError) as err:
             RunConfig.from_dict({**BASE, name: value})
         _one_line(err.value)
@@ -69,6 +80,8 @@ def test_every_config_field_refuses_its_hostile_values_at_every_entry_point(name
             continue
         text = repr(value) if isinstance(value, float) and not math.isfinite(value) else str(value)
         text = {"nan": "nan", "inf": "inf", "-inf": "-inf"}.get(text, text)
+        if not text.strip():
+            continue  # --set key= is "unset" (None), as a sweep file's null
         with pytest.raises(ConfigError) as err:
             RunConfig.from_dict({**BASE, **parse_overrides([f"{name}={text}"])})
         _one_line(err.value)

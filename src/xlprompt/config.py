@@ -809,7 +809,7 @@ def coerce(name: str, value: Any) -> Any:
     tp, optional = _field_type(name)
     if value is None:
         return None
-    if optional and isinstance(value, str) and value.lower() in ("none", "null", ""):
+    if optional and isinstance(value, str) and value.strip().lower() in ("none", "null", ""):
         return None
     if isinstance(value, (list, tuple, dict, set)) or (isinstance(value, bool) and tp is not bool):
         # a YAML list, or YAML's yes/no/true read as a boolean, is never a scalar's value (issue 11)
@@ -915,20 +915,99 @@ def check_field(f: dataclasses.Field, value: Any, type_only: bool = False) -> No
             raise ConfigError(
                 f"{name} must be {'<' if meta.get('max_open') else '<='} {_number(high)}, not {_number(value)}"
             )
+    if tp is str and not value.strip():
+        hint = "leave it unset (None) for its default" if optional else "give a value"
+        raise ConfigError(f"config key '{name}' is empty; {hint}")
     kind = meta.get("path")
     if kind:
-        import os
+        problem = path_problem(value, kind)
+        if problem:
+            raise ConfigError(f"{name}={value if chr(0) not in value else repr(value)} {problem}")
 
-        if "\0" in value:
-            raise ConfigError(f"{name}: a path cannot hold a NUL character: {value!r}")
-        try:
-            is_dir, is_file = os.path.isdir(value), os.path.isfile(os.path.expanduser(value))
-        except (OSError, ValueError):
-            return
-        if kind == "file" and is_dir:
-            raise ConfigError(f"{name}={value} is a folder; it names {PATH_KINDS[kind]}: pass the file's path")
-        if kind == "dir" and is_file:
-            raise ConfigError(f"{name}={value} is a file; it names {PATH_KINDS[kind]}: pass a folder")
+
+def path_problem(value: str, kind: str | None = None) -> str | None:
+    """What makes ``value`` unusable as the path of ``kind`` (``file`` or ``dir``: :data:`PATH_KINDS`; None: either),
+    or None (a
+    phrase that follows the path: ``"is a folder; ..."``). A
+    path that does not exist (yet) is fine, unless it never can: one of its folders is a file (``FILE/x``), or its
+    name is one the file system refuses (too long, a NUL character). The one check of every path a config key or a
+    command-line option names."""
+    import errno
+    import os
+
+    if "\0" in value:
+        return "holds a NUL character, which no path can hold"
+    path = os.path.expanduser(value)
+    try:
+        if kind == "file" and os.path.isdir(path):
+            return f"is a folder; it names {PATH_KINDS[kind]}: pass the file's path"
+        if kind == "dir" and os.path.exists(path) and not os.path.isdir(path):
+            return f"is a file; it names {PATH_KINDS[kind]}: pass a folder"
+        os.stat(path)
+        return None
+    except (OSError, ValueError) as err:
+        if getattr(err, "errno", None) == errno.ENAMETOOLONG:
+            return "is too long a path for the file system"
+        if getattr(err, "errno", None) != errno.ENOTDIR:
+            return None  # absent (made later, or on another machine) or unreadable here: its reader says so
+    existing = os.path.dirname(os.path.abspath(path))
+    while existing and not os.path.exists(existing) and os.path.dirname(existing) != existing:
+        existing = os.path.dirname(existing)
+    return f"cannot exist: {existing} is a file, not a folder"
+
+
+def name_problem(value: Any, folder: bool = False) -> str | None:
+    """What makes ``value`` unfit as a name that becomes a cell of a Markdown table (a sweep's group or variant, a
+    task's name) and, with ``folder``, a file or folder name (a sweep's name, a task's name in ``task_<name>.md``),
+    or None: it must be a non-blank text on one line without '|'; a folder name also without '/' or '\\', and not
+    '.' or '..'."""
+    rule = "a non-empty text on one line without '|'" + (", '/', '\\' and not '.' or '..'" if folder else "")
+    if not isinstance(value, str) or not value.strip() or "|" in value or any(ord(c) < 32 for c in value):
+        return f"must be {rule}, not {value!r}"
+    if folder and ("/" in value or "\\" in value or value.strip() in (".", "..")):
+        return f"must be {rule}, not {value!r}"
+    return None
+
+
+def read_yaml(path: str | Path, what: str) -> Any:
+    """The YAML document of the file ``path`` (a sweep or task file: ``what``), read strictly: a key given twice
+    in one mapping (YAML keeps the last one silently), bytes that are not UTF-8, a file that cannot be read and
+    bad YAML are each one :class:`ConfigError` naming the file and line. A UTF-8 byte-order mark is accepted."""
+    import yaml
+
+    class _Strict(yaml.SafeLoader):
+        def construct_mapping(self, node, deep=False):
+            seen: dict = {}
+            for key_node, _ in node.value:
+                key = self.construct_object(key_node, deep=True)
+                try:
+                    hash(key)
+                except TypeError:
+                    continue  # yaml reports an unhashable key itself
+                if key in seen:
+                    raise ConfigError(
+                        f"{path}:{key_node.start_mark.line + 1}: the key '{key}' is given twice in one mapping "
+                        f"(first on line {seen[key]}); keep one"
+                    )
+                seen[key] = key_node.start_mark.line + 1
+            return super().construct_mapping(node, deep=deep)
+
+    try:
+        text = Path(path).read_bytes().decode("utf-8-sig")
+    except FileNotFoundError:
+        raise ConfigError(f"{what} not found: {path}") from None
+    except OSError as err:
+        raise ConfigError(f"{path}: cannot read the {what} ({err.strerror or err})") from None
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"{path}: the {what} is not UTF-8 text (byte {err.start}); save it as UTF-8") from None
+    try:
+        return yaml.load(text, Loader=_Strict)  # noqa: S506 - a SafeLoader
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
+        raise ConfigError(
+            f"{where}: not valid YAML ({getattr(err, 'problem', None) or str(err).splitlines()[0]})"
+        ) from None
 
 
 def parse_overrides(items: list[str]) -> dict[str, Any]:
@@ -942,5 +1021,5 @@ def parse_overrides(items: list[str]) -> dict[str, Any]:
         key = key.strip().replace("-", "_")
         if key not in known:
             raise ConfigError(f"--set: unknown config key '{key}'.{suggest(key, known)}")
-        out[key] = coerce(key, value.strip())
+        out[key] = coerce(key, value.strip())  # a later --set of a key wins: overrides appended to a command
     return out

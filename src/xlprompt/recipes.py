@@ -71,6 +71,32 @@ def methods_for_task(task) -> tuple[str, ...]:
     return tuple(name for name in method_names() if get_method_spec(name).task_support(task) is None)
 
 
+def _check_model_specs(config: RunConfig) -> None:
+    """``model`` and ``tokenizer`` name a hub id, a local folder or one of xlprompt's own specs: an unknown
+    ``builtin:`` spec, or a path that is a file, is one line here, not a hub error after a network timeout."""
+    import os
+
+    from xlprompt.models.backbone import BUILTIN_TOKENIZER
+
+    for key in ("model", "tokenizer"):
+        value = getattr(config, key)
+        if value is None:
+            continue
+        if value.startswith("builtin:") and (key == "model" or value != BUILTIN_TOKENIZER):
+            known = (
+                "random:tiny (random weights; its tokenizer is builtin:tiny)" if key == "model" else BUILTIN_TOKENIZER
+            )
+            raise ConfigError(f"{key}={value}: unknown builtin {key}; known: {known}")
+        try:
+            is_file = os.path.isfile(os.path.expanduser(value))
+        except (OSError, ValueError):
+            is_file = False
+        if is_file:
+            raise ConfigError(
+                f"{key}={value} is a file; a local {key} is a folder (what save_pretrained writes), or give a hub name"
+            )
+
+
 class _Hooks:
     """:class:`xlprompt.config.ConfigHooks` for the registered methods and tasks."""
 
@@ -104,6 +130,7 @@ class _Hooks:
         from xlprompt.models.backbone import RANDOM_ARCHITECTURES, RANDOM_PREFIX
 
         spec = get_method_spec(config.method)
+        _check_model_specs(config)
         if config.model.startswith(RANDOM_PREFIX) and config.model[len(RANDOM_PREFIX) :] not in RANDOM_ARCHITECTURES:
             raise ConfigError(
                 f"model={config.model}: unknown random architecture "
@@ -166,6 +193,9 @@ class _Hooks:
         langs = tuple(x.strip() for x in config.eval_languages.split(",") if x.strip())
         if not langs:
             raise ConfigError("eval_languages is empty; give codes like en,de or 'all'")
+        twice = sorted({lang for lang in langs if langs.count(lang) > 1})
+        if twice:  # evaluated twice, and one run spelled two ways
+            raise ConfigError(f"eval_languages names {', '.join(twice)} more than once: '{config.eval_languages}'")
         return tuple(
             check_language(lang, task.languages, f"{task.name} language")
             if task.name != "xnli"

@@ -35,14 +35,17 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from xlprompt.config import RunConfig, coerce, suggest
+from xlprompt.config import RunConfig, coerce, name_problem, read_yaml, suggest
 from xlprompt.errors import ConfigError
 
+#: the most runs one sweep file may expand to (a grid of a few long axes multiplies fast: refused before expanding)
+MAX_SWEEP_RUNS = 1_000_000
 TOP_KEYS = ("name", "save_weights", "base", "grid", "variants", "reference", "groups", "description")
 GROUP_KEYS = ("base", "grid", "variants", "reference", "description")
 
@@ -165,7 +168,9 @@ def _check_variants(variants: Any, where: str) -> dict[str, dict]:
     if not isinstance(variants, Mapping):
         raise ConfigError(f"{where}: expected a mapping 'variant name: {{key: value, ...}}'")
     return {
-        str(name): _check_config_keys(_check_mapping(ov, f"{where}.{name}"), f"{where}.{name}")
+        _check_name(name, "a variant's name", where): _check_config_keys(
+            _check_mapping(ov, f"{where}.{name}"), f"{where}.{name}"
+        )
         for name, ov in variants.items()
     }
 
@@ -191,7 +196,7 @@ def expand(
     if not isinstance(spec, Mapping):
         raise ConfigError(f"{where}: a sweep file must be a YAML mapping (keys: {', '.join(TOP_KEYS)})")
     _check_keys(spec, TOP_KEYS, where)
-    name = str(spec.get("name") or name)
+    name = _check_name(spec["name"], "name", where, folder=True) if "name" in spec else name
     save_weights = spec.get("save_weights", False)
     if not isinstance(save_weights, bool):
         raise ConfigError(f"{where}: save_weights must be true or false")
@@ -204,10 +209,25 @@ def expand(
     if groups_spec is None:
         groups = {name: {}}
     elif isinstance(groups_spec, Mapping) and groups_spec:
-        groups = {str(g): _check_mapping(v, f"{where}: groups.{g}") for g, v in groups_spec.items()}
+        groups = {
+            _check_name(g, "a group's name", where): _check_mapping(v, f"{where}: groups.{g}")
+            for g, v in groups_spec.items()
+        }
     else:
         raise ConfigError(f"{where}: groups must be a non-empty mapping 'group name: {{base, grid, variants}}'")
 
+    planned = 0
+    for group, gspec in groups.items():  # the size first: a grid too large is refused before it is expanded
+        gwhere = f"{where}: groups.{group}" if groups_spec is not None else where
+        grid = {**top_grid, **_check_grid(_check_mapping(gspec.get("grid"), gwhere + ".grid"), gwhere + ".grid")}
+        grid.update(grid_overrides)
+        variants = _check_variants(gspec["variants"], gwhere + ".variants") if "variants" in gspec else top_variants
+        planned += math.prod(len(v) for v in grid.values()) * max(1, len(variants))
+    if planned > MAX_SWEEP_RUNS:
+        raise ConfigError(
+            f"{where}: the grid expands to {planned:,} runs, more than one sweep takes ({MAX_SWEEP_RUNS:,}); "
+            "split it into several sweep files or shorten its axes"
+        )
     by_hash: dict[str, SweepRun] = {}
     references: dict[str, str] = {}
     for group, gspec in groups.items():
@@ -256,23 +276,24 @@ def expand(
     return Sweep(name, list(by_hash.values()), save_weights, references, source)
 
 
+def _check_name(value, what: str, where: str, folder: bool = False) -> str:
+    """A sweep's, group's or variant's name: a non-blank single-line string without '|' (it is a cell of the
+    report's Markdown tables); the sweep's name (``folder``) also names a folder (``RUNS_DIR/tensorboard/NAME``), so
+    it holds no path separator and is not '.' or '..'. A YAML number is taken as its text."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        value = str(value)
+    problem = name_problem(value, folder)
+    if problem:
+        raise ConfigError(f"{where}: {what} {problem}")
+    return value
+
+
 def load_sweep(
     path: str | Path, overrides: Mapping[str, Any] | None = None, grid_overrides: Mapping[str, list] | None = None
 ) -> Sweep:
     """Read a YAML sweep file (see the module docstring) and expand it."""
-    import yaml
-
     path = Path(path)
-    try:
-        text = path.read_text("utf-8")
-    except OSError as err:
-        raise ConfigError(f"{path}: cannot read the sweep file ({err.strerror or err})") from None
-    try:
-        spec = yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
-        raise ConfigError(f"{where}: not valid YAML ({getattr(err, 'problem', None) or err})") from None
+    spec = read_yaml(path, "sweep file")
     if spec is None:
         raise ConfigError(f"{path}: the sweep file is empty")
     return expand(spec, name=path.stem, overrides=overrides, grid_overrides=grid_overrides, source=str(path))
@@ -288,5 +309,5 @@ def parse_grid_overrides(items: list[str]) -> dict[str, list]:
         parts = [v.strip() for v in values.split(",") if v.strip()]
         if not parts:
             raise ConfigError(f"--grid '{item}': no values")
-        out[key.strip().replace("-", "_")] = parts
+        out[key.strip().replace("-", "_")] = parts  # a later --grid of a key wins, as --set
     return out

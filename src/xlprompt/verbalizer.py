@@ -131,12 +131,18 @@ def read_label_words_file(
 ) -> dict[str, list[str]]:
     """Per-language label words from JSON: ``{"de": ["ja", "vielleicht", "nein"], ...}`` (one word per label of
     the task: ``labels``, ``languages``)."""
+    from xlprompt.data.tsv import DuplicateKeyError, unique_object
+
     LABELS, XNLI_LANGUAGES = tuple(labels), tuple(languages)  # noqa: N806 (the task's)
     path = Path(path)
     try:
-        data = json.loads(path.read_text("utf-8"))
+        data = json.loads(path.read_text("utf-8"), object_pairs_hook=unique_object)
     except FileNotFoundError:
         raise DataError("label-words file not found", path) from None
+    except DuplicateKeyError as err:
+        raise DataError(f"{err}; keep one", path) from None
+    except OSError as err:
+        raise DataError(f"cannot read the label-words file ({err.strerror or err})", path) from None
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise DataError(f"not valid UTF-8 JSON: {err}", path) from None
     if not isinstance(data, dict):

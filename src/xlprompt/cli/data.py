@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from xlprompt.cli.params import fraction_or_count
+from xlprompt.cli.params import fraction_or_count, path_type
 from xlprompt.data.parallel import (
     PARALLEL_SOURCES,
     build_parallel_corpus,
@@ -20,8 +20,8 @@ from xlprompt.data.parallel import (
 from xlprompt.data.stats import data_stats, format_stats
 from xlprompt.languages import LANGUAGE_NAMES, TARGET_LANGUAGES
 
-_DIR = click.Path(file_okay=False, path_type=Path)
-_FILE = click.Path(dir_okay=False, path_type=Path)
+_DIR = path_type(file_okay=False, path_type=Path)
+_FILE = path_type(dir_okay=False, path_type=Path)
 
 
 @contextmanager

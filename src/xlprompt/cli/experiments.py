@@ -8,22 +8,22 @@ from pathlib import Path
 
 import click
 
-from xlprompt.cli.params import checked_later, count, fraction_or_count
+from xlprompt.cli.params import checked_later, config_value, count, fraction_or_count, path_type, with_overrides
 from xlprompt.config import parse_overrides
 
 
 @click.command("sweep")
-@click.argument("sweep_file", type=click.Path(dir_okay=False))
+@click.argument("sweep_file", type=path_type(dir_okay=False))
 @click.option(
     "--store",
     "store_path",
-    type=click.Path(dir_okay=False),
+    type=path_type(dir_okay=False),
     required=True,
     help="results store (SQLite file; created if missing). Finished runs in it are skipped",
 )
 @click.option(
     "--runs-dir",
-    type=click.Path(file_okay=False),
+    type=path_type(file_okay=False),
     default=None,
     help="where the run directories go, one per config hash (default: STORE's name + .runs/)",
 )
@@ -72,6 +72,7 @@ from xlprompt.config import parse_overrides
 )
 @click.option(
     "--data-dir",
+    type=config_value("data_dir"),
     default=None,
     help="data folder of every run (as --set data_dir=DIR); default: the "
     "file's data_dir, else $XLPROMPT_DATA, else the per-user data folder",
@@ -132,7 +133,7 @@ def sweep_command(
     check_stale_after(stale_after)  # before any work
     set_values = parse_overrides(list(overrides))
     if data_dir is not None:
-        set_values["data_dir"] = data_dir
+        set_values = with_overrides({"data_dir": data_dir}, set_values)
     sweep = load_sweep(sweep_file, overrides=set_values, grid_overrides=parse_grid_overrides(list(grids)))
     runs_dir = Path(runs_dir) if runs_dir else default_runs_dir(store_path)
     if dry_run:
@@ -181,8 +182,8 @@ def sweep_command(
 
 
 @click.command("report")
-@click.option("--store", "store_path", type=click.Path(dir_okay=False), required=True, help="results store")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False), required=True, help="output folder")
+@click.option("--store", "store_path", type=path_type(dir_okay=False), required=True, help="results store")
+@click.option("--out", "out_dir", type=path_type(file_okay=False), required=True, help="output folder")
 @click.option(
     "--compare",
     type=click.Choice(["paper"]),
@@ -332,8 +333,8 @@ def _read_jsonl(path: str, default_lang: str, task=None) -> tuple[list[dict], li
 
 
 @click.command("predict")
-@click.option("--run", "run_dir", type=click.Path(file_okay=False), default=None, help="a finished run directory")
-@click.option("--adapter", type=click.Path(file_okay=False), default=None, help="an exported adapter folder")
+@click.option("--run", "run_dir", type=path_type(file_okay=False), default=None, help="a finished run directory")
+@click.option("--adapter", type=path_type(file_okay=False), default=None, help="an exported adapter folder")
 @click.option(
     "--base-model", default=None, help="base model spec instead of the recorded one (e.g. where a local copy is now)"
 )
@@ -348,14 +349,14 @@ def _read_jsonl(path: str, default_lang: str, task=None) -> tuple[list[dict], li
 @click.option(
     "--input",
     "input_path",
-    type=click.Path(dir_okay=False, allow_dash=True),
+    type=path_type(dir_okay=False, allow_dash=True),
     default=None,
     help="JSONL batch: one {premise, hypothesis[, lang]} per line ('-' = stdin)",
 )
 @click.option(
     "--output",
     "output_path",
-    type=click.Path(dir_okay=False, allow_dash=True),
+    type=path_type(dir_okay=False, allow_dash=True),
     default="-",
     show_default=True,
     help="JSONL output of the batch mode: each input row, every field kept, with "
@@ -434,8 +435,8 @@ def predict_command(
 
 
 @click.command("export")
-@click.option("--run", "run_dir", type=click.Path(file_okay=False), required=True, help="a finished run directory")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False), required=True, help="adapter folder to write")
+@click.option("--run", "run_dir", type=path_type(file_okay=False), required=True, help="a finished run directory")
+@click.option("--out", "out_dir", type=path_type(file_okay=False), required=True, help="adapter folder to write")
 @click.option(
     "--with-plm",
     is_flag=True,

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 
 import click
 
-from xlprompt.config import RunConfig, _field_type
+from xlprompt.config import RunConfig, _field_type, check_field, coerce, path_problem
+from xlprompt.errors import ConfigError
 
 #: a count of things (rows, runs, workers): at least 1, at most this
 MAX_COUNT = 10**9
@@ -56,3 +58,64 @@ def fraction_or_count(high: float = 1024.0) -> click.FloatRange:
 def checked_later(low: float, high: float) -> click.FloatRange:
     """A number in [low, high] whose own check (a one-line rule: ``--stale-after``) follows; nan reaches it."""
     return click.FloatRange(low, high)
+
+
+class CheckedPath(click.Path):
+    """A click.Path that also refuses what can never be a path: an empty one (which would mean the current folder),
+    one under a file (``FILE/x``), one too long or holding a NUL (:func:`xlprompt.config.path_problem`, the check
+    of the config's path keys)."""
+
+    def convert(self, value, param, ctx):
+        if self.allow_dash and value == "-":
+            return super().convert(value, param, ctx)
+        text = os.fsdecode(value) if isinstance(value, (bytes, os.PathLike)) else str(value)
+        if not text.strip():
+            self.fail("the path is empty", param, ctx)
+        kind = "file" if not self.dir_okay else "dir" if not self.file_okay else None
+        problem = path_problem(text, kind)
+        if problem is not None and not problem.startswith("is a "):  # click says "is a file / directory" itself
+            self.fail(f"{text if chr(0) not in text else repr(text)} {problem}", param, ctx)
+        return super().convert(value, param, ctx)
+
+
+def path_type(**kwargs) -> CheckedPath:
+    """The type of every path option (``click.Path``'s arguments)."""
+    return CheckedPath(**kwargs)
+
+
+class ConfigValue(click.ParamType):
+    """An option that sets config key ``name`` (``--data-dir``): its text is checked by the key's declaration
+    (:func:`xlprompt.config.check_field`), as ``--set name=...`` would be."""
+
+    def __init__(self, name: str):
+        self.key = name
+        self.name = name.upper().replace("_", "-")
+        self.field = {f.name: f for f in dataclasses.fields(RunConfig)}[name]
+
+    def convert(self, value, param, ctx):
+        try:
+            converted = coerce(self.key, value)
+            check_field(self.field, converted)
+        except ConfigError as err:
+            self.fail(str(err), param, ctx)
+        return converted
+
+
+def config_value(name: str) -> ConfigValue:
+    return ConfigValue(name)
+
+
+def with_overrides(values: dict, overrides: dict) -> dict:
+    """``values`` of the command's own options (``--seed``) updated with ``--set`` (already parsed): an option given
+    on the command line and ``--set`` of the same key with another value is one line, not a silent choice."""
+    ctx = click.get_current_context(silent=True)
+    for key, value in overrides.items():
+        if ctx is None or key not in values:
+            continue
+        source = ctx.get_parameter_source(key)
+        if source is click.core.ParameterSource.COMMANDLINE and values[key] != value:
+            if len(values) > 1:  # a whole command's options: a value wrong in itself is named by its own rule first
+                RunConfig.from_dict({**values, **overrides}, where="--set")
+            option = "--" + key.replace("_", "-")
+            raise ConfigError(f"{option} {values[key]} and --set {key}={value} disagree; give one")
+    return {**values, **overrides}

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from xlprompt.cli.params import config_type
+from xlprompt.cli.params import config_type, config_value, path_type, with_overrides
 from xlprompt.config import RunConfig, parse_overrides
 from xlprompt.methods import BUILTIN_METHODS as METHODS
 from xlprompt.recipes import describe_fields
@@ -40,6 +40,7 @@ from xlprompt.recipes import describe_fields
 @click.option("--tokenizer", default=None, help="tokenizer hub name or path (e.g. ../shared/tokenizers/xlm-roberta)")
 @click.option(
     "--data-dir",
+    type=config_value("data_dir"),
     default=None,
     help="data folder (`xlprompt data fetch` fills it; unset: $XLPROMPT_DATA, "
     "else the per-user data folder), or builtin:demo",
@@ -47,7 +48,7 @@ from xlprompt.recipes import describe_fields
 @click.option(
     "--out",
     "out",
-    type=click.Path(file_okay=False),
+    type=path_type(file_okay=False),
     default=None,
     help="run directory (resumed if it holds an unfinished run of the same config)  [required]",
 )
@@ -81,7 +82,7 @@ def run_command(
     values = dict(method=method, shots=shots, seed=seed, model=model, tokenizer=tokenizer, data_dir=data_dir)
     if task != "xnli":
         values["task"] = task
-    values.update(parse_overrides(list(overrides)))
+    values = with_overrides(values, parse_overrides(list(overrides)))
     if help_config:  # the keys as this very command resolves them (--set recipe=uniform, --task, ...)
         config = RunConfig.from_dict(values, where="--set")
         given = tuple(k for k in values if k not in ("method", "shots", "seed", "model", "tokenizer", "data_dir"))
@@ -115,7 +116,7 @@ def run_command(
 @click.option(
     "--epochs", type=config_type("epochs"), default=None, help="training epochs (default: toy 20, random:tiny 3)"
 )
-@click.option("--out", type=click.Path(file_okay=False), default=None, help="run directory (default: a temp dir)")
+@click.option("--out", type=path_type(file_okay=False), default=None, help="run directory (default: a temp dir)")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="any config key (see run --help-config)")
 def demo_command(method, model, epochs, out, overrides):
     """A short offline run: the toy world with its pre-trained toy model, or random:tiny on the XNLI sample."""
@@ -146,7 +147,7 @@ def demo_command(method, model, epochs, out, overrides):
         values = dict(
             method=method, task="toy", model=model, shots=TOY_DEMO_SHOTS, seed=1, **toy_settings(method, epochs)
         )
-    values.update(parse_overrides(list(overrides)))
+    values = with_overrides(values, parse_overrides(list(overrides)))
     config = RunConfig.from_dict(values, where="--set")
     from xlprompt.experiment import format_results_table, run_experiment
     from xlprompt.tracking import configure_console

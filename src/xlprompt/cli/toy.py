@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from xlprompt.cli.params import config_type, count
+from xlprompt.cli.params import config_type, config_value, count
 
 
 @click.group("toy")
@@ -23,6 +23,7 @@ def toy() -> None:
 )
 @click.option(
     "--data-dir",
+    type=config_value("data_dir"),
     default=None,
     help="data folder that caches the model (unset: $XLPROMPT_DATA, else the per-user data folder)",
 )

@@ -165,13 +165,15 @@ def read_jsonl(path: str | Path, required_fields: Sequence[str] = ()) -> list[Ro
         if not line.strip():
             continue
         try:
-            value = json.loads(line)
+            value = json.loads(line, object_pairs_hook=unique_object)
         except json.JSONDecodeError as err:
             raise DataError(
                 f"invalid JSON ({err.msg} at column {err.colno}); each line must hold one JSON object",
                 path,
                 number,
             ) from None
+        except DuplicateKeyError as err:
+            raise DataError(f"the field '{err.key}' is given twice in one object; keep one", path, number) from None
         if not isinstance(value, dict):
             raise DataError(f"expected a JSON object ({{...}}) on each line, found {_json_type(value)}", path, number)
         missing = [name for name in required_fields if name not in value]
@@ -185,6 +187,25 @@ def read_jsonl(path: str | Path, required_fields: Sequence[str] = ()) -> list[Ro
             )
         rows.append(Row(value, str(path), number))
     return rows
+
+
+class DuplicateKeyError(ValueError):
+    """A JSON object names one key twice (``json`` keeps the last value silently)."""
+
+    def __init__(self, key: str):
+        super().__init__(f"the key '{key}' is given twice in one JSON object")
+        self.key = key
+
+
+def unique_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """``json.loads(..., object_pairs_hook=unique_object)``: a dict, or :class:`DuplicateKeyError` for a key given
+    twice."""
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise DuplicateKeyError(key)
+        out[key] = value
+    return out
 
 
 def _check_header(header: list[str], required: Sequence[str], path: Path) -> None:

@@ -56,6 +56,13 @@ def get_task(spec: str) -> Task:
     if spec in TASKS:
         return TASKS[spec]
     text = str(spec)
+    if not text.strip():
+        raise ConfigError(f"config key 'task' is empty; give a registered task ({', '.join(TASKS)}) or a task file")
+    from xlprompt.config import path_problem
+
+    problem = path_problem(text, "file")
+    if problem is not None and "is a folder" not in problem:  # FILE/x, a name too long: never a task file
+        raise ConfigError(f"task={text if chr(0) not in text else repr(text)} {problem}")
     if text.endswith((".yaml", ".yml")) or "/" in text or Path(text).exists():
         path = Path(text).expanduser().resolve()
         if not path.is_file():

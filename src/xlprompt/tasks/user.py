@@ -77,6 +77,8 @@ def _str_list(path, data, key, lengths=None) -> tuple[str, ...]:
     ):
         raise _err(path, key, "needs a non-empty list of strings (quote yes/no: YAML reads them as booleans)")
     out = tuple(str(v).strip() for v in value)
+    if not all(out):
+        raise _err(path, key, f"has an empty entry: {list(out)}")
     if lengths and len(out) not in lengths:
         raise _err(path, key, f"needs {' or '.join(map(str, lengths))} entries, got {len(out)}")
     if len(set(out)) != len(out):
@@ -85,15 +87,10 @@ def _str_list(path, data, key, lengths=None) -> tuple[str, ...]:
 
 
 def load_task_file(path: str | Path) -> Task:
-    import yaml
+    from xlprompt.config import read_yaml
 
     path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text("utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"task file not found: {path}") from None
-    except (UnicodeDecodeError, yaml.YAMLError) as err:
-        raise ConfigError(f"{path}: not valid UTF-8 YAML ({str(err).splitlines()[0]})") from None
+    data = read_yaml(path, "task file")
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: a task file is a mapping of the fields {', '.join(FIELDS)}")
     import difflib
@@ -112,6 +109,11 @@ def load_task_file(path: str | Path) -> Task:
     name = data["name"]
     if not isinstance(name, str) or not name.strip():
         raise _err(path, "name", "needs a non-empty string")
+    from xlprompt.config import name_problem
+
+    problem = name_problem(name, folder=True)  # it names the report's task_<name>.md and is a table's title
+    if problem:
+        raise _err(path, "name", problem)
     from xlprompt.tasks.base import TASKS
 
     if name.strip() in TASKS:
@@ -152,6 +154,10 @@ def load_task_file(path: str | Path) -> Task:
         if len(entry) > len(labels):
             raise _err(path, where, f"{len(entry)} words for {len(labels)} labels ({', '.join(labels)})")
         table[lang] = tuple(str(w).strip() for w in entry)
+        if not all(table[lang]):
+            raise _err(path, where, f"has an empty label word: {list(table[lang])}")
+        if len(set(table[lang])) != len(table[lang]):
+            raise _err(path, where, f"two labels share a label word: {list(table[lang])}")
     default = table.pop("default")
     tiny = _str_list(path, data, "tiny_label_words", (len(labels),)) if "tiny_label_words" in data else ()
 

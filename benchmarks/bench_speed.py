@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Speed benchmark: the naive prompt-learning pipeline and xlprompt, side by side (issue #5).
+"""Speed benchmark: the naive prompt-learning pipeline and xlprompt, side by side.
 
     python benchmarks/bench_speed.py [--quick] [--out FILE.json] [--device cuda [--precision bf16]]
 

@@ -1,14 +1,14 @@
 #!/usr/bin/env python
-"""OpenPrompt on the same random XLM-R base, tokenizer and text as bench_speed.py (issue #5).
+"""OpenPrompt on the same random XLM-R base, tokenizer and text as bench_speed.py.
 
 Runs in its own environment, never the project's (OpenPrompt 1.0.1 pins sentencepiece==0.1.96, which has no
 wheel for Python 3.11 and cannot be built offline, and it predates transformers 5):
 
-    python3 -m venv /work/venv-openprompt
-    /work/venv-openprompt/bin/pip install torch==2.13.0 "transformers==4.30.2" sentencepiece tqdm tensorboardX \\
+    python3 -m venv .venv-openprompt
+    .venv-openprompt/bin/pip install torch==2.13.0 "transformers==4.30.2" sentencepiece tqdm tensorboardX \\
         nltk yacs dill "datasets<3" "rouge==1.0.0" "pyarrow<16" scipy "numpy<2" scikit-learn
-    /work/venv-openprompt/bin/pip install --no-deps openprompt
-    /work/venv-openprompt/bin/python benchmarks/openprompt_bench.py [--quick] [--out FILE.json]
+    .venv-openprompt/bin/pip install --no-deps openprompt
+    .venv-openprompt/bin/python benchmarks/openprompt_bench.py [--quick] [--out FILE.json]
 
 What it times, the way OpenPrompt's tutorials use it: ``PtuningTemplate`` (4 soft tokens, LSTM prompt encoder,
 at the suffix position like xlprompt's default) + ``ManualVerbalizer`` (yes / maybe / no) +

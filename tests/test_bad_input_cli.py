@@ -1,4 +1,4 @@
-"""Bad input through the real CLI (issue #6): each gives exit status 2, exactly one ``error: ...`` line that
+"""Bad input through the real CLI: each gives exit status 2, exactly one ``error: ...`` line that
 names the file / field / value (and the fix), and no traceback.
 
 Most cases run ``xlprompt run`` in-process (click's CliRunner, stderr kept apart); one runs the installed

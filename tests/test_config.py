@@ -203,7 +203,7 @@ def _other_value(field: dataclasses.Field, current):
         return current + 1 if field.name != "shots" else 32
     if field.name == "eval_languages":
         return "en,de"
-    if field.name == "task":  # issue 13: a registered task (or a task file), not any string
+    if field.name == "task":  # a registered task (or a task file), not any string
         return "pawsx"
     if current is None:
         hint = str(field.type)

@@ -1,4 +1,4 @@
-"""Determinism (issue #6): the same config and seed on CPU give identical per-language accuracies and identical
+"""Determinism: the same config and seed on CPU give identical per-language accuracies and identical
 loss curves; the few-shot sampler (and the demo run's data) give the same examples in every process, whatever
 Python's hash seed and the pool order.
 """

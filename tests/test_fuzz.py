@@ -1,4 +1,4 @@
-"""Property-based tests (hypothesis) of the template builder and the data readers (issue #6, "Fuzzing").
+"""Property-based tests (hypothesis) of the template builder and the data readers.
 
 * Template builder: for any premise/hypothesis lengths (0..600), prompt position, prompt length (1..16) and
   max_length (24..300), whenever the template can be built, the encoded input is exactly the paper's layout
@@ -94,7 +94,7 @@ def test_template_layout_survives_truncation(
     encoded = template.encode(premise, hypothesis)
     ids = list(encoded.input_ids)
 
-    # Invariants the issue names.
+    # The invariants of the template and the readers.
     assert len(ids) <= max_length
     assert ids.count(special.mask_id) == 1
     assert ids[encoded.mask_position] == special.mask_id

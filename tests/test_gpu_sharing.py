@@ -1,4 +1,4 @@
-"""Several runs of one sweep on one GPU (issue 9): local worker processes that claim runs from the store, and
+"""Several runs of one sweep on one GPU: local worker processes that claim runs from the store, and
 Ray's fractional GPU request (its arithmetic, without a GPU or a Ray instance)."""
 
 from __future__ import annotations

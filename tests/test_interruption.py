@@ -1,4 +1,4 @@
-"""Interruption (issue #6): checkpoints are atomic; a run killed with SIGKILL resumes from the last checkpoint
+"""Interruption: checkpoints are atomic; a run killed with SIGKILL resumes from the last checkpoint
 and ends with exactly the metrics of an uninterrupted run (CPU); a corrupt checkpoint, run directory or
 results file is reported (one ``error:`` line, exit 2), never overwritten or mixed into results.
 

@@ -1,4 +1,4 @@
-"""Numerical faults (issue #6): a NaN or infinite loss stops the run and names the epoch, the step and the batch.
+"""Numerical faults: a NaN or infinite loss stops the run and names the epoch, the step and the batch.
 
 * a loss poisoned at a chosen step (NaN, +inf) → :class:`NumericalError` naming exactly that epoch, step and
   batch uids; no optimiser step is taken with it and the last checkpoint (the epoch before) is kept;

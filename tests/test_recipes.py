@@ -1,4 +1,4 @@
-"""Issue 10: each method's defaults are its authors' code (recipe=reference), recipe=uniform gives every method
+"""Each method's defaults are its authors' code (recipe=reference), recipe=uniform gives every method
 MPT's stated training settings, and the defaults reproduce the references' inputs, losses and optimisers.
 
 Expected values are written out by hand from the reference code (mprompting/xlmrprompt@39aed8f, qikunxun/PCT)

@@ -1,4 +1,4 @@
-"""Issue 11, "Reliability, round two": each case of the hostile tester's list, fed as that input.
+"""Reliability: each case of a list of hostile inputs, fed as that input.
 
 Silent wrong results, double work / lost data, crashes and misleading messages. Runs are tiny (random:tiny
 on the shipped demo sample, 1-2 epochs); the CLI runs in-process (click's CliRunner) except where two

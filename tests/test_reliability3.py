@@ -1,4 +1,4 @@
-"""Reliability, round three: each cause fixed where it lives, a test over its class, and a test per listed case.
+"""Reliability by cause: each cause fixed where it lives, a test over its class, and a test per listed case.
 
 * messages: a run refused while its model parts are built leaves nothing behind; predict on a missing adapter;
   a read-only store; user-task sampling errors; ``data stats`` with a folder for a file; CSV rows with extra

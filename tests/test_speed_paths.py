@@ -1,4 +1,4 @@
-"""The fast paths compute the same numbers as the plain ones (issue #5 must not change the math)."""
+"""The fast paths compute the same numbers as the plain ones (they must not change the math)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Issue 13: tasks beyond XNLI — PAWS-X (splits, the idx guard, the parallel-corpus guard), a user task from
+"""Tasks beyond XNLI — PAWS-X (splits, the idx guard, the parallel-corpus guard), a user task from
 YAML (end to end), bad task files, the task's labels in the verbalizer, FT head and single-text templates."""
 
 from __future__ import annotations

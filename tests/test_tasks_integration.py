@@ -1,4 +1,4 @@
-"""Issue 13: tasks through sweeps (task axis), the store (runs keyed with their task), the report (a table per
+"""Tasks through sweeps (task axis), the store (runs keyed with their task), the report (a table per
 task with its language columns; the paper's tables XNLI-only) and predict (the task's fields and labels)."""
 
 from __future__ import annotations

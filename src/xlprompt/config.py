@@ -812,7 +812,7 @@ def coerce(name: str, value: Any) -> Any:
     if optional and isinstance(value, str) and value.strip().lower() in ("none", "null", ""):
         return None
     if isinstance(value, (list, tuple, dict, set)) or (isinstance(value, bool) and tp is not bool):
-        # a YAML list, or YAML's yes/no/true read as a boolean, is never a scalar's value (issue 11)
+        # a YAML list, or YAML's yes/no/true read as a boolean, is never a scalar's value
         hint = " (write it as one string, e.g. 'yes,maybe,no'; YAML reads yes/no as booleans)" if tp is str else ""
         raise ConfigError(
             f"config key '{name}' needs one value of type {tp.__name__}, not the {type(value).__name__} {value!r}{hint}"

@@ -18,11 +18,11 @@ GPU workers see the head node's disk through a POSIX-locking filesystem works, W
 
 Ray: imported only when asked for; not installed → "pip install 'xlprompt[ray]'". Each task asks for
 ``gpus_per_run`` GPUs where the cluster has GPUs (default 1; a fraction such as 0.25 lets 4 runs share one
-GPU: Ray does not split its memory, the runs must fit together; issue 9) and ``cpus_per_run`` CPUs
+GPU: Ray does not split its memory, the runs must fit together) and ``cpus_per_run`` CPUs
 (default 1); Ray then runs as many at once as the resources allow. ``xlprompt`` must be importable on the
 workers (installed there, or the same virtual environment on one machine).
 
-Local with ``workers`` > 1 (``--workers N``, issue 9): N subprocesses (``python -m xlprompt.executors``),
+Local with ``workers`` > 1 (``--workers N``): N subprocesses (``python -m xlprompt.executors``),
 each going through the sweep's runs in order and taking the ones it can claim, so that several runs share
 one GPU (or the CPUs) and no run is done twice. With several GPUs visible and no ``CUDA_VISIBLE_DEVICES``
 set, worker i sees GPU i mod count.
@@ -103,7 +103,7 @@ class SweepSummary:
         return self.count(FINISHED_ELSEWHERE)
 
     def line(self) -> str:
-        """Only the runs this process trained count as its own (issue 11: two sweeps on one store each
+        """Only the runs this process trained count as its own (two sweeps on one store each
         claimed the other's runs as "now")."""
         done = self.finished_before + self.ran + self.finished_elsewhere
         text = (
@@ -187,7 +187,7 @@ def execute_run(
         except KeyboardInterrupt:
             store.release(run_hash)
             raise
-        except RunLockedError:  # another process trains in this run folder: not ours to run (issue 11)
+        except RunLockedError:  # another process trains in this run folder: not ours to run
             store.release(run_hash)
             return Outcome(run_hash, "busy")
         except Exception as err:  # one bad run must not end the sweep: recorded, reported at the end

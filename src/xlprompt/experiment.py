@@ -93,7 +93,7 @@ def build_components(config: RunConfig, device: torch.device | None = None) -> C
 
 
 def check_inputs(config: RunConfig) -> None:
-    """The checks of a run that need no model or tokenizer (issue 9: fail fast), cheap enough for every run of a
+    """The checks of a run that need no model or tokenizer (fail fast), cheap enough for every run of a
     sweep: the config, every data file it reads (present; one line naming the folder and the ``xlprompt data
     fetch`` call otherwise), the label-words file, and a model spec that can only be a missing local path."""
     from xlprompt.models.backbone import check_local_spec, is_random_spec
@@ -258,7 +258,7 @@ def run_experiment(
         return _run_experiment(config, None, progress, note, save_weights, labels)
     _check_run_dir(run_path, config)  # refuse a folder of another config before taking its lock
     check_output_dir(run_path, "run folder")
-    with RunLock(run_path), run_log(run_path):  # one process per run folder (issue 11)
+    with RunLock(run_path), run_log(run_path):  # one process per run folder
         _remove_leftovers(run_path)
         return _run_experiment(config, run_path, progress, note, save_weights, labels)
 

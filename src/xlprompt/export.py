@@ -67,7 +67,7 @@ ADAPTER_FORMAT_VERSION = 1
 def _prompts(config: RunConfig, modules: dict[str, dict[str, torch.Tensor]], hidden_size: int) -> dict:
     """p_S (and p_T for MPT) recomputed from the prompt encoder and translator alone, in eval mode, on the
     CPU in fp32: the prompt encoder and translator compute in fp32 outside autocast on every device and
-    precision (issue 9), so these are the vectors a bf16 GPU run used, up to the GPU's fp32 rounding."""
+    precision, so these are the vectors a bf16 GPU run used, up to the GPU's fp32 rounding."""
     from xlprompt.languages import TARGET_LANGUAGES
     from xlprompt.models.conditioned_translator import LanguageConditionedTranslator, build_mpt_translator
     from xlprompt.models.prompt_encoder import PromptEncoder, PromptEncoderConfig
@@ -89,7 +89,7 @@ def _prompts(config: RunConfig, modules: dict[str, dict[str, torch.Tensor]], hid
                 translator = build_mpt_translator(config.translator, hidden_size, config.translator_conditioning)
                 translator.load_state_dict(modules["translator"])
                 translator.eval()
-                if isinstance(translator, LanguageConditionedTranslator):  # issue 12: a prompt per language
+                if isinstance(translator, LanguageConditionedTranslator):  # a prompt per language
                     out["p_target"] = translator(p_source, "")  # the fallback of languages without pairs
                     out.update({f"p_target.{lang}": translator(p_source, lang) for lang in TARGET_LANGUAGES})
                 else:
@@ -137,7 +137,7 @@ def export_run(run_dir: str | Path, out_dir: str | Path, with_plm: bool = False)
             f"{run_dir}: --with-plm needs {PLM_FILE}, which this run did not save (sweep run or --no-save-weights)"
         )
     if with_plm:
-        verify_safetensors(run_dir / PLM_FILE)  # a corrupt PLM is never copied (issue 11)
+        verify_safetensors(run_dir / PLM_FILE)  # a corrupt PLM is never copied
     elif plm_trained:
         fix = (
             "export with --with-plm"
@@ -311,7 +311,7 @@ def load_adapter(
     device: str | torch.device | None = None,
 ) -> Predictor:
     """Rebuild the method on the base model and load the adapter (and the PLM weights if exported).
-    ``device``: default the run's ``device`` setting; its ``precision`` applies there (issue 9)."""
+    ``device``: default the run's ``device`` setting; its ``precision`` applies there."""
     from xlprompt.safety import load_safetensors
 
     adapter_dir = Path(adapter_dir)

@@ -1,4 +1,4 @@
-"""The leak guard (issue 11): the evaluated split must not reach training or model selection.
+"""The leak guard: the evaluated split must not reach training or model selection.
 
 Two layers:
 

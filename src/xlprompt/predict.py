@@ -15,7 +15,7 @@ the same argmax as the run's evaluation under either ``scoring``; with ``predict
 the evaluation also counts a top token that is no label word as wrong, which a 3-way prediction cannot say);
 for FT the head's logits.
 
-Device and precision (issue 9): by default the run's own (``device``: auto → CUDA where there is one;
+Device and precision: by default the run's own (``device``: auto → CUDA where there is one;
 ``precision``: auto → bf16 on a CUDA device with bf16, fp32 on CPU), batches by ``eval_token_budget`` as
 the run evaluated; ``load_run(..., device="cpu")`` (CLI ``--device``) moves a GPU run to the CPU, where
 ``precision=auto`` means fp32.
@@ -54,7 +54,7 @@ class Prediction:
 
 
 def _as_pairs(pairs: Iterable, fields: Sequence[str] = ("premise", "hypothesis")) -> list[tuple[str, str]]:
-    """(text, text) rows from pairs; ``fields``: the task's text fields (issue 13). A two-text task takes
+    """(text, text) rows from pairs; ``fields``: the task's text fields. A two-text task takes
     ``(a, b)`` or a mapping with its field names (or ``premise``/``hypothesis``); a one-text task takes a string,
     a 1-tuple or a mapping with its field name (the second text is then empty)."""
     fields = tuple(fields)

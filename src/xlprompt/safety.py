@@ -1,4 +1,4 @@
-"""Safe file handling shared by every command (issue 11): one atomic writer, one disk-error message, output
+"""Safe file handling shared by every command: one atomic writer, one disk-error message, output
 paths checked before the work, a run-folder lock and a check of ``.safetensors`` files before use.
 
 * :func:`atomic_output` — every file xlprompt writes goes to ``NAME.tmpPID`` next to the target, is flushed

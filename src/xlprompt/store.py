@@ -209,7 +209,7 @@ class ResultStore:
                 full = DiskError(
                     f"no space left on device for {self.path} ({err}); free some space or pass another --store path"
                 )
-            if full is not None:  # issue 11: a full disk is named as such
+            if full is not None:  # a full disk is named as such
                 raise full from None
             if "unable to open database file" in str(err):
                 raise DiskError(
@@ -237,7 +237,7 @@ class ResultStore:
 
     def _open_readonly(self) -> None:
         """Open for reading only (``report``, ``sweep --dry-run``): SQLite's ``mode=ro``; nothing is ever
-        written, not even a schema into an empty file (issue 11)."""
+        written, not even a schema into an empty file."""
         if not self.path.exists():
             raise CheckpointError(f"{self.path}: no such results store")
         if self.path.stat().st_size == 0:

@@ -21,7 +21,7 @@ class _Group(click.Group):
         except XlpromptError as err:
             _fail(err)
         except Exception as err:  # noqa: BLE001 - anything else is re-raised as it is
-            # a full / read-only disk inside torch, safetensors or sqlite: one line (issue 11)
+            # a full / read-only disk inside torch, safetensors or sqlite: one line
             from xlprompt.safety import as_disk_error
 
             found = as_disk_error(err)

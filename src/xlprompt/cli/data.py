@@ -199,7 +199,7 @@ def build_parallel(
     from xlprompt.safety import check_output_file
 
     if out is not None:
-        check_output_file(out, "parallel corpus", create_parents=True)  # before the work (issue 11)
+        check_output_file(out, "parallel corpus", create_parents=True)  # before the work
     cached_in = None
     if source == "translate" and file is None:
         from xlprompt.data.translated import translated_corpus

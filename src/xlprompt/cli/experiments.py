@@ -144,7 +144,7 @@ def sweep_command(
         for run in sweep.runs:
             labels = "; ".join(f"{g}/{v}" if v else g for g, v in run.labels)
             c = run.config
-            task = "" if c.task == "xnli" else f"task={c.task_spec().name}  "  # issue 13: XNLI lines unchanged
+            task = "" if c.task == "xnli" else f"task={c.task_spec().name}  "  # XNLI lines as they always were
             click.echo(
                 f"{run.hash}  {states.get(run.hash, 'new'):8s}  {c.method:4s} k={c.shots:<3d} "
                 f"seed={c.seed}  {task}[{labels}]"
@@ -279,7 +279,7 @@ def _read_task(run_dir, adapter, get_task):
 
 def _read_jsonl(path: str, default_lang: str, task=None) -> tuple[list[dict], list[str]]:
     """The rows of a ``predict --input`` file and the language of each; every problem is one line naming
-    the file and line (issue 11). A UTF-8 byte-order mark is accepted, as the data readers accept it."""
+    the file and line. A UTF-8 byte-order mark is accepted, as the data readers accept it."""
     from xlprompt.errors import DataError, XlpromptError
     from xlprompt.languages import check_language
 
@@ -401,7 +401,7 @@ def predict_command(
     if input_path is not None and output_path != "-":
         from xlprompt.safety import check_output_file
 
-        check_output_file(output_path, "--output file")  # before any prediction is computed (issue 11)
+        check_output_file(output_path, "--output file")  # before any prediction is computed
     predictor = predictor or _load_predictor(run_dir, adapter, base_model, tokenizer, device)
     if predictor.random_weights:
         click.echo(f"note: {predictor.note}", err=True)

@@ -159,7 +159,7 @@ def sample_k_per_class(
     label_names: Sequence[str] | None = None,
     where: str | None = None,
 ) -> list[NLIExample]:
-    """Draw ``k`` examples of each class in :data:`LABELS` (or of the ``n_labels`` classes of a task, issue 13)
+    """Draw ``k`` examples of each class in :data:`LABELS` (or of the ``n_labels`` classes of a task)
     from ``pool``, reproducibly.
 
     Algorithm (fixed; tests pin its output):

@@ -86,7 +86,7 @@ def label_table(
     languages: Sequence[str] = XNLI_LANGUAGES,
 ) -> dict[str, tuple[int, ...]]:
     """{lang: (id_entailment, id_neutral, id_contradiction)} for the languages of ``table`` (or one id per label of
-    another task: ``labels``, ``languages``, issue 13)."""
+    another task: ``labels``, ``languages``)."""
     out = {}
     for lang, words in table.items():
         if lang not in languages:

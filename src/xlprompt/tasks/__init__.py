@@ -1,4 +1,4 @@
-"""Tasks: what a run classifies (issue 13). A task is data, not code: a :class:`Task` names its text fields
+"""Tasks: what a run classifies. A task is data, not code: a :class:`Task` names its text fields
 (one or two), its labels, the label words (a default for every language, optionally per language), its
 languages and source language, the methods that can run it and where its splits come from.
 

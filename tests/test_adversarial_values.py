@@ -267,3 +267,72 @@ def test_the_same_value_twice_is_fine():
         cli, ["run", "--model", "random:tiny", "--seed", "3", "--set", "seed=3", "--set", "seed=3", "--help-config"]
     )
     assert result.exit_code == 0, result.output
+
+
+# ------------------------------------------------------------------------------------------------ task splits
+def _sentiment(tmp_path, extra: str = "", train: str | None = None):
+    import shutil
+    from pathlib import Path
+
+    example = Path(__file__).resolve().parents[1] / "docs" / "examples" / "sentiment-mini"
+    folder = shutil.copytree(example, tmp_path / "senti")
+    text = (folder / "task.yaml").read_text("utf-8")
+    text = text.replace("  train: {en: data/train.en.tsv}\n", f"  train: {{en: data/train.en.tsv}}\n{extra}")
+    (folder / "task.yaml").write_text(text, "utf-8")
+    if train is not None:
+        (folder / "data" / "dev.en.tsv").write_text(train, "utf-8")
+    return folder / "task.yaml"
+
+
+@pytest.mark.parametrize(
+    "extra, fragment",
+    [
+        ("  dev: {en: data/train.en.tsv}\n", "field 'splits.dev.en': is the train file: model selection"),
+        ("  dev: {de: data/test.de.csv}\n", "field 'splits.dev.de': a run trains and selects its model on the"),
+    ],
+)
+def test_a_task_file_whose_dev_split_is_its_train_file_or_not_the_source_language_is_refused(tmp_path, extra, fragment):
+    from xlprompt.tasks import get_task
+
+    path = _sentiment(tmp_path, extra)
+    with pytest.raises(ConfigError, match=fragment) as err:
+        get_task(str(path))
+    assert str(err.value).startswith(f"{path}: ") and "\n" not in str(err.value)
+
+
+def _spelled_otherwise(row: str, header: str) -> str:
+    """The row with its text in capitals and doubled spaces (its label as it was)."""
+    fields = dict(zip(header.split("\t"), row.split("\t")))
+    fields["text"] = fields["text"].upper().replace(" ", "  ")
+    return "\t".join(fields[name] for name in header.split("\t"))
+
+
+def test_dev_rows_that_repeat_training_rows_are_refused_and_duplicates_never_reach_the_sampled_dev(tmp_path):
+    """A dev file that is the train file under another name (or with its rows differently spelled) would score
+    training rows in model selection; a train file with a repeated row never puts the repeat into the dev split
+    sampled from the rest."""
+    from xlprompt.errors import DataError
+    from xlprompt.leaks import check_data_leaks, normalise
+    from xlprompt.run_data import load_run_data
+
+    path = _sentiment(tmp_path, "  dev: {en: data/dev.en.tsv}\n", train="")
+    train_file = path.parent / "data" / "train.en.tsv"
+    text = train_file.read_text("utf-8")
+    header, *rows = text.splitlines()
+    (path.parent / "data" / "dev.en.tsv").write_text(
+        "\n".join([header, *(_spelled_otherwise(r, header) for r in rows)]) + "\n", "utf-8"
+    )
+    config = RunConfig(task=str(path), model="random:tiny", shots=2, method="sp")
+    with pytest.raises(DataError, match="model-selection dev examples of task sentiment-mini are also its training"):
+        data = load_run_data(config)
+        check_data_leaks(config, data.train, data.dev, data.test, [])
+    # duplicates in the train file: the sampled dev split never holds a training example's text
+    plain = _sentiment(tmp_path / "b")
+    train_file = plain.parent / "data" / "train.en.tsv"
+    header, *rows = train_file.read_text("utf-8").splitlines()
+    train_file.write_text("\n".join([header, *rows, *rows]) + "\n", "utf-8")
+    for seed in range(1, 6):
+        config = RunConfig(task=str(plain), model="random:tiny", shots=2, method="sp", seed=seed)
+        data = load_run_data(config)
+        trained = {normalise(ex.premise) for ex in data.train}
+        assert not [ex for ex in data.dev if normalise(ex.premise) in trained]

@@ -11,7 +11,19 @@ from pathlib import Path
 
 
 class XlpromptError(Exception):
-    """An error the user can fix; its message says what is wrong and how to fix it."""
+    """An error the user can fix; its message says what is wrong and how to fix it, on one line: a line break
+    in a value it quotes (a path, a task name) is shown as ``\\n``, so that every caller, not only the CLI,
+    gets one line."""
+
+    def __init__(self, *args):
+        if args and isinstance(args[0], str):
+            args = (one_line(args[0]), *args[1:])
+        super().__init__(*args)
+
+
+def one_line(text: str) -> str:
+    """``text`` with its line breaks written out (``\\r``, ``\\n``)."""
+    return text.replace("\r", "\\r").replace("\n", "\\n")
 
 
 class DataError(XlpromptError, ValueError):

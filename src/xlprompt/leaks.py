@@ -147,6 +147,19 @@ def check_data_leaks(config, train, dev, test: dict, parallel, split: str | None
             "sampled from the train rows)",
             config.task,
         )
+    if _user_task(config):
+        trained = _texts(train)
+        shared = [ex for ex in dev if _key(ex.premise, ex.hypothesis) in trained]
+        if shared:
+            source = config.task_spec().source_language
+            raise DataError(
+                f"{len(shared)} of the {len(dev)} model-selection dev examples of task {task} are also its "
+                f"training examples (e.g. '{shared[0].uid}'; compared after normalising case, punctuation and "
+                f"spaces): model selection would score training rows; give splits.dev.{source} a file disjoint "
+                "from the train file, or leave splits.dev out (dev is then sampled from the train rows left after "
+                "the k training examples)",
+                config.task,
+            )
     if selected:
         fix = "eval_split=test avoids it" if task == "XNLI" else "evaluate another split to avoid it"
         note = (

@@ -192,6 +192,22 @@ def load_task_file(path: str | Path) -> Task:
             files[split][lang] = str(file)
     if source not in files.get("train", {}):
         raise _err(path, "splits.train", f"needs a file for the source language '{source}'")
+    for split in ("train", "dev"):  # a run trains and selects its model on the source language only
+        for lang in files.get(split, {}):
+            if lang != source:
+                raise _err(
+                    path,
+                    f"splits.{split}.{lang}",
+                    f"a run trains and selects its model on the source language '{source}' only, so this file "
+                    f"would never be read; remove it, or make '{lang}' the source_language",
+                )
+    if files.get("dev", {}).get(source) is not None and files["dev"][source] == files["train"][source]:
+        raise _err(
+            path,
+            f"splits.dev.{source}",
+            "is the train file: model selection would score training rows; give a file disjoint from it, or leave "
+            "splits.dev out (dev is then sampled from the train rows left after the k training examples)",
+        )
     for lang in languages:
         if lang not in files.get("test", {}):
             raise _err(path, f"splits.test.{lang}", f"language '{lang}' has no test data")
@@ -410,8 +426,14 @@ def load_user_data(task: Task, config):
         dev_pool = read_split(task, "dev", source)
         where = f"task {task.name}, split dev ({source}): {_shown(task, 'dev', source)}"
     else:
+        from xlprompt.leaks import normalise
+
         chosen = {ex.uid for ex in train}
-        dev_pool = [ex for ex in pool if ex.uid not in chosen]
+        texts = {(normalise(ex.premise), normalise(ex.hypothesis)) for ex in train}
+        # the rest of the train rows, less any row that repeats a training example's text (a duplicate row)
+        dev_pool = [
+            ex for ex in pool if ex.uid not in chosen and (normalise(ex.premise), normalise(ex.hypothesis)) not in texts
+        ]
         where = (
             f"task {task.name}, dev split (sampled from the train rows left after the k training examples; "
             f"give splits.dev.{source}): {_shown(task, 'train', source)}"

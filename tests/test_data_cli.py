@@ -218,7 +218,8 @@ def test_cli_build_parallel_errors_are_one_line(data_dir, tmp_path):
             "--size",
             2,
         ),
-        "cannot write the parallel corpus",
+        "Invalid value for '--out'",
+        "a_file is a file, not a folder",
     )
 
 

@@ -99,9 +99,13 @@ def test_softmv_refuses_the_toy_task_in_one_line(toy_data, tmp_path):
 
 
 @pytest.mark.parametrize("method", METHODS)
-def test_predict_and_adapter_reproduce_the_run(toy_runs, toy_data, tmp_path, method):
+def test_predict_and_adapter_reproduce_the_run(toy_runs, toy_data, tmp_path, method, monkeypatch):
+    """The adapter carries the toy model: a prediction from it, wherever the default data folder is, pre-trains
+    no toy model again."""
     from xlprompt.data.toy import toy_world
 
+    elsewhere = tmp_path / "elsewhere"
+    monkeypatch.setenv("XLPROMPT_DATA", str(elsewhere))
     run_dir, results = toy_runs[method]
     runner = CliRunner()
     exported = runner.invoke(cli, ["export", "--run", str(run_dir), "--out", str(tmp_path / "adapter"), "--with-plm"])
@@ -126,6 +130,7 @@ def test_predict_and_adapter_reproduce_the_run(toy_runs, toy_data, tmp_path, met
         assert predictions["--run"] == predictions["--adapter"]
         correct = sum(p == ex.label for p, ex in zip(predictions["--run"], items))
         assert 100 * correct / len(items) == pytest.approx(results["accuracy"][lang], abs=1e-6)
+    assert not elsewhere.exists()  # no toy model was built in the default data folder
 
 
 def test_permuted_evaluation_labels_are_caught(toy_data, tmp_path, monkeypatch):

@@ -152,6 +152,15 @@ def export_run(run_dir: str | Path, out_dir: str | Path, with_plm: bool = False)
         )
     original_hash = config.resolved_hash()
     base_model, base_local = _portable_model(config.model)
+    from xlprompt.models.toy import ensure_toy_model, is_toy_spec
+
+    # a toy model lives in the run's data folder: the adapter carries it (under 1 MB), so a prediction from the
+    # adapter never pre-trains one again elsewhere
+    toy_folder = (
+        ensure_toy_model(config.model, resolve_relative(config.data_dir, run_dir) if config.data_dir else None)
+        if is_toy_spec(config.model)
+        else None
+    )
     tokenizer_spec = config.tokenizer or default_tokenizer_spec(config.model)
     tokenizer_dir = Path(tokenizer_spec).expanduser() if not tokenizer_spec.startswith("builtin:") else None
     copy_tokenizer = tokenizer_dir is not None and tokenizer_dir.is_dir()
@@ -173,6 +182,7 @@ def export_run(run_dir: str | Path, out_dir: str | Path, with_plm: bool = False)
         "format_version": ADAPTER_FORMAT_VERSION,
         "base_model": base_model,
         "base_model_local": base_local,
+        "base_model_folder": BASE_MODEL_FOLDER if toy_folder is not None else None,
         "tokenizer": TOKENIZER_FOLDER if copy_tokenizer else tokenizer_spec,
         "method": config.method,
         "prompt_length": config.prompt_length,
@@ -211,6 +221,9 @@ def export_run(run_dir: str | Path, out_dir: str | Path, with_plm: bool = False)
         if copy_tokenizer:
             shutil.copytree(tokenizer_dir, tmp / TOKENIZER_FOLDER)
             names.append(TOKENIZER_FOLDER)
+        if toy_folder is not None:
+            shutil.copytree(toy_folder, tmp / BASE_MODEL_FOLDER)
+            names.append(BASE_MODEL_FOLDER)
         if with_plm:
             shutil.copyfile(run_dir / PLM_FILE, tmp / PLM_FILE)
             verify_safetensors(tmp / PLM_FILE)
@@ -222,8 +235,10 @@ def export_run(run_dir: str | Path, out_dir: str | Path, with_plm: bool = False)
 
 
 TOKENIZER_FOLDER = "tokenizer"
+#: a copy of the base model when it lives in a data folder (a toy model): model and tokenizer
+BASE_MODEL_FOLDER = "base_model"
 #: the files an export writes: the only entries of an adapter folder an export replaces or removes
-ADAPTER_FILES = (ADAPTER_WEIGHTS, PLM_FILE, ADAPTER_CONFIG, TOKENIZER_FOLDER)
+ADAPTER_FILES = (ADAPTER_WEIGHTS, PLM_FILE, TOKENIZER_FOLDER, BASE_MODEL_FOLDER, ADAPTER_CONFIG)
 
 
 def _check_target(out_dir: Path, run_dir: Path) -> None:
@@ -322,6 +337,11 @@ def load_adapter(
     if recorded == TOKENIZER_FOLDER and (adapter_dir / TOKENIZER_FOLDER).is_dir():
         recorded = str(adapter_dir / TOKENIZER_FOLDER)  # the copy inside the adapter
     values["tokenizer"] = tokenizer or recorded
+    carried = spec.get("base_model_folder")
+    if not base_model and carried == BASE_MODEL_FOLDER and (adapter_dir / carried).is_dir():
+        values["model"] = str(adapter_dir / carried)  # the toy model the adapter carries (model and tokenizer)
+        if not tokenizer and str(recorded or "").startswith("toy:"):
+            values["tokenizer"] = str(adapter_dir / carried)
     if base_model:
         values["model"] = base_model
     elif spec.get("base_model_local"):

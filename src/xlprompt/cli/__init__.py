@@ -18,6 +18,9 @@ class _Group(click.Group):
         warnings.showwarning = _one_line_warning  # a data warning is one line, not a source excerpt
         try:
             return super().invoke(ctx)
+        except click.exceptions.UsageError as err:  # an option's typed value, an unknown option: one line too
+            where = err.ctx.command_path if err.ctx is not None else ctx.command_path
+            _fail(f"{err.format_message()} (see `{where} --help`)")
         except XlpromptError as err:
             _fail(err)
         except Exception as err:  # noqa: BLE001 - anything else is re-raised as it is
@@ -32,7 +35,7 @@ class _Group(click.Group):
             warnings.showwarning = shown
 
 
-def _fail(err: BaseException) -> None:
+def _fail(err: BaseException | str) -> None:
     message = " ".join(part for part in str(err).replace("\r", "\n").split("\n") if part)  # one line
     click.echo(f"error: {message}", err=True)
     sys.exit(2)

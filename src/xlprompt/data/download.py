@@ -484,7 +484,7 @@ class Fetcher:
                         if elapsed >= self.timeout:
                             if window_bytes < self.min_rate * elapsed:
                                 raise FetchError(
-                                    f"{real}: too slow: {window_bytes:,} bytes in the last {elapsed:,.0f} s (less "
+                                    f"{real}: too slow: {window_bytes:,} bytes in the last {elapsed:,.1f} s (less "
                                     f"than {self.min_rate:,.0f} bytes/s over --timeout {self.timeout:g} s); the "
                                     f"{received:,} bytes fetched are kept: run the same command again to resume "
                                     "it, pass --mirror URL, or raise --timeout"

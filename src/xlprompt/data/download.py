@@ -526,24 +526,28 @@ def _clean(text: str) -> str:
 
 
 class TsvFiles:
-    """Headed TSV files written row by row (``\\t``/``\\n``, no quoting, UTF-8), each into a temporary file next to
-    it: when the block ends without error every file is moved into place; on any error none is, and no temporary
-    file is left. Memory stays at one row, whatever the size of the input.
+    """Headed TSV files written row by row (``\\t``/``\\n``, no quoting, UTF-8), each through the package's one
+    atomic writer (:func:`xlprompt.safety.atomic_output`): when the block ends without error every file is moved
+    into place; on any error none is, and no temporary file is left. Memory stays at one row, whatever the size of
+    the input.
 
     ``with TsvFiles() as files: files.write(path, header, row)``; :meth:`touch` makes a file with no row."""
 
     def __init__(self) -> None:
-        self._open: dict[Path, tuple[Path, IO[str]]] = {}
+        self._stack = contextlib.ExitStack()
+        self._open: dict[Path, IO[str]] = {}
 
     def _handle(self, path: Path, header: Sequence[str]) -> IO[str]:
         if path not in self._open:
-            tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+            from xlprompt.safety import atomic_output
+
             with _writing(path):
                 path.parent.mkdir(parents=True, exist_ok=True)
-                handle = open(tmp, "w", encoding="utf-8", newline="\n")
-                self._open[path] = (tmp, handle)
+                tmp = self._stack.enter_context(atomic_output(path))
+                handle = self._stack.enter_context(open(tmp, "w", encoding="utf-8", newline="\n"))
+                self._open[path] = handle
                 handle.write("\t".join(header) + "\n")
-        return self._open[path][1]
+        return self._open[path]
 
     def touch(self, path: Path, header: Sequence[str]) -> None:
         self._handle(path, header)
@@ -554,21 +558,15 @@ class TsvFiles:
             handle.write("\t".join(_clean(str(v)) for v in row) + "\n")
 
     def __enter__(self) -> TsvFiles:
+        self._stack.__enter__()
         return self
 
-    def __exit__(self, kind, value, tb) -> None:
+    def __exit__(self, *exc) -> bool:
         try:
-            for path, (_, handle) in self._open.items():
-                with _writing(path):
-                    handle.close()
-            if kind is None:
-                for path, (tmp, _) in self._open.items():
-                    with _writing(path):
-                        os.replace(tmp, path)
-        finally:
-            for tmp, handle in self._open.values():
-                handle.close()
-                tmp.unlink(missing_ok=True)
+            return bool(self._stack.__exit__(*exc))
+        except OSError as err:  # closing or moving a file into place (the target named: os.replace's second name)
+            with _writing(Path(getattr(err, "filename2", None) or getattr(err, "filename", None) or "")):
+                raise
 
 
 def _write_tsv(path: Path, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:

@@ -573,8 +573,9 @@ class RunConfig:
     def input_digests(self) -> dict[str, str]:
         """``{key: "sha256:..."}`` for every key of :data:`INPUT_FILES` that names an existing file or folder: a
         task file by its YAML and the content of each of its splits' files, a file by its bytes, a folder
-        (``dictionary_dir``) by the names and bytes of its files. Keys naming no file are absent (so the hashes
-        of configs without input files are what they always were)."""
+        (``dictionary_dir``) by the names and bytes of its files; ``data_dir`` (when set) by :meth:`data_digest`;
+        ``model`` and ``tokenizer`` given as local folders by :meth:`model_digests`. Keys naming no file are absent
+        (so the hashes of configs without input files are what they always were)."""
         out = {}
         task = _hooks().task(self.task)
         origin = getattr(task, "origin", "")
@@ -855,7 +856,7 @@ def _content_digest(path: str) -> str:
 
 
 @functools.lru_cache(maxsize=1024)
-def _file_digest(path: str, _mtime_ns: int, _size: int, _ctime_ns: int = 0, _inode: int = 0) -> str:
+def _file_digest(path: str, _mtime_ns: int, _size: int, _ctime_ns: int, _inode: int) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):

@@ -113,14 +113,14 @@ def check_inputs(config: RunConfig) -> None:
 
 
 def recorded_inputs(config: RunConfig) -> dict[str, str]:
-    """What a run records of its input files: their content digests (:meth:`RunConfig.input_digests`) and the
-    digest of the task file's own text (``task_file``), which later readers (predict, export) compare with what
-    they see."""
-    out = {**config.input_digests(), **config.model_digests()}
+    """What a run records of its input files: their content digests (:meth:`RunConfig.input_digests`), the
+    digest of the task file's own text (``task_file``) and of the data files it reads (``data``), which later
+    readers (predict, export, ``run --out``, sweeps) compare with what they see."""
+    out = config.input_digests()  # model and tokenizer folders included
     task_file = config.task_file_digest()
     if task_file:
         out["task_file"] = task_file
-    data = config.data_digest()
+    data = out.get("data_dir") or config.data_digest()  # computed once when data_dir is set
     if data:
         out["data"] = data
     return out
@@ -189,15 +189,8 @@ def _check_run_dir(run_dir: Path, config: RunConfig) -> dict | None:
                 f"{run_dir} holds a run of another config (differs in: {', '.join(differing) or 'format'}); "
                 "use a new --out directory"
             )
+        # (a changed local model or tokenizer folder changed the hash above; the default data folder is not in it)
         recorded = saved.get("inputs") if isinstance(saved.get("inputs"), dict) else {}
-        models = config.model_digests()
-        changed = sorted(k for k in models if recorded.get(k) not in (None, models[k]))
-        if changed:
-            raise CheckpointError(
-                f"{run_dir} holds a run of another {' and '.join(changed)}: the content of "
-                f"{', '.join(str(getattr(config, k)) for k in changed)} changed since it ran; its results are of "
-                "the earlier content: use a new --out directory"
-            )
         data = config.data_digest()
         if data and recorded.get("data") not in (None, data):
             raise CheckpointError(

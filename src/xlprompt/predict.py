@@ -232,7 +232,7 @@ def check_recorded_inputs(
             f"gives {list(task.labels)}; restore the task file it was trained with, or train again"
         )
     inputs = inputs if isinstance(inputs, Mapping) else {}
-    now = {"task_file": config.task_file_digest(), **config.input_digests(), **config.model_digests()}
+    now = {"task_file": config.task_file_digest(), **config.input_digests()}  # model and tokenizer included
     for key, what in (
         ("task_file", f"the task file {config.task}"),
         ("label_words_file", f"label_words_file {config.label_words_file}"),

@@ -14,7 +14,7 @@ that break naive readers (``\\x1c``/``\\x1d`` inside texts).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from xlprompt.data.examples import NLIExample
@@ -174,3 +174,32 @@ def make_pool(n_per_class: int, lang: str = "en", prefix: str = "pool") -> list[
         NLIExample(f"{prefix} premise {i}", f"{prefix} hypothesis {i}", i % 3, lang, f"{prefix}-{i}")
         for i in range(3 * n_per_class)
     ]
+
+
+def write_leaky_task(
+    folder: str | Path, train_texts: Sequence[str], variant: Callable[[str], str], source: str
+) -> Path:
+    """A two-language user task (en, de; ``source`` trains) whose German test rows are its train rows written by
+    ``variant`` (a spelling the leak guard must see through); English tests on another text. Returns its YAML."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    labels = ("negative", "positive")
+    write_tsv(folder / "train.tsv", ("text", "label"), ((t, labels[i % 2]) for i, t in enumerate(train_texts)))
+    write_tsv(
+        folder / "test.de.tsv", ("text", "label"), ((variant(t), labels[i % 2]) for i, t in enumerate(train_texts))
+    )
+    write_tsv(folder / "test.en.tsv", ("text", "label"), [("something else entirely", "positive")])
+    (folder / "task.yaml").write_text(
+        f"""name: leaky
+text_fields: [text]
+labels: [negative, positive]
+label_words: ["no", "yes"]
+languages: [en, de]
+source_language: {source}
+splits:
+  train: {{{source}: train.tsv}}
+  test: {{en: test.en.tsv, de: test.de.tsv}}
+""",
+        "utf-8",
+    )
+    return folder / "task.yaml"

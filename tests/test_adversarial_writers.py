@@ -51,35 +51,14 @@ def test_the_leak_guard_normalises_invisible_and_modifier_characters(variant):
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
 @pytest.mark.parametrize("source", ["en", "de"])
 def test_user_task_test_rows_equal_to_train_rows_up_to_those_characters_are_refused(tmp_path, variant, source):
-    train = "".join(
-        f"the film's café scene number {i} wasn't {('bad', 'good')[i % 2]}\t{('negative', 'positive')[i % 2]}\n"
-        for i in range(8)
-    )
-    folder = tmp_path / "t"
-    folder.mkdir()
-    (folder / "train.tsv").write_text("text\tlabel\n" + train, "utf-8")
-    rows = "".join(
-        f"{VARIANTS[variant](line.split(chr(9))[0])}\t{line.split(chr(9))[1]}\n" for line in train.splitlines()
-    )
-    (folder / "test.en.tsv").write_text("text\tlabel\nsomething else entirely\tpositive\n", "utf-8")
-    (folder / "test.de.tsv").write_text("text\tlabel\n" + rows, "utf-8")
-    (folder / "task.yaml").write_text(
-        f"""name: leaky
-text_fields: [text]
-labels: [negative, positive]
-label_words: ["no", "yes"]
-languages: [en, de]
-source_language: {source}
-splits:
-  train: {{{source}: train.tsv}}
-  test: {{en: test.en.tsv, de: test.de.tsv}}
-""",
-        "utf-8",
-    )
+    from datafactory import write_leaky_task
+
+    train = [f"the film's café scene number {i} wasn't {('bad', 'good')[i % 2]}" for i in range(8)]
+    task = write_leaky_task(tmp_path / "t", train, VARIANTS[variant], source)
     from xlprompt.run_data import load_run_data
 
     with pytest.raises(DataError, match=r"training examples are also in the evaluated leaky test split \(de"):
-        load_run_data(RunConfig(task=str(folder / "task.yaml"), model="random:tiny", shots=2, method="sp"))
+        load_run_data(RunConfig(task=str(task), model="random:tiny", shots=2, method="sp"))
 
 
 @pytest.mark.parametrize("variant", ["zero-width space", "soft hyphen", "byte-order mark"])

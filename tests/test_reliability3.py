@@ -321,36 +321,14 @@ def test_predict_refuses_a_task_file_edited_since_training(tmp_path):
 )
 @pytest.mark.parametrize("source", ["en", "de"])
 def test_training_rows_evaluated_in_any_language_under_any_normalisation_are_refused(tmp_path, variant, source):
-    train = "".join(
-        f"a {('bad', 'good')[i % 2]} sentence number {i}\t{('negative', 'positive')[i % 2]}\n" for i in range(8)
-    )
-    folder = tmp_path / "t"
-    folder.mkdir()
-    (folder / "train.tsv").write_text("text\tlabel\n" + train, "utf-8")
-    first = train.splitlines()[0].split("\t")[0]
-    rows = "text\tlabel\n" + "".join(
-        f"{variant(line.split(chr(9))[0])}\t{line.split(chr(9))[1]}\n" for line in train.splitlines()
-    )
-    (folder / "test.en.tsv").write_text("text\tlabel\nsomething else entirely\tpositive\n", "utf-8")
-    (folder / "test.de.tsv").write_text(rows, "utf-8")
-    (folder / "task.yaml").write_text(
-        f"""name: leaky
-text_fields: [text]
-labels: [negative, positive]
-label_words: ["no", "yes"]
-languages: [en, de]
-source_language: {source}
-splits:
-  train: {{{source}: train.tsv}}
-  test: {{en: test.en.tsv, de: test.de.tsv}}
-""",
-        "utf-8",
-    )
+    from datafactory import write_leaky_task
+
     from xlprompt.run_data import load_run_data
 
-    assert first
+    train = [f"a {('bad', 'good')[i % 2]} sentence number {i}" for i in range(8)]
+    task = write_leaky_task(tmp_path / "t", train, variant, source)
     with pytest.raises(DataError, match=r"training examples are also in the evaluated leaky test split \(de"):
-        load_run_data(RunConfig(task=str(folder / "task.yaml"), model="random:tiny", shots=2, method="sp"))
+        load_run_data(RunConfig(task=str(task), model="random:tiny", shots=2, method="sp"))
 
 
 def test_an_xnli_parallel_file_of_test_pairs_with_an_extra_space_is_refused(tmp_path):

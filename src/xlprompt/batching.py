@@ -75,49 +75,30 @@ class TokenCache:
             self.warm([text])
         return self._ids[text]
 
+    def _example(self, premise: str, hypothesis: str, label: int, lang: str, uid: str) -> TokenizedExample:
+        """One tokenised example (its texts warmed before)."""
+        return TokenizedExample(
+            self._ids[premise],
+            self._ids[hypothesis],
+            label,
+            lang,
+            uid,
+            self.text(premise),
+            self.text(hypothesis),
+            premise,
+            hypothesis,
+        )
+
     def examples(self, examples: Sequence[NLIExample]) -> list[TokenizedExample]:
         self.warm(t for ex in examples for t in (ex.premise, ex.hypothesis))
-        return [
-            TokenizedExample(
-                self._ids[ex.premise],
-                self._ids[ex.hypothesis],
-                ex.label,
-                ex.lang,
-                ex.uid,
-                self.text(ex.premise),
-                self.text(ex.hypothesis),
-                ex.premise,
-                ex.hypothesis,
-            )
-            for ex in examples
-        ]
+        return [self._example(ex.premise, ex.hypothesis, ex.label, ex.lang, ex.uid) for ex in examples]
 
     def pairs(self, pairs: Sequence[ParallelPair]) -> list[TokenizedPair]:
         self.warm(t for p in pairs for t in (p.src_premise, p.src_hypothesis, p.tgt_premise, p.tgt_hypothesis))
         return [
             TokenizedPair(
-                TokenizedExample(
-                    self._ids[p.src_premise],
-                    self._ids[p.src_hypothesis],
-                    -1,
-                    p.src_lang,
-                    p.uid,
-                    self.text(p.src_premise),
-                    self.text(p.src_hypothesis),
-                    p.src_premise,
-                    p.src_hypothesis,
-                ),
-                TokenizedExample(
-                    self._ids[p.tgt_premise],
-                    self._ids[p.tgt_hypothesis],
-                    -1,
-                    p.tgt_lang,
-                    p.uid,
-                    self.text(p.tgt_premise),
-                    self.text(p.tgt_hypothesis),
-                    p.tgt_premise,
-                    p.tgt_hypothesis,
-                ),
+                self._example(p.src_premise, p.src_hypothesis, -1, p.src_lang, p.uid),
+                self._example(p.tgt_premise, p.tgt_hypothesis, -1, p.tgt_lang, p.uid),
             )
             for p in pairs
         ]

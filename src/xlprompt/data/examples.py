@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import asdict, dataclass
 
 #: ``label`` of an example without a gold label (e.g. an unlabelled alignment pair).
 NO_LABEL = -1
+
+
+def content_uid(*texts: str, prefix: str = "c") -> str:
+    """A stable id derived from an example's content alone: ``{prefix}-`` and 16 hex digits of the SHA-256 of the
+    texts (in order). The same texts give the same id in every process, batch and position; use it wherever the
+    data gives no id of its own. The language is deliberately not part of it: a parallel item keeps one id
+    across languages only when the data gives one, and renaming a language code changes no id."""
+    digest = hashlib.sha256(json.dumps(list(texts), ensure_ascii=False).encode("utf-8")).hexdigest()
+    return f"{prefix}-{digest[:16]}"
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,36 @@ from xlprompt.device import autocast
 from xlprompt.methods.base import Method
 
 
+def classification_metrics(gold: Sequence[int], predicted: Sequence[int], n_labels: int) -> dict:
+    """Accuracy and macro-F1 (both in %, as the papers report them) of ``predicted`` against ``gold``, with the
+    counts they come from: ``counts[c] = {"gold", "predicted", "correct"}`` for every class ``c < n_labels``.
+
+    Macro-F1 is the unweighted mean over the ``n_labels`` classes of F1 = 2·correct / (gold + predicted), the
+    definition of scikit-learn's ``f1_score(average="macro", labels=range(n_labels), zero_division=0)``: a class
+    absent from both gold and predictions scores 0. A prediction outside ``range(n_labels)`` (``predict_over=
+    vocab``'s extra column) counts as wrong for every class. No examples: both metrics are 0.0.
+    """
+    if len(gold) != len(predicted):
+        raise ValueError(f"{len(gold)} gold labels but {len(predicted)} predictions")
+    counts = [{"gold": 0, "predicted": 0, "correct": 0} for _ in range(n_labels)]
+    for g, p in zip(gold, predicted):
+        if 0 <= g < n_labels:
+            counts[g]["gold"] += 1
+        if 0 <= p < n_labels:
+            counts[p]["predicted"] += 1
+            if p == g:
+                counts[p]["correct"] += 1
+    total = len(gold)
+    correct = sum(c["correct"] for c in counts)
+    f1 = [2 * c["correct"] / (c["gold"] + c["predicted"]) if c["gold"] + c["predicted"] else 0.0 for c in counts]
+    return {
+        "accuracy": 100.0 * correct / total if total else 0.0,
+        "macro_f1": 100.0 * sum(f1) / n_labels if n_labels else 0.0,
+        "n": total,
+        "counts": counts,
+    }
+
+
 def _int8(method: Method, int8: bool):
     return method.plm.int8_encoder() if int8 else nullcontext()
 

@@ -124,7 +124,6 @@ def test_sweep_cli_passes_workers_to_the_local_executor(tmp_path, monkeypatch):
 def test_ray_run_passes_the_fractional_request_to_ray_remote(tmp_path, monkeypatch):
     """RayExecutor.run against a stand-in for the ray module (no Ray started): the options of every task."""
     import xlprompt.executors as executors
-    from xlprompt.executors import Outcome
 
     class Ref:
         def __init__(self, run_hash):
@@ -146,7 +145,7 @@ def test_ray_run_passes_the_fractional_request_to_ray_remote(tmp_path, monkeypat
                     module.options_seen.append(kwargs)
                     return self
 
-                def remote(self, store_path, run_hash, *rest):
+                def remote(self, run_hash, config, *rest):  # a task receives a config, never the store
                     module.submitted.append(run_hash)
                     return Ref(run_hash)
 
@@ -156,7 +155,7 @@ def test_ray_run_passes_the_fractional_request_to_ray_remote(tmp_path, monkeypat
             return refs[:num_returns], refs[num_returns:]
 
         def get(self, ref):
-            return Outcome(ref.run_hash, "finished", {})
+            return {"status": "finished", "results": {"accuracy": {"avg": 50.0}}, "files": None}
 
     fake = FakeRayModule()
     monkeypatch.setattr(executors, "_import_ray", lambda: fake)
@@ -168,5 +167,5 @@ def test_ray_run_passes_the_fractional_request_to_ray_remote(tmp_path, monkeypat
     summary = RayExecutor(gpus_per_run=0.25, progress=False, poll_seconds=0).run(
         sweep, tmp_path / "r.db", tmp_path / "runs"
     )
-    assert fake.options_seen == [{"max_retries": 0, "num_gpus": 0.25, "num_cpus": 1.0}]
+    assert fake.options_seen == [{"max_retries": 3, "retry_exceptions": False, "num_gpus": 0.25, "num_cpus": 1.0}]
     assert sorted(fake.submitted) == sorted(sweep.hashes()) and summary.ran == 4

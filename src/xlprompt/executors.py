@@ -133,6 +133,37 @@ def _error_line(err: BaseException) -> str:
     return f"{type(err).__name__}: {lines[0] if lines else ''}{where}"
 
 
+def train_run(
+    run_hash: str,
+    config: dict[str, Any],
+    run_dir: str | Path,
+    save_weights: bool = False,
+    progress: bool | str = False,
+    log: Callable[[str], None] | None = None,
+    group: str | None = None,
+    link_tensorboard_group: bool = True,
+) -> dict[str, Any]:
+    """Train one run of a sweep into ``run_dir`` and return its results; touches no store (the caller owns it).
+
+    The config must still hash to ``run_hash`` (its input files unchanged since the sweep registered it). With
+    ``report_to`` TensorBoard and a ``group``, the run is linked into the group's folder next to ``run_dir``
+    (``link_tensorboard_group``; a Ray driver links a returned folder itself, once written)."""
+    from xlprompt.experiment import run_experiment
+
+    run_config = RunConfig.from_dict(config)
+    if run_config.resolved_hash() != run_hash:
+        raise ConfigError(
+            f"run {run_hash}: its stored config hashes to {run_config.resolved_hash()} now: "
+            "the content of its input files (task file, parallel_file, label_words_file, "
+            "dictionary_dir) changed since the sweep registered it, or another xlprompt "
+            "version wrote the store; run the sweep again to register the runs of the "
+            "files as they are"
+        )
+    if group and link_tensorboard_group and "tensorboard" in trackers_of(run_config.report_to):
+        link_tensorboard(Path(run_dir).parent, group, Path(run_dir))
+    return run_experiment(run_config, run_dir, progress=progress, log=log, save_weights=save_weights, group=group)
+
+
 def execute_run(
     store_path: str | Path,
     run_hash: str,
@@ -150,8 +181,6 @@ def execute_run(
     """Claim → train (heartbeat) → finish/fail, for one run, in the calling process. ``group`` (the sweep's
     name) groups the run in the trackers of its ``report_to``. ``invocation_started``: when the sweep invocation
     began (a run that failed since then is not tried again: :meth:`ResultStore.claim`)."""
-    from xlprompt.experiment import run_experiment
-
     store = ResultStore(store_path, create=False)
     started = time.perf_counter()
     try:
@@ -169,21 +198,8 @@ def execute_run(
                 {"finished": FINISHED_ELSEWHERE, "failed-now": FAILED_ELSEWHERE}.get(claim.reason, claim.reason),
             )
         try:
-            run_config = RunConfig.from_dict(config)
-            if run_config.resolved_hash() != run_hash:
-                raise ConfigError(
-                    f"run {run_hash}: its stored config hashes to {run_config.resolved_hash()} now: "
-                    "the content of its input files (task file, parallel_file, label_words_file, "
-                    "dictionary_dir) changed since the sweep registered it, or another xlprompt "
-                    "version wrote the store; run the sweep again to register the runs of the "
-                    "files as they are"
-                )
-            if group and "tensorboard" in trackers_of(run_config.report_to):
-                link_tensorboard(Path(run_dir).parent, group, Path(run_dir))
             with Heartbeat(store_path, run_hash):
-                results = run_experiment(
-                    run_config, run_dir, progress=progress, log=log, save_weights=save_weights, group=group
-                )
+                results = train_run(run_hash, config, run_dir, save_weights, progress=progress, log=log, group=group)
         except KeyboardInterrupt:
             store.release(run_hash)
             raise
@@ -562,37 +578,115 @@ def worker_main(job_path: str, index: int) -> int:
     return 0
 
 
+#: how a Ray task's run folder reaches the driver: ``auto`` (written in place where the worker reaches the runs
+#: folder, else returned), ``shared`` (the runs folder must be reachable from every node), ``returned``
+RUN_FOLDER_MODES = ("auto", "shared", "returned")
+#: the largest run folder a Ray task returns through the object store (a folder with the trained PLM needs a
+#: runs folder every node reaches)
+MAX_RETURNED_BYTES = 256 * 1024 * 1024
+#: a Ray task's run-folder probe: the driver writes it into the runs folder; a worker that sees it shares the disk
+PROBE_PREFIX = ".ray-probe-"
+
+
+def _folder_files(folder: Path) -> dict[str, bytes]:
+    """Every regular file under ``folder`` (relative POSIX path → bytes), checkpoints and locks left out."""
+    files: dict[str, bytes] = {}
+    total = 0
+    for path in sorted(folder.rglob("*")):
+        rel = path.relative_to(folder).as_posix()
+        if not path.is_file() or path.is_symlink() or rel == ".lock" or rel.split("/")[0] == "checkpoint":
+            continue
+        data = path.read_bytes()
+        total += len(data)
+        if total > MAX_RETURNED_BYTES:
+            raise ConfigError(
+                f"run folder {folder.name}: over {MAX_RETURNED_BYTES // 2**20} MiB to return through Ray's object "
+                "store (the trained PLM?); put the runs folder (--runs-dir) on a path every node reaches "
+                "(--ray-run-folders shared)"
+            )
+        files[rel] = data
+    return files
+
+
 def _ray_task(
-    store_path: str,
     run_hash: str,
     config: dict,
     run_dir: str,
     save_weights: bool,
-    stale_after: float,
-    retry_failed: bool,
+    mode: str,
+    probe: str | None,
     cwd: str | None = None,
     group: str | None = None,
-) -> Outcome:
-    """The body of one Ray task: the worker claims and writes to the store itself.
+) -> dict[str, Any]:
+    """The body of one Ray task: train one run and return its outcome. It never opens the store (the driver
+    owns it) and takes no store path.
 
-    Relative paths of the config (``data_dir: ../shared/data``) mean what they mean for the driver: the
-    task works in the driver's directory where that exists on the worker's machine.
+    The run folder: where this worker sees the driver's probe file in the runs folder (``mode`` ``auto`` or
+    ``shared``), the run trains in place, so a retried task resumes from its checkpoint there. Elsewhere it trains
+    in a folder of this node's temporary folder, and its files (results, metrics, logs, prompt) come back with
+    the outcome, for the driver to write. Relative paths of the config (``data_dir: ../shared/data``) mean what
+    they mean for the driver: the task works in the driver's directory where that exists on the worker's node.
     """
+    import shutil
+    import tempfile
+
     if cwd and os.path.isdir(cwd):
         os.chdir(cwd)
-    return execute_run(
-        store_path,
-        run_hash,
-        config,
-        run_dir,
-        save_weights,
-        progress=False,
-        log=None,
-        worker=f"ray:{os.uname().nodename}:{os.getpid()}",
-        stale_after=stale_after,
-        retry_failed=retry_failed,
-        group=group,
-    )
+    started = time.perf_counter()
+    worker = f"ray:{os.uname().nodename}:{os.getpid()}"
+    in_place = mode != "returned" and probe is not None and os.path.isfile(probe)
+    scratch = None
+    try:
+        if mode == "shared" and not in_place:
+            raise ConfigError(
+                f"--ray-run-folders shared: the runs folder {Path(run_dir).parent} is not reachable from node "
+                f"{os.uname().nodename}; mount it on every node, or leave --ray-run-folders at auto"
+            )
+        if in_place:
+            target = Path(run_dir)
+        else:
+            if save_weights:
+                raise ConfigError(
+                    f"node {os.uname().nodename} does not reach the runs folder {Path(run_dir).parent}, and a run "
+                    "that saves the trained PLM (--save-weights) is too large to return; put the runs folder on "
+                    "a path every node reaches"
+                )
+            scratch = Path(tempfile.mkdtemp(prefix="xlprompt-ray-"))
+            target = scratch / Path(run_dir).name
+        results = train_run(run_hash, config, target, save_weights, group=group, link_tensorboard_group=in_place)
+        files = None if in_place else _folder_files(target)
+        return {
+            "status": "finished",
+            "results": results,
+            "files": files,
+            "worker": worker,
+            "seconds": time.perf_counter() - started,
+        }
+    except RunLockedError:  # another process trains in this run folder: not ours to run
+        return {"status": "busy", "worker": worker}
+    except Exception as err:  # the run's own failure: reported once, never retried by Ray
+        full = as_disk_error(err)
+        return {
+            "status": "failed",
+            "error": _error_line(full if full is not None else err),
+            "worker": worker,
+            "seconds": time.perf_counter() - started,
+        }
+    finally:
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _write_returned_folder(run_dir: Path, files: dict[str, bytes]) -> None:
+    """Write a run folder returned by a Ray task: built next to ``run_dir``, then swapped in whole."""
+    from xlprompt.safety import atomic_write_bytes, staged_folder
+
+    tops = sorted({rel.split("/")[0] for rel in files}, key=lambda name: (name == "results.json", name))
+    with staged_folder(run_dir, tops) as staging:
+        for rel, data in files.items():
+            path = staging / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_bytes(path, data)
 
 
 def _import_ray():
@@ -617,7 +711,18 @@ def check_gpus_per_run(value: float | None) -> float | None:
 
 class RayExecutor:
     """Runs each run as a Ray task (``gpus_per_run`` GPUs each where the cluster has GPUs, default 1, and
-    ``cpus_per_run`` CPUs)."""
+    ``cpus_per_run`` CPUs), on a local Ray instance or a cluster (``address``).
+
+    The driver (this process) owns the store: it claims each run before submitting it, keeps the claims of the
+    runs in flight alive, and records each outcome; a Ray task receives a config and returns an outcome, and
+    never opens the store. At most ``max_in_flight`` runs are claimed and submitted at once (default: twice the
+    runs the cluster fits), so that other drivers on the same store share the remaining runs.
+
+    A task whose node or worker process dies is scheduled again by Ray (``max_retries`` times) within the same
+    command, and resumes from its checkpoint where its run folder is on a disk the new node reaches. A run that
+    fails for its own reasons (a bad config, NaN) is not retried: the task returns the failure. Run folders:
+    ``run_folders`` (:data:`RUN_FOLDER_MODES`).
+    """
 
     name = "ray"
 
@@ -632,10 +737,21 @@ class RayExecutor:
         max_runs: int | None = None,
         poll_seconds: float = 2.0,
         gpus_per_run: float | None = None,
+        max_retries: int = 3,
+        run_folders: str = "auto",
+        max_in_flight: int | None = None,
     ):
         self.gpus_per_run = check_gpus_per_run(gpus_per_run)
         if cpus_per_run <= 0:
             raise ConfigError(f"--cpus-per-run must be > 0, not {cpus_per_run}")
+        if isinstance(max_retries, bool) or not isinstance(max_retries, int) or not 0 <= max_retries <= 100:
+            raise ConfigError(f"--max-retries must be a whole number in [0, 100], not {max_retries!r}")
+        if run_folders not in RUN_FOLDER_MODES:
+            raise ConfigError(f"--ray-run-folders must be one of {', '.join(RUN_FOLDER_MODES)}, not {run_folders!r}")
+        if max_in_flight is not None and (
+            isinstance(max_in_flight, bool) or not isinstance(max_in_flight, int) or max_in_flight < 1
+        ):
+            raise ConfigError(f"max_in_flight must be a whole number >= 1, not {max_in_flight!r}")
         self.address = address
         self.num_cpus = num_cpus
         self.cpus_per_run = cpus_per_run
@@ -644,6 +760,9 @@ class RayExecutor:
         self.retry_failed = retry_failed
         self.max_runs = max_runs
         self.poll_seconds = poll_seconds
+        self.max_retries = max_retries
+        self.run_folders = run_folders
+        self.max_in_flight = max_in_flight
 
     def _init(self):
         ray = _import_ray()
@@ -672,56 +791,140 @@ class RayExecutor:
             )
         return {"num_cpus": self.cpus_per_run}
 
+    def _window(self, ray, resources: dict[str, float]) -> int:
+        """How many runs to claim and submit at once: ``max_in_flight``, else twice what the cluster fits."""
+        if self.max_in_flight is not None:
+            return self.max_in_flight
+        total = ray.cluster_resources()
+        fits = total.get("CPU", 0) / resources["num_cpus"]
+        if "num_gpus" in resources:
+            fits = min(fits, total.get("GPU", 0) / resources["num_gpus"])
+        return max(2, 2 * int(fits))
+
     def run(
         self, sweep: Sweep, store_path: str | Path, runs_dir: str | Path, save_weights: bool | None = None
     ) -> SweepSummary:
+        import uuid
+
         save_weights = sweep.save_weights if save_weights is None else save_weights
         store_path = str(Path(store_path).resolve())
         runs_dir = Path(runs_dir).resolve()
+        invocation_started = time.time()
         summary, finished, todo = _pending(sweep, store_path, self.max_runs)
         if not todo:
             return summary
         ray, started_here = self._init()
-        task = ray.remote(_ray_task).options(max_retries=0, **self.resources(ray))
+        resources = self.resources(ray)
+        task = ray.remote(_ray_task).options(max_retries=self.max_retries, retry_exceptions=False, **resources)
         mode, lines, bar = _sweep_progress(sweep, finished, self.progress, " (ray)")
-        pending = {
-            task.remote(
-                store_path,
-                run.hash,
-                run.config.to_dict(),
-                str(run_dir_of(runs_dir, run)),
-                save_weights,
-                self.stale_after,
-                self.retry_failed,
-                os.getcwd(),
-                sweep.name,
-            ): run
-            for run in todo
-        }
+        runs_dir.mkdir(parents=True, exist_ok=True)
+        probe = None
+        if self.run_folders != "returned":
+            probe = runs_dir / f"{PROBE_PREFIX}{uuid.uuid4().hex}"
+            probe.write_text("the driver of a Ray sweep: a worker that reads this file shares the runs folder\n")
+        store = ResultStore(store_path, create=False)
+        pending: dict[Any, SweepRun] = {}
+        queue = list(todo)
+        window = self._window(ray, resources)
+        heartbeat = Heartbeat(store_path, lambda: [run.hash for run in list(pending.values())])
         try:
-            while pending:
-                done, _ = ray.wait(list(pending), num_returns=1, timeout=self.poll_seconds)
-                for ref in done:
-                    run = pending.pop(ref)
-                    try:
-                        outcome = ray.get(ref)
-                    except Exception as err:  # the worker died (OOM, node lost): the claim goes stale
-                        outcome = Outcome(run.hash, "failed", error=f"ray task failed: {_error_line(err)}")
-                    summary.outcomes.append(outcome)
-                    lines.ended(run, outcome)
-                    if outcome.status in ("finished", FINISHED_ELSEWHERE):
-                        bar.update(1)
-                bar.set_postfix_str(self._running_text(pending.values(), runs_dir))
+            with heartbeat:
+                while queue or pending:
+                    while queue and len(pending) < window:
+                        run = queue.pop(0)
+                        run_dir = run_dir_of(runs_dir, run)
+                        claim = store.claim(
+                            run.hash,
+                            worker=f"ray-driver:{os.getpid()}",
+                            run_dir=str(run_dir),
+                            stale_after=self.stale_after,
+                            retry_failed=self.retry_failed,
+                            invocation_started=invocation_started,
+                        )
+                        if not claim.ok:
+                            status = {"finished": FINISHED_ELSEWHERE, "failed-now": FAILED_ELSEWHERE}
+                            outcome = Outcome(run.hash, status.get(claim.reason, claim.reason))
+                            summary.outcomes.append(outcome)
+                            lines.ended(run, outcome)
+                            if outcome.status == FINISHED_ELSEWHERE:
+                                bar.update(1)
+                            continue
+                        lines.starting(run)
+                        ref = task.remote(
+                            run.hash,
+                            run.config.to_dict(),
+                            str(run_dir),
+                            save_weights,
+                            self.run_folders,
+                            str(probe) if probe else None,
+                            os.getcwd(),
+                            sweep.name,
+                        )
+                        pending[ref] = run
+                    if not pending:
+                        continue
+                    done, _ = ray.wait(list(pending), num_returns=1, timeout=self.poll_seconds)
+                    for ref in done:
+                        run = pending[ref]
+                        outcome = self._record(ray, ref, run, store, runs_dir, sweep.name)
+                        del pending[ref]
+                        summary.outcomes.append(outcome)
+                        lines.ended(run, outcome)
+                        if outcome.status in ("finished", FINISHED_ELSEWHERE):
+                            bar.update(1)
+                    bar.set_postfix_str(self._running_text(pending.values(), runs_dir))
             _close_bar(bar, summary)
-        except KeyboardInterrupt:
-            for ref in pending:
-                ray.cancel(ref, force=True)
+        except BaseException:
+            for ref, run in pending.items():
+                with contextlib.suppress(Exception):
+                    ray.cancel(ref, force=True)
+                with contextlib.suppress(Exception):
+                    store.release(run.hash)
             raise
         finally:
             bar.close()
+            store.close()
+            if probe is not None:
+                probe.unlink(missing_ok=True)
             if started_here and not self.address:
                 ray.shutdown()
         return summary
+
+    def _record(self, ray, ref, run: SweepRun, store: ResultStore, runs_dir: Path, group: str) -> Outcome:
+        """Record a task's outcome in the store (the driver's claim): finish, fail or release."""
+        try:
+            result = ray.get(ref)
+        except Exception as err:  # the task's node or worker died more than --max-retries times
+            message = (
+                f"ray task lost {self.max_retries + 1} time{'s' if self.max_retries else ''} "
+                f"(its node or worker died): {_error_line(err)}"
+            )
+            store.fail(run.hash, message)
+            return Outcome(run.hash, "failed", error=message)
+        seconds = float(result.get("seconds", 0.0))
+        if result["status"] == "busy":
+            store.release(run.hash)
+            return Outcome(run.hash, "busy")
+        if result["status"] == "failed":
+            store.fail(run.hash, result["error"])
+            return Outcome(run.hash, "failed", error=result["error"], seconds=seconds)
+        run_dir = run_dir_of(runs_dir, run)
+        try:
+            if result.get("files") is not None:
+                _write_returned_folder(run_dir, result["files"])
+                if group and "tensorboard" in trackers_of(run.config.report_to):
+                    link_tensorboard(runs_dir, group, run_dir)
+        except Exception as err:
+            full = as_disk_error(err)
+            if full is not None:
+                raise full from None
+            message = f"run folder {run_dir} not written: {_error_line(err)}"
+            store.fail(run.hash, message)
+            return Outcome(run.hash, "failed", error=message, seconds=seconds)
+        results = {**result["results"], "run_dir": str(run_dir)}
+        if not store.finish(run.hash, results):
+            return Outcome(run.hash, FINISHED_ELSEWHERE, results, seconds=seconds)
+        return Outcome(run.hash, "finished", results, seconds=seconds)
 
     @staticmethod
     def _running_text(runs, runs_dir: Path) -> str:

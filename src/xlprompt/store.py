@@ -44,7 +44,7 @@ import time
 import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 from xlprompt.errors import CheckpointError
 
@@ -524,17 +524,25 @@ class ResultStore:
 
 
 class Heartbeat:
-    """A daemon thread that refreshes a claimed run's heartbeat (its own connection) until stopped."""
+    """A daemon thread that refreshes the heartbeat of claimed runs (its own connection) until stopped.
+
+    ``run_hash``: one run's hash, or a callable returning the hashes to keep alive at each beat (a Ray driver's
+    runs in flight)."""
 
     def __init__(
-        self, store_path: str | Path, run_hash: str, interval: float = HEARTBEAT_SECONDS, pid: int | None = None
+        self,
+        store_path: str | Path,
+        run_hash: str | Callable[[], Iterable[str]],
+        interval: float = HEARTBEAT_SECONDS,
+        pid: int | None = None,
     ):
         self.store_path = store_path
-        self.run_hash = run_hash
+        self.run_hash = run_hash if isinstance(run_hash, str) else "runs in flight"
+        self._hashes = (lambda: (run_hash,)) if isinstance(run_hash, str) else run_hash
         self.interval = interval
         self.pid = os.getpid() if pid is None else pid
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name=f"heartbeat-{run_hash}", daemon=True)
+        self._thread = threading.Thread(target=self._loop, name=f"heartbeat-{self.run_hash}", daemon=True)
 
     def _loop(self) -> None:
         store = None
@@ -542,7 +550,8 @@ class Heartbeat:
             store = ResultStore(self.store_path, create=False)
             while not self._stop.wait(self.interval):
                 try:
-                    store.heartbeat(self.run_hash, self.pid)
+                    for run_hash in tuple(self._hashes()):
+                        store.heartbeat(run_hash, self.pid)
                 except sqlite3.Error as err:
                     logger.debug("run %s: heartbeat not written (%s)", self.run_hash, err)
         except Exception as err:  # noqa: BLE001 - the heartbeat must never take the run down

@@ -49,6 +49,21 @@ from xlprompt.config import parse_overrides
     help="ray: GPUs per run where the cluster has GPUs, e.g. 0.25 for four runs sharing one GPU (default: 1)",
 )
 @click.option(
+    "--max-retries",
+    type=count(0, 100),
+    default=None,
+    help="ray: times a run whose node or worker dies is scheduled again within this command, resuming from its "
+    "checkpoint where the runs folder is shared (default 3); a run that fails by itself is never retried",
+)
+@click.option(
+    "--ray-run-folders",
+    type=click.Choice(["auto", "shared", "returned"]),
+    default=None,
+    help="ray: how a run folder reaches --runs-dir: written in place by a worker that reaches the runs folder "
+    "(shared), returned through Ray's object store and written by this process (returned), or whichever "
+    "works for each worker (auto, the default)",
+)
+@click.option(
     "--workers",
     type=count(1, 1024),
     default=1,
@@ -108,6 +123,8 @@ def sweep_command(
     num_cpus,
     cpus_per_run,
     gpus_per_run,
+    max_retries,
+    ray_run_folders,
     workers,
     overrides,
     grids,
@@ -165,7 +182,11 @@ def sweep_command(
     )
     if executor == "ray":
         kwargs.update(address=address, num_cpus=num_cpus, cpus_per_run=cpus_per_run, gpus_per_run=gpus_per_run)
+        kwargs.update(max_retries=3 if max_retries is None else max_retries, run_folders=ray_run_folders or "auto")
     else:
+        for option, value in (("--max-retries", max_retries), ("--ray-run-folders", ray_run_folders)):
+            if value is not None:
+                raise click.UsageError(f"{option} is for --executor ray; the local executor runs on this machine")
         kwargs.update(workers=workers, gpus_per_run=gpus_per_run)
     if executor == "ray" and workers != 1:
         kwargs["workers"] = workers

@@ -10,11 +10,9 @@ Both follow the same protocol, in :func:`execute_run`, run by the process that t
    folder: :func:`xlprompt.sweep.run_dir_of`); a killed run resumes from that folder's last checkpoint;
 3. ``store.finish(hash, results)`` (or ``fail`` with the one-line error; the sweep goes on).
 
-Every worker writes to the store itself, so the store file must be reachable at the same path from every
-worker: on one machine that is always so. On a multi-machine Ray cluster put the store and the runs folder
-on storage the workers share; note that SQLite's WAL mode needs all its writers on one host, so across
-hosts run one sweep driver per host or keep the workers on the head node (``--address`` of a cluster whose
-GPU workers see the head node's disk through a POSIX-locking filesystem works, WAL over NFS does not).
+Locally every worker writes to the store itself (one machine: the store is on its disk). With Ray the driver owns
+the store: it claims each run, a task receives the run's config and returns its outcome (and, where its node does
+not reach the runs folder, the run folder's files), and only the driver writes the store (:class:`RayExecutor`).
 
 Ray: imported only when asked for; not installed → "pip install 'xlprompt[ray]'". Each task asks for
 ``gpus_per_run`` GPUs where the cluster has GPUs (default 1; a fraction such as 0.25 lets 4 runs share one

@@ -36,7 +36,7 @@ def resolve_device(config: RunConfig | str, override: str | torch.device | None 
     ``cpu``. A device this machine lacks (``cuda`` on a CPU-only build, ``cuda:3`` with two GPUs, ``mps`` off
     Apple silicon) is a one-line :class:`ConfigError`."""
     if isinstance(override, torch.device):
-        override = str(override)
+        override = override.type if override.type in ("cpu", "mps") else str(override)
     spec = check_device_spec(
         override if override is not None else (config if isinstance(config, str) else config.device)
     )
@@ -45,7 +45,8 @@ def resolve_device(config: RunConfig | str, override: str | torch.device | None 
     if spec.startswith("cuda"):
         if not torch.cuda.is_available():
             raise ConfigError(
-                f"device={spec} but this machine has no CUDA device (or torch was built without CUDA); use device=cpu or auto"
+                f"device={spec} but no CUDA device is available (none found, or torch was built without CUDA); "
+                "use device=cpu or auto"
             )
         index = int(spec.partition(":")[2] or 0)
         if index >= torch.cuda.device_count():

@@ -310,8 +310,6 @@ def resolve_predict_device(config: RunConfig, device: str | torch.device | None)
     """``device`` if given, else the run's ``device`` setting (a one-line error if it names a missing GPU)."""
     from xlprompt.device import resolve_device
 
-    if isinstance(device, torch.device):
-        return device
     try:
         return resolve_device(config, device)
     except ConfigError as err:

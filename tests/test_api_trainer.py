@@ -99,6 +99,7 @@ def test_trainer_resumes_from_the_epoch_checkpoint_to_the_uninterrupted_paramete
     trainer.train()
     steps = math.ceil(len(data.train) / 3)
     assert steps == 2
+    assert trainer.train_dataset.epoch == 1  # the Trainer told the dataset its epoch: epoch 2 brought other pairs
     full = tmp_path / "full"
     assert sorted(p.name for p in full.iterdir()) == ["checkpoint-2", "checkpoint-4"]
     epoch1, epoch2 = (load_file(full / f"checkpoint-{s}" / "model.safetensors") for s in (2, 4))

@@ -165,7 +165,9 @@ def test_trainer_with_two_workers_trains_the_parameters_of_none(tmp_path, mpt_da
     finals = []
     for workers in (0, 2):
         model = xlprompt.PromptModel.from_config(config, parallel=data.parallel)
-        trainer_for(model, data, tmp_path / str(workers), save_strategy="no", dataloader_num_workers=workers).train()
+        trainer_for(
+            model, data, tmp_path / str(workers), save_strategy="no", num_train_epochs=1, dataloader_num_workers=workers
+        ).train()
         finals.append(model.state_dict())
     for name, value in finals[0].items():
         assert torch.equal(finals[1][name], value), name

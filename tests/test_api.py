@@ -58,8 +58,8 @@ def test_mpt_in_a_plain_pytorch_loop_reaches_100_percent_train_accuracy():
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=0.0)
     before = model.accuracy(data.train)
     model.train()
-    for _ in range(40):
-        loss = model.training_loss(model.collate(data.train))
+    for step in range(40):
+        loss = model.training_loss(model.collate(data.train, step=step))
         loss.backward()
         optimizer.step()
         optimizer.zero_grad()
@@ -90,7 +90,9 @@ def test_mpt_in_the_hugging_face_trainer_reaches_100_percent_train_accuracy():
         disable_tqdm=True,
         seed=1,
     )
-    trainer = Trainer(model=model, args=args, train_dataset=data.train, data_collator=model.hf_collator)
+    trainer = Trainer(
+        model=model, args=args, train_dataset=model.train_dataset(data.train), data_collator=model.hf_collator
+    )
     trainer.train()
     assert model.accuracy(data.train) == 1.0
 
@@ -102,8 +104,8 @@ def test_save_pretrained_round_trips_predictions_exactly(tmp_path, method):
     model = xlprompt.PromptModel.from_config(config, parallel=data.parallel)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr)
     model.train()
-    for _ in range(3):  # trained weights, not the initial ones, must come back
-        model.training_loss(model.collate(data.train)).backward()
+    for step in range(3):  # trained weights, not the initial ones, must come back
+        model.training_loss(model.collate(data.train, step=step)).backward()
         optimizer.step()
         optimizer.zero_grad()
     model.eval()

@@ -205,6 +205,8 @@ def _other_value(field: dataclasses.Field, current):
         return "en,de"
     if field.name == "task":  # a registered task (or a task file), not any string
         return "pawsx"
+    if field.name == "device":  # a device spec (auto, cpu, cuda, cuda:N, mps)
+        return "cpu" if current != "cpu" else "auto"
     if current is None:
         hint = str(field.type)
         if "int" in hint:

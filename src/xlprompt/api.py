@@ -132,14 +132,65 @@ def _check_config(config) -> None:
 
 @dataclass
 class Batch:
-    """A training batch made by :meth:`PromptModel.collate`: the tokenised few-shot examples and, for a method
-    that trains on the parallel corpus (MPT), the alignment pairs of this step."""
+    """A training batch made by :meth:`PromptModel.collate`: the tokenised few-shot examples, for a method
+    that trains on the parallel corpus (MPT) the alignment pairs of this step, and ``seed``, the seed of the
+    step's own random draws (PCT's ``pct_language_draw=step``), derived from the config's seed and the step."""
 
     examples: list
     pairs: list | None = None
+    seed: int = 0
 
     def __len__(self) -> int:
         return len(self.examples)
+
+
+@dataclass(frozen=True)
+class TrainingItem:
+    """One item of :meth:`PromptModel.train_dataset`: an example with its place in the training stream
+    (``epoch``, ``index``) and the positions of the alignment pairs it brings to its batch (MPT)."""
+
+    example: Any
+    epoch: int
+    index: int
+    pair_positions: tuple[int, ...] = ()
+
+
+class TrainingData(torch.utils.data.Dataset):
+    """The training examples as a ``torch`` dataset for the Hugging Face ``Trainer`` or a ``DataLoader``
+    (:meth:`PromptModel.train_dataset`). Item ``i`` of epoch ``e`` is a :class:`TrainingItem` carrying its
+    example and the positions ``(e·n + i)·q … (e·n + i + 1)·q − 1`` of the model's alignment-pair stream (``q``
+    pairs per example, ``n`` examples): every item of an epoch brings other pairs, and epochs continue through
+    the corpus. An item depends only on ``(epoch, i)``, so any number of data-loader workers gives the same
+    batches. ``set_epoch(e)`` is called by the ``Trainer`` (through ``accelerate``) before each epoch; in your
+    own loop call it yourself before iterating (with ``persistent_workers=False``, the default, so that the
+    workers see it)."""
+
+    def __init__(self, examples: Sequence, pairs_per_example: int):
+        self.examples = list(examples)
+        self.pairs_per_example = int(pairs_per_example)
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """Items from now on belong to epoch ``epoch`` (0-based)."""
+        self.epoch = int(epoch)
+
+    def __len__(self) -> int:
+        return len(self.examples)
+
+    def __getitem__(self, index: int) -> TrainingItem:
+        if not -len(self) <= index < len(self):
+            raise IndexError(f"item {index} of {len(self)}")
+        index %= len(self)
+        q = self.pairs_per_example
+        first = (self.epoch * len(self) + index) * q
+        return TrainingItem(self.examples[index], self.epoch, index, tuple(range(first, first + q)))
+
+
+def _stream_seed(seed: int, key: str) -> int:
+    """A 63-bit seed from the config's seed and a text key (the same in every process)."""
+    import hashlib
+
+    return int.from_bytes(hashlib.sha256(f"{seed}:{key}".encode()).digest()[:8], "big") >> 1
 
 
 class PromptModel(nn.Module):
@@ -150,12 +201,17 @@ class PromptModel(nn.Module):
     need: ``tokenizer``, ``run_config`` (the resolved :class:`~xlprompt.RunConfig`), ``labels`` (the task's),
     :meth:`collate` (examples → :class:`Batch`), :meth:`training_loss`, :meth:`predict` and :meth:`accuracy`.
 
-    ``forward(batch=...)`` returns ``{"loss": ...}``, so the model trains in the Hugging Face ``Trainer`` with
-    ``data_collator=model.hf_collator`` and ``TrainingArguments(remove_unused_columns=False)``.
+    In the Hugging Face ``Trainer``: ``train_dataset=model.train_dataset(examples)``,
+    ``data_collator=model.hf_collator``, ``compute_metrics=model.compute_metrics`` and
+    ``callbacks=[model.loss_parts_callback()]``; ``forward(batch, labels)`` returns ``{"loss", "logits"}`` (the
+    logits in evaluation only), so ``evaluate()`` reports ``eval_loss``. Its ``state_dict()`` holds every tensor
+    once (tied weights under their first name), so checkpoints save as safetensors and resume.
 
     For MPT the parallel corpus (``parallel``, e.g. ``load_data(config).parallel``) feeds Eq. 7's alignment
-    task: each :meth:`collate` adds the next ``align_batch_size`` pairs of a shuffled cycle through it (seeded
-    by ``seed``), as the run's trainer cycles the shorter of the two streams.
+    task through a stream that cycles through the corpus, reshuffled every cycle (seeded by ``seed`` and the
+    cycle), as the run's trainer cycles the shorter of the two streams. Which pairs a batch gets is a function
+    of its step (:meth:`collate`'s ``step``) or of its items (:meth:`train_dataset`), never of earlier calls: the
+    model holds no data-order state.
     """
 
     def __init__(
@@ -170,24 +226,37 @@ class PromptModel(nn.Module):
         self.random_weights = random_weights
         self.labels: tuple[str, ...] = tuple(run_config.task_spec().labels)
         self._cache = TokenCache(tokenizer, run_config.strip_punctuation)
-        self._generator = torch.Generator().manual_seed(run_config.seed)
         self._pairs: list = []
-        self._pair_order: list[int] = []
+        self._cycles: dict[int, list[int]] = {}  # cycle → its order of the pairs (a pure function of the two)
+        self._part_sums: dict[str, float] = {}  # the loss parts since loss_parts_callback last read them
+        self._part_steps = 0
         if parallel:
             self.set_parallel(parallel)
 
     # ------------------------------------------------------------------ building and saving
     @classmethod
     def from_config(
-        cls, config: RunConfig, *, device: str | torch.device = "cpu", parallel: Sequence | None = None
+        cls, config: RunConfig, *, device: str | torch.device | None = None, parallel: Sequence | None = None
     ) -> "PromptModel":
         """A new, untrained model for ``config``: its tokenizer, the base PLM of ``config.model`` (``random:…``
-        specs: random weights from ``seed``) and the method's own modules, initialised from ``seed``."""
+        specs: random weights from ``seed``) and the method's own modules, initialised from ``seed``.
+
+        Args:
+            config: the run config (:class:`~xlprompt.RunConfig`).
+            device: where the model is built: ``auto``, ``cpu``, ``cuda``, ``cuda:N``, ``mps`` or a
+                ``torch.device``; None (default): ``config.device``. A device this machine lacks is a one-line
+                :class:`~xlprompt.ConfigError`.
+            parallel: MPT's parallel corpus (``load_data(config).parallel``) for the alignment task.
+
+        Returns:
+            the :class:`PromptModel`, in training mode.
+        """
+        from xlprompt.device import resolve_device
         from xlprompt.experiment import build_components
 
         _check_config(config)
         config.validate()
-        parts = build_components(config, torch.device(device))
+        parts = build_components(config, resolve_device(config, device))
         return cls(parts.method, parts.tokenizer, config, parts.backbone_info.random_weights, parallel)
 
     def save_pretrained(self, save_directory: str | Path) -> Path:
@@ -287,73 +356,325 @@ class PromptModel(nn.Module):
         model.eval()
         return model
 
+    # ------------------------------------------------------------------ tied weights
+    def _aliases(self) -> dict[str, str]:
+        """Every state-dict name whose tensor is a tensor of an earlier name (a tied weight: XLM-R's MLM
+        decoder and its word embeddings, the decoder's bias and the head's) → that earlier name."""
+        first: dict[tuple, str] = {}
+        aliases: dict[str, str] = {}
+        for name, tensor in super().state_dict(keep_vars=True).items():
+            if tensor.numel() == 0:
+                continue
+            key = (
+                tensor.device,
+                tensor.untyped_storage().data_ptr(),
+                tensor.storage_offset(),
+                tuple(tensor.shape),
+                tensor.stride(),
+            )
+            if key in first:
+                aliases[name] = first[key]
+            else:
+                first[key] = name
+        return aliases
+
+    def state_dict(self, *args, destination=None, prefix: str = "", keep_vars: bool = False):
+        """``nn.Module.state_dict`` with every tensor once: a tied weight appears under its first name only, so
+        that safetensors (and the Hugging Face ``Trainer``'s checkpoints) can store it. :meth:`load_state_dict`
+        restores the ties (it copies into the shared tensor)."""
+        state = super().state_dict(*args, destination=destination, prefix=prefix, keep_vars=keep_vars)
+        for name in self._aliases():
+            state.pop(prefix + name, None)
+        return state
+
+    def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True, assign: bool = False):
+        """``nn.Module.load_state_dict`` that takes :meth:`state_dict`'s output (a tied weight under its first
+        name only) as well as a full one."""
+        state = dict(state_dict)
+        for alias, name in self._aliases().items():
+            if alias not in state and name in state:
+                state[alias] = state[name]
+        return super().load_state_dict(state, strict=strict, assign=assign)
+
     # ------------------------------------------------------------------ training
     def set_parallel(self, pairs: Sequence) -> None:
         """The parallel corpus of the alignment task (:class:`~xlprompt.data.examples.ParallelPair` rows)."""
         self._pairs = self._cache.pairs(list(pairs))
-        self._pair_order = []
+        self._cycles = {}
 
-    def _next_pairs(self) -> list | None:
-        if not (self.method.uses_parallel and self._pairs):
+    def _uses_pairs(self) -> bool:
+        return bool(self.method.uses_parallel and self._pairs)
+
+    def _pair_at(self, position: int):
+        """Position ``position`` of the alignment-pair stream: cycle ``position // N`` of the N pairs is their
+        permutation drawn from ``(seed, cycle)``, as the run trainer's epoch order of the pairs."""
+        from xlprompt.trainer import epoch_generator
+
+        cycle, offset = divmod(position, len(self._pairs))
+        order = self._cycles.get(cycle)
+        if order is None:
+            order = torch.randperm(len(self._pairs), generator=epoch_generator(self.run_config.seed, cycle)).tolist()
+            if len(self._cycles) >= 4:  # a memo of a pure function: keep it small
+                self._cycles.clear()
+            self._cycles[cycle] = order
+        return self._pairs[order[offset]]
+
+    def alignment_pairs(self, step: int) -> list | None:
+        """The alignment pairs of training step ``step`` (0-based): positions ``step·A … step·A + A − 1`` of the
+        pair stream, ``A`` = ``align_batch_size`` (``batch_size`` when unset; at most the corpus). None for a
+        method without the alignment task or a model without a parallel corpus.
+
+        Args:
+            step: the step's number, an int >= 0.
+
+        Returns:
+            the step's tokenised pairs, or None.
+        """
+        if isinstance(step, bool) or not isinstance(step, int) or step < 0:
+            raise DataError(f"step must be an int >= 0, not {step!r}")
+        if not self._uses_pairs():
             return None
-        size = self.run_config.align_batch_size or self.run_config.batch_size
-        out = []
-        while len(out) < min(size, len(self._pairs)):
-            if not self._pair_order:
-                self._pair_order = torch.randperm(len(self._pairs), generator=self._generator).tolist()
-            out.append(self._pairs[self._pair_order.pop(0)])
-        return out
+        size = min(self.run_config.align_batch_size or self.run_config.batch_size, len(self._pairs))
+        return [self._pair_at(step * size + i) for i in range(size)]
+
+    def train_dataset(self, examples: Iterable) -> TrainingData:
+        """The training examples as a dataset for the Hugging Face ``Trainer`` (``train_dataset=``) or a
+        ``DataLoader`` with ``collate_fn=model.hf_collator``: each item carries its example and, for MPT, its
+        share of the alignment pairs, ``ceil(align_batch_size / batch_size)`` pairs per example (see
+        :class:`TrainingData`). The examples are checked here, as :meth:`collate` checks them.
+
+        Args:
+            examples: :class:`xlprompt.Example` rows or mappings with the task's text fields and ``label``
+                (optional ``lang``, ``id``/``uid``).
+
+        Returns:
+            a :class:`TrainingData` (a ``torch.utils.data.Dataset`` with ``set_epoch``).
+        """
+        import math
+
+        rows = self._examples(examples)
+        if not rows:
+            raise DataError("train_dataset: no examples; give the few-shot training examples")
+        config = self.run_config
+        per_example = math.ceil((config.align_batch_size or config.batch_size) / config.batch_size)
+        return TrainingData(rows, per_example if self.method.uses_parallel else 0)
 
     def _examples(self, examples: Iterable) -> list:
-        from xlprompt.data.examples import NLIExample
+        """Examples or mappings → :class:`xlprompt.Example` rows, checked by the rules of :meth:`predict` (the
+        task's languages, non-empty texts) and the task's labels; each with its id: the data's (an Example's
+        ``uid``, a mapping's ``uid`` or ``id``) or, where the data gives none, one derived from its texts
+        (:func:`~xlprompt.data.examples.content_uid`), never its position."""
+        from xlprompt.data.examples import NLIExample, content_uid
+        from xlprompt.predict import check_input_language, input_fields, input_texts
 
         task = self.run_config.task_spec()
+        fields = input_fields(task)
         rows = []
         for i, ex in enumerate(examples):
             if isinstance(ex, NLIExample):
-                rows.append(ex)
-                continue
-            if not isinstance(ex, Mapping):
+                texts = (ex.premise, ex.hypothesis) if len(fields) == 2 else (ex.premise,)
+                label, lang, uid = ex.label, ex.lang, ex.uid
+            elif isinstance(ex, Mapping):
+                texts = ex
+                if "label" not in ex:
+                    raise DataError(f"example {i}: needs the text field(s) {', '.join(fields)} and 'label'")
+                label, lang = ex["label"], ex.get("lang", task.source_language)
+                uid = ex.get("uid", ex.get("id"))
+                if uid is not None and (isinstance(uid, bool) or not isinstance(uid, (str, int)) or not str(uid)):
+                    raise DataError(f"example {i}: its id must be a non-empty string or an int, not {uid!r}")
+            else:
                 raise DataError(
                     f"example {i}: expected an xlprompt.Example or a mapping with the text fields "
-                    f"({', '.join(task.text_fields)}) and 'label', not {type(ex).__name__}"
+                    f"({', '.join(fields)}) and 'label', not {type(ex).__name__}"
                 )
-            fields = task.text_fields if all(f in ex for f in task.text_fields) else ("premise", "hypothesis")
-            texts = [ex.get(f) for f in fields] + [""] * (2 - len(fields))
-            if not all(isinstance(t, str) for t in texts) or "label" not in ex:
-                raise DataError(f"example {i}: needs the text field(s) {', '.join(task.text_fields)} and 'label'")
+            premise, hypothesis = input_texts([texts], fields, "example", i)[0]
             try:
-                label = task.parse_label(ex["label"])
+                lang = check_input_language(task, lang)
+            except ConfigError as err:
+                raise DataError(f"example {i}: {err}") from None
+            try:
+                label = task.parse_label(label)
             except ValueError:
-                raise DataError(
-                    f"example {i}: unknown label {ex['label']!r}; allowed: {', '.join(task.labels)}"
-                ) from None
-            rows.append(NLIExample(texts[0], texts[1], label, ex.get("lang", task.source_language), f"ex-{i}"))
+                raise DataError(f"example {i}: unknown label {label!r}; allowed: {', '.join(task.labels)}") from None
+            uid = str(uid) if uid not in (None, "") else content_uid(premise, hypothesis)
+            rows.append(NLIExample(premise, hypothesis, label, lang, uid))
         return rows
 
-    def collate(self, examples: Iterable) -> Batch:
-        """Examples (:class:`xlprompt.Example`, or mappings with the task's text fields and ``label``) → a
-        :class:`Batch` for :meth:`training_loss`, with this step's alignment pairs for MPT."""
-        return Batch(self._cache.examples(self._examples(examples)), self._next_pairs())
+    def collate(self, examples: Iterable, step: int | None = None) -> Batch:
+        """A :class:`Batch` for :meth:`training_loss`.
 
-    def hf_collator(self, features: list) -> dict[str, Batch]:
-        """``data_collator`` for the Hugging Face ``Trainer``: ``{"batch": collate(features)}``."""
-        return {"batch": self.collate(features)}
+        Args:
+            examples: :class:`xlprompt.Example` rows or mappings with the task's text fields and ``label``
+                (optional ``lang``, ``id``/``uid``), checked as :meth:`predict` checks its inputs; or items of
+                :meth:`train_dataset`, which bring their own alignment pairs.
+            step: the training step's number (0-based), for examples: picks the step's alignment pairs
+                (:meth:`alignment_pairs`) and the seed of its draws. MPT with a parallel corpus needs it (or
+                :meth:`train_dataset` items) to train.
+
+        Returns:
+            the tokenised examples, the step's alignment pairs (or None) and the step's seed.
+        """
+        items = list(examples)
+        if not items:
+            raise DataError("collate: no examples")
+        carried = [x for x in items if isinstance(x, TrainingItem)]
+        if carried:
+            if len(carried) != len(items):
+                raise DataError("collate: give either items of model.train_dataset(...) or examples, not both")
+            if step is not None:
+                raise DataError(
+                    "collate: items of model.train_dataset(...) carry their step; pass step= only with examples"
+                )
+            rows = self._examples([x.example for x in items])
+            positions = [p for x in items for p in x.pair_positions]
+            pairs = [self._pair_at(p) for p in positions] if self._uses_pairs() and positions else None
+            key = "items:" + ",".join(f"{x.epoch}.{x.index}" for x in items)
+        else:
+            rows = self._examples(items)
+            pairs = self.alignment_pairs(step) if step is not None else None
+            key = f"step:{step}" if step is not None else "uids:" + ",".join(sorted(r.uid for r in rows))
+        return Batch(self._cache.examples(rows), pairs, _stream_seed(self.run_config.seed, key))
+
+    def hf_collator(self, features: list) -> dict[str, Any]:
+        """``data_collator`` for the Hugging Face ``Trainer`` (or ``collate_fn`` of a ``DataLoader``):
+        ``{"batch": collate(features), "labels": the gold label ids}``. Holds no state: which alignment pairs a
+        batch gets comes from its items (:meth:`train_dataset`), so any number of workers gives the same batches.
+
+        Args:
+            features: items of :meth:`train_dataset`, or examples (evaluation; MPT trains on the former).
+
+        Returns:
+            the keyword arguments of :meth:`forward`.
+        """
+        from xlprompt.predict import input_fields
+
+        fields = input_fields(self.run_config.task_spec())
+        for feature in features:
+            if isinstance(feature, Mapping) and not (
+                all(f in feature for f in fields) or all(f in feature for f in ("premise", "hypothesis"))
+            ):
+                raise DataError(
+                    f"hf_collator: a feature without its text fields ({', '.join(fields)}; it holds "
+                    f"{', '.join(map(str, feature)) or 'nothing'}): the Trainer's remove_unused_columns=True drops "
+                    "them; pass TrainingArguments(remove_unused_columns=False), or train_dataset=model.train_dataset(examples)"
+                )
+        batch = self.collate(features)
+        labels = torch.tensor([ex.label for ex in batch.examples], dtype=torch.long)
+        return {"batch": batch, "labels": labels}
 
     def training_loss(self, batch: Batch, generator: torch.Generator | None = None) -> torch.Tensor:
         """The method's training loss on ``batch`` (MPT: Eq. 8, α·CE + (1-α)·KL), a scalar to ``backward()``.
-        Its named parts (``ce``, ``kl``, ...) are in :attr:`last_loss_parts`."""
+        Its named parts (``ce``, ``kl``, ...) are in :attr:`last_loss_parts`.
+
+        Args:
+            batch: a :class:`Batch` of :meth:`collate`.
+            generator: the step's random draws (PCT's language draw); None: seeded by the batch's ``seed``.
+
+        Returns:
+            the loss, a 0-d tensor.
+        """
         if not isinstance(batch, Batch):
             raise DataError(f"training_loss takes a Batch from PromptModel.collate, not {type(batch).__name__}")
         if not batch.examples:
             raise DataError("training_loss: the batch is empty")
-        out = self.method.training_loss(batch.examples, batch.pairs, generator or self._generator)
+        if self.training and batch.pairs is None and self._uses_pairs():
+            raise DataError(
+                f"{self.run_config.method} trains on alignment pairs, and this batch has none: build it with "
+                "model.collate(examples, step=step), or train on model.train_dataset(examples) (the Trainer's "
+                "train_dataset)"
+            )
+        if generator is None:
+            generator = torch.Generator().manual_seed(batch.seed)
+        out = self.method.training_loss(batch.examples, batch.pairs, generator)
         self.last_loss_parts = {k: float(v) for k, v in out.parts.items()}
         return out.loss
 
-    def forward(self, batch: Batch) -> dict[str, torch.Tensor]:
-        """``{"loss": training_loss(batch)}`` (the Hugging Face ``Trainer``'s contract)."""
-        return {"loss": self.training_loss(batch)}
+    def forward(self, batch: Batch, labels: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """The Hugging Face ``Trainer``'s contract: ``{"loss": training_loss(batch)}`` in training;
+        in evaluation also ``"logits"``, the class scores [N, C] of the examples in their own languages (as
+        :meth:`scores` before the softmax; with ``predict_over=vocab`` a last column for the best other word),
+        so that ``evaluate()`` reports ``eval_loss`` and :meth:`compute_metrics` gets predictions.
+
+        Args:
+            batch: a :class:`Batch` (from :meth:`hf_collator`).
+            labels: the gold label ids that :meth:`hf_collator` passes (the Trainer hands them to
+                ``compute_metrics``); the loss reads the batch's own.
+
+        Returns:
+            ``{"loss"}`` or ``{"loss", "logits"}``.
+        """
+        loss = self.training_loss(batch)
+        if self.training:
+            self._part_steps += 1
+            for name, value in self.last_loss_parts.items():
+                self._part_sums[name] = self._part_sums.get(name, 0.0) + value
+            return {"loss": loss}
+        return {"loss": loss, "logits": self._batch_scores(batch.examples).to(loss.device)}
+
+    def _batch_scores(self, examples: Sequence) -> torch.Tensor:
+        """Class scores of tokenised examples, each in its own language, in the given order."""
+        from xlprompt.evaluate import predict
+
+        groups: dict[str, list[int]] = {}
+        for i, ex in enumerate(examples):
+            groups.setdefault(ex.lang, []).append(i)
+        out: torch.Tensor | None = None
+        for lang, rows in groups.items():
+            _, scores = predict(self.method, [examples[i] for i in rows], lang, self.run_config.eval_batch_size)
+            if out is None:
+                out = torch.zeros(len(examples), scores.shape[-1])
+            out[torch.tensor(rows)] = scores
+        return out
+
+    def compute_metrics(self, eval_prediction) -> dict[str, float]:
+        """``compute_metrics`` for the Hugging Face ``Trainer``: accuracy and macro-F1 in % over the task's
+        labels (:func:`xlprompt.evaluate.classification_metrics`; a prediction of ``predict_over=vocab``'s
+        extra column counts as wrong).
+
+        Args:
+            eval_prediction: the Trainer's ``EvalPrediction`` (``predictions``: the logits of :meth:`forward`,
+                ``label_ids``: the gold ids), or a ``(logits, labels)`` pair.
+
+        Returns:
+            ``{"accuracy": ..., "macro_f1": ...}`` (the Trainer logs them as ``eval_accuracy``, ``eval_macro_f1``).
+        """
+        from xlprompt.evaluate import classification_metrics
+
+        logits, gold = eval_prediction[0], eval_prediction[1]
+        predicted = torch.as_tensor(logits).argmax(-1).tolist()
+        metrics = classification_metrics(torch.as_tensor(gold).tolist(), predicted, len(self.labels))
+        return {"accuracy": metrics["accuracy"], "macro_f1": metrics["macro_f1"]}
+
+    def pop_loss_parts(self) -> dict[str, float]:
+        """The mean of each loss part (``ce``, ``kl``, ...) over the training forwards since the last call, and
+        start a new window (what :meth:`loss_parts_callback` logs). Empty when no training forward ran."""
+        steps, sums = self._part_steps, self._part_sums
+        self._part_sums, self._part_steps = {}, 0
+        return {name: value / steps for name, value in sums.items()} if steps else {}
+
+    def loss_parts_callback(self):
+        """A Hugging Face ``TrainerCallback`` that adds the loss parts, averaged since the last log, to every
+        training log as ``loss_ce``, ``loss_kl``, ... (in ``trainer.state.log_history`` and the printed logs).
+        The ``Trainer`` calls its ``report_to`` trackers before the callbacks it is given; for the trackers to
+        record the parts too, put this one first: ``trainer.callback_handler.callbacks.insert(0, callback)``.
+
+        Returns:
+            the callback, for ``Trainer(callbacks=[...])``.
+        """
+        from transformers import TrainerCallback
+
+        model = self
+
+        class LossPartsCallback(TrainerCallback):
+            def on_log(self, args, state, control, logs=None, **kwargs):
+                if logs is None or "loss" not in logs:
+                    return
+                parts = {f"loss_{name}": value for name, value in model.pop_loss_parts().items()}
+                logs.update(parts)
+                if state.log_history and state.log_history[-1].get("loss") == logs["loss"]:
+                    state.log_history[-1].update(parts)
+
+        return LossPartsCallback()
 
     # ------------------------------------------------------------------ prediction
     def _predictor(self):
@@ -362,24 +683,44 @@ class PromptModel(nn.Module):
         return Predictor(self.run_config, self.method, self.tokenizer, self.random_weights, "PromptModel")
 
     def predict(self, inputs: Iterable, lang: str | None = None, batch_size: int | None = None) -> list:
-        """One :class:`xlprompt.Prediction` (label, label id, class probabilities) per input: a pair
-        ``(premise, hypothesis)`` (a string for a one-text task) or a mapping with the task's text fields, in
-        language ``lang`` (default: the task's source language; it picks MPT's prompt and PCT's template)."""
+        """One :class:`xlprompt.Prediction` (label, label id, class probabilities) per input.
+
+        Args:
+            inputs: pairs ``(premise, hypothesis)`` (a string for a one-text task) or mappings with the task's
+                text fields; non-empty strings.
+            lang: their language, one of the task's (default: the task's source language); it picks MPT's
+                prompt and PCT's template.
+            batch_size: examples per batch (default: the config's ``eval_batch_size``).
+
+        Returns:
+            a list of :class:`xlprompt.Prediction`, in the order of ``inputs``.
+        """
         lang = lang or self.run_config.task_spec().source_language
         return self._predictor().predict(list(inputs), lang, batch_size)
 
     def scores(self, inputs: Iterable, lang: str | None = None, batch_size: int | None = None) -> torch.Tensor:
-        """Class probabilities [N, len(labels)] of :meth:`predict`."""
+        """Class probabilities [N, len(labels)] of :meth:`predict` (same arguments)."""
         lang = lang or self.run_config.task_spec().source_language
         return self._predictor().scores(list(inputs), lang, batch_size)
 
     def accuracy(self, examples: Sequence, lang: str | None = None) -> float:
-        """The share of ``examples`` (with labels) predicted right, in ``lang`` (default: each example's)."""
+        """The share of ``examples`` predicted right, in [0, 1].
+
+        Args:
+            examples: labelled :class:`xlprompt.Example` rows or mappings (as :meth:`collate` takes), at least one.
+            lang: the language to read them in (default: each example's own).
+
+        Returns:
+            correct predictions / examples.
+        """
         from xlprompt.evaluate import predict
+        from xlprompt.predict import check_input_language
 
         rows = self._examples(examples)
         if not rows:
-            return 0.0
+            raise DataError("accuracy: no examples; give at least one labelled example")
+        if lang is not None:
+            lang = check_input_language(self.run_config.task_spec(), lang)
         groups: dict[str, list] = {}
         for ex in rows:
             groups.setdefault(lang or ex.lang, []).append(ex)

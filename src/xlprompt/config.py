@@ -50,6 +50,23 @@ HASH_OMITTED_AT: dict[str, Any] = {
 MAX_SEED = 2**32 - 1 - 10_000
 #: the most CPU threads a run may ask for (the tokenizers crash far above the cores of any machine)
 MAX_THREADS = 1024
+
+#: the device specs every entry point takes (config ``device``, ``--device``, the Python API)
+DEVICE_SPECS = "auto, cpu, cuda, cuda:N or mps"
+
+
+def check_device_spec(spec: Any, what: str = "device") -> str:
+    """``spec`` if it names a device kind xlprompt runs on (:data:`DEVICE_SPECS`: ``auto``, ``cpu``, ``cuda``,
+    ``cuda:N`` with N a device index, ``mps``), else a one-line :class:`ConfigError`. Whether this machine has
+    that device is :func:`xlprompt.device.resolve_device`'s question (it needs torch)."""
+    text = spec if isinstance(spec, str) else None
+    if text is not None:
+        kind, _, index = text.partition(":")
+        if (text in ("auto", "cpu", "cuda", "mps")) or (kind == "cuda" and index.isdigit() and index.isascii()):
+            return text
+    raise ConfigError(f"{what} must be {DEVICE_SPECS}, not {spec!r}")
+
+
 #: what a ``path`` declaration means: the kind of file system entry the value names when it exists
 PATH_KINDS = {"file": "a file", "dir": "a folder"}
 
@@ -333,7 +350,7 @@ class RunConfig:
     )
 
     # --- hardware
-    device: str = _f("auto", "auto (cuda if available), cpu or cuda", ("auto", "cpu", "cuda"))
+    device: str = _f("auto", "auto (cuda if available, else cpu), cpu, cuda, cuda:N (the N-th GPU) or mps (Apple)")
     precision: str = _f(
         "auto",
         "auto (bf16 autocast on a CUDA device that supports bf16, else fp32; see the "
@@ -529,6 +546,7 @@ class RunConfig:
     def validate(self) -> "RunConfig":
         for f in dataclasses.fields(self):
             check_field(f, getattr(self, f.name))
+        check_device_spec(self.device)
         trackers = [t.strip() for t in self.report_to.split(",") if t.strip()]
         if self.report_to.strip() != "none" and (not trackers or any(t not in TRACKERS for t in trackers)):
             raise ConfigError(

@@ -22,23 +22,41 @@ from typing import Any
 
 import torch
 
-from xlprompt.config import RunConfig
+from xlprompt.config import RunConfig, check_device_spec
 from xlprompt.errors import ConfigError
 
 #: cuBLAS needs a fixed workspace to be deterministic (CUDA ≥ 10.2; see torch.use_deterministic_algorithms)
 CUBLAS_WORKSPACE = ":4096:8"
 
 
-def resolve_device(config: RunConfig | str, override: str | None = None) -> torch.device:
-    """The torch device of ``config.device`` (or of ``override``, e.g. a ``--device`` option)."""
-    spec = override or (config if isinstance(config, str) else config.device)
-    if spec not in ("auto", "cpu", "cuda") and not spec.startswith("cuda:"):
-        raise ConfigError(f"device must be auto, cpu, cuda or cuda:N, not '{spec}'")
-    if spec.startswith("cuda") or (spec == "auto" and torch.cuda.is_available()):
+def resolve_device(config: RunConfig | str, override: str | torch.device | None = None) -> torch.device:
+    """The torch device of ``config.device`` (or of ``override``: a ``--device`` option, a ``device=`` argument;
+    a spec string or a ``torch.device``). Specs: :data:`~xlprompt.config.DEVICE_SPECS`, checked by the one rule
+    :func:`~xlprompt.config.check_device_spec`; ``auto`` is ``cuda`` where torch sees a CUDA device, else
+    ``cpu``. A device this machine lacks (``cuda`` on a CPU-only build, ``cuda:3`` with two GPUs, ``mps`` off
+    Apple silicon) is a one-line :class:`ConfigError`."""
+    if isinstance(override, torch.device):
+        override = override.type if override.type in ("cpu", "mps") else str(override)
+    spec = check_device_spec(
+        override if override is not None else (config if isinstance(config, str) else config.device)
+    )
+    if spec == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if spec.startswith("cuda"):
         if not torch.cuda.is_available():
-            raise ConfigError(f"device={spec} but no CUDA device is available; use device=cpu or auto")
-        return torch.device(spec if spec != "auto" else "cuda")
-    return torch.device("cpu")
+            raise ConfigError(
+                f"device={spec} but no CUDA device is available (none found, or torch was built without CUDA); "
+                "use device=cpu or auto"
+            )
+        index = int(spec.partition(":")[2] or 0)
+        if index >= torch.cuda.device_count():
+            raise ConfigError(
+                f"device={spec} but torch sees {torch.cuda.device_count()} CUDA device(s) "
+                f"(cuda:0..cuda:{torch.cuda.device_count() - 1}); give one of those"
+            )
+    if spec == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise ConfigError("device=mps but this machine has no Apple MPS device; use device=cpu or auto")
+    return torch.device(spec)
 
 
 def bf16_supported(device: torch.device) -> bool:

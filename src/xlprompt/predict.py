@@ -53,10 +53,26 @@ class Prediction:
         return {"label": self.label, "label_id": self.label_id, "probabilities": dict(self.probabilities)}
 
 
-def _as_pairs(pairs: Iterable, fields: Sequence[str] = ("premise", "hypothesis")) -> list[tuple[str, str]]:
+def check_input_language(task, lang: str) -> str:
+    """``lang`` if inputs of ``task`` may be in it (one of its languages), else a one-line :class:`ConfigError`
+    listing them: the rule of everything that reads inputs (``predict``, ``PromptModel.collate``)."""
+    return (
+        check_language(lang) if task.name == "xnli" else check_language(lang, task.languages, f"{task.name} language")
+    )
+
+
+def input_fields(task) -> tuple[str, ...]:
+    """The text fields an input of ``task`` has (XNLI: premise and hypothesis)."""
+    return tuple(task.text_fields) if task.name != "xnli" else ("premise", "hypothesis")
+
+
+def input_texts(
+    pairs: Iterable, fields: Sequence[str] = ("premise", "hypothesis"), what: str = "pair", first: int = 0
+) -> list[tuple[str, str]]:
     """(text, text) rows from pairs; ``fields``: the task's text fields. A two-text task takes
     ``(a, b)`` or a mapping with its field names (or ``premise``/``hypothesis``); a one-text task takes a string,
-    a 1-tuple or a mapping with its field name (the second text is then empty)."""
+    a 1-tuple or a mapping with its field name (the second text is then empty). Texts must be non-empty strings;
+    a one-line :class:`DataError` names the row: ``what`` and its index (counted from ``first``)."""
     fields = tuple(fields)
     two = len(fields) == 2
     names = " and ".join(f"'{f}'" for f in fields)
@@ -65,7 +81,7 @@ def _as_pairs(pairs: Iterable, fields: Sequence[str] = ("premise", "hypothesis")
         if isinstance(pair, Mapping):
             keys = fields if all(f in pair for f in fields) else ("premise", "hypothesis") if two else fields
             if not all(k in pair for k in keys):
-                raise DataError(f"pair {i}: needs the field{'s' if two else ''} {names}")
+                raise DataError(f"{what} {first + i}: needs the field{'s' if two else ''} {names}")
             texts = [pair[k] for k in keys]
         elif two and isinstance(pair, (tuple, list)) and len(pair) == 2:
             texts = list(pair)
@@ -75,11 +91,21 @@ def _as_pairs(pairs: Iterable, fields: Sequence[str] = ("premise", "hypothesis")
             texts = [pair[0]]
         else:
             shape = f"({', '.join(fields)})" if two else "a string"
-            raise DataError(f"pair {i}: expected {shape} or {{{', '.join(repr(f) + ': ...' for f in fields)}}}")
+            raise DataError(
+                f"{what} {first + i}: expected {shape} or {{{', '.join(repr(f) + ': ...' for f in fields)}}}"
+            )
         if not all(isinstance(t, str) for t in texts):
-            raise DataError(f"pair {i}: {names} must be strings" if two else f"pair {i}: {names} must be a string")
+            raise DataError(
+                f"{what} {first + i}: {names} must be strings"
+                if two
+                else f"{what} {first + i}: {names} must be a string"
+            )
         if not all(t.strip() for t in texts):
-            raise DataError(f"pair {i}: {names} must not be empty" if two else f"pair {i}: {names} must not be empty")
+            raise DataError(
+                f"{what} {first + i}: {names} must not be empty"
+                if two
+                else f"{what} {first + i}: {names} must not be empty"
+            )
         out.append((texts[0], texts[1] if two else ""))
     return out
 
@@ -188,12 +214,8 @@ class Predictor:
 
         task = self.config.task_spec()
         labels = task.labels
-        lang = (
-            check_language(lang)
-            if task.name == "xnli"
-            else check_language(lang, task.languages, f"{task.name} language")
-        )
-        rows = _as_pairs(pairs, task.text_fields if task.name != "xnli" else ("premise", "hypothesis"))
+        lang = check_input_language(task, lang)
+        rows = input_texts(pairs, input_fields(task))
         if not rows:
             return torch.zeros(0, len(labels))
         examples = [NLIExample(p, h, 0, lang, f"predict-{i}") for i, (p, h) in enumerate(rows)]
@@ -288,8 +310,6 @@ def resolve_predict_device(config: RunConfig, device: str | torch.device | None)
     """``device`` if given, else the run's ``device`` setting (a one-line error if it names a missing GPU)."""
     from xlprompt.device import resolve_device
 
-    if isinstance(device, torch.device):
-        return device
     try:
         return resolve_device(config, device)
     except ConfigError as err:

@@ -168,7 +168,11 @@ def stats(data_dir: Path | None) -> None:
 @click.option("--batch-size", type=click.IntRange(1, 10**8), default=16, show_default=True, help="source=translate.")
 @click.option("--num-beams", type=click.IntRange(1, 10**8), default=4, show_default=True, help="source=translate.")
 @click.option("--max-length", type=click.IntRange(1, 10**8), default=256, show_default=True, help="source=translate.")
-@click.option("--device", default=None, help="source=translate: torch device (default: cuda if available).")
+@click.option(
+    "--device",
+    default=None,
+    help="source=translate: torch device: auto, cpu, cuda, cuda:N or mps (default: cuda if available).",
+)
 @click.option(
     "--balanced/--iid",
     default=True,
@@ -200,6 +204,10 @@ def build_parallel(
 
     if out is not None:
         check_output_file(out, "parallel corpus", create_parents=True)  # before the work
+    if device is not None:
+        from xlprompt.device import resolve_device
+
+        device = str(resolve_device(device))  # the one device rule, before the work
     cached_in = None
     if source == "translate" and file is None:
         from xlprompt.data.translated import translated_corpus

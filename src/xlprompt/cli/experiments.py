@@ -392,7 +392,7 @@ def _read_jsonl(path: str, default_lang: str, task=None) -> tuple[list[dict], li
 @click.option(
     "--device",
     default=None,
-    help="auto, cpu, cuda or cuda:N (default: the run's device setting); the "
+    help="auto, cpu, cuda, cuda:N or mps (default: the run's device setting); the "
     "run's precision applies there (auto: bf16 on a bf16 GPU, fp32 on CPU)",
 )
 def predict_command(

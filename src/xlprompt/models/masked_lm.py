@@ -65,29 +65,41 @@ class MaskedLM(nn.Module):
 
     def __init__(self, hf_model: nn.Module):
         super().__init__()
+        #: the only registered child: ``encoder``, ``word_embeddings`` and ``decoder`` are views into it, not
+        #: modules of their own, so that every tensor has one name in ``state_dict()`` (a tensor under two
+        #: names is refused by safetensors, and so by the Hugging Face ``Trainer``'s checkpoints)
         self.hf_model = hf_model
-        self.encoder = hf_model.base_model
-        self.word_embeddings = hf_model.get_input_embeddings()
-        decoder = hf_model.get_output_embeddings()
-        if decoder is None:
+        if hf_model.get_output_embeddings() is None:
             raise ModelError(f"{type(hf_model).__name__} has no MLM output layer; use a masked language model")
-        self.decoder = decoder
         #: Give the word embeddings a sparse gradient (rows of the tokens in the batch) instead of a dense
         #: |V| x d one. Same values; with a tied MLM head (whose gradient is dense anyway) it saves one
         #: |V| x d buffer (768 MB for XLM-R) per backward. Only for methods whose loss reads the MLM head,
         #: so that the summed gradient stays dense (MPT sets it).
         self.sparse_embedding_grad = False
         self._deferred: list | None = None  # see deferred_head_grad
-        if hasattr(hf_model, "lm_head") and hasattr(hf_model.lm_head, "dense"):  # RoBERTa, XLM-R, CamemBERT
-            head = hf_model.lm_head
-            self._transform = lambda h: head.layer_norm(F.gelu(head.dense(h)))
-        elif hasattr(hf_model, "cls") and hasattr(hf_model.cls, "predictions"):  # BERT, mBERT
-            self._transform = hf_model.cls.predictions.transform
-        else:
+        if not (
+            (hasattr(hf_model, "lm_head") and hasattr(hf_model.lm_head, "dense"))  # RoBERTa, XLM-R, CamemBERT
+            or (hasattr(hf_model, "cls") and hasattr(hf_model.cls, "predictions"))  # BERT, mBERT
+        ):
             raise ModelError(
                 f"{type(hf_model).__name__}: unsupported MLM head layout; supported families: "
                 "RoBERTa/XLM-R (lm_head) and BERT (cls.predictions)"
             )
+
+    @property
+    def encoder(self) -> nn.Module:
+        """The transformer (the Hugging Face model's ``base_model``)."""
+        return self.hf_model.base_model
+
+    @property
+    def word_embeddings(self) -> nn.Embedding:
+        """The input word embeddings."""
+        return self.hf_model.get_input_embeddings()
+
+    @property
+    def decoder(self) -> nn.Module:
+        """The MLM head's vocabulary projection (XLM-R ties its weight to :attr:`word_embeddings`)."""
+        return self.hf_model.get_output_embeddings()
 
     @property
     def hidden_size(self) -> int:
@@ -169,7 +181,10 @@ class MaskedLM(nn.Module):
 
     def head_transform(self, hidden: torch.Tensor) -> torch.Tensor:
         """The MLM head up to the vocabulary projection, for the given positions only ([N, d] → [N, d])."""
-        return self._transform(hidden)
+        head = getattr(self.hf_model, "lm_head", None)
+        if head is not None and hasattr(head, "dense"):  # RoBERTa, XLM-R, CamemBERT
+            return head.layer_norm(F.gelu(head.dense(hidden)))
+        return self.hf_model.cls.predictions.transform(hidden)  # BERT, mBERT
 
     @contextmanager
     def int8_encoder(self) -> Iterator[None]:

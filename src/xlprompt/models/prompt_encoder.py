@@ -68,12 +68,13 @@ class PromptEncoder(nn.Module):
             self.mlp = nn.Sequential(nn.Linear(d, d), nn.ReLU(), nn.Linear(d, d))
 
     def forward(self) -> torch.Tensor:
-        """``p_S`` [m, d], always in fp32 and outside autocast (m = 4 vectors: nothing to gain from bf16, and
-        the LSTM under CPU bf16 autocast fails, as it does with some cuDNN versions)."""
+        """``p_S`` [m, d], outside autocast, in the module's own dtype: fp32 unless the model was cast with
+        ``.to(dtype)`` (m = 4 vectors: nothing to gain from bf16 autocast, and the LSTM under CPU bf16 autocast
+        fails, as it does with some cuDNN versions)."""
         x = self.embedding
         with torch.autocast(x.device.type, enabled=False):
             if self.lstm is not None:
-                x = self.lstm(x.float().unsqueeze(0))[0].squeeze(0)
+                x = self.lstm(x.unsqueeze(0))[0].squeeze(0)
             if self.mlp is not None:
-                x = self.mlp(x.float())
+                x = self.mlp(x)
         return x

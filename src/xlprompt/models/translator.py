@@ -35,13 +35,15 @@ TRANSLATOR_ARCHITECTURES: tuple[str, ...] = (
 
 
 def fp32_outside_autocast(forward):
-    """``p_T`` in fp32, outside autocast: the translator maps 4 vectors, bf16 would only lose
-    precision, and LSTMs under bf16 autocast fail on CPU and with some cuDNN versions."""
+    """``p_T`` outside autocast, in the translator's own dtype (fp32 unless the model was cast with
+    ``.to(dtype)``): the translator maps 4 vectors, bf16 autocast would only lose precision, and LSTMs under
+    bf16 autocast fail on CPU and with some cuDNN versions."""
 
     @functools.wraps(forward)
     def wrapped(self, p_source: torch.Tensor) -> torch.Tensor:
+        dtype = next(self.parameters()).dtype
         with torch.autocast(p_source.device.type, enabled=False):
-            return forward(self, p_source.float())
+            return forward(self, p_source.to(dtype))
 
     return wrapped
 

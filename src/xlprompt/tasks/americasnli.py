@@ -87,5 +87,10 @@ AMERICASNLI = register(
         origin="built-in: xlprompt.tasks.americasnli",
         load_splits=load_americasnli_splits,
         required_files=americasnli_required_files,
+        average_languages=AMERICASNLI_LANGUAGES,
+        average_source="AmericasNLI paper (Ebrahimi et al., ACL 2022): Avg over its 10 target languages, "
+        "English not included",
+        description="natural language inference (XNLI's task and labels) in 10 Indigenous languages of the "
+        "Americas (aym bzd cni gn hch nah oto quy shp tar), trained on English XNLI",
     )
 )

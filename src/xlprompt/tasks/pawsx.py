@@ -72,6 +72,11 @@ PAWSX = register(
         origin="built-in: xlprompt.tasks.pawsx",
         load_splits=load_pawsx_splits,
         required_files=pawsx_required_files,
+        average_languages=PAWSX_LANGUAGES,
+        average_source="every one of the 7 PAWS-X languages, English included (xlprompt's reading: the PAWS-X "
+        "paper's per-language table was not checked against an average of its own)",
+        description="paraphrase identification (sentence pair → not_paraphrase, paraphrase) in the 7 PAWS-X "
+        "languages (en de es fr ja ko zh), trained on English",
     )
 )
 

@@ -55,6 +55,59 @@ from xlprompt.tasks.base import Task, TaskSplits, register
 SIB200_LANGUAGES: tuple[str, ...] = ("en", *(task_code(c) for c in sib200_flores_languages() if c != "eng_Latn"))
 SIB200_LABEL_WORDS: tuple[str, ...] = ("science", "travel", "political", "sports", "health", "entertainment", "geo")
 
+#: where each grouping of SIB-200's languages comes from
+LANGUAGE_TABLE = "sib200_languages.tsv"
+_TABLE_SOURCE = (
+    "SIB-200 paper (Adelani et al., EACL 2024) Table 7, read from dadelani/sib-200@5aadf8f SIB-200_paper.pdf "
+    "(resources/sib200_languages.tsv); nqo_Nkoo is not a row of that table"
+)
+SIB200_GROUPING_SOURCES = {
+    "region": _TABLE_SOURCE,
+    "family": _TABLE_SOURCE,
+    "XLM-R pre-training": _TABLE_SOURCE + " (its 'in XLM-R?' column)",
+    "script": "the Flores-200 code's script suffix (swh_Latn → Latn; en → Latn)",
+}
+
+
+def sib200_language_table() -> dict[str, dict[str, str]]:
+    """The SIB-200 paper's table of its languages (``resources/sib200_languages.tsv``), keyed by this task's
+    language codes: ``{code: {"name", "family", "region", "xlmr" ("yes"/"no"), "joshi"}}``."""
+    from importlib import resources
+
+    text = resources.files("xlprompt.resources").joinpath(LANGUAGE_TABLE).read_text("utf-8")
+    lines = [line for line in text.splitlines() if line and not line.startswith("#")]
+    header = lines[0].split("\t")
+    table = {}
+    for line in lines[1:]:
+        row = dict(zip(header, line.split("\t")))
+        table[task_code(row.pop("code"))] = row
+    return table
+
+
+def script_of(lang: str) -> str:
+    """The script of a SIB-200 code (its Flores-200 suffix; ``en``: Latn)."""
+    return lang.rsplit("_", 1)[1] if "_" in lang else "Latn"
+
+
+def sib200_groups(languages: tuple[str, ...] = ()) -> dict[str, dict[str, tuple[str, ...]]]:
+    """SIB-200's languages by region, family, XLM-R pre-training (seen/unseen) and script (see
+    :data:`SIB200_GROUPING_SOURCES`); groups in order of size, largest first."""
+    languages = languages or SIB200_LANGUAGES
+    table = sib200_language_table()
+    out: dict[str, dict[str, list[str]]] = {"region": {}, "family": {}, "XLM-R pre-training": {}, "script": {}}
+    for lang in languages:
+        out["script"].setdefault(script_of(lang), []).append(lang)
+        row = table.get(lang)
+        if row is None:
+            continue
+        out["region"].setdefault(row["region"], []).append(lang)
+        out["family"].setdefault(row["family"], []).append(lang)
+        out["XLM-R pre-training"].setdefault("seen" if row["xlmr"] == "yes" else "unseen", []).append(lang)
+    return {
+        grouping: {name: tuple(langs) for name, langs in sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0]))}
+        for grouping, groups in out.items()
+    }
+
 
 def _fixed(config) -> tuple[int, int]:
     if config.shots not in SIB200_FEWSHOT_KS or config.seed not in SIB200_FEWSHOT_SEEDS:
@@ -136,5 +189,12 @@ SIB200 = register(
         origin="built-in: xlprompt.tasks.sib200",
         load_splits=load_sib200_splits,
         required_files=sib200_required_files,
+        average_languages=SIB200_LANGUAGES,
+        average_source="SIB-200 paper (Adelani et al., EACL 2024) Table 7: Average over every language of the "
+        "table, English included",
+        language_groups=sib200_groups(),
+        grouping_sources=SIB200_GROUPING_SOURCES,
+        description="topic classification (one sentence → science/technology, travel, politics, sports, health, "
+        "entertainment, geography) in SIB-200's 205 languages (Flores-200 codes), trained on English",
     )
 )

@@ -122,5 +122,10 @@ XNLI = register(
         load_splits=load_xnli_splits,
         required_files=xnli_required_files,
         uses_demo=True,
+        average_languages=XNLI_LANGUAGES,
+        average_source="MPT paper (Qiu et al. 2024, arXiv 2403.12407) Table I: Avg over the 15 XNLI languages, "
+        "English included",
+        description="natural language inference (premise, hypothesis → entailment, neutral, contradiction) in "
+        "the 15 XNLI languages, trained on English",
     )
 )

@@ -381,14 +381,15 @@ def test_leak_guard_refuses_flores_sentences_that_sib200_evaluates(data_dir, tmp
     assert len(load_run_data(config).parallel) == 30
 
 
-def test_report_groups_205_languages_by_script_and_plots_them(tmp_path):
-    from xlprompt.config import RunConfig
-    from xlprompt.report import build_report
-    from xlprompt.store import ResultStore
-    from xlprompt.tasks import get_task
+#: gold rows per class of the fake test sets below (204 rows, as SIB-200's test; the largest class 51)
+FAKE_GOLD = [51, 40, 30, 25, 24, 17, 17]
 
-    languages = get_task("sib200").languages
-    with ResultStore(tmp_path / "s.sqlite") as store:
+
+def _fake_sib200_store(path, languages):
+    from xlprompt.config import RunConfig
+    from xlprompt.store import ResultStore
+
+    with ResultStore(path) as store:
         for method in ("mpt", "sp"):
             for seed in (1, 2):
                 config = RunConfig(task="sib200", method=method, model="random:tiny", seed=seed, shots=2)
@@ -396,10 +397,13 @@ def test_report_groups_205_languages_by_script_and_plots_them(tmp_path):
                 store.add([(h, config.to_dict(), "g", "")], sweep="g")
                 assert store.claim(h).ok
                 acc = {lang: (60.0 if lang.endswith("_Latn") or lang == "en" else 30.0) + seed for lang in languages}
+                counts = [{"gold": g, "predicted": g, "correct": 0} for g in FAKE_GOLD]
                 store.finish(
                     h,
                     {
                         "accuracy": {**acc, "avg": 50.0},
+                        "macro_f1": {**{k: v - 10.0 for k, v in acc.items()}, "avg": 40.0},
+                        "counts": dict.fromkeys(languages, counts),
                         "random_weights": True,
                         "method": method,
                         "shots": 2,
@@ -409,16 +413,73 @@ def test_report_groups_205_languages_by_script_and_plots_them(tmp_path):
                         "eval_split": "test",
                     },
                 )
+
+
+def _table_rows(page, prefix):
+    return [[c.strip() for c in line.strip("|").split("|")] for line in page.splitlines() if line.startswith(prefix)]
+
+
+def test_report_groups_205_languages_by_region_family_coverage_script_and_plots_them(tmp_path):
+    from xlprompt.report import build_report
+    from xlprompt.tasks import get_task
+
+    languages = get_task("sib200").languages
+    _fake_sib200_store(tmp_path / "s.sqlite", languages)
     report = build_report(tmp_path / "s.sqlite", tmp_path / "rep")
     page = (tmp_path / "rep" / "report.md").read_text("utf-8")
-    mpt = [line for line in page.splitlines() if line.startswith("| MPT k=2")]
-    assert "accuracy by script" in page and any("| Latn | 61.5 |" in line for line in mpt)
-    assert any("| Arab | 31.5 |" in line for line in mpt)
+    assert "accuracy by group" in page
+    mpt = {(r[1], r[2]): r for r in _table_rows(page, "| MPT k=2") if len(r) == 6}
+    # by hand: Latin-script languages score 61.5 (mean of 61, 62), the others 31.5; the SIB-200 paper's Table 7
+    # puts Fijian, Maori, Samoan and Tok Pisin (all Latin script) in Oceania, Kannada, Malayalam, Tamil and
+    # Telugu (none Latin) in the Dravidian family; majority class 51 of 204 rows = 25.0
+    assert mpt[("region", "Oceania")][3:] == ["4", "61.5", "25.0"]
+    assert mpt[("family", "Dravidian")][3:] == ["4", "31.5", "25.0"]
+    assert mpt[("script", "Latn")][3:] == ["127", "61.5", "25.0"]
+    table = {}
+    for line in (Path(__file__).parents[1] / "src/xlprompt/resources/sib200_languages.tsv").read_text().splitlines():
+        if line and not line.startswith(("#", "code")):
+            code, _, _, _, xlmr, _ = line.split("\t")
+            table["en" if code == "eng_Latn" else code] = xlmr
+    seen = [lang for lang, x in table.items() if x == "yes"]
+    expected = sum(61.5 if lang.endswith("_Latn") or lang == "en" else 31.5 for lang in seen) / len(seen)
+    assert mpt[("XLM-R pre-training", "seen")][3:5] == [str(len(seen)), f"{expected:.1f}"]
+    # the averages say what they cover; chance and the majority class stand beside them
+    assert "Paper avg: SIB-200 paper (Adelani et al., EACL 2024) Table 7" in page
+    assert "over 205 languages" in page and "Avg: the mean over every evaluated language (205)" in page
+    assert any(r[:2] == ["*majority class*", "25.0"] for r in _table_rows(page, "| *majority class* |"))
+    assert any(r[:2] == ["*chance*", f"{100 / 7:.1f}"] for r in _table_rows(page, "| *chance* |"))
     assert (tmp_path / "rep" / "task_sib200_groups.png").stat().st_size > 5000
     rows = list(csv.DictReader(io.StringIO((tmp_path / "rep" / "task_sib200_languages.csv").read_text("utf-8"))))
     assert len(rows) == 2 * 205
     swh = [r for r in rows if r["language"] == "swh_Latn"][0]
     yor = [r for r in rows if r["language"] == "yor_Latn"][0]
     assert swh["aligned"] == "yes" and yor["aligned"] == "no" and swh["script"] == "Latn"
-    assert len((tmp_path / "rep" / "task_sib200.csv").read_text("utf-8").splitlines()[0].split(",")) == 205 + 4
+    assert swh["region"] == "Africa" and swh["family"] == "Atlantic-Congo" and swh["XLM-R pre-training"] == "seen"
+    assert yor["XLM-R pre-training"] == "unseen" and float(swh["majority_class"]) == pytest.approx(25.0)
+    assert len((tmp_path / "rep" / "task_sib200.csv").read_text("utf-8").splitlines()[0].split(",")) == 205 + 6
     assert report.files
+
+
+def test_report_metric_macro_f1_shows_macro_f1_and_its_baselines(tmp_path):
+    from xlprompt.errors import ConfigError
+    from xlprompt.report import build_report
+
+    languages = ("en", "swh_Latn", "yor_Latn", "fij_Latn", "kan_Knda")
+    _fake_sib200_store(tmp_path / "s.sqlite", languages)
+    build_report(tmp_path / "s.sqlite", tmp_path / "rep", metric="macro_f1")
+    page = (tmp_path / "rep" / "task_sib200.md").read_text("utf-8")
+    assert "Macro-F1 (%) per language" in page
+    mpt = _table_rows(page, "| MPT k=2")[0]
+    # columns in the task's order (en fij_Latn kan_Knda swh_Latn yor_Latn); macro-F1 = accuracy - 10: 51.5 for
+    # the Latin-script languages, 21.5 for Kannada
+    assert mpt[1:6] == ["51.5±0.7", "51.5±0.7", "21.5±0.7", "51.5±0.7", "51.5±0.7"]
+    # majority class in macro-F1: F1 = 2*51/(51+204) for its class, 0 for the other 6, averaged over 7
+    majority = _table_rows(page, "| *majority class* |")[0]
+    assert majority[1] == f"{100 * (2 * 51 / (51 + 204)) / 7:.1f}"
+    # chance: uniform guessing's expected counts, F1 = 2(g/7)/(g + 204/7) per class
+    chance = sum(2 * (g / 7) / (g + 204 / 7) for g in FAKE_GOLD) / 7
+    assert _table_rows(page, "| *chance* |")[0][1] == f"{100 * chance:.1f}"
+    with pytest.raises(ConfigError, match="^--metric must be one of accuracy, macro_f1, not 'f1'$"):
+        build_report(tmp_path / "s.sqlite", tmp_path / "rep2", metric="f1")
+    with pytest.raises(ConfigError, match="paper reports accuracy only"):
+        build_report(tmp_path / "s.sqlite", tmp_path / "rep2", metric="macro_f1", compare="paper")

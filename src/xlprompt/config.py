@@ -27,6 +27,8 @@ from xlprompt.errors import ConfigError, XlpromptError
 
 RECIPES: tuple[str, ...] = ("reference", "uniform")
 FEWSHOT_KS: tuple[int, ...] = (1, 2, 4, 8, 16, 32, 64, 128, 256)
+#: ``shots=all`` (stored as this number): the task's full train split, selection on its own dev split
+SHOTS_ALL = 0
 PARALLEL_SOURCES: tuple[str, ...] = ("pawsx", "tatoeba", "xnli-dev", "file", "translate", "task")
 #: config keys that do not change a run's result and so are not part of its hash
 HASH_EXCLUDED: frozenset[str] = frozenset({"checkpoint_every_s", "logging_steps", "report_to"})
@@ -95,7 +97,14 @@ class RunConfig:
         "prompting), dpa (dual prompt augmentation), softmv (soft prompt + multilingual verbalizer), "
         "or a method added with xlprompt.register_method",
     )
-    shots: int = _f(16, "k: training examples per class (3k in total)", min=1, max=100_000)
+    shots: int = _f(
+        16,
+        "k: training examples per class (k × classes in total); 'all' (recorded as 0): the task's full train "
+        "split with model selection on its own full dev split, the SIB-200 paper's setting (tasks that declare "
+        "it: sib200)",
+        min=0,
+        max=100_000,
+    )
     seed: int = _f(1, "random seed (paper: 1..5)", min=0, max=MAX_SEED)
     model: str = _f(
         "xlm-roberta-base",
@@ -829,6 +838,8 @@ def coerce(name: str, value: Any) -> Any:
                 return False
             raise ValueError
         if tp is int:
+            if name == "shots" and isinstance(value, str) and value.strip().lower() == "all":
+                return SHOTS_ALL
             if isinstance(value, float) and not value.is_integer():
                 raise ValueError
             return int(value)

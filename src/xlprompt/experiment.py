@@ -471,7 +471,7 @@ def format_results_table(results: dict[str, Any]) -> str:
     header = " ".join(f"{lang.upper():>5}" for lang in langs) + f" {'Avg':>5}"
     row = " ".join(f"{acc[lang]:5.1f}" for lang in langs) + f" {acc.get('avg', float('nan')):5.1f}"
     lines = [
-        f"{results['method'].upper()} k={results['shots']} seed={results['seed']} "
+        f"{results['method'].upper()} k={results['shots'] or 'all'} seed={results['seed']} "
         f"recipe={results.get('recipe', 'reference')} "
         f"model={results['model']}"
         + (" (random weights: chance-level numbers)" if results.get("random_weights") else "")

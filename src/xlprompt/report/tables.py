@@ -239,7 +239,7 @@ class Block:
 
     @property
     def title(self) -> str:
-        return f"k = {self.shots}"
+        return f"k = {self.shots or 'all'}"
 
 
 @dataclass

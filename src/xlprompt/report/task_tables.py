@@ -124,7 +124,7 @@ def task_tables(rows: Sequence, average: tuple[str, ...] | None = None) -> list[
         ]
         groups: dict[str, dict[str, list[float]]] = {}
         for r in sorted(runs, key=lambda r: (r.method, r.shots, r.seed)):
-            label = f"{r.method.upper()} k={r.shots}" + "".join(f" {k}={r.config.get(k)}" for k in differing)
+            label = f"{r.method.upper()} k={r.shots or 'all'}" + "".join(f" {k}={r.config.get(k)}" for k in differing)
             cells = groups.setdefault(label, {})
             for lang, value in r.accuracy.items():
                 cells.setdefault(lang, []).append(float(value))

@@ -63,6 +63,8 @@ class Task:
     grouping_sources: Mapping[str, str] = field(default_factory=dict)
     #: one line on what the task is, for ``run --help-config`` and the docs
     description: str = ""
+    #: whether ``shots=all`` (the full train split, selection on the task's own full dev split) runs this task
+    full_train: bool = False
 
     @property
     def single_text(self) -> bool:

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from xlprompt.config import SHOTS_ALL
 from xlprompt.data.sib200 import (
     FEWSHOT_DIR,
     SIB200_CATEGORIES,
@@ -147,7 +148,13 @@ def check_disjoint(train, dev, test: dict) -> None:
 
 def load_sib200_splits(task: Task, config, root: Path) -> TaskSplits:
     notes = []
-    if config.train_source == "fixed":
+    if config.shots == SHOTS_ALL:  # the SIB-200 paper's setting: all 701 English train rows, its 99 dev rows
+        train, dev = read_sib200(root, "train", "en"), read_sib200(root, "dev", "en")
+        notes.append(
+            f"sib200: shots=all: the full English train split ({len(train)} rows), selection on the full English "
+            f"dev split ({len(dev)} rows), the SIB-200 paper's setting (train_source is not used)"
+        )
+    elif config.train_source == "fixed":
         k, seed = _fixed(config)
         train, dev = read_fixed_split(root, "train", k, seed), read_fixed_split(root, "dev", k, seed)
         notes.append(f"sib200: fixed few-shot splits k={k} seed={seed} ({FEWSHOT_DIR}, SHA-256 checked)")
@@ -163,7 +170,14 @@ def load_sib200_splits(task: Task, config, root: Path) -> TaskSplits:
 
 
 def sib200_required_files(task: Task, config, folder: Path) -> list[tuple[str, str]]:
-    if config.train_source == "fixed":
+    if config.shots == SHOTS_ALL:
+        if config.eval_split == "dev":
+            raise ConfigError(
+                "task sib200 with shots=all selects on the English dev split, so eval_split=dev would evaluate "
+                "the selection data; use eval_split=test"
+            )
+        needed = [("sib200/train/en.tsv", "sib200"), ("sib200/dev/en.tsv", "sib200")]
+    elif config.train_source == "fixed":
         k, seed = _fixed(config)
         needed = [(f"{FEWSHOT_DIR}/{fewshot_name(s, k, seed)}", "sib200") for s in ("train", "dev")]
         needed.append((f"{FEWSHOT_DIR}/{SUMS}", "sib200"))
@@ -194,6 +208,7 @@ SIB200 = register(
         "table, English included",
         language_groups=sib200_groups(),
         grouping_sources=SIB200_GROUPING_SOURCES,
+        full_train=True,
         description="topic classification (one sentence → science/technology, travel, politics, sports, health, "
         "entertainment, geography) in SIB-200's 205 languages (Flores-200 codes), trained on English",
     )

@@ -483,3 +483,26 @@ def test_report_metric_macro_f1_shows_macro_f1_and_its_baselines(tmp_path):
         build_report(tmp_path / "s.sqlite", tmp_path / "rep2", metric="f1")
     with pytest.raises(ConfigError, match="paper reports accuracy only"):
         build_report(tmp_path / "s.sqlite", tmp_path / "rep2", metric="macro_f1", compare="paper")
+
+
+def test_shots_all_trains_on_the_full_english_train_split_and_selects_on_its_dev(data_dir):
+    from xlprompt.config import RunConfig, coerce
+    from xlprompt.run_data import load_run_data
+
+    assert coerce("shots", "all") == 0 and coerce("shots", "ALL ") == 0
+    base = dict(task="sib200", method="sp", model="random:tiny", data_dir=str(data_dir))
+    config = RunConfig(**base, shots=coerce("shots", "all"), eval_languages="en,swh_Latn")
+    data = load_run_data(config)
+    # the release's 701 English train rows and 99 dev rows (TRAIN, DEV above), every one, whatever the seed
+    assert len(data.train) == sum(TRAIN.values()) == 701 and len(data.dev) == sum(DEV.values()) == 99
+    assert sorted(ex.label for ex in data.train) == sorted(
+        i for i, n in enumerate(TRAIN.values()) for _ in range(n)
+    )
+    assert {ex.uid for ex in data.train}.isdisjoint(ex.uid for ex in data.dev)
+    assert any("shots=all" in note for note in data.notes)
+    with pytest.raises(ConfigError, match="^task sib200 with shots=all selects on the English dev split"):
+        load_run_data(RunConfig(**base, shots=0, eval_split="dev", eval_languages="en"))
+    with pytest.raises(
+        ConfigError, match=r"^shots=all \(the full train split\): task xnli does not declare it; it is the setting "
+    ):
+        RunConfig(method="sp", model="random:tiny", shots=0).validate()

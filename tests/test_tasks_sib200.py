@@ -282,6 +282,15 @@ def test_cli_runs_sib200_mpt_end_to_end(data_dir, tmp_path):
     results = json.loads((out / "results.json").read_text("utf-8"))
     assert list(results["accuracy"]) == ["en", "deu_Latn", "swh_Latn", "yor_Latn", "avg"]
     assert results["train_examples"] == 14 and results["parallel_pairs"] == 24
+    # every data file the run read, with the digest of its bytes (what `data cite` prints)
+    files = {item["path"]: item for item in results["data_files"]}
+    swh = data_dir / "sib200/test/swh_Latn.tsv"
+    assert files["sib200/test/swh_Latn.tsv"] == {
+        "path": "sib200/test/swh_Latn.tsv",
+        "source": "sib200",
+        "sha256": "sha256:" + hashlib.sha256(swh.read_bytes()).hexdigest(),
+    }
+    assert "sib200/fewshot/train_k2_seed1.tsv" in files and "sib200/test/yor_Latn.tsv" in files
     assert (
         "alignment data:" in result.output
         and "yor_Latn" not in result.output.split("alignment data:")[1].split("\n")[0]
@@ -495,9 +504,7 @@ def test_shots_all_trains_on_the_full_english_train_split_and_selects_on_its_dev
     data = load_run_data(config)
     # the release's 701 English train rows and 99 dev rows (TRAIN, DEV above), every one, whatever the seed
     assert len(data.train) == sum(TRAIN.values()) == 701 and len(data.dev) == sum(DEV.values()) == 99
-    assert sorted(ex.label for ex in data.train) == sorted(
-        i for i, n in enumerate(TRAIN.values()) for _ in range(n)
-    )
+    assert sorted(ex.label for ex in data.train) == sorted(i for i, n in enumerate(TRAIN.values()) for _ in range(n))
     assert {ex.uid for ex in data.train}.isdisjoint(ex.uid for ex in data.dev)
     assert any("shots=all" in note for note in data.notes)
     with pytest.raises(ConfigError, match="^task sib200 with shots=all selects on the English dev split"):
@@ -506,3 +513,41 @@ def test_shots_all_trains_on_the_full_english_train_split_and_selects_on_its_dev
         ConfigError, match=r"^shots=all \(the full train split\): task xnli does not declare it; it is the setting "
     ):
         RunConfig(method="sp", model="random:tiny", shots=0).validate()
+
+
+def test_data_cite_prints_each_file_its_digest_source_and_runs(tmp_path):
+    from xlprompt.cli import cli
+    from xlprompt.config import RunConfig
+    from xlprompt.store import ResultStore
+
+    a, b = "sha256:" + "a" * 64, "sha256:" + "b" * 64
+    recorded = {
+        1: [{"path": "sib200/test/en.tsv", "source": "sib200", "sha256": a}],
+        2: [{"path": "sib200/test/en.tsv", "source": "sib200", "sha256": b}],
+    }
+    with ResultStore(tmp_path / "s.sqlite") as store:
+        for seed in (1, 2, 3):
+            config = RunConfig(task="sib200", method="sp", model="random:tiny", seed=seed, shots=2)
+            h = config.resolved_hash()
+            store.add([(h, config.to_dict(), "g", "")])
+            assert store.claim(h).ok
+            results = {"accuracy": {"en": 1.0, "avg": 1.0}, "inputs": {"data": "sha256:old"}}
+            if seed in recorded:
+                results["data_files"] = recorded[seed]
+            store.finish(h, results)
+    result = CliRunner().invoke(cli, ["data", "cite", "--store", str(tmp_path / "s.sqlite")])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0] == "Data of the 3 finished runs in s.sqlite"
+    assert lines[2] == "task sib200:" and lines[3].startswith("  source sib200: SIB-200 (205 languages)")
+    # the file was read with two digests (it changed between runs): both, each with its run
+    assert lines[4:6] == [
+        f"  sib200/test/en.tsv  {a}  sib200  1 run (CHANGED between runs)",
+        f"  sib200/test/en.tsv  {b}  sib200  1 run (CHANGED between runs)",
+    ]
+    assert lines[-1] == (
+        "task sib200: 1 runs recorded before xlprompt kept per-file digests; their data digests (all files "
+        "together): sha256:old"
+    )
+    missing = CliRunner().invoke(cli, ["data", "cite", "--store", str(tmp_path / "none.sqlite")])
+    assert missing.exit_code != 0 and "no such results store" in missing.output

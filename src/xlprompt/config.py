@@ -850,6 +850,17 @@ def coerce(name: str, value: Any) -> Any:
         raise ConfigError(f"config key '{name}' needs a value of type {tp.__name__}, not '{value}'") from None
 
 
+def content_digest(path: str | Path) -> str:
+    """``"sha256:<hex>"`` of a file's bytes (cached as :meth:`RunConfig.data_digest`'s are).
+
+    Args:
+        path: the file.
+
+    Returns:
+        The digest, as runs record their data files (results.json ``data_files``)."""
+    return "sha256:" + _content_digest(str(path))
+
+
 def _content_digest(path: str) -> str:
     """SHA-256 of a file's bytes (cached while its size, mtime, change time and inode hold), or of a folder's file
     names and their digests."""

@@ -131,6 +131,25 @@ def recorded_inputs(config: RunConfig) -> dict[str, str]:
     return out
 
 
+def recorded_data_files(config: RunConfig) -> list[dict[str, str]]:
+    """Each data-folder file a run reads: ``{"path": relative to the data folder, "source": the ``xlprompt data
+    fetch`` source that writes it, "sha256": its digest}`` (``xlprompt data cite`` prints them). Empty for
+    ``builtin:demo``. A digest is of the bytes the run read: they are checked unchanged before the run."""
+    from xlprompt.config import content_digest
+    from xlprompt.data.home import resolve_data_dir
+    from xlprompt.run_data import DEMO, required_files
+
+    if config.data_dir == DEMO:
+        return []
+    folder = resolve_data_dir(config.data_dir)
+    seen = dict(required_files(config, folder))
+    return [
+        {"path": rel, "source": seen[rel], "sha256": content_digest(folder / rel)}
+        for rel in sorted(seen)
+        if (folder / rel).is_file()
+    ]
+
+
 def _read_json(path: Path, problem: str, fix: str):
     """A run file's JSON, or a one-line :class:`CheckpointError` naming the file, the problem and the fix."""
     try:
@@ -371,6 +390,7 @@ def _run_experiment(
         "task": config.task,
         "labels": list(config.task_spec().labels),
         "inputs": recorded_inputs(config),
+        "data_files": recorded_data_files(config),
         "eval_split": data.eval_split or config.eval_split,
         "eval_max_per_language": config.eval_max_per_language,
         "eval_examples": {lang: len(examples) for lang, examples in test.items()},

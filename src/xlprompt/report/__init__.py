@@ -13,7 +13,8 @@
                                           Avg and the task paper's average, the majority class and chance
                                           (task_tables); a task of many languages (SIB-200) also gets its
                                           table by group and figure (groups)
-    report.md                             everything above in one Markdown page, each figure with its caption
+    report.md                             everything above in one Markdown page, each figure with its caption,
+                                          and the data the runs read: each file's SHA-256 and source (cite)
 
 Tables are written even when the store holds no runs for them (they then say so). A figure without runs is
 not written: :attr:`Report.skipped` (and report.md, and the ``report`` command) say which and why.
@@ -28,7 +29,7 @@ from typing import Sequence
 
 from xlprompt.checkpoint import atomic_write_text
 from xlprompt.errors import ConfigError
-from xlprompt.report import exports, figures, groups, leaderboard, tables, task_tables
+from xlprompt.report import cite, exports, figures, groups, leaderboard, tables, task_tables
 
 COMPARE_CHOICES = ("paper",)
 
@@ -169,6 +170,7 @@ def build_report(
             "",
             *figure_lines,
             *task_pages,
+            cite.to_text(cite.collect(store_path), store_path.name, markdown=True),
         ]
         atomic_write_text(work / "report.md", "\n".join(page))
         report.files.append(work / "report.md")

@@ -112,3 +112,23 @@ def test_sib200_groups_come_from_the_papers_table():
     assert "yor_Latn" in groups["XLM-R pre-training"]["unseen"] and "swh_Latn" in groups["family"]["Atlantic-Congo"]
     assert sum(len(v) for v in groups["region"].values()) == 204  # nqo_Nkoo is not a row of the table
     assert sum(len(v) for v in groups["script"].values()) == 205
+
+
+def test_help_config_describes_each_task_in_its_own_terms():
+    from click.testing import CliRunner
+
+    from xlprompt.cli import cli
+
+    def help_of(task):
+        result = CliRunner().invoke(cli, ["run", "--task", task, "--help-config"])
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    sib = help_of("sib200")
+    assert "task sib200: labels science/technology, travel, politics, sports, health, entertainment, geography" in sib
+    assert "task sib200: all = its 205 languages" in sib and "entailment" not in sib.split("task sib200:")[1]
+    anli = help_of("americasnli")
+    # where the user chooses eval_split, the help says that AmericasNLI dev translates the selection data
+    line = next(x for x in anli.splitlines() if x.strip().startswith("task americasnli: AmericasNLI test"))
+    assert "which AmericasNLI dev translates" in line and "test (the default) is clean" in line
+    assert "the paper's 10 (AmericasNLI paper" in anli

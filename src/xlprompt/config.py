@@ -150,8 +150,8 @@ class RunConfig:
     # --- verbalizer and scoring (Eq. 2-3)
     label_words: Optional[str] = _f(
         None,
-        "label words for entailment,neutral,contradiction (all languages); "
-        "words, pieces or ids as label_words_as says (recipe key)",
+        "label words, one per label of the task in its order (XNLI: entailment,neutral,contradiction), for all "
+        "languages; words, pieces or ids as label_words_as says (recipe key)",
     )
     label_words_file: Optional[str] = _f(
         None, "JSON {lang: [w_ent, w_neu, w_con]} of per-language label words", path="file"
@@ -327,11 +327,15 @@ class RunConfig:
     # --- evaluation
     eval_split: str = _f(
         "test",
-        "XNLI split to report (task=pawsx: evaluated when pawsx/train/en.tsv is there, "
-        "else dev; a user task: its test files)",
+        "the task's split to evaluate and report (xnli: XNLI's; sib200: SIB-200's; americasnli: AmericasNLI's, "
+        "whose dev translates XNLI dev, on which English selection runs: test is the clean choice; pawsx: "
+        "evaluated when pawsx/train/en.tsv is there, else dev; a user task: its test files); `run --task T "
+        "--help-config` says it for task T",
         ("test", "dev"),
     )
-    eval_languages: str = _f("all", "comma-separated language codes, or all (the 15 XNLI languages)")
+    eval_languages: str = _f(
+        "all", "comma-separated language codes of the task, or all (every language of the task; xnli: its 15)"
+    )
     eval_int8: bool = _f(
         False,
         "evaluate with int8 dynamic-quantised transformer layers (CPU only; faster, "

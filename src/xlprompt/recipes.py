@@ -280,7 +280,11 @@ def describe_fields(
         if f.name == "method":
             choices = method_names()
         extra = f" [{'|'.join(map(str, choices))}]" if choices else ""
-        lines.append(f"  {f.name} ({label} {default!r}{source}){extra}\n      {f.metadata.get('help', '')}")
+        own = config.task_spec().help_for(f.name) if config is not None else ""
+        lines.append(
+            f"  {f.name} ({label} {default!r}{source}){extra}\n      {f.metadata.get('help', '')}"
+            + (f"\n      task {config.task_spec().name}: {own}" if own else "")
+        )
     return "\n".join(lines)
 
 

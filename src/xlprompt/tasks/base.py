@@ -65,6 +65,8 @@ class Task:
     description: str = ""
     #: whether ``shots=all`` (the full train split, selection on the task's own full dev split) runs this task
     full_train: bool = False
+    #: what ``eval_split`` means for this task (its splits, their sizes, what selection uses), for the help
+    eval_split_help: str = ""
 
     @property
     def single_text(self) -> bool:
@@ -94,6 +96,31 @@ class Task:
                 for grouping, groups in self.language_groups.items()
             },
         }
+
+    def help_for(self, key: str) -> str:
+        """This task's own words on config key ``key`` for ``run --task T --help-config`` ("" where it has none).
+
+        Args:
+            key: a config key (``task``, ``label_words``, ``eval_languages``, ``eval_split``, ``shots``).
+
+        Returns:
+            One line, or ""."""
+        if key == "task":
+            return self.description
+        if key == "label_words":
+            return f"labels {', '.join(self.labels)}; default words {', '.join(self.label_words)}"
+        if key == "eval_languages":
+            shown = ", ".join(self.languages[:16]) + (" ..." if len(self.languages) > 16 else "")
+            paper = self.paper_average_languages
+            return (
+                f"all = its {len(self.languages)} languages ({shown}); results average all evaluated (avg) and "
+                f"the paper's {len(paper)} ({self.average_source or 'every language of the task'})"
+            )
+        if key == "eval_split":
+            return self.eval_split_help
+        if key == "shots" and self.full_train:
+            return "shots=all: the full train split, selection on the full dev split"
+        return ""
 
     def parse_label(self, value) -> int:
         """A label name or its index (``0``, ``"1"``) → its index; ``ValueError`` otherwise."""

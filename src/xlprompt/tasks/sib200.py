@@ -209,6 +209,7 @@ SIB200 = register(
         language_groups=sib200_groups(),
         grouping_sources=SIB200_GROUPING_SOURCES,
         full_train=True,
+        eval_split_help="SIB-200 test (204 sentences per language) or dev (99); selection on the English few-shot dev split (shots=all: the full English dev, so eval_split=dev is refused)",
         description="topic classification (one sentence → science/technology, travel, politics, sports, health, "
         "entertainment, geography) in SIB-200's 205 languages (Flores-200 codes), trained on English",
     )

@@ -371,7 +371,13 @@ def _run_experiment(
             token_budget=config.eval_token_budget,
         )
         accuracies = evaluation.table("accuracy")
-        tracker.log({f"test/{lang}": value for lang, value in accuracies.items()}, trainer.global_step)
+        tracker.log(
+            {
+                **{f"test/{lang}": value for lang, value in accuracies.items()},
+                **{f"test_macro_f1/{lang}": value for lang, value in evaluation.table("macro_f1").items()},
+            },
+            trainer.global_step,
+        )
     finally:
         tracker.close()
     # the results table follows on the console: this line is for run.log (and --verbose)

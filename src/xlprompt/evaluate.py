@@ -1,4 +1,8 @@
-"""Accuracy per language: length-sorted batches, inference mode, the label-word rows of the MLM head only.
+"""Evaluation per language: length-sorted batches, inference mode, the label-word rows of the MLM head only.
+
+:func:`evaluate_test` makes one pass over a run's test sets and gives, per language, accuracy and macro-F1 with
+the per-class counts they come from (:func:`classification_metrics`), and the rows of ``predictions.jsonl`` (the
+same predictions and their class probabilities). :func:`accuracy` is the dev accuracy of model selection.
 
 Batches hold ``batch_size`` rows, or, with ``token_budget`` > 0 (config ``eval_token_budget``, for GPUs), as
 many length-sorted rows as fit in that many padded tokens (rows × longest row): short rows then go in large
@@ -153,17 +157,3 @@ def evaluate_test(
                 for ex, p, probs in zip(examples, predictions, probabilities)
             ]
     return Evaluation(metrics, rows)
-
-
-def evaluate_languages(
-    method: Method,
-    data: Mapping[str, Sequence[TokenizedExample]],
-    batch_size: int,
-    autocast_dtype: torch.dtype | None = None,
-    progress: bool = True,
-    int8: bool = False,
-    token_budget: int = 0,
-    n_labels: int = 3,
-) -> dict[str, float]:
-    """Accuracy (in %) for each language, and their average under ``avg`` (:func:`evaluate_test`'s table)."""
-    return evaluate_test(method, data, n_labels, batch_size, autocast_dtype, progress, int8, token_budget).table()

@@ -19,7 +19,13 @@ Splits (:func:`load_sib200_splits`): few-shot train and dev in English, k per cl
   fetch, k in 1, 2, 4, 8, 16 and seeds 1-5, each checked against ``SHA256SUMS`` (and at fetch against the
   SHA-256 shipped in ``resources/sib200_fewshot_sha256.txt``);
 * ``train_source=sample``: the same algorithm for any k and seed (train: k per class of the English train set
-  with ``seed``; dev: k per class of the rest with ``seed + 10000``).
+  with ``seed``; dev: k per class of the rest with ``seed + 10000``);
+* ``shots=all`` (either source): the full English train split (701) with selection on the full English dev split
+  (99), the SIB-200 paper's setting; ``eval_split=dev`` is then refused.
+
+Averages and groups: the paper's average is over every language (its Table 7 "Average", English included);
+languages are grouped by region, family and XLM-R pre-training coverage as the SIB-200 paper's Table 7 gives them
+(``resources/sib200_languages.tsv``; ``nqo_Nkoo`` is not a row of it), and by script (:func:`sib200_groups`).
 
 Evaluation on ``eval_split`` (test: 204 sentences per language; dev: 99). SIB-200's train, dev and test are
 disjoint sets of Flores sentences, and :func:`check_disjoint` refuses an evaluated ``idx`` that is a training

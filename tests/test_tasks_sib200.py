@@ -436,14 +436,16 @@ def test_report_groups_205_languages_by_region_family_coverage_script_and_plots_
     _fake_sib200_store(tmp_path / "s.sqlite", languages)
     report = build_report(tmp_path / "s.sqlite", tmp_path / "rep")
     page = (tmp_path / "rep" / "report.md").read_text("utf-8")
-    assert "accuracy by group" in page
-    mpt = {(r[1], r[2]): r for r in _table_rows(page, "| MPT k=2") if len(r) == 6}
-    # by hand: Latin-script languages score 61.5 (mean of 61, 62), the others 31.5; the SIB-200 paper's Table 7
-    # puts Fijian, Maori, Samoan and Tok Pisin (all Latin script) in Oceania, Kannada, Malayalam, Tamil and
-    # Telugu (none Latin) in the Dravidian family; majority class 51 of 204 rows = 25.0
-    assert mpt[("region", "Oceania")][3:] == ["4", "61.5", "25.0"]
-    assert mpt[("family", "Dravidian")][3:] == ["4", "31.5", "25.0"]
-    assert mpt[("script", "Latn")][3:] == ["127", "61.5", "25.0"]
+    assert "accuracy and macro-F1 by group" in page
+    mpt = {(r[1], r[2]): r for r in _table_rows(page, "| MPT k=2") if len(r) == 8}
+    # by hand: Latin-script languages score 61.5 (mean of 61, 62), the others 31.5, and macro-F1 10 less; the
+    # SIB-200 paper's Table 7 puts Fijian, Maori, Samoan and Tok Pisin (all Latin script) in Oceania, Kannada,
+    # Malayalam, Tamil and Telugu (none Latin) in the Dravidian family; majority class 51 of 204 rows = 25.0,
+    # its macro-F1 2·51/(51 + 204)/7 = 5.7
+    f1_majority = f"{100 * (2 * 51 / (51 + 204)) / 7:.1f}"
+    assert mpt[("region", "Oceania")][3:] == ["4", "61.5", "25.0", "51.5", f1_majority]
+    assert mpt[("family", "Dravidian")][3:] == ["4", "31.5", "25.0", "21.5", f1_majority]
+    assert mpt[("script", "Latn")][3:] == ["127", "61.5", "25.0", "51.5", f1_majority]
     table = {}
     for line in (Path(__file__).parents[1] / "src/xlprompt/resources/sib200_languages.tsv").read_text().splitlines():
         if line and not line.startswith(("#", "code")):

@@ -64,12 +64,22 @@ def _mean(cells, langs) -> float | None:
     return statistics.fmean(values) if values else None
 
 
-def group_means(table) -> list[tuple[str, str, str, float, int, float | None]]:
+def metrics_of(table) -> list[str]:
+    """The report's metric first, then the other metrics every setting of the table recorded."""
+    labels = {label for label, _ in table.rows}
+    return [table.metric] + [m for m, rows in table.other_rows.items() if {label for label, _ in rows} == labels]
+
+
+def group_means(table, metric: str | None = None) -> list[tuple[str, str, str, float, int, float | None]]:
     """``(setting, grouping, group, mean over the group's languages, number of languages, majority-class
-    score over the same languages or None)`` for every setting, grouping and (pooled) group."""
-    majority = table.baselines.get("majority", {})
+    score over the same languages or None)`` for every setting, grouping and (pooled) group, in ``metric`` (the
+    report's by default; another recorded one: :func:`metrics_of`)."""
+    metric = metric or table.metric
+    rows = table.rows if metric == table.metric else table.other_rows[metric]
+    baselines = table.baselines if metric == table.metric else table.other_baselines.get(metric, {})
+    majority = baselines.get("majority", {})
     out = []
-    for label, cells in table.rows:
+    for label, cells in rows:
         for grouping, groups in groupings(table).items():
             for name, langs in _pooled(groups).items():
                 mean = _mean(cells, langs)
@@ -94,12 +104,14 @@ def to_markdown(table) -> str:
     from xlprompt.report.task_tables import average_lines, baseline_row, column_name
 
     name = table.metric_name
+    shown = " and ".join("macro-F1" if m == "macro_f1" else m for m in metrics_of(table))
     lines = [
-        f"## Task {table.task}: {name.lower()} by group",
+        f"## Task {table.task}: {shown} by group",
         "",
-        f"Mean {name.lower()} (%) over the languages of each group, mean over seeds per language first; "
-        f"{len(table.languages)} languages, per-language numbers in `task_{table.slug}.csv`; groups of fewer "
-        f"than {MIN_GROUP} languages pooled as '{OTHER}'.",
+        f"Mean {shown} (%) over the languages of each group, mean over seeds per language first, beside the "
+        f"majority-class score of the same languages; {len(table.languages)} languages, per-language numbers in "
+        f"`task_{table.slug}.csv`; groups of fewer than {MIN_GROUP} languages pooled as '{OTHER}'. The averages "
+        f"first ({name.lower()}):",
         "",
     ]
     for grouping, source in table.grouping_sources.items():
@@ -119,14 +131,22 @@ def to_markdown(table) -> str:
             row = dict(zip(table.columns, baseline_row(table, kind)))
             lines.append(f"| *{label}* | {row['avg']} | {row['paper']} | |")
     lines += ["", *average_lines(table), ""]
+    metrics = metrics_of(table)
+    names = {"accuracy": "accuracy", "macro_f1": "macro-F1"}
+    heads = [h for m in metrics for h in (names.get(m, m), f"majority class ({names.get(m, m)})")]
     lines += [
-        f"| setting | grouping | group | languages | {name.lower()} | majority class |",
-        "|---|---|---|---|---|---|",
+        "| setting | grouping | group | languages | " + " | ".join(heads) + " |",
+        "|" + "---|" * (4 + len(heads)),
     ]
-    lines += [
-        f"| {label} | {grouping} | {group} | {n} | {mean:.1f} | " + ("–" if base is None else f"{base:.1f}") + " |"
-        for label, grouping, group, mean, n, base in group_means(table)
-    ]
+    by_metric = [{(e[0], e[1], e[2]): e for e in group_means(table, m)} for m in metrics]
+    for key, (label, grouping, group, _, n, _) in by_metric[0].items():
+        cells = []
+        for entries in by_metric:
+            entry = entries.get(key)
+            cells += (
+                ["–", "–"] if entry is None else [f"{entry[3]:.1f}", "–" if entry[5] is None else f"{entry[5]:.1f}"]
+            )
+        lines.append(f"| {label} | {grouping} | {group} | {n} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 

@@ -66,6 +66,9 @@ class RunRow:
     eval_split: str = "test"
     metric: str = "accuracy"
     counts: dict[str, list[dict]] = field(default_factory=dict)
+    #: the per-language tables of the other recorded metrics (metric → language → number), for the tables that
+    #: show both (SIB-200 by group)
+    other: dict[str, dict[str, float]] = field(default_factory=dict)
 
     @property
     def method(self) -> str:
@@ -133,6 +136,14 @@ def rows_from_store(store, metric: str = "accuracy") -> list[RunRow]:
                 )
                 continue
             counts = results.get("counts")
+            other = {
+                m: {k: float(v) for k, v in results[m].items()}
+                for m in METRICS
+                if m != metric
+                and isinstance(results.get(m), dict)
+                and results[m]
+                and not row_problem(rec.config, {"accuracy": results[m]})
+            }
             rows.append(
                 RunRow(
                     rec.hash,
@@ -144,6 +155,7 @@ def rows_from_store(store, metric: str = "accuracy") -> list[RunRow]:
                     results.get("eval_split", "test"),
                     metric,
                     counts if isinstance(counts, dict) else {},
+                    other,
                 )
             )
         return rows

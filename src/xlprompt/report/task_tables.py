@@ -82,6 +82,10 @@ class TaskTable:
     average_languages: tuple[str, ...] = ()
     average_note: str = ""
     baselines: dict[str, dict[str, float]] = field(default_factory=dict)
+    #: the other recorded metrics, as ``rows`` (metric → [(setting, language → the per-run numbers)]) and
+    #: ``baselines`` (metric → kind → language → score): a table by group shows them beside the report's metric
+    other_rows: dict[str, list[tuple[str, dict[str, list[float]]]]] = field(default_factory=dict)
+    other_baselines: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
     #: the task's named groupings of languages (grouping → group → languages)
     language_groups: Mapping[str, Mapping[str, tuple[str, ...]]] = field(default_factory=dict)
     grouping_sources: Mapping[str, str] = field(default_factory=dict)
@@ -123,8 +127,13 @@ def task_tables(rows: Sequence, average: tuple[str, ...] | None = None) -> list[
             and len({json.dumps(r.config.get(k), sort_keys=True) for r in runs}) > 1
         ]
         groups: dict[str, dict[str, list[float]]] = {}
+        others: dict[str, dict[str, dict[str, list[float]]]] = {}
         for r in sorted(runs, key=lambda r: (r.method, r.shots, r.seed)):
             label = f"{r.method.upper()} k={r.shots or 'all'}" + "".join(f" {k}={r.config.get(k)}" for k in differing)
+            for metric_name, values in r.other.items():
+                other_cells = others.setdefault(metric_name, {}).setdefault(label, {})
+                for lang, value in values.items():
+                    other_cells.setdefault(lang, []).append(value)
             cells = groups.setdefault(label, {})
             for lang, value in r.accuracy.items():
                 cells.setdefault(lang, []).append(float(value))
@@ -152,6 +161,8 @@ def task_tables(rows: Sequence, average: tuple[str, ...] | None = None) -> list[
                 average_languages=covered,
                 average_note=note,
                 baselines=_baselines(runs, metric),
+                other_rows={m: list(cells.items()) for m, cells in others.items()},
+                other_baselines={m: _baselines(runs, m) for m in others},
                 language_groups=task.language_groups if task is not None else {},
                 grouping_sources=task.grouping_sources if task is not None else {},
             )

@@ -500,6 +500,18 @@ def test_report_metric_macro_f1_shows_macro_f1_and_its_baselines(tmp_path):
     # chance: uniform guessing's expected counts, F1 = 2(g/7)/(g + 204/7) per class
     chance = sum(2 * (g / 7) / (g + 204 / 7) for g in FAKE_GOLD) / 7
     assert _table_rows(page, "| *chance* |")[0][1] == f"{100 * chance:.1f}"
+    # the command line: --metric and --average (the task table's named average over the languages asked for)
+    from xlprompt.cli import cli
+
+    out = CliRunner().invoke(
+        cli,
+        ["report", "--store", str(tmp_path / "s.sqlite"), "--out", str(tmp_path / "cli"), "--metric", "macro_f1"]
+        + ["--average", "swh_Latn,kan_Knda"],
+    )
+    assert out.exit_code == 0, out.output
+    page = (tmp_path / "cli" / "task_sib200.md").read_text("utf-8")
+    assert "- Paper avg: the languages asked for (2); over 2 languages." in page
+    assert _table_rows(page, "| MPT k=2")[0][7] == "36.5±0.7"  # (51.5 + 21.5) / 2
     with pytest.raises(ConfigError, match="^--metric must be one of accuracy, macro_f1, not 'f1'$"):
         build_report(tmp_path / "s.sqlite", tmp_path / "rep2", metric="f1")
     with pytest.raises(ConfigError, match="paper reports accuracy only"):

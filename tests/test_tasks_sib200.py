@@ -472,10 +472,9 @@ def test_report_groups_205_languages_by_region_family_coverage_script_and_plots_
 
 
 def test_report_metric_macro_f1_shows_macro_f1_and_its_baselines(tmp_path):
+    from xlprompt.config import RunConfig
     from xlprompt.errors import ConfigError
     from xlprompt.report import build_report
-
-    from xlprompt.config import RunConfig
     from xlprompt.store import ResultStore
 
     languages = ("en", "swh_Latn", "yor_Latn", "fij_Latn", "kan_Knda")

@@ -401,7 +401,7 @@ def _run_experiment(
         "eval_max_per_language": config.eval_max_per_language,
         "eval_examples": {lang: len(examples) for lang, examples in test.items()},
         "accuracy": accuracies,
-        **test_metrics(evaluation, task),
+        **evaluation_results(evaluation, task),
         "best_epoch": trained.best_epoch,
         "best_dev_accuracy": trained.best_dev_accuracy,
         "train_examples": len(train),
@@ -441,7 +441,7 @@ def _run_experiment(
     return results
 
 
-def test_metrics(evaluation, task) -> dict[str, Any]:
+def evaluation_results(evaluation, task) -> dict[str, Any]:
     """The entries of results.json beyond ``accuracy`` that one evaluation pass gives (see the module's text).
 
     Args:

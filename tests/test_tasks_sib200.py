@@ -282,6 +282,15 @@ def test_cli_runs_sib200_mpt_end_to_end(data_dir, tmp_path):
     results = json.loads((out / "results.json").read_text("utf-8"))
     assert list(results["accuracy"]) == ["en", "deu_Latn", "swh_Latn", "yor_Latn", "avg"]
     assert results["train_examples"] == 14 and results["parallel_pairs"] == 24
+    # every data file the run read, with the digest of its bytes (what `data cite` prints)
+    files = {item["path"]: item for item in results["data_files"]}
+    swh = data_dir / "sib200/test/swh_Latn.tsv"
+    assert files["sib200/test/swh_Latn.tsv"] == {
+        "path": "sib200/test/swh_Latn.tsv",
+        "source": "sib200",
+        "sha256": "sha256:" + hashlib.sha256(swh.read_bytes()).hexdigest(),
+    }
+    assert "sib200/fewshot/train_k2_seed1.tsv" in files and "sib200/test/yor_Latn.tsv" in files
     assert (
         "alignment data:" in result.output
         and "yor_Latn" not in result.output.split("alignment data:")[1].split("\n")[0]
@@ -381,14 +390,15 @@ def test_leak_guard_refuses_flores_sentences_that_sib200_evaluates(data_dir, tmp
     assert len(load_run_data(config).parallel) == 30
 
 
-def test_report_groups_205_languages_by_script_and_plots_them(tmp_path):
-    from xlprompt.config import RunConfig
-    from xlprompt.report import build_report
-    from xlprompt.store import ResultStore
-    from xlprompt.tasks import get_task
+#: gold rows per class of the fake test sets below (204 rows, as SIB-200's test; the largest class 51)
+FAKE_GOLD = [51, 40, 30, 25, 24, 17, 17]
 
-    languages = get_task("sib200").languages
-    with ResultStore(tmp_path / "s.sqlite") as store:
+
+def _fake_sib200_store(path, languages):
+    from xlprompt.config import RunConfig
+    from xlprompt.store import ResultStore
+
+    with ResultStore(path) as store:
         for method in ("mpt", "sp"):
             for seed in (1, 2):
                 config = RunConfig(task="sib200", method=method, model="random:tiny", seed=seed, shots=2)
@@ -396,10 +406,13 @@ def test_report_groups_205_languages_by_script_and_plots_them(tmp_path):
                 store.add([(h, config.to_dict(), "g", "")], sweep="g")
                 assert store.claim(h).ok
                 acc = {lang: (60.0 if lang.endswith("_Latn") or lang == "en" else 30.0) + seed for lang in languages}
+                counts = [{"gold": g, "predicted": g, "correct": 0} for g in FAKE_GOLD]
                 store.finish(
                     h,
                     {
                         "accuracy": {**acc, "avg": 50.0},
+                        "macro_f1": {**{k: v - 10.0 for k, v in acc.items()}, "avg": 40.0},
+                        "counts": dict.fromkeys(languages, counts),
                         "random_weights": True,
                         "method": method,
                         "shots": 2,
@@ -409,16 +422,155 @@ def test_report_groups_205_languages_by_script_and_plots_them(tmp_path):
                         "eval_split": "test",
                     },
                 )
+
+
+def _table_rows(page, prefix):
+    return [[c.strip() for c in line.strip("|").split("|")] for line in page.splitlines() if line.startswith(prefix)]
+
+
+def test_report_groups_205_languages_by_region_family_coverage_script_and_plots_them(tmp_path):
+    from xlprompt.report import build_report
+    from xlprompt.tasks import get_task
+
+    languages = get_task("sib200").languages
+    _fake_sib200_store(tmp_path / "s.sqlite", languages)
     report = build_report(tmp_path / "s.sqlite", tmp_path / "rep")
     page = (tmp_path / "rep" / "report.md").read_text("utf-8")
-    mpt = [line for line in page.splitlines() if line.startswith("| MPT k=2")]
-    assert "accuracy by script" in page and any("| Latn | 61.5 |" in line for line in mpt)
-    assert any("| Arab | 31.5 |" in line for line in mpt)
+    assert "accuracy and macro-F1 by group" in page
+    mpt = {(r[1], r[2]): r for r in _table_rows(page, "| MPT k=2") if len(r) == 8}
+    # by hand: Latin-script languages score 61.5 (mean of 61, 62), the others 31.5, and macro-F1 10 less; the
+    # SIB-200 paper's Table 7 puts Fijian, Maori, Samoan and Tok Pisin (all Latin script) in Oceania, Kannada,
+    # Malayalam, Tamil and Telugu (none Latin) in the Dravidian family; majority class 51 of 204 rows = 25.0,
+    # its macro-F1 2·51/(51 + 204)/7 = 5.7
+    f1_majority = f"{100 * (2 * 51 / (51 + 204)) / 7:.1f}"
+    assert mpt[("region", "Oceania")][3:] == ["4", "61.5", "25.0", "51.5", f1_majority]
+    assert mpt[("family", "Dravidian")][3:] == ["4", "31.5", "25.0", "21.5", f1_majority]
+    assert mpt[("script", "Latn")][3:] == ["127", "61.5", "25.0", "51.5", f1_majority]
+    table = {}
+    for line in (Path(__file__).parents[1] / "src/xlprompt/resources/sib200_languages.tsv").read_text().splitlines():
+        if line and not line.startswith(("#", "code")):
+            code, _, _, _, xlmr, _ = line.split("\t")
+            table["en" if code == "eng_Latn" else code] = xlmr
+    seen = [lang for lang, x in table.items() if x == "yes"]
+    expected = sum(61.5 if lang.endswith("_Latn") or lang == "en" else 31.5 for lang in seen) / len(seen)
+    assert mpt[("XLM-R pre-training", "seen")][3:5] == [str(len(seen)), f"{expected:.1f}"]
+    # the averages say what they cover; chance and the majority class stand beside them
+    assert "Paper avg: SIB-200 paper (Adelani et al., EACL 2024) Table 7" in page
+    assert "over 205 languages" in page and "Avg: the mean over every evaluated language (205)" in page
+    assert any(r[:2] == ["*majority class*", "25.0"] for r in _table_rows(page, "| *majority class* |"))
+    assert any(r[:2] == ["*chance*", f"{100 / 7:.1f}"] for r in _table_rows(page, "| *chance* |"))
     assert (tmp_path / "rep" / "task_sib200_groups.png").stat().st_size > 5000
     rows = list(csv.DictReader(io.StringIO((tmp_path / "rep" / "task_sib200_languages.csv").read_text("utf-8"))))
     assert len(rows) == 2 * 205
     swh = [r for r in rows if r["language"] == "swh_Latn"][0]
     yor = [r for r in rows if r["language"] == "yor_Latn"][0]
     assert swh["aligned"] == "yes" and yor["aligned"] == "no" and swh["script"] == "Latn"
-    assert len((tmp_path / "rep" / "task_sib200.csv").read_text("utf-8").splitlines()[0].split(",")) == 205 + 4
+    assert swh["region"] == "Africa" and swh["family"] == "Atlantic-Congo" and swh["XLM-R pre-training"] == "seen"
+    assert yor["XLM-R pre-training"] == "unseen" and float(swh["majority_class"]) == pytest.approx(25.0)
+    assert len((tmp_path / "rep" / "task_sib200.csv").read_text("utf-8").splitlines()[0].split(",")) == 205 + 6
     assert report.files
+
+
+def test_report_metric_macro_f1_shows_macro_f1_and_its_baselines(tmp_path):
+    from xlprompt.config import RunConfig
+    from xlprompt.errors import ConfigError
+    from xlprompt.report import build_report
+    from xlprompt.store import ResultStore
+
+    languages = ("en", "swh_Latn", "yor_Latn", "fij_Latn", "kan_Knda")
+    _fake_sib200_store(tmp_path / "s.sqlite", languages)
+    # a run recorded before macro-F1 existed (accuracy only): still read, left out of a macro-F1 report by name
+    old = RunConfig(task="sib200", method="sp", model="random:tiny", seed=9, shots=2)
+    with ResultStore(tmp_path / "s.sqlite") as store:
+        store.add([(old.resolved_hash(), old.to_dict(), "g", "")])
+        assert store.claim(old.resolved_hash()).ok
+        store.finish(old.resolved_hash(), {"accuracy": {"en": 1.0, "avg": 1.0}})
+    with pytest.warns(UserWarning, match=f"run {old.resolved_hash()} left out of the report: it has no macro_f1"):
+        build_report(tmp_path / "s.sqlite", tmp_path / "rep", metric="macro_f1")
+    page = (tmp_path / "rep" / "task_sib200.md").read_text("utf-8")
+    assert "Macro-F1 (%) per language" in page
+    mpt = _table_rows(page, "| MPT k=2")[0]
+    # columns in the task's order (en fij_Latn kan_Knda swh_Latn yor_Latn); macro-F1 = accuracy - 10: 51.5 for
+    # the Latin-script languages, 21.5 for Kannada
+    assert mpt[1:6] == ["51.5±0.7", "51.5±0.7", "21.5±0.7", "51.5±0.7", "51.5±0.7"]
+    # majority class in macro-F1: F1 = 2*51/(51+204) for its class, 0 for the other 6, averaged over 7
+    majority = _table_rows(page, "| *majority class* |")[0]
+    assert majority[1] == f"{100 * (2 * 51 / (51 + 204)) / 7:.1f}"
+    # chance: uniform guessing's expected counts, F1 = 2(g/7)/(g + 204/7) per class
+    chance = sum(2 * (g / 7) / (g + 204 / 7) for g in FAKE_GOLD) / 7
+    assert _table_rows(page, "| *chance* |")[0][1] == f"{100 * chance:.1f}"
+    # the command line: --metric and --average (the task table's named average over the languages asked for)
+    from xlprompt.cli import cli
+
+    out = CliRunner().invoke(
+        cli,
+        ["report", "--store", str(tmp_path / "s.sqlite"), "--out", str(tmp_path / "cli"), "--metric", "macro_f1"]
+        + ["--average", "swh_Latn,kan_Knda"],
+    )
+    assert out.exit_code == 0, out.output
+    page = (tmp_path / "cli" / "task_sib200.md").read_text("utf-8")
+    assert "- Paper avg: the languages asked for (2); over 2 languages." in page
+    assert _table_rows(page, "| MPT k=2")[0][7] == "36.5±0.7"  # (51.5 + 21.5) / 2
+    with pytest.raises(ConfigError, match="^--metric must be one of accuracy, macro_f1, not 'f1'$"):
+        build_report(tmp_path / "s.sqlite", tmp_path / "rep2", metric="f1")
+    with pytest.raises(ConfigError, match="paper reports accuracy only"):
+        build_report(tmp_path / "s.sqlite", tmp_path / "rep2", metric="macro_f1", compare="paper")
+
+
+def test_shots_all_trains_on_the_full_english_train_split_and_selects_on_its_dev(data_dir):
+    from xlprompt.config import RunConfig, coerce
+    from xlprompt.run_data import load_run_data
+
+    assert coerce("shots", "all") == 0 and coerce("shots", "ALL ") == 0
+    base = dict(task="sib200", method="sp", model="random:tiny", data_dir=str(data_dir))
+    config = RunConfig(**base, shots=coerce("shots", "all"), eval_languages="en,swh_Latn")
+    data = load_run_data(config)
+    # the release's 701 English train rows and 99 dev rows (TRAIN, DEV above), every one, whatever the seed
+    assert len(data.train) == sum(TRAIN.values()) == 701 and len(data.dev) == sum(DEV.values()) == 99
+    assert sorted(ex.label for ex in data.train) == sorted(i for i, n in enumerate(TRAIN.values()) for _ in range(n))
+    assert {ex.uid for ex in data.train}.isdisjoint(ex.uid for ex in data.dev)
+    assert any("shots=all" in note for note in data.notes)
+    with pytest.raises(ConfigError, match="^task sib200 with shots=all selects on the English dev split"):
+        load_run_data(RunConfig(**base, shots=0, eval_split="dev", eval_languages="en"))
+    with pytest.raises(
+        ConfigError, match=r"^shots=all \(the full train split\): task xnli does not declare it; it is the setting "
+    ):
+        RunConfig(method="sp", model="random:tiny", shots=0).validate()
+
+
+def test_data_cite_prints_each_file_its_digest_source_and_runs(tmp_path):
+    from xlprompt.cli import cli
+    from xlprompt.config import RunConfig
+    from xlprompt.store import ResultStore
+
+    a, b = "sha256:" + "a" * 64, "sha256:" + "b" * 64
+    recorded = {
+        1: [{"path": "sib200/test/en.tsv", "source": "sib200", "sha256": a}],
+        2: [{"path": "sib200/test/en.tsv", "source": "sib200", "sha256": b}],
+    }
+    with ResultStore(tmp_path / "s.sqlite") as store:
+        for seed in (1, 2, 3):
+            config = RunConfig(task="sib200", method="sp", model="random:tiny", seed=seed, shots=2)
+            h = config.resolved_hash()
+            store.add([(h, config.to_dict(), "g", "")])
+            assert store.claim(h).ok
+            results = {"accuracy": {"en": 1.0, "avg": 1.0}, "inputs": {"data": "sha256:old"}}
+            if seed in recorded:
+                results["data_files"] = recorded[seed]
+            store.finish(h, results)
+    result = CliRunner().invoke(cli, ["data", "cite", "--store", str(tmp_path / "s.sqlite")])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0] == "Data of the 3 finished runs in s.sqlite"
+    assert lines[2] == "task sib200:" and lines[3].startswith("  source sib200: SIB-200 (205 languages)")
+    # the file was read with two digests (it changed between runs): both, each with its run
+    assert lines[4:6] == [
+        f"  sib200/test/en.tsv  {a}  sib200  1 run (CHANGED between runs)",
+        f"  sib200/test/en.tsv  {b}  sib200  1 run (CHANGED between runs)",
+    ]
+    assert lines[-1] == (
+        "task sib200: 1 runs recorded before xlprompt kept per-file digests; their data digests (all files "
+        "together): sha256:old"
+    )
+    missing = CliRunner().invoke(cli, ["data", "cite", "--store", str(tmp_path / "none.sqlite")])
+    assert missing.exit_code != 0 and "no such results store" in missing.output

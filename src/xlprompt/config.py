@@ -27,6 +27,8 @@ from xlprompt.errors import ConfigError, XlpromptError
 
 RECIPES: tuple[str, ...] = ("reference", "uniform")
 FEWSHOT_KS: tuple[int, ...] = (1, 2, 4, 8, 16, 32, 64, 128, 256)
+#: ``shots=all`` (stored as this number): the task's full train split, selection on its own dev split
+SHOTS_ALL = 0
 PARALLEL_SOURCES: tuple[str, ...] = ("pawsx", "tatoeba", "xnli-dev", "file", "translate", "task")
 #: config keys that do not change a run's result and so are not part of its hash
 HASH_EXCLUDED: frozenset[str] = frozenset({"checkpoint_every_s", "logging_steps", "report_to"})
@@ -112,7 +114,14 @@ class RunConfig:
         "prompting), dpa (dual prompt augmentation), softmv (soft prompt + multilingual verbalizer), "
         "or a method added with xlprompt.register_method",
     )
-    shots: int = _f(16, "k: training examples per class (3k in total)", min=1, max=100_000)
+    shots: int = _f(
+        16,
+        "k: training examples per class (k × classes in total); 'all' (recorded as 0): the task's full train "
+        "split with model selection on its own full dev split, the SIB-200 paper's setting (tasks that declare "
+        "it: sib200)",
+        min=0,
+        max=100_000,
+    )
     seed: int = _f(1, "random seed (paper: 1..5)", min=0, max=MAX_SEED)
     model: str = _f(
         "xlm-roberta-base",
@@ -158,8 +167,8 @@ class RunConfig:
     # --- verbalizer and scoring (Eq. 2-3)
     label_words: Optional[str] = _f(
         None,
-        "label words for entailment,neutral,contradiction (all languages); "
-        "words, pieces or ids as label_words_as says (recipe key)",
+        "label words, one per label of the task in its order (XNLI: entailment,neutral,contradiction), for all "
+        "languages; words, pieces or ids as label_words_as says (recipe key)",
     )
     label_words_file: Optional[str] = _f(
         None, "JSON {lang: [w_ent, w_neu, w_con]} of per-language label words", path="file"
@@ -335,11 +344,15 @@ class RunConfig:
     # --- evaluation
     eval_split: str = _f(
         "test",
-        "XNLI split to report (task=pawsx: evaluated when pawsx/train/en.tsv is there, "
-        "else dev; a user task: its test files)",
+        "the task's split to evaluate and report (xnli: XNLI's; sib200: SIB-200's; americasnli: AmericasNLI's, "
+        "whose dev translates XNLI dev, on which English selection runs: test is the clean choice; pawsx: "
+        "evaluated when pawsx/train/en.tsv is there, else dev; a user task: its test files); `run --task T "
+        "--help-config` says it for task T",
         ("test", "dev"),
     )
-    eval_languages: str = _f("all", "comma-separated language codes, or all (the 15 XNLI languages)")
+    eval_languages: str = _f(
+        "all", "comma-separated language codes of the task, or all (every language of the task; xnli: its 15)"
+    )
     eval_int8: bool = _f(
         False,
         "evaluate with int8 dynamic-quantised transformer layers (CPU only; faster, "
@@ -847,6 +860,8 @@ def coerce(name: str, value: Any) -> Any:
                 return False
             raise ValueError
         if tp is int:
+            if name == "shots" and isinstance(value, str) and value.strip().lower() == "all":
+                return SHOTS_ALL
             if isinstance(value, float) and not value.is_integer():
                 raise ValueError
             return int(value)
@@ -855,6 +870,17 @@ def coerce(name: str, value: Any) -> Any:
         return str(value)
     except (TypeError, ValueError, OverflowError):
         raise ConfigError(f"config key '{name}' needs a value of type {tp.__name__}, not '{value}'") from None
+
+
+def content_digest(path: str | Path) -> str:
+    """``"sha256:<hex>"`` of a file's bytes (cached as :meth:`RunConfig.data_digest`'s are).
+
+    Args:
+        path: the file.
+
+    Returns:
+        The digest, as runs record their data files (results.json ``data_files``)."""
+    return "sha256:" + _content_digest(str(path))
 
 
 def _content_digest(path: str) -> str:

@@ -1,4 +1,8 @@
-"""Accuracy per language: length-sorted batches, inference mode, the label-word rows of the MLM head only.
+"""Evaluation per language: length-sorted batches, inference mode, the label-word rows of the MLM head only.
+
+:func:`evaluate_test` makes one pass over a run's test sets and gives, per language, accuracy and macro-F1 with
+the per-class counts they come from (:func:`classification_metrics`), and the rows of ``predictions.jsonl`` (the
+same predictions and their class probabilities). :func:`accuracy` is the dev accuracy of model selection.
 
 Batches hold ``batch_size`` rows, or, with ``token_budget`` > 0 (config ``eval_token_budget``, for GPUs), as
 many length-sorted rows as fit in that many padded tokens (rows × longest row): short rows then go in large
@@ -12,6 +16,7 @@ all examples (the benchmark in ``benchmarks/`` reports the agreement).
 from __future__ import annotations
 
 from contextlib import nullcontext
+from dataclasses import dataclass
 from typing import Mapping, Sequence
 
 import torch
@@ -44,9 +49,9 @@ def classification_metrics(gold: Sequence[int], predicted: Sequence[int], n_labe
     total = len(gold)
     correct = sum(c["correct"] for c in counts)
     f1 = [2 * c["correct"] / (c["gold"] + c["predicted"]) if c["gold"] + c["predicted"] else 0.0 for c in counts]
-    return {
-        "accuracy": 100.0 * correct / total if total else 0.0,
-        "macro_f1": 100.0 * sum(f1) / n_labels if n_labels else 0.0,
+    return {  # 100 × (fraction): the accuracy xlprompt always recorded, to the last bit
+        "accuracy": 100.0 * (correct / total) if total else 0.0,
+        "macro_f1": 100.0 * (sum(f1) / n_labels) if n_labels else 0.0,
         "n": total,
         "counts": counts,
     }
@@ -100,27 +105,55 @@ def accuracy(
     int8: bool = False,
     token_budget: int = 0,
 ) -> float:
+    """The fraction (0-1) of ``examples`` whose predicted class is their label (dev selection)."""
     predictions, _ = predict(method, examples, lang, batch_size, autocast_dtype, int8, token_budget)
     correct = sum(int(p == ex.label) for p, ex in zip(predictions, examples))
     return correct / max(1, len(examples))
 
 
-def evaluate_languages(
+@dataclass
+class Evaluation:
+    """What one evaluation pass gives: ``metrics[lang]`` (:func:`classification_metrics`: accuracy, macro-F1,
+    n and the per-class counts) and ``rows``, one per evaluated example in input order (``lang``, ``id``,
+    ``label``, ``prediction``, ``probabilities``: a softmax over the task's class scores, as
+    :mod:`xlprompt.predict` gives them)."""
+
+    metrics: dict[str, dict]
+    rows: list[dict]
+
+    def table(self, metric: str = "accuracy") -> dict[str, float]:
+        """``{lang: metric}`` plus ``avg``, the unweighted mean over every evaluated language."""
+        out = {lang: m[metric] for lang, m in self.metrics.items()}
+        if out:
+            out["avg"] = sum(out.values()) / len(out)
+        return out
+
+
+def evaluate_test(
     method: Method,
     data: Mapping[str, Sequence[TokenizedExample]],
+    n_labels: int,
     batch_size: int,
     autocast_dtype: torch.dtype | None = None,
     progress: bool = True,
     int8: bool = False,
     token_budget: int = 0,
-) -> dict[str, float]:
-    """Accuracy (in %) for each language, and their average under ``avg``. ``int8``: quantised once for all."""
-    results: dict[str, float] = {}
+) -> Evaluation:
+    """One pass over every language of ``data``: the metrics of :func:`classification_metrics` per language and
+    the prediction rows they come from (``predictions.jsonl``). ``n_labels``: the task's number of classes (a
+    prediction of ``n_labels``, ``predict_over=vocab``'s "no label word", is wrong). ``int8``: quantised once."""
+    metrics: dict[str, dict] = {}
+    rows: list[dict] = []
     bar = tqdm(list(data.items()), desc="evaluate", unit="lang", disable=not progress, leave=False)
     with _int8(method, int8):
         for lang, examples in bar:
             bar.set_postfix(lang=lang, n=len(examples))
-            results[lang] = 100.0 * accuracy(method, examples, lang, batch_size, autocast_dtype, int8, token_budget)
-    if results:
-        results["avg"] = sum(results.values()) / len(results)
-    return results
+            predictions, scores = predict(method, examples, lang, batch_size, autocast_dtype, int8, token_budget)
+            gold = [ex.label for ex in examples]
+            metrics[lang] = classification_metrics(gold, predictions, n_labels)
+            probabilities = torch.softmax(scores[:, :n_labels].float(), dim=-1).tolist() if len(examples) else []
+            rows += [
+                {"lang": lang, "id": ex.uid, "label": ex.label, "prediction": p, "probabilities": probs}
+                for ex, p, probs in zip(examples, predictions, probabilities)
+            ]
+    return Evaluation(metrics, rows)

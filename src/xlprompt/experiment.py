@@ -9,7 +9,12 @@ Run directory::
     run.log            the run's log lines (appended: a resumed run continues it); xlprompt.tracking
     tensorboard/       report_to=tensorboard: the event files (``tensorboard --logdir RUN``)
     checkpoint/        the latest epoch's state (atomic; removed when the run is complete)
-    results.json       accuracy per language + avg, model, "random_weights", best epoch, eval cap
+    results.json       per language: accuracy, macro-F1 and the per-class counts they come from, with "avg"
+                       (every evaluated language) and the task's named averages (what the task's paper
+                       averages, its language groups: each saying which languages it covers), the majority
+                       class's score and chance; model, "random_weights", best epoch, eval cap
+    predictions.jsonl  one line per evaluated example (lang, id, label, prediction, probabilities) from the
+                       same evaluation pass: results.json's metrics are recomputed from it exactly
     prompt.safetensors the learned prompt vectors (p_S, p_T) and the method's own modules
                        (prompt encoder, translator, head)
     plm.safetensors    the PLM's trained parameters (each tied tensor once), only when the PLM trained
@@ -126,6 +131,25 @@ def recorded_inputs(config: RunConfig) -> dict[str, str]:
     return out
 
 
+def recorded_data_files(config: RunConfig) -> list[dict[str, str]]:
+    """Each data-folder file a run reads: ``{"path": relative to the data folder, "source": the ``xlprompt data
+    fetch`` source that writes it, "sha256": its digest}`` (``xlprompt data cite`` prints them). Empty for
+    ``builtin:demo``. A digest is of the bytes the run read: they are checked unchanged before the run."""
+    from xlprompt.config import content_digest
+    from xlprompt.data.home import resolve_data_dir
+    from xlprompt.run_data import DEMO, required_files
+
+    if config.data_dir == DEMO:
+        return []
+    folder = resolve_data_dir(config.data_dir)
+    seen = dict(required_files(config, folder))
+    return [
+        {"path": rel, "source": seen[rel], "sha256": content_digest(folder / rel)}
+        for rel in sorted(seen)
+        if (folder / rel).is_file()
+    ]
+
+
 def _read_json(path: Path, problem: str, fix: str):
     """A run file's JSON, or a one-line :class:`CheckpointError` naming the file, the problem and the fix."""
     try:
@@ -134,10 +158,14 @@ def _read_json(path: Path, problem: str, fix: str):
         raise CheckpointError(f"{path}: {problem} ({err}); {fix}") from None
 
 
+#: one line per evaluated example, written with results.json (before it: a folder with results.json has both)
+PREDICTIONS_FILE = "predictions.jsonl"
+
 #: the files of a run folder that xlprompt writes atomically (:mod:`xlprompt.checkpoint`'s too)
 _RUN_FILES = (
     "config.json",
     "results.json",
+    PREDICTIONS_FILE,
     "metrics.jsonl",
     "steps.jsonl",
     "prompt.safetensors",
@@ -265,7 +293,7 @@ def _run_experiment(
     labels: tuple[str | None, str | None],
 ) -> dict[str, Any]:
     from xlprompt.batching import TokenCache
-    from xlprompt.evaluate import evaluate_languages
+    from xlprompt.evaluate import evaluate_test
     from xlprompt.run_data import load_run_data
     from xlprompt.safety import save_safetensors
     from xlprompt.trainer import Trainer
@@ -331,16 +359,25 @@ def _run_experiment(
         trainer = Trainer(parts.method, config, train, dev, parallel, run_path, mode, write_metrics, tracker)
         trained = trainer.fit()
         autocast = autocast_dtype(config.precision, device)
-        accuracies = evaluate_languages(
+        task = config.task_spec()
+        evaluation = evaluate_test(
             parts.method,
             test,
+            len(task.labels),
             config.eval_batch_size,
             autocast,
             mode == "bar",
             int8=config.eval_int8,
             token_budget=config.eval_token_budget,
         )
-        tracker.log({f"test/{lang}": value for lang, value in accuracies.items()}, trainer.global_step)
+        accuracies = evaluation.table("accuracy")
+        tracker.log(
+            {
+                **{f"test/{lang}": value for lang, value in accuracies.items()},
+                **{f"test_macro_f1/{lang}": value for lang, value in evaluation.table("macro_f1").items()},
+            },
+            trainer.global_step,
+        )
     finally:
         tracker.close()
     # the results table follows on the console: this line is for run.log (and --verbose)
@@ -359,10 +396,12 @@ def _run_experiment(
         "task": config.task,
         "labels": list(config.task_spec().labels),
         "inputs": recorded_inputs(config),
+        "data_files": recorded_data_files(config),
         "eval_split": data.eval_split or config.eval_split,
         "eval_max_per_language": config.eval_max_per_language,
         "eval_examples": {lang: len(examples) for lang, examples in test.items()},
         "accuracy": accuracies,
+        **evaluation_results(evaluation, task),
         "best_epoch": trained.best_epoch,
         "best_dev_accuracy": trained.best_dev_accuracy,
         "train_examples": len(train),
@@ -394,9 +433,61 @@ def _run_experiment(
                 if k.startswith("plm.")
             }
             save_safetensors(plm_state, run_path / "plm.safetensors", metadata={"config_hash": config.resolved_hash()})
+        atomic_write_text(
+            run_path / PREDICTIONS_FILE, "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in evaluation.rows)
+        )
         atomic_write_text(run_path / "results.json", json.dumps(results, indent=2))
         remove_checkpoints(run_path)
     return results
+
+
+def evaluation_results(evaluation, task) -> dict[str, Any]:
+    """The entries of results.json beyond ``accuracy`` that one evaluation pass gives (see the module's text).
+
+    Args:
+        evaluation: the :class:`xlprompt.evaluate.Evaluation` of the run's test sets.
+        task: the run's :class:`xlprompt.tasks.Task` (its labels, paper average and language groups).
+
+    Returns:
+        ``macro_f1`` (per language + ``avg``), ``counts`` (per language, per class: gold, predicted, correct),
+        ``majority_class`` (per language: the score of always answering its most frequent gold class),
+        ``chance`` (100 / number of classes), ``averages`` (``avg``: what it covers; ``paper``: the task
+        paper's average and its source; ``groups``: every named group), each with accuracy and macro-F1."""
+    metrics = evaluation.metrics
+    tables = {name: evaluation.table(name) for name in ("accuracy", "macro_f1")}
+    evaluated = list(metrics)
+    by_metric = {name: task.averages(table) for name, table in tables.items()}
+    paper = by_metric["accuracy"]["paper"]
+    averages = {
+        "avg": {"languages": evaluated, "covers": f"every evaluated language ({len(evaluated)})"},
+        "paper": {
+            "languages": paper["languages"],
+            "missing": paper["missing"],
+            "source": task.average_source or "every language of the task",
+            **{name: by_metric[name]["paper"]["value"] for name in tables},
+        },
+        "groups": {
+            grouping: {
+                group: {
+                    "languages": entry["languages"],
+                    **{name: by_metric[name]["groups"][grouping][group]["value"] for name in tables},
+                }
+                for group, entry in groups.items()
+                if entry["languages"]
+            }
+            for grouping, groups in by_metric["accuracy"]["groups"].items()
+        },
+    }
+    return {
+        "macro_f1": tables["macro_f1"],
+        "counts": {lang: m["counts"] for lang, m in metrics.items()},
+        "majority_class": {
+            lang: 100.0 * (max((c["gold"] for c in m["counts"]), default=0) / m["n"]) if m["n"] else 0.0
+            for lang, m in metrics.items()
+        },
+        "chance": 100.0 / len(task.labels),
+        "averages": averages,
+    }
 
 
 def format_results_table(results: dict[str, Any]) -> str:
@@ -406,7 +497,7 @@ def format_results_table(results: dict[str, Any]) -> str:
     header = " ".join(f"{lang.upper():>5}" for lang in langs) + f" {'Avg':>5}"
     row = " ".join(f"{acc[lang]:5.1f}" for lang in langs) + f" {acc.get('avg', float('nan')):5.1f}"
     lines = [
-        f"{results['method'].upper()} k={results['shots']} seed={results['seed']} "
+        f"{results['method'].upper()} k={results['shots'] or 'all'} seed={results['seed']} "
         f"recipe={results.get('recipe', 'reference')} "
         f"model={results['model']}"
         + (" (random weights: chance-level numbers)" if results.get("random_weights") else "")
@@ -416,4 +507,17 @@ def format_results_table(results: dict[str, Any]) -> str:
         header,
         row,
     ]
+    f1 = results.get("macro_f1")
+    if isinstance(f1, dict):  # runs recorded before macro-F1 have none
+        lines.append(
+            " ".join(f"{f1.get(lang, float('nan')):5.1f}" for lang in langs)
+            + f" {f1.get('avg', float('nan')):5.1f}  (macro-F1)"
+        )
+    paper = (results.get("averages") or {}).get("paper")
+    if paper and paper.get("accuracy") is not None:
+        lines.append(
+            f"Avg: every evaluated language; the task paper's average ({paper['source']}): accuracy "
+            f"{paper['accuracy']:.1f}, macro-F1 {paper['macro_f1']:.1f} over {len(paper['languages'])} languages"
+            + (f" ({len(paper['missing'])} not evaluated)" if paper.get("missing") else "")
+        )
     return "\n".join(lines)

@@ -26,6 +26,7 @@ from xlprompt.config import (
     FEWSHOT_KS,
     GENERIC_DEFAULTS,
     RECIPE_KEYS,
+    SHOTS_ALL,
     TINY_LABEL_WORDS,
     UNIFORM_KEYS,
     RunConfig,
@@ -168,6 +169,13 @@ class _Hooks:
                 f"data_dir=builtin:demo is an XNLI sample; task {task.name} reads its own data "
                 "(unset data_dir or give the data folder)"
             )
+        from xlprompt.tasks import TASKS
+
+        if config.shots == SHOTS_ALL and not task.full_train:
+            raise ConfigError(
+                f"shots=all (the full train split): task {task.name} does not declare it; it is the setting of "
+                f"{', '.join(name for name, spec in TASKS.items() if spec.full_train) or 'no task'}; give k >= 1"
+            )
         if (
             task.name == "xnli"
             and config.train_source == "fixed"
@@ -272,7 +280,11 @@ def describe_fields(
         if f.name == "method":
             choices = method_names()
         extra = f" [{'|'.join(map(str, choices))}]" if choices else ""
-        lines.append(f"  {f.name} ({label} {default!r}{source}){extra}\n      {f.metadata.get('help', '')}")
+        own = config.task_spec().help_for(f.name) if config is not None else ""
+        lines.append(
+            f"  {f.name} ({label} {default!r}{source}){extra}\n      {f.metadata.get('help', '')}"
+            + (f"\n      task {config.task_spec().name}: {own}" if own else "")
+        )
     return "\n".join(lines)
 
 

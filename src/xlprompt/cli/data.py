@@ -127,6 +127,25 @@ def stats(data_dir: Path | None) -> None:
     click.echo(format_stats(rows))
 
 
+@data.command("cite")
+@click.option(
+    "--store",
+    "store_path",
+    type=_FILE,
+    required=True,
+    help="results store whose finished runs' data files are printed",
+)
+def cite(store_path: Path) -> None:
+    """Print the data files a store's runs read: path, SHA-256 and the `data fetch` source of each, per task
+    (what a paper cites to name its splits; a file read with two digests is marked CHANGED)."""
+    from xlprompt.errors import ConfigError
+    from xlprompt.report.cite import collect, to_text
+
+    if not store_path.exists():
+        raise ConfigError(f"{store_path}: no such results store (run `xlprompt sweep FILE --store {store_path}`)")
+    click.echo(to_text(collect(store_path), store_path.name), nl=False)
+
+
 @data.command("build-parallel")
 @click.option(
     "--source",

@@ -236,8 +236,27 @@ def sweep_command(
     default=None,
     help="k of Fig. 3 (default 32, else the largest k with MPT and SP)",
 )
-def report_command(store_path, out_dir, compare, table1_group, table2_group, reference, ttest_samples, fig3_k):
-    """Tables I and II (Markdown, CSV, LaTeX) and Figures 3-5 (PNG, PDF) from a results store."""
+@click.option(
+    "--metric",
+    type=click.Choice(["accuracy", "macro_f1"]),
+    default="accuracy",
+    show_default=True,
+    help="the number of every table and figure; every run records both per language (runs recorded before "
+    "macro-F1 are left out of a macro_f1 report, each named in a warning)",
+)
+@click.option(
+    "--average",
+    default=None,
+    metavar="LANGS",
+    help="comma-separated languages of the task tables' named average, instead of each task paper's own set "
+    "(XNLI: its 15 with English; AmericasNLI: its 10 targets; PAWS-X: its 7; SIB-200: all 205)",
+)
+def report_command(
+    store_path, out_dir, compare, table1_group, table2_group, reference, ttest_samples, fig3_k, metric, average
+):
+    """Tables I and II (Markdown, CSV, LaTeX), Figures 3-5 (PNG, PDF), the leaderboard, a table per other task
+    (SIB-200 also by region, family, XLM-R coverage and script, with its figure) and the data the runs read
+    (digests and sources), from a results store."""
     from xlprompt.report import build_report, exports
 
     report = build_report(
@@ -249,6 +268,8 @@ def report_command(store_path, out_dir, compare, table1_group, table2_group, ref
         reference=reference,
         samples=ttest_samples,
         fig3_shots=fig3_k,
+        metric=metric,
+        average=[x.strip() for x in average.split(",") if x.strip()] if average else None,
     )
     click.echo(exports.to_markdown(report.table1, compare == "paper"))
     click.echo(f"{report.runs} finished runs; wrote {len(report.files)} files to {out_dir}:")

@@ -9,9 +9,12 @@
     fig5_ablations.png / .pdf             Fig. 5    (figures.figure5; groups fig5-*)
     leaderboard.md  leaderboard.csv       the field's methods × k with published numbers (leaderboard; group
                                           "field", else all runs)
-    task_<name>.md  task_<name>.csv       one table per task other than XNLI, with its language columns
-                                          (task_tables)
-    report.md                             everything above in one Markdown page, each figure with its caption
+    task_<name>.md  task_<name>.csv       one table per task other than XNLI, with its language columns,
+                                          Avg and the task paper's average, the majority class and chance
+                                          (task_tables); a task of many languages (SIB-200) also gets its
+                                          table by group and figure (groups)
+    report.md                             everything above in one Markdown page, each figure with its caption,
+                                          and the data the runs read: each file's SHA-256 and source (cite)
 
 Tables are written even when the store holds no runs for them (they then say so). A figure without runs is
 not written: :attr:`Report.skipped` (and report.md, and the ``report`` command) say which and why.
@@ -22,10 +25,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Sequence
 
 from xlprompt.checkpoint import atomic_write_text
 from xlprompt.errors import ConfigError
-from xlprompt.report import exports, figures, groups, leaderboard, tables, task_tables
+from xlprompt.report import cite, exports, figures, groups, leaderboard, tables, task_tables
 
 COMPARE_CHOICES = ("paper",)
 
@@ -50,11 +54,33 @@ def build_report(
     reference: str | None = None,
     samples: str = "seeds",
     fig3_shots: int | None = None,
+    metric: str = "accuracy",
+    average: Sequence[str] | None = None,
 ) -> Report:
+    """Write the report of the store at ``store_path`` into ``out_dir`` (see the module's text).
+
+    Args:
+        store_path: the results store (read only).
+        out_dir: the report folder (its earlier report files are replaced).
+        compare: ``"paper"`` puts the MPT paper's numbers beside ours (accuracy only).
+        table1_group, table2_group: the sweep groups of Table I and Table II.
+        reference: Table II's reference variant (default: the store's, else "Original MPT").
+        samples: the t-test's samples (``seeds`` or ``seed-language``).
+        fig3_shots: Fig. 3's k (default: the largest with MPT and SP runs).
+        metric: ``accuracy`` or ``macro_f1``: the number every table and figure shows.
+        average: languages of the named average of the task tables instead of each task paper's own set.
+
+    Returns:
+        The :class:`Report` (its tables, the files written, what was not drawn)."""
     from xlprompt.store import ResultStore
 
+    tables.check_metric(metric)
     if compare is not None and compare not in COMPARE_CHOICES:
         raise ConfigError(f"--compare must be one of {', '.join(COMPARE_CHOICES)}, not '{compare}'")
+    if compare == "paper" and metric != "accuracy":
+        raise ConfigError(
+            f"--compare paper with --metric {metric}: the paper reports accuracy only; use --metric accuracy"
+        )
     if samples not in tables.TTEST_SAMPLES:
         raise ConfigError(f"--ttest-samples must be one of {', '.join(tables.TTEST_SAMPLES)}, not '{samples}'")
     store_path = Path(store_path)
@@ -64,7 +90,7 @@ def build_report(
 
     out = check_output_dir(out_dir, "report folder")  # before any work
     with ResultStore(store_path, create=False, readonly=True) as store:
-        all_rows = tables.rows_from_store(store)
+        all_rows = tables.rows_from_store(store, metric)
         # the paper's tables, figures and leaderboard are XNLI's; other tasks get a table each
         rows = [r for r in all_rows if task_tables.task_of(r) == task_tables.XNLI]
         if reference is not None:
@@ -110,7 +136,7 @@ def build_report(
                 figure_lines += [f"![{fig.stem}]({fig.stem}.png)", "", f"*{fig.caption}*", ""]
         if report.skipped:
             figure_lines += ["Not drawn:", ""] + [f"- {s.line()}" for s in report.skipped] + [""]
-        per_task = task_tables.task_tables(all_rows)
+        per_task = task_tables.task_tables(all_rows, average=tuple(average) if average else None)
         task_pages = []
         for table in per_task:
             for suffix, text in (("md", task_tables.to_markdown(table)), ("csv", task_tables.to_csv(table))):
@@ -119,7 +145,7 @@ def build_report(
                     raise ConfigError(f"{path}: two tables of this report would be written to one file")
                 atomic_write_text(path, text)
                 report.files.append(path)
-            if len(table.columns) - 1 > groups.MAX_COLUMNS:  # e.g. SIB-200: by script, plot, per-language CSV
+            if len(table.languages) > groups.MAX_COLUMNS:  # e.g. SIB-200: by group, plot, per-language CSV
                 aligned = set(_aligned_languages(table.spec))
                 path = work / f"task_{table.slug}_languages.csv"
                 atomic_write_text(path, groups.languages_csv(table, aligned))
@@ -127,7 +153,7 @@ def build_report(
                 report.files += groups.figure(table, work)
                 task_pages += [
                     groups.to_markdown(table),
-                    f"![{table.task} by script](task_{table.slug}_groups.png)",
+                    f"![{table.task} per language by group](task_{table.slug}_groups.png)",
                     "",
                 ]
             else:
@@ -144,6 +170,7 @@ def build_report(
             "",
             *figure_lines,
             *task_pages,
+            cite.to_text(cite.collect(store_path), store_path.name, markdown=True),
         ]
         atomic_write_text(work / "report.md", "\n".join(page))
         report.files.append(work / "report.md")

@@ -37,7 +37,7 @@ import numpy as np
 
 from xlprompt.languages import LANGUAGE_FAMILIES, XNLI_LANGUAGES
 from xlprompt.report import paper
-from xlprompt.report.tables import RANDOM_NOTE, RunRow, Table, select_group
+from xlprompt.report.tables import RANDOM_NOTE, RunRow, Table, metric_name, select_group
 
 #: ablation group → (config key on the x axis, panel title, paper's default value, kind)
 ABLATIONS: dict[str, tuple[str, str, Any, str]] = {
@@ -277,7 +277,7 @@ def draw_figure3(table1: Table, compare: bool = False, shots: int | None = None)
     )
     n_text = f"n = {data.n_mpt} (MPT), {data.n_sp} (SP) runs"
     ax.set_title(
-        f"Fig. 3 — accuracy gain of MPT relative to SP, k = {data.shots}"
+        f"Fig. 3 — {metric_name(data.runs).lower()} gain of MPT relative to SP, k = {data.shots}"
         + (" (the paper's figure: k = 32)" if data.shots != 32 else ""),
         fontsize=10,
     )
@@ -287,7 +287,8 @@ def draw_figure3(table1: Table, compare: bool = False, shots: int | None = None)
     fig.suptitle(meta, fontsize=7, y=0.005, va="bottom")
     fig.get_layout_engine().set(rect=(0, 0.04, 1, 0.96))
     caption = (
-        f"Fig. 3: relative accuracy gain of MPT over SP, 100·(MPT − SP)/SP of the seed means, per language "
+        f"Fig. 3: relative {metric_name(data.runs).lower()} gain of MPT over SP, 100·(MPT − SP)/SP of the seed means, "
+        "per language "
         f"(k = {data.shots}). {meta}." + (f" {paper_note}" if paper_note else "")
     )
     return fig, caption
@@ -388,7 +389,7 @@ def _panel(ax, rows: Sequence[RunRow], group: str, chance: float) -> list[RunRow
         ax.set_xticks(np.arange(len(categories)), [str(c) for c in categories], rotation=30, ha="right")
         _chance_line(ax, chance)
         ax.set_ylim(0.0, max(high, chance) * 1.35)  # bars are lengths: the axis starts at zero; room for the legend
-        ax.set_ylabel("avg accuracy (%)", fontsize=8)
+        ax.set_ylabel(f"avg {metric_name(rows).lower()} (%)", fontsize=8)
     else:
         for name, points in series.items():
             xs = [p.x for p in points]
@@ -420,7 +421,10 @@ def _panel(ax, rows: Sequence[RunRow], group: str, chance: float) -> list[RunRow
         pad = max(1.0, 0.1 * (max(high, chance) - low))
         bottom = max(0.0, math.floor(low - pad))
         ax.set_ylim(bottom, max(high, chance) + 2.5 * pad)
-        ax.set_ylabel("avg accuracy (%)" + (f", axis from {bottom:g}, not 0" if bottom > 0 else ""), fontsize=8)
+        ax.set_ylabel(
+            f"avg {metric_name(rows).lower()} (%)" + (f", axis from {bottom:g}, not 0" if bottom > 0 else ""),
+            fontsize=8,
+        )
     from matplotlib.lines import Line2D
 
     handles, _ = ax.get_legend_handles_labels()

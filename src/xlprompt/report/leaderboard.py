@@ -24,7 +24,7 @@ from typing import Sequence
 
 from xlprompt.languages import XNLI_LANGUAGES
 from xlprompt.report import paper
-from xlprompt.report.tables import Cell, RunRow, TableMeta, _differing_keys, _meta, select_group
+from xlprompt.report.tables import Cell, RunRow, TableMeta, _differing_keys, _meta, metric_name, select_group
 
 LEADERBOARD_GROUP = "field"
 #: the row order of configs/field.yaml
@@ -82,6 +82,8 @@ class Leaderboard:
     shots: list[int]
     rows: list[LeaderRow]
     meta: TableMeta
+    #: the metric of the cells ("Accuracy", "Macro-F1"); the published numbers are accuracies
+    metric: str = "Accuracy"
 
     @property
     def empty(self) -> bool:
@@ -120,7 +122,8 @@ def leaderboard(rows: Sequence[RunRow], group: str | None = LEADERBOARD_GROUP) -
             if not full:  # say what the average covers; the published averages are over all 15
                 name += f" [Avg over {len(covered)} langs: {', '.join(sorted(covered)).upper()}]"
             row = LeaderRow(name, cells)
-            for pub in PUBLISHED if full else ():  # like with like only
+            comparable = full and (not runs or runs[0].metric == "accuracy")  # the published numbers are accuracies
+            for pub in PUBLISHED if comparable else ():  # like with like only
                 if pub.label == label:
                     row.published.setdefault(pub.source, {})[pub.shots] = pub
             out.append(row)
@@ -131,7 +134,7 @@ def leaderboard(rows: Sequence[RunRow], group: str | None = LEADERBOARD_GROUP) -
     meta = _meta(runs, [])
     sizes = [c.n for r in out for c in r.cells.values()] or [0]
     meta.n_min, meta.n_max = min(sizes), max(sizes)
-    return Leaderboard(used, shots, out, meta)
+    return Leaderboard(used, shots, out, meta, metric_name(runs))
 
 
 def to_markdown(board: Leaderboard) -> str:
@@ -139,8 +142,14 @@ def to_markdown(board: Leaderboard) -> str:
     if board.empty:
         return "\n".join(lines + ["No finished runs (run `xlprompt sweep configs/field.yaml`).", ""])
     lines += [
-        f"Average XNLI accuracy over the 15 languages (a row marked [Avg over N langs] covers fewer, and is "
-        f"compared with no published number), mean ± std over seeds (n). {board.meta.line()}",
+        f"Average XNLI {board.metric.lower()} over the 15 languages (a row marked [Avg over N langs] covers fewer, "
+        "and is compared with no published number"
+        + (
+            "; the published numbers are accuracies, so none is shown beside macro-F1"
+            if board.metric != "Accuracy"
+            else ""
+        )
+        + f"), mean ± std over seeds (n). {board.meta.line()}",
         "",
     ]
     header = "| Method | " + " | ".join(f"k={k}" for k in board.shots) + " |"

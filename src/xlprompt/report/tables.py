@@ -46,11 +46,16 @@ TTEST_SAMPLES = ("seeds", "seed-language")
 #: config keys that never separate rows (they are what a row aggregates over or is labelled by)
 _POOLED_KEYS = ("seed",)
 RANDOM_NOTE = "random weights: chance-level"
+#: the metrics a report can show (``xlprompt report --metric``): each run records both per language
+METRICS: tuple[str, ...] = ("accuracy", "macro_f1")
+METRIC_NAMES: dict[str, str] = {"accuracy": "Accuracy", "macro_f1": "Macro-F1"}
 
 
 @dataclass
 class RunRow:
-    """One finished run as the report sees it."""
+    """One finished run as the report sees it. ``accuracy``: the per-language numbers (and ``avg``) of the
+    report's metric (``metric``: accuracy unless the report asks for macro-F1); ``counts``: the per-class counts
+    per language (runs recorded before xlprompt kept them: empty)."""
 
     hash: str
     config: dict[str, Any]
@@ -59,6 +64,11 @@ class RunRow:
     labels: list[tuple[str, str]]
     eval_max_per_language: int | None = None
     eval_split: str = "test"
+    metric: str = "accuracy"
+    counts: dict[str, list[dict]] = field(default_factory=dict)
+    #: the per-language tables of the other recorded metrics (metric → language → number), for the tables that
+    #: show both (SIB-200 by group)
+    other: dict[str, dict[str, float]] = field(default_factory=dict)
 
     @property
     def method(self) -> str:
@@ -83,8 +93,25 @@ class RunRow:
         return [v for g, v in self.labels if g == group]
 
 
-def rows_from_store(store) -> list[RunRow]:
-    """Finished runs of a :class:`xlprompt.store.ResultStore` (or its path)."""
+def metric_name(runs: Sequence[RunRow]) -> str:
+    """The name of the metric of ``runs`` (a report has one): "Accuracy" or "Macro-F1"."""
+    return METRIC_NAMES[runs[0].metric] if runs else METRIC_NAMES["accuracy"]
+
+
+def check_metric(metric: str) -> str:
+    """``metric`` if it is one of :data:`METRICS`, else a one-line :class:`ConfigError` naming the choices."""
+    if metric not in METRICS:
+        from xlprompt.errors import ConfigError
+
+        raise ConfigError(f"--metric must be one of {', '.join(METRICS)}, not '{metric}'")
+    return metric
+
+
+def rows_from_store(store, metric: str = "accuracy") -> list[RunRow]:
+    """Finished runs of a :class:`xlprompt.store.ResultStore` (or its path), with the per-language numbers of
+    ``metric`` (``accuracy`` or ``macro_f1``). A run recorded before xlprompt recorded macro-F1 is left out of a
+    macro-F1 report, with one warning line naming it."""
+    check_metric(metric)
     from xlprompt.store import ResultStore
 
     own = not hasattr(store, "finished")
@@ -98,15 +125,37 @@ def rows_from_store(store) -> list[RunRow]:
                 warnings.warn(f"{store.path}: run {rec.hash} left out of the report: {problem}", stacklevel=2)
                 continue
             results = rec.results
+            values = results.get(metric)
+            if metric != "accuracy" and isinstance(values, dict) and row_problem(rec.config, {"accuracy": values}):
+                values = None  # a malformed table: left out below like a missing one
+            if not isinstance(values, dict) or not values:
+                warnings.warn(
+                    f"{store.path}: run {rec.hash} left out of the report: it has no {metric} table (recorded "
+                    f"before xlprompt recorded {METRIC_NAMES[metric]}); report --metric accuracy, or run it again",
+                    stacklevel=2,
+                )
+                continue
+            counts = results.get("counts")
+            other = {
+                m: {k: float(v) for k, v in results[m].items()}
+                for m in METRICS
+                if m != metric
+                and isinstance(results.get(m), dict)
+                and results[m]
+                and not row_problem(rec.config, {"accuracy": results[m]})
+            }
             rows.append(
                 RunRow(
                     rec.hash,
                     rec.config,
-                    dict(results["accuracy"]),
+                    {k: float(v) for k, v in values.items()},
                     bool(results.get("random_weights")),
                     rec.labels,
                     results.get("eval_max_per_language"),
                     results.get("eval_split", "test"),
+                    metric,
+                    counts if isinstance(counts, dict) else {},
+                    other,
                 )
             )
         return rows
@@ -202,7 +251,7 @@ class Block:
 
     @property
     def title(self) -> str:
-        return f"k = {self.shots}"
+        return f"k = {self.shots or 'all'}"
 
 
 @dataclass
@@ -364,7 +413,7 @@ def table1(rows: Sequence[RunRow], group: str | None = TABLE1_GROUP) -> Table:
     notes = [] if used_group else ([f"no runs in group '{group}': all finished runs of the store"] if group else [])
     return Table(
         "Table I",
-        "Accuracy (%) on XNLI, few-shot: mean ± std over seeds",
+        f"{metric_name(runs)} (%) on XNLI, few-shot: mean ± std over seeds",
         used_group,
         blocks,
         _meta(runs, all_rows),
@@ -453,7 +502,8 @@ def table2(
         notes.insert(0, f"no runs in group '{group}' (run configs/table2.yaml into this store)")
     return Table(
         "Table II",
-        "Intrinsic analysis of MPT: accuracy (%) mean ± std over seeds, p-value vs. the full method",
+        f"Intrinsic analysis of MPT: {metric_name(runs).lower()} (%) mean ± std over seeds, p-value vs. the full "
+        "method",
         group,
         blocks,
         _meta(runs, all_rows),

@@ -5,7 +5,10 @@ There is no training data in these languages: a run trains on English XNLI exact
 XNLI task's loader: ``train_source=fixed`` reads Zhao & Schütze's fixed few-shot splits, ``sample`` samples
 from ``sample_pool``) and evaluates on AmericasNLI ``eval_split`` (test: 750 per language, nah 738, oto 748;
 dev: 743, cni 658, nah 376, oto 222). English (``en``) is evaluated on XNLI's ``eval_split`` as in ``task=xnli``.
-BUFFET's AmericasNLI splits are in-language 16-shot samples, not used for transfer from English.
+Model selection uses the English few-shot dev split, drawn from XNLI dev, which AmericasNLI dev translates: with
+``eval_split=dev`` the evaluated sentences are translations of selection data (the default, test, is clean). The
+paper's average is over the 10 target languages (English not included). BUFFET's AmericasNLI splits are
+in-language 16-shot samples (public: Hugging Face ``BuffetFS/BUFFET``), not used for transfer from English.
 
 Labels and label words: XNLI's (entailment, neutral, contradiction; ``right``/``maybe``/``wrong``, each
 method's XNLI recipe words, one XLM-R token each). Methods: MPT, SP, FT, DP (XNLI's pattern 0) run it; PCT,
@@ -87,5 +90,11 @@ AMERICASNLI = register(
         origin="built-in: xlprompt.tasks.americasnli",
         load_splits=load_americasnli_splits,
         required_files=americasnli_required_files,
+        average_languages=AMERICASNLI_LANGUAGES,
+        average_source="AmericasNLI paper (Ebrahimi et al., ACL 2022): Avg over its 10 target languages, "
+        "English not included",
+        eval_split_help="AmericasNLI test (750 per language; nah 738, oto 748) or dev (743; cni 658, nah 376, oto 222); English on XNLI's same split. Selection runs on English rows of XNLI dev, which AmericasNLI dev translates: with eval_split=dev the evaluated sentences are translations of the selection data; test (the default) is clean",
+        description="natural language inference (XNLI's task and labels) in 10 Indigenous languages of the "
+        "Americas (aym bzd cni gn hch nah oto quy shp tar), trained on English XNLI",
     )
 )

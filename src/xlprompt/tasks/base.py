@@ -53,6 +53,20 @@ class Task:
     load_parallel: Optional[Callable[..., list]] = field(default=None, compare=False, repr=False)
     #: whether ``data_dir=builtin:demo`` (the shipped XNLI sample) serves this task
     uses_demo: bool = False
+    #: the languages of the average the task's paper reports (empty: every language of the task), and where
+    #: that definition comes from; results and tables report it as the ``paper`` average beside ``avg``
+    average_languages: tuple[str, ...] = ()
+    average_source: str = ""
+    #: named groupings of the languages, each averaged in results and reports: grouping (``region``,
+    #: ``family``, ``script`` ...) → group name → its languages; ``grouping_sources`` says where each comes from
+    language_groups: Mapping[str, Mapping[str, tuple[str, ...]]] = field(default_factory=dict)
+    grouping_sources: Mapping[str, str] = field(default_factory=dict)
+    #: one line on what the task is, for ``run --help-config`` and the docs
+    description: str = ""
+    #: whether ``shots=all`` (the full train split, selection on the task's own full dev split) runs this task
+    full_train: bool = False
+    #: what ``eval_split`` means for this task (its splits, their sizes, what selection uses), for the help
+    eval_split_help: str = ""
 
     @property
     def single_text(self) -> bool:
@@ -62,11 +76,67 @@ class Task:
     def target_languages(self) -> tuple[str, ...]:
         return tuple(lang for lang in self.languages if lang != self.source_language)
 
+    @property
+    def paper_average_languages(self) -> tuple[str, ...]:
+        """The languages of the paper's average: ``average_languages``, else every language of the task."""
+        return self.average_languages or self.languages
+
+    def averages(self, values: Mapping[str, float], languages: Optional[tuple[str, ...]] = None) -> dict:
+        """The ``paper`` average and every group's average of ``values`` (language → number; other keys such as
+        ``avg`` are ignored). ``languages``: another set for the ``paper`` entry (a user's choice).
+
+        Returns ``{"paper": entry, "groups": {grouping: {group: entry}}}``, each entry ``{"value": mean over
+        the entry's languages that ``values`` holds (None: none), "languages": those languages, "missing": the
+        entry's languages ``values`` lacks}``: an average always says what it covers."""
+        wanted = tuple(languages) if languages else self.paper_average_languages
+        return {
+            "paper": average_entry(values, wanted),
+            "groups": {
+                grouping: {name: average_entry(values, langs) for name, langs in groups.items()}
+                for grouping, groups in self.language_groups.items()
+            },
+        }
+
+    def help_for(self, key: str) -> str:
+        """This task's own words on config key ``key`` for ``run --task T --help-config`` ("" where it has none).
+
+        Args:
+            key: a config key (``task``, ``label_words``, ``eval_languages``, ``eval_split``, ``shots``).
+
+        Returns:
+            One line, or ""."""
+        if key == "task":
+            return self.description
+        if key == "label_words":
+            return f"labels {', '.join(self.labels)}; default words {', '.join(self.label_words)}"
+        if key == "eval_languages":
+            shown = ", ".join(self.languages[:16]) + (" ..." if len(self.languages) > 16 else "")
+            paper = self.paper_average_languages
+            return (
+                f"all = its {len(self.languages)} languages ({shown}); results average all evaluated (avg) and "
+                f"the paper's {len(paper)} ({self.average_source or 'every language of the task'})"
+            )
+        if key == "eval_split":
+            return self.eval_split_help
+        if key == "shots" and self.full_train:
+            return "shots=all: the full train split, selection on the full dev split"
+        return ""
+
     def parse_label(self, value) -> int:
         """A label name or its index (``0``, ``"1"``) → its index; ``ValueError`` otherwise."""
         from xlprompt.languages import parse_label
 
         return parse_label(value, self.labels)
+
+
+def average_entry(values: Mapping[str, float], languages) -> dict:
+    """``{"value", "languages", "missing"}``: the unweighted mean of ``values`` over ``languages`` it holds."""
+    covered = [lang for lang in languages if lang in values]
+    return {
+        "value": sum(values[lang] for lang in covered) / len(covered) if covered else None,
+        "languages": covered,
+        "missing": [lang for lang in languages if lang not in values],
+    }
 
 
 @dataclass

@@ -19,7 +19,13 @@ Splits (:func:`load_sib200_splits`): few-shot train and dev in English, k per cl
   fetch, k in 1, 2, 4, 8, 16 and seeds 1-5, each checked against ``SHA256SUMS`` (and at fetch against the
   SHA-256 shipped in ``resources/sib200_fewshot_sha256.txt``);
 * ``train_source=sample``: the same algorithm for any k and seed (train: k per class of the English train set
-  with ``seed``; dev: k per class of the rest with ``seed + 10000``).
+  with ``seed``; dev: k per class of the rest with ``seed + 10000``);
+* ``shots=all`` (either source): the full English train split (701) with selection on the full English dev split
+  (99), the SIB-200 paper's setting; ``eval_split=dev`` is then refused.
+
+Averages and groups: the paper's average is over every language (its Table 7 "Average", English included);
+languages are grouped by region, family and XLM-R pre-training coverage as the SIB-200 paper's Table 7 gives them
+(``resources/sib200_languages.tsv``; ``nqo_Nkoo`` is not a row of it), and by script (:func:`sib200_groups`).
 
 Evaluation on ``eval_split`` (test: 204 sentences per language; dev: 99). SIB-200's train, dev and test are
 disjoint sets of Flores sentences, and :func:`check_disjoint` refuses an evaluated ``idx`` that is a training
@@ -35,6 +41,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from xlprompt.config import SHOTS_ALL
 from xlprompt.data.sib200 import (
     FEWSHOT_DIR,
     SIB200_CATEGORIES,
@@ -54,6 +61,59 @@ from xlprompt.tasks.base import Task, TaskSplits, register
 
 SIB200_LANGUAGES: tuple[str, ...] = ("en", *(task_code(c) for c in sib200_flores_languages() if c != "eng_Latn"))
 SIB200_LABEL_WORDS: tuple[str, ...] = ("science", "travel", "political", "sports", "health", "entertainment", "geo")
+
+#: where each grouping of SIB-200's languages comes from
+LANGUAGE_TABLE = "sib200_languages.tsv"
+_TABLE_SOURCE = (
+    "SIB-200 paper (Adelani et al., EACL 2024) Table 7, read from dadelani/sib-200@5aadf8f SIB-200_paper.pdf "
+    "(resources/sib200_languages.tsv); nqo_Nkoo is not a row of that table"
+)
+SIB200_GROUPING_SOURCES = {
+    "region": _TABLE_SOURCE,
+    "family": _TABLE_SOURCE,
+    "XLM-R pre-training": _TABLE_SOURCE + " (its 'in XLM-R?' column)",
+    "script": "the Flores-200 code's script suffix (swh_Latn → Latn; en → Latn)",
+}
+
+
+def sib200_language_table() -> dict[str, dict[str, str]]:
+    """The SIB-200 paper's table of its languages (``resources/sib200_languages.tsv``), keyed by this task's
+    language codes: ``{code: {"name", "family", "region", "xlmr" ("yes"/"no"), "joshi"}}``."""
+    from importlib import resources
+
+    text = resources.files("xlprompt.resources").joinpath(LANGUAGE_TABLE).read_text("utf-8")
+    lines = [line for line in text.splitlines() if line and not line.startswith("#")]
+    header = lines[0].split("\t")
+    table = {}
+    for line in lines[1:]:
+        row = dict(zip(header, line.split("\t")))
+        table[task_code(row.pop("code"))] = row
+    return table
+
+
+def script_of(lang: str) -> str:
+    """The script of a SIB-200 code (its Flores-200 suffix; ``en``: Latn)."""
+    return lang.rsplit("_", 1)[1] if "_" in lang else "Latn"
+
+
+def sib200_groups(languages: tuple[str, ...] = ()) -> dict[str, dict[str, tuple[str, ...]]]:
+    """SIB-200's languages by region, family, XLM-R pre-training (seen/unseen) and script (see
+    :data:`SIB200_GROUPING_SOURCES`); groups in order of size, largest first."""
+    languages = languages or SIB200_LANGUAGES
+    table = sib200_language_table()
+    out: dict[str, dict[str, list[str]]] = {"region": {}, "family": {}, "XLM-R pre-training": {}, "script": {}}
+    for lang in languages:
+        out["script"].setdefault(script_of(lang), []).append(lang)
+        row = table.get(lang)
+        if row is None:
+            continue
+        out["region"].setdefault(row["region"], []).append(lang)
+        out["family"].setdefault(row["family"], []).append(lang)
+        out["XLM-R pre-training"].setdefault("seen" if row["xlmr"] == "yes" else "unseen", []).append(lang)
+    return {
+        grouping: {name: tuple(langs) for name, langs in sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0]))}
+        for grouping, groups in out.items()
+    }
 
 
 def _fixed(config) -> tuple[int, int]:
@@ -94,7 +154,13 @@ def check_disjoint(train, dev, test: dict) -> None:
 
 def load_sib200_splits(task: Task, config, root: Path) -> TaskSplits:
     notes = []
-    if config.train_source == "fixed":
+    if config.shots == SHOTS_ALL:  # the SIB-200 paper's setting: all 701 English train rows, its 99 dev rows
+        train, dev = read_sib200(root, "train", "en"), read_sib200(root, "dev", "en")
+        notes.append(
+            f"sib200: shots=all: the full English train split ({len(train)} rows), selection on the full English "
+            f"dev split ({len(dev)} rows), the SIB-200 paper's setting (train_source is not used)"
+        )
+    elif config.train_source == "fixed":
         k, seed = _fixed(config)
         train, dev = read_fixed_split(root, "train", k, seed), read_fixed_split(root, "dev", k, seed)
         notes.append(f"sib200: fixed few-shot splits k={k} seed={seed} ({FEWSHOT_DIR}, SHA-256 checked)")
@@ -110,7 +176,14 @@ def load_sib200_splits(task: Task, config, root: Path) -> TaskSplits:
 
 
 def sib200_required_files(task: Task, config, folder: Path) -> list[tuple[str, str]]:
-    if config.train_source == "fixed":
+    if config.shots == SHOTS_ALL:
+        if config.eval_split == "dev":
+            raise ConfigError(
+                "task sib200 with shots=all selects on the English dev split, so eval_split=dev would evaluate "
+                "the selection data; use eval_split=test"
+            )
+        needed = [("sib200/train/en.tsv", "sib200"), ("sib200/dev/en.tsv", "sib200")]
+    elif config.train_source == "fixed":
         k, seed = _fixed(config)
         needed = [(f"{FEWSHOT_DIR}/{fewshot_name(s, k, seed)}", "sib200") for s in ("train", "dev")]
         needed.append((f"{FEWSHOT_DIR}/{SUMS}", "sib200"))
@@ -136,5 +209,14 @@ SIB200 = register(
         origin="built-in: xlprompt.tasks.sib200",
         load_splits=load_sib200_splits,
         required_files=sib200_required_files,
+        average_languages=SIB200_LANGUAGES,
+        average_source="SIB-200 paper (Adelani et al., EACL 2024) Table 7: Average over every language of the "
+        "table, English included",
+        language_groups=sib200_groups(),
+        grouping_sources=SIB200_GROUPING_SOURCES,
+        full_train=True,
+        eval_split_help="SIB-200 test (204 sentences per language) or dev (99); selection on the English few-shot dev split (shots=all: the full English dev, so eval_split=dev is refused)",
+        description="topic classification (one sentence → science/technology, travel, politics, sports, health, "
+        "entertainment, geography) in SIB-200's 205 languages (Flores-200 codes), trained on English",
     )
 )

@@ -122,5 +122,11 @@ XNLI = register(
         load_splits=load_xnli_splits,
         required_files=xnli_required_files,
         uses_demo=True,
+        average_languages=XNLI_LANGUAGES,
+        average_source="MPT paper (Qiu et al. 2024, arXiv 2403.12407) Table I: Avg over the 15 XNLI languages, "
+        "English included",
+        eval_split_help="XNLI 1.0 test (5010 pairs per language) or dev (2490); selection on the English few-shot dev split",
+        description="natural language inference (premise, hypothesis → entailment, neutral, contradiction) in "
+        "the 15 XNLI languages, trained on English",
     )
 )

@@ -100,18 +100,18 @@ def _check_model_specs(config: RunConfig) -> None:
 class _Hooks:
     """:class:`xlprompt.config.ConfigHooks` for the registered methods and tasks."""
 
-    def resolve(self, config: RunConfig) -> frozenset:
+    def resolve(self, config: RunConfig) -> dict[str, Any]:
+        """``{key: value}`` of the keys ``config`` leaves to its recipe and task (``None``): the config sets them
+        (it is frozen: this reads it and changes nothing)."""
         get_method_spec(config.method)  # an unknown method: one line naming the registered ones
-        filled = []
+        filled: dict[str, Any] = {}
         tiny = config._tiny_tokenizer()
         for key in RECIPE_KEYS:
             if getattr(config, key) is None:
-                setattr(config, key, recipe_default(config.method, config.recipe, key, tiny)[0])
-                filled.append(key)
+                filled[key] = recipe_default(config.method, config.recipe, key, tiny)[0]
         task = _task(config.task)
         if config.parallel_source is None:
-            config.parallel_source = task.parallel_default
-            filled.append("parallel_source")
+            filled["parallel_source"] = task.parallel_default
         if task.name != "xnli" and "label_words" in filled:
             words, mode = ",".join(task.label_words), "word"
             own = get_method_spec(config.method).task_label_words
@@ -120,10 +120,10 @@ class _Hooks:
                 words = ",".join(task.tiny_label_words)
             elif method_words is not None:  # e.g. PCT's PAWS-X label ids
                 words, mode = method_words
-            config.label_words = words
+            filled["label_words"] = words
             if "label_words_as" in filled:
-                config.label_words_as = mode
-        return frozenset(filled)
+                filled["label_words_as"] = mode
+        return filled
 
     def validate(self, config: RunConfig) -> None:
         from xlprompt.leaks import check_config_leaks

@@ -205,10 +205,15 @@ class _Hooks:
 
     def hash_fields(self, config: RunConfig) -> dict[str, Any]:
         """``{"method_revision": N}`` for a method whose computation changed after runs of it were stored
-        (N > 1), so that a store never reuses such a run as if it were the same; {} otherwise, which keeps
-        every other run's hash."""
-        revision = get_method_spec(config.method).revision
-        return {"method_revision": revision} if revision > 1 else {}
+        (N > 1), and ``{"method_code": identity}`` for a method registered with ``register_method`` (its class
+        and module source: :func:`xlprompt.methods.implementation_identity`), so that a store never reuses a run
+        of other code or of an older computation as if it were the same; {} otherwise, which keeps every built-in
+        method's hash."""
+        spec = get_method_spec(config.method)
+        out: dict[str, Any] = {"method_revision": spec.revision} if spec.revision > 1 else {}
+        if spec.identity:
+            out["method_code"] = spec.identity
+        return out
 
     def data_files(self, config: RunConfig) -> tuple[Path, list[str]] | None:
         """The data folder of ``config`` and the files it reads there (None for ``builtin:demo``)."""

@@ -50,6 +50,7 @@ from tqdm.auto import tqdm
 
 from xlprompt.config import RunConfig
 from xlprompt.errors import ConfigError, XlpromptError
+from xlprompt.plugins import import_plugins, plugin_paths
 from xlprompt.safety import RunLockedError, as_disk_error
 from xlprompt.store import DEFAULT_STALE_AFTER, Heartbeat, ResultStore, check_stale_after
 from xlprompt.sweep import Sweep, SweepRun, run_dir_of
@@ -418,6 +419,7 @@ class LocalExecutor:
             "retry_failed": self.retry_failed,
             "invocation_started": started if started is not None else time.time(),
             "group": sweep.name,
+            "plugins": list(dict.fromkeys(name for r in todo for name in r.config.plugins)),  # imported first
             "runs": [
                 {"hash": r.hash, "config": r.config.to_dict(), "run_dir": str(run_dir_of(runs_dir, r))} for r in todo
             ],
@@ -427,8 +429,12 @@ class LocalExecutor:
             job_path = fh.name
         gpus = _visible_gpu_count()
         procs, files = [], []
+        # the workers import the plugins from where this process found them
+        paths = [*plugin_paths(job["plugins"]), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
         for index in range(min(self.workers, len(todo))):
             env = dict(os.environ)
+            if paths:
+                env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
             if gpus > 1 and "CUDA_VISIBLE_DEVICES" not in os.environ:
                 env["CUDA_VISIBLE_DEVICES"] = str(index % gpus)
             out, err = tempfile.TemporaryFile("w+"), tempfile.TemporaryFile("w+")  # files: a pipe could fill up
@@ -537,8 +543,14 @@ def worker_main(job_path: str, index: int) -> int:
     index, so that N workers start on N different runs); one JSON line per outcome on stdout."""
     import dataclasses
     import json
+    import sys
 
     job = json.loads(Path(job_path).read_text("utf-8"))
+    try:  # the runs' plugins first: their methods and tasks, before any run's config is read
+        import_plugins(job.get("plugins", ()))
+    except ConfigError as err:
+        print(f"error: {err}", file=sys.stderr, flush=True)
+        return 2
     runs = job["runs"]
     runs = runs[index % len(runs) :] + runs[: index % len(runs)] if runs else []
     for run in runs:
@@ -580,6 +592,7 @@ def _ray_task(
     """
     if cwd and os.path.isdir(cwd):
         os.chdir(cwd)
+    import_plugins(config.get("plugins", ()))  # the run's plugins: its method and task, before its config is read
     return execute_run(
         store_path,
         run_hash,

@@ -24,7 +24,7 @@ from typing import Iterable
 
 from xlprompt.errors import ConfigError, XlpromptError
 
-__all__ = ["ENTRY_POINT_GROUP", "plugin_names", "import_plugins", "load_entry_points"]
+__all__ = ["ENTRY_POINT_GROUP", "plugin_names", "import_plugins", "plugin_paths", "load_entry_points"]
 
 #: the entry-point group of installed plugins
 ENTRY_POINT_GROUP = "xlprompt.plugins"
@@ -101,6 +101,37 @@ def import_plugins(names: Iterable[str] | str | None, where: str = "plugins") ->
         except Exception as err:  # noqa: BLE001 - any failure of the user's module: one line naming it
             raise ConfigError(_failed(where, name, err)) from None
     return names
+
+
+def plugin_paths(names: Iterable[str]) -> list[str]:
+    """The folders on this process's Python path from which the plugin modules ``names`` were imported, so that a
+    child process (a sweep's worker) given them on its ``PYTHONPATH`` imports the same modules.
+
+    Args:
+        names (Iterable[str]): module names, imported already.
+
+    Returns:
+        list[str]: the folders, each once, in the order of ``names`` (none for a module that is not imported, has
+        no file, or is installed: every process finds those).
+    """
+    import site
+    import sys
+    import sysconfig
+    from pathlib import Path
+
+    standard = {str(Path(p).resolve()) for k, p in sysconfig.get_paths().items() if k.endswith(("lib", "stdlib"))}
+    standard |= {str(Path(p).resolve()) for p in getattr(site, "getsitepackages", list)()}
+    out: list[str] = []
+    for name in names:
+        top = sys.modules.get(name.split(".")[0])
+        file = getattr(top, "__file__", None)
+        if not file:
+            continue
+        path = Path(file).resolve()
+        root = path.parent.parent if path.name == "__init__.py" else path.parent
+        if str(root) not in out and str(root) not in standard:  # an installed module: every process finds it
+            out.append(str(root))
+    return out
 
 
 def _failed(where: str, name: str, err: BaseException) -> str:

@@ -8,7 +8,15 @@ from pathlib import Path
 
 import click
 
-from xlprompt.cli.params import checked_later, config_value, count, fraction_or_count, path_type, with_overrides
+from xlprompt.cli.params import (
+    checked_later,
+    config_value,
+    count,
+    fraction_or_count,
+    path_type,
+    plugin_option,
+    with_overrides,
+)
 from xlprompt.config import parse_overrides
 
 
@@ -99,6 +107,7 @@ from xlprompt.config import parse_overrides
     "the summary; each run's run.log still gets every line",
 )
 @click.option("--verbose", is_flag=True, help="debug messages too, and the step lines beside a progress bar")
+@plugin_option
 def sweep_command(
     sweep_file,
     store_path,
@@ -119,6 +128,7 @@ def sweep_command(
     dry_run,
     quiet,
     verbose,
+    plugins,
 ):
     """Run every config of SWEEP_FILE (YAML grid) into a results store; resumable at any moment.
 
@@ -134,7 +144,9 @@ def sweep_command(
     set_values = parse_overrides(list(overrides))
     if data_dir is not None:
         set_values = with_overrides({"data_dir": data_dir}, set_values)
-    sweep = load_sweep(sweep_file, overrides=set_values, grid_overrides=parse_grid_overrides(list(grids)))
+    sweep = load_sweep(
+        sweep_file, overrides=set_values, grid_overrides=parse_grid_overrides(list(grids)), plugins=plugins
+    )
     runs_dir = Path(runs_dir) if runs_dir else default_runs_dir(store_path)
     if dry_run:
         states = {}
@@ -215,7 +227,8 @@ def sweep_command(
     default=None,
     help="k of Fig. 3 (default 32, else the largest k with MPT and SP)",
 )
-def report_command(store_path, out_dir, compare, table1_group, table2_group, reference, ttest_samples, fig3_k):
+@plugin_option
+def report_command(store_path, out_dir, compare, table1_group, table2_group, reference, ttest_samples, fig3_k, plugins):
     """Tables I and II (Markdown, CSV, LaTeX) and Figures 3-5 (PNG, PDF) from a results store."""
     from xlprompt.report import build_report, exports
 
@@ -270,8 +283,11 @@ def _read_task(run_dir, adapter, get_task):
         if not adapter:
             return get_task("xnli")
         from xlprompt.export import read_adapter_config
+        from xlprompt.plugins import import_plugins
 
-        return get_task(str(read_adapter_config(Path(adapter)).get("config", {}).get("task", "xnli")))
+        recorded = read_adapter_config(Path(adapter)).get("config", {})
+        import_plugins(recorded.get("plugins"))  # the plugins the run recorded: they may register its task
+        return get_task(str(recorded.get("task", "xnli")))
     from xlprompt.predict import read_run_config
 
     return read_run_config(Path(run_dir)).task_spec()
@@ -374,8 +390,20 @@ def _read_jsonl(path: str, default_lang: str, task=None) -> tuple[list[dict], li
     help="auto, cpu, cuda or cuda:N (default: the run's device setting); the "
     "run's precision applies there (auto: bf16 on a bf16 GPU, fp32 on CPU)",
 )
+@plugin_option
 def predict_command(
-    run_dir, adapter, base_model, tokenizer, lang, premise, hypothesis, input_path, output_path, batch_size, device
+    run_dir,
+    adapter,
+    base_model,
+    tokenizer,
+    lang,
+    premise,
+    hypothesis,
+    input_path,
+    output_path,
+    batch_size,
+    device,
+    plugins,
 ):
     """Predict the label of the run's task (XNLI: entailment / neutral / contradiction) with a trained run (or an
     exported adapter). A one-text task (a task file with one text field) takes --premise as its text."""
@@ -442,7 +470,8 @@ def predict_command(
     is_flag=True,
     help="also export the trained PLM (needed for the run's exact predictions when the PLM trained)",
 )
-def export_command(run_dir, out_dir, with_plm):
+@plugin_option
+def export_command(run_dir, out_dir, with_plm, plugins):
     """Export p_S, p_T, prompt encoder and translator (or FT head) as an adapter for the base model."""
     import warnings
 

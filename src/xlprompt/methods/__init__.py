@@ -122,7 +122,9 @@ def register_method(
     if name in _REGISTRY and not replace:
         raise ConfigError(f"register_method: method '{name}' is already registered; pass replace=True to replace it")
     spec = _spec(name, factory, recipe, recipe_sources, summary, task_support, check_task_options, task_label_words)
-    spec = dataclasses.replace(spec, revision=_revision(name, revision), identity=implementation_identity(_load(name, factory)))
+    spec = dataclasses.replace(
+        spec, revision=_revision(name, revision), identity=implementation_identity(_load(name, factory))
+    )
     _REGISTRY[name] = spec
     return spec
 

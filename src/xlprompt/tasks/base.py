@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from typing import Callable, Mapping, Optional
 
 from xlprompt.errors import ConfigError
 
-__all__ = ["Task", "TaskSplits", "TASKS", "register", "register_task", "unregister_task"]
+__all__ = ["Task", "TaskSplits", "TASKS", "register", "unregister_task"]
 
 
 @dataclass(frozen=True)
@@ -88,21 +87,6 @@ def register(task: Task) -> Task:
     """Add a built-in task (its module calls this at import)."""
     TASKS[task.name] = task
     return task
-
-
-def register_task(task: Task, replace: bool = False) -> Task:
-    """Register ``task`` under ``task.name`` so that ``task=<name>`` runs it. Its data come from
-    ``task.files`` (split → language → file, as a task file gives them) unless a data loader is registered
-    for it in :data:`xlprompt.tasks.data.LOADERS`."""
-    if not isinstance(task, Task):
-        raise ConfigError(f"register_task needs an xlprompt.Task, not {type(task).__name__}")
-    if task.name in TASKS and not replace:
-        raise ConfigError(f"register_task: task '{task.name}' is already registered; pass replace=True")
-    if task.name in TASKS and TASKS[task.name].origin.startswith("built-in"):
-        raise ConfigError(f"register_task: '{task.name}' is a built-in task; give your task another name")
-    if task.origin == "built-in":  # the field's default: this one is the user's
-        task = dataclasses.replace(task, origin="registered (xlprompt.register_task)")
-    return register(task)
 
 
 def unregister_task(name: str) -> None:

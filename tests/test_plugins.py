@@ -343,10 +343,23 @@ def test_register_task_refuses_what_a_task_file_may_not_be(changes, message):
     assert "xlp-sentiment" not in xlprompt.tasks.TASKS and "pos|neg" not in xlprompt.tasks.TASKS
 
 
-def test_register_task_accepts_a_task_a_task_file_may_be():
+def test_a_registered_task_is_known_by_its_definition_not_its_name(tmp_path):
+    train = tmp_path / "train.tsv"
+    train.write_text("text\tlabel\ngood thing\t1\nbad thing\t0\n", "utf-8")
+    files = {"train": {"en": str(train)}, "test": {"en": str(train)}}
+    values = dict(method="sp", task="xlp-sentiment", model="random:tiny")
     try:
-        task = xlprompt.register_task(_task())
+        task = xlprompt.register_task(_task(text_fields=("text",), files=files))
         assert task.origin == "registered (xlprompt.register_task)"
+        first = xlprompt.RunConfig(**values).resolved_hash()
+        xlprompt.register_task(_task(text_fields=("text",), files=files), replace=True)  # the same task again
+        assert xlprompt.RunConfig(**values).resolved_hash() == first
+        xlprompt.register_task(_task(text_fields=("text",), files=files, label_words=("poor", "fine")), replace=True)
+        other_words = xlprompt.RunConfig(**values).resolved_hash()
+        train.write_text("text\tlabel\ngood thing\t1\nawful thing\t0\n", "utf-8")  # other data
+        xlprompt.register_task(_task(text_fields=("text",), files=files), replace=True)
+        other_data = xlprompt.RunConfig(**values).resolved_hash()
+        assert len({first, other_words, other_data}) == 3
     finally:
         unregister_task("xlp-sentiment")
 

@@ -24,7 +24,7 @@ from typing import Iterable
 
 from xlprompt.errors import ConfigError, XlpromptError
 
-__all__ = ["ENTRY_POINT_GROUP", "plugin_names", "import_plugins", "plugin_paths", "load_entry_points"]
+__all__ = ["ENTRY_POINT_GROUP", "plugin_names", "import_plugins", "plugin_paths", "load_entry_points", "code_identity"]
 
 #: the entry-point group of installed plugins
 ENTRY_POINT_GROUP = "xlprompt.plugins"
@@ -181,3 +181,28 @@ def load_entry_points() -> tuple[str, ...]:
     finally:
         _LOADING[0] = False
     return tuple(loaded)
+
+
+def code_identity(obj) -> str:
+    """What a run hash records of user code registered under a name (a method's class, a task's data loader):
+    ``"module:QualName sha256:<digest>"``, so that other code under the same name, or the same code edited, is
+    another run.
+
+    Args:
+        obj (type | Callable): the class or function.
+
+    Returns:
+        str: its module and qualified name, and the SHA-256 (16 hex digits) of its module's source file
+        (``no-source`` for one without a file, defined in an interactive session).
+    """
+    import hashlib
+    import inspect
+
+    try:
+        path = inspect.getsourcefile(obj)
+        with open(path, "rb") as fh:
+            digest = hashlib.sha256(fh.read()).hexdigest()[:16]
+    except (OSError, TypeError):
+        digest = None
+    name = getattr(obj, "__qualname__", type(obj).__qualname__)
+    return f"{getattr(obj, '__module__', None)}:{name} " + (f"sha256:{digest}" if digest else "no-source")

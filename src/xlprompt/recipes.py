@@ -205,14 +205,20 @@ class _Hooks:
 
     def hash_fields(self, config: RunConfig) -> dict[str, Any]:
         """``{"method_revision": N}`` for a method whose computation changed after runs of it were stored
-        (N > 1), and ``{"method_code": identity}`` for a method registered with ``register_method`` (its class
-        and module source: :func:`xlprompt.methods.implementation_identity`), so that a store never reuses a run
-        of other code or of an older computation as if it were the same; {} otherwise, which keeps every built-in
-        method's hash."""
+        (N > 1), ``{"method_code": identity}`` for a method registered with ``register_method`` (its class and
+        module source: :func:`xlprompt.plugins.code_identity`) and ``{"task_definition": digest}`` for a task
+        registered with ``register_task`` (:func:`xlprompt.tasks.base.definition_digest`), so that a store never
+        reuses a run of other code, another task or an older computation as if it were the same; {} otherwise,
+        which keeps the hash of every built-in method and task, and of task files (they enter by content)."""
         spec = get_method_spec(config.method)
         out: dict[str, Any] = {"method_revision": spec.revision} if spec.revision > 1 else {}
         if spec.identity:
             out["method_code"] = spec.identity
+        task = _task(config.task)
+        if task.origin.startswith("registered"):  # a task given from Python: by what it is, not its name
+            from xlprompt.tasks.base import definition_digest
+
+            out["task_definition"] = definition_digest(task)
         return out
 
     def data_files(self, config: RunConfig) -> tuple[Path, list[str]] | None:

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Union
 
 from xlprompt.errors import ConfigError
-from xlprompt.plugins import load_entry_points
+from xlprompt.plugins import code_identity, load_entry_points
 
 if TYPE_CHECKING:  # pragma: no cover
     from xlprompt.methods.base import Method
@@ -57,8 +57,9 @@ class MethodSpec:
     task_label_words: Callable[[Any], Any] | None = None
     #: bumped when the method's computation changes for the same config (part of the run hash from 2 on)
     revision: int = 1
-    #: a method registered with :func:`register_method`: ``"module:QualName sha256:<its module's source>"``, part
-    #: of the run hash, so that other code under a name is another run; "" for the built-in methods
+    #: a method registered with :func:`register_method`: ``"module:QualName sha256:<its module's source>"``
+    #: (:func:`xlprompt.plugins.code_identity`), part of the run hash, so that other code under a name is another
+    #: run; "" for the built-in methods
     identity: str = ""
 
     def load(self) -> type:
@@ -122,9 +123,7 @@ def register_method(
     if name in _REGISTRY and not replace:
         raise ConfigError(f"register_method: method '{name}' is already registered; pass replace=True to replace it")
     spec = _spec(name, factory, recipe, recipe_sources, summary, task_support, check_task_options, task_label_words)
-    spec = dataclasses.replace(
-        spec, revision=_revision(name, revision), identity=implementation_identity(_load(name, factory))
-    )
+    spec = dataclasses.replace(spec, revision=_revision(name, revision), identity=code_identity(_load(name, factory)))
     _REGISTRY[name] = spec
     return spec
 
@@ -192,27 +191,6 @@ def _load(name: str, factory) -> type:
             f"'package.module:ClassName' of one), not {kind}"
         )
     return cls
-
-
-def implementation_identity(cls: type) -> str:
-    """What a run hash records of a registered method's code: ``"module:QualName sha256:<digest>"``.
-
-    Args:
-        cls (type): the method's class.
-
-    Returns:
-        str: its module and qualified name, and the SHA-256 (16 hex digits) of its module's source file
-        (``no-source`` for a class without one, defined in an interactive session).
-    """
-    import hashlib
-    import inspect
-
-    try:
-        path = inspect.getsourcefile(cls)
-        digest = hashlib.sha256(open(path, "rb").read()).hexdigest()[:16] if path else None
-    except (OSError, TypeError):
-        digest = None
-    return f"{cls.__module__}:{cls.__qualname__} " + (f"sha256:{digest}" if digest else "no-source")
 
 
 def unregister_method(name: str) -> None:
@@ -320,5 +298,4 @@ __all__ = [
     "build_method",
     "METHOD_CLASSES",
     "BUILTIN_METHODS",
-    "implementation_identity",
 ]

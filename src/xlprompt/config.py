@@ -102,7 +102,8 @@ class RunConfig:
         "mpt",
         "method: mpt (the paper's), sp (soft prompting), ft (fine-tuning), pct, dp (discrete "
         "prompting), dpa (dual prompt augmentation), softmv (soft prompt + multilingual verbalizer), "
-        "or a method added with xlprompt.register_method",
+        "or a method added with xlprompt.register_method (from the command line: in a plugin module, "
+        "--plugin MODULE or the key plugins)",
     )
     shots: int = _f(16, "k: training examples per class (3k in total)", min=1, max=100_000)
     seed: int = _f(1, "random seed (paper: 1..5)", min=0, max=MAX_SEED)

@@ -388,7 +388,7 @@ def test_a_config_cannot_change_and_both_replaces_give_the_same_config():
 def test_plugins_are_a_list_of_module_names_left_out_of_the_hash():
     plain = xlprompt.RunConfig()
     named = xlprompt.RunConfig.from_dict({"plugins": "json, json.decoder,json"})
-    assert named.plugins == ("json", "json.decoder") and named.to_dict()["plugins"] == ("json", "json.decoder")
+    assert named.plugins == ("json", "json.decoder") and named.to_dict()["plugins"] == ["json", "json.decoder"]
     assert xlprompt.RunConfig(plugins=["json"]).plugins == ("json",)
     assert named.resolved_hash() == plain.resolved_hash() == "baf5474ea09e835c"  # MPT's recorded hash
     with pytest.raises(xlprompt.ConfigError) as err:

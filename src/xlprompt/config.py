@@ -588,7 +588,14 @@ class RunConfig:
 
     # ---------------------------------------------------------------- (de)serialisation
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """Every config key and its value, as JSON holds them (``plugins`` as a list): what config.json records.
+
+        Returns:
+            dict[str, Any]: key → value; ``RunConfig.from_dict`` of it is an equal config.
+        """
+        values = dataclasses.asdict(self)
+        values["plugins"] = list(self.plugins)
+        return values
 
     def resolved_hash(self) -> str:
         """A stable hash of the full config: the key of a run in the results store. The keys of

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import importlib
 import json
 import pickle
 import sys
@@ -150,6 +151,33 @@ def test_a_plugin_method_runs_through_a_sweep_of_two_worker_processes(tmp_path, 
     for row in rows:
         recorded = json.loads(Path(row.run_dir, "config.json").read_text("utf-8"))["config"]
         assert recorded["plugins"] == [module] and recorded["method"] == method
+
+
+def test_a_worker_that_cannot_import_a_runs_plugin_records_that_run_failed_in_one_line(tmp_path, plugin, capsys):
+    from xlprompt.executors import worker_main
+
+    module, method = plugin
+    config = xlprompt.RunConfig(method=method, plugins=[module], **FAST)
+    run_hash, store_path = config.resolved_hash(), tmp_path / "r.db"
+    with ResultStore(store_path) as store:
+        store.add([(run_hash, config.to_dict(), "g", "")], sweep="s")
+    _forget(module, method)
+    (tmp_path / "plugins" / f"{module}.py").unlink()  # the worker's machine lacks the plugin
+    importlib.invalidate_caches()
+    job = {"store": str(store_path), "save_weights": False, "stale_after": 600, "retry_failed": True}
+    job.update(
+        plugins=[module], runs=[{"hash": run_hash, "config": config.to_dict(), "run_dir": str(tmp_path / "run")}]
+    )
+    (tmp_path / "job.json").write_text(json.dumps(job), "utf-8")
+    assert worker_main(str(tmp_path / "job.json"), 0) == 0  # the worker goes on with the other runs
+    outcome = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert outcome["status"] == "failed" and outcome["error"] == (
+        f"plugins: plugin module '{module}' not found; install the package that provides it, or add the folder that "
+        "holds it to PYTHONPATH"
+    )
+    with ResultStore(store_path) as store:
+        assert [r.status for r in store.runs()] == ["failed"]
+    assert not (tmp_path / "run").exists()  # refused before the run folder (no .lock, no run.log)
 
 
 def test_a_plugin_that_cannot_be_imported_is_one_line_naming_it_and_the_fix(tmp_path, monkeypatch):

@@ -543,14 +543,12 @@ def worker_main(job_path: str, index: int) -> int:
     index, so that N workers start on N different runs); one JSON line per outcome on stdout."""
     import dataclasses
     import json
-    import sys
 
     job = json.loads(Path(job_path).read_text("utf-8"))
-    try:  # the runs' plugins first: their methods and tasks, before any run's config is read
+    # the runs' plugins first: their methods and tasks, before any run's config is read (a plugin that fails here
+    # fails the runs that name it, each recorded with the one-line error as its config is read: execute_run)
+    with contextlib.suppress(ConfigError):
         import_plugins(job.get("plugins", ()))
-    except ConfigError as err:
-        print(f"error: {err}", file=sys.stderr, flush=True)
-        return 2
     runs = job["runs"]
     runs = runs[index % len(runs) :] + runs[: index % len(runs)] if runs else []
     for run in runs:
@@ -592,7 +590,8 @@ def _ray_task(
     """
     if cwd and os.path.isdir(cwd):
         os.chdir(cwd)
-    import_plugins(config.get("plugins", ()))  # the run's plugins: its method and task, before its config is read
+    with contextlib.suppress(ConfigError):  # the run's plugins first; a failure is the run's, recorded as it starts
+        import_plugins(config.get("plugins", ()))
     return execute_run(
         store_path,
         run_hash,

@@ -132,6 +132,14 @@ def test_a_plugin_method_runs_through_run_and_predict_imports_it_again(tmp_path,
     _forget(module, method)
     predictor = xlprompt.load_run(run)
     assert predictor.config.method == method and predictor.config.plugins == (module,)
+    _forget(module, method)
+    exported = runner.invoke(cli, ["export", "--run", str(run), "--out", str(tmp_path / "adapter")])
+    assert exported.exit_code == 0, exported.output
+    _forget(module, method)
+    adapter = ["predict", "--adapter", str(tmp_path / "adapter"), "--premise", "A man plays.", "--hypothesis", "Yes."]
+    out = runner.invoke(cli, adapter)
+    assert out.exit_code == 0, out.output
+    assert out.output.splitlines()[-1].split("\t")[0] in ("entailment", "neutral", "contradiction")
 
 
 def test_a_plugin_method_runs_through_a_sweep_of_two_worker_processes(tmp_path, plugin):

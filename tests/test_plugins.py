@@ -231,7 +231,7 @@ def test_an_installed_packages_entry_point_registers_its_method(tmp_path, monkey
     (site / f"{module}.py").write_text(PLUGIN.replace("METHOD", method), "utf-8")
     _fake_distribution(site, f"xlp-fake-{tag}", f"bag = {module}")
     monkeypatch.syspath_prepend(str(site))
-    monkeypatch.setattr(plugins_module, "_LOADED_ENTRY_POINTS", set())
+    monkeypatch.setattr(plugins_module, "_STATE", {"loaded": set(), "loading": False, "done": False})
     try:
         config = xlprompt.RunConfig(method=method, model="random:tiny", data_dir="builtin:demo")
         assert config.lr == 0.005 and config.plugins == ()  # found without naming it: the package is installed
@@ -239,7 +239,7 @@ def test_an_installed_packages_entry_point_registers_its_method(tmp_path, monkey
     finally:
         _forget(module, method)
     (site / f"{module}.py").write_text("raise ImportError('needs torch 9')\n", "utf-8")
-    monkeypatch.setattr(plugins_module, "_LOADED_ENTRY_POINTS", set())
+    monkeypatch.setattr(plugins_module, "_STATE", {"loaded": set(), "loading": False, "done": False})
     with pytest.raises(xlprompt.ConfigError) as err:
         xlprompt.RunConfig(method=method)
     assert str(err.value) == (

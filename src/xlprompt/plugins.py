@@ -29,9 +29,9 @@ __all__ = ["ENTRY_POINT_GROUP", "plugin_names", "import_plugins", "plugin_paths"
 #: the entry-point group of installed plugins
 ENTRY_POINT_GROUP = "xlprompt.plugins"
 _MODULE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
-#: entry points (``name=value``) already loaded by :func:`load_entry_points`, and whether a load is under way
-_LOADED_ENTRY_POINTS: set[str] = set()
-_LOADING: list[bool] = [False]
+#: :func:`load_entry_points`' state: the entry points (``name=value``) loaded, whether a load is under way, and
+#: whether every installed one is loaded (then later calls cost nothing)
+_STATE: dict = {"loaded": set(), "loading": False, "done": False}
 
 
 def plugin_names(value, where: str = "plugins") -> tuple[str, ...]:
@@ -144,7 +144,8 @@ def _failed(where: str, name: str, err: BaseException) -> str:
 
 def load_entry_points() -> tuple[str, ...]:
     """Load the installed plugins: every entry point of the group :data:`ENTRY_POINT_GROUP`, once per process (a
-    module is imported; a ``module:function`` entry point's function is called without arguments).
+    module is imported; a ``module:function`` entry point's function is called without arguments). Once all have
+    loaded, a call costs nothing; a package installed after that is found by the next process.
 
     Returns:
         tuple[str, ...]: the names of the entry points loaded by this call (empty once all are loaded).
@@ -152,16 +153,16 @@ def load_entry_points() -> tuple[str, ...]:
     Raises:
         ConfigError: an entry point that fails to load, in one line naming it, its package and the fix.
     """
-    if _LOADING[0]:  # a plugin that lists the methods as it is imported: the ones loaded so far
+    if _STATE["done"] or _STATE["loading"]:  # all loaded, or a plugin that lists the methods as it is imported
         return ()
     from importlib.metadata import entry_points
 
     loaded = []
-    _LOADING[0] = True
+    _STATE["loading"] = True
     try:
         for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: (e.name, e.value)):
             key = f"{ep.name}={ep.value}"
-            if key in _LOADED_ENTRY_POINTS:
+            if key in _STATE["loaded"]:
                 continue
             dist = getattr(getattr(ep, "dist", None), "name", None)
             try:
@@ -176,10 +177,11 @@ def load_entry_points() -> tuple[str, ...]:
                     f"load ({type(err).__name__}: {lines[0] if lines else ''}); fix it, or uninstall "
                     f"{dist or 'its package'}"
                 ) from None
-            _LOADED_ENTRY_POINTS.add(key)
+            _STATE["loaded"].add(key)
             loaded.append(ep.name)
+        _STATE["done"] = True  # every installed plugin is loaded (a failed one is tried again, and fails again)
     finally:
-        _LOADING[0] = False
+        _STATE["loading"] = False
     return tuple(loaded)
 
 

@@ -430,3 +430,9 @@ def test_plugins_are_a_list_of_module_names_left_out_of_the_hash():
     with pytest.raises(xlprompt.ConfigError) as err:
         xlprompt.RunConfig.from_dict({"plugins": 3})
     assert str(err.value) == "config key 'plugins' needs a list of names, not the int 3"
+    with pytest.raises(xlprompt.ConfigError) as err:
+        xlprompt.RunConfig(plugins=3)
+    assert str(err.value) == "plugins: needs module names (a list, or one comma-separated text), not the int 3"
+    with pytest.raises(xlprompt.ConfigError) as err:
+        xlprompt.RunConfig(plugins=["json", 3])
+    assert str(err.value) == "plugins: a plugin is a module name like 'my_package.methods', not 3"

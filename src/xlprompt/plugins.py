@@ -39,7 +39,7 @@ def plugin_names(value, where: str = "plugins") -> tuple[str, ...]:
     be a dotted Python module name, repeats dropped (the first kept).
 
     Args:
-        value (str | Iterable[str] | None): the names; None or ``""``: none.
+        value (str | list[str] | tuple[str, ...] | None): the names; None or ``""``: none.
         where (str): what to name in an error (the config key or option).
 
     Returns:
@@ -50,6 +50,11 @@ def plugin_names(value, where: str = "plugins") -> tuple[str, ...]:
     """
     if value is None:
         return ()
+    if not isinstance(value, (str, list, tuple)):
+        raise ConfigError(
+            f"{where}: needs module names (a list, or one comma-separated text), not the {type(value).__name__} "
+            f"{value!r}"
+        )
     items = value.split(",") if isinstance(value, str) else list(value)
     out: list[str] = []
     for item in items:

@@ -140,6 +140,17 @@ def test_a_plugin_method_runs_through_run_and_predict_imports_it_again(tmp_path,
     out = runner.invoke(cli, adapter)
     assert out.exit_code == 0, out.output
     assert out.output.splitlines()[-1].split("\t")[0] in ("entailment", "neutral", "contradiction")
+    _forget(module, method)
+    (tmp_path / "plugins" / f"{module}.py").unlink()  # a machine without the plugin: one line, naming the file
+    importlib.invalidate_caches()
+    for kind, folder, file in (
+        ("--run", run, "config.json"),
+        ("--adapter", tmp_path / "adapter", "adapter_config.json"),
+    ):
+        assert _error(runner.invoke(cli, ["predict", kind, str(folder), "--premise", "A", "--hypothesis", "B"])) == (
+            f"error: {folder / file}: plugins: plugin module '{module}' not found; install the package that provides "
+            "it, or add the folder that holds it to PYTHONPATH"
+        )
 
 
 def test_a_plugin_method_runs_through_a_sweep_of_two_worker_processes(tmp_path, plugin):

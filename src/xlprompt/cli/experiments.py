@@ -282,11 +282,13 @@ def _read_task(run_dir, adapter, get_task):
     if not run_dir:
         if not adapter:
             return get_task("xnli")
-        from xlprompt.export import read_adapter_config
+        from xlprompt.config import coerce
+        from xlprompt.export import ADAPTER_CONFIG, read_adapter_config
         from xlprompt.plugins import import_plugins
 
         recorded = read_adapter_config(Path(adapter)).get("config", {})
-        import_plugins(recorded.get("plugins"))  # the plugins the run recorded: they may register its task
+        # the plugins the run recorded: they may register its task
+        import_plugins(coerce("plugins", recorded.get("plugins")), f"{Path(adapter) / ADAPTER_CONFIG}: plugins")
         return get_task(str(recorded.get("task", "xnli")))
     from xlprompt.predict import read_run_config
 

@@ -121,6 +121,16 @@ def test_a_plugin_method_runs_through_run_and_predict_imports_it_again(tmp_path,
     assert result.exit_code == 0, result.output
     recorded = json.loads((run / "config.json").read_text("utf-8"))["config"]
     assert recorded["plugins"] == [module] and recorded["method"] == method and recorded["lr"] == 0.005
+    source = tmp_path / "plugins" / f"{module}.py"
+    original = source.read_text("utf-8")
+    source.write_text(original + "# edited: another computation, as far as anyone knows\n", "utf-8")
+    _forget(module, method)
+    again = runner.invoke(cli, ["run", "--plugin", module, "--method", method, "--out", str(run), *_sets(FAST)])
+    assert _error(again) == (
+        f"error: {run} holds a run of another config (differs in: format, or the code of its registered method or "
+        "task); use a new --out directory"
+    )
+    source.write_text(original, "utf-8")
     _forget(module, method)
     assert method not in method_names()
     out = runner.invoke(

@@ -175,7 +175,8 @@ def execute_run(
                 raise ConfigError(
                     f"run {run_hash}: its stored config hashes to {run_config.resolved_hash()} now: "
                     "the content of its input files (task file, parallel_file, label_words_file, "
-                    "dictionary_dir) changed since the sweep registered it, or another xlprompt "
+                    "dictionary_dir) or the code of its registered method or task changed since the sweep "
+                    "registered it, or another xlprompt "
                     "version wrote the store; run the sweep again to register the runs of the "
                     "files as they are"
                 )

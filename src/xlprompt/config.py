@@ -19,11 +19,12 @@ import hashlib
 import json
 import math
 import typing
-from dataclasses import dataclass, field
+from dataclasses import InitVar, dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Mapping, Optional
 
 from xlprompt.errors import ConfigError, XlpromptError
+from xlprompt.plugins import import_plugins, plugin_names
 
 RECIPES: tuple[str, ...] = ("reference", "uniform")
 FEWSHOT_KS: tuple[int, ...] = (1, 2, 4, 8, 16, 32, 64, 128, 256)
@@ -31,7 +32,9 @@ FEWSHOT_KS: tuple[int, ...] = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 SHOTS_ALL = 0
 PARALLEL_SOURCES: tuple[str, ...] = ("pawsx", "tatoeba", "xnli-dev", "file", "translate", "task")
 #: config keys that do not change a run's result and so are not part of its hash
-HASH_EXCLUDED: frozenset[str] = frozenset({"checkpoint_every_s", "logging_steps", "report_to"})
+#: (``plugins`` names where code comes from: what it registers enters the hash by itself, a method by its
+#: implementation's identity and a registered task by its definition)
+HASH_EXCLUDED: frozenset[str] = frozenset({"checkpoint_every_s", "logging_steps", "report_to", "plugins"})
 #: the experiment trackers of ``report_to`` (besides ``none``)
 TRACKERS: tuple[str, ...] = ("tensorboard", "wandb")
 #: config keys that name input files whose content shapes a result: they enter a run's hash by content
@@ -103,16 +106,23 @@ def _f(
     return field(default=default, metadata=meta)
 
 
-@dataclass
+@dataclass(frozen=True)
 class RunConfig:
-    """Everything that determines a run's result (the run directory and the store are not part of it)."""
+    """Everything that determines a run's result (the run directory and the store are not part of it).
+
+    Frozen: a config is built once, checked and its recipe keys resolved (:data:`RECIPE_KEYS`), and never
+    changes after, so its values, its ``resolved_hash()`` and what it recorded agree. Derive another with
+    :meth:`replace` (or ``dataclasses.replace``, which gives the same config: a recipe key still holding the value
+    its recipe gave is resolved again for the new method, task or recipe).
+    """
 
     # --- what to run
     method: str = _f(
         "mpt",
         "method: mpt (the paper's), sp (soft prompting), ft (fine-tuning), pct, dp (discrete "
         "prompting), dpa (dual prompt augmentation), softmv (soft prompt + multilingual verbalizer), "
-        "or a method added with xlprompt.register_method",
+        "or a method added with xlprompt.register_method (from the command line: in a plugin module, "
+        "--plugin MODULE or the key plugins)",
     )
     shots: int = _f(
         16,
@@ -545,10 +555,32 @@ class RunConfig:
         "A sweep groups its runs: W&B group = the sweep's name, and RUNS_DIR/tensorboard/SWEEP/",
     )
 
-    def __post_init__(self):
+    # --- code the run needs: left out of the hash (HASH_EXCLUDED); what it registers enters by itself
+    plugins: tuple[str, ...] = _f(
+        (),
+        "plugin modules imported before the method and task are looked up: each registers methods or tasks "
+        "(xlprompt.register_method, xlprompt.register_task) as it is imported; comma-separated, or a YAML list. "
+        "Recorded with the run, so that predict, export, load_run and a sweep's workers import them again "
+        "(command line: --plugin MODULE; installed packages' entry points in the group xlprompt.plugins load by "
+        "themselves; see the documentation's 'Plugins')",
+    )
+    #: ``{recipe key: value}`` of the keys this config took from its recipe (``dataclasses.replace`` passes it on,
+    #: so that those keys are resolved again for the new config); not a config key
+    _recipe_filled: InitVar[Optional[Mapping[str, Any]]] = None
+
+    def __post_init__(self, _recipe_filled: Optional[Mapping[str, Any]] = None):
+        object.__setattr__(self, "plugins", plugin_names(self.plugins))  # "a,b" or a list: a tuple of names
         for f in dataclasses.fields(self):  # types first: the recipes and tasks read these values
             check_field(f, getattr(self, f.name), type_only=True)
-        self._recipe_filled = _hooks().resolve(self)
+        import_plugins(self.plugins)  # before the method and task names are looked up: they may register them
+        for key, value in (_recipe_filled or {}).items():
+            # dataclasses.replace passes every value on: one its recipe gave (unchanged) is the recipe's again
+            if key in _RESOLVED_KEYS and type(getattr(self, key)) is type(value) and getattr(self, key) == value:
+                object.__setattr__(self, key, None)
+        filled = _hooks().resolve(self)
+        for key, value in filled.items():
+            object.__setattr__(self, key, value)
+        object.__setattr__(self, "_recipe_filled", dict(filled))
         self.validate()
 
     def task_spec(self):
@@ -587,7 +619,14 @@ class RunConfig:
 
     # ---------------------------------------------------------------- (de)serialisation
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """Every config key and its value, as JSON holds them (``plugins`` as a list): what config.json records.
+
+        Returns:
+            dict[str, Any]: key → value; ``RunConfig.from_dict`` of it is an equal config.
+        """
+        values = dataclasses.asdict(self)
+        values["plugins"] = list(self.plugins)
+        return values
 
     def resolved_hash(self) -> str:
         """A stable hash of the full config: the key of a run in the results store. The keys of
@@ -681,9 +720,20 @@ class RunConfig:
         return cls(**{k: coerce(k, v) for k, v in data.items()})
 
     def replace(self, **changes) -> "RunConfig":
-        """A copy with ``changes``. Recipe keys that this config took from its recipe (not set by the user) are
-        resolved again for the new config, so ``replace(method="sp")`` gets SP's defaults, not MPT's."""
-        filled = getattr(self, "_recipe_filled", frozenset())
+        """A new config with ``changes`` (this one never changes: it is frozen).
+
+        Recipe keys that this config took from its recipe (not set by the user) are resolved again for the new
+        config, so ``replace(method="sp")`` gets SP's defaults, not MPT's; a key given in ``changes`` is kept as
+        given. ``dataclasses.replace(config, **changes)`` gives the same config, except for a recipe key passed
+        with exactly the value the old recipe gave it, which it cannot tell from an unchanged one.
+
+        Args:
+            **changes: config keys and their new values (converted as ``--set`` converts them).
+
+        Returns:
+            RunConfig: the new config, checked.
+        """
+        filled = self.__dict__.get("_recipe_filled") or {}
         kept = {k: v for k, v in self.to_dict().items() if k not in filled}
         return RunConfig.from_dict({**kept, **changes})
 
@@ -727,6 +777,8 @@ RECIPE_KEYS: tuple[str, ...] = (
     "pct_kl_clip",
     "softmv_cosda_rate",
 )
+#: the keys a config may take from its recipe and task (:meth:`ConfigHooks.resolve`)
+_RESOLVED_KEYS: frozenset[str] = frozenset(RECIPE_KEYS) | {"parallel_source"}
 #: the training settings that ``recipe=uniform`` takes from MPT's recipe for every method (paper §IV-B: AdamW,
 #: lr 4e-5, batch 24, 50 epochs, max length 256; where §IV-B is silent, MPT's own choices)
 UNIFORM_KEYS: tuple[str, ...] = (
@@ -789,7 +841,7 @@ class ConfigHooks(typing.Protocol):
     """What a config needs from the layers above it (the methods' recipes, the tasks), without importing them:
     :mod:`xlprompt.recipes` implements it and installs itself when ``xlprompt`` is imported."""
 
-    def resolve(self, config: "RunConfig") -> frozenset: ...
+    def resolve(self, config: "RunConfig") -> dict[str, Any]: ...
 
     def validate(self, config: "RunConfig") -> None: ...
 
@@ -832,6 +884,8 @@ def _type_hints() -> dict[str, Any]:
 @functools.lru_cache(maxsize=None)
 def _field_type(name: str):
     tp = _type_hints()[name]
+    if typing.get_origin(tp) is tuple:  # plugins: a tuple of names
+        return tuple, False
     args = [a for a in typing.get_args(tp) if a is not type(None)]
     return (args[0] if args else tp), type(None) in typing.get_args(tp)
 
@@ -841,6 +895,12 @@ def coerce(name: str, value: Any) -> Any:
     tp, optional = _field_type(name)
     if value is None:
         return None
+    if tp is tuple:  # names: a comma-separated text or a list (plugins)
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        if isinstance(value, (list, tuple)):
+            return tuple(value)
+        raise ConfigError(f"config key '{name}' needs a list of names, not the {type(value).__name__} {value!r}")
     if optional and isinstance(value, str) and value.strip().lower() in ("none", "null", ""):
         return None
     if isinstance(value, (list, tuple, dict, set)) or (isinstance(value, bool) and tp is not bool):
@@ -929,7 +989,7 @@ def check_field(f: dataclasses.Field, value: Any, type_only: bool = False) -> No
             isinstance(value, (int, float)) and not isinstance(value, bool) and (tp is float or isinstance(value, int))
         )
         if numeric
-        else isinstance(value, tp)
+        else isinstance(value, tp) and (tp is not tuple or all(isinstance(v, str) for v in value))
     )
     if not ok:
         raise ConfigError(

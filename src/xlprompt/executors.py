@@ -48,6 +48,7 @@ from tqdm.auto import tqdm
 
 from xlprompt.config import RunConfig
 from xlprompt.errors import ConfigError, XlpromptError
+from xlprompt.plugins import import_plugins, plugin_paths
 from xlprompt.safety import RunLockedError, as_disk_error
 from xlprompt.store import DEFAULT_STALE_AFTER, Heartbeat, ResultStore, check_stale_after
 from xlprompt.sweep import Sweep, SweepRun, run_dir_of
@@ -153,7 +154,8 @@ def train_run(
         raise ConfigError(
             f"run {run_hash}: its stored config hashes to {run_config.resolved_hash()} now: "
             "the content of its input files (task file, parallel_file, label_words_file, "
-            "dictionary_dir) changed since the sweep registered it, or another xlprompt "
+            "dictionary_dir) or the code of its registered method or task changed since the sweep "
+            "registered it, or another xlprompt "
             "version wrote the store; run the sweep again to register the runs of the "
             "files as they are"
         )
@@ -432,6 +434,7 @@ class LocalExecutor:
             "retry_failed": self.retry_failed,
             "invocation_started": started if started is not None else time.time(),
             "group": sweep.name,
+            "plugins": list(dict.fromkeys(name for r in todo for name in r.config.plugins)),  # imported first
             "runs": [
                 {"hash": r.hash, "config": r.config.to_dict(), "run_dir": str(run_dir_of(runs_dir, r))} for r in todo
             ],
@@ -441,8 +444,12 @@ class LocalExecutor:
             job_path = fh.name
         gpus = _visible_gpu_count()
         procs, files = [], []
+        # the workers import the plugins from where this process found them
+        paths = [*plugin_paths(job["plugins"]), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
         for index in range(min(self.workers, len(todo))):
             env = dict(os.environ)
+            if paths:
+                env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
             if gpus > 1 and "CUDA_VISIBLE_DEVICES" not in os.environ:
                 env["CUDA_VISIBLE_DEVICES"] = str(index % gpus)
             out, err = tempfile.TemporaryFile("w+"), tempfile.TemporaryFile("w+")  # files: a pipe could fill up
@@ -553,6 +560,10 @@ def worker_main(job_path: str, index: int) -> int:
     import json
 
     job = json.loads(Path(job_path).read_text("utf-8"))
+    # the runs' plugins first: their methods and tasks, before any run's config is read (a plugin that fails here
+    # fails the runs that name it, each recorded with the one-line error as its config is read: execute_run)
+    with contextlib.suppress(ConfigError):
+        import_plugins(job.get("plugins", ()))
     runs = job["runs"]
     runs = runs[index % len(runs) :] + runs[: index % len(runs)] if runs else []
     for run in runs:
@@ -630,6 +641,8 @@ def _ray_task(
 
     if cwd and os.path.isdir(cwd):
         os.chdir(cwd)
+    with contextlib.suppress(ConfigError):  # the run's plugins first; a failure is the run's, recorded as it starts
+        import_plugins(config.get("plugins", ()))
     started = time.perf_counter()
     worker = f"ray:{os.uname().nodename}:{os.getpid()}"
     in_place = mode != "returned" and probe is not None and os.path.isfile(probe)

@@ -214,7 +214,7 @@ def _check_run_dir(run_dir: Path, config: RunConfig) -> dict | None:
                     "of the earlier content: use a new --out directory"
                 )
             raise CheckpointError(
-                f"{run_dir} holds a run of another config (differs in: {', '.join(differing) or 'format'}); "
+                f"{run_dir} holds a run of another config (differs in: {', '.join(differing) or 'format, or the code of its registered method or task'}); "
                 "use a new --out directory"
             )
         # (a changed local model or tokenizer folder changed the hash above; the default data folder is not in it)

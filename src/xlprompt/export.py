@@ -293,11 +293,13 @@ def _absolute(spec: str | None) -> str | None:
 
 
 def _hidden_size(modules: dict[str, dict[str, torch.Tensor]]) -> int | None:
-    if "prompt_encoder" in modules:
-        return int(modules["prompt_encoder"]["embedding"].shape[-1])
-    if "head" in modules:
-        return int(modules["head"]["dense.weight"].shape[-1])
-    return None
+    """The PLM width the built-in methods' modules were trained for (None for other modules: a registered
+    method's own, whose shapes its module loading checks)."""
+    embedding = modules.get("prompt_encoder", {}).get("embedding")
+    if embedding is not None:
+        return int(embedding.shape[-1])
+    dense = modules.get("head", {}).get("dense.weight")
+    return int(dense.shape[-1]) if dense is not None else None
 
 
 def read_adapter_config(adapter_dir: str | Path) -> dict[str, Any]:

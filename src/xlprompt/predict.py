@@ -33,9 +33,10 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import torch
 
-from xlprompt.config import RunConfig
+from xlprompt.config import RunConfig, coerce
 from xlprompt.errors import CheckpointError, ConfigError, DataError
 from xlprompt.languages import check_language
+from xlprompt.plugins import import_plugins
 
 PROMPT_FILE = "prompt.safetensors"
 PLM_FILE = "plm.safetensors"
@@ -330,6 +331,7 @@ def read_run_config(run_dir: Path) -> RunConfig:
     try:
         saved = json.loads(path.read_text("utf-8"))
         values = dict(saved["config"])
+        import_plugins(coerce("plugins", values.get("plugins")), f"{path}: plugins")  # they may register its task
         task = values.get("task")
         if (
             isinstance(task, str)

@@ -101,18 +101,18 @@ def _check_model_specs(config: RunConfig) -> None:
 class _Hooks:
     """:class:`xlprompt.config.ConfigHooks` for the registered methods and tasks."""
 
-    def resolve(self, config: RunConfig) -> frozenset:
+    def resolve(self, config: RunConfig) -> dict[str, Any]:
+        """``{key: value}`` of the keys ``config`` leaves to its recipe and task (``None``): the config sets them
+        (it is frozen: this reads it and changes nothing)."""
         get_method_spec(config.method)  # an unknown method: one line naming the registered ones
-        filled = []
+        filled: dict[str, Any] = {}
         tiny = config._tiny_tokenizer()
         for key in RECIPE_KEYS:
             if getattr(config, key) is None:
-                setattr(config, key, recipe_default(config.method, config.recipe, key, tiny)[0])
-                filled.append(key)
+                filled[key] = recipe_default(config.method, config.recipe, key, tiny)[0]
         task = _task(config.task)
         if config.parallel_source is None:
-            config.parallel_source = task.parallel_default
-            filled.append("parallel_source")
+            filled["parallel_source"] = task.parallel_default
         if task.name != "xnli" and "label_words" in filled:
             words, mode = ",".join(task.label_words), "word"
             own = get_method_spec(config.method).task_label_words
@@ -121,10 +121,10 @@ class _Hooks:
                 words = ",".join(task.tiny_label_words)
             elif method_words is not None:  # e.g. PCT's PAWS-X label ids
                 words, mode = method_words
-            config.label_words = words
+            filled["label_words"] = words
             if "label_words_as" in filled:
-                config.label_words_as = mode
-        return frozenset(filled)
+                filled["label_words_as"] = mode
+        return filled
 
     def validate(self, config: RunConfig) -> None:
         from xlprompt.leaks import check_config_leaks
@@ -213,10 +213,21 @@ class _Hooks:
 
     def hash_fields(self, config: RunConfig) -> dict[str, Any]:
         """``{"method_revision": N}`` for a method whose computation changed after runs of it were stored
-        (N > 1), so that a store never reuses such a run as if it were the same; {} otherwise, which keeps
-        every other run's hash."""
-        revision = get_method_spec(config.method).revision
-        return {"method_revision": revision} if revision > 1 else {}
+        (N > 1), ``{"method_code": identity}`` for a method registered with ``register_method`` (its class and
+        module source: :func:`xlprompt.plugins.code_identity`) and ``{"task_definition": digest}`` for a task
+        registered with ``register_task`` (:func:`xlprompt.tasks.base.definition_digest`), so that a store never
+        reuses a run of other code, another task or an older computation as if it were the same; {} otherwise,
+        which keeps the hash of every built-in method and task, and of task files (they enter by content)."""
+        spec = get_method_spec(config.method)
+        out: dict[str, Any] = {"method_revision": spec.revision} if spec.revision > 1 else {}
+        if spec.identity:
+            out["method_code"] = spec.identity
+        task = _task(config.task)
+        if task.origin.startswith("registered"):  # a task given from Python: by what it is, not its name
+            from xlprompt.tasks.base import definition_digest
+
+            out["task_definition"] = definition_digest(task)
+        return out
 
     def data_files(self, config: RunConfig) -> tuple[Path, list[str]] | None:
         """The data folder of ``config`` and the files it reads there (None for ``builtin:demo``)."""

@@ -190,8 +190,10 @@ def expand(
     overrides: Mapping[str, Any] | None = None,
     grid_overrides: Mapping[str, list] | None = None,
     source: str = "",
+    plugins: tuple[str, ...] = (),
 ) -> Sweep:
-    """Expand a parsed sweep spec into its runs (configs validated; duplicates merged)."""
+    """Expand a parsed sweep spec into its runs (configs validated; duplicates merged); ``plugins`` (the command
+    line's ``--plugin``) come first in every run's ``plugins``."""
     where = source or name
     if not isinstance(spec, Mapping):
         raise ConfigError(f"{where}: a sweep file must be a YAML mapping (keys: {', '.join(TOP_KEYS)})")
@@ -256,6 +258,8 @@ def expand(
         for variant, variant_values in variant_items:
             for point in itertools.product(*[values for _, values in axes]):
                 values = {**base, **dict(zip([k for k, _ in axes], point)), **variant_values, **overrides}
+                if plugins:
+                    values["plugins"] = (*plugins, *(p for p in values.get("plugins", ()) if p not in plugins))
                 label = (
                     f"{gwhere}"
                     + (f" variant '{variant}'" if variant else "")
@@ -289,14 +293,20 @@ def _check_name(value, what: str, where: str, folder: bool = False) -> str:
 
 
 def load_sweep(
-    path: str | Path, overrides: Mapping[str, Any] | None = None, grid_overrides: Mapping[str, list] | None = None
+    path: str | Path,
+    overrides: Mapping[str, Any] | None = None,
+    grid_overrides: Mapping[str, list] | None = None,
+    plugins: tuple[str, ...] = (),
 ) -> Sweep:
-    """Read a YAML sweep file (see the module docstring) and expand it."""
+    """Read a YAML sweep file (see the module docstring) and expand it; ``plugins``: modules (already imported)
+    recorded first in every run's ``plugins``."""
     path = Path(path)
     spec = read_yaml(path, "sweep file")
     if spec is None:
         raise ConfigError(f"{path}: the sweep file is empty")
-    return expand(spec, name=path.stem, overrides=overrides, grid_overrides=grid_overrides, source=str(path))
+    return expand(
+        spec, name=path.stem, overrides=overrides, grid_overrides=grid_overrides, source=str(path), plugins=plugins
+    )
 
 
 def parse_grid_overrides(items: list[str]) -> dict[str, list]:

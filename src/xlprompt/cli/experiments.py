@@ -8,7 +8,15 @@ from pathlib import Path
 
 import click
 
-from xlprompt.cli.params import checked_later, config_value, count, fraction_or_count, path_type, with_overrides
+from xlprompt.cli.params import (
+    checked_later,
+    config_value,
+    count,
+    fraction_or_count,
+    path_type,
+    plugin_option,
+    with_overrides,
+)
 from xlprompt.config import parse_overrides
 
 
@@ -114,6 +122,7 @@ from xlprompt.config import parse_overrides
     "the summary; each run's run.log still gets every line",
 )
 @click.option("--verbose", is_flag=True, help="debug messages too, and the step lines beside a progress bar")
+@plugin_option
 def sweep_command(
     sweep_file,
     store_path,
@@ -136,6 +145,7 @@ def sweep_command(
     dry_run,
     quiet,
     verbose,
+    plugins,
 ):
     """Run every config of SWEEP_FILE (YAML grid) into a results store; resumable at any moment.
 
@@ -151,7 +161,9 @@ def sweep_command(
     set_values = parse_overrides(list(overrides))
     if data_dir is not None:
         set_values = with_overrides({"data_dir": data_dir}, set_values)
-    sweep = load_sweep(sweep_file, overrides=set_values, grid_overrides=parse_grid_overrides(list(grids)))
+    sweep = load_sweep(
+        sweep_file, overrides=set_values, grid_overrides=parse_grid_overrides(list(grids)), plugins=plugins
+    )
     runs_dir = Path(runs_dir) if runs_dir else default_runs_dir(store_path)
     if dry_run:
         states = {}
@@ -251,8 +263,9 @@ def sweep_command(
     help="comma-separated languages of the task tables' named average, instead of each task paper's own set "
     "(XNLI: its 15 with English; AmericasNLI: its 10 targets; PAWS-X: its 7; SIB-200: all 205)",
 )
+@plugin_option
 def report_command(
-    store_path, out_dir, compare, table1_group, table2_group, reference, ttest_samples, fig3_k, metric, average
+    store_path, out_dir, compare, table1_group, table2_group, reference, ttest_samples, fig3_k, metric, average, plugins
 ):
     """Tables I and II (Markdown, CSV, LaTeX), Figures 3-5 (PNG, PDF), the leaderboard, a table per other task
     (SIB-200 also by region, family, XLM-R coverage and script, with its figure) and the data the runs read
@@ -311,9 +324,14 @@ def _read_task(run_dir, adapter, get_task):
     if not run_dir:
         if not adapter:
             return get_task("xnli")
-        from xlprompt.export import read_adapter_config
+        from xlprompt.config import coerce
+        from xlprompt.export import ADAPTER_CONFIG, read_adapter_config
+        from xlprompt.plugins import import_plugins
 
-        return get_task(str(read_adapter_config(Path(adapter)).get("config", {}).get("task", "xnli")))
+        recorded = read_adapter_config(Path(adapter)).get("config", {})
+        # the plugins the run recorded: they may register its task
+        import_plugins(coerce("plugins", recorded.get("plugins")), f"{Path(adapter) / ADAPTER_CONFIG}: plugins")
+        return get_task(str(recorded.get("task", "xnli")))
     from xlprompt.predict import read_run_config
 
     return read_run_config(Path(run_dir)).task_spec()
@@ -416,8 +434,20 @@ def _read_jsonl(path: str, default_lang: str, task=None) -> tuple[list[dict], li
     help="auto, cpu, cuda, cuda:N or mps (default: the run's device setting); the "
     "run's precision applies there (auto: bf16 on a bf16 GPU, fp32 on CPU)",
 )
+@plugin_option
 def predict_command(
-    run_dir, adapter, base_model, tokenizer, lang, premise, hypothesis, input_path, output_path, batch_size, device
+    run_dir,
+    adapter,
+    base_model,
+    tokenizer,
+    lang,
+    premise,
+    hypothesis,
+    input_path,
+    output_path,
+    batch_size,
+    device,
+    plugins,
 ):
     """Predict the label of the run's task (XNLI: entailment / neutral / contradiction) with a trained run (or an
     exported adapter). A one-text task (a task file with one text field) takes --premise as its text."""
@@ -484,7 +514,8 @@ def predict_command(
     is_flag=True,
     help="also export the trained PLM (needed for the run's exact predictions when the PLM trained)",
 )
-def export_command(run_dir, out_dir, with_plm):
+@plugin_option
+def export_command(run_dir, out_dir, with_plm, plugins):
     """Export p_S, p_T, prompt encoder and translator (or FT head) as an adapter for the base model."""
     import warnings
 

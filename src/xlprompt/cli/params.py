@@ -119,3 +119,34 @@ def with_overrides(values: dict, overrides: dict) -> dict:
             option = "--" + key.replace("_", "-")
             raise ConfigError(f"{option} {values[key]} and --set {key}={value} disagree; give one")
     return {**values, **overrides}
+
+
+def _import_plugin_option(ctx, param, value):
+    from xlprompt.plugins import import_plugins
+
+    return import_plugins(value, "--plugin")  # as the options are read: the command's values may name what they add
+
+
+def plugin_option(command):
+    """``--plugin MODULE`` (repeatable) on ``command``: the modules are imported as the command line is read (each
+    registers its methods and tasks), and reach the command as the tuple ``plugins``."""
+    return click.option(
+        "--plugin",
+        "plugins",
+        multiple=True,
+        metavar="MODULE",
+        callback=_import_plugin_option,
+        help="import this plugin module first (repeatable): it registers methods or tasks "
+        "(xlprompt.register_method, xlprompt.register_task); runs record it in their config (plugins). "
+        "It must be importable: installed, or its folder on PYTHONPATH",
+    )(command)
+
+
+def with_plugins(values: dict, plugins: tuple) -> dict:
+    """``values`` with the ``--plugin`` modules first in the config key ``plugins`` (recorded with the run)."""
+    if not plugins:
+        return values
+    from xlprompt.config import coerce
+
+    given = coerce("plugins", values["plugins"]) if values.get("plugins") is not None else ()
+    return {**values, "plugins": (*plugins, *(name for name in given if name not in plugins))}

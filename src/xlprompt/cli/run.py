@@ -7,14 +7,17 @@ from pathlib import Path
 
 import click
 
-from xlprompt.cli.params import config_type, config_value, path_type, with_overrides
+from xlprompt.cli.params import config_type, config_value, path_type, plugin_option, with_overrides, with_plugins
 from xlprompt.config import RunConfig, parse_overrides
 from xlprompt.methods import BUILTIN_METHODS as METHODS
 from xlprompt.recipes import describe_fields
 
+#: ``--method``'s help: the built-in methods, and the registered ones (a plugin's), which the config checks
+METHOD_HELP = f"the method to run: {', '.join(METHODS)}, or one that a plugin registers (--plugin MODULE)"
+
 
 @click.command("run")
-@click.option("--method", type=click.Choice(METHODS), default="mpt", show_default=True, help="the method to run")
+@click.option("--method", default="mpt", show_default=True, help=METHOD_HELP)
 @click.option(
     "--task",
     default="xnli",
@@ -71,8 +74,22 @@ from xlprompt.recipes import describe_fields
     help="list every config key with its value for this command (--method, --task, --set ...: recipe "
     "keys resolved from the recipe), where that value comes from, and its meaning",
 )
+@plugin_option
 def run_command(
-    method, task, shots, seed, model, tokenizer, data_dir, out, overrides, quiet, verbose, no_save_weights, help_config
+    method,
+    task,
+    shots,
+    seed,
+    model,
+    tokenizer,
+    data_dir,
+    out,
+    overrides,
+    quiet,
+    verbose,
+    no_save_weights,
+    help_config,
+    plugins,
 ):
     """Train, select on the English few-shot dev split, and evaluate on all languages.
 
@@ -82,10 +99,12 @@ def run_command(
     values = dict(method=method, shots=shots, seed=seed, model=model, tokenizer=tokenizer, data_dir=data_dir)
     if task != "xnli":
         values["task"] = task
-    values = with_overrides(values, parse_overrides(list(overrides)))
+    values = with_plugins(with_overrides(values, parse_overrides(list(overrides))), plugins)
     if help_config:  # the keys as this very command resolves them (--set recipe=uniform, --task, ...)
         config = RunConfig.from_dict(values, where="--set")
-        given = tuple(k for k in values if k not in ("method", "shots", "seed", "model", "tokenizer", "data_dir"))
+        given = tuple(
+            k for k in values if k not in ("method", "shots", "seed", "model", "tokenizer", "data_dir", "plugins")
+        )
         click.echo("Config keys for --set key=value:\n" + describe_fields(config=config, given=given))
         return
     if out is None:
@@ -104,7 +123,7 @@ def run_command(
 
 
 @click.command("demo")
-@click.option("--method", type=click.Choice(METHODS), default="mpt", show_default=True, help="the method to run")
+@click.option("--method", default="mpt", show_default=True, help=METHOD_HELP)
 @click.option(
     "--model",
     type=click.Choice(["toy:small", "random:tiny"]),
@@ -118,7 +137,8 @@ def run_command(
 )
 @click.option("--out", type=path_type(file_okay=False), default=None, help="run directory (default: a temp dir)")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="any config key (see run --help-config)")
-def demo_command(method, model, epochs, out, overrides):
+@plugin_option
+def demo_command(method, model, epochs, out, overrides, plugins):
     """A short offline run: the toy world with its pre-trained toy model, or random:tiny on the XNLI sample."""
     fallback = None
     if model is None:
@@ -147,7 +167,7 @@ def demo_command(method, model, epochs, out, overrides):
         values = dict(
             method=method, task="toy", model=model, shots=TOY_DEMO_SHOTS, seed=1, **toy_settings(method, epochs)
         )
-    values = with_overrides(values, parse_overrides(list(overrides)))
+    values = with_plugins(with_overrides(values, parse_overrides(list(overrides))), plugins)
     config = RunConfig.from_dict(values, where="--set")
     from xlprompt.experiment import format_results_table, run_experiment
     from xlprompt.tracking import configure_console

@@ -16,11 +16,13 @@ always win).
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Union
 
 from xlprompt.errors import ConfigError
+from xlprompt.plugins import code_identity, load_entry_points
 
 if TYPE_CHECKING:  # pragma: no cover
     from xlprompt.methods.base import Method
@@ -55,6 +57,10 @@ class MethodSpec:
     task_label_words: Callable[[Any], Any] | None = None
     #: bumped when the method's computation changes for the same config (part of the run hash from 2 on)
     revision: int = 1
+    #: a method registered with :func:`register_method`: ``"module:QualName sha256:<its module's source>"``
+    #: (:func:`xlprompt.plugins.code_identity`), part of the run hash, so that other code under a name is another
+    #: run; "" for the built-in methods
+    identity: str = ""
 
     def load(self) -> type:
         """The method's class (imports its module on first use)."""
@@ -82,17 +88,49 @@ def register_method(
 ) -> MethodSpec:
     """Register a method under ``name`` (the config's ``method``).
 
-    ``factory``: a :class:`~xlprompt.methods.base.Method` subclass, called as ``factory(config, plm, tokenizer,
-    verbalizer)``, or its import path ``"pkg.module:Class"``. ``recipe``: config key → default (keys of
-    :data:`xlprompt.config.RECIPE_KEYS`); ``recipe_sources``: where each default comes from. ``task_support``:
-    ``task -> None`` or the reason it cannot run that task (default: every task).
-    """
-    from xlprompt.config import RECIPE_KEYS
+    The method's class is checked here, not when a run starts: it must be importable and a subclass of
+    :class:`xlprompt.Method`. Its identity (module, qualified name and a digest of its module's source) becomes part
+    of every run hash of the method, so that a name given to other code, or code edited since, is never mistaken
+    for the runs stored before. The built-in methods cannot be replaced.
 
+    Args:
+        name (str): the method's name: letters, digits, ``-`` or ``_``.
+        factory (type | str): a :class:`~xlprompt.methods.base.Method` subclass, called as ``factory(config, plm,
+            tokenizer, verbalizer)``, or its import path ``"package.module:ClassName"``.
+        recipe (Mapping[str, Any] | None): config key → default (keys of :data:`xlprompt.config.RECIPE_KEYS`).
+        recipe_sources (Mapping[str, str] | None): where each default comes from (shown by ``--help-config``).
+        summary (str): one line that describes the method.
+        task_support (Callable | None): ``task -> None`` or the reason it cannot run that task (default: every
+            task).
+        check_task_options (Callable | None): ``(task, options) -> None``: checks what a task file gives this
+            method (its entry of ``Task.method_options``), raising a one-line ConfigError.
+        task_label_words (Callable | None): ``task -> (words, label_words_as) | None``: the method's own label
+            words for a task.
+        revision (int): bump it when the method's computation changes in code outside its class's module.
+        replace (bool): replace a method registered before under ``name`` (not a built-in one).
+
+    Returns:
+        MethodSpec: the registered spec.
+
+    Raises:
+        ConfigError: a bad name, a name taken (without ``replace``) or built-in, unknown recipe keys, a bad
+            revision, or a factory that cannot be imported or is no Method subclass; one line each.
+    """
     if not isinstance(name, str) or not name or not name.replace("_", "").replace("-", "").isalnum():
         raise ConfigError(f"register_method: name must be a non-empty word (letters, digits, - or _), not {name!r}")
+    if name in BUILTIN_METHODS:
+        raise ConfigError(f"register_method: '{name}' is a built-in method; register yours under another name")
     if name in _REGISTRY and not replace:
         raise ConfigError(f"register_method: method '{name}' is already registered; pass replace=True to replace it")
+    spec = _spec(name, factory, recipe, recipe_sources, summary, task_support, check_task_options, task_label_words)
+    spec = dataclasses.replace(spec, revision=_revision(name, revision), identity=code_identity(_load(name, factory)))
+    _REGISTRY[name] = spec
+    return spec
+
+
+def _spec(name, factory, recipe, recipe_sources, summary, task_support, check_task_options, task_label_words):
+    from xlprompt.config import RECIPE_KEYS
+
     recipe = dict(recipe or {})
     unknown = sorted(set(recipe) - set(RECIPE_KEYS))
     if unknown:
@@ -100,9 +138,7 @@ def register_method(
             f"register_method('{name}'): recipe keys {', '.join(unknown)} are not recipe keys; "
             f"allowed: {', '.join(RECIPE_KEYS)}"
         )
-    if not isinstance(revision, int) or isinstance(revision, bool) or revision < 1:
-        raise ConfigError(f"register_method('{name}'): revision must be an integer >= 1, not {revision!r}")
-    spec = MethodSpec(
+    return MethodSpec(
         name,
         factory,
         recipe,
@@ -111,10 +147,50 @@ def register_method(
         task_support or _runs_every_task,
         check_task_options,
         task_label_words,
-        revision,
     )
-    _REGISTRY[name] = spec
-    return spec
+
+
+def _revision(name: str, revision) -> int:
+    if not isinstance(revision, int) or isinstance(revision, bool) or revision < 1:
+        raise ConfigError(f"register_method('{name}'): revision must be an integer >= 1, not {revision!r}")
+    return revision
+
+
+def _load(name: str, factory) -> type:
+    """The class of ``factory`` (imported from ``"package.module:ClassName"``), checked to be a Method subclass."""
+    where = f"register_method('{name}')"
+    if isinstance(factory, str):
+        module, colon, attr = factory.partition(":")
+        if not colon or not module or not attr:
+            raise ConfigError(f"{where}: factory '{factory}' must be an import path 'package.module:ClassName'")
+        try:
+            loaded = importlib.import_module(module)
+        except Exception as err:  # noqa: BLE001 - the user's module: any failure is one line naming it
+            lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+            raise ConfigError(
+                f"{where}: factory '{factory}' cannot be imported ({type(err).__name__}: "
+                f"{lines[0] if lines else ''}); give the import path of an importable module"
+            ) from None
+        if not hasattr(loaded, attr):
+            raise ConfigError(f"{where}: factory '{factory}': the module {module} has no '{attr}'")
+        cls = getattr(loaded, attr)
+    else:
+        cls = factory
+    from xlprompt.methods.base import Method
+
+    if not (isinstance(cls, type) and issubclass(cls, Method)):
+        kind = (
+            f"the class {cls.__qualname__}"
+            if isinstance(cls, type)
+            else f"the function {getattr(cls, '__qualname__', cls)}"
+            if callable(cls)
+            else f"the {type(cls).__name__} {cls!r}"
+        )
+        raise ConfigError(
+            f"{where}: factory must be a subclass of xlprompt.Method (or the import path "
+            f"'package.module:ClassName' of one), not {kind}"
+        )
+    return cls
 
 
 def unregister_method(name: str) -> None:
@@ -125,16 +201,23 @@ def unregister_method(name: str) -> None:
 
 
 def method_names() -> tuple[str, ...]:
-    """The registered methods, built-in ones first."""
+    """The registered methods, built-in ones first (the installed plugins' included: they load first)."""
+    load_entry_points()
     return tuple(_REGISTRY)
 
 
 def get_method_spec(name: str) -> MethodSpec:
-    """The :class:`MethodSpec` of ``name``; a one-line ConfigError naming the allowed values otherwise."""
+    """The :class:`MethodSpec` of ``name`` (a name not registered yet loads the installed plugins first); a
+    one-line ConfigError naming the registered methods otherwise."""
+    if name not in _REGISTRY:
+        load_entry_points()
     try:
         return _REGISTRY[name]
     except KeyError:
-        raise ConfigError(f"method must be one of {', '.join(_REGISTRY)}, not '{name}'") from None
+        raise ConfigError(
+            f"method must be one of {', '.join(_REGISTRY)}, not '{name}' (a method of a plugin module: "
+            "--plugin MODULE, or the config key plugins)"
+        ) from None
 
 
 def build_method(config, plm, tokenizer, verbalizer) -> "Method":
@@ -174,25 +257,25 @@ def _register_builtins() -> None:
         ("dpa", dpa, "DualPromptAugmentation", "DPA: dual prompt augmentation (Zhou et al., 2023)"),
         ("softmv", softmv, "SoftMultilingualVerbalizer", "SoftMV: soft prompt + multilingual verbalizer"),
     ]
-    for name, package, cls, summary in builtins:
+    for name, package, cls, summary in builtins:  # imported lazily (torch): their identity is their name
         recipe = package.recipe
-        register_method(
+        spec = _spec(
             name,
             f"{package.__name__}.method:{cls}",
-            recipe=recipe.RECIPE,
-            recipe_sources=recipe.RECIPE_SOURCES,
-            summary=summary,
-            task_support=getattr(recipe, "task_support", None),
-            check_task_options=getattr(recipe, "check_task_options", None),
-            task_label_words=getattr(recipe, "task_label_words", None),
-            revision=getattr(recipe, "REVISION", 1),
+            recipe.RECIPE,
+            recipe.RECIPE_SOURCES,
+            summary,
+            getattr(recipe, "task_support", None),
+            getattr(recipe, "check_task_options", None),
+            getattr(recipe, "task_label_words", None),
         )
+        _REGISTRY[name] = dataclasses.replace(spec, revision=_revision(name, getattr(recipe, "REVISION", 1)))
 
 
 _register_builtins()
 
 #: the built-in methods' names (the registry may hold more: :func:`method_names`)
-BUILTIN_METHODS: tuple[str, ...] = method_names()
+BUILTIN_METHODS: tuple[str, ...] = tuple(_REGISTRY)
 
 
 def __getattr__(name: str):

@@ -16,7 +16,8 @@ import functools
 from pathlib import Path
 
 from xlprompt.errors import ConfigError
-from xlprompt.tasks.base import TASKS, Task, TaskSplits, register, register_task
+from xlprompt.plugins import load_entry_points
+from xlprompt.tasks.base import TASKS, Task, TaskSplits, register, unregister_task
 
 __all__ = [
     "Task",
@@ -26,6 +27,7 @@ __all__ = [
     "required_files",
     "register",
     "register_task",
+    "unregister_task",
     "get_task",
     "task_languages",
 ]
@@ -46,6 +48,42 @@ def required_files(task: Task, config, folder) -> list[tuple[str, str]]:
     return list(task.required_files(task, config, folder)) if task.required_files is not None else []
 
 
+def register_task(task: Task, replace: bool = False) -> Task:
+    """Register ``task`` under ``task.name`` so that ``task=<name>`` runs it.
+
+    The task is held to the rules of a task file (:func:`xlprompt.tasks.user.check_definition`): a name on one
+    line without '|', one or two text fields, at least two distinct labels, valid language codes with the source
+    language among them, one distinct label word per label. Its data come from ``task.files`` (split → language →
+    file, as a task file gives them) unless it has its own ``load_splits``.
+
+    Args:
+        task (Task): the task.
+        replace (bool): replace a task registered before under its name (not a built-in one).
+
+    Returns:
+        Task: the registered task (its ``origin`` says it was registered).
+
+    Raises:
+        ConfigError: a task that a task file could not be, a name taken (without ``replace``) or built-in; one
+            line each.
+    """
+    import dataclasses
+
+    from xlprompt.tasks.user import check_task
+
+    _builtins()
+    if not isinstance(task, Task):
+        raise ConfigError(f"register_task needs an xlprompt.Task, not {type(task).__name__}")
+    check_task(task)
+    if task.name in TASKS and TASKS[task.name].origin.startswith("built-in"):
+        raise ConfigError(f"register_task: '{task.name}' is a built-in task; give your task another name")
+    if task.name in TASKS and not replace:
+        raise ConfigError(f"register_task: task '{task.name}' is already registered; pass replace=True")
+    if task.origin == "built-in":  # the field's default: this one is the user's
+        task = dataclasses.replace(task, origin="registered (xlprompt.register_task)")
+    return register(task)
+
+
 def _builtins() -> None:
     from xlprompt.tasks import americasnli, pawsx, sib200, toy, xnli  # noqa: F401  (they register themselves)
 
@@ -56,6 +94,10 @@ def get_task(spec: str) -> Task:
     if spec in TASKS:
         return TASKS[spec]
     text = str(spec)
+    if text and not text.endswith((".yaml", ".yml")) and "/" not in text:
+        load_entry_points()  # an installed plugin may register it
+        if spec in TASKS:
+            return TASKS[spec]
     if not text.strip():
         raise ConfigError(f"config key 'task' is empty; give a registered task ({', '.join(TASKS)}) or a task file")
     from xlprompt.config import path_problem

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from typing import Callable, Mapping, Optional
 
 from xlprompt.errors import ConfigError
 
-__all__ = ["Task", "TaskSplits", "TASKS", "register", "register_task", "unregister_task"]
+__all__ = ["Task", "TaskSplits", "TASKS", "register", "unregister_task", "definition_digest"]
 
 
 @dataclass(frozen=True)
@@ -160,23 +159,45 @@ def register(task: Task) -> Task:
     return task
 
 
-def register_task(task: Task, replace: bool = False) -> Task:
-    """Register ``task`` under ``task.name`` so that ``task=<name>`` runs it. Its data come from
-    ``task.files`` (split → language → file, as a task file gives them) unless a data loader is registered
-    for it in :data:`xlprompt.tasks.data.LOADERS`."""
-    if not isinstance(task, Task):
-        raise ConfigError(f"register_task needs an xlprompt.Task, not {type(task).__name__}")
-    if task.name in TASKS and not replace:
-        raise ConfigError(f"register_task: task '{task.name}' is already registered; pass replace=True")
-    if task.name in TASKS and TASKS[task.name].origin.startswith("built-in"):
-        raise ConfigError(f"register_task: '{task.name}' is a built-in task; give your task another name")
-    if task.origin == "built-in":  # the field's default: this one is the user's
-        task = dataclasses.replace(task, origin="registered (xlprompt.register_task)")
-    return register(task)
-
-
 def unregister_task(name: str) -> None:
     """Remove a task added with :func:`register_task` (built-in tasks stay)."""
     if name in TASKS and TASKS[name].origin.startswith("built-in"):
         raise ConfigError(f"unregister_task: '{name}' is a built-in task")
     TASKS.pop(name, None)
+
+
+def definition_digest(task: Task) -> str:
+    """The digest of what a registered task is: its fields (labels, label words, languages, templates, ...; its
+    data files by their content, not where they lie) and the code of its loaders (``load_splits``,
+    ``required_files``, ``load_parallel``: :func:`xlprompt.plugins.code_identity`). Part of the run hash of a task
+    registered with :func:`xlprompt.register_task`, so that another task under the same name is another run.
+
+    Args:
+        task (Task): the task.
+
+    Returns:
+        str: ``"sha256:<hex>"``.
+    """
+    import dataclasses
+    import hashlib
+    import json
+    from pathlib import Path
+
+    from xlprompt.config import _content_digest
+    from xlprompt.plugins import code_identity
+
+    values = {f.name: getattr(task, f.name) for f in dataclasses.fields(task) if f.compare and f.name != "origin"}
+    values["files"] = {
+        split: {
+            lang: file.rpartition("@")[0]
+            if file.startswith("hf:")
+            else (_content_digest(file) if Path(file).is_file() else "missing")
+            for lang, file in sorted(files.items())
+        }
+        for split, files in sorted(task.files.items())
+    }
+    for name in ("load_splits", "required_files", "load_parallel"):
+        loader = getattr(task, name)
+        values[name] = None if loader is None else code_identity(loader)
+    payload = json.dumps(values, sort_keys=True, default=lambda v: dict(v) if hasattr(v, "items") else repr(v))
+    return "sha256:" + hashlib.sha256(payload.encode()).hexdigest()

@@ -75,7 +75,9 @@ def _str_list(path, data, key, lengths=None) -> tuple[str, ...]:
         or not value
         or not all(isinstance(v, (str, int)) and not isinstance(v, bool) for v in value)
     ):
-        raise _err(path, key, "needs a non-empty list of strings (quote yes/no: YAML reads them as booleans)")
+        booleans = isinstance(value, list) and any(isinstance(v, bool) for v in value)
+        hint = " (quote yes/no: YAML reads them as booleans)" if booleans else ""
+        raise _err(path, key, f"needs a non-empty list of strings{hint}")
     out = tuple(str(v).strip() for v in value)
     if not all(out):
         raise _err(path, key, f"has an empty entry: {list(out)}")
@@ -86,26 +88,25 @@ def _str_list(path, data, key, lengths=None) -> tuple[str, ...]:
     return out
 
 
-def load_task_file(path: str | Path) -> Task:
-    from xlprompt.config import read_yaml
+def check_definition(where, data: dict) -> dict:
+    """The checked definition of a task from the mapping ``data`` of a task file's fields (or of a registered
+    :class:`~xlprompt.tasks.base.Task`'s: :func:`check_task`): its name (one line, no '|', '/' or '\\': it names a
+    report file and a table's title), one or two text fields, at least two distinct labels, its language codes and
+    source language, one distinct label word per label (by default and per language) and its tiny label words.
 
-    path = Path(path)
-    data = read_yaml(path, "task file")
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: a task file is a mapping of the fields {', '.join(FIELDS)}")
-    import difflib
+    Args:
+        where (str | Path): what errors name first (the task file, or ``register_task('name')``).
+        data (dict): the fields ``name``, ``text_fields``, ``labels``, ``languages``, ``label_words`` (a list, or
+            ``{"default": [...], lang: [...]}``), optional ``source_language`` and ``tiny_label_words``.
 
-    for key in data:
-        if key not in FIELDS:
-            near = difflib.get_close_matches(str(key), FIELDS, n=1)
-            raise _err(
-                path,
-                key,
-                "unknown field" + (f"; did you mean '{near[0]}'?" if near else f"; known: {', '.join(FIELDS)}"),
-            )
-    for key in ("name", "text_fields", "labels", "label_words", "languages", "splits"):
-        if key not in data:
-            raise _err(path, key, "missing (required)")
+    Returns:
+        dict: ``name``, ``text_fields``, ``labels``, ``languages``, ``source_language``, ``label_words`` (the
+        default words), ``language_label_words`` (lang → words) and ``tiny_label_words``, as tuples.
+
+    Raises:
+        ConfigError: the first problem, in one line naming ``where`` and the field.
+    """
+    path = where
     name = data["name"]
     if not isinstance(name, str) or not name.strip():
         raise _err(path, "name", "needs a non-empty string")
@@ -114,11 +115,6 @@ def load_task_file(path: str | Path) -> Task:
     problem = name_problem(name, folder=True)  # it names the report's task_<name>.md and is a table's title
     if problem:
         raise _err(path, "name", problem)
-    from xlprompt.tasks.base import TASKS
-
-    if name.strip() in TASKS:
-        kind = "a built-in task" if TASKS[name.strip()].origin.startswith("built-in") else "a registered task"
-        raise _err(path, "name", f"'{name.strip()}' is {kind}; give your task another name")
     fields = _str_list(path, data, "text_fields", (1, 2))
     labels = _str_list(path, data, "labels")
     if len(labels) < 2:
@@ -160,6 +156,77 @@ def load_task_file(path: str | Path) -> Task:
             raise _err(path, where, f"two labels share a label word: {list(table[lang])}")
     default = table.pop("default")
     tiny = _str_list(path, data, "tiny_label_words", (len(labels),)) if "tiny_label_words" in data else ()
+
+    return dict(
+        name=name.strip(),
+        text_fields=fields,
+        labels=labels,
+        languages=languages,
+        source_language=source,
+        label_words=default,
+        language_label_words=table,
+        tiny_label_words=tiny,
+    )
+
+
+def check_task(task: Task) -> None:
+    """Apply the task file's rules (:func:`check_definition`) to a task given from Python
+    (:func:`xlprompt.register_task`), so that a registered task is held to what a task file may be.
+
+    Args:
+        task (Task): the task.
+
+    Raises:
+        ConfigError: the first problem, in one line: ``register_task('name'): field 'labels': ...``.
+    """
+
+    def listed(value):
+        return list(value) if isinstance(value, (list, tuple)) else value
+
+    words = task.language_label_words if isinstance(task.language_label_words, dict) else {}
+    data = {
+        "name": task.name,
+        "text_fields": listed(task.text_fields),
+        "labels": listed(task.labels),
+        "languages": listed(task.languages),
+        "source_language": task.source_language,
+        "label_words": {"default": listed(task.label_words), **{k: listed(v) for k, v in words.items()}},
+    }
+    if task.tiny_label_words:
+        data["tiny_label_words"] = listed(task.tiny_label_words)
+    check_definition(f"register_task({task.name!r})", data)
+
+
+def load_task_file(path: str | Path) -> Task:
+    from xlprompt.config import read_yaml
+
+    path = Path(path)
+    data = read_yaml(path, "task file")
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: a task file is a mapping of the fields {', '.join(FIELDS)}")
+    import difflib
+
+    for key in data:
+        if key not in FIELDS:
+            near = difflib.get_close_matches(str(key), FIELDS, n=1)
+            raise _err(
+                path,
+                key,
+                "unknown field" + (f"; did you mean '{near[0]}'?" if near else f"; known: {', '.join(FIELDS)}"),
+            )
+    for key in ("name", "text_fields", "labels", "label_words", "languages", "splits"):
+        if key not in data:
+            raise _err(path, key, "missing (required)")
+    definition = check_definition(path, data)
+    name, fields, labels, languages, source = (
+        definition[k] for k in ("name", "text_fields", "labels", "languages", "source_language")
+    )
+    default, table, tiny = definition["label_words"], definition["language_label_words"], definition["tiny_label_words"]
+    from xlprompt.tasks.base import TASKS
+
+    if name in TASKS:
+        kind = "a built-in task" if TASKS[name].origin.startswith("built-in") else "a registered task"
+        raise _err(path, "name", f"'{name}' is {kind}; give your task another name")
 
     columns = data.get("columns", {}) or {}
     if not isinstance(columns, dict) or any(k not in fields for k in columns):
@@ -218,7 +285,7 @@ def load_task_file(path: str | Path) -> Task:
     if "dp_template" in data:  # checked by DP (xlprompt.methods.discrete_prompt.recipe.check_task_options)
         method_options["dp"] = {"template": data["dp_template"]}
     return Task(
-        name=name.strip(),
+        name=name,
         labels=labels,
         languages=languages,
         label_words=default,

@@ -3,17 +3,13 @@ Ray's fractional GPU request (its arithmetic, without a GPU or a Ray instance)."
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import pytest
 import yaml
 from click.testing import CliRunner
 
 from xlprompt.cli import cli
 from xlprompt.errors import ConfigError
-from xlprompt.executors import LocalExecutor, RayExecutor, get_executor
-from xlprompt.store import ResultStore
+from xlprompt.executors import RayExecutor, get_executor
 from xlprompt.sweep import load_sweep
 
 FAST = {
@@ -28,28 +24,6 @@ FAST = {
     "device": "cpu",
     "shots": 1,
 }
-
-
-def test_two_local_workers_do_each_run_once(tmp_path):
-    sweep_file = tmp_path / "s.yaml"
-    sweep_file.write_text(
-        yaml.safe_dump({"name": "table1", "base": {**FAST, "method": "sp"}, "grid": {"seed": [1, 2]}})
-    )
-    sweep = load_sweep(sweep_file)
-    store_path = tmp_path / "r.db"
-    summary = LocalExecutor(progress=False, workers=2, poll_seconds=0.2).run(sweep, store_path, tmp_path / "runs")
-    assert summary.ran == 2 and not summary.failed and summary.busy == 0, [o.error for o in summary.outcomes]
-    with ResultStore(store_path) as store:
-        rows = store.runs()
-    assert len(rows) == 2 and all(r.status == "finished" for r in rows)
-    assert all(r.attempts == 1 for r in rows), [r.attempts for r in rows]  # claimed once each
-    assert all(r.worker.startswith("local-worker:") for r in rows)
-    for row in rows:  # trained once: one epoch line, one result
-        assert len(Path(row.run_dir, "metrics.jsonl").read_text().splitlines()) == 1
-        assert json.loads(Path(row.run_dir, "results.json").read_text())["config_hash"] == row.hash
-    assert not list((tmp_path / "runs").glob(".workers-*"))  # the job file is removed
-    again = LocalExecutor(progress=False, workers=2).run(sweep, store_path, tmp_path / "runs")
-    assert again.ran == 0 and again.finished_before == 2
 
 
 class _FakeRay:

@@ -164,6 +164,8 @@ def test_a_plugin_method_runs_through_run_and_predict_imports_it_again(tmp_path,
 
 
 def test_a_plugin_method_runs_through_a_sweep_of_two_worker_processes(tmp_path, plugin):
+    """Two local worker processes claim the runs from the store: each run is done once, by a worker that imported
+    the run's plugin."""
     module, method = plugin
     sweep_file = tmp_path / "s.yaml"
     sweep_file.write_text(
@@ -177,9 +179,18 @@ def test_a_plugin_method_runs_through_a_sweep_of_two_worker_processes(tmp_path, 
         rows = opened.runs()
     assert len(rows) == 2 and all(r.status == "finished" for r in rows), [(r.status, r.error) for r in rows]
     assert all(r.worker.startswith("local-worker:") for r in rows)  # trained in the worker processes
+    assert all(r.attempts == 1 for r in rows), [r.attempts for r in rows]  # each run claimed once
     for row in rows:
         recorded = json.loads(Path(row.run_dir, "config.json").read_text("utf-8"))["config"]
         assert recorded["plugins"] == [module] and recorded["method"] == method
+        # trained once: one epoch line, one result
+        assert len(Path(row.run_dir, "metrics.jsonl").read_text().splitlines()) == 1
+        assert json.loads(Path(row.run_dir, "results.json").read_text())["config_hash"] == row.hash
+    assert not list(store.with_name(store.stem + ".runs").glob(".workers-*"))  # the job file is removed
+    again = CliRunner().invoke(cli, args)  # a second pass finds every run finished: nothing is started
+    assert (
+        again.exit_code == 0 and "2/2 runs finished (0 finished by this process, 2 before it started)" in again.output
+    )
 
 
 def test_a_worker_that_cannot_import_a_runs_plugin_records_that_run_failed_in_one_line(tmp_path, plugin, capsys):

@@ -1,0 +1,146 @@
+"""XPE and DUAL compute what bmikaberidze/XPE computes: the cross-prompt encoder's prompt (direct vectors, then the
+MLP-encoded ones), PEFT's prompted input to XLMRobertaForSequenceClassification, its loss, and the Trainer's
+AdamW steps under transformers' cosine-with-hard-restarts schedule with warm-up. Every expectation is computed
+here by hand (the MLP, the schedule, AdamW) or by transformers' own classification model on the same weights,
+never by calling xlprompt back."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from xlprompt.trainer import Trainer
+
+
+def _no_dropout(module):
+    for m in module.modules():
+        if isinstance(m, torch.nn.Dropout):
+            m.p = 0.0
+
+
+def reference_encoder(method):
+    """transformers' XLMRobertaModel (the classification model's body) holding the method's PLM weights, in
+    float64, dropout off."""
+    from transformers import XLMRobertaModel
+
+    hf = method.plm.hf_model
+    body = XLMRobertaModel(hf.config, add_pooling_layer=False)
+    body.load_state_dict(hf.roberta.state_dict(), strict=True)
+    _no_dropout(body)
+    return body.double().train()
+
+
+def reference_prompt(weights, layers):
+    """cross_prompt_encoder.py:1235-1240 and gen_mlp_head (l. 1268-1282), written out: [m, d]."""
+    parts = []
+    if "spt_embedding.weight" in weights:
+        parts.append(weights["spt_embedding.weight"])
+    if "xpe_embedding.weight" in weights:
+        x = weights["xpe_embedding.weight"]
+        for i in range(layers):  # Linear, ReLU, (Dropout 0)
+            x = torch.relu(x @ weights[f"xpe_head.{3 * i}.weight"].T + weights[f"xpe_head.{3 * i}.bias"])
+        x = x @ weights[f"xpe_head.{3 * layers}.weight"].T + weights[f"xpe_head.{3 * layers}.bias"]
+        parts.append(x)
+    return torch.cat(parts)
+
+
+def reference_loss(tok, body, batch, weights, max_length):
+    """PEFT 0.14 PeftModelForSequenceClassification.forward on XLMRobertaForSequenceClassification: the prompt
+    before the word embeddings of ``<s> P </s></s> H </s>``, ones before the mask, RoBERTa's classification head at
+    position 0 (dense, tanh, out_proj), cross-entropy. Returns (loss, logits)."""
+    rows = [
+        [tok.cls_token_id, *ex.premise, tok.sep_token_id, tok.sep_token_id, *ex.hypothesis, tok.sep_token_id]
+        for ex in batch
+    ]
+    assert max(map(len, rows)) <= max_length  # no truncation to imitate
+    longest = max(map(len, rows))
+    ids = torch.tensor([r + [tok.pad_token_id] * (longest - len(r)) for r in rows])
+    mask = torch.tensor([[1] * len(r) + [0] * (longest - len(r)) for r in rows])
+    prompt = reference_prompt(weights, 2)
+    n, m = len(batch), prompt.shape[0]
+    embeds = torch.cat([prompt.unsqueeze(0).expand(n, -1, -1), body.embeddings.word_embeddings(ids)], 1)
+    hidden = body(inputs_embeds=embeds, attention_mask=torch.cat([torch.ones(n, m, dtype=torch.long), mask], 1))
+    first = hidden.last_hidden_state[:, 0]
+    x = torch.tanh(first @ weights["head.dense.weight"].T + weights["head.dense.bias"])
+    logits = x @ weights["head.out_proj.weight"].T + weights["head.out_proj.bias"]
+    labels = torch.tensor([ex.label for ex in batch])
+    loss = -torch.log_softmax(logits, -1)[torch.arange(n), labels].mean()
+    return loss, logits
+
+
+def hf_cosine_restarts(step, total, warmup, cycles):
+    """transformers 4.49 optimization.py _get_cosine_with_hard_restarts_schedule_with_warmup_lr_lambda."""
+    if step < warmup:
+        return step / max(1, warmup)
+    progress = (step - warmup) / max(1, total - warmup)
+    if progress >= 1.0:
+        return 0.0
+    return max(0.0, 0.5 * (1.0 + math.cos(math.pi * ((cycles * progress) % 1.0))))
+
+
+def _trainable(method):
+    return {
+        **{n: p for n, p in method.cross_prompt_encoder.named_parameters()},
+        **{"head." + n: p for n, p in method.head.named_parameters()},
+    }
+
+
+@pytest.mark.parametrize("method_name, n_direct, n_encoded", [("xpe", 0, 20), ("dual", 14, 6)])
+def test_forward_loss_and_three_steps_are_the_references(tiny_components, demo_train, method_name, n_direct, n_encoded):
+    parts = tiny_components(method=method_name, batch_size=2, epochs=4, lr=0.01, max_length=128)
+    method, config = parts.method, parts.method.config
+    assert (config.prompt_length, config.xpe_hidden_size, config.xpe_layers, config.freeze_plm) == (20, 256, 2, True)
+    encoder = method.cross_prompt_encoder
+    assert (encoder.direct, encoder.encoded) == (n_direct, n_encoded)  # int(20 * 0.3) = 6 encoded, after 14 direct
+    train = demo_train(parts.tokenizer)  # 6 examples: 3 steps per epoch, 12 steps, ceil(1.2) = 2 warm-up steps
+    _no_dropout(method)
+    trainer = Trainer(method, config, train, [], None, None, progress=False)
+    method.train()
+    assert not any(p.requires_grad for p in method.plm.parameters())
+    body = reference_encoder(method)
+    theta = {n: p.detach().clone().double() for n, p in _trainable(method).items()}
+    start = {n: t.clone() for n, t in theta.items()}
+    m_state = {n: torch.zeros_like(t) for n, t in theta.items()}
+    v_state = {n: torch.zeros_like(t) for n, t in theta.items()}
+    lrs = []
+    for step, batch in enumerate([train[0:2], train[2:4], train[4:6]]):
+        leaves = {n: t.clone().requires_grad_() for n, t in theta.items()}
+        loss, logits = reference_loss(parts.tokenizer, body, batch, leaves, config.max_length)
+        with torch.no_grad():
+            ours = method.class_scores(batch, "en").double()
+        assert torch.allclose(ours, logits.detach(), atol=1e-5), (ours, logits)
+        logged = trainer.train_step(batch, None, torch.Generator().manual_seed(0), 0, step)
+        assert logged["loss"] == pytest.approx(loss.item(), abs=1e-5)
+        loss.backward()
+        norm = math.sqrt(sum((leaves[n].grad ** 2).sum().item() for n in theta))
+        clip = min(1.0, 1.0 / (norm + 1e-6))  # max_grad_norm 1.0, as torch's clip_grad_norm_
+        lr = 0.01 * hf_cosine_restarts(step, 12, 2, 2)
+        lrs.append(lr)
+        t = step + 1
+        for n in theta:  # torch AdamW (the Trainer's adamw_torch): θ·(1 − lr·λ), then the bias-corrected step
+            g = leaves[n].grad * clip
+            decay = 0.0 if n.endswith("bias") else 0.01  # Trainer.get_decay_parameter_names: no decay on biases
+            theta[n] = theta[n] * (1 - lr * decay)
+            m_state[n] = 0.9 * m_state[n] + 0.1 * g
+            v_state[n] = 0.999 * v_state[n] + 0.001 * g * g
+            m_hat, v_hat = m_state[n] / (1 - 0.9**t), v_state[n] / (1 - 0.999**t)
+            theta[n] = theta[n] - lr * m_hat / (v_hat.sqrt() + 1e-8)
+    assert lrs == pytest.approx([0.0, 0.005, 0.01])  # warm-up from 0 over ceil(0.1 * 12) steps, as the Trainer's
+    got = {n: p.detach().double() for n, p in _trainable(method).items()}
+    assert max((got[n] - theta[n]).abs().max().item() for n in theta) < 1e-5
+    assert max((got[n] - start[n]).abs().max().item() for n in theta) > 1e-3  # the steps moved the weights
+
+
+def test_schedule_values_are_transformers_cosine_with_restarts():
+    from xlprompt.trainer import lr_factor, warmup_steps
+
+    total = 25
+    warmup = warmup_steps(total, 0.1, "cosine_restarts")
+    assert warmup == 3  # ceil(2.5): transformers' TrainingArguments.get_warmup_steps
+    got = [lr_factor(s, total, warmup, "cosine_restarts", 0.0, 2) for s in range(total + 1)]
+    # by hand: 0, 1/3, 2/3, then two cosine cycles over the 22 steps left, restarting at 1 after 11 of them
+    expected = [0.0, 1 / 3, 2 / 3] + [0.5 * (1 + math.cos(math.pi * ((2 * i / 22) % 1))) for i in range(22)] + [0.0]
+    assert got == pytest.approx(expected)
+    assert got[3] == 1.0 and got[14] == 1.0 and got[13] < 0.03 and got[total] == 0.0

@@ -130,8 +130,8 @@ def test_choice_lists():
     from xlprompt.methods import BUILTIN_METHODS
 
     choices = {f.name: f.metadata["choices"] for f in CHOICE_FIELDS}
-    assert BUILTIN_METHODS == ("mpt", "sp", "ft", "pct", "dp", "dpa", "softmv")  # methods: the registry
-    with pytest.raises(ConfigError, match="method must be one of mpt, sp, ft, pct, dp, dpa, softmv"):
+    assert BUILTIN_METHODS == ("mpt", "sp", "ft", "pct", "dp", "dpa", "softmv", "xpe", "dual")  # the registry
+    with pytest.raises(ConfigError, match="method must be one of mpt, sp, ft, pct, dp, dpa, softmv, xpe, dual"):
         RunConfig(method="no-such-method")
     assert choices["prompt_position"] == ("prefix", "midfix", "suffix", "endfix")
     assert choices["translator"] == ("linear-1", "linear-2", "lstm-1", "lstm-2", "transformer-1", "transformer-2")

@@ -661,10 +661,12 @@ def test_sp_trainer_uses_adam_l2_with_the_exemptions(tiny_components, demo_train
     assert trainer.scheduler.lr_lambdas[0](0) == trainer.scheduler.lr_lambdas[0](10**6) == 1.0  # constant
 
 
-def test_pct_schedule_warms_up_then_decays_to_a_tenth():
+def test_linear_schedule_warms_up_then_decays_to_a_tenth():
     from xlprompt.trainer import lr_factor
 
-    total, warmup = 100, 10  # calc_train_steps(warmup_proportion=0.1); AdamWarmup(min_lr=0.1·lr)
+    # lr_scheduler=linear decays from the warm-up's end (PCT's own keras_warmup, which decays from step 0, is
+    # checked against keras_bert in test_reference_exactness.py)
+    total, warmup = 100, 10
     assert [lr_factor(s, total, warmup, "linear", 0.1) for s in (0, 4, 9)] == pytest.approx([0.1, 0.5, 1.0])
     assert lr_factor(10, total, warmup, "linear", 0.1) == pytest.approx(1.0)
     assert lr_factor(55, total, warmup, "linear", 0.1) == pytest.approx(0.1 + 0.9 * 45 / 90)

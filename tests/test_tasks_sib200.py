@@ -210,7 +210,7 @@ def test_tasks_registered_and_methods_refuse_in_one_line():
     assert len(s.languages) == 205 and s.languages[0] == "en" and "swh_Latn" in s.languages and s.single_text
     assert a.languages == ("en", *anli.AMERICASNLI_LANGUAGES)
     for task in (s, a):
-        assert methods_for_task(task) == ("mpt", "sp", "ft", "dp")
+        assert methods_for_task(task) == ("mpt", "sp", "ft", "dp", "xpe", "dual")
     for method, why in (("pct", "templates"), ("dpa", "label words"), ("softmv", "verbalizer")):
         with pytest.raises(ConfigError, match=why) as err:
             RunConfig(task="sib200", method=method, model="random:tiny").validate()

@@ -195,7 +195,7 @@ def _other_value(field: dataclasses.Field, current):
         return not current
     if field.name == "alpha":
         return 0.25
-    if field.name == "softmv_cosda_rate":  # a probability: doubling 0.55 leaves [0, 1]
+    if field.name in ("softmv_cosda_rate", "xpe_encoder_ratio", "xpe_dropout"):  # fractions: doubling leaves [0, 1]
         return 0.2
     if isinstance(current, float):
         return current * 2 if current else 0.1
@@ -241,4 +241,4 @@ def test_describe_fields_lists_every_key():
     text = describe_fields()
     for field in FIELDS:
         assert f"  {field.name} (default" in text
-    assert "[mpt|sp|ft|pct|dp|dpa|softmv]" in text
+    assert "[mpt|sp|ft|pct|dp|dpa|softmv|xpe|dual]" in text

@@ -398,9 +398,7 @@ def test_adam_keras_is_keras_berts_adamwarmup(wd):
     # torch's AdamW (eps 1e-8 after the bias correction, xlprompt's linear schedule from the warm-up's end)
     q = torch.nn.Parameter(torch.tensor(theta0, dtype=torch.float64))
     torch_opt = torch.optim.AdamW([q], lr=lr, eps=1e-8, weight_decay=wd)
-    torch_schedule = torch.optim.lr_scheduler.LambdaLR(
-        torch_opt, lambda s: lr_factor(s, total, warmup, "linear", 0.1)
-    )
+    torch_schedule = torch.optim.lr_scheduler.LambdaLR(torch_opt, lambda s: lr_factor(s, total, warmup, "linear", 0.1))
     for g in grads:
         q.grad = torch.tensor(g, dtype=torch.float64)
         torch_opt.step()

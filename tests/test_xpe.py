@@ -144,3 +144,117 @@ def test_schedule_values_are_transformers_cosine_with_restarts():
     expected = [0.0, 1 / 3, 2 / 3] + [0.5 * (1 + math.cos(math.pi * ((2 * i / 22) % 1))) for i in range(22)] + [0.0]
     assert got == pytest.approx(expected)
     assert got[3] == 1.0 and got[14] == 1.0 and got[13] < 0.03 and got[total] == 0.0
+
+
+# ------------------------------------------------------------------------------------------- the published prompts
+def write_published_adapter(folder, ratio, d=32, m=20, hidden=256, layers=2, labels=7, seed=0):
+    """A folder in the layout of mikaberidze/xlmr-large-sib200-peft-*: PEFT's adapter_config.json as the authors'
+    upload.py patches it, and the keys xpe_get_peft_model_state_dict keeps (cross_prompt_encoder.py:388-488)."""
+    import json
+
+    from safetensors.torch import save_file
+
+    g = torch.Generator().manual_seed(seed)
+    n = m if ratio == 1 else 0 if ratio == 0 else max(1, min(m - 1, int(m * ratio)))
+    tensors = {}
+    if m - n:
+        tensors["prompt_encoder.embedding.weight"] = torch.randn(m - n, d, generator=g)
+    if n:
+        tensors["prompt_encoder.xpe_embedding.weight"] = torch.randn(n, d, generator=g)
+        sizes = [(hidden, d)] + [(hidden, hidden)] * (layers - 1) + [(d, hidden)]
+        for i, (rows, cols) in enumerate(sizes):
+            tensors[f"prompt_encoder.xpe_head.{3 * i}.weight"] = torch.randn(rows, cols, generator=g) / cols**0.5
+            tensors[f"prompt_encoder.xpe_head.{3 * i}.bias"] = torch.randn(rows, generator=g) * 0.1
+    tensors["base_model.classifier.dense.weight"] = torch.randn(d, d, generator=g) * 0.2
+    tensors["base_model.classifier.dense.bias"] = torch.randn(d, generator=g) * 0.1
+    tensors["base_model.classifier.out_proj.weight"] = torch.randn(labels, d, generator=g) * 0.5
+    tensors["base_model.classifier.out_proj.bias"] = torch.randn(labels, generator=g) * 0.1
+    folder.mkdir(parents=True)
+    save_file(tensors, str(folder / "adapter_model.safetensors"))
+    modules = (["embedding"] if ratio < 1 else []) + (["xpe_embedding", "xpe_head"] if ratio > 0 else [])
+    config = {
+        "auto_mapping": None,
+        "base_model_name_or_path": "FacebookAI/xlm-roberta-large",
+        "encoder_dropout": 0.1,
+        "encoder_embedding_freeze": False,
+        "encoder_embedding_init_type": "hf_default",
+        "encoder_embedding_normalize": None,
+        "encoder_embedding_normalize_max_norm": None,
+        "encoder_freeze": False,
+        "encoder_hidden_size": hidden,
+        "encoder_init_state_dict_path": None,
+        "encoder_input_size": None,
+        "encoder_num_heads": 8,
+        "encoder_num_layers": layers,
+        "encoder_ratio": ratio,
+        "encoder_reparameterization_type": "MLP" if ratio > 0 else "NONE",
+        "inference_mode": True,
+        "modules_to_save": sorted(modules + ["classifier", "score"]),
+        "num_attention_heads": 16,
+        "num_layers": 24,
+        "num_transformer_submodules": 1,
+        "num_virtual_tokens": m,
+        "peft_type": "P_TUNING",
+        "revision": None,
+        "task_type": "SEQ_CLS",
+        "token_dim": d,
+    }
+    (folder / "adapter_config.json").write_text(json.dumps(config, indent=2, sort_keys=True), "utf-8")
+    return tensors
+
+
+@pytest.mark.parametrize("ratio, method_name", [(1, "xpe"), (0, "dual"), (0.3, "dual")])
+def test_a_published_adapter_loads_and_predicts_as_the_reference(tmp_path, ratio, method_name):
+    from xlprompt.methods.xpe import load_peft_prompt
+    from xlprompt.predict import Predictor
+
+    tensors = write_published_adapter(tmp_path / "adapter", ratio)
+    loaded = load_peft_prompt(tmp_path / "adapter", model="random:tiny", task="sib200")
+    assert loaded.config.method == method_name and loaded.config.prompt_length == 20
+    assert loaded.config.task_spec().labels[0] == "science/technology"  # the authors' label order (yml:84-91)
+    predictor = Predictor(loaded.config, loaded.method, loaded.tokenizer, True, "peft adapter")
+    texts = ["The team won the final match.", "A new vaccine was tested in the clinic today."]
+    probs = predictor.scores([(t, "") for t in texts], lang="deu_Latn")
+    # by hand: the prompt from the raw tensors, <s> text </s> after it, XLM-R, the head at position 0
+    body = reference_encoder(loaded.method)
+    weights = {k[len("prompt_encoder.") :]: v.double() for k, v in tensors.items() if k.startswith("prompt_encoder.")}
+    if "embedding.weight" in weights:
+        weights["spt_embedding.weight"] = weights.pop("embedding.weight")
+    prompt = reference_prompt(weights, 2)
+    tok = loaded.tokenizer
+    for text, row in zip(texts, probs):
+        ids = torch.tensor([[tok.cls_token_id, *tok(text, add_special_tokens=False)["input_ids"], tok.sep_token_id]])
+        embeds = torch.cat([prompt.unsqueeze(0), body.embeddings.word_embeddings(ids)], 1)
+        first = body.eval()(inputs_embeds=embeds, attention_mask=torch.ones(embeds.shape[:2])).last_hidden_state[:, 0]
+        x = torch.tanh(
+            first @ tensors["base_model.classifier.dense.weight"].double().T
+            + tensors["base_model.classifier.dense.bias"].double()
+        )
+        logits = (
+            x @ tensors["base_model.classifier.out_proj.weight"].double().T
+            + tensors["base_model.classifier.out_proj.bias"].double()
+        )
+        assert torch.allclose(row.double(), torch.softmax(logits[0], -1), atol=1e-5)
+    assert probs.shape == (2, 7) and len(predictor.predict([(texts[0], "")], lang="en")) == 1
+
+
+def test_a_folder_that_is_not_such_an_adapter_is_refused_in_one_line(tmp_path):
+    import json
+
+    from xlprompt.errors import CheckpointError
+    from xlprompt.methods.xpe import load_peft_prompt
+
+    with pytest.raises(CheckpointError, match="no adapter_config.json"):
+        load_peft_prompt(tmp_path, model="random:tiny")
+    write_published_adapter(tmp_path / "lora", 1)
+    config = json.loads((tmp_path / "lora" / "adapter_config.json").read_text("utf-8"))
+    (tmp_path / "lora" / "adapter_config.json").write_text(json.dumps({**config, "peft_type": "LORA"}), "utf-8")
+    with pytest.raises(CheckpointError, match="peft_type 'LORA'") as err:
+        load_peft_prompt(tmp_path / "lora", model="random:tiny")
+    assert "\n" not in str(err.value)
+    write_published_adapter(tmp_path / "two", 1, labels=2)
+    with pytest.raises(CheckpointError, match="the head has 2 classes, task sib200 has 7"):
+        load_peft_prompt(tmp_path / "two", model="random:tiny")
+    write_published_adapter(tmp_path / "wide", 1, d=48)
+    with pytest.raises(CheckpointError, match="the prompt does not fit random:tiny"):
+        load_peft_prompt(tmp_path / "wide", model="random:tiny")

@@ -133,7 +133,10 @@ class RunConfig:
         None, "maximum sequence length; only premise and hypothesis are truncated (recipe key)", min=16, max=65_536
     )
     prompt_length: Optional[int] = _f(
-        None, "m: number of soft-prompt vectors (paper: 4; Fig. 5 sweeps it; XPE/DUAL: 20) (recipe key)", min=1, max=4096
+        None,
+        "m: number of soft-prompt vectors (paper: 4; Fig. 5 sweeps it; XPE/DUAL: 20) (recipe key)",
+        min=1,
+        max=4096,
     )
     prompt_position: str = _f(
         "suffix",
@@ -285,8 +288,11 @@ class RunConfig:
         max=64,
     )
     xpe_dropout: Optional[float] = _f(
-        None, "XPE/DUAL: dropout after each hidden layer of the encoder's MLP (reference: 0.1) (recipe key)", min=0.0,
-        max=1.0, max_open=True,
+        None,
+        "XPE/DUAL: dropout after each hidden layer of the encoder's MLP (reference: 0.1) (recipe key)",
+        min=0.0,
+        max=1.0,
+        max_open=True,
     )
     softmv_kl_weight: float = _f(
         0.3,

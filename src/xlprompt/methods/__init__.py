@@ -173,7 +173,12 @@ def _register_builtins() -> None:
         ("dp", discrete_prompt, "DiscretePrompting", "DP: discrete (hard) prompts, PET-style"),
         ("dpa", dpa, "DualPromptAugmentation", "DPA: dual prompt augmentation (Zhou et al., 2023)"),
         ("softmv", softmv, "SoftMultilingualVerbalizer", "SoftMV: soft prompt + multilingual verbalizer"),
-        ("xpe", xpe, "CrossPromptEncoding", "XPE: cross-prompt encoder + head on a frozen PLM (Mikaberidze et al., 2025)"),
+        (
+            "xpe",
+            xpe,
+            "CrossPromptEncoding",
+            "XPE: cross-prompt encoder + head on a frozen PLM (Mikaberidze et al., 2025)",
+        ),
         ("dual", dual, "DualPrompt", "DUAL: XPE's encoder beside a direct soft prompt (Mikaberidze et al., 2025)"),
     ]
     for name, package, cls, summary in builtins:

@@ -211,9 +211,7 @@ def to_csv(board: Leaderboard) -> str:
     writer.writerow(["method", "source_languages", "shots", "mean", "std", "n", "source", "other_protocol"])
     for row in board.rows:
         for k, cell in row.cells.items():
-            writer.writerow(
-                [row.label, row.sources, k, f"{cell.mean:.4f}", f"{cell.std:.4f}", cell.n, "xlprompt", ""]
-            )
+            writer.writerow([row.label, row.sources, k, f"{cell.mean:.4f}", f"{cell.std:.4f}", cell.n, "xlprompt", ""])
         for source, numbers in row.published.items():
             for k, pub in sorted(numbers.items()):
                 writer.writerow(

@@ -12,6 +12,8 @@ from xlprompt.methods.xpe.recipe import RECIPE, RECIPE_SOURCES  # noqa: F401
 def __getattr__(name: str):
     import importlib
 
+    if name in ("load_peft_prompt", "PeftPrompt"):  # the published prompts' loader
+        return getattr(importlib.import_module(f"{__name__}.peft_prompts"), name)
     method = importlib.import_module(f"{__name__}.method")
     try:
         return getattr(method, name)

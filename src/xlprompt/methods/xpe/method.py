@@ -169,4 +169,3 @@ class CrossPromptEncoding(Method):
                 return {"p_source": self.cross_prompt_encoder(1)[0].detach().float()}
         finally:
             self.cross_prompt_encoder.train(was)
-

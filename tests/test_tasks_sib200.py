@@ -422,3 +422,29 @@ def test_report_groups_205_languages_by_script_and_plots_them(tmp_path):
     assert swh["aligned"] == "yes" and yor["aligned"] == "no" and swh["script"] == "Latn"
     assert len((tmp_path / "rep" / "task_sib200.csv").read_text("utf-8").splitlines()[0].split(",")) == 205 + 4
     assert report.files
+
+
+@needs_tokenizer
+def test_cli_runs_sib200_xpe_end_to_end(data_dir, tmp_path):
+    """XPE on SIB-200 with XLM-R's tokenizer: 20 virtual tokens before <s> text </s>, the head's 7 categories;
+    evaluated on languages held out of training, predicted from the run (DUAL, the same code at encoder ratio
+    0.3, goes through every command in test_matrix.py)."""
+    from xlprompt.cli import cli
+
+    method = "xpe"
+    out = tmp_path / "run"
+    result = _run(
+        ["--task", "sib200", "--method", method, "--set", "eval_languages=en,deu_Latn,yor_Latn"], data_dir, out
+    )
+    assert result.exit_code == 0, result.output[-3000:]
+    results = json.loads((out / "results.json").read_text("utf-8"))
+    assert list(results["accuracy"]) == ["en", "deu_Latn", "yor_Latn", "avg"]
+    assert results["train_examples"] == 14 and "parallel_pairs" not in results or not results.get("parallel_pairs")
+    assert results["labels"][0] == "science/technology" and len(results["labels"]) == 7
+    config = json.loads((out / "config.json").read_text("utf-8"))["config"]
+    assert (config["prompt_length"], config["freeze_plm"]) == (20, True)
+    assert config["xpe_encoder_ratio"] == 1.0
+    predicted = CliRunner().invoke(
+        cli, ["predict", "--run", str(out), "--lang", "yor_Latn", "--premise", "Ẹgbẹ́ náà borí."]
+    )
+    assert predicted.exit_code == 0 and "geography" in predicted.output, predicted.output

@@ -63,7 +63,9 @@ def _read_config(folder: Path) -> dict:
     try:
         data = json.loads(path.read_text("utf-8"))
     except FileNotFoundError:
-        raise CheckpointError(f"{folder}: no {ADAPTER_CONFIG}; a PEFT adapter folder holds it beside {ADAPTER_WEIGHTS}")
+        raise CheckpointError(
+            f"{folder}: no {ADAPTER_CONFIG}; a PEFT adapter folder holds it beside {ADAPTER_WEIGHTS}"
+        ) from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
         raise CheckpointError(f"{path}: not a readable JSON file ({str(err).splitlines()[0]})") from None
     if not isinstance(data, dict):

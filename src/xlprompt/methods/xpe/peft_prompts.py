@@ -6,7 +6,7 @@ The layout, from bmikaberidze/XPE@78b384f: the adapter is PEFT P-tuning for sequ
 (``peft_type`` ``P_TUNING``, ``task_type`` ``SEQ_CLS``) whose config carries the cross-prompt encoder's fields
 (``encoder_ratio``: 0 for a standard soft prompt, 1 for XPE, between for DUAL; ``num_virtual_tokens``,
 ``encoder_hidden_size``, ``encoder_num_layers``, ``encoder_reparameterization_type``; nlpka/models/
-cross_prompt_encoder.py:830-904; nlpka/models/scripts/peft/xpe/upload.py:45-86 sets ``encoder_ratio`` and the base
+cross_prompt_encoder.py:830-904; nlpka/models/scripts/peft/xpe/upload.py:47-107 sets ``encoder_ratio`` and the base
 model). Its weights are what ``xpe_get_peft_model_state_dict`` (cross_prompt_encoder.py:388-488) keeps: the modules
 to save, with PEFT's ``modules_to_save`` and adapter name taken out of the keys —
 

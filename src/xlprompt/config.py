@@ -270,10 +270,10 @@ class RunConfig:
     # --- XPE and DUAL (Mikaberidze et al., 2025): the cross-prompt encoder
     xpe_encoder_ratio: Optional[float] = _f(
         None,
-        "XPE/DUAL: fraction of the prompt_length virtual tokens produced by the cross-prompt encoder (an MLP over "
-        "their own embeddings); the other int(...) tokens are plain soft-prompt vectors trained directly and "
-        "come first. 1: XPE (all encoded), 0.3: DUAL (6 of 20 encoded; the reference's encoder_ratio), 0: a "
-        "standard soft prompt (recipe key)",
+        "XPE/DUAL: the encoder ratio r: n = max(1, min(m - 1, int(m·r))) of the m = prompt_length virtual "
+        "tokens come from the cross-prompt encoder (an MLP over their own embeddings), the other m - n are "
+        "soft-prompt vectors trained directly and come first. 1: XPE (all encoded), 0.3: DUAL (6 of 20 "
+        "encoded; the reference's encoder_ratio), 0: a standard soft prompt (recipe key)",
         min=0.0,
         max=1.0,
     )

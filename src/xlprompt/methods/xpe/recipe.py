@@ -66,7 +66,7 @@ RECIPE_SOURCES: dict[str, str] = {
     "train_order": f"{YML}:218 (a shuffled sampler; its group_by_length batching is not reproduced)",
     "test_weights": f"{YML}:182,194-196 (evaluated each epoch, best accuracy loaded at the end)",
     "prompt_length": f"{YML}:15 (num_virtual_tokens: 20); {UTILS}:241-244",
-    "freeze_plm": f"{CPE}:108-116 (_setup_prompt_encoder freezes the base model; the classifier trains as a "
+    "freeze_plm": f"{CPE}:108-121 (_setup_prompt_encoder freezes the base model; the classifier trains as a "
     "module to save, peft 0.14 PeftModelForSequenceClassification)",
     "xpe_encoder_ratio": f"{UTILS}:244 (the XPE row: encoder_ratio 1); {CPE}:998-1006",
     "xpe_hidden_size": f"{YML}:23",

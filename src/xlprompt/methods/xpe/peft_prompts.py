@@ -171,7 +171,7 @@ def load_peft_prompt(
         tokenizer=tokenizer,
         task=task,
         data_dir=data_dir,
-        device=str(device),
+        device=torch.device(device).type,
         prompt_length=length,
         xpe_encoder_ratio=ratio,
         xpe_hidden_size=hidden,

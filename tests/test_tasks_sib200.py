@@ -427,10 +427,8 @@ def test_report_groups_205_languages_by_script_and_plots_them(tmp_path):
 @needs_tokenizer
 def test_cli_runs_sib200_xpe_end_to_end(data_dir, tmp_path):
     """XPE on SIB-200 with XLM-R's tokenizer: 20 virtual tokens before <s> text </s>, the head's 7 categories;
-    evaluated on languages held out of training, predicted from the run (DUAL, the same code at encoder ratio
-    0.3, goes through every command in test_matrix.py)."""
-    from xlprompt.cli import cli
-
+    evaluated on languages held out of training (XPE and DUAL, the same code at encoder ratio 0.3, go through
+    predict and export in test_matrix.py; the XLM-R tokenizer's load is most of this test's time)."""
     method = "xpe"
     out = tmp_path / "run"
     result = _run(
@@ -439,12 +437,10 @@ def test_cli_runs_sib200_xpe_end_to_end(data_dir, tmp_path):
     assert result.exit_code == 0, result.output[-3000:]
     results = json.loads((out / "results.json").read_text("utf-8"))
     assert list(results["accuracy"]) == ["en", "deu_Latn", "yor_Latn", "avg"]
-    assert results["train_examples"] == 14 and "parallel_pairs" not in results or not results.get("parallel_pairs")
+    assert results["train_examples"] == 14 and not results.get("parallel_pairs")  # XPE reads no parallel corpus
     assert results["labels"][0] == "science/technology" and len(results["labels"]) == 7
     config = json.loads((out / "config.json").read_text("utf-8"))["config"]
     assert (config["prompt_length"], config["freeze_plm"]) == (20, True)
     assert config["xpe_encoder_ratio"] == 1.0
-    predicted = CliRunner().invoke(
-        cli, ["predict", "--run", str(out), "--lang", "yor_Latn", "--premise", "Ẹgbẹ́ náà borí."]
-    )
-    assert predicted.exit_code == 0 and "geography" in predicted.output, predicted.output
+    assert "prompt.safetensors" in {p.name for p in out.iterdir()}  # the prompt and head, not the frozen PLM
+    assert "plm.safetensors" not in {p.name for p in out.iterdir()}

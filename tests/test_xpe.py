@@ -258,3 +258,12 @@ def test_a_folder_that_is_not_such_an_adapter_is_refused_in_one_line(tmp_path):
     write_published_adapter(tmp_path / "wide", 1, d=48)
     with pytest.raises(CheckpointError, match="the prompt does not fit random:tiny"):
         load_peft_prompt(tmp_path / "wide", model="random:tiny")
+
+
+def test_a_prompted_input_longer_than_the_models_positions_is_refused(tiny_components):
+    from xlprompt.errors import ConfigError
+
+    # random:tiny has 514 positions, the first two taken by RoBERTa's padding offset: 500 + 20 > 512
+    with pytest.raises(ConfigError, match="max_length=500 plus prompt_length=20 exceeds the model's 512 positions"):
+        tiny_components(method="xpe", max_length=500)
+    assert tiny_components(method="xpe", max_length=492).method.cross_prompt_encoder.length == 20

@@ -107,8 +107,10 @@ class CrossPromptEncoding(Method):
     def __init__(self, config, plm, tokenizer, verbalizer=None):
         super().__init__(config, plm, tokenizer, verbalizer)
         task = config.task_spec()
-        positions = getattr(plm.hf_model.config, "max_position_embeddings", None)
-        offset = (self.special.pad_id + 1) if positions is not None else 0  # RoBERTa's positions start after pad
+        hf_config = plm.hf_model.config
+        positions = getattr(hf_config, "max_position_embeddings", None)
+        roberta = getattr(hf_config, "model_type", "") in ("roberta", "xlm-roberta", "camembert")
+        offset = hf_config.pad_token_id + 1 if roberta else 0  # RoBERTa's positions start after the padding id
         if positions is not None and config.max_length + config.prompt_length + offset > positions:
             raise ConfigError(
                 f"method {config.method}: max_length={config.max_length} plus prompt_length={config.prompt_length} "

@@ -267,3 +267,21 @@ def test_a_prompted_input_longer_than_the_models_positions_is_refused(tiny_compo
     with pytest.raises(ConfigError, match="max_length=500 plus prompt_length=20 exceeds the model's 512 positions"):
         tiny_components(method="xpe", max_length=500)
     assert tiny_components(method="xpe", max_length=492).method.cross_prompt_encoder.length == 20
+
+
+def test_schedule_is_the_installed_transformers_own():
+    """The same numbers as transformers' get_cosine_with_hard_restarts_schedule_with_warmup, the function the
+    reference's Trainer called (lr_scheduler_type cosine_with_restarts)."""
+    from transformers import get_cosine_with_hard_restarts_schedule_with_warmup
+
+    from xlprompt.trainer import lr_factor
+
+    param = torch.nn.Parameter(torch.zeros(1))
+    optimizer = torch.optim.SGD([param], lr=1.0)
+    schedule = get_cosine_with_hard_restarts_schedule_with_warmup(optimizer, 4, 37, num_cycles=2)
+    theirs = []
+    for _ in range(38):
+        theirs.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        schedule.step()
+    assert [lr_factor(s, 37, 4, "cosine_restarts", 0.0, 2) for s in range(38)] == pytest.approx(theirs, abs=1e-12)

@@ -337,7 +337,8 @@ class RunConfig:
     )
     weight_decay: Optional[float] = _f(
         None,
-        "weight decay: decoupled (optimizer=adamw) or L2 added to the gradient (optimizer=adam_l2) (recipe key)",
+        "weight decay: decoupled (optimizer=adamw), L2 added to the gradient (optimizer=adam_l2), or added to the "
+        "update inside the bias-corrected step (optimizer=adam_keras) (recipe key)",
         min=0.0,
         max=1e6,
     )

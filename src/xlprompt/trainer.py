@@ -1,4 +1,5 @@
-"""The training loop: AdamW or Adam+L2 (``optimizer``), per-epoch model selection on the English dev split, atomic checkpoints, resume.
+"""The training loop: AdamW, Adam+L2, transformers 4.10's AdamW or keras_bert's AdamWarmup (``optimizer``) under a
+learning-rate schedule (``lr_scheduler``: :func:`lr_factor`), per-epoch model selection on the English dev split, atomic checkpoints, resume.
 
 Within an epoch (for methods that use the parallel corpus):
 

@@ -275,7 +275,7 @@ def test_missing_data_dir(tmp_path):
         ("epochs=many", ("config key 'epochs' needs a value of type int, not 'many'",)),
         ("eval_languages=en,xx", ("unknown language code 'xx'", "Allowed: ar, bg")),
         ("eval_languages=en,DE", ("unknown language code 'DE'", "Did you mean 'de'?")),
-        ("method=xyz", ("method must be one of mpt, sp, ft, pct, dp, dpa, softmv, not 'xyz'",)),
+        ("method=xyz", ("method must be one of mpt, sp, ft, pct, dp, dpa, softmv, xpe, dual, not 'xyz'",)),
         ("softmv_cosda_rate=1.5", ("softmv_cosda_rate must lie in [0, 1]",)),
         ("grad_accumulation_steps=0", ("grad_accumulation_steps must be >= 1",)),
     ],

@@ -130,8 +130,8 @@ def test_choice_lists():
     from xlprompt.methods import BUILTIN_METHODS
 
     choices = {f.name: f.metadata["choices"] for f in CHOICE_FIELDS}
-    assert BUILTIN_METHODS == ("mpt", "sp", "ft", "pct", "dp", "dpa", "softmv")  # methods: the registry
-    with pytest.raises(ConfigError, match="method must be one of mpt, sp, ft, pct, dp, dpa, softmv"):
+    assert BUILTIN_METHODS == ("mpt", "sp", "ft", "pct", "dp", "dpa", "softmv", "xpe", "dual")  # the registry
+    with pytest.raises(ConfigError, match="method must be one of mpt, sp, ft, pct, dp, dpa, softmv, xpe, dual"):
         RunConfig(method="no-such-method")
     assert choices["prompt_position"] == ("prefix", "midfix", "suffix", "endfix")
     assert choices["translator"] == ("linear-1", "linear-2", "lstm-1", "lstm-2", "transformer-1", "transformer-2")
@@ -195,7 +195,7 @@ def _other_value(field: dataclasses.Field, current):
         return not current
     if field.name == "alpha":
         return 0.25
-    if field.name == "softmv_cosda_rate":  # a probability: doubling 0.55 leaves [0, 1]
+    if field.name in ("softmv_cosda_rate", "xpe_encoder_ratio", "xpe_dropout"):  # fractions: doubling leaves [0, 1]
         return 0.2
     if isinstance(current, float):
         return current * 2 if current else 0.1
@@ -243,4 +243,4 @@ def test_describe_fields_lists_every_key():
     text = describe_fields()
     for field in FIELDS:
         assert f"  {field.name} (default" in text
-    assert "[mpt|sp|ft|pct|dp|dpa|softmv]" in text
+    assert "[mpt|sp|ft|pct|dp|dpa|softmv|xpe|dual]" in text

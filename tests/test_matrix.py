@@ -18,7 +18,7 @@ from datafactory import write_pawsx, write_tatoeba
 from xlprompt.cli import cli
 from xlprompt.methods import BUILTIN_METHODS
 
-METHODS = ("mpt", "sp", "ft", "pct", "dp", "dpa", "softmv")
+METHODS = ("mpt", "sp", "ft", "pct", "dp", "dpa", "softmv", "xpe", "dual")
 TASKS = ("xnli", "pawsx", "user")
 #: combinations refused by design, and the words the one-line refusal must contain
 REFUSED = {("softmv", "pawsx"): "softmv cannot run task pawsx", ("softmv", "user"): "softmv cannot run task"}

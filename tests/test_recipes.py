@@ -76,7 +76,8 @@ REFERENCE = {
         epochs=50,
         max_length=128,
         weight_decay=0.0,
-        lr_scheduler="linear",
+        optimizer="adam_keras",  # keras_bert's AdamWarmup (train_xnli_fewshot.py:200)
+        lr_scheduler="keras_warmup",
         warmup_ratio=0.1,
         min_lr_ratio=0.1,
         max_grad_norm=0.0,
@@ -89,6 +90,29 @@ REFERENCE = {
         pct_language_draw="example",
         pct_layout="reference",
     ),
+    # bmikaberidze/XPE sib200_hybrid.xpe.yml: 20 virtual tokens, MLP 256 x 2, dropout 0.1, 10 epochs, batch 32, lr 5e-5,
+    # cosine restarts (2 cycles), 10% warm-up, decay 0.01, clip 1.0, frozen XLM-R; encoder ratio 1 (XPE) or 0.3 (DUAL)
+    **{
+        name: dict(
+            prompt_length=20,
+            xpe_hidden_size=256,
+            xpe_layers=2,
+            xpe_dropout=0.1,
+            xpe_encoder_ratio=ratio,
+            epochs=10,
+            batch_size=32,
+            lr=5e-5,
+            optimizer="adamw",
+            lr_scheduler="cosine_restarts",
+            lr_cycles=2,
+            warmup_ratio=0.1,
+            weight_decay=0.01,
+            max_grad_norm=1.0,
+            freeze_plm=True,
+            max_length=164,
+        )
+        for name, ratio in (("xpe", 1.0), ("dual", 0.3))
+    },
     "mpt": dict(
         lr=4e-5,
         batch_size=24,
@@ -661,10 +685,12 @@ def test_sp_trainer_uses_adam_l2_with_the_exemptions(tiny_components, demo_train
     assert trainer.scheduler.lr_lambdas[0](0) == trainer.scheduler.lr_lambdas[0](10**6) == 1.0  # constant
 
 
-def test_pct_schedule_warms_up_then_decays_to_a_tenth():
+def test_linear_schedule_warms_up_then_decays_to_a_tenth():
     from xlprompt.trainer import lr_factor
 
-    total, warmup = 100, 10  # calc_train_steps(warmup_proportion=0.1); AdamWarmup(min_lr=0.1·lr)
+    # lr_scheduler=linear decays from the warm-up's end (PCT's own keras_warmup, which decays from step 0, is
+    # checked against keras_bert in test_reference_exactness.py)
+    total, warmup = 100, 10
     assert [lr_factor(s, total, warmup, "linear", 0.1) for s in (0, 4, 9)] == pytest.approx([0.1, 0.5, 1.0])
     assert lr_factor(10, total, warmup, "linear", 0.1) == pytest.approx(1.0)
     assert lr_factor(55, total, warmup, "linear", 0.1) == pytest.approx(0.1 + 0.9 * 45 / 90)

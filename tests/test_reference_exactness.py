@@ -358,3 +358,81 @@ def test_pct_kl_clip_is_keras_kld():
     ((qa * (qa / qb).log()).sum(-1) + (qb * (qb / qa).log()).sum(-1)).mean().backward()
     assert torch.allclose(logits_a.grad.double(), a64.grad, rtol=1e-4, atol=1e-7)
     assert torch.softmax(logits_a, -1)[0, 4] < eps  # this row has a clipped entry
+
+
+# ------------------------------------------------------------------------------------------- PCT's keras_bert AdamWarmup
+def keras_adamwarmup_by_hand(theta, grads, lr, total, warmup, min_lr, eps=1e-7, wd=0.0, b1=0.9, b2=0.999):
+    """keras_bert's AdamWarmup (CyberZHG/keras-bert@2d3590d keras_bert/optimizers/warmup_v2.py:76-113), element by
+    element in float64: the scheduled lr of the 1-based step t, its bias correction, eps inside the root's sum."""
+    theta, m, v = list(theta), [0.0] * len(theta), [0.0] * len(theta)
+    for t, g in enumerate(grads, 1):
+        scheduled = lr * t / warmup if t <= warmup else min_lr + (lr - min_lr) * (1.0 - min(t, total) / total)
+        lr_t = scheduled * math.sqrt(1 - b2**t) / (1 - b1**t)
+        for i, gi in enumerate(g):
+            m[i] = b1 * m[i] + (1 - b1) * gi
+            v[i] = b2 * v[i] + (1 - b2) * gi * gi
+            update = m[i] / (math.sqrt(v[i]) + eps)
+            if wd > 0:
+                update += wd * theta[i]
+            theta[i] = theta[i] - lr_t * update
+    return theta
+
+
+@pytest.mark.parametrize("wd", [0.0, 0.1])
+def test_adam_keras_is_keras_berts_adamwarmup(wd):
+    from xlprompt.trainer import AdamKeras, lr_factor
+
+    theta0 = [0.5, -0.25, 1.0, 0.0, 2.0]
+    grads = [[1e-9, -2e-8, 0.3, 0.0, 1e-6], [3e-9, 1e-8, -0.2, 1e-7, -1e-6], [-1e-9, 5e-9, 0.1, 0.0, 2e-6]]
+    lr, total, warmup = 1e-3, 10, 1  # steps 2 and 3 already decay
+    p = torch.nn.Parameter(torch.tensor(theta0, dtype=torch.float64))
+    opt = AdamKeras([{"params": [p], "weight_decay": wd}], lr)
+    schedule = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, total, warmup, "keras_warmup", 0.1))
+    for g in grads:
+        p.grad = torch.tensor(g, dtype=torch.float64)
+        opt.step()
+        schedule.step()
+    expected = keras_adamwarmup_by_hand(theta0, grads, lr, total, warmup, 0.1 * lr, wd=wd)
+    assert p.detach().tolist() == pytest.approx(expected, rel=1e-9, abs=1e-12)
+    assert max(abs(a - b) for a, b in zip(p.detach().tolist(), expected)) < 1e-5 * lr
+    # torch's AdamW (eps 1e-8 after the bias correction, xlprompt's linear schedule from the warm-up's end)
+    q = torch.nn.Parameter(torch.tensor(theta0, dtype=torch.float64))
+    torch_opt = torch.optim.AdamW([q], lr=lr, eps=1e-8, weight_decay=wd)
+    torch_schedule = torch.optim.lr_scheduler.LambdaLR(torch_opt, lambda s: lr_factor(s, total, warmup, "linear", 0.1))
+    for g in grads:
+        q.grad = torch.tensor(g, dtype=torch.float64)
+        torch_opt.step()
+        torch_schedule.step()
+    apart = [abs(a - b) > 0.01 * lr for a, b in zip(q.detach().tolist(), expected)]
+    assert apart[0] and apart[1]  # the small-gradient entries
+
+
+def test_keras_warmup_schedule_decays_from_step_zero():
+    from xlprompt.trainer import lr_factor, warmup_steps
+
+    # k=16 on XNLI: 48 examples, batch 32 -> 2 steps an epoch, 50 epochs: 100 steps, int(10.0) = 10 warm-up steps
+    total = 100
+    warmup = warmup_steps(total, 0.1, "keras_warmup")
+    assert warmup == 10
+    got = [lr_factor(s, total, warmup, "keras_warmup", 0.1) for s in range(total)]
+    for s, value in enumerate(got):
+        t = s + 1  # keras_bert's t = iterations + 1 (warmup_v2.py:81, 87-92)
+        want = t / 10 if t <= 10 else 0.1 + 0.9 * (1 - t / 100)
+        assert value == pytest.approx(want)
+    assert got[9] == 1.0 and got[10] == pytest.approx(0.1 + 0.9 * 0.89) and got[99] == pytest.approx(0.1)
+    # the linear schedule of the other recipes decays from the warm-up's end: higher after it
+    linear = [lr_factor(s, total, warmup, "linear", 0.1) for s in range(total)]
+    assert linear[10] == pytest.approx(0.1 + 0.9 * 90 / 90) and linear[10] > got[10]
+
+
+def test_pct_reference_builds_keras_berts_optimizer(tiny_components):
+    from xlprompt.trainer import AdamKeras
+
+    parts = tiny_components(method="pct")
+    assert (parts.method.config.optimizer, parts.method.config.lr_scheduler) == ("adam_keras", "keras_warmup")
+    trainer = Trainer(parts.method, parts.method.config, [object()], [], None, None, progress=False)
+    assert isinstance(trainer.optimizer, AdamKeras)
+    assert all(g["eps"] == 1e-7 and g["betas"] == (0.9, 0.999) for g in trainer.optimizer.param_groups)
+    named = tiny_components(method="pct", optimizer="adamw", lr_scheduler="linear")
+    trainer = Trainer(named.method, named.method.config, [object()], [], None, None, progress=False)
+    assert isinstance(trainer.optimizer, torch.optim.AdamW)

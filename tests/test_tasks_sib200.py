@@ -210,7 +210,7 @@ def test_tasks_registered_and_methods_refuse_in_one_line():
     assert len(s.languages) == 205 and s.languages[0] == "en" and "swh_Latn" in s.languages and s.single_text
     assert a.languages == ("en", *anli.AMERICASNLI_LANGUAGES)
     for task in (s, a):
-        assert methods_for_task(task) == ("mpt", "sp", "ft", "dp")
+        assert methods_for_task(task) == ("mpt", "sp", "ft", "dp", "xpe", "dual")
     for method, why in (("pct", "templates"), ("dpa", "label words"), ("softmv", "verbalizer")):
         with pytest.raises(ConfigError, match=why) as err:
             RunConfig(task="sib200", method=method, model="random:tiny").validate()
@@ -574,3 +574,25 @@ def test_data_cite_prints_each_file_its_digest_source_and_runs(tmp_path):
     )
     missing = CliRunner().invoke(cli, ["data", "cite", "--store", str(tmp_path / "none.sqlite")])
     assert missing.exit_code != 0 and "no such results store" in missing.output
+
+
+@needs_tokenizer
+def test_cli_runs_sib200_xpe_end_to_end(data_dir, tmp_path):
+    """XPE on SIB-200 with XLM-R's tokenizer: 20 virtual tokens before <s> text </s>, the head's 7 categories;
+    evaluated on languages held out of training (XPE and DUAL, the same code at encoder ratio 0.3, go through
+    predict and export in test_matrix.py; the XLM-R tokenizer's load is most of this test's time)."""
+    method = "xpe"
+    out = tmp_path / "run"
+    result = _run(
+        ["--task", "sib200", "--method", method, "--set", "eval_languages=en,deu_Latn,yor_Latn"], data_dir, out
+    )
+    assert result.exit_code == 0, result.output[-3000:]
+    results = json.loads((out / "results.json").read_text("utf-8"))
+    assert list(results["accuracy"]) == ["en", "deu_Latn", "yor_Latn", "avg"]
+    assert results["train_examples"] == 14 and not results.get("parallel_pairs")  # XPE reads no parallel corpus
+    assert results["labels"][0] == "science/technology" and len(results["labels"]) == 7
+    config = json.loads((out / "config.json").read_text("utf-8"))["config"]
+    assert (config["prompt_length"], config["freeze_plm"]) == (20, True)
+    assert config["xpe_encoder_ratio"] == 1.0
+    assert "prompt.safetensors" in {p.name for p in out.iterdir()}  # the prompt and head, not the frozen PLM
+    assert "plm.safetensors" not in {p.name for p in out.iterdir()}

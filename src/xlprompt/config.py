@@ -48,6 +48,11 @@ HASH_OMITTED_AT: dict[str, Any] = {
     "train_order": "shuffle",
     "test_weights": "best_dev",
     "pct_kl_clip": 0.0,
+    "lr_cycles": 1,
+    "xpe_encoder_ratio": 1.0,
+    "xpe_hidden_size": 256,
+    "xpe_layers": 2,
+    "xpe_dropout": 0.1,
 }
 
 
@@ -120,7 +125,8 @@ class RunConfig:
     method: str = _f(
         "mpt",
         "method: mpt (the paper's), sp (soft prompting), ft (fine-tuning), pct, dp (discrete "
-        "prompting), dpa (dual prompt augmentation), softmv (soft prompt + multilingual verbalizer), "
+        "prompting), dpa (dual prompt augmentation), softmv (soft prompt + multilingual verbalizer), xpe "
+        "(cross-prompt encoder), dual (cross-prompt encoder + soft prompt), "
         "or a method added with xlprompt.register_method (from the command line: in a plugin module, "
         "--plugin MODULE or the key plugins)",
     )
@@ -162,7 +168,12 @@ class RunConfig:
     max_length: Optional[int] = _f(
         None, "maximum sequence length; only premise and hypothesis are truncated (recipe key)", min=16, max=65_536
     )
-    prompt_length: int = _f(4, "m: number of soft-prompt vectors (paper: 4; Fig. 5 sweeps it)", min=1, max=4096)
+    prompt_length: Optional[int] = _f(
+        None,
+        "m: number of soft-prompt vectors (paper: 4; Fig. 5 sweeps it; XPE/DUAL: 20) (recipe key)",
+        min=1,
+        max=4096,
+    )
     prompt_position: str = _f(
         "suffix",
         "where the soft prompt goes (Eq. 9); suffix is the paper's best",
@@ -292,6 +303,33 @@ class RunConfig:
         min=0.0,
         max=1.0,
     )
+    # --- XPE and DUAL (Mikaberidze et al., 2025): the cross-prompt encoder
+    xpe_encoder_ratio: Optional[float] = _f(
+        None,
+        "XPE/DUAL: the encoder ratio r: n = max(1, min(m - 1, int(m·r))) of the m = prompt_length virtual "
+        "tokens come from the cross-prompt encoder (an MLP over their own embeddings), the other m - n are "
+        "soft-prompt vectors trained directly and come first. 1: XPE (all encoded), 0.3: DUAL (6 of 20 "
+        "encoded; the reference's encoder_ratio), 0: a standard soft prompt (recipe key)",
+        min=0.0,
+        max=1.0,
+    )
+    xpe_hidden_size: Optional[int] = _f(
+        None, "XPE/DUAL: hidden size of the encoder's MLP (reference: 256) (recipe key)", min=1, max=1_000_000
+    )
+    xpe_layers: Optional[int] = _f(
+        None,
+        "XPE/DUAL: hidden layers of the encoder's MLP: Linear(d,h)-ReLU-Dropout, (Linear(h,h)-ReLU-Dropout) x "
+        "(layers - 1), Linear(h,d) (reference: 2) (recipe key)",
+        min=1,
+        max=64,
+    )
+    xpe_dropout: Optional[float] = _f(
+        None,
+        "XPE/DUAL: dropout after each hidden layer of the encoder's MLP (reference: 0.1) (recipe key)",
+        min=0.0,
+        max=1.0,
+        max_open=True,
+    )
     softmv_kl_weight: float = _f(
         0.3,
         "SoftMV: weight of KL(P_switched || P_original) (SoftMV prompt/modules/"
@@ -312,7 +350,9 @@ class RunConfig:
     )
 
     # --- optimisation
-    freeze_plm: bool = _f(False, "train only prompt (+translator/head), not the PLM (paper: PLM trains)")
+    freeze_plm: Optional[bool] = _f(
+        None, "train only prompt (+translator/head), not the PLM (paper: PLM trains; XPE/DUAL: frozen) (recipe key)"
+    )
     epochs: Optional[int] = _f(
         None,
         "training epochs (paper: 50). An epoch is max(#classification batches, "
@@ -333,15 +373,22 @@ class RunConfig:
     )
     weight_decay: Optional[float] = _f(
         None,
-        "weight decay: decoupled (optimizer=adamw) or L2 added to the gradient (optimizer=adam_l2) (recipe key)",
+        "weight decay: decoupled (optimizer=adamw), L2 added to the gradient (optimizer=adam_l2), or added to the "
+        "update inside the bias-corrected step (optimizer=adam_keras) (recipe key)",
         min=0.0,
         max=1e6,
     )
     lr_scheduler: Optional[str] = _f(
         None,
-        "learning-rate schedule over all steps: linear (to min_lr_ratio·lr) or "
-        "constant; both after the warm-up (recipe key)",
-        ("linear", "constant"),
+        "learning-rate schedule over all steps: linear (to min_lr_ratio·lr) or constant, both after the warm-up; "
+        "keras_warmup: keras_bert's AdamWarmup schedule (warm-up t/W at 1-based step t <= W, then linear from lr "
+        "at step 0 to min_lr_ratio·lr at the last step); cosine_restarts: transformers' "
+        "get_cosine_with_hard_restarts_schedule_with_warmup (warm-up t/W from 0 at 0-based step t over "
+        "ceil(warmup_ratio·steps) steps, then lr_cycles cosine cycles down to 0) (recipe key)",
+        ("linear", "constant", "keras_warmup", "cosine_restarts"),
+    )
+    lr_cycles: Optional[int] = _f(
+        None, "lr_scheduler=cosine_restarts: number of hard-restart cosine cycles (recipe key)", min=1, max=1_000_000
     )
     warmup_ratio: Optional[float] = _f(
         None, "fraction of steps with linear warm-up (recipe key)", min=0.0, max=1.0, max_open=True
@@ -405,8 +452,10 @@ class RunConfig:
         "adamw (torch AdamW, decoupled weight decay), adam_l2 (torch Adam, "
         "weight decay added to the gradient as L2) or adamw_hf (transformers 4.10's own "
         "AdamW: eps added to sqrt(v) before the bias correction, decay applied after the "
-        "update; what Trainer-based references ran) (recipe key)",
-        ("adamw", "adam_l2", "adamw_hf"),
+        "update; what Trainer-based references ran) or adam_keras (keras_bert's AdamWarmup update: eps 1e-7 "
+        "added to sqrt(v) before the bias correction, weight decay inside the bias-corrected step; what PCT "
+        "ran) (recipe key)",
+        ("adamw", "adam_l2", "adamw_hf", "adam_keras"),
     )
     weight_decay_exempt: Optional[str] = _f(
         None, "comma-separated substrings of parameter names without weight decay ('-': none) (recipe key)"
@@ -776,6 +825,13 @@ RECIPE_KEYS: tuple[str, ...] = (
     "test_weights",
     "pct_kl_clip",
     "softmv_cosda_rate",
+    "prompt_length",
+    "freeze_plm",
+    "lr_cycles",
+    "xpe_encoder_ratio",
+    "xpe_hidden_size",
+    "xpe_layers",
+    "xpe_dropout",
 )
 #: the keys a config may take from its recipe and task (:meth:`ConfigHooks.resolve`)
 _RESOLVED_KEYS: frozenset[str] = frozenset(RECIPE_KEYS) | {"parallel_source"}
@@ -828,6 +884,13 @@ GENERIC_DEFAULTS: dict[str, Any] = {
     "test_weights": "best_dev",
     "pct_kl_clip": 0.0,
     "softmv_cosda_rate": 0.55,
+    "prompt_length": 4,
+    "freeze_plm": False,
+    "lr_cycles": 1,
+    "xpe_encoder_ratio": 1.0,
+    "xpe_hidden_size": 256,
+    "xpe_layers": 2,
+    "xpe_dropout": 0.1,
 }
 #: the recipe keys that shape a method's inputs (the token ids its template builds): every method's RECIPE states
 #: each of them, so that none is left to GENERIC_DEFAULTS by accident (a key a method does not read is stated with

@@ -1,4 +1,5 @@
-"""The training loop: AdamW or Adam+L2 (``optimizer``), per-epoch model selection on the English dev split, atomic checkpoints, resume.
+"""The training loop: AdamW, Adam+L2, transformers 4.10's AdamW or keras_bert's AdamWarmup (``optimizer``) under a
+learning-rate schedule (``lr_scheduler``: :func:`lr_factor`), per-epoch model selection on the English dev split, atomic checkpoints, resume.
 
 Within an epoch (for methods that use the parallel corpus):
 
@@ -124,6 +125,62 @@ class AdamWHF410(torch.optim.Optimizer):
         return loss
 
 
+class AdamKeras(torch.optim.Optimizer):
+    """keras_bert's ``AdamWarmup`` update (CyberZHG/keras-bert@2d3590d keras_bert/optimizers/warmup_v2.py:13-24,
+    76-113), which PCT's authors ran (qikunxun/PCT@4b3d675 train_xnli_fewshot.py:13, 193-200). Per parameter with a
+    gradient, at step t (1-based), with the scheduled ``lr`` of this step::
+
+        m = β1 m + (1 − β1) g;   v = β2 v + (1 − β2) g²
+        θ ← θ − lr · sqrt(1 − β2^t) / (1 − β1^t) · (m / (sqrt(v) + ε) + λ θ)
+
+    ε = 1e-7 (the Keras default) is added to ``sqrt(v)`` before the bias correction, and the weight decay λ
+    (applied only when it is > 0) is scaled by the bias-corrected step. torch's AdamW adds ε = 1e-8 after the
+    bias correction and decays by ``lr · λ``. The warm-up and decay of ``lr`` are the scheduler's
+    (``lr_scheduler=keras_warmup``)."""
+
+    def __init__(
+        self, params, lr: float, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-7, weight_decay: float = 0.0
+    ):
+        super().__init__(params, {"lr": lr, "betas": betas, "eps": eps, "weight_decay": weight_decay})
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        loss = None if closure is None else closure()
+        for group in self.param_groups:
+            beta1, beta2 = group["betas"]
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                state = self.state[p]
+                if not state:
+                    state["step"] = 0
+                    state["exp_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+                    state["exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+                exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
+                state["step"] += 1
+                t = state["step"]
+                exp_avg.mul_(beta1).add_(p.grad, alpha=1.0 - beta1)
+                exp_avg_sq.mul_(beta2).addcmul_(p.grad, p.grad, value=1.0 - beta2)
+                update = exp_avg / exp_avg_sq.sqrt().add_(group["eps"])
+                if group["weight_decay"] > 0.0:
+                    update.add_(p, alpha=group["weight_decay"])
+                p.sub_(update, alpha=group["lr"] * math.sqrt(1.0 - beta2**t) / (1.0 - beta1**t))
+        return loss
+
+
+def make_optimizer(name: str, groups: list[dict], lr: float, weight_decay: float) -> torch.optim.Optimizer:
+    """The optimiser ``name`` (the config's ``optimizer``: adamw, adam_l2, adamw_hf or adam_keras) over ``groups``
+    (each with its ``lr`` and ``weight_decay``; :func:`decay_groups`); ``lr`` and ``weight_decay`` are the
+    defaults of a group that gives none. Returns the optimiser."""
+    if name == "adam_l2":
+        return make_adam_l2(groups, lr)
+    if name == "adamw_hf":
+        return AdamWHF410(groups, lr, weight_decay=weight_decay)
+    if name == "adam_keras":
+        return AdamKeras(groups, lr, weight_decay=weight_decay)
+    return make_adamw(groups, lr, weight_decay)
+
+
 def make_adam_l2(groups: list[dict], lr: float) -> torch.optim.Adam:
     """torch Adam, each group's ``weight_decay`` added to its gradient as L2 (``g + λθ``) before the moments:
     the optimiser of the SP and FT references (mprompting/xlmrprompt@39aed8f ptuning/pet/modules/wrapper.py:231-233,
@@ -153,14 +210,47 @@ def decay_groups(
     ]
 
 
-def lr_factor(step: int, total: int, warmup: int, scheduler: str, min_ratio: float = 0.0) -> float:
-    """The learning-rate multiplier at ``step`` (0-based): linear warm-up over ``warmup`` steps, then constant,
-    or linear from 1 to ``min_ratio`` at the last step (PCT's AdamWarmup(min_lr=0.1·lr): ratio 0.1)."""
+def lr_factor(step: int, total: int, warmup: int, scheduler: str, min_ratio: float = 0.0, cycles: int = 1) -> float:
+    """The learning-rate multiplier of the optimiser step ``step`` (0-based) of ``total``, with ``warmup`` warm-up
+    steps (:func:`warmup_steps`).
+
+    * ``constant`` / ``linear``: warm-up ``(step + 1) / warmup``, then constant, or linear from 1 at the end of
+      the warm-up to ``min_ratio`` at the last step;
+    * ``keras_warmup``: keras_bert's ``AdamWarmup`` (CyberZHG/keras-bert@2d3590d keras_bert/optimizers/warmup_v2.py:81,
+      87-92; PCT's optimiser): with ``t = step + 1``, ``t / warmup`` while ``t <= warmup``, else
+      ``min_ratio + (1 - min_ratio) · (1 - min(t, total) / total)``: the decay runs from step 0, not from the end
+      of the warm-up;
+    * ``cosine_restarts``: transformers' ``get_cosine_with_hard_restarts_schedule_with_warmup`` (v4.49.0,
+      optimization.py ``_get_cosine_with_hard_restarts_schedule_with_warmup_lr_lambda``; XPE's): ``step / warmup``
+      while ``step < warmup`` (the first step at 0), then ``0.5 · (1 + cos(π · ((cycles · p) mod 1)))`` with
+      ``p = (step - warmup) / (total - warmup)``, 0 from ``p >= 1``.
+    """
+    if scheduler == "cosine_restarts":
+        if step < warmup:
+            return step / max(1, warmup)
+        progress = (step - warmup) / max(1, total - warmup)
+        if progress >= 1.0:
+            return 0.0
+        return max(0.0, 0.5 * (1.0 + math.cos(math.pi * ((cycles * progress) % 1.0))))
+    if scheduler == "keras_warmup":
+        t = step + 1
+        if t <= warmup:
+            return t / warmup
+        return min_ratio + (1.0 - min_ratio) * (1.0 - min(t, total) / max(1, total))
     if warmup and step < warmup:
         return (step + 1) / warmup
     if scheduler == "constant":
         return 1.0
     return min_ratio + (1.0 - min_ratio) * max(0.0, (total - step) / max(1, total - warmup))
+
+
+def warmup_steps(total: int, ratio: float, scheduler: str) -> int:
+    """The warm-up steps of a schedule of ``total`` optimiser steps: ``ceil(ratio · total)`` for
+    ``cosine_restarts`` (transformers 4.49 ``TrainingArguments.get_warmup_steps``), else ``int(ratio · total)``
+    (keras_bert's ``calc_train_steps``: CyberZHG/keras-bert@2d3590d keras_bert/optimizers/util.py:18-20)."""
+    if scheduler == "cosine_restarts":
+        return math.ceil(total * ratio)
+    return int(ratio * total)
 
 
 def epoch_schedule(
@@ -224,12 +314,7 @@ class Trainer:
         groups += decay_groups(
             own_params, config.prompt_lr or config.lr, config.weight_decay, config.weight_decay_exempt
         )
-        if config.optimizer == "adam_l2":
-            self.optimizer = make_adam_l2(groups, config.lr)
-        elif config.optimizer == "adamw_hf":
-            self.optimizer = AdamWHF410(groups, config.lr, weight_decay=config.weight_decay)
-        else:
-            self.optimizer = make_adamw(groups, config.lr, config.weight_decay)
+        self.optimizer = make_optimizer(config.optimizer, groups, config.lr, config.weight_decay)
         #: grad_accumulation_steps (DPA): an optimiser step every N micro-batches of an epoch; each micro-batch's
         #: loss is divided by N (Hugging Face Trainer's convention). The epoch's leftover micro-batches:
         #: grad_accumulation_leftover=step steps on them; carry is transformers 4.10 Trainer.train's rule (a step
@@ -243,10 +328,10 @@ class Trainer:
             else math.ceil(self.steps_per_epoch / self.accumulation)
         )
         total = self.updates_per_epoch * config.epochs
-        warmup = int(config.warmup_ratio * total)
+        warmup = warmup_steps(total, config.warmup_ratio, config.lr_scheduler)
 
         def schedule(step: int) -> float:
-            return lr_factor(step, total, warmup, config.lr_scheduler, config.min_lr_ratio)
+            return lr_factor(step, total, warmup, config.lr_scheduler, config.min_lr_ratio, config.lr_cycles)
 
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, schedule)
         self.autocast_dtype = autocast_dtype(config.precision, method.device)

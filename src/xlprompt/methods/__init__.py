@@ -1,4 +1,4 @@
-"""The methods: MPT (the paper's), its baselines SP, FT and PCT, and the field's DP, DPA and SoftMV.
+"""The methods: MPT (the paper's), its baselines SP, FT and PCT, and the field's DP, DPA, SoftMV, XPE and DUAL.
 
 One package per method (``xlprompt/methods/<name>/``), PEFT-style:
 
@@ -246,7 +246,7 @@ METHOD_CLASSES: Mapping[str, type] = _MethodClasses()
 
 
 def _register_builtins() -> None:
-    from xlprompt.methods import discrete_prompt, dpa, finetune, mpt, pct, soft_prompt, softmv
+    from xlprompt.methods import discrete_prompt, dpa, dual, finetune, mpt, pct, soft_prompt, softmv, xpe
 
     builtins = [
         ("mpt", mpt, "MultilingualPromptTranslator", "MPT: soft prompt translated per target language (the paper)"),
@@ -256,6 +256,13 @@ def _register_builtins() -> None:
         ("dp", discrete_prompt, "DiscretePrompting", "DP: discrete (hard) prompts, PET-style"),
         ("dpa", dpa, "DualPromptAugmentation", "DPA: dual prompt augmentation (Zhou et al., 2023)"),
         ("softmv", softmv, "SoftMultilingualVerbalizer", "SoftMV: soft prompt + multilingual verbalizer"),
+        (
+            "xpe",
+            xpe,
+            "CrossPromptEncoding",
+            "XPE: cross-prompt encoder + head on a frozen PLM (Mikaberidze et al., 2025)",
+        ),
+        ("dual", dual, "DualPrompt", "DUAL: XPE's encoder beside a direct soft prompt (Mikaberidze et al., 2025)"),
     ]
     for name, package, cls, summary in builtins:  # imported lazily (torch): their identity is their name
         recipe = package.recipe

@@ -2,8 +2,10 @@
 (15 languages), with the published numbers beside ours where they exist.
 
 Rows are the variants of the sweep group ``field`` (``configs/field.yaml``: FT, DP, SP, PCT, DPA, SoftMV, MPT,
-MPT per language); without such a group, every finished run, labelled by its method. Runs pool only when their
-configs are identical except for the seed (as in Table I); a label with several configs gets the differing keys.
+MPT per language, XPE, DUAL); without such a group, every finished run, labelled by its method. Runs pool only when
+their configs are identical except for the seed (as in Table I); a label with several configs gets the differing
+keys. Every row states its source languages (the languages its training data are in: ``source_languages`` where a
+run names several, else its task's source language), so that a multi-source row is never read as an English one.
 
 Published numbers (:data:`PUBLISHED`), each with its source:
 
@@ -13,7 +15,9 @@ Published numbers (:data:`PUBLISHED`), each with its source:
 * DPA 46.54 at k = 16: Zhou et al. (Findings of ACL 2023, arXiv 2202.07255), abstract — **other protocol** (its own
   balanced samples of the Hugging Face XNLI data, not the fixed splits);
 * SoftMV: no published number was found in the sources available to xlprompt (its paper's tables are not in
-  the reference index); none is shown.
+  the reference index); none is shown;
+* XPE, DUAL: their paper (Mikaberidze et al., Findings of IJCNLP-AACL 2025, arXiv 2508.10352) reports SIB-200 with
+  several source languages, not few-shot XNLI: none is shown.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from xlprompt.report.tables import Cell, RunRow, TableMeta, _differing_keys, _me
 
 LEADERBOARD_GROUP = "field"
 #: the row order of configs/field.yaml
-ORDER: tuple[str, ...] = ("FT", "DP", "SP", "PCT", "DPA", "SoftMV", "MPT", "MPT per language")
+ORDER: tuple[str, ...] = ("FT", "DP", "SP", "PCT", "DPA", "SoftMV", "MPT", "MPT per language", "XPE", "DUAL")
 METHOD_LABELS: dict[str, str] = {
     "ft": "FT",
     "dp": "DP",
@@ -37,6 +41,8 @@ METHOD_LABELS: dict[str, str] = {
     "dpa": "DPA",
     "softmv": "SoftMV",
     "mpt": "MPT",
+    "xpe": "XPE",
+    "dual": "DUAL",
 }
 MPT_TABLE1 = "MPT paper (arXiv 2403.12407) Table I, Avg."
 ZHAO_SCHUTZE = "Zhao & Schütze 2021 (arXiv 2109.03630), abstract"
@@ -74,6 +80,30 @@ class LeaderRow:
     label: str
     cells: dict[int, Cell]  # shots -> per-run average accuracies
     published: dict[str, dict[int, Published]] = field(default_factory=dict)  # source -> shots -> number
+    #: the languages the row's runs trained on, comma-separated
+    sources: str = "en"
+
+
+def source_languages(run: RunRow) -> str:
+    """The languages ``run`` trained on, comma-separated: its config's ``source_languages`` (a list or a
+    comma-separated string) where it has one, else its task's source language.
+
+    Args:
+        run (RunRow): a finished run of the store.
+
+    Returns:
+        str: e.g. ``en`` or ``arb_Arab,deu_Latn,eng_Latn``.
+    """
+    named = run.config.get("source_languages")
+    if named:
+        langs = named if isinstance(named, (list, tuple)) else str(named).split(",")
+        return ",".join(lang.strip() for lang in langs if str(lang).strip())
+    try:
+        from xlprompt.tasks import get_task
+
+        return get_task(str(run.config.get("task", "xnli"))).source_language
+    except Exception:  # a task file that is no longer there
+        return "en"
 
 
 @dataclass
@@ -121,7 +151,7 @@ def leaderboard(rows: Sequence[RunRow], group: str | None = LEADERBOARD_GROUP) -
             full = covered == set(XNLI_LANGUAGES)
             if not full:  # say what the average covers; the published averages are over all 15
                 name += f" [Avg over {len(covered)} langs: {', '.join(sorted(covered)).upper()}]"
-            row = LeaderRow(name, cells)
+            row = LeaderRow(name, cells, sources=source_languages(sig_runs[0]))
             comparable = full and (not runs or runs[0].metric == "accuracy")  # the published numbers are accuracies
             for pub in PUBLISHED if comparable else ():  # like with like only
                 if pub.label == label:
@@ -152,19 +182,19 @@ def to_markdown(board: Leaderboard) -> str:
         + f"), mean ± std over seeds (n). {board.meta.line()}",
         "",
     ]
-    header = "| Method | " + " | ".join(f"k={k}" for k in board.shots) + " |"
-    lines += [header, "|" + "---|" * (len(board.shots) + 1)]
+    header = "| Method | Sources | " + " | ".join(f"k={k}" for k in board.shots) + " |"
+    lines += [header, "|" + "---|" * (len(board.shots) + 2)]
     notes = []
     for row in board.rows:
         cells = [f"{row.cells[k].text()} ({row.cells[k].n})" if k in row.cells else "–" for k in board.shots]
-        lines.append(f"| {row.label} | " + " | ".join(cells) + " |")
+        lines.append(f"| {row.label} | {row.sources} | " + " | ".join(cells) + " |")
         for source, numbers in row.published.items():
             if not any(k in numbers for k in board.shots):
                 continue  # published only at values of k this store has no runs for
             other = any(p.other_protocol for p in numbers.values())
             tag = " (other protocol)" if other else ""
             lines.append(
-                f"| ↳ published{tag}: {source} | "
+                f"| ↳ published{tag}: {source} | {row.sources} | "
                 + " | ".join(f"{numbers[k].value:.2f}" if k in numbers else "" for k in board.shots)
                 + " |"
             )
@@ -176,6 +206,7 @@ def to_markdown(board: Leaderboard) -> str:
     for note in dict.fromkeys(notes):
         lines.append(f"- {note}")
     lines.append("- SoftMV: no published number found in the sources available (not shown)")
+    lines.append("- XPE, DUAL: published on SIB-200 with several source languages, not on few-shot XNLI (not shown)")
     lines.append("")
     return "\n".join(lines)
 
@@ -186,11 +217,13 @@ def to_csv(board: Leaderboard) -> str:
 
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["method", "shots", "mean", "std", "n", "source", "other_protocol"])
+    writer.writerow(["method", "source_languages", "shots", "mean", "std", "n", "source", "other_protocol"])
     for row in board.rows:
         for k, cell in row.cells.items():
-            writer.writerow([row.label, k, f"{cell.mean:.4f}", f"{cell.std:.4f}", cell.n, "xlprompt", ""])
+            writer.writerow([row.label, row.sources, k, f"{cell.mean:.4f}", f"{cell.std:.4f}", cell.n, "xlprompt", ""])
         for source, numbers in row.published.items():
             for k, pub in sorted(numbers.items()):
-                writer.writerow([row.label, k, f"{pub.value:.2f}", "", "", source, str(pub.other_protocol).lower()])
+                writer.writerow(
+                    [row.label, row.sources, k, f"{pub.value:.2f}", "", "", source, str(pub.other_protocol).lower()]
+                )
     return buffer.getvalue()

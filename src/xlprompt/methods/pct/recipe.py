@@ -6,16 +6,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping
 
+#: bumped from 1: the reference recipe's optimiser became keras_bert's AdamWarmup (``adam_keras``, ``keras_warmup``);
+#: ``--set optimizer=adamw --set lr_scheduler=linear`` gives revision 1's torch AdamW and schedule
+REVISION = 2
+
 #: PCT: config key → default under recipe=reference (see methods/__init__.py), and its source
 RECIPE: dict[str, Any] = {
     "max_length": 128,
     "epochs": 50,
     "batch_size": 32,
     "lr": 2e-05,
-    "optimizer": "adamw",
+    "optimizer": "adam_keras",
     "weight_decay": 0.0,
     "weight_decay_exempt": "-",
-    "lr_scheduler": "linear",
+    "lr_scheduler": "keras_warmup",
     "warmup_ratio": 0.1,
     "min_lr_ratio": 0.1,
     "max_grad_norm": 0.0,
@@ -35,12 +39,16 @@ RECIPE_SOURCES: dict[str, str] = {
     "epochs": "qikunxun/PCT@4b3d675 train_xnli_fewshot.py:24",
     "batch_size": "qikunxun/PCT@4b3d675 train_xnli_fewshot.py:23",
     "lr": "qikunxun/PCT@4b3d675 train_xnli_fewshot.py:25",
-    "optimizer": "qikunxun/PCT@4b3d675 train_xnli_fewshot.py AdamWarmup (keras_bert; weight decay 0, so Adam = AdamW)",
+    "optimizer": "qikunxun/PCT@4b3d675 train_xnli_fewshot.py:13,200 (keras_bert AdamWarmup: CyberZHG/keras-bert@2d3590d "
+    "keras_bert/optimizers/warmup_v2.py:20 eps 1e-7, :76-113 the update, eps added to sqrt(v) before the bias "
+    "correction; with weight decay 0 it is Adam, but not torch's AdamW, whose eps 1e-8 comes after the correction)",
     "weight_decay": "qikunxun/PCT@4b3d675 train_xnli_fewshot.py AdamWarmup without weight_decay (keras_bert default 0; not in the index)",
     "weight_decay_exempt": "no decay at all",
-    "lr_scheduler": "qikunxun/PCT@4b3d675 train_xnli_fewshot.py calc_train_steps/AdamWarmup (after l. 184)",
-    "warmup_ratio": "qikunxun/PCT@4b3d675 train_xnli_fewshot.py calc_train_steps(warmup_proportion=0.1)",
-    "min_lr_ratio": "qikunxun/PCT@4b3d675 train_xnli_fewshot.py AdamWarmup(min_lr=LR * 0.1)",
+    "lr_scheduler": "qikunxun/PCT@4b3d675 train_xnli_fewshot.py:193-200 (AdamWarmup(total_steps, warmup_steps): "
+    "CyberZHG/keras-bert@2d3590d keras_bert/optimizers/warmup_v2.py:87-92, linear decay from step 0)",
+    "warmup_ratio": "qikunxun/PCT@4b3d675 train_xnli_fewshot.py:193-198 calc_train_steps(warmup_proportion=0.1) "
+    "(CyberZHG/keras-bert@2d3590d keras_bert/optimizers/util.py:18-20: int(total * 0.1))",
+    "min_lr_ratio": "qikunxun/PCT@4b3d675 train_xnli_fewshot.py:200 AdamWarmup(min_lr=LR * 0.1)",
     "max_grad_norm": "qikunxun/PCT@4b3d675 train_xnli_fewshot.py (no clipnorm)",
     "strip_punctuation": "qikunxun/PCT@4b3d675 train_xnli.py:71-72 (raw premise; template.format(hypothesis))",
     "template_punctuation": "only for pct_layout=cloze (not the authors')",

@@ -51,6 +51,11 @@ from xlprompt.version import __version__
 logger = logging.getLogger(__name__)
 
 RANDOM_WEIGHTS_NOTE = "random weights: chance-level numbers; this demonstrates the pipeline"
+#: a run folder's task definition (the task's record: labels, label words, languages, templates; not its data) and
+#: the label words its model was built with (a run with ``label_words_file``): a run folder carries what it
+#: predicts with, so that it predicts wherever it is moved or copied
+TASK_FILE = "task.json"
+LABEL_WORDS_FILE = "label_words.json"
 
 
 @dataclass
@@ -126,6 +131,25 @@ def recorded_inputs(config: RunConfig) -> dict[str, str]:
     return out
 
 
+def write_run_records(run_path: Path, config: RunConfig, verbalizer) -> dict[str, str]:
+    """Write what the run folder needs to predict without its inputs: the task's definition (``task.json``, the
+    task record: labels, label words, languages, templates; not its data) for a task that is not built in, and the
+    label words the model was built with (``label_words.json``) for a run with ``label_words_file``. Returns their
+    digests, which ``config.json`` records and every reader compares."""
+    from xlprompt.checkpoint import json_digest
+    from xlprompt.tasks import task_record
+
+    records: dict[str, Any] = {}
+    task = config.task_spec()
+    if not task.origin.startswith("built-in"):
+        records[TASK_FILE] = task_record(task)
+    if config.label_words_file and verbalizer is not None:
+        records[LABEL_WORDS_FILE] = {lang: list(words) for lang, words in verbalizer.per_language.items()}
+    for name, value in records.items():
+        atomic_write_text(run_path / name, json.dumps(value, indent=2, ensure_ascii=False))
+    return {name: json_digest(value) for name, value in records.items()}
+
+
 def _read_json(path: Path, problem: str, fix: str):
     """A run file's JSON, or a one-line :class:`CheckpointError` naming the file, the problem and the fix."""
     try:
@@ -144,6 +168,8 @@ _RUN_FILES = (
     "plm.safetensors",
     WANDB_ID_FILE,
     "latest.json",
+    TASK_FILE,
+    LABEL_WORDS_FILE,
 )
 #: the temporary files of xlprompt's atomic writer (``NAME.tmpPID``) for those files: left only by a killed
 #: process. A file of another name is never taken for one (nor deleted): xlprompt did not write it
@@ -296,6 +322,7 @@ def _run_experiment(
     if run_path is not None:
         # the folder becomes this run's only once its data and model parts are built: a run refused before
         # (a multi-piece label word, a missing model) leaves nothing that would refuse the corrected command
+        records = write_run_records(run_path, config, parts.verbalizer)
         atomic_write_text(
             run_path / "config.json",
             json.dumps(
@@ -305,6 +332,7 @@ def _run_experiment(
                     "xlprompt": __version__,
                     "cwd": str(Path.cwd()),  # what relative paths of the config are relative to
                     "inputs": recorded_inputs(config),
+                    "records": records,  # the digests of the task and label words the folder holds
                 },
                 indent=2,
             ),

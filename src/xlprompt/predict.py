@@ -35,6 +35,7 @@ import torch
 
 from xlprompt.config import RunConfig
 from xlprompt.errors import CheckpointError, ConfigError, DataError
+from xlprompt.experiment import LABEL_WORDS_FILE, TASK_FILE
 from xlprompt.languages import check_language
 
 PROMPT_FILE = "prompt.safetensors"
@@ -125,9 +126,24 @@ def method_has_modules(name: str) -> bool:
     return get_method_spec(name).load().extra_modules is not Method.extra_modules
 
 
-def load_module_state(method, tensors: Mapping[str, torch.Tensor], where: str) -> None:
-    """Load ``prompt_encoder.*``, ``translator.*``, ``head.*`` into the method's own modules (strict)."""
-    for name, module in method.extra_modules().items():
+def load_module_state(
+    method, tensors: Mapping[str, torch.Tensor], where: str, exported: Sequence[str] = ("prompt.",)
+) -> None:
+    """Load ``prompt_encoder.*``, ``translator.*``, ``head.*`` into the method's own modules (strict: a tensor of
+    a module the method does not have is refused too). ``exported``: the prefixes of the prompts a file also holds
+    as they were used (recomputed from the modules, so not loaded)."""
+    modules = method.extra_modules()
+    stray = sorted(
+        k
+        for k in tensors
+        if k.partition(".")[0] not in modules and not k.startswith(tuple(exported)) and k not in exported
+    )
+    if stray:
+        raise CheckpointError(
+            f"{where}: holds tensors this {method.config.method} model has not ({', '.join(stray[:3])}); it belongs "
+            "to another method or config"
+        )
+    for name, module in modules.items():
         prefix = name + "."
         state = {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
         if not state:
@@ -146,6 +162,12 @@ def load_plm_state(method, tensors: Mapping[str, torch.Tensor], where: str) -> N
     if missing:
         raise CheckpointError(
             f"{where}: lacks PLM parameters ({', '.join(missing[:3])}, ...); it belongs to another base model"
+        )
+    unexpected = sorted(set(tensors) - set(params))
+    if unexpected:
+        raise CheckpointError(
+            f"{where}: holds tensors the base model has not ({', '.join(unexpected[:3])}); it belongs to another "
+            "base model"
         )
     with torch.no_grad():
         for name, param in params.items():
@@ -305,13 +327,43 @@ def registered_task_names() -> set[str]:
     return set(TASKS)
 
 
+def read_saved_record(run_dir: Path, name: str, recorded: Mapping[str, Any] | None) -> Any:
+    """A run folder's JSON record ``name`` (:data:`TASK_FILE`, :data:`LABEL_WORDS_FILE`), checked against the digest
+    the run recorded of it; None when the folder has none (a run of a built-in task, of an earlier version)."""
+    path = run_dir / name
+    if not path.is_file():
+        return None
+    try:
+        value = json.loads(path.read_text("utf-8"))
+    except (OSError, ValueError) as err:
+        raise CheckpointError(f"{path}: unreadable ({err}); restore it from the run") from None
+    from xlprompt.checkpoint import json_digest
+
+    expected = (recorded or {}).get(name)
+    if expected and json_digest(value) != expected:
+        raise CheckpointError(
+            f"{path}: not the {'task' if name == TASK_FILE else 'label words'} the run was trained with (edited "
+            "since); restore it, or train again"
+        )
+    return value
+
+
 def read_run_config(run_dir: Path) -> RunConfig:
+    """A run folder's config, ready to rebuild its model here: the task of a task file or a registered task is the
+    run's own record (:data:`TASK_FILE`), so a run folder moved or copied elsewhere still predicts."""
     path = run_dir / "config.json"
     try:
         saved = json.loads(path.read_text("utf-8"))
         values = dict(saved["config"])
         task = values.get("task")
-        if (
+        record = read_saved_record(run_dir, TASK_FILE, saved.get("records"))
+        if record is not None and isinstance(task, str):
+            from xlprompt.tasks import saved_task
+
+            name = record.get("name") if isinstance(record, dict) else None
+            if task != name or task not in registered_task_names() or not _builtin(task):
+                values["task"] = saved_task(record, str(run_dir / TASK_FILE))
+        elif (
             isinstance(task, str)
             and task not in registered_task_names()
             and _is_relative_path(task)
@@ -326,6 +378,22 @@ def read_run_config(run_dir: Path) -> RunConfig:
         if isinstance(err, ConfigError):
             raise
         raise CheckpointError(f"{path}: unreadable ({err})") from None
+
+
+def _builtin(name: str) -> bool:
+    from xlprompt.tasks import get_task
+
+    return get_task(name).origin.startswith("built-in")
+
+
+def run_records(run_dir: Path) -> dict[str, str]:
+    """The digests of the records a run folder holds (:data:`TASK_FILE`, :data:`LABEL_WORDS_FILE`), from its
+    ``config.json``."""
+    try:
+        records = json.loads((run_dir / "config.json").read_text("utf-8")).get("records")
+    except (OSError, ValueError, AttributeError):
+        return {}
+    return records if isinstance(records, dict) else {}
 
 
 def read_results(run_dir: Path) -> dict[str, Any]:
@@ -370,6 +438,9 @@ def load_run(
     if not run_dir.is_dir():
         raise CheckpointError(f"{run_dir}: no such run directory")
     config = read_run_config(run_dir)
+    words = read_saved_record(run_dir, LABEL_WORDS_FILE, run_records(run_dir))
+    if words is not None:  # the words the run was built with, carried by the run folder
+        config = config.replace(label_words_file=None)
     config = config.replace(
         tokenizer=tokenizer or resolve_relative(config.tokenizer, run_dir),
         model=model or resolve_relative(config.model, run_dir),
@@ -398,15 +469,23 @@ def load_run(
             f"{run_dir}: {PROMPT_FILE} is missing (the {config.method} run's learned prompt "
             "and modules); restore it or train the run again"
         )
-    if prompt_path.exists():
-        verify_safetensors(prompt_path)  # a truncated file: one line, before the model is built
-    if not config.freeze_plm:
-        verify_safetensors(plm_path)
+    from xlprompt.checkpoint import weights_metadata
+
+    recorded_hash = results.get("config_hash")
+    for path in (prompt_path, plm_path):
+        if path.exists():
+            verify_safetensors(path)  # a truncated file: one line, before the model is built
+            found = weights_metadata(path).get("config_hash")
+            if recorded_hash and found and found != recorded_hash:
+                raise CheckpointError(
+                    f"{path}: the weights of another run (config {found}; this run is config {recorded_hash}); put "
+                    "back the run's own weights, or train again"
+                )
     if config.label_words_file and not Path(config.label_words_file).is_file():
         raise DataError(
             "label_words_file of the run not found; pass the run's label words file", config.label_words_file
         )
-    tokenizer, method, info = build_method(config, resolve_predict_device(config, device))
+    tokenizer, method, info = build_method(config, resolve_predict_device(config, device), label_words=words)
     if method.extra_modules() and not prompt_path.exists():
         raise CheckpointError(f"{run_dir}: {PROMPT_FILE} is missing")
     if method.extra_modules():

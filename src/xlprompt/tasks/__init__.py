@@ -16,7 +16,17 @@ import functools
 from pathlib import Path
 
 from xlprompt.errors import ConfigError
-from xlprompt.tasks.base import TASKS, Task, TaskSplits, register, register_task
+from xlprompt.tasks.base import (
+    SAVED_PREFIX,
+    SAVED_TASKS,
+    TASKS,
+    Task,
+    TaskSplits,
+    register,
+    register_task,
+    saved_task,
+    task_record,
+)
 
 __all__ = [
     "Task",
@@ -28,6 +38,8 @@ __all__ = [
     "register_task",
     "get_task",
     "task_languages",
+    "task_record",
+    "saved_task",
 ]
 
 
@@ -56,6 +68,13 @@ def get_task(spec: str) -> Task:
     if spec in TASKS:
         return TASKS[spec]
     text = str(spec)
+    if text.startswith(SAVED_PREFIX):
+        if text not in SAVED_TASKS:
+            raise ConfigError(
+                f"task={text} is the task of a saved model that this process has not loaded; load the model "
+                "with PromptModel.from_pretrained (or xlprompt.load_run)"
+            )
+        return SAVED_TASKS[text]
     if not text.strip():
         raise ConfigError(f"config key 'task' is empty; give a registered task ({', '.join(TASKS)}) or a task file")
     from xlprompt.config import path_problem

@@ -63,7 +63,11 @@ def test_one_from_pretrained_loads_a_run_a_saved_model_and_an_adapter_alike(sent
     assert run.config_hash == saved.config_hash == adapter.config_hash == run_hash
     # xlprompt predict takes any kind through --model (and through the older --run / --adapter)
     lines = set()
-    for option, folder in [("--model", senti / "run"), ("--model", tmp_path / "saved"), ("--run", tmp_path / "adapter")]:
+    for option, folder in [
+        ("--model", senti / "run"),
+        ("--model", tmp_path / "saved"),
+        ("--run", tmp_path / "adapter"),
+    ]:
         result = CliRunner().invoke(cli, ["predict", option, str(folder), "--premise", TEXTS[0], "--lang", "de"])
         assert result.exit_code == 0, result.output
         lines.add(result.output.strip().splitlines()[-1])
@@ -171,10 +175,9 @@ def test_incomplete_records_and_bad_targets_are_one_line_errors(tmp_path):
 
 
 def test_a_registered_task_stays_as_the_user_registered_it(tmp_path):
-    from xlprompt.tasks.base import TASKS, unregister_task
-
     from xlprompt.data.examples import NLIExample
     from xlprompt.tasks import TaskSplits
+    from xlprompt.tasks.base import TASKS, unregister_task
 
     def load_splits(task, config, folder):
         rows = [NLIExample(f"{w} thing {i}", "", i % 2, "en", f"r{i}") for i, w in enumerate(["good", "bad"] * 6)]

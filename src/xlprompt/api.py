@@ -20,16 +20,12 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 import torch
 from torch import nn
 
+# the files of a saved PromptModel (see xlprompt.artifact)
+from xlprompt.artifact import LABEL_WORDS_FILE, MODEL_CONFIG, MODEL_FORMAT, MODEL_WEIGHTS, TOKENIZER_FOLDER
 from xlprompt.config import RunConfig
 from xlprompt.errors import CheckpointError, ConfigError, DataError
 
 __all__ = ["run", "run_sweep", "load_data", "PromptModel", "Batch", "load_run"]
-
-#: the files of a saved :class:`PromptModel` (see :mod:`xlprompt.artifact`)
-MODEL_CONFIG = "xlprompt_model.json"
-MODEL_WEIGHTS = "model.safetensors"
-#: the label words a saved model was built with, per language (also recorded in :data:`MODEL_CONFIG`)
-LABEL_WORDS_FILE = "label_words.json"
 
 
 def run(
@@ -219,13 +215,13 @@ class PromptModel(nn.Module):
         words, ids = verbalizer_record(self.method)  # what the model was built with, not what a file says now
         recorded = self._saved_config if self._saved_config is not None else config.to_dict()
         values, base_local = portable_config(
-            recorded, task.name, bool(recorded.get("label_words_file")) and bool(words)
+            recorded, task.name, bool(recorded.get("label_words_file")) and bool(words), config.model
         )
         identity = self.config_hash
         # built in a new folder, verified, then its entries replace the saved model's (only those: other files
         # in the folder stay)
-        with staged_folder(target, ("tokenizer", MODEL_WEIGHTS, LABEL_WORDS_FILE, MODEL_CONFIG)) as staging:
-            self.tokenizer.save_pretrained(str(staging / "tokenizer"))
+        with staged_folder(target, (TOKENIZER_FOLDER, MODEL_WEIGHTS, LABEL_WORDS_FILE, MODEL_CONFIG)) as staging:
+            self.tokenizer.save_pretrained(str(staging / TOKENIZER_FOLDER))
             if values.get("label_words_file"):
                 atomic_write_text(staging / LABEL_WORDS_FILE, json.dumps(words, ensure_ascii=False))
             state = {k: v.detach().float().cpu().contiguous().clone() for k, v in self.method.trainable_state().items()}
@@ -234,7 +230,7 @@ class PromptModel(nn.Module):
             )
             verify_safetensors(staging / MODEL_WEIGHTS)
             meta = {
-                "format": 2,
+                "format": MODEL_FORMAT,
                 "config": values,
                 "config_hash": identity,
                 "method": config.method,
@@ -243,7 +239,7 @@ class PromptModel(nn.Module):
                 "task": task_record(task),
                 "label_words": words,
                 "label_word_ids": ids,
-                "tokenizer_digest": folder_digest(staging / "tokenizer"),
+                "tokenizer_digest": folder_digest(staging / TOKENIZER_FOLDER),
                 "base_model_local": base_local,
                 "xlprompt": __version__,
             }

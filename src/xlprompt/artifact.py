@@ -31,16 +31,15 @@ import torch
 from xlprompt.config import RunConfig
 from xlprompt.errors import CheckpointError, ConfigError
 
+# the label words a model was built with, per language, and a run folder's (an adapter's) task definition
+from xlprompt.experiment import LABEL_WORDS_FILE, TASK_FILE  # noqa: F401 (re-exported)
+
 #: the files of a saved model (``PromptModel.save_pretrained``)
 MODEL_CONFIG = "xlprompt_model.json"
 MODEL_WEIGHTS = "model.safetensors"
 MODEL_FORMAT = 2
 #: the formats a loader reads: 1 (earlier versions: no token ids or tokenizer digest recorded) and 2
 MODEL_FORMATS = (1, 2)
-#: the label words a model was built with, per language (a saved model's, a run folder's)
-LABEL_WORDS_FILE = "label_words.json"
-#: a run folder's (and an adapter's) task definition: :func:`xlprompt.tasks.task_record` of its task
-TASK_FILE = "task.json"
 TOKENIZER_FOLDER = "tokenizer"
 
 KINDS = ("model", "run", "adapter")
@@ -135,15 +134,16 @@ def task_for(record: Any, name: str, where: str) -> str:
     return saved_task(record, where)
 
 
-def portable_config(values: Mapping[str, Any], task_name: str, label_words: bool) -> tuple[dict, bool]:
+def portable_config(values: Mapping[str, Any], task_name: str, label_words: bool, model: str) -> tuple[dict, bool]:
     """``values`` as a saved model records them, naming nothing outside its folder: the task by its name (the
     folder holds its record), the tokenizer as the folder's copy, the label words as the folder's file, no data
-    paths (prediction reads no data); a local base model by its Hub name, else its folder's name (then the second
-    value is true and a loader needs ``base_model``)."""
+    paths (prediction reads no data); the base model ``model`` (the one it was built on here) by its Hub name where
+    it is a local folder that has one, else by the folder's name (then the second value is true and a loader needs
+    ``base_model``)."""
     from xlprompt.export import _DATA_PATH_KEYS, _looks_local, _portable_model
 
     out = dict(values)
-    model, local = _portable_model(str(out.get("model")))
+    model, local = _portable_model(model)  # the base model the model was built on here
     out.update(
         task=task_name,
         model=model,
@@ -344,7 +344,6 @@ def artifact_task(source: str | os.PathLike):
     """The :class:`~xlprompt.tasks.Task` of an artifact (any kind, a folder or a Hub name), read without loading
     its model: what a prediction's inputs are checked against (text fields, languages) before the model loads."""
     from xlprompt.export import read_adapter_config
-    from xlprompt.predict import TASK_FILE as RUN_TASK_FILE
     from xlprompt.predict import read_run_config, read_saved_record
     from xlprompt.tasks import get_task, saved_task
 
@@ -355,8 +354,8 @@ def artifact_task(source: str | os.PathLike):
         return get_task(task_for(meta["task"], str(meta["task"].get("name")), str(folder / MODEL_CONFIG)))
     if kind == "adapter":
         spec = read_adapter_config(folder)
-        record = read_saved_record(folder, RUN_TASK_FILE, spec.get("records"))
+        record = read_saved_record(folder, TASK_FILE, spec.get("records"))
         if record is not None:
-            return get_task(saved_task(record, str(folder / RUN_TASK_FILE)))
+            return get_task(saved_task(record, str(folder / TASK_FILE)))
         return get_task(str((spec.get("config") or {}).get("task", "xnli")))
     return read_run_config(folder).task_spec()

@@ -2,8 +2,11 @@
 
 Run directory::
 
-    config.json        the full resolved config (+ its hash, and the working directory its relative paths
-                       are relative to)
+    config.json        the full resolved config (+ its hash, the working directory its relative paths
+                       are relative to, the digests of its inputs and of task.json / label_words.json)
+    task.json          the task's definition for a task that is not built in (labels, label words,
+                       languages, templates; not its data): the folder predicts wherever it is moved
+    label_words.json   with ``label_words_file``: the label words the model was built with
     metrics.jsonl      one line per finished epoch (loss parts, lr, dev accuracy, seconds)
     steps.jsonl        one line per ``logging_steps`` optimiser steps (loss parts and lr, averaged over them)
     run.log            the run's log lines (appended: a resumed run continues it); xlprompt.tracking

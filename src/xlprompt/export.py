@@ -1,26 +1,33 @@
-"""Exporting a trained run as an adapter that loads on top of its base model (the way a PEFT adapter does).
+"""Exporting a trained run as an adapter that loads on top of its base model.
 
-``export_run(RUN_DIR, OUT_DIR)`` writes::
+The adapter is xlprompt's own format, not PEFT's (PEFT has no MPT translator and does not load it), so its
+files are named after xlprompt; exports of earlier versions (``adapter_config.json``,
+``adapter_model.safetensors``) still load. ``export_run(RUN_DIR, OUT_DIR)`` writes::
 
-    adapter_config.json         what is needed to rebuild the method on the base model: base model and
-                                tokenizer specs, method, prompt length/position/encoder, translator
-                                architecture, hidden size, label words (per language too), scoring,
-                                max length, English prompt, the run's full config and hash, xlprompt version
-    adapter_model.safetensors   p_source, p_target (the prompts as used at test time, eval mode; with
-                                translator_conditioning=language also p_target.<lang> for the 14 targets),
-                                prompt_encoder.*, translator.*, head.* (whatever the method has)
-    plm.safetensors             only with ``with_plm``: the trained PLM (when the PLM trained)
-    tokenizer/                  a copy of the tokenizer when the run used a local tokenizer folder
+    xlprompt_adapter.json          what is needed to rebuild the method on the base model: base model and
+                                   tokenizer specs, method, prompt length/position/encoder, translator
+                                   architecture, hidden size, label words (per language too), scoring,
+                                   max length, source-language prompt, the run's full config and hash, xlprompt
+                                   version
+    xlprompt_adapter.safetensors   p_source, p_target (the prompts as used at test time, eval mode; with
+                                   translator_conditioning=language also p_target.<lang> for the targets),
+                                   prompt_encoder.*, translator.*, head.* (whatever the method has); its
+                                   metadata carries the run's config hash, compared on load
+    task.json                      the task's definition (labels, label words, languages, templates), for a task
+                                   that is not built in: the adapter names its task by name, not by a path
+    plm.safetensors                only with ``with_plm``: the trained PLM (when the PLM trained)
+    tokenizer/                     a copy of the tokenizer when the run used a local tokenizer folder
 
 An adapter names no local path of the machine it was exported on: a hub name stays a hub name; a local
 tokenizer folder is copied into the adapter (``"tokenizer": "tokenizer"``, read relative to the adapter);
 a local base model is recorded by the hub name in its ``config.json`` (``_name_or_path``), else by its
-folder name with ``base_model_local: true`` (then ``load_adapter`` needs ``base_model=``, the CLI
+folder name with ``base_model_local: true`` (then loading needs ``base_model=``, the CLI
 ``--base-model DIR``); the run's data paths are left out of the recorded config (prediction reads no data).
 
 ``load_adapter(OUT_DIR, base_model=None)`` rebuilds the method on the base model (``base_model`` overrides
 the recorded spec, e.g. a local copy of xlm-roberta-base), loads the adapter and, if present, the PLM weights,
-and returns a :class:`xlprompt.predict.Predictor`.
+and returns a :class:`xlprompt.predict.Predictor`; ``PromptModel.from_pretrained(OUT_DIR)`` and ``xlprompt
+predict --model OUT_DIR`` use it.
 
 The paper's setting trains the PLM too (``freeze_plm`` false): an adapter without ``plm.safetensors`` then
 gives predictions of the adapter on the *untrained* base, not the run's — ``export_run`` warns at export

@@ -7,7 +7,12 @@ What is loaded from a finished run directory (see :mod:`xlprompt.experiment`):
 * ``prompt.safetensors`` — the method's own modules (prompt encoder, translator, FT head);
 * ``plm.safetensors`` — the trained PLM. It is required when the PLM trained (``freeze_plm`` false, the
   paper's setting): without it the predictions would not be the run's. ``xlprompt run`` writes it by
-  default; sweeps only with ``save_weights: true``.
+  default; sweeps only with ``save_weights: true``. Both weight files carry the run's config hash, compared
+  with ``results.json``'s: another run's weights are refused, as are tensors the method does not have;
+* ``task.json`` — the task's definition (a task file's or a registered task's), used in place of the task
+  file: a run folder moved or copied elsewhere still predicts; ``label_words.json`` — the label words the
+  model was built with (a run with ``label_words_file``), used in place of the file. ``config.json`` records
+  their digests; an edited one is refused.
 
 Probabilities: a softmax over the three class scores — for the prompt methods the label words' logits at
 ``<mask>``, which equals the label words' vocabulary probabilities renormalised over the three words (so

@@ -200,6 +200,8 @@ def test_a_registered_task_stays_as_the_user_registered_it(tmp_path):
         assert TASKS["reg-sentiment"] is registered  # not replaced
         assert loaded.run_config.task_spec().labels == ("negative", "positive")
         assert len(xlprompt.load_data(config).test["en"]) == 8  # the user's task still loads its data
+        with pytest.raises(xlprompt.ConfigError, match="is the task of a saved model .* its definition, without its"):
+            xlprompt.load_data(loaded.run_config)  # the saved copy has no data: one line, no KeyError
     finally:
         unregister_task("reg-sentiment")
 

@@ -309,7 +309,10 @@ def resolve_source(source: str | os.PathLike) -> Path:
             + "; give a local folder, or fetch it online once"
         ) from None
     except (HfHubHTTPError, OSError, ValueError) as err:
-        raise CheckpointError(f"{source}: cannot load it from the Hub ({str(err).splitlines()[0]})") from None
+        raise CheckpointError(
+            f"{source}: no such folder here, and the Hub does not serve it ({str(err).splitlines()[0]}); give a "
+            "local folder or a Hub repository user/name you can read"
+        ) from None
 
 
 def load_artifact(

@@ -35,7 +35,7 @@ from typing import Any, Callable
 
 import torch
 
-from xlprompt.checkpoint import atomic_write_text, remove_checkpoints
+from xlprompt.checkpoint import atomic_write_text, json_digest, remove_checkpoints
 from xlprompt.config import RunConfig
 from xlprompt.device import apply_determinism, autocast_dtype, resolve_device
 from xlprompt.errors import CheckpointError, ConfigError
@@ -134,12 +134,11 @@ def recorded_inputs(config: RunConfig) -> dict[str, str]:
     return out
 
 
-def write_run_records(run_path: Path, config: RunConfig, verbalizer) -> dict[str, str]:
-    """Write what the run folder needs to predict without its inputs: the task's definition (``task.json``, the
-    task record: labels, label words, languages, templates; not its data) for a task that is not built in, and the
-    label words the model was built with (``label_words.json``) for a run with ``label_words_file``. Returns their
-    digests, which ``config.json`` records and every reader compares."""
-    from xlprompt.checkpoint import json_digest
+def run_records(config: RunConfig, verbalizer) -> dict[str, Any]:
+    """What a run folder holds to predict without its inputs: the task's definition (:data:`TASK_FILE`, the task
+    record: labels, label words, languages, templates; not its data) for a task that is not built in, and the
+    label words the model was built with (:data:`LABEL_WORDS_FILE`) for a run with ``label_words_file``; file name
+    → JSON value. ``config.json`` records their digests, which every reader compares."""
     from xlprompt.tasks import task_record
 
     records: dict[str, Any] = {}
@@ -148,9 +147,7 @@ def write_run_records(run_path: Path, config: RunConfig, verbalizer) -> dict[str
         records[TASK_FILE] = task_record(task)
     if config.label_words_file and verbalizer is not None:
         records[LABEL_WORDS_FILE] = {lang: list(words) for lang, words in verbalizer.per_language.items()}
-    for name, value in records.items():
-        atomic_write_text(run_path / name, json.dumps(value, indent=2, ensure_ascii=False))
-    return {name: json_digest(value) for name, value in records.items()}
+    return records
 
 
 def _read_json(path: Path, problem: str, fix: str):
@@ -325,7 +322,7 @@ def _run_experiment(
     if run_path is not None:
         # the folder becomes this run's only once its data and model parts are built: a run refused before
         # (a multi-piece label word, a missing model) leaves nothing that would refuse the corrected command
-        records = write_run_records(run_path, config, parts.verbalizer)
+        records = run_records(config, parts.verbalizer)
         atomic_write_text(
             run_path / "config.json",
             json.dumps(
@@ -335,11 +332,14 @@ def _run_experiment(
                     "xlprompt": __version__,
                     "cwd": str(Path.cwd()),  # what relative paths of the config are relative to
                     "inputs": recorded_inputs(config),
-                    "records": records,  # the digests of the task and label words the folder holds
+                    # the digests of the task and label words the folder holds
+                    "records": {name: json_digest(value) for name, value in records.items()},
                 },
                 indent=2,
             ),
         )
+        for name, value in records.items():  # after config.json: a folder with a config is this run's
+            atomic_write_text(run_path / name, json.dumps(value, indent=2, ensure_ascii=False))
     if parts.backbone_info.random_weights:
         log(f"model {config.model}: {RANDOM_WEIGHTS_NOTE}")
     cache = TokenCache(parts.tokenizer, config.strip_punctuation)

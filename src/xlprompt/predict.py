@@ -477,6 +477,15 @@ def load_run(
     from xlprompt.checkpoint import weights_metadata
 
     recorded_hash = results.get("config_hash")
+    try:
+        config_hash = json.loads((run_dir / "config.json").read_text("utf-8")).get("hash")
+    except (OSError, ValueError, AttributeError):
+        config_hash = None
+    if recorded_hash and config_hash and recorded_hash != config_hash:
+        raise CheckpointError(
+            f"{run_dir}: results.json is of another run (config {recorded_hash}; config.json is config "
+            f"{config_hash}); put back the run's own files, or train again"
+        )
     for path in (prompt_path, plm_path):
         if path.exists():
             verify_safetensors(path)  # a truncated file: one line, before the model is built

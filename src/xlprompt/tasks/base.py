@@ -213,5 +213,14 @@ def saved_task(record: object, where: str) -> str:
             parallel_default=record["parallel_default"],
             method_options=record["method_options"],
             origin=f"saved ({where})",
+            load_splits=_no_data,
         )
     return spec
+
+
+def _no_data(task: Task, config, folder) -> TaskSplits:
+    """The data loader of a saved model's task: it has none (a saved model holds its task's definition only)."""
+    raise ConfigError(
+        f"task '{task.name}' is the task of a saved model ({task.origin}): its definition, without its data; to "
+        "train or evaluate, give its task file or register the task (xlprompt.register_task)"
+    )

@@ -126,8 +126,9 @@ def test_weights_of_another_model_are_refused_in_one_line(tmp_path):
         xlprompt.PromptModel.from_pretrained(tmp_path / "mpt")
 
 
-def test_another_runs_weights_in_a_run_folder_are_refused(senti, tmp_path):
+def test_another_runs_weights_in_a_run_folder_or_adapter_are_refused(senti, tmp_path):
     from xlprompt.experiment import run_experiment
+    from xlprompt.export import export_run
 
     other = tmp_path / "other"
     config = RunConfig(task=str(EXAMPLE / "task.yaml"), method="sp", freeze_plm=True, seed=7, **TINY)
@@ -137,6 +138,15 @@ def test_another_runs_weights_in_a_run_folder_are_refused(senti, tmp_path):
     shutil.copy(other / "prompt.safetensors", copy / "prompt.safetensors")
     with pytest.raises(xlprompt.CheckpointError, match=r"prompt.safetensors: the weights of another run"):
         xlprompt.PromptModel.from_pretrained(copy)
+    with pytest.raises(xlprompt.CheckpointError, match=r"prompt.safetensors: the weights of another run"):
+        export_run(copy, tmp_path / "never")
+    assert not (tmp_path / "never").exists()
+    # an adapter whose weights were swapped with another run's adapter's
+    export_run(senti / "run", tmp_path / "a")
+    export_run(other, tmp_path / "b")
+    shutil.copy(tmp_path / "b" / "xlprompt_adapter.safetensors", tmp_path / "a" / "xlprompt_adapter.safetensors")
+    with pytest.raises(xlprompt.CheckpointError, match=r"xlprompt_adapter.safetensors: the weights of another adapter"):
+        xlprompt.PromptModel.from_pretrained(tmp_path / "a")
 
 
 def test_a_saved_model_keeps_the_label_words_it_was_built_with(tmp_path, monkeypatch):

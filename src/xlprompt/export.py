@@ -56,6 +56,7 @@ from xlprompt.predict import (
     Predictor,
     build_method,
     check_recorded_inputs,
+    check_run_weights,
     load_module_state,
     load_plm_state,
     method_has_modules,
@@ -137,6 +138,7 @@ def export_run(run_dir: str | Path, out_dir: str | Path, with_plm: bool = False)
     results = read_results(run_dir)
     check_recorded_inputs(config, results.get("labels"), results.get("inputs"), str(run_dir))
     prompt_path = run_dir / PROMPT_FILE
+    check_run_weights(run_dir, results, (prompt_path, run_dir / PLM_FILE))  # no other run's weights are exported
     tensors = load_safetensors(prompt_path) if prompt_path.exists() else {}
     modules: dict[str, dict[str, torch.Tensor]] = {}
     for key, value in tensors.items():

@@ -391,6 +391,34 @@ def _builtin(name: str) -> bool:
     return get_task(name).origin.startswith("built-in")
 
 
+def check_run_weights(run_dir: Path, results: Mapping[str, Any], paths: Sequence[Path]) -> None:
+    """Refuse a run folder whose files belong to different runs: ``results.json`` of another config than
+    ``config.json``, or weight files (``paths`` that exist: complete, checked here) saved by another run (the config
+    hash in their metadata)."""
+    from xlprompt.checkpoint import weights_metadata
+    from xlprompt.safety import verify_safetensors
+
+    recorded = results.get("config_hash")
+    try:
+        config_hash = json.loads((run_dir / "config.json").read_text("utf-8")).get("hash")
+    except (OSError, ValueError, AttributeError):
+        config_hash = None
+    if recorded and config_hash and recorded != config_hash:
+        raise CheckpointError(
+            f"{run_dir}: results.json is of another run (config {recorded}; config.json is config "
+            f"{config_hash}); put back the run's own files, or train again"
+        )
+    for path in paths:
+        if path.exists():
+            verify_safetensors(path)  # a truncated file: one line, before the model is built
+            found = weights_metadata(path).get("config_hash")
+            if recorded and found and found != recorded:
+                raise CheckpointError(
+                    f"{path}: the weights of another run (config {found}; this run is config {recorded}); put "
+                    "back the run's own weights, or train again"
+                )
+
+
 def run_records(run_dir: Path) -> dict[str, str]:
     """The digests of the records a run folder holds (:data:`TASK_FILE`, :data:`LABEL_WORDS_FILE`), from its
     ``config.json``."""
@@ -437,7 +465,7 @@ def load_run(
     ``tokenizer`` / ``model``: where the run's tokenizer / base model are now, if its recorded (relative)
     paths do not resolve from here (see :func:`resolve_relative`).
     """
-    from xlprompt.safety import load_safetensors, verify_safetensors
+    from xlprompt.safety import load_safetensors
 
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
@@ -474,27 +502,7 @@ def load_run(
             f"{run_dir}: {PROMPT_FILE} is missing (the {config.method} run's learned prompt "
             "and modules); restore it or train the run again"
         )
-    from xlprompt.checkpoint import weights_metadata
-
-    recorded_hash = results.get("config_hash")
-    try:
-        config_hash = json.loads((run_dir / "config.json").read_text("utf-8")).get("hash")
-    except (OSError, ValueError, AttributeError):
-        config_hash = None
-    if recorded_hash and config_hash and recorded_hash != config_hash:
-        raise CheckpointError(
-            f"{run_dir}: results.json is of another run (config {recorded_hash}; config.json is config "
-            f"{config_hash}); put back the run's own files, or train again"
-        )
-    for path in (prompt_path, plm_path):
-        if path.exists():
-            verify_safetensors(path)  # a truncated file: one line, before the model is built
-            found = weights_metadata(path).get("config_hash")
-            if recorded_hash and found and found != recorded_hash:
-                raise CheckpointError(
-                    f"{path}: the weights of another run (config {found}; this run is config {recorded_hash}); put "
-                    "back the run's own weights, or train again"
-                )
+    check_run_weights(run_dir, results, (prompt_path, plm_path))
     if config.label_words_file and not Path(config.label_words_file).is_file():
         raise DataError(
             "label_words_file of the run not found; pass the run's label words file", config.label_words_file

@@ -268,3 +268,18 @@ def test_push_to_hub_uploads_the_saved_folder(tmp_path, monkeypatch):
     assert sent == {"someone/sp": sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())}
     assert {"xlprompt_model.json", "model.safetensors"} <= set(sent["someone/sp"])
     assert any(name.startswith("tokenizer/") for name in sent["someone/sp"])
+
+
+def test_a_model_saved_by_the_earlier_format_still_loads(tmp_path):
+    """Format 1 (earlier versions): no token ids, tokenizer digest or method recorded; the words under
+    ``label_words_file``; the config naming the tokenizer where it was."""
+    words = tmp_path / "words.json"
+    words.write_text(json.dumps({"de": ["yes", "maybe", "no"]}), "utf-8")
+    model, folder = _save(tmp_path, "model", label_words_file=str(words))
+    meta = json.loads((folder / "xlprompt_model.json").read_text("utf-8"))
+    old = {k: meta[k] for k in ("config", "config_hash", "random_weights", "labels", "task")}
+    old.update(format=1, label_words_file=meta["label_words"])
+    old["config"] = {**meta["config"], "tokenizer": str(tmp_path / "elsewhere"), "label_words_file": str(words)}
+    (folder / "xlprompt_model.json").write_text(json.dumps(old), "utf-8")
+    pairs = [("Ein Mann schläft.", "Niemand schläft.")]
+    assert torch.equal(xlprompt.PromptModel.from_pretrained(folder).scores(pairs, "de"), model.scores(pairs, "de"))

@@ -330,11 +330,14 @@ def _read_jsonl(path: str, default_lang: str, task=None) -> tuple[list[dict], li
     "--model",
     "model",
     default=None,
+    metavar="FOLDER|USER/NAME",
     help="the trained model: a run folder, a folder of PromptModel.save_pretrained, an `xlprompt export` adapter, "
     "or a Hugging Face Hub name user/name[@revision] of one (HF_HUB_OFFLINE=1: the cache only)",
 )
-@click.option("--run", "run_dir", default=None, help="the same as --model (kept for earlier commands)")
-@click.option("--adapter", default=None, help="the same as --model (kept for earlier commands)")
+@click.option(
+    "--run", "run_dir", default=None, metavar="FOLDER|USER/NAME", help="the same as --model (its earlier name)"
+)
+@click.option("--adapter", default=None, metavar="FOLDER|USER/NAME", help="the same as --model (its earlier name)")
 @click.option(
     "--base-model", default=None, help="base model spec instead of the recorded one (e.g. where a local copy is now)"
 )

@@ -283,3 +283,25 @@ def test_a_model_saved_by_the_earlier_format_still_loads(tmp_path):
     (folder / "xlprompt_model.json").write_text(json.dumps(old), "utf-8")
     pairs = [("Ein Mann schläft.", "Niemand schläft.")]
     assert torch.equal(xlprompt.PromptModel.from_pretrained(folder).scores(pairs, "de"), model.scores(pairs, "de"))
+
+
+def test_a_run_predicts_with_the_label_words_it_was_built_with(tmp_path):
+    from xlprompt.experiment import run_experiment
+
+    words = tmp_path / "words.json"
+    words.write_text(json.dumps({"de": ["yes", "maybe", "no"]}), "utf-8")
+    values = dict(TINY, data_dir="builtin:demo", method="sp", freeze_plm=True, eval_languages="en,de")
+    run_experiment(
+        RunConfig(label_words_file=str(words), **values), tmp_path / "run", progress=False, log=lambda _m: None
+    )
+    pairs = [("Ein Mann schläft.", "Niemand schläft."), ("Es regnet.", "Das Wetter ist nass.")]
+    expected = xlprompt.load_run(tmp_path / "run").scores(pairs, "de")
+    words.write_text(json.dumps({"de": ["no", "maybe", "yes"]}), "utf-8")  # edited after the run
+    assert torch.equal(xlprompt.load_run(tmp_path / "run").scores(pairs, "de"), expected)
+    words.unlink()
+    assert torch.equal(xlprompt.load_run(tmp_path / "run").scores(pairs, "de"), expected)
+    held = tmp_path / "run" / "label_words.json"
+    assert json.loads(held.read_text("utf-8")) == {"de": ["yes", "maybe", "no"]}
+    held.write_text(json.dumps({"de": ["no", "maybe", "yes"]}), "utf-8")
+    with pytest.raises(xlprompt.CheckpointError, match=r"label_words.json: not the label words the run was trained"):
+        xlprompt.load_run(tmp_path / "run")

@@ -305,3 +305,23 @@ def test_a_run_predicts_with_the_label_words_it_was_built_with(tmp_path):
     held.write_text(json.dumps({"de": ["no", "maybe", "yes"]}), "utf-8")
     with pytest.raises(xlprompt.CheckpointError, match=r"label_words.json: not the label words the run was trained"):
         xlprompt.load_run(tmp_path / "run")
+
+
+def test_a_run_holds_its_tasks_per_language_words(xlmr_tokenizer):
+    """A task file's German label words (schlecht, gut) are the run's test-time words in German, chosen because the
+    config left label_words to the task; a config read back from the run sets every key, so the run folder holds
+    the words (a loader passes them to the model, as for a label_words_file: the test above)."""
+    from xlprompt.experiment import LABEL_WORDS_FILE, run_records
+    from xlprompt.verbalizer import verbalizer_for
+
+    config = RunConfig(
+        **dict(TINY, task=str(EXAMPLE / "task.yaml"), method="sp", tokenizer=xlmr_tokenizer.name_or_path)
+    )
+    records = run_records(config, verbalizer_for(config, xlmr_tokenizer))
+    assert records[LABEL_WORDS_FILE] == {"en": ["bad", "good"], "de": ["schlecht", "gut"]}
+    again = RunConfig.from_dict(config.to_dict())  # as a loader reads it back: the task's table is not chosen again
+    assert verbalizer_for(again, xlmr_tokenizer).per_language == {}
+    held = verbalizer_for(again, xlmr_tokenizer, records[LABEL_WORDS_FILE])
+    assert held.ids_for("de") == tuple(
+        xlmr_tokenizer(w, add_special_tokens=False)["input_ids"][-1] for w in ("schlecht", "gut")
+    )

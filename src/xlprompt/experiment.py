@@ -6,7 +6,7 @@ Run directory::
                        are relative to, the digests of its inputs and of task.json / label_words.json)
     task.json          the task's definition for a task that is not built in (labels, label words,
                        languages, templates; not its data): the folder predicts wherever it is moved
-    label_words.json   with ``label_words_file``: the label words the model was built with
+    label_words.json   the per-language label words the model was built with (a label_words_file's, a task's)
     metrics.jsonl      one line per finished epoch (loss parts, lr, dev accuracy, seconds)
     steps.jsonl        one line per ``logging_steps`` optimiser steps (loss parts and lr, averaged over them)
     run.log            the run's log lines (appended: a resumed run continues it); xlprompt.tracking
@@ -137,15 +137,15 @@ def recorded_inputs(config: RunConfig) -> dict[str, str]:
 def run_records(config: RunConfig, verbalizer) -> dict[str, Any]:
     """What a run folder holds to predict without its inputs: the task's definition (:data:`TASK_FILE`, the task
     record: labels, label words, languages, templates; not its data) for a task that is not built in, and the
-    label words the model was built with (:data:`LABEL_WORDS_FILE`) for a run with ``label_words_file``; file name
-    → JSON value. ``config.json`` records their digests, which every reader compares."""
+    per-language label words the model was built with (:data:`LABEL_WORDS_FILE`: a ``label_words_file``'s, or a
+    task file's own table), which a config read back would not choose again; file name → JSON value. ``config.json`` records their digests, which every reader compares."""
     from xlprompt.tasks import task_record
 
     records: dict[str, Any] = {}
     task = config.task_spec()
     if not task.origin.startswith("built-in"):
         records[TASK_FILE] = task_record(task)
-    if config.label_words_file and verbalizer is not None:
+    if verbalizer is not None and verbalizer.per_language:  # a label-words file's, or a task file's table
         records[LABEL_WORDS_FILE] = {lang: list(words) for lang, words in verbalizer.per_language.items()}
     return records
 

@@ -138,7 +138,10 @@ def export_run(run_dir: str | Path, out_dir: str | Path, with_plm: bool = False)
     results = read_results(run_dir)
     check_recorded_inputs(config, results.get("labels"), results.get("inputs"), str(run_dir))
     prompt_path = run_dir / PROMPT_FILE
-    check_run_weights(run_dir, results, (prompt_path, run_dir / PLM_FILE))  # no other run's weights are exported
+    # no other run's weights are exported (the PLM's only when it is: else it is neither read nor copied)
+    check_run_weights(
+        run_dir, results, [prompt_path] + ([run_dir / PLM_FILE] if with_plm and not config.freeze_plm else [])
+    )
     tensors = load_safetensors(prompt_path) if prompt_path.exists() else {}
     modules: dict[str, dict[str, torch.Tensor]] = {}
     for key, value in tensors.items():

@@ -33,6 +33,7 @@ from xlprompt.errors import CheckpointError, ConfigError
 
 # the label words a model was built with, per language, and a run folder's (an adapter's) task definition
 from xlprompt.experiment import LABEL_WORDS_FILE, TASK_FILE  # noqa: F401 (re-exported)
+from xlprompt.export import TOKENIZER_FOLDER  # a copy of the tokenizer inside the folder
 
 #: the files of a saved model (``PromptModel.save_pretrained``)
 MODEL_CONFIG = "xlprompt_model.json"
@@ -40,9 +41,6 @@ MODEL_WEIGHTS = "model.safetensors"
 MODEL_FORMAT = 2
 #: the formats a loader reads: 1 (earlier versions: no token ids or tokenizer digest recorded) and 2
 MODEL_FORMATS = (1, 2)
-TOKENIZER_FOLDER = "tokenizer"
-
-KINDS = ("model", "run", "adapter")
 
 
 @dataclass

@@ -281,10 +281,10 @@ def _is_hub_name(source: str) -> bool:
 
 
 def resolve_source(source: str | os.PathLike) -> Path:
-    """A local folder as it is; else a Hub name ``user/name[@revision]``, fetched into the Hugging Face cache
-    (``HF_HUB_CACHE``; ``HF_HUB_OFFLINE=1``: the cache only)."""
+    """A local folder as it is; else a Hub name ``user/name[@revision]`` (a string that names no local path),
+    fetched into the Hugging Face cache (``HF_HUB_CACHE``; ``HF_HUB_OFFLINE=1``: the cache only)."""
     path = Path(source).expanduser()
-    if path.exists() or not _is_hub_name(str(source)):
+    if path.exists() or not isinstance(source, str) or not _is_hub_name(source):  # a Path is never a Hub name
         return path
     from huggingface_hub import snapshot_download
     from huggingface_hub.utils import HfHubHTTPError, LocalEntryNotFoundError

@@ -108,19 +108,22 @@ def test_a_saved_model_is_loaded_with_its_own_label_words_and_loading_writes_not
     files = sorted(p.name for p in target.iterdir())
     loaded = xlprompt.PromptModel.from_pretrained(target)
     assert sorted(p.name for p in target.iterdir()) == files  # a reader writes nothing into the folder
-    assert json.loads(Path(loaded.run_config.label_words_file).read_text("utf-8")) == {"de": ["yes", "maybe", "no"]}
+    assert loaded.method.verbalizer.per_language == {"de": ("yes", "maybe", "no")}
     model_with(["no", "maybe", "yes"], "b.json").save_pretrained(target)
-    loaded = xlprompt.PromptModel.from_pretrained(target)
-    assert json.loads(Path(loaded.run_config.label_words_file).read_text("utf-8")) == {"de": ["no", "maybe", "yes"]}
-    # a stale or foreign label_words.json (an earlier xlprompt's reader wrote one) is never taken
-    (target / "label_words.json").write_text(json.dumps({"de": ["x", "y", "z"]}), "utf-8")
     mode = target.stat().st_mode
     os.chmod(target, stat.S_IRUSR | stat.S_IXUSR)
     try:
         loaded = xlprompt.PromptModel.from_pretrained(target)
     finally:
         os.chmod(target, mode)
-    assert json.loads(Path(loaded.run_config.label_words_file).read_text("utf-8")) == {"de": ["no", "maybe", "yes"]}
+    assert loaded.method.verbalizer.per_language == {"de": ("no", "maybe", "yes")}
+    assert loaded.run_config.label_words_file is None  # the words come from the model's record, not a file
+    # a label_words.json edited since the model was saved is never taken: refused in one line
+    (target / "label_words.json").write_text(json.dumps({"de": ["x", "y", "z"]}), "utf-8")
+    with pytest.raises(
+        xlprompt.CheckpointError, match=r"label_words.json: not the label words the model was saved with"
+    ):
+        xlprompt.PromptModel.from_pretrained(target)
 
 
 # ------------------------------------------------------------------------------------------------ run folders
@@ -182,8 +185,8 @@ def test_predict_and_export_read_relative_inputs_where_the_run_started_not_where
     assert got.exit_code == 0 and got.output == expected.output, got.output
     exported = CliRunner().invoke(cli, ["export", "--run", str(run_dir), "--out", str(tmp_path / "adapter")])
     assert exported.exit_code == 0, exported.output
-    spec = json.loads((tmp_path / "adapter" / "adapter_config.json").read_text("utf-8"))
-    assert Path(spec["task"]) == (a / "senti" / "task.yaml").resolve()
+    spec = json.loads((tmp_path / "adapter" / "xlprompt_adapter.json").read_text("utf-8"))
+    assert spec["task"] == json.loads((tmp_path / "adapter" / "task.json").read_text("utf-8"))["name"]
 
 
 # ------------------------------------------------------------------------------------------------ local models

@@ -116,7 +116,7 @@ def test_export_replaces_the_whole_folder_and_loading_follows_the_config(runs, t
     assert (out / "plm.safetensors").exists()
     second = run_cli("export", "--run", str(runs["B"]), "--out", str(out))
     assert second.exit_code == 0, second.output
-    assert sorted(p.name for p in out.iterdir()) == ["adapter_config.json", "adapter_model.safetensors"]
+    assert sorted(p.name for p in out.iterdir()) == ["xlprompt_adapter.json", "xlprompt_adapter.safetensors"]
     assert not list(tmp_path.glob(".X.*"))  # no temporary folder left
     # a PLM file put beside an adapter whose config says "no PLM weights" is not used
     import shutil

@@ -272,7 +272,10 @@ def test_run_and_sweep_see_an_edited_task_file_as_a_new_run(tmp_path, monkeypatc
         run_experiment(RunConfig(task=str(task), **values), tmp_path / "run", progress=False, log=lambda _m: None)
 
 
-def test_predict_refuses_a_task_file_edited_since_training(tmp_path):
+def test_predict_uses_the_task_a_run_was_trained_with_not_the_task_file_edited_since(tmp_path):
+    """The run folder and its adapter hold the task's definition: a task file edited after training (labels
+    swapped, label words swapped) changes nothing in their predictions; an edited copy of their own record is
+    refused in one line."""
     from xlprompt.experiment import run_experiment
 
     task = _sentiment(tmp_path)
@@ -292,19 +295,25 @@ def test_predict_refuses_a_task_file_edited_since_training(tmp_path):
     run_experiment(RunConfig(**values), run_dir, progress=False, log=lambda _m: None)
     adapter = tmp_path / "adapter"
     assert CliRunner().invoke(cli, ["export", "--run", str(run_dir), "--out", str(adapter)]).exit_code == 0
+    before = {
+        option: CliRunner().invoke(cli, ["predict", option, str(place), "--premise", "good food"]).output
+        for option, place in (("--run", run_dir), ("--adapter", adapter))
+    }
+    assert before["--run"] == before["--adapter"] and "negative" in before["--run"], before
     text = task.read_text("utf-8")
-    task.write_text(text.replace("labels: [negative, positive]", "labels: [positive, negative]"), "utf-8")
-    for option, place in (("--run", run_dir), ("--adapter", adapter)):
-        line = _error(CliRunner().invoke(cli, ["predict", option, str(place), "--premise", "good food"]))
-        assert "trained with the labels ['negative', 'positive']" in line and "now gives" in line, line
-    # the labels restored, the label words swapped: the task file's text differs from the one trained with
-    task.write_text(text.replace("default: [bad, good]", "default: [good, bad]"), "utf-8")
-    for option, place in (("--run", run_dir), ("--adapter", adapter)):
-        line = _error(CliRunner().invoke(cli, ["predict", option, str(place), "--premise", "good food"]))
-        assert "changed since the run was trained" in line, line
-    task.write_text(text, "utf-8")
-    ok = CliRunner().invoke(cli, ["predict", "--run", str(run_dir), "--premise", "good food"])
-    assert ok.exit_code == 0, ok.output
+    for edited in (
+        text.replace("labels: [negative, positive]", "labels: [positive, negative]"),
+        text.replace("default: [bad, good]", "default: [good, bad]"),
+    ):
+        task.write_text(edited, "utf-8")
+        for option, place in (("--run", run_dir), ("--adapter", adapter)):
+            got = CliRunner().invoke(cli, ["predict", option, str(place), "--premise", "good food"])
+            assert got.exit_code == 0 and got.output == before[option], got.output
+    record = json.loads((run_dir / "task.json").read_text("utf-8"))
+    record["label_words"] = record["label_words"][::-1]
+    (run_dir / "task.json").write_text(json.dumps(record), "utf-8")
+    line = _error(CliRunner().invoke(cli, ["predict", "--run", str(run_dir), "--premise", "good food"]))
+    assert "task.json: not the task the run was trained with (edited since)" in line, line
 
 
 # ------------------------------------------------------------------------------------------------ leak guard

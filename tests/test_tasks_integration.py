@@ -142,7 +142,8 @@ def test_export_and_adapter_predict_keep_the_task(senti_run, tmp_path):
 
     export_run(senti_run, tmp_path / "adapter")
     spec = read_adapter_config(tmp_path / "adapter")
-    assert spec["task"] == str(EXAMPLE) and spec["labels"] == ["negative", "positive"]
+    assert spec["task"] == "sentiment-mini" and spec["labels"] == ["negative", "positive"]
+    assert (tmp_path / "adapter" / "task.json").is_file()  # the task's definition travels with the adapter
     predictor = load_adapter(tmp_path / "adapter")
     pred = predictor.predict(["Schön."], lang="de")[0]
     assert set(pred.probabilities) == {"negative", "positive"}

@@ -76,7 +76,7 @@ def test_export_failure_keeps_the_earlier_adapter_and_success_keeps_foreign_file
     export.export_run(inside, adapter)
     after = _snapshot(adapter)
     assert after["notes.txt"] == b"mine" and all(after[k] == v for k, v in before.items() if k.startswith("run-"))
-    spec = json.loads((adapter / "adapter_config.json").read_text())
+    spec = json.loads((adapter / "xlprompt_adapter.json").read_text())
     assert spec["config"]["seed"] == 2  # replaced by the new export
     _no_leftovers(adapter)
     with pytest.raises(XlpromptError, match="the run folder being exported"):

@@ -20,39 +20,12 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 import torch
 from torch import nn
 
+# the files of a saved PromptModel (see xlprompt.artifact)
+from xlprompt.artifact import LABEL_WORDS_FILE, MODEL_CONFIG, MODEL_FORMAT, MODEL_WEIGHTS, TOKENIZER_FOLDER
 from xlprompt.config import RunConfig
 from xlprompt.errors import CheckpointError, ConfigError, DataError
 
 __all__ = ["run", "run_sweep", "load_data", "PromptModel", "Batch", "load_run"]
-
-#: the files of a saved :class:`PromptModel`
-MODEL_CONFIG = "xlprompt_model.json"
-MODEL_WEIGHTS = "model.safetensors"
-MODEL_FORMAT = 1
-#: the label words of a model saved with ``label_words_file`` (the words are also in :data:`MODEL_CONFIG`)
-LABEL_WORDS_FILE = "label_words.json"
-
-
-def _label_words_path(folder: Path, words: Any) -> Path:
-    """A file holding the saved model's label words ``words`` (as recorded in its config): the folder's own
-    :data:`LABEL_WORDS_FILE` when it holds exactly those words, else a private copy. A reader never writes into
-    the model's folder (it may be read-only), and never takes a file there that holds other words."""
-    import hashlib
-    import tempfile
-
-    from xlprompt.checkpoint import atomic_write_text
-
-    path = folder / LABEL_WORDS_FILE
-    try:
-        if json.loads(path.read_text("utf-8")) == words:
-            return path
-    except (OSError, ValueError):
-        pass
-    text = json.dumps(words, ensure_ascii=False, sort_keys=True)
-    copy = Path(tempfile.gettempdir()) / f"xlprompt-label-words-{hashlib.sha256(text.encode()).hexdigest()[:16]}.json"
-    if not copy.is_file() or copy.read_text("utf-8") != text:  # one copy per set of words, reused
-        atomic_write_text(copy, text)
-    return copy
 
 
 def run(
@@ -116,10 +89,20 @@ def load_data(config: RunConfig):
 
 
 def load_run(run_dir: str | Path, device: str | None = None):
-    """A finished run folder, ready to predict: ``load_run(dir).predict([(premise, hypothesis)], lang="de")``."""
-    from xlprompt.predict import load_run as _load_run
+    """A trained model ready to predict: ``load_run(dir).predict([(premise, hypothesis)], lang="de")``.
 
-    return _load_run(run_dir, device=device)
+    Args:
+        run_dir (str | Path): a finished run folder, a folder written by :meth:`PromptModel.save_pretrained`, an
+            ``xlprompt export`` adapter, or a Hugging Face Hub name ``user/name[@revision]``.
+        device (str | None): where to predict (``cpu``, ``cuda``, ``cuda:1``, ``auto``); None: the run's
+            ``device`` setting.
+
+    Returns:
+        xlprompt.predict.Predictor: ``predict(pairs, lang)``, ``scores(pairs, lang)``, ``config``.
+    """
+    from xlprompt.artifact import load_artifact
+
+    return load_artifact(run_dir, device=device).predictor
 
 
 def _check_config(config) -> None:
@@ -230,6 +213,10 @@ class PromptModel(nn.Module):
         self._cycles: dict[int, list[int]] = {}  # cycle → its order of the pairs (a pure function of the two)
         self._part_sums: dict[str, float] = {}  # the loss parts since loss_parts_callback last read them
         self._part_steps = 0
+        #: the identity of a loaded model (the config hash it was saved with) and the config values it recorded:
+        #: saved again, it keeps both
+        self._config_hash: str | None = None
+        self._saved_config: dict | None = None
         if parallel:
             self.set_parallel(parallel)
 
@@ -259,100 +246,146 @@ class PromptModel(nn.Module):
         parts = build_components(config, resolve_device(config, device))
         return cls(parts.method, parts.tokenizer, config, parts.backbone_info.random_weights, parallel)
 
+    @property
+    def config_hash(self) -> str:
+        """The model's identity: its config's hash (for a loaded model, the one it was saved with)."""
+        return self._config_hash or self.run_config.resolved_hash()
+
     def save_pretrained(self, save_directory: str | Path) -> Path:
-        """Save everything this model needs to predict: the resolved config, the task's labels and label
-        words, the tokenizer (copied, so the folder is portable) and every trained tensor (the method's own
-        modules: prompt encoder, translator and per-language prompts, head; the PLM when it trains). Written
-        into a new folder next to ``save_directory`` and swapped in, so an existing model there is replaced only
-        by a complete one."""
+        """Save everything this model needs to predict into a self-contained folder.
+
+        The folder holds ``xlprompt_model.json`` (the config, naming nothing outside the folder, and its hash; the
+        task's record; the labels; the label words the model was built with and their token ids; the tokenizer's
+        digest), ``model.safetensors`` (every trained tensor: the method's own modules, the PLM when it trains;
+        its metadata carries the config hash and method), ``tokenizer/`` and, for a model with
+        ``label_words_file``, ``label_words.json``. It is written into a new folder next to ``save_directory`` and
+        swapped in, so an existing model there is replaced only by a complete one; other files there stay.
+
+        Args:
+            save_directory (str | Path): the folder (created; an earlier saved model there is replaced).
+
+        Returns:
+            Path: the folder.
+        """
+        from xlprompt.artifact import folder_digest, portable_config, verbalizer_record
         from xlprompt.checkpoint import atomic_write_text
-        from xlprompt.safety import save_safetensors, verify_safetensors
+        from xlprompt.safety import check_output_dir, save_safetensors, staged_folder, verify_safetensors
+        from xlprompt.tasks import task_record
+        from xlprompt.version import __version__
 
         target = Path(save_directory)
         if target.exists() and not target.is_dir():
             raise CheckpointError(f"{target} is a file; give a folder to save the model in")
+        check_output_dir(target, "model folder")  # FILE/sub, a read-only place: one line, before the work
         if target.is_dir() and any(target.iterdir()) and not (target / MODEL_CONFIG).is_file():
             raise CheckpointError(f"{target} is not empty and holds no saved xlprompt model; give a new folder")
-        from xlprompt.safety import staged_folder
-
         config = self.run_config
         task = config.task_spec()
-        label_words = None
-        if config.label_words_file:
-            label_words = json.loads(Path(config.label_words_file).read_text("utf-8"))
+        words, ids = verbalizer_record(self.method)  # what the model was built with, not what a file says now
+        recorded = self._saved_config if self._saved_config is not None else config.to_dict()
+        values, base_local = portable_config(
+            recorded, task.name, bool(recorded.get("label_words_file")) and bool(words), config.model
+        )
+        identity = self.config_hash
         # built in a new folder, verified, then its entries replace the saved model's (only those: other files
         # in the folder stay)
-        with staged_folder(target, ("tokenizer", MODEL_WEIGHTS, LABEL_WORDS_FILE, MODEL_CONFIG)) as staging:
-            self.tokenizer.save_pretrained(str(staging / "tokenizer"))
-            if label_words is not None:  # the words this model was built with (an earlier model's never stay)
-                atomic_write_text(staging / LABEL_WORDS_FILE, json.dumps(label_words, ensure_ascii=False))
+        with staged_folder(target, (TOKENIZER_FOLDER, MODEL_WEIGHTS, LABEL_WORDS_FILE, MODEL_CONFIG)) as staging:
+            self.tokenizer.save_pretrained(str(staging / TOKENIZER_FOLDER))
+            if values.get("label_words_file"):
+                atomic_write_text(staging / LABEL_WORDS_FILE, json.dumps(words, ensure_ascii=False))
             state = {k: v.detach().float().cpu().contiguous().clone() for k, v in self.method.trainable_state().items()}
-            save_safetensors(state, staging / MODEL_WEIGHTS, metadata={"config_hash": config.resolved_hash()})
+            save_safetensors(
+                state, staging / MODEL_WEIGHTS, metadata={"config_hash": identity, "method": config.method}
+            )
             verify_safetensors(staging / MODEL_WEIGHTS)
             meta = {
                 "format": MODEL_FORMAT,
-                "config": config.to_dict(),
-                "config_hash": config.resolved_hash(),
+                "config": values,
+                "config_hash": identity,
+                "method": config.method,
                 "random_weights": self.random_weights,
                 "labels": list(self.labels),
-                "task": _task_record(task),
-                "label_words_file": label_words,
+                "task": task_record(task),
+                "label_words": words,
+                "label_word_ids": ids,
+                "tokenizer_digest": folder_digest(staging / TOKENIZER_FOLDER),
+                "base_model_local": base_local,
+                "xlprompt": __version__,
             }
             atomic_write_text(staging / MODEL_CONFIG, json.dumps(meta, indent=2, ensure_ascii=False))
         return target
 
-    @classmethod
-    def from_pretrained(cls, directory: str | Path, *, device: str | torch.device = "cpu") -> "PromptModel":
-        """A model saved by :meth:`save_pretrained`, with its trained weights: its predictions are the saved
-        model's."""
-        from xlprompt.experiment import build_components
-        from xlprompt.safety import load_safetensors, verify_safetensors
-        from xlprompt.tasks import Task, get_task, register_task
+    def push_to_hub(
+        self,
+        repo_id: str,
+        *,
+        token: str | None = None,
+        private: bool | None = None,
+        revision: str | None = None,
+        commit_message: str = "Upload xlprompt model",
+    ):
+        """Upload the folder :meth:`save_pretrained` writes to the Hugging Face Hub repository ``repo_id``
+        (created if missing), through ``huggingface_hub``; :meth:`from_pretrained` loads it back by that name.
 
-        folder = Path(directory)
-        meta_path = folder / MODEL_CONFIG
-        if not meta_path.is_file():
-            raise CheckpointError(f"{folder}: no {MODEL_CONFIG}; give a folder written by PromptModel.save_pretrained")
-        try:
-            meta = json.loads(meta_path.read_text("utf-8"))
-        except (OSError, ValueError) as err:
-            raise CheckpointError(f"{meta_path}: unreadable ({err}); save the model again") from None
-        if not isinstance(meta, dict) or meta.get("format") != MODEL_FORMAT:
-            raise CheckpointError(
-                f"{meta_path}: not a saved model of this xlprompt version (format "
-                f"{meta.get('format') if isinstance(meta, dict) else '?'}, expected {MODEL_FORMAT})"
+        Args:
+            repo_id (str): ``user/name`` (or ``org/name``).
+            token (str | None): a Hub token; None: the one of ``huggingface-cli login`` / ``HF_TOKEN``.
+            private (bool | None): create the repository private (None: the Hub's default).
+            revision (str | None): the branch to commit to (None: ``main``).
+            commit_message (str): the commit's message.
+
+        Returns:
+            huggingface_hub.CommitInfo: the commit (``.commit_url``).
+        """
+        import tempfile
+
+        from huggingface_hub import HfApi
+
+        api = HfApi(token=token)
+        with tempfile.TemporaryDirectory(prefix="xlprompt-push-") as tmp:  # unpredictable, removed
+            folder = self.save_pretrained(Path(tmp) / "model")
+            api.create_repo(repo_id, private=private, exist_ok=True)
+            return api.upload_folder(
+                folder_path=str(folder), repo_id=repo_id, revision=revision, commit_message=commit_message
             )
-        values = dict(meta["config"])
-        values["tokenizer"] = str(folder / "tokenizer")
-        record = meta["task"]
-        try:
-            builtin = get_task(record["name"]).origin.startswith("built-in")
-        except ConfigError:
-            builtin = False
-        if not builtin:
-            task = Task(
-                **{
-                    k: tuple(v) if isinstance(v, list) else v
-                    for k, v in record.items()
-                    if k not in ("language_label_words", "method_options")
-                },
-                language_label_words={k: tuple(v) for k, v in record["language_label_words"].items()},
-                method_options=record["method_options"],
-                origin=f"saved model {folder}",
-            )
-            register_task(task, replace=True)
-        values["task"] = record["name"]
-        if meta.get("label_words_file") is not None:
-            values["label_words_file"] = str(_label_words_path(folder, meta["label_words_file"]))
-        config = RunConfig.from_dict(values, where=str(meta_path))
-        weights = folder / MODEL_WEIGHTS
-        verify_safetensors(weights)
-        parts = build_components(config, torch.device(device))
-        try:
-            parts.method.load_trainable_state(load_safetensors(weights))
-        except (KeyError, RuntimeError) as err:
-            raise CheckpointError(f"{weights}: does not fit the saved config ({str(err).splitlines()[0]})") from None
-        model = cls(parts.method, parts.tokenizer, config, bool(meta.get("random_weights")))
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        source: str | Path,
+        *,
+        device: str | torch.device = "cpu",
+        base_model: str | None = None,
+        tokenizer: str | None = None,
+    ) -> "PromptModel":
+        """A trained model, from any of xlprompt's artifacts: a finished run folder (``xlprompt run --out``), a
+        folder written by :meth:`save_pretrained`, an ``xlprompt export`` adapter, or a Hugging Face Hub name
+        ``user/name[@revision]`` of one (fetched into the Hub cache; ``HF_HUB_OFFLINE=1`` reads the cache only).
+        Its predictions are the saved model's.
+
+        What the artifact says about itself is compared with what is loaded, and a difference is refused in one
+        line (:class:`~xlprompt.CheckpointError`): weights of another model (their config hash), another method's
+        tensors (missing or unexpected keys), other labels, label words that map to other tokens, an edited
+        tokenizer, task or label-words record. The artifact's task is used for this model only: a task registered
+        in the process is neither replaced nor changed.
+
+        Args:
+            source (str | Path): the folder, or a Hub name.
+            device (str | torch.device): where the model goes (default ``cpu``).
+            base_model (str | None): the base model, where the recorded one does not load from here (a local
+                base model folder; an adapter's base).
+            tokenizer (str | None): a run's or adapter's tokenizer, where the recorded one does not load from here.
+
+        Returns:
+            PromptModel: the model, in eval mode; saved again, it keeps its config hash.
+        """
+        from xlprompt.artifact import load_artifact
+
+        loaded = load_artifact(source, device=device, base_model=base_model, tokenizer=tokenizer)
+        found = loaded.predictor
+        model = cls(found.method, found.tokenizer, found.config, found.random_weights)
+        model._config_hash = loaded.config_hash
+        model._saved_config = loaded.saved_config
         model.eval()
         return model
 
@@ -730,18 +763,3 @@ class PromptModel(nn.Module):
             predicted, _ = predict(self.method, tokenized, group_lang, self.run_config.eval_batch_size)
             correct += sum(int(p == ex.label) for p, ex in zip(predicted, group))
         return correct / len(rows)
-
-
-def _task_record(task) -> dict[str, Any]:
-    return {
-        "name": task.name,
-        "labels": list(task.labels),
-        "languages": list(task.languages),
-        "label_words": list(task.label_words),
-        "text_fields": list(task.text_fields),
-        "source_language": task.source_language,
-        "language_label_words": {k: list(v) for k, v in task.language_label_words.items()},
-        "tiny_label_words": list(task.tiny_label_words),
-        "parallel_default": task.parallel_default,
-        "method_options": json.loads(json.dumps(task.method_options, default=list)),
-    }

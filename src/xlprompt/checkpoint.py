@@ -40,6 +40,27 @@ def atomic_write_text(path: Path, text: str) -> None:
     atomic_write_bytes(Path(path), text.encode("utf-8"))
 
 
+def weights_metadata(path: Path) -> dict[str, str]:
+    """The metadata of a ``.safetensors`` file (xlprompt's: the config hash it was saved with, and the method);
+    empty for a file without (or with a corrupt header: :func:`xlprompt.safety.verify_safetensors` says so)."""
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), "pt") as fh:
+            return dict(fh.metadata() or {})
+    except Exception:  # safetensors raises its own error types for a corrupt header
+        return {}
+
+
+def json_digest(value: Any) -> str:
+    """``sha256:…`` of a JSON value (keys sorted, no spaces): how an artifact recognises a record it holds (a run
+    folder's task definition and label words) whatever the file's layout."""
+    import hashlib
+
+    text = json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+
+
 from xlprompt.safety import sha256_file as _sha256  # noqa: E402 - one file hasher for the package
 
 

@@ -2,8 +2,11 @@
 
 Run directory::
 
-    config.json        the full resolved config (+ its hash, and the working directory its relative paths
-                       are relative to)
+    config.json        the full resolved config (+ its hash, the working directory its relative paths
+                       are relative to, the digests of its inputs and of task.json / label_words.json)
+    task.json          the task's definition for a task that is not built in (labels, label words,
+                       languages, templates; not its data): the folder predicts wherever it is moved
+    label_words.json   the per-language label words the model was built with (a label_words_file's, a task's)
     metrics.jsonl      one line per finished epoch (loss parts, lr, dev accuracy, seconds)
     steps.jsonl        one line per ``logging_steps`` optimiser steps (loss parts and lr, averaged over them)
     run.log            the run's log lines (appended: a resumed run continues it); xlprompt.tracking
@@ -37,7 +40,7 @@ from typing import Any, Callable
 
 import torch
 
-from xlprompt.checkpoint import atomic_write_text, remove_checkpoints
+from xlprompt.checkpoint import atomic_write_text, json_digest, remove_checkpoints
 from xlprompt.config import RunConfig
 from xlprompt.device import apply_determinism, autocast_dtype, resolve_device
 from xlprompt.errors import CheckpointError, ConfigError
@@ -56,6 +59,11 @@ from xlprompt.version import __version__
 logger = logging.getLogger(__name__)
 
 RANDOM_WEIGHTS_NOTE = "random weights: chance-level numbers; this demonstrates the pipeline"
+#: a run folder's task definition (the task's record: labels, label words, languages, templates; not its data) and
+#: the label words its model was built with (a run with ``label_words_file``): a run folder carries what it
+#: predicts with, so that it predicts wherever it is moved or copied
+TASK_FILE = "task.json"
+LABEL_WORDS_FILE = "label_words.json"
 
 
 @dataclass
@@ -150,6 +158,22 @@ def recorded_data_files(config: RunConfig) -> list[dict[str, str]]:
     ]
 
 
+def run_records(config: RunConfig, verbalizer) -> dict[str, Any]:
+    """What a run folder holds to predict without its inputs: the task's definition (:data:`TASK_FILE`, the task
+    record: labels, label words, languages, templates; not its data) for a task that is not built in, and the
+    per-language label words the model was built with (:data:`LABEL_WORDS_FILE`: a ``label_words_file``'s, or a
+    task file's own table), which a config read back would not choose again; file name → JSON value. ``config.json`` records their digests, which every reader compares."""
+    from xlprompt.tasks import task_record
+
+    records: dict[str, Any] = {}
+    task = config.task_spec()
+    if not task.origin.startswith("built-in"):
+        records[TASK_FILE] = task_record(task)
+    if verbalizer is not None and verbalizer.per_language:  # a label-words file's, or a task file's table
+        records[LABEL_WORDS_FILE] = {lang: list(words) for lang, words in verbalizer.per_language.items()}
+    return records
+
+
 def _read_json(path: Path, problem: str, fix: str):
     """A run file's JSON, or a one-line :class:`CheckpointError` naming the file, the problem and the fix."""
     try:
@@ -172,6 +196,8 @@ _RUN_FILES = (
     "plm.safetensors",
     WANDB_ID_FILE,
     "latest.json",
+    TASK_FILE,
+    LABEL_WORDS_FILE,
 )
 #: the temporary files of xlprompt's atomic writer (``NAME.tmpPID``) for those files: left only by a killed
 #: process. A file of another name is never taken for one (nor deleted): xlprompt did not write it
@@ -324,6 +350,7 @@ def _run_experiment(
     if run_path is not None:
         # the folder becomes this run's only once its data and model parts are built: a run refused before
         # (a multi-piece label word, a missing model) leaves nothing that would refuse the corrected command
+        records = run_records(config, parts.verbalizer)
         atomic_write_text(
             run_path / "config.json",
             json.dumps(
@@ -333,10 +360,14 @@ def _run_experiment(
                     "xlprompt": __version__,
                     "cwd": str(Path.cwd()),  # what relative paths of the config are relative to
                     "inputs": recorded_inputs(config),
+                    # the digests of the task and label words the folder holds
+                    "records": {name: json_digest(value) for name, value in records.items()},
                 },
                 indent=2,
             ),
         )
+        for name, value in records.items():  # after config.json: a folder with a config is this run's
+            atomic_write_text(run_path / name, json.dumps(value, indent=2, ensure_ascii=False))
     if parts.backbone_info.random_weights:
         log(f"model {config.model}: {RANDOM_WEIGHTS_NOTE}")
     cache = TokenCache(parts.tokenizer, config.strip_punctuation)

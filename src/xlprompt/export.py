@@ -1,26 +1,33 @@
-"""Exporting a trained run as an adapter that loads on top of its base model (the way a PEFT adapter does).
+"""Exporting a trained run as an adapter that loads on top of its base model.
 
-``export_run(RUN_DIR, OUT_DIR)`` writes::
+The adapter is xlprompt's own format, not PEFT's (PEFT has no MPT translator and does not load it), so its
+files are named after xlprompt; exports of earlier versions (``adapter_config.json``,
+``adapter_model.safetensors``) still load. ``export_run(RUN_DIR, OUT_DIR)`` writes::
 
-    adapter_config.json         what is needed to rebuild the method on the base model: base model and
-                                tokenizer specs, method, prompt length/position/encoder, translator
-                                architecture, hidden size, label words (per language too), scoring,
-                                max length, English prompt, the run's full config and hash, xlprompt version
-    adapter_model.safetensors   p_source, p_target (the prompts as used at test time, eval mode; with
-                                translator_conditioning=language also p_target.<lang> for the 14 targets),
-                                prompt_encoder.*, translator.*, head.* (whatever the method has)
-    plm.safetensors             only with ``with_plm``: the trained PLM (when the PLM trained)
-    tokenizer/                  a copy of the tokenizer when the run used a local tokenizer folder
+    xlprompt_adapter.json          what is needed to rebuild the method on the base model: base model and
+                                   tokenizer specs, method, prompt length/position/encoder, translator
+                                   architecture, hidden size, label words (per language too), scoring,
+                                   max length, source-language prompt, the run's full config and hash, xlprompt
+                                   version
+    xlprompt_adapter.safetensors   p_source, p_target (the prompts as used at test time, eval mode; with
+                                   translator_conditioning=language also p_target.<lang> for the targets),
+                                   prompt_encoder.*, translator.*, head.* (whatever the method has); its
+                                   metadata carries the run's config hash, compared on load
+    task.json                      the task's definition (labels, label words, languages, templates), for a task
+                                   that is not built in: the adapter names its task by name, not by a path
+    plm.safetensors                only with ``with_plm``: the trained PLM (when the PLM trained)
+    tokenizer/                     a copy of the tokenizer when the run used a local tokenizer folder
 
 An adapter names no local path of the machine it was exported on: a hub name stays a hub name; a local
 tokenizer folder is copied into the adapter (``"tokenizer": "tokenizer"``, read relative to the adapter);
 a local base model is recorded by the hub name in its ``config.json`` (``_name_or_path``), else by its
-folder name with ``base_model_local: true`` (then ``load_adapter`` needs ``base_model=``, the CLI
+folder name with ``base_model_local: true`` (then loading needs ``base_model=``, the CLI
 ``--base-model DIR``); the run's data paths are left out of the recorded config (prediction reads no data).
 
 ``load_adapter(OUT_DIR, base_model=None)`` rebuilds the method on the base model (``base_model`` overrides
 the recorded spec, e.g. a local copy of xlm-roberta-base), loads the adapter and, if present, the PLM weights,
-and returns a :class:`xlprompt.predict.Predictor`.
+and returns a :class:`xlprompt.predict.Predictor`; ``PromptModel.from_pretrained(OUT_DIR)`` and ``xlprompt
+predict --model OUT_DIR`` use it.
 
 The paper's setting trains the PLM too (``freeze_plm`` false): an adapter without ``plm.safetensors`` then
 gives predictions of the adapter on the *untrained* base, not the run's — ``export_run`` warns at export
@@ -38,28 +45,38 @@ from typing import Any
 
 import torch
 
-from xlprompt.checkpoint import atomic_write_text
+from xlprompt.checkpoint import atomic_write_text, json_digest, weights_metadata
 from xlprompt.config import RunConfig
 from xlprompt.errors import CheckpointError
 from xlprompt.predict import (
+    LABEL_WORDS_FILE,
     PLM_FILE,
     PROMPT_FILE,
+    TASK_FILE,
     Predictor,
     build_method,
     check_recorded_inputs,
+    check_run_weights,
     load_module_state,
     load_plm_state,
     method_has_modules,
     read_run_config,
+    read_saved_record,
     registered_task_names,
     resolve_predict_device,
     resolve_relative,
+    run_records,
 )
 from xlprompt.safety import staged_folder
+from xlprompt.tasks.base import SAVED_PREFIX
 from xlprompt.version import __version__
 
-ADAPTER_CONFIG = "adapter_config.json"
-ADAPTER_WEIGHTS = "adapter_model.safetensors"
+#: named after xlprompt, not PEFT: an adapter is xlprompt's own format (a soft prompt, its encoder and MPT's
+#: translator), which PEFT does not load; earlier versions wrote PEFT's names, which the loader still reads
+ADAPTER_CONFIG = "xlprompt_adapter.json"
+ADAPTER_WEIGHTS = "xlprompt_adapter.safetensors"
+LEGACY_ADAPTER_CONFIG = "adapter_config.json"
+LEGACY_ADAPTER_WEIGHTS = "adapter_model.safetensors"
 ADAPTER_FORMAT = "xlprompt-adapter"
 ADAPTER_FORMAT_VERSION = 1
 
@@ -106,13 +123,14 @@ def export_run(run_dir: str | Path, out_dir: str | Path, with_plm: bool = False)
     run_dir, out_dir = Path(run_dir), Path(out_dir)
     _check_target(check_output_dir(out_dir, "export folder"), run_dir)  # before the work
     config = read_run_config(run_dir)
+    words = read_saved_record(run_dir, LABEL_WORDS_FILE, run_records(run_dir))  # the run's own, if it holds them
     # relative local paths become absolute where they resolve, so the adapter loads from anywhere here
     config = config.replace(
         tokenizer=_absolute(resolve_relative(config.tokenizer, run_dir)),
         model=_absolute(resolve_relative(config.model, run_dir)),
-        label_words_file=resolve_relative(config.label_words_file, run_dir),
+        label_words_file=None if words is not None else resolve_relative(config.label_words_file, run_dir),
         task=config.task
-        if config.task in registered_task_names()
+        if config.task in registered_task_names() or config.task.startswith(SAVED_PREFIX)
         else str(Path(resolve_relative(config.task, run_dir)).resolve()),
     )
     if not (run_dir / "results.json").exists():
@@ -120,6 +138,10 @@ def export_run(run_dir: str | Path, out_dir: str | Path, with_plm: bool = False)
     results = read_results(run_dir)
     check_recorded_inputs(config, results.get("labels"), results.get("inputs"), str(run_dir))
     prompt_path = run_dir / PROMPT_FILE
+    # no other run's weights are exported (the PLM's only when it is: else it is neither read nor copied)
+    check_run_weights(
+        run_dir, results, [prompt_path] + ([run_dir / PLM_FILE] if with_plm and not config.freeze_plm else [])
+    )
     tensors = load_safetensors(prompt_path) if prompt_path.exists() else {}
     modules: dict[str, dict[str, torch.Tensor]] = {}
     for key, value in tensors.items():
@@ -150,7 +172,7 @@ def export_run(run_dir: str | Path, out_dir: str | Path, with_plm: bool = False)
             f"{fix}",
             stacklevel=2,
         )
-    original_hash = config.resolved_hash()
+    original_hash = results.get("config_hash") or config.resolved_hash()
     base_model, base_local = _portable_model(config.model)
     from xlprompt.models.toy import ensure_toy_model, is_toy_spec
 
@@ -165,13 +187,17 @@ def export_run(run_dir: str | Path, out_dir: str | Path, with_plm: bool = False)
     tokenizer_dir = Path(tokenizer_spec).expanduser() if not tokenizer_spec.startswith("builtin:") else None
     copy_tokenizer = tokenizer_dir is not None and tokenizer_dir.is_dir()
 
-    label_words_per_language = None
+    label_words_per_language = words
     if config.label_words_file:
         from xlprompt.verbalizer import read_label_words_file
 
         label_words_per_language = read_label_words_file(
             config.label_words_file, config.task_spec().labels, config.task_spec().languages
         )
+    from xlprompt.tasks import task_record
+
+    task = config.task_spec()
+    task_file = None if task.origin.startswith("built-in") else task_record(task)
     adapter: dict[str, torch.Tensor] = {}
     if hidden_size is not None:
         adapter.update(_prompts(config, modules, hidden_size))
@@ -190,8 +216,9 @@ def export_run(run_dir: str | Path, out_dir: str | Path, with_plm: bool = False)
         "prompt_encoder": config.prompt_encoder,
         "translator": None if (config.method != "mpt" or config.no_translator) else config.translator,
         "hidden_size": hidden_size,
-        "task": config.task,  # a task file stays a file the adapter's config names
-        "labels": list(config.task_spec().labels),
+        "task": task.name if task_file else config.task,  # a task that is not built in: its record, task.json
+        "labels": list(task.labels),
+        "records": {TASK_FILE: json_digest(task_file)} if task_file else {},
         "inputs": results.get("inputs") or {},  # what the run recorded of its input files
         "label_words": config.label_words.split(","),
         "label_words_per_language": label_words_per_language,
@@ -201,7 +228,10 @@ def export_run(run_dir: str | Path, out_dir: str | Path, with_plm: bool = False)
         "plm_trained": plm_trained,
         "plm_weights_included": with_plm,
         "random_weights": bool(results.get("random_weights")),
-        "config": _portable_config(config, base_model, TOKENIZER_FOLDER if copy_tokenizer else tokenizer_spec),
+        "config": {
+            **_portable_config(config, base_model, TOKENIZER_FOLDER if copy_tokenizer else tokenizer_spec),
+            "task": task.name if task_file else config.task,
+        },
         "config_hash": original_hash,
         "accuracy": results.get("accuracy"),
         "xlprompt_version": __version__,
@@ -214,7 +244,9 @@ def export_run(run_dir: str | Path, out_dir: str | Path, with_plm: bool = False)
         names = []
         if adapter:
             save_file(
-                adapter, str(tmp / ADAPTER_WEIGHTS), metadata={"format": ADAPTER_FORMAT, "config_hash": original_hash}
+                adapter,
+                str(tmp / ADAPTER_WEIGHTS),
+                metadata={"format": ADAPTER_FORMAT, "config_hash": original_hash, "method": config.method},
             )
             verify_safetensors(tmp / ADAPTER_WEIGHTS)
             names.append(ADAPTER_WEIGHTS)
@@ -228,6 +260,9 @@ def export_run(run_dir: str | Path, out_dir: str | Path, with_plm: bool = False)
             shutil.copyfile(run_dir / PLM_FILE, tmp / PLM_FILE)
             verify_safetensors(tmp / PLM_FILE)
             names.append(PLM_FILE)
+        if task_file is not None:
+            atomic_write_text(tmp / TASK_FILE, json.dumps(task_file, indent=2, ensure_ascii=False))
+            names.append(TASK_FILE)
         atomic_write_text(tmp / ADAPTER_CONFIG, json.dumps(spec, indent=2, ensure_ascii=False))
         read_adapter_config(tmp)
         names.append(ADAPTER_CONFIG)
@@ -238,14 +273,28 @@ TOKENIZER_FOLDER = "tokenizer"
 #: a copy of the base model when it lives in a data folder (a toy model): model and tokenizer
 BASE_MODEL_FOLDER = "base_model"
 #: the files an export writes: the only entries of an adapter folder an export replaces or removes
-ADAPTER_FILES = (ADAPTER_WEIGHTS, PLM_FILE, TOKENIZER_FOLDER, BASE_MODEL_FOLDER, ADAPTER_CONFIG)
+ADAPTER_FILES = (
+    ADAPTER_WEIGHTS,
+    PLM_FILE,
+    TOKENIZER_FOLDER,
+    BASE_MODEL_FOLDER,
+    TASK_FILE,
+    LEGACY_ADAPTER_WEIGHTS,
+    LEGACY_ADAPTER_CONFIG,
+    ADAPTER_CONFIG,
+)
 
 
 def _check_target(out_dir: Path, run_dir: Path) -> None:
     """An export goes to a new or empty folder or an earlier export, never into the run it exports."""
     if out_dir.resolve() == run_dir.resolve():
         raise CheckpointError(f"{out_dir}: that is the run folder being exported; pass another --out folder")
-    if out_dir.is_dir() and any(out_dir.iterdir()) and not (out_dir / ADAPTER_CONFIG).exists():
+    if (
+        out_dir.is_dir()
+        and any(out_dir.iterdir())
+        and not (out_dir / ADAPTER_CONFIG).exists()
+        and not (out_dir / LEGACY_ADAPTER_CONFIG).exists()
+    ):
         raise CheckpointError(
             f"{out_dir}: not empty and not an xlprompt adapter folder; pass a new or empty --out "
             "folder (or an earlier export)"
@@ -302,8 +351,16 @@ def _hidden_size(modules: dict[str, dict[str, torch.Tensor]]) -> int | None:
     return int(dense.shape[-1]) if dense is not None else None
 
 
+def adapter_files(adapter_dir: Path) -> tuple[Path, Path]:
+    """(config, weights) of an adapter folder: xlprompt's names, or PEFT's names of earlier exports."""
+    if not (adapter_dir / ADAPTER_CONFIG).exists() and (adapter_dir / LEGACY_ADAPTER_CONFIG).exists():
+        return adapter_dir / LEGACY_ADAPTER_CONFIG, adapter_dir / LEGACY_ADAPTER_WEIGHTS
+    return adapter_dir / ADAPTER_CONFIG, adapter_dir / ADAPTER_WEIGHTS
+
+
 def read_adapter_config(adapter_dir: str | Path) -> dict[str, Any]:
-    path = Path(adapter_dir) / ADAPTER_CONFIG
+    """The checked ``xlprompt_adapter.json`` of an adapter folder (a one-line error for anything else)."""
+    path = adapter_files(Path(adapter_dir))[0]
     if not Path(adapter_dir).is_dir():
         raise CheckpointError(f"{adapter_dir}: no such adapter folder (an `xlprompt export --out` folder)")
     try:
@@ -333,8 +390,14 @@ def load_adapter(
 
     adapter_dir = Path(adapter_dir)
     spec = read_adapter_config(adapter_dir)
+    config_path, weights = adapter_files(adapter_dir)
     values = dict(spec["config"])
     values["label_words_file"] = None  # the words travel inside the adapter config
+    record = read_saved_record(adapter_dir, TASK_FILE, spec.get("records"))
+    if record is not None:  # the adapter's own task, private to this model
+        from xlprompt.tasks import saved_task
+
+        values["task"] = saved_task(record, str(adapter_dir / TASK_FILE))
     recorded = spec.get("tokenizer")
     if recorded == TOKENIZER_FOLDER and (adapter_dir / TOKENIZER_FOLDER).is_dir():
         recorded = str(adapter_dir / TOKENIZER_FOLDER)  # the copy inside the adapter
@@ -351,7 +414,7 @@ def load_adapter(
             f"{adapter_dir}: the adapter was exported from a local base model folder "
             f"'{spec.get('base_model')}'; pass base_model= (CLI: --base-model DIR) with that model"
         )
-    config = RunConfig.from_dict(values, where=str(adapter_dir / ADAPTER_CONFIG))
+    config = RunConfig.from_dict(values, where=str(config_path))
     inputs = {k: v for k, v in (spec.get("inputs") or {}).items() if k != "label_words_file"}  # words: inside
     check_recorded_inputs(config, spec.get("labels"), inputs, str(adapter_dir))
     tok, method, info = build_method(
@@ -362,17 +425,28 @@ def load_adapter(
             f"{adapter_dir}: the adapter is for hidden size {spec['hidden_size']}, base model "
             f"'{config.model}' has {method.plm.hidden_size}"
         )
-    weights = adapter_dir / ADAPTER_WEIGHTS
     if method.extra_modules():
         if not weights.exists():
-            raise CheckpointError(f"{adapter_dir}: {ADAPTER_WEIGHTS} is missing")
-        load_module_state(method, load_safetensors(weights), str(weights))
+            raise CheckpointError(f"{adapter_dir}: {weights.name} is missing")
+        found = weights_metadata(weights).get("config_hash")
+        if found and spec.get("config_hash") and found != spec["config_hash"]:
+            raise CheckpointError(
+                f"{weights}: the weights of another adapter (config {found}; {config_path.name} is config "
+                f"{spec['config_hash']}); put back the adapter's own weights, or export again"
+            )
+        load_module_state(method, load_safetensors(weights), str(weights), exported=("p_source", "p_target"))
     plm_path = adapter_dir / PLM_FILE
     if spec.get("plm_weights_included"):  # the config decides, not whatever file lies in the folder
         if not plm_path.exists():
             raise CheckpointError(
                 f"{adapter_dir}: {ADAPTER_CONFIG} says the PLM weights are included, but "
                 f"{PLM_FILE} is missing; export the run again with --with-plm"
+            )
+        found = weights_metadata(plm_path).get("config_hash")
+        if found and spec.get("config_hash") and found != spec["config_hash"]:
+            raise CheckpointError(
+                f"{plm_path}: the PLM of another run (config {found}; {config_path.name} is config "
+                f"{spec['config_hash']}); put back the adapter's own weights, or export again"
             )
         load_plm_state(method, load_safetensors(plm_path), str(plm_path))
     elif plm_path.exists():

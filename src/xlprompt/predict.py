@@ -7,7 +7,12 @@ What is loaded from a finished run directory (see :mod:`xlprompt.experiment`):
 * ``prompt.safetensors`` — the method's own modules (prompt encoder, translator, FT head);
 * ``plm.safetensors`` — the trained PLM. It is required when the PLM trained (``freeze_plm`` false, the
   paper's setting): without it the predictions would not be the run's. ``xlprompt run`` writes it by
-  default; sweeps only with ``save_weights: true``.
+  default; sweeps only with ``save_weights: true``. Both weight files carry the run's config hash, compared
+  with ``results.json``'s: another run's weights are refused, as are tensors the method does not have;
+* ``task.json`` — the task's definition (a task file's or a registered task's), used in place of the task
+  file: a run folder moved or copied elsewhere still predicts; ``label_words.json`` — the label words the
+  model was built with (a run with ``label_words_file``), used in place of the file. ``config.json`` records
+  their digests; an edited one is refused.
 
 Probabilities: a softmax over the three class scores — for the prompt methods the label words' logits at
 ``<mask>``, which equals the label words' vocabulary probabilities renormalised over the three words (so
@@ -35,6 +40,7 @@ import torch
 
 from xlprompt.config import RunConfig, coerce
 from xlprompt.errors import CheckpointError, ConfigError, DataError
+from xlprompt.experiment import LABEL_WORDS_FILE, TASK_FILE
 from xlprompt.languages import check_language
 from xlprompt.plugins import import_plugins
 
@@ -152,9 +158,24 @@ def method_has_modules(name: str) -> bool:
     return get_method_spec(name).load().extra_modules is not Method.extra_modules
 
 
-def load_module_state(method, tensors: Mapping[str, torch.Tensor], where: str) -> None:
-    """Load ``prompt_encoder.*``, ``translator.*``, ``head.*`` into the method's own modules (strict)."""
-    for name, module in method.extra_modules().items():
+def load_module_state(
+    method, tensors: Mapping[str, torch.Tensor], where: str, exported: Sequence[str] = ("prompt.",)
+) -> None:
+    """Load ``prompt_encoder.*``, ``translator.*``, ``head.*`` into the method's own modules (strict: a tensor of
+    a module the method does not have is refused too). ``exported``: the prefixes of the prompts a file also holds
+    as they were used (recomputed from the modules, so not loaded)."""
+    modules = method.extra_modules()
+    stray = sorted(
+        k
+        for k in tensors
+        if k.partition(".")[0] not in modules and not k.startswith(tuple(exported)) and k not in exported
+    )
+    if stray:
+        raise CheckpointError(
+            f"{where}: holds tensors this {method.config.method} model has not ({', '.join(stray[:3])}); it belongs "
+            "to another method or config"
+        )
+    for name, module in modules.items():
         prefix = name + "."
         state = {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
         if not state:
@@ -173,6 +194,12 @@ def load_plm_state(method, tensors: Mapping[str, torch.Tensor], where: str) -> N
     if missing:
         raise CheckpointError(
             f"{where}: lacks PLM parameters ({', '.join(missing[:3])}, ...); it belongs to another base model"
+        )
+    unexpected = sorted(set(tensors) - set(params))
+    if unexpected:
+        raise CheckpointError(
+            f"{where}: holds tensors the base model has not ({', '.join(unexpected[:3])}); it belongs to another "
+            "base model"
         )
     with torch.no_grad():
         for name, param in params.items():
@@ -326,14 +353,44 @@ def registered_task_names() -> set[str]:
     return set(TASKS)
 
 
+def read_saved_record(run_dir: Path, name: str, recorded: Mapping[str, Any] | None) -> Any:
+    """A run folder's JSON record ``name`` (:data:`TASK_FILE`, :data:`LABEL_WORDS_FILE`), checked against the digest
+    the run recorded of it; None when the folder has none (a run of a built-in task, of an earlier version)."""
+    path = run_dir / name
+    if not path.is_file():
+        return None
+    try:
+        value = json.loads(path.read_text("utf-8"))
+    except (OSError, ValueError) as err:
+        raise CheckpointError(f"{path}: unreadable ({err}); restore it from the run") from None
+    from xlprompt.checkpoint import json_digest
+
+    expected = (recorded or {}).get(name)
+    if expected and json_digest(value) != expected:
+        raise CheckpointError(
+            f"{path}: not the {'task' if name == TASK_FILE else 'label words'} the run was trained with (edited "
+            "since); restore it, or train again"
+        )
+    return value
+
+
 def read_run_config(run_dir: Path) -> RunConfig:
+    """A run folder's config, ready to rebuild its model here: the task of a task file or a registered task is the
+    run's own record (:data:`TASK_FILE`), so a run folder moved or copied elsewhere still predicts."""
     path = run_dir / "config.json"
     try:
         saved = json.loads(path.read_text("utf-8"))
         values = dict(saved["config"])
         import_plugins(coerce("plugins", values.get("plugins")), f"{path}: plugins")  # they may register its task
         task = values.get("task")
-        if (
+        record = read_saved_record(run_dir, TASK_FILE, saved.get("records"))
+        if record is not None and isinstance(task, str):
+            from xlprompt.tasks import saved_task
+
+            name = record.get("name") if isinstance(record, dict) else None
+            if task != name or task not in registered_task_names() or not _builtin(task):
+                values["task"] = saved_task(record, str(run_dir / TASK_FILE))
+        elif (
             isinstance(task, str)
             and task not in registered_task_names()
             and _is_relative_path(task)
@@ -348,6 +405,50 @@ def read_run_config(run_dir: Path) -> RunConfig:
         if isinstance(err, ConfigError):
             raise
         raise CheckpointError(f"{path}: unreadable ({err})") from None
+
+
+def _builtin(name: str) -> bool:
+    from xlprompt.tasks import get_task
+
+    return get_task(name).origin.startswith("built-in")
+
+
+def check_run_weights(run_dir: Path, results: Mapping[str, Any], paths: Sequence[Path]) -> None:
+    """Refuse a run folder whose files belong to different runs: ``results.json`` of another config than
+    ``config.json``, or weight files (``paths`` that exist: complete, checked here) saved by another run (the config
+    hash in their metadata)."""
+    from xlprompt.checkpoint import weights_metadata
+    from xlprompt.safety import verify_safetensors
+
+    recorded = results.get("config_hash")
+    try:
+        config_hash = json.loads((run_dir / "config.json").read_text("utf-8")).get("hash")
+    except (OSError, ValueError, AttributeError):
+        config_hash = None
+    if recorded and config_hash and recorded != config_hash:
+        raise CheckpointError(
+            f"{run_dir}: results.json is of another run (config {recorded}; config.json is config "
+            f"{config_hash}); put back the run's own files, or train again"
+        )
+    for path in paths:
+        if path.exists():
+            verify_safetensors(path)  # a truncated file: one line, before the model is built
+            found = weights_metadata(path).get("config_hash")
+            if recorded and found and found != recorded:
+                raise CheckpointError(
+                    f"{path}: the weights of another run (config {found}; this run is config {recorded}); put "
+                    "back the run's own weights, or train again"
+                )
+
+
+def run_records(run_dir: Path) -> dict[str, str]:
+    """The digests of the records a run folder holds (:data:`TASK_FILE`, :data:`LABEL_WORDS_FILE`), from its
+    ``config.json``."""
+    try:
+        records = json.loads((run_dir / "config.json").read_text("utf-8")).get("records")
+    except (OSError, ValueError, AttributeError):
+        return {}
+    return records if isinstance(records, dict) else {}
 
 
 def read_results(run_dir: Path) -> dict[str, Any]:
@@ -386,12 +487,15 @@ def load_run(
     ``tokenizer`` / ``model``: where the run's tokenizer / base model are now, if its recorded (relative)
     paths do not resolve from here (see :func:`resolve_relative`).
     """
-    from xlprompt.safety import load_safetensors, verify_safetensors
+    from xlprompt.safety import load_safetensors
 
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise CheckpointError(f"{run_dir}: no such run directory")
     config = read_run_config(run_dir)
+    words = read_saved_record(run_dir, LABEL_WORDS_FILE, run_records(run_dir))
+    if words is not None:  # the words the run was built with, carried by the run folder
+        config = config.replace(label_words_file=None)
     config = config.replace(
         tokenizer=tokenizer or resolve_relative(config.tokenizer, run_dir),
         model=model or resolve_relative(config.model, run_dir),
@@ -420,15 +524,12 @@ def load_run(
             f"{run_dir}: {PROMPT_FILE} is missing (the {config.method} run's learned prompt "
             "and modules); restore it or train the run again"
         )
-    if prompt_path.exists():
-        verify_safetensors(prompt_path)  # a truncated file: one line, before the model is built
-    if not config.freeze_plm:
-        verify_safetensors(plm_path)
+    check_run_weights(run_dir, results, (prompt_path, plm_path))
     if config.label_words_file and not Path(config.label_words_file).is_file():
         raise DataError(
             "label_words_file of the run not found; pass the run's label words file", config.label_words_file
         )
-    tokenizer, method, info = build_method(config, resolve_predict_device(config, device))
+    tokenizer, method, info = build_method(config, resolve_predict_device(config, device), label_words=words)
     if method.extra_modules() and not prompt_path.exists():
         raise CheckpointError(f"{run_dir}: {PROMPT_FILE} is missing")
     if method.extra_modules():

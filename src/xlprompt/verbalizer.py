@@ -56,6 +56,11 @@ class Verbalizer:
         self.mode = mode
         self.labels = tuple(labels)  # the task's labels; XNLI's by default
         self.tokenizer = tokenizer
+        #: the words it was built with (a saved model keeps these, not what a label-words file says later)
+        self.words: tuple[str, ...] = tuple(w.strip() for w in words)
+        self.per_language: dict[str, tuple[str, ...]] = {
+            lang: tuple(w.strip() for w in lang_words) for lang, lang_words in (per_language or {}).items()
+        }
         self.default_ids = self._ids(words, "label_words")
         self.language_ids: dict[str, tuple[int, ...]] = {}
         for lang, lang_words in (per_language or {}).items():

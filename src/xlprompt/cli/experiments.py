@@ -292,49 +292,37 @@ def report_command(
         click.echo(f"  not drawn: {skipped.line()}")
 
 
-def _load_predictor(run_dir, adapter, base_model, tokenizer, device=None):
-    if bool(run_dir) == bool(adapter):
-        raise click.UsageError("give exactly one of --run RUNDIR and --adapter DIR")
-    if run_dir:
-        from xlprompt.predict import load_run
+def _source(run_dir, adapter, model):
+    """The one trained model of ``predict``'s --model, --run and --adapter (each takes any kind)."""
+    given = [value for value in (model, run_dir, adapter) if value]
+    if len(given) != 1:
+        raise click.UsageError(
+            "give exactly one of --model, --run and --adapter (each takes a run folder, a saved model, an exported "
+            "adapter or a Hub name user/name)"
+        )
+    return given[0]
 
-        return load_run(run_dir, tokenizer=tokenizer, model=base_model, device=device)
-    from xlprompt.export import load_adapter
 
-    return load_adapter(adapter, base_model=base_model, tokenizer=tokenizer, device=device)
+def _load_predictor(source, base_model, tokenizer, device=None):
+    from xlprompt.artifact import load_artifact
+
+    return load_artifact(source, device=device, base_model=base_model, tokenizer=tokenizer).predictor
 
 
 #: the fields ``predict --input`` adds to each row (every input field is kept as it is)
 PREDICTION_FIELDS = ("prediction", "prediction_id", "probabilities")
 
 
-def _run_task(run_dir, adapter=None):
-    """The task of a run directory or an exported adapter, read before the model loads. A folder that is no run
-    or adapter is a one-line error here, before its (absent) task's languages are checked."""
+def _run_task(source):
+    """The task of a trained model (any kind), read before the model loads. A folder that is no xlprompt model is a
+    one-line error here, before its (absent) task's languages are checked."""
+    from xlprompt.artifact import artifact_task
     from xlprompt.errors import CheckpointError
-    from xlprompt.tasks import get_task
 
     try:
-        return _read_task(run_dir, adapter, get_task)
-    except CheckpointError:  # no run / adapter: its loader says so, before any language is checked
+        return artifact_task(source)
+    except CheckpointError:  # no model there: its loader says so, before any language is checked
         return None
-
-
-def _read_task(run_dir, adapter, get_task):
-    if not run_dir:
-        if not adapter:
-            return get_task("xnli")
-        from xlprompt.config import coerce
-        from xlprompt.export import ADAPTER_CONFIG, read_adapter_config
-        from xlprompt.plugins import import_plugins
-
-        recorded = read_adapter_config(Path(adapter)).get("config", {})
-        # the plugins the run recorded: they may register its task
-        import_plugins(coerce("plugins", recorded.get("plugins")), f"{Path(adapter) / ADAPTER_CONFIG}: plugins")
-        return get_task(str(recorded.get("task", "xnli")))
-    from xlprompt.predict import read_run_config
-
-    return read_run_config(Path(run_dir)).task_spec()
 
 
 def _read_jsonl(path: str, default_lang: str, task=None) -> tuple[list[dict], list[str]]:
@@ -393,8 +381,18 @@ def _read_jsonl(path: str, default_lang: str, task=None) -> tuple[list[dict], li
 
 
 @click.command("predict")
-@click.option("--run", "run_dir", type=path_type(file_okay=False), default=None, help="a finished run directory")
-@click.option("--adapter", type=path_type(file_okay=False), default=None, help="an exported adapter folder")
+@click.option(
+    "--model",
+    "model",
+    default=None,
+    metavar="FOLDER|USER/NAME",
+    help="the trained model: a run folder, a folder of PromptModel.save_pretrained, an `xlprompt export` adapter, "
+    "or a Hugging Face Hub name user/name[@revision] of one (HF_HUB_OFFLINE=1: the cache only)",
+)
+@click.option(
+    "--run", "run_dir", default=None, metavar="FOLDER|USER/NAME", help="the same as --model (its earlier name)"
+)
+@click.option("--adapter", default=None, metavar="FOLDER|USER/NAME", help="the same as --model (its earlier name)")
 @click.option(
     "--base-model", default=None, help="base model spec instead of the recorded one (e.g. where a local copy is now)"
 )
@@ -436,6 +434,7 @@ def _read_jsonl(path: str, default_lang: str, task=None) -> tuple[list[dict], li
 )
 @plugin_option
 def predict_command(
+    model,
     run_dir,
     adapter,
     base_model,
@@ -449,14 +448,16 @@ def predict_command(
     device,
     plugins,
 ):
-    """Predict the label of the run's task (XNLI: entailment / neutral / contradiction) with a trained run (or an
-    exported adapter). A one-text task (a task file with one text field) takes --premise as its text."""
+    """Predict the label of the model's task (XNLI: entailment / neutral / contradiction) with a trained model: a
+    run folder, a saved model, an exported adapter or a Hub name of one. A one-text task (a task file with one text
+    field) takes --premise as its text."""
     from xlprompt.languages import check_language
 
-    task = _run_task(run_dir, adapter)  # the run's task decides the fields, labels and languages
+    source = _source(run_dir, adapter, model)
+    task = _run_task(source)  # the model's task decides the fields, labels and languages
     predictor = None
-    if task is None:  # not a run or adapter (or a missing one): its loader's one line, not a language error
-        predictor = _load_predictor(run_dir, adapter, base_model, tokenizer, device)
+    if task is None:  # no model there (or a missing one): its loader's one line, not a language error
+        predictor = _load_predictor(source, base_model, tokenizer, device)
         task = predictor.config.task_spec()
     if task.name == "xnli":
         check_language(lang)
@@ -474,7 +475,7 @@ def predict_command(
         from xlprompt.safety import check_output_file
 
         check_output_file(output_path, "--output file")  # before any prediction is computed
-    predictor = predictor or _load_predictor(run_dir, adapter, base_model, tokenizer, device)
+    predictor = predictor or _load_predictor(source, base_model, tokenizer, device)
     if predictor.random_weights:
         click.echo(f"note: {predictor.note}", err=True)
     if input_path is None:

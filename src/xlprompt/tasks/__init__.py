@@ -17,7 +17,17 @@ from pathlib import Path
 
 from xlprompt.errors import ConfigError
 from xlprompt.plugins import load_entry_points
-from xlprompt.tasks.base import TASKS, Task, TaskSplits, register, unregister_task
+from xlprompt.tasks.base import (
+    SAVED_PREFIX,
+    SAVED_TASKS,
+    TASKS,
+    Task,
+    TaskSplits,
+    register,
+    saved_task,
+    task_record,
+    unregister_task,
+)
 
 __all__ = [
     "Task",
@@ -30,6 +40,8 @@ __all__ = [
     "unregister_task",
     "get_task",
     "task_languages",
+    "task_record",
+    "saved_task",
 ]
 
 
@@ -94,6 +106,13 @@ def get_task(spec: str) -> Task:
     if spec in TASKS:
         return TASKS[spec]
     text = str(spec)
+    if text.startswith(SAVED_PREFIX):
+        if text not in SAVED_TASKS:
+            raise ConfigError(
+                f"task={text} is the task of a saved model that this process has not loaded; load the model "
+                "with PromptModel.from_pretrained (or xlprompt.load_run)"
+            )
+        return SAVED_TASKS[text]
     if text and not text.endswith((".yaml", ".yml")) and "/" not in text:
         load_entry_points()  # an installed plugin may register it
         if spec in TASKS:

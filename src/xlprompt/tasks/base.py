@@ -7,7 +7,16 @@ from typing import Callable, Mapping, Optional
 
 from xlprompt.errors import ConfigError
 
-__all__ = ["Task", "TaskSplits", "TASKS", "register", "unregister_task", "definition_digest"]
+__all__ = [
+    "Task",
+    "TaskSplits",
+    "TASKS",
+    "register",
+    "unregister_task",
+    "definition_digest",
+    "task_record",
+    "saved_task",
+]
 
 
 @dataclass(frozen=True)
@@ -201,3 +210,108 @@ def definition_digest(task: Task) -> str:
         values[name] = None if loader is None else code_identity(loader)
     payload = json.dumps(values, sort_keys=True, default=lambda v: dict(v) if hasattr(v, "items") else repr(v))
     return "sha256:" + hashlib.sha256(payload.encode()).hexdigest()
+
+
+#: the spelling of the config key ``task`` for a task held by a saved model or run folder (:func:`saved_task`):
+#: ``saved:<digest of its record>``. Such tasks are private to the models loaded with them: never in :data:`TASKS`,
+#: so loading a model never replaces a registered task
+SAVED_PREFIX = "saved:"
+SAVED_TASKS: dict[str, Task] = {}
+#: the fields of a task record (:func:`task_record`): what a prediction needs, no data files
+RECORD_FIELDS: tuple[str, ...] = (
+    "name",
+    "labels",
+    "languages",
+    "label_words",
+    "text_fields",
+    "source_language",
+    "language_label_words",
+    "tiny_label_words",
+    "parallel_default",
+    "method_options",
+)
+
+
+def task_record(task: Task) -> dict:
+    """What a prediction needs of ``task`` as JSON-ready data: name, labels, languages, label words (default, per
+    language, the tiny tokenizer's), text fields, source language and the methods' options (PCT's templates, DP's
+    pattern). No data files: a saved model or run folder holds this, not the task's splits."""
+    import json
+
+    return {
+        "name": task.name,
+        "labels": list(task.labels),
+        "languages": list(task.languages),
+        "label_words": list(task.label_words),
+        "text_fields": list(task.text_fields),
+        "source_language": task.source_language,
+        "language_label_words": {k: list(v) for k, v in task.language_label_words.items()},
+        "tiny_label_words": list(task.tiny_label_words),
+        "parallel_default": task.parallel_default,
+        "method_options": json.loads(json.dumps(task.method_options, default=list)),
+    }
+
+
+def saved_task(record: object, where: str) -> str:
+    """Make the task of a saved model's or run folder's ``record`` (:func:`task_record`) available under the private
+    spelling ``saved:<digest>`` and return it (the config key ``task`` of the loaded model). ``where`` names the
+    file in the one-line :class:`~xlprompt.errors.CheckpointError` of a record that is no task."""
+    import hashlib
+    import json
+
+    from xlprompt.errors import CheckpointError
+
+    def bad(problem: str) -> CheckpointError:
+        return CheckpointError(f"{where}: the saved task {problem}; save the model again with this xlprompt")
+
+    if not isinstance(record, dict):
+        raise bad(f"is a {type(record).__name__}, not a task record")
+    missing = [k for k in RECORD_FIELDS if k not in record]
+    if missing:
+        raise bad(f"lacks {', '.join(missing)}")
+    strings = ("labels", "languages", "label_words", "text_fields", "tiny_label_words")
+    for key in strings:
+        if not isinstance(record[key], list) or not all(isinstance(v, str) for v in record[key]):
+            raise bad(f"field '{key}' is not a list of strings")
+    labels = record["labels"]
+    if len(labels) < 2 or len(set(labels)) != len(labels):
+        raise bad(f"has the labels {labels} (two or more distinct ones needed)")
+    if len(record["label_words"]) != len(labels) or len(record["text_fields"]) not in (1, 2):
+        raise bad("has label words or text fields that do not fit its labels")
+    if record["source_language"] not in record["languages"]:
+        raise bad(f"has the source language {record['source_language']!r} outside its languages")
+    words = record["language_label_words"]
+    if not isinstance(words, dict) or not all(
+        isinstance(v, list) and len(v) == len(labels) and all(isinstance(w, str) for w in v) for v in words.values()
+    ):
+        raise bad("field 'language_label_words' is not one word per label for each language")
+    if not isinstance(record["method_options"], dict) or not isinstance(record["parallel_default"], str):
+        raise bad("field 'method_options' or 'parallel_default' has the wrong type")
+    if not isinstance(record["name"], str) or not record["name"].strip():
+        raise bad("has no name")
+    text = json.dumps({k: record[k] for k in RECORD_FIELDS}, sort_keys=True, ensure_ascii=False)
+    spec = SAVED_PREFIX + hashlib.sha256(text.encode()).hexdigest()[:16]
+    if spec not in SAVED_TASKS:
+        SAVED_TASKS[spec] = Task(
+            name=record["name"],
+            labels=tuple(labels),
+            languages=tuple(record["languages"]),
+            label_words=tuple(record["label_words"]),
+            text_fields=tuple(record["text_fields"]),
+            source_language=record["source_language"],
+            language_label_words={k: tuple(v) for k, v in words.items()},
+            tiny_label_words=tuple(record["tiny_label_words"]),
+            parallel_default=record["parallel_default"],
+            method_options=record["method_options"],
+            origin=f"saved ({where})",
+            load_splits=_no_data,
+        )
+    return spec
+
+
+def _no_data(task: Task, config, folder) -> TaskSplits:
+    """The data loader of a saved model's task: it has none (a saved model holds its task's definition only)."""
+    raise ConfigError(
+        f"task '{task.name}' is the task of a saved model ({task.origin}): its definition, without its data; to "
+        "train or evaluate, give its task file or register the task (xlprompt.register_task)"
+    )

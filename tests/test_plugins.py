@@ -37,7 +37,7 @@ FAST = {
     "device": "cpu",
     "shots": 1,
 }
-BUILTINS = "mpt, sp, ft, pct, dp, dpa, softmv"
+BUILTINS = "mpt, sp, ft, pct, dp, dpa, softmv, xpe, dual"
 
 PLUGIN = '''
 """A plugin: registers the method METHOD (a bag of input embeddings and a linear head)."""
@@ -155,7 +155,7 @@ def test_a_plugin_method_runs_through_run_and_predict_imports_it_again(tmp_path,
     importlib.invalidate_caches()
     for kind, folder, file in (
         ("--run", run, "config.json"),
-        ("--adapter", tmp_path / "adapter", "adapter_config.json"),
+        ("--adapter", tmp_path / "adapter", "xlprompt_adapter.json"),
     ):
         assert _error(runner.invoke(cli, ["predict", kind, str(folder), "--premise", "A", "--hypothesis", "B"])) == (
             f"error: {folder / file}: plugins: plugin module '{module}' not found; install the package that provides "

@@ -375,6 +375,11 @@ def read_adapter_config(adapter_dir: str | Path) -> dict[str, Any]:
         raise CheckpointError(
             f"{path}: adapter format {spec.get('format_version')}, this xlprompt reads {ADAPTER_FORMAT_VERSION}"
         )
+    from xlprompt.config import coerce
+    from xlprompt.plugins import import_plugins
+
+    recorded = spec.get("config") if isinstance(spec.get("config"), dict) else {}
+    import_plugins(coerce("plugins", recorded.get("plugins")), f"{path}: plugins")  # they may register its method
     return spec
 
 

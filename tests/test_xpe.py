@@ -285,3 +285,31 @@ def test_schedule_is_the_installed_transformers_own():
         optimizer.step()
         schedule.step()
     assert [lr_factor(s, 37, 4, "cosine_restarts", 0.0, 2) for s in range(38)] == pytest.approx(theirs, abs=1e-12)
+
+
+def test_from_pretrained_and_predict_take_a_published_adapter_folder(tmp_path):
+    """The one loader of xlprompt's artifacts takes the published prompts' layout too (base_model: the model to put
+    them on; their own is XLM-R large), and `xlprompt predict --model` predicts with them."""
+    from click.testing import CliRunner
+
+    import xlprompt
+    from xlprompt.cli import cli
+    from xlprompt.methods.xpe import load_peft_prompt
+    from xlprompt.predict import Predictor
+
+    write_published_adapter(tmp_path / "adapter", 0.3)
+    model = xlprompt.PromptModel.from_pretrained(tmp_path / "adapter", base_model="random:tiny")
+    assert model.run_config.method == "dual" and model.labels[0] == "science/technology"
+    direct = load_peft_prompt(tmp_path / "adapter", model="random:tiny")
+    expected = Predictor(direct.config, direct.method, direct.tokenizer, True, "direct").scores(
+        [("Rain is expected tomorrow.", "")], lang="en"
+    )
+    assert torch.equal(model.scores(["Rain is expected tomorrow."], lang="en"), expected)
+    out = CliRunner().invoke(
+        cli,
+        ["predict", "--model", str(tmp_path / "adapter"), "--base-model", "random:tiny"]
+        + ["--lang", "en", "--premise", "Rain is expected tomorrow."],
+    )
+    assert out.exit_code == 0, out.output
+    predicted = out.output.strip().splitlines()[-1].split("\t")[0]
+    assert predicted == model.labels[int(expected.argmax())]

@@ -248,8 +248,19 @@ def load_saved_model(folder: Path, device: str | torch.device | None = None, bas
     return Loaded(predictor, "model", meta["config_hash"], dict(meta["config"]))
 
 
+def _is_peft_config(path: Path) -> bool:
+    """Whether ``adapter_config.json`` is PEFT's (a published XPE, DUAL or soft-prompt adapter: ``peft_type``), not
+    the file of an xlprompt export of an earlier version (same name)."""
+    try:
+        return "peft_type" in json.loads(path.read_text("utf-8"))
+    except (OSError, ValueError, TypeError):
+        return False
+
+
 def artifact_kind(folder: Path) -> str:
-    """``model``, ``run`` or ``adapter``: which xlprompt artifact ``folder`` is; a one-line error otherwise."""
+    """``model``, ``run``, ``adapter`` or ``peft`` (a PEFT prompt adapter in the layout of the published XPE, DUAL
+    and soft prompts, :func:`xlprompt.methods.xpe.load_peft_prompt`): which artifact ``folder`` is; a one-line
+    error otherwise."""
     from xlprompt.export import ADAPTER_CONFIG, LEGACY_ADAPTER_CONFIG
 
     if folder.exists() and not folder.is_dir():
@@ -260,8 +271,10 @@ def artifact_kind(folder: Path) -> str:
         )
     if (folder / MODEL_CONFIG).is_file():
         return "model"
-    if (folder / ADAPTER_CONFIG).is_file() or (folder / LEGACY_ADAPTER_CONFIG).is_file():
+    if (folder / ADAPTER_CONFIG).is_file():
         return "adapter"
+    if (folder / LEGACY_ADAPTER_CONFIG).is_file():
+        return "peft" if _is_peft_config(folder / LEGACY_ADAPTER_CONFIG) else "adapter"
     if (folder / "config.json").is_file():
         return "run"  # an unfinished one too: its loader says what is missing
     raise CheckpointError(
@@ -332,6 +345,15 @@ def load_artifact(
         if tokenizer:
             raise ConfigError(f"{folder}: a saved model carries its tokenizer; drop the tokenizer option")
         return load_saved_model(folder, device, base_model)
+    if kind == "peft":  # a published XPE / DUAL / soft prompt (PEFT's layout), for the task it was trained on
+        from xlprompt.methods.xpe.peft_prompts import load_peft_prompt
+        from xlprompt.predict import Predictor
+
+        found = load_peft_prompt(folder, model=base_model, tokenizer=tokenizer, device=device or "cpu")
+        predictor = Predictor(
+            found.config, found.method, found.tokenizer, found.config.model.startswith("random:"), str(folder)
+        )
+        return Loaded(predictor, kind, found.config.resolved_hash(), found.config.to_dict())
     if kind == "adapter":
         spec = read_adapter_config(folder)
         predictor = load_adapter(folder, base_model=base_model, tokenizer=tokenizer, device=device)
@@ -353,6 +375,8 @@ def artifact_task(source: str | os.PathLike):
     if kind == "model":
         meta = _read_meta(folder / MODEL_CONFIG)
         return get_task(task_for(meta["task"], str(meta["task"].get("name")), str(folder / MODEL_CONFIG)))
+    if kind == "peft":  # the published prompts are SIB-200's (their head's rows are its categories)
+        return get_task("sib200")
     if kind == "adapter":
         spec = read_adapter_config(folder)
         record = read_saved_record(folder, TASK_FILE, spec.get("records"))

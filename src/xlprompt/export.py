@@ -68,7 +68,6 @@ def _prompts(config: RunConfig, modules: dict[str, dict[str, torch.Tensor]], hid
     """p_S (and p_T for MPT) recomputed from the prompt encoder and translator alone, in eval mode, on the
     CPU in fp32: the prompt encoder and translator compute in fp32 outside autocast on every device and
     precision, so these are the vectors a bf16 GPU run used, up to the GPU's fp32 rounding."""
-    from xlprompt.languages import TARGET_LANGUAGES
     from xlprompt.models.conditioned_translator import LanguageConditionedTranslator, build_mpt_translator
     from xlprompt.models.prompt_encoder import PromptEncoder, PromptEncoderConfig
 
@@ -86,12 +85,15 @@ def _prompts(config: RunConfig, modules: dict[str, dict[str, torch.Tensor]], hid
             if config.no_translator:
                 out["p_target"] = p_source
             else:
-                translator = build_mpt_translator(config.translator, hidden_size, config.translator_conditioning)
+                targets = config.task_spec().target_languages  # the run's task's: one vector each
+                translator = build_mpt_translator(
+                    config.translator, hidden_size, config.translator_conditioning, targets
+                )
                 translator.load_state_dict(modules["translator"])
                 translator.eval()
                 if isinstance(translator, LanguageConditionedTranslator):  # a prompt per language
                     out["p_target"] = translator(p_source, "")  # the fallback of languages without pairs
-                    out.update({f"p_target.{lang}": translator(p_source, lang) for lang in TARGET_LANGUAGES})
+                    out.update({f"p_target.{lang}": translator(p_source, lang) for lang in targets})
                 else:
                     out["p_target"] = translator(p_source)
     return {k: v.float().contiguous().clone() for k, v in out.items()}
@@ -196,7 +198,7 @@ def export_run(run_dir: str | Path, out_dir: str | Path, with_plm: bool = False)
         "label_words": config.label_words.split(","),
         "label_words_per_language": label_words_per_language,
         "scoring": config.scoring,
-        "english_prompt": config.english_prompt,
+        "source_prompt": config.source_prompt,
         "max_length": config.max_length,
         "plm_trained": plm_trained,
         "plm_weights_included": with_plm,

@@ -147,6 +147,11 @@ class _Hooks:
                 f"method {config.method} cannot run task {task.name}: {why}; methods for this task: "
                 f"{', '.join(methods_for_task(task))}"
             )
+        if config.method == "softmv" and config.softmv_cosda_rate and task.name != "xnli":
+            raise ConfigError(
+                f"softmv_cosda_rate={config.softmv_cosda_rate}: SoftMV's code-switching reads MUSE dictionaries "
+                f"from XNLI's source language to its languages; task {task.name} runs with softmv_cosda_rate=0"
+            )
         if (
             config.method == "mpt"
             and config.alpha < 1.0

@@ -436,7 +436,7 @@ class Trainer:
                 record["dev_accuracy"] = 100.0 * accuracy(
                     method,
                     self.dev,
-                    "en",
+                    config.task_spec().source_language,  # the dev split is in the source language
                     config.eval_batch_size,
                     self.autocast_dtype,
                     token_budget=config.eval_token_budget,

@@ -43,6 +43,9 @@ class Method(nn.Module):
         self.tokenizer = tokenizer
         self.verbalizer = verbalizer
         self.special = SpecialTokens.from_tokenizer(tokenizer)
+        #: the run's task, and its source language (the language of the few-shot train and dev data)
+        self.task = config.task_spec()
+        self.source_language: str = self.task.source_language
         if config.freeze_plm:
             for p in self.plm.parameters():
                 p.requires_grad_(False)

@@ -107,11 +107,11 @@ class DiscretePrompting(Method):
     def training_loss(
         self, batch: Sequence[TokenizedExample], parallel: Sequence[TokenizedPair] | None, generator: torch.Generator
     ) -> LossOutput:
-        hidden = self.mask_states([self.encode_for_eval(ex, "en") for ex in batch])
-        log_probs = class_log_probs(self.plm, hidden, self.label_ids("en"), self.config.scoring)
+        hidden = self.mask_states([self.encode_for_eval(ex, self.source_language) for ex in batch])
+        log_probs = class_log_probs(self.plm, hidden, self.label_ids(self.source_language), self.config.scoring)
         ce = classification_loss(log_probs, self.labels_tensor(batch))
         return LossOutput(ce, {"ce": ce.item()})
 
     def class_scores(self, batch: Sequence[TokenizedExample], lang: str) -> torch.Tensor:
         hidden = self.mask_states([self.encode_for_eval(ex, lang) for ex in batch])
-        return label_word_logits(self.plm, hidden, self.label_ids("en"))  # pattern_lang en: English words
+        return label_word_logits(self.plm, hidden, self.label_ids(self.source_language))  # pattern_lang en: the source language's words

@@ -23,7 +23,8 @@ GPU.
   global ``random`` over the examples in order).
 * **Multilingual verbalizer** (``prompt/pvps/pvp.py`` l. 28-47, ``_convert_single_mlm_logits_to_cls_logits_universal``):
   a class's score is the mean over the 15 languages of its label word's MLM logit at ``<mask>``
-  (:data:`~xlprompt.methods.field_common.XNLI_VERBALIZER`; ``label_words_file`` replaces the table), in training
+  (:data:`~xlprompt.methods.softmv.recipe.XNLI_VERBALIZER`; a task file's per-language label words on its task;
+  ``label_words_file`` replaces the table), in training
   and at test time, for every language. A word of several pieces is scored by its last piece
   (``prompt/utils.py:212-221``: Greek ``Nαί`` is ``▁N`` ``αί`` → ``αί``; Chinese ``是`` is ``▁`` ``是`` → ``是``).
 * **Consistency regularisation** (``prompt/modules/wrapper.py`` ``mlm_train_step``):
@@ -54,8 +55,14 @@ from xlprompt.batching import TokenizedExample, TokenizedPair, strip_trailing_pu
 from xlprompt.errors import ConfigError, ModelError
 from xlprompt.losses import classification_loss
 from xlprompt.methods.base import LossOutput, Method
-from xlprompt.methods.field_common import XNLI_VERBALIZER, label_table, table_from_config
-from xlprompt.methods.softmv.recipe import RECIPE, RECIPE_SOURCES, SH, SOFTMV  # noqa: F401  (re-exported)
+from xlprompt.methods.field_common import label_table, table_from_config
+from xlprompt.methods.softmv.recipe import (  # noqa: F401  (re-exported)
+    RECIPE,
+    RECIPE_SOURCES,
+    SH,
+    SOFTMV,
+    TASK_LABEL_WORDS,
+)
 from xlprompt.models.prompt_encoder import PromptEncoder, PromptEncoderConfig
 from xlprompt.template import HYPOTHESIS, LITERAL, MASK, PREMISE, PROMPT, EncodedInput, Piece, Template, word_ids
 
@@ -122,8 +129,11 @@ class SoftMultilingualVerbalizer(Method):
         if config.softmv_init_from_vocab:
             with torch.no_grad():
                 self.prompt_encoder.embedding.copy_(plm.word_embeddings.weight[: config.prompt_length])
-        table = table_from_config(config, XNLI_VERBALIZER)
-        self.table_ids = label_table(tokenizer, table, "SoftMV verbalizer", rule="last")
+        task = self.task
+        table = table_from_config(config, TASK_LABEL_WORDS.get(task.name))
+        self.table_ids = label_table(
+            tokenizer, table, "SoftMV verbalizer", rule="last", labels=task.labels, languages=task.languages
+        )
         self.register_buffer("_verbalizer_ids", torch.tensor(list(self.table_ids.values())), persistent=False)
         #: read at the first training step (prediction from a finished run needs no dictionaries); the
         #: folder is resolved here, so a missing setting fails before any work

@@ -147,6 +147,20 @@ class _Hooks:
                 f"method {config.method} cannot run task {task.name}: {why}; methods for this task: "
                 f"{', '.join(methods_for_task(task))}"
             )
+        from xlprompt.data.parallel import CORPUS_SOURCE_LANGUAGE, EXTERNAL_SOURCES
+
+        if (
+            config.method == "mpt"
+            and config.alpha < 1.0
+            and config.parallel_source in EXTERNAL_SOURCES
+            and config.data_dir != "builtin:demo"
+            and task.source_language != CORPUS_SOURCE_LANGUAGE
+        ):
+            raise ConfigError(
+                f"parallel_source={config.parallel_source}: its pairs go from '{CORPUS_SOURCE_LANGUAGE}', but task "
+                f"{task.name} transfers from '{task.source_language}'; bring pairs from '{task.source_language}' with "
+                "parallel_source=file parallel_file=PATH, or alpha=1"
+            )
         if config.method == "softmv" and config.softmv_cosda_rate and task.name != "xnli":
             raise ConfigError(
                 f"softmv_cosda_rate={config.softmv_cosda_rate}: SoftMV's code-switching reads MUSE dictionaries "

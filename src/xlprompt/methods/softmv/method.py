@@ -139,7 +139,7 @@ class SoftMultilingualVerbalizer(Method):
         #: folder is resolved here, so a missing setting fails before any work
         self._dictionary_dir = self.dictionary_dir(config) if config.softmv_cosda_rate > 0 else None
         self.dictionaries: dict[str, dict[str, list[str]]] | None = None
-        self._switched: dict[str, TokenizedExample] = {}
+        self._switched: dict[tuple, TokenizedExample] = {}
 
     @staticmethod
     def dictionary_dir(config) -> str:
@@ -174,7 +174,10 @@ class SoftMultilingualVerbalizer(Method):
             from xlprompt.data.muse import load_dictionaries
 
             self.dictionaries = load_dictionaries(self._dictionary_dir)
-        if example.uid not in self._switched:
+        # the cache key: the id and what the copy is made of (two rows with one id, e.g. a content id of texts
+        # repeated with another label, never share a copy)
+        key = (example.uid, example.premise_raw, example.hypothesis_raw, example.label)
+        if key not in self._switched:
             if not example.premise_raw and example.premise:
                 raise ModelError(
                     f"example {example.uid}: SoftMV code-switches the raw texts, but this example "
@@ -188,7 +191,7 @@ class SoftMultilingualVerbalizer(Method):
             if self.config.strip_punctuation:
                 premise, hypothesis = strip_trailing_punctuation(premise), strip_trailing_punctuation(hypothesis)
             ids = self.tokenizer([premise, hypothesis], add_special_tokens=False)["input_ids"]
-            self._switched[example.uid] = TokenizedExample(
+            self._switched[key] = TokenizedExample(
                 tuple(ids[0]),
                 tuple(ids[1]),
                 example.label,
@@ -199,7 +202,7 @@ class SoftMultilingualVerbalizer(Method):
                 example.premise_raw,
                 example.hypothesis_raw,
             )
-        return self._switched[example.uid]
+        return self._switched[key]
 
     def verbalizer_scores(self, mask_hidden: torch.Tensor) -> torch.Tensor:
         """[N, 3]: the mean over the table's languages of each class's label-word logit."""

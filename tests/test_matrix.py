@@ -21,7 +21,7 @@ from xlprompt.methods import BUILTIN_METHODS
 METHODS = ("mpt", "sp", "ft", "pct", "dp", "dpa", "softmv")
 TASKS = ("xnli", "pawsx", "user")
 #: combinations refused by design, and the words the one-line refusal must contain
-REFUSED = {("softmv", "pawsx"): "softmv cannot run task pawsx", ("softmv", "user"): "softmv cannot run task"}
+REFUSED = {("softmv", "pawsx"): "softmv cannot run task pawsx"}
 
 USER_TASK = """name: matrix-task
 text_fields: [text]

@@ -91,7 +91,10 @@ def task_support(task) -> str | None:
     if task.name in TASK_LABEL_WORDS:
         return None
     if task.origin.startswith("built-in") and not task.language_label_words:
-        return "SoftMV's multilingual verbalizer needs label words in every language of the task, which xlprompt has for XNLI only"
+        return (
+            "SoftMV's multilingual verbalizer needs label words in every language of the task: its authors' "
+            f"table holds XNLI's 3 labels and languages, and task {task.name} gives none"
+        )
     absent = [lang for lang in task.languages if lang not in task.language_label_words]
     if absent:
         return (

@@ -669,3 +669,45 @@ def test_translate_cli_and_runs_share_one_cached_corpus(tiny_models, tmp_path, m
     run_data = load_run_data(config)
     assert run_data.parallel == pairs
     assert any(f"cached in {cache[0]}" in note for note in run_data.notes)
+
+
+# -- one-text corpora (a one-text task's: no hypothesis) ----------------------------------------------
+
+
+def test_a_one_text_corpus_is_written_and_read_without_a_hypothesis(tmp_path):
+    pairs = [
+        ParallelPair.one_text("en", "de", "a good film", "ein guter Film"),
+        ParallelPair.one_text("en", "fr", "a bad film", "un mauvais film", uid="mine"),
+    ]
+    assert pairs[0].uid == _content_id("a good film", "ein guter Film") and pairs[0].single_text
+    path = write_parallel_jsonl(pairs, tmp_path / "one.jsonl")
+    lines = [json.loads(line) for line in path.read_text("utf-8").splitlines()]
+    assert lines[1] == {
+        "src_lang": "en",
+        "tgt_lang": "fr",
+        "src_text": "a bad film",
+        "tgt_text": "un mauvais film",
+        "uid": "mine",
+    }
+    assert read_parallel_jsonl(path) == pairs
+    # written by hand without uids: ids from the texts
+    bare = write_jsonl(tmp_path / "bare.jsonl", [{k: v for k, v in lines[0].items() if k != "uid"}])
+    assert read_parallel_jsonl(bare, source_language="en") == pairs[:1]
+    two = ParallelPair("en", "de", "p", "h", "P", "H", "u")
+    assert not two.single_text and two.to_dict() == dict(
+        FIELDS, src_premise="p", src_hypothesis="h", tgt_premise="P", tgt_hypothesis="H", uid="u"
+    )
+
+
+def test_a_corpus_holds_one_kind_of_pair(tmp_path):
+    one = {"src_lang": "en", "tgt_lang": "de", "src_text": "a", "tgt_text": "b"}
+    mixed = write_jsonl(tmp_path / "mixed.jsonl", [one, dict(FIELDS)])
+    with pytest.raises(DataError) as info:
+        read_parallel_jsonl(mixed)
+    assert str(info.value) == f"{mixed}:2: a two-text pair in a one-text corpus (line 1); one file holds one kind"
+    both = write_jsonl(tmp_path / "both.jsonl", [dict(one, src_premise="a")])
+    with pytest.raises(DataError, match=r"both.jsonl:1: a line holds src_text/tgt_text \(one text\) or premise"):
+        read_parallel_jsonl(both)
+    half = write_jsonl(tmp_path / "half.jsonl", [{k: v for k, v in one.items() if k != "tgt_text"}])
+    with pytest.raises(DataError, match=r"half.jsonl:1: missing field 'tgt_text'; a line holds src_lang, tgt_lang"):
+        read_parallel_jsonl(half)

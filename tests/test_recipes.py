@@ -376,7 +376,9 @@ def test_pct_builds_the_authors_pair_encoding(xlmr_tokenizer):
     tok = xlmr_tokenizer
     special = SpecialTokens.from_tokenizer(tok)
     row = _xnli_rows("en", 1)[0]
-    got = PCTReferenceTemplate(tok, "en", 128, special, PCT_REFERENCE_TEMPLATES).encode_text(row["premise"], row["hypothesis"])
+    got = PCTReferenceTemplate(tok, "en", 128, special, PCT_REFERENCE_TEMPLATES).encode_text(
+        row["premise"], row["hypothesis"]
+    )
     assert tok.convert_ids_to_tokens(list(got.input_ids))[26:] == [
         "▁him",
         "▁again",
@@ -412,10 +414,14 @@ def test_pct_builds_the_authors_pair_encoding(xlmr_tokenizer):
                 max_length=128,
                 truncation="longest_first",
             )
-            enc = PCTReferenceTemplate(tok, lang, 128, special, PCT_REFERENCE_TEMPLATES).encode_text(r["premise"], r["hypothesis"])
+            enc = PCTReferenceTemplate(tok, lang, 128, special, PCT_REFERENCE_TEMPLATES).encode_text(
+                r["premise"], r["hypothesis"]
+            )
             assert list(enc.input_ids) == ids and enc.mask_position == ids.index(250001)
     # the authors' repair when truncation cut the <mask> off: "... ▁? ▁Answer : <mask> </s>" at the end
-    long = PCTReferenceTemplate(tok, "en", 24, special, PCT_REFERENCE_TEMPLATES).encode_text("short premise", "word " * 40)
+    long = PCTReferenceTemplate(tok, "en", 24, special, PCT_REFERENCE_TEMPLATES).encode_text(
+        "short premise", "word " * 40
+    )
     assert len(long.input_ids) == 24
     assert tok.convert_ids_to_tokens(list(long.input_ids[-5:])) == ["▁?", "▁Answer", ":", "<mask>", "</s>"]
 

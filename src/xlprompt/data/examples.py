@@ -62,7 +62,9 @@ class ParallelPair:
         Returns:
             ParallelPair: the pair, with empty hypotheses.
         """
-        return cls(src_lang, tgt_lang, src_text, "", tgt_text, "", uid or content_uid(src_text, tgt_text, prefix="pair"))
+        return cls(
+            src_lang, tgt_lang, src_text, "", tgt_text, "", uid or content_uid(src_text, tgt_text, prefix="pair")
+        )
 
     @property
     def single_text(self) -> bool:

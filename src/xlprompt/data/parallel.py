@@ -412,7 +412,11 @@ def _english_units(
         for pair in english_pairs:
             if isinstance(pair, NLIExample):
                 units.append(
-                    _Unit(pair.uid or content_uid(pair.premise, pair.hypothesis, prefix="pair"), pair.premise, pair.hypothesis)
+                    _Unit(
+                        pair.uid or content_uid(pair.premise, pair.hypothesis, prefix="pair"),
+                        pair.premise,
+                        pair.hypothesis,
+                    )
                 )
             else:
                 premise, hypothesis = pair

@@ -114,4 +114,6 @@ class DiscretePrompting(Method):
 
     def class_scores(self, batch: Sequence[TokenizedExample], lang: str) -> torch.Tensor:
         hidden = self.mask_states([self.encode_for_eval(ex, lang) for ex in batch])
-        return label_word_logits(self.plm, hidden, self.label_ids(self.source_language))  # pattern_lang en: the source language's words
+        return label_word_logits(
+            self.plm, hidden, self.label_ids(self.source_language)
+        )  # pattern_lang en: the source language's words

@@ -202,7 +202,9 @@ class DualPromptAugmentation(Method):
 
     def mask_hidden(self, batch: Sequence[TokenizedExample]) -> torch.Tensor:
         """The last layer's hidden state at ``<mask>`` [B, d] (before the MLM head: where DPA mixes)."""
-        inputs = collate([self.encode_for_eval(ex, self.source_language) for ex in batch], self.special.pad_id, self.device)
+        inputs = collate(
+            [self.encode_for_eval(ex, self.source_language) for ex in batch], self.special.pad_id, self.device
+        )
         return self.plm.encode_at(self.plm.embed(inputs.input_ids), inputs.attention_mask, inputs.mask_positions)
 
     def draw_lambdas(self, n: int) -> torch.Tensor:

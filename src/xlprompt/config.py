@@ -48,13 +48,9 @@ HASH_OMITTED_AT: dict[str, Any] = {
 
 #: keys renamed after stores existed: a run's hash holds them under their first name, so renaming changed no hash
 HASH_FIRST_NAMES: dict[str, str] = {"source_prompt": "english_prompt"}
-#: choices renamed after stores existed, ``(key, value, first spelling)``: the hash holds the first spelling
-HASH_FIRST_VALUES: tuple[tuple[str, str, str], ...] = (("dpa_test_label_words", "source", "en"),)
 #: deprecated config keys → their names now: accepted everywhere a config is read (``--set``, sweep files,
 #: saved configs, the Python API), with one warning per key and process
 DEPRECATED_KEYS: dict[str, str] = {"english_prompt": "source_prompt"}
-#: deprecated choices, ``(key, old value, new value)``: read as the new value, with one warning
-DEPRECATED_VALUES: tuple[tuple[str, str, str], ...] = (("dpa_test_label_words", "en", "source"),)
 _WARNED: set[str] = set()
 
 
@@ -314,7 +310,7 @@ class RunConfig:
     dpa_test_label_words: str = _f(
         "source",
         "DPA test-time label words: source (the source language's words for every language; "
-        "run-prompt.py default separate_lan_label_word=False; formerly 'en', still accepted), language (each "
+        "run-prompt.py default separate_lan_label_word=False; its former name is still accepted), language (each "
         "language's own words: separate_lan_label_word) or max (maximum logit over the "
         "table's languages' words: multi_lingual_label_word)",
         ("source", "language", "max"),
@@ -597,7 +593,7 @@ class RunConfig:
             if self.source_prompt != type(self).__dataclass_fields__["source_prompt"].default:
                 given["source_prompt"] = self.source_prompt
             self.source_prompt = undeprecate(given, "RunConfig")["source_prompt"]
-        for key, old, new in DEPRECATED_VALUES:
+        for key, old, new in _hooks().renamed_choices():  # a method's renamed choice: read as its new name
             if getattr(self, key) == old:
                 warn_deprecated(f"{key}={old}", f"{key}={new}")
                 setattr(self, key, new)
@@ -654,7 +650,7 @@ class RunConfig:
         for key, first in HASH_FIRST_NAMES.items():  # a renamed key or value enters under its first spelling
             if key in values:
                 values[first] = values.pop(key)
-        for key, value, first in HASH_FIRST_VALUES:
+        for key, first, value in _hooks().renamed_choices():
             if values.get(key) == value:
                 values[key] = first
         values.update(_hooks().hash_fields(self))  # a method's revision, once its computation has changed
@@ -864,6 +860,8 @@ class ConfigHooks(typing.Protocol):
     def recipe_sources(self, config: "RunConfig") -> dict[str, str]: ...
 
     def hash_fields(self, config: "RunConfig") -> dict[str, Any]: ...
+
+    def renamed_choices(self) -> tuple[tuple[str, str, str], ...]: ...
 
     def data_files(self, config: "RunConfig") -> tuple[Path, list[str]] | None: ...
 

@@ -229,6 +229,13 @@ class _Hooks:
         revision = get_method_spec(config.method).revision
         return {"method_revision": revision} if revision > 1 else {}
 
+    def renamed_choices(self) -> tuple[tuple[str, str, str], ...]:
+        """The methods' renamed choices ``(key, old spelling, new spelling)`` (their recipes' ``RENAMED_CHOICES``):
+        the old spelling is read as the new one, with a warning, and a run's hash holds the old one."""
+        from xlprompt.methods import RENAMED_CHOICES
+
+        return RENAMED_CHOICES
+
     def data_files(self, config: RunConfig) -> tuple[Path, list[str]] | None:
         """The data folder of ``config`` and the files it reads there (None for ``builtin:demo``)."""
         from xlprompt.data.home import resolve_data_dir

@@ -141,8 +141,8 @@ class Verbalizer:
 def read_label_words_file(
     path: str | Path, labels: Sequence[str] = LABELS, languages: Sequence[str] = XNLI_LANGUAGES
 ) -> dict[str, list[str]]:
-    """Per-language label words from JSON: ``{"de": ["ja", "vielleicht", "nein"], ...}`` (one word per label of
-    the task: ``labels``, ``languages``)."""
+    """Per-language label words from JSON: ``{code: [word, ...], ...}``, a language code of the task (``languages``)
+    → one word per label of the task (``labels``)."""
     from xlprompt.data.tsv import DuplicateKeyError, unique_object
 
     LABELS, XNLI_LANGUAGES = tuple(labels), tuple(languages)  # noqa: N806 (the task's)

@@ -10,7 +10,8 @@ As xlmrprompt's ``pet/`` runs it (mprompting/xlmrprompt, commit 39aed8f; ``scrip
   premise and hypothesis with trailing ASCII punctuation stripped (``XNLIPVP.get_parts``:
   ``text.rstrip(string.punctuation)``), every part tokenised on its own (``pet/pet/pvps/pvp.py`` ``_encode``),
   so ``.`` is ``▁`` ``.`` and ``?`` is ``▁?`` with the XLM-R tokenizer;
-* label words right / maybe / wrong (``XNLIVerbalizer["en"]``) for every test language (pattern_lang en);
+* label words right / maybe / wrong (``XNLIVerbalizer``'s English row) for every test language (pattern_lang en:
+  the source language's words);
 * loss: cross-entropy over the label words' MLM logits (``pet/pet/modules/wrapper.py`` ``mlm_train_step`` with
   ``convert_mlm_logits_to_cls_logits``): ``scoring=labels``;
 * prediction: the argmax over the three label-word logits at ``<mask>``.

@@ -52,6 +52,11 @@ RECIPE_SOURCES: dict[str, str] = {
     "template_punctuation": f"not read by dpa: its prompt is one string tokenised whole ({DPA} run-prompt.py:391-403)",
 }
 
+#: choices renamed since runs were stored, ``(key, old spelling, new spelling)``: the old one is read as the new
+#: one (with a warning), and a run's hash keeps the old one. ``source``: the source language's words (on XNLI,
+#: English's: the reference's default)
+RENAMED_CHOICES: tuple[tuple[str, str, str], ...] = (("dpa_test_label_words", "en", "source"),)
+
 # --- what DPA needs from a task: its multilingual label words, keyed by task
 #: DAMO-NLP-SG/DPA prompt_helper.py ``Prompt_Helper._setup_global_verbalizers`` (xnli; AR_* and UR_* from
 #: special_tokens.py): the translated label words (entailment, neutral, contradiction) of multi_lingual_optim.

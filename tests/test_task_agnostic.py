@@ -249,3 +249,32 @@ def test_an_external_corpus_from_english_is_refused_for_another_source(qsz_task)
         "parallel_source=tatoeba: its pairs go from 'en', but task agnostic transfers from 'qsz'; bring pairs "
         "from 'qsz' with parallel_source=file parallel_file=PATH, or alpha=1"
     )
+
+
+def test_a_task_with_xnli_label_names_takes_label_words_for_its_own_codes(tmp_path):
+    from xlprompt.models.backbone import load_tokenizer
+    from xlprompt.verbalizer import verbalizer_for
+
+    write_jsonl(tmp_path / "train.jsonl", [{"a": f"x {i}", "b": f"y {i}", "label": i % 3} for i in range(9)])
+    write_jsonl(tmp_path / "test.jsonl", [{"a": "x", "b": "y", "label": 0}])
+    (tmp_path / "task.yaml").write_text(
+        """name: nli-qaa
+text_fields: [a, b]
+labels: [entailment, neutral, contradiction]
+label_words: {default: ["yes", maybe, "no"]}
+languages: [en, qaa]
+splits: {train: {en: train.jsonl}, test: {en: test.jsonl, qaa: test.jsonl}}
+""",
+        "utf-8",
+    )
+    (tmp_path / "words.json").write_text(json.dumps({"qaa": ["no", "yes", "maybe"]}), "utf-8")
+    config = xlprompt.RunConfig(
+        method="sp",
+        task=str(tmp_path / "task.yaml"),
+        model="random:tiny",
+        label_words_file=str(tmp_path / "words.json"),
+    )
+    tok = load_tokenizer("builtin:tiny")
+    verbalizer = verbalizer_for(config, tok)  # XNLI's label names, its own code: no "unknown language code 'qaa'"
+    assert verbalizer.ids_for("qaa") == tuple(word_id(tok, w) for w in ("no", "yes", "maybe"))
+    assert verbalizer.ids_for("en") == tuple(word_id(tok, w) for w in ("yes", "maybe", "no"))

@@ -304,8 +304,8 @@ class RunConfig:
     )
     dpa_multilingual_optim: bool = _f(
         True,
-        "DPA: the CE is averaged over the label words of all 15 languages "
-        "(multi_lingual_optim, DPA dpa-xnli.sh); false: English label words only",
+        "DPA: the CE is averaged over the label words of all the table's languages (XNLI: 15) "
+        "(multi_lingual_optim, DPA dpa-xnli.sh); false: the source language's label words only",
     )
     dpa_test_label_words: str = _f(
         "source",
@@ -381,7 +381,10 @@ class RunConfig:
     )
     max_grad_norm: Optional[float] = _f(None, "gradient clipping norm (0 disables) (recipe key)", min=0.0, max=1e12)
     dev_every: int = _f(
-        1, "evaluate on the English few-shot dev split every N epochs (model selection)", min=1, max=100_000
+        1,
+        "evaluate on the few-shot dev split (the task's source language) every N epochs (model selection)",
+        min=1,
+        max=100_000,
     )
 
     # --- evaluation
@@ -503,7 +506,7 @@ class RunConfig:
     test_weights: Optional[str] = _f(
         None,
         "weights evaluated on the test sets: best_dev (the first epoch with the "
-        "best English dev accuracy) or last (the last epoch's; dev accuracy is still "
+        "best dev accuracy, source language) or last (the last epoch's; dev accuracy is still "
         "recorded every epoch) (recipe key)",
         ("best_dev", "last"),
     )

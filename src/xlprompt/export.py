@@ -5,9 +5,9 @@
     adapter_config.json         what is needed to rebuild the method on the base model: base model and
                                 tokenizer specs, method, prompt length/position/encoder, translator
                                 architecture, hidden size, label words (per language too), scoring,
-                                max length, English prompt, the run's full config and hash, xlprompt version
+                                max length, source prompt, the run's full config and hash, xlprompt version
     adapter_model.safetensors   p_source, p_target (the prompts as used at test time, eval mode; with
-                                translator_conditioning=language also p_target.<lang> for the 14 targets),
+                                translator_conditioning=language also p_target.<lang> for the task's targets),
                                 prompt_encoder.*, translator.*, head.* (whatever the method has)
     plm.safetensors             only with ``with_plm``: the trained PLM (when the PLM trained)
     tokenizer/                  a copy of the tokenizer when the run used a local tokenizer folder

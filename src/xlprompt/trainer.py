@@ -1,4 +1,5 @@
-"""The training loop: AdamW or Adam+L2 (``optimizer``), per-epoch model selection on the English dev split, atomic checkpoints, resume.
+"""The training loop: AdamW or Adam+L2 (``optimizer``), per-epoch model selection on the dev split (the task's source
+language), atomic checkpoints, resume.
 
 Within an epoch (for methods that use the parallel corpus):
 

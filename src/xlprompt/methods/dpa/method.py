@@ -33,8 +33,9 @@ hub's XNLI train split.
   ``2/3 · L_normal + 1/3 · L_mixed`` ("to adjust the actual average"). The reference asserts a batch of 2; here a
   batch of B rows makes P = ⌊B/2⌋ pairs (rows 2j, 2j+1), one λ each, and the weights are B/(B+P) and P/(B+P)
   (2/3 and 1/3 for B = 2); a last odd row (k = 1: 3 examples) is not mixed.
-* **Test**: the argmax over the English label words' logits for every language (``separate_lan_label_word``
-  False by default; ``dpa_test_label_words`` offers the reference's other two choices).
+* **Test**: the argmax over the source language's (XNLI: English) label words' logits for every language
+  (``separate_lan_label_word`` False by default: ``dpa_test_label_words=source``; it offers the reference's other
+  two choices).
 * **The whole LM trains** (``--tune_LM``; ``use_soft_prompt`` is off in ``dpa-xnli.sh``, so no soft prompt).
 
 Recipe (:data:`RECIPE`): ``dpa-xnli.sh`` and the ``TrainingArguments`` defaults of transformers 4.10 for what it

@@ -1,8 +1,9 @@
 """MPT — the Multilingual Prompt Translator (Qiu et al., 2024).
 
-One training step (Eq. 8) on a few-shot English batch and a batch of parallel pairs, in ONE forward pass:
+One training step (Eq. 8) on a few-shot batch in the task's source language (XNLI: English) and a batch of parallel
+pairs, in ONE forward pass:
 
-* classification rows: English inputs with ``p_S`` → CE (Eq. 3);
+* classification rows: source-language inputs with ``p_S`` → CE (Eq. 3);
 * alignment rows: source sentences with ``p_S`` and their translations with ``p_T = Transl(p_S)`` (Eq. 4, 5)
   → symmetric KL between the full-vocabulary MLM distributions at ``<mask>`` (Eq. 6, 7);
 * ``L_total = α L_CE + (1 − α) L_KLD`` (Eq. 8). With α = 1 the alignment rows are not computed at all

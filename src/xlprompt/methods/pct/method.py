@@ -9,7 +9,7 @@ Training: each source-language example is seen in its language's template and in
 drawn uniformly among the task's others (XNLI: the 14 others) — once per training example and kept for all epochs (``pct_language_draw=
 example``, seeded by the run seed and the example's uid, as the authors draw it once when loading the data:
 qikunxun/PCT@4b3d675 train_xnli.py:92-96) or at every step from the epoch's seeded generator (``step``).
-Loss = CE(English template) + CE(other template) + ``pct_kl_weight`` · symmetric KL between the two
+Loss = CE(source template) + CE(other template) + ``pct_kl_weight`` · symmetric KL between the two
 answer distributions at ``<mask>`` — the loss of train_xnli.py:159-168, 187-196, 208-209: CE of the label
 token under the full-vocabulary softmax (``scoring=vocab``) and the KL over the vocabulary (``pct_kl_space``),
 both distributions clipped to [1e-7, 1] first as Keras's ``kld`` does (``pct_kl_clip``; 0: the exact KL).

@@ -131,7 +131,7 @@ class Verbalizer:
         return int(token)
 
     def ids_for(self, lang: str) -> tuple[int, ...]:
-        """Token ids of the label words (in the order of LABELS) used for language ``lang``."""
+        """Token ids of the label words (in the order of the task's labels) used for language ``lang``."""
         return self.language_ids.get(lang, self.default_ids)
 
     def tensor_for(self, lang: str, device=None) -> torch.Tensor:

@@ -72,7 +72,8 @@ class Method(nn.Module):
         yield self.training_loss(batch, parallel, generator)
 
     def class_scores(self, batch: Sequence[TokenizedExample], lang: str) -> torch.Tensor:
-        """Scores [N, 3] whose argmax is the predicted class, for inputs in language ``lang``."""
+        """Scores [N, C] (C: the task's labels; more columns with ``predict_over=vocab``) whose argmax is the
+        predicted class, for inputs in language ``lang`` (a code of the run's task)."""
         raise NotImplementedError
 
     def encode_for_eval(self, example: TokenizedExample, lang: str) -> EncodedInput:

@@ -6,7 +6,9 @@ without ids (content ids), a one-text parallel corpus (MPT) and per-language lab
 (SP, DP, PCT and MPT test each language with its own words; DPA and SoftMV average them). Its texts never name a
 language code, so the renamed task differs from the original in its codes alone. ``en, de, fr`` become
 ``qsz, qsa, qsb``: the source moves from the middle of the codes' sort order to its end, so a draw or an order
-derived from the codes' spelling would show.
+derived from the codes' spelling would show. The renamed task's source is ``qsz``: every method also runs, end to
+end (train, select on dev, evaluate, save, load, predict), a task whose source language is not ``en``; the tests
+after the metamorphic one check what that must mean for each method.
 """
 
 from __future__ import annotations

@@ -224,10 +224,16 @@ class _Hooks:
 
     def hash_fields(self, config: RunConfig) -> dict[str, Any]:
         """``{"method_revision": N}`` for a method whose computation changed after runs of it were stored
-        (N > 1), so that a store never reuses such a run as if it were the same; {} otherwise, which keeps
-        every other run's hash."""
+        (N > 1), and ``{"task_data_revision": 2}`` for a task read from its files (its draws changed), so that a
+        store never reuses such a run as if it were the same; {} otherwise, which keeps every other run's hash."""
         revision = get_method_spec(config.method).revision
-        return {"method_revision": revision} if revision > 1 else {}
+        out = {"method_revision": revision} if revision > 1 else {}
+        if _task(config.task).load_splits is None:
+            # a task read from its files (a task file, a registered Task): since revision 2 its rows without an id
+            # have content ids (not row numbers) and its draws ignore the language code, so a store never reuses
+            # a run drawn the old way
+            out["task_data_revision"] = 2
+        return out
 
     def renamed_choices(self) -> tuple[tuple[str, str, str], ...]:
         """The methods' renamed choices ``(key, old spelling, new spelling)`` (their recipes' ``RENAMED_CHOICES``):

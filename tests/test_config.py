@@ -264,6 +264,7 @@ def test_english_prompt_is_a_deprecated_alias_of_source_prompt_that_warns_once(f
         warnings.simplefilter("error")  # once: the same spelling again is silent, on every entry point
         assert RunConfig(method="mpt", english_prompt="target").source_prompt == "target"
         assert parse_overrides(["english_prompt=target"]) == {"source_prompt": "target"}
+        assert RunConfig(method="mpt").replace(english_prompt="target").source_prompt == "target"
     # a saved config of an older version (the key as it was written then) reads back with the same hash
     saved = {k: v for k, v in new.to_dict().items() if k != "source_prompt"} | {"english_prompt": "target"}
     assert RunConfig.from_dict(saved, where="config.json").resolved_hash() == new.resolved_hash()

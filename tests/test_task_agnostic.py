@@ -118,6 +118,17 @@ def run_task(method: str, folder: Path, codes: dict[str, str]) -> dict:
     tensors = load_file(str(out / "prompt.safetensors"))
     for code, role in by_code.items():  # p_target.<code> -> p_target.<role>
         tensors = {k[: -len(code)] + role if k.endswith("." + code) else k: v for k, v in tensors.items()}
+    if method == "mpt":  # the exported adapter: p_target.<code> for the task's target languages, recomputed
+        from xlprompt.export import ADAPTER_WEIGHTS, export_run
+
+        export_run(out, folder / "adapter")
+        exported = load_file(str(folder / "adapter" / ADAPTER_WEIGHTS))
+        assert {k for k in exported if k.startswith("p_target.")} == {
+            f"p_target.{codes['t1']}",
+            f"p_target.{codes['t2']}",
+        }
+        for code in (codes["t1"], codes["t2"]):
+            assert torch.equal(exported[f"p_target.{code}"], tensors[f"prompt.p_target.{by_code[code]}"])
     model = xlprompt.load_run(out, device="cpu")
     texts = [f"a {WORDS[i % 2]} evening {i}" for i in range(4)]
     predictions = {role: model.predict(texts, lang=code) for role, code in codes.items()}

@@ -747,6 +747,7 @@ class RunConfig:
         """A copy with ``changes``. Recipe keys that this config took from its recipe (not set by the user) are
         resolved again for the new config, so ``replace(method="sp")`` gets SP's defaults, not MPT's."""
         filled = getattr(self, "_recipe_filled", frozenset())
+        changes = undeprecate(changes, "replace")  # a deprecated key replaces the value under its new name
         kept = {k: v for k, v in self.to_dict().items() if k not in filled}
         return RunConfig.from_dict({**kept, **changes})
 

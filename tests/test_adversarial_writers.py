@@ -84,7 +84,9 @@ def test_an_xnli_parallel_file_of_test_pairs_with_invisible_characters_is_refuse
     path = tmp_path / "pairs.jsonl"
     path.write_text("".join(json.dumps(p) + "\n" for p in pairs), "utf-8")
     config = RunConfig(**{**FAST, "parallel_source": "file", "parallel_file": str(path), "parallel_size": 3})
-    with pytest.raises(DataError, match="parallel pair 'leaky' \\(de\\) is an example of the evaluated"):
+    with pytest.raises(
+        DataError, match="parallel pair 'leaky' \\(de; pair 2 of the corpus\\) is an example of the evaluated"
+    ):
         load_run_data(config)
 
 

@@ -244,3 +244,53 @@ def test_describe_fields_lists_every_key():
     for field in FIELDS:
         assert f"  {field.name} (default" in text
     assert "[mpt|sp|ft|pct|dp|dpa|softmv|xpe|dual]" in text
+
+
+# ---------------------------------------------------------------------------- deprecated spellings
+@pytest.fixture
+def fresh_warnings(monkeypatch):
+    """Each deprecated spelling warns once per process: a test starts with none warned yet."""
+    import xlprompt.config
+
+    monkeypatch.setattr(xlprompt.config, "_WARNED", set())
+
+
+def test_english_prompt_is_a_deprecated_alias_of_source_prompt_that_warns_once(fresh_warnings, recwarn):
+    import warnings
+
+    new = RunConfig(method="mpt", source_prompt="target")
+    with pytest.warns(FutureWarning, match=r"^config: 'english_prompt' is deprecated; write 'source_prompt'$"):
+        old = RunConfig.from_dict({"method": "mpt", "english_prompt": "target"})
+    assert old.source_prompt == "target" and old.resolved_hash() == new.resolved_hash()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # once: the same spelling again is silent, on every entry point
+        assert RunConfig(method="mpt", english_prompt="target").source_prompt == "target"
+        assert parse_overrides(["english_prompt=target"]) == {"source_prompt": "target"}
+        assert RunConfig(method="mpt").replace(english_prompt="target").source_prompt == "target"
+    # a saved config of an older version (the key as it was written then) reads back with the same hash
+    saved = {k: v for k, v in new.to_dict().items() if k != "source_prompt"} | {"english_prompt": "target"}
+    assert RunConfig.from_dict(saved, where="config.json").resolved_hash() == new.resolved_hash()
+    assert "english_prompt" not in new.to_dict() and "source_prompt" in new.to_dict()
+
+
+def test_english_prompt_in_a_sweep_file_and_a_conflict(fresh_warnings):
+    from xlprompt.sweep import expand
+
+    with pytest.warns(FutureWarning, match="'english_prompt' is deprecated"):
+        sweep = expand({"base": {"model": "random:tiny"}, "grid": {"english_prompt": ["source", "target"]}}, name="s")
+    assert [run.config.source_prompt for run in sweep.runs] == ["source", "target"]
+    with pytest.raises(ConfigError) as info:
+        RunConfig.from_dict({"english_prompt": "target", "source_prompt": "source"}, where="--set")
+    assert str(info.value) == (
+        "--set: 'english_prompt' (deprecated) and 'source_prompt' are both given, with different values "
+        "('target', 'source'); keep 'source_prompt' only"
+    )
+
+
+def test_renamed_choice_dpa_test_label_words_en_reads_as_source(fresh_warnings):
+    with pytest.warns(
+        FutureWarning, match=r"'dpa_test_label_words=en' is deprecated; write 'dpa_test_label_words=source'"
+    ):
+        old = RunConfig.from_dict({"method": "dpa", "dpa_test_label_words": "en"})
+    assert old.dpa_test_label_words == "source"
+    assert old.resolved_hash() == RunConfig(method="dpa").resolved_hash() == "c8df2afc885d5d7c"  # recorded in 0.1.0

@@ -201,14 +201,14 @@ def test_dpa_options(tiny_components, demo_train, words_file):
     none.draw_lambdas = lambda n: calls.append(n)
     out = none.training_loss(demo_train(none.tokenizer), None, torch.Generator())
     assert calls == [] and out.loss.item() == pytest.approx(out.parts["ce"])
-    for mode in ("en", "language", "max"):
+    for mode in ("source", "language", "max"):
         m = tiny_components(method="dpa", label_words_file=words_file, dpa_test_label_words=mode).method
         m.eval()
         batch = demo_train(m.tokenizer)
         with torch.no_grad():
             scores = m.class_scores(batch, "de")
             full = hf_mask_logits(m.plm, [m.encode_for_eval(ex, "de") for ex in batch])
-        if mode == "en":
+        if mode == "source":  # the source language's words (XNLI: English) for every language
             expected = full[:, list(m.table_ids["en"])]
         elif mode == "language":
             expected = full[:, list(m.table_ids["de"])]

@@ -197,10 +197,10 @@ def test_mpt_prompts_per_language(tiny_components):
     with torch.no_grad():
         p_source = method.prompt_encoder()
         p_target = method.translator(p_source)
-        assert torch.equal(method.prompt_for("en"), p_source)  # english_prompt=source (default)
+        assert torch.equal(method.prompt_for("en"), p_source)  # source_prompt=source (default)
         assert torch.equal(method.prompt_for("de"), p_target)
         assert not torch.equal(p_source, p_target)
-    target_parts = tiny_components(method="mpt", english_prompt="target")
+    target_parts = tiny_components(method="mpt", source_prompt="target")
     with torch.no_grad():
         m = target_parts.method
         assert torch.equal(m.prompt_for("en"), m.translator(m.prompt_encoder()))

@@ -113,7 +113,7 @@ def test_language_without_pairs_falls_back_to_the_mean_vector(tiny_components):
         mean = (e[TARGET_LANGUAGES.index("de")] + e[TARGET_LANGUAGES.index("fr")]) / 2
         assert torch.allclose(method.prompt_for("sw"), translator.base(p_source + mean))
         assert torch.allclose(method.prompt_for("de"), translator.base(p_source + e[TARGET_LANGUAGES.index("de")]))
-        assert torch.equal(method.prompt_for("en"), p_source)  # english_prompt=source
+        assert torch.equal(method.prompt_for("en"), p_source)  # source_prompt=source
 
 
 def test_run_export_and_predict_carry_the_per_language_prompts(tmp_path):

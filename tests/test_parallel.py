@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import string
@@ -272,7 +273,9 @@ def test_read_parallel_jsonl_validates_each_row(tmp_path, change, expected):
 
 def test_read_parallel_jsonl_expected_languages(tmp_path):
     path = write_jsonl(tmp_path / "c.jsonl", [dict(FIELDS), dict(FIELDS, tgt_lang="fr"), dict(FIELDS, tgt_lang="sw")])
-    assert [p.uid for p in read_parallel_jsonl(path, ["de", "fr", "sw"])] == ["line-1", "line-2", "line-3"]
+    # no uid: one derived from the texts (the same texts again: -2, -3), never the line number
+    base = _content_id(*(FIELDS[k] for k in ("src_premise", "src_hypothesis", "tgt_premise", "tgt_hypothesis")))
+    assert [p.uid for p in read_parallel_jsonl(path, ["de", "fr", "sw"])] == [base, f"{base}-2", f"{base}-3"]
     with pytest.raises(DataError) as info:
         read_parallel_jsonl(path, expected_languages=("de", "fr", "en"))
     assert str(info.value).startswith(f"{path}:3: tgt_lang 'sw' is not among the run's languages (de, en, fr)")
@@ -328,13 +331,18 @@ def test_translate_pairs_from_pawsx_english(data_dir, capsys):
     assert again == pairs
 
 
+def _content_id(*texts: str) -> str:
+    """The id of a pair without one, computed by hand: 16 hex digits of the SHA-256 of its texts as JSON."""
+    return "pair-" + hashlib.sha256(json.dumps(list(texts), ensure_ascii=False).encode("utf-8")).hexdigest()[:16]
+
+
 def test_translate_given_pairs_and_file(tmp_path):
     stub = StubTranslator()
     english = [("same premise", f"hypothesis {i}") for i in range(6)]
     pairs = build_parallel_corpus(
         "translate", size=6, seed=1, target_languages="de", translate_model=stub, english_pairs=english
     )
-    assert {p.uid for p in pairs} == {f"pair-{i}" for i in range(6)}
+    assert {p.uid for p in pairs} == {_content_id("same premise", f"hypothesis {i}") for i in range(6)}
     assert stub.calls[0][1].count("same premise") == 1  # each distinct text is translated once
     assert all(p.tgt_premise == "<de> same premise" for p in pairs)
     rows = [{"premise": f"p{i}", "hypothesis": f"h{i}", "uid": f"mine-{i}"} for i in range(3)]
@@ -342,7 +350,7 @@ def test_translate_given_pairs_and_file(tmp_path):
     from_file = build_parallel_corpus(
         "translate", size=4, file=path, target_languages="fr,sw", translate_model=StubTranslator()
     )
-    assert {p.uid for p in from_file} == {"mine-0", "mine-1", "mine-2", "line-4"}
+    assert {p.uid for p in from_file} == {"mine-0", "mine-1", "mine-2", _content_id("p3", "h3")}
     assert {p.tgt_lang for p in from_file} == {"fr", "sw"}
 
 
@@ -365,7 +373,7 @@ def test_translate_errors(tmp_path, data_dir):
         build_parallel_corpus(
             "translate", size=2, data_dir=data_dir, target_languages="de", translate_model=StubTranslator(empty=True)
         )
-    with pytest.raises(DataError, match="pair-1 has an empty premise or hypothesis"):
+    with pytest.raises(DataError, match=r"English pair 2 \(pair-[0-9a-f]{16}\) has an empty premise or hypothesis"):
         build_parallel_corpus(
             "translate", size=1, english_pairs=[("a", "b"), ("", "c")], translate_model=StubTranslator()
         )
@@ -661,3 +669,45 @@ def test_translate_cli_and_runs_share_one_cached_corpus(tiny_models, tmp_path, m
     run_data = load_run_data(config)
     assert run_data.parallel == pairs
     assert any(f"cached in {cache[0]}" in note for note in run_data.notes)
+
+
+# -- one-text corpora (a one-text task's: no hypothesis) ----------------------------------------------
+
+
+def test_a_one_text_corpus_is_written_and_read_without_a_hypothesis(tmp_path):
+    pairs = [
+        ParallelPair.one_text("en", "de", "a good film", "ein guter Film"),
+        ParallelPair.one_text("en", "fr", "a bad film", "un mauvais film", uid="mine"),
+    ]
+    assert pairs[0].uid == _content_id("a good film", "ein guter Film") and pairs[0].single_text
+    path = write_parallel_jsonl(pairs, tmp_path / "one.jsonl")
+    lines = [json.loads(line) for line in path.read_text("utf-8").splitlines()]
+    assert lines[1] == {
+        "src_lang": "en",
+        "tgt_lang": "fr",
+        "src_text": "a bad film",
+        "tgt_text": "un mauvais film",
+        "uid": "mine",
+    }
+    assert read_parallel_jsonl(path) == pairs
+    # written by hand without uids: ids from the texts
+    bare = write_jsonl(tmp_path / "bare.jsonl", [{k: v for k, v in lines[0].items() if k != "uid"}])
+    assert read_parallel_jsonl(bare, source_language="en") == pairs[:1]
+    two = ParallelPair("en", "de", "p", "h", "P", "H", "u")
+    assert not two.single_text and two.to_dict() == dict(
+        FIELDS, src_premise="p", src_hypothesis="h", tgt_premise="P", tgt_hypothesis="H", uid="u"
+    )
+
+
+def test_a_corpus_holds_one_kind_of_pair(tmp_path):
+    one = {"src_lang": "en", "tgt_lang": "de", "src_text": "a", "tgt_text": "b"}
+    mixed = write_jsonl(tmp_path / "mixed.jsonl", [one, dict(FIELDS)])
+    with pytest.raises(DataError) as info:
+        read_parallel_jsonl(mixed)
+    assert str(info.value) == f"{mixed}:2: a two-text pair in a one-text corpus (line 1); one file holds one kind"
+    both = write_jsonl(tmp_path / "both.jsonl", [dict(one, src_premise="a")])
+    with pytest.raises(DataError, match=r"both.jsonl:1: a line holds src_text/tgt_text \(one text\) or premise"):
+        read_parallel_jsonl(both)
+    half = write_jsonl(tmp_path / "half.jsonl", [{k: v for k, v in one.items() if k != "tgt_text"}])
+    with pytest.raises(DataError, match=r"half.jsonl:1: missing field 'tgt_text'; a line holds src_lang, tgt_lang"):
+        read_parallel_jsonl(half)

@@ -394,12 +394,15 @@ def test_prompt_encoder_shapes_and_parameter_counts():
 @needs_shared
 @needs_xlmr_tokenizer
 def test_pct_builds_the_authors_pair_encoding(xlmr_tokenizer):
-    from xlprompt.template import PCT_REFERENCE_TEMPLATES, PCTReferenceTemplate, SpecialTokens
+    from xlprompt.methods.pct.recipe import PCT_REFERENCE_TEMPLATES
+    from xlprompt.template import PCTReferenceTemplate, SpecialTokens
 
     tok = xlmr_tokenizer
     special = SpecialTokens.from_tokenizer(tok)
     row = _xnli_rows("en", 1)[0]
-    got = PCTReferenceTemplate(tok, "en", 128, special).encode_text(row["premise"], row["hypothesis"])
+    got = PCTReferenceTemplate(tok, "en", 128, special, PCT_REFERENCE_TEMPLATES).encode_text(
+        row["premise"], row["hypothesis"]
+    )
     assert tok.convert_ids_to_tokens(list(got.input_ids))[26:] == [
         "▁him",
         "▁again",
@@ -435,10 +438,14 @@ def test_pct_builds_the_authors_pair_encoding(xlmr_tokenizer):
                 max_length=128,
                 truncation="longest_first",
             )
-            enc = PCTReferenceTemplate(tok, lang, 128, special).encode_text(r["premise"], r["hypothesis"])
+            enc = PCTReferenceTemplate(tok, lang, 128, special, PCT_REFERENCE_TEMPLATES).encode_text(
+                r["premise"], r["hypothesis"]
+            )
             assert list(enc.input_ids) == ids and enc.mask_position == ids.index(250001)
     # the authors' repair when truncation cut the <mask> off: "... ▁? ▁Answer : <mask> </s>" at the end
-    long = PCTReferenceTemplate(tok, "en", 24, special).encode_text("short premise", "word " * 40)
+    long = PCTReferenceTemplate(tok, "en", 24, special, PCT_REFERENCE_TEMPLATES).encode_text(
+        "short premise", "word " * 40
+    )
     assert len(long.input_ids) == 24
     assert tok.convert_ids_to_tokens(list(long.input_ids[-5:])) == ["▁?", "▁Answer", ":", "<mask>", "</s>"]
 
@@ -532,7 +539,7 @@ def test_mpt_default_loss_equals_eq8(tiny_components, demo_pairs):
 def test_pct_default_loss_equals_the_authors_formula(tiny_components):
     """train_xnli.py: CE(en) + CE(other) — sparse CE of the label token over the vocabulary at <mask> — plus
     mean(KL(p, q) + KL(q, p)) of the two <mask> vocabulary distributions (l. 159-168, 187-196, 208-209)."""
-    from xlprompt.template import PCT_REFERENCE_TEMPLATES
+    from xlprompt.methods.pct.recipe import PCT_REFERENCE_TEMPLATES
 
     parts = _tiny(tiny_components, method="pct", batch_size=None, max_length=None)
     tok, method = parts.tokenizer, parts.method
@@ -581,7 +588,7 @@ def test_pct_predicts_over_the_full_vocabulary(tiny_components):
     parts = _tiny(tiny_components, method="pct")
     tok, method = parts.tokenizer, parts.method
     raw, batch = _demo(tok, strip=False)
-    from xlprompt.template import PCT_REFERENCE_TEMPLATES
+    from xlprompt.methods.pct.recipe import PCT_REFERENCE_TEMPLATES
 
     with torch.no_grad():
         scores = method.class_scores(batch, "de")

@@ -364,11 +364,13 @@ def test_an_xnli_parallel_file_of_test_pairs_with_an_extra_space_is_refused(tmp_
     config = RunConfig(
         **{**FAST, "eval_languages": "en,de", "parallel_source": "file", "parallel_file": str(path), "parallel_size": 3}
     )
-    with pytest.raises(DataError, match="parallel pair 'leaky' \\(de\\) is an example of the evaluated"):
+    with pytest.raises(
+        DataError, match="parallel pair 'leaky' \\(de; pair 2 of the corpus\\) is an example of the evaluated"
+    ):
         load_run_data(config)
     pairs[1].update(tgt_premise="Neue Prämisse 1.", tgt_hypothesis="Neue Hypothese 1.")
     path.write_text("".join(json.dumps(p) + "\n" for p in pairs), "utf-8")
-    with pytest.raises(DataError, match="parallel pair 'p2' \\(en\\)"):
+    with pytest.raises(DataError, match="parallel pair 'p2' \\(en; pair 3 of the corpus\\)"):
         load_run_data(
             RunConfig(
                 **{

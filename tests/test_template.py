@@ -9,8 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from xlprompt.errors import ConfigError, ModelError
+from xlprompt.tasks.xnli import PCT_TEMPLATE_WORDS
 from xlprompt.template import (
-    PCT_TEMPLATE_WORDS,
     PROMPT_POSITIONS,
     SpecialTokens,
     cross_lingual_template,
@@ -131,7 +131,7 @@ def test_pair_template_ids(hand):
 
 @pytest.mark.parametrize("lang, question, answer", [("en", 10, 11), ("de", 12, 13)])
 def test_cross_lingual_template_ids(hand, lang, question, answer):
-    encoded = cross_lingual_template(hand, lang, max_length=64).encode(PREMISE, HYPOTHESIS)
+    encoded = cross_lingual_template(hand, PCT_TEMPLATE_WORDS[lang], max_length=64).encode(PREMISE, HYPOTHESIS)
     #                             X_P        .    Question:        X_H     ?     Answer:        <mask> .  </s>
     assert list(encoded.input_ids) == [
         BOS,
@@ -161,9 +161,9 @@ def test_cross_lingual_template_words_cover_xnli():
     assert PCT_TEMPLATE_WORDS["de"] == ("Frage", "Antwort")
 
 
-def test_cross_lingual_template_unknown_language(hand):
-    with pytest.raises(ConfigError, match="xx"):
-        cross_lingual_template(hand, "xx")
+def test_cross_lingual_template_needs_two_words(hand):
+    with pytest.raises(ConfigError, match=r"needs two words \(question, answer\), not \['Question'\]"):
+        cross_lingual_template(hand, ("Question",))
 
 
 # ---------------------------------------------------------------------------- truncation
@@ -263,7 +263,7 @@ def test_truncation_keeps_prompt_mask_and_punctuation(hand, position, prompt_len
 @pytest.mark.parametrize("lang", ["en", "de"])
 def test_truncation_cross_lingual_and_pair(hand, lang):
     special = SpecialTokens.from_tokenizer(hand)
-    for template in (cross_lingual_template(hand, lang, 16), pair_template(hand, 8)):
+    for template in (cross_lingual_template(hand, PCT_TEMPLATE_WORDS[lang], 16), pair_template(hand, 8)):
         for la, lb in itertools.product((0, 3, 8, 20), repeat=2):
             _check_encoding(template, list(range(100, 100 + la)), list(range(200, 200 + lb)), special)
 
@@ -300,7 +300,7 @@ def test_tokenizer_without_mask_token():
     with pytest.raises(ModelError, match="mask"):
         soft_prompt_template(tokenizer)
     with pytest.raises(ModelError, match="mask"):
-        cross_lingual_template(tokenizer, "en")
+        cross_lingual_template(tokenizer, PCT_TEMPLATE_WORDS["en"])
     # fine-tuning's pair template needs no mask
     assert list(pair_template(tokenizer).encode([20], [30]).input_ids) == [BOS, 20, EOS, EOS, 30, EOS]
 
@@ -368,7 +368,7 @@ def test_xlmr_pct_and_pair_tokens(xlmr_tokenizer):
     tok = xlmr_tokenizer
     premise = tok("He is reading a book", add_special_tokens=False)["input_ids"]
     hypothesis = tok("He is sleeping", add_special_tokens=False)["input_ids"]
-    pct = cross_lingual_template(tok, "en").encode(premise, hypothesis)
+    pct = cross_lingual_template(tok, PCT_TEMPLATE_WORDS["en"]).encode(premise, hypothesis)
     assert tok.convert_ids_to_tokens(list(pct.input_ids)) == [
         "<s>",
         "▁He",

@@ -92,10 +92,11 @@ def test_method_learns_and_transfers(toy_runs, method):
     check_learned(results)
 
 
-def test_softmv_refuses_the_toy_task_in_one_line(toy_data, tmp_path):
-    result = CliRunner().invoke(cli, run_args("softmv", toy_data, tmp_path / "r"))
+def test_softmv_refuses_code_switching_on_the_toy_task_in_one_line(toy_data, tmp_path):
+    result = CliRunner().invoke(cli, [*run_args("softmv", toy_data, tmp_path / "r"), "--set", "softmv_cosda_rate=0.2"])
     assert result.exit_code == 2
-    assert "cannot run task toy" in result.output and len(result.output.strip().splitlines()) == 1
+    assert "SoftMV's code-switching reads MUSE dictionaries" in result.output
+    assert len(result.output.strip().splitlines()) == 1
 
 
 @pytest.mark.parametrize("method", METHODS)

@@ -78,8 +78,10 @@ def test_task_and_specs_resolve():
     config = RunConfig(task="toy", model="toy:small", method="mpt", shots=4)
     assert config.parallel_source == "task" and config.label_words == "yes,maybe,no"
     assert config.languages() == TOY_LANGUAGES
-    with pytest.raises(ConfigError, match="cannot run task toy"):
-        RunConfig(task="toy", model="toy:small", method="softmv")
+    # SoftMV runs the toy task (its per-language words are the multilingual verbalizer), without code-switching
+    assert RunConfig(task="toy", model="toy:small", method="softmv").softmv_cosda_rate == 0
+    with pytest.raises(ConfigError, match="^softmv_cosda_rate=0.2: SoftMV's code-switching reads MUSE dictionaries"):
+        RunConfig(task="toy", model="toy:small", method="softmv", softmv_cosda_rate=0.2)
     with pytest.raises(ConfigError, match="builtin:demo is an XNLI sample"):
         RunConfig(task="toy", data_dir="builtin:demo")
     with pytest.raises(ConfigError, match="has no parallel corpus of its own"):

@@ -44,7 +44,7 @@ def strip_trailing_punctuation(text: str) -> str:
 
 @dataclass(frozen=True)
 class TokenizedPair:
-    """A parallel pair, tokenised: source (English) side and target side."""
+    """A parallel pair, tokenised: source side (the task's source language) and target side."""
 
     source: TokenizedExample
     target: TokenizedExample

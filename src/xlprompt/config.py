@@ -19,6 +19,7 @@ import hashlib
 import json
 import math
 import typing
+import warnings
 from dataclasses import InitVar, dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Optional
@@ -54,6 +55,71 @@ HASH_OMITTED_AT: dict[str, Any] = {
     "xpe_layers": 2,
     "xpe_dropout": 0.1,
 }
+
+#: keys renamed after stores existed: a run's hash holds them under their first name, so renaming changed no hash
+HASH_FIRST_NAMES: dict[str, str] = {"source_prompt": "english_prompt"}
+#: deprecated config keys → their names now: accepted everywhere a config is read (``--set``, sweep files,
+#: saved configs, the Python API), with one warning per key and process
+DEPRECATED_KEYS: dict[str, str] = {"english_prompt": "source_prompt"}
+_WARNED: set[str] = set()
+
+
+def warn_deprecated(old: str, new: str) -> None:
+    """Warn (a :class:`FutureWarning`, once per process and spelling) that ``old`` is deprecated for ``new``.
+
+    Args:
+        old (str): the deprecated spelling (a key, or ``key=value``).
+        new (str): what to write instead.
+    """
+    if old in _WARNED:
+        return
+    _WARNED.add(old)
+    warnings.warn(f"config: '{old}' is deprecated; write '{new}'", FutureWarning, stacklevel=3)
+
+
+def undeprecate(data: dict[str, Any], where: str = "config") -> dict[str, Any]:
+    """``data`` with each deprecated key (:data:`DEPRECATED_KEYS`) renamed to its new name (warning once).
+
+    Args:
+        data (dict[str, Any]): config values by key.
+        where (str): what the values come from, for the error message.
+
+    Returns:
+        dict[str, Any]: a new dict; ``data`` itself when no key is deprecated.
+
+    Raises:
+        ConfigError: when a deprecated key and its new name are both given, with different values.
+    """
+    if not any(key in data for key in DEPRECATED_KEYS):
+        return data
+    out = dict(data)
+    for old, new in DEPRECATED_KEYS.items():
+        if old not in out:
+            continue
+        value = out.pop(old)
+        if new in out and str(out[new]) != str(value):
+            raise ConfigError(
+                f"{where}: '{old}' (deprecated) and '{new}' are both given, with different values "
+                f"({value!r}, {out[new]!r}); keep '{new}' only"
+            )
+        warn_deprecated(old, new)
+        out.setdefault(new, value)
+    return out
+
+
+def current_key(key: str) -> str:
+    """The name of config key ``key`` now: a deprecated key's new name (warning once), else ``key`` itself.
+
+    Args:
+        key (str): a config key as written (``english_prompt``).
+
+    Returns:
+        str: the key to use (``source_prompt``).
+    """
+    if key in DEPRECATED_KEYS:
+        warn_deprecated(key, DEPRECATED_KEYS[key])
+        return DEPRECATED_KEYS[key]
+    return key
 
 
 #: the largest seed (numpy's and every generator's seeds are 32-bit; the dev split is sampled with seed + 10000)
@@ -212,8 +278,11 @@ class RunConfig:
     )
     no_translator: bool = _f(False, "ablation 'w/o prompt translator': p_T = p_S")
     alpha: float = _f(0.5, "α of Eq. 8: α·CE + (1-α)·KL; 1.0 = ablation 'w/o consistency loss'", min=0.0, max=1.0)
-    english_prompt: str = _f(
-        "source", "prompt used for English at test time: source (p_S) or target (p_T)", ("source", "target")
+    source_prompt: str = _f(
+        "source",
+        "prompt used for the task's source language at test time: source (p_S) or target (p_T); "
+        "formerly english_prompt (still accepted, deprecated)",
+        ("source", "target"),
     )
     parallel_source: Optional[str] = _f(
         None,
@@ -282,16 +351,16 @@ class RunConfig:
     )
     dpa_multilingual_optim: bool = _f(
         True,
-        "DPA: the CE is averaged over the label words of all 15 languages "
-        "(multi_lingual_optim, DPA dpa-xnli.sh); false: English label words only",
+        "DPA: the CE is averaged over the label words of all the table's languages (XNLI: 15) "
+        "(multi_lingual_optim, DPA dpa-xnli.sh); false: the source language's label words only",
     )
     dpa_test_label_words: str = _f(
-        "en",
-        "DPA test-time label words: en (English words for every language; "
-        "run-prompt.py default separate_lan_label_word=False), language (each "
+        "source",
+        "DPA test-time label words: source (the source language's words for every language; "
+        "run-prompt.py default separate_lan_label_word=False; its former name is still accepted), language (each "
         "language's own words: separate_lan_label_word) or max (maximum logit over the "
-        "15 languages' words: multi_lingual_label_word)",
-        ("en", "language", "max"),
+        "table's languages' words: multi_lingual_label_word)",
+        ("source", "language", "max"),
     )
     softmv_cosda_rate: Optional[float] = _f(
         None,
@@ -395,7 +464,10 @@ class RunConfig:
     )
     max_grad_norm: Optional[float] = _f(None, "gradient clipping norm (0 disables) (recipe key)", min=0.0, max=1e12)
     dev_every: int = _f(
-        1, "evaluate on the English few-shot dev split every N epochs (model selection)", min=1, max=100_000
+        1,
+        "evaluate on the few-shot dev split (the task's source language) every N epochs (model selection)",
+        min=1,
+        max=100_000,
     )
 
     # --- evaluation
@@ -523,7 +595,7 @@ class RunConfig:
     test_weights: Optional[str] = _f(
         None,
         "weights evaluated on the test sets: best_dev (the first epoch with the "
-        "best English dev accuracy) or last (the last epoch's; dev accuracy is still "
+        "best dev accuracy, source language) or last (the last epoch's; dev accuracy is still "
         "recorded every epoch) (recipe key)",
         ("best_dev", "last"),
     )
@@ -613,12 +685,23 @@ class RunConfig:
         "(command line: --plugin MODULE; installed packages' entry points in the group xlprompt.plugins load by "
         "themselves; see the documentation's 'Plugins')",
     )
+    #: deprecated spelling of :attr:`source_prompt` (accepted on input, with a warning; never stored)
+    english_prompt: InitVar[Optional[str]] = None
     #: ``{recipe key: value}`` of the keys this config took from its recipe (``dataclasses.replace`` passes it on,
     #: so that those keys are resolved again for the new config); not a config key
     _recipe_filled: InitVar[Optional[Mapping[str, Any]]] = None
 
-    def __post_init__(self, _recipe_filled: Optional[Mapping[str, Any]] = None):
+    def __post_init__(self, english_prompt: Optional[str] = None, _recipe_filled: Optional[Mapping[str, Any]] = None):
         object.__setattr__(self, "plugins", plugin_names(self.plugins))  # "a,b" or a list: a tuple of names
+        if english_prompt is not None:
+            given = {"english_prompt": english_prompt}
+            if self.source_prompt != type(self).__dataclass_fields__["source_prompt"].default:
+                given["source_prompt"] = self.source_prompt
+            object.__setattr__(self, "source_prompt", undeprecate(given, "RunConfig")["source_prompt"])
+        for key, old, new in _hooks().renamed_choices():  # a method's renamed choice: read as its new name
+            if getattr(self, key) == old:
+                warn_deprecated(f"{key}={old}", f"{key}={new}")
+                object.__setattr__(self, key, new)
         for f in dataclasses.fields(self):  # types first: the recipes and tasks read these values
             check_field(f, getattr(self, f.name), type_only=True)
         import_plugins(self.plugins)  # before the method and task names are looked up: they may register them
@@ -685,6 +768,12 @@ class RunConfig:
         excluded = HASH_EXCLUDED | {k for k, v in HASH_OMITTED_AT.items() if getattr(self, k) == v}
         digests = self.input_digests()
         values = {k: digests.get(k, v) for k, v in self.to_dict().items() if k not in excluded}
+        for key, first in HASH_FIRST_NAMES.items():  # a renamed key or value enters under its first spelling
+            if key in values:
+                values[first] = values.pop(key)
+        for key, first, value in _hooks().renamed_choices():
+            if values.get(key) == value:
+                values[key] = first
         values.update(_hooks().hash_fields(self))  # a method's revision, once its computation has changed
         payload = json.dumps(values, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
@@ -762,6 +851,10 @@ class RunConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], where: str = "config") -> "RunConfig":
+        """A config from ``{key: value}`` (values may be strings, as ``--set`` gives them); a deprecated key
+        (:data:`DEPRECATED_KEYS`) is read as its new name, with a warning; an unknown key is a :class:`ConfigError`
+        naming ``where`` (the file or option the values come from)."""
+        data = undeprecate(data, where)
         known = {f.name for f in dataclasses.fields(cls)}
         for key in data:
             if key not in known:
@@ -773,8 +866,9 @@ class RunConfig:
 
         Recipe keys that this config took from its recipe (not set by the user) are resolved again for the new
         config, so ``replace(method="sp")`` gets SP's defaults, not MPT's; a key given in ``changes`` is kept as
-        given. ``dataclasses.replace(config, **changes)`` gives the same config, except for a recipe key passed
-        with exactly the value the old recipe gave it, which it cannot tell from an unchanged one.
+        given; a deprecated key (``english_prompt``) replaces the value under its new name. ``dataclasses.replace
+        (config, **changes)`` gives the same config, except for a recipe key passed with exactly the value the old
+        recipe gave it, which it cannot tell from an unchanged one.
 
         Args:
             **changes: config keys and their new values (converted as ``--set`` converts them).
@@ -783,6 +877,7 @@ class RunConfig:
             RunConfig: the new config, checked.
         """
         filled = self.__dict__.get("_recipe_filled") or {}
+        changes = undeprecate(changes, "replace")  # a deprecated key replaces the value under its new name
         kept = {k: v for k, v in self.to_dict().items() if k not in filled}
         return RunConfig.from_dict({**kept, **changes})
 
@@ -915,6 +1010,8 @@ class ConfigHooks(typing.Protocol):
     def recipe_sources(self, config: "RunConfig") -> dict[str, str]: ...
 
     def hash_fields(self, config: "RunConfig") -> dict[str, Any]: ...
+
+    def renamed_choices(self) -> tuple[tuple[str, str, str], ...]: ...
 
     def data_files(self, config: "RunConfig") -> tuple[Path, list[str]] | None: ...
 
@@ -1186,7 +1283,7 @@ def parse_overrides(items: list[str]) -> dict[str, Any]:
         if "=" not in item:
             raise ConfigError(f"--set '{item}': expected key=value")
         key, value = item.split("=", 1)
-        key = key.strip().replace("-", "_")
+        key = current_key(key.strip().replace("-", "_"))
         if key not in known:
             raise ConfigError(f"--set: unknown config key '{key}'.{suggest(key, known)}")
         out[key] = coerce(key, value.strip())  # a later --set of a key wins: overrides appended to a command

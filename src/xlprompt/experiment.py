@@ -280,7 +280,8 @@ def run_experiment(
     group: str | None = None,
     name: str | None = None,
 ) -> dict[str, Any]:
-    """Train, select on the English dev split, evaluate every language; write ``run_dir``; return results.
+    """Train, select on the dev split (the task's source language), evaluate every language; write ``run_dir``;
+    return results.
 
     ``save_weights`` (not a config field: it does not change the run's hash) also writes the trained PLM
     to ``plm.safetensors`` when the PLM trains; sweeps turn it off by default to save disk.

@@ -7,10 +7,10 @@ files are named after xlprompt; exports of earlier versions (``adapter_config.js
     xlprompt_adapter.json          what is needed to rebuild the method on the base model: base model and
                                    tokenizer specs, method, prompt length/position/encoder, translator
                                    architecture, hidden size, label words (per language too), scoring,
-                                   max length, source-language prompt, the run's full config and hash, xlprompt
+                                   max length, source prompt, the run's full config and hash, xlprompt
                                    version
     xlprompt_adapter.safetensors   p_source, p_target (the prompts as used at test time, eval mode; with
-                                   translator_conditioning=language also p_target.<lang> for the targets),
+                                   translator_conditioning=language also p_target.<lang> for the task's targets),
                                    prompt_encoder.*, translator.*, head.* (whatever the method has); its
                                    metadata carries the run's config hash, compared on load
     task.json                      the task's definition (labels, label words, languages, templates), for a task
@@ -85,7 +85,6 @@ def _prompts(config: RunConfig, modules: dict[str, dict[str, torch.Tensor]], hid
     """p_S (and p_T for MPT) recomputed from the prompt encoder and translator alone, in eval mode, on the
     CPU in fp32: the prompt encoder and translator compute in fp32 outside autocast on every device and
     precision, so these are the vectors a bf16 GPU run used, up to the GPU's fp32 rounding."""
-    from xlprompt.languages import TARGET_LANGUAGES
     from xlprompt.models.conditioned_translator import LanguageConditionedTranslator, build_mpt_translator
     from xlprompt.models.prompt_encoder import PromptEncoder, PromptEncoderConfig
 
@@ -103,12 +102,15 @@ def _prompts(config: RunConfig, modules: dict[str, dict[str, torch.Tensor]], hid
             if config.no_translator:
                 out["p_target"] = p_source
             else:
-                translator = build_mpt_translator(config.translator, hidden_size, config.translator_conditioning)
+                targets = config.task_spec().target_languages  # the run's task's: one vector each
+                translator = build_mpt_translator(
+                    config.translator, hidden_size, config.translator_conditioning, targets
+                )
                 translator.load_state_dict(modules["translator"])
                 translator.eval()
                 if isinstance(translator, LanguageConditionedTranslator):  # a prompt per language
                     out["p_target"] = translator(p_source, "")  # the fallback of languages without pairs
-                    out.update({f"p_target.{lang}": translator(p_source, lang) for lang in TARGET_LANGUAGES})
+                    out.update({f"p_target.{lang}": translator(p_source, lang) for lang in targets})
                 else:
                     out["p_target"] = translator(p_source)
     return {k: v.float().contiguous().clone() for k, v in out.items()}
@@ -223,7 +225,7 @@ def export_run(run_dir: str | Path, out_dir: str | Path, with_plm: bool = False)
         "label_words": config.label_words.split(","),
         "label_words_per_language": label_words_per_language,
         "scoring": config.scoring,
-        "english_prompt": config.english_prompt,
+        "source_prompt": config.source_prompt,
         "max_length": config.max_length,
         "plm_trained": plm_trained,
         "plm_weights_included": with_plm,

@@ -108,7 +108,7 @@ def check_data_leaks(config, train, dev, test: dict, parallel, split: str | None
             f"({', '.join(langs)}; compared after normalising case, punctuation and spaces), e.g. "
             f"'{leaked[0].uid}': a leak; use the other eval_split or other training data"
         )
-    for pair in parallel:
+    for number, pair in enumerate(parallel, start=1):
         sides = [
             (pair.src_lang, pair.src_premise, pair.src_hypothesis),
             (pair.tgt_lang, pair.tgt_premise, pair.tgt_hypothesis),
@@ -117,7 +117,7 @@ def check_data_leaks(config, train, dev, test: dict, parallel, split: str | None
             if _key(premise, hypothesis) in everywhere:
                 where = config.parallel_file if config.parallel_source == "file" else None
                 raise DataError(
-                    f"the parallel pair '{pair.uid}' ({lang}) is an example of the evaluated {task} "
+                    f"the parallel pair '{pair.uid}' ({lang}; pair {number} of the corpus) is an example of the evaluated {task} "
                     f"{split} split (compared after normalising case, punctuation and spaces): the "
                     f"alignment would train on the evaluated set (a leak); use "
                     f"eval_split={'test' if split == 'dev' else 'dev'} or another parallel corpus",
@@ -127,12 +127,12 @@ def check_data_leaks(config, train, dev, test: dict, parallel, split: str | None
         # a one-text task: every sentence of a pair (either side, premise or hypothesis) against every evaluated
         # text, whatever the language: SIB-200's texts are Flores-200 sentences, which parallel corpora also hold
         single = {normalise(ex.premise) for examples in test.values() for ex in examples}
-        for pair in parallel:
+        for number, pair in enumerate(parallel, start=1):
             for sentence in (pair.src_premise, pair.src_hypothesis, pair.tgt_premise, pair.tgt_hypothesis):
                 if sentence.strip() and normalise(sentence) in single:
                     where = config.parallel_file if config.parallel_source == "file" else None
                     raise DataError(
-                        f"the parallel pair '{pair.uid}' holds a sentence that is an evaluated {task} "
+                        f"the parallel pair '{pair.uid}' (pair {number} of the corpus) holds a sentence that is an evaluated {task} "
                         f"{split} text ({sentence.strip()[:60]!r}): the alignment would train on the "
                         "evaluated set (a leak); remove those pairs or use another parallel corpus",
                         where,

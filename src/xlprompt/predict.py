@@ -25,8 +25,8 @@ Device and precision: by default the run's own (``device``: auto → CUDA where 
 the run evaluated; ``load_run(..., device="cpu")`` (CLI ``--device``) moves a GPU run to the CPU, where
 ``precision=auto`` means fp32.
 
-The language decides the prompt: MPT uses ``p_S`` for English (``english_prompt=source``) and ``p_T`` for
-the other XNLI languages (with ``translator_conditioning=language`` that language's own ``p_T^l``); PCT uses that language's template; SP and FT ignore it (but it is still checked).
+The language decides the prompt: MPT uses ``p_S`` for the task's source language (``source_prompt=source``) and ``p_T``
+for its other languages (with ``translator_conditioning=language`` that language's own ``p_T^l``); PCT uses that language's template; SP and FT ignore it (but it is still checked).
 """
 
 from __future__ import annotations
@@ -234,19 +234,20 @@ class Predictor:
 
         return RANDOM_WEIGHTS_NOTE if self.random_weights else ""
 
-    def scores(self, pairs: Iterable, lang: str = "en", batch_size: int | None = None) -> torch.Tensor:
-        """Class probabilities [N, C] (the task's labels; XNLI: :data:`xlprompt.languages.LABELS`)."""
+    def scores(self, pairs: Iterable, lang: str | None = None, batch_size: int | None = None) -> torch.Tensor:
+        """Class probabilities [N, C] (the task's labels; XNLI: :data:`xlprompt.languages.LABELS`) of ``pairs`` in
+        language ``lang`` (a code of the run's task; None: its source language)."""
         from xlprompt.batching import TokenCache
-        from xlprompt.data.examples import NLIExample
+        from xlprompt.data.examples import NLIExample, content_uid
         from xlprompt.evaluate import predict
 
         task = self.config.task_spec()
         labels = task.labels
-        lang = check_input_language(task, lang)
+        lang = check_input_language(task, task.source_language if lang is None else lang)
         rows = input_texts(pairs, input_fields(task))
         if not rows:
             return torch.zeros(0, len(labels))
-        examples = [NLIExample(p, h, 0, lang, f"predict-{i}") for i, (p, h) in enumerate(rows)]
+        examples = [NLIExample(p, h, 0, lang, content_uid(p, h, prefix="predict")) for p, h in rows]
         tokenized = TokenCache(self.tokenizer, self.config.strip_punctuation).examples(examples)
         _, scores = predict(
             self.method,
@@ -258,8 +259,9 @@ class Predictor:
         )
         return torch.softmax(scores[:, : len(labels)].float(), dim=-1)  # predict_over=vocab: the label words
 
-    def predict(self, pairs: Iterable, lang: str = "en", batch_size: int | None = None) -> list[Prediction]:
-        """One :class:`Prediction` per input; labels and their order are the run's task's."""
+    def predict(self, pairs: Iterable, lang: str | None = None, batch_size: int | None = None) -> list[Prediction]:
+        """One :class:`Prediction` per input of ``pairs`` in language ``lang`` (None: the task's source language);
+        labels and their order are the run's task's."""
         labels = self.config.task_spec().labels
         probs = self.scores(pairs, lang, batch_size)
         out = []

@@ -148,6 +148,25 @@ class _Hooks:
                 f"method {config.method} cannot run task {task.name}: {why}; methods for this task: "
                 f"{', '.join(methods_for_task(task))}"
             )
+        from xlprompt.data.parallel import CORPUS_SOURCE_LANGUAGE, EXTERNAL_SOURCES
+
+        if (
+            config.method == "mpt"
+            and config.alpha < 1.0
+            and config.parallel_source in EXTERNAL_SOURCES
+            and config.data_dir != "builtin:demo"
+            and task.source_language != CORPUS_SOURCE_LANGUAGE
+        ):
+            raise ConfigError(
+                f"parallel_source={config.parallel_source}: its pairs go from '{CORPUS_SOURCE_LANGUAGE}', but task "
+                f"{task.name} transfers from '{task.source_language}'; bring pairs from '{task.source_language}' with "
+                "parallel_source=file parallel_file=PATH, or alpha=1"
+            )
+        if config.method == "softmv" and config.softmv_cosda_rate and task.name != "xnli":
+            raise ConfigError(
+                f"softmv_cosda_rate={config.softmv_cosda_rate}: SoftMV's code-switching reads MUSE dictionaries "
+                f"from XNLI's source language to its languages; task {task.name} runs with softmv_cosda_rate=0"
+            )
         if (
             config.method == "mpt"
             and config.alpha < 1.0
@@ -214,20 +233,33 @@ class _Hooks:
     def hash_fields(self, config: RunConfig) -> dict[str, Any]:
         """``{"method_revision": N}`` for a method whose computation changed after runs of it were stored
         (N > 1), ``{"method_code": identity}`` for a method registered with ``register_method`` (its class and
-        module source: :func:`xlprompt.plugins.code_identity`) and ``{"task_definition": digest}`` for a task
-        registered with ``register_task`` (:func:`xlprompt.tasks.base.definition_digest`), so that a store never
+        module source: :func:`xlprompt.plugins.code_identity`), ``{"task_definition": digest}`` for a task
+        registered with ``register_task`` (:func:`xlprompt.tasks.base.definition_digest`) and
+        ``{"task_data_revision": 2}`` for a task read from its files (its draws changed), so that a store never
         reuses a run of other code, another task or an older computation as if it were the same; {} otherwise,
-        which keeps the hash of every built-in method and task, and of task files (they enter by content)."""
+        which keeps the hash of every built-in method and task."""
         spec = get_method_spec(config.method)
         out: dict[str, Any] = {"method_revision": spec.revision} if spec.revision > 1 else {}
         if spec.identity:
             out["method_code"] = spec.identity
         task = _task(config.task)
+        if task.load_splits is None:
+            # a task read from its files (a task file, a registered Task): since revision 2 its rows without an id
+            # have content ids (not row numbers) and its draws ignore the language code, so a store never reuses
+            # a run drawn the old way
+            out["task_data_revision"] = 2
         if task.origin.startswith("registered"):  # a task given from Python: by what it is, not its name
             from xlprompt.tasks.base import definition_digest
 
             out["task_definition"] = definition_digest(task)
         return out
+
+    def renamed_choices(self) -> tuple[tuple[str, str, str], ...]:
+        """The methods' renamed choices ``(key, old spelling, new spelling)`` (their recipes' ``RENAMED_CHOICES``):
+        the old spelling is read as the new one, with a warning, and a run's hash holds the old one."""
+        from xlprompt.methods import RENAMED_CHOICES
+
+        return RENAMED_CHOICES
 
     def data_files(self, config: RunConfig) -> tuple[Path, list[str]] | None:
         """The data folder of ``config`` and the files it reads there (None for ``builtin:demo``)."""

@@ -1,6 +1,7 @@
 """The data of one run, as the config names it: the task's few-shot train and dev (source language) and test
 per language (:func:`xlprompt.tasks.load_splits`: every task, XNLI included, through one path), and MPT's
-external parallel corpus.
+parallel corpus: a file or the task's own (from the task's source language), or an external one (from English,
+:data:`xlprompt.data.parallel.CORPUS_SOURCE_LANGUAGE`, for a task whose source it is).
 
 Sources (``data_dir``): a folder laid out like :mod:`xlprompt.data` describes; ``builtin:demo`` (the small
 XNLI sample that ships with the package, for ``xlprompt demo`` and tests); or, unset, the default data folder
@@ -17,7 +18,6 @@ from pathlib import Path
 from xlprompt.config import RunConfig
 from xlprompt.data.examples import NLIExample, ParallelPair
 from xlprompt.errors import ConfigError, DataError
-from xlprompt.languages import SOURCE_LANGUAGE, TARGET_LANGUAGES
 from xlprompt.resources import read_jsonl
 from xlprompt.tasks import load_splits
 from xlprompt.tasks import required_files as task_required_files
@@ -41,14 +41,16 @@ def demo_parallel() -> list[ParallelPair]:
 
 def _corpus_targets(task) -> tuple[str, ...]:
     """The task's target languages that the external corpora have: the task's ``parallel_languages`` (e.g.
-    SIB-200's Tatoeba languages), else XNLI's 14 (Tatoeba, XNLI dev, PAWS-X)."""
-    have = task.parallel_languages or TARGET_LANGUAGES
+    SIB-200's Tatoeba languages), else the corpora's own (XNLI's 14: Tatoeba, XNLI dev, PAWS-X)."""
+    from xlprompt.data.parallel import CORPUS_TARGET_LANGUAGES
+
+    have = task.parallel_languages or CORPUS_TARGET_LANGUAGES
     return tuple(lang for lang in task.target_languages if lang in have)
 
 
 def required_files(config: RunConfig, folder: Path) -> list[tuple[str, str]]:
     """``(path relative to the data folder, fetch source)`` of every file ``config`` reads from it."""
-    from xlprompt.data.parallel import PAWSX_LANGUAGES
+    from xlprompt.data.parallel import CORPUS_SOURCE_LANGUAGE, PAWSX_LANGUAGES
 
     task = config.task_spec()
     needed = task_required_files(task, config, folder)
@@ -60,12 +62,12 @@ def required_files(config: RunConfig, folder: Path) -> list[tuple[str, str]]:
                 needed += [
                     (f"pawsx/{split}/{lang}.tsv", "pawsx")
                     for lang in PAWSX_LANGUAGES
-                    if lang == SOURCE_LANGUAGE or lang in targets
+                    if lang == CORPUS_SOURCE_LANGUAGE or lang in targets
                 ]
         elif source == "tatoeba":
             needed += [(f"tatoeba/{lang}-en.tsv", task.parallel_fetch.get("tatoeba", "tatoeba")) for lang in targets]
         elif source == "xnli-dev":
-            needed += [(f"xnli/dev/{lang}.tsv", "xnli") for lang in (SOURCE_LANGUAGE, *targets)]
+            needed += [(f"xnli/dev/{lang}.tsv", "xnli") for lang in (CORPUS_SOURCE_LANGUAGE, *targets)]
         elif source == "translate":
             needed.append(("pawsx/train/en.tsv", "pawsx"))
     if config.method == "softmv" and config.softmv_cosda_rate > 0 and not config.dictionary_dir:
@@ -91,23 +93,9 @@ def check_run_files(config: RunConfig) -> Path | None:
     return check_files(config.data_dir, required_files(config, resolve_data_dir(config.data_dir)))
 
 
-def _check_source_language(pairs: list[ParallelPair], path: str) -> None:
-    """Every pair of a parallel file must go from the run's source language (English) to a target."""
-    from xlprompt.data.tsv import read_jsonl as read_jsonl_rows
-
-    for i, pair in enumerate(pairs):
-        if pair.src_lang != SOURCE_LANGUAGE:
-            line = read_jsonl_rows(path)[i].line  # pairs and non-blank lines correspond one to one
-            raise DataError(
-                f"src_lang is '{pair.src_lang}' but the run transfers from '{SOURCE_LANGUAGE}': every "
-                f"pair needs src_lang '{SOURCE_LANGUAGE}' (English) and a target language in tgt_lang",
-                path,
-                line,
-            )
-
-
 def load_run_data(config: RunConfig, progress: bool = False) -> RunData:
     from xlprompt.data import build_parallel_corpus, read_parallel_jsonl
+    from xlprompt.data.parallel import CORPUS_TARGET_LANGUAGES
 
     root = check_run_files(config)  # every file there, before anything is read (None: builtin:demo)
     data_dir = config.data_dir if root is None else root
@@ -123,7 +111,7 @@ def load_run_data(config: RunConfig, progress: bool = False) -> RunData:
                 raise ConfigError(
                     f"task {task.name}: none of its target languages "
                     f"({', '.join(task.target_languages)}) has {config.parallel_source} pairs (they "
-                    f"exist for {', '.join(TARGET_LANGUAGES)}); bring a corpus with "
+                    f"exist for {', '.join(CORPUS_TARGET_LANGUAGES)}); bring a corpus with "
                     "parallel_source=file parallel_file=PATH, or alpha=1"
                 )
             left = [lang for lang in task.target_languages if lang not in targets]
@@ -136,9 +124,17 @@ def load_run_data(config: RunConfig, progress: bool = False) -> RunData:
             parallel = demo_parallel()
             notes.append(f"parallel corpus: the shipped demo pairs ({len(parallel)})")
         elif config.parallel_source == "file":
-            run_targets = [lang for lang in languages if lang != SOURCE_LANGUAGE] or list(targets)
-            parallel = read_parallel_jsonl(config.parallel_file, expected_languages=run_targets)
-            _check_source_language(parallel, config.parallel_file)
+            run_targets = [lang for lang in languages if lang != task.source_language] or list(task.target_languages)
+            parallel = read_parallel_jsonl(
+                config.parallel_file, expected_languages=run_targets, source_language=task.source_language
+            )
+            if parallel[0].single_text and not task.single_text:
+                raise DataError(
+                    f"holds one-text pairs (src_text, tgt_text), but task {task.name} has two texts "
+                    f"({', '.join(task.text_fields)}); bring pairs with src_premise, src_hypothesis, tgt_premise, "
+                    "tgt_hypothesis",
+                    config.parallel_file,
+                )
             if len(parallel) < config.parallel_size:
                 raise DataError(
                     f"holds {len(parallel)} parallel pairs, fewer than parallel_size="
@@ -180,11 +176,11 @@ def load_run_data(config: RunConfig, progress: bool = False) -> RunData:
         config.method == "mpt"
         and config.alpha < 1.0
         and parallel
-        and len(task.target_languages) > len(TARGET_LANGUAGES)
+        and len(task.target_languages) > len(CORPUS_TARGET_LANGUAGES)
     ):
         # many languages: say which evaluated ones had alignment pairs (the report's 'aligned' marks)
         have = {pair.tgt_lang for pair in parallel}
-        evaluated = [lang for lang in languages if lang != SOURCE_LANGUAGE]
+        evaluated = [lang for lang in languages if lang != task.source_language]
         with_pairs = [lang for lang in evaluated if lang in have]
         notes.append(
             f"alignment data: {len(with_pairs)} of the {len(evaluated)} evaluated target languages had "

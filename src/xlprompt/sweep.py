@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from xlprompt.config import RunConfig, coerce, name_problem, read_yaml, suggest
+from xlprompt.config import RunConfig, coerce, current_key, name_problem, read_yaml, suggest
 from xlprompt.errors import ConfigError
 
 #: the most runs one sweep file may expand to (a grid of a few long axes multiplies fast: refused before expanding)
@@ -132,7 +132,7 @@ def _check_config_keys(values: Mapping, where: str) -> dict[str, Any]:
     known = _config_keys()
     out = {}
     for key, value in values.items():
-        key = str(key).replace("-", "_")
+        key = current_key(str(key).replace("-", "_"))
         if key not in known:
             raise ConfigError(f"{where}: unknown config key '{key}'.{suggest(key, known)}")
         out[key] = _coerce(key, value, where)
@@ -151,7 +151,7 @@ def _check_grid(grid: Mapping, where: str) -> dict[str, list]:
     known = _config_keys()
     out: dict[str, list] = {}
     for key, values in grid.items():
-        key = str(key).replace("-", "_")
+        key = current_key(str(key).replace("-", "_"))
         if key not in known:
             raise ConfigError(f"{where}: unknown config key '{key}'.{suggest(key, known)}")
         if not isinstance(values, (list, tuple)):

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Mapping, Sequence
 
 from xlprompt.errors import ConfigError, ModelError
 
@@ -266,34 +266,26 @@ def pair_template(
     return Template(pieces, special, max_length, name="pair")
 
 
-#: PCT's cross-lingual template words ("Question", "Answer") in the 15 XNLI languages (our translations).
-PCT_TEMPLATE_WORDS: dict[str, tuple[str, str]] = {
-    "ar": ("سؤال", "جواب"),
-    "bg": ("Въпрос", "Отговор"),
-    "de": ("Frage", "Antwort"),
-    "el": ("Ερώτηση", "Απάντηση"),
-    "en": ("Question", "Answer"),
-    "es": ("Pregunta", "Respuesta"),
-    "fr": ("Question", "Réponse"),
-    "hi": ("प्रश्न", "उत्तर"),
-    "ru": ("Вопрос", "Ответ"),
-    "sw": ("Swali", "Jibu"),
-    "th": ("คำถาม", "คำตอบ"),
-    "tr": ("Soru", "Cevap"),
-    "ur": ("سوال", "جواب"),
-    "vi": ("Câu hỏi", "Trả lời"),
-    "zh": ("问题", "答案"),
-}
-
-
 def cross_lingual_template(
-    tokenizer, lang: str, max_length: int = 256, special: SpecialTokens | None = None
+    tokenizer, words: Sequence[str], max_length: int = 256, special: SpecialTokens | None = None, name: str = "pct"
 ) -> Template:
-    """PCT's hard template in language ``lang``: ``<s> X_P . Question: X_H ? Answer: <mask> . </s>``."""
-    if lang not in PCT_TEMPLATE_WORDS:
-        raise ConfigError(f"no PCT template for language '{lang}'; known: {', '.join(PCT_TEMPLATE_WORDS)}")
+    """PCT's hard (cloze) template in one language: ``<s> X_P . Question: X_H ? Answer: <mask> . </s>``.
+
+    Args:
+        tokenizer: the run's tokenizer.
+        words (Sequence[str]): the language's words for ``Question`` and ``Answer`` (a task resource:
+            :data:`xlprompt.tasks.xnli.PCT_TEMPLATE_WORDS` for XNLI).
+        max_length (int): the longest input, in tokens.
+        special (SpecialTokens | None): the tokenizer's special tokens (None: read from ``tokenizer``).
+        name (str): the template's name (logs).
+
+    Returns:
+        Template: the template.
+    """
+    if len(words) != 2 or not all(isinstance(w, str) and w.strip() for w in words):
+        raise ConfigError(f"PCT's cloze template needs two words (question, answer), not {list(words)}")
     special = special or SpecialTokens.from_tokenizer(tokenizer)
-    question, answer = PCT_TEMPLATE_WORDS[lang]
+    question, answer = words
     dot, qmark = tail_ids(tokenizer, "."), tail_ids(tokenizer, "?")
     pieces = [
         Piece(PREMISE),
@@ -305,39 +297,16 @@ def cross_lingual_template(
         Piece(MASK),
         Piece(LITERAL, dot),
     ]
-    return Template(pieces, special, max_length, name=f"pct-{lang}")
-
-
-#: PCT's templates as the authors wrote them (qikunxun/PCT@4b3d675 train_xnli.py:46-53, the same strings in
-#: train_xnli_fewshot.py and predict_xnli.py): the hypothesis part of a pair; ``<mask>`` stands for the
-#: tokenizer's mask token. Lower-case question words in most languages; Arabic and Urdu put ``<mask>`` first
-#: and use ``؟``.
-PCT_REFERENCE_TEMPLATES: dict[str, str] = {
-    "en": "question:{}? Answer:<mask>",
-    "zh": "问题:{}? 答案:<mask>",
-    "fr": "question:{}? réponse:<mask>",
-    "es": "pregunta:{}? Respuesta:<mask>",
-    "de": "frage:{}? Antwort:<mask>",
-    "el": "ερώτηση:{}? Απάντηση:<mask>",
-    "bg": "въпрос: {}? Отговор:<mask>",
-    "ru": "вопрос:{}? Ответ:<mask>",
-    "tr": "soru:{}? Cevap:<mask>",
-    "vi": "câu hỏi:{}? Trả lời:<mask>",
-    "th": "คำถาม:{}? คำตอบ:<mask>",
-    "hi": "प्रश्न:{}? उत्तर:<mask>",
-    "sw": "swali: {}? Jibu: <mask>",
-    "ur": "<mask>:سوال: {}؟ جواب",
-    "ar": "<mask>:سؤال:{}؟ الجواب",
-}
+    return Template(pieces, special, max_length, name=name)
 
 
 class PCTReferenceTemplate:
-    """PCT's input as the authors build it: ``tokenizer.encode(premise, template[lang].format(hypothesis))``
+    """PCT's input as the authors build it: ``tokenizer.encode(premise, templates[lang].format(hypothesis))``
     — ``<s> P </s></s> question:H? Answer:<mask></s>`` for XLM-R — truncated longest-first to ``max_length``
     (qikunxun/PCT@4b3d675 train_xnli.py:72-76). When truncation cut the ``<mask>`` off, the authors' repair
     follows (train_xnli.py:78-84, :99-115): drop as many trailing tokens as ``tokenizer.encode(tail)`` has
-    (``tail`` = the template after its ``?`` (``؟`` for ar/ur)), then append ``?`` as a word (705 for XLM-R;
-    ``؟``: 9446) and ``tail``'s ids without ``<s>``. The texts are tokenised here (with a cache), not taken from
+    (``tail`` = the template after its ``?``; ``؟`` in a template that asks with it, as the authors' Arabic and
+    Urdu ones), then append ``?`` as a word (705 for XLM-R; ``؟``: 9446) and ``tail``'s ids without ``<s>``. The texts are tokenised here (with a cache), not taken from
     pre-tokenised ids: the template's words touch the hypothesis (``question:The``).
     """
 
@@ -347,16 +316,17 @@ class PCTReferenceTemplate:
         lang: str,
         max_length: int,
         special: SpecialTokens,
-        templates: dict[str, str] | None = None,
+        templates: Mapping[str, str],
         repair: str = "question",
         single: bool = False,
     ):
-        """``templates``/``repair``: another task's strings, e.g. PAWS-X's (``xlprompt.tasks.pawsx``),
-        whose cut-off ``<mask>`` is repaired as train_pawsx.py does (``repair="brace"``: ``tail`` = the template
-        after ``{}``; drop ``len(encode(tail)) - 1`` trailing tokens and append ``tail``'s ids without ``<s>``).
+        """``templates``: the task's strings by language (a task resource: PCT's recipe keeps XNLI's and PAWS-X's,
+        a task file gives its own); ``repair``: how a cut-off ``<mask>`` is repaired: ``question`` as
+        train_xnli.py, ``brace`` as train_pawsx.py (``tail`` = the template after ``{}``; drop
+        ``len(encode(tail)) - 1`` trailing tokens and append ``tail``'s ids without ``<s>``).
         ``single`` (a user task with one text field): the text fills ``{}`` and the input is
         ``tokenizer.encode(template.format(text))`` — one sequence, no pair."""
-        table = PCT_REFERENCE_TEMPLATES if templates is None else templates
+        table = templates
         if lang not in table:
             raise ConfigError(f"no PCT template for language '{lang}'; known: {', '.join(table)}")
         if special.mask_id is None:
@@ -371,7 +341,7 @@ class PCTReferenceTemplate:
         self.budget = self.max_length - len(special.prefix) - middle - len(special.suffix)
         if self.budget < 2:
             raise ConfigError(f"max_length={self.max_length} leaves no room for PCT's premise and hypothesis")
-        mark = "؟" if lang in ("ar", "ur") else "?"
+        mark = "؟" if "؟" in self.pattern else "?"  # the authors' Arabic and Urdu templates ask with "؟"
         tail = self.pattern.split("{}")[1] if repair == "brace" else self.pattern.split(mark)[1]
         self.tail_ids = tuple(tokenizer(tail)["input_ids"])  # with special tokens
         self.mark_ids = word_ids(tokenizer, mark)

@@ -1,5 +1,6 @@
 """The training loop: AdamW, Adam+L2, transformers 4.10's AdamW or keras_bert's AdamWarmup (``optimizer``) under a
-learning-rate schedule (``lr_scheduler``: :func:`lr_factor`), per-epoch model selection on the English dev split, atomic checkpoints, resume.
+learning-rate schedule (``lr_scheduler``: :func:`lr_factor`), per-epoch model selection on the dev split (the task's
+source language), atomic checkpoints, resume.
 
 Within an epoch (for methods that use the parallel corpus):
 
@@ -521,7 +522,7 @@ class Trainer:
                 record["dev_accuracy"] = 100.0 * accuracy(
                     method,
                     self.dev,
-                    "en",
+                    config.task_spec().source_language,  # the dev split is in the source language
                     config.eval_batch_size,
                     self.autocast_dtype,
                     token_budget=config.eval_token_budget,

@@ -35,7 +35,18 @@ BARE_WORD_STARTS: tuple[str, ...] = ("▁", "Ġ")
 
 
 class Verbalizer:
-    """Maps each class to the token id of its label word, per language."""
+    """Maps each class to the token id of its label word, per language.
+
+    Args:
+        tokenizer: the run's tokenizer.
+        words (Sequence[str]): the default label words, one per label (every language without its own).
+        per_language (Mapping[str, Sequence[str]] | None): language → its own words (one per label).
+        multi_token (str): a word of several tokens: ``error``, or ``first`` (score its first token).
+        mode (str): how ``words`` name tokens: ``word``, ``piece`` or ``id`` (see the module's text).
+        labels (Sequence[str]): the task's labels (default: XNLI's, for standalone use).
+        languages (Sequence[str]): the task's language codes, which the keys of ``per_language`` must be among
+            (default: XNLI's, for standalone use); a run passes its task's (:func:`verbalizer_for`).
+    """
 
     def __init__(
         self,
@@ -45,6 +56,7 @@ class Verbalizer:
         multi_token: str = "error",
         mode: str = "word",
         labels: Sequence[str] = LABELS,
+        languages: Sequence[str] = XNLI_LANGUAGES,
     ):
         if multi_token not in MULTI_TOKEN_OPTIONS:
             raise ConfigError(
@@ -55,6 +67,7 @@ class Verbalizer:
         self.multi_token = multi_token
         self.mode = mode
         self.labels = tuple(labels)  # the task's labels; XNLI's by default
+        self.languages = tuple(languages)  # the task's languages; XNLI's by default
         self.tokenizer = tokenizer
         #: the words it was built with (a saved model keeps these, not what a label-words file says later)
         self.words: tuple[str, ...] = tuple(w.strip() for w in words)
@@ -64,8 +77,7 @@ class Verbalizer:
         self.default_ids = self._ids(words, "label_words")
         self.language_ids: dict[str, tuple[int, ...]] = {}
         for lang, lang_words in (per_language or {}).items():
-            if self.labels == LABELS:
-                check_language(lang)
+            check_language(lang, self.languages)
             self.language_ids[lang] = self._ids(lang_words, f"label words of '{lang}'")
 
     def _ids(self, words: Sequence[str], what: str) -> tuple[int, ...]:
@@ -124,7 +136,7 @@ class Verbalizer:
         return int(token)
 
     def ids_for(self, lang: str) -> tuple[int, ...]:
-        """Token ids of the label words (in the order of LABELS) used for language ``lang``."""
+        """Token ids of the label words (in the order of the task's labels) used for language ``lang``."""
         return self.language_ids.get(lang, self.default_ids)
 
     def tensor_for(self, lang: str, device=None) -> torch.Tensor:
@@ -134,8 +146,8 @@ class Verbalizer:
 def read_label_words_file(
     path: str | Path, labels: Sequence[str] = LABELS, languages: Sequence[str] = XNLI_LANGUAGES
 ) -> dict[str, list[str]]:
-    """Per-language label words from JSON: ``{"de": ["ja", "vielleicht", "nein"], ...}`` (one word per label of
-    the task: ``labels``, ``languages``)."""
+    """Per-language label words from JSON: ``{code: [word, ...], ...}``, a language code of the task (``languages``)
+    → one word per label of the task (``labels``)."""
     from xlprompt.data.tsv import DuplicateKeyError, unique_object
 
     LABELS, XNLI_LANGUAGES = tuple(labels), tuple(languages)  # noqa: N806 (the task's)
@@ -181,4 +193,5 @@ def verbalizer_for(config, tokenizer, per_language: Mapping[str, Sequence[str]] 
         config.multi_token_label_words,
         config.label_words_as,
         task.labels,
+        task.languages,
     )

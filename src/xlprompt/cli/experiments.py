@@ -398,7 +398,9 @@ def _read_jsonl(path: str, default_lang: str, task=None) -> tuple[list[dict], li
 )
 @click.option("--tokenizer", default=None, help="tokenizer spec instead of the recorded one")
 @click.option(
-    "--lang", default="en", show_default=True, help="language of the input (selects p_S / p_T, PCT's template)"
+    "--lang",
+    default=None,
+    help="language of the input (selects p_S / p_T, PCT's template); default: the task's source language",
 )
 @click.option(
     "--premise", default=None, help="the text to classify (a two-text task such as XNLI: its first text, the premise)"
@@ -459,6 +461,7 @@ def predict_command(
     if task is None:  # no model there (or a missing one): its loader's one line, not a language error
         predictor = _load_predictor(source, base_model, tokenizer, device)
         task = predictor.config.task_spec()
+    lang = task.source_language if lang is None else lang
     if task.name == "xnli":
         check_language(lang)
     else:

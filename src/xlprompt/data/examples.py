@@ -35,7 +35,10 @@ class NLIExample:
 
 @dataclass(frozen=True)
 class ParallelPair:
-    """A premise/hypothesis pair in the source language and its translation into ``tgt_lang``."""
+    """A text pair (premise and hypothesis) in the source language ``src_lang`` and its translation into
+    ``tgt_lang``; or, for a one-text task, one text and its translation (``src_premise`` and ``tgt_premise``,
+    the hypotheses empty: :meth:`one_text`). ``uid``: the data's id, else one derived from the texts
+    (:func:`content_uid`)."""
 
     src_lang: str
     tgt_lang: str
@@ -45,5 +48,38 @@ class ParallelPair:
     tgt_hypothesis: str
     uid: str = ""
 
+    @classmethod
+    def one_text(cls, src_lang: str, tgt_lang: str, src_text: str, tgt_text: str, uid: str = "") -> "ParallelPair":
+        """A pair of one text and its translation (a one-text task's corpus): no hypothesis.
+
+        Args:
+            src_lang (str): the source language's code.
+            tgt_lang (str): the target language's code.
+            src_text (str): the text in the source language.
+            tgt_text (str): its translation.
+            uid (str): the data's id ("": derived from the two texts, :func:`content_uid`).
+
+        Returns:
+            ParallelPair: the pair, with empty hypotheses.
+        """
+        return cls(
+            src_lang, tgt_lang, src_text, "", tgt_text, "", uid or content_uid(src_text, tgt_text, prefix="pair")
+        )
+
+    @property
+    def single_text(self) -> bool:
+        """Whether the pair holds one text per side (no hypothesis)."""
+        return not self.src_hypothesis and not self.tgt_hypothesis
+
     def to_dict(self) -> dict:
+        """The pair as a JSONL line writes it: ``src_text``/``tgt_text`` for a one-text pair, else the premise and
+        hypothesis fields."""
+        if self.single_text:
+            return {
+                "src_lang": self.src_lang,
+                "tgt_lang": self.tgt_lang,
+                "src_text": self.src_premise,
+                "tgt_text": self.tgt_premise,
+                "uid": self.uid,
+            }
         return asdict(self)

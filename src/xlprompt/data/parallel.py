@@ -47,7 +47,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from xlprompt.data.examples import NLIExample, ParallelPair
+from xlprompt.data.examples import NLIExample, ParallelPair, content_uid
 from xlprompt.data.fewshot import stable_digest
 from xlprompt.data.tsv import Row, read_jsonl, read_tsv
 from xlprompt.data.xnli import load_xnli
@@ -62,6 +62,7 @@ from xlprompt.languages import (
 __all__ = [
     "PARALLEL_SOURCES",
     "PARALLEL_FIELDS",
+    "PARALLEL_ONE_TEXT_FIELDS",
     "PAWSX_LANGUAGES",
     "build_parallel_corpus",
     "read_parallel_jsonl",
@@ -80,6 +81,14 @@ PARALLEL_FIELDS: tuple[str, ...] = (
     "tgt_premise",
     "tgt_hypothesis",
 )
+#: The fields of one line of a one-text parallel corpus (a one-text task's: no hypothesis; ``uid`` optional).
+PARALLEL_ONE_TEXT_FIELDS: tuple[str, ...] = ("src_lang", "tgt_lang", "src_text", "tgt_text")
+#: The external corpora (PAWS-X, Tatoeba, XNLI dev, translated PAWS-X) go from English to XNLI's other languages:
+#: a run whose task has another source language brings its own corpus (``parallel_source=file`` or ``task``).
+CORPUS_SOURCE_LANGUAGE: str = SOURCE_LANGUAGE
+CORPUS_TARGET_LANGUAGES: tuple[str, ...] = TARGET_LANGUAGES
+#: the ``parallel_source`` values that read an external corpus (from :data:`CORPUS_SOURCE_LANGUAGE`)
+EXTERNAL_SOURCES: tuple[str, ...] = ("pawsx", "tatoeba", "xnli-dev", "translate")
 #: Languages of PAWS-X; those that are also XNLI languages can be targets.
 PAWSX_LANGUAGES: tuple[str, ...] = ("en", "de", "es", "fr", "ja", "ko", "zh")
 _PAWSX_SPLITS: tuple[str, ...] = ("dev", "test")
@@ -398,28 +407,35 @@ def _english_units(
     data_dir: str | Path | None,
 ) -> list[_Unit]:
     """The English pairs to translate: given pairs, else a JSONL file, else PAWS-X English."""
-    if english_pairs is not None:
+    if english_pairs is not None:  # ids: the data's, else derived from the texts (never the position)
         units = []
-        for i, pair in enumerate(english_pairs):
+        for pair in english_pairs:
             if isinstance(pair, NLIExample):
-                units.append(_Unit(pair.uid or f"pair-{i}", pair.premise, pair.hypothesis))
+                units.append(
+                    _Unit(
+                        pair.uid or content_uid(pair.premise, pair.hypothesis, prefix="pair"),
+                        pair.premise,
+                        pair.hypothesis,
+                    )
+                )
             else:
                 premise, hypothesis = pair
-                units.append(_Unit(f"pair-{i}", premise, hypothesis))
-        for unit in units:
+                units.append(_Unit(content_uid(premise, hypothesis, prefix="pair"), premise, hypothesis))
+        for number, unit in enumerate(units, start=1):
             if not (
                 isinstance(unit.premise, str)
                 and unit.premise.strip()
                 and isinstance(unit.hypothesis, str)
                 and unit.hypothesis.strip()
             ):
-                raise DataError(f"English pair {unit.uid} has an empty premise or hypothesis")
+                raise DataError(f"English pair {number} ({unit.uid}) has an empty premise or hypothesis")
         return units
     if file is not None:
         units = []
         for row in read_jsonl(file, ("premise", "hypothesis")):
-            uid = row.get("uid") or f"line-{row.line}"
-            units.append(_Unit(str(uid), _nonempty(row, "premise"), _nonempty(row, "hypothesis")))
+            premise, hypothesis = _nonempty(row, "premise"), _nonempty(row, "hypothesis")
+            uid = row.get("uid") or content_uid(premise, hypothesis, prefix="pair")
+            units.append(_Unit(str(uid), premise, hypothesis))
         return units
     # The paper samples its pairs from the English PAWS-X *train* set (pawsx/train/en.tsv, written by
     # `xlprompt data fetch --only pawsx`); without data_dir, from the default data folder.
@@ -556,19 +572,49 @@ def read_parallel_jsonl(
 ) -> list[ParallelPair]:
     """Read a parallel corpus written by :func:`write_parallel_jsonl` (or by hand).
 
-    Each line needs the fields :data:`PARALLEL_FIELDS` (``uid`` is optional; missing uids become
-    ``line-{n}``): known XNLI languages, ``src_lang != tgt_lang`` and non-empty strings. With
-    ``expected_languages`` (the run's languages) every ``tgt_lang`` must be one of them. Raises
-    :class:`DataError` naming the file, the line and the problem.
+    Each line holds ``src_lang``, ``tgt_lang`` and either the two texts of each side (:data:`PARALLEL_FIELDS`:
+    ``src_premise``, ``src_hypothesis``, ``tgt_premise``, ``tgt_hypothesis``) or, for a one-text task, one text
+    each (:data:`PARALLEL_ONE_TEXT_FIELDS`: ``src_text``, ``tgt_text``); one file holds one kind. ``uid`` is
+    optional: a line without one gets an id derived from its texts (:func:`xlprompt.data.examples.content_uid`;
+    the same texts again get ``-2``, ``-3``, ...), so a pair keeps its id wherever it stands among other pairs. ``src_lang != tgt_lang``, non-empty strings.
+
+    Args:
+        path (str | Path): the JSONL file.
+        expected_languages (Iterable[str] | None): the run's target languages: every ``tgt_lang`` must be one
+            (None: XNLI's languages and any known code).
+        source_language (str | None): the run's source language (its task's): every ``src_lang`` must be it.
+
+    Returns:
+        list[ParallelPair]: the pairs, in file order.
+
+    Raises:
+        DataError: naming the file, the line and the problem.
     """
     expected = None if expected_languages is None else set(expected_languages)
     known = XNLI_LANGUAGES if expected is None else (*XNLI_LANGUAGES, *sorted(expected - set(XNLI_LANGUAGES)))
+    if source_language is not None and source_language not in known:
+        known = (*known, source_language)
     pairs = []
     first_line: dict[str, int] = {}
-    rows = read_jsonl(path, PARALLEL_FIELDS)
-    for row in rows:
+    kind: tuple[str, int] | None = None  # (the file's kind, its first line)
+    for row in read_jsonl(path, ("src_lang", "tgt_lang")):
+        one_text = "src_text" in row or "tgt_text" in row
+        fields = PARALLEL_ONE_TEXT_FIELDS if one_text else PARALLEL_FIELDS
+        missing = [name for name in fields if name not in row]
+        if missing:
+            raise row.error(
+                f"missing field{'s' if len(missing) > 1 else ''} {', '.join(repr(m) for m in missing)}; a line "
+                f"holds {', '.join(PARALLEL_FIELDS)} (two texts), or {', '.join(PARALLEL_ONE_TEXT_FIELDS)} (one text)"
+            )
+        if one_text and any(name in row for name in PARALLEL_FIELDS[2:]):
+            raise row.error("a line holds src_text/tgt_text (one text) or premise and hypothesis fields, not both")
+        this = "one-text" if one_text else "two-text"
+        if kind is None:
+            kind = (this, row.line)
+        elif kind[0] != this:
+            raise row.error(f"a {this} pair in a {kind[0]} corpus (line {kind[1]}); one file holds one kind")
         values = {}
-        for name in PARALLEL_FIELDS:
+        for name in fields:
             value = row[name]
             if not isinstance(value, str) or not value.strip():
                 raise row.error(f"{name} must be a non-empty string, found {value!r}")
@@ -589,12 +635,17 @@ def read_parallel_jsonl(
             )
         if source_language is not None and values["src_lang"] != source_language:
             raise row.error(
-                f"src_lang is '{values['src_lang']}' but the runs transfer from '{source_language}': "
-                f"every pair needs src_lang '{source_language}' and a target language in tgt_lang"
+                f"src_lang is '{values['src_lang']}' but the run transfers from '{source_language}' (its task's "
+                f"source language): every pair needs src_lang '{source_language}' and a target language in tgt_lang"
             )
+        texts = [values[name] for name in fields[2:]]
         uid = row.get("uid")
         if uid is None:
-            uid = f"line-{row.line}"
+            uid = base = content_uid(*texts, prefix="pair")
+            repeat = 1
+            while uid in first_line:  # the same texts again (e.g. in another target language): -2, -3, ...
+                repeat += 1
+                uid = f"{base}-{repeat}"
         elif not isinstance(uid, str):  # uid 0 and uid 1 alike (0 was silently replaced)
             raise row.error(f"uid must be a string, found {uid!r}; write it in quotes (or leave it out)")
         elif not uid.strip():
@@ -602,7 +653,10 @@ def read_parallel_jsonl(
         if uid in first_line:
             raise row.error(f"uid '{uid}' occurs twice (first on line {first_line[uid]})")
         first_line[uid] = row.line
-        pairs.append(ParallelPair(uid=uid, **values))
+        if one_text:
+            pairs.append(ParallelPair.one_text(values["src_lang"], values["tgt_lang"], *texts, uid=uid))
+        else:
+            pairs.append(ParallelPair(uid=uid, **values))
     if not pairs:
         raise DataError("the parallel corpus is empty; build one with `xlprompt data build-parallel`", path)
     return pairs

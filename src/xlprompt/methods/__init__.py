@@ -245,7 +245,8 @@ def _missing(name):
 METHOD_CLASSES: Mapping[str, type] = _MethodClasses()
 
 
-def _register_builtins() -> None:
+def _register_builtins() -> tuple[tuple[str, str, str], ...]:
+    """Register the built-in methods; returns their recipes' renamed choices (``RENAMED_CHOICES``)."""
     from xlprompt.methods import discrete_prompt, dpa, dual, finetune, mpt, pct, soft_prompt, softmv, xpe
 
     builtins = [
@@ -277,9 +278,12 @@ def _register_builtins() -> None:
             getattr(recipe, "task_label_words", None),
         )
         _REGISTRY[name] = dataclasses.replace(spec, revision=_revision(name, getattr(recipe, "REVISION", 1)))
+    return tuple(item for _, package, _, _ in builtins for item in getattr(package.recipe, "RENAMED_CHOICES", ()))
 
 
-_register_builtins()
+#: the built-in methods' renamed config choices, ``(key, old spelling, new spelling)``: their recipes'
+#: ``RENAMED_CHOICES`` (read by :mod:`xlprompt.config` through its hooks)
+RENAMED_CHOICES: tuple[tuple[str, str, str], ...] = _register_builtins()
 
 #: the built-in methods' names (the registry may hold more: :func:`method_names`)
 BUILTIN_METHODS: tuple[str, ...] = tuple(_REGISTRY)

@@ -43,6 +43,9 @@ class Method(nn.Module):
         self.tokenizer = tokenizer
         self.verbalizer = verbalizer
         self.special = SpecialTokens.from_tokenizer(tokenizer)
+        #: the run's task, and its source language (the language of the few-shot train and dev data)
+        self.task = config.task_spec()
+        self.source_language: str = self.task.source_language
         if config.freeze_plm:
             for p in self.plm.parameters():
                 p.requires_grad_(False)
@@ -69,7 +72,8 @@ class Method(nn.Module):
         yield self.training_loss(batch, parallel, generator)
 
     def class_scores(self, batch: Sequence[TokenizedExample], lang: str) -> torch.Tensor:
-        """Scores [N, 3] whose argmax is the predicted class, for inputs in language ``lang``."""
+        """Scores [N, C] (C: the task's labels; more columns with ``predict_over=vocab``) whose argmax is the
+        predicted class, for inputs in language ``lang`` (a code of the run's task)."""
         raise NotImplementedError
 
     def encode_for_eval(self, example: TokenizedExample, lang: str) -> EncodedInput:

@@ -1,5 +1,6 @@
-"""Pieces the field's methods (DP, DPA, SoftMV) share: their label-word tables and how a label word becomes one
-token id.
+"""Pieces the field's methods (DPA, SoftMV) share: how their multilingual label-word tables are chosen and how a
+label word becomes one token id. The tables themselves are task resources: each method's ``recipe.py`` keeps them
+keyed by task (``TASK_LABEL_WORDS``); a task file gives its own per-language label words.
 
 The references' text rules (``text.rstrip(string.punctuation)``, DPA's " ." and "?") are applied to the text, before
 tokenising (``strip_punctuation`` in :class:`xlprompt.batching.TokenCache`; DPA's prompt string in
@@ -11,49 +12,7 @@ from __future__ import annotations
 from typing import Mapping, Sequence
 
 from xlprompt.errors import ConfigError, ModelError
-from xlprompt.languages import LABELS, XNLI_LANGUAGES
 from xlprompt.verbalizer import BARE_WORD_STARTS
-
-#: xlmrprompt pet/pet/pvps/xnli_pvp.py ``XNLIVerbalizer`` (identical in THU-BPM/SoftMV prompt/pvps/xnli_pvp.py):
-#: label words (entailment, neutral, contradiction) per language. DP uses the English row (pattern_lang en);
-#: SoftMV's multilingual verbalizer averages all 15 rows.
-XNLI_VERBALIZER: dict[str, tuple[str, str, str]] = {
-    "en": ("right", "maybe", "wrong"),
-    "zh": ("是", "也许", "否"),
-    "de": ("Ja", "vielleicht", "Nein"),
-    "fr": ("oui", "possible", "non"),
-    "ar": ("نعم", "يمكن", "لا"),
-    "bg": ("да", "можеби", "не"),
-    "el": ("Nαί", "μπορεί", "όχι"),
-    "es": ("sí", "talvez", "no"),
-    "hi": ("सच", "शायद", "झूठ"),
-    "ru": ("да", "возможно", "нет"),
-    "sw": ("ndio", "labda", "hasi"),
-    "th": ("ใช่", "อาจจะ", "ไม่"),
-    "tr": ("Evet", "belki", "hiçbir"),
-    "ur": ("ہاں", "شاید", "نہیں"),
-    "vi": ("dạ", "lẽ", "Không"),
-}
-
-#: DAMO-NLP-SG/DPA prompt_helper.py ``Prompt_Helper._setup_global_verbalizers`` (xnli; AR_* and UR_* from
-#: special_tokens.py): the translated label words (entailment, neutral, contradiction) of multi_lingual_optim.
-DPA_LABEL_WORDS: dict[str, tuple[str, str, str]] = {
-    "ar": ("نعم", "ربما", "لا"),
-    "bg": ("да", "може", "не"),
-    "de": ("Ja", "möglicherweise", "Nein"),
-    "el": ("Μάλιστα", "μπορεί", "όχι"),
-    "en": ("yes", "maybe", "no"),
-    "es": ("sí", "talvez", "no"),
-    "fr": ("Oui", "possible", "non"),
-    "hi": ("हां", "शायद", "न"),
-    "ru": ("да", "може", "нет"),
-    "sw": ("ndio", "labda", "sio"),
-    "th": ("ใช่", "อาจจะ", "ไม่"),
-    "tr": ("Evet", "belki", "hiçbir"),
-    "ur": ("جی", "شاید", "نہیں"),
-    "vi": ("dạ", "lẽ", "không"),
-    "zh": ("是", "也许", "否"),
-}
 
 
 def word_token_id(tokenizer, word: str, what: str, rule: str = "first") -> int:
@@ -81,12 +40,23 @@ def label_table(
     tokenizer,
     table: Mapping[str, Sequence[str]],
     what: str,
-    rule: str = "first",
-    labels: Sequence[str] = LABELS,
-    languages: Sequence[str] = XNLI_LANGUAGES,
+    rule: str,
+    labels: Sequence[str],
+    languages: Sequence[str],
 ) -> dict[str, tuple[int, ...]]:
-    """{lang: (id_entailment, id_neutral, id_contradiction)} for the languages of ``table`` (or one id per label of
-    another task: ``labels``, ``languages``)."""
+    """The token ids of a multilingual label-word table.
+
+    Args:
+        tokenizer: the run's tokenizer.
+        table (Mapping[str, Sequence[str]]): language → one word per label.
+        what (str): what the table is, for the errors (``DPA label words``).
+        rule (str): how a word becomes one token (:func:`word_token_id`: ``first`` or ``last``).
+        labels (Sequence[str]): the task's labels (one word each).
+        languages (Sequence[str]): the task's languages (the table's keys must be among them).
+
+    Returns:
+        dict[str, tuple[int, ...]]: language → one token id per label, in the table's order.
+    """
     out = {}
     for lang, words in table.items():
         if lang not in languages:
@@ -103,23 +73,29 @@ def label_table(
     return out
 
 
-def table_from_config(
-    config, default: Mapping[str, Sequence[str]], task_table: Mapping[str, Sequence[str]] | None = None
-) -> dict[str, Sequence[str]]:
-    """The method's multilingual label-word table: ``label_words_file`` (JSON {lang: [3 words]}) if given,
-    else, on XNLI, the reference's own table ``default``; on another task the method's table for it
-    (``task_table``), else the task file's per-language words."""
+def table_from_config(config, task_table: Mapping[str, Sequence[str]] | None = None) -> dict[str, Sequence[str]]:
+    """The method's multilingual label-word table for the run.
+
+    Args:
+        config (RunConfig): the run's config.
+        task_table (Mapping[str, Sequence[str]] | None): the method's own table for the run's task (its recipe's
+            ``TASK_LABEL_WORDS`` entry, e.g. its authors' XNLI words), or None.
+
+    Returns:
+        dict[str, Sequence[str]]: ``label_words_file`` (JSON {lang: [one word per label]}) if given; else
+        ``task_table``; else the task's own per-language words (a task file's). With the builtin tiny tokenizer
+        (tests, demo) and ``task_table``, the run's own label words stand in for every language of the table.
+    """
     task = config.task_spec()
     if config.label_words_file:
         from xlprompt.verbalizer import read_label_words_file
 
         return read_label_words_file(config.label_words_file, task.labels, task.languages)
-    if task.name != "xnli" and task_table is None:  # a task file's own per-language words
+    if task_table is None:  # a task file's own per-language words
         return {lang: list(words) for lang, words in task.language_label_words.items()}
-    table = task_table if task.name != "xnli" else default
     if config._tiny_tokenizer() and config.label_words_as == "word":
         # the builtin tiny tokenizer (tests, demo) has none of the references' words in most languages: the
         # run's own label words (the tiny tokenizer's, or the user's) stand in for every language of the table
         words = tuple(w.strip() for w in config.label_words.split(","))
-        return {lang: words for lang in table}
-    return {lang: list(words) for lang, words in table.items()}
+        return {lang: words for lang in task_table}
+    return {lang: list(words) for lang, words in task_table.items()}

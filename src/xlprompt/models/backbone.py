@@ -199,7 +199,7 @@ def _builtin_tokenizer_json() -> str:
         texts += [row["src_premise"], row["src_hypothesis"], row["tgt_premise"], row["tgt_hypothesis"]]
     # The default label words and PCT's template words become whole tokens; the templates' punctuation
     # ("?" does not occur in the sample) must be a known token, not <unk>.
-    from xlprompt.template import PCT_TEMPLATE_WORDS
+    from xlprompt.tasks.xnli import PCT_TEMPLATE_WORDS
 
     texts += ["yes maybe no"] * 50 + [f"{q}: {a}:" for q, a in PCT_TEMPLATE_WORDS.values()] * 20
     texts += ["?"]

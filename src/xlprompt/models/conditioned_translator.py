@@ -19,7 +19,7 @@ Each parallel pair is aligned with its own language's ``p_T^l`` (the target side
 ``p_T^de``). A test language with no pair in the training corpus (e.g. 10 of the 14 with PAWS-X) has an untrained
 ``e_l``; it uses the **mean of the vectors of the languages that had pairs** (the ``seen`` buffer, saved with
 the module), i.e. the centre of the learned language offsets; when no language had pairs that is ``e = 0``, the
-paper's ``p_T``. English (only with ``english_prompt=target``) uses the same fallback.
+paper's ``p_T``. The task's source language (only with ``source_prompt=target``) uses the same fallback.
 
 Any task: one vector per target language of the task (XNLI's 14, SIB-200's 204, AmericasNLI's 10). With many
 languages and few pairs most languages have none (SIB-200 with Tatoeba: 82 of 204 have pairs); they all get
@@ -32,16 +32,22 @@ import torch
 from torch import nn
 
 from xlprompt.errors import ConfigError
-from xlprompt.languages import TARGET_LANGUAGES
 from xlprompt.models.translator import build_translator
 
 CONDITIONING_MODES: tuple[str, ...] = ("none", "language")
 
 
 class LanguageConditionedTranslator(nn.Module):
-    """``p_T^l = base(p_S + e_l)`` for the 14 target languages; ``e_l`` zero-initialised."""
+    """``p_T^l = base(p_S + e_l)`` for each of ``languages`` (the task's target languages); ``e_l``
+    zero-initialised.
 
-    def __init__(self, base: nn.Module, d: int, languages: tuple[str, ...] = TARGET_LANGUAGES):
+    Args:
+        base (nn.Module): the shared translator (Eq. 4 or a Fig. 4 architecture).
+        d (int): the hidden size.
+        languages (tuple[str, ...]): the task's target languages, one vector each (in this order).
+    """
+
+    def __init__(self, base: nn.Module, d: int, languages: tuple[str, ...]):
         super().__init__()
         self.base = base
         self.languages = tuple(languages)
@@ -78,7 +84,7 @@ class LanguageConditionedTranslator(nn.Module):
 
 
 def build_mpt_translator(
-    architecture: str, d: int, conditioning: str = "none", languages: tuple[str, ...] = TARGET_LANGUAGES
+    architecture: str, d: int, conditioning: str = "none", languages: tuple[str, ...] = ()
 ) -> nn.Module:
     """The translator of an MPT run: Eq. 4's (or a Fig. 4 ablation's), conditioned on the language or not
     (``languages``: the task's target languages, one vector each)."""
@@ -86,5 +92,7 @@ def build_mpt_translator(
         raise ConfigError(
             f"translator_conditioning must be one of {', '.join(CONDITIONING_MODES)}, not '{conditioning}'"
         )
+    if conditioning == "language" and not languages:
+        raise ConfigError("translator_conditioning=language needs the task's target languages (one vector each)")
     base = build_translator(architecture, d)
     return base if conditioning == "none" else LanguageConditionedTranslator(base, d, tuple(languages))

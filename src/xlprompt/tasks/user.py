@@ -37,7 +37,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from xlprompt.data.examples import NLIExample
+from xlprompt.data.examples import NLIExample, content_uid
 from xlprompt.errors import ConfigError, DataError
 from xlprompt.languages import check_language_code
 from xlprompt.tasks.base import Task
@@ -444,11 +444,13 @@ def _shown(task: Task, split: str, lang: str) -> str:
 
 
 def read_split(task: Task, split: str, lang: str) -> list[NLIExample]:
-    """One split of one language of a user task; uid ``{task}-{split}-{id or idx column, else row number}``."""
+    """One split of one language of a user task; uid ``{task}-{split}-{id or idx column, else the texts' content
+    id}`` (:func:`xlprompt.data.examples.content_uid`: a row keeps its id wherever it stands in the file, in every
+    language spelling)."""
     file = task.files[split][lang]
     shown = _shown(task, split, lang)
     out = []
-    for i, (line, row) in enumerate(_rows(file)):
+    for line, row in _rows(file):
         texts = []
         for name in task.text_fields:
             column = task.columns[name]
@@ -469,7 +471,7 @@ def read_split(task: Task, split: str, lang: str) -> list[NLIExample]:
             raise DataError(
                 f"unknown label {raw!r}; allowed: {', '.join(task.labels)} (or 0..{len(task.labels) - 1})", shown, line
             ) from None
-        uid = row.get("id") or row.get("idx") or i
+        uid = row.get("id") or row.get("idx") or content_uid(*texts)  # the data's id, else the texts' (no position)
         out.append(NLIExample(texts[0], texts[1] if len(texts) > 1 else "", label, lang, f"{task.name}-{split}-{uid}"))
     if not out:
         raise DataError("no rows", shown)

@@ -16,6 +16,26 @@ from xlprompt.languages import LABELS, SOURCE_LANGUAGE, XNLI_LANGUAGES
 from xlprompt.resources import read_jsonl
 from xlprompt.tasks.base import Task, TaskSplits, register
 
+#: PCT's cloze template words ("Question", "Answer") in the 15 XNLI languages (xlprompt's translations; read by
+#: PCT with ``pct_layout=cloze``, :mod:`xlprompt.methods.pct.recipe`, and by the builtin tiny tokenizer's vocabulary)
+PCT_TEMPLATE_WORDS: dict[str, tuple[str, str]] = {
+    "ar": ("سؤال", "جواب"),
+    "bg": ("Въпрос", "Отговор"),
+    "de": ("Frage", "Antwort"),
+    "el": ("Ερώτηση", "Απάντηση"),
+    "en": ("Question", "Answer"),
+    "es": ("Pregunta", "Respuesta"),
+    "fr": ("Question", "Réponse"),
+    "hi": ("प्रश्न", "उत्तर"),
+    "ru": ("Вопрос", "Ответ"),
+    "sw": ("Swali", "Jibu"),
+    "th": ("คำถาม", "คำตอบ"),
+    "tr": ("Soru", "Cevap"),
+    "ur": ("سوال", "جواب"),
+    "vi": ("Câu hỏi", "Trả lời"),
+    "zh": ("问题", "答案"),
+}
+
 #: the shipped demo sample (``data_dir=builtin:demo``)
 DEMO = "builtin:demo"
 #: The demo sample has 10 premises with 3 hypotheses each: premises 0-3 train, 4-5 dev, 6-9 test.

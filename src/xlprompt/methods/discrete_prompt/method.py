@@ -10,7 +10,8 @@ As xlmrprompt's ``pet/`` runs it (mprompting/xlmrprompt, commit 39aed8f; ``scrip
   premise and hypothesis with trailing ASCII punctuation stripped (``XNLIPVP.get_parts``:
   ``text.rstrip(string.punctuation)``), every part tokenised on its own (``pet/pet/pvps/pvp.py`` ``_encode``),
   so ``.`` is ``▁`` ``.`` and ``?`` is ``▁?`` with the XLM-R tokenizer;
-* label words right / maybe / wrong (``XNLIVerbalizer["en"]``) for every test language (pattern_lang en);
+* label words right / maybe / wrong (``XNLIVerbalizer``'s English row) for every test language (pattern_lang en:
+  the source language's words);
 * loss: cross-entropy over the label words' MLM logits (``pet/pet/modules/wrapper.py`` ``mlm_train_step`` with
   ``convert_mlm_logits_to_cls_logits``): ``scoring=labels``;
 * prediction: the argmax over the three label-word logits at ``<mask>``.
@@ -107,11 +108,13 @@ class DiscretePrompting(Method):
     def training_loss(
         self, batch: Sequence[TokenizedExample], parallel: Sequence[TokenizedPair] | None, generator: torch.Generator
     ) -> LossOutput:
-        hidden = self.mask_states([self.encode_for_eval(ex, "en") for ex in batch])
-        log_probs = class_log_probs(self.plm, hidden, self.label_ids("en"), self.config.scoring)
+        hidden = self.mask_states([self.encode_for_eval(ex, self.source_language) for ex in batch])
+        log_probs = class_log_probs(self.plm, hidden, self.label_ids(self.source_language), self.config.scoring)
         ce = classification_loss(log_probs, self.labels_tensor(batch))
         return LossOutput(ce, {"ce": ce.item()})
 
     def class_scores(self, batch: Sequence[TokenizedExample], lang: str) -> torch.Tensor:
         hidden = self.mask_states([self.encode_for_eval(ex, lang) for ex in batch])
-        return label_word_logits(self.plm, hidden, self.label_ids("en"))  # pattern_lang en: English words
+        return label_word_logits(
+            self.plm, hidden, self.label_ids(self.source_language)
+        )  # pattern_lang en: the source language's words

@@ -21,7 +21,7 @@ hub's XNLI train split.
   the end (``truncation=True``, which can cut ``<mask>``), xlprompt only the premise and hypothesis (longest
   first); they differ only beyond ``max_length`` tokens.
 * **Label words**: prompt_helper.py ``_setup_global_verbalizers`` (yes / maybe / no for English, their
-  translations for the 14 others: :data:`~xlprompt.methods.field_common.DPA_LABEL_WORDS`); a word's token is its
+  translations for the 14 others: :data:`~xlprompt.methods.dpa.recipe.DPA_LABEL_WORDS`); a word's token is its
   last piece (``tokenizer.encode(verb)[-2]``, prompt_helper.py:317). ``label_words_file`` replaces the table.
 * **Multilingual label-word optimisation** (``multi_lingual_optim``; ``modeling_xlmr.py`` ``forward`` and
   ``prompt_helper.py`` ``convert_en_mlm_label_to_all``): the full-vocabulary CE at ``<mask>`` is computed with the
@@ -33,8 +33,9 @@ hub's XNLI train split.
   ``2/3 · L_normal + 1/3 · L_mixed`` ("to adjust the actual average"). The reference asserts a batch of 2; here a
   batch of B rows makes P = ⌊B/2⌋ pairs (rows 2j, 2j+1), one λ each, and the weights are B/(B+P) and P/(B+P)
   (2/3 and 1/3 for B = 2); a last odd row (k = 1: 3 examples) is not mixed.
-* **Test**: the argmax over the English label words' logits for every language (``separate_lan_label_word``
-  False by default; ``dpa_test_label_words`` offers the reference's other two choices).
+* **Test**: the argmax over the source language's (XNLI: English) label words' logits for every language
+  (``separate_lan_label_word`` False by default: ``dpa_test_label_words=source``; it offers the reference's other
+  two choices).
 * **The whole LM trains** (``--tune_LM``; ``use_soft_prompt`` is off in ``dpa-xnli.sh``, so no soft prompt).
 
 Recipe (:data:`RECIPE`): ``dpa-xnli.sh`` and the ``TrainingArguments`` defaults of transformers 4.10 for what it
@@ -60,10 +61,9 @@ import torch
 
 from xlprompt.batching import TokenizedExample, TokenizedPair, collate
 from xlprompt.errors import ConfigError, ModelError
-from xlprompt.languages import SOURCE_LANGUAGE
 from xlprompt.methods.base import LossOutput, Method
 from xlprompt.methods.dpa.recipe import DPA, RECIPE, RECIPE_SOURCES, SH, TASK_LABEL_WORDS  # noqa: F401  (re-exported)
-from xlprompt.methods.field_common import DPA_LABEL_WORDS, label_table, table_from_config
+from xlprompt.methods.field_common import label_table, table_from_config
 from xlprompt.template import EncodedInput, truncate_longest_first
 
 
@@ -176,14 +176,17 @@ class DualPromptAugmentation(Method):
                 "parameters of its own); set freeze_plm=false"
             )
         self.template = DPATemplate(tokenizer, self.special, config.max_length)
-        table = table_from_config(config, DPA_LABEL_WORDS, TASK_LABEL_WORDS.get(config.task_spec().name))
-        task = config.task_spec()
+        task = self.task
+        table = table_from_config(config, TASK_LABEL_WORDS.get(task.name))
         self.table_ids = label_table(
             tokenizer, table, "DPA label words", rule="last", labels=task.labels, languages=task.languages
         )
-        if SOURCE_LANGUAGE not in self.table_ids:
-            raise ConfigError("DPA needs English label words (the training language) in its table")
-        langs = list(self.table_ids) if config.dpa_multilingual_optim else [SOURCE_LANGUAGE]
+        source = self.source_language
+        if source not in self.table_ids:
+            raise ConfigError(
+                f"DPA needs label words for the task's source language '{source}' (the training language) in its table"
+            )
+        langs = list(self.table_ids) if config.dpa_multilingual_optim else [source]
         self.optim_langs = tuple(langs)
         self.register_buffer("_optim_ids", torch.tensor([self.table_ids[lang] for lang in langs]), persistent=False)
 
@@ -200,7 +203,9 @@ class DualPromptAugmentation(Method):
 
     def mask_hidden(self, batch: Sequence[TokenizedExample]) -> torch.Tensor:
         """The last layer's hidden state at ``<mask>`` [B, d] (before the MLM head: where DPA mixes)."""
-        inputs = collate([self.encode_for_eval(ex, "en") for ex in batch], self.special.pad_id, self.device)
+        inputs = collate(
+            [self.encode_for_eval(ex, self.source_language) for ex in batch], self.special.pad_id, self.device
+        )
         return self.plm.encode_at(self.plm.embed(inputs.input_ids), inputs.attention_mask, inputs.mask_positions)
 
     def draw_lambdas(self, n: int) -> torch.Tensor:
@@ -230,9 +235,6 @@ class DualPromptAugmentation(Method):
             ids = torch.tensor(list(self.table_ids.values()), device=self.device)  # [L, 3]
             scores = self.plm.word_logits(hidden, ids.reshape(-1)).float().view(len(batch), *ids.shape)
             return scores.max(dim=1).values.clamp_min(0.0)
-        words = (
-            self.table_ids.get(lang, self.table_ids[SOURCE_LANGUAGE])
-            if mode == "language"
-            else self.table_ids[SOURCE_LANGUAGE]
-        )
+        source = self.table_ids[self.source_language]  # mode source: the source language's words for every language
+        words = self.table_ids.get(lang, source) if mode == "language" else source
         return self.plm.word_logits(hidden, torch.tensor(words, device=self.device)).float()

@@ -52,10 +52,36 @@ RECIPE_SOURCES: dict[str, str] = {
     "template_punctuation": f"not read by dpa: its prompt is one string tokenised whole ({DPA} run-prompt.py:391-403)",
 }
 
-# --- what DPA needs from a task other than XNLI (XNLI's table: xlprompt.methods.field_common.DPA_LABEL_WORDS)
+#: choices renamed since runs were stored, ``(key, old spelling, new spelling)``: the old one is read as the new
+#: one (with a warning), and a run's hash keeps the old one. ``source``: the source language's words (on XNLI,
+#: English's: the reference's default)
+RENAMED_CHOICES: tuple[tuple[str, str, str], ...] = (("dpa_test_label_words", "en", "source"),)
+
+# --- what DPA needs from a task: its multilingual label words, keyed by task
+#: DAMO-NLP-SG/DPA prompt_helper.py ``Prompt_Helper._setup_global_verbalizers`` (xnli; AR_* and UR_* from
+#: special_tokens.py): the translated label words (entailment, neutral, contradiction) of multi_lingual_optim.
+DPA_LABEL_WORDS: dict[str, tuple[str, str, str]] = {
+    "ar": ("نعم", "ربما", "لا"),
+    "bg": ("да", "може", "не"),
+    "de": ("Ja", "möglicherweise", "Nein"),
+    "el": ("Μάλιστα", "μπορεί", "όχι"),
+    "en": ("yes", "maybe", "no"),
+    "es": ("sí", "talvez", "no"),
+    "fr": ("Oui", "possible", "non"),
+    "hi": ("हां", "शायद", "न"),
+    "ru": ("да", "може", "нет"),
+    "sw": ("ndio", "labda", "sio"),
+    "th": ("ใช่", "อาจจะ", "ไม่"),
+    "tr": ("Evet", "belki", "hiçbir"),
+    "ur": ("جی", "شاید", "نہیں"),
+    "vi": ("dạ", "lẽ", "không"),
+    "zh": ("是", "也许", "否"),
+}
+
 #: DPA's multilingual label words per task (its multilingual CE and test-time words): DAMO-NLP-SG/DPA@6c57272
 #: prompt_helper.py ``_setup_global_verbalizers``, branch ``dataset == "paws-x"``
 TASK_LABEL_WORDS: dict[str, dict[str, tuple[str, ...]]] = {
+    "xnli": DPA_LABEL_WORDS,
     "pawsx": {
         "de": ("Nein", "Ja"),
         "en": ("no", "yes"),
@@ -69,10 +95,10 @@ TASK_LABEL_WORDS: dict[str, dict[str, tuple[str, ...]]] = {
 
 
 def task_support(task) -> str | None:
-    """DPA runs XNLI, the tasks of :data:`TASK_LABEL_WORDS`, and a task (a task file, or the built-in toy task)
-    that gives label words for every language and trains in English (its multilingual label-word optimisation
-    needs both)."""
-    if task.name == "xnli" or task.name in TASK_LABEL_WORDS:
+    """DPA runs the tasks of :data:`TASK_LABEL_WORDS` (XNLI, PAWS-X), and a task (a task file, or the built-in toy
+    task) that gives label words for every language (its multilingual label-word optimisation needs them; its
+    source language's words are its training and default test-time words)."""
+    if task.name in TASK_LABEL_WORDS:
         return None
     if task.name in ("sib200", "americasnli"):
         return (
@@ -87,6 +113,4 @@ def task_support(task) -> str | None:
             f"DPA's multilingual label-word optimisation needs label words for every language; "
             f"add 'label_words.{absent[0]}'" + (f" (and {', '.join(absent[1:])})" if absent[1:] else "")
         )
-    if task.source_language != "en":
-        return f"DPA trains in English (source_language en); this task's source is '{task.source_language}'"
     return None

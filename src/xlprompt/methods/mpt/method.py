@@ -1,8 +1,9 @@
 """MPT — the Multilingual Prompt Translator (Qiu et al., 2024).
 
-One training step (Eq. 8) on a few-shot English batch and a batch of parallel pairs, in ONE forward pass:
+One training step (Eq. 8) on a few-shot batch in the task's source language (XNLI: English) and a batch of parallel
+pairs, in ONE forward pass:
 
-* classification rows: English inputs with ``p_S`` → CE (Eq. 3);
+* classification rows: source-language inputs with ``p_S`` → CE (Eq. 3);
 * alignment rows: source sentences with ``p_S`` and their translations with ``p_T = Transl(p_S)`` (Eq. 4, 5)
   → symmetric KL between the full-vocabulary MLM distributions at ``<mask>`` (Eq. 6, 7);
 * ``L_total = α L_CE + (1 − α) L_KLD`` (Eq. 8). With α = 1 the alignment rows are not computed at all
@@ -16,8 +17,8 @@ own longest row. ``step_token_budget=0`` (config) restores the single forward of
 The pieces' loss parts are detached device tensors, read by the trainer once per step (no host sync per
 piece).
 
-Test time: ``p_T`` for the 14 target languages; for English ``p_S`` (``english_prompt=source``, default)
-or ``p_T``. Ablations: ``no_translator`` (p_T = p_S), ``alpha=1`` (no consistency loss),
+Test time: ``p_T`` for the task's target languages; for its source language ``p_S`` (``source_prompt=source``,
+default) or ``p_T``. Ablations: ``no_translator`` (p_T = p_S), ``alpha=1`` (no consistency loss),
 ``parallel_source=xnli-dev`` (no external data); ``sp`` is MPT without its framework.
 """
 
@@ -90,7 +91,7 @@ class MultilingualPromptTranslator(SoftPrompting):
 
     def prompt_for(self, lang: str) -> torch.Tensor:
         p_source = self.prompt_encoder()
-        if lang == "en" and self.config.english_prompt == "source":
+        if lang == self.source_language and self.config.source_prompt == "source":
             return p_source
         return self.translate(p_source, lang)
 
@@ -155,8 +156,7 @@ class MultilingualPromptTranslator(SoftPrompting):
     def prompts_for_export(self) -> dict[str, torch.Tensor]:
         p_source = self.prompt_encoder().detach()
         out = {"p_source": p_source, "p_target": self.translate(p_source).detach()}
-        if self.conditioned:  # p_target: the fallback; p_target.<lang>: each target language's own prompt
-            from xlprompt.languages import TARGET_LANGUAGES
-
-            out.update({f"p_target.{lang}": self.translate(p_source, lang).detach() for lang in TARGET_LANGUAGES})
+        if self.conditioned:  # p_target: the fallback; p_target.<lang>: each target language of the task its own
+            languages = self.translator.languages
+            out.update({f"p_target.{lang}": self.translate(p_source, lang).detach() for lang in languages})
         return out

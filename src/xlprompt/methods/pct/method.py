@@ -2,14 +2,14 @@
 
 Input (``pct_layout``): ``reference`` — the authors' pair encoding
 ``<s> X_P </s></s> question:X_H? Answer:<mask></s>`` with their per-language strings
-(:data:`xlprompt.template.PCT_REFERENCE_TEMPLATES`); ``cloze`` — ``<s> X_P . Question: X_H ? Answer: <mask> . </s>``
-(words of ``template.PCT_TEMPLATE_WORDS``).
+(:data:`xlprompt.methods.pct.recipe.PCT_REFERENCE_TEMPLATES`); ``cloze`` —
+``<s> X_P . Question: X_H ? Answer: <mask> . </s>`` (words of :data:`xlprompt.tasks.xnli.PCT_TEMPLATE_WORDS`).
 
-Training: each English example is seen in the English template and in the template of a language drawn
-uniformly among the 14 others — once per training example and kept for all epochs (``pct_language_draw=
+Training: each source-language example is seen in its language's template and in the template of a language
+drawn uniformly among the task's others (XNLI: the 14 others) — once per training example and kept for all epochs (``pct_language_draw=
 example``, seeded by the run seed and the example's uid, as the authors draw it once when loading the data:
 qikunxun/PCT@4b3d675 train_xnli.py:92-96) or at every step from the epoch's seeded generator (``step``).
-Loss = CE(English template) + CE(other template) + ``pct_kl_weight`` · symmetric KL between the two
+Loss = CE(source template) + CE(other template) + ``pct_kl_weight`` · symmetric KL between the two
 answer distributions at ``<mask>`` — the loss of train_xnli.py:159-168, 187-196, 208-209: CE of the label
 token under the full-vocabulary softmax (``scoring=vocab``) and the KL over the vocabulary (``pct_kl_space``),
 both distributions clipped to [1e-7, 1] first as Keras's ``kld`` does (``pct_kl_clip``; 0: the exact KL).
@@ -28,10 +28,9 @@ import torch
 
 from xlprompt.batching import TokenizedExample, TokenizedPair
 from xlprompt.errors import ConfigError, ModelError
-from xlprompt.languages import TARGET_LANGUAGES, XNLI_LANGUAGES
 from xlprompt.losses import classification_loss, symmetric_kl
 from xlprompt.methods.base import LossOutput, Method
-from xlprompt.methods.pct.recipe import RECIPE, RECIPE_SOURCES, task_resources  # noqa: F401  (re-exported)
+from xlprompt.methods.pct.recipe import RECIPE, RECIPE_SOURCES, task_resources, task_support  # noqa: F401
 from xlprompt.scoring import class_log_probs, label_word_logits, prediction_scores
 from xlprompt.template import EncodedInput, PCTReferenceTemplate, cross_lingual_template
 
@@ -41,16 +40,13 @@ class CrossLingualTemplates(Method):
 
     def __init__(self, config, plm, tokenizer, verbalizer):
         super().__init__(config, plm, tokenizer, verbalizer)
-        task = config.task_spec()
-        resources = task_resources(task) if task.name != "xnli" else None
-        #: the second template's languages: XNLI's 14 targets, or the task's (PAWS-X: train_pawsx.py:53)
-        self.draw_languages = TARGET_LANGUAGES if resources is None else tuple(resources.draw_languages)
-        if resources is not None:  # the task's own PCT templates (PAWS-X: train_pawsx.py:47-52)
-            if config.pct_layout != "reference":
-                raise ConfigError(
-                    f"method pct cannot run task {task.name} with pct_layout={config.pct_layout}: "
-                    "PCT's cloze template words exist for XNLI only; use pct_layout=reference"
-                )
+        task = self.task
+        resources = task_resources(task)  # the task's PCT templates (XNLI: train_xnli.py:46-53; PAWS-X: train_pawsx.py)
+        if resources is None:
+            raise ConfigError(f"method pct cannot run task {task.name}: {task_support(task)}")
+        #: the second template's languages: the task's (XNLI: its 14 targets; PAWS-X: train_pawsx.py:53)
+        self.draw_languages = tuple(resources.draw_languages)
+        if config.pct_layout == "reference":
             self.templates = {
                 lang: PCTReferenceTemplate(
                     tokenizer,
@@ -63,14 +59,17 @@ class CrossLingualTemplates(Method):
                 )
                 for lang in task.languages
             }
-        elif config.pct_layout == "reference":
-            self.templates = {
-                lang: PCTReferenceTemplate(tokenizer, lang, config.max_length, self.special) for lang in XNLI_LANGUAGES
-            }
         else:
+            words = resources.cloze_words or {}
+            missing = [lang for lang in task.languages if lang not in words]
+            if missing:
+                raise ConfigError(
+                    f"method pct cannot run task {task.name} with pct_layout={config.pct_layout}: PCT's cloze "
+                    f"template has no words for {', '.join(missing)}; use pct_layout=reference"
+                )
             self.templates = {
-                lang: cross_lingual_template(tokenizer, lang, config.max_length, self.special)
-                for lang in XNLI_LANGUAGES
+                lang: cross_lingual_template(tokenizer, words[lang], config.max_length, self.special, f"pct-{lang}")
+                for lang in task.languages
             }
 
     def encode_in(self, example: TokenizedExample, lang: str) -> EncodedInput:
@@ -113,11 +112,11 @@ class CrossLingualTemplates(Method):
     ) -> LossOutput:
         n = len(batch)
         others = self.other_languages(batch, generator)
-        encoded = [self.encode_in(ex, "en") for ex in batch]
+        encoded = [self.encode_in(ex, self.source_language) for ex in batch]
         encoded += [self.encode_in(ex, lang) for ex, lang in zip(batch, others)]
         hidden = self.mask_states(encoded)
         labels = self.labels_tensor(batch)
-        ids = self.label_ids("en")
+        ids = self.label_ids(self.source_language)
         log_probs = class_log_probs(self.plm, hidden, ids, self.config.scoring)
         ce_en = classification_loss(log_probs[:n], labels)
         ce_other = classification_loss(log_probs[n:], labels)

@@ -6,6 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping
 
+from xlprompt.languages import TARGET_LANGUAGES
+from xlprompt.tasks.xnli import PCT_TEMPLATE_WORDS
+
 #: bumped from 1: the reference recipe's optimiser became keras_bert's AdamWarmup (``adam_keras``, ``keras_warmup``);
 #: ``--set optimizer=adamw --set lr_scheduler=linear`` gives revision 1's torch AdamW and schedule
 REVISION = 2
@@ -62,7 +65,29 @@ RECIPE_SOURCES: dict[str, str] = {
     "pct_kl_clip": "qikunxun/PCT@4b3d675 train_xnli.py:208 (K.losses.kld: both sides clipped to [K.epsilon()=1e-7, 1])",
 }
 
-# --- what PCT needs from a task other than XNLI (XNLI's templates are xlprompt.template's), keyed by task
+# --- what PCT needs from a task (its templates, per language), keyed by task
+#: PCT's XNLI templates as the authors wrote them (qikunxun/PCT@4b3d675 train_xnli.py:46-53, the same strings in
+#: train_xnli_fewshot.py and predict_xnli.py): the hypothesis part of a pair; ``<mask>`` stands for the
+#: tokenizer's mask token. Lower-case question words in most languages; Arabic and Urdu put ``<mask>`` first
+#: and use ``؟``.
+PCT_REFERENCE_TEMPLATES: dict[str, str] = {
+    "en": "question:{}? Answer:<mask>",
+    "zh": "问题:{}? 答案:<mask>",
+    "fr": "question:{}? réponse:<mask>",
+    "es": "pregunta:{}? Respuesta:<mask>",
+    "de": "frage:{}? Antwort:<mask>",
+    "el": "ερώτηση:{}? Απάντηση:<mask>",
+    "bg": "въпрос: {}? Отговор:<mask>",
+    "ru": "вопрос:{}? Ответ:<mask>",
+    "tr": "soru:{}? Cevap:<mask>",
+    "vi": "câu hỏi:{}? Trả lời:<mask>",
+    "th": "คำถาม:{}? คำตอบ:<mask>",
+    "hi": "प्रश्न:{}? उत्तर:<mask>",
+    "sw": "swali: {}? Jibu: <mask>",
+    "ur": "<mask>:سوال: {}؟ جواب",
+    "ar": "<mask>:سؤال:{}؟ الجواب",
+}
+
 #: PCT's PAWS-X templates (qikunxun/PCT@4b3d675 train_pawsx.py:47-52)
 PCT_PAWSX_TEMPLATES: dict[str, str] = {
     "en": "Question:{} paraphrase or not? Answer:<mask>",
@@ -78,16 +103,24 @@ PCT_PAWSX_TEMPLATES: dict[str, str] = {
 @dataclass(frozen=True)
 class PCTTaskResources:
     """PCT's templates for a task: one per language, the ``<mask>`` repair rule ("question": XNLI's, "brace":
-    train_pawsx.py:75-80), the languages its second template is drawn from, and its label words
-    ``(words, label_words_as)`` where its authors chose others than the task's (None: the task's)."""
+    train_pawsx.py:75-80), the languages its second template is drawn from, its label words
+    ``(words, label_words_as)`` where its authors chose others than the task's (None: the task's), and the
+    words (question, answer) of ``pct_layout=cloze`` per language (None: the task has no cloze template)."""
 
     templates: Mapping[str, str]
     repair: str
     draw_languages: tuple[str, ...]
     label_words: tuple[str, str] | None = None
+    cloze_words: Mapping[str, tuple[str, str]] | None = None
 
 
 TASK_RESOURCES: dict[str, PCTTaskResources] = {
+    "xnli": PCTTaskResources(
+        templates=PCT_REFERENCE_TEMPLATES,
+        repair="question",
+        draw_languages=TARGET_LANGUAGES,  # train_xnli.py:92-96: one of the 14 others
+        cloze_words=PCT_TEMPLATE_WORDS,
+    ),
     "pawsx": PCTTaskResources(
         templates=PCT_PAWSX_TEMPLATES,
         repair="brace",
@@ -100,7 +133,7 @@ TASK_RESOURCES: dict[str, PCTTaskResources] = {
 
 def task_resources(task) -> PCTTaskResources | None:
     """PCT's resources for ``task``: its entry above, else what the task file gives (``pct_templates``,
-    ``pct_draw_languages``, ``pct_label_words``: :mod:`xlprompt.tasks.user`); None for XNLI or none."""
+    ``pct_draw_languages``, ``pct_label_words``: :mod:`xlprompt.tasks.user`); None for none."""
     if task.name in TASK_RESOURCES:
         return TASK_RESOURCES[task.name]
     options = task.method_options.get("pct")
@@ -116,7 +149,7 @@ def task_resources(task) -> PCTTaskResources | None:
 
 
 def task_support(task) -> str | None:
-    if task.name == "xnli" or task_resources(task) is not None:
+    if task_resources(task) is not None:
         return None
     if task.name in ("sib200", "americasnli"):
         return (
@@ -129,5 +162,5 @@ def task_support(task) -> str | None:
 
 
 def task_label_words(task) -> tuple[str, str] | None:
-    resources = task_resources(task) if task.name != "xnli" else None
+    resources = task_resources(task)
     return resources.label_words if resources is not None else None

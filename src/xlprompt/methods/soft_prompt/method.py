@@ -53,7 +53,7 @@ class SoftPrompting(Method):
         return self.prompt_encoder()
 
     def classification_ce(self, batch: Sequence[TokenizedExample], mask_hidden: torch.Tensor) -> torch.Tensor:
-        log_probs = class_log_probs(self.plm, mask_hidden, self.label_ids("en"), self.config.scoring)
+        log_probs = class_log_probs(self.plm, mask_hidden, self.label_ids(self.source_language), self.config.scoring)
         return classification_loss(log_probs, self.labels_tensor(batch))
 
     def training_loss(

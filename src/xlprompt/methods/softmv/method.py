@@ -23,7 +23,8 @@ GPU.
   global ``random`` over the examples in order).
 * **Multilingual verbalizer** (``prompt/pvps/pvp.py`` l. 28-47, ``_convert_single_mlm_logits_to_cls_logits_universal``):
   a class's score is the mean over the 15 languages of its label word's MLM logit at ``<mask>``
-  (:data:`~xlprompt.methods.field_common.XNLI_VERBALIZER`; ``label_words_file`` replaces the table), in training
+  (:data:`~xlprompt.methods.softmv.recipe.XNLI_VERBALIZER`; a task file's per-language label words on its task;
+  ``label_words_file`` replaces the table), in training
   and at test time, for every language. A word of several pieces is scored by its last piece
   (``prompt/utils.py:212-221``: Greek ``Nαί`` is ``▁N`` ``αί`` → ``αί``; Chinese ``是`` is ``▁`` ``是`` → ``是``).
 * **Consistency regularisation** (``prompt/modules/wrapper.py`` ``mlm_train_step``):
@@ -54,8 +55,14 @@ from xlprompt.batching import TokenizedExample, TokenizedPair, strip_trailing_pu
 from xlprompt.errors import ConfigError, ModelError
 from xlprompt.losses import classification_loss
 from xlprompt.methods.base import LossOutput, Method
-from xlprompt.methods.field_common import XNLI_VERBALIZER, label_table, table_from_config
-from xlprompt.methods.softmv.recipe import RECIPE, RECIPE_SOURCES, SH, SOFTMV  # noqa: F401  (re-exported)
+from xlprompt.methods.field_common import label_table, table_from_config
+from xlprompt.methods.softmv.recipe import (  # noqa: F401  (re-exported)
+    RECIPE,
+    RECIPE_SOURCES,
+    SH,
+    SOFTMV,
+    TASK_LABEL_WORDS,
+)
 from xlprompt.models.prompt_encoder import PromptEncoder, PromptEncoderConfig
 from xlprompt.template import HYPOTHESIS, LITERAL, MASK, PREMISE, PROMPT, EncodedInput, Piece, Template, word_ids
 
@@ -122,14 +129,17 @@ class SoftMultilingualVerbalizer(Method):
         if config.softmv_init_from_vocab:
             with torch.no_grad():
                 self.prompt_encoder.embedding.copy_(plm.word_embeddings.weight[: config.prompt_length])
-        table = table_from_config(config, XNLI_VERBALIZER)
-        self.table_ids = label_table(tokenizer, table, "SoftMV verbalizer", rule="last")
+        task = self.task
+        table = table_from_config(config, TASK_LABEL_WORDS.get(task.name))
+        self.table_ids = label_table(
+            tokenizer, table, "SoftMV verbalizer", rule="last", labels=task.labels, languages=task.languages
+        )
         self.register_buffer("_verbalizer_ids", torch.tensor(list(self.table_ids.values())), persistent=False)
         #: read at the first training step (prediction from a finished run needs no dictionaries); the
         #: folder is resolved here, so a missing setting fails before any work
         self._dictionary_dir = self.dictionary_dir(config) if config.softmv_cosda_rate > 0 else None
         self.dictionaries: dict[str, dict[str, list[str]]] | None = None
-        self._switched: dict[str, TokenizedExample] = {}
+        self._switched: dict[tuple, TokenizedExample] = {}
 
     @staticmethod
     def dictionary_dir(config) -> str:
@@ -164,7 +174,10 @@ class SoftMultilingualVerbalizer(Method):
             from xlprompt.data.muse import load_dictionaries
 
             self.dictionaries = load_dictionaries(self._dictionary_dir)
-        if example.uid not in self._switched:
+        # the cache key: the id and what the copy is made of (two rows with one id, e.g. a content id of texts
+        # repeated with another label, never share a copy)
+        key = (example.uid, example.premise_raw, example.hypothesis_raw, example.label)
+        if key not in self._switched:
             if not example.premise_raw and example.premise:
                 raise ModelError(
                     f"example {example.uid}: SoftMV code-switches the raw texts, but this example "
@@ -178,7 +191,7 @@ class SoftMultilingualVerbalizer(Method):
             if self.config.strip_punctuation:
                 premise, hypothesis = strip_trailing_punctuation(premise), strip_trailing_punctuation(hypothesis)
             ids = self.tokenizer([premise, hypothesis], add_special_tokens=False)["input_ids"]
-            self._switched[example.uid] = TokenizedExample(
+            self._switched[key] = TokenizedExample(
                 tuple(ids[0]),
                 tuple(ids[1]),
                 example.label,
@@ -189,7 +202,7 @@ class SoftMultilingualVerbalizer(Method):
                 example.premise_raw,
                 example.hypothesis_raw,
             )
-        return self._switched[example.uid]
+        return self._switched[key]
 
     def verbalizer_scores(self, mask_hidden: torch.Tensor) -> torch.Tensor:
         """[N, 3]: the mean over the table's languages of each class's label-word logit."""

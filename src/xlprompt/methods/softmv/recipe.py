@@ -57,9 +57,48 @@ RECIPE_SOURCES: dict[str, str] = {
 }
 
 
+# --- what SoftMV needs from a task: its multilingual verbalizer, keyed by task
+#: xlmrprompt pet/pet/pvps/xnli_pvp.py ``XNLIVerbalizer`` (identical in THU-BPM/SoftMV prompt/pvps/xnli_pvp.py):
+#: label words (entailment, neutral, contradiction) per language. DP uses the English row (pattern_lang en);
+#: SoftMV's multilingual verbalizer averages all 15 rows.
+XNLI_VERBALIZER: dict[str, tuple[str, str, str]] = {
+    "en": ("right", "maybe", "wrong"),
+    "zh": ("是", "也许", "否"),
+    "de": ("Ja", "vielleicht", "Nein"),
+    "fr": ("oui", "possible", "non"),
+    "ar": ("نعم", "يمكن", "لا"),
+    "bg": ("да", "можеби", "не"),
+    "el": ("Nαί", "μπορεί", "όχι"),
+    "es": ("sí", "talvez", "no"),
+    "hi": ("सच", "शायद", "झूठ"),
+    "ru": ("да", "возможно", "нет"),
+    "sw": ("ndio", "labda", "hasi"),
+    "th": ("ใช่", "อาจจะ", "ไม่"),
+    "tr": ("Evet", "belki", "hiçbir"),
+    "ur": ("ہاں", "شاید", "نہیں"),
+    "vi": ("dạ", "lẽ", "Không"),
+}
+
+#: SoftMV's multilingual verbalizer per task (the mean over a task's languages of each class's label-word logit)
+TASK_LABEL_WORDS: dict[str, dict[str, tuple[str, ...]]] = {"xnli": XNLI_VERBALIZER}
+
+
 def task_support(task) -> str | None:
-    """SoftMV runs XNLI only: its multilingual verbalizer and MUSE dictionaries are XNLI's."""
-    if task.name == "xnli":
+    """SoftMV runs XNLI (its authors' verbalizer) and a task (a task file, or the built-in toy task) that gives
+    label words for every language (its multilingual verbalizer averages them). Its code-switching
+    (``softmv_cosda_rate`` > 0) reads MUSE dictionaries from XNLI's source language to its languages: XNLI only
+    (checked with the config, :func:`check_config`)."""
+    if task.name in TASK_LABEL_WORDS:
         return None
-    why = "SoftMV's multilingual verbalizer and MUSE dictionaries are XNLI's 3 labels / languages"
-    return why if task.origin.startswith("built-in") else why + "; no task-file field enables it"
+    if task.origin.startswith("built-in") and not task.language_label_words:
+        return (
+            "SoftMV's multilingual verbalizer needs label words in every language of the task: its authors' "
+            f"table holds XNLI's 3 labels and languages, and task {task.name} gives none"
+        )
+    absent = [lang for lang in task.languages if lang not in task.language_label_words]
+    if absent:
+        return (
+            "SoftMV's multilingual verbalizer needs label words for every language; "
+            f"add 'label_words.{absent[0]}'" + (f" (and {', '.join(absent[1:])})" if absent[1:] else "")
+        )
+    return None

@@ -24,7 +24,7 @@ from safetensors.torch import load_file
 import xlprompt
 from xlprompt.methods import BUILTIN_METHODS
 
-METHODS = ("mpt", "sp", "ft", "pct", "dp", "dpa", "softmv")
+METHODS = ("mpt", "sp", "ft", "pct", "dp", "dpa", "softmv", "xpe", "dual")
 #: canonical language (its role) -> its code in the original task
 ORIGINAL = {"src": "en", "t1": "de", "t2": "fr"}
 #: the same task with every code renamed, the source's included

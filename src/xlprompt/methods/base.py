@@ -181,7 +181,8 @@ class Method(nn.Module):
         modules each time (registered as attributes of the method, so that ``.to(device)`` moves them).
 
         :returns: name → module; default: none (a method that trains only the PLM). A plain parameter goes in
-            a module (``nn.ParameterList([p])``).
+            a module (``nn.ParameterList([p])``). The names ``plm`` and ``prompt`` are taken (the PLM's
+            parameters and :meth:`prompts_for_export`'s vectors are stored under them).
         """
         return {}
 

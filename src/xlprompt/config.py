@@ -105,7 +105,18 @@ def _f(
 
 @dataclass
 class RunConfig:
-    """Everything that determines a run's result (the run directory and the store are not part of it)."""
+    """Everything that determines a run's result (the run directory and the store are not part of it).
+
+    Every field is a config key: a keyword here, ``--set key=value`` (or its own option) on the command line, a
+    key of a sweep file. The [config reference](config.md) lists each with its type, default, allowed values and
+    meaning (``xlprompt run --help-config`` prints the same). A recipe key left unset (None) is filled from the
+    method's recipe (``recipe=reference``: its authors' code) when the config is built; values you set always
+    win. The config is validated when it is built: a bad value is a one-line :class:`~xlprompt.ConfigError`
+    naming the key and what it accepts.
+
+    Change a config with :meth:`replace` (which resolves the recipe again for the new method), not with
+    ``dataclasses.replace``.
+    """
 
     # --- what to run
     method: str = _f(
@@ -552,11 +563,21 @@ class RunConfig:
         self.validate()
 
     def task_spec(self):
-        """The :class:`xlprompt.tasks.Task` this config runs."""
+        """The task this config runs (``task``: a registered name or a task file).
+
+        :returns: the :class:`~xlprompt.Task`.
+        :raises ConfigError: no such task, or a task file that does not load.
+        """
         return _hooks().task(self.task)
 
     # ---------------------------------------------------------------- validation
     def validate(self) -> "RunConfig":
+        """Check every key's type and range and the rules across keys (called when the config is built; call it
+        again after setting an attribute).
+
+        :returns: the config itself.
+        :raises ConfigError: the first bad value, in one line naming the key and what it accepts.
+        """
         for f in dataclasses.fields(self):
             check_field(f, getattr(self, f.name))
         check_device_spec(self.device)
@@ -582,18 +603,29 @@ class RunConfig:
         return self
 
     def languages(self) -> tuple[str, ...]:
-        """The evaluated languages: ``eval_languages``, checked against the task's."""
+        """The evaluated languages: ``eval_languages``, checked against the task's.
+
+        :returns: the language codes, in the task's order (``all``: every language of the task).
+        :raises ConfigError: a code the task does not have.
+        """
         return _hooks().languages(self)
 
     # ---------------------------------------------------------------- (de)serialisation
     def to_dict(self) -> dict[str, Any]:
+        """Every key and its value (recipe keys resolved), as ``config.json`` holds them.
+
+        :returns: key → value; :meth:`from_dict` builds the config back.
+        """
         return dataclasses.asdict(self)
 
     def resolved_hash(self) -> str:
         """A stable hash of the full config: the key of a run in the results store. The keys of
         :data:`HASH_EXCLUDED` (how often to checkpoint: they never change a result) are left out. A key that names
         an input file (:data:`INPUT_FILES`) enters by the file's content, not its spelling
-        (:meth:`input_digests`): one task file under three spellings is one run, and an edited one a new run."""
+        (:meth:`input_digests`): one task file under three spellings is one run, and an edited one a new run.
+
+        :returns: 16 hexadecimal digits.
+        """
         excluded = HASH_EXCLUDED | {k for k, v in HASH_OMITTED_AT.items() if getattr(self, k) == v}
         digests = self.input_digests()
         values = {k: digests.get(k, v) for k, v in self.to_dict().items() if k not in excluded}
@@ -606,7 +638,10 @@ class RunConfig:
         task file by its YAML and the content of each of its splits' files, a file by its bytes, a folder
         (``dictionary_dir``) by the names and bytes of its files; ``data_dir`` (when set) by :meth:`data_digest`;
         ``model`` and ``tokenizer`` given as local folders by :meth:`model_digests`. Keys naming no file are absent
-        (so the hashes of configs without input files are what they always were)."""
+        (so the hashes of configs without input files are what they always were).
+
+        :returns: key → ``"sha256:<hex>"``.
+        """
         out = {}
         task = _hooks().task(self.task)
         origin = getattr(task, "origin", "")
@@ -638,7 +673,10 @@ class RunConfig:
         paths relative to the folder and their bytes (a missing one as missing), so that a folder under another
         spelling or at another place is the same data. None without a folder (``builtin:demo``, none there yet).
         With ``data_dir`` set it stands for the folder in the hash; a run records it either way, and ``run --out``
-        of a finished run refuses data that changed since."""
+        of a finished run refuses data that changed since.
+
+        :returns: ``"sha256:<hex>"``, or None.
+        """
         try:
             found = _hooks().data_files(self)
         except XlpromptError:
@@ -656,7 +694,10 @@ class RunConfig:
         """``{key: "sha256:..."}`` for ``model`` and ``tokenizer`` when they name a local file or folder (a folder by
         the names and bytes of its files): in the hash in place of their spelling (one folder under two spellings
         is one run; an edited one a new run), recorded by a run and compared by later readers, which must see the
-        model and tokenizer it was trained with. Hub names and ``random:``/``builtin:`` specs stay as spelled."""
+        model and tokenizer it was trained with. Hub names and ``random:``/``builtin:`` specs stay as spelled.
+
+        :returns: key → ``"sha256:<hex>"`` (empty when neither is local).
+        """
         out = {}
         for key in ("model", "tokenizer"):
             value = getattr(self, key)
@@ -666,7 +707,10 @@ class RunConfig:
 
     def task_file_digest(self) -> str | None:
         """The digest of the task file's own text (labels, label words, templates: what a prediction depends on),
-        or None for a task that is no file."""
+        or None for a task that is no file.
+
+        :returns: ``"sha256:<hex>"``, or None.
+        """
         origin = getattr(_hooks().task(self.task), "origin", "")
         if isinstance(origin, str) and not origin.startswith(("built-in", "registered")) and Path(origin).is_file():
             return "sha256:" + _content_digest(origin)
@@ -674,6 +718,14 @@ class RunConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], where: str = "config") -> "RunConfig":
+        """A config from a mapping of keys (``config.json``, a sweep's run); string values are converted to the
+        key's type (``"16"`` → 16, ``"true"`` → True).
+
+        :param data: key → value; keys left out take their defaults.
+        :param where: what the mapping came from, named in the error messages (a file's path).
+        :returns: the validated config.
+        :raises ConfigError: an unknown key (with the closest known one), or a bad value.
+        """
         known = {f.name for f in dataclasses.fields(cls)}
         for key in data:
             if key not in known:
@@ -682,13 +734,21 @@ class RunConfig:
 
     def replace(self, **changes) -> "RunConfig":
         """A copy with ``changes``. Recipe keys that this config took from its recipe (not set by the user) are
-        resolved again for the new config, so ``replace(method="sp")`` gets SP's defaults, not MPT's."""
+        resolved again for the new config, so ``replace(method="sp")`` gets SP's defaults, not MPT's.
+
+        :param changes: key → new value.
+        :returns: a new, validated config; this one is unchanged.
+        :raises ConfigError: an unknown key or a bad value.
+        """
         filled = getattr(self, "_recipe_filled", frozenset())
         kept = {k: v for k, v in self.to_dict().items() if k not in filled}
         return RunConfig.from_dict({**kept, **changes})
 
     def recipe_sources(self) -> dict[str, str]:
-        """Where each recipe key's value comes from: 'set' (by the user) or the recipe's citation."""
+        """Where each recipe key's value comes from.
+
+        :returns: recipe key → ``"set"`` (by the user) or the recipe's citation (``"repo@commit path:line"``).
+        """
         return _hooks().recipe_sources(self)
 
     def _tiny_tokenizer(self) -> bool:

@@ -43,13 +43,22 @@ PLM_FILE = "plm.safetensors"
 
 @dataclass(frozen=True)
 class Prediction:
-    """The predicted label of one premise/hypothesis pair and the probability of each class."""
+    """The predicted label of one input (a premise/hypothesis pair, or a text) and the probability of each class.
+
+    :param label: the predicted label's name (one of the task's labels).
+    :param label_id: its index in the task's labels.
+    :param probabilities: label name → probability (the softmax of the class scores; they sum to 1).
+    """
 
     label: str
     label_id: int
     probabilities: dict[str, float]
 
     def to_dict(self) -> dict[str, Any]:
+        """The prediction as plain values (what ``xlprompt predict --output`` writes).
+
+        :returns: ``{"label", "label_id", "probabilities"}``.
+        """
         return {"label": self.label, "label_id": self.label_id, "probabilities": dict(self.probabilities)}
 
 

@@ -65,12 +65,12 @@ class Method(nn.Module):
         (:class:`~xlprompt.verbalizer.Verbalizer`); None for a method without label words (fine-tuning).
     """
 
-    #: the method's name (the config's ``method``); informative, the registry's name is the one that counts
     name = "base"
-    #: whether the method trains on the external parallel corpus: True makes the run load the corpus
-    #: (``parallel_source``) and pass a batch of its pairs to :meth:`training_loss` at every step (MPT's
-    #: alignment task); False (default): ``parallel`` is always None
+    """The method's name (the config's ``method``); informative: the name it is registered under counts."""
     uses_parallel = False
+    """Whether the method trains on the external parallel corpus: True makes the run load the corpus
+    (``parallel_source``) and pass a batch of its pairs to :meth:`training_loss` at every step (MPT's alignment
+    task); False (default): ``parallel`` is always None."""
 
     def __init__(self, config: RunConfig, plm: MaskedLM, tokenizer, verbalizer: Verbalizer | None):
         super().__init__()

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence, cast
 
 import torch
 from torch import nn
@@ -485,7 +485,8 @@ class PromptModel(nn.Module):
             raise DataError(f"step must be an int >= 0, not {step!r}")
         if not self._uses_pairs():
             return None
-        size = min(self.run_config.align_batch_size or self.run_config.batch_size, len(self._pairs))
+        batch_size = cast(int, self.run_config.batch_size)  # a recipe key: resolved when the config was built
+        size = min(self.run_config.align_batch_size or batch_size, len(self._pairs))
         return [self._pair_at(step * size + i) for i in range(size)]
 
     def train_dataset(self, examples: Iterable) -> TrainingData:
@@ -505,7 +506,8 @@ class PromptModel(nn.Module):
         if not rows:
             raise DataError("train_dataset: no examples; give the few-shot training examples")
         config = self.run_config
-        per_example = math.ceil((config.align_batch_size or config.batch_size) / config.batch_size)
+        batch_size = cast(int, config.batch_size)  # a recipe key: resolved when the config was built
+        per_example = math.ceil((config.align_batch_size or batch_size) / batch_size)
         return TrainingData(rows, per_example if self.method.uses_parallel else 0)
 
     def _examples(self, examples: Iterable) -> list:
@@ -519,6 +521,7 @@ class PromptModel(nn.Module):
         task = self.run_config.task_spec()
         fields = input_fields(task)
         rows = []
+        texts: Sequence[str] | Mapping[str, Any]
         for i, ex in enumerate(examples):
             if isinstance(ex, NLIExample):
                 texts = (ex.premise, ex.hypothesis) if len(fields) == 2 else (ex.premise,)

@@ -586,10 +586,11 @@ class RunConfig:
             raise ConfigError(
                 f"report_to must be none, {', '.join(TRACKERS)} or both comma-separated, not '{self.report_to}'"
             )
-        if self.prompt_length > self.max_length - 8:
+        max_length = typing.cast(int, self.max_length)  # a recipe key: resolved (never None) before validate
+        if self.prompt_length > max_length - 8:
             raise ConfigError(
-                f"prompt_length={self.prompt_length} leaves no room in max_length={self.max_length}; "
-                f"use prompt_length <= {self.max_length - 8} or raise max_length"
+                f"prompt_length={self.prompt_length} leaves no room in max_length={max_length}; "
+                f"use prompt_length <= {max_length - 8} or raise max_length"
             )
         if self.translator_conditioning == "language" and self.no_translator:
             raise ConfigError(
@@ -740,7 +741,7 @@ class RunConfig:
         :returns: a new, validated config; this one is unchanged.
         :raises ConfigError: an unknown key or a bad value.
         """
-        filled = getattr(self, "_recipe_filled", frozenset())
+        filled: frozenset[str] = getattr(self, "_recipe_filled", frozenset())
         kept = {k: v for k, v in self.to_dict().items() if k not in filled}
         return RunConfig.from_dict({**kept, **changes})
 

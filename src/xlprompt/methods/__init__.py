@@ -56,7 +56,7 @@ class MethodSpec:
     #: bumped when the method's computation changes for the same config (part of the run hash from 2 on)
     revision: int = 1
 
-    def load(self) -> type:
+    def load(self) -> type[Method]:
         """The method's class (imports its module on first use)."""
         if isinstance(self.factory, str):
             module, _, attr = self.factory.partition(":")

@@ -11,6 +11,7 @@ from torch import nn
 from xlprompt.batching import TokenizedExample, TokenizedPair, collate
 from xlprompt.config import RunConfig
 from xlprompt.device import pin
+from xlprompt.errors import ModelError
 from xlprompt.models.masked_lm import MaskedLM
 from xlprompt.template import EncodedInput, SpecialTokens
 from xlprompt.verbalizer import Verbalizer
@@ -277,6 +278,8 @@ class Method(nn.Module):
         :param lang: one of the task's languages.
         :returns: a long tensor [C], one token id per label, in the task's label order.
         """
+        if self.verbalizer is None:
+            raise ModelError(f"method '{self.config.method}' has no label words (it was built without a verbalizer)")
         cache = self.__dict__.setdefault("_label_ids", {})
         key = (lang, self.device)
         if key not in cache:

@@ -367,12 +367,13 @@ class PromptModel(nn.Module):
         except ConfigError:
             builtin = False
         if not builtin:
+            fields: dict[str, Any] = {
+                k: tuple(v) if isinstance(v, list) else v
+                for k, v in record.items()
+                if k not in ("language_label_words", "method_options")
+            }
             task = Task(
-                **{
-                    k: tuple(v) if isinstance(v, list) else v
-                    for k, v in record.items()
-                    if k not in ("language_label_words", "method_options")
-                },
+                **fields,
                 language_label_words={k: tuple(v) for k, v in record["language_label_words"].items()},
                 method_options=record["method_options"],
                 origin=f"saved model {folder}",

@@ -29,7 +29,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence, cast
 
 import torch
 
@@ -138,7 +138,7 @@ def build_method(
     model = model or config.model
     tokenizer = load_tokenizer(config.tokenizer or default_tokenizer_spec(model), data_dir=config.data_dir)
     hf_model, info = load_masked_lm(
-        model, tokenizer, seed=config.seed, max_length=config.max_length, data_dir=config.data_dir
+        model, tokenizer, seed=config.seed, max_length=cast(int, config.max_length), data_dir=config.data_dir
     )
     plm = MaskedLM(hf_model)
     verbalizer = None

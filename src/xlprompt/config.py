@@ -25,6 +25,9 @@ from typing import Any, Optional
 
 from xlprompt.errors import ConfigError, XlpromptError
 
+if typing.TYPE_CHECKING:  # pragma: no cover
+    from xlprompt.tasks.base import Task
+
 RECIPES: tuple[str, ...] = ("reference", "uniform")
 FEWSHOT_KS: tuple[int, ...] = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 #: ``shots=all`` (stored as this number): the task's full train split, selection on its own dev split
@@ -562,7 +565,7 @@ class RunConfig:
         self._recipe_filled = _hooks().resolve(self)
         self.validate()
 
-    def task_spec(self):
+    def task_spec(self) -> Task:
         """The task this config runs (``task``: a registered name or a task file).
 
         :returns: the :class:`~xlprompt.Task`.
@@ -571,7 +574,7 @@ class RunConfig:
         return _hooks().task(self.task)
 
     # ---------------------------------------------------------------- validation
-    def validate(self) -> "RunConfig":
+    def validate(self) -> RunConfig:
         """Check every key's type and range and the rules across keys (called when the config is built; call it
         again after setting an attribute).
 
@@ -718,7 +721,7 @@ class RunConfig:
         return None
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any], where: str = "config") -> "RunConfig":
+    def from_dict(cls, data: dict[str, Any], where: str = "config") -> RunConfig:
         """A config from a mapping of keys (``config.json``, a sweep's run); string values are converted to the
         key's type (``"16"`` → 16, ``"true"`` → True).
 
@@ -733,7 +736,7 @@ class RunConfig:
                 raise ConfigError(f"{where}: unknown config key '{key}'.{suggest(key, known)}")
         return cls(**{k: coerce(k, v) for k, v in data.items()})
 
-    def replace(self, **changes) -> "RunConfig":
+    def replace(self, **changes) -> RunConfig:
         """A copy with ``changes``. Recipe keys that this config took from its recipe (not set by the user) are
         resolved again for the new config, so ``replace(method="sp")`` gets SP's defaults, not MPT's.
 

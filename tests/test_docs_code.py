@@ -43,8 +43,23 @@ def test_every_skipped_block_says_why():
             assert reason is None or reason, f"{path.name}:{line}: <!-- not-run: --> needs a reason"
 
 
+@pytest.fixture
+def registries():
+    """The methods and tasks a guide registers are removed after it (the registries are global)."""
+    from xlprompt.methods import method_names, unregister_method
+    from xlprompt.tasks.base import TASKS, unregister_task
+
+    methods, tasks = set(method_names()), set(TASKS)
+    yield
+    for name in set(method_names()) - methods:
+        unregister_method(name)
+    for name in set(TASKS) - tasks:
+        if not TASKS[name].origin.startswith("built-in"):  # built-in tasks register on first use
+            unregister_task(name)
+
+
 @pytest.mark.parametrize("path", [p for p in DOCS if blocks(p)], ids=lambda p: p.name)
-def test_the_guides_python_runs(path, tmp_path, monkeypatch):
+def test_the_guides_python_runs(path, tmp_path, monkeypatch, registries):
     monkeypatch.chdir(tmp_path)  # relative paths of the examples (runs/...) land in a temporary folder
     monkeypatch.setenv("XLPROMPT_DATA", str(tmp_path / "data"))  # never the user's data folder
     namespace: dict = {"__name__": f"__docs_{path.stem}__"}

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence, cast
 
 import torch
 from torch import nn
@@ -36,12 +36,22 @@ def run(
     save_weights: bool = True,
     log: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
-    """Train ``config``, select on the English dev split, evaluate every language; return the results.
+    """Train ``config``, select on the source language's dev split, evaluate every language; return the
+    results (``xlprompt run``).
 
-    ``out_dir``: the run folder (``config.json``, ``metrics.jsonl``, ``results.json``, the trained prompt and,
-    with ``save_weights``, the trained PLM). A finished folder is returned as it is, an interrupted one resumes,
-    a folder of another config is refused. None: nothing is written. The results are those of
-    ``results.json``: ``accuracy`` per language (in %) and ``avg``, the best epoch, the random-weights flag.
+    :param config: the run's config.
+    :param out_dir: the run folder (``config.json``, ``metrics.jsonl``, ``results.json``, ``predictions.jsonl``,
+        the trained prompt and, with ``save_weights``, the trained PLM). A finished folder is returned as it is,
+        an interrupted one resumes from its last checkpoint, a folder of another config is refused. None
+        (default): nothing is written.
+    :param progress: show progress bars.
+    :param save_weights: also save the trained PLM (``plm.safetensors``) when the method trains it, so that
+        :func:`load_run` can predict.
+    :param log: called with each line of the run's log (default: the lines are dropped).
+    :returns: the results, as ``results.json`` holds them: ``accuracy`` and ``macro_f1`` per language (in %)
+        with ``avg``, ``averages`` (what each average covers), ``best_epoch``, ``random_weights``, ...
+    :raises ConfigError: a bad config or a folder of another config.
+    :raises DataError: missing or bad data files (before any model loads).
     """
     from xlprompt.experiment import run_experiment
 
@@ -64,8 +74,21 @@ def run_sweep(
 ):
     """Run every config of the YAML sweep file into the results store ``store`` (SQLite), as ``xlprompt sweep``.
 
-    Finished runs are skipped, interrupted ones resume, and several processes may share one store. Returns the
-    :class:`~xlprompt.executors.SweepSummary` (``.ran``, ``.failed``, ``.line()``).
+    Finished runs are skipped, interrupted ones resume, and several processes may share one store. Every run's
+    config and data files are checked before the first run starts.
+
+    :param sweep_file: the sweep file (``base``, ``grid``, ``variants``, ``groups``; the guide "Reproduce the
+        paper").
+    :param store: the results store, created if absent.
+    :param runs_dir: where the run folders go (default: ``<store>.runs/``).
+    :param overrides: config key → value for every run (``--set``).
+    :param workers: local worker processes that claim runs from the store (``--workers``).
+    :param max_runs: stop after this many runs (default: all).
+    :param save_weights: save each run's trained PLM (default: the sweep file's ``save_weights``, else no).
+    :param progress: show progress bars.
+    :returns: the :class:`~xlprompt.executors.SweepSummary` (``.ran``, ``.failed``, ``.line()``).
+    :raises ConfigError: a bad sweep file or run config.
+    :raises DataError: a run's data files are missing.
     """
     from xlprompt.executors import default_runs_dir, get_executor
     from xlprompt.experiment import check_inputs
@@ -79,9 +102,17 @@ def run_sweep(
 
 
 def load_data(config: RunConfig):
-    """The data of ``config``: ``.train`` and ``.dev`` (few-shot, source language), ``.test`` (language → examples)
-    and ``.parallel`` (MPT's alignment pairs; empty for other methods or ``alpha=1``), all as
-    :class:`xlprompt.Example` / parallel pairs. Reads the data folder only (``xlprompt data fetch`` fills it)."""
+    """The data of ``config``, as its run reads them. Reads the data folder only (``xlprompt data fetch`` fills
+    it); never downloads.
+
+    :param config: the run's config (``task``, ``shots``, ``seed``, ``data_dir``, ``parallel_source``, ...).
+    :returns: an object with ``.train`` and ``.dev`` (the few-shot examples of the source language), ``.test``
+        (language → examples of the evaluated split) and ``.parallel`` (MPT's alignment pairs,
+        :class:`~xlprompt.data.examples.ParallelPair`; empty for other methods or ``alpha=1``), the examples as
+        :class:`xlprompt.Example`.
+    :raises ConfigError: a bad config.
+    :raises DataError: missing or bad data files (naming the ``xlprompt data fetch`` call that fills them).
+    """
     from xlprompt.run_data import load_run_data
 
     _check_config(config)
@@ -154,7 +185,10 @@ class TrainingData(torch.utils.data.Dataset):
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
-        """Items from now on belong to epoch ``epoch`` (0-based)."""
+        """Items from now on belong to epoch ``epoch``.
+
+        :param epoch: the epoch, 0-based.
+        """
         self.epoch = int(epoch)
 
     def __len__(self) -> int:
@@ -195,6 +229,12 @@ class PromptModel(nn.Module):
     cycle), as the run's trainer cycles the shorter of the two streams. Which pairs a batch gets is a function
     of its step (:meth:`collate`'s ``step``) or of its items (:meth:`train_dataset`), never of earlier calls: the
     model holds no data-order state.
+
+    :param method: the method, a :class:`~xlprompt.Method` around its masked LM.
+    :param tokenizer: the method's tokenizer.
+    :param run_config: the resolved config the method was built from.
+    :param random_weights: whether the PLM has random weights (predictions are labelled so).
+    :param parallel: MPT's parallel corpus (:meth:`set_parallel`).
     """
 
     def __init__(
@@ -228,15 +268,12 @@ class PromptModel(nn.Module):
         """A new, untrained model for ``config``: its tokenizer, the base PLM of ``config.model`` (``random:…``
         specs: random weights from ``seed``) and the method's own modules, initialised from ``seed``.
 
-        Args:
-            config: the run config (:class:`~xlprompt.RunConfig`).
-            device: where the model is built: ``auto``, ``cpu``, ``cuda``, ``cuda:N``, ``mps`` or a
-                ``torch.device``; None (default): ``config.device``. A device this machine lacks is a one-line
-                :class:`~xlprompt.ConfigError`.
-            parallel: MPT's parallel corpus (``load_data(config).parallel``) for the alignment task.
-
-        Returns:
-            the :class:`PromptModel`, in training mode.
+        :param config: the run config (:class:`~xlprompt.RunConfig`).
+        :param device: where the model is built: ``auto``, ``cpu``, ``cuda``, ``cuda:N``, ``mps`` or a
+            ``torch.device``; None (default): ``config.device``.
+        :param parallel: MPT's parallel corpus (``load_data(config).parallel``) for the alignment task.
+        :returns: the :class:`PromptModel`, in training mode.
+        :raises ConfigError: a bad config, or a device this machine lacks.
         """
         from xlprompt.device import resolve_device
         from xlprompt.experiment import build_components
@@ -414,7 +451,14 @@ class PromptModel(nn.Module):
     def state_dict(self, *args, destination=None, prefix: str = "", keep_vars: bool = False):
         """``nn.Module.state_dict`` with every tensor once: a tied weight appears under its first name only, so
         that safetensors (and the Hugging Face ``Trainer``'s checkpoints) can store it. :meth:`load_state_dict`
-        restores the ties (it copies into the shared tensor)."""
+        restores the ties (it copies into the shared tensor).
+
+        :param args: ``nn.Module.state_dict``'s positional arguments.
+        :param destination: as ``nn.Module.state_dict``'s.
+        :param prefix: a prefix of every name.
+        :param keep_vars: keep the parameters themselves (not detached tensors).
+        :returns: name → tensor.
+        """
         state = super().state_dict(*args, destination=destination, prefix=prefix, keep_vars=keep_vars)
         for name in self._aliases():
             state.pop(prefix + name, None)
@@ -422,7 +466,13 @@ class PromptModel(nn.Module):
 
     def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True, assign: bool = False):
         """``nn.Module.load_state_dict`` that takes :meth:`state_dict`'s output (a tied weight under its first
-        name only) as well as a full one."""
+        name only) as well as a full one.
+
+        :param state_dict: name → tensor.
+        :param strict: as ``nn.Module.load_state_dict``'s (every name must match).
+        :param assign: as ``nn.Module.load_state_dict``'s.
+        :returns: the missing and unexpected keys (``nn.Module.load_state_dict``'s result).
+        """
         state = dict(state_dict)
         for alias, name in self._aliases().items():
             if alias not in state and name in state:
@@ -431,7 +481,10 @@ class PromptModel(nn.Module):
 
     # ------------------------------------------------------------------ training
     def set_parallel(self, pairs: Sequence) -> None:
-        """The parallel corpus of the alignment task (:class:`~xlprompt.data.examples.ParallelPair` rows)."""
+        """Set the parallel corpus of the alignment task (MPT); the pair stream starts again.
+
+        :param pairs: :class:`~xlprompt.data.examples.ParallelPair` rows (``load_data(config).parallel``).
+        """
         self._pairs = self._cache.pairs(list(pairs))
         self._cycles = {}
 
@@ -457,17 +510,16 @@ class PromptModel(nn.Module):
         pair stream, ``A`` = ``align_batch_size`` (``batch_size`` when unset; at most the corpus). None for a
         method without the alignment task or a model without a parallel corpus.
 
-        Args:
-            step: the step's number, an int >= 0.
-
-        Returns:
-            the step's tokenised pairs, or None.
+        :param step: the step's number, an int >= 0.
+        :returns: the step's tokenised pairs, or None.
+        :raises DataError: ``step`` is not an int >= 0.
         """
         if isinstance(step, bool) or not isinstance(step, int) or step < 0:
             raise DataError(f"step must be an int >= 0, not {step!r}")
         if not self._uses_pairs():
             return None
-        size = min(self.run_config.align_batch_size or self.run_config.batch_size, len(self._pairs))
+        batch_size = cast(int, self.run_config.batch_size)  # a recipe key: resolved when the config was built
+        size = min(self.run_config.align_batch_size or batch_size, len(self._pairs))
         return [self._pair_at(step * size + i) for i in range(size)]
 
     def train_dataset(self, examples: Iterable) -> TrainingData:
@@ -476,12 +528,10 @@ class PromptModel(nn.Module):
         share of the alignment pairs, ``ceil(align_batch_size / batch_size)`` pairs per example (see
         :class:`TrainingData`). The examples are checked here, as :meth:`collate` checks them.
 
-        Args:
-            examples: :class:`xlprompt.Example` rows or mappings with the task's text fields and ``label``
-                (optional ``lang``, ``id``/``uid``).
-
-        Returns:
-            a :class:`TrainingData` (a ``torch.utils.data.Dataset`` with ``set_epoch``).
+        :param examples: :class:`xlprompt.Example` rows or mappings with the task's text fields and ``label``
+            (optional ``lang``, ``id``/``uid``).
+        :returns: a :class:`TrainingData` (a ``torch.utils.data.Dataset`` with ``set_epoch``).
+        :raises DataError: no examples, or a bad one (naming its position).
         """
         import math
 
@@ -489,7 +539,8 @@ class PromptModel(nn.Module):
         if not rows:
             raise DataError("train_dataset: no examples; give the few-shot training examples")
         config = self.run_config
-        per_example = math.ceil((config.align_batch_size or config.batch_size) / config.batch_size)
+        batch_size = cast(int, config.batch_size)  # a recipe key: resolved when the config was built
+        per_example = math.ceil((config.align_batch_size or batch_size) / batch_size)
         return TrainingData(rows, per_example if self.method.uses_parallel else 0)
 
     def _examples(self, examples: Iterable) -> list:
@@ -503,6 +554,7 @@ class PromptModel(nn.Module):
         task = self.run_config.task_spec()
         fields = input_fields(task)
         rows = []
+        texts: Sequence[str] | Mapping[str, Any]
         for i, ex in enumerate(examples):
             if isinstance(ex, NLIExample):
                 texts = (ex.premise, ex.hypothesis) if len(fields) == 2 else (ex.premise,)
@@ -536,16 +588,14 @@ class PromptModel(nn.Module):
     def collate(self, examples: Iterable, step: int | None = None) -> Batch:
         """A :class:`Batch` for :meth:`training_loss`.
 
-        Args:
-            examples: :class:`xlprompt.Example` rows or mappings with the task's text fields and ``label``
-                (optional ``lang``, ``id``/``uid``), checked as :meth:`predict` checks its inputs; or items of
-                :meth:`train_dataset`, which bring their own alignment pairs.
-            step: the training step's number (0-based), for examples: picks the step's alignment pairs
-                (:meth:`alignment_pairs`) and the seed of its draws. MPT with a parallel corpus needs it (or
-                :meth:`train_dataset` items) to train.
-
-        Returns:
-            the tokenised examples, the step's alignment pairs (or None) and the step's seed.
+        :param examples: :class:`xlprompt.Example` rows or mappings with the task's text fields and ``label``
+            (optional ``lang``, ``id``/``uid``), checked as :meth:`predict` checks its inputs; or items of
+            :meth:`train_dataset`, which bring their own alignment pairs.
+        :param step: the training step's number (0-based), for examples: picks the step's alignment pairs
+            (:meth:`alignment_pairs`) and the seed of its draws. MPT with a parallel corpus needs it (or
+            :meth:`train_dataset` items) to train.
+        :returns: the tokenised examples, the step's alignment pairs (or None) and the step's seed.
+        :raises DataError: no examples, a bad one (naming its position), or items mixed with examples.
         """
         items = list(examples)
         if not items:
@@ -573,11 +623,9 @@ class PromptModel(nn.Module):
         ``{"batch": collate(features), "labels": the gold label ids}``. Holds no state: which alignment pairs a
         batch gets comes from its items (:meth:`train_dataset`), so any number of workers gives the same batches.
 
-        Args:
-            features: items of :meth:`train_dataset`, or examples (evaluation; MPT trains on the former).
-
-        Returns:
-            the keyword arguments of :meth:`forward`.
+        :param features: items of :meth:`train_dataset`, or examples (evaluation; MPT trains on the former).
+        :returns: the keyword arguments of :meth:`forward`.
+        :raises DataError: a mapping without its text fields (the ``Trainer`` removed its columns).
         """
         from xlprompt.predict import input_fields
 
@@ -597,14 +645,13 @@ class PromptModel(nn.Module):
 
     def training_loss(self, batch: Batch, generator: torch.Generator | None = None) -> torch.Tensor:
         """The method's training loss on ``batch`` (MPT: Eq. 8, α·CE + (1-α)·KL), a scalar to ``backward()``.
-        Its named parts (``ce``, ``kl``, ...) are in :attr:`last_loss_parts`.
+        Its named parts (``ce``, ``kl``, ...) are in ``last_loss_parts`` (name → float).
 
-        Args:
-            batch: a :class:`Batch` of :meth:`collate`.
-            generator: the step's random draws (PCT's language draw); None: seeded by the batch's ``seed``.
-
-        Returns:
-            the loss, a 0-d tensor.
+        :param batch: a :class:`Batch` of :meth:`collate`.
+        :param generator: the step's random draws (PCT's language draw); None: seeded by the batch's ``seed``.
+        :returns: the loss, a 0-d tensor.
+        :raises DataError: not a :class:`Batch`, an empty one, or (in training) an MPT batch without alignment
+            pairs.
         """
         if not isinstance(batch, Batch):
             raise DataError(f"training_loss takes a Batch from PromptModel.collate, not {type(batch).__name__}")
@@ -628,13 +675,10 @@ class PromptModel(nn.Module):
         :meth:`scores` before the softmax; with ``predict_over=vocab`` a last column for the best other word),
         so that ``evaluate()`` reports ``eval_loss`` and :meth:`compute_metrics` gets predictions.
 
-        Args:
-            batch: a :class:`Batch` (from :meth:`hf_collator`).
-            labels: the gold label ids that :meth:`hf_collator` passes (the Trainer hands them to
-                ``compute_metrics``); the loss reads the batch's own.
-
-        Returns:
-            ``{"loss"}`` or ``{"loss", "logits"}``.
+        :param batch: a :class:`Batch` (from :meth:`hf_collator`).
+        :param labels: the gold label ids that :meth:`hf_collator` passes (the Trainer hands them to
+            ``compute_metrics``); the loss reads the batch's own.
+        :returns: ``{"loss"}`` or ``{"loss", "logits"}``.
         """
         loss = self.training_loss(batch)
         if self.training:
@@ -664,12 +708,10 @@ class PromptModel(nn.Module):
         labels (:func:`xlprompt.evaluate.classification_metrics`; a prediction of ``predict_over=vocab``'s
         extra column counts as wrong).
 
-        Args:
-            eval_prediction: the Trainer's ``EvalPrediction`` (``predictions``: the logits of :meth:`forward`,
-                ``label_ids``: the gold ids), or a ``(logits, labels)`` pair.
-
-        Returns:
-            ``{"accuracy": ..., "macro_f1": ...}`` (the Trainer logs them as ``eval_accuracy``, ``eval_macro_f1``).
+        :param eval_prediction: the Trainer's ``EvalPrediction`` (``predictions``: the logits of :meth:`forward`,
+            ``label_ids``: the gold ids), or a ``(logits, labels)`` pair.
+        :returns: ``{"accuracy": ..., "macro_f1": ...}`` (the Trainer logs them as ``eval_accuracy``,
+            ``eval_macro_f1``).
         """
         from xlprompt.evaluate import classification_metrics
 
@@ -680,7 +722,10 @@ class PromptModel(nn.Module):
 
     def pop_loss_parts(self) -> dict[str, float]:
         """The mean of each loss part (``ce``, ``kl``, ...) over the training forwards since the last call, and
-        start a new window (what :meth:`loss_parts_callback` logs). Empty when no training forward ran."""
+        start a new window (what :meth:`loss_parts_callback` logs).
+
+        :returns: part name → mean; empty when no training forward ran.
+        """
         steps, sums = self._part_steps, self._part_sums
         self._part_sums, self._part_steps = {}, 0
         return {name: value / steps for name, value in sums.items()} if steps else {}
@@ -691,8 +736,7 @@ class PromptModel(nn.Module):
         The ``Trainer`` calls its ``report_to`` trackers before the callbacks it is given; for the trackers to
         record the parts too, put this one first: ``trainer.callback_handler.callbacks.insert(0, callback)``.
 
-        Returns:
-            the callback, for ``Trainer(callbacks=[...])``.
+        :returns: the callback, for ``Trainer(callbacks=[...])``.
         """
         from transformers import TrainerCallback
 
@@ -718,33 +762,37 @@ class PromptModel(nn.Module):
     def predict(self, inputs: Iterable, lang: str | None = None, batch_size: int | None = None) -> list:
         """One :class:`xlprompt.Prediction` (label, label id, class probabilities) per input.
 
-        Args:
-            inputs: pairs ``(premise, hypothesis)`` (a string for a one-text task) or mappings with the task's
-                text fields; non-empty strings.
-            lang: their language, one of the task's (default: the task's source language); it picks MPT's
-                prompt and PCT's template.
-            batch_size: examples per batch (default: the config's ``eval_batch_size``).
-
-        Returns:
-            a list of :class:`xlprompt.Prediction`, in the order of ``inputs``.
+        :param inputs: pairs ``(premise, hypothesis)`` (a string for a one-text task) or mappings with the task's
+            text fields; non-empty strings.
+        :param lang: their language, one of the task's (default: the task's source language); it picks MPT's
+            prompt and PCT's template.
+        :param batch_size: examples per batch (default: the config's ``eval_batch_size``).
+        :returns: a list of :class:`xlprompt.Prediction`, in the order of ``inputs``.
+        :raises DataError: an empty or malformed input (naming its position).
+        :raises ConfigError: a language the task does not have.
         """
         lang = lang or self.run_config.task_spec().source_language
         return self._predictor().predict(list(inputs), lang, batch_size)
 
     def scores(self, inputs: Iterable, lang: str | None = None, batch_size: int | None = None) -> torch.Tensor:
-        """Class probabilities [N, len(labels)] of :meth:`predict` (same arguments)."""
+        """The class probabilities of :meth:`predict`.
+
+        :param inputs: as :meth:`predict`'s.
+        :param lang: as :meth:`predict`'s.
+        :param batch_size: as :meth:`predict`'s.
+        :returns: a float tensor [N, len(labels)], rows in the order of ``inputs``.
+        """
         lang = lang or self.run_config.task_spec().source_language
         return self._predictor().scores(list(inputs), lang, batch_size)
 
     def accuracy(self, examples: Sequence, lang: str | None = None) -> float:
         """The share of ``examples`` predicted right, in [0, 1].
 
-        Args:
-            examples: labelled :class:`xlprompt.Example` rows or mappings (as :meth:`collate` takes), at least one.
-            lang: the language to read them in (default: each example's own).
-
-        Returns:
-            correct predictions / examples.
+        :param examples: labelled :class:`xlprompt.Example` rows or mappings (as :meth:`collate` takes), at least
+            one.
+        :param lang: the language to read them in (default: each example's own).
+        :returns: correct predictions / examples.
+        :raises DataError: no examples, or a bad one.
         """
         from xlprompt.evaluate import predict
         from xlprompt.predict import check_input_language

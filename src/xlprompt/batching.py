@@ -53,7 +53,7 @@ class TokenizedPair:
 class TokenCache:
     """Tokenises each distinct text once (in batches, with the fast tokenizer)."""
 
-    def __init__(self, tokenizer, strip_punctuation: bool = False):
+    def __init__(self, tokenizer, strip_punctuation: bool | None = False):
         self.tokenizer = tokenizer
         self.strip_punctuation = bool(strip_punctuation)
         self._ids: dict[str, tuple[int, ...]] = {}

@@ -27,6 +27,9 @@ from typing import Any, Mapping, Optional
 from xlprompt.errors import ConfigError, XlpromptError
 from xlprompt.plugins import import_plugins, plugin_names
 
+if typing.TYPE_CHECKING:  # pragma: no cover
+    from xlprompt.tasks.base import Task
+
 RECIPES: tuple[str, ...] = ("reference", "uniform")
 FEWSHOT_KS: tuple[int, ...] = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 #: ``shots=all`` (stored as this number): the task's full train split, selection on its own dev split
@@ -180,6 +183,13 @@ def _f(
 @dataclass(frozen=True)
 class RunConfig:
     """Everything that determines a run's result (the run directory and the store are not part of it).
+
+    Every field is a config key: a keyword here, ``--set key=value`` (or its own option) on the command line, a
+    key of a sweep file. The [config reference](config.md) lists each with its type, default, allowed values and
+    meaning (``xlprompt run --help-config`` prints the same). A recipe key left unset (None) is filled from the
+    method's recipe (``recipe=reference``: its authors' code) when the config is built; values you set always
+    win. The config is validated when it is built: a bad value is a one-line :class:`~xlprompt.ConfigError`
+    naming the key and what it accepts.
 
     Frozen: a config is built once, checked and its recipe keys resolved (:data:`RECIPE_KEYS`), and never
     changes after, so its values, its ``resolved_hash()`` and what it recorded agree. Derive another with
@@ -715,12 +725,22 @@ class RunConfig:
         object.__setattr__(self, "_recipe_filled", dict(filled))
         self.validate()
 
-    def task_spec(self):
-        """The :class:`xlprompt.tasks.Task` this config runs."""
+    def task_spec(self) -> Task:
+        """The task this config runs (``task``: a registered name or a task file).
+
+        :returns: the :class:`~xlprompt.Task`.
+        :raises ConfigError: no such task, or a task file that does not load.
+        """
         return _hooks().task(self.task)
 
     # ---------------------------------------------------------------- validation
-    def validate(self) -> "RunConfig":
+    def validate(self) -> RunConfig:
+        """Check every key's type and range and the rules across keys (called when the config is built; call it
+        again after setting an attribute).
+
+        :returns: the config itself.
+        :raises ConfigError: the first bad value, in one line naming the key and what it accepts.
+        """
         for f in dataclasses.fields(self):
             check_field(f, getattr(self, f.name))
         check_device_spec(self.device)
@@ -729,10 +749,11 @@ class RunConfig:
             raise ConfigError(
                 f"report_to must be none, {', '.join(TRACKERS)} or both comma-separated, not '{self.report_to}'"
             )
-        if self.prompt_length > self.max_length - 8:
+        max_length = typing.cast(int, self.max_length)  # a recipe key: resolved (never None) before validate
+        if self.prompt_length > max_length - 8:
             raise ConfigError(
-                f"prompt_length={self.prompt_length} leaves no room in max_length={self.max_length}; "
-                f"use prompt_length <= {self.max_length - 8} or raise max_length"
+                f"prompt_length={self.prompt_length} leaves no room in max_length={max_length}; "
+                f"use prompt_length <= {max_length - 8} or raise max_length"
             )
         if self.translator_conditioning == "language" and self.no_translator:
             raise ConfigError(
@@ -746,15 +767,18 @@ class RunConfig:
         return self
 
     def languages(self) -> tuple[str, ...]:
-        """The evaluated languages: ``eval_languages``, checked against the task's."""
+        """The evaluated languages: ``eval_languages``, checked against the task's.
+
+        :returns: the language codes, in the task's order (``all``: every language of the task).
+        :raises ConfigError: a code the task does not have.
+        """
         return _hooks().languages(self)
 
     # ---------------------------------------------------------------- (de)serialisation
     def to_dict(self) -> dict[str, Any]:
-        """Every config key and its value, as JSON holds them (``plugins`` as a list): what config.json records.
+        """Every key and its value (recipe keys resolved), as ``config.json`` holds them (``plugins`` as a list).
 
-        Returns:
-            dict[str, Any]: key → value; ``RunConfig.from_dict`` of it is an equal config.
+        :returns: key → value; :meth:`from_dict` builds an equal config back.
         """
         values = dataclasses.asdict(self)
         values["plugins"] = list(self.plugins)
@@ -764,7 +788,10 @@ class RunConfig:
         """A stable hash of the full config: the key of a run in the results store. The keys of
         :data:`HASH_EXCLUDED` (how often to checkpoint: they never change a result) are left out. A key that names
         an input file (:data:`INPUT_FILES`) enters by the file's content, not its spelling
-        (:meth:`input_digests`): one task file under three spellings is one run, and an edited one a new run."""
+        (:meth:`input_digests`): one task file under three spellings is one run, and an edited one a new run.
+
+        :returns: 16 hexadecimal digits.
+        """
         excluded = HASH_EXCLUDED | {k for k, v in HASH_OMITTED_AT.items() if getattr(self, k) == v}
         digests = self.input_digests()
         values = {k: digests.get(k, v) for k, v in self.to_dict().items() if k not in excluded}
@@ -783,7 +810,10 @@ class RunConfig:
         task file by its YAML and the content of each of its splits' files, a file by its bytes, a folder
         (``dictionary_dir``) by the names and bytes of its files; ``data_dir`` (when set) by :meth:`data_digest`;
         ``model`` and ``tokenizer`` given as local folders by :meth:`model_digests`. Keys naming no file are absent
-        (so the hashes of configs without input files are what they always were)."""
+        (so the hashes of configs without input files are what they always were).
+
+        :returns: key → ``"sha256:<hex>"``.
+        """
         out = {}
         task = _hooks().task(self.task)
         origin = getattr(task, "origin", "")
@@ -815,7 +845,10 @@ class RunConfig:
         paths relative to the folder and their bytes (a missing one as missing), so that a folder under another
         spelling or at another place is the same data. None without a folder (``builtin:demo``, none there yet).
         With ``data_dir`` set it stands for the folder in the hash; a run records it either way, and ``run --out``
-        of a finished run refuses data that changed since."""
+        of a finished run refuses data that changed since.
+
+        :returns: ``"sha256:<hex>"``, or None.
+        """
         try:
             found = _hooks().data_files(self)
         except XlpromptError:
@@ -833,7 +866,10 @@ class RunConfig:
         """``{key: "sha256:..."}`` for ``model`` and ``tokenizer`` when they name a local file or folder (a folder by
         the names and bytes of its files): in the hash in place of their spelling (one folder under two spellings
         is one run; an edited one a new run), recorded by a run and compared by later readers, which must see the
-        model and tokenizer it was trained with. Hub names and ``random:``/``builtin:`` specs stay as spelled."""
+        model and tokenizer it was trained with. Hub names and ``random:``/``builtin:`` specs stay as spelled.
+
+        :returns: key → ``"sha256:<hex>"`` (empty when neither is local).
+        """
         out = {}
         for key in ("model", "tokenizer"):
             value = getattr(self, key)
@@ -843,17 +879,26 @@ class RunConfig:
 
     def task_file_digest(self) -> str | None:
         """The digest of the task file's own text (labels, label words, templates: what a prediction depends on),
-        or None for a task that is no file."""
+        or None for a task that is no file.
+
+        :returns: ``"sha256:<hex>"``, or None.
+        """
         origin = getattr(_hooks().task(self.task), "origin", "")
         if isinstance(origin, str) and not origin.startswith(("built-in", "registered")) and Path(origin).is_file():
             return "sha256:" + _content_digest(origin)
         return None
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any], where: str = "config") -> "RunConfig":
-        """A config from ``{key: value}`` (values may be strings, as ``--set`` gives them); a deprecated key
-        (:data:`DEPRECATED_KEYS`) is read as its new name, with a warning; an unknown key is a :class:`ConfigError`
-        naming ``where`` (the file or option the values come from)."""
+    def from_dict(cls, data: dict[str, Any], where: str = "config") -> RunConfig:
+        """A config from a mapping of keys (``config.json``, a sweep's run); string values are converted to the
+        key's type (``"16"`` → 16, ``"true"`` → True); a deprecated key (:data:`DEPRECATED_KEYS`) is read as its
+        new name, with a warning.
+
+        :param data: key → value; keys left out take their defaults.
+        :param where: what the mapping came from, named in the error messages (a file's path).
+        :returns: the validated config.
+        :raises ConfigError: an unknown key (with the closest known one), or a bad value.
+        """
         data = undeprecate(data, where)
         known = {f.name for f in dataclasses.fields(cls)}
         for key in data:
@@ -861,7 +906,7 @@ class RunConfig:
                 raise ConfigError(f"{where}: unknown config key '{key}'.{suggest(key, known)}")
         return cls(**{k: coerce(k, v) for k, v in data.items()})
 
-    def replace(self, **changes) -> "RunConfig":
+    def replace(self, **changes) -> RunConfig:
         """A new config with ``changes`` (this one never changes: it is frozen).
 
         Recipe keys that this config took from its recipe (not set by the user) are resolved again for the new
@@ -870,11 +915,9 @@ class RunConfig:
         (config, **changes)`` gives the same config, except for a recipe key passed with exactly the value the old
         recipe gave it, which it cannot tell from an unchanged one.
 
-        Args:
-            **changes: config keys and their new values (converted as ``--set`` converts them).
-
-        Returns:
-            RunConfig: the new config, checked.
+        :param changes: key → new value (converted as ``--set`` converts them).
+        :returns: a new, validated config.
+        :raises ConfigError: an unknown key or a bad value.
         """
         filled = self.__dict__.get("_recipe_filled") or {}
         changes = undeprecate(changes, "replace")  # a deprecated key replaces the value under its new name
@@ -882,7 +925,10 @@ class RunConfig:
         return RunConfig.from_dict({**kept, **changes})
 
     def recipe_sources(self) -> dict[str, str]:
-        """Where each recipe key's value comes from: 'set' (by the user) or the recipe's citation."""
+        """Where each recipe key's value comes from.
+
+        :returns: recipe key → ``"set"`` (by the user) or the recipe's citation (``"repo@commit path:line"``).
+        """
         return _hooks().recipe_sources(self)
 
     def _tiny_tokenizer(self) -> bool:

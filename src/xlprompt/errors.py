@@ -27,7 +27,12 @@ def one_line(text: str) -> str:
 
 
 class DataError(XlpromptError, ValueError):
-    """Bad input data. The message names the file and, where known, the line."""
+    """Bad input data. The message names the file and, where known, the line.
+
+    :param message: what is wrong and how to fix it.
+    :param path: the data file; its path (and ``line``) start the message.
+    :param line: the line of the file (1-based).
+    """
 
     def __init__(self, message: str, path: str | Path | None = None, line: int | None = None):
         self.path = None if path is None else str(path)

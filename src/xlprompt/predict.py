@@ -34,7 +34,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence, cast
 
 import torch
 
@@ -50,13 +50,22 @@ PLM_FILE = "plm.safetensors"
 
 @dataclass(frozen=True)
 class Prediction:
-    """The predicted label of one premise/hypothesis pair and the probability of each class."""
+    """The predicted label of one input (a premise/hypothesis pair, or a text) and the probability of each class.
+
+    :param label: the predicted label's name (one of the task's labels).
+    :param label_id: its index in the task's labels.
+    :param probabilities: label name → probability (the softmax of the class scores; they sum to 1).
+    """
 
     label: str
     label_id: int
     probabilities: dict[str, float]
 
     def to_dict(self) -> dict[str, Any]:
+        """The prediction as plain values (what ``xlprompt predict --output`` writes).
+
+        :returns: ``{"label", "label_id", "probabilities"}``.
+        """
         return {"label": self.label, "label_id": self.label_id, "probabilities": dict(self.probabilities)}
 
 
@@ -136,7 +145,7 @@ def build_method(
     model = model or config.model
     tokenizer = load_tokenizer(config.tokenizer or default_tokenizer_spec(model), data_dir=config.data_dir)
     hf_model, info = load_masked_lm(
-        model, tokenizer, seed=config.seed, max_length=config.max_length, data_dir=config.data_dir
+        model, tokenizer, seed=config.seed, max_length=cast(int, config.max_length), data_dir=config.data_dir
     )
     plm = MaskedLM(hf_model)
     verbalizer = None

@@ -21,7 +21,16 @@ def content_uid(*texts: str, prefix: str = "c") -> str:
 
 @dataclass(frozen=True)
 class NLIExample:
-    """One premise/hypothesis pair. ``label`` indexes :data:`xlprompt.languages.LABELS` (or is ``NO_LABEL``)."""
+    """One labelled example of a task (``xlprompt.Example``): a premise/hypothesis pair, or one text in
+    ``premise`` (``hypothesis`` empty) for a one-text task.
+
+    :param premise: the first text.
+    :param hypothesis: the second text ("" for a one-text task).
+    :param label: the index of its label in the task's labels (:data:`NO_LABEL`: none).
+    :param lang: its language code, one of the task's.
+    :param uid: a stable id: the data's own, or one derived from the texts
+        (:func:`~xlprompt.data.examples.content_uid`); "" where none was given yet.
+    """
 
     premise: str
     hypothesis: str
@@ -30,6 +39,10 @@ class NLIExample:
     uid: str = ""
 
     def to_dict(self) -> dict:
+        """The example as plain values.
+
+        :returns: field name → value.
+        """
         return asdict(self)
 
 

@@ -62,7 +62,7 @@ class MethodSpec:
     #: run; "" for the built-in methods
     identity: str = ""
 
-    def load(self) -> type:
+    def load(self) -> type[Method]:
         """The method's class (imports its module on first use)."""
         if isinstance(self.factory, str):
             module, _, attr = self.factory.partition(":")

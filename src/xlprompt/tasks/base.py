@@ -28,7 +28,45 @@ class Task:
 
     What a method needs beyond this (PCT's templates, DP's pattern, DPA's label-word table) belongs to the
     method: built-in tasks' entries live in the method's recipe module, keyed by task name; a task file gives
-    them in ``method_options`` (method name → its options), which the method validates."""
+    them in ``method_options`` (method name → its options), which the method validates.
+
+    Register one with :func:`register_task` (or write a task file: the guide "Tasks and your own task").
+
+    :param name: the task's name (the config's ``task``; names its report table).
+    :param labels: the class names; ``labels[i]`` is class ``i``.
+    :param languages: its language codes, the source language included.
+    :param label_words: one default label word per label (every language).
+    :param text_fields: the names of its one or two text fields (default: ``premise``, ``hypothesis``).
+    :param source_language: the few-shot train and dev language (default ``en``).
+    :param language_label_words: language → one label word per label (test-time words in those languages; the
+        multilingual verbalizer of DPA-like methods).
+    :param tiny_label_words: the label words used with the builtin tiny tokenizer of ``random:tiny``.
+    :param parallel_default: MPT's default external parallel corpus (``parallel_source``).
+    :param parallel_refused: corpus → why it cannot be used with this task (it overlaps the evaluation data).
+    :param parallel_languages: the target languages the default external corpora have, under this task's codes
+        (empty: XNLI's 14).
+    :param parallel_fetch: corpus → the ``xlprompt data fetch`` source of its files, where not its own name.
+    :param files: split (``train``, ``dev``, ``test``) → language → data file (absolute path): the data of a
+        task without ``load_splits``.
+    :param columns: text field → the files' column holding it.
+    :param label_column: the files' label column (default ``label``).
+    :param origin: where the task comes from (``built-in``, a task file's path, ``registered ...``).
+    :param method_options: method name → what this task gives that method (PCT's templates, DP's pattern).
+    :param load_splits: ``load_splits(task, config, folder) -> TaskSplits``: the task's own data loader; None:
+        the files of ``files``.
+    :param required_files: ``required_files(task, config, folder) -> [(path in the data folder, fetch
+        source)]``, checked before a run starts.
+    :param load_parallel: ``load_parallel(task, config, folder) -> [ParallelPair]``: the task's own parallel
+        corpus (``parallel_source=task``); None: it has none.
+    :param uses_demo: whether ``data_dir=builtin:demo`` (the shipped XNLI sample) serves this task.
+    :param average_languages: the languages of the average its paper reports (empty: every language).
+    :param average_source: where that definition comes from.
+    :param language_groups: grouping → group name → its languages, each averaged in results and reports.
+    :param grouping_sources: grouping → where it comes from.
+    :param description: one line on the task, for ``run --help-config`` and the docs.
+    :param full_train: whether ``shots=all`` (the full train split) runs this task.
+    :param eval_split_help: what ``eval_split`` means for this task, for the help.
+    """
 
     name: str
     labels: tuple[str, ...]
@@ -78,10 +116,12 @@ class Task:
 
     @property
     def single_text(self) -> bool:
+        """Whether the task has one text field (its inputs are single texts, not pairs)."""
         return len(self.text_fields) == 1
 
     @property
     def target_languages(self) -> tuple[str, ...]:
+        """Its languages other than the source language, in order."""
         return tuple(lang for lang in self.languages if lang != self.source_language)
 
     @property
@@ -91,11 +131,14 @@ class Task:
 
     def averages(self, values: Mapping[str, float], languages: Optional[tuple[str, ...]] = None) -> dict:
         """The ``paper`` average and every group's average of ``values`` (language → number; other keys such as
-        ``avg`` are ignored). ``languages``: another set for the ``paper`` entry (a user's choice).
+        ``avg`` are ignored): an average always says what it covers.
 
-        Returns ``{"paper": entry, "groups": {grouping: {group: entry}}}``, each entry ``{"value": mean over
-        the entry's languages that ``values`` holds (None: none), "languages": those languages, "missing": the
-        entry's languages ``values`` lacks}``: an average always says what it covers."""
+        :param values: language → number.
+        :param languages: another set of languages for the ``paper`` entry (a user's choice); None: the paper's.
+        :returns: ``{"paper": entry, "groups": {grouping: {group: entry}}}``, each entry ``{"value": mean over the
+            entry's languages that ``values`` holds (None: none), "languages": those languages, "missing": the
+            entry's languages ``values`` lacks}``.
+        """
         wanted = tuple(languages) if languages else self.paper_average_languages
         return {
             "paper": average_entry(values, wanted),
@@ -106,13 +149,11 @@ class Task:
         }
 
     def help_for(self, key: str) -> str:
-        """This task's own words on config key ``key`` for ``run --task T --help-config`` ("" where it has none).
+        """This task's own words on config key ``key`` for ``run --task T --help-config``.
 
-        Args:
-            key: a config key (``task``, ``label_words``, ``eval_languages``, ``eval_split``, ``shots``).
-
-        Returns:
-            One line, or ""."""
+        :param key: a config key (``task``, ``label_words``, ``eval_languages``, ``eval_split``, ``shots``).
+        :returns: one line, or "" where the task has none.
+        """
         if key == "task":
             return self.description
         if key == "label_words":
@@ -131,7 +172,12 @@ class Task:
         return ""
 
     def parse_label(self, value) -> int:
-        """A label name or its index (``0``, ``"1"``) → its index; ``ValueError`` otherwise."""
+        """A label's index.
+
+        :param value: a label name or its index (``0``, ``"1"``).
+        :returns: the index in ``labels``.
+        :raises ValueError: not one of the task's labels.
+        """
         from xlprompt.languages import parse_label
 
         return parse_label(value, self.labels)

@@ -749,10 +749,11 @@ class RunConfig:
             raise ConfigError(
                 f"report_to must be none, {', '.join(TRACKERS)} or both comma-separated, not '{self.report_to}'"
             )
-        max_length = typing.cast(int, self.max_length)  # a recipe key: resolved (never None) before validate
-        if self.prompt_length > max_length - 8:
+        max_length = typing.cast(int, self.max_length)  # recipe keys: resolved (never None) before validate
+        prompt_length = typing.cast(int, self.prompt_length)
+        if prompt_length > max_length - 8:
             raise ConfigError(
-                f"prompt_length={self.prompt_length} leaves no room in max_length={max_length}; "
+                f"prompt_length={prompt_length} leaves no room in max_length={max_length}; "
                 f"use prompt_length <= {max_length - 8} or raise max_length"
             )
         if self.translator_conditioning == "language" and self.no_translator:

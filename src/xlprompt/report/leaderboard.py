@@ -80,8 +80,8 @@ class LeaderRow:
     label: str
     cells: dict[int, Cell]  # shots -> per-run average accuracies
     published: dict[str, dict[int, Published]] = field(default_factory=dict)  # source -> shots -> number
-    #: the languages the row's runs trained on, comma-separated
-    sources: str = "en"
+    #: the languages the row's runs trained on, comma-separated (from their configs: :func:`source_languages`)
+    sources: str = ""
 
 
 def source_languages(run: RunRow) -> str:
@@ -102,8 +102,8 @@ def source_languages(run: RunRow) -> str:
         from xlprompt.tasks import get_task
 
         return get_task(str(run.config.get("task", "xnli"))).source_language
-    except Exception:  # a task file that is no longer there
-        return "en"
+    except Exception:  # a task file that is no longer there: its source cannot be read back
+        return "unknown (task not found)"
 
 
 @dataclass

@@ -120,7 +120,8 @@ def load_data(config: RunConfig):
 
 
 def load_run(run_dir: str | Path, device: str | None = None):
-    """A trained model ready to predict: ``load_run(dir).predict([(premise, hypothesis)], lang=code)`` (a language code of the run's task).
+    """A trained model ready to predict: ``load_run(dir).predict([(premise, hypothesis)], lang=code)``, ``code``
+    one of the run's task's languages.
 
     Args:
         run_dir (str | Path): a finished run folder, a folder written by :meth:`PromptModel.save_pretrained`, an

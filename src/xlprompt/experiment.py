@@ -41,7 +41,7 @@ from xlprompt.tracking import (
     PROGRESS_LOGGER,
     RUN_LOG,
     WANDB_ID_FILE,
-    check_trackers,
+    check_tracker_setup,
     open_tracker,
     progress_mode,
     run_log,
@@ -100,7 +100,7 @@ def check_inputs(config: RunConfig) -> None:
     from xlprompt.run_data import check_run_files
 
     config.validate()
-    check_trackers(config.report_to)
+    check_tracker_setup(config.report_to)
     check_run_files(config)
     if config.label_words_file:
         from xlprompt.verbalizer import read_label_words_file
@@ -235,11 +235,11 @@ def run_experiment(
     too. ``progress``: see :func:`xlprompt.tracking.progress_mode`. ``group`` and ``name`` label the run in
     the trackers of ``report_to`` (a sweep passes its name as the group).
     """
-    from xlprompt.safety import RunLock, check_output_dir
+    from xlprompt.safety import RunLock, check_output_dir, check_path_value
 
     config.validate()
+    run_path = None if run_dir is None else check_path_value(run_dir, "the run folder (out_dir)")
     check_inputs(config)  # fail fast: every config and data check that needs no model, before any is loaded
-    run_path = Path(run_dir) if run_dir is not None else None
 
     def note(message: str) -> None:
         logger.info(message, extra=NOTE)
@@ -251,6 +251,7 @@ def run_experiment(
         return _run_experiment(config, None, progress, note, save_weights, labels)
     _check_run_dir(run_path, config)  # refuse a folder of another config before taking its lock
     check_output_dir(run_path, "run folder")
+    check_tracker_setup(config.report_to, run_path)  # the trackers' paths in the folder, before the work
     with RunLock(run_path), run_log(run_path):  # one process per run folder
         _remove_leftovers(run_path)
         return _run_experiment(config, run_path, progress, note, save_weights, labels)

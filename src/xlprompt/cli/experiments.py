@@ -360,7 +360,8 @@ def _read_jsonl(path: str, default_lang: str, task=None) -> tuple[list[dict], li
     default="-",
     show_default=True,
     help="JSONL output of the batch mode: each input row, every field kept, with "
-    "prediction, prediction_id and probabilities added",
+    "prediction, prediction_id and probabilities added; a new or regular file ('-' = stdout, the one stream: "
+    "a link, FIFO or device is refused)",
 )
 @click.option(
     "--batch-size",
@@ -401,7 +402,8 @@ def predict_command(
     if input_path is not None and output_path != "-":
         from xlprompt.safety import check_output_file
 
-        check_output_file(output_path, "--output file")  # before any prediction is computed
+        # a regular file or a new name only; a stream (a pipe, a terminal) is `--output -` (standard output)
+        check_output_file(output_path, "--output file", hint="; to write to a stream, use --output - (stdout)")
     predictor = predictor or _load_predictor(run_dir, adapter, base_model, tokenizer, device)
     if predictor.random_weights:
         click.echo(f"note: {predictor.note}", err=True)

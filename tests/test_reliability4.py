@@ -259,3 +259,36 @@ def test_a_live_writers_staging_is_left_alone_and_a_dead_ones_is_removed_by_ever
         write(out)
         left = sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(f".{name}."))
         assert left == [f".{name}.old{alive}", f".{name}.tmp{alive}"], (name, left)
+
+
+def test_two_builds_of_one_toy_model_pre_train_it_once_and_the_second_waits_and_reuses_it(tmp_path, monkeypatch):
+    from xlprompt.models import toy
+
+    calls: list[int] = []
+
+    def fake_pretrain(name, seed, out):  # the build is not under test: a complete folder, slowly enough to overlap
+        calls.append(seed)
+        time.sleep(0.3)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "pretraining.json").write_text(json.dumps({"seconds": 0, "loss_first": 1, "loss_last": 0}), "utf-8")
+        return {"seconds": 0, "loss_first": 1, "loss_last": 0}
+
+    monkeypatch.setattr(toy, "pretrain_toy_model", fake_pretrain)
+    spec = toy.TOY_PREFIX + next(iter(toy.TOY_MODELS))
+    folder = toy.toy_model_dir(spec, tmp_path)
+    folder.parent.mkdir(parents=True)
+    (folder.parent / f"{folder.name}.tmp_killed").mkdir()  # what a killed build left
+    logs: list[list[str]] = [[], []]
+    found: list[Path] = []
+    threads = [
+        threading.Thread(target=lambda i=i: found.append(toy.ensure_toy_model(spec, tmp_path, log=logs[i].append)))
+        for i in range(2)
+    ]
+    for thread in threads:
+        thread.start()
+        time.sleep(0.05)
+    for thread in threads:
+        thread.join()
+    assert calls == [toy.DEFAULT_SEED] and found == [folder, folder] and toy.is_built(folder)
+    assert any("is being built by process" in line and "waiting to use it" in line for line in logs[1]), logs
+    assert sorted(p.name for p in folder.parent.iterdir()) == sorted([folder.name, f".{folder.name}.lock"])

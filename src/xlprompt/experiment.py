@@ -102,10 +102,14 @@ def check_inputs(config: RunConfig) -> None:
     config.validate()
     check_tracker_setup(config.report_to)
     check_run_files(config)
-    if config.label_words_file:
-        from xlprompt.verbalizer import read_label_words_file
+    from xlprompt.verbalizer import check_label_words, read_label_words_file
 
-        read_label_words_file(config.label_words_file, config.task_spec().labels, config.task_spec().languages)
+    per_language = None
+    if config.label_words_file:
+        per_language = read_label_words_file(
+            config.label_words_file, config.task_spec().labels, config.task_spec().languages
+        )
+    check_label_words(config, per_language)  # token ids (label_words_as=id): whole numbers from 0
     if not is_random_spec(config.model):
         check_local_spec(config.model, "model")
     if config.tokenizer and not config.tokenizer.startswith("builtin:"):

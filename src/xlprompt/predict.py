@@ -34,6 +34,7 @@ from typing import Any, Iterable, Mapping, Sequence
 import torch
 
 from xlprompt.config import RunConfig
+from xlprompt.data.examples import text_problem
 from xlprompt.errors import CheckpointError, ConfigError, DataError
 from xlprompt.languages import check_language
 
@@ -80,6 +81,10 @@ def _as_pairs(pairs: Iterable, fields: Sequence[str] = ("premise", "hypothesis")
             raise DataError(f"pair {i}: {names} must be strings" if two else f"pair {i}: {names} must be a string")
         if not all(t.strip() for t in texts):
             raise DataError(f"pair {i}: {names} must not be empty" if two else f"pair {i}: {names} must not be empty")
+        for field, text in zip(fields, texts):
+            problem = text_problem(text)
+            if problem:
+                raise DataError(f"pair {i}: '{field}' {problem}")
         out.append((texts[0], texts[1] if two else ""))
     return out
 
@@ -181,8 +186,15 @@ class Predictor:
         return RANDOM_WEIGHTS_NOTE if self.random_weights else ""
 
     def scores(self, pairs: Iterable, lang: str = "en", batch_size: int | None = None) -> torch.Tensor:
-        """Class probabilities [N, C] (the task's labels; XNLI: :data:`xlprompt.languages.LABELS`)."""
+        """Class probabilities [N, C] (the task's labels; XNLI: :data:`xlprompt.languages.LABELS`).
+
+        ``batch_size``: examples per batch, by the rule of the config key ``eval_batch_size`` (a whole number in
+        [1, 1000000]); None: the run's ``eval_batch_size`` (or its ``eval_token_budget``)."""
         from xlprompt.batching import TokenCache
+        from xlprompt.config import check_value
+
+        if batch_size is not None:
+            check_value("eval_batch_size", batch_size, "batch_size")
         from xlprompt.data.examples import NLIExample
         from xlprompt.evaluate import predict
 
@@ -209,7 +221,9 @@ class Predictor:
         return torch.softmax(scores[:, : len(labels)].float(), dim=-1)  # predict_over=vocab: the label words
 
     def predict(self, pairs: Iterable, lang: str = "en", batch_size: int | None = None) -> list[Prediction]:
-        """One :class:`Prediction` per input; labels and their order are the run's task's."""
+        """One :class:`Prediction` per input; labels and their order are the run's task's. ``pairs``: the
+        inputs (see :meth:`scores`; every text must be non-empty, valid Unicode), ``lang``: their language,
+        ``batch_size``: examples per batch (a whole number in [1, 1000000]; None: the run's setting)."""
         labels = self.config.task_spec().labels
         probs = self.scores(pairs, lang, batch_size)
         out = []

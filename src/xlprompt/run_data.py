@@ -46,6 +46,35 @@ def _corpus_targets(task) -> tuple[str, ...]:
     return tuple(lang for lang in task.target_languages if lang in have)
 
 
+#: what each external corpus is, for the message when it has no pairs for a task
+_CORPUS_NAMES = {"pawsx": "PAWS-X", "tatoeba": "Tatoeba", "xnli-dev": "XNLI's dev split", "translate": "translate"}
+
+
+def check_corpus_languages(config: RunConfig) -> None:
+    """An MPT run on an external corpus (``parallel_source`` pawsx, tatoeba, xnli-dev, translate) needs pairs in
+    at least one of the task's target languages: a one-line :class:`ConfigError` otherwise, before any file is
+    looked for (fetching a corpus that has none of the languages would not help)."""
+    from xlprompt.data.parallel import PAWSX_LANGUAGES
+
+    source = config.parallel_source
+    if not (config.method == "mpt" and config.alpha < 1.0 and source not in (None, "file", "task")):
+        return
+    task = config.task_spec()
+    targets = _corpus_targets(task)
+    have = task.parallel_languages or TARGET_LANGUAGES
+    if source == "pawsx":
+        targets = tuple(lang for lang in targets if lang in PAWSX_LANGUAGES)
+        have = tuple(lang for lang in PAWSX_LANGUAGES if lang != SOURCE_LANGUAGE)
+    if targets:
+        return
+    fixes = ["parallel_source=task (the task's own corpus)"] if task.load_parallel is not None else []
+    fixes += ["parallel_source=file parallel_file=PATH", "alpha=1"]
+    raise ConfigError(
+        f"task {task.name}: {_CORPUS_NAMES.get(source, source)} has no pairs in any of its target languages "
+        f"({', '.join(task.target_languages)}; it has {', '.join(have)}); use {', '.join(fixes[:-1])} or {fixes[-1]}"
+    )
+
+
 def required_files(config: RunConfig, folder: Path) -> list[tuple[str, str]]:
     """``(path relative to the data folder, fetch source)`` of every file ``config`` reads from it."""
     from xlprompt.data.parallel import PAWSX_LANGUAGES
@@ -83,6 +112,7 @@ def check_run_files(config: RunConfig) -> Path | None:
     """
     from xlprompt.data.home import check_files, resolve_data_dir
 
+    check_corpus_languages(config)
     if config.method == "mpt" and config.alpha < 1.0 and config.parallel_source == "file" and config.parallel_file:
         if not Path(config.parallel_file).is_file():
             raise DataError("parallel_file not found; pass an existing file (parallel_file=PATH)", config.parallel_file)

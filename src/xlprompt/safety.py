@@ -461,7 +461,6 @@ def open_no_follow(path: str | Path, flags: int, what: str) -> int:
     return fd
 
 
-
 class RunLockedError(CheckpointError):
     """Another live process owns the run folder."""
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from xlprompt.cli.params import checked_later, config_value, count, fraction_or_count, path_type, with_overrides
-from xlprompt.config import parse_overrides
+from xlprompt.config import declared_range, parse_overrides
 
 
 @click.command("sweep")
@@ -280,6 +280,7 @@ def _read_task(run_dir, adapter, get_task):
 def _read_jsonl(path: str, default_lang: str, task=None) -> tuple[list[dict], list[str]]:
     """The rows of a ``predict --input`` file and the language of each; every problem is one line naming
     the file and line. A UTF-8 byte-order mark is accepted, as the data readers accept it."""
+    from xlprompt.data.examples import text_problem
     from xlprompt.errors import DataError, XlpromptError
     from xlprompt.languages import check_language
 
@@ -308,6 +309,9 @@ def _read_jsonl(path: str, default_lang: str, task=None) -> tuple[list[dict], li
         for name in fields:
             if not row[name].strip():
                 raise DataError(f"'{name}' is empty", path, number)
+            problem = text_problem(row[name])
+            if problem:
+                raise DataError(f"'{name}' {problem}", path, number)
         taken = [name for name in PREDICTION_FIELDS if name in row]
         if taken:
             raise DataError(
@@ -365,7 +369,7 @@ def _read_jsonl(path: str, default_lang: str, task=None) -> tuple[list[dict], li
 )
 @click.option(
     "--batch-size",
-    type=count(1, 1_000_000),
+    type=count(*declared_range("eval_batch_size")),  # the rule of eval_batch_size, as Predictor applies it
     default=None,
     help="examples per batch (default: the run's eval_batch_size)",
 )
@@ -398,6 +402,17 @@ def predict_command(
         )
     if input_path is not None and (premise is not None or hypothesis is not None):
         raise click.UsageError("--input and --premise/--hypothesis exclude each other")
+    if single and hypothesis is not None:
+        raise click.UsageError(
+            f"the task {task.name} has one text ({task.text_fields[0]}): give it as --premise; --hypothesis is "
+            "for a two-text task"
+        )
+    from xlprompt.data.examples import text_problem
+
+    for option, text in (("--premise", premise), ("--hypothesis", hypothesis)):
+        problem = None if text is None else text_problem(text)
+        if problem:
+            raise click.UsageError(f"{option} {problem}")
     rows, langs = ([], []) if input_path is None else _read_jsonl(input_path, lang, task)  # before the model loads
     if input_path is not None and output_path != "-":
         from xlprompt.safety import check_output_file

@@ -182,6 +182,7 @@ from pathlib import Path
 from xlprompt import safety
 out, kill_at, version = Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
 names = [f"f{i:02d}.bin" for i in range(10)] + (["extra.bin"] if version == "v1" else []) + ["config.json"]
+names = sys.argv[4].split(",") if len(sys.argv) > 4 else names
 real_replace, count = os.replace, [0]
 def replace(src, dst):
     if count[0] == kill_at:
@@ -200,9 +201,11 @@ with safety.staged_folder(out, names + ["extra.bin"]) as tmp:
 """
 
 
-def _write_staged(out: Path, kill_at: int, version: str) -> int:
+def _write_staged(out: Path, kill_at: int, version: str, names: tuple[str, ...] = ()) -> int:
+    """Write ``out`` through a staged folder in a new process, killed (exit 9) at rename ``kill_at`` (-1: never)."""
     env = {**os.environ, "PYTHONPATH": SRC}
-    return subprocess.run([sys.executable, "-c", KILL_SCRIPT, str(out), str(kill_at), version], env=env).returncode
+    argv = [sys.executable, "-c", KILL_SCRIPT, str(out), str(kill_at), version, *([",".join(names)] if names else [])]
+    return subprocess.run(argv, env=env).returncode
 
 
 def _state(out: Path) -> dict[str, str]:
@@ -504,3 +507,25 @@ def test_translator_conditioning_language_serves_every_task_as_the_docs_say(tmp_
     text = " ".join((Path(__file__).resolve().parents[1] / "docs" / "tasks.md").read_text("utf-8").split())
     assert "`translator_conditioning=language` is XNLI-only" not in text
     assert "`translator_conditioning=language` learns a vector for each of the six target languages" in text
+
+
+def test_a_save_pretrained_killed_at_its_swap_is_finished_by_the_next_save(tmp_path):
+    """Killed before its config was placed, the folder holds a model's files but no model config: the next
+    ``save_pretrained`` finishes that swap first, then saves (it does not refuse the folder as "not a saved
+    model")."""
+    import xlprompt
+    from xlprompt.api import LABEL_WORDS_FILE, MODEL_CONFIG, MODEL_WEIGHTS
+
+    model = xlprompt.PromptModel.from_config(RunConfig(**FAST))
+    target = tmp_path / "model"
+    model.save_pretrained(target)
+    names = ("tokenizer", MODEL_WEIGHTS, LABEL_WORDS_FILE, MODEL_CONFIG)
+    # renames: 0 the journal, 1-3 the three earlier entries aside, 4-5 the new tokenizer and weights placed, 6 the
+    # config: killed there
+    assert _write_staged(target, 6, "v2", names) == 9
+    assert not (target / MODEL_CONFIG).exists(), sorted(p.name for p in target.iterdir())
+    model.save_pretrained(target)
+    again = xlprompt.PromptModel.from_pretrained(target)
+    saved, loaded = model.method.trainable_state(), again.method.trainable_state()
+    assert saved.keys() == loaded.keys() and all(saved[k].equal(loaded[k]) for k in saved)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]

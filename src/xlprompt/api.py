@@ -197,9 +197,10 @@ class PromptModel(nn.Module):
         into a new folder next to ``save_directory`` and swapped in, so an existing model there is replaced only
         by a complete one."""
         from xlprompt.checkpoint import atomic_write_text
-        from xlprompt.safety import save_safetensors, verify_safetensors
+        from xlprompt.safety import recover_staged, save_safetensors, verify_safetensors
 
         target = Path(save_directory)
+        recover_staged(target)  # a save killed while swapping in is finished first: what is there is then whole
         if target.exists() and not target.is_dir():
             raise CheckpointError(f"{target} is a file; give a folder to save the model in")
         if target.is_dir() and any(target.iterdir()) and not (target / MODEL_CONFIG).is_file():

@@ -175,6 +175,26 @@ def test_a_file_where_the_tensorboard_folder_goes_is_refused_before_the_run_load
     assert sorted(p.name for p in run.iterdir()) == ["config.json", "tensorboard"]
 
 
+@pytest.mark.parametrize("name, kind", [("metrics.jsonl", "link"), ("results.json", "fifo"), ("steps.jsonl", "link")])
+def test_a_run_file_that_is_a_link_or_fifo_is_refused_before_the_run_loads_anything(
+    finished_run, tmp_path, monkeypatch, name, kind
+):
+    from xlprompt import run_data
+    from xlprompt.experiment import run_experiment
+
+    run = tmp_path / "run"  # a killed run of this config, resumed
+    run.mkdir()
+    (run / "config.json").write_bytes((finished_run / "config.json").read_bytes())
+    outside = tmp_path / "outside.txt"
+    outside.write_text("keep")
+    node = _make(kind, run / name, outside)
+    monkeypatch.setattr(run_data, "load_run_data", lambda *a, **k: pytest.fail("data loaded before the check"))
+    with pytest.raises(XlpromptError) as err:
+        run_experiment(RunConfig(**FAST), run, progress=False)
+    assert str(err.value).startswith(f"{node}: the run's {name} is {KINDS[kind]}; xlprompt writes only a new file")
+    assert outside.read_text() == "keep" and not stat.S_ISREG(os.lstat(node).st_mode)
+
+
 # ------------------------------------------------------------------------ 2. saves a later call finishes
 KILL_SCRIPT = r"""
 import os, shutil, sys

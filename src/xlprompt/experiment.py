@@ -239,7 +239,7 @@ def run_experiment(
     too. ``progress``: see :func:`xlprompt.tracking.progress_mode`. ``group`` and ``name`` label the run in
     the trackers of ``report_to`` (a sweep passes its name as the group).
     """
-    from xlprompt.safety import RunLock, check_output_dir, check_path_value
+    from xlprompt.safety import RunLock, check_output_dir, check_path_value, check_replaceable
 
     config.validate()
     run_path = None if run_dir is None else check_path_value(run_dir, "the run folder (out_dir)")
@@ -253,6 +253,8 @@ def run_experiment(
     labels = (group, name or (run_path.name if run_path is not None else None))
     if run_path is None:
         return _run_experiment(config, None, progress, note, save_weights, labels)
+    for name in (*_RUN_FILES, RUN_LOG):  # every file the run reads back or writes: absent or regular (a FIFO
+        check_replaceable(run_path / name, f"run's {name}")  # would block its reader), before the work
     _check_run_dir(run_path, config)  # refuse a folder of another config before taking its lock
     check_output_dir(run_path, "run folder")
     check_tracker_setup(config.report_to, run_path)  # the trackers' paths in the folder, before the work

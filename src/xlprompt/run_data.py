@@ -65,7 +65,7 @@ def check_corpus_languages(config: RunConfig) -> None:
     if source == "pawsx":
         targets = tuple(lang for lang in targets if lang in PAWSX_LANGUAGES)
         have = tuple(lang for lang in PAWSX_LANGUAGES if lang != SOURCE_LANGUAGE)
-    if targets:
+    if targets or not task.target_languages:  # a task of the source language alone aligns nothing
         return
     fixes = ["parallel_source=task (the task's own corpus)"] if task.load_parallel is not None else []
     fixes += ["parallel_source=file parallel_file=PATH", "alpha=1"]

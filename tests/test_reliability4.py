@@ -77,6 +77,14 @@ def _make(kind: str, path: Path, target: Path) -> Path:
     return path
 
 
+def _unblock(fifo: Path) -> None:
+    """Open and close the writing end of ``fifo``: a reader blocked opening it sees an empty file."""
+    try:
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+    except OSError:
+        pass  # nobody reads it (or it is no FIFO)
+
+
 KINDS = {
     "link": "a symbolic link",
     "fifo": "a FIFO (named pipe)",
@@ -189,8 +197,13 @@ def test_a_run_file_that_is_a_link_or_fifo_is_refused_before_the_run_loads_anyth
     outside.write_text("keep")
     node = _make(kind, run / name, outside)
     monkeypatch.setattr(run_data, "load_run_data", lambda *a, **k: pytest.fail("data loaded before the check"))
-    with pytest.raises(XlpromptError) as err:
-        run_experiment(RunConfig(**FAST), run, progress=False)
+    watchdog = threading.Timer(5, _unblock, [node])  # a reader blocked on the FIFO gets an end of file: no hang
+    watchdog.start()
+    try:
+        with pytest.raises(XlpromptError) as err:
+            run_experiment(RunConfig(**FAST), run, progress=False)
+    finally:
+        watchdog.cancel()
     assert str(err.value).startswith(f"{node}: the run's {name} is {KINDS[kind]}; xlprompt writes only a new file")
     assert outside.read_text() == "keep" and not stat.S_ISREG(os.lstat(node).st_mode)
 
@@ -274,13 +287,13 @@ def test_a_live_writers_staging_is_left_alone_and_a_dead_ones_is_removed_by_ever
     }
     for name, write in writers.items():
         out = tmp_path / name
-        for pid in (dead, alive):
-            for kind in ("tmp", "old"):
-                (tmp_path / f".{name}.{kind}{pid}").mkdir()
-                (tmp_path / f".{name}.{kind}{pid}" / "weights.bin").write_bytes(b"x" * 10)
+        for pid in (dead, alive):  # each killed (dead) or busy (alive) while building, before its journal is whole
+            (tmp_path / f".{name}.tmp{pid}").mkdir()
+            (tmp_path / f".{name}.tmp{pid}" / "weights.bin").write_bytes(b"x" * 10)
+            (tmp_path / f".{name}.swap{pid}.tmp{pid}").write_bytes(b'{"own')
         write(out)
         left = sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(f".{name}."))
-        assert left == [f".{name}.old{alive}", f".{name}.tmp{alive}"], (name, left)
+        assert left == [f".{name}.swap{alive}.tmp{alive}", f".{name}.tmp{alive}"], (name, left)
 
 
 def test_two_builds_of_one_toy_model_pre_train_it_once_and_the_second_waits_and_reuses_it(tmp_path, monkeypatch):
@@ -505,8 +518,9 @@ def test_toy_with_paws_x_pairs_says_paws_x_has_no_toy_language_pairs(tmp_path):
         )
     )
     assert line == (
-        "error: task toy: PAWS-X has no pairs in any of its target languages (qaa, qab, qac; it has de, es, fr, ja, "
-        "ko, zh); use parallel_source=task (the task's own corpus), parallel_source=file parallel_file=PATH or alpha=1"
+        "error: task toy: none of its target languages (qaa, qab, qac) has PAWS-X pairs (they exist for de, es, fr, "
+        "ja, ko, zh); use parallel_source=task (the task's own corpus), a corpus of yours with parallel_source=file "
+        "parallel_file=PATH or alpha=1"
     )
 
 

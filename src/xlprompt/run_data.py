@@ -68,10 +68,11 @@ def check_corpus_languages(config: RunConfig) -> None:
     if targets or not task.target_languages:  # a task of the source language alone aligns nothing
         return
     fixes = ["parallel_source=task (the task's own corpus)"] if task.load_parallel is not None else []
-    fixes += ["parallel_source=file parallel_file=PATH", "alpha=1"]
+    fixes += ["a corpus of yours with parallel_source=file parallel_file=PATH", "alpha=1"]
     raise ConfigError(
-        f"task {task.name}: {_CORPUS_NAMES.get(source, source)} has no pairs in any of its target languages "
-        f"({', '.join(task.target_languages)}; it has {', '.join(have)}); use {', '.join(fixes[:-1])} or {fixes[-1]}"
+        f"task {task.name}: none of its target languages ({', '.join(task.target_languages)}) has "
+        f"{_CORPUS_NAMES.get(source, source)} pairs (they exist for {', '.join(have)}); use "
+        f"{', '.join(fixes[:-1])} or {fixes[-1]}"
     )
 
 
@@ -149,13 +150,7 @@ def load_run_data(config: RunConfig, progress: bool = False) -> RunData:
     targets = _corpus_targets(task)  # the corpora's target languages are XNLI's; the task's that have them
     if targets != task.target_languages:
         if config.method == "mpt" and config.alpha < 1.0 and config.parallel_source not in ("file", "task"):
-            if not targets:
-                raise ConfigError(
-                    f"task {task.name}: none of its target languages "
-                    f"({', '.join(task.target_languages)}) has {config.parallel_source} pairs (they "
-                    f"exist for {', '.join(TARGET_LANGUAGES)}); bring a corpus with "
-                    "parallel_source=file parallel_file=PATH, or alpha=1"
-                )
+            # none at all was refused before any file was read (check_corpus_languages)
             left = [lang for lang in task.target_languages if lang not in targets]
             if left:
                 notes.append(

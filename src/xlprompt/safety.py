@@ -17,7 +17,9 @@ paths checked before the work, a run-folder lock and a check of ``.safetensors``
 * :class:`RunLock` — ``RUN_DIR/.lock``, held with ``fcntl.flock`` while a process owns the run folder; the
   file names the owner (pid and host). A second process gets a one-line error naming the owner. A lock
   left by a dead process is no lock at all (the kernel drops ``flock`` locks when their process exits), so
-  it is taken over.
+  it is taken over. The lock file is opened without following a link (:func:`open_no_follow`, as ``run.log``
+  and ``steps.jsonl`` are): a link or folder there is one line, and nothing outside the folder is touched.
+* :func:`check_path_value` — a path argument of the Python API that is not a path is one line.
 * :func:`verify_safetensors` — a ``.safetensors`` file's header is parsed and its size checked against the
   header's offsets, so a truncated or corrupt file gives one line, not a traceback from safetensors.
 """

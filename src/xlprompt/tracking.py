@@ -372,7 +372,10 @@ class _WandB(Tracker):
                 dir=None if run_dir is None else str(run_dir),
             )
         except Exception as err:  # noqa: BLE001 - no network, no login: one line, not W&B's traceback
-            first = next((line for line in str(err).splitlines() if line.strip()), type(err).__name__)
+            lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+            first = lines[0] if lines else type(err).__name__
+            if "validation error" in first and len(lines) > 1:  # pydantic: the next lines name the setting
+                first = f"{first}: {' '.join(lines[1:3])}"
             raise ConfigError(
                 f"report_to=wandb: W&B did not start ({first}); log in (wandb login), set "
                 "WANDB_MODE=offline to log locally, or use report_to=none"

@@ -250,7 +250,8 @@ def test_toy_pretrain_force_keeps_the_earlier_model_when_the_swap_fails(tmp_path
     with pytest.raises(OSError):
         toy.ensure_toy_model(spec, data_dir=tmp_path, force=True)
     assert (folder / "weights").read_text("utf-8") == "earlier" and toy.is_built(folder)
-    assert sorted(p.name for p in folder.parent.iterdir()) == [folder.name]  # nothing left aside
+    # nothing left aside (the model's lock file stays: it is the lock, not a leftover)
+    assert sorted(p.name for p in folder.parent.iterdir()) == [f".{folder.name}.lock", folder.name]
     monkeypatch.setattr(toy.os, "replace", real)
     toy.ensure_toy_model(spec, data_dir=tmp_path, force=True)
     assert (folder / "weights").read_text("utf-8").startswith("new")

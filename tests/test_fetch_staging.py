@@ -649,3 +649,30 @@ def test_timeout_values_out_of_range_are_one_line(tmp_path, value):
     assert result.exit_code == 2 and "--timeout" in result.output and "Traceback" not in result.output
     with pytest.raises(ConfigError, match=r"--timeout must be a number of seconds in \(0, 1,000,000\]"):
         fetch_data(tmp_path, only="fewshot", timeout=float(value), progress=False, log=lambda _: None)
+
+
+def test_a_fetch_killed_after_converting_an_archive_but_before_marking_it_verified_does_not_download_again(
+    server, tmp_path, monkeypatch
+):
+    """The downloaded archive is kept until the point of no return (the staging folder marked verified)."""
+    from xlprompt.data import fetch as fetch_module
+
+    real_writing = fetch_module._writing
+
+    def killed_at_the_mark(path):
+        if path.name == ".verified":
+            raise KeyboardInterrupt  # killed after the conversion and its check, before the mark
+        return real_writing(path)
+
+    for name, make in (("xnli", _xnli), ("multinli", _multinli)):
+        sources, _, _ = make(server)
+        out = tmp_path / name
+        monkeypatch.setattr(fetch_module, "_writing", killed_at_the_mark)
+        with pytest.raises(KeyboardInterrupt):
+            quiet_fetch(out, sources, server.url)
+        monkeypatch.setattr(fetch_module, "_writing", real_writing)
+        assert [p.name for p in (out / ".partial").rglob("*.complete")] != []  # the archive is kept
+        requests = server.gets()
+        report = quiet_fetch(out, sources, server.url)
+        assert report.fetched == [name] and server.gets() == requests  # nothing downloaded twice
+        assert not (out / ".partial").exists() and leftovers(out) == []

@@ -307,11 +307,18 @@ class PromptModel(nn.Module):
         """
         from xlprompt.artifact import folder_digest, portable_config, verbalizer_record
         from xlprompt.checkpoint import atomic_write_text
-        from xlprompt.safety import check_output_dir, save_safetensors, staged_folder, verify_safetensors
+        from xlprompt.safety import (
+            check_output_dir,
+            recover_staged,
+            save_safetensors,
+            staged_folder,
+            verify_safetensors,
+        )
         from xlprompt.tasks import task_record
         from xlprompt.version import __version__
 
         target = Path(save_directory)
+        recover_staged(target)  # a save killed while swapping in is finished first: what is there is then whole
         if target.exists() and not target.is_dir():
             raise CheckpointError(f"{target} is a file; give a folder to save the model in")
         check_output_dir(target, "model folder")  # FILE/sub, a read-only place: one line, before the work

@@ -1179,15 +1179,32 @@ def _number(value) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
-def check_field(f: dataclasses.Field, value: Any, type_only: bool = False) -> None:
+def check_value(key: str, value: Any, label: str | None = None) -> Any:
+    """Apply the declaration of config key ``key`` to a value given elsewhere (an argument of the Python API, a
+    command-line option of the same kind): the one rule for that kind of value. ``label``: the name the message
+    gives the value (default ``key``). Returns ``value``; a one-line :class:`ConfigError` otherwise."""
+    check_field(RunConfig.__dataclass_fields__[key], value, label=label)
+    return value
+
+
+def declared_range(key: str) -> tuple[Any, Any]:
+    """``(min, max)`` of config key ``key``'s declaration (None where unbounded): for a command-line option of
+    the same kind, so that both apply one rule."""
+    meta = RunConfig.__dataclass_fields__[key].metadata
+    return meta.get("min"), meta.get("max")
+
+
+def check_field(f: dataclasses.Field, value: Any, type_only: bool = False, label: str | None = None) -> None:
     """Apply field ``f``'s declaration (type, choices, finite, range, path kind: :func:`_f`) to ``value``; a one-line
-    :class:`ConfigError` naming the key, the value and what it takes."""
-    name, meta = f.name, f.metadata
-    tp, optional = _field_type(name)
+    :class:`ConfigError` naming the key (or ``label``), the value and what it takes."""
+    meta = f.metadata
+    tp, optional = _field_type(f.name)
+    name = label or f.name
+    key = f"config key '{name}'" if label is None else name
     if value is None:
         if optional:
             return
-        raise ConfigError(f"config key '{name}' needs a value of type {tp.__name__}, not None")
+        raise ConfigError(f"{key} needs a value of type {tp.__name__}, not None")
     numeric = tp in (int, float)
     ok = (
         isinstance(value, bool)
@@ -1199,9 +1216,7 @@ def check_field(f: dataclasses.Field, value: Any, type_only: bool = False) -> No
         else isinstance(value, tp) and (tp is not tuple or all(isinstance(v, str) for v in value))
     )
     if not ok:
-        raise ConfigError(
-            f"config key '{name}' needs a value of type {tp.__name__}, not the {type(value).__name__} {value!r}"
-        )
+        raise ConfigError(f"{key} needs a value of type {tp.__name__}, not the {type(value).__name__} {value!r}")
     if type_only:
         return
     choices = meta.get("choices")
@@ -1229,7 +1244,7 @@ def check_field(f: dataclasses.Field, value: Any, type_only: bool = False) -> No
             )
     if tp is str and not value.strip():
         hint = "leave it unset (None) for its default" if optional else "give a value"
-        raise ConfigError(f"config key '{name}' is empty; {hint}")
+        raise ConfigError(f"{key} is empty; {hint}")
     kind = meta.get("path")
     if kind:
         problem = path_problem(value, kind)

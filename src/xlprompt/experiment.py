@@ -49,7 +49,7 @@ from xlprompt.tracking import (
     PROGRESS_LOGGER,
     RUN_LOG,
     WANDB_ID_FILE,
-    check_trackers,
+    check_tracker_setup,
     open_tracker,
     progress_mode,
     run_log,
@@ -113,12 +113,16 @@ def check_inputs(config: RunConfig) -> None:
     from xlprompt.run_data import check_run_files
 
     config.validate()
-    check_trackers(config.report_to)
+    check_tracker_setup(config.report_to)
     check_run_files(config)
-    if config.label_words_file:
-        from xlprompt.verbalizer import read_label_words_file
+    from xlprompt.verbalizer import check_label_words, read_label_words_file
 
-        read_label_words_file(config.label_words_file, config.task_spec().labels, config.task_spec().languages)
+    per_language = None
+    if config.label_words_file:
+        per_language = read_label_words_file(
+            config.label_words_file, config.task_spec().labels, config.task_spec().languages
+        )
+    check_label_words(config, per_language)  # token ids (label_words_as=id): whole numbers from 0
     if not is_random_spec(config.model):
         check_local_spec(config.model, "model")
     if config.tokenizer and not config.tokenizer.startswith("builtin:"):
@@ -290,11 +294,11 @@ def run_experiment(
     too. ``progress``: see :func:`xlprompt.tracking.progress_mode`. ``group`` and ``name`` label the run in
     the trackers of ``report_to`` (a sweep passes its name as the group).
     """
-    from xlprompt.safety import RunLock, check_output_dir
+    from xlprompt.safety import RunLock, check_output_dir, check_path_value, check_replaceable
 
     config.validate()
+    run_path = None if run_dir is None else check_path_value(run_dir, "the run folder (out_dir)")
     check_inputs(config)  # fail fast: every config and data check that needs no model, before any is loaded
-    run_path = Path(run_dir) if run_dir is not None else None
 
     def note(message: str) -> None:
         logger.info(message, extra=NOTE)
@@ -304,8 +308,11 @@ def run_experiment(
     labels = (group, name or (run_path.name if run_path is not None else None))
     if run_path is None:
         return _run_experiment(config, None, progress, note, save_weights, labels)
+    for name in (*_RUN_FILES, RUN_LOG):  # every file the run reads back or writes: absent or regular (a FIFO
+        check_replaceable(run_path / name, f"run's {name}")  # would block its reader), before the work
     _check_run_dir(run_path, config)  # refuse a folder of another config before taking its lock
     check_output_dir(run_path, "run folder")
+    check_tracker_setup(config.report_to, run_path)  # the trackers' paths in the folder, before the work
     with RunLock(run_path), run_log(run_path):  # one process per run folder
         _remove_leftovers(run_path)
         return _run_experiment(config, run_path, progress, note, save_weights, labels)

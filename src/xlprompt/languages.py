@@ -83,10 +83,19 @@ def check_language(code: str, allowed: tuple[str, ...] = XNLI_LANGUAGES, what: s
 LANGUAGE_CODE = re.compile(r"[a-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*")
 
 
+#: words that mean a set of languages where a language code goes (``eval_languages=all``): never a code
+RESERVED_CODES = ("all",)
+
+
 def check_language_code(code: str, what: str = "language code") -> str:
     """Return ``code`` if it is a well-formed language code (``en``, ``fil``, ``zh-Hans``), else a one-line
     :class:`ConfigError`: codes become file names, table columns and JSON keys, so ``EN`` beside ``en`` or
     ``a|b`` would make two columns or break a Markdown table."""
+    if isinstance(code, str) and code.lower() in RESERVED_CODES:
+        raise ConfigError(
+            f"{what} {code!r} is reserved: eval_languages={code.lower()} means every language of the task; "
+            "name the language by another code"
+        )
     if isinstance(code, str) and LANGUAGE_CODE.fullmatch(code):
         return code
     hint = (

@@ -39,6 +39,7 @@ from typing import Any, Iterable, Mapping, Sequence, cast
 import torch
 
 from xlprompt.config import RunConfig, coerce
+from xlprompt.data.examples import text_problem
 from xlprompt.errors import CheckpointError, ConfigError, DataError
 from xlprompt.experiment import LABEL_WORDS_FILE, TASK_FILE
 from xlprompt.languages import check_language
@@ -117,11 +118,11 @@ def input_texts(
                 else f"{what} {first + i}: {names} must be a string"
             )
         if not all(t.strip() for t in texts):
-            raise DataError(
-                f"{what} {first + i}: {names} must not be empty"
-                if two
-                else f"{what} {first + i}: {names} must not be empty"
-            )
+            raise DataError(f"{what} {first + i}: {names} must not be empty")
+        for field, text in zip(fields, texts):
+            problem = text_problem(text)
+            if problem:
+                raise DataError(f"{what} {first + i}: '{field}' {problem}")
         out.append((texts[0], texts[1] if two else ""))
     return out
 
@@ -245,9 +246,16 @@ class Predictor:
 
     def scores(self, pairs: Iterable, lang: str | None = None, batch_size: int | None = None) -> torch.Tensor:
         """Class probabilities [N, C] (the task's labels; XNLI: :data:`xlprompt.languages.LABELS`) of ``pairs`` in
-        language ``lang`` (a code of the run's task; None: its source language)."""
+        language ``lang`` (a code of the run's task; None: its source language).
+
+        ``batch_size``: examples per batch, by the rule of the config key ``eval_batch_size`` (a whole number in
+        [1, 1000000]); None: the run's ``eval_batch_size`` (or its ``eval_token_budget``)."""
         from xlprompt.batching import TokenCache
+        from xlprompt.config import check_value
         from xlprompt.data.examples import NLIExample, content_uid
+
+        if batch_size is not None:
+            check_value("eval_batch_size", batch_size, "batch_size")
         from xlprompt.evaluate import predict
 
         task = self.config.task_spec()
@@ -270,7 +278,9 @@ class Predictor:
 
     def predict(self, pairs: Iterable, lang: str | None = None, batch_size: int | None = None) -> list[Prediction]:
         """One :class:`Prediction` per input of ``pairs`` in language ``lang`` (None: the task's source language);
-        labels and their order are the run's task's."""
+        labels and their order are the run's task's. ``pairs``: the inputs (see :meth:`scores`; every text must be
+        non-empty, valid Unicode); ``batch_size``: examples per batch (a whole number in [1, 1000000]; None: the
+        run's setting)."""
         labels = self.config.task_spec().labels
         probs = self.scores(pairs, lang, batch_size)
         out = []

@@ -48,6 +48,36 @@ def _corpus_targets(task) -> tuple[str, ...]:
     return tuple(lang for lang in task.target_languages if lang in have)
 
 
+#: what each external corpus is, for the message when it has no pairs for a task
+_CORPUS_NAMES = {"pawsx": "PAWS-X", "tatoeba": "Tatoeba", "xnli-dev": "XNLI's dev split", "translate": "translate"}
+
+
+def check_corpus_languages(config: RunConfig) -> None:
+    """An MPT run on an external corpus (``parallel_source`` pawsx, tatoeba, xnli-dev, translate) needs pairs in
+    at least one of the task's target languages: a one-line :class:`ConfigError` otherwise, before any file is
+    looked for (fetching a corpus that has none of the languages would not help)."""
+    from xlprompt.data.parallel import CORPUS_SOURCE_LANGUAGE, CORPUS_TARGET_LANGUAGES, PAWSX_LANGUAGES
+
+    source = config.parallel_source
+    if not (config.method == "mpt" and config.alpha < 1.0 and source not in (None, "file", "task")):
+        return
+    task = config.task_spec()
+    targets = _corpus_targets(task)
+    have = task.parallel_languages or CORPUS_TARGET_LANGUAGES
+    if source == "pawsx":
+        targets = tuple(lang for lang in targets if lang in PAWSX_LANGUAGES)
+        have = tuple(lang for lang in PAWSX_LANGUAGES if lang != CORPUS_SOURCE_LANGUAGE)
+    if targets or not task.target_languages:  # a task of the source language alone aligns nothing
+        return
+    fixes = ["parallel_source=task (the task's own corpus)"] if task.load_parallel is not None else []
+    fixes += ["a corpus of yours with parallel_source=file parallel_file=PATH", "alpha=1"]
+    raise ConfigError(
+        f"task {task.name}: none of its target languages ({', '.join(task.target_languages)}) has "
+        f"{_CORPUS_NAMES.get(source, source)} pairs (they exist for {', '.join(have)}); use "
+        f"{', '.join(fixes[:-1])} or {fixes[-1]}"
+    )
+
+
 def required_files(config: RunConfig, folder: Path) -> list[tuple[str, str]]:
     """``(path relative to the data folder, fetch source)`` of every file ``config`` reads from it."""
     from xlprompt.data.parallel import CORPUS_SOURCE_LANGUAGE, PAWSX_LANGUAGES
@@ -85,6 +115,7 @@ def check_run_files(config: RunConfig) -> Path | None:
     """
     from xlprompt.data.home import check_files, resolve_data_dir
 
+    check_corpus_languages(config)
     if config.method == "mpt" and config.alpha < 1.0 and config.parallel_source == "file" and config.parallel_file:
         if not Path(config.parallel_file).is_file():
             raise DataError("parallel_file not found; pass an existing file (parallel_file=PATH)", config.parallel_file)
@@ -107,13 +138,7 @@ def load_run_data(config: RunConfig, progress: bool = False) -> RunData:
     targets = _corpus_targets(task)  # the corpora's target languages are XNLI's; the task's that have them
     if targets != task.target_languages:
         if config.method == "mpt" and config.alpha < 1.0 and config.parallel_source not in ("file", "task"):
-            if not targets:
-                raise ConfigError(
-                    f"task {task.name}: none of its target languages "
-                    f"({', '.join(task.target_languages)}) has {config.parallel_source} pairs (they "
-                    f"exist for {', '.join(CORPUS_TARGET_LANGUAGES)}); bring a corpus with "
-                    "parallel_source=file parallel_file=PATH, or alpha=1"
-                )
+            # none at all was refused before any file was read (check_corpus_languages)
             left = [lang for lang in task.target_languages if lang not in targets]
             if left:
                 notes.append(

@@ -3,7 +3,12 @@ paths checked before the work, a run-folder lock and a check of ``.safetensors``
 
 * :func:`atomic_output` — every file xlprompt writes goes to ``NAME.tmpPID`` next to the target, is flushed
   and fsynced, then renamed over the target. On *any* failure (a full disk included) the temporary file is
-  removed, so a failed write never leaves a file behind that keeps the disk full.
+  removed, so a failed write never leaves a file behind that keeps the disk full. It writes only where the
+  name is absent or a regular file (:func:`check_replaceable`): a link, FIFO, device or socket is refused in one
+  line before any work, never replaced.
+* :func:`staged_folder` — a folder of several files built aside and swapped in; the point of no return is a
+  journal written atomically before the swap, so a swap killed half way is finished by the next writer of that
+  folder (:func:`recover_staged`), which also removes what dead processes left beside it.
 * :func:`disk_error` — ``OSError`` ENOSPC / EROFS / EACCES / EDQUOT (and the same errors as torch,
   safetensors or sqlite word them) become one :class:`DiskError` line: "no space left on device for PATH".
   The CLI applies it at its boundary too (:func:`as_disk_error`), for errors raised deep inside a library.
@@ -12,7 +17,9 @@ paths checked before the work, a run-folder lock and a check of ``.safetensors``
 * :class:`RunLock` — ``RUN_DIR/.lock``, held with ``fcntl.flock`` while a process owns the run folder; the
   file names the owner (pid and host). A second process gets a one-line error naming the owner. A lock
   left by a dead process is no lock at all (the kernel drops ``flock`` locks when their process exits), so
-  it is taken over.
+  it is taken over. The lock file is opened without following a link (:func:`open_no_follow`, as ``run.log``
+  and ``steps.jsonl`` are): a link or folder there is one line, and nothing outside the folder is touched.
+* :func:`check_path_value` — a path argument of the Python API that is not a path is one line.
 * :func:`verify_safetensors` — a ``.safetensors`` file's header is parsed and its size checked against the
   header's offsets, so a truncated or corrupt file gives one line, not a traceback from safetensors.
 """
@@ -25,11 +32,12 @@ import hashlib
 import json
 import os
 import socket
+import stat
 import struct
 from pathlib import Path
 from typing import IO, Callable, Iterator, Sequence
 
-from xlprompt.errors import CheckpointError, XlpromptError
+from xlprompt.errors import CheckpointError, ConfigError, XlpromptError
 
 LOCK_FILE = ".lock"
 _DISK_ERRNOS = {
@@ -99,6 +107,45 @@ def as_disk_error(err: BaseException, path: str | Path | None = None) -> DiskErr
     return None
 
 
+_KINDS = (
+    (stat.S_ISLNK, "a symbolic link"),
+    (stat.S_ISDIR, "a folder"),
+    (stat.S_ISFIFO, "a FIFO (named pipe)"),
+    (stat.S_ISCHR, "a device"),
+    (stat.S_ISBLK, "a device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def path_kind(path: str | Path) -> str | None:
+    """What ``path`` itself is when it exists and is not a regular file (its last part not followed when it is
+    a link): ``"a symbolic link"``, ``"a folder"``, ``"a FIFO (named pipe)"``, ``"a device"``, ``"a socket"``;
+    None when it is absent or a regular file."""
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return None
+    except NotADirectoryError:
+        return None  # a file in the place of a folder above it: the folder checks say so
+    if stat.S_ISREG(mode):
+        return None
+    return next((kind for test, kind in _KINDS if test(mode)), "not a regular file")
+
+
+def check_replaceable(path: str | Path, what: str = "output file", hint: str = "") -> Path:
+    """Refuse, in one line, an output name that exists and is not a regular file (a link, folder, FIFO, device
+    or socket): xlprompt writes only where the name is absent or a regular file it may replace, so it never
+    replaces a device node or writes through a link. ``hint``: a sentence added to the message."""
+    path = Path(path)
+    kind = path_kind(path)
+    if kind is not None:
+        raise XlpromptError(
+            f"{path}: the {what} is {kind}; xlprompt writes only a new file or over a regular file: "
+            f"remove it or pass another path{hint}"
+        )
+    return path
+
+
 def _tmp_name(path: Path) -> Path:
     return path.with_name(path.name + f".tmp{os.getpid()}")
 
@@ -107,12 +154,13 @@ def _tmp_name(path: Path) -> Path:
 def atomic_output(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path next to ``path``; on success fsync and rename it over ``path``; on any failure
     remove it (and raise a :class:`DiskError` for a full or read-only disk)."""
-    path = Path(path)
+    path = check_replaceable(path)  # before the work
     tmp = _tmp_name(path)
     try:
         yield tmp
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
+        check_replaceable(path)  # and again at the rename: it may have appeared meanwhile
         os.replace(tmp, path)
     except BaseException as err:
         with contextlib.suppress(OSError):
@@ -132,59 +180,198 @@ def atomic_file(path: str | Path, mode: str = "wb") -> Iterator[IO]:
             fh.flush()
 
 
+#: staged_folder's names beside OUT: ``.OUT.tmpPID`` (the new entries), ``.OUT.oldPID`` (the earlier ones, moved
+#: aside), ``.OUT.swapPID`` (the journal: written once the new entries are complete, the point of no return)
+_STAGED = ("tmp", "old", "swap")
+_ACTIVE: set[tuple[str, int]] = set()  # (folder, pid) of the staged writes running in this process
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists on this host (one of another user counts as alive)."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _remove(path: Path) -> None:
+    import shutil
+
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    elif os.path.lexists(path):
+        path.unlink()
+
+
+@contextlib.contextmanager
+def _folder_lock(folder: Path) -> Iterator[None]:
+    """``flock`` on ``folder`` itself (no file is created): the staged writes into one parent folder finish
+    or recover one at a time. Where the file system has no ``flock``, nothing is locked."""
+    import fcntl
+
+    try:
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        yield
+        return
+    try:
+        with contextlib.suppress(OSError):
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # drops the lock
+
+
+def _staged_names(out_dir: Path) -> dict[int, dict[str, Path]]:
+    """The staging entries beside ``out_dir``, by the pid in their names."""
+    import re
+
+    found: dict[int, dict[str, Path]] = {}
+    prefix = f".{out_dir.name}."
+    pattern = re.compile(r"(tmp|old|swap)(\d+)(\.tmp\d+)?")
+    with contextlib.suppress(OSError):
+        for entry in out_dir.parent.iterdir():
+            match = pattern.fullmatch(entry.name[len(prefix) :]) if entry.name.startswith(prefix) else None
+            if match is not None and (match[3] is None or match[1] == "swap"):
+                kind = match[1] + ("-partial" if match[3] else "")  # a journal being written when killed
+                found.setdefault(int(match[2]), {})[kind] = entry
+    return found
+
+
+def _roll_forward(out_dir: Path, tmp: Path, old: Path, journal: dict) -> None:
+    """Finish a swap whose journal was written: every entry of the new build ends up in ``out_dir``, every
+    other entry the writer owns is removed (moved to ``old``). Idempotent: a kill while it runs is finished by
+    the next call."""
+    place = [str(n) for n in journal.get("place", [])]
+    owned = [str(n) for n in journal.get("owned", [])]
+    old.mkdir(exist_ok=True)
+    for name in owned:
+        if name in place and not os.path.lexists(tmp / name):
+            continue  # already placed
+        if os.path.lexists(out_dir / name):
+            if os.path.lexists(old / name):
+                _remove(out_dir / name)
+            else:
+                os.replace(out_dir / name, old / name)
+    out_dir.mkdir(exist_ok=True)
+    for name in place:
+        if os.path.lexists(tmp / name):
+            os.replace(tmp / name, out_dir / name)
+
+
+def _roll_back(out_dir: Path, old: Path) -> None:
+    """Put back the earlier entries a writer without a journal had moved aside (the format before journals)."""
+    if old.is_dir():
+        out_dir.mkdir(exist_ok=True)
+        for entry in old.iterdir():
+            if not os.path.lexists(out_dir / entry.name):
+                os.replace(entry, out_dir / entry.name)
+
+
+def recover_staged(out_dir: str | Path) -> list[str]:
+    """Finish or undo the staged writes of ``out_dir`` (:func:`staged_folder`) whose process is dead, and remove
+    what they left beside it: with a journal the swap is finished (the new entries were complete), without one
+    the new entries are dropped and any earlier entry moved aside is put back. Returns one line per write
+    recovered. Safe to call at any time: the writes of live processes are left alone."""
+    import shutil
+
+    out_dir = Path(out_dir)
+    done: list[str] = []
+    if not out_dir.parent.is_dir():
+        return done
+    with _folder_lock(out_dir.parent):
+        for pid, entries in sorted(_staged_names(out_dir).items()):
+            if (str(out_dir), pid) in _ACTIVE or (pid != os.getpid() and pid_alive(pid)):
+                continue
+            tmp = entries.get("tmp", out_dir.with_name(f".{out_dir.name}.tmp{pid}"))
+            old = entries.get("old", out_dir.with_name(f".{out_dir.name}.old{pid}"))
+            journal_path = entries.get("swap")
+            journal = None
+            if journal_path is not None:
+                with contextlib.suppress(OSError, ValueError):
+                    journal = json.loads(journal_path.read_text("utf-8"))
+            if isinstance(journal, dict):
+                _roll_forward(out_dir, tmp, old, journal)
+                done.append(f"{out_dir}: finished the swap of a write interrupted in process {pid}")
+            else:
+                _roll_back(out_dir, old)
+            for name in ("swap", "swap-partial"):
+                if name in entries:
+                    entries[name].unlink(missing_ok=True)
+            shutil.rmtree(tmp, ignore_errors=True)
+            shutil.rmtree(old, ignore_errors=True)
+    return done
+
+
 @contextlib.contextmanager
 def staged_folder(out_dir: str | Path, owned: Sequence[str]) -> Iterator[Path]:
     """Build into a new sibling folder, then swap in: yields the new folder; when the block ends without error
     (the caller has written and verified everything there), its entries named in ``owned`` (the files and
-    folders this writer owns) replace those of ``out_dir``. The old ones are moved aside first and put back if
-    the swap fails; every entry of ``out_dir`` not in ``owned`` stays untouched (a writer never deletes what it
-    did not write). ``owned`` is read when the block ends, so a writer may fill a list with what it wrote. On
-    any failure ``out_dir`` is as it was and the new folder is removed."""
+    folders this writer owns) replace those of ``out_dir``; every entry of ``out_dir`` not in ``owned`` stays
+    untouched (a writer never deletes what it did not write). ``owned`` is read when the block ends, so a writer
+    may fill a list with what it wrote.
+
+    First, writes of dead processes into ``out_dir`` are finished or undone (:func:`recover_staged`). Before
+    the swap a journal naming the new entries is written atomically: the point of no return. A swap that fails
+    in this process is undone (``out_dir`` is as it was, the new folder removed); one killed part way is
+    finished by the next call of any writer of ``out_dir``, which also removes the killed one's folders."""
     import shutil
 
     out_dir = Path(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_dir.with_name(f".{out_dir.name}.tmp{os.getpid()}")
-    old = out_dir.with_name(f".{out_dir.name}.old{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
-    moved: list[str] = []
-    placed: list[str] = []
-
-    def remove(path: Path) -> None:
-        if path.is_dir() and not path.is_symlink():
-            shutil.rmtree(path)
-        else:
-            path.unlink()
-
+    recover_staged(out_dir)
+    pid = os.getpid()
+    tmp = out_dir.with_name(f".{out_dir.name}.tmp{pid}")
+    old = out_dir.with_name(f".{out_dir.name}.old{pid}")
+    journal = out_dir.with_name(f".{out_dir.name}.swap{pid}")
+    key = (str(out_dir), pid)
+    _ACTIVE.add(key)
     try:
-        yield tmp
-        out_dir.mkdir(exist_ok=True)
-        old.mkdir(exist_ok=True)
-        for name in owned:
-            if os.path.lexists(out_dir / name):
-                os.replace(out_dir / name, old / name)
-                moved.append(name)
-        for name in owned:  # in the caller's order: its last entry (a config) marks a complete folder
-            if os.path.lexists(tmp / name):
-                os.replace(tmp / name, out_dir / name)
-                placed.append(name)
-    except BaseException as err:
-        for name in placed:
-            with contextlib.suppress(OSError):
-                remove(out_dir / name)
-        for name in moved:  # put the earlier ones back
-            with contextlib.suppress(OSError):
-                os.replace(old / name, out_dir / name)
         shutil.rmtree(tmp, ignore_errors=True)
-        with contextlib.suppress(OSError):
-            old.rmdir()  # empty once everything is back; else what could not be put back stays there
-        found = as_disk_error(err, out_dir) if isinstance(err, Exception) else None
-        if found is not None and found is not err:
-            raise found from None
-        raise
-    shutil.rmtree(tmp, ignore_errors=True)
-    shutil.rmtree(old, ignore_errors=True)
+        tmp.mkdir()
+        moved: list[str] = []
+        placed: list[str] = []
+        try:
+            yield tmp
+            names = list(dict.fromkeys(owned))
+            place = [name for name in names if os.path.lexists(tmp / name)]
+            with _folder_lock(out_dir.parent):
+                atomic_write_bytes(journal, json.dumps({"owned": names, "place": place}).encode())
+                out_dir.mkdir(exist_ok=True)
+                old.mkdir(exist_ok=True)
+                for name in names:
+                    if os.path.lexists(out_dir / name):
+                        os.replace(out_dir / name, old / name)
+                        moved.append(name)
+                for name in place:  # in the caller's order: its last entry (a config) marks a complete folder
+                    os.replace(tmp / name, out_dir / name)
+                    placed.append(name)
+        except BaseException as err:
+            for name in reversed(placed):  # back to the new folder, so that the journal still describes it
+                with contextlib.suppress(OSError):
+                    os.replace(out_dir / name, tmp / name)
+            for name in moved:  # put the earlier ones back
+                with contextlib.suppress(OSError):
+                    os.replace(old / name, out_dir / name)
+            with contextlib.suppress(OSError):
+                journal.unlink()
+            shutil.rmtree(tmp, ignore_errors=True)
+            with contextlib.suppress(OSError):
+                old.rmdir()  # empty once everything is back; else what could not be put back stays there
+            found = as_disk_error(err, out_dir) if isinstance(err, Exception) else None
+            if found is not None and found is not err:
+                raise found from None
+            raise
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(old, ignore_errors=True)
+        journal.unlink(missing_ok=True)  # last: until then a later call finishes (and cleans up) this swap
+    finally:
+        _ACTIVE.discard(key)
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
@@ -200,12 +387,16 @@ def save_safetensors(tensors: dict, path: str | Path, metadata: dict | None = No
         save_file(tensors, str(tmp), metadata=metadata)
 
 
-def check_output_file(path: str | Path, what: str = "output file", create_parents: bool = False) -> Path:
-    """Refuse an output file path that cannot be written, before any work: the path must not be a folder,
-    its folder must exist (or, with ``create_parents``, be creatable) and be writable."""
+def check_output_file(
+    path: str | Path, what: str = "output file", create_parents: bool = False, hint: str = ""
+) -> Path:
+    """Refuse an output file path that cannot be written, before any work: the path must be absent or a
+    regular file (not a folder, link, FIFO, device or socket: :func:`check_replaceable`, whose message gets
+    ``hint``), its folder must exist (or, with ``create_parents``, be creatable) and be writable."""
     path = Path(path)
-    if path.is_dir():
+    if path_kind(path) == "a folder":
         raise XlpromptError(f"{path}: the {what} is a folder; pass a file path")
+    check_replaceable(path, what, hint)
     parent = path.parent
     if not parent.exists() and not create_parents:
         raise XlpromptError(
@@ -213,6 +404,17 @@ def check_output_file(path: str | Path, what: str = "output file", create_parent
         )
     _check_creatable(parent, path, what)
     return path
+
+
+def check_path_value(value: object, what: str) -> Path:
+    """``value`` as a :class:`~pathlib.Path` when it is a path (a ``str`` or ``os.PathLike`` naming one, not
+    empty); else one :class:`ConfigError` line naming ``what`` and the type given (the Python API's paths are
+    checked here, as the command line's are by its options)."""
+    text = os.fspath(value) if isinstance(value, (str, os.PathLike)) else None
+    if not isinstance(text, str) or not text.strip():
+        shown = repr(value) if isinstance(value, (str, bytes)) else type(value).__name__
+        raise ConfigError(f"{what} must be a path (a str or pathlib.Path), not {shown}")
+    return Path(text)
 
 
 def check_output_dir(path: str | Path, what: str = "output folder") -> Path:
@@ -241,6 +443,26 @@ def _check_creatable(folder: Path, path: Path, what: str) -> None:
 
 
 # ------------------------------------------------------------------------------------------- run lock
+def open_no_follow(path: str | Path, flags: int, what: str) -> int:
+    """``os.open`` of a lock or log file that is never a link's target: ``path`` must be absent or a regular
+    file (a link, folder, FIFO, device or socket there is one line naming it); returns the descriptor."""
+    path = Path(path)
+    check_replaceable(path, what)
+    try:
+        fd = os.open(path, flags | os.O_NOFOLLOW | os.O_NONBLOCK, 0o644)
+    except OSError as err:
+        if err.errno in (errno.ELOOP, errno.EISDIR, errno.ENXIO):  # it became a link or folder meanwhile
+            check_replaceable(path, what)
+        found = disk_error(err, path)
+        raise (found or CheckpointError(f"{path}: cannot open the {what} ({err.strerror or err})")) from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        check_replaceable(path, what)
+        raise CheckpointError(f"{path}: the {what} is not a regular file; remove it")
+    os.set_blocking(fd, True)
+    return fd
+
+
 class RunLockedError(CheckpointError):
     """Another live process owns the run folder."""
 
@@ -268,7 +490,7 @@ class RunLock:
         import fcntl
 
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = open_no_follow(self.path, os.O_RDWR | os.O_CREAT, "lock file")
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -95,6 +95,16 @@ class _Forward(logging.Handler):
             logging.getLogger().handle(record)
 
 
+class _RunLogHandler(logging.FileHandler):
+    """``run.log``, opened for appending without following a link (:func:`xlprompt.safety.open_no_follow`)."""
+
+    def _open(self):
+        from xlprompt.safety import open_no_follow
+
+        fd = open_no_follow(self.baseFilename, os.O_WRONLY | os.O_APPEND | os.O_CREAT, "run log")
+        return os.fdopen(fd, "a", encoding=self.encoding, errors=self.errors)
+
+
 @contextlib.contextmanager
 def run_log(run_dir: Path | None) -> Iterator[None]:
     """While the block runs, every xlprompt log record at INFO or above (progress lines included) is appended
@@ -106,7 +116,10 @@ def run_log(run_dir: Path | None) -> Iterator[None]:
     package, progress = logging.getLogger("xlprompt"), logging.getLogger(PROGRESS_LOGGER)
     saved = (package.level, package.propagate, progress.level)
     thresholds = {"xlprompt": package.getEffectiveLevel(), PROGRESS_LOGGER: progress.getEffectiveLevel()}
-    handler = logging.FileHandler(Path(run_dir) / RUN_LOG, mode="a", encoding="utf-8", delay=True)
+    from xlprompt.safety import check_replaceable
+
+    check_replaceable(Path(run_dir) / RUN_LOG, "run log")  # a link, FIFO or folder there: one line, now
+    handler = _RunLogHandler(Path(run_dir) / RUN_LOG, mode="a", encoding="utf-8", delay=True)
     handler.setFormatter(logging.Formatter(LOG_FORMAT))
     handler.setLevel(logging.DEBUG)
     handler.addFilter(_ProgressRecordLevel())
@@ -237,6 +250,60 @@ def check_trackers(report_to: str) -> None:
             )
 
 
+#: the values of ``WANDB_MODE`` W&B accepts
+WANDB_MODES = ("online", "offline", "disabled", "dryrun", "run", "shared")
+
+
+def _wandb_logged_in() -> bool:
+    """Whether W&B has an API key: ``WANDB_API_KEY`` or a ``~/.netrc`` entry (``$NETRC``) for its host (as
+    ``wandb login`` writes it), read without importing wandb."""
+    if os.environ.get("WANDB_API_KEY", "").strip():
+        return True
+    import netrc
+    from urllib.parse import urlsplit
+
+    host = urlsplit(os.environ.get("WANDB_BASE_URL") or "https://api.wandb.ai").hostname or "api.wandb.ai"
+    try:
+        found = netrc.netrc(os.environ.get("NETRC") or None).authenticators(host)
+    except (OSError, netrc.NetrcParseError):
+        return False
+    return bool(found and found[2])
+
+
+def check_tracker_setup(report_to: str, run_dir: Path | None = None) -> None:
+    """The cheap checks of ``report_to`` that come before any data or model is loaded: each tracker's package
+    (:func:`check_trackers`); for W&B, ``WANDB_MODE`` and, where it goes online, a login; in ``run_dir``, the
+    paths a tracker writes (``tensorboard`` must be a folder or absent, ``wandb-id.txt`` a regular file or
+    absent). One :class:`ConfigError` line each."""
+    check_trackers(report_to)
+    names = trackers_of(report_to)
+    if "wandb" in names:
+        mode = os.environ.get("WANDB_MODE", "").strip()
+        if mode and mode.lower() not in WANDB_MODES:
+            raise ConfigError(
+                f"report_to=wandb: WANDB_MODE={mode!r} is not a W&B mode; use one of {', '.join(WANDB_MODES[:3])} "
+                "(or unset it)"
+            )
+        if (mode.lower() or "online") not in ("offline", "disabled", "dryrun") and not _wandb_logged_in():
+            raise ConfigError(
+                "report_to=wandb: W&B has no login (no WANDB_API_KEY, no ~/.netrc entry); run `wandb login`, set "
+                "WANDB_MODE=offline to log locally, or use report_to=none"
+            )
+    if run_dir is None:
+        return
+    from xlprompt.safety import check_replaceable, path_kind
+
+    if "tensorboard" in names:
+        folder = Path(run_dir) / TENSORBOARD_DIR
+        if os.path.lexists(folder) and not folder.is_dir():
+            raise ConfigError(
+                f"{folder}: report_to=tensorboard writes its event files into this folder, but it is "
+                f"{path_kind(folder) or 'a file'}; move it away (or set report_to=none)"
+            )
+    if "wandb" in names:
+        check_replaceable(Path(run_dir) / WANDB_ID_FILE, "W&B run-id file")
+
+
 class Tracker:
     """Where a run's scalars go: every method a no-op here; :func:`open_tracker` returns the real ones."""
 
@@ -289,14 +356,11 @@ class _WandB(Tracker):
         id_file = None if run_dir is None else run_dir / WANDB_ID_FILE
         if id_file is not None and id_file.exists():
             run_id = id_file.read_text("utf-8").strip() or None
-        if run_id is None:
+        new_id = run_id is None
+        if new_id:
             import secrets
 
             run_id = f"{config.get('hash', 'run')}-{secrets.token_hex(4)}"  # unique: a new folder is a new run
-            if id_file is not None:
-                from xlprompt.safety import atomic_write_bytes
-
-                atomic_write_bytes(id_file, (run_id + "\n").encode())
         try:
             self.run = wandb.init(
                 project=os.environ.get("WANDB_PROJECT") or "xlprompt",
@@ -308,11 +372,18 @@ class _WandB(Tracker):
                 dir=None if run_dir is None else str(run_dir),
             )
         except Exception as err:  # noqa: BLE001 - no network, no login: one line, not W&B's traceback
-            first = next((line for line in str(err).splitlines() if line.strip()), type(err).__name__)
+            lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+            first = lines[0] if lines else type(err).__name__
+            if "validation error" in first and len(lines) > 1:  # pydantic: the next lines name the setting
+                first = f"{first}: {' '.join(lines[1:3])}"
             raise ConfigError(
                 f"report_to=wandb: W&B did not start ({first}); log in (wandb login), set "
                 "WANDB_MODE=offline to log locally, or use report_to=none"
             ) from None
+        if new_id and id_file is not None:  # once W&B has started: a refused start leaves no id behind
+            from xlprompt.safety import atomic_write_bytes
+
+            atomic_write_bytes(id_file, (run_id + "\n").encode())
 
     def log(self, metrics: dict[str, float], step: int) -> None:
         self.run.log(dict(metrics), step=step)

@@ -35,6 +35,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -571,7 +572,10 @@ class Trainer:
         fraction = epoch + (step + 1) / steps_in_epoch
         record = {"step": self.global_step, "epoch": round(fraction, 4), **metrics}
         if self.run_dir is not None:
-            with open(self.run_dir / STEPS_FILE, "a", encoding="utf-8") as fh:
+            from xlprompt.safety import open_no_follow
+
+            fd = open_no_follow(self.run_dir / STEPS_FILE, os.O_WRONLY | os.O_APPEND | os.O_CREAT, "step log")
+            with os.fdopen(fd, "a", encoding="utf-8") as fh:
                 fh.write(json.dumps(record) + "\n")
         self.tracker.log({**{f"train/{k}": v for k, v in metrics.items()}, "train/epoch": fraction}, self.global_step)
         total = self.updates_per_epoch * config.epochs

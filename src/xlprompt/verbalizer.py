@@ -115,12 +115,7 @@ class Verbalizer:
         """The token of ``word`` as a piece or an id (modes ``piece``, ``id``)."""
         size = len(self.tokenizer)
         if self.mode == "id":
-            try:
-                token = int(word)
-            except ValueError:
-                raise ConfigError(
-                    f"{what}: label_words_as=id needs integer token ids, not '{word}' ({label})"
-                ) from None
+            token = token_id(word, label, what)
             if not 0 <= token < size:
                 raise ModelError(
                     f"{what}: token id {token} ({label}) is outside the tokenizer's vocabulary of {size}; "
@@ -170,6 +165,32 @@ def read_label_words_file(
         if not (isinstance(words, list) and len(words) == len(LABELS) and all(isinstance(w, str) for w in words)):
             raise DataError(f"'{lang}': expected a list of {len(LABELS)} words ({', '.join(LABELS)})", path)
     return data
+
+
+def token_id(word: str, label: str, what: str) -> int:
+    """A label word given as a token id (``label_words_as=id``): a whole number of 0 or more, else a one-line
+    :class:`ConfigError` naming ``what`` (the option or file) and ``label``. The vocabulary's size is checked
+    once the tokenizer is loaded."""
+    try:
+        token = int(str(word).strip())
+    except ValueError:
+        raise ConfigError(f"{what}: label_words_as=id needs integer token ids, not '{word}' ({label})") from None
+    if token < 0:
+        raise ConfigError(f"{what}: token id {token} ({label}) is negative; token ids are whole numbers from 0")
+    return token
+
+
+def check_label_words(config, per_language: Mapping[str, Sequence[str]] | None = None) -> None:
+    """The checks of a run's label words that need no tokenizer (before any model loads): with
+    ``label_words_as=id``, every id of ``label_words`` and of ``per_language`` (a label-words file's) is a whole
+    number of 0 or more (:func:`token_id`)."""
+    if config.label_words_as != "id":
+        return
+    labels = config.task_spec().labels
+    for lang, words in [(None, config.label_words.split(","))] + list((per_language or {}).items()):
+        what = "label_words" if lang is None else f"label words of '{lang}' ({config.label_words_file})"
+        for label, word in zip(labels, words):
+            token_id(word, label, what)
 
 
 def verbalizer_for(config, tokenizer, per_language: Mapping[str, Sequence[str]] | None = None) -> Verbalizer:

@@ -17,7 +17,7 @@ from xlprompt.cli.params import (
     plugin_option,
     with_overrides,
 )
-from xlprompt.config import parse_overrides
+from xlprompt.config import declared_range, parse_overrides
 
 
 @click.command("sweep")
@@ -328,6 +328,7 @@ def _run_task(source):
 def _read_jsonl(path: str, default_lang: str, task=None) -> tuple[list[dict], list[str]]:
     """The rows of a ``predict --input`` file and the language of each; every problem is one line naming
     the file and line. A UTF-8 byte-order mark is accepted, as the data readers accept it."""
+    from xlprompt.data.examples import text_problem
     from xlprompt.errors import DataError, XlpromptError
     from xlprompt.languages import check_language
 
@@ -356,6 +357,9 @@ def _read_jsonl(path: str, default_lang: str, task=None) -> tuple[list[dict], li
         for name in fields:
             if not row[name].strip():
                 raise DataError(f"'{name}' is empty", path, number)
+            problem = text_problem(row[name])
+            if problem:
+                raise DataError(f"'{name}' {problem}", path, number)
         taken = [name for name in PREDICTION_FIELDS if name in row]
         if taken:
             raise DataError(
@@ -420,11 +424,12 @@ def _read_jsonl(path: str, default_lang: str, task=None) -> tuple[list[dict], li
     default="-",
     show_default=True,
     help="JSONL output of the batch mode: each input row, every field kept, with "
-    "prediction, prediction_id and probabilities added",
+    "prediction, prediction_id and probabilities added; a new or regular file ('-' = stdout, the one stream: "
+    "a link, FIFO or device is refused)",
 )
 @click.option(
     "--batch-size",
-    type=count(1, 1_000_000),
+    type=count(*declared_range("eval_batch_size")),  # the rule of eval_batch_size, as Predictor applies it
     default=None,
     help="examples per batch (default: the run's eval_batch_size)",
 )
@@ -473,11 +478,23 @@ def predict_command(
         )
     if input_path is not None and (premise is not None or hypothesis is not None):
         raise click.UsageError("--input and --premise/--hypothesis exclude each other")
+    if single and hypothesis is not None:
+        raise click.UsageError(
+            f"the task {task.name} has one text ({task.text_fields[0]}): give it as --premise; --hypothesis is "
+            "for a two-text task"
+        )
+    from xlprompt.data.examples import text_problem
+
+    for option, text in (("--premise", premise), ("--hypothesis", hypothesis)):
+        problem = None if text is None else text_problem(text)
+        if problem:
+            raise click.UsageError(f"{option} {problem}")
     rows, langs = ([], []) if input_path is None else _read_jsonl(input_path, lang, task)  # before the model loads
     if input_path is not None and output_path != "-":
         from xlprompt.safety import check_output_file
 
-        check_output_file(output_path, "--output file")  # before any prediction is computed
+        # a regular file or a new name only; a stream (a pipe, a terminal) is `--output -` (standard output)
+        check_output_file(output_path, "--output file", hint="; to write to a stream, use --output - (stdout)")
     predictor = predictor or _load_predictor(source, base_model, tokenizer, device)
     if predictor.random_weights:
         click.echo(f"note: {predictor.note}", err=True)

@@ -721,11 +721,13 @@ class Source:
         return False
 
     def _converted(self, fetcher: Fetcher, real: str, archive: Path) -> None:
-        """After an archive's conversion: its content facts must hold (else the archive is deleted, so that
-        the next call downloads it again), then the archive is deleted."""
+        """After an archive's conversion: its content facts must hold, else the archive is deleted (so that the
+        next call downloads it again). A good archive is kept until the source's staging folder is marked
+        verified (the point of no return; ``fetch_data`` deletes it then): a call killed before that converts
+        it again instead of downloading it again."""
         problem = self.check(fetcher.out, self.name not in fetcher.unpinned)
-        archive.unlink(missing_ok=True)
         if problem is not None:
+            archive.unlink(missing_ok=True)
             raise FetchError(
                 f"{real}: the converted files fail the content check ({staged_names(problem, fetcher.out) if fetcher.cache not in (None, fetcher.out) else problem}); nothing "
                 "was replaced: check --mirror"

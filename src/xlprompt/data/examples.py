@@ -10,6 +10,21 @@ from dataclasses import asdict, dataclass
 NO_LABEL = -1
 
 
+def text_problem(text: str) -> str | None:
+    """What makes ``text`` unusable as an input text (None when it is usable): characters that are not valid
+    Unicode (a lone surrogate: what Python makes of bytes that are not UTF-8 on a command line, or a JSON
+    ``\\udXXX`` escape), which no tokenizer can encode. The one check of input texts (predict's command line,
+    its ``--input`` rows and the Python API)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as err:
+        return (
+            f"holds U+{ord(text[err.start]):04X} at character {err.start + 1}, which is not valid Unicode text "
+            "(bytes that are not UTF-8?); pass UTF-8 text"
+        )
+    return None
+
+
 def content_uid(*texts: str, prefix: str = "c") -> str:
     """A stable id derived from an example's content alone: ``{prefix}-`` and 16 hex digits of the SHA-256 of the
     texts (in order). The same texts give the same id in every process, batch and position; use it wherever the

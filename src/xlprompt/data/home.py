@@ -74,11 +74,35 @@ def fetch_command(folder: Path, sources: list[str]) -> str:
     return f"xlprompt data fetch --out {shlex.quote(str(folder))} --only {','.join(sources)}"
 
 
+def not_a_file(path: str | Path) -> str | None:
+    """What stands where an input file belongs, when it is not one: ``"a folder"`` or ``"not a regular file"``
+    (a FIFO, a device, a socket); None when ``path`` is a file (or a link to one) or is absent. The one check of
+    every input file's place (data files, task files and the files they name), so that each says the same."""
+    path = Path(path)
+    if path.is_file() or not path.exists():
+        return None
+    return "a folder" if path.is_dir() else "not a regular file"
+
+
+def misplaced_file_message(path: str | Path, what: str, fix: str) -> str:
+    """The one line for ``path`` being :func:`not_a_file` where ``what`` (a data file, a task file) belongs:
+    it names the path and what stands there, and says to move it away, then ``fix`` (how to get the file: a
+    ``data fetch`` call, which works once the place is free)."""
+    return f"{path}: {not_a_file(path)} where {what} belongs; move it away, then {fix}"
+
+
 def check_files(data_dir: str | Path | None, needed: list[tuple[str, str]]) -> Path:
     """Raise a one-line :class:`DataError` unless every ``(path relative to the folder, fetch source)`` of
     ``needed`` exists in the data folder ``data_dir`` (None: the default folder); return the folder. The line
     names the folder, where its name came from, the first missing file and the ``xlprompt data fetch`` call."""
     home = _home(data_dir)
+    for rel, source in needed:  # a folder where a file belongs: named as such (`data fetch` refuses to write there)
+        if not_a_file(home.path / rel) is not None:
+            raise DataError(
+                misplaced_file_message(
+                    home.path / rel, "a data file", f"fill it with `{fetch_command(home.path, [source])}`"
+                )
+            )
     missing = [(rel, source) for rel, source in needed if not (home.path / rel).is_file()]
     if not missing:
         return home.path

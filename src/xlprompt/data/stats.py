@@ -51,13 +51,12 @@ class StatRow:
 
 def _present(path: Path) -> bool:
     """Whether a data file is there; a folder (or anything else) in its place is a one-line error, not a gap."""
+    from xlprompt.data.home import misplaced_file_message, not_a_file
+
     if path.is_file():
         return True
-    if path.exists() or path.is_symlink():
-        kind = "a folder" if path.is_dir() else "not a regular file"
-        raise DataError(
-            f"{kind} where a data file belongs; remove it and fetch the file again (`xlprompt data fetch`)", path
-        )
+    if not_a_file(path) is not None:
+        raise DataError(misplaced_file_message(path, "a data file", "fetch the file again (`xlprompt data fetch`)"))
     return False
 
 

@@ -93,6 +93,27 @@ def ensure_toy_model(
     folder = toy_model_dir(spec, data_dir, seed)
     if is_built(folder) and not force:
         return folder
+    from xlprompt.safety import RunLock
+
+    def busy(owner: str) -> None:
+        if log:
+            log(f"the toy model {spec} (seed {seed}) is being built by {owner}; waiting to use it")
+
+    # one build of a model at a time: a second caller (another `toy pretrain`, a sweep's worker) waits, then
+    # uses the model the first one built
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    with RunLock(folder.parent, f".{folder.name}.lock", on_busy=busy):
+        if is_built(folder) and not force:
+            return folder
+        for left in folder.parent.iterdir():  # the lock is ours: what a killed build left is garbage
+            if left.name.startswith((folder.name + ".tmp", folder.name + ".old")) and left.is_dir():
+                shutil.rmtree(left, ignore_errors=True)
+        return _build_toy_model(spec, folder, seed, force, log)
+
+
+def _build_toy_model(spec: str, folder: Path, seed: int, force: bool, log: Callable[[str], None] | None) -> Path:
+    """Pre-train ``spec`` into a new folder beside ``folder``, then move it into place (the caller holds the
+    model's lock)."""
     if log:
         log(
             f"building the toy model {spec} (seed {seed}): pre-training a tiny masked LM on the toy world, once; "

@@ -86,9 +86,10 @@ def build_report(
     store_path = Path(store_path)
     if not store_path.exists():
         raise ConfigError(f"{store_path}: no such results store (run `xlprompt sweep FILE --store {store_path}`)")
-    from xlprompt.safety import check_output_dir
+    from xlprompt.safety import check_output_dir, recover_staged
 
     out = check_output_dir(out_dir, "report folder")  # before any work
+    recover_staged(out)  # an earlier report killed while swapping in is finished first: its manifest is read next
     with ResultStore(store_path, create=False, readonly=True) as store:
         all_rows = tables.rows_from_store(store, metric)
         # the paper's tables, figures and leaderboard are XNLI's; other tasks get a table each

@@ -126,6 +126,10 @@ def get_task(spec: str) -> Task:
         raise ConfigError(f"task={text if chr(0) not in text else repr(text)} {problem}")
     if text.endswith((".yaml", ".yml")) or "/" in text or Path(text).exists():
         path = Path(text).expanduser().resolve()
+        from xlprompt.data.home import misplaced_file_message, not_a_file
+
+        if not_a_file(path) is not None:
+            raise ConfigError(misplaced_file_message(text, "the task file", "give the task YAML file's path"))
         if not path.is_file():
             raise ConfigError(
                 f"task file not found: {text}; give a registered task ({', '.join(TASKS)}) or the "

@@ -38,6 +38,7 @@ import csv
 from pathlib import Path
 
 from xlprompt.data.examples import NLIExample, content_uid
+from xlprompt.data.home import misplaced_file_message, not_a_file
 from xlprompt.errors import ConfigError, DataError
 from xlprompt.languages import check_language_code
 from xlprompt.tasks.base import Task
@@ -115,6 +116,16 @@ def check_definition(where, data: dict) -> dict:
     problem = name_problem(name, folder=True)  # it names the report's task_<name>.md and is a table's title
     if problem:
         raise _err(path, "name", problem)
+    from xlprompt.tasks.base import TASKS
+
+    # a built-in task's name in any letter case (XNLI is xnli to a reader of a table) is refused; a registered
+    # task's name is register_task's own rule (replace=True)
+    taken = {known.lower(): known for known, task in TASKS.items() if task.origin.startswith("built-in")}.get(
+        name.strip().lower()
+    )
+    if taken is not None:
+        same = f"'{name.strip()}' is a built-in task" + ("" if taken == name.strip() else f" ('{taken}')")
+        raise _err(path, "name", f"{same}; give your task another name")
     fields = _str_list(path, data, "text_fields", (1, 2))
     labels = _str_list(path, data, "labels")
     if len(labels) < 2:
@@ -254,6 +265,8 @@ def load_task_file(path: str | Path) -> Task:
             file = (path.parent / str(rel)).resolve()
             if file.suffix not in FORMATS:
                 raise _err(path, where, f"{rel}: unknown format; use {', '.join(FORMATS)}")
+            if not_a_file(file) is not None:
+                raise _err(path, where, misplaced_file_message(file, "a data file", "give the file's path"))
             if not file.is_file():
                 raise _err(path, where, f"file not found: {file}")
             files[split][lang] = str(file)
@@ -371,6 +384,10 @@ def _hf_spec(path: Path, where: str, spec: dict) -> str:
         files = spec["data_files"] if isinstance(spec["data_files"], list) else [spec["data_files"]]
         resolved = [(path.parent / str(f)).resolve() for f in files]
         for f in resolved:
+            if not_a_file(f) is not None:
+                raise _err(
+                    path, f"{where}.data_files", misplaced_file_message(f, "a data file", "give the file's path")
+                )
             if not f.is_file():
                 raise _err(path, f"{where}.data_files", f"file not found: {f}")
         out["data_files"] = [str(f) for f in resolved]

@@ -174,29 +174,45 @@ def _serve_folder(server, root: Path) -> None:
             server.files["/" + path.relative_to(root).as_posix()] = path.read_bytes()
 
 
+SIB200_ARCHIVE_PATH = f"/dadelani/sib-200/tar.gz/{sib.SIB200_COMMIT}"
+
+
+def sib200_tar(release: dict[str, bytes]) -> bytes:
+    """The dadelani/sib-200 repository archive holding ``release`` under ``data/annotated/`` (and a file besides)."""
+    files = {f"data/annotated/{rel}": data for rel, data in release.items()}
+    return github_tar(f"sib-200-{sib.SIB200_COMMIT}", {**files, "data/annotated/eng_Latn/labels.txt": b"travel\n"})
+
+
 def _sib200(server, tmp_path):
-    sources = {"sib200": sibtest._sib_source(tmp_path / "mirror")}
-    _serve_folder(server, tmp_path / "mirror")
+    source = sibtest._sib_source(tmp_path / "mirror")
+    release = sibtest.sib_release()
+    server.files[SIB200_ARCHIVE_PATH] = sib200_tar(release)
 
     def wreck():  # the German test file changed upstream (its pinned SHA-256 differs)
-        path = urlsplit(f"{sib.SIB200_BASE}/deu_Latn/test.tsv").path
-        server.files[path] = server.files[path].replace(b"sentence number", b"sentence no.")
+        changed = dict(release)
+        changed["deu_Latn/test.tsv"] = changed["deu_Latn/test.tsv"].replace(b"sentence number", b"sentence no.")
+        server.files[SIB200_ARCHIVE_PATH] = sib200_tar(changed)
 
-    return sources, wreck, None
+    return {"sib200": source}, wreck, None
+
+
+def laser_tar(sides: dict[str, bytes]) -> bytes:
+    return github_tar(f"LASER-{LASER_COMMIT}", {f"{TATOEBA_PREFIX}/{name}": data for name, data in sides.items()})
 
 
 def _tatoeba_sib200(server, tmp_path):
-    source = sibtest._tatoeba_source(tmp_path / "mirror", rows=3)
-    source.rows = dict(list(source.rows.items())[:3])
-    sources = {"tatoeba-sib200": source}
-    _serve_folder(server, tmp_path / "mirror")
+    langs = list(sib.SIB200_TATOEBA)[:3]
+    source = sibtest._tatoeba_source(tmp_path / "mirror", rows=3, langs=langs)
+    sides = sibtest.tatoeba_sides(3)
+    server.files[TATOEBA_ARCHIVE_PATH] = laser_tar(sides)
 
     def wreck():  # one side of the last language with a line more
-        code = list(source.rows.values())[-1][0]
-        path = urlsplit(f"{sib.TATOEBA_BASE}/tatoeba.{code}-eng.eng").path
-        server.files[path] += b"one line more\n"
+        code = source.codes[langs[-1]]
+        server.files[TATOEBA_ARCHIVE_PATH] = laser_tar(
+            {**sides, f"tatoeba.{code}-eng.eng": sides[f"tatoeba.{code}-eng.eng"] + b"one line more\n"}
+        )
 
-    return sources, wreck, None
+    return {"tatoeba-sib200": source}, wreck, None
 
 
 def _americasnli(server, tmp_path):
@@ -506,7 +522,7 @@ def test_a_line_without_end_and_an_oversized_member_are_refused_in_bounded_memor
     )
     assert peak < 8, f"peak {peak:.1f} MiB"
     # a GitHub archive member larger than any file of the source is refused after MAX_MEMBER bytes
-    monkeypatch.setattr("xlprompt.data.fetch.MAX_MEMBER", 2**20)
+    monkeypatch.setattr("xlprompt.data.download.MAX_MEMBER", 2**20)
     big = b"Hallo.\n" * (3 * 2**20 // 7)
     server.files[TATOEBA_ARCHIVE_PATH] = github_tar(
         f"LASER-{LASER_COMMIT}",
@@ -649,3 +665,50 @@ def test_timeout_values_out_of_range_are_one_line(tmp_path, value):
     assert result.exit_code == 2 and "--timeout" in result.output and "Traceback" not in result.output
     with pytest.raises(ConfigError, match=r"--timeout must be a number of seconds in \(0, 1,000,000\]"):
         fetch_data(tmp_path, only="fewshot", timeout=float(value), progress=False, log=lambda _: None)
+
+
+# -- one request per repository; every converted file pinned ---------------------------------------------------
+
+
+def test_sib200_and_its_tatoeba_are_one_archive_request_each_and_an_edited_file_is_fetched_again(server, tmp_path):
+    """``--only sib200,tatoeba-sib200``: one request per repository (dadelani/sib-200, facebookresearch/LASER), the
+    converted files equal a conversion written by hand, and a hand-edited sentence (same rows, categories and
+    ids) is found by the next fetch and fetched again."""
+    sources = {**_sib200(server, tmp_path)[0], **_tatoeba_sib200(server, tmp_path)[0]}
+    out = tmp_path / "data"
+    logged: list[str] = []
+    report = fetch_data(
+        out, only="sib200,tatoeba-sib200", mirror=server.url, progress=False, sources=sources, log=logged.append
+    )
+    assert report.fetched == ["sib200", "tatoeba-sib200"], report.failed
+    assert [path for path, _ in server.requests] == [SIB200_ARCHIVE_PATH, TATOEBA_ARCHIVE_PATH]
+    sentence, tatoeba = out / "sib200/test/yor_Latn.tsv", out / "tatoeba/afr_Latn-en.tsv"
+    assert sentence.read_bytes() == sibtest.converted_tsv("yor_Latn", "test")
+    assert tatoeba.read_bytes() == sibtest.tatoeba_converted("afr_Latn", 3)
+    assert quiet_fetch(out, sources, server.url).present == ["sib200", "tatoeba-sib200"]
+    assert server.gets() == 2  # complete: nothing downloaded
+    sentence.write_bytes(sentence.read_bytes().replace(b"sentence number 2003", b"sentence number 2003 indeed"))
+    tatoeba.write_bytes(tatoeba.read_bytes().replace(b"tatoeba line 1", b"tatoeba line one"))
+    logged.clear()
+    report = fetch_data(
+        out, only="sib200,tatoeba-sib200", mirror=server.url, progress=False, sources=sources, log=logged.append
+    )
+    assert report.fetched == ["sib200", "tatoeba-sib200"] and not [line for line in logged if "already" in line]
+    assert [path for path, _ in server.requests[2:]] == [SIB200_ARCHIVE_PATH, TATOEBA_ARCHIVE_PATH]
+    assert sentence.read_bytes() == sibtest.converted_tsv("yor_Latn", "test")
+    assert tatoeba.read_bytes() == sibtest.tatoeba_converted("afr_Latn", 3)
+    problem = sources["sib200"].check(out)
+    assert problem is None and leftovers(out) == []
+
+
+def test_the_shipped_pins_cover_every_converted_file():
+    """Every file the registered sib200 and tatoeba-sib200 sources write has a pinned SHA-256."""
+    from xlprompt.data.fetch import default_sources
+
+    sources = default_sources()
+    out = Path("/data")
+    sib_files = {p.relative_to(out).as_posix() for p in sources["sib200"].outputs(out) if "fewshot" not in p.parts}
+    assert set(sib.sib200_converted_pins()) == sib_files and len(sib_files) == 1 + 2 * 205
+    tatoeba = sources["tatoeba-sib200"]
+    assert set(tatoeba.sha256) == set(tatoeba.rows) == set(sib.SIB200_TATOEBA)
+    assert all(len(sha) == 64 and int(sha, 16) >= 0 for sha in tatoeba.sha256.values())

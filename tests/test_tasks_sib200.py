@@ -21,7 +21,7 @@ from datafactory import write_xnli
 
 from xlprompt.data import americasnli as anli
 from xlprompt.data import sib200 as sib
-from xlprompt.data.fetch import Fetcher, FetchError, apply_mirror
+from xlprompt.data.fetch import TATOEBA_BASE, Fetcher, FetchError, TatoebaFiles, apply_mirror
 from xlprompt.errors import ConfigError, DataError
 
 TRAIN = dict(zip(sib.SIB200_CATEGORIES, (176, 138, 102, 85, 77, 65, 58)))  # the release's English counts
@@ -38,20 +38,42 @@ def flores_sentence(lang: str, idx: int) -> str:
     return f"{lang} sentence number {idx} of the Flores set."
 
 
+def release_rows(lang: str, split: str) -> list[tuple[int, str, str]]:
+    """``(index_id, category, text)`` of a fake release file: the release's category counts, every 50th text
+    with a quote (which pandas quotes)."""
+    counts = {"train": TRAIN, "dev": DEV, "test": TEST}[split]
+    idx = {"train": 0, "dev": 1000, "test": 2000}[split]
+    rows = []
+    for category, n in counts.items():
+        for _ in range(n):
+            rows.append((idx, category, flores_sentence(lang, idx) + (' He said "yes".' if idx % 50 == 0 else "")))
+            idx += 1
+    return rows
+
+
 def release_tsv(lang: str, split: str) -> bytes:
     """A file as the release writes it (pandas to_csv, sep='\\t'): a text with a quote is quoted, '""' escaped."""
-    counts = {"train": TRAIN, "dev": DEV, "test": TEST}[split]
-    start = {"train": 0, "dev": 1000, "test": 2000}[split]
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter="\t", lineterminator="\n")
     writer.writerow(["index_id", "category", "text"])
-    idx = start
-    for category, n in counts.items():
-        for _ in range(n):
-            text = flores_sentence(lang, idx) + (' He said "yes".' if idx % 50 == 0 else "")
-            writer.writerow([idx, category, text])
-            idx += 1
+    writer.writerows(release_rows(lang, split))
     return buffer.getvalue().encode("utf-8")
+
+
+def converted_tsv(lang: str, split: str) -> bytes:
+    """The converted file, written out here by hand: a plain header, the texts unquoted, tab-separated."""
+    lines = ["idx\tcategory\ttext"] + [f"{i}\t{c}\t{t}" for i, c, t in release_rows(lang, split)]
+    return ("\n".join(lines) + "\n").encode("utf-8")
+
+
+def sib_converted_pins(langs=None) -> dict[str, str]:
+    code = {"eng_Latn": "en"}
+    return {
+        f"sib200/{split}/{code.get(lang, lang)}.tsv": hashlib.sha256(converted_tsv(lang, split)).hexdigest()
+        for lang in (langs or LANGS)
+        for split in ("train", "dev", "test")
+        if split != "train" or lang == "eng_Latn"
+    }
 
 
 class _Handler(http.server.SimpleHTTPRequestHandler):
@@ -77,30 +99,52 @@ def _put(root: Path, url: str, data: bytes) -> None:
     path.write_bytes(data)
 
 
+def sib_release(langs=LANGS) -> dict[str, bytes]:
+    """``{"<Flores code>/<split>.tsv": bytes}`` of the fake release (English train; dev and test of all)."""
+    return {
+        f"{lang}/{split}.tsv": release_tsv(lang, split)
+        for lang in langs
+        for split in ("train", "dev", "test")
+        if split != "train" or lang == "eng_Latn"
+    }
+
+
 def _sib_source(root: Path) -> sib.Sib200Files:
     pins = {}
-    for lang in LANGS:
-        for split in ("train", "dev", "test"):
-            data = release_tsv(lang, split)
-            _put(root, f"{sib.SIB200_BASE}/{lang}/{split}.tsv", data)
-            pins[f"{lang}/{split}.tsv"] = (hashlib.sha256(data).hexdigest(), len(data))
-    return sib.Sib200Files("sib200", "SIB-200", languages=LANGS, pins=pins)
+    for rel, data in sib_release().items():
+        _put(root, f"{sib.SIB200_BASE}/{rel}", data)
+        pins[rel] = (hashlib.sha256(data).hexdigest(), len(data))
+    return sib.Sib200Files("sib200", "SIB-200", languages=LANGS, pins=pins, converted=sib_converted_pins())
 
 
-def _tatoeba_source(root: Path, rows: int = 20) -> sib.TatoebaSib200:
+def tatoeba_sides(rows: int) -> dict[str, bytes]:
+    """The LASER file names and bytes of a fake Tatoeba for every SIB-200 language it covers."""
+    sides = {}
     for flores, (code, _) in sib.SIB200_TATOEBA.items():
-        _put(
-            root,
-            f"{sib.TATOEBA_BASE}/tatoeba.{code}-eng.{code}",
-            "".join(f"{flores} tatoeba line {i}\n" for i in range(rows)).encode(),
-        )
-        _put(
-            root,
-            f"{sib.TATOEBA_BASE}/tatoeba.{code}-eng.eng",
-            "".join(f"English tatoeba line {i} for {code}\n" for i in range(rows)).encode(),
-        )
-    return sib.TatoebaSib200(
-        "tatoeba-sib200", "Tatoeba", rows={k: (c, rows) for k, (c, _) in sib.SIB200_TATOEBA.items()}
+        sides[f"tatoeba.{code}-eng.{code}"] = "".join(f"{flores} tatoeba line {i}\n" for i in range(rows)).encode()
+        sides[f"tatoeba.{code}-eng.eng"] = "".join(
+            f"English tatoeba line {i} for {code}\n" for i in range(rows)
+        ).encode()
+    return sides
+
+
+def tatoeba_converted(flores: str, rows: int) -> bytes:
+    code = sib.SIB200_TATOEBA[flores][0]
+    lines = [f"idx\t{flores}\ten"]
+    lines += [f"{i}\t{flores} tatoeba line {i}\tEnglish tatoeba line {i} for {code}" for i in range(rows)]
+    return ("\n".join(lines) + "\n").encode()
+
+
+def _tatoeba_source(root: Path, rows: int = 20, langs=None) -> TatoebaFiles:
+    langs = list(sib.SIB200_TATOEBA) if langs is None else langs
+    for name, data in tatoeba_sides(rows).items():
+        _put(root, f"{TATOEBA_BASE}/{name}", data)
+    return TatoebaFiles(
+        "tatoeba-sib200",
+        "Tatoeba",
+        rows=dict.fromkeys(langs, rows),
+        codes={lang: sib.SIB200_TATOEBA[lang][0] for lang in langs},
+        sha256={lang: hashlib.sha256(tatoeba_converted(lang, rows)).hexdigest() for lang in langs},
     )
 
 

@@ -279,9 +279,7 @@ def sib200_converted_pins() -> dict[str, str]:
 
 def tatoeba_sib200_pins() -> dict[str, str]:
     """``{Flores code: sha256}`` of the 82 converted ``tatoeba/{code}-en.tsv`` files of the pinned LASER commit."""
-    return {
-        rel.split("/")[-1].removesuffix("-en.tsv"): sha for rel, sha in _sums("tatoeba_sib200_sha256.txt").items()
-    }
+    return {rel.split("/")[-1].removesuffix("-en.tsv"): sha for rel, sha in _sums("tatoeba_sib200_sha256.txt").items()}
 
 
 def _sums(name: str) -> dict[str, str]:
@@ -429,7 +427,9 @@ class Sib200Files(Source):
                     raw.unlink(missing_ok=True)
                     raise
                 raw.unlink(missing_ok=True)
-        write_fewshot_splits(fetcher.out, self._fewshot_expected() if pinned else None)
+        expected = self._fewshot_expected() if pinned else None
+        if fetcher.force or (ENGLISH_FLORES, "train") in todo or check_fewshot_files(fetcher.out, expected):
+            write_fewshot_splits(fetcher.out, expected)  # drawn from the English train file: written when it is
 
     def _from_archive(self, fetcher: Fetcher, archive: Path, todo: list[tuple[str, str]]) -> None:
         """Every file of ``todo`` from the repository archive, one member at a time; the ones verified are

@@ -195,5 +195,6 @@ def load_run_data(config: RunConfig, progress: bool = False) -> RunData:
             raise DataError(f"no {eval_split} examples for language '{lang}'")
     from xlprompt.leaks import check_data_leaks
 
-    notes += check_data_leaks(config, train, dev, test, parallel, eval_split)
+    translations = task.translations(task, config, root, eval_split) if task.translations and root else None
+    notes += check_data_leaks(config, train, dev, test, parallel, eval_split, translations)
     return RunData(train, dev, test, parallel, notes, eval_split)

@@ -14,7 +14,20 @@ Two layers:
   (either side) is refused; in a user task, one that is also in the model-selection dev split is refused (the
   task file names both); otherwise that gives a warning. For a one-text task (SIB-200, whose texts
   are Flores-200 sentences) every sentence of every pair, on either side, is compared with every evaluated
-  text, in any language. The warning is the case of the
+  text, in any language.
+
+  Across languages (a parallel task, one with :attr:`xlprompt.tasks.Task.translations`: SIB-200): the data's
+  own ids name one sentence in every language, so the evaluated sentences are found in *every* language of the
+  task, evaluated or not (the evaluated split read in all of them), and a pair holding one in any language is
+  refused (only ``yor_Latn`` evaluated: an English–Hausa pair of an evaluated sentence, or a corpus built from
+  Flores-200, whose dev and devtest sentences SIB-200 holds); a training example whose id is evaluated is
+  refused. Near-copies (within a language): a text whose :func:`tokens` set has a Jaccard :func:`similarity` of
+  at least ``leak_similarity`` (default 0.8; 1: exact copies only) with an evaluated text of its language, in
+  every field, is a copy (a word added to or removed from a sentence of n distinct words scores n / (n + 1)).
+  :class:`EvaluatedTexts` finds them through an index of each language's tokens (prefix filtering), never by a
+  scan of every row. Each refusal is one line naming the pair (or training example) and the evaluated sentence.
+
+  The warning is the case of the
   fixed few-shot splits with ``eval_split=dev``: Zhao & Schütze's dev split is k per class drawn from XNLI
   dev, so its 3k English examples are also evaluated. Refusing it would forbid ``eval_split=dev`` with
   the paper's fixed splits altogether; the warning names how many examples overlap (3k of ~2,490 English
@@ -240,10 +253,10 @@ def check_data_leaks(
         test (dict[str, list[NLIExample]]): the evaluated examples per language.
         parallel (list[ParallelPair]): the alignment pairs (empty without).
         split (str | None): the split evaluated (default ``config.eval_split``).
-        translations (dict[str, list[NLIExample]] | None): for a parallel task, the evaluated split in every one
-            of the task's languages, evaluated or not, each uid naming the same sentence in every language: the
-            guard then finds an evaluated sentence in any of them (by its id) and refuses a training example
-            whose uid is evaluated.
+        translations (dict[str, list[NLIExample]] | None): for a parallel task (not None: its uids name the same
+            sentence in every language, so a training example whose uid is evaluated is refused), the evaluated
+            split in every one of the task's languages, evaluated or not: the guard then finds an evaluated
+            sentence in any of them by its id (an empty dict where there are no alignment pairs to compare).
 
     Returns:
         list[str]: the notes (warnings) for the run's log.
@@ -274,7 +287,7 @@ def check_data_leaks(
     leaked = []
     for ex in train:
         hit = index.find(ex.lang or source, fields(ex.premise, ex.hypothesis))
-        if hit is None and translations and ex.uid in evaluated_in:  # the same sentence by the data's own id
+        if hit is None and translations is not None and ex.uid in evaluated_in:  # the same sentence, by its id
             hit = (_Ref(evaluated_in[ex.uid], ex.uid, ex.premise, evaluated_in[ex.uid]), 1.0, True)
         if hit is not None:
             leaked.append((ex, hit))

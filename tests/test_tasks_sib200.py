@@ -35,7 +35,10 @@ needs_tokenizer = pytest.mark.skipif(not XLMR_TOKENIZER_DIR.is_dir(), reason="..
 
 
 def flores_sentence(lang: str, idx: int) -> str:
-    return f"{lang} sentence number {idx} of the Flores set."
+    """A sentence of its own for every language and idx: three of its 15 tokens depend on idx (no two of the
+    release's ids share both numbers), so that two sentences are not near-copies to the leak guard (token
+    similarity 12/18)."""
+    return f"{lang} sentence number {idx} of the Flores set, on topic {idx * 7919 % 997} and item {idx * 104729 % 991}."
 
 
 def release_rows(lang: str, split: str) -> list[tuple[int, str, str]]:
@@ -466,3 +469,21 @@ def test_report_groups_205_languages_by_script_and_plots_them(tmp_path):
     assert swh["aligned"] == "yes" and yor["aligned"] == "no" and swh["script"] == "Latn"
     assert len((tmp_path / "rep" / "task_sib200.csv").read_text("utf-8").splitlines()[0].split(",")) == 205 + 4
     assert report.files
+
+
+def test_data_stats_shows_sib200_its_tatoeba_and_americasnli(data_dir):
+    from xlprompt.cli import cli
+
+    result = CliRunner().invoke(cli, ["data", "stats", "--data-dir", str(data_dir)])
+    assert result.exit_code == 0, result.output
+    sib200 = result.output.split("[sib200] ", 1)[1].split("\n\n")[0].splitlines()
+    assert sib200[2].split() == ["train", "1/1", "701", *map(str, TRAIN.values())]
+    assert sib200[3].split() == ["dev", "4/205", "99", *map(str, DEV.values())]
+    assert sib200[4].split() == ["test", "4/205", "204", *map(str, TEST.values())]
+    assert sib200[5] == "fixed few-shot split files (sib200/fewshot/): 50/50"
+    tatoeba = result.output.split("[tatoeba-sib200] ", 1)[1].splitlines()[1]
+    assert tatoeba == "82/82 languages, rows per language 20, 820 pairs"  # 20 rows: 10 pairs, in 82 languages
+    americas = [line.split() for line in result.output.split("[americasnli] ", 1)[1].splitlines()[2:]]
+    assert ["aym", "9", "3", "3", "3", "12", "4", "4", "4"] in americas
+    assert ["quy", "6", "2", "2", "2", "9", "3", "3", "3"] in americas
+    assert ["gn", "-", "-", "-", "-", "-", "-", "-", "-"] in americas

@@ -135,21 +135,38 @@ def test_a_near_copy_within_a_language_is_refused_at_the_threshold(folder):
     assert accepted(folder, leak_similarity=0.95) == 164  # the last text written: 0.909 < 0.95
 
 
-def test_a_training_example_that_is_a_near_copy_is_refused():
+def test_a_training_example_that_is_a_near_copy_is_reported_and_an_exact_one_refused():
+    """The task's own rows can hold near-duplicates by design (PAWS-X builds several pairs from one sentence), so
+    a training example that is a near-copy of an evaluated one is a warning naming both; an exact copy, or one
+    with an evaluated id, is refused."""
     from xlprompt.leaks import check_data_leaks
 
     test = {"en": [NLIExample("the cat sat on the warm mat all day long", "", 0, "en", "sib200-9")]}
     train = [NLIExample("the cat sat on the warm mat all day", "", 0, "en", "sib200-1")]
     cfg = RunConfig(task="sib200", method="sp", model="random:tiny", shots=2, train_source="sample")
-    with pytest.raises(DataError) as err:
-        check_data_leaks(cfg, train, [], test, [])
+    with pytest.warns(UserWarning) as caught:
+        notes = check_data_leaks(cfg, train, [], test, [])
     # token sets: {the cat sat on warm mat all day long} vs the same without "long": 8 / 9
-    assert str(err.value) == (
-        "1 training examples are also in the evaluated sib200 test split (en; a near-copy: token similarity 0.89 "
-        ">= leak_similarity 0.8), e.g. 'sib200-1' is the evaluated sentence 'sib200-9' (en: 'the cat sat on the "
-        "warm mat all day long'): a leak; use the other eval_split or other training data"
+    assert (
+        notes
+        == [str(caught[0].message)]
+        == [
+            "leak warning: 1 of the 1 training examples are near-copies of evaluated sib200 test examples (token "
+            "similarity >= leak_similarity 0.8), e.g. 'sib200-1' (0.89) of the evaluated sentence 'sib200-9' (en: 'the "
+            "cat sat on the warm mat all day long'), so the accuracy of their language may be optimistic; the task's "
+            "own rows are reported, not refused (PAWS-X builds several pairs from one sentence)"
+        ]
     )
     assert check_data_leaks(RunConfig(**{**cfg.to_dict(), "leak_similarity": 0.9}), train, [], test, []) == []
+    with pytest.raises(DataError, match=r"^1 training examples are also in the evaluated sib200 test split \(en; comp"):
+        check_data_leaks(
+            cfg, [NLIExample("The cat sat on the warm mat, all day long!", "", 0, "en", "x")], [], test, []
+        )
+    # by its id (a parallel task): the English training example of an evaluated Yoruba sentence
+    by_id = [NLIExample("an English text of its own", "", 0, "en", "sib200-9")]
+    with pytest.raises(DataError, match=r"'sib200-9' is the evaluated sentence 'sib200-9'"):
+        check_data_leaks(cfg, by_id, [], test, [], translations={})
+    assert check_data_leaks(cfg, by_id, [], test, []) == []  # not a parallel task: ids are not compared
 
 
 def test_texts_without_spaces_compare_by_character_pairs():

@@ -284,20 +284,30 @@ def check_data_leaks(
             if ex.uid in evaluated_in:
                 index.add(lang, fields(ex.premise, ex.hypothesis), _Ref(lang, ex.uid, ex.premise, evaluated_in[ex.uid]))
     source = spec.source_language
-    leaked = []
+    leaked, near = [], []
     for ex in train:
         hit = index.find(ex.lang or source, fields(ex.premise, ex.hypothesis))
-        if hit is None and translations is not None and ex.uid in evaluated_in:  # the same sentence, by its id
+        if (hit is None or not hit[2]) and translations is not None and ex.uid in evaluated_in:  # by its id
             hit = (_Ref(evaluated_in[ex.uid], ex.uid, ex.premise, evaluated_in[ex.uid]), 1.0, True)
         if hit is not None:
-            leaked.append((ex, hit))
+            (leaked if hit[2] else near).append((ex, hit))
     if leaked:
         ex, (ref, score, exact) = leaked[0]
         raise DataError(
             f"{len(leaked)} training examples are also in the evaluated {task} {split} split "
-            f"({ref.evaluated_in}; {_how(score, exact, threshold)}), e.g. '{ex.uid}' is {ref.describe()}: a leak; use the "
-            "other eval_split or other training data"
+            f"({ref.evaluated_in}; {_how(score, exact, threshold)}), e.g. '{ex.uid}' is {ref.describe()}: a leak; use "
+            "the other eval_split or other training data"
         )
+    if near:  # the task's own rows: near-duplicates can be the data set's design (PAWS-X), so reported, not refused
+        ex, (ref, score, exact) = near[0]
+        note = (
+            f"leak warning: {len(near)} of the {len(train)} training examples are near-copies of evaluated {task} "
+            f"{split} examples (token similarity >= leak_similarity {threshold:g}), e.g. '{ex.uid}' ({score:.2f}) "
+            f"of {ref.describe()}, so the accuracy of their language may be optimistic; the task's own rows are "
+            "reported, not refused (PAWS-X builds several pairs from one sentence)"
+        )
+        warnings.warn(note, stacklevel=2)
+        notes.append(note)
     where = config.parallel_file if config.parallel_source == "file" else None
     for pair in parallel:
         sides = [
@@ -330,7 +340,17 @@ def check_data_leaks(
                         "parallel corpus",
                         where,
                     )
-    selected = [ex for ex in dev if index.find(ex.lang or source, fields(ex.premise, ex.hypothesis)) is not None]
+    found = [(ex, index.find(ex.lang or source, fields(ex.premise, ex.hypothesis))) for ex in dev]
+    selected = [ex for ex, hit in found if hit is not None and hit[2]]  # exact copies
+    near_dev = [ex for ex, hit in found if hit is not None and not hit[2]]
+    if near_dev:
+        note = (
+            f"leak warning: {len(near_dev)} of the {len(dev)} model-selection dev examples are near-copies of "
+            f"evaluated {task} {split} examples (token similarity >= leak_similarity {threshold:g}), e.g. "
+            f"'{near_dev[0].uid}'"
+        )
+        warnings.warn(note, stacklevel=2)
+        notes.append(note)
     if selected and _user_task(config):
         raise DataError(
             f"{len(selected)} of the {len(dev)} model-selection dev examples of task {task} are also "

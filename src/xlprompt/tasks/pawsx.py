@@ -58,6 +58,16 @@ def pawsx_required_files(task: Task, config, folder: Path) -> list[tuple[str, st
     return [("pawsx/dev/en.tsv", "pawsx")] + [(f"pawsx/{split}/{lang}.tsv", "pawsx") for lang in config.languages()]
 
 
+def pawsx_translations(task: Task, config, root: Path, split: str) -> dict[str, list]:
+    """``split`` in every PAWS-X language whose file is in the data folder (the leak guard's view: the uid
+    ``pawsx-{split}-{idx}`` is the same pair in all 7)."""
+    return {
+        lang: read_pawsx(root, split, lang, labelled=False)
+        for lang in task.languages
+        if pawsx_file(root, split, lang).is_file()
+    }
+
+
 PAWSX = register(
     Task(
         name="pawsx",
@@ -72,6 +82,7 @@ PAWSX = register(
         origin="built-in: xlprompt.tasks.pawsx",
         load_splits=load_pawsx_splits,
         required_files=pawsx_required_files,
+        translations=pawsx_translations,
     )
 )
 

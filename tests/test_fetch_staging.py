@@ -702,7 +702,7 @@ def test_sib200_and_its_tatoeba_are_one_archive_request_each_and_an_edited_file_
 
 
 def test_the_shipped_pins_cover_every_converted_file():
-    """Every file the registered sib200 and tatoeba-sib200 sources write has a pinned SHA-256."""
+    """Every file the registered sib200, tatoeba-sib200 and americasnli sources write has a pinned SHA-256."""
     from xlprompt.data.fetch import default_sources
 
     sources = default_sources()
@@ -712,3 +712,33 @@ def test_the_shipped_pins_cover_every_converted_file():
     tatoeba = sources["tatoeba-sib200"]
     assert set(tatoeba.sha256) == set(tatoeba.rows) == set(sib.SIB200_TATOEBA)
     assert all(len(sha) == 64 and int(sha, 16) >= 0 for sha in tatoeba.sha256.values())
+    americas = {p.relative_to(out).as_posix() for p in sources["americasnli"].outputs(out)}
+    assert set(anli.americasnli_converted_pins()) == americas and len(americas) == 20
+
+
+#: a file of each source pinned by SHA-256, and a hand edit of one of its rows (rows, labels and ids unchanged)
+EDITS = {
+    "fewshot": ("xnli-fewshot/train/en/train_split,1.jsonl", b"A man sleeps", b"A tall man sleeps"),
+    "tatoeba": ("tatoeba/de-en.tsv", b"Hallo.", b"Hallo Welt."),
+    "sib200": ("sib200/test/deu_Latn.tsv", b"sentence number 2003 ", b"sentence number 2003 indeed "),
+    "tatoeba-sib200": ("tatoeba/afr_Latn-en.tsv", b"tatoeba line 1", b"tatoeba line one"),
+    "americasnli": ("americasnli/test/quy.tsv", b"quy test premise 2", b"quy test premise two"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(EDITS))
+def test_a_hand_edited_file_of_a_pinned_source_is_found_and_fetched_again(name, server, tmp_path):
+    """A word added to one row of a file: the next fetch finds it by its pinned SHA-256 and restores the file;
+    never "already complete"."""
+    sources, _, _ = FAKES[name](server, tmp_path)
+    out = tmp_path / "data"
+    assert quiet_fetch(out, sources, server.url).fetched == [name]
+    rel, old, new = EDITS[name]
+    path = out / rel
+    original = path.read_bytes()
+    assert original.count(old) >= 1
+    path.write_bytes(original.replace(old, new, 1))
+    assert sources[name].check(out) is not None
+    report = quiet_fetch(out, sources, server.url)
+    assert report.fetched == [name] and report.present == [], report.failed
+    assert path.read_bytes() == original

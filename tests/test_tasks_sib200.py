@@ -163,7 +163,17 @@ def _anli_source(root: Path) -> anli.AmericasNliFiles:
         data = ("\n".join(lines) + "\n").encode()
         _put(root, f"{anli.AMERICASNLI_BASE}/{split}.tsv", data)
         pins[f"{split}.tsv"] = (hashlib.sha256(data).hexdigest(), len(data))
-    return anli.AmericasNliFiles("americasnli", "AmericasNLI", rows=ANLI_ROWS, pins=pins)
+    converted = {}  # the converted files, written out here by hand
+    for split, per_lang in ANLI_ROWS.items():
+        for lang, n in per_lang.items():
+            lines = ["idx\tpremise\thypothesis\tlabel"]
+            lines += [
+                f"{i}\t{lang} {split} premise {i}\t{lang} {split} hypothesis {i}\t{labels[i % 3]}" for i in range(n)
+            ]
+            converted[f"americasnli/{split}/{lang}.tsv"] = hashlib.sha256(
+                ("\n".join(lines) + "\n").encode()
+            ).hexdigest()
+    return anli.AmericasNliFiles("americasnli", "AmericasNLI", rows=ANLI_ROWS, pins=pins, converted=converted)
 
 
 @pytest.fixture(scope="module")

@@ -19,6 +19,13 @@ multinli    the official MultiNLI 1.0 archive, cims.nyu.edu/~sbowman/         39
 (optional)  multinli/multinli_1.0.zip → ``multinli/train.tsv``               (for ``sample_pool=multinli``)
 muse        MUSE bilingual dictionaries, dl.fbaipublicfiles.com/arrival/      UTF-8, ``source target`` per line,
 (optional)  dictionaries/en-XX.txt → ``muse/en-XX.txt`` (SoftMV's 12 langs)  at least one pair (method softmv)
+sib200      dadelani/sib-200 @ 593cea88, ``data/annotated/`` →              SHA-256 + size of the 411 release
+            ``sib200/`` (:mod:`xlprompt.data.sib200`)                         files, SHA-256 of every converted
+                                                                            file and few-shot split
+tatoeba-    facebookresearch/LASER @ 74bc6ae7, the 82 SIB-200 languages      rows and SHA-256 per converted file
+sib200      → ``tatoeba/{Flores code}-en.tsv`` (:class:`TatoebaFiles`)
+americasnli nala-cub/AmericasNLI @ be3c351b, ``{dev,test}.tsv`` →           SHA-256 + size of both files,
+            ``americasnli/`` (:mod:`xlprompt.data.americasnli`)               SHA-256 of every converted file
 ==========  ==============================================================  ==================================
 
 Why the official archives for XNLI and PAWS-X rather than the hub datasets ``facebook/xnli`` and
@@ -28,8 +35,9 @@ and can be mirrored like any other URL, and reading them needs neither ``dataset
 
 Requests: each pinned GitHub source is one repository archive at its pinned commit
 (``codeload.github.com/{owner}/{repo}/tar.gz/{commit}``), every file in it checked against its pin
-(fewshot: the SHA-256 and size of each of the 270 files; tatoeba: the SHA-256 of each converted file), so
-the four default sources take 4 requests. A mirror that serves single files (it answers 404 for the
+(fewshot: the SHA-256 and size of each of the 270 files; tatoeba and tatoeba-sib200: the SHA-256 of each
+converted file; sib200: the SHA-256 and size of each release file and of each converted one), so the four
+default sources take 4 requests and ``--only sib200,tatoeba-sib200`` 2. A mirror that serves single files (it answers 404 for the
 archive) is read one file per request. XNLI-1.0.zip and multinli_1.0.zip are pinned by their published
 size and SHA-256, x-final.tar.gz by its size and content facts. A file that is not the pinned one is a
 one-line error with the expected and actual values; to proceed, fetch the original through ``--mirror``,

@@ -164,8 +164,13 @@ def test_a_training_example_that_is_a_near_copy_is_reported_and_an_exact_one_ref
         )
     # by its id (a parallel task): the English training example of an evaluated Yoruba sentence
     by_id = [NLIExample("an English text of its own", "", 0, "en", "sib200-9")]
-    with pytest.raises(DataError, match=r"'sib200-9' is the evaluated sentence 'sib200-9'"):
+    with pytest.raises(DataError) as err:
         check_data_leaks(cfg, by_id, [], test, [], translations={})
+    assert str(err.value) == (
+        "1 training examples are also in the evaluated sib200 test split (en; the same sentence id), e.g. "
+        "'sib200-9' is the evaluated sentence 'sib200-9' (en: 'the cat sat on the warm mat all day long'): a leak; "
+        "use the other eval_split or other training data"
+    )
     assert check_data_leaks(cfg, by_id, [], test, []) == []  # not a parallel task: ids are not compared
 
 

@@ -272,11 +272,13 @@ def check_data_leaks(
     def fields(premise: str, hypothesis: str) -> tuple[str, ...]:
         return (premise,) if single else (premise, hypothesis)
 
-    evaluated_in: dict[str, str] = {}
+    evaluated_in: dict[str, str] = {}  # uid -> the first evaluated language holding it
+    evaluated: dict[str, _Ref] = {}  # uid -> that evaluated row
     for lang, examples in test.items():
         for ex in examples:
-            evaluated_in.setdefault(ex.uid, lang)
-            index.add(lang, fields(ex.premise, ex.hypothesis), _Ref(lang, ex.uid, ex.premise, lang))
+            ref = _Ref(lang, ex.uid, ex.premise, evaluated_in.setdefault(ex.uid, lang))
+            evaluated.setdefault(ex.uid, ref)
+            index.add(lang, fields(ex.premise, ex.hypothesis), ref)
     for lang, examples in (translations or {}).items():
         if lang in test:
             continue
@@ -287,16 +289,17 @@ def check_data_leaks(
     leaked, near = [], []
     for ex in train:
         hit = index.find(ex.lang or source, fields(ex.premise, ex.hypothesis))
-        if (hit is None or not hit[2]) and translations is not None and ex.uid in evaluated_in:  # by its id
-            hit = (_Ref(evaluated_in[ex.uid], ex.uid, ex.premise, evaluated_in[ex.uid]), 1.0, True)
+        if (hit is None or not hit[2]) and translations is not None and ex.uid in evaluated:  # by its id
+            hit = (evaluated[ex.uid], None, True)
         if hit is not None:
             (leaked if hit[2] else near).append((ex, hit))
     if leaked:
         ex, (ref, score, exact) = leaked[0]
+        how = "the same sentence id" if score is None else _how(score, exact, threshold)
         raise DataError(
             f"{len(leaked)} training examples are also in the evaluated {task} {split} split "
-            f"({ref.evaluated_in}; {_how(score, exact, threshold)}), e.g. '{ex.uid}' is {ref.describe()}: a leak; use "
-            "the other eval_split or other training data"
+            f"({ref.evaluated_in}; {how}), e.g. '{ex.uid}' is {ref.describe()}: a leak; use the other eval_split "
+            "or other training data"
         )
     if near:  # the task's own rows: near-duplicates can be the data set's design (PAWS-X), so reported, not refused
         ex, (ref, score, exact) = near[0]

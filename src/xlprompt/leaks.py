@@ -276,7 +276,8 @@ def check_data_leaks(
     evaluated: dict[str, _Ref] = {}  # uid -> that evaluated row
     for lang, examples in test.items():
         for ex in examples:
-            ref = _Ref(lang, ex.uid, ex.premise, evaluated_in.setdefault(ex.uid, lang))
+            ref = _Ref(lang, ex.uid, ex.premise, lang)
+            evaluated_in.setdefault(ex.uid, lang)
             evaluated.setdefault(ex.uid, ref)
             index.add(lang, fields(ex.premise, ex.hypothesis), ref)
     for lang, examples in (translations or {}).items():

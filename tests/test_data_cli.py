@@ -58,7 +58,7 @@ def test_data_stats_counts(data_dir):
 
 def test_format_stats_table(data_dir):
     text = format_stats(data_stats(data_dir))
-    lines = text.split("\n")
+    lines = text.split("[xnli] ", 1)[1].split("\n")
     assert lines[0] == "XNLI (xnli/{dev,test}/{lang}.tsv)"
     assert lines[1].split() == [
         "lang",
@@ -104,7 +104,8 @@ def test_stats_of_missing_sources(tmp_path):
 def test_cli_stats(data_dir):
     result = run("data", "stats", "--data-dir", data_dir)
     assert result.exit_code == 0, result.output
-    assert result.stdout.startswith(f"data folder: {data_dir}\n\nXNLI")
+    assert result.stdout.startswith(f"data folder: {data_dir}\n\n[fewshot] Few-shot splits")
+    assert "\n\n[xnli] XNLI (xnli/{dev,test}/{lang}.tsv)\n" in result.stdout
     for lang in XNLI_LANGUAGES:
         assert [lang, "12", "4", "4", "4", "15", "5", "5", "5"] in cells(result.stdout)
     assert "PAWS-X" in result.stdout and "Tatoeba" in result.stdout
@@ -299,3 +300,24 @@ def test_data_stats_reports_pawsx_ns_rows_and_no_ns_text_reaches_a_run(tmp_path)
         "pawsx-dev-0",
         "pawsx-dev-2",
     }
+
+
+def test_every_registered_source_has_a_section_in_stats_and_a_row_in_the_docs(tmp_path):
+    """``data stats`` and docs/data.md's source table cover every source of ``data fetch``, from its registry:
+    a new source cannot be left out of either."""
+    import re
+    from pathlib import Path
+
+    from xlprompt.data.fetch import default_sources
+
+    names = list(default_sources())
+    text = format_stats(data_stats(tmp_path))
+    titles = re.findall(r"^\[([a-z0-9-]+)\] ", text, flags=re.M)
+    assert titles == names  # in the registry's order, each once
+    assert all(f"[{name}] " in text and "not found" in text.split(f"[{name}] ", 1)[1].split("\n")[0] for name in names)
+    docs = (Path(__file__).resolve().parents[1] / "docs" / "data.md").read_text("utf-8")
+    table = docs.split("## Sources", 1)[1].split("\n\n", 2)[1]
+    documented = re.findall(r"^\|[^|]*\| `([a-z0-9-]+)`: ", table, flags=re.M)
+    assert sorted(documented) == sorted(names)
+    only = re.search(r"`--only` fetches some sources \(([^;]*);", docs).group(1)
+    assert re.findall(r"`([a-z0-9-]+)`", only) == names

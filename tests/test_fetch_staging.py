@@ -174,29 +174,45 @@ def _serve_folder(server, root: Path) -> None:
             server.files["/" + path.relative_to(root).as_posix()] = path.read_bytes()
 
 
+SIB200_ARCHIVE_PATH = f"/dadelani/sib-200/tar.gz/{sib.SIB200_COMMIT}"
+
+
+def sib200_tar(release: dict[str, bytes]) -> bytes:
+    """The dadelani/sib-200 repository archive holding ``release`` under ``data/annotated/`` (and a file besides)."""
+    files = {f"data/annotated/{rel}": data for rel, data in release.items()}
+    return github_tar(f"sib-200-{sib.SIB200_COMMIT}", {**files, "data/annotated/eng_Latn/labels.txt": b"travel\n"})
+
+
 def _sib200(server, tmp_path):
-    sources = {"sib200": sibtest._sib_source(tmp_path / "mirror")}
-    _serve_folder(server, tmp_path / "mirror")
+    source = sibtest._sib_source(tmp_path / "mirror")
+    release = sibtest.sib_release()
+    server.files[SIB200_ARCHIVE_PATH] = sib200_tar(release)
 
     def wreck():  # the German test file changed upstream (its pinned SHA-256 differs)
-        path = urlsplit(f"{sib.SIB200_BASE}/deu_Latn/test.tsv").path
-        server.files[path] = server.files[path].replace(b"sentence number", b"sentence no.")
+        changed = dict(release)
+        changed["deu_Latn/test.tsv"] = changed["deu_Latn/test.tsv"].replace(b"sentence number", b"sentence no.")
+        server.files[SIB200_ARCHIVE_PATH] = sib200_tar(changed)
 
-    return sources, wreck, None
+    return {"sib200": source}, wreck, None
+
+
+def laser_tar(sides: dict[str, bytes]) -> bytes:
+    return github_tar(f"LASER-{LASER_COMMIT}", {f"{TATOEBA_PREFIX}/{name}": data for name, data in sides.items()})
 
 
 def _tatoeba_sib200(server, tmp_path):
-    source = sibtest._tatoeba_source(tmp_path / "mirror", rows=3)
-    source.rows = dict(list(source.rows.items())[:3])
-    sources = {"tatoeba-sib200": source}
-    _serve_folder(server, tmp_path / "mirror")
+    langs = list(sib.SIB200_TATOEBA)[:3]
+    source = sibtest._tatoeba_source(tmp_path / "mirror", rows=3, langs=langs)
+    sides = sibtest.tatoeba_sides(3)
+    server.files[TATOEBA_ARCHIVE_PATH] = laser_tar(sides)
 
     def wreck():  # one side of the last language with a line more
-        code = list(source.rows.values())[-1][0]
-        path = urlsplit(f"{sib.TATOEBA_BASE}/tatoeba.{code}-eng.eng").path
-        server.files[path] += b"one line more\n"
+        code = source.codes[langs[-1]]
+        server.files[TATOEBA_ARCHIVE_PATH] = laser_tar(
+            {**sides, f"tatoeba.{code}-eng.eng": sides[f"tatoeba.{code}-eng.eng"] + b"one line more\n"}
+        )
 
-    return sources, wreck, None
+    return {"tatoeba-sib200": source}, wreck, None
 
 
 def _americasnli(server, tmp_path):
@@ -506,7 +522,7 @@ def test_a_line_without_end_and_an_oversized_member_are_refused_in_bounded_memor
     )
     assert peak < 8, f"peak {peak:.1f} MiB"
     # a GitHub archive member larger than any file of the source is refused after MAX_MEMBER bytes
-    monkeypatch.setattr("xlprompt.data.fetch.MAX_MEMBER", 2**20)
+    monkeypatch.setattr("xlprompt.data.download.MAX_MEMBER", 2**20)
     big = b"Hallo.\n" * (3 * 2**20 // 7)
     server.files[TATOEBA_ARCHIVE_PATH] = github_tar(
         f"LASER-{LASER_COMMIT}",
@@ -676,3 +692,80 @@ def test_a_fetch_killed_after_converting_an_archive_but_before_marking_it_verifi
         report = quiet_fetch(out, sources, server.url)
         assert report.fetched == [name] and server.gets() == requests  # nothing downloaded twice
         assert not (out / ".partial").exists() and leftovers(out) == []
+
+
+# -- one request per repository; every converted file pinned ---------------------------------------------------
+
+
+def test_sib200_and_its_tatoeba_are_one_archive_request_each_and_an_edited_file_is_fetched_again(server, tmp_path):
+    """``--only sib200,tatoeba-sib200``: one request per repository (dadelani/sib-200, facebookresearch/LASER), the
+    converted files equal a conversion written by hand, and a hand-edited sentence (same rows, categories and
+    ids) is found by the next fetch and fetched again."""
+    sources = {**_sib200(server, tmp_path)[0], **_tatoeba_sib200(server, tmp_path)[0]}
+    out = tmp_path / "data"
+    logged: list[str] = []
+    report = fetch_data(
+        out, only="sib200,tatoeba-sib200", mirror=server.url, progress=False, sources=sources, log=logged.append
+    )
+    assert report.fetched == ["sib200", "tatoeba-sib200"], report.failed
+    assert [path for path, _ in server.requests] == [SIB200_ARCHIVE_PATH, TATOEBA_ARCHIVE_PATH]
+    sentence, tatoeba = out / "sib200/test/yor_Latn.tsv", out / "tatoeba/afr_Latn-en.tsv"
+    assert sentence.read_bytes() == sibtest.converted_tsv("yor_Latn", "test")
+    assert tatoeba.read_bytes() == sibtest.tatoeba_converted("afr_Latn", 3)
+    assert quiet_fetch(out, sources, server.url).present == ["sib200", "tatoeba-sib200"]
+    assert server.gets() == 2  # complete: nothing downloaded
+    sentence.write_bytes(sentence.read_bytes().replace(b"sentence number 2003", b"sentence number 2003 indeed"))
+    tatoeba.write_bytes(tatoeba.read_bytes().replace(b"tatoeba line 1", b"tatoeba line one"))
+    logged.clear()
+    report = fetch_data(
+        out, only="sib200,tatoeba-sib200", mirror=server.url, progress=False, sources=sources, log=logged.append
+    )
+    assert report.fetched == ["sib200", "tatoeba-sib200"] and not [line for line in logged if "already" in line]
+    assert [path for path, _ in server.requests[2:]] == [SIB200_ARCHIVE_PATH, TATOEBA_ARCHIVE_PATH]
+    assert sentence.read_bytes() == sibtest.converted_tsv("yor_Latn", "test")
+    assert tatoeba.read_bytes() == sibtest.tatoeba_converted("afr_Latn", 3)
+    problem = sources["sib200"].check(out)
+    assert problem is None and leftovers(out) == []
+
+
+def test_the_shipped_pins_cover_every_converted_file():
+    """Every file the registered sib200, tatoeba-sib200 and americasnli sources write has a pinned SHA-256."""
+    from xlprompt.data.fetch import default_sources
+
+    sources = default_sources()
+    out = Path("/data")
+    sib_files = {p.relative_to(out).as_posix() for p in sources["sib200"].outputs(out) if "fewshot" not in p.parts}
+    assert set(sib.sib200_converted_pins()) == sib_files and len(sib_files) == 1 + 2 * 205
+    tatoeba = sources["tatoeba-sib200"]
+    assert set(tatoeba.sha256) == set(tatoeba.rows) == set(sib.SIB200_TATOEBA)
+    assert all(len(sha) == 64 and int(sha, 16) >= 0 for sha in tatoeba.sha256.values())
+    americas = {p.relative_to(out).as_posix() for p in sources["americasnli"].outputs(out)}
+    assert set(anli.americasnli_converted_pins()) == americas and len(americas) == 20
+
+
+#: a file of each source pinned by SHA-256, and a hand edit of one of its rows (rows, labels and ids unchanged)
+EDITS = {
+    "fewshot": ("xnli-fewshot/train/en/train_split,1.jsonl", b"A man sleeps", b"A tall man sleeps"),
+    "tatoeba": ("tatoeba/de-en.tsv", b"Hallo.", b"Hallo Welt."),
+    "sib200": ("sib200/test/deu_Latn.tsv", b"sentence number 2003 ", b"sentence number 2003 indeed "),
+    "tatoeba-sib200": ("tatoeba/afr_Latn-en.tsv", b"tatoeba line 1", b"tatoeba line one"),
+    "americasnli": ("americasnli/test/quy.tsv", b"quy test premise 2", b"quy test premise two"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(EDITS))
+def test_a_hand_edited_file_of_a_pinned_source_is_found_and_fetched_again(name, server, tmp_path):
+    """A word added to one row of a file: the next fetch finds it by its pinned SHA-256 and restores the file;
+    never "already complete"."""
+    sources, _, _ = FAKES[name](server, tmp_path)
+    out = tmp_path / "data"
+    assert quiet_fetch(out, sources, server.url).fetched == [name]
+    rel, old, new = EDITS[name]
+    path = out / rel
+    original = path.read_bytes()
+    assert original.count(old) >= 1
+    path.write_bytes(original.replace(old, new, 1))
+    assert sources[name].check(out) is not None
+    report = quiet_fetch(out, sources, server.url)
+    assert report.fetched == [name] and report.present == [], report.failed
+    assert path.read_bytes() == original

@@ -21,7 +21,7 @@ from datafactory import write_xnli
 
 from xlprompt.data import americasnli as anli
 from xlprompt.data import sib200 as sib
-from xlprompt.data.fetch import Fetcher, FetchError, apply_mirror
+from xlprompt.data.fetch import TATOEBA_BASE, Fetcher, FetchError, TatoebaFiles, apply_mirror
 from xlprompt.errors import ConfigError, DataError
 
 TRAIN = dict(zip(sib.SIB200_CATEGORIES, (176, 138, 102, 85, 77, 65, 58)))  # the release's English counts
@@ -35,23 +35,48 @@ needs_tokenizer = pytest.mark.skipif(not XLMR_TOKENIZER_DIR.is_dir(), reason="..
 
 
 def flores_sentence(lang: str, idx: int) -> str:
-    return f"{lang} sentence number {idx} of the Flores set."
+    """A sentence of its own for every language and idx: three of its 15 tokens depend on idx (no two of the
+    release's ids share both numbers), so that two sentences are not near-copies to the leak guard (token
+    similarity 12/18)."""
+    return f"{lang} sentence number {idx} of the Flores set, on topic {idx * 7919 % 997} and item {idx * 104729 % 991}."
+
+
+def release_rows(lang: str, split: str) -> list[tuple[int, str, str]]:
+    """``(index_id, category, text)`` of a fake release file: the release's category counts, every 50th text
+    with a quote (which pandas quotes)."""
+    counts = {"train": TRAIN, "dev": DEV, "test": TEST}[split]
+    idx = {"train": 0, "dev": 1000, "test": 2000}[split]
+    rows = []
+    for category, n in counts.items():
+        for _ in range(n):
+            rows.append((idx, category, flores_sentence(lang, idx) + (' He said "yes".' if idx % 50 == 0 else "")))
+            idx += 1
+    return rows
 
 
 def release_tsv(lang: str, split: str) -> bytes:
     """A file as the release writes it (pandas to_csv, sep='\\t'): a text with a quote is quoted, '""' escaped."""
-    counts = {"train": TRAIN, "dev": DEV, "test": TEST}[split]
-    start = {"train": 0, "dev": 1000, "test": 2000}[split]
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter="\t", lineterminator="\n")
     writer.writerow(["index_id", "category", "text"])
-    idx = start
-    for category, n in counts.items():
-        for _ in range(n):
-            text = flores_sentence(lang, idx) + (' He said "yes".' if idx % 50 == 0 else "")
-            writer.writerow([idx, category, text])
-            idx += 1
+    writer.writerows(release_rows(lang, split))
     return buffer.getvalue().encode("utf-8")
+
+
+def converted_tsv(lang: str, split: str) -> bytes:
+    """The converted file, written out here by hand: a plain header, the texts unquoted, tab-separated."""
+    lines = ["idx\tcategory\ttext"] + [f"{i}\t{c}\t{t}" for i, c, t in release_rows(lang, split)]
+    return ("\n".join(lines) + "\n").encode("utf-8")
+
+
+def sib_converted_pins(langs=None) -> dict[str, str]:
+    code = {"eng_Latn": "en"}
+    return {
+        f"sib200/{split}/{code.get(lang, lang)}.tsv": hashlib.sha256(converted_tsv(lang, split)).hexdigest()
+        for lang in (langs or LANGS)
+        for split in ("train", "dev", "test")
+        if split != "train" or lang == "eng_Latn"
+    }
 
 
 class _Handler(http.server.SimpleHTTPRequestHandler):
@@ -77,30 +102,52 @@ def _put(root: Path, url: str, data: bytes) -> None:
     path.write_bytes(data)
 
 
+def sib_release(langs=LANGS) -> dict[str, bytes]:
+    """``{"<Flores code>/<split>.tsv": bytes}`` of the fake release (English train; dev and test of all)."""
+    return {
+        f"{lang}/{split}.tsv": release_tsv(lang, split)
+        for lang in langs
+        for split in ("train", "dev", "test")
+        if split != "train" or lang == "eng_Latn"
+    }
+
+
 def _sib_source(root: Path) -> sib.Sib200Files:
     pins = {}
-    for lang in LANGS:
-        for split in ("train", "dev", "test"):
-            data = release_tsv(lang, split)
-            _put(root, f"{sib.SIB200_BASE}/{lang}/{split}.tsv", data)
-            pins[f"{lang}/{split}.tsv"] = (hashlib.sha256(data).hexdigest(), len(data))
-    return sib.Sib200Files("sib200", "SIB-200", languages=LANGS, pins=pins)
+    for rel, data in sib_release().items():
+        _put(root, f"{sib.SIB200_BASE}/{rel}", data)
+        pins[rel] = (hashlib.sha256(data).hexdigest(), len(data))
+    return sib.Sib200Files("sib200", "SIB-200", languages=LANGS, pins=pins, converted=sib_converted_pins())
 
 
-def _tatoeba_source(root: Path, rows: int = 20) -> sib.TatoebaSib200:
+def tatoeba_sides(rows: int) -> dict[str, bytes]:
+    """The LASER file names and bytes of a fake Tatoeba for every SIB-200 language it covers."""
+    sides = {}
     for flores, (code, _) in sib.SIB200_TATOEBA.items():
-        _put(
-            root,
-            f"{sib.TATOEBA_BASE}/tatoeba.{code}-eng.{code}",
-            "".join(f"{flores} tatoeba line {i}\n" for i in range(rows)).encode(),
-        )
-        _put(
-            root,
-            f"{sib.TATOEBA_BASE}/tatoeba.{code}-eng.eng",
-            "".join(f"English tatoeba line {i} for {code}\n" for i in range(rows)).encode(),
-        )
-    return sib.TatoebaSib200(
-        "tatoeba-sib200", "Tatoeba", rows={k: (c, rows) for k, (c, _) in sib.SIB200_TATOEBA.items()}
+        sides[f"tatoeba.{code}-eng.{code}"] = "".join(f"{flores} tatoeba line {i}\n" for i in range(rows)).encode()
+        sides[f"tatoeba.{code}-eng.eng"] = "".join(
+            f"English tatoeba line {i} for {code}\n" for i in range(rows)
+        ).encode()
+    return sides
+
+
+def tatoeba_converted(flores: str, rows: int) -> bytes:
+    code = sib.SIB200_TATOEBA[flores][0]
+    lines = [f"idx\t{flores}\ten"]
+    lines += [f"{i}\t{flores} tatoeba line {i}\tEnglish tatoeba line {i} for {code}" for i in range(rows)]
+    return ("\n".join(lines) + "\n").encode()
+
+
+def _tatoeba_source(root: Path, rows: int = 20, langs=None) -> TatoebaFiles:
+    langs = list(sib.SIB200_TATOEBA) if langs is None else langs
+    for name, data in tatoeba_sides(rows).items():
+        _put(root, f"{TATOEBA_BASE}/{name}", data)
+    return TatoebaFiles(
+        "tatoeba-sib200",
+        "Tatoeba",
+        rows=dict.fromkeys(langs, rows),
+        codes={lang: sib.SIB200_TATOEBA[lang][0] for lang in langs},
+        sha256={lang: hashlib.sha256(tatoeba_converted(lang, rows)).hexdigest() for lang in langs},
     )
 
 
@@ -116,7 +163,17 @@ def _anli_source(root: Path) -> anli.AmericasNliFiles:
         data = ("\n".join(lines) + "\n").encode()
         _put(root, f"{anli.AMERICASNLI_BASE}/{split}.tsv", data)
         pins[f"{split}.tsv"] = (hashlib.sha256(data).hexdigest(), len(data))
-    return anli.AmericasNliFiles("americasnli", "AmericasNLI", rows=ANLI_ROWS, pins=pins)
+    converted = {}  # the converted files, written out here by hand
+    for split, per_lang in ANLI_ROWS.items():
+        for lang, n in per_lang.items():
+            lines = ["idx\tpremise\thypothesis\tlabel"]
+            lines += [
+                f"{i}\t{lang} {split} premise {i}\t{lang} {split} hypothesis {i}\t{labels[i % 3]}" for i in range(n)
+            ]
+            converted[f"americasnli/{split}/{lang}.tsv"] = hashlib.sha256(
+                ("\n".join(lines) + "\n").encode()
+            ).hexdigest()
+    return anli.AmericasNliFiles("americasnli", "AmericasNLI", rows=ANLI_ROWS, pins=pins, converted=converted)
 
 
 @pytest.fixture(scope="module")
@@ -596,3 +653,21 @@ def test_cli_runs_sib200_xpe_end_to_end(data_dir, tmp_path):
     assert config["xpe_encoder_ratio"] == 1.0
     assert "prompt.safetensors" in {p.name for p in out.iterdir()}  # the prompt and head, not the frozen PLM
     assert "plm.safetensors" not in {p.name for p in out.iterdir()}
+
+
+def test_data_stats_shows_sib200_its_tatoeba_and_americasnli(data_dir):
+    from xlprompt.cli import cli
+
+    result = CliRunner().invoke(cli, ["data", "stats", "--data-dir", str(data_dir)])
+    assert result.exit_code == 0, result.output
+    sib200 = result.output.split("[sib200] ", 1)[1].split("\n\n")[0].splitlines()
+    assert sib200[2].split() == ["train", "1/1", "701", *map(str, TRAIN.values())]
+    assert sib200[3].split() == ["dev", "4/205", "99", *map(str, DEV.values())]
+    assert sib200[4].split() == ["test", "4/205", "204", *map(str, TEST.values())]
+    assert sib200[5] == "fixed few-shot split files (sib200/fewshot/): 50/50"
+    tatoeba = result.output.split("[tatoeba-sib200] ", 1)[1].splitlines()[1]
+    assert tatoeba == "82/82 languages, rows per language 20, 820 pairs"  # 20 rows: 10 pairs, in 82 languages
+    americas = [line.split() for line in result.output.split("[americasnli] ", 1)[1].splitlines()[2:]]
+    assert ["aym", "9", "3", "3", "3", "12", "4", "4", "4"] in americas
+    assert ["quy", "6", "2", "2", "2", "9", "3", "3", "3"] in americas
+    assert ["gn", "-", "-", "-", "-", "-", "-", "-", "-"] in americas

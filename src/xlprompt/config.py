@@ -37,8 +37,10 @@ SHOTS_ALL = 0
 PARALLEL_SOURCES: tuple[str, ...] = ("pawsx", "tatoeba", "xnli-dev", "file", "translate", "task")
 #: config keys that do not change a run's result and so are not part of its hash
 #: (``plugins`` names where code comes from: what it registers enters the hash by itself, a method by its
-#: implementation's identity and a registered task by its definition)
-HASH_EXCLUDED: frozenset[str] = frozenset({"checkpoint_every_s", "logging_steps", "report_to", "plugins"})
+#: implementation's identity and a registered task by its definition; ``leak_similarity`` only refuses a run)
+HASH_EXCLUDED: frozenset[str] = frozenset(
+    {"checkpoint_every_s", "logging_steps", "report_to", "plugins", "leak_similarity"}
+)
 #: the experiment trackers of ``report_to`` (besides ``none``)
 TRACKERS: tuple[str, ...] = ("tensorboard", "wandb")
 #: config keys that name input files whose content shapes a result: they enter a run's hash by content
@@ -665,6 +667,15 @@ class RunConfig:
         "xlprompt.register_task, or the path of a task YAML file (see the documentation's 'Tasks and "
         "your own task'). Its labels, label "
         "words, languages and data come from it",
+    )
+    leak_similarity: float = _f(
+        0.8,
+        "the leak guard: a training, model-selection or alignment text whose token-set (Jaccard) similarity to an "
+        "evaluated text of the same language reaches this is a near-copy of it (a leak): 0.8 catches a word added "
+        "to or removed from a sentence of 5 words or more; in [0.5, 1], 1: exact copies only (after normalising case, "
+        "punctuation and spaces). Refuses or accepts a run, never changes a result: not part of the config hash",
+        min=0.5,
+        max=1.0,
     )
 
     # --- what a run reports while it trains: left out of the hash (HASH_EXCLUDED), it never changes a result

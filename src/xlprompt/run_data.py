@@ -216,5 +216,10 @@ def load_run_data(config: RunConfig, progress: bool = False) -> RunData:
             raise DataError(f"no {eval_split} examples for language '{lang}'")
     from xlprompt.leaks import check_data_leaks
 
-    notes += check_data_leaks(config, train, dev, test, parallel, eval_split)
+    # a parallel task: its ids name one sentence in every language (training examples are compared by id); the
+    # evaluated split in all its languages is read only when there are alignment pairs to compare with it
+    translations = None
+    if task.translations is not None:
+        translations = task.translations(task, config, root, eval_split) if parallel and root else {}
+    notes += check_data_leaks(config, train, dev, test, parallel, eval_split, translations)
     return RunData(train, dev, test, parallel, notes, eval_split)

@@ -2,7 +2,9 @@
 
 Source (pinned): GitHub ``nala-cub/AmericasNLI`` at commit :data:`AMERICASNLI_COMMIT`, the release's combined
 files ``dev.tsv`` and ``test.tsv`` (headed, unquoted: ``language``, ``premise``, ``hypothesis``, ``label``),
-checked by SHA-256 and size before conversion. Licence: the repository has no licence file and the Hugging
+checked by SHA-256 and size before conversion; every converted file has its own pinned SHA-256
+(``resources/americasnli_converted_sha256.txt``, computed by this converter from the git blobs of the pinned
+commit), checked whenever fetch checks the folder, so an edited file is fetched again. Licence: the repository has no licence file and the Hugging
 Face dataset card names none; the texts translate XNLI sentences (XNLI: CC BY-NC 4.0), so use it for research
 and ask the authors before redistributing it.
 
@@ -28,6 +30,7 @@ from xlprompt.data.download import Fetcher, FetchError, Source, _columns, _split
 from xlprompt.data.tsv import read_tsv
 from xlprompt.errors import DataError
 from xlprompt.languages import LABELS
+from xlprompt.safety import sha256_file
 
 AMERICASNLI_COMMIT = "be3c351b7e1ae69936c61bfde3e24f30757db9ac"
 AMERICASNLI_BASE = f"https://raw.githubusercontent.com/nala-cub/AmericasNLI/{AMERICASNLI_COMMIT}"
@@ -53,6 +56,14 @@ AMERICASNLI_PINS: dict[str, tuple[str, int]] = {
     "dev.tsv": ("a2678f2820a2008547c5d993118979cc82a25d51a73570571566a1b74d8e8530", 1090405),
     "test.tsv": ("1e16c058de33ddaab4a037b1078a31ecab08afddfdc840140593b6da1439bcf8", 1165688),
 }
+
+
+def americasnli_converted_pins() -> dict[str, str]:
+    """``{"americasnli/<split>/<lang>.tsv": sha256}`` of the 20 converted files of the pinned release."""
+    from importlib import resources
+
+    text = resources.files("xlprompt.resources").joinpath("americasnli_converted_sha256.txt").read_text("utf-8")
+    return {line.split()[1]: line.split()[0] for line in text.split("\n") if line.strip()}
 
 
 def americasnli_file(root: Path, split: str, lang: str) -> Path:
@@ -90,6 +101,14 @@ class AmericasNliFiles(Source):
     rows: dict[str, dict[str, int]] = field(default_factory=lambda: {s: dict(r) for s, r in AMERICASNLI_ROWS.items()})
     #: ``{file: (sha256, size)}``; None: the release's
     pins: dict[str, tuple[str, int]] | None = None
+    #: ``{"americasnli/<split>/<lang>.tsv": sha256}`` of the converted files; None: the shipped ones (with the
+    #: shipped ``pins``; with other ``pins`` and no ``converted``, the converted files are checked by content)
+    converted: dict[str, str] | None = None
+
+    def _converted_pins(self) -> dict[str, str]:
+        if self.converted is not None:
+            return self.converted
+        return americasnli_converted_pins() if self.pins is None else {}
 
     def urls(self) -> list[str]:
         return [f"{self.base_url}/{split}.tsv" for split in self.rows]
@@ -106,6 +125,9 @@ class AmericasNliFiles(Source):
                 path = americasnli_file(out, split, lang)
                 if not path.is_file():
                     return f"{path} is missing"
+                expected = self._converted_pins().get(f"americasnli/{split}/{lang}.tsv") if pinned else None
+                if expected is not None and sha256_file(path) != expected:
+                    return f"{path}: SHA-256 {sha256_file(path)}, expected the pinned {expected} (edited?)"
                 try:
                     found = len(read_americasnli(out, split, lang))
                 except DataError as err:

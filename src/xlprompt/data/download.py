@@ -12,10 +12,12 @@ import math
 import os
 import socket
 import ssl
+import tarfile
 import threading
 import time
 import urllib.error
 import urllib.request
+import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
@@ -609,6 +611,62 @@ def read_bounded(handle: IO[bytes], limit: int, where: str) -> bytes:
             f"{where}: larger than the {limit:,} bytes such a file can have; not the expected release: check --mirror"
         )
     return data
+
+
+def github_archive_url(repo: str, commit: str) -> str:
+    """The tar.gz of a GitHub repository (``owner/name``) at ``commit``: one request for every file of a source."""
+    return f"https://codeload.github.com/{repo}/tar.gz/{commit}"
+
+
+def github_members(
+    fetcher: Fetcher, url: str, archive: Path, prefix: str, wanted: set[str], each: Callable[[str, bytes], None]
+) -> set[str]:
+    """Call ``each(REL, data)`` for every file ``prefix/REL`` (REL in ``wanted``) of a GitHub archive (top folder
+    ``repo-commit/``), one member at a time and each read whole up to :data:`MAX_MEMBER` bytes (memory stays
+    bounded); return the RELs found. A corrupt archive is deleted and is a one-line error, and so is a member
+    that appears twice."""
+    real = fetcher.url(url)
+
+    def corrupt(err: BaseException) -> FetchError:
+        archive.unlink(missing_ok=True)
+        return FetchError(f"{real}: corrupt archive ({_reason(err)}); it was deleted: run the same command again")
+
+    found: set[str] = set()
+    try:
+        tar = tarfile.open(archive, "r:gz")
+    except (tarfile.TarError, OSError, EOFError, zlib.error) as err:
+        raise corrupt(err) from None
+    with tar:
+        members = iter(tar)
+        while True:
+            try:
+                member = next(members, None)
+                if member is None:
+                    break
+                check_unpacked(member.offset_data + member.size, f"{real}: {member.name}")
+                if not member.isfile() or _is_macos_entry(member.name):
+                    continue
+                rel = "/".join(PurePosixPath(member.name).parts[1:])
+                if not rel.startswith(prefix + "/") or rel[len(prefix) + 1 :] not in wanted:
+                    continue
+                rel = rel[len(prefix) + 1 :]
+                if rel in found:
+                    raise FetchError(
+                        f"{real}: {prefix}/{rel} appears twice in the archive; not the pinned release: check --mirror"
+                    )
+                data = read_bounded(tar.extractfile(member), MAX_MEMBER, f"{real}: {prefix}/{rel}")  # type: ignore[arg-type]
+            except (tarfile.TarError, OSError, EOFError, zlib.error) as err:
+                raise corrupt(err) from None
+            found.add(rel)
+            each(rel, data)
+    return found
+
+
+def tsv_bytes(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> bytes:
+    """A headed TSV as the converters write it (:class:`TsvFiles`: ``\\t``/``\\n``, fields cleaned, UTF-8), in
+    memory: for a file whose SHA-256 is checked before it is written."""
+    lines = ["\t".join(header)] + ["\t".join(_clean(str(v)) for v in row) for row in rows]
+    return ("\n".join(lines) + "\n").encode("utf-8")
 
 
 def iter_lines(handle: IO[bytes], where: str, max_line: int = MAX_LINE) -> Iterator[tuple[int, str]]:

@@ -19,6 +19,13 @@ multinli    the official MultiNLI 1.0 archive, cims.nyu.edu/~sbowman/         39
 (optional)  multinli/multinli_1.0.zip → ``multinli/train.tsv``               (for ``sample_pool=multinli``)
 muse        MUSE bilingual dictionaries, dl.fbaipublicfiles.com/arrival/      UTF-8, ``source target`` per line,
 (optional)  dictionaries/en-XX.txt → ``muse/en-XX.txt`` (SoftMV's 12 langs)  at least one pair (method softmv)
+sib200      dadelani/sib-200 @ 593cea88, ``data/annotated/`` →              SHA-256 + size of the 411 release
+            ``sib200/`` (:mod:`xlprompt.data.sib200`)                         files, SHA-256 of every converted
+                                                                            file and few-shot split
+tatoeba-    facebookresearch/LASER @ 74bc6ae7, the 82 SIB-200 languages      rows and SHA-256 per converted file
+sib200      → ``tatoeba/{Flores code}-en.tsv`` (:class:`TatoebaFiles`)
+americasnli nala-cub/AmericasNLI @ be3c351b, ``{dev,test}.tsv`` →           SHA-256 + size of both files,
+            ``americasnli/`` (:mod:`xlprompt.data.americasnli`)               SHA-256 of every converted file
 ==========  ==============================================================  ==================================
 
 Why the official archives for XNLI and PAWS-X rather than the hub datasets ``facebook/xnli`` and
@@ -28,8 +35,9 @@ and can be mirrored like any other URL, and reading them needs neither ``dataset
 
 Requests: each pinned GitHub source is one repository archive at its pinned commit
 (``codeload.github.com/{owner}/{repo}/tar.gz/{commit}``), every file in it checked against its pin
-(fewshot: the SHA-256 and size of each of the 270 files; tatoeba: the SHA-256 of each converted file), so
-the four default sources take 4 requests. A mirror that serves single files (it answers 404 for the
+(fewshot: the SHA-256 and size of each of the 270 files; tatoeba and tatoeba-sib200: the SHA-256 of each
+converted file; sib200: the SHA-256 and size of each release file and of each converted one), so the four
+default sources take 4 requests and ``--only sib200,tatoeba-sib200`` 2. A mirror that serves single files (it answers 404 for the
 archive) is read one file per request. XNLI-1.0.zip and multinli_1.0.zip are pinned by their published
 size and SHA-256, x-final.tar.gz by its size and content facts. A file that is not the pinned one is a
 one-line error with the expected and actual values; to proceed, fetch the original through ``--mirror``,
@@ -103,7 +111,7 @@ import zipfile
 import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from urllib.parse import quote
 
 from xlprompt.data.download import (  # noqa: F401  (re-exported: the sources below and their users)
@@ -134,6 +142,8 @@ from xlprompt.data.download import (  # noqa: F401  (re-exported: the sources be
     _writing,
     apply_mirror,
     check_unpacked,
+    github_archive_url,
+    github_members,
     iter_lines,
     read_bounded,
     staged_names,
@@ -177,11 +187,6 @@ PAWSX_SIZE = 30_282_057
 MAX_TIMEOUT = 10.0**6
 
 
-def github_archive_url(repo: str, commit: str) -> str:
-    """The tar.gz of a GitHub repository at ``commit``: one request for every file of the source."""
-    return f"https://codeload.github.com/{repo}/tar.gz/{commit}"
-
-
 FEWSHOT_ARCHIVE = github_archive_url("mprompting/xlmrprompt", XLMRPROMPT_COMMIT)
 TATOEBA_ARCHIVE = github_archive_url("facebookresearch/LASER", LASER_COMMIT)
 
@@ -222,49 +227,6 @@ TATOEBA_SHA256: dict[str, str] = {
     "vi": "4fdb3ef26ed03dcc490401cbb602b2666f1f05f861681542fe1c4b026811568e",
     "zh": "2a3c1ed427a626c6a8d78b61ad53d1d259dae25afd085b1044c522ff1d5312ba",
 }
-
-
-def _github_members(
-    fetcher: Fetcher, url: str, archive: Path, prefix: str, wanted: set[str], each: Callable[[str, bytes], None]
-) -> set[str]:
-    """Call ``each(REL, data)`` for every file ``prefix/REL`` (REL in ``wanted``) of a GitHub archive (top folder
-    ``repo-commit/``), one member at a time and each read whole up to :data:`MAX_MEMBER` bytes (memory stays
-    bounded); return the RELs found. A corrupt archive is deleted and is a one-line error."""
-    real = fetcher.url(url)
-
-    def corrupt(err: BaseException) -> FetchError:
-        archive.unlink(missing_ok=True)
-        return FetchError(f"{real}: corrupt archive ({_reason(err)}); it was deleted: run the same command again")
-
-    found: set[str] = set()
-    try:
-        tar = tarfile.open(archive, "r:gz")
-    except (tarfile.TarError, OSError, EOFError, zlib.error) as err:
-        raise corrupt(err) from None
-    with tar:
-        members = iter(tar)
-        while True:
-            try:
-                member = next(members, None)
-                if member is None:
-                    break
-                check_unpacked(member.offset_data + member.size, f"{real}: {member.name}")
-                if not member.isfile() or _is_macos_entry(member.name):
-                    continue
-                rel = "/".join(PurePosixPath(member.name).parts[1:])
-                if not rel.startswith(prefix + "/") or rel[len(prefix) + 1 :] not in wanted:
-                    continue
-                rel = rel[len(prefix) + 1 :]
-                if rel in found:
-                    raise FetchError(
-                        f"{real}: {prefix}/{rel} appears twice in the archive; not the pinned release: check --mirror"
-                    )
-                data = read_bounded(tar.extractfile(member), MAX_MEMBER, f"{real}: {prefix}/{rel}")  # type: ignore[arg-type]
-            except (tarfile.TarError, OSError, EOFError, zlib.error) as err:
-                raise corrupt(err) from None
-            found.add(rel)
-            each(rel, data)
-    return found
 
 
 def fewshot_pins() -> list[tuple[str, int, str]]:
@@ -362,7 +324,7 @@ class PinnedFiles(Source):
                 path.parent.mkdir(parents=True, exist_ok=True)
                 atomic_write_bytes(path, data)
 
-        found = _github_members(fetcher, self.archive_url or "", archive, self.archive_prefix, set(pins), each)
+        found = github_members(fetcher, self.archive_url or "", archive, self.archive_prefix, set(pins), each)
         for rel in pins:
             if rel not in found:
                 problems[rel] = f"{real}: {self.archive_prefix}/{rel}: not in the archive"
@@ -595,9 +557,11 @@ class PawsxArchive(Source):
 class TatoebaFiles(Source):
     """LASER's Tatoeba v1 test files ``tatoeba.{xxx}-eng.{xxx,eng}`` → ``tatoeba/{xx}-en.tsv`` (idx, xx, en).
 
-    All 28 files come from one archive of the LASER repository at the pinned commit (with a mirror that
+    All the files come from one archive of the LASER repository at the pinned commit (with a mirror that
     answers 404 for it: one request per file); each written file is checked by its row count and, where
-    pinned (:data:`TATOEBA_SHA256`), its SHA-256.
+    pinned (``sha256``: :data:`TATOEBA_SHA256`), its SHA-256. ``codes`` maps each language of ``rows`` (the
+    task's code, which names the written file) to LASER's file code: the XNLI languages by default, the
+    SIB-200 languages for ``tatoeba-sib200`` (:data:`xlprompt.data.sib200.SIB200_TATOEBA`).
     """
 
     base_url: str = TATOEBA_BASE
@@ -605,9 +569,10 @@ class TatoebaFiles(Source):
     sha256: dict[str, str] = field(default_factory=dict)
     archive_url: str | None = TATOEBA_ARCHIVE
     archive_prefix: str = "data/tatoeba/v1"
+    codes: dict[str, str] = field(default_factory=lambda: dict(TATOEBA_CODES))
 
     def _names(self, lang: str) -> tuple[str, str]:
-        code = TATOEBA_CODES[lang]
+        code = self.codes[lang]
         return (f"tatoeba.{code}-eng.{code}", f"tatoeba.{code}-eng.eng")
 
     def _pair_urls(self, lang: str) -> tuple[str, str]:
@@ -665,7 +630,7 @@ class TatoebaFiles(Source):
                     self._write(fetcher, lang, [sides[lang][0], sides[lang][1]], real)
                     del sides[lang]
 
-            found = _github_members(fetcher, self.archive_url or "", archive, self.archive_prefix, set(side_of), each)
+            found = github_members(fetcher, self.archive_url or "", archive, self.archive_prefix, set(side_of), each)
             archive.unlink(missing_ok=True)
             for name in side_of:
                 if name not in found:
@@ -872,7 +837,7 @@ class MuseDictionaries(Source):
 def default_sources() -> dict[str, Source]:
     # the SIB-200 and AmericasNLI sources build on this module's Source and Fetcher: imported here
     from xlprompt.data.americasnli import AmericasNliFiles
-    from xlprompt.data.sib200 import Sib200Files, TatoebaSib200
+    from xlprompt.data.sib200 import SIB200_TATOEBA, Sib200Files, tatoeba_sib200_pins
 
     return {
         "fewshot": PinnedFiles("fewshot", "Zhao & Schütze's fixed few-shot splits (xlmrprompt)", pins=fewshot_pins()),
@@ -884,7 +849,13 @@ def default_sources() -> dict[str, Source]:
         "sib200": Sib200Files(
             "sib200", "SIB-200 (205 languages): English train, dev and test per language, fixed few-shot splits"
         ),
-        "tatoeba-sib200": TatoebaSib200("tatoeba-sib200", "LASER Tatoeba v1 for the 82 SIB-200 languages it covers"),
+        "tatoeba-sib200": TatoebaFiles(
+            "tatoeba-sib200",
+            "LASER Tatoeba v1 for the 82 SIB-200 languages it covers",
+            rows={lang: n for lang, (_, n) in SIB200_TATOEBA.items()},
+            codes={lang: code for lang, (code, _) in SIB200_TATOEBA.items()},
+            sha256=tatoeba_sib200_pins(),
+        ),
         "americasnli": AmericasNliFiles("americasnli", "AmericasNLI dev and test, 10 languages"),
     }
 

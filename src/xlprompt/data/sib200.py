@@ -2,8 +2,11 @@
 
 Source (pinned): GitHub ``dadelani/sib-200`` at commit :data:`SIB200_COMMIT`, files
 ``data/annotated/<Flores code>/{train,dev,test}.tsv`` (columns ``index_id``, ``category``, ``text``; written by
-pandas, so a text may be double-quoted with ``""`` escapes). Licence CC BY-SA 4.0. Every file is checked by
-its SHA-256 and size (``resources/sib200_sha256.txt``: 411 files) before it is converted.
+pandas, so a text may be double-quoted with ``""`` escapes). Licence CC BY-SA 4.0. One request: the repository
+archive at that commit (:data:`SIB200_ARCHIVE`; a mirror that answers 404 for it is read one file per request).
+Every file is checked by its SHA-256 and size (``resources/sib200_sha256.txt``: 411 files) before it is
+converted, and every converted file by its own SHA-256 (``resources/sib200_converted_sha256.txt``, computed by
+this converter from the git blobs of the pinned commit) before it is written and whenever fetch checks the folder.
 
 What is fetched: the English train set (the few-shot pool, 701 rows) and dev (99) and test (204) for all 205
 languages; the other languages' train files are the same sentences translated and are not needed by
@@ -20,28 +23,42 @@ Layout written (``--data-dir``):
   ``sib200/fewshot/SHA256SUMS`` with their SHA-256. From the pinned release they are byte-identical on every
   machine; ``resources/sib200_fewshot_sha256.txt`` holds their SHA-256 and fetch checks them.
 
-Checks (:meth:`Sib200Files.check`): rows per split (701 / 99 / 204) in every language, every category one of
-the 7, and every language's ``idx`` set per split equal to English's (the files are parallel).
+Checks (:meth:`Sib200Files.check`): every converted file's pinned SHA-256 (so a hand-edited sentence is found
+and fetched again), rows per split (701 / 99 / 204) in every language, every category one of the 7, every
+language's ``idx`` set per split equal to English's (the files are parallel), and the few-shot splits' pins.
 
-``tatoeba-sib200`` (:class:`TatoebaSib200`): LASER's Tatoeba v1 test files for the SIB-200 languages they
-cover (:data:`SIB200_TATOEBA`: 82 of the 204 target languages) → ``tatoeba/{code}-en.tsv``, rows pinned per
-language; MPT's default alignment corpus for ``task=sib200``.
+``tatoeba-sib200``: LASER's Tatoeba v1 test files for the SIB-200 languages they cover (:data:`SIB200_TATOEBA`:
+82 of the 204 target languages) → ``tatoeba/{code}-en.tsv``, from the same LASER archive as the ``tatoeba``
+source (:class:`xlprompt.data.fetch.TatoebaFiles`), rows and SHA-256 pinned per language
+(``resources/tatoeba_sib200_sha256.txt``); MPT's default alignment corpus for ``task=sib200``.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from xlprompt.data.download import MAX_MEMBER, Fetcher, FetchError, Source, _write_tsv
+from xlprompt.data.download import (
+    MAX_MEMBER,
+    Fetcher,
+    FetchError,
+    Source,
+    _write_tsv,
+    _writing,
+    github_archive_url,
+    github_members,
+    tsv_bytes,
+)
 from xlprompt.data.tsv import read_tsv
 from xlprompt.errors import DataError
 from xlprompt.safety import atomic_write_bytes, sha256_file
 
 SIB200_COMMIT = "593cea88519930f776c1a4a1980b6a35b39dca57"
 SIB200_BASE = f"https://raw.githubusercontent.com/dadelani/sib-200/{SIB200_COMMIT}/data/annotated"
+SIB200_ARCHIVE = github_archive_url("dadelani/sib-200", SIB200_COMMIT)
 #: the categories in the release's order (``data/annotated/eng_Latn/labels.txt``); class i = CATEGORIES[i]
 SIB200_CATEGORIES: tuple[str, ...] = (
     "science/technology",
@@ -150,8 +167,6 @@ SIB200_TATOEBA: dict[str, tuple[str, int]] = {
     "zho_Hans": ("cmn", 1000),
     "zsm_Latn": ("zsm", 1000),
 }
-LASER_COMMIT = "74bc6ae7ffb7cba670fe0f428d0ede9f666fb821"
-TATOEBA_BASE = f"https://raw.githubusercontent.com/facebookresearch/LASER/{LASER_COMMIT}/data/tatoeba/v1"
 
 
 def _pins(name: str) -> dict[str, tuple[str, int]]:
@@ -230,10 +245,18 @@ def read_sib200(root: Path, split: str, code: str, path: Path | None = None) -> 
     return out
 
 
-def _problem(out: Path, split: str, code: str, n: int, english_ids: set[str] | None) -> tuple[str | None, set]:
+def _problem(
+    out: Path, split: str, code: str, n: int, english_ids: set[str] | None, sha256: str | None = None
+) -> tuple[str | None, set]:
+    """What is wrong with one converted file (``None`` when nothing) and its ``idx`` set: missing, its pinned
+    SHA-256 (``sha256``, where given: an edited sentence), rows, categories, ids (``english_ids``: parallel)."""
     path = sib200_file(out, split, code)
     if not path.is_file():
         return f"{path} is missing", set()
+    if sha256 is not None:
+        actual = sha256_file(path)
+        if actual != sha256:
+            return f"{path}: SHA-256 {actual}, expected the pinned {sha256} (edited or not the release)", set()
     try:
         rows = read_tsv(path, ("idx", "category", "text"))
     except DataError as err:
@@ -249,9 +272,31 @@ def _problem(out: Path, split: str, code: str, n: int, english_ids: set[str] | N
     return None, ids
 
 
+def sib200_converted_pins() -> dict[str, str]:
+    """``{"sib200/<split>/<code>.tsv": sha256}`` of the 411 converted files of the pinned release."""
+    return _sums("sib200_converted_sha256.txt")
+
+
+def tatoeba_sib200_pins() -> dict[str, str]:
+    """``{Flores code: sha256}`` of the 82 converted ``tatoeba/{code}-en.tsv`` files of the pinned LASER commit."""
+    return {rel.split("/")[-1].removesuffix("-en.tsv"): sha for rel, sha in _sums("tatoeba_sib200_sha256.txt").items()}
+
+
+def _sums(name: str) -> dict[str, str]:
+    from importlib import resources
+
+    text = resources.files("xlprompt.resources").joinpath(name).read_text("utf-8")
+    return {line.split()[1]: line.split()[0] for line in text.split("\n") if line.strip()}
+
+
 @dataclass
 class Sib200Files(Source):
-    """The SIB-200 release files (pinned by SHA-256) → ``sib200/`` (see the module docstring)."""
+    """The SIB-200 release files → ``sib200/`` (see the module docstring).
+
+    One request: the repository archive at the pinned commit (``archive_url``; a mirror that answers 404 for it
+    is read one file per request). Each release file is checked by its pinned SHA-256 and size before it is
+    converted, and each converted file by its own pinned SHA-256 before it is written; :meth:`check` compares
+    the files in the data folder with those pins too, so an edited sentence is found and fetched again."""
 
     base_url: str = SIB200_BASE
     #: Flores codes to fetch (empty: all 205)
@@ -262,9 +307,20 @@ class Sib200Files(Source):
     #: SHA-256 of the few-shot split files (``{file name: sha256}``); None: the shipped ones, checked only when
     #: the English train file is the pinned release's
     fewshot_pins: dict[str, str] | None = None
+    #: ``{"sib200/<split>/<code>.tsv": sha256}`` of the converted files; None: the shipped ones (with the shipped
+    #: ``pins``; with other ``pins`` and no ``converted``, the converted files are checked by content facts)
+    converted: dict[str, str] | None = None
+    #: the repository archive at the pinned commit; None: one request per file
+    archive_url: str | None = SIB200_ARCHIVE
+    archive_prefix: str = "data/annotated"
 
     def _pins(self) -> dict[str, tuple[str, int]]:
         return sib200_pins() if self.pins is None else self.pins
+
+    def _converted_pins(self) -> dict[str, str]:
+        if self.converted is not None:
+            return self.converted
+        return sib200_converted_pins() if self.pins is None else {}
 
     def _langs(self) -> tuple[str, ...]:
         langs = self.languages or tuple(sorted({rel.split("/")[0] for rel in self._pins()}))
@@ -293,48 +349,109 @@ class Sib200Files(Source):
     def writes_verified_files(self, pinned: bool) -> bool:
         return True  # each file is converted from a raw file checked by its pinned SHA-256
 
+    def _file_problem(self, out: Path, lang: str, split: str, english: set | None, pinned: bool) -> tuple:
+        code = task_code(lang)
+        sha = self._converted_pins().get(f"sib200/{split}/{code}.tsv") if pinned else None
+        return _problem(out, split, code, self.rows[split], english, sha)
+
     def check(self, out: Path, pinned: bool = True) -> str | None:
         english: dict[str, set] = {}
         for lang, split in self.files():
-            code = task_code(lang)
-            problem, ids = _problem(out, split, code, self.rows[split], english.get(split))
+            problem, ids = self._file_problem(out, lang, split, english.get(split), pinned)
             if problem is not None:
                 return problem
-            if code == "en":
+            if lang == ENGLISH_FLORES:
                 english[split] = ids
-        return check_fewshot_files(out)
+        return check_fewshot_files(out, self._fewshot_expected() if pinned else None)
+
+    def _fewshot_expected(self) -> dict[str, str] | None:
+        if self.fewshot_pins is not None:
+            return self.fewshot_pins
+        pins = self._pins()
+        if pins.get(f"{ENGLISH_FLORES}/train.tsv") != sib200_pins().get(f"{ENGLISH_FLORES}/train.tsv"):
+            return None
+        return {rel: sha for rel, (sha, _) in _pins("sib200_fewshot_sha256.txt").items()}
+
+    def _convert(self, fetcher: Fetcher, lang: str, split: str, data: bytes, where: str) -> None:
+        """Check a release file's bytes against its pin, convert it, check the converted bytes against theirs,
+        and only then write it (atomically)."""
+        pinned = self.name not in fetcher.unpinned
+        rel = f"{lang}/{split}.tsv"
+        if pinned:
+            sha, size = self._pins()[rel]
+            actual = hashlib.sha256(data).hexdigest()
+            if actual != sha or len(data) != size:
+                raise FetchError(
+                    f"{where}: SHA-256 {actual} ({len(data):,} bytes), expected the pinned {sha} ({size:,} bytes); "
+                    f"not the pinned release: fetch it through --mirror URL, or accept it with --unpinned {self.name}"
+                )
+        converted = tsv_bytes(("idx", "category", "text"), parse_release_tsv(data, where))
+        target = f"sib200/{split}/{task_code(lang)}.tsv"
+        expected = self._converted_pins().get(target) if pinned else None
+        actual = hashlib.sha256(converted).hexdigest()
+        if expected is not None and actual != expected:
+            raise FetchError(
+                f"{where}: {target} converted from it has SHA-256 {actual}, expected the pinned {expected}; "
+                "nothing was written (the converter differs from the one that made the pins)"
+            )
+        dest = Path(fetcher.out) / target
+        with _writing(dest):
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_bytes(dest, converted)
 
     def fetch(self, fetcher: Fetcher) -> None:
         pins = self._pins()
+        pinned = self.name not in fetcher.unpinned
         for lang, split in self.files():
-            rel = f"{lang}/{split}.tsv"
-            if rel not in pins:
+            if f"{lang}/{split}.tsv" not in pins:
                 raise FetchError(
-                    f"{rel}: no pinned SHA-256 for this file; SIB-200 languages: "
+                    f"{lang}/{split}.tsv: no pinned SHA-256 for this file; SIB-200 languages: "
                     f"{', '.join(sorted({r.split('/')[0] for r in pins})[:8])}, ..."
                 )
-            sha, size = pins[rel]
-            url = f"{self.base_url}/{rel}"
-            dest = sib200_file(fetcher.out, split, task_code(lang))
-            if (
-                not fetcher.force
-                and dest.is_file()
-                and _problem(fetcher.out, split, task_code(lang), self.rows[split], None)[0] is None
-            ):
-                continue
-            raw = fetcher.complete(url, sha256=sha, size=size)
-            rows = parse_release_tsv(raw.read_bytes(), fetcher.url(url))
-            _write_tsv(dest, ("idx", "category", "text"), rows)
-            raw.unlink(missing_ok=True)
-        english_pinned = pins.get(f"{ENGLISH_FLORES}/train.tsv") == sib200_pins().get(f"{ENGLISH_FLORES}/train.tsv")
-        expected = (
-            self.fewshot_pins
-            if self.fewshot_pins is not None
-            else (
-                {rel: sha for rel, (sha, _) in _pins("sib200_fewshot_sha256.txt").items()} if english_pinned else None
-            )
-        )
-        write_fewshot_splits(fetcher.out, expected)
+        todo = [
+            (lang, split)
+            for lang, split in self.files()
+            if fetcher.force or self._file_problem(fetcher.out, lang, split, None, pinned)[0] is not None
+        ]
+        archive = self._github(fetcher, self.archive_url) if todo else None
+        if archive is not None:
+            self._from_archive(fetcher, archive, todo)
+        else:
+            for lang, split in todo:
+                url = f"{self.base_url}/{lang}/{split}.tsv"
+                sha, size = pins[f"{lang}/{split}.tsv"] if pinned else (None, None)
+                raw = fetcher.complete(url, sha, size, self.name, None if pinned else MAX_MEMBER)
+                try:
+                    self._convert(fetcher, lang, split, raw.read_bytes(), fetcher.url(url))
+                except FetchError:
+                    raw.unlink(missing_ok=True)
+                    raise
+                raw.unlink(missing_ok=True)
+        expected = self._fewshot_expected() if pinned else None
+        if fetcher.force or (ENGLISH_FLORES, "train") in todo or check_fewshot_files(fetcher.out, expected):
+            write_fewshot_splits(fetcher.out, expected)  # drawn from the English train file: written when it is
+
+    def _from_archive(self, fetcher: Fetcher, archive: Path, todo: list[tuple[str, str]]) -> None:
+        """Every file of ``todo`` from the repository archive, one member at a time; the ones verified are
+        written even when another fails (a second call then fetches only what is left)."""
+        real = fetcher.url(self.archive_url or "")
+        wanted = {f"{lang}/{split}.tsv": (lang, split) for lang, split in todo}
+        problems: dict[str, str] = {}
+
+        def each(rel: str, data: bytes) -> None:
+            try:
+                self._convert(fetcher, *wanted[rel], data, f"{real}: {self.archive_prefix}/{rel}")
+            except FetchError as err:
+                problems[rel] = str(err)
+
+        found = github_members(fetcher, self.archive_url or "", archive, self.archive_prefix, set(wanted), each)
+        for rel in wanted:
+            if rel not in found:
+                problems[rel] = f"{real}: {self.archive_prefix}/{rel}: not in the archive; not the pinned commit"
+        if problems:
+            first = next(problems[rel] for rel in wanted if rel in problems)
+            more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+            raise FetchError(f"{first}{more}; the {len(wanted) - len(problems)} other files are written")
 
 
 # -- the fixed few-shot splits -----------------------------------------------------------------------
@@ -400,8 +517,9 @@ def read_sums(out: Path) -> dict[str, str]:
     return sums
 
 
-def check_fewshot_files(out: Path) -> str | None:
-    """None when every fixed split is there and has the SHA-256 of ``SHA256SUMS``, else what is wrong."""
+def check_fewshot_files(out: Path, expected: dict[str, str] | None = None) -> str | None:
+    """None when every fixed split is there and has the SHA-256 of ``SHA256SUMS`` and, with ``expected`` (file →
+    SHA-256: the published splits' pins), that one, else what is wrong."""
     try:
         sums = read_sums(out)
     except DataError as err:
@@ -413,70 +531,9 @@ def check_fewshot_files(out: Path) -> str | None:
                 path = Path(out) / FEWSHOT_DIR / name
                 if not path.is_file():
                     return f"{path} is missing"
-                if sums.get(name) != sha256_file(path):
+                actual = sha256_file(path)
+                if sums.get(name) != actual:
                     return f"{path}: SHA-256 differs from {SUMS} (edited?); run `xlprompt data fetch --only sib200 --force`"
+                if expected is not None and expected.get(name) != actual:
+                    return f"{path}: SHA-256 {actual}, expected the pinned {expected.get(name)} (edited?)"
     return None
-
-
-# -- Tatoeba for the SIB-200 languages -----------------------------------------------------------------
-
-
-@dataclass
-class TatoebaSib200(Source):
-    """LASER Tatoeba v1 for the SIB-200 languages it covers → ``tatoeba/{Flores code}-en.tsv`` (idx, code, en)."""
-
-    base_url: str = TATOEBA_BASE
-    rows: dict[str, tuple[str, int]] = field(default_factory=lambda: dict(SIB200_TATOEBA))
-
-    def _pair_urls(self, lang: str) -> tuple[str, str]:
-        code = self.rows[lang][0]
-        return (f"{self.base_url}/tatoeba.{code}-eng.{code}", f"{self.base_url}/tatoeba.{code}-eng.eng")
-
-    def urls(self) -> list[str]:
-        return [url for lang in self.rows for url in self._pair_urls(lang)]
-
-    def outputs(self, out: Path) -> list[Path]:
-        return [Path(out) / "tatoeba" / f"{lang}-en.tsv" for lang in self.rows]
-
-    def check(self, out: Path, pinned: bool = True) -> str | None:
-        for lang, (_, n) in self.rows.items():
-            path = Path(out) / "tatoeba" / f"{lang}-en.tsv"
-            if not path.is_file():
-                return f"{path} is missing"
-            try:
-                found = len(read_tsv(path, ("idx", lang, "en")))
-            except DataError as err:
-                return str(err)
-            if found != n:
-                return f"{path}: {found} rows, expected {n}"
-        return None
-
-    def fetch(self, fetcher: Fetcher) -> None:
-        for lang, (_, n) in self.rows.items():
-            sides = []
-            for url in self._pair_urls(lang):
-                path = fetcher.complete(url, limit=MAX_MEMBER)
-                try:
-                    text = path.read_bytes().decode("utf-8")
-                except UnicodeDecodeError as err:
-                    path.unlink()
-                    raise FetchError(
-                        f"{fetcher.url(url)}: not UTF-8 (byte {err.start}); it was deleted: run again"
-                    ) from None
-                lines = [line[:-1] if line.endswith("\r") else line for line in text.split("\n")]
-                if lines and lines[-1] == "":
-                    lines.pop()
-                if len(lines) != n:
-                    path.unlink()
-                    raise FetchError(
-                        f"{fetcher.url(url)}: {len(lines)} lines, expected {n}; it was deleted: run "
-                        "again, or check --mirror"
-                    )
-                sides.append((path, lines))
-            _write_tsv(
-                Path(fetcher.out) / "tatoeba" / f"{lang}-en.tsv",
-                ("idx", lang, "en"),
-                ((i, a, b) for i, (a, b) in enumerate(zip(sides[0][1], sides[1][1]))),
-            )
-            for path, _ in sides:
-                path.unlink(missing_ok=True)

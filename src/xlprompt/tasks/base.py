@@ -97,6 +97,10 @@ class Task:
     #: ``load_parallel(task, config, folder) -> [ParallelPair]``: the task's own parallel corpus
     #: (``parallel_source=task``); None: the task has none
     load_parallel: Optional[Callable[..., list]] = field(default=None, compare=False, repr=False)
+    #: ``translations(task, config, folder, split) -> {lang: [examples]}``: a parallel task's ``split`` in every
+    #: one of its languages found in the data folder (evaluated or not), each example's uid naming the same
+    #: sentence in every language; the leak guard finds an evaluated sentence in any of them. None: not parallel
+    translations: Optional[Callable[..., dict]] = field(default=None, compare=False, repr=False)
     #: whether ``data_dir=builtin:demo`` (the shipped XNLI sample) serves this task
     uses_demo: bool = False
     #: the languages of the average the task's paper reports (empty: every language of the task), and where

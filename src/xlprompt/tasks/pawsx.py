@@ -58,6 +58,16 @@ def pawsx_required_files(task: Task, config, folder: Path) -> list[tuple[str, st
     return [("pawsx/dev/en.tsv", "pawsx")] + [(f"pawsx/{split}/{lang}.tsv", "pawsx") for lang in config.languages()]
 
 
+def pawsx_translations(task: Task, config, root: Path, split: str) -> dict[str, list]:
+    """``split`` in every PAWS-X language whose file is in the data folder (the leak guard's view: the uid
+    ``pawsx-{split}-{idx}`` is the same pair in all 7)."""
+    return {
+        lang: read_pawsx(root, split, lang, labelled=False)
+        for lang in task.languages
+        if pawsx_file(root, split, lang).is_file()
+    }
+
+
 PAWSX = register(
     Task(
         name="pawsx",
@@ -78,6 +88,7 @@ PAWSX = register(
         eval_split_help="PAWS-X test (2000 pairs per language) when pawsx/train/en.tsv is there, else dev (train and dev are then sampled from English dev, and evaluation is on dev); rows sharing an idx with a training or dev row are dropped in every language",
         description="paraphrase identification (sentence pair → not_paraphrase, paraphrase) in the 7 PAWS-X "
         "languages (en de es fr ja ko zh), trained on English",
+        translations=pawsx_translations,
     )
 )
 

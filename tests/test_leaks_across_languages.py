@@ -100,7 +100,8 @@ def test_a_pair_of_an_evaluated_sentence_in_languages_not_evaluated_is_refused_b
         ["a sentence", "one more", sentence("en", 2003), "and a last one"],
     )
     line = refusal(folder)
-    assert "the parallel pair 'tatoeba-deu_Latn-1' (en) holds a sentence that is an evaluated sib200 test text" in line
+    assert "the parallel pair 'tatoeba-deu_Latn-1' (en; pair " in line  # its id, language and place in the corpus
+    assert "of the corpus) holds a sentence that is an evaluated sib200 test text" in line
     assert "the evaluated sentence 'sib200-2003' (en: " in line and "evaluated in yor_Latn" in line
     # only the German side: the pair is still found, by the German text of the evaluated sentence
     write_tatoeba(
@@ -110,7 +111,7 @@ def test_a_pair_of_an_evaluated_sentence_in_languages_not_evaluated_is_refused_b
         ["a sentence", "one more", "an English line of its own", "and a last one"],
     )
     line = refusal(folder)
-    assert "'tatoeba-deu_Latn-1' (deu_Latn)" in line and "'sib200-2003' (deu_Latn: " in line
+    assert "'tatoeba-deu_Latn-1' (deu_Latn; pair " in line and "'sib200-2003' (deu_Latn: " in line
     # the evaluated language's own texts compared with the evaluated ones alone would have let it through
     from xlprompt.leaks import check_data_leaks
     from xlprompt.run_data import load_run_data
@@ -129,7 +130,7 @@ def test_a_near_copy_within_a_language_is_refused_at_the_threshold(folder):
         write_tatoeba(folder, "deu_Latn", ["ein Satz", "noch einer", text, "ein letzter"], ["a", "b", "c d", "e"])
         line = refusal(folder)
         assert f"; a near-copy: token similarity {score:.2f} >= leak_similarity 0.8)" in line
-        assert "'tatoeba-deu_Latn-1' (deu_Latn)" in line and "the evaluated sentence 'sib200-2005'" in line
+        assert "'tatoeba-deu_Latn-1' (deu_Latn; pair " in line and "the evaluated sentence 'sib200-2005'" in line
         assert "leak_similarity 0.9)" in refusal(folder, leak_similarity=0.9)
         assert accepted(folder, leak_similarity=1.0) == 164
     assert accepted(folder, leak_similarity=0.95) == 164  # the last text written: 0.909 < 0.95

@@ -440,7 +440,7 @@ def test_leak_guard_refuses_flores_sentences_that_sib200_evaluates(data_dir, tmp
     )
     with pytest.raises(DataError, match="evaluated sib200 test text") as err:
         load_run_data(config)
-    assert "(pair 8 of the corpus)" in str(err.value) and "\n" not in str(err.value)  # the 8th pair of the file
+    assert "; pair 8 of the corpus)" in str(err.value) and "\n" not in str(err.value)  # the 8th pair of the file
     # the same corpus without the Flores sentence is accepted
     rows[7] = {**rows[7], "tgt_hypothesis": "Pili 7.", "src_hypothesis": "Another English 7."}
     pairs.write_text("".join(json.dumps(r) + "\n" for r in rows), "utf-8")

@@ -83,7 +83,38 @@ def make_adamw(groups: list[dict], lr: float, weight_decay: float) -> torch.opti
         return torch.optim.AdamW(groups, lr=lr, weight_decay=weight_decay)
 
 
-class AdamWHF410(torch.optim.Optimizer):
+class _Adam(torch.optim.Optimizer):
+    """The moment estimates that the Adam variants below share; a subclass's :meth:`_update` moves a parameter
+    given them (``t``: the parameter's 1-based step)."""
+
+    def __init__(self, params, lr: float, betas: tuple[float, float], eps: float, weight_decay: float):
+        super().__init__(params, {"lr": lr, "betas": betas, "eps": eps, "weight_decay": weight_decay})
+
+    def _update(self, p, exp_avg, exp_avg_sq, t: int, group: dict) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        loss = None if closure is None else closure()
+        for group in self.param_groups:
+            beta1, beta2 = group["betas"]
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                state = self.state[p]
+                if not state:
+                    state["step"] = 0
+                    state["exp_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+                    state["exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+                exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
+                state["step"] += 1
+                exp_avg.mul_(beta1).add_(p.grad, alpha=1.0 - beta1)
+                exp_avg_sq.mul_(beta2).addcmul_(p.grad, p.grad, value=1.0 - beta2)
+                self._update(p, exp_avg, exp_avg_sq, state["step"], group)
+        return loss
+
+
+class AdamWHF410(_Adam):
     """transformers 4.10's own ``AdamW`` (``transformers.optimization.AdamW.step`` of v4.10.3, with
     ``correct_bias=True``), which Trainer-based references ran (DAMO-NLP-SG/DPA README pins
     ``transformers==4.10.3``; Trainer builds it with ``TrainingArguments`` betas (0.9, 0.999), eps 1e-8). Per
@@ -99,35 +130,17 @@ class AdamWHF410(torch.optim.Optimizer):
     def __init__(
         self, params, lr: float, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8, weight_decay: float = 0.0
     ):
-        super().__init__(params, {"lr": lr, "betas": betas, "eps": eps, "weight_decay": weight_decay})
+        super().__init__(params, lr, betas, eps, weight_decay)
 
-    @torch.no_grad()
-    def step(self, closure=None):
-        loss = None if closure is None else closure()
-        for group in self.param_groups:
-            beta1, beta2 = group["betas"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                state = self.state[p]
-                if not state:
-                    state["step"] = 0
-                    state["exp_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
-                    state["exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
-                exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
-                state["step"] += 1
-                exp_avg.mul_(beta1).add_(p.grad, alpha=1.0 - beta1)
-                exp_avg_sq.mul_(beta2).addcmul_(p.grad, p.grad, value=1.0 - beta2)
-                denom = exp_avg_sq.sqrt().add_(group["eps"])
-                step_size = group["lr"] * math.sqrt(1.0 - beta2 ** state["step"]) / (1.0 - beta1 ** state["step"])
-                p.addcdiv_(exp_avg, denom, value=-step_size)
-                del denom
-                if group["weight_decay"] > 0.0:
-                    p.add_(p, alpha=-group["lr"] * group["weight_decay"])
-        return loss
+    def _update(self, p, exp_avg, exp_avg_sq, t: int, group: dict) -> None:
+        beta1, beta2 = group["betas"]
+        denom = exp_avg_sq.sqrt().add_(group["eps"])
+        p.addcdiv_(exp_avg, denom, value=-group["lr"] * math.sqrt(1.0 - beta2**t) / (1.0 - beta1**t))
+        if group["weight_decay"] > 0.0:
+            p.add_(p, alpha=-group["lr"] * group["weight_decay"])
 
 
-class AdamKeras(torch.optim.Optimizer):
+class AdamKeras(_Adam):
     """keras_bert's ``AdamWarmup`` update (CyberZHG/keras-bert@2d3590d keras_bert/optimizers/warmup_v2.py:13-24,
     76-113), which PCT's authors ran (qikunxun/PCT@4b3d675 train_xnli_fewshot.py:13, 193-200). Per parameter with a
     gradient, at step t (1-based), with the scheduled ``lr`` of this step::
@@ -143,31 +156,14 @@ class AdamKeras(torch.optim.Optimizer):
     def __init__(
         self, params, lr: float, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-7, weight_decay: float = 0.0
     ):
-        super().__init__(params, {"lr": lr, "betas": betas, "eps": eps, "weight_decay": weight_decay})
+        super().__init__(params, lr, betas, eps, weight_decay)
 
-    @torch.no_grad()
-    def step(self, closure=None):
-        loss = None if closure is None else closure()
-        for group in self.param_groups:
-            beta1, beta2 = group["betas"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                state = self.state[p]
-                if not state:
-                    state["step"] = 0
-                    state["exp_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
-                    state["exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
-                exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
-                state["step"] += 1
-                t = state["step"]
-                exp_avg.mul_(beta1).add_(p.grad, alpha=1.0 - beta1)
-                exp_avg_sq.mul_(beta2).addcmul_(p.grad, p.grad, value=1.0 - beta2)
-                update = exp_avg / exp_avg_sq.sqrt().add_(group["eps"])
-                if group["weight_decay"] > 0.0:
-                    update.add_(p, alpha=group["weight_decay"])
-                p.sub_(update, alpha=group["lr"] * math.sqrt(1.0 - beta2**t) / (1.0 - beta1**t))
-        return loss
+    def _update(self, p, exp_avg, exp_avg_sq, t: int, group: dict) -> None:
+        beta1, beta2 = group["betas"]
+        update = exp_avg / exp_avg_sq.sqrt().add_(group["eps"])
+        if group["weight_decay"] > 0.0:
+            update.add_(p, alpha=group["weight_decay"])
+        p.sub_(update, alpha=group["lr"] * math.sqrt(1.0 - beta2**t) / (1.0 - beta1**t))
 
 
 def make_optimizer(name: str, groups: list[dict], lr: float, weight_decay: float) -> torch.optim.Optimizer:

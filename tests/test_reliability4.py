@@ -563,3 +563,37 @@ def test_a_save_pretrained_killed_at_its_swap_is_finished_by_the_next_save(tmp_p
     saved, loaded = model.method.trainable_state(), again.method.trainable_state()
     assert saved.keys() == loaded.keys() and all(saved[k].equal(loaded[k]) for k in saved)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]
+
+
+def test_a_save_killed_at_its_swap_is_finished_by_the_next_load_too(tmp_path):
+    """Not only the next writer: the next reader of the folder (from_pretrained, predict) finishes a save killed
+    after its point of no return, so it loads the whole new model and nothing of the killed writer is left."""
+    import xlprompt
+    from xlprompt.api import MODEL_CONFIG
+
+    target, other = tmp_path / "model", tmp_path / "other"
+    xlprompt.PromptModel.from_config(RunConfig(**FAST)).save_pretrained(target)
+    newer = xlprompt.PromptModel.from_config(RunConfig(**{**FAST, "seed": 2}))
+    newer.save_pretrained(other)
+    # another process saves the seed-2 model over it and is killed at the rename that places its config (renames:
+    # 0 the journal, 1-3 the earlier entries aside, 4-5 the tokenizer and weights placed, 6 the config)
+    script = (
+        "import os, sys, xlprompt\n"
+        "model = xlprompt.PromptModel.from_pretrained(sys.argv[1])\n"
+        "real, count = os.replace, [0]\n"
+        "def replace(src, dst):\n"
+        "    if count[0] == 6:\n"
+        "        os._exit(9)\n"
+        "    count[0] += 1\n"
+        "    return real(src, dst)\n"
+        "os.replace = replace\n"
+        "model.save_pretrained(sys.argv[2])\n"
+    )
+    env = {**os.environ, "PYTHONPATH": SRC}
+    assert subprocess.run([sys.executable, "-c", script, str(other), str(target)], env=env).returncode == 9
+    assert not (target / MODEL_CONFIG).exists()
+    loaded = xlprompt.PromptModel.from_pretrained(target)  # the reader finishes the swap first
+    assert loaded.run_config.seed == 2
+    saved, got = newer.method.trainable_state(), loaded.method.trainable_state()
+    assert saved.keys() == got.keys() and all(saved[k].equal(got[k]) for k in saved)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model", "other"]

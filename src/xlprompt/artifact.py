@@ -20,6 +20,7 @@ into its cache (``HF_HUB_CACHE``); with ``HF_HUB_OFFLINE=1`` only the cache is r
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from dataclasses import dataclass
@@ -248,6 +249,17 @@ def load_saved_model(folder: Path, device: str | torch.device | None = None, bas
     return Loaded(predictor, "model", meta["config_hash"], dict(meta["config"]))
 
 
+def _recovered(folder: Path) -> Path:
+    """``folder``, after a save or export into it that a dead process left half swapped in was finished (or undone)
+    and its leftovers removed (:func:`xlprompt.safety.recover_staged`): a reader sees a whole artifact. Where the
+    folder cannot be written (read-only), it is read as it is."""
+    from xlprompt.safety import recover_staged
+
+    with contextlib.suppress(OSError):
+        recover_staged(folder)
+    return folder
+
+
 def _is_peft_config(path: Path) -> bool:
     """Whether ``adapter_config.json`` is PEFT's (a published XPE, DUAL or soft-prompt adapter: ``peft_type``), not
     the file of an xlprompt export of an earlier version (same name)."""
@@ -339,7 +351,7 @@ def load_artifact(
     from xlprompt.export import load_adapter, read_adapter_config
     from xlprompt.predict import load_run, read_results
 
-    folder = resolve_source(source)
+    folder = _recovered(resolve_source(source))
     kind = artifact_kind(folder)
     if kind == "model":
         if tokenizer:
@@ -370,7 +382,7 @@ def artifact_task(source: str | os.PathLike):
     from xlprompt.predict import read_run_config, read_saved_record
     from xlprompt.tasks import get_task, saved_task
 
-    folder = resolve_source(source)
+    folder = _recovered(resolve_source(source))
     kind = artifact_kind(folder)
     if kind == "model":
         meta = _read_meta(folder / MODEL_CONFIG)

@@ -185,6 +185,19 @@ def _sib200(server, tmp_path):
     return sources, wreck, None
 
 
+def _sib200_train(server, tmp_path):
+    import dataclasses
+
+    source = dataclasses.replace(sibtest._sib_source(tmp_path / "mirror"), name="sib200-train", all_train=True)
+    _serve_folder(server, tmp_path / "mirror")
+
+    def wreck():  # the German train file (fetched by sib200-train only) changed upstream
+        path = urlsplit(f"{sib.SIB200_BASE}/deu_Latn/train.tsv").path
+        server.files[path] = server.files[path].replace(b"sentence number", b"sentence no.")
+
+    return {"sib200-train": source}, wreck, None
+
+
 def _tatoeba_sib200(server, tmp_path):
     source = sibtest._tatoeba_source(tmp_path / "mirror", rows=3)
     source.rows = dict(list(source.rows.items())[:3])
@@ -218,6 +231,7 @@ FAKES = {
     "multinli": lambda server, tmp: _multinli(server),
     "muse": lambda server, tmp: _muse(server),
     "sib200": _sib200,
+    "sib200-train": _sib200_train,
     "tatoeba-sib200": _tatoeba_sib200,
     "americasnli": _americasnli,
 }

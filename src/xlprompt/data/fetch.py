@@ -884,6 +884,11 @@ def default_sources() -> dict[str, Source]:
         "sib200": Sib200Files(
             "sib200", "SIB-200 (205 languages): English train, dev and test per language, fixed few-shot splits"
         ),
+        "sib200-train": Sib200Files(
+            "sib200-train",
+            "SIB-200 as sib200, with the train split of every language (several source languages: source_languages)",
+            all_train=True,
+        ),
         "tatoeba-sib200": TatoebaSib200("tatoeba-sib200", "LASER Tatoeba v1 for the 82 SIB-200 languages it covers"),
         "americasnli": AmericasNliFiles("americasnli", "AmericasNLI dev and test, 10 languages"),
     }
@@ -897,6 +902,7 @@ SOURCES: tuple[str, ...] = (
     "multinli",
     "muse",
     "sib200",
+    "sib200-train",
     "tatoeba-sib200",
     "americasnli",
 )

@@ -3,11 +3,13 @@
 Source (pinned): GitHub ``dadelani/sib-200`` at commit :data:`SIB200_COMMIT`, files
 ``data/annotated/<Flores code>/{train,dev,test}.tsv`` (columns ``index_id``, ``category``, ``text``; written by
 pandas, so a text may be double-quoted with ``""`` escapes). Licence CC BY-SA 4.0. Every file is checked by
-its SHA-256 and size (``resources/sib200_sha256.txt``: 411 files) before it is converted.
+its SHA-256 and size (``resources/sib200_sha256.txt``: 615 files, train, dev and test of each language) before
+it is converted.
 
 What is fetched: the English train set (the few-shot pool, 701 rows) and dev (99) and test (204) for all 205
-languages; the other languages' train files are the same sentences translated and are not needed by
-cross-lingual transfer from English.
+languages (``sib200``); the other languages' train files are the same sentences translated, not needed by
+transfer from English, and fetched by ``sib200-train`` (every language's train set, for runs that train on
+several source languages: config ``source_languages``).
 
 Layout written (``--data-dir``):
 
@@ -167,7 +169,7 @@ def _pins(name: str) -> dict[str, tuple[str, int]]:
 
 
 def sib200_pins() -> dict[str, tuple[str, int]]:
-    """``{"<Flores code>/<split>.tsv": (sha256, size)}`` of the 411 pinned release files."""
+    """``{"<Flores code>/<split>.tsv": (sha256, size)}`` of the 615 pinned release files."""
     return _pins("sib200_sha256.txt")
 
 
@@ -262,6 +264,8 @@ class Sib200Files(Source):
     #: SHA-256 of the few-shot split files (``{file name: sha256}``); None: the shipped ones, checked only when
     #: the English train file is the pinned release's
     fewshot_pins: dict[str, str] | None = None
+    #: fetch the train split of every language (``sib200-train``), not only English's
+    all_train: bool = False
 
     def _pins(self) -> dict[str, tuple[str, int]]:
         return sib200_pins() if self.pins is None else self.pins
@@ -273,7 +277,10 @@ class Sib200Files(Source):
     def files(self) -> list[tuple[str, str]]:
         """``(Flores code, split)`` of every file fetched."""
         return [
-            (lang, split) for lang in self._langs() for split in self.rows if split != "train" or lang == ENGLISH_FLORES
+            (lang, split)
+            for lang in self._langs()
+            for split in self.rows
+            if split != "train" or lang == ENGLISH_FLORES or self.all_train
         ]
 
     def urls(self) -> list[str]:

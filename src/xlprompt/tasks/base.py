@@ -66,6 +66,9 @@ class Task:
     :param description: one line on the task, for ``run --help-config`` and the docs.
     :param full_train: whether ``shots=all`` (the full train split) runs this task.
     :param eval_split_help: what ``eval_split`` means for this task, for the help.
+    :param train_languages: the languages with train and dev data, which ``source_languages`` may name (empty:
+        the source language alone).
+    :param train_data_help: what train data the task offers, for the error naming a language without any.
     """
 
     name: str
@@ -113,6 +116,11 @@ class Task:
     full_train: bool = False
     #: what ``eval_split`` means for this task (its splits, their sizes, what selection uses), for the help
     eval_split_help: str = ""
+    #: the languages with train and dev data, which the config's ``source_languages`` may name (a run trains on
+    #: their union); empty: the source language alone. The task's ``load_splits`` reads each of them
+    train_languages: tuple[str, ...] = ()
+    #: what train data the task offers (one phrase, for the error naming a language it has none in)
+    train_data_help: str = ""
 
     @property
     def single_text(self) -> bool:

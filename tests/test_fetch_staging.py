@@ -188,7 +188,7 @@ def _sib200(server, tmp_path):
 def _sib200_train(server, tmp_path):
     import dataclasses
 
-    source = dataclasses.replace(sibtest._sib_source(tmp_path / "mirror"), name="sib200-train", all_train=True)
+    source = dataclasses.replace(sibtest._sib_source(tmp_path / "mirror"), name="sib200-train", other_train=True)
     _serve_folder(server, tmp_path / "mirror")
 
     def wreck():  # the German train file (fetched by sib200-train only) changed upstream

@@ -127,7 +127,7 @@ def data_dir(mirror, tmp_path_factory):
     out = tmp_path_factory.mktemp("data")
     fetcher = Fetcher(out, mirror=url, progress=False)
     sources = (_sib_source(root), _tatoeba_source(root), _anli_source(root))
-    for source in (*sources, dataclasses.replace(sources[0], name="sib200-train", all_train=True)):
+    for source in (*sources, dataclasses.replace(sources[0], name="sib200-train", other_train=True)):
         source.fetch(fetcher)  # sib200-train: the other languages' train files (several source languages)
         assert source.check(out) is None
     write_xnli(out, ("en",), n_dev=30, n_test=9, odd_chars=False)  # AmericasNLI trains on English XNLI
@@ -140,10 +140,12 @@ def test_fetch_converts_the_published_formats(data_dir, mirror):
     quoted = [r for r in sib.read_sib200(data_dir, "train", "en") if r.uid == "sib200-0"][0]
     assert quoted.premise == flores_sentence("eng_Latn", 0) + ' He said "yes".'  # csv unquoting
     assert (data_dir / "sib200/test/en.tsv").is_file() and (data_dir / "sib200/train/deu_Latn.tsv").is_file()
-    # sib200 fetches English's train split only; sib200-train every language's (several source languages)
+    # sib200 fetches English's train split only; sib200-train the other languages' (several source languages)
     source = _sib_source(mirror[1])
     assert ("deu_Latn", "train") not in source.files() and ("eng_Latn", "train") in source.files()
-    assert ("deu_Latn", "train") in dataclasses.replace(source, all_train=True).files()
+    assert dataclasses.replace(source, other_train=True).files() == [
+        (lang, "train") for lang in LANGS if lang != "eng_Latn"
+    ]
     sums = sib.read_sums(data_dir)
     assert len(sums) == 2 * len(sib.SIB200_FEWSHOT_KS) * len(sib.SIB200_FEWSHOT_SEEDS)
     path = data_dir / sib.FEWSHOT_DIR / "train_k4_seed1.tsv"

@@ -886,8 +886,9 @@ def default_sources() -> dict[str, Source]:
         ),
         "sib200-train": Sib200Files(
             "sib200-train",
-            "SIB-200 as sib200, with the train split of every language (several source languages: source_languages)",
-            all_train=True,
+            "SIB-200 train splits of the 204 languages besides English (other or several source languages: "
+            "config source_languages)",
+            other_train=True,
         ),
         "tatoeba-sib200": TatoebaSib200("tatoeba-sib200", "LASER Tatoeba v1 for the 82 SIB-200 languages it covers"),
         "americasnli": AmericasNliFiles("americasnli", "AmericasNLI dev and test, 10 languages"),

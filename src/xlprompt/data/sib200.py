@@ -8,8 +8,8 @@ it is converted.
 
 What is fetched: the English train set (the few-shot pool, 701 rows) and dev (99) and test (204) for all 205
 languages (``sib200``); the other languages' train files are the same sentences translated, not needed by
-transfer from English, and fetched by ``sib200-train`` (every language's train set, for runs that train on
-several source languages: config ``source_languages``).
+transfer from English, and fetched by ``sib200-train`` (the 204 other languages' train sets, for runs that
+train on other or several source languages: config ``source_languages``).
 
 Layout written (``--data-dir``):
 
@@ -264,8 +264,9 @@ class Sib200Files(Source):
     #: SHA-256 of the few-shot split files (``{file name: sha256}``); None: the shipped ones, checked only when
     #: the English train file is the pinned release's
     fewshot_pins: dict[str, str] | None = None
-    #: fetch the train split of every language (``sib200-train``), not only English's
-    all_train: bool = False
+    #: ``sib200-train``: fetch only the train splits of the languages other than English (the ``sib200`` source
+    #: has English's, every dev and test and the fixed few-shot splits)
+    other_train: bool = False
 
     def _pins(self) -> dict[str, tuple[str, int]]:
         return sib200_pins() if self.pins is None else self.pins
@@ -276,11 +277,10 @@ class Sib200Files(Source):
 
     def files(self) -> list[tuple[str, str]]:
         """``(Flores code, split)`` of every file fetched."""
+        if self.other_train:
+            return [(lang, "train") for lang in self._langs() if lang != ENGLISH_FLORES]
         return [
-            (lang, split)
-            for lang in self._langs()
-            for split in self.rows
-            if split != "train" or lang == ENGLISH_FLORES or self.all_train
+            (lang, split) for lang in self._langs() for split in self.rows if split != "train" or lang == ENGLISH_FLORES
         ]
 
     def urls(self) -> list[str]:
@@ -288,6 +288,8 @@ class Sib200Files(Source):
 
     def outputs(self, out: Path) -> list[Path]:
         files = [sib200_file(out, split, task_code(lang)) for lang, split in self.files()]
+        if self.other_train:
+            return files
         folder = Path(out) / FEWSHOT_DIR
         splits = [
             folder / fewshot_name(split, k, seed)
@@ -309,7 +311,7 @@ class Sib200Files(Source):
                 return problem
             if code == "en":
                 english[split] = ids
-        return check_fewshot_files(out)
+        return None if self.other_train else check_fewshot_files(out)
 
     def fetch(self, fetcher: Fetcher) -> None:
         pins = self._pins()
@@ -333,6 +335,8 @@ class Sib200Files(Source):
             rows = parse_release_tsv(raw.read_bytes(), fetcher.url(url))
             _write_tsv(dest, ("idx", "category", "text"), rows)
             raw.unlink(missing_ok=True)
+        if self.other_train:
+            return
         english_pinned = pins.get(f"{ENGLISH_FLORES}/train.tsv") == sib200_pins().get(f"{ENGLISH_FLORES}/train.tsv")
         expected = (
             self.fewshot_pins

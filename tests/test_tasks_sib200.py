@@ -704,3 +704,9 @@ def test_source_languages_refused_in_one_line():
     assert RunConfig(**base, method="xpe", source_languages="en").resolved_hash() == plain.resolved_hash()
     assert RunConfig(**base, method="xpe", source_languages="en,swh_Latn").resolved_hash() != plain.resolved_hash()
     assert RunConfig(**base, method="mpt", source_languages=["en"]).sources() == ("en",)
+    # a sweep file's YAML list, as a config.json records it
+    from xlprompt.config import coerce
+
+    assert coerce("source_languages", ["swh_Latn", "en"]) == "swh_Latn,en"
+    listed = RunConfig.from_dict({**base, "method": "sp", "source_languages": ["swh_Latn", "en"]})
+    assert listed.source_languages == "en,swh_Latn" and listed.to_dict()["source_languages"] == "en,swh_Latn"

@@ -159,7 +159,8 @@ class Task:
     def help_for(self, key: str) -> str:
         """This task's own words on config key ``key`` for ``run --task T --help-config``.
 
-        :param key: a config key (``task``, ``label_words``, ``eval_languages``, ``eval_split``, ``shots``).
+        :param key: a config key (``task``, ``label_words``, ``eval_languages``, ``eval_split``, ``shots``,
+            ``source_languages``).
         :returns: one line, or "" where the task has none.
         """
         if key == "task":
@@ -175,6 +176,11 @@ class Task:
             )
         if key == "eval_split":
             return self.eval_split_help
+        if key == "source_languages":
+            offered = self.train_languages or (self.source_language,)
+            if len(offered) == 1:
+                return f"train data in {offered[0]} only"
+            return f"train and dev data in {len(offered)} languages ({', '.join(offered[:8])}{' ...' if len(offered) > 8 else ''})"
         if key == "shots" and self.full_train:
             return "shots=all: the full train split, selection on the full dev split"
         return ""

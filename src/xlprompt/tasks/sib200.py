@@ -23,6 +23,11 @@ Splits (:func:`load_sib200_splits`): few-shot train and dev in English, k per cl
 * ``shots=all`` (either source): the full English train split (701) with selection on the full English dev split
   (99), the SIB-200 paper's setting; ``eval_split=dev`` is then refused.
 
+Several source languages (config ``source_languages``, :func:`_source_splits`): each its own k per class of its
+train set (``train_source=sample``; the fixed files are English only) or its full train split (``shots=all``),
+and its own dev split; the run trains on their union and selects on the union of their dev splits. The other
+languages' train files come from ``xlprompt data fetch --only sib200-train``.
+
 Averages and groups: the paper's average is over every language (its Table 7 "Average", English included);
 languages are grouped by region, family and XLM-R pre-training coverage as the SIB-200 paper's Table 7 gives them
 (``resources/sib200_languages.tsv``; ``nqo_Nkoo`` is not a row of it), and by script (:func:`sib200_groups`).

@@ -178,3 +178,25 @@ def test_task_tables_mark_the_source_languages_of_each_row(tmp_path):
     }
     assert "- ˢ: a source language of the row (trained on); the others are held out." in page
     assert "- Sources of XPE k=2 source_languages=en,deu_Latn: en, deu_Latn." in page
+
+
+@pytest.mark.parametrize("method", ["sp", "ft", "dual"])
+def test_multi_source_methods_run_on_the_union_and_report_held_out_languages(two_source_task, method, tmp_path):
+    config = xlprompt.RunConfig(
+        method=method,
+        task="two-source",
+        model="random:tiny",
+        device="cpu",
+        source_languages="en,de",
+        epochs=1,
+        batch_size=4,
+        max_length=32,
+        prompt_length=4,
+    )
+    results = xlprompt.run(config, tmp_path / "run")
+    assert results["train_examples"] == 8  # 4 per source language
+    assert results["source_languages"] == ["en", "de"] and results["held_out_languages"] == ["fr"]
+    held = results["averages"]["held_out"]
+    assert held["languages"] == ["fr"] and held["accuracy"] == pytest.approx(results["accuracy"]["fr"])
+    saved = json.loads((tmp_path / "run" / "results.json").read_text("utf-8"))
+    assert saved["held_out_languages"] == ["fr"]

@@ -656,6 +656,9 @@ def test_source_languages_train_on_the_union_of_each_languages_own_splits(data_d
     again = RunConfig(**base, shots=2, train_source="sample", source_languages=["deu_Latn", "swh_Latn"])
     assert again.resolved_hash() == config.resolved_hash() and again.source_languages == "deu_Latn,swh_Latn"
     assert [ex.uid + ex.lang for ex in load_run_data(again).train] == [ex.uid + ex.lang for ex in data.train]
+    # one other source language alone: its own splits, not English's
+    german = load_run_data(RunConfig(**base, shots=2, train_source="sample", source_languages="deu_Latn"))
+    assert _per_language(german.train) == {"deu_Latn": [2] * 7} == _per_language(german.dev)
     # shots=all: every row of each source language's train and dev splits (the release's counts, per language)
     full = load_run_data(RunConfig(**base, shots=0, source_languages="en,deu_Latn"))
     assert _per_language(full.train) == {"en": list(TRAIN.values()), "deu_Latn": list(TRAIN.values())}

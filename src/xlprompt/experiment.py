@@ -537,6 +537,18 @@ def evaluation_results(evaluation, task, sources: tuple[str, ...] = ()) -> dict[
     }
 
 
+def _other_sources(results: dict[str, Any], sources: list) -> bool:
+    """Whether a run trained on other languages than its task's source language alone (``source_languages``)."""
+    if len(sources) != 1:
+        return bool(sources)
+    try:
+        from xlprompt.tasks import get_task
+
+        return sources != [get_task(str(results.get("task", "xnli"))).source_language]
+    except Exception:  # noqa: BLE001 - a task file no longer there: say it
+        return True
+
+
 def format_results_table(results: dict[str, Any]) -> str:
     """The per-language accuracy table as printed by the CLI."""
     acc = results["accuracy"]
@@ -568,7 +580,7 @@ def format_results_table(results: dict[str, Any]) -> str:
             + (f" ({len(paper['missing'])} not evaluated)" if paper.get("missing") else "")
         )
     held = (results.get("averages") or {}).get("held_out")
-    if held and held.get("accuracy") is not None and len(held.get("sources") or ()) > 1:
+    if held and held.get("accuracy") is not None and _other_sources(results, held.get("sources") or []):
         lines.append(
             f"Held out (trained on {', '.join(held['sources'])}): accuracy {held['accuracy']:.1f}, macro-F1 "
             f"{held['macro_f1']:.1f} over the {len(held['languages'])} evaluated languages that are not sources"

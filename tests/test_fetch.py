@@ -306,7 +306,7 @@ def test_bad_arguments(tmp_path):
     assert result.exit_code == 2
     assert result.stderr.strip() == (
         "error: --only: unknown source xnlii; allowed: fewshot, xnli, pawsx, tatoeba, "
-        "multinli, muse, sib200, tatoeba-sib200, americasnli (comma-separated)"
+        "multinli, muse, sib200, sib200-train, tatoeba-sib200, americasnli (comma-separated)"
     )
     (tmp_path / "file").write_text("x")
     result = CliRunner().invoke(cli, ["data", "fetch", "--out", str(tmp_path / "file"), "--only", "fewshot"])

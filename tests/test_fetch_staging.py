@@ -200,6 +200,19 @@ def laser_tar(sides: dict[str, bytes]) -> bytes:
     return github_tar(f"LASER-{LASER_COMMIT}", {f"{TATOEBA_PREFIX}/{name}": data for name, data in sides.items()})
 
 
+def _sib200_train(server, tmp_path):
+    import dataclasses
+
+    source = dataclasses.replace(sibtest._sib_source(tmp_path / "mirror"), name="sib200-train", other_train=True)
+    _serve_folder(server, tmp_path / "mirror")
+
+    def wreck():  # the German train file (fetched by sib200-train only) changed upstream
+        path = urlsplit(f"{sib.SIB200_BASE}/deu_Latn/train.tsv").path
+        server.files[path] = server.files[path].replace(b"sentence number", b"sentence no.")
+
+    return {"sib200-train": source}, wreck, None
+
+
 def _tatoeba_sib200(server, tmp_path):
     langs = list(sib.SIB200_TATOEBA)[:3]
     source = sibtest._tatoeba_source(tmp_path / "mirror", rows=3, langs=langs)
@@ -234,6 +247,7 @@ FAKES = {
     "multinli": lambda server, tmp: _multinli(server),
     "muse": lambda server, tmp: _muse(server),
     "sib200": _sib200,
+    "sib200-train": _sib200_train,
     "tatoeba-sib200": _tatoeba_sib200,
     "americasnli": _americasnli,
 }
@@ -729,13 +743,19 @@ def test_sib200_and_its_tatoeba_are_one_archive_request_each_and_an_edited_file_
 
 
 def test_the_shipped_pins_cover_every_converted_file():
-    """Every file the registered sib200, tatoeba-sib200 and americasnli sources write has a pinned SHA-256."""
+    """Every file the registered sib200, sib200-train, tatoeba-sib200 and americasnli sources write has a pinned
+    SHA-256."""
     from xlprompt.data.fetch import default_sources
 
     sources = default_sources()
     out = Path("/data")
-    sib_files = {p.relative_to(out).as_posix() for p in sources["sib200"].outputs(out) if "fewshot" not in p.parts}
-    assert set(sib.sib200_converted_pins()) == sib_files and len(sib_files) == 1 + 2 * 205
+    sib_files = {
+        p.relative_to(out).as_posix()
+        for name in ("sib200", "sib200-train")
+        for p in sources[name].outputs(out)
+        if "fewshot" not in p.parts
+    }
+    assert set(sib.sib200_converted_pins()) == sib_files and len(sib_files) == 3 * 205
     tatoeba = sources["tatoeba-sib200"]
     assert set(tatoeba.sha256) == set(tatoeba.rows) == set(sib.SIB200_TATOEBA)
     assert all(len(sha) == 64 and int(sha, 16) >= 0 for sha in tatoeba.sha256.values())
@@ -748,6 +768,7 @@ EDITS = {
     "fewshot": ("xnli-fewshot/train/en/train_split,1.jsonl", b"A man sleeps", b"A tall man sleeps"),
     "tatoeba": ("tatoeba/de-en.tsv", b"Hallo.", b"Hallo Welt."),
     "sib200": ("sib200/test/deu_Latn.tsv", b"sentence number 2003 ", b"sentence number 2003 indeed "),
+    "sib200-train": ("sib200/train/deu_Latn.tsv", b"sentence number 3 ", b"sentence number 3 indeed "),
     "tatoeba-sib200": ("tatoeba/afr_Latn-en.tsv", b"tatoeba line 1", b"tatoeba line one"),
     "americasnli": ("americasnli/test/quy.tsv", b"quy test premise 2", b"quy test premise two"),
 }

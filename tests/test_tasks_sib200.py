@@ -6,6 +6,7 @@ on random:tiny with the real XLM-R tokenizer; the leak guard refuses Flores sent
 from __future__ import annotations
 
 import csv
+import dataclasses
 import functools
 import hashlib
 import http.server
@@ -75,7 +76,6 @@ def sib_converted_pins(langs=None) -> dict[str, str]:
         f"sib200/{split}/{code.get(lang, lang)}.tsv": hashlib.sha256(converted_tsv(lang, split)).hexdigest()
         for lang in (langs or LANGS)
         for split in ("train", "dev", "test")
-        if split != "train" or lang == "eng_Latn"
     }
 
 
@@ -103,13 +103,9 @@ def _put(root: Path, url: str, data: bytes) -> None:
 
 
 def sib_release(langs=LANGS) -> dict[str, bytes]:
-    """``{"<Flores code>/<split>.tsv": bytes}`` of the fake release (English train; dev and test of all)."""
-    return {
-        f"{lang}/{split}.tsv": release_tsv(lang, split)
-        for lang in langs
-        for split in ("train", "dev", "test")
-        if split != "train" or lang == "eng_Latn"
-    }
+    """``{"<Flores code>/<split>.tsv": bytes}`` of the fake release (train, dev and test of every language; the
+    ``sib200`` source fetches English's train, ``sib200-train`` the others')."""
+    return {f"{lang}/{split}.tsv": release_tsv(lang, split) for lang in langs for split in ("train", "dev", "test")}
 
 
 def _sib_source(root: Path) -> sib.Sib200Files:
@@ -182,8 +178,9 @@ def data_dir(mirror, tmp_path_factory):
     url, root = mirror
     out = tmp_path_factory.mktemp("data")
     fetcher = Fetcher(out, mirror=url, progress=False)
-    for source in (_sib_source(root), _tatoeba_source(root), _anli_source(root)):
-        source.fetch(fetcher)
+    sources = (_sib_source(root), _tatoeba_source(root), _anli_source(root))
+    for source in (*sources, dataclasses.replace(sources[0], name="sib200-train", other_train=True)):
+        source.fetch(fetcher)  # sib200-train: the other languages' train files (several source languages)
         assert source.check(out) is None
     write_xnli(out, ("en",), n_dev=30, n_test=9, odd_chars=False)  # AmericasNLI trains on English XNLI
     return out
@@ -194,7 +191,13 @@ def test_fetch_converts_the_published_formats(data_dir, mirror):
     assert len(rows) == 204 and rows[0].hypothesis == "" and rows[0].uid == "sib200-2000"
     quoted = [r for r in sib.read_sib200(data_dir, "train", "en") if r.uid == "sib200-0"][0]
     assert quoted.premise == flores_sentence("eng_Latn", 0) + ' He said "yes".'  # csv unquoting
-    assert (data_dir / "sib200/test/en.tsv").is_file() and not (data_dir / "sib200/train/deu_Latn.tsv").exists()
+    assert (data_dir / "sib200/test/en.tsv").is_file() and (data_dir / "sib200/train/deu_Latn.tsv").is_file()
+    # sib200 fetches English's train split only; sib200-train the other languages' (several source languages)
+    source = _sib_source(mirror[1])
+    assert ("deu_Latn", "train") not in source.files() and ("eng_Latn", "train") in source.files()
+    assert dataclasses.replace(source, other_train=True).files() == [
+        (lang, "train") for lang in LANGS if lang != "eng_Latn"
+    ]
     sums = sib.read_sums(data_dir)
     assert len(sums) == 2 * len(sib.SIB200_FEWSHOT_KS) * len(sib.SIB200_FEWSHOT_SEEDS)
     path = data_dir / sib.FEWSHOT_DIR / "train_k4_seed1.tsv"
@@ -220,9 +223,10 @@ def test_fetch_refuses_a_corrupt_file_and_a_wrong_row_count(mirror, tmp_path):
 
 
 def test_fixed_splits_of_the_real_release_are_pinned():
-    """The shipped SHA-256 of the real release's few-shot splits and of its 411 files."""
+    """The shipped SHA-256 of the real release's few-shot splits and of its 615 files."""
     pins = sib.sib200_pins()
-    assert len(pins) == 1 + 2 * 205 and len(sib.sib200_flores_languages()) == 205
+    assert len(pins) == 3 * 205 and len(sib.sib200_flores_languages()) == 205
+    assert {rel.split("/")[1] for rel in pins} == {"train.tsv", "dev.tsv", "test.tsv"}
     fewshot = sib._pins("sib200_fewshot_sha256.txt")
     assert sorted(fewshot) == sorted(
         sib.fewshot_name(s, k, seed)
@@ -636,21 +640,44 @@ def test_data_cite_prints_each_file_its_digest_source_and_runs(tmp_path):
 @needs_tokenizer
 def test_cli_runs_sib200_xpe_end_to_end(data_dir, tmp_path):
     """XPE on SIB-200 with XLM-R's tokenizer: 20 virtual tokens before <s> text </s>, the head's 7 categories;
-    evaluated on languages held out of training (XPE and DUAL, the same code at encoder ratio 0.3, go through
-    predict and export in test_matrix.py; the XLM-R tokenizer's load is most of this test's time)."""
+    trained on two source languages at once (their own few-shot splits) and evaluated on languages held out of
+    training too, its results saying which are which (XPE and DUAL, the same code at encoder ratio 0.3, go
+    through predict and export in test_matrix.py; the XLM-R tokenizer's load is most of this test's time)."""
     method = "xpe"
     out = tmp_path / "run"
     result = _run(
-        ["--task", "sib200", "--method", method, "--set", "eval_languages=en,deu_Latn,yor_Latn"], data_dir, out
+        [
+            "--task",
+            "sib200",
+            "--method",
+            method,
+            "--set",
+            "source_languages=deu_Latn,en",
+            "--set",
+            "train_source=sample",
+            "--set",
+            "eval_languages=en,deu_Latn,swh_Latn,yor_Latn",
+        ],
+        data_dir,
+        out,
     )
     assert result.exit_code == 0, result.output[-3000:]
     results = json.loads((out / "results.json").read_text("utf-8"))
-    assert list(results["accuracy"]) == ["en", "deu_Latn", "yor_Latn", "avg"]
-    assert results["train_examples"] == 14 and not results.get("parallel_pairs")  # XPE reads no parallel corpus
+    assert list(results["accuracy"]) == ["en", "deu_Latn", "swh_Latn", "yor_Latn", "avg"]
+    # 2 per class of 7 classes in each of the 2 source languages
+    assert results["train_examples"] == 2 * 7 * 2 and not results.get("parallel_pairs")  # XPE reads no corpus
+    assert results["source_languages"] == ["en", "deu_Latn"]  # in the task's order, however they were given
+    assert results["held_out_languages"] == ["swh_Latn", "yor_Latn"]
+    held = results["averages"]["held_out"]
+    acc, f1 = results["accuracy"], results["macro_f1"]
+    assert held["languages"] == ["swh_Latn", "yor_Latn"] and held["sources"] == ["en", "deu_Latn"]
+    assert held["accuracy"] == pytest.approx((acc["swh_Latn"] + acc["yor_Latn"]) / 2)
+    assert held["macro_f1"] == pytest.approx((f1["swh_Latn"] + f1["yor_Latn"]) / 2)
+    assert "Held out (trained on en, deu_Latn)" in result.output
     assert results["labels"][0] == "science/technology" and len(results["labels"]) == 7
     config = json.loads((out / "config.json").read_text("utf-8"))["config"]
     assert (config["prompt_length"], config["freeze_plm"]) == (20, True)
-    assert config["xpe_encoder_ratio"] == 1.0
+    assert config["xpe_encoder_ratio"] == 1.0 and config["source_languages"] == "en,deu_Latn"
     assert "prompt.safetensors" in {p.name for p in out.iterdir()}  # the prompt and head, not the frozen PLM
     assert "plm.safetensors" not in {p.name for p in out.iterdir()}
 
@@ -671,3 +698,88 @@ def test_data_stats_shows_sib200_its_tatoeba_and_americasnli(data_dir):
     assert ["aym", "9", "3", "3", "3", "12", "4", "4", "4"] in americas
     assert ["quy", "6", "2", "2", "2", "9", "3", "3", "3"] in americas
     assert ["gn", "-", "-", "-", "-", "-", "-", "-", "-"] in americas
+
+
+def _per_language(examples) -> dict[str, list[int]]:
+    """Language → how many examples of each class (the task's class order)."""
+    out: dict[str, list[int]] = {}
+    for ex in examples:
+        out.setdefault(ex.lang, [0] * 7)[ex.label] += 1
+    return out
+
+
+def test_source_languages_train_on_the_union_of_each_languages_own_splits(data_dir):
+    from xlprompt.config import RunConfig
+    from xlprompt.run_data import load_run_data
+
+    base = dict(task="sib200", method="sp", model="random:tiny", data_dir=str(data_dir), eval_languages="yor_Latn")
+    config = RunConfig(**base, shots=2, train_source="sample", source_languages="swh_Latn, deu_Latn")
+    data = load_run_data(config)
+    # by hand: 2 per class of each source language's own train set, and 2 per class of its dev
+    assert _per_language(data.train) == {"deu_Latn": [2] * 7, "swh_Latn": [2] * 7}
+    assert _per_language(data.dev) == {"deu_Latn": [2] * 7, "swh_Latn": [2] * 7}
+    # each example is its language's sentence (the fake release writes the Flores code into every text)
+    assert all(ex.premise.startswith(ex.lang) for ex in (*data.train, *data.dev))
+    # parallel by idx: no dev sentence is a training sentence (or its translation) of any source language
+    assert {ex.uid for ex in data.train}.isdisjoint(ex.uid for ex in data.dev)
+    # one set of sources, however spelled or ordered: one config, one hash, one train set
+    again = RunConfig(**base, shots=2, train_source="sample", source_languages=["deu_Latn", "swh_Latn"])
+    assert again.resolved_hash() == config.resolved_hash() and again.source_languages == "deu_Latn,swh_Latn"
+    assert [ex.uid + ex.lang for ex in load_run_data(again).train] == [ex.uid + ex.lang for ex in data.train]
+    # one other source language alone: its own splits, not English's
+    german = load_run_data(RunConfig(**base, shots=2, train_source="sample", source_languages="deu_Latn"))
+    assert _per_language(german.train) == {"deu_Latn": [2] * 7} == _per_language(german.dev)
+    # shots=all: every row of each source language's train and dev splits (the release's counts, per language)
+    full = load_run_data(RunConfig(**base, shots=0, source_languages="en,deu_Latn"))
+    assert _per_language(full.train) == {"en": list(TRAIN.values()), "deu_Latn": list(TRAIN.values())}
+    assert _per_language(full.dev) == {"en": list(DEV.values()), "deu_Latn": list(DEV.values())}
+    # the fixed split files are English only: another source language needs sampled or full splits
+    with pytest.raises(
+        ConfigError,
+        match=r"^task sib200 with train_source=fixed: the fixed few-shot split files are English only; "
+        r"source_languages=en,deu_Latn needs train_source=sample ",
+    ):
+        load_run_data(RunConfig(**base, shots=2, source_languages="en,deu_Latn"))
+
+
+def test_source_languages_refused_in_one_line():
+    from xlprompt.config import RunConfig
+
+    base = dict(task="sib200", model="random:tiny")
+    cases = [
+        (
+            dict(method="mpt", source_languages="en,deu_Latn,swh_Latn"),
+            "method mpt trains on one source language, the task's (en); source_languages=en,deu_Latn,swh_Latn "
+            "names 3 (methods that train on other or several: sp, ft, xpe, dual)",
+        ),
+        (
+            dict(method="pct", task="xnli", source_languages="de"),
+            "source_languages names 'de', but task xnli has train and dev data in en only (its English few-shot "
+            "train and dev: the fixed splits of Zhao & Schütze, or sampled from English XNLI dev or MultiNLI); "
+            "train on en or leave source_languages unset",
+        ),
+        (
+            dict(method="xpe", source_languages="en,deu"),
+            "source_languages names 'deu', which is not a language of task sib200. Did you mean 'deu_Latn'? Its "
+            "205 languages: en, ace_Arab, ace_Latn, acm_Arab, acq_Arab, aeb_Arab, afr_Latn, ajp_Arab, aka_Latn, "
+            "als_Latn, amh_Ethi, apc_Arab, arb_Arab, arb_Latn, ars_Arab, ary_Arab ... (run --task sib200 "
+            "--help-config lists them)",
+        ),
+        (dict(method="sp", source_languages="en,deu_Latn,en"), "source_languages names en more than once: "),
+    ]
+    for changes, message in cases:
+        with pytest.raises(ConfigError) as err:
+            RunConfig(**{**base, **changes})
+        assert str(err.value).startswith(message) and "\n" not in str(err.value), str(err.value)
+    # unset, or the task's source language alone: the same config, the same hash as before the key existed
+    plain = RunConfig(**base, method="xpe")
+    assert plain.source_languages is None and plain.sources() == ("en",)
+    assert RunConfig(**base, method="xpe", source_languages="en").resolved_hash() == plain.resolved_hash()
+    assert RunConfig(**base, method="xpe", source_languages="en,swh_Latn").resolved_hash() != plain.resolved_hash()
+    assert RunConfig(**base, method="mpt", source_languages=["en"]).sources() == ("en",)
+    # a sweep file's YAML list, as a config.json records it
+    from xlprompt.config import coerce
+
+    assert coerce("source_languages", ["swh_Latn", "en"]) == "swh_Latn,en"
+    listed = RunConfig.from_dict({**base, "method": "sp", "source_languages": ["swh_Latn", "en"]})
+    assert listed.source_languages == "en,swh_Latn" and listed.to_dict()["source_languages"] == "en,swh_Latn"

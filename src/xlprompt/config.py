@@ -59,6 +59,7 @@ HASH_OMITTED_AT: dict[str, Any] = {
     "xpe_hidden_size": 256,
     "xpe_layers": 2,
     "xpe_dropout": 0.1,
+    "source_languages": None,
 }
 
 #: keys renamed after stores existed: a run's hash holds them under their first name, so renaming changed no hash
@@ -677,6 +678,15 @@ class RunConfig:
         min=0.5,
         max=1.0,
     )
+    source_languages: Optional[str] = _f(
+        None,
+        "the languages the run trains on: comma-separated codes of the task (a YAML list too), each with its own "
+        "few-shot (k per class) or full (shots=all) train split and its own dev split; the train set is their "
+        "union and selection runs on the union of their dev splits; results average the evaluated languages that "
+        "are not sources (held_out); unset: the task's source language alone (tasks with train data in several "
+        "languages: sib200, whose 205 languages all have train/dev/test; methods that train on one language "
+        "only refuse several)",
+    )
 
     # --- what a run reports while it trains: left out of the hash (HASH_EXCLUDED), it never changes a result
     logging_steps: int = _f(
@@ -714,6 +724,8 @@ class RunConfig:
 
     def __post_init__(self, english_prompt: Optional[str] = None, _recipe_filled: Optional[Mapping[str, Any]] = None):
         object.__setattr__(self, "plugins", plugin_names(self.plugins))  # "a,b" or a list: a tuple of names
+        if isinstance(self.source_languages, (list, tuple)):  # a YAML or Python list: one comma-separated text
+            object.__setattr__(self, "source_languages", ",".join(map(str, self.source_languages)))
         if english_prompt is not None:
             given = {"english_prompt": english_prompt}
             if self.source_prompt != type(self).__dataclass_fields__["source_prompt"].default:
@@ -734,6 +746,10 @@ class RunConfig:
         for key, value in filled.items():
             object.__setattr__(self, key, value)
         object.__setattr__(self, "_recipe_filled", dict(filled))
+        if self.source_languages is not None:  # one spelling per set of sources (the task's order; its own: unset)
+            sources = _hooks().source_languages(self)
+            alone = sources == (self.task_spec().source_language,)
+            object.__setattr__(self, "source_languages", None if alone else ",".join(sources))
         self.validate()
 
     def task_spec(self) -> Task:
@@ -777,6 +793,24 @@ class RunConfig:
             raise ConfigError("parallel_source=translate needs translate_model=NAME_OR_PATH")
         _hooks().validate(self)  # what needs the method and the task: xlprompt.recipes
         return self
+
+    def sources(self) -> tuple[str, ...]:
+        """The languages the run trains on: ``source_languages``, checked against the task's (in the task's
+        order), else the task's source language alone.
+
+        :returns: the language codes.
+        :raises ConfigError: a code the task does not have, a code named twice, or a language without train data
+            in the task.
+        """
+        return _hooks().source_languages(self)
+
+    def held_out_languages(self) -> tuple[str, ...]:
+        """The evaluated languages that are not sources (:meth:`languages` less :meth:`sources`).
+
+        :returns: the language codes, in the task's order.
+        """
+        sources = set(self.sources())
+        return tuple(lang for lang in self.languages() if lang not in sources)
 
     def languages(self) -> tuple[str, ...]:
         """The evaluated languages: ``eval_languages``, checked against the task's.
@@ -1044,6 +1078,7 @@ GENERIC_DEFAULTS: dict[str, Any] = {
     "xpe_hidden_size": 256,
     "xpe_layers": 2,
     "xpe_dropout": 0.1,
+    "source_languages": None,
 }
 #: the recipe keys that shape a method's inputs (the token ids its template builds): every method's RECIPE states
 #: each of them, so that none is left to GENERIC_DEFAULTS by accident (a key a method does not read is stated with
@@ -1064,6 +1099,8 @@ class ConfigHooks(typing.Protocol):
     def task(self, spec: str): ...
 
     def languages(self, config: "RunConfig") -> tuple[str, ...]: ...
+
+    def source_languages(self, config: "RunConfig") -> tuple[str, ...]: ...
 
     def recipe_sources(self, config: "RunConfig") -> dict[str, str]: ...
 
@@ -1119,6 +1156,8 @@ def coerce(name: str, value: Any) -> Any:
         if isinstance(value, (list, tuple)):
             return tuple(value)
         raise ConfigError(f"config key '{name}' needs a list of names, not the {type(value).__name__} {value!r}")
+    if name == "source_languages" and isinstance(value, (list, tuple)):  # a YAML list of codes
+        value = ",".join(map(str, value))
     if optional and isinstance(value, str) and value.strip().lower() in ("none", "null", ""):
         return None
     if isinstance(value, (list, tuple, dict, set)) or (isinstance(value, bool) and tp is not bool):

@@ -99,15 +99,32 @@ def predict(
 def accuracy(
     method: Method,
     examples: Sequence[TokenizedExample],
-    lang: str,
+    lang: str | None,
     batch_size: int,
     autocast_dtype: torch.dtype | None = None,
     int8: bool = False,
     token_budget: int = 0,
 ) -> float:
-    """The fraction (0-1) of ``examples`` whose predicted class is their label (dev selection)."""
-    predictions, _ = predict(method, examples, lang, batch_size, autocast_dtype, int8, token_budget)
-    correct = sum(int(p == ex.label) for p, ex in zip(predictions, examples))
+    """The fraction (0-1) of ``examples`` whose predicted class is their label (dev selection).
+
+    :param method: the method.
+    :param examples: tokenised examples with labels.
+    :param lang: their language; None: each example's own ``lang`` (the union of several source languages' dev
+        splits: each language's examples are scored as that language's, and the fraction is over all of them).
+    :param batch_size: the evaluation batch size.
+    :param autocast_dtype: the autocast dtype, or None.
+    :param int8: evaluate with int8 transformer layers.
+    :param token_budget: batches by tokens instead of rows when > 0.
+    :returns: the fraction of correct predictions (0 for no examples).
+    """
+    groups = {lang: list(examples)} if lang is not None else {}
+    if lang is None:
+        for ex in examples:
+            groups.setdefault(ex.lang, []).append(ex)
+    correct = 0
+    for group_lang, group in groups.items():
+        predictions, _ = predict(method, group, group_lang, batch_size, autocast_dtype, int8, token_budget)
+        correct += sum(int(p == ex.label) for p, ex in zip(predictions, group))
     return correct / max(1, len(examples))
 
 

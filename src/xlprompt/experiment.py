@@ -440,7 +440,9 @@ def _run_experiment(
         "eval_max_per_language": config.eval_max_per_language,
         "eval_examples": {lang: len(examples) for lang, examples in test.items()},
         "accuracy": accuracies,
-        **evaluation_results(evaluation, task),
+        "source_languages": list(config.sources()),
+        "held_out_languages": [lang for lang in test if lang not in config.sources()],
+        **evaluation_results(evaluation, task, config.sources()),
         "best_epoch": trained.best_epoch,
         "best_dev_accuracy": trained.best_dev_accuracy,
         "train_examples": len(train),
@@ -480,21 +482,28 @@ def _run_experiment(
     return results
 
 
-def evaluation_results(evaluation, task) -> dict[str, Any]:
+def evaluation_results(evaluation, task, sources: tuple[str, ...] = ()) -> dict[str, Any]:
     """The entries of results.json beyond ``accuracy`` that one evaluation pass gives (see the module's text).
 
     Args:
         evaluation: the :class:`xlprompt.evaluate.Evaluation` of the run's test sets.
         task: the run's :class:`xlprompt.tasks.Task` (its labels, paper average and language groups).
+        sources (tuple[str, ...]): the languages the run trained on (config ``source_languages``); empty: the
+            task's source language.
 
     Returns:
         ``macro_f1`` (per language + ``avg``), ``counts`` (per language, per class: gold, predicted, correct),
         ``majority_class`` (per language: the score of always answering its most frequent gold class),
         ``chance`` (100 / number of classes), ``averages`` (``avg``: what it covers; ``paper``: the task
-        paper's average and its source; ``groups``: every named group), each with accuracy and macro-F1."""
+        paper's average and its source; ``held_out``: the evaluated languages that are not sources, the
+        zero-shot transfer; ``groups``: every named group), each with accuracy and macro-F1."""
+    from xlprompt.tasks.base import average_entry
+
     metrics = evaluation.metrics
     tables = {name: evaluation.table(name) for name in ("accuracy", "macro_f1")}
     evaluated = list(metrics)
+    sources = tuple(sources) or (task.source_language,)
+    held_out = [lang for lang in evaluated if lang not in sources]
     by_metric = {name: task.averages(table) for name, table in tables.items()}
     paper = by_metric["accuracy"]["paper"]
     averages = {
@@ -504,6 +513,12 @@ def evaluation_results(evaluation, task) -> dict[str, Any]:
             "missing": paper["missing"],
             "source": task.average_source or "every language of the task",
             **{name: by_metric[name]["paper"]["value"] for name in tables},
+        },
+        "held_out": {
+            "languages": held_out,
+            "sources": list(sources),
+            "covers": f"the evaluated languages that are not source languages ({len(held_out)})",
+            **{name: average_entry(tables[name], held_out)["value"] for name in tables},
         },
         "groups": {
             grouping: {
@@ -527,6 +542,18 @@ def evaluation_results(evaluation, task) -> dict[str, Any]:
         "chance": 100.0 / len(task.labels),
         "averages": averages,
     }
+
+
+def _other_sources(results: dict[str, Any], sources: list) -> bool:
+    """Whether a run trained on other languages than its task's source language alone (``source_languages``)."""
+    if len(sources) != 1:
+        return bool(sources)
+    try:
+        from xlprompt.tasks import get_task
+
+        return sources != [get_task(str(results.get("task", "xnli"))).source_language]
+    except Exception:  # noqa: BLE001 - a task file no longer there: say it
+        return True
 
 
 def format_results_table(results: dict[str, Any]) -> str:
@@ -558,5 +585,11 @@ def format_results_table(results: dict[str, Any]) -> str:
             f"Avg: every evaluated language; the task paper's average ({paper['source']}): accuracy "
             f"{paper['accuracy']:.1f}, macro-F1 {paper['macro_f1']:.1f} over {len(paper['languages'])} languages"
             + (f" ({len(paper['missing'])} not evaluated)" if paper.get("missing") else "")
+        )
+    held = (results.get("averages") or {}).get("held_out")
+    if held and held.get("accuracy") is not None and _other_sources(results, held.get("sources") or []):
+        lines.append(
+            f"Held out (trained on {', '.join(held['sources'])}): accuracy {held['accuracy']:.1f}, macro-F1 "
+            f"{held['macro_f1']:.1f} over the {len(held['languages'])} evaluated languages that are not sources"
         )
     return "\n".join(lines)

@@ -206,6 +206,14 @@ class _Hooks:
                 f"{', '.join(map(str, FEWSHOT_KS))}; use one of these or set train_source=sample"
             )
         self.languages(config)
+        sources = self.source_languages(config)
+        if sources != (task.source_language,) and not spec.multi_source:
+            several = ", ".join(name for name in method_names() if get_method_spec(name).multi_source)
+            names = f"names {len(sources)}" if len(sources) > 1 else "names another"
+            raise ConfigError(
+                f"method {config.method} trains on one source language, the task's ({task.source_language}); "
+                f"source_languages={','.join(sources)} {names} (methods that train on other or several: {several})"
+            )
         check_config_leaks(config)
 
     def task(self, spec: str):
@@ -229,6 +237,43 @@ class _Hooks:
             else check_language(lang)
             for lang in langs
         )
+
+    def source_languages(self, config: RunConfig) -> tuple[str, ...]:
+        """The languages ``config`` trains on (``source_languages``, in the task's order; unset: the task's source
+        language), each checked to be the task's and to have train data there (:attr:`Task.train_languages`)."""
+        import difflib
+
+        task = _task(config.task)
+        if config.source_languages is None:
+            return (task.source_language,)
+        langs = tuple(x.strip() for x in config.source_languages.split(",") if x.strip())
+        if not langs:
+            raise ConfigError(
+                f"source_languages is empty; give codes of task {task.name} like {task.source_language} or leave it unset"
+            )
+        twice = sorted({lang for lang in langs if langs.count(lang) > 1})
+        if twice:
+            raise ConfigError(f"source_languages names {', '.join(twice)} more than once: '{config.source_languages}'")
+        for lang in langs:
+            if lang not in task.languages:
+                near = [code for code in task.languages if code.startswith(lang + "_")]
+                near = near or difflib.get_close_matches(lang.lower(), task.languages, n=1)
+                hint = f" Did you mean '{near[0]}'?" if near else ""
+                raise ConfigError(
+                    f"source_languages names '{lang}', which is not a language of task {task.name}.{hint} Its "
+                    f"{len(task.languages)} languages: {', '.join(task.languages[:16])}"
+                    f"{' ... (run --task ' + task.name + ' --help-config lists them)' if len(task.languages) > 16 else ''}"
+                )
+        offered = task.train_languages or (task.source_language,)
+        for lang in langs:
+            if lang not in offered:
+                shown = ", ".join(offered[:12]) + (" ..." if len(offered) > 12 else "")
+                what = f" ({task.train_data_help})" if task.train_data_help else ""
+                raise ConfigError(
+                    f"source_languages names '{lang}', but task {task.name} has train and dev data in {shown} "
+                    f"only{what}; train on {'one of those' if len(offered) > 1 else shown} or leave source_languages unset"
+                )
+        return tuple(lang for lang in task.languages if lang in langs)
 
     def hash_fields(self, config: RunConfig) -> dict[str, Any]:
         """``{"method_revision": N}`` for a method whose computation changed after runs of it were stored

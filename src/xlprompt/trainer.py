@@ -519,7 +519,9 @@ class Trainer:
                 record["dev_accuracy"] = 100.0 * accuracy(
                     method,
                     self.dev,
-                    config.task_spec().source_language,  # the dev split is in the source language
+                    # the dev split is in the source language; several sources: the union of their dev splits,
+                    # each example scored in its own language
+                    config.sources()[0] if len(config.sources()) == 1 else None,
                     config.eval_batch_size,
                     self.autocast_dtype,
                     token_budget=config.eval_token_budget,

@@ -849,6 +849,12 @@ def default_sources() -> dict[str, Source]:
         "sib200": Sib200Files(
             "sib200", "SIB-200 (205 languages): English train, dev and test per language, fixed few-shot splits"
         ),
+        "sib200-train": Sib200Files(
+            "sib200-train",
+            "SIB-200 train splits of the 204 languages besides English (other or several source languages: "
+            "config source_languages)",
+            other_train=True,
+        ),
         "tatoeba-sib200": TatoebaFiles(
             "tatoeba-sib200",
             "LASER Tatoeba v1 for the 82 SIB-200 languages it covers",
@@ -868,6 +874,7 @@ SOURCES: tuple[str, ...] = (
     "multinli",
     "muse",
     "sib200",
+    "sib200-train",
     "tatoeba-sib200",
     "americasnli",
 )

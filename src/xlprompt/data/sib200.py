@@ -4,13 +4,14 @@ Source (pinned): GitHub ``dadelani/sib-200`` at commit :data:`SIB200_COMMIT`, fi
 ``data/annotated/<Flores code>/{train,dev,test}.tsv`` (columns ``index_id``, ``category``, ``text``; written by
 pandas, so a text may be double-quoted with ``""`` escapes). Licence CC BY-SA 4.0. One request: the repository
 archive at that commit (:data:`SIB200_ARCHIVE`; a mirror that answers 404 for it is read one file per request).
-Every file is checked by its SHA-256 and size (``resources/sib200_sha256.txt``: 411 files) before it is
+Every file is checked by its SHA-256 and size (``resources/sib200_sha256.txt``: 615 files, train, dev and test of each language) before it is
 converted, and every converted file by its own SHA-256 (``resources/sib200_converted_sha256.txt``, computed by
 this converter from the git blobs of the pinned commit) before it is written and whenever fetch checks the folder.
 
 What is fetched: the English train set (the few-shot pool, 701 rows) and dev (99) and test (204) for all 205
-languages; the other languages' train files are the same sentences translated and are not needed by
-cross-lingual transfer from English.
+languages (``sib200``); the other languages' train files are the same sentences translated, not needed by
+transfer from English, and fetched by ``sib200-train`` (the 204 other languages' train sets, for runs that
+train on other or several source languages: config ``source_languages``).
 
 Layout written (``--data-dir``):
 
@@ -182,7 +183,7 @@ def _pins(name: str) -> dict[str, tuple[str, int]]:
 
 
 def sib200_pins() -> dict[str, tuple[str, int]]:
-    """``{"<Flores code>/<split>.tsv": (sha256, size)}`` of the 411 pinned release files."""
+    """``{"<Flores code>/<split>.tsv": (sha256, size)}`` of the 615 pinned release files."""
     return _pins("sib200_sha256.txt")
 
 
@@ -273,7 +274,7 @@ def _problem(
 
 
 def sib200_converted_pins() -> dict[str, str]:
-    """``{"sib200/<split>/<code>.tsv": sha256}`` of the 411 converted files of the pinned release."""
+    """``{"sib200/<split>/<code>.tsv": sha256}`` of the 615 converted files of the pinned release (train, dev and test of each language)."""
     return _sums("sib200_converted_sha256.txt")
 
 
@@ -313,6 +314,9 @@ class Sib200Files(Source):
     #: the repository archive at the pinned commit; None: one request per file
     archive_url: str | None = SIB200_ARCHIVE
     archive_prefix: str = "data/annotated"
+    #: ``sib200-train``: fetch only the train splits of the languages other than English (the ``sib200`` source
+    #: has English's, every dev and test and the fixed few-shot splits)
+    other_train: bool = False
 
     def _pins(self) -> dict[str, tuple[str, int]]:
         return sib200_pins() if self.pins is None else self.pins
@@ -328,6 +332,8 @@ class Sib200Files(Source):
 
     def files(self) -> list[tuple[str, str]]:
         """``(Flores code, split)`` of every file fetched."""
+        if self.other_train:
+            return [(lang, "train") for lang in self._langs() if lang != ENGLISH_FLORES]
         return [
             (lang, split) for lang in self._langs() for split in self.rows if split != "train" or lang == ENGLISH_FLORES
         ]
@@ -337,6 +343,8 @@ class Sib200Files(Source):
 
     def outputs(self, out: Path) -> list[Path]:
         files = [sib200_file(out, split, task_code(lang)) for lang, split in self.files()]
+        if self.other_train:
+            return files
         folder = Path(out) / FEWSHOT_DIR
         splits = [
             folder / fewshot_name(split, k, seed)
@@ -362,6 +370,8 @@ class Sib200Files(Source):
                 return problem
             if lang == ENGLISH_FLORES:
                 english[split] = ids
+        if self.other_train:
+            return None
         return check_fewshot_files(out, self._fewshot_expected() if pinned else None)
 
     def _fewshot_expected(self) -> dict[str, str] | None:
@@ -427,6 +437,8 @@ class Sib200Files(Source):
                     raw.unlink(missing_ok=True)
                     raise
                 raw.unlink(missing_ok=True)
+        if self.other_train:  # the few-shot splits are drawn from English's train file: the sib200 source's
+            return
         expected = self._fewshot_expected() if pinned else None
         if fetcher.force or (ENGLISH_FLORES, "train") in todo or check_fewshot_files(fetcher.out, expected):
             write_fewshot_splits(fetcher.out, expected)  # drawn from the English train file: written when it is

@@ -57,6 +57,9 @@ class MethodSpec:
     task_label_words: Callable[[Any], Any] | None = None
     #: bumped when the method's computation changes for the same config (part of the run hash from 2 on)
     revision: int = 1
+    #: whether the method trains on several source languages at once (config ``source_languages``): every example
+    #: carries its language and the method reads it; False: a config naming several is refused in one line
+    multi_source: bool = False
     #: a method registered with :func:`register_method`: ``"module:QualName sha256:<its module's source>"``
     #: (:func:`xlprompt.plugins.code_identity`), part of the run hash, so that other code under a name is another
     #: run; "" for the built-in methods
@@ -84,6 +87,7 @@ def register_method(
     check_task_options: Callable[[Any, Mapping[str, Any]], None] | None = None,
     task_label_words: Callable[[Any], Any] | None = None,
     revision: int = 1,
+    multi_source: bool = False,
     replace: bool = False,
 ) -> MethodSpec:
     """Register a method under ``name`` (the config's ``method``).
@@ -107,6 +111,8 @@ def register_method(
         task_label_words (Callable | None): ``task -> (words, label_words_as) | None``: the method's own label
             words for a task.
         revision (int): bump it when the method's computation changes in code outside its class's module.
+        multi_source (bool): whether the method trains on several source languages at once (config
+            ``source_languages``; its training reads each example's ``lang``); False: such a config is refused.
         replace (bool): replace a method registered before under ``name`` (not a built-in one).
 
     Returns:
@@ -123,7 +129,14 @@ def register_method(
     if name in _REGISTRY and not replace:
         raise ConfigError(f"register_method: method '{name}' is already registered; pass replace=True to replace it")
     spec = _spec(name, factory, recipe, recipe_sources, summary, task_support, check_task_options, task_label_words)
-    spec = dataclasses.replace(spec, revision=_revision(name, revision), identity=code_identity(_load(name, factory)))
+    if not isinstance(multi_source, bool):
+        raise ConfigError(f"register_method('{name}'): multi_source must be True or False, not {multi_source!r}")
+    spec = dataclasses.replace(
+        spec,
+        revision=_revision(name, revision),
+        identity=code_identity(_load(name, factory)),
+        multi_source=multi_source,
+    )
     _REGISTRY[name] = spec
     return spec
 
@@ -277,7 +290,11 @@ def _register_builtins() -> tuple[tuple[str, str, str], ...]:
             getattr(recipe, "check_task_options", None),
             getattr(recipe, "task_label_words", None),
         )
-        _REGISTRY[name] = dataclasses.replace(spec, revision=_revision(name, getattr(recipe, "REVISION", 1)))
+        _REGISTRY[name] = dataclasses.replace(
+            spec,
+            revision=_revision(name, getattr(recipe, "REVISION", 1)),
+            multi_source=bool(getattr(recipe, "MULTI_SOURCE", False)),
+        )
     return tuple(item for _, package, _, _ in builtins for item in getattr(package.recipe, "RENAMED_CHOICES", ()))
 
 

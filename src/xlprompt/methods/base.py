@@ -290,6 +290,18 @@ class Method(nn.Module):
                 cache[key] = self.verbalizer.tensor_for(lang, self.device)
         return cache[key]
 
+    def batch_label_ids(self, batch: Sequence[TokenizedExample]) -> torch.Tensor:
+        """The label words' token ids of each example's own language (a training batch of several source languages
+        mixes them): :meth:`label_ids` of the batch's language when it has one, else one row per example.
+
+        :param batch: tokenised examples (their ``lang``).
+        :returns: a long tensor [C] (one language) or [N, C] (several).
+        """
+        langs = {ex.lang for ex in batch}
+        if len(langs) == 1:
+            return self.label_ids(next(iter(langs)))
+        return torch.stack([self.label_ids(ex.lang) for ex in batch])
+
     def labels_tensor(self, batch: Sequence[TokenizedExample]) -> torch.Tensor:
         """The gold label indices of ``batch`` on the method's device.
 

@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping, Sequence
 
+from xlprompt.report.leaderboard import source_languages
+
 XNLI = "xnli"
 
 
@@ -89,6 +91,15 @@ class TaskTable:
     #: the task's named groupings of languages (grouping → group → languages)
     language_groups: Mapping[str, Mapping[str, tuple[str, ...]]] = field(default_factory=dict)
     grouping_sources: Mapping[str, str] = field(default_factory=dict)
+    #: setting (a row's label) → the languages its runs trained on (config ``source_languages``, else the task's
+    #: source language), and the task's own source language: a table whose rows trained elsewhere says so
+    sources: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    source_language: str = "en"
+
+    @property
+    def multi_source(self) -> bool:
+        """Whether a row trained on other languages than the task's source language alone."""
+        return any(langs != (self.source_language,) for langs in self.sources.values())
 
     @property
     def languages(self) -> tuple[str, ...]:
@@ -127,6 +138,7 @@ def task_tables(rows: Sequence, average: tuple[str, ...] | None = None) -> list[
             and len({json.dumps(r.config.get(k), sort_keys=True) for r in runs}) > 1
         ]
         groups: dict[str, dict[str, list[float]]] = {}
+        sources: dict[str, tuple[str, ...]] = {}
         others: dict[str, dict[str, dict[str, list[float]]]] = {}
         for r in sorted(runs, key=lambda r: (r.method, r.shots, r.seed)):
             label = f"{r.method.upper()} k={r.shots or 'all'}" + "".join(f" {k}={r.config.get(k)}" for k in differing)
@@ -134,6 +146,7 @@ def task_tables(rows: Sequence, average: tuple[str, ...] | None = None) -> list[
                 other_cells = others.setdefault(metric_name, {}).setdefault(label, {})
                 for lang, value in values.items():
                     other_cells.setdefault(lang, []).append(value)
+            sources.setdefault(label, tuple(source_languages(r).split(",")))
             cells = groups.setdefault(label, {})
             for lang, value in r.accuracy.items():
                 cells.setdefault(lang, []).append(float(value))
@@ -165,6 +178,8 @@ def task_tables(rows: Sequence, average: tuple[str, ...] | None = None) -> list[
                 other_baselines={m: _baselines(runs, m) for m in others},
                 language_groups=task.language_groups if task is not None else {},
                 grouping_sources=task.grouping_sources if task is not None else {},
+                sources=sources,
+                source_language=task.source_language if task is not None else "en",
             )
         )
     # two task files of one name (or one named twice): each table keeps its own files, told apart by its spec
@@ -206,11 +221,26 @@ def column_name(column: str) -> str:
 
 
 def average_lines(table: TaskTable) -> list[str]:
-    """What the two averages cover, one line each."""
-    return [
+    """What the two averages cover, one line each; a table with rows trained on other or several source languages
+    says which, one line per setting (their cells are marked ``ˢ``)."""
+    lines = [
         f"- Avg: the mean over every evaluated language ({len(table.languages)}).",
         f"- Paper avg: {table.average_note}.",
     ]
+    if table.multi_source:
+        lines.append(f"- {SOURCE_MARK}: a source language of the row (trained on); the others are held out.")
+        lines += [f"- Sources of {label}: {', '.join(langs)}." for label, langs in table.sources.items()]
+    return lines
+
+
+#: the mark of a cell whose language the row trained on (tables with several source languages)
+SOURCE_MARK = "ˢ"
+
+
+def _row_cells(table: TaskTable, label: str, cells: Mapping[str, list[float]]) -> list[str]:
+    """A row's cells in the table's columns, a source language's marked (tables with rows trained elsewhere)."""
+    mark = table.sources.get(label, ()) if table.multi_source else ()
+    return [_cell(cells.get(c)) + (SOURCE_MARK if c in mark and cells.get(c) else "") for c in table.columns]
 
 
 def baseline_row(table: TaskTable, kind: str) -> list[str]:
@@ -240,7 +270,7 @@ def to_markdown(table: TaskTable) -> str:
     ]
     for label, cells in table.rows:
         n = max(len(v) for v in cells.values())
-        lines.append("| " + " | ".join([label, *[_cell(cells.get(c)) for c in table.columns], str(n)]) + " |")
+        lines.append("| " + " | ".join([label, *_row_cells(table, label, cells), str(n)]) + " |")
     for kind, label in (("majority", "majority class"), ("chance", "chance")):
         if table.baselines.get(kind):
             lines.append("| " + " | ".join([f"*{label}*", *baseline_row(table, kind), ""]) + " |")

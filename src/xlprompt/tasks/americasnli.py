@@ -94,6 +94,7 @@ AMERICASNLI = register(
         average_source="AmericasNLI paper (Ebrahimi et al., ACL 2022): Avg over its 10 target languages, "
         "English not included",
         eval_split_help="AmericasNLI test (750 per language; nah 738, oto 748) or dev (743; cni 658, nah 376, oto 222); English on XNLI's same split. Selection runs on English rows of XNLI dev, which AmericasNLI dev translates: with eval_split=dev the evaluated sentences are translations of the selection data; test (the default) is clean",
+        train_data_help="its English few-shot train and dev, those of XNLI",
         description="natural language inference (XNLI's task and labels) in 10 Indigenous languages of the "
         "Americas (aym bzd cni gn hch nah oto quy shp tar), trained on English XNLI",
     )

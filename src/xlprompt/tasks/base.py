@@ -66,6 +66,9 @@ class Task:
     :param description: one line on the task, for ``run --help-config`` and the docs.
     :param full_train: whether ``shots=all`` (the full train split) runs this task.
     :param eval_split_help: what ``eval_split`` means for this task, for the help.
+    :param train_languages: the languages with train and dev data, which ``source_languages`` may name (empty:
+        the source language alone).
+    :param train_data_help: what train data the task offers, for the error naming a language without any.
     """
 
     name: str
@@ -117,6 +120,11 @@ class Task:
     full_train: bool = False
     #: what ``eval_split`` means for this task (its splits, their sizes, what selection uses), for the help
     eval_split_help: str = ""
+    #: the languages with train and dev data, which the config's ``source_languages`` may name (a run trains on
+    #: their union); empty: the source language alone. The task's ``load_splits`` reads each of them
+    train_languages: tuple[str, ...] = ()
+    #: what train data the task offers (one phrase, for the error naming a language it has none in)
+    train_data_help: str = ""
 
     @property
     def single_text(self) -> bool:
@@ -155,7 +163,8 @@ class Task:
     def help_for(self, key: str) -> str:
         """This task's own words on config key ``key`` for ``run --task T --help-config``.
 
-        :param key: a config key (``task``, ``label_words``, ``eval_languages``, ``eval_split``, ``shots``).
+        :param key: a config key (``task``, ``label_words``, ``eval_languages``, ``eval_split``, ``shots``,
+            ``source_languages``).
         :returns: one line, or "" where the task has none.
         """
         if key == "task":
@@ -171,6 +180,11 @@ class Task:
             )
         if key == "eval_split":
             return self.eval_split_help
+        if key == "source_languages":
+            offered = self.train_languages or (self.source_language,)
+            if len(offered) == 1:
+                return f"train data in {offered[0]} only"
+            return f"train and dev data in {len(offered)} languages ({', '.join(offered[:8])}{' ...' if len(offered) > 8 else ''})"
         if key == "shots" and self.full_train:
             return "shots=all: the full train split, selection on the full dev split"
         return ""

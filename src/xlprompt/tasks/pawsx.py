@@ -86,6 +86,7 @@ PAWSX = register(
         average_source="every one of the 7 PAWS-X languages, English included (xlprompt's reading: the PAWS-X "
         "paper's per-language table was not checked against an average of its own)",
         eval_split_help="PAWS-X test (2000 pairs per language) when pawsx/train/en.tsv is there, else dev (train and dev are then sampled from English dev, and evaluation is on dev); rows sharing an idx with a training or dev row are dropped in every language",
+        train_data_help="its English few-shot train and dev, sampled from the English PAWS-X train set",
         description="paraphrase identification (sentence pair → not_paraphrase, paraphrase) in the 7 PAWS-X "
         "languages (en de es fr ja ko zh), trained on English",
         translations=pawsx_translations,

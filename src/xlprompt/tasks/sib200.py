@@ -23,6 +23,11 @@ Splits (:func:`load_sib200_splits`): few-shot train and dev in English, k per cl
 * ``shots=all`` (either source): the full English train split (701) with selection on the full English dev split
   (99), the SIB-200 paper's setting; ``eval_split=dev`` is then refused.
 
+Several source languages (config ``source_languages``, :func:`_source_splits`): each its own k per class of its
+train set (``train_source=sample``; the fixed files are English only) or its full train split (``shots=all``),
+and its own dev split; the run trains on their union and selects on the union of their dev splits. The other
+languages' train files come from ``xlprompt data fetch --only sib200-train``.
+
 Averages and groups: the paper's average is over every language (its Table 7 "Average", English included);
 languages are grouped by region, family and XLM-R pre-training coverage as the SIB-200 paper's Table 7 gives them
 (``resources/sib200_languages.tsv``; ``nqo_Nkoo`` is not a row of it), and by script (:func:`sib200_groups`).
@@ -152,9 +157,73 @@ def check_disjoint(train, dev, test: dict) -> None:
             )
 
 
+def _source_splits(root: Path, config, sources: tuple[str, ...]) -> tuple[list, list, list[str]]:
+    """Train and dev of several source languages (config ``source_languages``), each its own: ``shots=all`` its full
+    train and dev splits; else k per class of its own train set drawn with ``seed`` (the digest-ranked draw:
+    another language's sentences rank differently) and dev k per class, ``seed + 10000``, from its train rows
+    that no source's training draw took (SIB-200 is parallel by ``idx``: no dev sentence is the translation of a
+    training one). The fixed split files are English only: ``train_source=fixed`` reads them for ``en`` and
+    refuses another source language. Returns (train, dev, notes), in the order of ``sources``."""
+    if config.shots == SHOTS_ALL:
+        train = [ex for lang in sources for ex in read_sib200(root, "train", lang)]
+        dev = [ex for lang in sources for ex in read_sib200(root, "dev", lang)]
+        return (
+            train,
+            dev,
+            [
+                f"sib200: shots=all in {len(sources)} source languages ({', '.join(sources)}): the union of their full "
+                f"train splits ({len(train)} rows), selection on the union of their full dev splits ({len(dev)} rows)"
+            ],
+        )
+    from xlprompt.data.fewshot import sample_k_per_class
+
+    n = len(SIB200_CATEGORIES)
+    pools = {lang: read_sib200(root, "train", lang) for lang in sources}
+    trains = {
+        lang: sample_k_per_class(pool, config.shots, config.seed, n_labels=n, label_names=SIB200_CATEGORIES)
+        for lang, pool in pools.items()
+    }
+    taken = {ex.uid for examples in trains.values() for ex in examples}
+    devs = {
+        lang: sample_k_per_class(
+            [ex for ex in pool if ex.uid not in taken],
+            config.shots,
+            config.seed + 10_000,
+            n_labels=n,
+            label_names=SIB200_CATEGORIES,
+        )
+        for lang, pool in pools.items()
+    }
+    train = [ex for lang in sources for ex in trains[lang]]
+    dev = [ex for lang in sources for ex in devs[lang]]
+    return (
+        train,
+        dev,
+        [
+            f"sib200: few-shot train/dev sampled from the train sets of {len(sources)} source languages "
+            f"({', '.join(sources)}; k={config.shots} per class each, seed={config.seed}): {len(train)} training and "
+            f"{len(dev)} dev examples (selection on their union)"
+        ],
+    )
+
+
+def _fixed_sources(config) -> None:
+    sources = config.sources()
+    if config.shots != SHOTS_ALL and config.train_source == "fixed":
+        raise ConfigError(
+            f"task sib200 with train_source=fixed: the fixed few-shot split files are English only; "
+            f"source_languages={','.join(sources)} needs train_source=sample (k per class drawn from each "
+            "language's train set) or shots=all"
+        )
+
+
 def load_sib200_splits(task: Task, config, root: Path) -> TaskSplits:
     notes = []
-    if config.shots == SHOTS_ALL:  # the SIB-200 paper's setting: all 701 English train rows, its 99 dev rows
+    sources = config.sources()
+    if sources != (task.source_language,):  # source_languages: each its own train and dev split
+        _fixed_sources(config)
+        train, dev, notes = _source_splits(root, config, sources)
+    elif config.shots == SHOTS_ALL:  # the SIB-200 paper's setting: all 701 English train rows, its 99 dev rows
         train, dev = read_sib200(root, "train", "en"), read_sib200(root, "dev", "en")
         notes.append(
             f"sib200: shots=all: the full English train split ({len(train)} rows), selection on the full English "
@@ -175,14 +244,24 @@ def load_sib200_splits(task: Task, config, root: Path) -> TaskSplits:
     return TaskSplits(train, dev, test, config.eval_split, notes)
 
 
+def _fetch(lang: str, split: str) -> str:
+    """The ``xlprompt data fetch`` source of a SIB-200 file: ``sib200-train`` for another language's train split."""
+    return "sib200-train" if split == "train" and lang != "en" else "sib200"
+
+
 def sib200_required_files(task: Task, config, folder: Path) -> list[tuple[str, str]]:
+    sources = config.sources()
     if config.shots == SHOTS_ALL:
         if config.eval_split == "dev":
             raise ConfigError(
-                "task sib200 with shots=all selects on the English dev split, so eval_split=dev would evaluate "
-                "the selection data; use eval_split=test"
+                f"task sib200 with shots=all selects on the "
+                f"{'English dev split' if sources == ('en',) else 'dev splits of ' + ','.join(sources)}, so "
+                "eval_split=dev would evaluate the selection data; use eval_split=test"
             )
-        needed = [("sib200/train/en.tsv", "sib200"), ("sib200/dev/en.tsv", "sib200")]
+        needed = [(f"sib200/{split}/{lang}.tsv", _fetch(lang, split)) for lang in sources for split in ("train", "dev")]
+    elif sources != (task.source_language,):
+        _fixed_sources(config)
+        needed = [(f"sib200/train/{lang}.tsv", _fetch(lang, "train")) for lang in sources]
     elif config.train_source == "fixed":
         k, seed = _fixed(config)
         needed = [(f"{FEWSHOT_DIR}/{fewshot_name(s, k, seed)}", "sib200") for s in ("train", "dev")]
@@ -223,6 +302,8 @@ SIB200 = register(
         language_groups=sib200_groups(),
         grouping_sources=SIB200_GROUPING_SOURCES,
         full_train=True,
+        train_languages=SIB200_LANGUAGES,
+        train_data_help="train, dev and test in every language",
         eval_split_help="SIB-200 test (204 sentences per language) or dev (99); selection on the English few-shot dev split (shots=all: the full English dev, so eval_split=dev is refused)",
         description="topic classification (one sentence → science/technology, travel, politics, sports, health, "
         "entertainment, geography) in SIB-200's 205 languages (Flores-200 codes), trained on English",

@@ -206,6 +206,15 @@ def check_task(task: Task) -> None:
     if task.tiny_label_words:
         data["tiny_label_words"] = listed(task.tiny_label_words)
     check_definition(f"register_task({task.name!r})", data)
+    where = f"register_task({task.name!r}): field 'train_languages'"
+    if task.train_languages and task.load_splits is None:
+        raise ConfigError(
+            f"{where}: a task read from its files trains on its source language only; give the task its own "
+            "load_splits (reading each of config.sources()) or leave train_languages empty"
+        )
+    unknown = [lang for lang in task.train_languages if lang not in task.languages]
+    if unknown:
+        raise ConfigError(f"{where}: {', '.join(map(str, unknown))} not among the task's languages")
 
 
 def load_task_file(path: str | Path) -> Task:

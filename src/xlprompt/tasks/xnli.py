@@ -155,6 +155,7 @@ XNLI = register(
         average_source="MPT paper (Qiu et al. 2024, arXiv 2403.12407) Table I: Avg over the 15 XNLI languages, "
         "English included",
         eval_split_help="XNLI 1.0 test (5010 pairs per language) or dev (2490); selection on the English few-shot dev split",
+        train_data_help="its English few-shot train and dev: the fixed splits of Zhao & Schütze, or sampled from English XNLI dev or MultiNLI",
         description="natural language inference (premise, hypothesis → entailment, neutral, contradiction) in "
         "the 15 XNLI languages, trained on English",
     )

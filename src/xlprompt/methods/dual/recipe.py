@@ -10,6 +10,10 @@ from xlprompt.methods.xpe.recipe import RECIPE as XPE_RECIPE
 from xlprompt.methods.xpe.recipe import RECIPE_SOURCES as XPE_SOURCES
 
 #: DUAL: config key → default under recipe=reference (see methods/__init__.py)
+#: it trains on several source languages at once (config source_languages): its training reads each example's
+#: language where it uses one (label words), and nothing else of it
+MULTI_SOURCE = True
+
 RECIPE: dict[str, Any] = {**XPE_RECIPE, "xpe_encoder_ratio": 0.3}
 RECIPE_SOURCES: dict[str, str] = {
     **XPE_SOURCES,

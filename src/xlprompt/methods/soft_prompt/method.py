@@ -53,7 +53,8 @@ class SoftPrompting(Method):
         return self.prompt_encoder()
 
     def classification_ce(self, batch: Sequence[TokenizedExample], mask_hidden: torch.Tensor) -> torch.Tensor:
-        log_probs = class_log_probs(self.plm, mask_hidden, self.label_ids(self.source_language), self.config.scoring)
+        # each example's own language's label words (one source language: the source language's)
+        log_probs = class_log_probs(self.plm, mask_hidden, self.batch_label_ids(batch), self.config.scoring)
         return classification_loss(log_probs, self.labels_tensor(batch))
 
     def training_loss(

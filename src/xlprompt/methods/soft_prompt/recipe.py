@@ -6,6 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 #: SP: config key → default under recipe=reference (see methods/__init__.py), and its source
+#: it trains on several source languages at once (config source_languages): its training reads each example's
+#: language where it uses one (label words), and nothing else of it
+MULTI_SOURCE = True
+
 RECIPE: dict[str, Any] = {
     "max_length": 256,
     "epochs": 50,

@@ -20,6 +20,10 @@ UTILS = f"{XPE} nlpka/configs/scripts/xpe_utils.py"
 LIBS = f"{XPE} requirements.txt:3,17 (peft==0.14.0, transformers==4.49.0)"
 
 #: XPE: config key → default under recipe=reference (see methods/__init__.py)
+#: it trains on several source languages at once (config source_languages): its training reads each example's
+#: language where it uses one (label words), and nothing else of it
+MULTI_SOURCE = True
+
 RECIPE: dict[str, Any] = {
     "max_length": 164,
     "epochs": 10,

@@ -136,7 +136,7 @@ def _bare_task(tmp_path) -> str:
         ("pct", "'pct_templates'"),
         ("dp", "'dp_template'"),
         ("dpa", "'label_words.en'"),
-        ("softmv", "no task-file field"),
+        ("softmv", "'dictionaries'"),
     ],
 )
 def test_a_user_task_without_a_method_resource_refuses_naming_the_enabling_field(tmp_path, method, field):

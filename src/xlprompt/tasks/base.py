@@ -53,6 +53,9 @@ class Task:
     load_parallel: Optional[Callable[..., list]] = field(default=None, compare=False, repr=False)
     #: whether ``data_dir=builtin:demo`` (the shipped XNLI sample) serves this task
     uses_demo: bool = False
+    #: ``load_dictionaries(task) -> {target language: {source word: [translations]}}``: the task's own bilingual
+    #: dictionaries (SoftMV's code-switching); None: the task has none (on XNLI SoftMV reads MUSE's)
+    load_dictionaries: Optional[Callable[..., dict]] = field(default=None, compare=False, repr=False)
 
     @property
     def single_text(self) -> bool:

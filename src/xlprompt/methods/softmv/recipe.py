@@ -58,8 +58,18 @@ RECIPE_SOURCES: dict[str, str] = {
 
 
 def task_support(task) -> str | None:
-    """SoftMV runs XNLI only: its multilingual verbalizer and MUSE dictionaries are XNLI's."""
+    """SoftMV runs XNLI (MUSE's dictionaries, the reference's verbalizer), and any task with its own bilingual
+    dictionaries (``Task.load_dictionaries``) and a label word per class in every language (its multilingual
+    verbalizer)."""
     if task.name == "xnli":
         return None
-    why = "SoftMV's multilingual verbalizer and MUSE dictionaries are XNLI's 3 labels / languages"
-    return why if task.origin.startswith("built-in") else why + "; no task-file field enables it"
+    has_table = all(lang in task.language_label_words for lang in task.languages)
+    if task.load_dictionaries is not None and has_table:
+        return None
+    why = (
+        "SoftMV's verbalizer and MUSE dictionaries are XNLI's; another task needs its own bilingual dictionaries "
+        "and label words in every language"
+    )
+    if task.origin.startswith("built-in"):
+        return why
+    return why + "; give the task file 'dictionaries' ({language: file}) and label_words for every language"

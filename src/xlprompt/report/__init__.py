@@ -11,6 +11,8 @@
                                           "field", else all runs)
     task_<name>.md  task_<name>.csv       one table per task other than XNLI, with its language columns
                                           (task_tables)
+    toy_study.md  toy_transfer.png / .pdf the toy world's study: targets' mean, paired t-test against SP, gain
+                                          per target language against its distance (toy_study; task toy only)
     report.md                             everything above in one Markdown page, each figure with its caption
 
 Tables are written even when the store holds no runs for them (they then say so). A figure without runs is
@@ -25,7 +27,7 @@ from pathlib import Path
 
 from xlprompt.checkpoint import atomic_write_text
 from xlprompt.errors import ConfigError
-from xlprompt.report import exports, figures, groups, leaderboard, tables, task_tables
+from xlprompt.report import exports, figures, groups, leaderboard, tables, task_tables, toy_study
 
 COMPARE_CHOICES = ("paper",)
 
@@ -132,6 +134,17 @@ def build_report(
                 ]
             else:
                 task_pages.append(task_tables.to_markdown(table))
+        toy = toy_study.collect(all_rows)
+        owned += ["toy_study.md", "toy_transfer.png", "toy_transfer.pdf"]
+        if toy:
+            path = work / "toy_study.md"
+            atomic_write_text(path, toy_study.to_markdown(toy))
+            report.files.append(path)
+            drawn_toy = toy_study.figure(toy, work)
+            report.files += drawn_toy
+            task_pages.append(toy_study.to_markdown(toy))
+            if drawn_toy:
+                task_pages += ["![toy: gain over SP against distance](toy_transfer.png)", ""]
         page = [
             f"# xlprompt report: {store_path.name}",
             "",

@@ -128,9 +128,9 @@ def figure(data, out_dir: Path) -> list[Path]:
             gains = [statistics.fmean(seeds[s][lang] - base[s][lang] for s in shared) for lang in TOY_TARGETS]
             ax.plot(distance, gains, marker="o", label=setting)
         ax.axhline(0, color="grey", lw=0.8)
-        for x, lang in zip(distance, TOY_TARGETS):
-            ax.annotate(lang, (x, 0), textcoords="offset points", xytext=(0, -12), ha="center", fontsize=8)
-        ax.set_xlabel("distance from en (word edit distance)")
+        ax.set_xticks(distance)
+        ax.set_xticklabels([f"{lang}\n{x:.2f}" for lang, x in zip(TOY_TARGETS, distance)], fontsize=8)
+        ax.set_xlabel("target language and its distance from en (word edit distance)")
         ax.set_ylabel("gain over SP (points)")
         ax.set_title(f"k = {k}")
         if i == len(ks) - 1:

@@ -185,3 +185,25 @@ def test_a_task_dictionary_enables_softmv_and_is_checked(tmp_path):
     assert toy.load_dictionaries(toy) == {
         lang: {a: [b] for a, b in world.dictionaries[lang].items()} for lang in TOY_TARGETS
     }
+
+
+def test_study_page_pairs_runs_by_seed_against_sp(tmp_path):
+    """The report's toy study: Δ of the targets' mean against SP and the paired t-test's p-value, checked against
+    a hand computation (differences 1, 2, 3 points: t = 2 / (1 / sqrt 3) = 3.464 with 2 degrees of freedom,
+    two-tailed p = 0.0742); the figure is written."""
+    from xlprompt.report.tables import RunRow
+    from xlprompt.report.toy_study import collect, figure, to_markdown
+
+    def row(method, label, seed, targets):
+        acc = {"en": 60.0, **{lang: targets for lang in TOY_TARGETS}}
+        config = {"task": "toy", "method": method, "shots": 16, "seed": seed}
+        return RunRow(f"{method}{seed}", config, acc, False, [("toy-study", label)])
+
+    rows = [row("sp", "SP", s, 40.0) for s in (1, 2, 3)] + [row("mpt", "MPT", s, 40.0 + s) for s in (1, 2, 3)]
+    rows.append(row("mpt", "MPT", 4, 90.0))  # no SP run with seed 4: not paired
+    data = collect(rows)
+    line = next(x for x in to_markdown(data).splitlines() if "| MPT |" in x)
+    cells = [c.strip() for c in line.strip("|").split("|")]
+    assert cells[-3:] == ["+2.0", "0.074", "4"]
+    assert figure(data, tmp_path) == [tmp_path / "toy_transfer.png", tmp_path / "toy_transfer.pdf"]
+    assert (tmp_path / "toy_transfer.png").stat().st_size > 0

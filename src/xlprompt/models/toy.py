@@ -43,7 +43,7 @@ class ToyModelShape:
     corpus_size: int
 
 
-#: the toy models (``toy:<name>``): shape and pre-training budget (``small``: about a minute on 2 CPU cores)
+#: the toy models (``toy:<name>``): shape and pre-training budget (``small``: about 80 s on one CPU thread)
 TOY_MODELS: dict[str, ToyModelShape] = {
     "small": ToyModelShape(
         hidden_size=64,

@@ -58,6 +58,26 @@ def paired_test(a: Sequence[float], b: Sequence[float]) -> float:
     return float(ttest_rel(a, b).pvalue)
 
 
+#: the study's settings in the order of configs/toy_study.yaml (others after them, by name)
+ORDER = (
+    "original mpt",
+    "w/o consistency loss",
+    "w/o prompt translator",
+    "sp",
+    "w/o mpt framework",
+    "ft",
+    "pct",
+    "dp",
+    "dpa",
+    "softmv",
+)
+
+
+def _order(setting: str) -> tuple[int, str]:
+    name = setting.lower()
+    return (ORDER.index(name), "") if name in ORDER else (len(ORDER), name)
+
+
 def _cell(values: list[float]) -> str:
     if len(values) == 1:
         return f"{values[0]:.1f}"
@@ -87,7 +107,7 @@ def to_markdown(data) -> str:
         "| " + " | ".join(head) + " |",
         "|" + "---|" * len(head),
     ]
-    for (k, setting), seeds in sorted(data.items(), key=lambda kv: (kv[0][0], list(data).index(kv[0]))):
+    for (k, setting), seeds in sorted(data.items(), key=lambda kv: (kv[0][0], _order(kv[0][1]))):
         cells = [_cell([acc[lang] for acc in seeds.values()]) for lang in langs]
         tgt = [targets_mean(acc, TOY_TARGETS) for acc in seeds.values()]
         base = _baseline_key(data, k)
@@ -108,34 +128,40 @@ def figure(data, out_dir: Path) -> list[Path]:
     """``toy_transfer.png`` / ``.pdf``: each setting's gain over SP per target language against its distance from
     the source, one panel per k. Returns the files written (none without an SP baseline)."""
     from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
 
     from xlprompt.data.toy import TOY_TARGETS, language_distance
 
     ks = sorted({k for k, _ in data if _baseline_key(data, k) is not None})
     if not ks:
         return []
-    fig = Figure(figsize=(4.2 * len(ks), 3.8))
+    settings = sorted({name for k, name in data if k in ks and (k, name) != _baseline_key(data, k)}, key=_order)
+    colours = {name: f"C{i % 10}" for i, name in enumerate(settings)}
+    markers = {name: "osD^v<>p*h"[(i // 10) % 10] for i, name in enumerate(settings)}
+    fig = Figure(figsize=(3.6 * len(ks) + 2.2, 3.8))
     distance = [language_distance(lang) for lang in TOY_TARGETS]
+    first = None
     for i, k in enumerate(ks):
-        ax = fig.add_subplot(1, len(ks), i + 1)
+        ax = fig.add_subplot(1, len(ks), i + 1, sharey=first)
+        first = first or ax
         base = data[_baseline_key(data, k)]
-        for (kk, setting), seeds in data.items():
-            if kk != k or (kk, setting) == _baseline_key(data, k):
-                continue
-            shared = sorted(set(seeds) & set(base))
+        for setting in settings:
+            seeds = data.get((k, setting))
+            shared = sorted(set(seeds or ()) & set(base))
             if not shared:
                 continue
             gains = [statistics.fmean(seeds[s][lang] - base[s][lang] for s in shared) for lang in TOY_TARGETS]
-            ax.plot(distance, gains, marker="o", label=setting)
+            ax.plot(distance, gains, marker=markers[setting], color=colours[setting], label=setting)
         ax.axhline(0, color="grey", lw=0.8)
         ax.set_xticks(distance)
         ax.set_xticklabels([f"{lang}\n{x:.2f}" for lang, x in zip(TOY_TARGETS, distance)], fontsize=8)
-        ax.set_xlabel("target language and its distance from en (word edit distance)")
-        ax.set_ylabel("gain over SP (points)")
+        ax.set_xlabel("target (distance from en)", fontsize=9)
+        if i == 0:
+            ax.set_ylabel("gain over SP (points)")
         ax.set_title(f"k = {k}")
-        if i == len(ks) - 1:
-            ax.legend(fontsize=6, loc="best")
-    fig.tight_layout()
+    handles = [Line2D([], [], color=colours[name], marker=markers[name], label=name) for name in settings]
+    fig.legend(handles=handles, loc="center right", fontsize=7)
+    fig.tight_layout(rect=(0, 0, 1 - 2.0 / (3.6 * len(ks) + 2.2), 1))
     paths = []
     for suffix in ("png", "pdf"):
         path = Path(out_dir) / f"toy_transfer.{suffix}"

@@ -119,7 +119,7 @@ def to_markdown(data) -> str:
             if shared:
                 delta = f"{statistics.fmean(a) - statistics.fmean(b):+.1f}"
                 value = paired_test(a, b)
-                p = "–" if math.isnan(value) else f"{value:.3f}"
+                p = "–" if math.isnan(value) else ("<0.001" if value < 0.001 else f"{value:.3f}")
         lines.append("| " + " | ".join([str(k), setting, *cells, _cell(tgt), delta, p, str(len(seeds))]) + " |")
     return "\n".join(lines) + "\n"
 

@@ -36,10 +36,10 @@ words (``question``, ``answer``) have translations too.
 **Splits** (:func:`toy_world`): one pool of distinct English (premise, hypothesis) items, partitioned into a
 training pool, a development pool, the test set (the same items in every language, balanced by class) and the
 parallel corpus; a run's few-shot train and dev are ``k`` per class drawn from the training and development
-pools with the run's seed (:func:`xlprompt.data.fewshot.sample_k_per_class`). **The pre-training corpus** of
-the toy masked LM (:func:`pretraining_corpus`: monolingual text of every language, translation pairs and
-code-switched sentences) is drawn from the same grammar but never holds a premise of the test set, and never a
-label.
+pools with the run's seed (:func:`xlprompt.data.fewshot.sample_k_per_class`; the toy task makes dev
+``max(k, 64)`` per class). **The pre-training corpus** of the toy masked LM (:func:`pretraining_corpus`:
+monolingual text of every language, translation pairs, code-switched sentences and English question-answer text)
+is drawn from the same grammar but never holds a premise of the test set.
 
 Everything is a pure function of the world's seed (:data:`WORLD_SEED`, Python's ``random.Random``, which is the
 same on every platform): the same world on every machine. Importing this module does not import torch.

@@ -1,13 +1,14 @@
 """End-to-end learning on the toy world, through the CLI: every method that runs task toy learns on the source
-language and transfers to the derived languages; `predict` and an exported adapter reproduce the run's
-evaluation; and a run whose evaluation labels are permuted (training untouched) fails the same checks.
+language and transfers to the derived languages, MPT to every one of them; `predict` and an exported adapter
+reproduce a run's evaluation; `xlprompt demo` prints it; and a run whose evaluation labels are permuted (training
+untouched) fails the same checks. One run each of MPT (the demo), SP and SoftMV (k=16, seed 1) and the control:
+4 runs; every method's numbers are the study's (docs/toy.md).
 
-The toy model is pre-trained once per test session into pytest's cache folder (``.pytest_cache``; kept between
-sessions), or into ``$XLPROMPT_TOY_DATA`` when set. The thresholds come from 18 runs (the six methods, k=16,
-seeds 1-3; docs/toy.md): the lowest source accuracy observed was 47.3 (chance 33.3), the lowest best-target
-accuracy 38.3. Transfer on this world is weak (one derived language, qab, falls below chance for most methods),
-so the target threshold is a small margin above chance; 900 items per language put chance's standard deviation
-at 1.6 points.
+The toy model is pre-trained once per test session into ``$XLPROMPT_TOY_DATA`` when set, else pytest's cache
+folder (``.pytest_cache``; kept between sessions), else (no cache plugin) a temporary folder. The thresholds come
+from the study (docs/toy.md: every method, k=16, seeds 1-5): the lowest source accuracy observed was 57.9
+(chance 33.3), the lowest best-target accuracy 38.6 (PCT; 54.9 for the others), MPT's lowest target with seed 1
+46.7; 900 items per language put chance's standard deviation at 1.6 points.
 """
 
 from __future__ import annotations
@@ -23,22 +24,30 @@ from xlprompt.cli import cli
 from xlprompt.data.toy import TOY_TARGETS
 from xlprompt.tasks.toy import TOY_SETTINGS
 
-METHODS = ("mpt", "sp", "ft", "pct", "dp", "dpa")
+#: MPT and SP (the paper's comparison) and SoftMV (the task's own dictionary); the study runs the others
+METHODS = ("mpt", "sp", "softmv")
 SHOTS = 16
 CHANCE = 100 / 3
 #: source (en) accuracy a trained method must reach, and the best of the three derived languages
-SOURCE_MIN = 42.0
-TARGET_MIN = 35.0
+SOURCE_MIN = 52.0
+TARGET_MIN = 37.0
+#: MPT: every target language
+MPT_TARGET_MIN = 40.0
 
 
 @pytest.fixture(scope="session")
-def toy_data(request) -> Path:
-    """The data folder holding the pre-trained toy model (built here on the session's first use)."""
+def toy_data(request, tmp_path_factory) -> Path:
+    """The data folder holding the pre-trained toy model (built here on the session's first use): ``$XLPROMPT_TOY_DATA``,
+    else pytest's cache folder (kept between sessions), else, without the cache plugin (``-p no:cacheprovider``), a
+    temporary folder of this session."""
     from xlprompt.models.toy import ensure_toy_model
 
-    folder = Path(os.environ.get("XLPROMPT_TOY_DATA") or request.config.cache.mkdir("xlprompt-toy"))
-    ensure_toy_model("toy:small", folder)
-    return folder
+    cache = getattr(request.config, "cache", None)
+    folder = os.environ.get("XLPROMPT_TOY_DATA") or (
+        cache.mkdir("xlprompt-toy") if cache is not None else tmp_path_factory.mktemp("xlprompt-toy")
+    )
+    ensure_toy_model("toy:small", Path(folder))
+    return Path(folder)
 
 
 def run_args(method: str, data: Path, out: Path, seed: int = 1) -> list[str]:
@@ -79,27 +88,36 @@ def check_learned(results: dict) -> None:
 
 @pytest.fixture(scope="session")
 def toy_runs(toy_data, tmp_path_factory) -> dict:
-    """One CLI run per method (k=16, seed 1), shared by the tests below."""
+    """One run per method (k=16, seed 1), shared by the tests below: MPT's is `xlprompt demo` itself (the same
+    settings), so the demo costs no run of its own; the others through `xlprompt run`."""
     root = tmp_path_factory.mktemp("toy-runs")
-    return {m: (root / m, cli_run(m, toy_data, root / m)) for m in METHODS}
+    out = {}
+    for method in METHODS:
+        if method == "mpt":
+            result = CliRunner(env={"XLPROMPT_DATA": str(toy_data)}).invoke(cli, ["demo", "--out", str(root / method)])
+            assert result.exit_code == 0, result.output
+            out[method] = (
+                root / method,
+                json.loads((root / method / "results.json").read_text("utf-8")),
+                result.stdout,
+            )
+        else:
+            out[method] = (root / method, cli_run(method, toy_data, root / method), None)
+    return out
 
 
 @pytest.mark.parametrize("method", METHODS)
 def test_method_learns_and_transfers(toy_runs, method):
-    _, results = toy_runs[method]
+    _, results, _ = toy_runs[method]
     assert results["task"] == "toy" and not results["random_weights"]
     assert results["eval_examples"] == {"en": 900, "qaa": 900, "qab": 900, "qac": 900}
     check_learned(results)
+    if method == "mpt":
+        low = min(results["accuracy"][lang] for lang in TOY_TARGETS)
+        assert low >= MPT_TARGET_MIN, f"mpt: lowest target {low:.1f} < {MPT_TARGET_MIN} (chance {CHANCE:.1f})"
 
 
-def test_softmv_refuses_code_switching_on_the_toy_task_in_one_line(toy_data, tmp_path):
-    result = CliRunner().invoke(cli, [*run_args("softmv", toy_data, tmp_path / "r"), "--set", "softmv_cosda_rate=0.2"])
-    assert result.exit_code == 2
-    assert "SoftMV's code-switching reads MUSE dictionaries" in result.output
-    assert len(result.output.strip().splitlines()) == 1
-
-
-@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("method", ("sp", "softmv"))
 def test_predict_and_adapter_reproduce_the_run(toy_runs, toy_data, tmp_path, method, monkeypatch):
     """The adapter carries the toy model: a prediction from it, wherever the default data folder is, pre-trains
     no toy model again."""
@@ -107,7 +125,7 @@ def test_predict_and_adapter_reproduce_the_run(toy_runs, toy_data, tmp_path, met
 
     elsewhere = tmp_path / "elsewhere"
     monkeypatch.setenv("XLPROMPT_DATA", str(elsewhere))
-    run_dir, results = toy_runs[method]
+    run_dir, results, _ = toy_runs[method]
     runner = CliRunner()
     exported = runner.invoke(cli, ["export", "--run", str(run_dir), "--out", str(tmp_path / "adapter"), "--with-plm"])
     assert exported.exit_code == 0, exported.output
@@ -154,19 +172,14 @@ def test_permuted_evaluation_labels_are_caught(toy_data, tmp_path, monkeypatch):
     assert results["accuracy"]["en"] < CHANCE
 
 
-def test_demo_shows_learning_on_the_toy_world(toy_data, tmp_path, monkeypatch):
+def test_demo_shows_learning_on_the_toy_world(toy_runs):
     """`xlprompt demo` (its default: MPT on the toy model, found in the data folder) prints the table, how far
     above chance each language is, and that the world is synthetic."""
     import re
 
-    monkeypatch.setenv("XLPROMPT_DATA", str(toy_data))
-    result = CliRunner().invoke(cli, ["demo", "--out", str(tmp_path / "demo")])
-    assert result.exit_code == 0, result.output
-    out = result.stdout
+    _, results, out = toy_runs["mpt"]
     assert "NOT XNLI" in out and "synthetic" in out and "building the toy model" not in out
     header = "   EN   QAA   QAB   QAC   Avg"
     assert header in out.splitlines()
     above = re.search(r"above chance by \(points\): en ([+-]\d+\.\d)", out)
-    results = json.loads((tmp_path / "demo" / "results.json").read_text("utf-8"))
     assert float(above.group(1)) == pytest.approx(results["accuracy"]["en"] - CHANCE, abs=0.06)
-    assert results["accuracy"]["en"] >= SOURCE_MIN

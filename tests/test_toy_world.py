@@ -64,10 +64,12 @@ def test_pretraining_corpus_has_no_test_premise_and_no_target_question_answer_te
     assert corpus == pretraining_corpus(3000, seed=0) and corpus != pretraining_corpus(3000, seed=1)
     texts = [t for pair in corpus for t in pair if t]
     for premise in list(world.test_premises)[:200]:
-        assert not any(t.startswith(premise) for t in texts)  # (a count-only premise is also a hypothesis)
+        # nothing follows a test premise (a document, question-answer text, a translation pair); a count-only
+        # premise may stand alone as a sentence, since it is also a hypothesis (``ana has 3 cat .``)
+        assert not any(t.startswith(premise + " ") for t in texts)
     qa = [t for t in texts if " answer : " in t]
     assert qa and all(t.split(" question : ")[0] + " ." not in world.test_premises for t in qa)
-    assert all(re.search(r"answer : (true|unknown|false) \.$", t) for t in qa)
+    assert all(re.search(r"answer : (yes|maybe|no) \.$", t) for t in qa)
 
 
 def test_task_and_specs_resolve():
@@ -78,10 +80,10 @@ def test_task_and_specs_resolve():
     config = RunConfig(task="toy", model="toy:small", method="mpt", shots=4)
     assert config.parallel_source == "task" and config.label_words == "yes,maybe,no"
     assert config.languages() == TOY_LANGUAGES
-    # SoftMV runs the toy task (its per-language words are the multilingual verbalizer), without code-switching
-    assert RunConfig(task="toy", model="toy:small", method="softmv").softmv_cosda_rate == 0
-    with pytest.raises(ConfigError, match="^softmv_cosda_rate=0.2: SoftMV's code-switching reads MUSE dictionaries"):
-        RunConfig(task="toy", model="toy:small", method="softmv", softmv_cosda_rate=0.2)
+    # SoftMV runs the toy task: its per-language words are the multilingual verbalizer, and its code-switching
+    # draws from the world's own dictionary
+    RunConfig(task="toy", model="toy:small", method="softmv")
+    assert RunConfig(task="toy", model="toy:small", method="softmv", softmv_cosda_rate=0.2).softmv_cosda_rate == 0.2
     with pytest.raises(ConfigError, match="builtin:demo is an XNLI sample"):
         RunConfig(task="toy", data_dir="builtin:demo")
     with pytest.raises(ConfigError, match="has no parallel corpus of its own"):
@@ -112,17 +114,99 @@ def test_pretraining_is_a_function_of_its_seed(monkeypatch, tmp_path):
             assert len(tokenizer.tokenize(word)) == 1, (lang, word)
 
 
-def test_the_study_sweep_file_expands():
+def test_the_study_sweep_files_expand():
     from pathlib import Path
 
     from xlprompt.sweep import load_sweep
 
-    sweep = load_sweep(Path(__file__).resolve().parents[1] / "configs" / "toy.yaml")
-    assert len(sweep.runs) == 30
-    assert {r.config.task for r in sweep.runs} == {"toy"} and {r.config.model for r in sweep.runs} == {"toy:small"}
-    assert {r.config.method for r in sweep.runs} == {"mpt", "sp", "ft"}
-    assert {(r.config.alpha, r.config.no_translator) for r in sweep.runs if r.config.method == "mpt"} == {
+    configs = Path(__file__).resolve().parents[1] / "configs"
+    study = load_sweep(configs / "toy_study.yaml")
+    assert len(study.runs) == 9 * 3 * 5
+    assert {r.config.task for r in study.runs} == {"toy"} and {r.config.model for r in study.runs} == {"toy:small"}
+    assert {r.config.method for r in study.runs} == {"mpt", "sp", "ft", "pct", "dp", "dpa", "softmv"}
+    assert {r.config.shots for r in study.runs} == {4, 16, 64} and {r.config.seed for r in study.runs} == {
+        1,
+        2,
+        3,
+        4,
+        5,
+    }
+    assert {(r.config.alpha, r.config.no_translator) for r in study.runs if r.config.method == "mpt"} == {
         (0.5, False),
         (1.0, False),
         (0.5, True),
     }
+    quick = load_sweep(configs / "toy.yaml")
+    assert {(r.config.method, r.config.shots) for r in quick.runs} == {("mpt", 16), ("sp", 16)}
+    assert len(quick.runs) == 10
+
+
+def test_language_distance_grows_with_what_a_language_does_not_share():
+    """The distance is the word-level edit distance to the English text: checked by hand on one item, and
+    ordered as the languages were built (qaa keeps the order, qab reorders, qac reorders and has its own numbers)."""
+    from xlprompt.data.toy import _edit_distance, language_distance
+
+    assert _edit_distance("a b c".split(), "a c".split()) == 1
+    assert _edit_distance("a b c".split(), "c b a".split()) == 2
+    assert _edit_distance([], "x y".split()) == 2
+    assert language_distance("en") == 0.0
+    assert 0 < language_distance("qaa") < language_distance("qab") < language_distance("qac") <= 1
+
+
+def test_a_task_dictionary_enables_softmv_and_is_checked(tmp_path):
+    """A task file's ``dictionaries`` field (MUSE's format) enables SoftMV; a wrong language or a missing file
+    is one line naming the field. The toy task's dictionaries are the world's."""
+    import shutil
+    from pathlib import Path
+
+    import xlprompt  # noqa: F401  (installs the config hooks)
+    from xlprompt.config import RunConfig
+    from xlprompt.errors import ConfigError
+    from xlprompt.tasks import get_task
+    from xlprompt.tasks.user import load_task_file
+
+    example = Path(__file__).resolve().parents[1] / "docs" / "examples" / "sentiment-mini"
+    folder = tmp_path / "task"
+    shutil.copytree(example, folder)
+    (folder / "data" / "en-de.txt").write_text("good gut\nbad schlecht\nbad übel\nfilm film\n", "utf-8")
+    path = folder / "task.yaml"
+    text = path.read_text("utf-8")
+    path.write_text(text + "dictionaries: {de: data/en-de.txt}\n", "utf-8")
+    task = load_task_file(path)
+    assert task.load_dictionaries(task) == {"de": {"good": ["gut"], "bad": ["schlecht", "übel"]}}
+    RunConfig(task=str(path), method="softmv", model="random:tiny")
+    for entry, message in (
+        ("{en: data/en-de.txt}", "field 'dictionaries.en': 'en' is not a target language (de)"),
+        ("{de: data/nope.txt}", "field 'dictionaries.de': file not found: "),
+    ):
+        path.write_text(text + f"dictionaries: {entry}\n", "utf-8")
+        with pytest.raises(ConfigError, match=re.escape(message)) as info:
+            load_task_file(path)
+        assert "\n" not in str(info.value)
+    toy = get_task("toy")
+    world = toy_world()
+    assert toy.load_dictionaries(toy) == {
+        lang: {a: [b] for a, b in world.dictionaries[lang].items()} for lang in TOY_TARGETS
+    }
+
+
+def test_study_page_pairs_runs_by_seed_against_sp(tmp_path):
+    """The report's toy study: Δ of the targets' mean against SP and the paired t-test's p-value, checked against
+    a hand computation (differences 1, 2, 3 points: t = 2 / (1 / sqrt 3) = 3.464 with 2 degrees of freedom,
+    two-tailed p = 0.0742); the figure is written."""
+    from xlprompt.report.tables import RunRow
+    from xlprompt.report.toy_study import collect, figure, to_markdown
+
+    def row(method, label, seed, targets):
+        acc = {"en": 60.0, **{lang: targets for lang in TOY_TARGETS}}
+        config = {"task": "toy", "method": method, "shots": 16, "seed": seed}
+        return RunRow(f"{method}{seed}", config, acc, False, [("toy-study", label)])
+
+    rows = [row("sp", "SP", s, 40.0) for s in (1, 2, 3)] + [row("mpt", "MPT", s, 40.0 + s) for s in (1, 2, 3)]
+    rows.append(row("mpt", "MPT", 4, 90.0))  # no SP run with seed 4: not paired
+    data = collect(rows)
+    line = next(x for x in to_markdown(data).splitlines() if "| MPT |" in x)
+    cells = [c.strip() for c in line.strip("|").split("|")]
+    assert cells[-3:] == ["+2.0", "0.074", "4"]
+    assert figure(data, tmp_path) == [tmp_path / "toy_transfer.png", tmp_path / "toy_transfer.pdf"]
+    assert (tmp_path / "toy_transfer.png").stat().st_size > 0

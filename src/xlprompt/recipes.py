@@ -162,10 +162,18 @@ class _Hooks:
                 f"{task.name} transfers from '{task.source_language}'; bring pairs from '{task.source_language}' with "
                 "parallel_source=file parallel_file=PATH, or alpha=1"
             )
-        if config.method == "softmv" and config.softmv_cosda_rate and task.name != "xnli":
+        if (
+            config.method == "softmv"
+            and config.softmv_cosda_rate
+            and task.name != "xnli"
+            and task.load_dictionaries is None
+            and not config.dictionary_dir
+        ):
             raise ConfigError(
-                f"softmv_cosda_rate={config.softmv_cosda_rate}: SoftMV's code-switching reads MUSE dictionaries "
-                f"from XNLI's source language to its languages; task {task.name} runs with softmv_cosda_rate=0"
+                f"softmv_cosda_rate={config.softmv_cosda_rate}: SoftMV's code-switching needs bilingual dictionaries "
+                f"from the source language to the others: MUSE's on XNLI, the task's own elsewhere; task {task.name} "
+                "has none: give the task file 'dictionaries' ({language: file}), set dictionary_dir, or run with "
+                "softmv_cosda_rate=0"
             )
         if (
             config.method == "mpt"

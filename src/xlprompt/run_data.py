@@ -100,7 +100,12 @@ def required_files(config: RunConfig, folder: Path) -> list[tuple[str, str]]:
             needed += [(f"xnli/dev/{lang}.tsv", "xnli") for lang in (CORPUS_SOURCE_LANGUAGE, *targets)]
         elif source == "translate":
             needed.append(("pawsx/train/en.tsv", "pawsx"))
-    if config.method == "softmv" and config.softmv_cosda_rate > 0 and not config.dictionary_dir:
+    if (
+        config.method == "softmv"
+        and config.softmv_cosda_rate > 0
+        and not config.dictionary_dir
+        and task.load_dictionaries is None  # a task's own dictionaries need no MUSE files
+    ):
         from xlprompt.data.muse import DEFAULT_SUBDIR, SOFTMV_LANGUAGES
 
         needed += [(f"{DEFAULT_SUBDIR}/en-{lang}.txt", "muse") for lang in SOFTMV_LANGUAGES]

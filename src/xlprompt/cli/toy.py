@@ -29,7 +29,7 @@ def toy() -> None:
 )
 @click.option("--force", is_flag=True, help="pre-train again even if the model is cached")
 def pretrain_command(spec, seed, data_dir, force):
-    """Pre-train the toy masked LM on the toy world (about a minute on 2 CPU cores) and cache it."""
+    """Pre-train the toy masked LM on the toy world (about 80 s on one CPU thread) and cache it."""
     import json
 
     from xlprompt.models.toy import ensure_toy_model, is_built, toy_model_dir

@@ -5,13 +5,12 @@ how a method does on XNLI. (Synthetic languages are the usual tool for this; e.g
 al., ICLR 2020, built to study mBERT's cross-lingual transfer.)
 
 **The source language** (code ``en``, a 40-word fragment of English with a grammar) talks about people's
-animals. A premise gives a person (a name), an animal and some of four attributes of the animals: how many
-(a number 2-9, or ``some`` when not said), their size, their colour and where they live::
+animals. A premise gives a person (a name), an animal and one of four attributes of the animals: how many
+(a number 2-9; ``some`` when not said), their size, their colour or where they live::
 
-    ana has 3 big red cat in the park .          (all four attributes)
-    bo has some white dog .                      (only the colour)
+    ana has 3 cat .          bo has some white dog .          cai has some fish in the park .
 
-A hypothesis states one attribute of that person's animals::
+A hypothesis states one attribute of a person's animals::
 
     the cat of ana is red .   /   ana has 5 cat .   /   the dog of bo is in the farm .
 
@@ -26,7 +25,9 @@ another value (contradiction), or not at all (neutral).
 * ``qac`` — its own vocabulary, verb-first order, the possessor last, and its own number words.
 
 Names are shared by all four languages, and numbers by ``en``, ``qaa`` and ``qab`` (as real languages share
-names, numbers and subwords); ``qac`` shares only names. The codes are ISO 639-2's private-use codes
+names, numbers and subwords); of the content words (nouns, sizes, colours, places) ``qaa`` shares about half
+with ``en`` (cognates), ``qab`` a quarter, ``qac`` none (:data:`SHARED_CONTENT`), so the three stand at growing
+distances from the source (:func:`language_distance`). The codes are ISO 639-2's private-use codes
 (``qaa``-``qtz``): these languages exist only here. Every sentence has one translation into each target (the
 same structure, linearised by the language's rules), so the world also yields a **parallel corpus** (MPT's
 alignment data) and a **dictionary**. The label words (``yes``, ``maybe``, ``no``) and PCT's and DP's template
@@ -35,10 +36,10 @@ words (``question``, ``answer``) have translations too.
 **Splits** (:func:`toy_world`): one pool of distinct English (premise, hypothesis) items, partitioned into a
 training pool, a development pool, the test set (the same items in every language, balanced by class) and the
 parallel corpus; a run's few-shot train and dev are ``k`` per class drawn from the training and development
-pools with the run's seed (:func:`xlprompt.data.fewshot.sample_k_per_class`). **The pre-training corpus** of
-the toy masked LM (:func:`pretraining_corpus`: monolingual text of every language, translation pairs and
-code-switched sentences) is drawn from the same grammar but never holds a premise of the test set, and never a
-label.
+pools with the run's seed (:func:`xlprompt.data.fewshot.sample_k_per_class`; the toy task makes dev
+``max(k, 64)`` per class). **The pre-training corpus** of the toy masked LM (:func:`pretraining_corpus`:
+monolingual text of every language, translation pairs, code-switched sentences and English question-answer text)
+is drawn from the same grammar but never holds a premise of the test set.
 
 Everything is a pure function of the world's seed (:data:`WORLD_SEED`, Python's ``random.Random``, which is the
 same on every platform): the same world on every machine. Importing this module does not import torch.
@@ -63,6 +64,7 @@ __all__ = [
     "toy_world",
     "translate_word",
     "pretraining_corpus",
+    "language_distance",
 ]
 
 TOY_SOURCE = "en"
@@ -71,7 +73,7 @@ TOY_LANGUAGES: tuple[str, ...] = (TOY_SOURCE, *TOY_TARGETS)
 TOY_LABELS: tuple[str, ...] = ("entailment", "neutral", "contradiction")
 WORLD_SEED = 0
 #: changes whenever the world's generator changes (it names the cached toy models' folders)
-WORLD_VERSION = "2"
+WORLD_VERSION = "3"
 
 NAMES = ("ana", "bo", "cai", "dev", "eli", "fay", "gus", "hal", "ida", "jon", "kim", "lea", "mo", "nia", "oto", "pia")
 NOUNS = ("cat", "dog", "bird", "fish", "horse", "cow", "goat", "duck")
@@ -84,8 +86,13 @@ ATTRIBUTES: dict[str, tuple[str, ...]] = {
 FUNCTION_WORDS = ("has", "some", "the", "of", "is", "in")
 #: label words (entailment, neutral, contradiction) and the template words of PCT and DP
 TASK_WORDS = ("yes", "maybe", "no", "question", "answer")
-#: the answers of the source language's question-answer text in the pre-training corpus (not the label words)
-ANSWER_WORDS = ("true", "unknown", "false")
+#: the answers of the source language's question-answer text in the pre-training corpus
+ANSWER_WORDS = ("yes", "maybe", "no")
+#: how many attributes a premise gives (drawn uniformly from this tuple)
+PREMISE_ATTRIBUTES = (1,)
+#: the share of the content words (nouns, sizes, colours, places; numbers: see the module's text) that each target
+#: language has in common with the source (cognates)
+SHARED_CONTENT = {"qaa": 0.5, "qab": 0.25, "qac": 0.0}
 SIZES = {"train": 3000, "dev": 600, "test": 300, "parallel": 2000}  # test: per class; parallel: pairs
 
 _SYLLABLES = {  # each language's own sound inventory, so that its words look like none of the others'
@@ -108,8 +115,11 @@ def _dictionary(lang: str) -> dict[str, str]:
         *TASK_WORDS,
     ]
     taken: set[str] = set(NAMES) | set(NOUNS) | {v for vs in ATTRIBUTES.values() for v in vs}
+    content = set(NOUNS) | {v for vs in ATTRIBUTES.values() for v in vs}
     out = {}
     for word in words:
+        if word in content and rng.random() < SHARED_CONTENT[lang]:
+            continue  # a cognate: the same word as the source's
         while True:
             new = "".join(rng.choice(_SYLLABLES[lang]) for _ in range(rng.choice((2, 2, 3))))
             if new not in taken:
@@ -193,7 +203,7 @@ def say_hypothesis(h: Hypothesis, lang: str) -> str:
 
 def _premise(rng: random.Random) -> Premise:
     names = list(ATTRIBUTES)
-    n = rng.choice((1, 2, 2, 3, 3, 4))
+    n = rng.choice(PREMISE_ATTRIBUTES)
     chosen = set(rng.sample(names, n))
     values = tuple((a, rng.choice(ATTRIBUTES[a])) for a in names if a in chosen)
     return Premise(rng.choice(NAMES), rng.choice(NOUNS), values)
@@ -301,22 +311,38 @@ def vocabulary_texts() -> list[str]:
     ]
 
 
+#: the pre-training corpus's kinds of text and their weights (normalised; see :func:`pretraining_corpus`)
+PRETRAINING_MIX = {"doc": 0.25, "single": 0.10, "qa": 0.50, "pair": 0.20, "switch": 0.15}
+
+
+def _cumulative_mix() -> list[float]:
+    """The upper bounds of the first four kinds' intervals in [0, 1) (the last kind takes the rest)."""
+    out, total = [], 0.0
+    for kind in ("doc", "single", "qa", "pair"):
+        total += PRETRAINING_MIX[kind] / sum(PRETRAINING_MIX.values())
+        out.append(total)
+    return out
+
+
 def pretraining_corpus(n: int, seed: int) -> list[tuple[str, str | None]]:
     """``n`` pre-training texts ``(text, second text or None)`` for the toy masked LM, drawn with ``seed``:
 
-    * 25% a monolingual "document" in one language: a premise followed by one or two sentences it entails;
-    * 10% one monolingual sentence (a premise, or a hypothesis of any label, alone);
-    * 30% question-answer text in the source language only: ``<premise> question : <hypothesis> ? answer :
-      true|unknown|false .`` (the answer is the relation of the two sentences, in words that are not the task's
-      label words yes/maybe/no), as English text is richer than other languages' in such material;
-    * 20% a translation pair (source sentence, its translation), as XLM's translation language modelling;
-    * 15% a code-switched premise (each non-shared word in a random target language with probability 0.3).
+    the kinds of text weighted by :data:`PRETRAINING_MIX` (in 1.2 parts):
+
+    * 0.25 a monolingual "document" in one language: a premise followed by one or two sentences it entails;
+    * 0.10 one monolingual sentence (a premise, or a hypothesis of any label, alone);
+    * 0.50 question-answer text in the source language only: ``<premise> question : <hypothesis> ? answer :
+      yes|maybe|no .`` (the answer is the relation of the two sentences), as English text is richer than other
+      languages' in such material;
+    * 0.20 a translation pair (source sentence, its translation), as XLM's translation language modelling;
+    * 0.15 a code-switched premise (each non-shared word in a random target language with probability 0.3).
 
     The languages are drawn uniformly. No premise of the test set appears; the target languages never hold
     question-answer text, so what a model does on them with the task comes through the languages' alignment.
     """
     world = toy_world()
     rng = random.Random(f"toy-pretraining-{WORLD_SEED}-{seed}")
+    c = _cumulative_mix()
     out: list[tuple[str, str | None]] = []
     while len(out) < n:
         p = _premise(rng)
@@ -324,16 +350,16 @@ def pretraining_corpus(n: int, seed: int) -> list[tuple[str, str | None]]:
             continue
         r = rng.random()
         lang = rng.choice(TOY_LANGUAGES)
-        if r < 0.25:
+        if r < c[0]:
             hyps = [_hypothesis(rng, p, 0) for _ in range(rng.choice((1, 2)))]
             out.append((" ".join([say_premise(p, lang), *(say_hypothesis(h, lang) for h in hyps if h)]), None))
-        elif r < 0.35:
+        elif r < c[1]:
             label = rng.randrange(3)
             h = _hypothesis(rng, p, label)
             out.append(
                 (say_hypothesis(h, lang) if h is not None and rng.random() < 0.5 else say_premise(p, lang), None)
             )
-        elif r < 0.65:
+        elif r < c[2]:
             label = rng.randrange(3)
             h = _hypothesis(rng, p, label)
             if h is None:
@@ -345,7 +371,7 @@ def pretraining_corpus(n: int, seed: int) -> list[tuple[str, str | None]]:
                     None,
                 )
             )
-        elif r < 0.85:
+        elif r < c[3]:
             target = rng.choice(TOY_TARGETS)
             h = _hypothesis(rng, p, 0)
             pair = [
@@ -360,3 +386,33 @@ def pretraining_corpus(n: int, seed: int) -> list[tuple[str, str | None]]:
                 (" ".join(translate_word(x, rng.choice(TOY_TARGETS)) if rng.random() < 0.3 else x for x in words), None)
             )
     return out
+
+
+def _edit_distance(a: list[str], b: list[str]) -> int:
+    """Levenshtein distance between two word sequences (insertions, deletions, substitutions: cost 1)."""
+    row = list(range(len(b) + 1))
+    for i, x in enumerate(a, 1):
+        prev, row[0] = row[0], i
+        for j, y in enumerate(b, 1):
+            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (x != y))
+    return row[-1]
+
+
+@functools.lru_cache(maxsize=None)
+def language_distance(lang: str) -> float:
+    """How far ``lang`` is from the source: the mean, over the test set, of the word-level edit distance between
+    the English text (premise and hypothesis) and its translation, divided by the longer one's length. 0 for the
+    source; it grows with the words not shared and with the word order's difference.
+
+    Args:
+        lang (str): a language of the world.
+
+    Returns:
+        float: the distance, in [0, 1].
+    """
+    world = toy_world()
+    total = 0.0
+    for en, ex in zip(world.test[TOY_SOURCE], world.test[lang]):
+        a, b = f"{en.premise} {en.hypothesis}".split(), f"{ex.premise} {ex.hypothesis}".split()
+        total += _edit_distance(a, b) / max(len(a), len(b))
+    return total / len(world.test[lang])

@@ -13,6 +13,8 @@
                                           Avg and the task paper's average, the majority class and chance
                                           (task_tables); a task of many languages (SIB-200) also gets its
                                           table by group and figure (groups)
+    toy_study.md  toy_transfer.png / .pdf the toy world's study: targets' mean, paired t-test against SP, gain
+                                          per target language against its distance (toy_study; task toy only)
     report.md                             everything above in one Markdown page, each figure with its caption,
                                           and the data the runs read: each file's SHA-256 and source (cite)
 
@@ -29,7 +31,7 @@ from typing import Sequence
 
 from xlprompt.checkpoint import atomic_write_text
 from xlprompt.errors import ConfigError
-from xlprompt.report import cite, exports, figures, groups, leaderboard, tables, task_tables
+from xlprompt.report import cite, exports, figures, groups, leaderboard, tables, task_tables, toy_study
 
 COMPARE_CHOICES = ("paper",)
 
@@ -159,6 +161,17 @@ def build_report(
                 ]
             else:
                 task_pages.append(task_tables.to_markdown(table))
+        toy = toy_study.collect(all_rows)
+        owned += ["toy_study.md", "toy_transfer.png", "toy_transfer.pdf"]
+        if toy:
+            path = work / "toy_study.md"
+            atomic_write_text(path, toy_study.to_markdown(toy))
+            report.files.append(path)
+            drawn_toy = toy_study.figure(toy, work)
+            report.files += drawn_toy
+            task_pages.append(toy_study.to_markdown(toy))
+            if drawn_toy:
+                task_pages += ["![toy: gain over SP against distance](toy_transfer.png)", ""]
         page = [
             f"# xlprompt report: {store_path.name}",
             "",

@@ -125,6 +125,9 @@ class Task:
     train_languages: tuple[str, ...] = ()
     #: what train data the task offers (one phrase, for the error naming a language it has none in)
     train_data_help: str = ""
+    #: ``load_dictionaries(task) -> {target language: {source word: [translations]}}``: the task's own bilingual
+    #: dictionaries (SoftMV's code-switching); None: the task has none (on XNLI SoftMV reads MUSE's)
+    load_dictionaries: Optional[Callable[..., dict]] = field(default=None, compare=False, repr=False)
 
     @property
     def single_text(self) -> bool:

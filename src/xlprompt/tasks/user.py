@@ -22,6 +22,8 @@
     pct_draw_languages: [de]        # optional: the second template's languages (default: all but the source)
     pct_label_words: [bad, good]    # optional: PCT's words (default: label_words.default)
     dp_template: "{text} . Sentiment: <mask> ."   # DP (enables method dp): {<text field>} once each, <mask> once
+    dictionaries: {de: dict/en-de.txt}    # SoftMV (with per-language label words): bilingual dictionaries of
+                                    # target languages, MUSE's format ("source target" per line), for its code-switching
     # DPA runs when label_words gives a list for every language (its multilingual label-word optimisation)
 
 Files: ``.tsv`` (headed, unquoted: :func:`xlprompt.data.tsv.read_tsv`), ``.csv`` (headed, csv-module quoting)
@@ -60,6 +62,7 @@ FIELDS = (
     "pct_draw_languages",
     "pct_label_words",
     "dp_template",
+    "dictionaries",
 )
 SPLITS = ("train", "dev", "test")
 FORMATS = (".tsv", ".csv", ".jsonl")
@@ -306,6 +309,7 @@ def load_task_file(path: str | Path) -> Task:
         method_options["pct"] = pct
     if "dp_template" in data:  # checked by DP (xlprompt.methods.discrete_prompt.recipe.check_task_options)
         method_options["dp"] = {"template": data["dp_template"]}
+    dictionary_files = _dictionary_files(path, data, languages, source)
     return Task(
         name=name,
         labels=labels,
@@ -322,7 +326,42 @@ def load_task_file(path: str | Path) -> Task:
         columns=columns,
         label_column=label_column,
         origin=str(path),
+        load_dictionaries=(lambda task: read_task_dictionaries(dictionary_files)) if dictionary_files else None,
     )
+
+
+def _dictionary_files(path, data, languages, source) -> dict[str, str]:
+    """The ``dictionaries`` field: {target language: dictionary file (absolute)}, each checked to exist."""
+    entry = data.get("dictionaries")
+    if entry is None:
+        return {}
+    if not isinstance(entry, dict) or not entry:
+        raise _err(path, "dictionaries", "maps target languages to bilingual dictionary files ('source target' lines)")
+    out = {}
+    for lang, rel in entry.items():
+        where = f"dictionaries.{lang}"
+        if lang not in languages or lang == source:
+            targets = ", ".join(x for x in languages if x != source)
+            raise _err(path, where, f"'{lang}' is not a target language ({targets})")
+        file = (path.parent / str(rel)).resolve()
+        if not file.is_file():
+            raise _err(path, where, f"file not found: {file}")
+        out[lang] = str(file)
+    return out
+
+
+def read_task_dictionaries(files: dict[str, str]) -> dict[str, dict[str, list[str]]]:
+    """Read a task file's dictionaries.
+
+    Args:
+        files (dict[str, str]): target language → dictionary file (MUSE's format, ``source target`` per line).
+
+    Returns:
+        dict[str, dict[str, list[str]]]: target language → source word → its translations.
+    """
+    from xlprompt.data.muse import read_dictionary
+
+    return {lang: read_dictionary(file) for lang, file in files.items()}
 
 
 def _pct_fields(path, data, fields, labels, languages, source):

@@ -19,7 +19,8 @@ GPU.
   any ``▁`` removed). A sentence-final word keeps its punctuation (``again.``), so no dictionary has it and it is
   never switched; the copy's pattern then strips the trailing punctuation (``trn_get_parts``, l. 133-141). With
   rate 0 the copy is the example itself (l. 124-127). The dictionaries are MUSE's (:mod:`xlprompt.data.muse`;
-  ``dictionary_dir``); the draws come from a generator seeded with ``(seed, example uid)`` (the reference: Python's
+  ``dictionary_dir``) on XNLI, a task's own elsewhere (:attr:`xlprompt.tasks.base.Task.load_dictionaries`: the
+  toy world's, a task file's ``dictionaries``; ``dictionary_dir`` still overrides them); the draws come from a generator seeded with ``(seed, example uid)`` (the reference: Python's
   global ``random`` over the examples in order).
 * **Multilingual verbalizer** (``prompt/pvps/pvp.py`` l. 28-47, ``_convert_single_mlm_logits_to_cls_logits_universal``):
   a class's score is the mean over the 15 languages of its label word's MLM logit at ``<mask>``
@@ -136,10 +137,24 @@ class SoftMultilingualVerbalizer(Method):
         )
         self.register_buffer("_verbalizer_ids", torch.tensor(list(self.table_ids.values())), persistent=False)
         #: read at the first training step (prediction from a finished run needs no dictionaries); the
-        #: folder is resolved here, so a missing setting fails before any work
-        self._dictionary_dir = self.dictionary_dir(config) if config.softmv_cosda_rate > 0 else None
+        #: folder is resolved here, so a missing setting fails before any work. A task with its own
+        #: dictionaries (``Task.load_dictionaries``) uses them unless ``dictionary_dir`` is set.
+        self._task_dictionaries = (
+            task.load_dictionaries
+            if config.softmv_cosda_rate > 0 and task.load_dictionaries is not None and not config.dictionary_dir
+            else None
+        )
+        self._task = task
+        self._dictionary_dir = (
+            self.dictionary_dir(config) if config.softmv_cosda_rate > 0 and self._task_dictionaries is None else None
+        )
         self.dictionaries: dict[str, dict[str, list[str]]] | None = None
         self._switched: dict[tuple, TokenizedExample] = {}
+
+    @staticmethod
+    def table_scope(task) -> dict:
+        """The labels and languages a label-word table may name: XNLI's, or the task's own."""
+        return {} if task.name == "xnli" else {"labels": task.labels, "languages": task.languages}
 
     @staticmethod
     def dictionary_dir(config) -> str:
@@ -168,12 +183,15 @@ class SoftMultilingualVerbalizer(Method):
     def switched(self, example: TokenizedExample) -> TokenizedExample:
         """The code-switched copy of a training example (built once, cached by uid): the raw texts switched word
         by word (:func:`code_switch`), then ``strip_punctuation`` applied to the switched text, then tokenised."""
-        if self._dictionary_dir is None:
+        if self._dictionary_dir is None and self._task_dictionaries is None:
             return example
         if self.dictionaries is None:
-            from xlprompt.data.muse import load_dictionaries
+            if self._task_dictionaries is not None:
+                self.dictionaries = self._task_dictionaries(self._task)
+            else:
+                from xlprompt.data.muse import load_dictionaries
 
-            self.dictionaries = load_dictionaries(self._dictionary_dir)
+                self.dictionaries = load_dictionaries(self._dictionary_dir)
         # the cache key: the id and what the copy is made of (two rows with one id, e.g. a content id of texts
         # repeated with another label, never share a copy)
         key = (example.uid, example.premise_raw, example.hypothesis_raw, example.label)

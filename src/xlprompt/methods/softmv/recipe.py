@@ -86,8 +86,8 @@ TASK_LABEL_WORDS: dict[str, dict[str, tuple[str, ...]]] = {"xnli": XNLI_VERBALIZ
 def task_support(task) -> str | None:
     """SoftMV runs XNLI (its authors' verbalizer) and a task (a task file, or the built-in toy task) that gives
     label words for every language (its multilingual verbalizer averages them). Its code-switching
-    (``softmv_cosda_rate`` > 0) reads MUSE dictionaries from XNLI's source language to its languages: XNLI only
-    (checked with the config, :func:`check_config`)."""
+    (``softmv_cosda_rate`` > 0) reads MUSE dictionaries on XNLI, and a task's own bilingual dictionaries elsewhere
+    (``Task.load_dictionaries``: the toy world's, a task file's ``dictionaries``), checked with the config."""
     if task.name in TASK_LABEL_WORDS:
         return None
     if task.origin.startswith("built-in") and not task.language_label_words:

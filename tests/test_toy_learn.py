@@ -183,3 +183,30 @@ def test_demo_shows_learning_on_the_toy_world(toy_runs):
     assert header in out.splitlines()
     above = re.search(r"above chance by \(points\): en ([+-]\d+\.\d)", out)
     assert float(above.group(1)) == pytest.approx(results["accuracy"]["en"] - CHANCE, abs=0.06)
+
+
+def test_a_toy_run_carries_its_toy_model_and_predicts_in_another_data_folder(toy_runs, tmp_path, monkeypatch):
+    """The demo's run read its toy model from the default data folder. Predicting from the run with another
+    default data folder (another machine, a moved run) uses the model the run folder carries: nothing is
+    pre-trained again, and the predictions are the run's."""
+    from xlprompt.data.toy import toy_world
+
+    run_dir, results, _ = toy_runs["mpt"]
+    assert json.loads((run_dir / "config.json").read_text("utf-8"))["config"]["data_dir"] is None
+    assert (run_dir / "base_model" / "config.json").is_file()
+    elsewhere = tmp_path / "elsewhere"
+    monkeypatch.setenv("XLPROMPT_DATA", str(elsewhere))
+    items = toy_world().test["qaa"]
+    batch = tmp_path / "qaa.jsonl"
+    batch.write_text(
+        "".join(json.dumps({"premise": ex.premise, "hypothesis": ex.hypothesis, "lang": "qaa"}) + "\n" for ex in items),
+        "utf-8",
+    )
+    out = CliRunner().invoke(
+        cli, ["predict", "--run", str(run_dir), "--input", str(batch), "--output", str(tmp_path / "p.jsonl")]
+    )
+    assert out.exit_code == 0, out.output
+    predicted = [json.loads(line)["prediction_id"] for line in (tmp_path / "p.jsonl").read_text("utf-8").splitlines()]
+    correct = sum(p == ex.label for p, ex in zip(predicted, items))
+    assert 100 * correct / len(items) == pytest.approx(results["accuracy"]["qaa"], abs=1e-6)
+    assert not elsewhere.exists()  # no toy model was pre-trained in the other data folder

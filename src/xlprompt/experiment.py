@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import platform
 import re
 import time
@@ -184,6 +185,29 @@ def _read_json(path: Path, problem: str, fix: str):
         return json.loads(path.read_text("utf-8"))
     except (OSError, ValueError) as err:
         raise CheckpointError(f"{path}: {problem} ({err}); {fix}") from None
+
+
+#: the folder in which a run on a toy model carries that model (under 1 MB), as an adapter does
+TOY_BASE_MODEL = "base_model"
+
+
+def _carry_toy_model(config: RunConfig, run_path: Path) -> None:
+    """A run on a toy model (``toy:small``) keeps a copy of it in its folder (:data:`TOY_BASE_MODEL`): the toy
+    model lives in a data folder, and a prediction from the run in another data folder (or on another machine)
+    uses the copy instead of pre-training the model there again. Built beside, then renamed into place."""
+    import shutil
+
+    from xlprompt.models.toy import ensure_toy_model, is_toy_spec
+
+    if not is_toy_spec(config.model):
+        return
+    source = ensure_toy_model(config.model, config.data_dir)  # the run's own: built (or found) as it started
+    target = run_path / TOY_BASE_MODEL
+    staging = run_path / f".{TOY_BASE_MODEL}.tmp{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    shutil.copytree(source, staging)
+    shutil.rmtree(target, ignore_errors=True)
+    os.replace(staging, target)
 
 
 #: one line per evaluated example, written with results.json (before it: a folder with results.json has both)
@@ -474,6 +498,7 @@ def _run_experiment(
                 if k.startswith("plm.")
             }
             save_safetensors(plm_state, run_path / "plm.safetensors", metadata={"config_hash": config.resolved_hash()})
+        _carry_toy_model(config, run_path)
         atomic_write_text(
             run_path / PREDICTIONS_FILE, "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in evaluation.rows)
         )

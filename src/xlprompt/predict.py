@@ -517,6 +517,11 @@ def load_run(
     words = read_saved_record(run_dir, LABEL_WORDS_FILE, run_records(run_dir))
     if words is not None:  # the words the run was built with, carried by the run folder
         config = config.replace(label_words_file=None)
+    carried = run_dir / "base_model"  # the toy model a run on one carries (experiment.TOY_BASE_MODEL)
+    if not model and str(config.model).startswith("toy:") and carried.is_dir():
+        model = str(carried)  # never pre-trained again in the data folder the prediction reads
+        if not tokenizer and (config.tokenizer is None or str(config.tokenizer).startswith("toy:")):
+            tokenizer = str(carried)
     config = config.replace(
         tokenizer=tokenizer or resolve_relative(config.tokenizer, run_dir),
         model=model or resolve_relative(config.model, run_dir),

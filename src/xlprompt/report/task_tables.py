@@ -94,7 +94,7 @@ class TaskTable:
     #: setting (a row's label) → the languages its runs trained on (config ``source_languages``, else the task's
     #: source language), and the task's own source language: a table whose rows trained elsewhere says so
     sources: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    source_language: str = "en"
+    source_language: str = ""
 
     @property
     def multi_source(self) -> bool:
@@ -179,7 +179,8 @@ def task_tables(rows: Sequence, average: tuple[str, ...] | None = None) -> list[
                 language_groups=task.language_groups if task is not None else {},
                 grouping_sources=task.grouping_sources if task is not None else {},
                 sources=sources,
-                source_language=task.source_language if task is not None else "en",
+                # a task whose file is gone: its runs' own record of their sources stands for it
+                source_language=task.source_language if task is not None else next(iter(sources.values()), ("",))[0],
             )
         )
     # two task files of one name (or one named twice): each table keeps its own files, told apart by its spec

@@ -62,6 +62,8 @@ EXECUTORS = ("local", "ray")
 FINISHED_ELSEWHERE = "finished-elsewhere"
 #: a run that failed in this sweep invocation in a sibling worker: not tried again
 FAILED_ELSEWHERE = "failed-elsewhere"
+#: the outcome of a run whose claim the store refused, by the refusal's reason (others: the reason itself)
+_REFUSED = {"finished": FINISHED_ELSEWHERE, "failed-now": FAILED_ELSEWHERE}
 RAY_MISSING = "the ray executor needs Ray: pip install 'xlprompt[ray]'"
 
 
@@ -193,10 +195,7 @@ def execute_run(
             invocation_started=invocation_started,
         )
         if not claim.ok:
-            return Outcome(
-                run_hash,
-                {"finished": FINISHED_ELSEWHERE, "failed-now": FAILED_ELSEWHERE}.get(claim.reason, claim.reason),
-            )
+            return Outcome(run_hash, _REFUSED.get(claim.reason, claim.reason))
         try:
             with Heartbeat(store_path, run_hash):
                 results = train_run(run_hash, config, run_dir, save_weights, progress=progress, log=log, group=group)
@@ -853,8 +852,7 @@ class RayExecutor:
                             invocation_started=invocation_started,
                         )
                         if not claim.ok:
-                            status = {"finished": FINISHED_ELSEWHERE, "failed-now": FAILED_ELSEWHERE}
-                            outcome = Outcome(run.hash, status.get(claim.reason, claim.reason))
+                            outcome = Outcome(run.hash, _REFUSED.get(claim.reason, claim.reason))
                             summary.outcomes.append(outcome)
                             lines.ended(run, outcome)
                             if outcome.status == FINISHED_ELSEWHERE:

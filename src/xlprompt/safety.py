@@ -186,19 +186,6 @@ _STAGED = ("tmp", "old", "swap")
 _ACTIVE: set[tuple[str, int]] = set()  # (folder, pid) of the staged writes running in this process
 
 
-def pid_alive(pid: int) -> bool:
-    """Whether process ``pid`` exists on this host (one of another user counts as alive)."""
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _remove(path: Path) -> None:
     import shutil
 
@@ -271,6 +258,23 @@ def _roll_back(out_dir: Path, old: Path) -> None:
         for entry in old.iterdir():
             if not os.path.lexists(out_dir / entry.name):
                 os.replace(entry, out_dir / entry.name)
+
+
+def pid_alive(pid: int | None) -> bool:
+    """Whether a process with this pid exists on this host (a zombie counts as dead)."""
+    if not pid or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    stat = Path(f"/proc/{pid}/stat")
+    try:  # Linux: a zombie ('Z') has exited but not been reaped
+        return stat.read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
 
 
 def recover_staged(out_dir: str | Path) -> list[str]:

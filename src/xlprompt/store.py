@@ -47,6 +47,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
 from xlprompt.errors import CheckpointError
+from xlprompt.safety import pid_alive  # noqa: F401  (re-exported: the rule of a live claim)
 
 logger = logging.getLogger(__name__)
 
@@ -141,23 +142,6 @@ class Claim:
 
 def this_host() -> str:
     return socket.gethostname()
-
-
-def pid_alive(pid: int | None) -> bool:
-    """Whether a process with this pid exists on this host (a zombie counts as dead)."""
-    if not pid or pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # exists, owned by someone else
-        return True
-    stat = Path(f"/proc/{pid}/stat")
-    try:  # Linux: a zombie ('Z') has exited but not been reaped
-        return stat.read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True
 
 
 class ResultStore:

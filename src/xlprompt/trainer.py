@@ -480,6 +480,10 @@ class Trainer:
             unit="step",
             disable=self.progress != "bar",
         )
+        # the dev split is in the source language; several sources: the union of their dev splits, each example
+        # scored in its own language
+        sources = config.sources()
+        dev_lang = sources[0] if len(sources) == 1 else None
         for epoch in range(start_epoch, config.epochs):
             started = time.perf_counter()
             generator = epoch_generator(config.seed, epoch)
@@ -519,9 +523,7 @@ class Trainer:
                 record["dev_accuracy"] = 100.0 * accuracy(
                     method,
                     self.dev,
-                    # the dev split is in the source language; several sources: the union of their dev splits,
-                    # each example scored in its own language
-                    config.sources()[0] if len(config.sources()) == 1 else None,
+                    dev_lang,
                     config.eval_batch_size,
                     self.autocast_dtype,
                     token_budget=config.eval_token_budget,

@@ -37,6 +37,7 @@ source (:class:`xlprompt.data.fetch.TatoebaFiles`), rows and SHA-256 pinned per 
 from __future__ import annotations
 
 import csv
+import functools
 import hashlib
 import io
 from dataclasses import dataclass, field
@@ -171,15 +172,21 @@ SIB200_TATOEBA: dict[str, tuple[str, int]] = {
 
 
 def _pins(name: str) -> dict[str, tuple[str, int]]:
+    return dict(_read_pins(name))
+
+
+@functools.lru_cache(maxsize=None)
+def _read_pins(name: str) -> tuple[tuple[str, tuple[str, int]], ...]:
+    """A shipped ``sha256 size path`` file, parsed once per process (a fetch looks a pin up for every file)."""
     from importlib import resources
 
     text = resources.files("xlprompt.resources").joinpath(name).read_text("utf-8")
-    pins = {}
+    pins = []
     for line in text.split("\n"):
         if line.strip():
             sha, size, rel = line.split(" ", 2)
-            pins[rel] = (sha, int(size))
-    return pins
+            pins.append((rel, (sha, int(size))))
+    return tuple(pins)
 
 
 def sib200_pins() -> dict[str, tuple[str, int]]:
@@ -284,10 +291,16 @@ def tatoeba_sib200_pins() -> dict[str, str]:
 
 
 def _sums(name: str) -> dict[str, str]:
+    return dict(_read_sums(name))
+
+
+@functools.lru_cache(maxsize=None)
+def _read_sums(name: str) -> tuple[tuple[str, str], ...]:
+    """A shipped ``sha256 path`` file, parsed once per process (a check looks a pin up for every file)."""
     from importlib import resources
 
     text = resources.files("xlprompt.resources").joinpath(name).read_text("utf-8")
-    return {line.split()[1]: line.split()[0] for line in text.split("\n") if line.strip()}
+    return tuple((line.split()[1], line.split()[0]) for line in text.split("\n") if line.strip())
 
 
 @dataclass

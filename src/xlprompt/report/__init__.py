@@ -94,6 +94,7 @@ def build_report(
     recover_staged(out)  # an earlier report killed while swapping in is finished first: its manifest is read next
     with ResultStore(store_path, create=False, readonly=True) as store:
         all_rows = tables.rows_from_store(store, metric)
+        citation = cite.collect(store)  # the data the runs read, from the same connection
         # the paper's tables, figures and leaderboard are XNLI's; other tasks get a table each
         rows = [r for r in all_rows if task_tables.task_of(r) == task_tables.XNLI]
         if reference is not None:
@@ -184,7 +185,7 @@ def build_report(
             "",
             *figure_lines,
             *task_pages,
-            cite.to_text(cite.collect(store_path), store_path.name, markdown=True),
+            cite.to_text(citation, store_path.name, markdown=True),
         ]
         atomic_write_text(work / "report.md", "\n".join(page))
         report.files.append(work / "report.md")

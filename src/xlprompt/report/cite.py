@@ -11,7 +11,6 @@ per-file digests are counted, with the one digest of all their data files they d
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
 
 @dataclass
@@ -26,12 +25,16 @@ class Citation:
     demo: int = 0
 
 
-def collect(store_path: str | Path) -> Citation:
-    """Read the finished runs of the store at ``store_path`` (read only) into a :class:`Citation`."""
+def collect(store) -> Citation:
+    """Read the finished runs of a :class:`~xlprompt.store.ResultStore`, or of the store at a path (opened read
+    only), into a :class:`Citation`."""
     from xlprompt.store import ResultStore
 
+    own = not hasattr(store, "finished")
+    if own:
+        store = ResultStore(store, create=False, readonly=True)
     out = Citation()
-    with ResultStore(store_path, create=False, readonly=True) as store:
+    try:
         for record in store.finished():
             results = record.results if isinstance(record.results, dict) else {}
             config = record.config if isinstance(record.config, dict) else {}
@@ -51,6 +54,9 @@ def collect(store_path: str | Path) -> Citation:
                     key = (str(item.get("path")), str(item.get("source")))
                     digests = table.setdefault(key, {})
                     digests[str(item.get("sha256"))] = digests.get(str(item.get("sha256")), 0) + 1
+    finally:
+        if own:
+            store.close()
     return out
 
 

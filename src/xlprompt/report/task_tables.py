@@ -146,7 +146,8 @@ def task_tables(rows: Sequence, average: tuple[str, ...] | None = None) -> list[
                 other_cells = others.setdefault(metric_name, {}).setdefault(label, {})
                 for lang, value in values.items():
                     other_cells.setdefault(lang, []).append(value)
-            sources.setdefault(label, tuple(source_languages(r).split(",")))
+            if label not in sources:  # one lookup per setting (it resolves the run's task)
+                sources[label] = tuple(source_languages(r).split(","))
             cells = groups.setdefault(label, {})
             for lang, value in r.accuracy.items():
                 cells.setdefault(lang, []).append(float(value))

@@ -305,8 +305,9 @@ class PromptModel(nn.Module):
         Returns:
             Path: the folder.
         """
-        from xlprompt.artifact import folder_digest, portable_config, verbalizer_record
+        from xlprompt.artifact import portable_config, verbalizer_record
         from xlprompt.checkpoint import atomic_write_text
+        from xlprompt.config import content_digest
         from xlprompt.safety import (
             check_output_dir,
             recover_staged,
@@ -353,7 +354,7 @@ class PromptModel(nn.Module):
                 "task": task_record(task),
                 "label_words": words,
                 "label_word_ids": ids,
-                "tokenizer_digest": folder_digest(staging / TOKENIZER_FOLDER),
+                "tokenizer_digest": content_digest(staging / TOKENIZER_FOLDER),
                 "base_model_local": base_local,
                 "xlprompt": __version__,
             }

@@ -29,7 +29,7 @@ from typing import Any, Mapping
 
 import torch
 
-from xlprompt.config import RunConfig
+from xlprompt.config import RunConfig, content_digest
 from xlprompt.errors import CheckpointError, ConfigError
 
 # the label words a model was built with, per language, and a run folder's (an adapter's) task definition
@@ -54,13 +54,6 @@ class Loaded:
     kind: str
     config_hash: str
     saved_config: dict
-
-
-def folder_digest(folder: Path) -> str:
-    """``sha256:…`` of a folder's file names and bytes (a saved tokenizer)."""
-    from xlprompt.config import _content_digest
-
-    return "sha256:" + _content_digest(str(folder))
 
 
 def check_weights_hash(path: Path, expected: str | None, where: str) -> None:
@@ -209,7 +202,7 @@ def load_saved_model(folder: Path, device: str | torch.device | None = None, bas
     tokenizer = folder / TOKENIZER_FOLDER
     if not tokenizer.is_dir():
         raise CheckpointError(f"{folder}: no {TOKENIZER_FOLDER}/ folder (the model's tokenizer); save the model again")
-    if meta.get("tokenizer_digest") and folder_digest(tokenizer) != meta["tokenizer_digest"]:
+    if meta.get("tokenizer_digest") and content_digest(tokenizer) != meta["tokenizer_digest"]:
         raise CheckpointError(
             f"{tokenizer}: not the tokenizer the model was saved with (its files differ); restore it, or save the "
             "model again"
@@ -349,7 +342,8 @@ def load_artifact(
     ``base_model`` / ``tokenizer``: where the base model / tokenizer are now, where the recorded ones do not load
     from here (a run's relative paths, an adapter of a local base model)."""
     from xlprompt.export import load_adapter, read_adapter_config
-    from xlprompt.predict import load_run, read_results
+    from xlprompt.models.backbone import is_random_spec
+    from xlprompt.predict import load_run
 
     folder = _recovered(resolve_source(source))
     kind = artifact_kind(folder)
@@ -363,7 +357,7 @@ def load_artifact(
 
         found = load_peft_prompt(folder, model=base_model, tokenizer=tokenizer, device=device or "cpu")
         predictor = Predictor(
-            found.config, found.method, found.tokenizer, found.config.model.startswith("random:"), str(folder)
+            found.config, found.method, found.tokenizer, is_random_spec(found.config.model), str(folder)
         )
         return Loaded(predictor, kind, found.config.resolved_hash(), found.config.to_dict())
     if kind == "adapter":
@@ -372,7 +366,7 @@ def load_artifact(
         return Loaded(predictor, kind, str(spec.get("config_hash")), dict(spec.get("config") or {}))
     predictor = load_run(folder, device=device, tokenizer=tokenizer, model=base_model)
     saved = json.loads((folder / "config.json").read_text("utf-8"))
-    return Loaded(predictor, kind, str(read_results(folder).get("config_hash")), dict(saved.get("config") or {}))
+    return Loaded(predictor, kind, str(predictor.results.get("config_hash")), dict(saved.get("config") or {}))
 
 
 def artifact_task(source: str | os.PathLike):

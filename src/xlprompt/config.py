@@ -1190,7 +1190,8 @@ def coerce(name: str, value: Any) -> Any:
 
 
 def content_digest(path: str | Path) -> str:
-    """``"sha256:<hex>"`` of a file's bytes (cached as :meth:`RunConfig.data_digest`'s are).
+    """``"sha256:<hex>"`` of a file's bytes, or of a folder's file names and bytes (cached as
+    :meth:`RunConfig.data_digest`'s are).
 
     Args:
         path: the file.

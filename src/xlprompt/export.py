@@ -48,6 +48,7 @@ import torch
 from xlprompt.checkpoint import atomic_write_text, json_digest, weights_metadata
 from xlprompt.config import RunConfig
 from xlprompt.errors import CheckpointError
+from xlprompt.experiment import TOY_BASE_MODEL
 from xlprompt.predict import (
     LABEL_WORDS_FILE,
     PLM_FILE,
@@ -179,12 +180,15 @@ def export_run(run_dir: str | Path, out_dir: str | Path, with_plm: bool = False)
     from xlprompt.models.toy import ensure_toy_model, is_toy_spec
 
     # a toy model lives in the run's data folder: the adapter carries it (under 1 MB), so a prediction from the
-    # adapter never pre-trains one again elsewhere
-    toy_folder = (
-        ensure_toy_model(config.model, resolve_relative(config.data_dir, run_dir) if config.data_dir else None)
-        if is_toy_spec(config.model)
-        else None
-    )
+    # adapter never pre-trains one again elsewhere; the run folder's own copy first (it carries one too)
+    toy_folder = None
+    if is_toy_spec(config.model):
+        carried = run_dir / TOY_BASE_MODEL
+        toy_folder = (
+            carried
+            if carried.is_dir()
+            else ensure_toy_model(config.model, resolve_relative(config.data_dir, run_dir) if config.data_dir else None)
+        )
     tokenizer_spec = config.tokenizer or default_tokenizer_spec(config.model)
     tokenizer_dir = Path(tokenizer_spec).expanduser() if not tokenizer_spec.startswith("builtin:") else None
     copy_tokenizer = tokenizer_dir is not None and tokenizer_dir.is_dir()

@@ -272,20 +272,22 @@ def check_data_leaks(
     def fields(premise: str, hypothesis: str) -> tuple[str, ...]:
         return (premise,) if single else (premise, hypothesis)
 
-    evaluated_in: dict[str, str] = {}  # uid -> the first evaluated language holding it
-    evaluated: dict[str, _Ref] = {}  # uid -> that evaluated row
+    evaluated: dict[str, _Ref] = {}  # uid -> the first evaluated row holding it (and so its language)
     for lang, examples in test.items():
         for ex in examples:
             ref = _Ref(lang, ex.uid, ex.premise, lang)
-            evaluated_in.setdefault(ex.uid, lang)
             evaluated.setdefault(ex.uid, ref)
             index.add(lang, fields(ex.premise, ex.hypothesis), ref)
     for lang, examples in (translations or {}).items():
         if lang in test:
             continue
         for ex in examples:
-            if ex.uid in evaluated_in:
-                index.add(lang, fields(ex.premise, ex.hypothesis), _Ref(lang, ex.uid, ex.premise, evaluated_in[ex.uid]))
+            if ex.uid in evaluated:
+                index.add(
+                    lang,
+                    fields(ex.premise, ex.hypothesis),
+                    _Ref(lang, ex.uid, ex.premise, evaluated[ex.uid].evaluated_in),
+                )
     source = spec.source_language
     leaked, near = [], []
     for ex in train:

@@ -41,7 +41,7 @@ import torch
 from xlprompt.config import RunConfig, coerce
 from xlprompt.data.examples import text_problem
 from xlprompt.errors import CheckpointError, ConfigError, DataError
-from xlprompt.experiment import LABEL_WORDS_FILE, TASK_FILE
+from xlprompt.experiment import LABEL_WORDS_FILE, TASK_FILE, TOY_BASE_MODEL
 from xlprompt.languages import check_language
 from xlprompt.plugins import import_plugins
 
@@ -517,7 +517,7 @@ def load_run(
     words = read_saved_record(run_dir, LABEL_WORDS_FILE, run_records(run_dir))
     if words is not None:  # the words the run was built with, carried by the run folder
         config = config.replace(label_words_file=None)
-    carried = run_dir / "base_model"  # the toy model a run on one carries (experiment.TOY_BASE_MODEL)
+    carried = run_dir / TOY_BASE_MODEL  # the toy model a run on one carries
     if not model and str(config.model).startswith("toy:") and carried.is_dir():
         model = str(carried)  # never pre-trained again in the data folder the prediction reads
         if not tokenizer and (config.tokenizer is None or str(config.tokenizer).startswith("toy:")):

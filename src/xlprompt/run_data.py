@@ -225,6 +225,8 @@ def load_run_data(config: RunConfig, progress: bool = False) -> RunData:
     # evaluated split in all its languages is read only when there are alignment pairs to compare with it
     translations = None
     if task.translations is not None:
-        translations = task.translations(task, config, root, eval_split) if parallel and root else {}
+        # the evaluated languages are in `test` already: only the others are read
+        others = tuple(lang for lang in task.languages if lang not in test)
+        translations = task.translations(task, config, root, eval_split, others) if parallel and root else {}
     notes += check_data_leaks(config, train, dev, test, parallel, eval_split, translations)
     return RunData(train, dev, test, parallel, notes, eval_split)

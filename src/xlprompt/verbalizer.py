@@ -69,8 +69,6 @@ class Verbalizer:
         self.labels = tuple(labels)  # the task's labels; XNLI's by default
         self.languages = tuple(languages)  # the task's languages; XNLI's by default
         self.tokenizer = tokenizer
-        #: the words it was built with (a saved model keeps these, not what a label-words file says later)
-        self.words: tuple[str, ...] = tuple(w.strip() for w in words)
         self.per_language: dict[str, tuple[str, ...]] = {
             lang: tuple(w.strip() for w in lang_words) for lang, lang_words in (per_language or {}).items()
         }

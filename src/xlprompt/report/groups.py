@@ -22,14 +22,12 @@ import io
 import statistics
 from pathlib import Path
 
+from xlprompt.tasks.sib200 import script_of
+
 MAX_COLUMNS = 20
 #: groups with fewer languages than this are pooled as "other" in the tables
 MIN_GROUP = 3
 OTHER = "other"
-
-
-def script_of(lang: str) -> str:
-    return lang.rsplit("_", 1)[1] if "_" in lang else "Latn"
 
 
 def groupings(table) -> dict[str, dict[str, tuple[str, ...]]]:

@@ -100,9 +100,10 @@ class Task:
     #: ``load_parallel(task, config, folder) -> [ParallelPair]``: the task's own parallel corpus
     #: (``parallel_source=task``); None: the task has none
     load_parallel: Optional[Callable[..., list]] = field(default=None, compare=False, repr=False)
-    #: ``translations(task, config, folder, split) -> {lang: [examples]}``: a parallel task's ``split`` in every
-    #: one of its languages found in the data folder (evaluated or not), each example's uid naming the same
-    #: sentence in every language; the leak guard finds an evaluated sentence in any of them. None: not parallel
+    #: ``translations(task, config, folder, split, languages) -> {lang: [examples]}``: a parallel task's ``split``
+    #: in each of ``languages`` (the task's languages that the run does not evaluate: those it reads anyway) found
+    #: in the data folder, each example's uid naming the same sentence in every language; the leak guard finds an
+    #: evaluated sentence in any of them. None: not parallel
     translations: Optional[Callable[..., dict]] = field(default=None, compare=False, repr=False)
     #: whether ``data_dir=builtin:demo`` (the shipped XNLI sample) serves this task
     uses_demo: bool = False

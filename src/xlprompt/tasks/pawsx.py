@@ -58,12 +58,12 @@ def pawsx_required_files(task: Task, config, folder: Path) -> list[tuple[str, st
     return [("pawsx/dev/en.tsv", "pawsx")] + [(f"pawsx/{split}/{lang}.tsv", "pawsx") for lang in config.languages()]
 
 
-def pawsx_translations(task: Task, config, root: Path, split: str) -> dict[str, list]:
-    """``split`` in every PAWS-X language whose file is in the data folder (the leak guard's view: the uid
+def pawsx_translations(task: Task, config, root: Path, split: str, languages) -> dict[str, list]:
+    """``split`` in each of ``languages`` whose file is in the data folder (the leak guard's view: the uid
     ``pawsx-{split}-{idx}`` is the same pair in all 7)."""
     return {
         lang: read_pawsx(root, split, lang, labelled=False)
-        for lang in task.languages
+        for lang in languages
         if pawsx_file(root, split, lang).is_file()
     }
 

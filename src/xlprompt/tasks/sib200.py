@@ -271,12 +271,12 @@ def sib200_required_files(task: Task, config, folder: Path) -> list[tuple[str, s
     return needed + [(f"sib200/{config.eval_split}/{lang}.tsv", "sib200") for lang in config.languages()]
 
 
-def sib200_translations(task: Task, config, root: Path, split: str) -> dict[str, list]:
-    """``split`` in every SIB-200 language whose file is in the data folder (the leak guard's view: the uid
+def sib200_translations(task: Task, config, root: Path, split: str, languages) -> dict[str, list]:
+    """``split`` in each of ``languages`` whose file is in the data folder (the leak guard's view: the uid
     ``sib200-{idx}`` is the Flores sentence, the same in every language)."""
     from xlprompt.data.sib200 import sib200_file
 
-    return {lang: read_sib200(root, split, lang) for lang in task.languages if sib200_file(root, split, lang).is_file()}
+    return {lang: read_sib200(root, split, lang) for lang in languages if sib200_file(root, split, lang).is_file()}
 
 
 _NOT_SIB = "its pairs are XNLI-language pairs under XNLI's codes; SIB-200's languages carry Flores-200 codes"

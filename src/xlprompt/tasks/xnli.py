@@ -127,12 +127,12 @@ def xnli_required_files(task: Task, config, folder: Path) -> list[tuple[str, str
     return needed
 
 
-def xnli_translations(task: Task, config, root: Path, split: str) -> dict[str, list]:
-    """``split`` in every XNLI language whose file is in the data folder (the leak guard's view: the uid
+def xnli_translations(task: Task, config, root: Path, split: str, languages) -> dict[str, list]:
+    """``split`` in each of ``languages`` whose file is in the data folder (the leak guard's view: the uid
     ``xnli-{split}-{idx}`` is the same item in all 15)."""
     from xlprompt.data.xnli import load_xnli, xnli_path
 
-    return {lang: load_xnli(split, lang, root) for lang in task.languages if xnli_path(root, split, lang).is_file()}
+    return {lang: load_xnli(split, lang, root) for lang in languages if xnli_path(root, split, lang).is_file()}
 
 
 XNLI = register(

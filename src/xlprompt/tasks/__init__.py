@@ -86,9 +86,7 @@ def register_task(task: Task, replace: bool = False) -> Task:
     _builtins()
     if not isinstance(task, Task):
         raise ConfigError(f"register_task needs an xlprompt.Task, not {type(task).__name__}")
-    check_task(task)
-    if task.name in TASKS and TASKS[task.name].origin.startswith("built-in"):
-        raise ConfigError(f"register_task: '{task.name}' is a built-in task; give your task another name")
+    check_task(task)  # a built-in task's name (in any letter case) is refused there
     if task.name in TASKS and not replace:
         raise ConfigError(f"register_task: task '{task.name}' is already registered; pass replace=True")
     if task.origin == "built-in":  # the field's default: this one is the user's

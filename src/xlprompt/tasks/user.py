@@ -247,9 +247,8 @@ def load_task_file(path: str | Path) -> Task:
     default, table, tiny = definition["label_words"], definition["language_label_words"], definition["tiny_label_words"]
     from xlprompt.tasks.base import TASKS
 
-    if name in TASKS:
-        kind = "a built-in task" if TASKS[name].origin.startswith("built-in") else "a registered task"
-        raise _err(path, "name", f"'{name}' is {kind}; give your task another name")
+    if name in TASKS:  # a built-in name was refused by check_definition
+        raise _err(path, "name", f"'{name}' is a registered task; give your task another name")
 
     columns = data.get("columns", {}) or {}
     if not isinstance(columns, dict) or any(k not in fields for k in columns):

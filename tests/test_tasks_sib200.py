@@ -515,6 +515,9 @@ def test_report_groups_205_languages_by_region_family_coverage_script_and_plots_
     seen = [lang for lang, x in table.items() if x == "yes"]
     expected = sum(61.5 if lang.endswith("_Latn") or lang == "en" else 31.5 for lang in seen) / len(seen)
     assert mpt[("XLM-R pre-training", "seen")][3:5] == [str(len(seen)), f"{expected:.1f}"]
+    # Glot500-m: 25 unseen, 8 of them Latin script (arb_Latn bug dik fuv knc_Latn ltg nus taq_Latn): by hand
+    # (8·61.5 + 17·31.5) / 25 = 41.1
+    assert mpt[("Glot500-m pre-training", "unseen")][3:5] == ["25", "41.1"]
     # the averages say what they cover; chance and the majority class stand beside them
     assert "Paper avg: SIB-200 paper (Adelani et al., EACL 2024) Table 7" in page
     assert "over 205 languages" in page and "Avg: the mean over every evaluated language (205)" in page
@@ -528,6 +531,7 @@ def test_report_groups_205_languages_by_region_family_coverage_script_and_plots_
     assert swh["aligned"] == "yes" and yor["aligned"] == "no" and swh["script"] == "Latn"
     assert swh["region"] == "Africa" and swh["family"] == "Atlantic-Congo" and swh["XLM-R pre-training"] == "seen"
     assert yor["XLM-R pre-training"] == "unseen" and float(swh["majority_class"]) == pytest.approx(25.0)
+    assert yor["Glot500-m pre-training"] == "seen" and swh["Glot500-m pre-training"] == "seen"
     assert len((tmp_path / "rep" / "task_sib200.csv").read_text("utf-8").splitlines()[0].split(",")) == 205 + 6
     assert report.files
 

@@ -30,7 +30,9 @@ languages' train files come from ``xlprompt data fetch --only sib200-train``.
 
 Averages and groups: the paper's average is over every language (its Table 7 "Average", English included);
 languages are grouped by region, family and XLM-R pre-training coverage as the SIB-200 paper's Table 7 gives them
-(``resources/sib200_languages.tsv``; ``nqo_Nkoo`` is not a row of it), and by script (:func:`sib200_groups`).
+(``resources/sib200_languages.tsv``; ``nqo_Nkoo`` is not a row of it), by Glot500-m pre-training coverage (the
+Glot500 authors' training-data selection, ``resources/sib200_glot500.tsv``: all 205) and by script
+(:func:`sib200_groups`).
 
 Evaluation on ``eval_split`` (test: 204 sentences per language; dev: 99). SIB-200's train, dev and test are
 disjoint sets of Flores sentences, and :func:`check_disjoint` refuses an evaluated ``idx`` that is a training
@@ -77,16 +79,28 @@ SIB200_GROUPING_SOURCES = {
     "region": _TABLE_SOURCE,
     "family": _TABLE_SOURCE,
     "XLM-R pre-training": _TABLE_SOURCE + " (its 'in XLM-R?' column)",
+    "Glot500-m pre-training": "the Glot500 authors' training-data selection, cisnlp/Glot500@d5eb3d3 "
+    "preprocessing/merge_files.py lines 34-36 over miscellaneous/languages_stats.csv (every row marked XLM-R, and "
+    "every other one with 30,000 sentences or more), matched to Flores-200 codes by ISO 639-3 code and script, "
+    "Hani for Hans/Hant and five listed macrolanguages (resources/sib200_glot500.tsv, where the rule is given)",
     "script": "the Flores-200 code's script suffix (swh_Latn → Latn; en → Latn)",
 }
+GLOT500_TABLE = "sib200_glot500.tsv"
 
 
-def sib200_language_table() -> dict[str, dict[str, str]]:
-    """The SIB-200 paper's table of its languages (``resources/sib200_languages.tsv``), keyed by this task's
-    language codes: ``{code: {"name", "family", "region", "xlmr" ("yes"/"no"), "joshi"}}``."""
+def _read_table(name: str) -> dict[str, dict[str, str]]:
+    """A shipped tab-separated table (``#`` lines are its provenance), keyed by this task's code for its ``code``
+    column.
+
+    Args:
+        name (str): the file's name in ``xlprompt/resources``.
+
+    Returns:
+        dict[str, dict[str, str]]: ``{task code: {column: value}}`` for every other column.
+    """
     from importlib import resources
 
-    text = resources.files("xlprompt.resources").joinpath(LANGUAGE_TABLE).read_text("utf-8")
+    text = resources.files("xlprompt.resources").joinpath(name).read_text("utf-8")
     lines = [line for line in text.splitlines() if line and not line.startswith("#")]
     header = lines[0].split("\t")
     table = {}
@@ -96,19 +110,46 @@ def sib200_language_table() -> dict[str, dict[str, str]]:
     return table
 
 
+def sib200_language_table() -> dict[str, dict[str, str]]:
+    """The SIB-200 paper's table of its languages (``resources/sib200_languages.tsv``), keyed by this task's
+    language codes: ``{code: {"name", "family", "region", "xlmr" ("yes"/"no"), "joshi"}}``."""
+    return _read_table(LANGUAGE_TABLE)
+
+
+def sib200_glot500_table() -> dict[str, dict[str, str]]:
+    """Glot500-m's pre-training coverage of SIB-200's 205 languages (``resources/sib200_glot500.tsv``, whose header
+    gives the source and the matching rule), keyed by this task's language codes.
+
+    Returns:
+        dict[str, dict[str, str]]: ``{code: {"glot500" ("yes"/"no"), "glot500_code", "glot500_sentences",
+        "rule" ("exact"/"script"/"macrolanguage"/"")}}``.
+    """
+    return _read_table(GLOT500_TABLE)
+
+
 def script_of(lang: str) -> str:
     """The script of a SIB-200 code (its Flores-200 suffix; ``en``: Latn)."""
     return lang.rsplit("_", 1)[1] if "_" in lang else "Latn"
 
 
 def sib200_groups(languages: tuple[str, ...] = ()) -> dict[str, dict[str, tuple[str, ...]]]:
-    """SIB-200's languages by region, family, XLM-R pre-training (seen/unseen) and script (see
-    :data:`SIB200_GROUPING_SOURCES`); groups in order of size, largest first."""
+    """SIB-200's languages by region, family, XLM-R pre-training (seen/unseen), Glot500-m pre-training
+    (seen/unseen) and script (see :data:`SIB200_GROUPING_SOURCES`); groups in order of size, largest first."""
     languages = languages or SIB200_LANGUAGES
     table = sib200_language_table()
-    out: dict[str, dict[str, list[str]]] = {"region": {}, "family": {}, "XLM-R pre-training": {}, "script": {}}
+    glot500 = sib200_glot500_table()
+    out: dict[str, dict[str, list[str]]] = {
+        "region": {},
+        "family": {},
+        "XLM-R pre-training": {},
+        "Glot500-m pre-training": {},
+        "script": {},
+    }
     for lang in languages:
         out["script"].setdefault(script_of(lang), []).append(lang)
+        if lang in glot500:
+            seen = glot500[lang]["glot500"] == "yes"
+            out["Glot500-m pre-training"].setdefault("seen" if seen else "unseen", []).append(lang)
         row = table.get(lang)
         if row is None:
             continue

@@ -3,7 +3,8 @@
 A table of 205 language columns is not a report. For a task with more than :data:`MAX_COLUMNS` languages the
 report shows, per setting, the mean over the languages of each **group** of every grouping the task declares
 (``Task.language_groups``; SIB-200: region, language family and XLM-R pre-training coverage from the SIB-200
-paper's Table 7, and script from the codes), with the number of languages in each group and the majority-class
+paper's Table 7, Glot500-m pre-training coverage from the Glot500 authors' training-data selection, and script
+from the codes), with the number of languages in each group and the majority-class
 score of the same languages beside it; a task that declares none is grouped by **script** (the Flores-200
 code's suffix: ``swh_Latn`` → Latn; ``en`` and a code without a suffix → Latn). Groups with fewer than
 :data:`MIN_GROUP` languages are pooled as ``other`` in the table (their languages are listed in the CSV).

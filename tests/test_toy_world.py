@@ -14,13 +14,14 @@ VALUE_ATTRIBUTE = {v: a for a, vs in ATTRIBUTES.items() for v in vs}
 
 
 def english_label(premise: str, hypothesis: str) -> int:
-    """The label read off the English text by hand: the hypothesis's value, its attribute, and what the premise
-    says of that attribute."""
+    """The label read off the English text by hand: the hypothesis's value, its attribute, whether it is denied
+    ("not"), and what the premise says of that attribute."""
     value = [w for w in hypothesis.split() if w in VALUE_ATTRIBUTE][-1]
     given = [w for w in premise.split() if VALUE_ATTRIBUTE.get(w) == VALUE_ATTRIBUTE[value]]
     if not given:
         return 1
-    return 0 if given == [value] else 2
+    stated = given == [value]
+    return 0 if stated != ("not" in hypothesis.split()) else 2
 
 
 def test_labels_follow_from_the_english_sentences():

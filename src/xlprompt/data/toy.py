@@ -10,13 +10,18 @@ animals. A premise gives a person (a name), an animal and one of four attributes
 
     ana has 3 cat .          bo has some white dog .          cai has some fish in the park .
 
-A hypothesis states one attribute of a person's animals::
+A hypothesis states one attribute of a person's animals, or denies it::
 
-    the cat of ana is red .   /   ana has 5 cat .   /   the dog of bo is in the farm .
+    the cat of ana is red .   /   ana has not 5 cat .   /   the dog of bo is in the farm .
 
 **The task** (NLI-like, three classes, as XNLI's ``entailment, neutral, contradiction``): the label follows
-from the two sentences — the premise gives the hypothesis's attribute with the same value (entailment), with
-another value (contradiction), or not at all (neutral).
+from the two sentences — the premise gives the hypothesis's attribute and the hypothesis states its value
+(entailment) or denies it (contradiction, ``is not``/``has not``), or the premise does not give the attribute
+(neutral; its hypotheses are stated or denied alike). A contradiction by another value (``is red`` after ``white``,
+:data:`CONTRADICTION_BY_VALUE`) is possible but off: the toy model does not learn to compare two values within
+its pre-training budget (measured with every such contradiction: it answered entailment for all of them,
+about 61% on the source in every size tried), while negation, the commonest mark of contradiction in real NLI
+data, it learns at once.
 
 **The target languages** are derived from the source by rules, as real languages differ:
 
@@ -73,7 +78,7 @@ TOY_LANGUAGES: tuple[str, ...] = (TOY_SOURCE, *TOY_TARGETS)
 TOY_LABELS: tuple[str, ...] = ("entailment", "neutral", "contradiction")
 WORLD_SEED = 0
 #: changes whenever the world's generator changes (it names the cached toy models' folders)
-WORLD_VERSION = "3"
+WORLD_VERSION = "4"
 
 NAMES = ("ana", "bo", "cai", "dev", "eli", "fay", "gus", "hal", "ida", "jon", "kim", "lea", "mo", "nia", "oto", "pia")
 NOUNS = ("cat", "dog", "bird", "fish", "horse", "cow", "goat", "duck")
@@ -83,7 +88,7 @@ ATTRIBUTES: dict[str, tuple[str, ...]] = {
     "color": ("red", "blue", "green", "yellow", "black", "white"),
     "place": ("park", "house", "farm", "city", "garden"),
 }
-FUNCTION_WORDS = ("has", "some", "the", "of", "is", "in")
+FUNCTION_WORDS = ("has", "some", "the", "of", "is", "in", "not")
 #: label words (entailment, neutral, contradiction) and the template words of PCT and DP
 TASK_WORDS = ("yes", "maybe", "no", "question", "answer")
 #: the answers of the source language's question-answer text in the pre-training corpus
@@ -93,6 +98,12 @@ PREMISE_ATTRIBUTES = (1,)
 #: the share of the content words (nouns, sizes, colours, places; numbers: see the module's text) that each target
 #: language has in common with the source (cognates)
 SHARED_CONTENT = {"qaa": 0.5, "qab": 0.25, "qac": 0.0}
+#: the share of contradictions stated with another value (``the cat of ana is red`` after ``... white cat``);
+#: the others negate the premise's value (``the cat of ana is not white``)
+CONTRADICTION_BY_VALUE = 0.0
+#: each language's word order: ``svo`` as the source, ``sov`` verb-final with modifiers after the noun and
+#: postpositions, ``vso`` verb-first with the possessor last (see the module's text)
+WORD_ORDER = {"en": "svo", "qaa": "svo", "qab": "sov", "qac": "vso"}
 SIZES = {"train": 3000, "dev": 600, "test": 300, "parallel": 2000}  # test: per class; parallel: pairs
 
 _SYLLABLES = {  # each language's own sound inventory, so that its words look like none of the others'
@@ -150,6 +161,7 @@ class Hypothesis:
     noun: str
     attribute: str
     value: str
+    negated: bool = False
 
 
 def label_of(premise: Premise, hypothesis: Hypothesis) -> int:
@@ -157,7 +169,7 @@ def label_of(premise: Premise, hypothesis: Hypothesis) -> int:
     given = premise.get(hypothesis.attribute)
     if given is None:
         return 1
-    return 0 if given == hypothesis.value else 2
+    return 0 if (given == hypothesis.value) != hypothesis.negated else 2
 
 
 def say_premise(p: Premise, lang: str) -> str:
@@ -166,9 +178,10 @@ def say_premise(p: Premise, lang: str) -> str:
     count, size, color, place = (p.get(a) for a in ("count", "size", "color", "place"))
     mods = [w(x) for x in (size, color) if x]
     amount = w(count) if count else w("some")
-    if lang in (TOY_SOURCE, "qaa"):
+    order = WORD_ORDER[lang]
+    if order == "svo":
         words = [p.name, w("has"), amount, *mods, w(p.noun)] + ([w("in"), w("the"), w(place)] if place else [])
-    elif lang == "qab":
+    elif order == "sov":
         words = [p.name] + ([w(place), w("in")] if place else []) + [w(p.noun), *mods, amount, w("has")]
     else:  # qac
         words = (
@@ -181,23 +194,25 @@ def say_hypothesis(h: Hypothesis, lang: str) -> str:
     """The hypothesis in ``lang``."""
     w = functools.partial(translate_word, lang=lang)
     v = w(h.value)
-    if lang in (TOY_SOURCE, "qaa"):
+    neg = [w("not")] if h.negated else []
+    order = WORD_ORDER[lang]
+    if order == "svo":
         if h.attribute == "count":
-            words = [h.name, w("has"), v, w(h.noun)]
+            words = [h.name, w("has"), *neg, v, w(h.noun)]
         else:
-            words = [w("the"), w(h.noun), w("of"), h.name, w("is")] + (
+            words = [w("the"), w(h.noun), w("of"), h.name, w("is"), *neg] + (
                 [w("in"), w("the"), v] if h.attribute == "place" else [v]
             )
-    elif lang == "qab":
+    elif order == "sov":
         if h.attribute == "count":
-            words = [h.name, w(h.noun), v, w("has")]
+            words = [h.name, w(h.noun), v, *neg, w("has")]
         else:
-            words = [h.name, w("of"), w(h.noun)] + ([v, w("in")] if h.attribute == "place" else [v]) + [w("is")]
+            words = [h.name, w("of"), w(h.noun)] + ([v, w("in")] if h.attribute == "place" else [v]) + [*neg, w("is")]
     else:  # qac
         if h.attribute == "count":
-            words = [w("has"), v, w(h.noun), w("of"), h.name]
+            words = [w("has"), *neg, v, w(h.noun), w("of"), h.name]
         else:
-            words = [w("is")] + ([w("in"), v] if h.attribute == "place" else [v]) + [w(h.noun), w("of"), h.name]
+            words = [w("is"), *neg] + ([w("in"), v] if h.attribute == "place" else [v]) + [w(h.noun), w("of"), h.name]
     return " ".join(words) + " ."
 
 
@@ -217,11 +232,13 @@ def _hypothesis(rng: random.Random, p: Premise, label: int) -> Hypothesis | None
         if not free:
             return None
         a = rng.choice(free)
-        return Hypothesis(p.name, p.noun, a, rng.choice(ATTRIBUTES[a]))
+        return Hypothesis(p.name, p.noun, a, rng.choice(ATTRIBUTES[a]), negated=rng.random() < 0.5)
     a = rng.choice(given)
     if label == 0:
         return Hypothesis(p.name, p.noun, a, p.get(a))
-    return Hypothesis(p.name, p.noun, a, rng.choice([v for v in ATTRIBUTES[a] if v != p.get(a)]))
+    if rng.random() < CONTRADICTION_BY_VALUE:
+        return Hypothesis(p.name, p.noun, a, rng.choice([v for v in ATTRIBUTES[a] if v != p.get(a)]))
+    return Hypothesis(p.name, p.noun, a, p.get(a), negated=True)
 
 
 @dataclass
@@ -312,7 +329,7 @@ def vocabulary_texts() -> list[str]:
 
 
 #: the pre-training corpus's kinds of text and their weights (normalised; see :func:`pretraining_corpus`)
-PRETRAINING_MIX = {"doc": 0.25, "single": 0.10, "qa": 0.50, "pair": 0.20, "switch": 0.15}
+PRETRAINING_MIX = {"doc": 0.25, "single": 0.10, "qa": 0.50, "pair": 0.40, "switch": 0.30}
 
 
 def _cumulative_mix() -> list[float]:
@@ -327,15 +344,21 @@ def _cumulative_mix() -> list[float]:
 def pretraining_corpus(n: int, seed: int) -> list[tuple[str, str | None]]:
     """``n`` pre-training texts ``(text, second text or None)`` for the toy masked LM, drawn with ``seed``:
 
-    the kinds of text weighted by :data:`PRETRAINING_MIX` (in 1.2 parts):
+    the kinds of text weighted by :data:`PRETRAINING_MIX` (in 1.55 parts):
 
     * 0.25 a monolingual "document" in one language: a premise followed by one or two sentences it entails;
     * 0.10 one monolingual sentence (a premise, or a hypothesis of any label, alone);
     * 0.50 question-answer text in the source language only: ``<premise> question : <hypothesis> ? answer :
       yes|maybe|no .`` (the answer is the relation of the two sentences), as English text is richer than other
       languages' in such material;
-    * 0.20 a translation pair (source sentence, its translation), as XLM's translation language modelling;
-    * 0.15 a code-switched premise (each non-shared word in a random target language with probability 0.3).
+    * 0.40 a translation pair (a premise and a hypothesis of any label in the source, and their translation), as
+      XLM's translation language modelling;
+    * 0.30 a code-switched premise or hypothesis (of any label; each word in a random target language with
+      probability 0.3).
+
+    Pairs and code-switching hold hypotheses of every label, so that each language's word for ``not`` is aligned
+    with the source's (with entailed hypotheses only, as in the world's third version, they never were: SP then
+    reached 35-41% on ``qab``).
 
     The languages are drawn uniformly. No premise of the test set appears; the target languages never hold
     question-answer text, so what a model does on them with the task comes through the languages' alignment.
@@ -364,16 +387,12 @@ def pretraining_corpus(n: int, seed: int) -> list[tuple[str, str | None]]:
             h = _hypothesis(rng, p, label)
             if h is None:
                 continue
-            out.append(
-                (
-                    f"{say_premise(p, TOY_SOURCE)} question : {say_hypothesis(h, TOY_SOURCE)[:-2]} ? answer : "
-                    f"{ANSWER_WORDS[label]} .",
-                    None,
-                )
-            )
+            out.append((qa_text(p, h, label), None))
         elif r < c[3]:
             target = rng.choice(TOY_TARGETS)
-            h = _hypothesis(rng, p, 0)
+            h = _hypothesis(rng, p, rng.randrange(3))
+            if h is None:
+                continue
             pair = [
                 say_premise(p, TOY_SOURCE) + " " + say_hypothesis(h, TOY_SOURCE),
                 say_premise(p, target) + " " + say_hypothesis(h, target),
@@ -381,11 +400,26 @@ def pretraining_corpus(n: int, seed: int) -> list[tuple[str, str | None]]:
             rng.shuffle(pair)
             out.append((pair[0], pair[1]))
         else:
-            words = say_premise(p, TOY_SOURCE).split()
-            out.append(
-                (" ".join(translate_word(x, rng.choice(TOY_TARGETS)) if rng.random() < 0.3 else x for x in words), None)
-            )
+            h = _hypothesis(rng, p, rng.randrange(3)) if rng.random() < SWITCH_HYPOTHESES else None
+            text = say_premise(p, TOY_SOURCE) if h is None else say_hypothesis(h, TOY_SOURCE)
+            out.append((_code_switch(text, rng, 0.3), None))
     return out
+
+
+#: the share of code-switched texts that are a hypothesis (of any label) rather than a premise
+SWITCH_HYPOTHESES = 0.5
+
+
+def qa_text(p: Premise, h: Hypothesis, label: int) -> str:
+    """The source language's question-answer text of ``(p, h)`` with the answer of ``label``:
+    ``<premise> question : <hypothesis> ? answer : yes|maybe|no .``"""
+    return f"{say_premise(p, TOY_SOURCE)} question : {say_hypothesis(h, TOY_SOURCE)[:-2]} ? answer : {ANSWER_WORDS[label]} ."
+
+
+def _code_switch(text: str, rng: random.Random, rate: float) -> str:
+    """``text`` (source language) with each word replaced, with probability ``rate``, by its translation into a
+    random target language."""
+    return " ".join(translate_word(x, rng.choice(TOY_TARGETS)) if rng.random() < rate else x for x in text.split())
 
 
 def _edit_distance(a: list[str], b: list[str]) -> int:

@@ -12,7 +12,7 @@ words for ``question`` and ``answer`` in each language.
 Splits: few-shot train is ``k`` per class, dev ``max(k, 64)`` per class (:data:`TOY_DEV_PER_CLASS`: stable model
 selection), drawn with the run's seed (dev: ``seed + 10000``) from the world's training and development pools; the test set (300 per class, the same items in every language) is
 evaluated for ``eval_split`` test and dev alike (the world has one held-out set). MPT's parallel corpus is the
-world's own (``parallel_source=task``, the default here: up to 1,976 pairs, balanced over the three targets).
+world's own (``parallel_source=task``, the default here: up to 1,544 pairs, balanced over the three targets).
 The world is generated in memory from a fixed seed; it needs no data folder and no download. The toy model
 (``--model toy:small``, :mod:`xlprompt.models.toy`) is the masked LM pre-trained on it.
 """

@@ -158,3 +158,31 @@ def test_opening_a_store_never_opens_the_file_outside_sqlite(tmp_path, monkeypat
     second.close()
     assert first.get("h000").status == "finished"
     first.close()
+
+
+def test_a_new_store_appears_whole_and_a_second_creator_opens_the_first_ones(tmp_path, monkeypatch):
+    """A store is created beside its path and linked into place: while its schema is written, the path does not
+    exist (a reader polling it finds no store, never an SQLite file without tables); a process that loses the race
+    to create it opens the winner's store, rows included; nothing is left beside it."""
+    path = tmp_path / "r.db"
+    real = ResultStore._init_schema
+    seen = []
+
+    def spy(self):
+        seen.append(path.exists())
+        if len(seen) == 1:  # while the first creator writes its schema, another one creates the store whole
+            monkeypatch.setattr(ResultStore, "_init_schema", real)
+            with ResultStore(path) as other:
+                other.set_meta("written_by", "the other creator")
+        real(self)
+
+    monkeypatch.setattr(ResultStore, "_init_schema", spy)
+    with ResultStore(path) as store:
+        assert seen == [False]
+        assert store._conn.execute("SELECT value FROM meta WHERE key = 'written_by'").fetchone() == (
+            "the other creator",
+        )
+    assert {p.name for p in tmp_path.iterdir()} <= {"r.db", "r.db-wal", "r.db-shm"}
+    with ResultStore(path, create=False, readonly=True) as opened:
+        tables = {r[0] for r in opened._conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert {"meta", "runs"} <= tables

@@ -170,6 +170,8 @@ class ResultStore:
                 "--store path (`xlprompt report` reads a read-only store as it is)"
             )
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        if not self.path.exists():
+            self._create_whole()
         # No peeking at the file's header with open(): closing any descriptor of the database file drops
         # every POSIX lock this process holds on it (other connections of this process included), which
         # lets another process checkpoint the WAL under our feet and lose committed rows. SQLite itself
@@ -204,6 +206,41 @@ class ResultStore:
             raise CheckpointError(
                 f"{self.path}: not a usable results store ({err}); pass another --store path"
             ) from None
+
+    def _create_whole(self) -> None:
+        """Create a new store whole: its schema is written into a file beside it, which is then linked into place,
+        so that another process (a report, a second sweep, a script polling the path) finds no store or a
+        complete one, never an SQLite file without tables. Of two processes creating the same store, the second
+        link fails and that process opens the first one's store. Where the file system has no hard links, the
+        file is renamed into place if the path is still free."""
+        import tempfile
+
+        fd, name = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".new", dir=self.path.parent)
+        os.close(fd)
+        tmp = Path(name)
+        self._conn = None
+        try:
+            try:
+                self._conn = sqlite3.connect(str(tmp), timeout=self.timeout, isolation_level=None)
+                self._conn.execute("PRAGMA journal_mode = WAL")
+                self._init_schema()
+            finally:
+                if self._conn is not None:
+                    self._conn.close()  # the last connection: SQLite checkpoints the WAL into the file
+                self._conn = None
+            try:
+                os.link(tmp, self.path)
+            except FileExistsError:
+                pass
+            except OSError:
+                if not self.path.exists():
+                    os.replace(tmp, self.path)
+        except sqlite3.DatabaseError:
+            pass  # the open below names what is wrong with the folder or the disk
+        finally:
+            for left in (tmp, tmp.with_name(tmp.name + "-wal"), tmp.with_name(tmp.name + "-shm")):
+                with contextlib.suppress(FileNotFoundError):
+                    left.unlink()
 
     # ------------------------------------------------------------------ plumbing
     def _close_after_open_failure(self, err: Exception) -> None:

@@ -23,6 +23,20 @@ from xlprompt.languages import LABELS, TARGET_LANGUAGES, XNLI_LANGUAGES
 PAWSX_LANGS: tuple[str, ...] = ("en", "de", "es", "fr", "ja", "ko", "zh")
 XNLI_HEADER: tuple[str, ...] = ("idx", "premise", "hypothesis", "label", "genre")
 PAWSX_HEADER: tuple[str, ...] = ("idx", "id", "sentence1", "sentence2", "label")
+#: the run settings of the fast end-to-end tests (a tiny random model on the demo data, one epoch, one thread, the
+#: CPU); a test file takes it with its own changes: ``FAST = {**FAST_RUN, "eval_languages": "en,de"}``
+FAST_RUN: dict = {
+    "model": "random:tiny",
+    "data_dir": "builtin:demo",
+    "epochs": 1,
+    "max_length": 64,
+    "batch_size": 6,
+    "eval_batch_size": 32,
+    "eval_languages": "en",
+    "num_threads": 1,
+    "device": "cpu",
+    "shots": 1,
+}
 #: uid of the XNLI dev/test row that holds a ``\x1c`` / ``\x1d`` when ``odd_chars`` is on.
 ODD_DEV_IDX, ODD_TEST_IDX = 1, 2
 

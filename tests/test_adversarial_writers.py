@@ -9,22 +9,12 @@ import json
 from pathlib import Path
 
 import pytest
+from datafactory import FAST_RUN
 
 from xlprompt.config import RunConfig
 from xlprompt.errors import DataError
 
-FAST = {
-    "model": "random:tiny",
-    "data_dir": "builtin:demo",
-    "epochs": 1,
-    "max_length": 64,
-    "batch_size": 6,
-    "eval_batch_size": 32,
-    "eval_languages": "en,de",
-    "num_threads": 1,
-    "device": "cpu",
-    "shots": 1,
-}
+FAST = {**FAST_RUN, "eval_languages": "en,de"}
 
 #: spellings of one row that a tokenizer's normaliser (or a reader) does not tell apart: invisible format
 #: characters (Cf) and modifier symbols (Sk) written for an apostrophe

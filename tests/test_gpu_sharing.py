@@ -6,24 +6,14 @@ from __future__ import annotations
 import pytest
 import yaml
 from click.testing import CliRunner
+from datafactory import FAST_RUN
 
 from xlprompt.cli import cli
 from xlprompt.errors import ConfigError
 from xlprompt.executors import RayExecutor, get_executor
 from xlprompt.sweep import load_sweep
 
-FAST = {
-    "model": "random:tiny",
-    "data_dir": "builtin:demo",
-    "epochs": 1,
-    "max_length": 64,
-    "batch_size": 6,
-    "eval_batch_size": 32,
-    "eval_languages": "en",
-    "num_threads": 1,
-    "device": "cpu",
-    "shots": 1,
-}
+FAST = dict(FAST_RUN)
 
 
 class _FakeRay:

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 from click.testing import CliRunner
+from datafactory import FAST_RUN
 
 import xlprompt
 from xlprompt import plugins as plugins_module
@@ -26,17 +27,7 @@ from xlprompt.methods import get_method_spec, method_names, unregister_method
 from xlprompt.store import ResultStore
 from xlprompt.tasks.base import unregister_task
 
-FAST = {
-    "model": "random:tiny",
-    "data_dir": "builtin:demo",
-    "epochs": 1,
-    "max_length": 64,
-    "eval_batch_size": 32,
-    "eval_languages": "en",
-    "num_threads": 1,
-    "device": "cpu",
-    "shots": 1,
-}
+FAST = {k: v for k, v in FAST_RUN.items() if k != "batch_size"}
 BUILTINS = "mpt, sp, ft, pct, dp, dpa, softmv, xpe, dual"
 
 PLUGIN = '''

@@ -15,23 +15,13 @@ from pathlib import Path
 import pytest
 import yaml
 from click.testing import CliRunner
+from datafactory import FAST_RUN
 
 from xlprompt.cli import cli
 from xlprompt.config import RunConfig
 from xlprompt.errors import ConfigError, DataError, XlpromptError
 
-FAST = {
-    "model": "random:tiny",
-    "data_dir": "builtin:demo",
-    "epochs": 1,
-    "max_length": 64,
-    "batch_size": 6,
-    "eval_batch_size": 32,
-    "eval_languages": "en",
-    "num_threads": 1,
-    "device": "cpu",
-    "shots": 1,
-}
+FAST = dict(FAST_RUN)
 
 
 def _error(result) -> str:

@@ -22,25 +22,13 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from datafactory import FAST_RUN
 
 from xlprompt.cli import cli
 from xlprompt.config import RunConfig
 from xlprompt.errors import ConfigError, XlpromptError
 
-FAST = {
-    "model": "random:tiny",
-    "data_dir": "builtin:demo",
-    "epochs": 1,
-    "max_length": 64,
-    "batch_size": 6,
-    "eval_batch_size": 32,
-    "eval_languages": "en",
-    "num_threads": 1,
-    "device": "cpu",
-    "shots": 1,
-    "method": "sp",
-    "freeze_plm": True,
-}
+FAST = {**FAST_RUN, "method": "sp", "freeze_plm": True}
 SRC = str(Path(__file__).resolve().parents[1] / "src")
 
 

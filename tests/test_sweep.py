@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from datafactory import FAST_RUN
 
 from xlprompt.config import RunConfig
 from xlprompt.errors import ConfigError
@@ -20,17 +21,7 @@ from xlprompt.sweep import expand, load_sweep, parse_grid_overrides
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 #: a run on the builtin demo that takes about a second
-FAST = {
-    "model": "random:tiny",
-    "data_dir": "builtin:demo",
-    "epochs": 2,
-    "max_length": 64,
-    "batch_size": 6,
-    "eval_batch_size": 32,
-    "eval_languages": "en,de",
-    "num_threads": 1,
-    "device": "cpu",
-}
+FAST = {**{k: v for k, v in FAST_RUN.items() if k != "shots"}, "epochs": 2, "eval_languages": "en,de"}
 
 
 def write_sweep(path: Path, grid: dict, base: dict | None = None, **extra) -> Path:

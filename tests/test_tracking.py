@@ -13,23 +13,14 @@ from pathlib import Path
 import pytest
 import yaml
 from click.testing import CliRunner
+from datafactory import FAST_RUN
 
 from xlprompt.cli import cli
 from xlprompt.config import RunConfig
 from xlprompt.errors import ConfigError
 from xlprompt.experiment import RANDOM_WEIGHTS_NOTE, run_experiment
 
-FAST = {
-    "model": "random:tiny",
-    "data_dir": "builtin:demo",
-    "epochs": 2,
-    "max_length": 64,
-    "batch_size": 6,
-    "eval_batch_size": 32,
-    "eval_languages": "en,de",
-    "num_threads": 1,
-    "device": "cpu",
-}
+FAST = {**{k: v for k, v in FAST_RUN.items() if k != "shots"}, "epochs": 2, "eval_languages": "en,de"}
 #: the loss parts of MPT (and the other keys of every step record)
 STEP_KEYS = {"step", "epoch", "loss", "ce", "kl", "lr"}
 

@@ -12,25 +12,13 @@ from pathlib import Path
 
 import pytest
 import yaml
+from datafactory import FAST_RUN
 
 import xlprompt
 from xlprompt.config import RunConfig
 from xlprompt.experiment import run_experiment
 
-FAST = {
-    "model": "random:tiny",
-    "data_dir": "builtin:demo",
-    "epochs": 1,
-    "max_length": 64,
-    "batch_size": 6,
-    "eval_batch_size": 32,
-    "eval_languages": "en,de",
-    "num_threads": 1,
-    "device": "cpu",
-    "shots": 2,
-    "method": "sp",
-    "freeze_plm": True,
-}
+FAST = {**FAST_RUN, "eval_languages": "en,de", "shots": 2, "method": "sp", "freeze_plm": True}
 
 
 def _snapshot(folder: Path) -> dict[str, bytes]:

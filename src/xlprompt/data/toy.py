@@ -183,7 +183,7 @@ def say_premise(p: Premise, lang: str) -> str:
         words = [p.name, w("has"), amount, *mods, w(p.noun)] + ([w("in"), w("the"), w(place)] if place else [])
     elif order == "sov":
         words = [p.name] + ([w(place), w("in")] if place else []) + [w(p.noun), *mods, amount, w("has")]
-    else:  # qac
+    else:  # vso
         words = (
             [w("has"), amount, w(p.noun), *reversed(mods)] + ([w("in"), w(place)] if place else []) + [w("of"), p.name]
         )
@@ -208,7 +208,7 @@ def say_hypothesis(h: Hypothesis, lang: str) -> str:
             words = [h.name, w(h.noun), v, *neg, w("has")]
         else:
             words = [h.name, w("of"), w(h.noun)] + ([v, w("in")] if h.attribute == "place" else [v]) + [*neg, w("is")]
-    else:  # qac
+    else:  # vso
         if h.attribute == "count":
             words = [w("has"), *neg, v, w(h.noun), w("of"), h.name]
         else:

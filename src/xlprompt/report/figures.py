@@ -142,11 +142,24 @@ def chance_level(runs: Sequence[RunRow]) -> float:
     return 100.0 / (min(counts) if counts else XNLI_LABELS)
 
 
-def save(fig, out_dir: Path, stem: str) -> list[Path]:
+def save(fig, out_dir: Path, stem: str, dpi: float | None = None) -> list[Path]:
+    """Write ``fig`` as ``<stem>.png`` and ``<stem>.pdf`` in ``out_dir`` (made if missing).
+
+    Args:
+        fig (matplotlib.figure.Figure): the figure.
+        out_dir (Path): the folder.
+        stem (str): the files' name without suffix.
+        dpi (float | None): the resolution (None: matplotlib's ``savefig.dpi``).
+
+    Returns:
+        list[Path]: the PNG's and the PDF's paths.
+    """
+    out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = [out_dir / f"{stem}.png", out_dir / f"{stem}.pdf"]
+    options = {} if dpi is None else {"dpi": dpi}
     for path in paths:
-        fig.savefig(path)
+        fig.savefig(path, **options)
     return paths
 
 

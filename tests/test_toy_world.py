@@ -46,15 +46,18 @@ def test_targets_use_their_dictionary_and_share_names():
     world = toy_world()
     for lang in TOY_TARGETS:
         table = world.dictionaries[lang]
-        en, tgt = world.test["en"][0], world.test[lang][0]
-        words = [table.get(w, w) for w in en.premise.split()]
-        if lang == "qaa":  # the same order
-            assert tgt.premise.split() == words
-        else:  # qab and qac drop the article; qac marks the possessor with its word for "of"
-            assert set(tgt.premise.split()) - set(words) <= {table["of"]}
-            assert set(words) - set(tgt.premise.split()) <= {table["the"]}
-        name = en.premise.split()[0]
-        assert name in tgt.premise.split() and name not in table  # names are shared
+        for en, tgt in zip(world.test["en"][:60], world.test[lang][:60]):
+            for en_text, text in ((en.premise, tgt.premise), (en.hypothesis, tgt.hypothesis)):
+                words = [table.get(w, w) for w in en_text.split()]
+                if lang == "qaa":  # word for word, in the same order
+                    assert text.split() == words
+                else:  # word for word, reordered (verb-final in qab, verb-first in qac)
+                    assert sorted(text.split()) == sorted(words) and text.split() != words
+            name = en.premise.split()[0]
+            assert name in tgt.premise.split() and name not in table  # names are shared
+        if lang != "qaa":
+            last, first = (world.test[lang][0].premise.split()[i] for i in (-2, 0))
+            assert (last if lang == "qab" else first) == table["has"]
     assert "3" not in world.dictionaries["qaa"] and "3" in world.dictionaries["qac"]  # qac has its own numbers
     assert len(set(world.dictionaries["qaa"].values()) & set(world.dictionaries["qab"].values())) == 0
 

@@ -26,8 +26,19 @@ data, it learns at once.
 **The target languages** are derived from the source by rules, as real languages differ:
 
 * ``qaa`` — every word replaced by a word of its own (a seeded, made-up vocabulary), same word order;
-* ``qab`` — its own vocabulary, verb-final order, modifiers after the noun, postpositions, no articles;
-* ``qac`` — its own vocabulary, verb-first order, the possessor last, and its own number words.
+* ``qab`` — its own vocabulary, verb-final order, modifiers after the noun, postpositions (glossed here in the
+  source's words)::
+
+      ana 3 cat has .          bo some dog white has .          the dog of bo the farm in not is .
+
+* ``qac`` — its own vocabulary, verb-first order, and its own number words::
+
+      has ana 3 cat .          has bo some white dog .          is not the dog of bo in the farm .
+
+Every target keeps the source's articles and its possessive (``the dog of bo``): a word-for-word translation,
+reordered. (The fourth version of the world also dropped the articles and moved the possessor in both reordered
+languages; SP's English prompt then carried over to neither, 37% on both, where MPT's reached 64-70%: see
+docs/toy.md.)
 
 Names are shared by all four languages, and numbers by ``en``, ``qaa`` and ``qab`` (as real languages share
 names, numbers and subwords); of the content words (nouns, sizes, colours, places) ``qaa`` shares about half
@@ -78,7 +89,7 @@ TOY_LANGUAGES: tuple[str, ...] = (TOY_SOURCE, *TOY_TARGETS)
 TOY_LABELS: tuple[str, ...] = ("entailment", "neutral", "contradiction")
 WORLD_SEED = 0
 #: changes whenever the world's generator changes (it names the cached toy models' folders)
-WORLD_VERSION = "4"
+WORLD_VERSION = "5"
 
 NAMES = ("ana", "bo", "cai", "dev", "eli", "fay", "gus", "hal", "ida", "jon", "kim", "lea", "mo", "nia", "oto", "pia")
 NOUNS = ("cat", "dog", "bird", "fish", "horse", "cow", "goat", "duck")
@@ -102,7 +113,7 @@ SHARED_CONTENT = {"qaa": 0.5, "qab": 0.25, "qac": 0.0}
 #: the others negate the premise's value (``the cat of ana is not white``)
 CONTRADICTION_BY_VALUE = 0.0
 #: each language's word order: ``svo`` as the source, ``sov`` verb-final with modifiers after the noun and
-#: postpositions, ``vso`` verb-first with the possessor last (see the module's text)
+#: postpositions, ``vso`` verb-first (see the module's text)
 WORD_ORDER = {"en": "svo", "qaa": "svo", "qab": "sov", "qac": "vso"}
 SIZES = {"train": 3000, "dev": 600, "test": 300, "parallel": 2000}  # test: per class; parallel: pairs
 
@@ -182,11 +193,9 @@ def say_premise(p: Premise, lang: str) -> str:
     if order == "svo":
         words = [p.name, w("has"), amount, *mods, w(p.noun)] + ([w("in"), w("the"), w(place)] if place else [])
     elif order == "sov":
-        words = [p.name] + ([w(place), w("in")] if place else []) + [w(p.noun), *mods, amount, w("has")]
+        words = [p.name, amount, w(p.noun), *mods] + ([w("the"), w(place), w("in")] if place else []) + [w("has")]
     else:  # vso
-        words = (
-            [w("has"), amount, w(p.noun), *reversed(mods)] + ([w("in"), w(place)] if place else []) + [w("of"), p.name]
-        )
+        words = [w("has"), p.name, amount, *mods, w(p.noun)] + ([w("in"), w("the"), w(place)] if place else [])
     return " ".join(words) + " ."
 
 
@@ -207,12 +216,18 @@ def say_hypothesis(h: Hypothesis, lang: str) -> str:
         if h.attribute == "count":
             words = [h.name, w(h.noun), v, *neg, w("has")]
         else:
-            words = [h.name, w("of"), w(h.noun)] + ([v, w("in")] if h.attribute == "place" else [v]) + [*neg, w("is")]
+            words = (
+                [w("the"), w(h.noun), w("of"), h.name]
+                + ([w("the"), v, w("in")] if h.attribute == "place" else [v])
+                + [*neg, w("is")]
+            )
     else:  # vso
         if h.attribute == "count":
-            words = [w("has"), *neg, v, w(h.noun), w("of"), h.name]
+            words = [w("has"), *neg, h.name, v, w(h.noun)]
         else:
-            words = [w("is"), *neg] + ([w("in"), v] if h.attribute == "place" else [v]) + [w(h.noun), w("of"), h.name]
+            words = [w("is"), *neg, w("the"), w(h.noun), w("of"), h.name] + (
+                [w("in"), w("the"), v] if h.attribute == "place" else [v]
+            )
     return " ".join(words) + " ."
 
 

@@ -345,6 +345,8 @@ def vocabulary_texts() -> list[str]:
 
 #: the pre-training corpus's kinds of text and their weights (normalised; see :func:`pretraining_corpus`)
 PRETRAINING_MIX = {"doc": 0.25, "single": 0.10, "qa": 0.50, "pair": 0.40, "switch": 0.30}
+#: the share of code-switched texts that are a hypothesis (of any label) rather than a premise
+SWITCH_HYPOTHESES = 0.5
 
 
 def _cumulative_mix() -> list[float]:
@@ -419,10 +421,6 @@ def pretraining_corpus(n: int, seed: int) -> list[tuple[str, str | None]]:
             text = say_premise(p, TOY_SOURCE) if h is None else say_hypothesis(h, TOY_SOURCE)
             out.append((_code_switch(text, rng, 0.3), None))
     return out
-
-
-#: the share of code-switched texts that are a hypothesis (of any label) rather than a premise
-SWITCH_HYPOTHESES = 0.5
 
 
 def qa_text(p: Premise, h: Hypothesis, label: int) -> str:

@@ -94,6 +94,29 @@ def test_task_and_specs_resolve():
         RunConfig(task="pawsx", parallel_source="task")
 
 
+def test_fixed_split_is_one_per_k_and_a_sample_follows_the_seed():
+    """train_source=fixed: one split per k whatever the run's seed (the papers' protocol); sample: the seed's own."""
+    import xlprompt  # noqa: F401  (installs the config hooks)
+    from xlprompt.config import RunConfig
+    from xlprompt.tasks.toy import TOY, TOY_FIXED_SPLIT_SEED, load_toy_splits
+
+    def split(seed, source, shots=4):
+        config = RunConfig(task="toy", model="toy:small", method="sp", shots=shots, seed=seed, train_source=source)
+        splits = load_toy_splits(TOY, config, None)
+        return [ex.uid for ex in splits.train], [ex.uid for ex in splits.dev], splits.notes
+
+    fixed = {seed: split(seed, "fixed") for seed in (1, 2, 5)}
+    assert fixed[1][:2] == fixed[2][:2] == fixed[5][:2]
+    assert split(TOY_FIXED_SPLIT_SEED, "sample")[:2] == fixed[1][:2]  # the split is the world seed's sample
+    sampled = {seed: split(seed, "sample") for seed in (1, 2)}
+    assert sampled[1][0] != sampled[2][0] and sampled[1][1] != sampled[2][1]
+    assert sampled[1][:2] == split(1, "sample")[:2]
+    assert split(1, "fixed", 8)[0] != fixed[1][0]  # one split per k
+    pool = {ex.uid: ex.label for ex in toy_world().train_pool}
+    assert Counter(pool[uid] for uid in fixed[1][0]) == {0: 4, 1: 4, 2: 4}
+    assert "fixed few-shot split" in fixed[1][2][0] and "run's seed 1" in sampled[1][2][0]
+
+
 def test_pretraining_is_a_function_of_its_seed(monkeypatch, tmp_path):
     """A few steps of the real pre-training, twice with one seed and once with another."""
     import dataclasses
@@ -139,6 +162,12 @@ def test_the_study_sweep_files_expand():
         (0.5, False),
         (1.0, False),
         (0.5, True),
+    }
+    assert {r.config.train_source for r in study.runs} == {"sample"}
+    spread = load_sweep(configs / "toy_spread.yaml")
+    assert len(spread.runs) == 2 * 2 * 10 and {r.config.shots for r in spread.runs} == {16}
+    assert {(r.config.method, r.config.train_source) for r in spread.runs} == {
+        (m, s) for m in ("mpt", "sp") for s in ("sample", "fixed")
     }
     quick = load_sweep(configs / "toy.yaml")
     assert {(r.config.method, r.config.shots) for r in quick.runs} == {("mpt", 16), ("sp", 16)}

@@ -238,8 +238,9 @@ class RunConfig:
     )
     train_source: str = _f(
         "fixed",
-        "fixed: the fixed few-shot splits of Zhao & Schütze (xnli-fewshot/); "
-        "sample: k per class sampled with `seed` from the pool named by sample_pool",
+        "fixed: the task's fixed few-shot split of each k, the same for every seed (xnli: Zhao & Schütze's, "
+        "xnli-fewshot/; toy: drawn once with the world's seed); "
+        "sample: k per class sampled with `seed` from the pool named by sample_pool (toy: the world's pools)",
         ("fixed", "sample"),
     )
 

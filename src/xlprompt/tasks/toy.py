@@ -10,7 +10,11 @@ and DP's pattern ``{premise} . question : {hypothesis} ? answer : <mask> .`` are
 words for ``question`` and ``answer`` in each language.
 
 Splits: few-shot train is ``k`` per class, dev ``max(k, 64)`` per class (:data:`TOY_DEV_PER_CLASS`: stable model
-selection), drawn with the run's seed (dev: ``seed + 10000``) from the world's training and development pools; the test set (300 per class, the same items in every language) is
+selection), drawn from the world's training and development pools. ``train_source=fixed`` (the default, the
+papers' protocol) draws them once per ``k`` with the world's seed (:data:`TOY_FIXED_SPLIT_SEED`), the same for every
+run seed, as Zhao & Schütze's fixed splits are one file per ``k``: a run's seed then varies the prompt's
+initialisation and the batch order only. ``train_source=sample`` draws them with the run's seed (dev: ``seed +
+10000``), so that the seed also varies the sample. The test set (300 per class, the same items in every language) is
 evaluated for ``eval_split`` test and dev alike (the world has one held-out set). MPT's parallel corpus is the
 world's own (``parallel_source=task``, the default here: up to 1,544 pairs, balanced over the three targets).
 The world is generated in memory from a fixed seed; it needs no data folder and no download. The toy model
@@ -19,7 +23,15 @@ The world is generated in memory from a fixed seed; it needs no data folder and 
 
 from __future__ import annotations
 
-from xlprompt.data.toy import TOY_LABELS, TOY_LANGUAGES, TOY_SOURCE, TOY_TARGETS, task_words, toy_world
+from xlprompt.data.toy import (
+    TOY_LABELS,
+    TOY_LANGUAGES,
+    TOY_SOURCE,
+    TOY_TARGETS,
+    WORLD_SEED,
+    task_words,
+    toy_world,
+)
 from xlprompt.errors import ConfigError
 from xlprompt.tasks.base import Task, TaskSplits, register
 
@@ -27,6 +39,9 @@ from xlprompt.tasks.base import Task, TaskSplits, register
 #: model selection on the toy world at the mercy of a handful of items: its dev accuracy jumped by 15 points
 #: between epochs at k=16)
 TOY_DEV_PER_CLASS = 64
+#: the seed that draws the fixed few-shot split of every ``k`` (``train_source=fixed``): the world's own seed, fixed
+#: before any run was made, not chosen by a result
+TOY_FIXED_SPLIT_SEED = WORLD_SEED
 
 
 def load_toy_splits(task: Task, config, root) -> TaskSplits:
@@ -41,14 +56,21 @@ def load_toy_splits(task: Task, config, root) -> TaskSplits:
             raise ConfigError(
                 f"task toy: shots={config.shots} needs {k} per class of its {what} pool, which has {most}"
             )
-    train = sample_k_per_class(world.train_pool, config.shots, config.seed, n_labels=n)
-    dev = sample_k_per_class(world.dev_pool, dev_k, config.seed + 10_000, n_labels=n)
+    seed = TOY_FIXED_SPLIT_SEED if config.train_source == "fixed" else config.seed
+    train = sample_k_per_class(world.train_pool, config.shots, seed, n_labels=n)
+    dev = sample_k_per_class(world.dev_pool, dev_k, seed + 10_000, n_labels=n)
     test = {lang: world.test[lang] for lang in config.languages()}
     cap = config.eval_max_per_language
     if cap:
         test = {lang: examples[:cap] for lang, examples in test.items()}
+    split = (
+        f"the world's fixed few-shot split (k={config.shots}, drawn with seed {seed} for every run)"
+        if config.train_source == "fixed"
+        else f"few-shot train/dev sampled with the run's seed {seed}"
+    )
     notes = [
-        f"toy: a synthetic world (xlprompt.data.toy), not XNLI; {len(test[next(iter(test))])} test items per language"
+        f"toy: a synthetic world (xlprompt.data.toy), not XNLI; {len(test[next(iter(test))])} test items per language; "
+        + split
     ]
     return TaskSplits(train, dev, test, "test", notes)
 
@@ -113,6 +135,9 @@ TOY_DEMO_SHOTS = 16
 #: sentences are short. Every method gets the same ones (recipe=uniform), as a controlled comparison.
 TOY_SETTINGS: dict = {
     "recipe": "uniform",
+    # a seed draws its own few-shot sample: the study's mean and spread are over samples and initialisations both
+    # (train_source=fixed, the papers' protocol, keeps one split per k; docs/toy.md compares the two)
+    "train_source": "sample",
     "lr": 1e-3,
     "epochs": 20,
     "batch_size": 12,

@@ -172,6 +172,13 @@ def test_the_study_sweep_files_expand():
     quick = load_sweep(configs / "toy.yaml")
     assert {(r.config.method, r.config.shots) for r in quick.runs} == {("mpt", 16), ("sp", 16)}
     assert len(quick.runs) == 10
+    # the sweep files state TOY_SETTINGS in their base: a copy that must not drift from it (the spread file's
+    # fixed-split variants change train_source alone)
+    from xlprompt.tasks.toy import TOY_SETTINGS
+
+    for run in (*study.runs, *spread.runs, *quick.runs):
+        stated = {**TOY_SETTINGS, "train_source": run.config.train_source}
+        assert {key: getattr(run.config, key) for key in TOY_SETTINGS} == stated, run.labels
 
 
 def test_language_distance_grows_with_what_a_language_does_not_share():

@@ -238,9 +238,10 @@ class RunConfig:
     )
     train_source: str = _f(
         "fixed",
-        "fixed: the task's fixed few-shot split of each k, the same for every seed (xnli: Zhao & Schütze's, "
-        "xnli-fewshot/; toy: drawn once with the world's seed); "
-        "sample: k per class sampled with `seed` from the pool named by sample_pool (toy: the world's pools)",
+        "fixed: the task's fixed few-shot splits (xnli: Zhao & Schütze's, one per k, xnli-fewshot/; sib200: one "
+        "per k and seed; toy: one per k, drawn with the world's seed for every run seed); "
+        "sample: k per class sampled with `seed` (xnli: from the pool named by sample_pool; other tasks: their "
+        "own train pool)",
         ("fixed", "sample"),
     )
 

@@ -56,7 +56,8 @@ def load_toy_splits(task: Task, config, root) -> TaskSplits:
             raise ConfigError(
                 f"task toy: shots={config.shots} needs {k} per class of its {what} pool, which has {most}"
             )
-    seed = TOY_FIXED_SPLIT_SEED if config.train_source == "fixed" else config.seed
+    fixed = config.train_source == "fixed"
+    seed = TOY_FIXED_SPLIT_SEED if fixed else config.seed
     train = sample_k_per_class(world.train_pool, config.shots, seed, n_labels=n)
     dev = sample_k_per_class(world.dev_pool, dev_k, seed + 10_000, n_labels=n)
     test = {lang: world.test[lang] for lang in config.languages()}
@@ -65,7 +66,7 @@ def load_toy_splits(task: Task, config, root) -> TaskSplits:
         test = {lang: examples[:cap] for lang, examples in test.items()}
     split = (
         f"the world's fixed few-shot split (k={config.shots}, drawn with seed {seed} for every run)"
-        if config.train_source == "fixed"
+        if fixed
         else f"few-shot train/dev sampled with the run's seed {seed}"
     )
     notes = [
